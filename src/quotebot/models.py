@@ -1,0 +1,113 @@
+"""The few nouns of quotebot: documents, sentences, quotes and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One article: ``id`` is the file stem, ``text`` the file's text exactly as decoded."""
+
+    id: str
+    title: str
+    text: str
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a document; ``text == document.text[start:end]`` always.
+
+    ``paragraph`` and ``sentence`` are 1-based within the document.
+    """
+
+    doc: str
+    paragraph: int
+    sentence: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence quoted as (part of) an answer, with where it came from and its score."""
+
+    text: str
+    doc: str
+    title: str
+    paragraph: int
+    sentence: int
+    start: int
+    end: int
+    score: float
+    #: Character spans (into ``text``) of the words that matched the question.
+    highlights: tuple[tuple[int, int], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "doc": self.doc,
+            "title": self.title,
+            "paragraph": self.paragraph,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The short answer to a factual question, verbatim from the first quote."""
+
+    text: str
+    #: Character offsets into the document's text.
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What quotebot says to one question.
+
+    ``answered`` is False when the corpus does not answer the question; then
+    ``quotes`` is empty and ``closest`` may hold passages that are *not* an answer.
+    """
+
+    question: str
+    answered: bool
+    quotes: tuple[Quote, ...] = ()
+    short: ShortAnswer | None = None
+    #: Why the question was (not) answered, in a few words, for people and logs.
+    reason: str = ""
+    #: The terms that were searched for when the question's words were corrected or resolved.
+    searched_for: str | None = None
+    #: The question as it was understood after follow-up resolution ("what did she say?" → …).
+    resolved_question: str | None = None
+    closest: tuple[Quote, ...] = ()
+    #: True when this answer continues an earlier one ("more").
+    continued: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape every front end returns (see DESIGN.md)."""
+        data: dict[str, Any] = {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.short.text if self.short else None,
+            "quotes": [q.to_json() for q in self.quotes],
+        }
+        if self.short is not None:
+            data["answer_start"] = self.short.start
+            data["answer_end"] = self.short.end
+        if self.searched_for is not None:
+            data["searched_for"] = self.searched_for
+        if self.resolved_question is not None:
+            data["resolved_question"] = self.resolved_question
+        if not self.answered:
+            data["reason"] = self.reason
+            if self.closest:
+                data["closest"] = [q.to_json() for q in self.closest]
+        return data

@@ -1,0 +1,75 @@
+"""Sentence splitting with NLTK's Punkt, configured in code (no downloaded models).
+
+Offsets come from ``span_tokenize`` on each paragraph, so every sentence's text is
+exactly ``document.text[start:end]``; nothing is re-found later with ``str.find``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+from quotebot.models import Document, Sentence
+
+#: Abbreviations after which a full stop does not end a sentence (lower case, no final dot).
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr st no nos prof sr jr rev hon gen col lt sgt capt cmdr supt insp det cllr
+    gov sen rep pres vs etc inc ltd co corp dept univ est approx fig vol ch pp
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
+    e.g i.e a.m p.m u.s u.k u.n e.u ave blvd rd mt ft
+    """.split()
+)
+
+_LINE = re.compile(r"[^\r\n]+")
+_WORDISH = re.compile(r"\w")
+
+
+@cache
+def _tokenizer() -> PunktSentenceTokenizer:
+    params = PunktParameters()
+    params.abbrev_types = set(ABBREVIATIONS)
+    return PunktSentenceTokenizer(params)
+
+
+def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each paragraph: a non-blank line, without surrounding whitespace."""
+    for match in _LINE.finditer(text):
+        start, end = _strip_span(text, match.start(), match.end())
+        if start < end:
+            yield start, end
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_document(doc: Document) -> list[Sentence]:
+    """Split a document into sentences; a sentence never crosses a line break."""
+    tokenizer = _tokenizer()
+    text = doc.text
+    sentences: list[Sentence] = []
+    for paragraph_no, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
+        paragraph = text[p_start:p_end]
+        for s_start, s_end in tokenizer.span_tokenize(paragraph):
+            start, end = _strip_span(text, p_start + s_start, p_start + s_end)
+            if start >= end or not _WORDISH.search(text, start, end):
+                continue
+            sentences.append(
+                Sentence(
+                    doc=doc.id,
+                    paragraph=paragraph_no,
+                    sentence=len(sentences) + 1,
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                )
+            )
+    return sentences
