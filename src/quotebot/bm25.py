@@ -171,3 +171,40 @@ def top_k_of(
         ids, scores = ids[sel], scores[sel]
     order = np.lexsort((ids, -scores))[:k]
     return ids[order], scores[order]
+
+
+def group_scores(
+    matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Scores where each group of terms counts once: the best of its (weighted) terms.
+
+    A group is a word of the question with its alternatives (parts of a hyphenated
+    word, related words at a lower weight); sentences score the sum over groups.
+    With one plain term per group this is exactly :meth:`BM25Matrix.scores`.
+    """
+    if all(len(g) == 1 for g in groups):
+        return matrix.scores({t: w for g in groups for t, w in g})
+    ids_parts: list[npt.NDArray[np.int64]] = []
+    score_parts: list[FloatArray] = []
+    for group in groups:
+        cols = [(matrix.column(t), w) for t, w in group if 0 <= t < matrix.n_terms and w > 0]
+        cols = [(c, w) for c, w in cols if c[0].size]
+        if not cols:
+            continue
+        ids = np.concatenate([c[0] for c, _ in cols]).astype(np.int64)
+        weights = np.concatenate([c[1] * np.float32(w) for c, w in cols])
+        if len(cols) > 1:
+            order = np.lexsort((-weights, ids))
+            ids, weights = ids[order], weights[order]
+            first = np.ones(ids.size, dtype=bool)
+            first[1:] = ids[1:] != ids[:-1]
+            ids, weights = ids[first], weights[first]
+        ids_parts.append(ids)
+        score_parts.append(weights)
+    if not ids_parts:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    all_ids = np.concatenate(ids_parts)
+    uniq, inverse = np.unique(all_ids, return_inverse=True)
+    scores = np.bincount(inverse, weights=np.concatenate(score_parts)).astype(np.float32)
+    keep = scores > 0
+    return uniq[keep], scores[keep]

@@ -1,0 +1,365 @@
+"""The ``quotebot`` command: ask, repl, show, docs, index, eval, serve, telegram.
+
+Heavy imports (the engine, the bot stack) happen inside the commands that need
+them, so ``quotebot --help`` and ``quotebot ask`` start quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from quotebot.errors import QuotebotError
+
+if TYPE_CHECKING:
+    from quotebot.engine import QuoteEngine
+    from quotebot.models import Answer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXAMPLE_QUESTIONS = (
+    "how many stabbings?",
+    "who went to New York?",
+    "When did the officers travel to New York?",
+    "Who is the deputy mayor for policing?",
+)
+
+# -- shared options ------------------------------------------------------------------------
+
+corpus_option = click.option(
+    "--corpus", "corpus", envvar="QUOTEBOT_CORPUS", type=click.Path(path_type=str),
+    default=None, show_envvar=True,
+    help="A .txt/.md article or a folder of them (default: the shipped article).",
+)
+index_option = click.option(
+    "--index", "index_dir", envvar="QUOTEBOT_INDEX", type=click.Path(path_type=str),
+    default=None, show_envvar=True,
+    help="A saved index folder (from `quotebot index --out`). Alone, it needs no corpus.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+k_option = click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,
+                        help="How many quotes to give.")
+color_option = click.option("--color/--no-color", default=None,
+                            help="Highlight matched words (default: when writing to a terminal).")
+
+
+def _json_mode() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.params.get("as_json"))
+
+
+def fail(error: QuotebotError, *, as_json: bool, exit_code: int = 1) -> NoReturn:
+    """Report an error in the one shape (JSON on stdout, or a sentence on stderr) and exit."""
+    if as_json:
+        click.echo(json.dumps(error.to_json(), ensure_ascii=False))
+    else:
+        click.echo(f"Error: {error.message}", err=True)
+    sys.exit(exit_code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn quotebot's errors into one clear message and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QuotebotError as exc:
+            fail(exc, as_json=_json_mode())
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(0)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_engine(corpus: str | None, index_dir: str | None) -> QuoteEngine:
+    from quotebot.engine import QuoteEngine
+
+    return QuoteEngine.open(corpus, index_dir=index_dir)
+
+
+def _use_color(color: bool | None) -> bool:
+    if color is not None:
+        return color
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+# -- the group -------------------------------------------------------------------------------
+
+
+@click.group(invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="quotebot")
+@click.option("--log-level", default=os.environ.get("QUOTEBOT_LOG_LEVEL", "WARNING"),
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="How much to log (to stderr).", show_default=True)
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
+    """Answer questions about articles by quoting them.
+
+    With no command, starts the REPL on the default article:
+
+    \b
+        $ quotebot
+        quotebot> how many stabbings?
+        Answer: 72
+        1. The capital has seen at least 127 homicides, … with 72 fatal stabbings …
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(repl)
+
+
+# -- ask ---------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("question")
+@corpus_option
+@index_option
+@k_option
+@json_option
+@color_option
+@handle_errors
+def ask(question: str, corpus: str | None, index_dir: str | None, k: int, as_json: bool,
+        color: bool | None) -> None:
+    """Answer one QUESTION with quotes from the corpus.
+
+    \b
+    Examples:
+        quotebot ask "how many stabbings?"
+        quotebot ask "who went to New York?" --json
+        quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
+    """
+    from quotebot.engine import validate_question
+    from quotebot.render import render_text
+
+    validate_question(question)  # fail fast, before any index is opened
+    engine = open_engine(corpus, index_dir)
+    answer = engine.answer_question(question, k)
+    if as_json:
+        click.echo(_dumps(answer.to_json()))
+    else:
+        click.echo(render_text(answer, color=_use_color(color)))
+
+
+# -- repl -----------------------------------------------------------------------------------
+
+REPL_HELP = """\
+Type a question about the article and press Enter.
+  more            the next passages for the last question
+  what about X?   the last question, about X instead
+  :sources        the documents being searched
+  :new            forget the conversation (follow-ups start afresh)
+  :help           this help
+  :quit           leave (or Ctrl-D)
+Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
+
+
+@main.command()
+@corpus_option
+@index_option
+@k_option
+@json_option
+@color_option
+@handle_errors
+def repl(corpus: str | None, index_dir: str | None, k: int, as_json: bool,
+         color: bool | None) -> None:
+    """Ask questions one after another; follow-ups ("more", "what did she say?") work.
+
+    On a terminal it has history and line editing. With piped input it reads one
+    question per line; with --json it prints one JSON object per line (JSON Lines).
+
+    \b
+    Examples:
+        quotebot repl
+        printf 'how many stabbings?\\nmore\\n' | quotebot repl --json
+    """
+    from quotebot.session import Session
+
+    engine = open_engine(corpus, index_dir)
+    session = Session(engine)
+    interactive = sys.stdin.isatty() and not as_json
+    use_color = _use_color(color)
+    if interactive:
+        _interactive_loop(session, k, use_color)
+    else:
+        for line in sys.stdin:
+            _repl_turn(session, line.strip(), k, as_json, use_color)
+
+
+def _interactive_loop(session: Any, k: int, color: bool) -> None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    history: Any = InMemoryHistory()
+    state_dir = os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser(
+        "~/.local/state"), "quotebot")
+    try:
+        os.makedirs(state_dir, exist_ok=True)
+        history = FileHistory(os.path.join(state_dir, "history"))
+    except OSError:
+        pass
+    docs = session.engine.documents
+    sentences = sum(d.sentences for d in docs)
+    names = ", ".join(d.id for d in docs[:3]) + (" …" if len(docs) > 3 else "")
+    click.echo(f"quotebot — {len(docs)} document(s), {sentences} sentences ({names}).")
+    click.echo("Ask a question, 'more' for more, :help for help, :quit to leave.")
+    prompt: PromptSession[str] = PromptSession(history=history)
+    while True:
+        try:
+            line = prompt.prompt("quotebot> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        if not _repl_turn(session, line.strip(), k, False, color):
+            return
+
+
+def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> bool:
+    """Handle one line; False means quit."""
+    from quotebot.render import render_text
+    from quotebot.session import SessionState
+
+    if not line:
+        return True
+    command = line.lower()
+    if command in (":quit", ":q", ":exit", "quit", "exit"):
+        return False
+    if command in (":help", ":h", "help", "?"):
+        click.echo(_dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
+        return True
+    if command in (":sources", ":docs"):
+        _print_docs(session.engine, as_json)
+        return True
+    if command in (":new", ":reset"):
+        session.state = SessionState()
+        click.echo(_dumps({"reset": True}) if as_json else "(new conversation)")
+        return True
+    try:
+        answer: Answer = session.ask(line, k)
+    except QuotebotError as exc:
+        if as_json:
+            click.echo(_dumps(exc.to_json()))
+        else:
+            click.echo(f"Error: {exc.message}")
+        return True
+    click.echo(_dumps(answer.to_json()) if as_json else render_text(answer, color=color))
+    if not as_json:
+        click.echo()
+    sys.stdout.flush()
+    return True
+
+
+# -- show / docs ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("doc")
+@corpus_option
+@index_option
+@json_option
+@handle_errors
+def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> None:
+    """Print document DOC exactly as indexed, so quote offsets can be checked.
+
+    \b
+    Examples:
+        quotebot show met-police-nypd-visit
+        quotebot show met-police-nypd-visit --json | jq -r '.text[2208:2351]'
+    """
+    document = open_engine(corpus, index_dir).document(doc)
+    if as_json:
+        click.echo(_dumps({"doc": document.id, "title": document.title, "text": document.text}))
+    else:
+        click.echo(document.text, nl=not document.text.endswith("\n"))
+
+
+@main.command()
+@corpus_option
+@index_option
+@json_option
+@handle_errors
+def docs(corpus: str | None, index_dir: str | None, as_json: bool) -> None:
+    """List the documents in the corpus with their sentence counts.
+
+    \b
+    Examples:
+        quotebot docs
+        quotebot docs --corpus ~/articles --json
+    """
+    _print_docs(open_engine(corpus, index_dir), as_json)
+
+
+def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
+    rows = [{"doc": d.id, "title": d.title, "sentences": d.sentences} for d in engine.documents]
+    if as_json:
+        click.echo(_dumps({"documents": rows}))
+        return
+    width = max((len(r["doc"]) for r in rows), default=3)
+    for r in rows:
+        click.echo(f"{r['doc']:<{width}}  {r['sentences']:>6} sentences  {r['title']}")
+
+
+# -- index -----------------------------------------------------------------------------------
+
+
+@main.command("index")
+@corpus_option
+@click.option("--out", "out", type=click.Path(path_type=str), default=None,
+              help="Where to save the index (default: the cache the other commands read).")
+@click.option("--add", "add", multiple=True, type=click.Path(path_type=str),
+              help="Add (or replace) a document in an existing index, without re-reading the rest.")
+@click.option("--remove", "remove", multiple=True, metavar="DOC",
+              help="Remove a document (by id) from an existing index.")
+@json_option
+@handle_errors
+def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
+                  remove: tuple[str, ...], as_json: bool) -> None:
+    """Build and save the sentence index of a corpus (or update a saved one).
+
+    \b
+    Examples:
+        quotebot index
+        quotebot index --corpus ~/articles --out ~/articles.idx
+        quotebot index --out ~/articles.idx --add new-story.txt --remove old-story
+        quotebot ask "who resigned?" --index ~/articles.idx
+    """
+    from quotebot.indexing import run_index
+
+    summary = run_index(corpus=corpus, out=out, add=add, remove=remove,
+                        show_progress=sys.stderr.isatty() and not as_json)
+    click.echo(_dumps(summary) if as_json else summary["message"])
+
+
+# -- eval / serve / telegram live in their own modules --------------------------------------
+
+
+def _register_optional_commands() -> None:
+    from quotebot.evaluate import eval_command
+
+    main.add_command(eval_command, "eval")
+    try:
+        from quotebot.bot.commands import serve_command, telegram_command
+    except ImportError:  # pragma: no cover - the bot package ships with quotebot
+        return
+    main.add_command(serve_command, "serve")
+    main.add_command(telegram_command, "telegram")
+
+
+_register_optional_commands()

@@ -1,0 +1,383 @@
+"""Answering questions by quoting: plan the query, retrieve, rerank, decide, extract.
+
+``QuoteEngine.answer_question`` is the one code path behind every front end: the
+CLI, the REPL, the HTTP API and the Telegram bot all call it (through a
+:class:`~quotebot.session.Session` when a conversation is involved).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from quotebot import analysis
+from quotebot.analysis import Token
+from quotebot.bm25 import group_scores, lucene_idf, top_k_of
+from quotebot.corpus import default_corpus_path, fingerprint, load_corpus, resolve_corpus_path
+from quotebot.errors import IndexFileError, InvalidQuestion
+from quotebot.expansion import RELATED, correct
+from quotebot.extract import extract
+from quotebot.models import Answer, Document, Quote, ShortAnswer
+from quotebot.question import Kind, Question, parse_question
+from quotebot.store import DocInfo, Progress, SentenceIndex
+
+log = logging.getLogger(__name__)
+
+#: Longest question accepted, in characters (front ends document and enforce it too).
+MAX_QUESTION_CHARS = 1000
+#: How many BM25 candidates are reranked.
+CANDIDATES = 60
+#: Weight of a related word relative to the question's own word.
+EXPANSION_WEIGHT = 0.6
+#: Share of the question's evidence (idf mass of its words) the best sentence must cover.
+MIN_COVERAGE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One word of the question (or a resolved name) and the index terms that stand for it."""
+
+    label: str
+    #: Term ids of the word itself (whole and parts), weight 1.
+    terms: tuple[int, ...]
+    #: Term ids of related words, weighted below the word itself.
+    related: tuple[int, ...]
+    #: Evidence weight: the idf of the word (an unknown word weighs as the rarest).
+    idf: float
+    known: bool
+    #: The word as the user typed it, when it was corrected to ``label``.
+    corrected_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """A question turned into concepts to search for."""
+
+    question: Question
+    concepts: tuple[Concept, ...]
+
+    @property
+    def searched_for(self) -> str | None:
+        """The words searched for, when any were corrected (for "searched for: …")."""
+        if not any(c.corrected_from for c in self.concepts):
+            return None
+        return " ".join(c.label for c in self.concepts)
+
+    def groups(self) -> list[list[tuple[int, float]]]:
+        return [
+            [(t, 1.0) for t in c.terms] + [(t, EXPANSION_WEIGHT) for t in c.related]
+            for c in self.concepts
+            if c.terms or c.related
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A sentence with its final score and the evidence behind it."""
+
+    sid: int
+    score: float
+    coverage: float
+    #: How strongly each concept of the plan matched (1 own word, <1 related word, 0 none).
+    hits: tuple[float, ...]
+    #: Sentence token index → index of the concept it matched.
+    matched: dict[int, int]
+    tokens: tuple[Token, ...]
+    answer_span: tuple[int, int] | None
+
+
+class QuoteEngine:
+    """Answers questions over one :class:`SentenceIndex`."""
+
+    def __init__(self, index: SentenceIndex) -> None:
+        self.index = index
+        n = max(index.n_sentences, 1)
+        self._unknown_idf = float(lucene_idf(0, n))
+
+    # -- opening ------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        corpus: str | os.PathLike[str] | None = None,
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
+    ) -> QuoteEngine:
+        """An engine over ``corpus`` (default: ``$QUOTEBOT_CORPUS`` or the shipped article).
+
+        With ``index_dir`` alone, the saved index there is used as it is (it holds
+        the documents' text). Otherwise the corpus is read, and a saved index in the
+        cache is reused when its fingerprint matches, or built and saved.
+        """
+        if index_dir is not None and corpus is None:
+            return cls(SentenceIndex.load(index_dir))
+        docs = load_corpus(corpus)
+        cache = Path(index_dir) if index_dir is not None else default_index_dir(corpus)
+        return cls(load_or_build(docs, cache, progress=progress))
+
+    # -- corpus ---------------------------------------------------------------------
+
+    @property
+    def documents(self) -> list[DocInfo]:
+        return list(self.index.docs)
+
+    def document(self, doc_id: str) -> Document:
+        """A document by id (raises UnknownDocument)."""
+        return self.index.document(doc_id)
+
+    # -- answering ------------------------------------------------------------------
+
+    def answer_question(
+        self, question: str, k: int = 3, *, offset: int = 0, entity: str | None = None
+    ) -> Answer:
+        """Quote the ``k`` best sentences answering ``question`` (after the first ``offset``).
+
+        ``entity`` is a name that a pronoun in the question stands for (from a
+        conversation); it is searched for as one concept.
+        """
+        question = validate_question(question)
+        k = max(1, min(int(k), 50))
+        plan = self.plan(question, entity=entity)
+        ranked = self.rank(plan, limit=offset + k)
+        answered, reason = self._decide(plan, ranked)
+        if not answered:
+            closest = tuple(self._quote(r, plan) for r in ranked[:k])
+            return Answer(question=question, answered=False, reason=reason, closest=closest,
+                          searched_for=plan.searched_for)
+        page = ranked[offset:offset + k]
+        if not page:
+            return Answer(question=question, answered=False, continued=offset > 0,
+                          reason="There are no more passages about this.",
+                          searched_for=plan.searched_for)
+        quotes = tuple(self._quote(r, plan) for r in page)
+        short = None
+        first = page[0]
+        if offset == 0 and first.answer_span is not None:
+            sent = self.index.sentence(first.sid)
+            a, b = first.answer_span
+            short = ShortAnswer(text=sent.text[a:b], start=sent.start + a, end=sent.start + b)
+        return Answer(question=question, answered=True, quotes=quotes, short=short,
+                      reason=reason, searched_for=plan.searched_for, continued=offset > 0)
+
+    def answer_many(self, questions: Iterable[str], k: int = 3) -> list[Answer]:
+        """Answer each question independently (no conversation state)."""
+        return [self.answer_question(q, k) for q in questions]
+
+    # -- the steps ------------------------------------------------------------------
+
+    def plan(self, question: str, *, entity: str | None = None) -> QueryPlan:
+        """Turn a question into concepts: its content words, corrected and expanded."""
+        parsed = parse_question(question)
+        vocab = self.index.term_ids
+        concepts: list[Concept] = []
+        entity_norms: set[str] = set()
+        if entity:
+            entity_tokens = [t for t in analysis.tokenize(entity) if not t.is_stop]
+            entity_norms = {t.norm for t in entity_tokens}
+            ids = tuple(dict.fromkeys(
+                vocab[term] for t in entity_tokens for term in t.terms if term in vocab))
+            concepts.append(self._concept(entity, ids, ()))
+        seen: set[str] = set()
+        for token in parsed.content:
+            if token.norm in entity_norms or token.norm in seen:
+                continue
+            seen.add(token.norm)
+            label, corrected_from = token.norm, None
+            token_terms = token.terms
+            if not any(term in vocab for term in token_terms) and not self._has_related(label):
+                fixed = correct(token.norm, self.index.words)
+                if fixed is not None:
+                    label, corrected_from = fixed, token.norm
+                    token_terms = tuple(analysis.terms(fixed))
+            ids = tuple(dict.fromkeys(vocab[t] for t in token_terms if t in vocab))
+            related = tuple(dict.fromkeys(
+                vocab[term]
+                for word in RELATED.get(label, ())
+                for term in analysis.terms(word)
+                if term in vocab and vocab[term] not in ids
+            ))
+            concepts.append(self._concept(label, ids, related, corrected_from))
+        return QueryPlan(parsed, tuple(concepts))
+
+    def _has_related(self, word: str) -> bool:
+        vocab = self.index.term_ids
+        return any(term in vocab for w in RELATED.get(word, ()) for term in analysis.terms(w))
+
+    def _concept(self, label: str, ids: tuple[int, ...], related: tuple[int, ...],
+                 corrected_from: str | None = None) -> Concept:
+        if ids:
+            df = self.index.matrix.df[list(ids)]
+            idf = float(lucene_idf(int(df.min()), self.index.n_sentences))
+        else:
+            idf = self._unknown_idf
+        return Concept(label, ids, related, idf, bool(ids or related), corrected_from)
+
+    def rank(self, plan: QueryPlan, limit: int) -> list[Ranked]:
+        """Sentences best first: BM25 candidates reranked by coverage, proximity and answer type."""
+        groups = plan.groups()
+        if not groups:
+            return []
+        ids, scores = group_scores(self.index.matrix, groups)
+        ids, scores = top_k_of(ids, scores, max(CANDIDATES, limit))
+        ranked = [self._rerank(plan, int(sid), float(score)) for sid, score in zip(ids, scores,
+                                                                                  strict=True)]
+        ranked.sort(key=lambda r: (-r.score, r.sid))
+        return ranked
+
+    def _rerank(self, plan: QueryPlan, sid: int, bm25: float) -> Ranked:
+        sentence = self.index.sentence(sid)
+        tokens = tuple(analysis.tokenize(sentence.text))
+        vocab_terms = self.index.vocab
+        concept_terms = [
+            ({vocab_terms[t] for t in c.terms}, {vocab_terms[t] for t in c.related})
+            for c in plan.concepts
+        ]
+        positions: list[list[int]] = []
+        strength: list[float] = []
+        matched: dict[int, int] = {}
+        for order, (own, related) in enumerate(concept_terms):
+            pos_own = [i for i, tok in enumerate(tokens) if own.intersection(tok.terms)]
+            pos_rel = [i for i, tok in enumerate(tokens) if related.intersection(tok.terms)]
+            if pos_own:
+                positions.append(pos_own)
+                strength.append(1.0)
+            elif pos_rel:
+                positions.append(pos_rel)
+                strength.append(EXPANSION_WEIGHT)
+            else:
+                positions.append([])
+                strength.append(0.0)
+            for i in pos_own or pos_rel:
+                matched.setdefault(i, order)
+        total = sum(c.idf for c in plan.concepts) or 1.0
+        coverage = sum(c.idf * s for c, s in zip(plan.concepts, strength, strict=True)) / total
+        proximity = _proximity(positions)
+        span = extract(plan.question, sentence.text, tokens, matched)
+        type_bonus = 0.0
+        if plan.question.kind in _TYPED_KINDS:
+            type_bonus = 1.0 if span is not None else 0.0
+        mean_idf = total / max(len(plan.concepts), 1)
+        score = bm25 * (1.0 + 0.5 * proximity) * (0.5 + coverage) + 0.25 * mean_idf * type_bonus
+        return Ranked(sid, score, coverage, tuple(strength), matched, tokens, span)
+
+    def _decide(self, plan: QueryPlan, ranked: Sequence[Ranked]) -> tuple[bool, str]:
+        """Answer only on evidence: the best sentence must cover most of the question."""
+        if not ranked:
+            return False, "No sentence shares a word with the question."
+        best = ranked[0]
+        if not any(c.known for c in plan.concepts):
+            return False, "None of the question's words occur in the corpus."
+        if best.coverage < MIN_COVERAGE:
+            missing = [c.label for c, hit in zip(plan.concepts, best.hits, strict=True) if not hit]
+            return False, (f"The best passage covers only {best.coverage:.0%} of the question; "
+                           f"nothing mentions {', '.join(missing[:4]) or 'its key words'}.")
+        return True, f"Covers {best.coverage:.0%} of the question."
+
+    def _quote(self, ranked: Ranked, plan: QueryPlan) -> Quote:
+        sentence = self.index.sentence(ranked.sid)
+        info = self.index.docs[int(self.index.doc_idx[ranked.sid])]
+        highlights = tuple((ranked.tokens[i].start, ranked.tokens[i].end)
+                           for i in sorted(ranked.matched))
+        return Quote(
+            text=sentence.text, doc=sentence.doc, title=info.title,
+            paragraph=sentence.paragraph, sentence=sentence.sentence,
+            start=sentence.start, end=sentence.end, score=round(ranked.score, 4),
+            highlights=highlights,
+        )
+
+
+_TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
+
+
+def _proximity(positions: list[list[int]]) -> float:
+    """Share of consecutive question words found close together and in order (0..1)."""
+    pairs = [(a, b) for a, b in zip(positions, positions[1:], strict=False)]
+    if not pairs:
+        return 0.0
+    total = 0.0
+    for a, b in pairs:
+        if not a or not b:
+            continue
+        gap = min((j - i for i in a for j in b if j > i), default=None)
+        if gap is None:
+            continue
+        total += 1.0 if gap <= 2 else 0.5 if gap <= 5 else 0.0
+    return total / len(pairs)
+
+
+def validate_question(question: object) -> str:
+    """The question, stripped; raises InvalidQuestion for empty, wordless or huge input."""
+    if not isinstance(question, str):
+        raise InvalidQuestion(f"The question must be text, not {type(question).__name__}.")
+    text = question.strip()
+    if not text:
+        raise InvalidQuestion("The question is empty. Ask something about the article, "
+                              "for example: how many stabbings?", code="empty_question")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(
+            f"The question is {len(text):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}. Ask a shorter question.", code="question_too_long")
+    if _has_lone_surrogate(text):
+        raise InvalidQuestion("The question contains invalid Unicode (a lone surrogate).",
+                              code="invalid_unicode")
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidQuestion("The question has no words in it. Ask something about the "
+                              "article, for example: who went to New York?",
+                              code="no_words")
+    return text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# -- where saved indexes live -----------------------------------------------------------
+
+
+def default_index_dir(corpus: str | os.PathLike[str] | None) -> Path:
+    """Where the index of a corpus is cached: the package's build folder for the default
+    article (when writable), else ``$XDG_CACHE_HOME/quotebot/<corpus name>``."""
+    path = resolve_corpus_path(corpus).resolve()
+    if path == default_corpus_path().resolve():
+        from quotebot.index import BUILD_DIR
+
+        if _writable(BUILD_DIR.parent):
+            return BUILD_DIR / "default"
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in path.as_posix())[-120:]
+    return cache_home / "quotebot" / "indexes" / safe.strip("_")
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
+
+
+def load_or_build(docs: Sequence[Document], cache: Path, *,
+                  progress: Progress | None = None) -> SentenceIndex:
+    """The saved index in ``cache`` if it matches ``docs``; otherwise build it and try to save."""
+    wanted = fingerprint(docs)
+    try:
+        saved = SentenceIndex.load(cache)
+    except IndexFileError as exc:
+        if exc.code != "index_missing":
+            log.warning("rebuilding the index: %s", exc.message)
+    else:
+        if saved.fingerprint == wanted and saved.analyzer_version == analysis.ANALYZER_VERSION:
+            return saved
+        log.info("the corpus changed since the index in %s was built; rebuilding", cache)
+    index = SentenceIndex.build(docs, progress=progress)
+    try:
+        index.save(cache)
+    except OSError as exc:
+        log.info("could not save the index to %s (%s); using it in memory", cache, exc)
+    return index
+
+

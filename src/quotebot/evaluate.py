@@ -1,0 +1,352 @@
+"""`quotebot eval`: measure answers against a question file (ours or SQuAD v1.1).
+
+Every question goes through :meth:`QuoteEngine.answer_question`, the code path of
+``quotebot ask``; conversations go through :class:`~quotebot.session.Session`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from quotebot.errors import QuotebotError
+
+
+class EvalFileError(QuotebotError):
+    code = "eval_file_error"
+
+
+@dataclass(slots=True)
+class Case:
+    """One question to evaluate."""
+
+    id: str
+    question: str
+    kind: str
+    #: Any of these substrings in a quote makes it a hit (empty: unanswerable).
+    expect: list[str]
+    #: Acceptable short answers (ours: substring match; SQuAD: EM/F1 against each).
+    answers: list[str] = field(default_factory=list)
+    answerable: bool = True
+    squad: bool = False
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    turns: list[str]
+    expect_last: list[str]
+    new_quote_expected: bool
+
+
+@dataclass(slots=True)
+class Result:
+    case: Case
+    answered: bool
+    quotes: list[str]
+    answer: str | None
+    top1: bool
+    top3: bool
+    short_ok: bool | None
+    em: float | None
+    f1: float | None
+
+
+def load_cases(path: Path) -> tuple[list[Case], list[Conversation], str]:
+    """Read a question file; returns (cases, conversations, format name)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalFileError(f"Question file {str(path)!r} does not exist.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"Question file {str(path)!r} is not valid JSON: {exc}.") from exc
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        return _squad_cases(data), [], "squad"
+    if isinstance(data, dict) and isinstance(data.get("questions"), list):
+        return _our_cases(data), _conversations(data), "quotebot"
+    raise EvalFileError(
+        f"{str(path)!r} is neither a quotebot question file (a \"questions\" list) nor SQuAD "
+        f"v1.1 JSON (a \"data\" list)."
+    )
+
+
+def _our_cases(data: dict[str, Any]) -> list[Case]:
+    cases = []
+    for n, item in enumerate(data["questions"], start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise EvalFileError(f"questions[{n - 1}] needs a \"question\" string.")
+        kind = str(item.get("kind", "question"))
+        unanswerable = kind == "unanswerable"
+        cases.append(Case(
+            id=str(item.get("id", n)), question=item["question"], kind=kind,
+            expect=[str(x) for x in item.get("expect", [])],
+            answers=[str(x) for x in item.get("answer", [])],
+            answerable=not unanswerable,
+        ))
+    return cases
+
+
+def _conversations(data: dict[str, Any]) -> list[Conversation]:
+    out = []
+    for n, item in enumerate(data.get("followups", []), start=1):
+        turns = item.get("turns") if isinstance(item, dict) else None
+        if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
+            raise EvalFileError(f"followups[{n - 1}] needs a \"turns\" list of strings.")
+        out.append(Conversation(
+            id=str(item.get("id", n)), turns=turns,
+            expect_last=[str(x) for x in item.get("expect_last", [])],
+            new_quote_expected=bool(item.get("expect_last_any_quote_not_first_turn")),
+        ))
+    return out
+
+
+def _squad_cases(data: dict[str, Any]) -> list[Case]:
+    from quotebot.question import parse_question
+
+    cases = []
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            for qa in paragraph.get("qas", []):
+                golds = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                cases.append(Case(
+                    id=str(qa.get("id")), question=qa["question"],
+                    kind=str(parse_question(qa["question"]).kind), expect=golds, answers=golds,
+                    answerable=bool(golds), squad=True,
+                ))
+    return cases
+
+
+# -- SQuAD's answer normalisation and scores (as in the official v1.1 script) -------------
+
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    common = Counter(pred) & Counter(ref)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def _contains(quote: str, expected: Iterable[str], squad: bool) -> bool:
+    if squad:
+        low = quote.casefold()
+        return any(e.casefold() in low for e in expected)
+    return any(e in quote for e in expected)
+
+
+def evaluate(engine: Any, cases: Sequence[Case], conversations: Sequence[Conversation], *,
+             k: int = 3, progress: bool = False) -> dict[str, Any]:
+    """Run every case and conversation; returns the report (see :func:`format_report`)."""
+    from quotebot.session import Session
+
+    results: list[Result] = []
+    started = time.perf_counter()
+    for n, case in enumerate(cases, start=1):
+        answer = engine.answer_question(case.question, k)
+        quotes = [q.text for q in answer.quotes]
+        short = answer.short.text if answer.short else None
+        top1 = bool(quotes) and _contains(quotes[0], case.expect, case.squad)
+        top3 = any(_contains(q, case.expect, case.squad) for q in quotes[:3])
+        short_ok = em = f1 = None
+        if case.answers:
+            if case.squad:
+                em = max((exact_match(short, g) for g in case.answers), default=0.0) if short else 0.0
+                f1 = max((token_f1(short, g) for g in case.answers), default=0.0) if short else 0.0
+                short_ok = bool(em)
+            else:
+                short_ok = bool(short) and any(a.casefold() in short.casefold()
+                                               for a in case.answers)
+        results.append(Result(case, answer.answered, quotes, short, top1, top3, short_ok, em, f1))
+        if progress and (n % 10 == 0 or n == len(cases)):
+            _progress(n, len(cases), started)
+    if progress:
+        sys.stderr.write("\r\x1b[K")
+    followups = []
+    for convo in conversations:
+        session = Session(engine)
+        first_quotes: list[str] = []
+        last = None
+        for i, turn in enumerate(convo.turns):
+            last = session.ask(turn, k)
+            if i == 0:
+                first_quotes = [q.text for q in last.quotes]
+        quotes = [q.text for q in last.quotes] if last else []
+        ok = bool(quotes)
+        if convo.expect_last:
+            ok = ok and _contains(quotes[0], convo.expect_last, False)
+        if convo.new_quote_expected:
+            ok = ok and any(q not in first_quotes for q in quotes)
+        followups.append({"id": convo.id, "turns": convo.turns, "ok": ok,
+                          "last_quote": quotes[0] if quotes else None})
+    return _report(results, followups, time.perf_counter() - started)
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"({rate:,.0f} questions/s)")
+    sys.stderr.flush()
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return round(hits / n, 4) if n else None
+
+
+def _summary(rs: Sequence[Result]) -> dict[str, Any]:
+    answerable = [r for r in rs if r.case.answerable]
+    with_short = [r for r in answerable if r.short_ok is not None]
+    row: dict[str, Any] = {
+        "questions": len(rs),
+        "answerable": len(answerable),
+        "top1": _rate(sum(r.top1 for r in answerable), len(answerable)),
+        "top3": _rate(sum(r.top3 for r in answerable), len(answerable)),
+        "short_answer_accuracy": _rate(sum(bool(r.short_ok) for r in with_short),
+                                       len(with_short)),
+        "short_answers_given": sum(r.answer is not None for r in with_short),
+        "abstained": sum(not r.answered for r in rs),
+    }
+    squad = [r for r in with_short if r.f1 is not None]
+    if squad:
+        row["exact_match"] = round(sum(r.em or 0.0 for r in squad) / len(squad), 4)
+        row["f1"] = round(sum(r.f1 or 0.0 for r in squad) / len(squad), 4)
+    return row
+
+
+def _report(results: list[Result], followups: list[dict[str, Any]], seconds: float
+            ) -> dict[str, Any]:
+    by_kind: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_kind[r.case.kind].append(r)
+    unanswerable = [r for r in results if not r.case.answerable]
+    abstained = [r for r in results if not r.answered]
+    correct_abstentions = sum(not r.case.answerable for r in abstained)
+    misses = []
+    for r in results:
+        wrong_short = r.short_ok is False and r.case.answerable
+        if (r.case.answerable and not r.top1) or (not r.case.answerable and r.answered) or (
+                wrong_short and not r.case.squad):
+            misses.append({
+                "id": r.case.id, "kind": r.case.kind, "question": r.case.question,
+                "expected": r.case.expect[:3], "expected_answer": r.case.answers[:3],
+                "answered": r.answered, "answer": r.answer,
+                "first_quote": r.quotes[0] if r.quotes else None,
+            })
+    return {
+        "overall": _summary(results),
+        "kinds": {kind: _summary(rs) for kind, rs in sorted(by_kind.items())},
+        "abstention": {
+            "unanswerable": len(unanswerable),
+            "abstained": len(abstained),
+            "precision": _rate(correct_abstentions, len(abstained)),
+            "recall": _rate(sum(not r.answered for r in unanswerable), len(unanswerable)),
+        },
+        "followups": {"total": len(followups), "correct": sum(f["ok"] for f in followups),
+                      "conversations": followups},
+        "misses": misses,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "   -" if value is None else f"{value * 100:5.1f}%"
+
+
+def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
+    """The report as a table for people."""
+    lines = [f"{'kind':<14}{'n':>5}{'top-1':>8}{'top-3':>8}{'short':>8}{'EM':>8}{'F1':>8}"
+             f"{'abstained':>11}"]
+    rows = list(report["kinds"].items()) + [("ALL", report["overall"])]
+    for kind, row in rows:
+        if kind == "ALL":
+            lines.append("-" * len(lines[0]))
+        lines.append(
+            f"{kind:<14}{row['questions']:>5}{_pct(row['top1']):>8}{_pct(row['top3']):>8}"
+            f"{_pct(row['short_answer_accuracy']):>8}{_pct(row.get('exact_match')):>8}"
+            f"{_pct(row.get('f1')):>8}{row['abstained']:>11}"
+        )
+    ab = report["abstention"]
+    lines.append("")
+    lines.append(f"abstention: {ab['abstained']} abstained; precision {_pct(ab['precision'])}, "
+                 f"recall {_pct(ab['recall'])} over {ab['unanswerable']} unanswerable")
+    fu = report["followups"]
+    if fu["total"]:
+        lines.append(f"follow-ups: {fu['correct']}/{fu['total']} correct")
+    lines.append(f"time: {report['seconds']:.2f} s for {report['overall']['questions']} questions")
+    misses = report["misses"]
+    if misses:
+        lines.append("")
+        lines.append(f"misses ({len(misses)}):")
+        for m in misses[:max_misses]:
+            quote = (m["first_quote"] or "—")[:90]
+            lines.append(f"  {m['id']} [{m['kind']}] {m['question']}")
+            lines.append(f"      got: {quote!r} answer={m['answer']!r}")
+            lines.append(f"      expected: {m['expected']} answer={m['expected_answer']}")
+        if len(misses) > max_misses:
+            lines.append(f"  … and {len(misses) - max_misses} more (--json lists them all)")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("qa_file", type=click.Path(path_type=Path))
+@click.option("--corpus", "corpus", envvar="QUOTEBOT_CORPUS", type=click.Path(path_type=str),
+              default=None, show_envvar=True, help="The articles the questions are about.")
+@click.option("--index", "index_dir", envvar="QUOTEBOT_INDEX", type=click.Path(path_type=str),
+              default=None, help="A saved index folder to use instead of a corpus.")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Quotes per answer (top-3 needs 3).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def eval_command(qa_file: Path, corpus: str | None, index_dir: str | None, k: int,
+                 as_json: bool) -> None:
+    """Score quotebot on QA_FILE: quote hit rates, short answers, abstention, follow-ups.
+
+    QA_FILE is a quotebot question file (see ../shared/qa/article_qa.json in the
+    docs) or SQuAD v1.1 JSON, whose answers are checked inside the quotes.
+
+    \b
+    Examples:
+        quotebot eval questions.json
+        quotebot eval squad-dev.json --corpus article.txt --json
+    """
+    from quotebot.cli import fail, open_engine
+
+    try:
+        cases, conversations, _ = load_cases(qa_file)
+        engine = open_engine(corpus, index_dir)
+        report = evaluate(engine, cases, conversations, k=k,
+                          progress=sys.stderr.isatty() and len(cases) > 20)
+    except QuotebotError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(report))

@@ -1,0 +1,320 @@
+"""Short answers: the number, name, time or place a question asks for, verbatim from a sentence.
+
+Rules over tokens, capitalisation and number patterns (NLTK's taggers need
+downloaded models, which quotebot does without). Each rule returns a span of the
+sentence or None: a wrong short answer is worse than none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from quotebot.analysis import STOP_WORDS, Token
+from quotebot.question import Kind, Question
+
+Span = tuple[int, int]
+
+NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred hundreds thousand thousands million millions billion billions dozen dozens half
+    single double triple""".split()
+)
+_SCALE = frozenset("hundred thousand million billion trillion percent per cent % dozen".split())
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+TIME_RE = re.compile(
+    rf"\b(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?"
+    rf"(?:\s*(?:to|-|–|and)\s*\d{{1,2}}(?:st|nd|rd|th)?)?)?(?:,?\s+\d{{4}})?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:,?\s+\d{{4}})?"
+    rf"|\b(?:{_WEEKDAYS})\b"
+    r"|\b(?:last|this|next|earlier this|later this|early this|late last|the past|the last|"
+    r"the previous|the following)\s+(?:week|month|year|decade|century|season|weekend|"
+    r"spring|summer|autumn|fall|winter)\b"
+    r"|\b(?:yesterday|today|tomorrow|tonight|recently)\b"
+    r"|\b(?:in|since|by|until|before|after|during)\s+(?:the\s+)?(?:early\s+|late\s+|mid-?)?"
+    r"(?:1[0-9]|20)\d{2}s?\b"
+    r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b",
+)
+_CONNECTORS = frozenset({"of", "and", "for", "the", "de", "van", "von", "la", "le", "&"})
+_CAP_WORD = re.compile(r"[A-Z][\w'’.-]*|[A-Z]{2,}")
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "sir", "dame", "lord", "lady", "prof"})
+
+
+def number_tokens(tokens: Sequence[Token]) -> list[int]:
+    """Indices of tokens that are numbers (digits or number words)."""
+    return [i for i, t in enumerate(tokens)
+            if t.surface[:1].isdigit() or t.norm in NUMBER_WORDS]
+
+
+def name_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """(first, last) token indices of capitalised phrases ("New York Police Department").
+
+    A sentence-initial capital counts only when the next word is capitalised too;
+    connectors ("of", "and", "for", "the") may join capitalised words.
+    """
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        if not _is_cap(tokens[i]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < n:
+            if _is_cap(tokens[j + 1]) and _adjacent(text, tokens[j], tokens[j + 1]):
+                j += 1
+            elif (
+                j + 2 < n
+                and tokens[j + 1].norm in _CONNECTORS
+                and _is_cap(tokens[j + 2])
+                and _adjacent(text, tokens[j], tokens[j + 1])
+                and _adjacent(text, tokens[j + 1], tokens[j + 2])
+            ):
+                j += 2
+            else:
+                break
+        first = i
+        if i == 0 and j == 0:
+            i = j + 1
+            continue  # a lone capital at the start of a sentence is usually just a word
+        if tokens[first].norm in STOP_WORDS and first < j:
+            first += 1  # "The Mayor" → "Mayor"
+        spans.append((first, j))
+        i = j + 1
+    return spans
+
+
+def _is_cap(token: Token) -> bool:
+    return bool(_CAP_WORD.fullmatch(token.surface)) and not token.surface[:1].isdigit()
+
+
+def _adjacent(text: str, a: Token, b: Token) -> bool:
+    """True when only spaces separate two tokens (no comma, quote or full stop)."""
+    gap = text[a.end:b.start]
+    return gap.strip() == ""
+
+
+def extract(question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int]) -> Span | None:
+    """The short answer's character span in ``text`` (a sentence), or None when unsure.
+
+    ``matched`` maps indices of sentence tokens that match the question's words to the
+    position of that word among the question's concepts (0 = first).
+    """
+    if question.kind is Kind.HOW_MANY:
+        return _number_answer(tokens, matched, question)
+    if question.kind is Kind.WHEN:
+        return _time_answer(text, tokens, matched, question)
+    if question.kind is Kind.WHO:
+        return _who_answer(text, tokens, matched, question)
+    if question.kind is Kind.WHERE:
+        return _where_answer(text, tokens, matched, question)
+    if question.kind is Kind.WHAT:
+        return _what_answer(text, tokens, matched, question)
+    return None
+
+
+def _in_question(token: Token, question: Question) -> bool:
+    return token.norm in question.focus_norms or any(
+        term in {t for q in question.content for t in q.terms} for term in token.terms
+    )
+
+
+def _distance(i: int, matched: Mapping[int, int]) -> int:
+    return min((abs(i - m) for m in matched), default=99)
+
+
+def _number_answer(tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+    best: tuple[tuple[int, int, int], int] | None = None
+    for i in number_tokens(tokens):
+        tok = tokens[i]
+        if _in_question(tok, q) or _looks_like_year(tok):
+            continue
+        # A number that qualifies a matched word right after it ("72 fatal stabbings") wins.
+        # Ties go to the number next to the question's earlier word ("how many [shot] dead").
+        after = [(m - i, matched[m]) for m in matched if 0 < m - i <= 3]
+        before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
+        if not after and not before:
+            continue
+        rank, concept = min(after or before)
+        key = (rank, concept, i)
+        if best is None or key < best[0]:
+            best = (key, i)
+    if best is None:
+        return None
+    i = best[1]
+    j = i
+    while j + 1 < len(tokens) and (tokens[j + 1].norm in _SCALE or (
+            tokens[j].norm in NUMBER_WORDS and tokens[j + 1].norm in NUMBER_WORDS)):
+        j += 1
+    return tokens[i].start, tokens[j].end
+
+
+def _looks_like_year(token: Token) -> bool:
+    return bool(re.fullmatch(r"(1[5-9]|20)\d\d", token.surface))
+
+
+def _time_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+    question_lower = q.text.casefold()
+    best: tuple[int, Span] | None = None
+    for m in TIME_RE.finditer(text):
+        if m.group().casefold() in question_lower:
+            continue
+        idx = [i for i, t in enumerate(tokens) if t.start >= m.start() and t.end <= m.end()]
+        if not idx:
+            continue
+        dist = min(_distance(i, matched) for i in idx)
+        if best is None or dist < best[0]:
+            best = (dist, _trim_preposition(text, m.start(), m.end()))
+    if best is None or best[0] > 12:
+        return None
+    return best[1]
+
+
+def _trim_preposition(text: str, start: int, end: int) -> Span:
+    m = re.match(r"(?:in|since|by|until|before|after|during)\s+", text[start:end], re.I)
+    return (start + m.end(), end) if m else (start, end)
+
+
+def _span_chars(tokens: Sequence[Token], span: tuple[int, int]) -> Span:
+    return tokens[span[0]].start, tokens[span[1]].end
+
+
+def _new_names(text: str, tokens: Sequence[Token], q: Question) -> list[tuple[int, int]]:
+    """Name spans that are not just words of the question."""
+    out = []
+    for first, last in name_spans(text, tokens):
+        words = [t for t in tokens[first:last + 1] if t.norm not in _CONNECTORS]
+        if words and all(_in_question(t, q) for t in words):
+            continue
+        out.append((first, last))
+    return out
+
+
+def _who_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+    names = _new_names(text, tokens, q)
+    if q.wh_noun:
+        # "Which group …?" → the name that contains or precedes "group".
+        for i, tok in enumerate(tokens):
+            if tok.norm.rstrip("s") != q.wh_noun.rstrip("s"):
+                continue
+            for first, last in names:
+                if first <= i <= last or last == i - 1:
+                    return _span_chars(tokens, (first, last if last < i else i))
+    if not names:
+        return None
+    if not matched:
+        return None
+    # A possessive name ("London's deputy mayor") describes, it does not answer.
+    names = [(f, la) for f, la in names if not tokens[la].norm.endswith("'s")] or names
+    verb = min(matched)  # the first matched question word, usually the verb or the role
+    if not q.copula:
+        # "Sadiq Khan announced …": a name right before the first matched word.
+        for first, last in names:
+            if 0 < verb - last <= 2:
+                return _span_chars(tokens, (first, last))
+    # "Rebecca Lawrence, chief executive of …" / "… for policing Sophie Linden met …".
+    lo, hi = min(matched), max(matched)
+    for first, last in names:
+        if last < lo and lo - last <= 2 and text[tokens[last].end:tokens[lo].start].strip() == ",":
+            return _span_chars(tokens, (first, last))
+        if first > hi and first - hi <= 1:
+            return _span_chars(tokens, (first, last))
+    # "Senior Met police officers travelled …": a short subject before the verb.
+    if 0 < verb <= 6 and not any(m < verb for m in matched):
+        stop = text[tokens[0].start:tokens[verb].start]
+        if "," not in stop and any(first < verb for first, _ in names):
+            return tokens[0].start, tokens[verb - 1].end
+    nearest = min(names, key=lambda s: min(_distance(s[0], matched), _distance(s[1], matched)))
+    if min(_distance(nearest[0], matched), _distance(nearest[1], matched)) <= 3:
+        return _span_chars(tokens, nearest)
+    return None
+
+
+_PLACE_PREPS = frozenset({"in", "at", "from", "to", "near", "into", "across", "outside", "inside"})
+
+
+def _where_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+    best: tuple[int, tuple[int, int]] | None = None
+    for first, last in _new_names(text, tokens, q):
+        before = first - 1
+        if before >= 0 and tokens[before].norm == "the":
+            before -= 1
+        if before < 0 or tokens[before].norm not in _PLACE_PREPS:
+            continue
+        dist = min(_distance(first, matched), _distance(last, matched))
+        if best is None or dist < best[0]:
+            best = (dist, (first, last))
+    if best is None or best[0] > 8:
+        return None
+    first, last = best[1]
+    if first > 0 and tokens[first - 1].norm == "the":
+        first -= 1
+    return _span_chars(tokens, (first, last))
+
+
+_CLAUSE_END = re.compile(r"[,;:.!?\"“”()]|\s[-–—]\s")
+
+
+def _what_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+    """The words that fill the question's gap: "… fallen behind the NYPD in [law-enforcement
+    technology]", "… fights [a violent crime epidemic] in the capital"."""
+    q_tokens = list(q.tokens)
+    content_pos = [i for i, t in enumerate(q_tokens) if t in q.content]
+    best: tuple[int, Span] | None = None
+    for m in sorted(matched):
+        q_idx = _question_index(tokens[m], q_tokens, content_pos)
+        if q_idx is None:
+            continue
+        # Function words that follow this word in the question ("look [for]", "NYPD [in]").
+        follow = []
+        k = q_idx + 1
+        while k < len(q_tokens) and q_tokens[k].is_stop:
+            follow.append(q_tokens[k].norm)
+            k += 1
+        next_content = q_tokens[k] if k < len(q_tokens) else None
+        # The gap: sentence tokens after m up to the next matched word or clause end.
+        j = m + 1
+        score = 0
+        lead = 0
+        while j < len(tokens) and lead < len(follow) and tokens[j].norm == follow[lead]:
+            j += 1
+            lead += 1
+        if follow and lead:
+            score += 2
+        gap_start = j
+        while j < len(tokens) and j not in matched:
+            if _CLAUSE_END.search(text, tokens[j - 1].end, tokens[j].start):
+                break
+            j += 1
+        gap_end = j
+        if gap_end < len(tokens) and gap_end in matched and next_content is not None and (
+            _same_word(tokens[gap_end], next_content)
+        ):
+            score += 2
+        if content_pos and q_idx == content_pos[-1]:
+            score += 1
+        while gap_end > gap_start and tokens[gap_end - 1].is_stop:
+            gap_end -= 1
+        if gap_end <= gap_start or gap_end - gap_start > 8:
+            continue
+        if any(tokens[i].norm in ("is", "was", "are", "were", "been") for i in range(gap_start,
+                                                                                       gap_end)):
+            score -= 1
+        if score >= 2 and (best is None or score > best[0]):
+            best = (score, (tokens[gap_start].start, tokens[gap_end - 1].end))
+    return best[1] if best else None
+
+
+def _same_word(a: Token, b: Token) -> bool:
+    return bool(set(a.terms) & set(b.terms))
+
+
+def _question_index(token: Token, q_tokens: list[Token], content_pos: list[int]) -> int | None:
+    for i in content_pos:
+        if _same_word(token, q_tokens[i]):
+            return i
+    return None

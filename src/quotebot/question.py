@@ -1,0 +1,111 @@
+"""Question understanding: what kind of answer a question wants, and what it is about."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from quotebot.analysis import Token, tokenize
+
+
+class Kind(StrEnum):
+    """The kind of answer a question asks for."""
+
+    HOW_MANY = "how_many"
+    WHO = "who"
+    WHEN = "when"
+    WHERE = "where"
+    WHAT = "what"
+    WHY = "why"
+    HOW = "how"
+    YES_NO = "yes_no"
+    KEYWORDS = "keywords"
+
+
+# "which N" / "what N" where N names an organisation or a person asks "who".
+_WHO_NOUNS = frozenset(
+    """person people man woman group department team organisation organization company agency
+    unit party body council club official officer officers player players coach quarterback
+    singer artist band network broadcaster station firm newspaper paper magazine commissioner
+    mayor minister president leader chief members member representatives""".split()
+)
+_WHEN_NOUNS = frozenset("year month day date time week decade century season hour".split())
+_WHERE_NOUNS = frozenset(
+    "place city country town state stadium venue area region location borough district".split()
+)
+# Counting nouns that say nothing about the topic: "how many [people] were shot?"
+_COUNTERS = frozenset("people persons times ones things individuals".split())
+_AUX = frozenset(
+    "is are was were do does did can could has have had will would should shall may might must"
+    .split()
+)
+_LEADING_NOISE = re.compile(r"^\s*(?:and|but|so|ok|okay|well|tell me|please)[\s,]+", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A parsed question: its kind, its tokens, and the content tokens that carry the search."""
+
+    text: str
+    kind: Kind
+    tokens: tuple[Token, ...]
+    #: Content tokens: not stop words, not the question word itself.
+    content: tuple[Token, ...]
+    #: The noun of "which N" / "what N" questions, if any (normalised).
+    wh_noun: str | None = None
+    #: "Who is X?" asks for the name that X describes, not for the doer of an action.
+    copula: bool = False
+
+    @property
+    def focus_norms(self) -> frozenset[str]:
+        return frozenset(t.norm for t in self.content)
+
+
+def parse_question(text: str) -> Question:
+    """Recognise the question's kind and its content words."""
+    tokens = tokenize(text)
+    norms = [t.norm for t in tokens]
+    kind, wh_noun, skip = _classify(_LEADING_NOISE.sub("", text).casefold(), norms)
+    content = tuple(t for i, t in enumerate(tokens) if not t.is_stop and i not in skip)
+    after = max(skip, default=-1) + 1
+    copula = after < len(norms) and norms[after] in ("is", "was", "are", "were", "'s")
+    return Question(text=text, kind=kind, tokens=tuple(tokens), content=content, wh_noun=wh_noun,
+                    copula=copula)
+
+
+def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int]]:
+    """(kind, which-noun, indices of tokens that are part of the question phrase)."""
+    for i, norm in enumerate(norms[:6]):
+        nxt = norms[i + 1] if i + 1 < len(norms) else ""
+        if norm == "how":
+            if nxt in ("many", "much"):
+                after = norms[i + 2] if i + 2 < len(norms) else ""
+                skip = {i, i + 1, i + 2} if after in _COUNTERS else {i, i + 1}
+                return Kind.HOW_MANY, None, skip
+            if nxt in ("long", "old", "far", "big", "large", "tall", "often"):
+                return Kind.HOW_MANY, None, {i, i + 1}
+            return Kind.HOW, None, {i}
+        if norm in ("who", "whom", "whose"):
+            return Kind.WHO, None, {i}
+        if norm == "when":
+            return Kind.WHEN, None, {i}
+        if norm == "where":
+            return Kind.WHERE, None, {i}
+        if norm == "why":
+            return Kind.WHY, None, {i}
+        if norm in ("which", "what"):
+            if nxt in ("number", "percentage", "amount"):
+                return Kind.HOW_MANY, nxt, {i, i + 1}
+            if nxt in _WHO_NOUNS:
+                return Kind.WHO, nxt, {i}
+            if nxt in _WHEN_NOUNS:
+                return Kind.WHEN, nxt, {i, i + 1}
+            if nxt in _WHERE_NOUNS:
+                return Kind.WHERE, nxt, {i}
+            return Kind.WHAT, nxt or None, {i}
+    if norms and norms[0] in _AUX:
+        return Kind.YES_NO, None, set()
+    if lowered.startswith(("name ", "list ")):
+        return Kind.WHAT, None, {0}
+    return Kind.KEYWORDS, None, set()
