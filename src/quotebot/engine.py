@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from quotebot import analysis
 from quotebot.analysis import Token
 from quotebot.bm25 import group_scores, lucene_idf, top_k_of
@@ -32,6 +35,15 @@ MAX_QUESTION_CHARS = 1000
 CANDIDATES = 60
 #: Weight of a related word relative to the question's own word.
 EXPANSION_WEIGHT = 0.6
+#: How much a question word found only elsewhere in the sentence's paragraph counts.
+CONTEXT_WEIGHT = 0.4
+CONTEXT_SCORE = 0.5
+CONTEXT_SPAN = 8
+#: Weight of the paragraph's own BM25 score in a sentence's score.
+PARAGRAPH_WEIGHT = 0.3
+#: Reranking weights: words close together and in order; a sentence holding the answer type.
+PROXIMITY_WEIGHT = 0.5
+TYPE_WEIGHT = 0.25
 #: Share of the question's evidence (idf mass of its words) the best sentence must cover.
 MIN_COVERAGE = 0.5
 
@@ -96,6 +108,9 @@ class QuoteEngine:
         self.index = index
         n = max(index.n_sentences, 1)
         self._unknown_idf = float(lucene_idf(0, n))
+        self._token_cache: dict[int, tuple[Token, ...]] = {}
+        self._para_ids: npt.NDArray[np.int64] | None = None
+        self._para_len: npt.NDArray[np.float64] | None = None
 
     # -- opening ------------------------------------------------------------------
 
@@ -223,14 +238,81 @@ class QuoteEngine:
             return []
         ids, scores = group_scores(self.index.matrix, groups)
         ids, scores = top_k_of(ids, scores, max(CANDIDATES, limit))
-        ranked = [self._rerank(plan, int(sid), float(score)) for sid, score in zip(ids, scores,
-                                                                                  strict=True)]
+        para_of = self._paragraph_ids()
+        para_score = self._paragraph_scores(groups, para_of[ids]) if PARAGRAPH_WEIGHT else None
+        ranked = []
+        for n, (sid, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True)):
+            boost = PARAGRAPH_WEIGHT * float(para_score[n]) if para_score is not None else 0.0
+            ranked.append(self._rerank(plan, sid, score + boost))
         ranked.sort(key=lambda r: (-r.score, r.sid))
         return ranked
 
+    def _paragraph_ids(self) -> npt.NDArray[np.int64]:
+        """A paragraph number per sentence, unique across the corpus."""
+        if self._para_ids is None:
+            doc, para = np.asarray(self.index.doc_idx), np.asarray(self.index.paragraph)
+            change = np.ones(doc.shape[0], dtype=bool)
+            change[1:] = (doc[1:] != doc[:-1]) | (para[1:] != para[:-1])
+            self._para_ids = np.cumsum(change) - 1
+        return self._para_ids
+
+    def _paragraph_scores(self, groups: Sequence[Sequence[tuple[int, float]]],
+                          paragraphs: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """BM25 of the given paragraphs (as if each paragraph were one document).
+
+        Questions are often about a paragraph's topic, named once in its first
+        sentence; this lets the other sentences of that paragraph share the topic.
+        """
+        matrix = self.index.matrix
+        para_of = self._paragraph_ids()
+        n_paras = int(para_of[-1]) + 1 if para_of.size else 0
+        if self._para_len is None:
+            self._para_len = np.bincount(para_of, weights=np.asarray(matrix.doc_len),
+                                         minlength=n_paras)
+        para_len = self._para_len
+        avg = float(para_len.mean()) or 1.0
+        wanted = np.unique(paragraphs)
+        total = np.zeros(wanted.size)
+        for group in groups:
+            best = np.zeros(wanted.size)
+            for term, weight in group:
+                lo, hi = int(matrix.indptr[term]), int(matrix.indptr[term + 1])
+                pids = para_of[np.asarray(matrix.indices[lo:hi])]
+                tf_all = np.bincount(pids, weights=np.asarray(matrix.tf[lo:hi], dtype=np.float64),
+                                     minlength=n_paras)
+                df = int(np.count_nonzero(tf_all))
+                if df == 0:
+                    continue
+                idf = float(lucene_idf(df, n_paras))
+                tf = tf_all[wanted]
+                norm = matrix.k1 * (1 - matrix.b + matrix.b * para_len[wanted] / avg)
+                best = np.maximum(best, weight * idf * tf / (tf + norm))
+            total += best
+        return total[np.searchsorted(wanted, paragraphs)]
+
+    def _tokens(self, sid: int) -> tuple[Token, ...]:
+        cached = self._token_cache.get(sid)
+        if cached is None:
+            cached = tuple(analysis.tokenize(self.index.sentence(sid).text))
+            if len(self._token_cache) > 50_000:
+                self._token_cache.clear()
+            self._token_cache[sid] = cached
+        return cached
+
+    def _paragraph_neighbours(self, sid: int) -> list[int]:
+        """The other sentences of ``sid``'s paragraph (a few either side at most)."""
+        doc, para = self.index.doc_idx, self.index.paragraph
+        out = []
+        for step in (-1, 1):
+            other = sid + step
+            while (0 <= other < self.index.n_sentences and abs(other - sid) <= CONTEXT_SPAN
+                   and doc[other] == doc[sid] and para[other] == para[sid]):
+                out.append(other)
+                other += step
+        return out
+
     def _rerank(self, plan: QueryPlan, sid: int, bm25: float) -> Ranked:
-        sentence = self.index.sentence(sid)
-        tokens = tuple(analysis.tokenize(sentence.text))
+        tokens = self._tokens(sid)
         vocab_terms = self.index.vocab
         concept_terms = [
             ({vocab_terms[t] for t in c.terms}, {vocab_terms[t] for t in c.related})
@@ -242,26 +324,37 @@ class QuoteEngine:
         for order, (own, related) in enumerate(concept_terms):
             pos_own = [i for i, tok in enumerate(tokens) if own.intersection(tok.terms)]
             pos_rel = [i for i, tok in enumerate(tokens) if related.intersection(tok.terms)]
-            if pos_own:
-                positions.append(pos_own)
-                strength.append(1.0)
-            elif pos_rel:
-                positions.append(pos_rel)
-                strength.append(EXPANSION_WEIGHT)
-            else:
-                positions.append([])
-                strength.append(0.0)
+            positions.append(pos_own or pos_rel)
+            strength.append(1.0 if pos_own else EXPANSION_WEIGHT if pos_rel else 0.0)
             for i in pos_own or pos_rel:
                 matched.setdefault(i, order)
-        total = sum(c.idf for c in plan.concepts) or 1.0
-        coverage = sum(c.idf * s for c, s in zip(plan.concepts, strength, strict=True)) / total
+        # Words the sentence lacks but its paragraph has ("Super Bowl 50" said once, up front)
+        # count for part: the sentence is about the same thing.
+        context = [0.0] * len(plan.concepts)
+        missing = [n for n, hit in enumerate(strength) if hit < 1.0]
+        if missing:
+            for other in self._paragraph_neighbours(sid):
+                other_terms = {t for tok in self._tokens(other) for t in tok.terms}
+                for n in missing:
+                    own, related = concept_terms[n]
+                    if own & other_terms:
+                        context[n] = 1.0
+                    elif related & other_terms:
+                        context[n] = max(context[n], EXPANSION_WEIGHT)
+        idfs = [c.idf for c in plan.concepts]
+        total = sum(idfs) or 1.0
+        effective = [max(h, CONTEXT_WEIGHT * c) for h, c in zip(strength, context, strict=True)]
+        coverage = sum(w * e for w, e in zip(idfs, effective, strict=True)) / total
+        context_score = sum(w * CONTEXT_WEIGHT * c for w, c, h in zip(idfs, context, strength,
+                                                                     strict=True) if h == 0.0)
         proximity = _proximity(positions)
-        span = extract(plan.question, sentence.text, tokens, matched)
-        type_bonus = 0.0
-        if plan.question.kind in _TYPED_KINDS:
-            type_bonus = 1.0 if span is not None else 0.0
+        text = self.index.sentence(sid).text
+        span = extract(plan.question, text, tokens, matched)
         mean_idf = total / max(len(plan.concepts), 1)
-        score = bm25 * (1.0 + 0.5 * proximity) * (0.5 + coverage) + 0.25 * mean_idf * type_bonus
+        type_bonus = TYPE_WEIGHT * mean_idf if span is not None and (
+            plan.question.kind in _TYPED_KINDS) else 0.0
+        score = (bm25 + CONTEXT_SCORE * context_score) * (1.0 + PROXIMITY_WEIGHT * proximity) * (
+            0.5 + coverage) + type_bonus
         return Ranked(sid, score, coverage, tuple(strength), matched, tokens, span)
 
     def _decide(self, plan: QueryPlan, ranked: Sequence[Ranked]) -> tuple[bool, str]:

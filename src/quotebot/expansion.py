@@ -111,7 +111,10 @@ def correct(word: str, vocabulary: Mapping[str, int]) -> str | None:
     for candidate, distance, _ in matches:
         if not candidate.isalpha() or abs(len(candidate) - len(word)) > max_edits:
             continue
-        if len(word) < 6 and not _is_swap(word, candidate):
+        # Typos rarely hit the first letter; a different first letter is another word
+        # ("fallen" is not "allen"), unless two letters were swapped.
+        swapped = _is_swap(word, candidate)
+        if (len(word) < 6 or candidate[0] != word[0]) and not swapped:
             continue
         key = (int(distance), -vocabulary[candidate], candidate)
         if best is None or key < best:
