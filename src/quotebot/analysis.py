@@ -15,7 +15,7 @@ from typing import NamedTuple
 from nltk.stem.snowball import SnowballStemmer
 
 #: Bumped whenever analysis changes in a way that makes saved indexes stale.
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"
 
 # English stop words (the common list used by NLTK and Lucene), without negations,
 # which carry meaning in questions.
@@ -94,7 +94,23 @@ def _analyse_word(surface: str) -> tuple[str, tuple[str, ...], bool]:
         part_terms = [stem(p) for p in parts if p not in STOP_WORDS]
         return norm, tuple(dict.fromkeys([whole, *part_terms])), False
     base = base.replace("'", "")
-    return norm, (stem(base),) if base else (), False
+    if not base:
+        return norm, (), False
+    whole = stem(base)
+    # Irregular forms share a term with their lemma ("went" → "go", "told" → "tell").
+    extra = [s for s in map(stem, _lemmas(base)) if s != whole]
+    return norm, tuple(dict.fromkeys([whole, *extra])), False
+
+
+def _lemmas(word: str) -> tuple[str, ...]:
+    """Verb and noun lemmas of an irregular form (from lemminflect's tables)."""
+    if len(word) < 3 or not word.isascii() or not word.isalpha():
+        return ()
+    from lemminflect import getAllLemmas
+
+    found = getAllLemmas(word)
+    return tuple(lemma for upos in ("VERB", "NOUN") for lemma in found.get(upos, ())
+                 if lemma != word and lemma.isalpha())
 
 
 def tokenize(text: str) -> list[Token]:

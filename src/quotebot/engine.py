@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,9 @@ from quotebot.bm25 import group_scores, lucene_idf, top_k_of
 from quotebot.corpus import default_corpus_path, fingerprint, load_corpus, resolve_corpus_path
 from quotebot.errors import IndexFileError, InvalidQuestion
 from quotebot.expansion import RELATED, correct
-from quotebot.extract import extract
+from quotebot.extract import extract, name_spans
 from quotebot.models import Answer, Document, Quote, ShortAnswer
-from quotebot.question import Kind, Question, parse_question
+from quotebot.question import WEAK_WORDS, Kind, Question, parse_question
 from quotebot.store import DocInfo, Progress, SentenceIndex
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,10 @@ PARAGRAPH_WEIGHT = 0.3
 #: Reranking weights: words close together and in order; a sentence holding the answer type.
 PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.25
+#: Weight of words that frame a question rather than carry it.
+WEAK_WEIGHT = 0.3
 #: Share of the question's evidence (idf mass of its words) the best sentence must cover.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,10 @@ class Concept:
     known: bool
     #: The word as the user typed it, when it was corrected to ``label``.
     corrected_from: str | None = None
+    #: Below 1 for words that frame the question rather than carry it ("name", "prior").
+    weight: float = 1.0
+    #: A capitalised word inside the question: a name the answer must be about.
+    proper: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,8 @@ class QueryPlan:
 
     def groups(self) -> list[list[tuple[int, float]]]:
         return [
-            [(t, 1.0) for t in c.terms] + [(t, EXPANSION_WEIGHT) for t in c.related]
+            [(t, c.weight) for t in c.terms] + [(t, c.weight * EXPANSION_WEIGHT)
+                                                 for t in c.related]
             for c in self.concepts
             if c.terms or c.related
         ]
@@ -95,6 +102,8 @@ class Ranked:
     coverage: float
     #: How strongly each concept of the plan matched (1 own word, <1 related word, 0 none).
     hits: tuple[float, ...]
+    #: The same, counting words found elsewhere in the sentence's paragraph for part.
+    evidence: tuple[float, ...]
     #: Sentence token index → index of the concept it matched.
     matched: dict[int, int]
     tokens: tuple[Token, ...]
@@ -196,8 +205,11 @@ class QuoteEngine:
             ids = tuple(dict.fromkeys(
                 vocab[term] for t in entity_tokens for term in t.terms if term in vocab))
             concepts.append(self._concept(entity, ids, ()))
+        acronyms = self._acronyms(parsed)
         seen: set[str] = set()
-        for token in parsed.content:
+        for position, token in enumerate(parsed.tokens):
+            if token not in parsed.content:
+                continue
             if token.norm in entity_norms or token.norm in seen:
                 continue
             seen.add(token.norm)
@@ -211,12 +223,32 @@ class QuoteEngine:
             ids = tuple(dict.fromkeys(vocab[t] for t in token_terms if t in vocab))
             related = tuple(dict.fromkeys(
                 vocab[term]
-                for word in RELATED.get(label, ())
+                for word in (*RELATED.get(label, ()), *acronyms.get(position, ()))
                 for term in analysis.terms(word)
                 if term in vocab and vocab[term] not in ids
             ))
-            concepts.append(self._concept(label, ids, related, corrected_from))
+            concept = self._concept(label, ids, related, corrected_from)
+            if token.norm in WEAK_WORDS:
+                concept = replace(concept, idf=concept.idf * WEAK_WEIGHT, weight=WEAK_WEIGHT)
+            if position > 0 and _looks_like_name(token.surface) and not corrected_from:
+                concept = replace(concept, proper=True)
+            concepts.append(concept)
         return QueryPlan(parsed, tuple(concepts))
+
+    def _acronyms(self, question: Question) -> dict[int, tuple[str, ...]]:
+        """Acronyms the corpus uses for names in the question ("Most Valuable Player" → MVP),
+        by the position of each word of the name."""
+        tokens = question.tokens
+        out: dict[int, tuple[str, ...]] = {}
+        for first, last in name_spans(question.text, tokens):
+            words = [t for t in tokens[first:last + 1] if t.norm not in ("of", "and", "the", "for")]
+            if len(words) < 2:
+                continue
+            initials = "".join(t.norm[0] for t in words)
+            if initials in self.index.term_ids:
+                for i in range(first, last + 1):
+                    out[i] = (initials,)
+        return out
 
     def _has_related(self, word: str) -> bool:
         vocab = self.index.term_ids
@@ -353,21 +385,35 @@ class QuoteEngine:
         mean_idf = total / max(len(plan.concepts), 1)
         type_bonus = TYPE_WEIGHT * mean_idf if span is not None and (
             plan.question.kind in _TYPED_KINDS) else 0.0
-        score = (bm25 + CONTEXT_SCORE * context_score) * (1.0 + PROXIMITY_WEIGHT * proximity) * (
-            0.5 + coverage) + type_bonus
-        return Ranked(sid, score, coverage, tuple(strength), matched, tokens, span)
+        score = SCORE(bm25, context_score, proximity, coverage, type_bonus, mean_idf)
+        return Ranked(sid, score, coverage, tuple(strength), tuple(effective), matched, tokens,
+                      span)
 
     def _decide(self, plan: QueryPlan, ranked: Sequence[Ranked]) -> tuple[bool, str]:
-        """Answer only on evidence: the best sentence must cover most of the question."""
+        """Answer only on evidence, never on a raw score.
+
+        The best sentence (with its paragraph) must cover enough of the question's
+        evidence (idf mass of its words); a name in the question that the corpus never
+        mentions means the corpus is about something else; and "who is the X?" needs X.
+        """
         if not ranked:
             return False, "No sentence shares a word with the question."
         best = ranked[0]
         if not any(c.known for c in plan.concepts):
             return False, "None of the question's words occur in the corpus."
+        unknown_names = [c.label for c in plan.concepts if c.proper and not c.known]
+        if unknown_names:
+            return False, f"The corpus never mentions {', '.join(unknown_names[:3])}."
         if best.coverage < MIN_COVERAGE:
-            missing = [c.label for c, hit in zip(plan.concepts, best.hits, strict=True) if not hit]
+            missing = [c.label for c, ev in zip(plan.concepts, best.evidence, strict=True)
+                       if not ev]
             return False, (f"The best passage covers only {best.coverage:.0%} of the question; "
-                           f"nothing mentions {', '.join(missing[:4]) or 'its key words'}.")
+                           f"nothing near it mentions {', '.join(missing[:4]) or 'its key words'}.")
+        question = plan.question
+        if question.kind is Kind.WHO and question.head:
+            for concept, evidence in zip(plan.concepts, best.evidence, strict=True):
+                if concept.label == question.head and evidence == 0.0:
+                    return False, f"No passage says who the {concept.label} is."
         return True, f"Covers {best.coverage:.0%} of the question."
 
     def _quote(self, ranked: Ranked, plan: QueryPlan) -> Quote:
@@ -383,7 +429,27 @@ class QuoteEngine:
         )
 
 
+def _score(bm25: float, context: float, proximity: float, coverage: float, type_bonus: float,
+           mean_idf: float) -> float:
+    return (bm25 + CONTEXT_SCORE * context) * (1.0 + PROXIMITY_WEIGHT * proximity) * (
+        0.5 + coverage) + type_bonus
+
+
+SCORE = _score
+
 _TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
+
+
+_CALENDAR = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+
+
+def _looks_like_name(word: str) -> bool:
+    """Capitalised like a name ("Coldplay"), not an acronym ("TV") or a month ("July")."""
+    return (len(word) >= 3 and word[:1].isupper() and not word.isupper()
+            and word.casefold() not in _CALENDAR)
 
 
 def _proximity(positions: list[list[int]]) -> float:

@@ -28,12 +28,23 @@ _WHO_NOUNS = frozenset(
     """person people man woman group department team organisation organization company agency
     unit party body council club official officer officers player players coach quarterback
     singer artist band network broadcaster station firm newspaper paper magazine commissioner
-    mayor minister president leader chief members member representatives""".split()
+    mayor minister president leader chief members member representatives defender receiver
+    linebacker player owner owners sponsor sponsors person""".split()
 )
 _WHEN_NOUNS = frozenset("year month day date time week decade century season hour".split())
 _WHERE_NOUNS = frozenset(
     "place city country town state stadium venue area region location borough district".split()
 )
+# Words that frame a question more than they say what it is about ("what is the *name*
+# of …", "*prior* to …", "did it *take place*"): searched for, at a fraction of the weight.
+WEAK_WORDS = frozenset(
+    """name names named call called calls type types kind kinds sort get gets got getting take
+    takes took taken place happen happened happens occur occurred occurs according prior even
+    though although around approximately roughly exactly also many much several various
+    describe described mean means meant known refer referred considered consider give given
+    able use used using one thing things way ways""".split()
+)
+
 # Counting nouns that say nothing about the topic: "how many [people] were shot?"
 _COUNTERS = frozenset("people persons times ones things individuals".split())
 _AUX = frozenset(
@@ -56,6 +67,8 @@ class Question:
     wh_noun: str | None = None
     #: "Who is X?" asks for the name that X describes, not for the doer of an action.
     copula: bool = False
+    #: For "who is the X of …?": X's last word ("the 2015 NFL [MVP]"), normalised.
+    head: str | None = None
 
     @property
     def focus_norms(self) -> frozenset[str]:
@@ -70,8 +83,21 @@ def parse_question(text: str) -> Question:
     content = tuple(t for i, t in enumerate(tokens) if not t.is_stop and i not in skip)
     after = max(skip, default=-1) + 1
     copula = after < len(norms) and norms[after] in ("is", "was", "are", "were", "'s")
+    head = _noun_phrase_head(tokens, after + 1) if copula else None
     return Question(text=text, kind=kind, tokens=tuple(tokens), content=content, wh_noun=wh_noun,
-                    copula=copula)
+                    copula=copula, head=head)
+
+
+def _noun_phrase_head(tokens: list[Token], start: int) -> str | None:
+    """The last word of the noun phrase starting at ``start`` (after "the"/"a")."""
+    head = None
+    for token in tokens[start:]:
+        if token.is_stop:
+            if head is None and token.norm in ("the", "a", "an"):
+                continue
+            break
+        head = token.norm
+    return head
 
 
 def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int]]:
@@ -97,12 +123,17 @@ def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int
         if norm in ("which", "what"):
             if nxt in ("number", "percentage", "amount"):
                 return Kind.HOW_MANY, nxt, {i, i + 1}
-            if nxt in _WHO_NOUNS:
-                return Kind.WHO, nxt, {i}
-            if nxt in _WHEN_NOUNS:
-                return Kind.WHEN, nxt, {i, i + 1}
-            if nxt in _WHERE_NOUNS:
-                return Kind.WHERE, nxt, {i}
+            # The noun may come after modifiers: "which [NFL] team", "what [British TV] network".
+            for j in range(i + 1, min(i + 4, len(norms))):
+                noun = norms[j]
+                if noun in _AUX:
+                    break
+                if noun in _WHO_NOUNS:
+                    return Kind.WHO, noun, {i}
+                if noun in _WHEN_NOUNS:
+                    return Kind.WHEN, noun, {i, j} if j == i + 1 else {i}
+                if noun in _WHERE_NOUNS:
+                    return Kind.WHERE, noun, {i}
             return Kind.WHAT, nxt or None, {i}
     if norms and norms[0] in _AUX:
         return Kind.YES_NO, None, set()
