@@ -68,6 +68,8 @@ class Concept:
     weight: float = 1.0
     #: A capitalised word inside the question: a name the answer must be about.
     proper: bool = False
+    #: The word as written in the question, for messages.
+    surface: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +234,7 @@ class QuoteEngine:
                 concept = replace(concept, idf=concept.idf * WEAK_WEIGHT, weight=WEAK_WEIGHT)
             if position > 0 and _looks_like_name(token.surface) and not corrected_from:
                 concept = replace(concept, proper=True)
+            concept = replace(concept, surface=token.surface)
             concepts.append(concept)
         return QueryPlan(parsed, tuple(concepts))
 
@@ -401,12 +404,12 @@ class QuoteEngine:
         best = ranked[0]
         if not any(c.known for c in plan.concepts):
             return False, "None of the question's words occur in the corpus."
-        unknown_names = [c.label for c in plan.concepts if c.proper and not c.known]
+        unknown_names = [c.surface for c in plan.concepts if c.proper and not c.known]
         if unknown_names:
             return False, f"The corpus never mentions {', '.join(unknown_names[:3])}."
         if best.coverage < MIN_COVERAGE:
-            missing = [c.label for c, ev in zip(plan.concepts, best.evidence, strict=True)
-                       if not ev]
+            missing = [c.surface or c.label for c, ev in zip(plan.concepts, best.evidence,
+                                                             strict=True) if not ev]
             return False, (f"The best passage covers only {best.coverage:.0%} of the question; "
                            f"nothing near it mentions {', '.join(missing[:4]) or 'its key words'}.")
         question = plan.question
