@@ -44,6 +44,8 @@ PARAGRAPH_WEIGHT = 0.3
 #: Reranking weights: words close together and in order; a sentence holding the answer type.
 PROXIMITY_WEIGHT = 0.5
 TYPE_WEIGHT = 0.25
+#: Share of a "what" question's words a sentence must hold before its gap is an answer.
+LITERAL_FOR_WHAT = 0.9
 #: Weight of words that frame a question rather than carry it.
 WEAK_WEIGHT = 0.3
 #: Share of the question's evidence (idf mass of its words) the best sentence must cover.
@@ -384,7 +386,12 @@ class QuoteEngine:
                                                                      strict=True) if h == 0.0)
         proximity = _proximity(positions)
         text = self.index.sentence(sid).text
-        span = extract(plan.question, text, tokens, matched)
+        span = None
+        literal = sum(w * h for w, h in zip(idfs, strength, strict=True)) / total
+        # Filling a "what" gap is only safe when the sentence says nearly what the question
+        # says; for paraphrases the gap is usually something else.
+        if plan.question.kind is not Kind.WHAT or literal >= LITERAL_FOR_WHAT:
+            span = extract(plan.question, text, tokens, matched)
         mean_idf = total / max(len(plan.concepts), 1)
         type_bonus = TYPE_WEIGHT * mean_idf if span is not None and (
             plan.question.kind in _TYPED_KINDS) else 0.0

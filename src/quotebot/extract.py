@@ -183,27 +183,52 @@ def _span_chars(tokens: Sequence[Token], span: tuple[int, int]) -> Span:
     return tokens[span[0]].start, tokens[span[1]].end
 
 
-def _new_names(text: str, tokens: Sequence[Token], q: Question) -> list[tuple[int, int]]:
-    """Name spans that are not just words of the question."""
+_ROMAN = re.compile(r"[IVXLCDM]+")
+
+
+def _new_names(text: str, tokens: Sequence[Token], q: Question,
+               keep: str | None = None) -> list[tuple[int, int]]:
+    """Name spans with the question's own words cut out ("Super Bowl XLVIII" → "XLVIII"
+    is then dropped as a bare numeral; "New England Patriots" stays whole)."""
     out = []
     for first, last in name_spans(text, tokens):
-        words = [t for t in tokens[first:last + 1] if t.norm not in _CONNECTORS]
-        if words and all(_in_question(t, q) for t in words):
-            continue
-        out.append((first, last))
+        run: list[int] = []
+        for i in [*range(first, last + 1), None]:
+            if i is not None and (not _in_question(tokens[i], q) or (
+                    keep is not None and tokens[i].norm.rstrip("s") == keep.rstrip("s"))):
+                run.append(i)
+                continue
+            while run and tokens[run[0]].norm in _CONNECTORS:
+                run.pop(0)
+            while run and tokens[run[-1]].norm in _CONNECTORS:
+                run.pop()
+            if run and _name_like(tokens, run[0], run[-1]):
+                out.append((run[0], run[-1]))
+            run = []
     return out
 
 
+def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
+    words = tokens[first:last + 1]
+    if len(words) == 1:
+        word = words[0].surface
+        return len(word) >= 2 and not _ROMAN.fullmatch(word) and "." not in word
+    return True
+
+
 def _who_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
-    names = _new_names(text, tokens, q)
+    names = _new_names(text, tokens, q, keep=q.wh_noun)
     if q.wh_noun:
-        # "Which group …?" → the name that contains or precedes "group".
+        # "Which group …?" → the name that contains, precedes or follows "group"
+        # ("the London Councils group", "linebacker Luke Kuechly").
         for i, tok in enumerate(tokens):
             if tok.norm.rstrip("s") != q.wh_noun.rstrip("s"):
                 continue
             for first, last in names:
                 if first <= i <= last or last == i - 1:
                     return _span_chars(tokens, (first, last if last < i else i))
+                if first == i + 1:
+                    return _span_chars(tokens, (first, last))
     if not names:
         return None
     if not matched:
@@ -300,6 +325,11 @@ def _what_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
         while gap_end > gap_start and tokens[gap_end - 1].is_stop:
             gap_end -= 1
         if gap_end <= gap_start or gap_end - gap_start > 8:
+            continue
+        first_word = tokens[gap_start]
+        if first_word.is_stop and first_word.norm not in ("the", "a", "an"):
+            continue  # "and Newton had …", "since": not a noun phrase
+        if all(tokens[i].is_stop for i in range(gap_start, gap_end)):
             continue
         if any(tokens[i].norm in ("is", "was", "are", "were", "been") for i in range(gap_start,
                                                                                        gap_end)):
