@@ -419,11 +419,16 @@ class QuoteEngine:
                                                              strict=True) if not ev]
             return False, (f"The best passage covers only {best.coverage:.0%} of the question; "
                            f"nothing near it mentions {', '.join(missing[:4]) or 'its key words'}.")
+        matched = sum(1 for ev in best.evidence if ev > 0)
+        unknown = [c for c in plan.concepts if not c.known and c.weight == 1.0]
+        if matched == 1 and unknown:
+            return False, (f"Only one word of the question occurs near the best passage; "
+                           f"nothing mentions {unknown[0].surface or unknown[0].label}.")
         question = plan.question
         if question.kind is Kind.WHO and question.head:
             for concept, evidence in zip(plan.concepts, best.evidence, strict=True):
                 if concept.label == question.head and evidence == 0.0:
-                    return False, f"No passage says who the {concept.label} is."
+                    return False, f"Nothing here mentions the {concept.surface or concept.label}."
         return True, f"Covers {best.coverage:.0%} of the question."
 
     def _quote(self, ranked: Ranked, plan: QueryPlan) -> Quote:

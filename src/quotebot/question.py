@@ -42,7 +42,7 @@ WEAK_WORDS = frozenset(
     takes took taken place happen happened happens occur occurred occurs according prior even
     though although around approximately roughly exactly also many much several various
     describe described mean means meant known refer referred considered consider give given
-    able use used using one thing things way ways""".split()
+    able use used using one thing things way ways come comes came coming""".split()
 )
 
 # Counting nouns that say nothing about the topic: "how many [people] were shot?"

@@ -1,0 +1,169 @@
+"""Answer quality, pinned with small corpora of our own: question kinds, short answers,
+proximity, abstention, typos and related words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quotebot.engine import QuoteEngine
+from quotebot.question import Kind, parse_question
+
+ARTICLE = """\
+The Riverside Choir travelled to Vienna last spring to sing at the Musikverein.
+Maria Lopez announced a new youth programme for singers under eighteen.
+The tour ran from April 3 to 9, with 14 concerts and 3 workshops in total.
+Thieves stole two violins in Salzburg and a cello in Graz during the tour.
+Choir director Tom Fields said: "We learned more in one week than in a year."
+The choir sold 2,500 tickets, a record for the group.
+Rehearsals usually take place in the old library on Mondays.
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("choir")
+    (folder / "choir-tour.txt").write_text(ARTICLE, encoding="utf-8")
+    return QuoteEngine.open(folder / "choir-tour.txt", index_dir=folder / "index")
+
+
+def first_quote(engine: QuoteEngine, question: str) -> str:
+    answer = engine.answer_question(question)
+    assert answer.answered, answer.reason
+    return answer.quotes[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("how many concerts were there?", Kind.HOW_MANY),
+        ("How much did tickets cost?", Kind.HOW_MANY),
+        ("Who announced the programme?", Kind.WHO),
+        ("Which group travelled to Vienna?", Kind.WHO),
+        ("Which NFL team won?", Kind.WHO),
+        ("When did the tour run?", Kind.WHEN),
+        ("What year was it?", Kind.WHEN),
+        ("Where were the violins stolen?", Kind.WHERE),
+        ("What did the director say?", Kind.WHAT),
+        ("Why did they go?", Kind.WHY),
+        ("Did the choir sing in Vienna?", Kind.YES_NO),
+        ("violins Salzburg", Kind.KEYWORDS),
+    ],
+)
+def test_recognises_the_kind_of_question(question: str, kind: Kind) -> None:
+    assert parse_question(question).kind is kind
+
+
+def test_question_words_are_not_searched_for() -> None:
+    content = {t.norm for t in parse_question("Who went to New York?").content}
+    assert content == {"went", "new", "york"}
+
+
+def test_how_many_answers_with_the_number_next_to_the_word_asked_about(engine: QuoteEngine
+                                                                        ) -> None:
+    for question, number in [("how many concerts?", "14"), ("how many workshops?", "3"),
+                             ("How many tickets did the choir sell?", "2,500")]:
+        answer = engine.answer_question(question)
+        assert answer.short is not None, question
+        assert answer.short.text == number
+
+
+def test_short_answers_slice_back_out_of_the_document(engine: QuoteEngine) -> None:
+    text = engine.document("choir-tour").text
+    for question in ("how many concerts?", "Who announced a youth programme?",
+                     "When did the tour run?", "Where were the violins stolen?"):
+        answer = engine.answer_question(question)
+        assert answer.short is not None, question
+        assert text[answer.short.start:answer.short.end] == answer.short.text
+        quote = answer.quotes[0]
+        assert quote.start <= answer.short.start < answer.short.end <= quote.end
+
+
+def test_who_answers_with_the_name_of_the_doer(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("Who announced a youth programme?")
+    assert answer.short is not None and answer.short.text == "Maria Lopez"
+
+
+def test_who_is_answers_with_the_name_the_role_describes(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("Who is the choir director?")
+    assert answer.short is not None and answer.short.text == "Tom Fields"
+
+
+def test_when_answers_with_the_time_phrase(engine: QuoteEngine) -> None:
+    assert engine.answer_question("When did the tour run?").short.text == "April 3 to 9"  # type: ignore[union-attr]
+    assert engine.answer_question("When did the choir travel to Vienna?").short.text == (  # type: ignore[union-attr]
+        "last spring")
+
+
+def test_where_answers_with_the_place_nearest_the_question_words(engine: QuoteEngine) -> None:
+    assert engine.answer_question("Where were the violins stolen?").short.text == "Salzburg"  # type: ignore[union-attr]
+    assert engine.answer_question("Where was the cello stolen?").short.text == "Graz"  # type: ignore[union-attr]
+
+
+def test_no_short_answer_when_the_question_asks_for_no_single_fact(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("Did the choir sing at the Musikverein?")
+    assert answer.answered and answer.short is None
+
+
+def test_related_words_find_a_paraphrase(engine: QuoteEngine) -> None:
+    # "went" is not in the article; "travelled" is, and is related to it.
+    assert "travelled to Vienna" in first_quote(engine, "Who went to Vienna?")
+    assert "Tom Fields said" in first_quote(engine, "What did the director tell?")
+
+
+def test_a_misspelt_word_is_corrected_against_the_index_and_reported(engine: QuoteEngine
+                                                                      ) -> None:
+    answer = engine.answer_question("how many consterts?")
+    assert answer.searched_for == "concerts"
+    assert answer.short is not None and answer.short.text == "14"
+
+
+def test_a_known_word_is_never_corrected(engine: QuoteEngine) -> None:
+    assert engine.answer_question("how many concerts?").searched_for is None
+
+
+def test_words_close_together_and_in_order_outrank_scattered_ones(tmp_path: Path) -> None:
+    corpus = tmp_path / "proximity.txt"
+    corpus.write_text(
+        "The red team beat the blue side while fans wore scarves in the square.\n"
+        "Fans said the blue team wore red scarves.\n",
+        encoding="utf-8",
+    )
+    engine = QuoteEngine.open(corpus, index_dir=tmp_path / "index")
+    assert first_quote(engine, "red scarves") == "Fans said the blue team wore red scarves."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "How do I bake sourdough bread?",
+        "zzzz qqqq",
+        "Who won the Champions League?",
+        "What is the population of Vienna?",
+    ],
+)
+def test_abstains_when_the_article_does_not_answer(engine: QuoteEngine, question: str) -> None:
+    answer = engine.answer_question(question)
+    assert not answer.answered
+    assert answer.quotes == ()
+    assert answer.to_json()["answer"] is None
+    assert answer.reason
+
+
+def test_abstention_offers_closest_passages_only_outside_the_answer(engine: QuoteEngine) -> None:
+    data = engine.answer_question("What is the population of Vienna?").to_json()
+    assert data["quotes"] == []
+    assert all("Vienna" in q["text"] for q in data.get("closest", [])[:1])
+
+
+def test_answers_when_the_question_is_covered(engine: QuoteEngine) -> None:
+    assert engine.answer_question("Where do rehearsals take place?").answered
+
+
+def test_no_quote_ever_has_a_zero_score(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("choir", k=50)
+    assert answer.quotes
+    assert all(q.score > 0 for q in answer.quotes)
+    assert len(answer.quotes) == len({(q.start, q.end) for q in answer.quotes})
