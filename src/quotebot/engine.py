@@ -88,6 +88,11 @@ class QueryPlan:
             return None
         return " ".join(c.label for c in self.concepts)
 
+    def term_sets(self, vocab: Sequence[str]) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """Per concept: (its own terms, its related terms), as strings."""
+        return [(frozenset(vocab[t] for t in c.terms), frozenset(vocab[t] for t in c.related))
+                for c in self.concepts]
+
     def groups(self) -> list[list[tuple[int, float]]]:
         return [
             [(t, c.weight) for t in c.terms] + [(t, c.weight * EXPANSION_WEIGHT)
@@ -95,6 +100,18 @@ class QueryPlan:
             for c in self.concepts
             if c.terms or c.related
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysed:
+    """A sentence's tokens, and where each index term occurs among them."""
+
+    tokens: tuple[Token, ...]
+    where: dict[str, list[int]]
+
+    def positions(self, terms: frozenset[str]) -> list[int]:
+        found = [i for term in terms for i in self.where.get(term, ())]
+        return sorted(set(found)) if len(terms) > 1 else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +138,8 @@ class QuoteEngine:
         self.index = index
         n = max(index.n_sentences, 1)
         self._unknown_idf = float(lucene_idf(0, n))
-        self._token_cache: dict[int, tuple[Token, ...]] = {}
+        self._token_cache: dict[int, _Analysed] = {}
+        self._para_start: npt.NDArray[np.int64] | None = None
         self._para_ids: npt.NDArray[np.int64] | None = None
         self._para_len: npt.NDArray[np.float64] | None = None
 
@@ -278,9 +296,10 @@ class QuoteEngine:
         para_of = self._paragraph_ids()
         para_score = self._paragraph_scores(groups, para_of[ids]) if PARAGRAPH_WEIGHT else None
         ranked = []
+        term_sets = plan.term_sets(self.index.vocab)
         for n, (sid, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True)):
             boost = PARAGRAPH_WEIGHT * float(para_score[n]) if para_score is not None else 0.0
-            ranked.append(self._rerank(plan, sid, score + boost))
+            ranked.append(self._rerank(plan, term_sets, sid, score + boost))
         ranked.sort(key=lambda r: (-r.score, r.sid))
         return ranked
 
@@ -327,40 +346,42 @@ class QuoteEngine:
             total += best
         return total[np.searchsorted(wanted, paragraphs)]
 
-    def _tokens(self, sid: int) -> tuple[Token, ...]:
+    def _tokens(self, sid: int) -> _Analysed:
+        """A sentence's tokens and the positions of each term in it (cached)."""
         cached = self._token_cache.get(sid)
         if cached is None:
-            cached = tuple(analysis.tokenize(self.index.sentence(sid).text))
+            tokens = tuple(analysis.tokenize(self.index.sentence(sid).text))
+            where: dict[str, list[int]] = {}
+            for i, token in enumerate(tokens):
+                for term in token.terms:
+                    where.setdefault(term, []).append(i)
+            cached = _Analysed(tokens, where)
             if len(self._token_cache) > 50_000:
                 self._token_cache.clear()
             self._token_cache[sid] = cached
         return cached
 
-    def _paragraph_neighbours(self, sid: int) -> list[int]:
-        """The other sentences of ``sid``'s paragraph (a few either side at most)."""
-        doc, para = self.index.doc_idx, self.index.paragraph
-        out = []
-        for step in (-1, 1):
-            other = sid + step
-            while (0 <= other < self.index.n_sentences and abs(other - sid) <= CONTEXT_SPAN
-                   and doc[other] == doc[sid] and para[other] == para[sid]):
-                out.append(other)
-                other += step
-        return out
+    def _paragraph_neighbours(self, sid: int) -> range:
+        """The sentences of ``sid``'s paragraph (a few either side at most, itself included)."""
+        para_of = self._paragraph_ids()
+        if self._para_start is None:
+            starts = np.flatnonzero(np.diff(para_of, prepend=-1))
+            self._para_start = np.append(starts, para_of.size)
+        pid = int(para_of[sid])
+        lo, hi = int(self._para_start[pid]), int(self._para_start[pid + 1])
+        return range(max(lo, sid - CONTEXT_SPAN), min(hi, sid + CONTEXT_SPAN + 1))
 
-    def _rerank(self, plan: QueryPlan, sid: int, bm25: float) -> Ranked:
-        tokens = self._tokens(sid)
-        vocab_terms = self.index.vocab
-        concept_terms = [
-            ({vocab_terms[t] for t in c.terms}, {vocab_terms[t] for t in c.related})
-            for c in plan.concepts
-        ]
+    def _rerank(self, plan: QueryPlan, concept_terms: Sequence[tuple[frozenset[str],
+                                                                      frozenset[str]]],
+                sid: int, bm25: float) -> Ranked:
+        analysed = self._tokens(sid)
+        tokens = analysed.tokens
         positions: list[list[int]] = []
         strength: list[float] = []
         matched: dict[int, int] = {}
         for order, (own, related) in enumerate(concept_terms):
-            pos_own = [i for i, tok in enumerate(tokens) if own.intersection(tok.terms)]
-            pos_rel = [i for i, tok in enumerate(tokens) if related.intersection(tok.terms)]
+            pos_own = analysed.positions(own)
+            pos_rel = [] if pos_own else analysed.positions(related)
             positions.append(pos_own or pos_rel)
             strength.append(1.0 if pos_own else EXPANSION_WEIGHT if pos_rel else 0.0)
             for i in pos_own or pos_rel:
@@ -371,7 +392,9 @@ class QuoteEngine:
         missing = [n for n, hit in enumerate(strength) if hit < 1.0]
         if missing:
             for other in self._paragraph_neighbours(sid):
-                other_terms = {t for tok in self._tokens(other) for t in tok.terms}
+                if other == sid:
+                    continue
+                other_terms = self._tokens(other).where.keys()
                 for n in missing:
                     own, related = concept_terms[n]
                     if own & other_terms:
