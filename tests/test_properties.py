@@ -1,0 +1,111 @@
+"""Properties over arbitrary input: splitting and answering never raise, quotes slice back."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from quotebot.analysis import tokenize
+from quotebot.engine import QuoteEngine
+from quotebot.errors import InvalidQuestion
+from quotebot.models import Document
+from quotebot.sentences import split_document
+
+# Text with the awkward parts of Unicode: RTL scripts, emoji, combining marks, NUL,
+# line and paragraph separators, curly quotes, ellipses and abbreviations.
+AWKWARD = st.sampled_from(
+    ["مرحبا بالعالم.", "שלום.", "👩‍👩‍👧 family.", "e\u0301te\u0301.", "\x00", "\u2028", "\u2029",
+     "“Quoted.”", "…", "Mr. Smith.", "No. 5.", "15,000.", "\r\n", "\n\n", "   ", "\t", "ﬁ"]
+)
+TEXT = st.lists(st.one_of(st.text(max_size=40), AWKWARD), max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXT)
+def test_splitting_never_raises_and_every_sentence_slices_back(text: str) -> None:
+    doc = Document(id="d", title="D", text=text)
+    sentences = split_document(doc)
+    numbers = [s.sentence for s in sentences]
+    assert numbers == list(range(1, len(sentences) + 1))
+    previous_end = 0
+    for s in sentences:
+        assert s.text == text[s.start:s.end]
+        assert s.text == s.text.strip() and s.text
+        assert s.start >= previous_end
+        assert "\n" not in s.text and "\r" not in s.text
+        previous_end = s.end
+    paragraphs = [s.paragraph for s in sentences]
+    assert paragraphs == sorted(paragraphs)
+
+
+def test_a_one_megabyte_line_splits_and_slices_back() -> None:
+    text = ("The committee met again today. " * 35_000)[:1_000_000] + "\n" + "x" * 200_000
+    doc = Document(id="big", title="Big", text=text)
+    sentences = split_document(doc)
+    assert len(sentences) > 30_000
+    assert all(text[s.start:s.end] == s.text for s in sentences[::997])
+    assert sentences[-1].text == "x" * 200_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_tokens_keep_their_offsets(text: str) -> None:
+    for token in tokenize(text):
+        assert text[token.start:token.end] == token.surface
+
+
+@pytest.fixture(scope="module")
+def engine() -> QuoteEngine:
+    return QuoteEngine.open()
+
+
+QUESTION = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.sampled_from(["how", "many", "who", "stabbings", "New", "York", "she", "?", "more",
+                              "Linden", "the", "what", "about", "it", "ﬁ", "zzz", "72", "-"]),
+             max_size=12).map(" ".join),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(QUESTION, st.integers(min_value=-5, max_value=80))
+def test_answering_never_raises_and_keeps_the_contract(engine: QuoteEngine, question: str,
+                                                       k: int) -> None:
+    try:
+        answer = engine.answer_question(question, k)
+    except InvalidQuestion as exc:
+        assert exc.to_json()["error"]["message"]
+        return
+    data = answer.to_json()
+    assert isinstance(data["question"], str)
+    assert isinstance(data["answered"], bool)
+    assert data["answer"] is None or isinstance(data["answer"], str)
+    assert isinstance(data["quotes"], list)
+    if not data["answered"]:
+        assert data["quotes"] == [] and data["answer"] is None
+    text = engine.document("met-police-nypd-visit").text
+    for quote in data["quotes"]:
+        assert set(quote) == {"text", "doc", "title", "paragraph", "sentence", "start", "end",
+                              "score"}
+        assert text[quote["start"]:quote["end"]] == quote["text"]
+        assert quote["score"] > 0
+    if data["answer"] is not None:
+        assert text[data["answer_start"]:data["answer_end"]] == data["answer"]
+
+
+@pytest.mark.parametrize("question", ["\ud800 how many?", "stab\udfffbings", "\udc00"])
+def test_lone_surrogates_are_rejected_cleanly(engine: QuoteEngine, question: str) -> None:
+    with pytest.raises(InvalidQuestion) as info:
+        engine.answer_question(question)
+    assert info.value.code in ("invalid_unicode", "no_words")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!?", string.punctuation, "x" * 100_000])
+def test_questions_without_words_or_too_long_get_a_clear_error(engine: QuoteEngine,
+                                                               question: str) -> None:
+    with pytest.raises(InvalidQuestion) as info:
+        engine.answer_question(question)
+    assert info.value.message.endswith((".", "?"))
