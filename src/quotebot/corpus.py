@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from quotebot.errors import CorpusError
 from quotebot.models import Document
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md")
 #: The environment variable that names a corpus when ``--corpus`` is not given.
@@ -97,23 +100,38 @@ def title_of(text: str, doc_id: str) -> str:
 
 
 def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
-    """Load every article of a corpus; document ids are file stems (made unique if needed)."""
+    """Load every article of a corpus; document ids are file stems (made unique if needed).
+
+    In a folder, a file that cannot be read as UTF-8 text is skipped with a warning,
+    so one bad file does not stop the rest; a single bad file is an error.
+    """
     root = resolve_corpus_path(path)
     files = corpus_files(root)
-    docs = list(_unique_ids(files, root))
+    docs: list[Document] = []
+    skipped: list[CorpusError] = []
+    for file, doc_id in _unique_ids(files, root):
+        try:
+            docs.append(read_document(file, doc_id))
+        except CorpusError as exc:
+            if not root.is_dir():
+                raise
+            log.warning("skipping %s", exc.message)
+            skipped.append(exc)
+    if not docs and skipped:
+        raise skipped[0]
     if all(not d.text.strip() for d in docs):
         raise CorpusError(f"Corpus {str(root)!r} has no text in it.", code="corpus_empty")
     return docs
 
 
-def _unique_ids(files: Iterable[Path], root: Path) -> Iterator[Document]:
+def _unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
     seen: set[str] = set()
     for file in files:
         doc_id = file.stem
         if doc_id in seen and root.is_dir():
             doc_id = file.relative_to(root).with_suffix("").as_posix().replace("/", "--")
         seen.add(doc_id)
-        yield read_document(file, doc_id)
+        yield file, doc_id
 
 
 def fingerprint(docs: Iterable[Document]) -> str:
