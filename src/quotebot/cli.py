@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -104,11 +103,14 @@ def _dumps(data: Any) -> str:
 @click.group(invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="quotebot")
-@click.option("--log-level", default=os.environ.get("QUOTEBOT_LOG_LEVEL", "WARNING"),
+@click.option("--log-level", envvar="QUOTEBOT_LOG_LEVEL", default="WARNING", show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="How much to log (to stderr).", show_default=True)
+@click.option("--log-format", envvar="QUOTEBOT_LOG_FORMAT", default="text", show_envvar=True,
+              type=click.Choice(["text", "json"]), show_default=True,
+              help="Log lines as text or as one JSON object per line.")
 @click.pass_context
-def main(ctx: click.Context, log_level: str) -> None:
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """Answer questions about articles by quoting them.
 
     With no command, starts the REPL on the default article:
@@ -119,7 +121,9 @@ def main(ctx: click.Context, log_level: str) -> None:
         Answer: 72
         1. The capital has seen at least 127 homicides, … with 72 fatal stabbings …
     """
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from quotebot.logs import configure_logging
+
+    configure_logging(log_level, log_format)
     if ctx.invoked_subcommand is None:
         ctx.invoke(repl)
 
