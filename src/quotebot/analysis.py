@@ -69,12 +69,13 @@ def stem(word: str) -> str:
     """Snowball stem of a normalised word; numbers are kept as they are."""
     if word[:1].isdigit():
         return word
-    return _stemmer.stem(word)
+    return str(_stemmer.stem(word))
 
 
 def normalise(text: str) -> str:
     """NFKC, straight apostrophes and hyphens, case-folded."""
-    return unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).translate(_HYPHENS).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    return text.translate(_APOSTROPHES).translate(_HYPHENS).casefold()
 
 
 @lru_cache(maxsize=1 << 18)

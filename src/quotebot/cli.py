@@ -315,7 +315,7 @@ def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
     if as_json:
         click.echo(_dumps({"documents": rows}))
         return
-    width = max((len(r["doc"]) for r in rows), default=3)
+    width = max((len(d.id) for d in engine.documents), default=3)
     for r in rows:
         click.echo(f"{r['doc']:<{width}}  {r['sentences']:>6} sentences  {r['title']}")
 

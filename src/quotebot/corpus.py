@@ -23,7 +23,7 @@ def default_corpus_path() -> Path:
     """The article shipped inside the package."""
     from quotebot.index import DEFAULT_CORPUS
 
-    return DEFAULT_CORPUS
+    return Path(DEFAULT_CORPUS)
 
 
 def resolve_corpus_path(path: str | os.PathLike[str] | None) -> Path:
@@ -34,7 +34,7 @@ def resolve_corpus_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 def corpus_files(path: Path) -> list[Path]:
-    """The article files a corpus path stands for, sorted; raises CorpusError when there are none."""
+    """The article files a corpus path stands for, sorted; CorpusError when there are none."""
     if not path.exists():
         raise CorpusError(
             f"Corpus path {str(path)!r} does not exist. Give a .txt/.md file or a folder of them "

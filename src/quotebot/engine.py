@@ -7,6 +7,7 @@ CLI, the REPL, the HTTP API and the Telegram bot all call it (through a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -322,10 +323,11 @@ class QuoteEngine:
         matrix = self.index.matrix
         para_of = self._paragraph_ids()
         n_paras = int(para_of[-1]) + 1 if para_of.size else 0
-        if self._para_len is None:
-            self._para_len = np.bincount(para_of, weights=np.asarray(matrix.doc_len),
-                                         minlength=n_paras)
         para_len = self._para_len
+        if para_len is None:
+            para_len = np.bincount(para_of, weights=np.asarray(matrix.doc_len, dtype=np.float64),
+                                   minlength=n_paras).astype(np.float64)
+            self._para_len = para_len
         avg = float(para_len.mean()) or 1.0
         wanted = np.unique(paragraphs)
         total = np.zeros(wanted.size)
@@ -492,7 +494,7 @@ def _looks_like_name(word: str) -> bool:
 
 def _proximity(positions: list[list[int]]) -> float:
     """Share of consecutive question words found close together and in order (0..1)."""
-    pairs = [(a, b) for a, b in zip(positions, positions[1:], strict=False)]
+    pairs = list(itertools.pairwise(positions))
     if not pairs:
         return 0.0
     total = 0.0
@@ -547,7 +549,7 @@ def default_index_dir(corpus: str | os.PathLike[str] | None) -> Path:
         from quotebot.index import BUILD_DIR
 
         if _writable(BUILD_DIR.parent):
-            return BUILD_DIR / "default"
+            return Path(BUILD_DIR) / "default"
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in path.as_posix())[-120:]
     return cache_home / "quotebot" / "indexes" / safe.strip("_")

@@ -177,13 +177,17 @@ def evaluate(engine: Any, cases: Sequence[Case], conversations: Sequence[Convers
         top3 = any(_contains(q, case.expect, case.squad) for q in quotes[:3])
         short_ok = em = f1 = None
         if case.answers:
-            if case.squad:
-                em = max((exact_match(short, g) for g in case.answers), default=0.0) if short else 0.0
-                f1 = max((token_f1(short, g) for g in case.answers), default=0.0) if short else 0.0
+            if case.squad and short is None:
+                em = f1 = 0.0
+                short_ok = False
+            elif case.squad:
+                assert short is not None
+                em = max((exact_match(short, g) for g in case.answers), default=0.0)
+                f1 = max((token_f1(short, g) for g in case.answers), default=0.0)
                 short_ok = bool(em)
             else:
-                short_ok = bool(short) and any(a.casefold() in short.casefold()
-                                               for a in case.answers)
+                short_ok = short is not None and any(a.casefold() in short.casefold()
+                                                     for a in case.answers)
         results.append(Result(case, answer.answered, quotes, short, top1, top3, short_ok, em, f1))
         if progress and (n % 10 == 0 or n == len(cases)):
             _progress(n, len(cases), started)
@@ -285,7 +289,7 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
     """The report as a table for people."""
     lines = [f"{'kind':<14}{'n':>5}{'top-1':>8}{'top-3':>8}{'short':>8}{'EM':>8}{'F1':>8}"
              f"{'abstained':>11}"]
-    rows = list(report["kinds"].items()) + [("ALL", report["overall"])]
+    rows = [*report["kinds"].items(), ("ALL", report["overall"])]
     for kind, row in rows:
         if kind == "ALL":
             lines.append("-" * len(lines[0]))

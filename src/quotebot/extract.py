@@ -98,7 +98,9 @@ def _adjacent(text: str, a: Token, b: Token) -> bool:
     return gap.strip() == ""
 
 
-def extract(question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int]) -> Span | None:
+def extract(
+    question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int]
+) -> Span | None:
     """The short answer's character span in ``text`` (a sentence), or None when unsure.
 
     ``matched`` maps indices of sentence tokens that match the question's words to the
@@ -127,7 +129,9 @@ def _distance(i: int, matched: Mapping[int, int]) -> int:
     return min((abs(i - m) for m in matched), default=99)
 
 
-def _number_answer(tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+def _number_answer(
+    tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+) -> Span | None:
     best: tuple[tuple[int, int, int], int] | None = None
     for i in number_tokens(tokens):
         tok = tokens[i]
@@ -157,7 +161,9 @@ def _looks_like_year(token: Token) -> bool:
     return bool(re.fullmatch(r"(1[5-9]|20)\d\d", token.surface))
 
 
-def _time_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+def _time_answer(
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+) -> Span | None:
     question_lower = q.text.casefold()
     best: tuple[int, Span] | None = None
     for m in TIME_RE.finditer(text):
@@ -216,7 +222,9 @@ def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
     return True
 
 
-def _who_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+def _who_answer(
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+) -> Span | None:
     names = _new_names(text, tokens, q, keep=q.wh_noun)
     if q.wh_noun:
         # "Which group …?" → the name that contains, precedes or follows "group"
@@ -262,7 +270,9 @@ def _who_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], 
 _PLACE_PREPS = frozenset({"in", "at", "from", "to", "near", "into", "across", "outside", "inside"})
 
 
-def _where_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+def _where_answer(
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+) -> Span | None:
     best: tuple[int, tuple[int, int]] | None = None
     for first, last in _new_names(text, tokens, q):
         before = first - 1
@@ -284,7 +294,9 @@ def _where_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
 _CLAUSE_END = re.compile(r"[,;:.!?\"“”()]|\s[-–—]\s")
 
 
-def _what_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question) -> Span | None:
+def _what_answer(
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+) -> Span | None:
     """The words that fill the question's gap: "… fallen behind the NYPD in [law-enforcement
     technology]", "… fights [a violent crime epidemic] in the capital"."""
     q_tokens = list(q.tokens)

@@ -134,9 +134,10 @@ def main_entities(answer: Answer, question: str) -> tuple[str | None, str | None
     if not answer.answered or not answer.quotes:
         return None, None
     kind = parse_question(question).kind
-    if answer.short is not None and kind in (Kind.WHO, Kind.WHAT):
-        if kind is Kind.WHO or answer.short.text[:1].isupper():
-            return answer.short.text, None
+    if answer.short is not None and (
+        kind is Kind.WHO or (kind is Kind.WHAT and answer.short.text[:1].isupper())
+    ):
+        return answer.short.text, None
     if answer.short is not None and kind is Kind.WHERE:
         return None, answer.short.text
     text = answer.quotes[0].text
