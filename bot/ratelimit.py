@@ -1,0 +1,44 @@
+"""Token-bucket rate limits per key (a chat, a client address)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+
+class RateLimiter:
+    """Allows ``per_minute`` requests per key on average, in bursts of up to ``burst``.
+
+    ``per_minute <= 0`` turns the limit off. Old keys are forgotten (at most
+    ``max_keys`` are tracked), so memory stays bounded under a flood of new keys.
+    """
+
+    def __init__(self, per_minute: float, burst: int | None = None, max_keys: int = 100_000
+                 ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst if burst is not None else max(1, int(per_minute // 6) or 1))
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def allow(self, key: str) -> bool:
+        """Take one token for ``key``; False when the bucket is empty."""
+        if not self.enabled:
+            return True
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return allowed
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may send again."""
+        tokens, _ = self._buckets.get(key, (self.burst, 0.0))
+        return 0.0 if tokens >= 1 or not self.enabled else (1.0 - tokens) / self.rate

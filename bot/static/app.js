@@ -1,0 +1,111 @@
+"use strict";
+// The chat page: asks POST /v1/ask with a per-tab session id and renders the answer JSON.
+// Everything from the article is inserted as text, never as HTML.
+(function () {
+  const log = document.getElementById("log");
+  const form = document.getElementById("ask");
+  const input = document.getElementById("question");
+  const moreButton = document.getElementById("more");
+  const STOP = new Set(("a an and are as at be by did do does for from had has have how i in is it " +
+    "its of on or she he they the their this to was were what when where which who whom why will " +
+    "with about many much more").split(" "));
+  let session = sessionStorage.getItem("quotebot-session");
+  if (!session) {
+    session = "web-" + Math.random().toString(36).slice(2) + Date.now().toString(36);
+    sessionStorage.setItem("quotebot-session", session);
+  }
+  let lastQuestion = "";
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // Highlight words that share their first letters with a word of the question
+  // (a light stand-in for the server's stemming: "stabbings" ~ "stabbing").
+  function highlighted(text, question) {
+    const keys = question.toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+    const stems = keys.filter(w => !STOP.has(w) && w.length > 1).map(w => w.slice(0, Math.max(3, Math.min(w.length, 5))));
+    const frag = document.createDocumentFragment();
+    const parts = text.split(/([\p{L}\p{N}]+(?:[’'\-][\p{L}\p{N}]+)*)/u);
+    for (const part of parts) {
+      const low = part.toLowerCase();
+      if (part && stems.some(s => low.startsWith(s))) frag.appendChild(el("mark", "", part));
+      else if (part) frag.appendChild(document.createTextNode(part));
+    }
+    return frag;
+  }
+
+  function quoteBlock(q, question, cls) {
+    const block = el("blockquote", cls);
+    block.appendChild(highlighted(q.text, question));
+    block.appendChild(el("span", "cite",
+      `${q.title} — ${q.doc} ¶${q.paragraph} s${q.sentence}, chars ${q.start}–${q.end}`));
+    return block;
+  }
+
+  function render(turn, data, asked) {
+    const question = data.resolved_question || asked;
+    if (data.error) {
+      turn.appendChild(el("p", "error", data.error.message));
+      return;
+    }
+    if (data.searched_for) turn.appendChild(el("p", "muted", "searched for: " + data.searched_for));
+    if (data.resolved_question && asked.toLowerCase() !== "more")
+      turn.appendChild(el("p", "muted", "understood as: " + data.resolved_question));
+    if (!data.answered) {
+      turn.appendChild(el("p", "none", data.quotes.length === 0 && asked.toLowerCase() === "more"
+        ? "No more passages about this." : "The article doesn't say."));
+      if (data.reason) turn.appendChild(el("p", "muted", data.reason));
+      if (data.closest && data.closest.length) {
+        turn.appendChild(el("p", "muted", "Closest passages (not an answer):"));
+        for (const q of data.closest) turn.appendChild(quoteBlock(q, question, "closest"));
+      }
+      moreButton.disabled = true;
+      return;
+    }
+    if (data.answer) turn.appendChild(el("p", "short", data.answer));
+    for (const q of data.quotes) turn.appendChild(quoteBlock(q, question, ""));
+    moreButton.disabled = false;
+  }
+
+  async function ask(question) {
+    question = question.trim();
+    if (!question) return;
+    const turn = el("div", "turn");
+    turn.appendChild(el("p", "q", question));
+    log.appendChild(turn);
+    try {
+      const response = await fetch("/v1/ask", {
+        method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({question: question, session: session}),
+      });
+      render(turn, await response.json(), question.toLowerCase() === "more" ? lastQuestion : question);
+      if (question.toLowerCase() !== "more") lastQuestion = question;
+    } catch (err) {
+      turn.appendChild(el("p", "error", "Could not reach quotebot: " + err));
+    }
+    turn.scrollIntoView({block: "end"});
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value;
+    input.value = "";
+    ask(question);
+  });
+  moreButton.addEventListener("click", () => ask("more"));
+
+  fetch("/v1/docs").then(r => r.json()).then(data => {
+    const docs = data.documents || [];
+    document.getElementById("sources").textContent =
+      "Reading: " + docs.map(d => `${d.title} (${d.sentences} sentences)`).join(", ");
+  }).catch(() => {});
+
+  // /?q=… asks straight away (links, bookmarks, tests).
+  const initial = new URLSearchParams(location.search).get("q");
+  if (initial) ask(initial);
+})();
