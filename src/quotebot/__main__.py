@@ -1,0 +1,5 @@
+"""`python -m quotebot` runs the CLI."""
+
+from quotebot.cli import main
+
+main()

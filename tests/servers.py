@@ -1,0 +1,124 @@
+"""Real processes for tests: `quotebot serve`, `quotebot telegram` and `redis-server`,
+each on a free 127.0.0.1 port, started and stopped with bounded waits."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fake_bot_api import free_port
+
+QUOTEBOT = [sys.executable, "-m", "quotebot"]
+
+
+@dataclass
+class Process:
+    proc: subprocess.Popen[str]
+    port: int
+    log_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def post(self, path: str, data: Any, headers: dict[str, str] | None = None,
+             timeout: float = 10) -> tuple[int, Any]:
+        body = json.dumps(data).encode()
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers={
+            "Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process exited with {proc.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 30.0
+          ) -> Iterator[Process]:
+    """`quotebot serve` on a free port; stopped with SIGTERM (then SIGKILL) afterwards."""
+    port = free_port()
+    log_file = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    proc = subprocess.Popen([*QUOTEBOT, *args, "serve", "--port", str(port)], env=full_env,
+                            stdout=log_file, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout, proc)
+        yield Process(proc, port, Path(log_file.name))
+    finally:
+        stop(proc)
+        log_file.close()
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[Process]:
+    """A throwaway redis-server on a free port (no persistence)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server); "
+                           ".ci/run installs it")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="redis-")
+    log_path = Path(workdir) / "redis.log"
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", workdir, "--logfile", str(log_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 10
+    import socket
+
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("redis-server did not start")
+    try:
+        yield Process(proc, port, log_path, {"url": f"redis://127.0.0.1:{port}/0"})
+    finally:
+        stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
