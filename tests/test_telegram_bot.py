@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
-from servers import Process, serve, stop
 
 from quotebot.engine import QuoteEngine
 from quotebot.render import render_telegram
 from quotebot.session import Session
+
+from fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
+from servers import Process, serve, stop
 
 SECRET = "s3cret-webhook-token"
 
@@ -211,6 +212,7 @@ def test_the_token_never_appears_in_logs_or_responses(api: FakeBotApi,
     post_update(webhook_server, api.message_update(24, "how many stabbings?"))
     post_update(webhook_server, api.message_update(24, "x"), secret="forged")
     status, body = webhook_server.post("/v1/ask", {"question": "how many stabbings?"})
+    assert status == 200
     assert api.wait_for(lambda a: len(a.sent_to(24)) >= 1)
     log = webhook_server.log()
     assert "POST /telegram/webhook" in log  # the debug log is really there
