@@ -69,6 +69,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
              --webhook-url https://bot.example.org/telegram/webhook
     """
     from aiohttp import web
+
     from quotebot.bot.config import BotConfig, install_redaction
     from quotebot.bot.server import create_app
 
@@ -132,7 +133,6 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
     from quotebot.bot.metrics import Metrics
     from quotebot.bot.sessions import make_store
     from quotebot.bot.telegram import TelegramBot, allowed_updates
-
     from quotebot.engine import QuoteEngine
 
     if logging.getLogger().level > logging.INFO:

@@ -19,11 +19,11 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
+
 from quotebot.bot.config import BotConfig
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore, make_store
-
 from quotebot.engine import MAX_QUESTION_CHARS, QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id

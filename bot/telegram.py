@@ -13,10 +13,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quotebot.bot.config import ALLOWED_UPDATES, BotConfig
-from quotebot.bot.metrics import Metrics
-from quotebot.bot.ratelimit import RateLimiter
-from quotebot.bot.sessions import SessionStore
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
@@ -30,6 +26,10 @@ from telegram.ext import (
     filters,
 )
 
+from quotebot.bot.config import ALLOWED_UPDATES, BotConfig
+from quotebot.bot.metrics import Metrics
+from quotebot.bot.ratelimit import RateLimiter
+from quotebot.bot.sessions import SessionStore
 from quotebot.cli import EXAMPLE_QUESTIONS
 from quotebot.engine import MAX_QUESTION_CHARS, QuoteEngine
 from quotebot.errors import QuotebotError
