@@ -1,0 +1,52 @@
+"""Analysis: normalised, case-folded, stemmed terms; stop words out; numbers and
+hyphenated words searchable whole and in parts."""
+
+from __future__ import annotations
+
+from quotebot.analysis import normalise, terms, tokenize
+
+
+def test_unicode_is_normalised_and_case_folded() -> None:
+    assert normalise("CAFÉ ﬁne") == "café fine"
+    assert normalise("London’s") == "london's"
+    assert terms("NYPD’s") == terms("nypd's") == terms("NYPD") == ["nypd"]
+
+
+def test_words_are_stemmed_so_forms_meet() -> None:
+    assert terms("stabbings") == terms("stabbing") == terms("stabbed")
+    assert terms("officers")[0] == terms("officer")[0]
+
+
+def test_irregular_forms_share_a_term_with_their_lemma() -> None:
+    assert "go" in terms("went")
+    assert "tell" in terms("told")
+    assert set(terms("said")) & set(terms("say"))
+
+
+def test_stop_words_are_not_searched_for() -> None:
+    assert terms("who went to New York?") == ["went", "go", "new", "york"]
+    assert terms("the of and to") == []
+    flagged = {t.norm: t.is_stop for t in tokenize("who went to New York?")}
+    assert flagged == {"who": True, "went": False, "to": True, "new": False, "york": False}
+
+
+def test_numbers_are_kept_whole_and_in_parts() -> None:
+    assert terms("15,000") == ["15000", "15", "000"]
+    assert terms("72") == ["72"]
+    assert terms("3.5") == ["3.5", "3", "5"]
+    assert set(terms("15000")) <= set(terms("15,000"))
+
+
+def test_hyphenated_words_are_searchable_whole_and_in_parts() -> None:
+    whole, *parts = terms("law-enforcement")
+    assert whole == "law-enforc"
+    assert set(parts) == {"law", "enforc"}
+    assert set(terms("enforcement")) <= set(terms("law-enforcement"))
+
+
+def test_tokens_keep_their_offsets() -> None:
+    text = "Ms Linden’s “public health” approach"
+    for token in tokenize(text):
+        assert text[token.start:token.end] == token.surface
+    assert [t.surface for t in tokenize(text)] == ["Ms", "Linden’s", "public", "health",
+                                                   "approach"]

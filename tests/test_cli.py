@@ -1,0 +1,166 @@
+"""The CLI through its real entry point: answers, JSON shape, documents, indexes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import run_cli
+
+from quotebot.cli import main
+
+QUOTE_KEYS = {"text", "doc", "title", "paragraph", "sentence", "start", "end", "score"}
+
+
+def ask_json(*args: str) -> dict:  # type: ignore[type-arg]
+    result = run_cli("ask", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_how_many_stabbings_gives_72_and_a_quote_that_slices_back() -> None:
+    data = ask_json("how many stabbings?")
+    assert data["answered"] is True and data["answer"] == "72"
+    first = data["quotes"][0]
+    assert "72 fatal stabbings" in first["text"]
+    shown = json.loads(run_cli("show", "met-police-nypd-visit", "--json").stdout)
+    assert set(shown) == {"doc", "title", "text"}
+    assert shown["text"][first["start"]:first["end"]] == first["text"]
+    assert shown["text"][data["answer_start"]:data["answer_end"]] == "72"
+
+
+def test_the_json_shape_is_the_contract() -> None:
+    data = ask_json("who went to New York?")
+    assert isinstance(data["question"], str) and isinstance(data["answered"], bool)
+    assert data["answer"] is None or isinstance(data["answer"], str)
+    for quote in data["quotes"]:
+        assert set(quote) == QUOTE_KEYS
+        assert isinstance(quote["paragraph"], int) and isinstance(quote["sentence"], int)
+        assert isinstance(quote["start"], int) and isinstance(quote["end"], int)
+        assert isinstance(quote["score"], float) and quote["score"] > 0
+    scores = [q["score"] for q in data["quotes"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_who_went_to_new_york_quotes_the_officers_or_the_representatives() -> None:
+    first = ask_json("who went to New York?")["quotes"][0]["text"]
+    assert first.startswith(("Senior Met police officers travelled",
+                             "Representatives from Scotland Yard"))
+
+
+def test_a_question_the_article_does_not_answer_is_not_answered() -> None:
+    data = ask_json("What is the capital of France?")
+    assert data["answered"] is False and data["quotes"] == [] and data["answer"] is None
+    text = run_cli("ask", "What is the capital of France?").stdout
+    assert text.startswith("The article doesn't say.")
+
+
+def test_text_mode_cites_and_highlights() -> None:
+    plain = run_cli("ask", "how many stabbings?", "--no-color").stdout
+    assert "Answer: 72" in plain and "[met-police-nypd-visit ¶9 s15]" in plain
+    assert "\x1b[" not in plain
+    colored = run_cli("ask", "how many stabbings?", "--color").stdout
+    assert "\x1b[1;33mstabbings\x1b[0m" in colored
+
+
+def test_k_larger_than_the_corpus_gives_every_matching_sentence_once() -> None:
+    data = ask_json("London", "-k", "50")
+    starts = [q["start"] for q in data["quotes"]]
+    assert len(starts) == len(set(starts)) and 1 < len(starts) <= 18
+    result = CliRunner().invoke(main, ["ask", "London", "-k", "500"])
+    assert result.exit_code == 2 and "500" in result.output
+
+
+def test_docs_and_show() -> None:
+    docs = json.loads(run_cli("docs", "--json").stdout)
+    assert docs["documents"][0]["doc"] == "met-police-nypd-visit"
+    assert docs["documents"][0]["sentences"] == 18
+    assert "Senior Met police officers" in run_cli("show", "met-police-nypd-visit").stdout
+
+
+def test_your_own_articles_by_flag_and_by_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "bridge.txt").write_text("The old bridge reopened on Monday after repairs.\n",
+                                       encoding="utf-8")
+    (folder / "notes.md").write_text("# Notes\n\nThe tunnel stays closed.\n", encoding="utf-8")
+    (folder / "image.png").write_bytes(b"\x89PNG\x00\x00")
+    by_flag = ask_json("when did the bridge reopen?", "--corpus", str(folder))
+    assert by_flag["answer"] == "Monday" and by_flag["quotes"][0]["doc"] == "bridge"
+    by_env = run_cli("docs", "--json", env={"QUOTEBOT_CORPUS": str(folder)})
+    titles = {d["doc"]: d["title"] for d in json.loads(by_env.stdout)["documents"]}
+    assert titles == {"bridge": "Bridge", "notes": "Notes"}
+
+
+def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text("Volunteers planted 300 trees in the park.\n", encoding="utf-8")
+    out = tmp_path / "idx"
+    built = run_cli("index", "--corpus", str(article), "--out", str(out), "--json")
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert (summary["documents"], summary["sentences"]) == (1, 1)
+    article.unlink()  # the index holds the text: the corpus is no longer needed
+    data = ask_json("how many trees were planted?", "--index", str(out))
+    assert data["answer"] == "300"
+    extra = tmp_path / "b.txt"
+    extra.write_text("The park opens on Saturday.\n", encoding="utf-8")
+    assert run_cli("index", "--out", str(out), "--add", str(extra)).returncode == 0
+    assert ask_json("when does the park open?", "--index", str(out))["answer"] == "Saturday"
+    assert run_cli("index", "--out", str(out), "--remove", "a").returncode == 0
+    assert json.loads(run_cli("docs", "--json", "--index", str(out)).stdout)["documents"][0][
+        "doc"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["ask", ""], "empty_question", "empty"),
+        (["ask", "   "], "empty_question", "empty"),
+        (["ask", "?!…"], "no_words", "no words"),
+        (["ask", "x" * 100_000], "question_too_long", "100,000 characters"),
+        (["ask", "hi", "--corpus", "/no/such/place"], "corpus_not_found", "does not exist"),
+        (["show", "nope"], "unknown_document", "No document 'nope'"),
+        (["ask", "x", "--index", "/no/such/index"], "index_missing", "quotebot index --out"),
+    ],
+)
+def test_errors_are_one_clear_message_and_a_non_zero_exit(args: list[str], code: str,
+                                                          needle: str) -> None:
+    as_json = run_cli(*args, "--json")
+    assert as_json.returncode != 0
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == code and needle in error["message"]
+    as_text = run_cli(*args)
+    assert as_text.returncode != 0
+    assert as_text.stderr.startswith("Error: ") and needle in as_text.stderr
+    assert "Traceback" not in as_text.stderr + as_text.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", "corpus_empty"), (b"\x00\x01\x02binary\x00", "corpus_not_text"),
+     (b"caf\xe9 au lait\n", "corpus_bad_encoding")],
+    ids=["empty", "binary", "latin-1"],
+)
+def test_unusable_corpus_files_are_explained(tmp_path: Path, content: bytes, code: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    result = run_cli("ask", "anything", "--corpus", str(path), "--json")
+    assert result.returncode != 0
+    assert json.loads(result.stdout)["error"]["code"] == code
+    assert "Traceback" not in result.stderr
+
+
+def test_an_empty_folder_is_explained(tmp_path: Path) -> None:
+    result = run_cli("docs", "--corpus", str(tmp_path))
+    assert result.returncode != 0 and "no .txt or .md files" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["ask", "repl", "show", "docs", "index", "eval", "serve",
+                                     "telegram"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "quotebot " in result.output

@@ -1,0 +1,81 @@
+"""Sentence splitting keeps exact offsets: every sentence slices back out of its document."""
+
+from __future__ import annotations
+
+import pytest
+
+from quotebot.corpus import load_corpus
+from quotebot.models import Document
+from quotebot.sentences import split_document
+
+
+@pytest.fixture(scope="module")
+def article() -> Document:
+    return load_corpus()[0]
+
+
+def split(text: str) -> list[str]:
+    return [s.text for s in split_document(Document(id="t", title="T", text=text))]
+
+
+def test_the_article_has_18_sentences_that_slice_back(article: Document) -> None:
+    sentences = split_document(article)
+    assert len(sentences) == 18
+    assert [s.sentence for s in sentences] == list(range(1, 19))
+    for s in sentences:
+        assert article.text[s.start:s.end] == s.text
+        assert s.doc == "met-police-nypd-visit"
+
+
+def test_the_stabbings_sentence_is_where_the_design_says(article: Document) -> None:
+    stabbings = next(s for s in split_document(article) if "72 fatal stabbings" in s.text)
+    assert (stabbings.paragraph, stabbings.sentence) == (9, 15)
+    assert (stabbings.start, stabbings.end) == (2208, 2351)
+
+
+def test_paragraphs_are_lines_numbered_from_one(article: Document) -> None:
+    sentences = split_document(article)
+    assert sentences[0].paragraph == 1
+    assert sentences[-1].paragraph == len([ln for ln in article.text.splitlines() if ln.strip()])
+    for s in sentences:
+        line = article.text.splitlines()[s.paragraph - 1]
+        assert s.text in line
+
+
+def test_a_quote_across_a_line_break_stays_two_sentences(article: Document) -> None:
+    sentences = split_document(article)
+    end_of_5 = [s for s in sentences if s.paragraph == 5][-1]
+    start_of_6 = next(s for s in sentences if s.paragraph == 6)
+    assert end_of_5.text.endswith("that wasn’t there before.")
+    assert start_of_6.text == "“People are really engaged with programmes who wouldn’t have " \
+                              "been before.”"
+
+
+def test_titles_abbreviations_ellipses_and_numbers_do_not_split(article: Document) -> None:
+    texts = [s.text for s in split_document(article)]
+    assert any(t.startswith("Ms Linden said: “It is important") for t in texts)
+    assert any("you know ... razzmatazz" in t for t in texts)
+    assert any("nearly 15,000 offences" in t for t in texts)
+    assert split("Mr. Brown met Dr. Smith at St. Paul's. They talked.") == [
+        "Mr. Brown met Dr. Smith at St. Paul's.", "They talked."]
+    assert split("Room No. 5 was empty. It cost 3.5 million.") == [
+        "Room No. 5 was empty.", "It cost 3.5 million."]
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    assert split("He said: “We won.” Then he left.") == ["He said: “We won.”", "Then he left."]
+
+
+def test_windows_line_endings_blank_lines_and_indentation() -> None:
+    text = "  First line here.\r\n\r\n\tSecond paragraph. Two sentences.\r\n"
+    doc = Document(id="t", title="T", text=text)
+    sentences = split_document(doc)
+    assert [s.text for s in sentences] == ["First line here.", "Second paragraph.",
+                                           "Two sentences."]
+    assert [s.paragraph for s in sentences] == [1, 2, 2]
+    assert all(text[s.start:s.end] == s.text for s in sentences)
+
+
+def test_text_without_words_has_no_sentences() -> None:
+    assert split("…\n---\n  \n!!!") == []
+    assert split("") == []

@@ -1,0 +1,80 @@
+"""Conversations: "more", pronouns, "what about X?", and a state that survives JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from quotebot.engine import QuoteEngine
+from quotebot.session import Session, SessionState, is_more
+
+ARTICLE = """\
+Chef Amara Okafor opened a new restaurant in Leeds last week.
+She said the menu would change every season.
+The restaurant employs 25 staff and 3 apprentices.
+Critic Paul Hay praised the bread and the soup.
+Hay said the soup was the best he had tasted in years.
+The bakery next door sells 400 loaves a day.
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("food")
+    (folder / "restaurant.txt").write_text(ARTICLE, encoding="utf-8")
+    return QuoteEngine.open(folder / "restaurant.txt", index_dir=folder / "index")
+
+
+def test_more_gives_the_next_passages_then_says_there_are_no_more(engine: QuoteEngine) -> None:
+    session = Session(engine)
+    first = session.ask("restaurant soup", k=1)
+    seen = {first.quotes[0].text}
+    while True:
+        more = session.ask("more", k=1)
+        if not more.quotes:
+            break
+        assert more.continued and more.quotes[0].text not in seen
+        seen.add(more.quotes[0].text)
+    assert not more.answered and "no more" in more.reason.lower()
+    assert len(seen) >= 3
+
+
+def test_more_before_any_question_asks_for_one(engine: QuoteEngine) -> None:
+    answer = Session(engine).ask("more")
+    assert not answer.answered and "Ask a question first" in answer.reason
+
+
+@pytest.mark.parametrize("text", ["more", "More.", "next", "/more", "tell me more", "MORE!"])
+def test_ways_of_saying_more(text: str) -> None:
+    assert is_more(text)
+
+
+def test_pronouns_refer_to_the_person_of_the_last_answer(engine: QuoteEngine) -> None:
+    session = Session(engine)
+    assert session.ask("Who opened a new restaurant?").short.text == "Amara Okafor"  # type: ignore[union-attr]
+    answer = session.ask("What did she say?")
+    assert answer.resolved_question == "What did Amara Okafor say?"
+    assert answer.quotes[0].text.startswith("She said the menu")
+
+
+def test_what_about_asks_the_last_question_about_something_else(engine: QuoteEngine) -> None:
+    session = Session(engine)
+    assert session.ask("how many staff?").short.text == "25"  # type: ignore[union-attr]
+    answer = session.ask("what about apprentices?")
+    assert answer.resolved_question == "how many apprentices?"
+    assert answer.short is not None and answer.short.text == "3"
+
+
+def test_conversations_do_not_leak_into_each_other(engine: QuoteEngine) -> None:
+    one, two = Session(engine), Session(engine)
+    one.ask("Who praised the bread?")
+    assert two.ask("What did he say?").resolved_question is None
+
+
+def test_state_survives_json_and_bad_state_starts_afresh(engine: QuoteEngine) -> None:
+    session = Session(engine)
+    session.ask("Who praised the bread?")
+    restored = Session(engine, SessionState.from_json(session.state.to_json()))
+    assert restored.ask("What did he say?").resolved_question == "What did Paul Hay say?"
+    for junk in (None, [], "x", {"question": 5, "shown": -3}, {"entity": ["a"]}):
+        assert SessionState.from_json(junk) == SessionState() or SessionState.from_json(
+            junk).question is None

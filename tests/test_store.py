@@ -1,0 +1,128 @@
+"""Saved indexes: round trip, no pickle, damage reported clearly, updates without re-reading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quotebot.corpus import load_corpus
+from quotebot.engine import QuoteEngine
+from quotebot.errors import IndexFileError, UnknownDocument
+from quotebot.models import Document
+from quotebot.store import FORMAT_VERSION, SentenceIndex, current_generation
+
+DOCS = [
+    Document("alpha", "Alpha", "Cats sit on mats. Dogs chase cats.\nBirds sing at dawn."),
+    Document("beta", "Beta",
+             "The harbour festival drew 40,000 visitors.\nFireworks were cancelled."),
+    Document("gamma", "Gamma", "Dogs bark at the postman. The postman runs."),
+]
+
+
+def top(index: SentenceIndex, term: str, k: int = 5) -> list[tuple[str, str, float]]:
+    ids, scores = index.matrix.top_k({index.term_ids[term]: 1.0}, k)
+    return [(index.sentence(int(i)).doc, index.sentence(int(i)).text, round(float(s), 5))
+            for i, s in zip(ids, scores, strict=True)]
+
+
+def test_saved_index_loads_with_the_same_sentences_and_rankings(tmp_path: Path) -> None:
+    built = SentenceIndex.build(DOCS)
+    built.save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    assert [loaded.sentence(i) for i in range(loaded.n_sentences)] == [
+        built.sentence(i) for i in range(built.n_sentences)]
+    for term in ("dog", "cat", "postman", "40000"):
+        assert top(loaded, term) == top(built, term)
+    assert loaded.document("beta").text == DOCS[1].text
+
+
+def test_manifest_has_format_version_fingerprint_and_counts(tmp_path: Path) -> None:
+    gen = SentenceIndex.build(DOCS).save(tmp_path)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert manifest["format"] == "quotebot-index"
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert len(manifest["fingerprint"]) == 32
+    assert manifest["counts"]["documents"] == 3
+    assert manifest["bm25"] == {"variant": "lucene", "k1": 1.5, "b": 0.75}
+    for npy in gen.glob("*.npy"):
+        np.load(npy, allow_pickle=False)  # no pickled objects anywhere
+
+
+def test_a_second_save_swaps_the_current_generation(tmp_path: Path) -> None:
+    first = SentenceIndex.build(DOCS[:1]).save(tmp_path)
+    second = SentenceIndex.build(DOCS).save(tmp_path)
+    assert current_generation(tmp_path) == second != first
+    assert len(SentenceIndex.load(tmp_path).docs) == 3
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda gen: (gen / "weights.npy").write_bytes((gen / "weights.npy").read_bytes()[:-7]),
+         "weights.npy"),
+        (lambda gen: (gen / "manifest.json").write_text("{not json"), "manifest.json"),
+        (lambda gen: (gen / "vocab.json").unlink(), "vocab.json"),
+        (lambda gen: (gen / "indices.npy").write_bytes(b"garbage"), "indices.npy"),
+        (lambda gen: (gen.parent / "CURRENT").write_text("gen-missing\n"), "CURRENT"),
+    ],
+    ids=["truncated array", "corrupt manifest", "missing vocab", "garbage array",
+         "dangling pointer"],
+)
+def test_a_damaged_index_names_the_file_and_how_to_rebuild(tmp_path: Path, damage: object,
+                                                           named: str) -> None:
+    gen = SentenceIndex.build(DOCS).save(tmp_path)
+    damage(gen)  # type: ignore[operator]
+    with pytest.raises(IndexFileError) as info:
+        SentenceIndex.load(tmp_path)
+    assert named in info.value.message
+    assert "quotebot index --out" in info.value.message
+
+
+def test_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexFileError) as info:
+        SentenceIndex.load(tmp_path / "nothing")
+    assert info.value.code == "index_missing"
+    assert "quotebot index --out" in info.value.message
+
+
+def test_adding_and_removing_documents_matches_a_fresh_build() -> None:
+    base = SentenceIndex.build(DOCS[:2])
+    updated = base.with_documents(added=[DOCS[2]], removed=["alpha"])
+    fresh = SentenceIndex.build([DOCS[1], DOCS[2]])
+    assert [d.id for d in updated.docs] == ["beta", "gamma"]
+    assert updated.fingerprint == fresh.fingerprint
+    for term in ("dog", "postman", "firework", "festiv"):
+        assert top(updated, term) == top(fresh, term)
+    for i in range(updated.n_sentences):
+        s = updated.sentence(i)
+        assert updated.document(s.doc).text[s.start:s.end] == s.text
+
+
+def test_replacing_a_document_keeps_one_copy() -> None:
+    base = SentenceIndex.build(DOCS)
+    changed = Document("beta", "Beta", "The festival was moved indoors.")
+    updated = base.with_documents(added=[changed])
+    assert sorted(d.id for d in updated.docs) == ["alpha", "beta", "gamma"]
+    assert updated.document("beta").text == changed.text
+    assert top(updated, "festiv") == top(SentenceIndex.build([DOCS[0], DOCS[2], changed]),
+                                         "festiv")
+
+
+def test_removing_an_unknown_document_is_a_clear_error() -> None:
+    with pytest.raises(UnknownDocument):
+        SentenceIndex.build(DOCS).with_documents(removed=["nope"])
+
+
+def test_an_engine_rebuilds_when_the_corpus_changes(tmp_path: Path) -> None:
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("The bridge reopened on Monday.\n", encoding="utf-8")
+    cache = tmp_path / "index"
+    assert QuoteEngine.open(corpus, index_dir=cache).answer_question("when did the bridge "
+                                                                     "reopen?").answered
+    corpus.write_text("The tunnel closed on Friday.\n", encoding="utf-8")
+    engine = QuoteEngine.open(corpus, index_dir=cache)
+    assert engine.answer_question("when did the tunnel close?").short.text == "Friday"  # type: ignore[union-attr]
+    assert len(load_corpus()) == 1
