@@ -158,7 +158,9 @@ def ask(question: str, corpus: str | None, index_dir: str | None, k: int, as_jso
     if as_json:
         click.echo(_dumps(answer.to_json()))
     else:
-        click.echo(render_text(answer, color=_use_color(color)))
+        use_color = _use_color(color)
+        # click strips ANSI codes when stdout is not a terminal unless told otherwise.
+        click.echo(render_text(answer, color=use_color), color=use_color)
 
 
 # -- repl -----------------------------------------------------------------------------------
@@ -203,7 +205,8 @@ def repl(corpus: str | None, index_dir: str | None, k: int, as_json: bool,
         _interactive_loop(session, k, use_color)
     else:
         for line in sys.stdin:
-            _repl_turn(session, line.strip(), k, as_json, use_color)
+            if not _repl_turn(session, line.strip(), k, as_json, use_color):
+                break
 
 
 def _interactive_loop(session: Any, k: int, color: bool) -> None:
@@ -263,7 +266,8 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
         else:
             click.echo(f"Error: {exc.message}")
         return True
-    click.echo(_dumps(answer.to_json()) if as_json else render_text(answer, color=color))
+    click.echo(_dumps(answer.to_json()) if as_json else render_text(answer, color=color),
+               color=color)
     if not as_json:
         click.echo()
     sys.stdout.flush()

@@ -227,7 +227,8 @@ class QuoteEngine:
             entity_norms = {t.norm for t in entity_tokens}
             ids = tuple(dict.fromkeys(
                 vocab[term] for t in entity_tokens for term in t.terms if term in vocab))
-            concepts.append(self._concept(entity, ids, ()))
+            concepts.append(replace(self._concept(entity, ids, ()), proper=True,
+                                    surface=entity))
         acronyms = self._acronyms(parsed)
         seen: set[str] = set()
         for position, token in enumerate(parsed.tokens):
@@ -373,6 +374,23 @@ class QuoteEngine:
         lo, hi = int(self._para_start[pid]), int(self._para_start[pid + 1])
         return range(max(lo, sid - CONTEXT_SPAN), min(hi, sid + CONTEXT_SPAN + 1))
 
+    def _resolve_leading_pronoun(
+        self, plan: QueryPlan, concept_terms: Sequence[tuple[frozenset[str], frozenset[str]]],
+        sid: int, tokens: Sequence[Token], positions: list[list[int]], strength: list[float],
+    ) -> None:
+        """"She said …" right after a sentence naming Amara Okafor is about Amara Okafor:
+        a name the sentence lacks counts as found when the sentence opens with a pronoun
+        and the sentence before (in the same document) names it."""
+        if not tokens or tokens[0].norm not in _LEADING_PRONOUNS or sid == 0:
+            return
+        if self.index.doc_idx[sid - 1] != self.index.doc_idx[sid]:
+            return
+        before = self._tokens(sid - 1).where
+        for n, concept in enumerate(plan.concepts):
+            if concept.proper and strength[n] == 0.0 and concept_terms[n][0] & before.keys():
+                strength[n] = 1.0
+                positions[n] = [0]
+
     def _rerank(self, plan: QueryPlan, concept_terms: Sequence[tuple[frozenset[str],
                                                                       frozenset[str]]],
                 sid: int, bm25: float) -> Ranked:
@@ -388,6 +406,7 @@ class QuoteEngine:
             strength.append(1.0 if pos_own else EXPANSION_WEIGHT if pos_rel else 0.0)
             for i in pos_own or pos_rel:
                 matched.setdefault(i, order)
+        self._resolve_leading_pronoun(plan, concept_terms, sid, tokens, positions, strength)
         # Words the sentence lacks but its paragraph has ("Super Bowl 50" said once, up front)
         # count for part: the sentence is about the same thing.
         context = [0.0] * len(plan.concepts)
@@ -479,6 +498,8 @@ SCORE = _score
 
 _TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
 
+
+_LEADING_PRONOUNS = frozenset({"he", "she", "they", "his", "her", "their", "it", "its"})
 
 _CALENDAR = frozenset(
     """january february march april may june july august september october november december

@@ -42,7 +42,15 @@ TIME_RE = re.compile(
 )
 _CONNECTORS = frozenset({"of", "and", "for", "the", "de", "van", "von", "la", "le", "&"})
 _CAP_WORD = re.compile(r"[A-Z][\w'’.-]*|[A-Z]{2,}")
-_TITLES = frozenset({"mr", "mrs", "ms", "dr", "sir", "dame", "lord", "lady", "prof"})
+# Titles and roles written before a name ("Chef Amara Okafor", "Critic Paul Hay"): they
+# describe the person, they are not the name.
+_TITLES = frozenset(
+    """mr mrs ms dr sir dame lord lady prof professor chef critic mayor minister president
+    director officer commissioner captain coach senator judge doctor general colonel sergeant
+    detective inspector chief deputy secretary chancellor governor councillor reverend father
+    sister brother king queen prince princess pope quarterback linebacker receiver singer
+    actor actress author writer editor reporter manager chairman chairwoman chair""".split()
+)
 
 
 def number_tokens(tokens: Sequence[Token]) -> list[int]:
@@ -83,6 +91,8 @@ def name_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
             continue  # a lone capital at the start of a sentence is usually just a word
         if tokens[first].norm in STOP_WORDS and first < j:
             first += 1  # "The Mayor" → "Mayor"
+        while first < j - 1 and tokens[first].norm in _TITLES:
+            first += 1  # "Critic Paul Hay" → "Paul Hay"
         spans.append((first, j))
         i = j + 1
     return spans
