@@ -1,0 +1,45 @@
+"""The README's commands stay honest: CI runs its test command, and its transcript is real."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT, run_cli
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def fenced_blocks(text: str) -> list[str]:
+    return re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    test_command = next(b.strip() for b in fenced_blocks(README) if "pytest" in b
+                        and "[test]" in b)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci.splitlines()
+
+
+def test_the_install_command_starts_the_repl_on_the_default_article() -> None:
+    first_screen = README[:2500]
+    assert "pip install -e . && quotebot" in first_screen
+    assert "pip install -e '.[test]' && pytest" in first_screen
+
+
+def test_the_ask_transcript_is_what_quotebot_prints() -> None:
+    block = next(b for b in fenced_blocks(README) if b.startswith('$ quotebot ask "how many'))
+    command, *expected = block.rstrip("\n").split("\n")
+    assert command == '$ quotebot ask "how many stabbings?"'
+    printed = run_cli("ask", "how many stabbings?", "--no-color").stdout.rstrip("\n")
+    assert printed.split("\n") == expected
+
+
+def test_the_json_example_matches_a_real_answer() -> None:
+    import json
+
+    block = next(b for b in fenced_blocks(README) if b.lstrip().startswith('{\n  "question"'))
+    example = json.loads(block)
+    real = json.loads(run_cli("ask", "how many stabbings?", "--json").stdout)
+    assert example["quotes"][0] == real["quotes"][0]
+    assert {k: v for k, v in example.items() if k != "quotes"} == {
+        k: v for k, v in real.items() if k != "quotes"}
