@@ -99,10 +99,16 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 @chat_limit_option
 @click.option("--delete-webhook", is_flag=True,
               help="Remove the registered webhook (so polling can work) and exit.")
+@click.option("--set-webhook", "set_webhook", metavar="URL", default=None,
+              help="Register URL (https://…/telegram/webhook) as the webhook, with "
+                   "TELEGRAM_WEBHOOK_SECRET, and exit.")
+@click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", default=None,
+              help="The secret Telegram will send with each webhook call.")
 @handle_errors
 def telegram_command(corpus: str | None, index_dir: str | None, token: str | None,
                      api_base_url: str, redis_url: str | None, rate_limit_chat: float,
-                     delete_webhook: bool) -> None:
+                     delete_webhook: bool, set_webhook: str | None,
+                     webhook_secret: str | None) -> None:
     """Run the Telegram bot with long polling (development and small deployments).
 
     Get a token from @BotFather, then:
@@ -112,6 +118,8 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
         TELEGRAM_BOT_TOKEN=123456:ABC… quotebot telegram
         TELEGRAM_BOT_TOKEN=… quotebot telegram --corpus ~/articles
         TELEGRAM_BOT_TOKEN=… quotebot telegram --delete-webhook
+        TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot telegram \\
+            --set-webhook https://bot.example.org/telegram/webhook
     """
     if not token:
         click.echo("Error: no bot token. Get one from @BotFather and set TELEGRAM_BOT_TOKEN "
@@ -127,8 +135,17 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
                        api_base_url=api_base_url, redis_url=redis_url,
                        rate_limit_chat=rate_limit_chat)
     if delete_webhook:
-        asyncio.run(_delete_webhook(config))
+        asyncio.run(_webhook(config, None, None))
         click.echo("Webhook removed.", err=True)
+        return
+    if set_webhook:
+        if not webhook_secret:
+            click.echo("Error: set TELEGRAM_WEBHOOK_SECRET too; quotebot serve refuses webhook "
+                       "calls without it.", err=True)
+            sys.exit(2)
+        install_redaction(token, webhook_secret)
+        asyncio.run(_webhook(config, set_webhook, webhook_secret))
+        click.echo(f"Webhook set to {set_webhook}.", err=True)
         return
     from quotebot.bot.metrics import Metrics
     from quotebot.bot.sessions import make_store
@@ -145,8 +162,14 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
     application.run_polling(allowed_updates=allowed_updates(), close_loop=False)
 
 
-async def _delete_webhook(config: Any) -> None:
+async def _webhook(config: Any, url: str | None, secret: str | None) -> None:
+    """Register the webhook at ``url`` (with ``secret``), or remove it when ``url`` is None."""
     from telegram import Bot
 
+    from quotebot.bot.telegram import allowed_updates
+
     async with Bot(config.token, base_url=config.api_base_url) as bot:
-        await bot.delete_webhook()
+        if url is None:
+            await bot.delete_webhook()
+        else:
+            await bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates())

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import run_cli
 
 from quotebot.cli import main
+
+from conftest import run_cli
 
 QUOTE_KEYS = {"text", "doc", "title", "paragraph", "sentence", "start", "end", "score"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import REPORTS, SHARED, run_cli
 
 ARTICLE_QA = SHARED / "qa" / "article_qa.json"
