@@ -49,6 +49,13 @@ color_option = click.option("--color/--no-color", default=None,
                             help="Highlight matched words (default: when writing to a terminal).")
 
 
+def answering_options(func: F) -> F:
+    """The options every answering command takes: corpus, index, -k, --json, --color."""
+    for option in reversed((corpus_option, index_option, k_option, json_option, color_option)):
+        func = option(func)
+    return func
+
+
 def _json_mode() -> bool:
     ctx = click.get_current_context(silent=True)
     return bool(ctx and ctx.params.get("as_json"))
@@ -133,11 +140,7 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 
 @main.command()
 @click.argument("question")
-@corpus_option
-@index_option
-@k_option
-@json_option
-@color_option
+@answering_options
 @handle_errors
 def ask(question: str, corpus: str | None, index_dir: str | None, k: int, as_json: bool,
         color: bool | None) -> None:
@@ -177,11 +180,7 @@ Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
 
 
 @main.command()
-@corpus_option
-@index_option
-@k_option
-@json_option
-@color_option
+@answering_options
 @handle_errors
 def repl(corpus: str | None, index_dir: str | None, k: int, as_json: bool,
          color: bool | None) -> None:
