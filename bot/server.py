@@ -27,7 +27,7 @@ from quotebot.bot.sessions import SessionStore, make_store
 from quotebot.engine import MAX_QUESTION_CHARS, QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
-from quotebot.session import SessionState, follow_up
+from quotebot.session import answer_once, follow_up
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ async def ask(request: web.Request) -> web.Response:
                        "The field 'session' must be 1-128 letters, digits or _.:- characters.")
     engine = app[ENGINE]
     if session is None:
-        answer, _ = follow_up(engine, SessionState(), question, k)
+        answer = answer_once(engine, question, k)
     else:
         store = app[STORE]
         key = f"http:{session}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,11 +33,14 @@ log = logging.getLogger(__name__)
 
 #: Longest question accepted, in characters (front ends document and enforce it too).
 MAX_QUESTION_CHARS = 1000
+#: How many recent answers are remembered (answers are pure functions of question and index).
+ANSWER_CACHE = 4096
 #: How many BM25 candidates are reranked.
 CANDIDATES = 60
 #: Weight of a related word relative to the question's own word.
 EXPANSION_WEIGHT = 0.6
-#: How much a question word found only elsewhere in the sentence's paragraph counts.
+#: How much a question word found only elsewhere in the sentence's paragraph counts
+#: towards coverage, and (times its idf) towards the score; how far to look either side.
 CONTEXT_WEIGHT = 0.4
 CONTEXT_SCORE = 0.5
 CONTEXT_SPAN = 8
@@ -140,6 +144,7 @@ class QuoteEngine:
         n = max(index.n_sentences, 1)
         self._unknown_idf = float(lucene_idf(0, n))
         self._token_cache: dict[int, _Analysed] = {}
+        self._answers: OrderedDict[tuple[str, int, int, str | None], Answer] = OrderedDict()
         self._para_start: npt.NDArray[np.int64] | None = None
         self._para_ids: npt.NDArray[np.int64] | None = None
         self._para_len: npt.NDArray[np.float64] | None = None
@@ -188,6 +193,20 @@ class QuoteEngine:
         """
         question = validate_question(question)
         k = max(1, min(int(k), 50))
+        # Answers depend only on these inputs and the (read-only) index, and people ask the
+        # same questions again and again: remember the latest ones.
+        key = (question, k, offset, entity)
+        cached = self._answers.get(key)
+        if cached is not None:
+            self._answers.move_to_end(key)
+            return cached
+        answer = self._answer(question, k, offset, entity)
+        self._answers[key] = answer
+        if len(self._answers) > ANSWER_CACHE:
+            self._answers.popitem(last=False)
+        return answer
+
+    def _answer(self, question: str, k: int, offset: int, entity: str | None) -> Answer:
         plan = self.plan(question, entity=entity)
         ranked = self.rank(plan, limit=offset + k)
         answered, reason = self._decide(plan, ranked)
@@ -439,7 +458,7 @@ class QuoteEngine:
         mean_idf = total / max(len(plan.concepts), 1)
         type_bonus = TYPE_WEIGHT * mean_idf if span is not None and (
             plan.question.kind in _TYPED_KINDS) else 0.0
-        score = SCORE(bm25, context_score, proximity, coverage, type_bonus, mean_idf)
+        score = _score(bm25, context_score, proximity, coverage, type_bonus)
         return Ranked(sid, score, coverage, tuple(strength), tuple(effective), matched, tokens,
                       span)
 
@@ -488,13 +507,13 @@ class QuoteEngine:
         )
 
 
-def _score(bm25: float, context: float, proximity: float, coverage: float, type_bonus: float,
-           mean_idf: float) -> float:
+def _score(bm25: float, context: float, proximity: float, coverage: float,
+           type_bonus: float) -> float:
+    """A sentence's final score: BM25 (plus its paragraph's words it lacks), raised for
+    question words close together and in order, scaled by how much of the question it
+    covers, plus a bonus when it holds the kind of answer asked for."""
     return (bm25 + CONTEXT_SCORE * context) * (1.0 + PROXIMITY_WEIGHT * proximity) * (
         0.5 + coverage) + type_bonus
-
-
-SCORE = _score
 
 _TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
 

@@ -95,6 +95,14 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3
     return answer, new_state
 
 
+def answer_once(engine: QuoteEngine, text: str, k: int = 3) -> Answer:
+    """The answer :func:`follow_up` gives on a fresh conversation, without keeping state."""
+    text = validate_question(text)
+    if is_more(text):
+        return follow_up(engine, SessionState(), text, k)[0]
+    return engine.answer_question(text, k)
+
+
 def resolve(text: str, state: SessionState) -> tuple[str, str | None]:
     """(question with pronouns and "what about X" resolved, entity searched as one concept)."""
     match = _WHAT_ABOUT.match(text)
