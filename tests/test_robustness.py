@@ -1,0 +1,60 @@
+"""Robustness: concurrent indexing, structured logs with request ids, lean start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from quotebot.store import SentenceIndex, current_generation
+
+from conftest import run_cli
+from servers import serve
+
+
+def test_two_index_runs_at_once_leave_one_valid_index(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(40):
+        (corpus / f"story-{n}.txt").write_text(
+            "\n".join(f"Story {n} paragraph {p} mentions the harbour and {n * p} boats."
+                      for p in range(50)), encoding="utf-8")
+    out = tmp_path / "index"
+    runs = [subprocess.Popen([sys.executable, "-m", "quotebot", "index", "--corpus",
+                              str(corpus), "--out", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.wait(120) == 0, run.stderr.read() if run.stderr else ""
+    index = SentenceIndex.load(out)
+    assert len(index.docs) == 40 and index.n_sentences == 2000
+    assert current_generation(out).name.startswith("gen-")
+    answer = json.loads(run_cli("ask", "how many boats in story 3?", "--index", str(out),
+                                "--json").stdout)
+    assert answer["answered"]
+
+
+def test_json_logs_carry_the_request_id_on_every_line_of_a_request() -> None:
+    with serve("--log-format", "json", "--log-level", "INFO") as server:
+        request = urllib.request.Request(
+            server.url + "/v1/ask", data=b'{"question": "how many stabbings?"}',
+            headers={"Content-Type": "application/json", "X-Request-Id": "trace-42"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["X-Request-Id"] == "trace-42"
+        lines = [json.loads(line) for line in server.log().splitlines()
+                 if line.startswith("{")]
+    assert lines, "no JSON log lines"
+    mine = [line for line in lines if line.get("request_id") == "trace-42"]
+    assert mine and all({"time", "level", "logger", "message"} <= set(line) for line in mine)
+    assert any("POST /v1/ask -> 200" in line["message"] for line in mine)
+
+
+def test_quotebot_ask_does_not_load_the_network_stack() -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "quotebot", "ask",
+                             "how many stabbings?"], capture_output=True, text=True,
+                            timeout=60, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in
+                result.stderr.splitlines() if line.startswith("import time:")}
+    assert "quotebot" in imported
+    assert not imported & {"aiohttp", "telegram", "httpx", "redis", "prompt_toolkit"}
