@@ -279,3 +279,29 @@ def test_a_flooding_chat_is_slowed_down_politely_while_others_are_answered(
         assert 1 <= len(answered) < 20
         assert len(warnings) == 1  # one polite message per flood, not one per message
         assert other_latency < 5
+
+
+def test_serve_registers_the_webhook_and_telegram_removes_it(api: FakeBotApi) -> None:
+    url = "https://bot.example.org/telegram/webhook"
+    env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_WEBHOOK_SECRET": SECRET,
+           "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_WEBHOOK_URL": url}
+    with serve(env=env):
+        assert api.webhook is not None
+        assert api.webhook["url"] == url
+        assert api.webhook["secret_token"] == SECRET
+        assert api.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    removed = subprocess.run([sys.executable, "-m", "quotebot", "telegram", "--delete-webhook"],
+                             env=dict(os.environ, TELEGRAM_BOT_TOKEN=api.token,
+                                      TELEGRAM_API_BASE_URL=api.base_url),
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert removed.returncode == 0, removed.stderr
+    assert api.webhook is None
+    assert api.token not in removed.stderr + removed.stdout
+
+
+def test_telegram_without_a_token_says_how_to_get_one() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    result = subprocess.run([sys.executable, "-m", "quotebot", "telegram"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
