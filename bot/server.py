@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", BotConfig)
 ENGINE = web.AppKey("engine", QuoteEngine)
-STORE = web.AppKey("store", SessionStore)  # type: ignore[type-abstract]
+STORE = web.AppKey("store", SessionStore)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
-TELEGRAM = web.AppKey("telegram", object)
+TELEGRAM: web.AppKey[TelegramWebhook | None] = web.AppKey("telegram")
 
 MAX_SESSION_ID = 128
 _SESSION_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")

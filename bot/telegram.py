@@ -10,7 +10,7 @@ import functools
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -65,7 +65,7 @@ def example_buttons() -> InlineKeyboardMarkup:
     )
 
 
-Handler = Callable[[Any, Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Any, Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def one_at_a_time(handler: Handler) -> Handler:

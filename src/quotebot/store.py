@@ -448,7 +448,7 @@ def read_manifest(gen: Path) -> dict[str, Any]:
             manifest[key]
     except KeyError as exc:
         raise _damaged(gen / "manifest.json", f"lacks the field {exc.args[0]!r}") from exc
-    return manifest  # type: ignore[no-any-return]
+    return manifest
 
 
 def _remove_old_generations(root: Path, keep: str) -> None:
