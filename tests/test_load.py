@@ -89,7 +89,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_cleanly() -> None:
         assert server.proc.wait(15) == 0
         assert statuses and set(statuses) == {200}  # every response that came was complete
         assert len(statuses) + len(errors) == 300
-        assert all("Connect" in e or "Disconnected" in e or "refused" in e for e in errors)
+        assert all(e.startswith(("Client", "Server")) for e in errors), errors[:3]
 
 
 def test_sigterm_answers_every_acknowledged_telegram_update() -> None:
