@@ -42,6 +42,15 @@ async def hammer(url: str, total: int, concurrency: int, payload: dict[str, Any]
     return latencies, failures
 
 
+async def until(condition: Any, timeout: float = 20.0) -> None:
+    """Wait (bounded) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the load never got under way")
+        await asyncio.sleep(0.005)
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
@@ -80,7 +89,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_cleanly() -> None:
                         errors.append(repr(exc))  # refused: sent after the listener closed
 
                 tasks = [asyncio.create_task(one()) for _ in range(300)]
-                await asyncio.sleep(0.05)
+                await until(lambda: len(statuses) >= 20)  # the load is under way
                 server.proc.send_signal(signal.SIGTERM)
                 await asyncio.gather(*tasks)
             return statuses, errors
@@ -114,7 +123,7 @@ def test_sigterm_answers_every_acknowledged_telegram_update() -> None:
                             pass  # not acknowledged: Telegram would deliver it again
 
                     tasks = [asyncio.create_task(one(9000 + n)) for n in range(300)]
-                    await asyncio.sleep(0.05)
+                    await until(lambda: len(acked) >= 20)  # updates are arriving
                     server.proc.send_signal(signal.SIGTERM)
                     await asyncio.gather(*tasks)
 
