@@ -10,8 +10,11 @@ Python. The variant is Lucene's (as in bm25s's "lucene" method):
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +47,10 @@ class BM25Matrix:
     doc_len: npt.NDArray[np.int32]
     k1: float = K1
     b: float = B
+    _df: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
+    #: Per-thread scratch vectors for queries with common words (see ``_dense_totals``).
+    _scratch: threading.local = field(default_factory=threading.local, repr=False,
+                                      compare=False)
 
     @property
     def n_docs(self) -> int:
@@ -55,7 +62,10 @@ class BM25Matrix:
 
     @property
     def df(self) -> npt.NDArray[np.int64]:
-        return np.diff(self.indptr)
+        """Document frequency of every term (computed once: callers index it per query)."""
+        if self._df is None:
+            self._df = np.diff(self.indptr)
+        return self._df
 
     def idf(self) -> npt.NDArray[np.float64]:
         return lucene_idf(self.df, self.n_docs)
@@ -70,36 +80,72 @@ class BM25Matrix:
         b: float = B,
     ) -> BM25Matrix:
         """Build from each sentence's term ids (repeats count as term frequency)."""
-        lengths = []
-        flat: list[int] = []
-        for ids in doc_term_ids:
-            lengths.append(len(ids))
-            flat.extend(ids)
-        doc_len = np.asarray(lengths, dtype=np.int32)
-        term_ids = np.asarray(flat, dtype=np.int64)
-        doc_ids = np.repeat(np.arange(len(lengths), dtype=np.int64), doc_len)
-        return cls._from_postings(term_ids, doc_ids, doc_len, n_terms, k1=k1, b=b)
+        docs = doc_term_ids if isinstance(doc_term_ids, Sequence) else list(doc_term_ids)
+        doc_len = np.fromiter(map(len, docs), dtype=np.int32, count=len(docs))
+        term_ids = np.fromiter(itertools.chain.from_iterable(docs), dtype=np.int64,
+                               count=int(doc_len.sum()))
+        return cls.from_flat(term_ids, doc_len, n_terms, k1=k1, b=b)
 
     @classmethod
-    def _from_postings(
+    def from_token_lists(
+        cls, token_lists: Sequence[Sequence[str]], *, k1: float = K1, b: float = B
+    ) -> tuple[BM25Matrix, list[str]]:
+        """Build from ready-made tokens (one list per sentence, used as terms as they are).
+
+        Returns the matrix and its vocabulary (term id → term). This is the entry
+        point for tokens analysed elsewhere, and what the benchmarks compare with
+        other BM25 libraries given the same token lists.
+        """
+        # Interning through a defaultdict keeps the per-token work in C: a new token gets
+        # the next id, a known one its id.
+        ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        doc_len = np.fromiter(map(len, token_lists), dtype=np.int32, count=len(token_lists))
+        term_ids = np.fromiter(
+            map(ids.__getitem__, itertools.chain.from_iterable(token_lists)),
+            dtype=np.int64, count=int(doc_len.sum()))
+        return cls.from_flat(term_ids, doc_len, len(ids), k1=k1, b=b), list(ids)
+
+    @classmethod
+    def from_flat(
         cls,
-        term_ids: IntArray,
-        doc_ids: IntArray,
-        doc_len: npt.NDArray[np.int32],
+        term_ids: npt.ArrayLike,
+        doc_len: npt.ArrayLike,
         n_terms: int,
         *,
-        k1: float,
-        b: float,
+        k1: float = K1,
+        b: float = B,
     ) -> BM25Matrix:
-        n_docs = max(int(doc_len.shape[0]), 1)
-        # One sort of (term, sentence) keys gives term-major order and term frequencies.
-        keys, tf = np.unique(term_ids * n_docs + doc_ids, return_counts=True)
+        """Build from all sentences' term ids laid end to end, and each sentence's length.
+
+        ``term_ids[:doc_len[0]]`` are sentence 0's terms, the next ``doc_len[1]``
+        sentence 1's, and so on.
+        """
+        lengths = np.asarray(doc_len, dtype=np.int32)
+        terms = np.asarray(term_ids, dtype=np.int64)
+        if int(lengths.sum()) != terms.shape[0]:
+            raise ValueError(f"doc_len sums to {int(lengths.sum())} but there are "
+                             f"{terms.shape[0]} term ids")
+        n_docs = max(int(lengths.shape[0]), 1)
+        # One in-place sort of (term, sentence) keys gives term-major order, sentences
+        # ascending within a term, and repeats side by side (their count is the tf).
+        keys = terms * n_docs
+        keys += np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
+        del terms
+        keys.sort()
+        if keys.size:
+            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+            tf = np.diff(np.append(starts, keys.size))
+            keys = keys[starts]
+        else:
+            tf = np.zeros(0, dtype=np.int64)
         cols = keys // n_docs
         indices = (keys - cols * n_docs).astype(np.int32)
+        del keys
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols, minlength=n_terms), out=indptr[1:])
+        del cols
         tf16 = np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16)
-        matrix = cls(indptr, indices, tf16, np.empty(0, np.float32), doc_len, k1, b)
+        matrix = cls(indptr, indices, tf16, np.empty(0, np.float32), lengths, k1, b)
         matrix.weights = matrix.compute_weights()
         return matrix
 
@@ -108,12 +154,14 @@ class BM25Matrix:
         n_docs = self.n_docs
         if n_docs == 0 or self.indices.size == 0:
             return np.zeros(self.indices.shape[0], dtype=np.float32)
-        avgdl = float(self.doc_len.mean()) or 1.0
-        idf = self.idf()
-        term_of_posting = np.repeat(np.arange(self.n_terms), np.diff(self.indptr))
-        tf = self.tf.astype(np.float64)
-        norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[self.indices] / avgdl)
-        return (idf[term_of_posting] * tf / (tf + norm)).astype(np.float32)
+        doc_len = np.asarray(self.doc_len, dtype=np.float64)
+        avgdl = float(doc_len.mean()) or 1.0
+        # Length normalisation per sentence, then gathered per posting: one pass, float32.
+        norm = (self.k1 * (1.0 - self.b + self.b * doc_len / avgdl)).astype(np.float32)
+        tf = np.asarray(self.tf, dtype=np.float32)
+        weights = tf / (tf + norm[self.indices])
+        weights *= np.repeat(self.idf().astype(np.float32), self.df)
+        return weights
 
     def column(self, term_id: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
         lo, hi = int(self.indptr[term_id]), int(self.indptr[term_id + 1])
@@ -125,36 +173,11 @@ class BM25Matrix:
         ``query`` maps term ids to query weights (1.0 for a plain term). Only
         sentences with a positive score are returned, in ascending id order.
         """
-        parts = [(self.column(t), w) for t, w in query.items() if 0 <= t < self.n_terms and w > 0]
-        parts = [(col, w) for col, w in parts if col[0].size]
-        if not parts:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        if len(parts) == 1:
-            (ids, weights), w = parts[0]
-            scores = weights * np.float32(w)
-            ids64 = ids.astype(np.int64)
-        else:
-            total = sum(col[0].size for col, _ in parts)
-            if total * 8 > self.n_docs:
-                # Many postings: accumulating into a dense vector beats sorting them.
-                dense = np.zeros(self.n_docs, dtype=np.float32)
-                for (ids, weights), w in parts:
-                    dense[ids] += weights * np.float32(w)
-                ids64 = np.flatnonzero(dense)
-                scores = dense[ids64]
-            else:
-                all_ids = np.concatenate([col[0] for col, _ in parts])
-                all_w = np.concatenate([col[1] * np.float32(w) for col, w in parts])
-                uniq, inverse = np.unique(all_ids, return_inverse=True)
-                ids64 = uniq.astype(np.int64)
-                scores = np.bincount(inverse, weights=all_w).astype(np.float32)
-        keep = scores > 0
-        return ids64[keep], scores[keep]
+        return group_scores(self, [[(t, w)] for t, w in query.items()])
 
     def top_k(self, query: Mapping[int, float], k: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """The ``k`` best (sentence ids, scores), best first; ties go to the earlier sentence."""
-        ids, scores = self.scores(query)
-        return top_k_of(ids, scores, k)
+        return top_k_of(*self.scores(query), k)
 
 
 def top_k_of(
@@ -173,6 +196,13 @@ def top_k_of(
     return ids[order], scores[order]
 
 
+#: A term's postings (sentence ids, weights) and the query's weight for the term.
+_Column = tuple[npt.NDArray[np.int32], FloatArray, np.float32]
+#: Above this many postings per sentence of the corpus, scores are summed into a dense
+#: vector (a pass over every sentence) instead of sorting the postings.
+_DENSE_SHARE = 1 / 16
+
+
 def group_scores(
     matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
@@ -181,30 +211,105 @@ def group_scores(
     A group is a word of the question with its alternatives (parts of a hyphenated
     word, related words at a lower weight); sentences score the sum over groups.
     With one plain term per group this is exactly :meth:`BM25Matrix.scores`.
+    Only sentences with a positive score are returned, in ascending id order.
     """
     if all(len(g) == 1 for g in groups):
-        return matrix.scores({t: w for g in groups for t, w in g})
-    ids_parts: list[npt.NDArray[np.int64]] = []
-    score_parts: list[FloatArray] = []
-    for group in groups:
-        cols = [(matrix.column(t), w) for t, w in group if 0 <= t < matrix.n_terms and w > 0]
-        cols = [(c, w) for c, w in cols if c[0].size]
-        if not cols:
-            continue
-        ids = np.concatenate([c[0] for c, _ in cols]).astype(np.int64)
-        weights = np.concatenate([c[1] * np.float32(w) for c, w in cols])
-        if len(cols) > 1:
-            order = np.lexsort((-weights, ids))
-            ids, weights = ids[order], weights[order]
-            first = np.ones(ids.size, dtype=bool)
-            first[1:] = ids[1:] != ids[:-1]
-            ids, weights = ids[first], weights[first]
-        ids_parts.append(ids)
-        score_parts.append(weights)
-    if not ids_parts:
+        # Plain terms: a term repeated across groups counts once (as in a query mapping).
+        groups = [[(t, w)] for t, w in {t: w for g in groups for t, w in g}.items()]
+    columns = _columns(matrix, groups)
+    if not columns:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    all_ids = np.concatenate(ids_parts)
-    uniq, inverse = np.unique(all_ids, return_inverse=True)
-    scores = np.bincount(inverse, weights=np.concatenate(score_parts)).astype(np.float32)
-    keep = scores > 0
-    return uniq[keep], scores[keep]
+    if len(columns) == 1 and len(columns[0]) == 1:
+        ids, weights, w = columns[0][0]
+        scores = weights * w
+        keep = scores > 0
+        return ids[keep].astype(np.int64), scores[keep]
+    if _is_dense(matrix, columns):
+        total, positive = _dense_totals(matrix, columns)
+        # (A boolean mask first: nonzero() on a float vector is several times slower.)
+        ids64 = np.flatnonzero(np.greater(total, 0, out=positive))
+        return ids64, total[ids64]
+    return _sparse_scores(columns)
+
+
+def _columns(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
+             ) -> list[list[_Column]]:
+    """Each group's non-empty columns, with their weights; groups without any dropped."""
+    columns: list[list[_Column]] = []
+    for group in groups:
+        cols: list[_Column] = []
+        for term, w in group:
+            if 0 <= term < matrix.n_terms and w > 0:
+                col_ids, col_weights = matrix.column(term)
+                if col_ids.size:
+                    cols.append((col_ids, col_weights, np.float32(w)))
+        if cols:
+            columns.append(cols)
+    return columns
+
+
+def _is_dense(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]]) -> bool:
+    postings = sum(c.size for cols in columns for c, _, _ in cols)
+    return postings > matrix.n_docs * _DENSE_SHARE
+
+
+def _weighted(weights: FloatArray, w: np.float32) -> FloatArray:
+    return weights if w == 1 else weights * w
+
+
+def _sparse_scores(columns: Sequence[Sequence[_Column]]
+                   ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    # One sort of all postings numbers the matching sentences 0..m-1; then the same
+    # sums and maxima as the dense path, over m entries instead of every sentence.
+    uniq, inverse = np.unique(np.concatenate([c for cols in columns for c, _, _ in cols]),
+                              return_inverse=True)
+    total = np.zeros(uniq.size, dtype=np.float32)
+    best = np.empty(uniq.size, dtype=np.float32) if any(len(c) > 1 for c in columns) else None
+    at = 0
+    for cols in columns:
+        if len(cols) == 1 or best is None:
+            ids, weights, w = cols[0]
+            np.add.at(total, inverse[at:at + ids.size], _weighted(weights, w))
+            at += ids.size
+            continue
+        best.fill(0.0)
+        for ids, weights, w in cols:
+            np.maximum.at(best, inverse[at:at + ids.size], _weighted(weights, w))
+            at += ids.size
+        total += best
+    keep = total > 0
+    return uniq[keep].astype(np.int64), total[keep]
+
+
+def _dense_totals(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]]
+                  ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Every sentence's score in a dense vector, and a boolean vector to use alongside.
+
+    Both are this thread's scratch vectors, reused by the next query: fresh ones
+    would cost a page fault per 4 KB every time, more than the arithmetic. Read
+    what you need from them before the next query.
+    """
+    scratch = matrix._scratch
+    n_docs = matrix.n_docs
+    total: FloatArray | None = getattr(scratch, "total", None)
+    if total is None or total.shape[0] != n_docs:
+        total = scratch.total = np.zeros(n_docs, dtype=np.float32)
+        scratch.best = None
+        scratch.mask = np.zeros(n_docs, dtype=bool)
+    else:
+        total.fill(0.0)
+    for cols in columns:
+        if len(cols) == 1:
+            ids, weights, w = cols[0]
+            np.add.at(total, ids, _weighted(weights, w))
+            continue
+        best: FloatArray | None = scratch.best
+        if best is None:
+            best = scratch.best = np.zeros(n_docs, dtype=np.float32)
+        else:
+            best.fill(0.0)
+        for ids, weights, w in cols:
+            np.maximum.at(best, ids, _weighted(weights, w))
+        total += best
+    mask: npt.NDArray[np.bool_] = scratch.mask
+    return total, mask
