@@ -64,7 +64,7 @@ def test_a_second_save_swaps_the_current_generation(tmp_path: Path) -> None:
         (lambda gen: (gen / "weights.npy").write_bytes((gen / "weights.npy").read_bytes()[:-7]),
          "weights.npy"),
         (lambda gen: (gen / "manifest.json").write_text("{not json"), "manifest.json"),
-        (lambda gen: (gen / "vocab.json").unlink(), "vocab.json"),
+        (lambda gen: (gen / "vocab.bin").unlink(), "vocab.bin"),
         (lambda gen: (gen / "indices.npy").write_bytes(b"garbage"), "indices.npy"),
         (lambda gen: (gen.parent / "CURRENT").write_text("gen-missing\n"), "CURRENT"),
     ],

@@ -6,27 +6,36 @@ A saved index is a directory::
     DIR/gen-*/manifest.json     format version, analyzer, corpus fingerprint, counts, file sizes
     DIR/gen-*/*.npy             sentence table and BM25 matrix (NumPy, no pickle)
     DIR/gen-*/texts.bin         the documents' UTF-8 text, so quotes slice back without the corpus
-    DIR/gen-*/docs.json, vocab.json, words.json
+    DIR/gen-*/vocab.bin         the terms' UTF-8 text; vocab_*.npy find a term's id and back
+    DIR/gen-*/docs.json, words.json
 
 Each save writes a new generation next to the old one and then swaps ``CURRENT``,
 so a crash or a second writer never leaves a half-written index that loads.
+
+Loading does no work proportional to the corpus: arrays and the vocabulary are
+memory-mapped (so server processes share their pages), a term is found by hash in a
+sorted array, and the JSON files are read the first time they are needed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
 import json
+import mmap
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -39,10 +48,11 @@ from quotebot.models import Document, Sentence
 from quotebot.sentences import split_document
 
 FORMAT = "quotebot-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 _ARRAYS = ("doc_idx", "paragraph", "sentence_no", "start", "end",
-           "indptr", "indices", "tf", "weights", "doc_len")
+           "indptr", "indices", "tf", "weights", "doc_len",
+           "vocab_offsets", "vocab_hash", "vocab_order")
 
 Progress = Callable[[int, int], None]
 
@@ -61,20 +71,21 @@ class DocInfo:
 class SentenceIndex:
     """Documents, their sentences, and the BM25 matrix over those sentences."""
 
-    docs: list[DocInfo]
+    docs: Sequence[DocInfo]
     texts: Callable[[int], str]
     doc_idx: npt.NDArray[np.int32]
     paragraph: npt.NDArray[np.int32]
     sentence_no: npt.NDArray[np.int32]
     start: npt.NDArray[np.int64]
     end: npt.NDArray[np.int64]
-    vocab: list[str]
+    #: Term id → term.
+    vocab: Sequence[str]
     #: Normalised words of the corpus (not stemmed) with their counts, for typo correction.
-    words: dict[str, int]
+    words: Mapping[str, int]
     matrix: BM25Matrix
     fingerprint: str
     analyzer_version: str = analysis.ANALYZER_VERSION
-    _term_ids: dict[str, int] | None = field(default=None, repr=False)
+    _term_ids: Mapping[str, int] | None = field(default=None, repr=False)
     _doc_pos: dict[str, int] | None = field(default=None, repr=False)
 
     # -- lookup -----------------------------------------------------------------
@@ -84,9 +95,13 @@ class SentenceIndex:
         return int(self.doc_idx.shape[0])
 
     @property
-    def term_ids(self) -> dict[str, int]:
+    def term_ids(self) -> Mapping[str, int]:
+        """Term → term id (a hash lookup in the saved files for a loaded index)."""
         if self._term_ids is None:
-            self._term_ids = {term: i for i, term in enumerate(self.vocab)}
+            if isinstance(self.vocab, SavedVocabulary):
+                self._term_ids = self.vocab.ids
+            else:
+                self._term_ids = {term: i for i, term in enumerate(self.vocab)}
         return self._term_ids
 
     def doc_position(self, doc_id: str) -> int:
@@ -133,45 +148,44 @@ class SentenceIndex:
         docs = list(docs)
         infos: list[DocInfo] = []
         texts: list[str] = []
-        rows: dict[str, list[int]] = {k: [] for k in ("doc_idx", "paragraph", "sentence_no",
-                                                       "start", "end")}
-        term_ids: dict[str, int] = {}
-        words: Counter[str] = Counter()
-        doc_terms: list[list[int]] = []
+        doc_idx, paragraph, sentence_no = array("i"), array("i"), array("i")
+        start, end = array("q"), array("q")
+        # Each distinct word form ("Police", "police's") is analysed once, after the
+        # loop: per token there is only a regex match and a dict lookup, both in C.
+        surface_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        intern = surface_ids.__getitem__
+        find_words = analysis.TOKEN_RE.findall
+        tokens = array("i")  # surface id of every token, sentence after sentence
+        n_tokens = array("i")  # tokens per sentence
         done = 0
         for pos, doc in enumerate(docs):
             sentences = split_document(doc)
             infos.append(DocInfo(doc.id, doc.title, doc.path, len(sentences)))
             texts.append(doc.text)
+            doc_idx.extend(array("i", [pos]) * len(sentences))
             for s in sentences:
-                rows["doc_idx"].append(pos)
-                rows["paragraph"].append(s.paragraph)
-                rows["sentence_no"].append(s.sentence)
-                rows["start"].append(s.start)
-                rows["end"].append(s.end)
-                ids = []
-                for token in analysis.tokenize(s.text):
-                    if token.is_stop:
-                        continue
-                    words[token.norm] += 1
-                    for term in token.terms:
-                        tid = term_ids.setdefault(term, len(term_ids))
-                        ids.append(tid)
-                doc_terms.append(ids)
+                paragraph.append(s.paragraph)
+                sentence_no.append(s.sentence)
+                start.append(s.start)
+                end.append(s.end)
+                words_of_sentence = find_words(s.text)
+                n_tokens.append(len(words_of_sentence))
+                tokens.extend(map(intern, words_of_sentence))
             done += len(sentences)
             if progress is not None:
                 progress(done, pos + 1)
-        matrix = BM25Matrix.from_term_ids(doc_terms, len(term_ids))
+        term_ids, doc_len, vocab, words = _analyse_tokens(list(surface_ids), tokens, n_tokens)
+        matrix = BM25Matrix.from_flat(term_ids, doc_len, len(vocab))
         return cls(
             docs=infos,
             texts=_list_texts(texts),
-            doc_idx=np.asarray(rows["doc_idx"], dtype=np.int32),
-            paragraph=np.asarray(rows["paragraph"], dtype=np.int32),
-            sentence_no=np.asarray(rows["sentence_no"], dtype=np.int32),
-            start=np.asarray(rows["start"], dtype=np.int64),
-            end=np.asarray(rows["end"], dtype=np.int64),
-            vocab=list(term_ids),
-            words=dict(words),
+            doc_idx=np.frombuffer(doc_idx, dtype=np.int32).copy(),
+            paragraph=np.frombuffer(paragraph, dtype=np.int32).copy(),
+            sentence_no=np.frombuffer(sentence_no, dtype=np.int32).copy(),
+            start=np.frombuffer(start, dtype=np.int64).copy(),
+            end=np.frombuffer(end, dtype=np.int64).copy(),
+            vocab=vocab,
+            words=words,
             matrix=matrix,
             fingerprint=fingerprint(docs),
         )
@@ -201,14 +215,24 @@ class SentenceIndex:
         return gen
 
     def _write_files(self, out: Path) -> None:
+        terms = [term.encode("utf-8", "surrogatepass") for term in self.vocab]
+        with open(out / "vocab.bin", "wb") as fh:
+            fh.write(b"".join(terms))
+        vocab_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, terms), dtype=np.int64, count=len(terms)),
+                  out=vocab_offsets[1:])
+        hashes = np.fromiter(map(_hash_bytes, terms), dtype=np.uint64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
         arrays: dict[str, np.ndarray[Any, Any]] = {
             "doc_idx": self.doc_idx, "paragraph": self.paragraph,
             "sentence_no": self.sentence_no, "start": self.start, "end": self.end,
             "indptr": self.matrix.indptr, "indices": self.matrix.indices, "tf": self.matrix.tf,
             "weights": self.matrix.weights, "doc_len": self.matrix.doc_len,
+            "vocab_offsets": vocab_offsets, "vocab_hash": hashes[order],
+            "vocab_order": order.astype(np.int32),
         }
-        for name, array in arrays.items():
-            np.save(out / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        for name, values in arrays.items():
+            np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
         offsets = [0]
         with open(out / "texts.bin", "wb") as fh:
             for pos in range(len(self.docs)):
@@ -217,8 +241,7 @@ class SentenceIndex:
                 offsets.append(offsets[-1] + len(data))
         np.save(out / "text_offsets.npy", np.asarray(offsets, dtype=np.int64), allow_pickle=False)
         _write_json(out / "docs.json", [[d.id, d.title, d.path, d.sentences] for d in self.docs])
-        _write_json(out / "vocab.json", self.vocab)
-        _write_json(out / "words.json", self.words)
+        _write_json(out / "words.json", dict(self.words))
         files = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
         manifest = {
             "format": FORMAT,
@@ -258,10 +281,13 @@ class SentenceIndex:
             "postings"
         ]:
             raise _damaged(gen / "indptr.npy", "does not match the manifest's counts")
-        docs = [DocInfo(*row) for row in _read_json(gen / "docs.json")]
-        vocab = _read_json(gen / "vocab.json")
-        if len(vocab) != n_terms or len(docs) != counts["documents"]:
-            raise _damaged(gen / "vocab.json", "does not match the manifest's counts")
+        if (arrays["vocab_offsets"].shape != (n_terms + 1,)
+                or arrays["vocab_hash"].shape != (n_terms,)
+                or arrays["vocab_order"].shape != (n_terms,)):
+            raise _damaged(gen / "vocab_offsets.npy", "does not match the manifest's term count")
+        vocab = SavedVocabulary(_map_bytes(gen / "vocab.bin"), arrays["vocab_offsets"],
+                                arrays["vocab_hash"], arrays["vocab_order"])
+        docs = _LazyDocs(gen / "docs.json", counts["documents"])
         offsets = _load_array(gen / "text_offsets.npy")
         blob = np.memmap(gen / "texts.bin", dtype=np.uint8, mode="r") if offsets[-1] else None
         bm25 = manifest["bm25"]
@@ -273,7 +299,7 @@ class SentenceIndex:
             doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
             sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
             vocab=vocab,
-            words=_read_json(gen / "words.json"),
+            words=_LazyWords(gen / "words.json"),
             matrix=matrix,
             fingerprint=manifest["fingerprint"],
             analyzer_version=manifest["analyzer_version"],
@@ -298,8 +324,8 @@ class SentenceIndex:
         new_pos = np.full(len(self.docs), -1, dtype=np.int64)
         new_pos[keep_docs] = np.arange(len(keep_docs))
 
-        vocab = list(self.vocab)
-        term_ids = dict(self.term_ids)
+        vocab: list[str] = list(self.vocab)
+        term_ids = {term: i for i, term in enumerate(vocab)}
         sent_ids = np.flatnonzero(keep_mask)
         old_to_new = np.full(self.n_sentences, -1, dtype=np.int64)
         old_to_new[sent_ids] = np.arange(sent_ids.size)
@@ -341,7 +367,7 @@ class SentenceIndex:
 
         kept_infos = [self.docs[i] for i in keep_docs]
         kept_texts = [self.texts(i) for i in keep_docs]
-        infos = kept_infos + (fresh.docs if fresh else [])
+        infos = kept_infos + (list(fresh.docs) if fresh else [])
         texts = kept_texts + ([fresh.texts(i) for i in range(len(fresh.docs))] if fresh else [])
         doc_idx_old = new_pos[self.doc_idx[keep_mask]]
         doc_idx = (np.concatenate([doc_idx_old, fresh.doc_idx + len(keep_docs)])
@@ -361,6 +387,230 @@ class SentenceIndex:
             matrix=matrix,
             fingerprint=fingerprint(all_docs),
         )
+
+
+class SavedVocabulary(Sequence[str]):
+    """The terms of a saved index, read from memory-mapped files without parsing them.
+
+    ``vocab[i]`` is term ``i`` (a slice of ``vocab.bin`` by offsets); ``vocab.ids``
+    maps a term to its id by a 64-bit hash, binary-searched in a sorted array and
+    confirmed against the term's bytes. Opening costs nothing per term, and the
+    pages are shared by every process that maps the same index.
+    """
+
+    def __init__(self, blob: mmap.mmap | bytes, offsets: npt.NDArray[np.int64],
+                 hashes: npt.NDArray[np.uint64], order: npt.NDArray[np.int32]) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._hashes = hashes
+        self._order = order
+        self.ids = _TermIds(self)
+
+    def __len__(self) -> int:
+        return int(self._offsets.shape[0]) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"term id {index} out of range (0..{n - 1})")
+        lo, hi = int(self._offsets[index]), int(self._offsets[index + 1])
+        return self._blob[lo:hi].decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        blob = bytes(self._blob[: int(self._offsets[-1])]) if len(self) else b""
+        bounds = np.asarray(self._offsets).tolist()
+        for lo, hi in itertools.pairwise(bounds):
+            yield blob[lo:hi].decode("utf-8", "surrogatepass")
+
+    def id_of(self, term: str) -> int | None:
+        """The id of ``term``, or None when the index does not have it."""
+        data = term.encode("utf-8", "surrogatepass")
+        key = np.uint64(_hash_bytes(data))
+        at = int(np.searchsorted(self._hashes, key))
+        # Equal hashes (never seen in practice at 64 bits) are told apart by the bytes.
+        while at < self._hashes.shape[0] and self._hashes[at] == key:
+            tid = int(self._order[at])
+            if self._blob[int(self._offsets[tid]):int(self._offsets[tid + 1])] == data:
+                return tid
+            at += 1
+        return None
+
+
+class _TermIds(Mapping[str, int]):
+    """Term → id over a :class:`SavedVocabulary`, remembering recent lookups."""
+
+    def __init__(self, vocab: SavedVocabulary) -> None:
+        self._vocab = vocab
+        self._seen: dict[str, int | None] = {}
+
+    def _find(self, term: str) -> int | None:
+        try:
+            return self._seen[term]
+        except KeyError:
+            pass
+        found = self._vocab.id_of(term)
+        if len(self._seen) >= 100_000:
+            self._seen.clear()
+        self._seen[term] = found
+        return found
+
+    def __getitem__(self, term: str) -> int:
+        found = self._find(term) if isinstance(term, str) else None
+        if found is None:
+            raise KeyError(term)
+        return found
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self._find(term) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vocab)
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+
+class _LazyDocs(Sequence[DocInfo]):
+    """The documents' metadata of a saved index, read from ``docs.json`` when first needed."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self._path = path
+        self._count = count
+        self._items: list[DocInfo] | None = None
+
+    def _load(self) -> list[DocInfo]:
+        if self._items is None:
+            rows = _read_json(self._path)
+            try:
+                items = [DocInfo(*row) for row in rows]
+            except TypeError as exc:
+                raise _damaged(self._path, "does not hold document rows") from exc
+            if len(items) != self._count:
+                raise _damaged(self._path, "does not match the manifest's document count")
+            self._items = items
+        return self._items
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> DocInfo: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[DocInfo]: ...
+
+    def __getitem__(self, index: int | slice) -> DocInfo | list[DocInfo]:
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[DocInfo]:
+        return iter(self._load())
+
+
+class _LazyWords(Mapping[str, int]):
+    """Word counts of a saved index, read from ``words.json`` when first needed (only typo
+    correction and updates use them)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._data: dict[str, int] | None = None
+
+    def _load(self) -> dict[str, int]:
+        if self._data is None:
+            data = _read_json(self._path)
+            if not isinstance(data, dict):
+                raise _damaged(self._path, "does not hold word counts")
+            self._data = data
+        return self._data
+
+    def __getitem__(self, word: str) -> int:
+        return self._load()[word]
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def keys(self) -> Any:
+        # The dict's own view: scanning every word (typo correction) stays in C.
+        return self._load().keys()
+
+    def items(self) -> Any:
+        return self._load().items()
+
+
+def _hash_bytes(data: bytes) -> int:
+    """A 64-bit hash of a term's UTF-8 bytes, the same in every process and on every machine."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _map_bytes(path: Path) -> mmap.mmap | bytes:
+    """A file's bytes, memory-mapped (an empty file cannot be mapped, and needs not be)."""
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return b""
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError as exc:
+        raise _damaged(path, "is missing") from exc
+    except OSError as exc:
+        raise _damaged(path, f"cannot be read ({exc})") from exc
+
+
+def _analyse_tokens(
+    surfaces: list[str], tokens: array[int], n_tokens: array[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], list[str], dict[str, int]]:
+    """Term ids of all sentences end to end, sentence lengths, the vocabulary and word counts.
+
+    ``surfaces`` are the distinct word forms in order of first appearance,
+    ``tokens`` the surface id of every token and ``n_tokens`` the tokens per sentence.
+    Term ids are given in order of first appearance, as a token-by-token pass would.
+    """
+    term_ids: dict[str, int] = {}
+    flat: list[int] = []
+    per_surface = np.zeros(len(surfaces), dtype=np.int64)
+    norms: list[list[str]] = []
+    for sid, surface in enumerate(surfaces):
+        kept = [t for t in analysis.tokenize(surface) if not t.is_stop]
+        norms.append([t.norm for t in kept])
+        ids = [term_ids.setdefault(term, len(term_ids)) for t in kept for term in t.terms]
+        per_surface[sid] = len(ids)
+        flat.extend(ids)
+    surface_terms = np.asarray(flat, dtype=np.int64)
+    surface_start = np.zeros(len(surfaces) + 1, dtype=np.int64)
+    np.cumsum(per_surface, out=surface_start[1:])
+
+    tok = np.frombuffer(tokens, dtype=np.int32)
+    sentence_bounds = np.zeros(len(n_tokens) + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(n_tokens, dtype=np.int32), out=sentence_bounds[1:])
+    terms_per_token = per_surface[tok]
+    token_bounds = np.zeros(tok.size + 1, dtype=np.int64)
+    np.cumsum(terms_per_token, out=token_bounds[1:])
+    doc_len = np.diff(token_bounds[sentence_bounds]).astype(np.int32)
+    # Each token's terms, in place: where its surface's terms start, plus 0, 1, ...
+    where = np.repeat(surface_start[tok] - token_bounds[:-1], terms_per_token)
+    where += np.arange(where.size, dtype=np.int64)
+    all_terms = surface_terms[where]
+
+    counts = np.bincount(tok, minlength=len(surfaces)).tolist()
+    words: dict[str, int] = {}
+    for sid, surface_norms in enumerate(norms):
+        for norm in surface_norms:
+            words[norm] = words.get(norm, 0) + counts[sid]
+    return all_terms, doc_len, list(term_ids), words
 
 
 def _list_texts(texts: list[str]) -> Callable[[int], str]:
