@@ -1,0 +1,236 @@
+"""The index at scale, kept small: same rankings as bm25s, fast paths equal to slow ones,
+a saved vocabulary that needs no parsing, and nothing read at load time that is not needed.
+
+Speed itself is measured by benchmarks/bench_scale.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quotebot import analysis, bm25, store
+from quotebot.bm25 import BM25Matrix, group_scores, top_k_of
+from quotebot.errors import IndexFileError
+from quotebot.models import Document
+from quotebot.sentences import split_document
+from quotebot.store import SavedVocabulary, SentenceIndex
+
+
+def zipf_corpus(n: int, vocab: int = 2000, seed: int = 5) -> list[list[str]]:
+    """Sentences of 3-20 words with Zipf-like frequencies, the shape of real text."""
+    rng = np.random.default_rng(seed)
+    weights = np.arange(1, vocab + 1, dtype=np.float64) ** -1.1
+    cdf = np.cumsum(weights) / weights.sum()
+    return [[f"w{int(i)}" for i in np.searchsorted(cdf, rng.random(int(rng.integers(3, 21))))]
+            for _ in range(n)]
+
+
+def queries(n: int, vocab: int = 2000, seed: int = 6) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    return [[f"w{int(i)}" for i in rng.integers(0, vocab // 4, size=int(rng.integers(1, 5)))]
+            for _ in range(n)]
+
+
+def test_top_10_is_the_same_as_bm25s_lucene_on_the_same_tokens() -> None:
+    bm25s = pytest.importorskip("bm25s")  # in the `test` extra; skipped only if absent
+    corpus = zipf_corpus(3000)
+    matrix, vocab = BM25Matrix.from_token_lists(corpus)
+    ids = {term: i for i, term in enumerate(vocab)}
+    reference = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+    reference.index(corpus, show_progress=False)
+    for query in queries(60):
+        ours_ids, ours_scores = matrix.top_k({ids[t]: 1.0 for t in query if t in ids}, 10)
+        docs, scores = reference.retrieve([query], k=10, show_progress=False)
+        theirs = [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        assert np.allclose(ours_scores, [s for _, s in theirs], rtol=1e-5)
+        # Sentences tied with the 10th may be listed in another order; all above agree.
+        last = float(ours_scores[-1])
+        assert ({int(i) for i, s in zip(ours_ids, ours_scores, strict=True) if s > last + 1e-5}
+                == {d for d, s in theirs if s > last + 1e-5})
+
+
+def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
+    corpus = zipf_corpus(500)
+    from_tokens, vocab = BM25Matrix.from_token_lists(corpus)
+    ids = {term: i for i, term in enumerate(vocab)}
+    from_ids = BM25Matrix.from_term_ids([[ids[t] for t in s] for s in corpus], len(vocab))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(from_tokens, name), getattr(from_ids, name)), name
+    assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
+
+
+def test_common_and_rare_words_score_the_same_on_either_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queries with common words are summed in a dense vector, others by sorting postings."""
+    corpus = zipf_corpus(2000, vocab=300)
+    matrix, _ = BM25Matrix.from_token_lists(corpus)
+    rng = np.random.default_rng(1)
+    groups_list = []
+    for _ in range(40):
+        terms = rng.integers(0, 300, size=5).tolist()
+        groups_list.append([[(terms[0], 1.0), (terms[1], 0.6)], [(terms[2], 1.0)],
+                            [(terms[3], 0.3), (terms[4], 1.0), (terms[0], 0.5)]])
+        groups_list.append([[(t, 1.0)] for t in terms[:3]])
+    results = {}
+    for name, share in (("dense", 0.0), ("sparse", float("inf"))):
+        monkeypatch.setattr(bm25, "_DENSE_SHARE", share)
+        results[name] = [group_scores(matrix, g) for g in groups_list]
+    for (ids_d, sc_d), (ids_s, sc_s) in zip(results["dense"], results["sparse"], strict=True):
+        assert np.array_equal(ids_d, ids_s)
+        assert np.allclose(sc_d, sc_s, rtol=1e-6)
+
+
+def test_a_group_scores_its_best_term_on_the_dense_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bm25, "_DENSE_SHARE", 0.0)
+    matrix, vocab = BM25Matrix.from_token_lists([["cat", "dog"], ["cat"], ["dog"], ["eel"]])
+    cat, dog = vocab.index("cat"), vocab.index("dog")
+    ids, scores = group_scores(matrix, [[(cat, 1.0), (dog, 0.5)]])
+    _, cat_only = matrix.scores({cat: 1.0})
+    assert ids.tolist() == [0, 1, 2]
+    assert scores[0] == pytest.approx(max(cat_only[0], 0.5 * matrix.column(dog)[1][0]))
+
+
+def test_threads_querying_one_matrix_get_their_own_results(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bm25, "_DENSE_SHARE", 0.0)  # the path with per-thread scratch vectors
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(3000))
+    ids = {term: i for i, term in enumerate(vocab)}
+    qs = [{ids[t]: 1.0 for t in q if t in ids} for q in queries(200)]
+    expected = [matrix.top_k(q, 10) for q in qs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda q: matrix.top_k(q, 10), qs * 3))
+    for (ids_a, sc_a), (ids_b, sc_b) in zip(expected * 3, got, strict=True):
+        assert np.array_equal(ids_a, ids_b) and np.array_equal(sc_a, sc_b)
+
+
+# -- building from text ------------------------------------------------------------------------
+
+TRICKY = [
+    Document("a", "A", "The high-tech police-led unit's 1,200.5 officers went to "
+                       "London\u2019s HQ.\nMr. Khan said: \u201cwe will.\u201d The the the.\n\n"
+                       "State-of-the-art?"),
+    Document("b", "B", "Officers, officers and OFFICERS. Caf\u00e9s in N\u00eemes; 24-year-old "
+                       "went, goes, gone.\n...\n"),
+    Document("c", "C", ""),
+]
+
+
+def test_building_matches_analysing_every_token_one_by_one() -> None:
+    """The build analyses each distinct word once; the result is what a token-by-token
+    pass over every sentence gives: the same terms, ids, lengths and word counts."""
+    index = SentenceIndex.build(TRICKY)
+    term_ids: dict[str, int] = {}
+    words: dict[str, int] = {}
+    rows = []
+    for doc in TRICKY:
+        for sentence in split_document(doc):
+            ids: list[int] = []
+            for token in analysis.tokenize(sentence.text):
+                if token.is_stop:
+                    continue
+                words[token.norm] = words.get(token.norm, 0) + 1
+                ids.extend(term_ids.setdefault(term, len(term_ids)) for term in token.terms)
+            rows.append(ids)
+    assert list(index.vocab) == list(term_ids)
+    assert dict(index.words) == words
+    expected = BM25Matrix.from_term_ids(rows, len(term_ids))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(index.matrix, name), getattr(expected, name)), name
+
+
+def test_a_saved_vocabulary_finds_every_term_and_no_other(tmp_path: Path) -> None:
+    index = SentenceIndex.build(TRICKY)
+    index.save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    assert isinstance(loaded.vocab, SavedVocabulary)
+    assert list(loaded.vocab) == list(index.vocab)
+    assert len(loaded.term_ids) == len(index.vocab)
+    for term, tid in index.term_ids.items():
+        assert loaded.term_ids[term] == tid
+        assert loaded.vocab[tid] == term
+    for absent in ("", "officers", "zzz", "caf", "n\u00eemes-x"):
+        assert absent not in loaded.term_ids
+    with pytest.raises(KeyError):
+        loaded.term_ids["zzz"]
+
+
+def test_terms_with_the_same_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(store, "_hash_bytes", lambda data: 7)  # every term collides
+    index = SentenceIndex.build(TRICKY[:2])
+    index.save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    for term, tid in index.term_ids.items():
+        assert loaded.term_ids[term] == tid
+    assert "nothing" not in loaded.term_ids
+
+
+def test_an_empty_corpus_saves_and_loads(tmp_path: Path) -> None:
+    SentenceIndex.build([Document("e", "E", "")]).save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    assert loaded.n_sentences == 0 and len(loaded.vocab) == 0
+    assert "anything" not in loaded.term_ids
+    assert loaded.matrix.top_k({0: 1.0}, 5)[0].size == 0
+
+
+def test_loading_reads_document_and_word_lists_only_when_needed(tmp_path: Path) -> None:
+    gen = SentenceIndex.build(TRICKY).save(tmp_path)
+    for name in ("docs.json", "words.json"):
+        size = (gen / name).stat().st_size
+        (gen / name).write_bytes(b"x" * size)  # damaged, but the size the manifest expects
+    loaded = SentenceIndex.load(tmp_path)  # opens: nothing has read them yet
+    ids, _ = loaded.matrix.top_k({loaded.term_ids["offic"]: 1.0}, 3)
+    assert ids.size == 2
+    with pytest.raises(IndexFileError) as info:
+        loaded.sentence(int(ids[0]))
+    assert "docs.json" in info.value.message and "quotebot index --out" in info.value.message
+    with pytest.raises(IndexFileError) as info:
+        dict(loaded.words)
+    assert "words.json" in info.value.message
+
+
+def test_a_loaded_index_updates_like_a_fresh_build(tmp_path: Path) -> None:
+    SentenceIndex.build(TRICKY[:2]).save(tmp_path)
+    extra = Document("d", "D", "Officers in London went home. New officers came.")
+    updated = SentenceIndex.load(tmp_path).with_documents(added=[extra], removed=["a"])
+    fresh = SentenceIndex.build([TRICKY[1], extra])
+    assert updated.fingerprint == fresh.fingerprint
+    for term in ("offic", "london", "went", "go"):
+        a = top_k_of(*updated.matrix.scores({updated.term_ids[term]: 1.0}), 5)
+        b = top_k_of(*fresh.matrix.scores({fresh.term_ids[term]: 1.0}), 5)
+        assert [updated.sentence(int(i)).text for i in a[0]] == [
+            fresh.sentence(int(i)).text for i in b[0]]
+        assert np.allclose(a[1], b[1])
+
+
+def test_the_manifest_counts_the_vocabulary_files(tmp_path: Path) -> None:
+    gen = SentenceIndex.build(TRICKY).save(tmp_path)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert {"vocab.bin", "vocab_offsets.npy", "vocab_hash.npy", "vocab_order.npy"} <= set(
+        manifest["files"])
+    assert not (gen / "vocab.json").exists()
+
+
+def test_lookups_from_many_threads_agree(tmp_path: Path) -> None:
+    SentenceIndex.build(TRICKY).save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    terms = list(loaded.vocab) * 20
+    errors: list[str] = []
+
+    def look() -> None:
+        for tid, term in enumerate(terms):
+            if loaded.term_ids.get(term) != tid % len(loaded.vocab):
+                errors.append(term)
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
