@@ -1,10 +1,17 @@
-"""HTTP: requests/s and latency of POST /v1/ask on the default article at 1, 10 and 100
-concurrent clients, next to a bare aiohttp JSON endpoint on the same machine (the ceiling).
+"""HTTP: requests/s and latency of POST /v1/ask at 1, 10 and 100 concurrent clients, next to
+a bare aiohttp JSON endpoint on the same machine (the ceiling).
 
-    python benchmarks/bench_http.py [--requests 3000]
+    python benchmarks/bench_http.py [--requests 3000] [--index DIR]
 
-Both servers run as separate processes on 127.0.0.1 and get the same bounded number of
-requests from the same client. Prints a table and writes benchmarks/results/http.json.
+`quotebot serve` runs as a subprocess on a free port of 127.0.0.1 (the default article, or
+the saved index given with --index), with the per-address rate limit off; the bare
+endpoint parses the same JSON and returns a small object. Both get the same bounded
+number of requests per level from the same aiohttp client, which runs on the same
+machine (so on 2 cores, client and server share them). Two quotebot rows: the same
+question every time (answered from the server's answer cache after the first), and a
+new question every time (the whole answer path). Child processes run without
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (unset together, for the benchmark only).
+Prints a table and writes benchmarks/results/http.json.
 """
 
 from __future__ import annotations
@@ -25,16 +32,23 @@ import aiohttp
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+QUESTION = "how many stabbings?"
+LEVELS = (1, 10, 100)
 BARE = """
+import sys
 from aiohttp import web
+
 async def ask(request):
     data = await request.json()
     return web.json_response({"question": data["question"], "answered": True})
+
+async def health(request):
+    return web.json_response({"status": "ok"})
+
 app = web.Application()
 app.router.add_post("/v1/ask", ask)
-app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
-web.run_app(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), print=None,
-            access_log=None)
+app.router.add_get("/healthz", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
 
@@ -44,37 +58,46 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    return env
+
+
 def start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, QUOTEBOT_RATE_LIMIT_IP="0"))
-    deadline = time.monotonic() + 30
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=child_env())
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd} exited: {proc.stderr.read().decode()[-2000:]}"
+                               if proc.stderr else f"{cmd} exited")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                 return proc
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"{cmd} did not start")
+    raise RuntimeError(f"{cmd} did not answer /healthz within 120 s")
 
 
-async def load(url: str, total: int, concurrency: int, distinct: bool = False
-               ) -> dict[str, Any]:
+async def load(url: str, total: int, concurrency: int, distinct: bool) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
-    payload = {"question": "how many stabbings?"}
     salt = time.time_ns()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def worker() -> None:
+        async def client() -> None:
             nonlocal errors
             for n in counter:
+                # A new question each time defeats the server's answer cache.
+                question = f"how many stabbings in {salt + n}?" if distinct else QUESTION
                 started = time.perf_counter()
-                # A new question each time defeats quotebot's answer cache.
-                body = {"question": f"how many stabbings in {salt + n}?"} if distinct else payload
                 try:
-                    async with s.post(url, json=body) as response:
+                    async with session.post(url, json={"question": question}) as response:
                         await response.read()
                         errors += response.status != 200
                 except aiohttp.ClientError:
@@ -82,7 +105,7 @@ async def load(url: str, total: int, concurrency: int, distinct: bool = False
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(client() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     ms = np.array(latencies) * 1000
     return {"requests": total, "errors": errors, "rps": total / elapsed,
@@ -91,42 +114,52 @@ async def load(url: str, total: int, concurrency: int, distinct: bool = False
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per level")
+    parser.add_argument("--index", default=None, help="serve this saved index instead")
     args = parser.parse_args()
-    quotebot = lambda p: [sys.executable, "-m", "quotebot", "serve", "--port", str(p)]  # noqa: E731
+
+    def quotebot(port: int) -> list[str]:
+        cmd = [sys.executable, "-m", "quotebot", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--rate-limit-ip", "0"]
+        return cmd + (["--index", args.index] if args.index else [])
+
     servers = {
-        "quotebot serve": (quotebot, False),
+        "quotebot serve, same question": (quotebot, False),
         "quotebot serve, every question new": (quotebot, True),
-        "bare aiohttp": (lambda p: [sys.executable, "-c", BARE, str(p)], False),
+        "bare aiohttp": (lambda port: [sys.executable, "-c", BARE, str(port)], False),
     }
     results: dict[str, Any] = {}
-    for name, (cmd, distinct) in servers.items():
+    for name, (command, distinct) in servers.items():
         port = free_port()
-        proc = start(cmd(port), port)
+        proc = start(command(port), port)
+        url = f"http://127.0.0.1:{port}/v1/ask"
         try:
-            asyncio.run(load(f"http://127.0.0.1:{port}/v1/ask", 200, 10))  # warm up
-            results[name] = {str(c): asyncio.run(load(f"http://127.0.0.1:{port}/v1/ask",
-                                                      args.requests, c, distinct))
-                             for c in (1, 10, 100)}
+            asyncio.run(load(url, 200, 10, distinct))  # warm up
+            results[name] = {str(c): asyncio.run(load(url, args.requests, c, distinct))
+                             for c in LEVELS}
         finally:
             proc.terminate()
-            proc.wait(15)
+            proc.wait(30)
     print("| clients | server | requests/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
-    for c in ("1", "10", "100"):
+    print("|---:|---|---:|---:|---:|---:|")
+    for c in map(str, LEVELS):
         for name in servers:
             r = results[name][c]
             print(f"| {c} | {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
                   f"| {r['errors']} |")
     print()
-    for c in ("1", "10", "100"):
+    ratios = {}
+    for c in map(str, LEVELS):
         bare = results["bare aiohttp"][c]["rps"]
-        print(f"{c} clients: quotebot reaches {results['quotebot serve'][c]['rps'] / bare:.0%} "
-              f"of the bare endpoint's requests/s ("
-              f"{results['quotebot serve, every question new'][c]['rps'] / bare:.0%} when every "
-              f"question is new)")
+        same = results["quotebot serve, same question"][c]["rps"] / bare
+        new = results["quotebot serve, every question new"][c]["rps"] / bare
+        ratios[c] = {"same_question": same, "every_question_new": new}
+        print(f"- {c} client(s): quotebot reaches {same:.0%} of the bare endpoint's "
+              f"requests/s with the same question, {new:.0%} when every question is new")
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "http.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results" / "http.json").write_text(json.dumps(
+        {"requests_per_level": args.requests, "index": args.index, "results": results,
+         "ratio_to_bare": ratios}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,29 @@
-"""Scale: quotebot vs bm25s vs rank-bm25 on the same synthetic token lists.
+"""Scale: quotebot vs bm25s vs rank-bm25 on the same token lists, and quotebot's own pipeline.
 
-    python benchmarks/bench_scale.py                 # 10k, 100k and 1M sentences
-    python benchmarks/bench_scale.py --sizes 10000   # one size
+    python benchmarks/bench_scale.py                       # 10k, 100k, 1M sentences (~5 min)
+    python benchmarks/bench_scale.py --sizes 10000,100000  # fewer sizes
+    python benchmarks/bench_scale.py --rank-bm25-max 100000  # rank-bm25 up to 100k only
 
-A deterministic Zipf corpus (a 50,000-word vocabulary, 8-30 tokens a sentence) is
-written as text, one sentence a line, so quotebot indexes it through its whole pipeline
-(Punkt, analysis, BM25) into a saved index; bm25s (method "lucene", k1=1.5, b=0.75, the
-same variant as quotebot) and rank-bm25 (BM25Okapi) get the same token lists. Each
-system runs in its own process, so peak RSS is its own. Prints a table and writes
-benchmarks/results/scale.json (and docs/scale.png when matplotlib is installed).
+Part 1, the same token lists for everyone: a deterministic Zipf corpus (a 50,000-word
+vocabulary, 8-30 tokens a sentence, see corpora.py). quotebot builds its BM25 matrix
+from the lists (BM25Matrix.from_token_lists) and saves it as a normal saved index;
+bm25s (method "lucene", k1=1.5, b=0.75: the same BM25 as quotebot; NumPy backend, one
+thread) builds and saves its own; rank-bm25 (BM25Okapi) builds in memory (it has no
+saved format) and runs up to --rank-bm25-max sentences. Every query is a list of 2-4
+tokens; each system maps them to its own ids, scores and returns the top 10. The top 10
+of quotebot and bm25s are compared query by query.
+
+Part 2, quotebot's own pipeline: English-like news text (corpora.write_news) indexed by
+`SentenceIndex.build` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
+process that answers questions with the full engine (plan, retrieve, rerank, extract).
+
+Each build and each serving run is its own process, so peak RSS (VmHWM) is that
+process's own, and serving is measured apart from building. Child processes get
+OMP/OPENBLAS/MKL_NUM_THREADS=1 (single-threaded figures) and run without
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: both are unset together, only for the benchmark
+processes (they are set on some of our machines for the test suite's sake).
+
+Prints tables and writes benchmarks/results/scale.json and docs/scale.png (matplotlib).
 """
 
 from __future__ import annotations
@@ -16,286 +31,401 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shutil
+import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpora  # noqa: E402
+
 RESULTS = HERE / "results"
-VOCAB = 50_000
-SEED = 20261124
+PLOT = HERE.parent / "docs" / "scale.png"
 N_QUERIES = 200
+N_QUERIES_RANK_BM25 = 20  # it scores every sentence in a Python loop: keep it short
+N_QUESTIONS = 200
 
 
-def corpus_tokens(n: int) -> list[list[str]]:
-    """``n`` sentences of Zipf-distributed words, the same for every system."""
-    rng = np.random.default_rng(SEED)
-    lengths = rng.integers(8, 31, size=n)
-    ranks = rng.zipf(1.2, size=int(lengths.sum()))
-    ids = np.minimum(ranks, VOCAB) - 1
-    words = np.array([f"w{i}" for i in range(VOCAB)], dtype=object)
-    flat = words[ids]
-    out, pos = [], 0
-    for length in lengths.tolist():
-        out.append(flat[pos:pos + length].tolist())
-        pos += length
-    return out
-
-
-def queries(n: int = N_QUERIES) -> list[list[str]]:
-    """2-4 words, drawn from the middle of the vocabulary (rare and common words mixed)."""
-    rng = np.random.default_rng(SEED + 1)
-    return [[f"w{int(i)}" for i in rng.integers(5, 5000, size=int(rng.integers(2, 5)))]
-            for _ in range(n)]
+# -- measuring ----------------------------------------------------------------------------------
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM, because Linux carries ru_maxrss over
-    exec, so a process started by a big one would report the parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry a parent's peak
+    over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def latency(fn: Any, qs: list[list[str]]) -> dict[str, float]:
-    fn(qs[0])
+def latencies(search: Callable[[Any], Any], qs: list[Any]) -> dict[str, float]:
+    """p50/p99 of one query at a time, after one warm-up query."""
+    search(qs[0])
     times = []
     for q in qs:
         started = time.perf_counter()
-        fn(q)
+        search(q)
         times.append(time.perf_counter() - started)
-    times_ms = np.array(times) * 1000
-    return {"p50_ms": float(np.percentile(times_ms, 50)),
-            "p99_ms": float(np.percentile(times_ms, 99))}
+    ms = np.array(times) * 1000
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
 
 
-# -- one system, in its own process --------------------------------------------------------
+def top10_json(ids: Any, scores: Any) -> dict[str, list[Any]]:
+    return {"ids": [int(i) for i in ids], "scores": [round(float(s), 5) for s in scores]}
 
 
-def run_quotebot(n: int, workdir: Path) -> dict[str, Any]:
-    from quotebot.corpus import load_corpus
+# -- part 1: the same token lists --------------------------------------------------------------
+
+
+def build_quotebot(n: int, work: Path) -> dict[str, Any]:
+    from quotebot.bm25 import BM25Matrix
+    from quotebot.store import SentenceIndex  # noqa: F401 - imported before the clock starts
+
+    tokens = corpora.zipf_tokens(n)
+    started = time.perf_counter()
+    matrix, vocab = BM25Matrix.from_token_lists(tokens)
+    matrix_s = time.perf_counter() - started
+    index = _sentence_index(tokens, matrix, vocab)
+    index.save(work / "quotebot")
+    build_s = time.perf_counter() - started
+    return {"build_s": build_s, "matrix_s": matrix_s, "size_mb": dir_mb(work / "quotebot"),
+            "build_rss_mb": peak_rss_mb()}
+
+
+def _sentence_index(tokens: list[list[str]], matrix: Any, vocab: list[str]) -> Any:
+    """A saved-index-ready SentenceIndex over the token lists: one document holding one
+    sentence per line, so quotes slice back as for any corpus."""
+    from quotebot.corpus import fingerprint
+    from quotebot.models import Document
+    from quotebot.store import DocInfo, SentenceIndex
+
+    lines = [" ".join(t) for t in tokens]
+    text = "\n".join(lines)
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    start = np.zeros(len(lines), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=start[1:])
+    ones = np.ones(len(lines), dtype=np.int32)
+    doc = Document("zipf", "Zipf corpus", text)
+    return SentenceIndex(
+        docs=[DocInfo(doc.id, doc.title, "", len(lines))], texts=[text].__getitem__,
+        doc_idx=np.zeros(len(lines), dtype=np.int32),
+        paragraph=np.arange(1, len(lines) + 1, dtype=np.int32), sentence_no=ones,
+        start=start, end=start + lengths, vocab=vocab, words={}, matrix=matrix,
+        fingerprint=fingerprint([doc]))
+
+
+def serve_quotebot(n: int, work: Path) -> dict[str, Any]:
     from quotebot.store import SentenceIndex
 
-    text = workdir / "corpus.txt"
-    with open(text, "w", encoding="utf-8") as fh:
-        for tokens in corpus_tokens(n):
-            fh.write(" ".join(tokens) + ".\n")
     started = time.perf_counter()
-    index = SentenceIndex.build(load_corpus(text))
-    out = workdir / "quotebot-index"
-    index.save(out)
-    build = time.perf_counter() - started
-    del index
-    # Serving is measured in a fresh process: build-time memory is not serving memory.
-    serving = subprocess.run([sys.executable, __file__, "--serve", str(out)],
-                             capture_output=True, text=True, check=True)
-    return {"build_s": build, "size_mb": dir_size(out) / 1e6, "build_rss_mb": peak_rss_mb(),
-            **json.loads(serving.stdout)}
-
-
-def serve_quotebot(out: Path) -> dict[str, Any]:
-    """Open a saved index and answer the queries, as a server process would."""
-    from quotebot.store import SentenceIndex
-
-    started = time.perf_counter()
-    loaded = SentenceIndex.load(out)
-    vocab = loaded.term_ids
-    load = time.perf_counter() - started
-    matrix = loaded.matrix
+    index = SentenceIndex.load(work / "quotebot")
+    load_s = time.perf_counter() - started
+    term_ids, matrix = index.term_ids, index.matrix
 
     def search(q: list[str]) -> Any:
-        return matrix.top_k({vocab[t]: 1.0 for t in q if t in vocab}, 10)
+        return matrix.top_k({term_ids[t]: 1.0 for t in q if t in term_ids}, 10)
 
-    qs = queries()
-    stats = latency(search, qs)
+    qs = corpora.zipf_queries(N_QUERIES)
+    stats = latencies(search, qs)
     started = time.perf_counter()
     results = [search(q) for q in qs]
-    batched = len(qs) / (time.perf_counter() - started)
-    top10 = [[int(i) for i in ids] for ids, _ in results]
-    scores = [[round(float(s), 4) for s in sc] for _, sc in results]
-    return {"load_s": load, **stats, "qps_batched": batched, "peak_rss_mb": peak_rss_mb(),
-            "top10": top10, "scores": scores}
+    qps = len(qs) / (time.perf_counter() - started)
+    return {"load_s": load_s, **stats, "qps_batched": qps, "peak_rss_mb": peak_rss_mb(),
+            "top10": [top10_json(ids, sc) for ids, sc in results]}
 
 
-def run_bm25s(n: int, workdir: Path) -> dict[str, Any]:
+def build_bm25s(n: int, work: Path) -> dict[str, Any]:
     import bm25s
 
-    tokens = corpus_tokens(n)
+    tokens = corpora.zipf_tokens(n)
     started = time.perf_counter()
     retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
     retriever.index(tokens, show_progress=False)
-    out = workdir / "bm25s-index"
-    retriever.save(out, show_progress=False)
-    build = time.perf_counter() - started
-    del retriever, tokens
+    matrix_s = time.perf_counter() - started
+    retriever.save(work / "bm25s", show_progress=False)
+    build_s = time.perf_counter() - started
+    return {"build_s": build_s, "matrix_s": matrix_s, "size_mb": dir_mb(work / "bm25s"),
+            "build_rss_mb": peak_rss_mb()}
+
+
+def serve_bm25s(n: int, work: Path) -> dict[str, Any]:
+    import bm25s
+
     started = time.perf_counter()
-    loaded = bm25s.BM25.load(out, mmap=True, show_progress=False)
-    load = time.perf_counter() - started
-    vocab = loaded.vocab_dict
+    retriever = bm25s.BM25.load(work / "bm25s", mmap=True, show_progress=False)
+    load_s = time.perf_counter() - started
+    vocab = retriever.vocab_dict
 
     def search(q: list[str]) -> Any:
-        return loaded.retrieve([[t for t in q if t in vocab]], k=10, show_progress=False,
-                               n_threads=1)
+        return retriever.retrieve([[t for t in q if t in vocab]], k=10, show_progress=False,
+                                  n_threads=1)
 
-    qs = queries()
-    stats = latency(search, qs)
-    started = time.perf_counter()
+    qs = corpora.zipf_queries(N_QUERIES)
+    stats = latencies(search, qs)
     batch = [[t for t in q if t in vocab] for q in qs]
-    docs, scores = loaded.retrieve(batch, k=10, show_progress=False, n_threads=1)
-    batched = len(qs) / (time.perf_counter() - started)
-    return {"build_s": build, "size_mb": dir_size(out) / 1e6, "load_s": load, **stats,
-            "qps_batched": batched, "peak_rss_mb": peak_rss_mb(),
-            "top10": [[int(i) for i in row] for row in docs],
-            "scores": [[round(float(s), 4) for s in row] for row in scores]}
+    started = time.perf_counter()
+    docs, scores = retriever.retrieve(batch, k=10, show_progress=False, n_threads=1)
+    qps = len(qs) / (time.perf_counter() - started)
+    return {"load_s": load_s, **stats, "qps_batched": qps, "peak_rss_mb": peak_rss_mb(),
+            "top10": [top10_json(d, s) for d, s in zip(docs, scores, strict=True)]}
 
 
-def run_rank_bm25(n: int, workdir: Path) -> dict[str, Any]:
+def build_and_serve_rank_bm25(n: int, work: Path) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
-    tokens = corpus_tokens(n)
+    tokens = corpora.zipf_tokens(n)
     started = time.perf_counter()
     oracle = BM25Okapi(tokens, k1=1.5, b=0.75)
-    build = time.perf_counter() - started
+    build_s = time.perf_counter() - started
     del tokens
 
     def search(q: list[str]) -> Any:
         scores = oracle.get_scores(q)
         return np.argpartition(-scores, 10)[:10]
 
-    qs = queries()[:20]  # a Python loop over every sentence per query: keep it short
-    stats = latency(search, qs)
-    return {"build_s": build, "size_mb": None, "load_s": None, **stats,
-            "qps_batched": 1000 / stats["p50_ms"], "peak_rss_mb": peak_rss_mb()}
+    qs = corpora.zipf_queries(N_QUERIES)[:N_QUERIES_RANK_BM25]
+    stats = latencies(search, qs)
+    return {"build_s": build_s, "matrix_s": build_s, "size_mb": None, "load_s": None,
+            **stats, "qps_batched": 1000 / stats["p50_ms"], "peak_rss_mb": peak_rss_mb(),
+            "build_rss_mb": None}
 
 
-SYSTEMS = {"quotebot": run_quotebot, "bm25s": run_bm25s, "rank-bm25": run_rank_bm25}
+# -- part 2: quotebot's pipeline on text --------------------------------------------------------
 
 
-def worker(system: str, n: int) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{system}-"))
-    try:
-        print(json.dumps(SYSTEMS[system](n, workdir)))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def write_news(n: int, work: Path) -> dict[str, Any]:
+    # Its own process: the generator's memory is not the build's.
+    corpora.write_news(n, work / "news")
+    return {}
 
 
-# -- the comparison ---------------------------------------------------------------------------
+def build_news(n: int, work: Path) -> dict[str, Any]:
+    from quotebot.corpus import load_corpus
+    from quotebot.store import SentenceIndex
+
+    started = time.perf_counter()
+    docs = load_corpus(work / "news")
+    index = SentenceIndex.build(docs)
+    index.save(work / "news-index")
+    build_s = time.perf_counter() - started
+    return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
+            "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
+            "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb()}
 
 
-def agreement(ours: dict[str, Any], theirs: dict[str, Any]) -> float:
-    """Share of queries whose top-10 (ids and scores) agree; ties at equal scores may
-    list sentences in another order, so ids are compared per distinct score."""
+def questions(index: Any, n: int) -> list[str]:
+    """Questions made of words of random sentences of the corpus, deterministic."""
+    rng = np.random.default_rng(corpora.SEED + 2)
+    forms = ("how many {} {}?", "who {} the {}?", "when did {} {} {}?",
+             "what is the {} of {}?", "where did the {} {}?")
+    out: list[str] = []
+    while len(out) < n:
+        sid = int(rng.integers(0, index.n_sentences))
+        words = [w for w in re.findall(r"[A-Za-z]+", index.sentence(sid).text) if len(w) > 3]
+        if len(words) < 3:
+            continue
+        form = forms[len(out) % len(forms)]
+        out.append(form.format(*rng.choice(words, size=3, replace=False).tolist()))
+    return out
+
+
+def serve_news(n: int, work: Path) -> dict[str, Any]:
+    from quotebot.engine import QuoteEngine
+    from quotebot.store import SentenceIndex
+
+    started = time.perf_counter()
+    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    load_s = time.perf_counter() - started
+    qs = questions(engine.index, N_QUESTIONS + 1)
+    stats = latencies(engine.answer_question, qs)
+    engine._answers.clear()  # the same questions again, not from the answer cache
+    warm = latencies(engine.answer_question, qs)
+    answered = sum(engine.answer_question(q).answered for q in qs)
+    return {"load_s": load_s, **stats, "warm_p50_ms": warm["p50_ms"],
+            "warm_p99_ms": warm["p99_ms"], "answered": answered / len(qs),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
+    "quotebot.build": build_quotebot, "quotebot.serve": serve_quotebot,
+    "bm25s.build": build_bm25s, "bm25s.serve": serve_bm25s,
+    "rank-bm25.build": build_and_serve_rank_bm25,
+    "news.write": write_news, "news.build": build_news, "news.serve": serve_news,
+}
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Unset together, for benchmark processes only (see the module docstring).
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def run(worker: str, n: int, work: Path) -> dict[str, Any]:
+    print(f"  {worker} at {n:,} …", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--worker", worker, str(n), str(work)],
+                          capture_output=True, text=True, env=child_env())
+    if done.returncode != 0:
+        raise RuntimeError(f"{worker} at {n} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["process_s"] = time.perf_counter() - started
+    return result
+
+
+def agreement(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Queries whose top 10 agree: the same scores (to 1e-4) and the same sentences above
+    the 10th score (sentences tied with the 10th may differ: both lists are right; ties
+    are common in short sentences, and quotebot lists them by sentence id)."""
     same = 0
-    for ids_a, sc_a, ids_b, sc_b in zip(ours["top10"], ours["scores"], theirs["top10"],
-                                        theirs["scores"], strict=True):
-        pairs_b = [(s, i) for i, s in zip(ids_b, sc_b, strict=True) if s > 0]
-        pairs_a = [(s, i) for i, s in zip(ids_a, sc_a, strict=True)]
-        if len(pairs_a) != len(pairs_b):
+    for a, b in zip(ours, theirs, strict=True):
+        b_pairs = [(i, s) for i, s in zip(b["ids"], b["scores"], strict=True) if s > 0]
+        a_pairs = list(zip(a["ids"], a["scores"], strict=True))
+        if len(a_pairs) != len(b_pairs) or not np.allclose(
+                [s for _, s in a_pairs], [s for _, s in b_pairs], atol=1e-4, rtol=0):
             continue
-        if not np.allclose([s for s, _ in pairs_a], [s for s, _ in pairs_b], atol=2e-3):
-            continue
-        last = pairs_a[-1][0] if pairs_a else None
-        above_a = {i for s, i in pairs_a if last is None or s > last + 2e-3}
-        above_b = {i for s, i in pairs_b if last is None or s > last + 2e-3}
-        same += above_a == above_b
-    return same / max(len(ours["top10"]), 1)
+        last = a_pairs[-1][1] if a_pairs else 0.0
+        same += ({i for i, s in a_pairs if s > last + 1e-4}
+                 == {i for i, s in b_pairs if s > last + 1e-4})
+    return {"queries": len(ours), "agree": same, "share": same / max(len(ours), 1)}
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = {}
+    for name in ("numpy", "scipy", "nltk", "bm25s", "rank_bm25"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name.replace("_", "-"))
+        except Exception:
+            pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_gb, 1),
+            "python": platform.python_version(), "versions": versions}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--rank-bm25-max", type=int, default=100_000,
-                        help="largest size rank-bm25 runs at (it is slow and memory-hungry)")
-    parser.add_argument("--worker", nargs=2, metavar=("SYSTEM", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="sentence counts for part 1 (token lists)")
+    parser.add_argument("--text-sizes", default=None,
+                        help="sentence counts for part 2 (news text; default: --sizes)")
+    parser.add_argument("--rank-bm25-max", type=int, default=1_000_000,
+                        help="largest size rank-bm25 runs at (a Python loop per sentence)")
+    parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        print(json.dumps(serve_quotebot(Path(args.serve))))
-        return
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]))
+        name, n, work = args.worker
+        print(json.dumps(WORKERS[name](int(n), Path(work))))
         return
-    env = dict(os.environ)
-    # Benchmarks measure NumPy at its best: these variables slow current OpenBLAS builds.
-    env.pop("OPENBLAS_CORETYPE", None)
-    env.pop("OPENBLAS_L2_SIZE", None)
-    results: dict[str, Any] = {"machine": machine(), "sizes": {}}
-    for n in [int(s) for s in args.sizes.split(",")]:
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    text = args.sizes if args.text_sizes is None else args.text_sizes
+    text_sizes = [int(s) for s in text.split(",") if s]
+    results: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M"),
+                               "tokens": {}, "text": {}}
+    wall = time.perf_counter()
+    for n in sizes:
+        print(f"token lists, {n:,} sentences", file=sys.stderr)
         row: dict[str, Any] = {}
-        for system in SYSTEMS:
-            if system == "rank-bm25" and n > args.rank_bm25_max:
-                continue
-            print(f"{system} at {n:,} sentences …", file=sys.stderr, flush=True)
-            done = subprocess.run([sys.executable, __file__, "--worker", system, str(n)],
-                                  capture_output=True, text=True, env=env, check=True)
-            row[system] = json.loads(done.stdout)
-        if "bm25s" in row:
-            row["top10_agreement_with_bm25s"] = agreement(row["quotebot"], row["bm25s"])
-        for data in row.values():
-            if isinstance(data, dict):
-                data.pop("top10", None)
-                data.pop("scores", None)
-        results["sizes"][str(n)] = row
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            work = Path(tmp)
+            for system in ("quotebot", "bm25s"):
+                row[system] = run(f"{system}.build", n, work)
+                row[system].update(run(f"{system}.serve", n, work))
+            if n <= args.rank_bm25_max:
+                row["rank-bm25"] = run("rank-bm25.build", n, work)
+        row["agreement"] = agreement(row["quotebot"].pop("top10"), row["bm25s"].pop("top10"))
+        results["tokens"][str(n)] = row
+    for n in text_sizes:
+        print(f"news text, {n:,} sentences", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="bench-news-") as tmp:
+            run("news.write", n, Path(tmp))
+            row = run("news.build", n, Path(tmp))
+            row.update(run("news.serve", n, Path(tmp)))
+        results["text"][str(n)] = row
+    results["wall_s"] = time.perf_counter() - wall
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
-    plot(results)
+    print(tables(results))
+    if not args.no_plot:
+        plot(results)
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem, 1),
-            "python": sys.version.split()[0]}
+# -- reporting ----------------------------------------------------------------------------------
 
 
-def table(results: dict[str, Any]) -> str:
-    lines = ["| sentences | system | build s | size MB | load s | p50 ms | p99 ms | queries/s "
-             "(batch) | peak RSS MB serving (building) |", "|---|---|---|---|---|---|---|---|---|"]
-    for n, row in results["sizes"].items():
-        for system, d in row.items():
-            if not isinstance(d, dict):
+def _f(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def tables(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [f"Machine: {m['cpus']} CPUs, {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}",
+             "", "Part 1: the same token lists",
+             "", "| sentences | system | build s | size on disk MB | load s | query p50 ms | "
+             "query p99 ms | queries/s (batch) | peak RSS MB serving | peak RSS MB building |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, row in results["tokens"].items():
+        for system in ("quotebot", "bm25s", "rank-bm25"):
+            if system not in row:
                 continue
-            fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
-            lines.append(f"| {int(n):,} | {system} | {fmt(d['build_s'], '.1f')} | "
-                         f"{fmt(d['size_mb'], '.0f')} | {fmt(d['load_s'], '.3f')} | "
-                         f"{d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {d['qps_batched']:,.0f} | "
-                         f"{d['peak_rss_mb']:,.0f}"
-                         + (f" ({d['build_rss_mb']:,.0f})" if "build_rss_mb" in d else "")
-                         + " |")
-    lines.append("")
-    lines.append("| sentences | p50 bm25s / quotebot | p50 rank-bm25 / quotebot | top-10 agreement "
-                 "with bm25s |")
-    lines.append("|---|---|---|---|")
-    for n, row in results["sizes"].items():
-        q = row["quotebot"]["p50_ms"]
-        b = row.get("bm25s", {}).get("p50_ms")
-        r = row.get("rank-bm25", {}).get("p50_ms")
-        agree = row.get("top10_agreement_with_bm25s")
-        lines.append(f"| {int(n):,} | {b / q:.1f}x | " + (f"{r / q:,.0f}x" if r else "—") +
-                     f" | {agree:.0%} |" if agree is not None else " | — |")
+            d = row[system]
+            lines.append(
+                f"| {int(n):,} | {system} | {d['build_s']:.2f} | {_f(d['size_mb'], '.0f')} | "
+                f"{_f(d['load_s'], '.3f')} | {d['p50_ms']:.3f} | {d['p99_ms']:.3f} | "
+                f"{d['qps_batched']:,.0f} | {d['peak_rss_mb']:,.0f} | "
+                f"{_f(d['build_rss_mb'], ',.0f')} |")
+    lines += ["", "| sentences | p50 bm25s ÷ quotebot | p50 rank-bm25 ÷ quotebot | "
+              "batch q/s quotebot ÷ bm25s | build bm25s ÷ quotebot | top-10 agreement with "
+              "bm25s |", "|---:|---:|---:|---:|---:|---|"]
+    for n, row in results["tokens"].items():
+        q, b = row["quotebot"], row["bm25s"]
+        r = row.get("rank-bm25")
+        a = row["agreement"]
+        lines.append(
+            f"| {int(n):,} | {b['p50_ms'] / q['p50_ms']:,.0f}× | "
+            + (f"{r['p50_ms'] / q['p50_ms']:,.0f}×" if r else "not run")
+            + f" | {q['qps_batched'] / b['qps_batched']:,.0f}× | "
+            f"{b['build_s'] / q['build_s']:.1f}× | {a['agree']}/{a['queries']} "
+            f"({a['share']:.0%}) |")
+    if results["text"]:
+        lines += ["", "Part 2: quotebot's pipeline on news-like text",
+                  "", "| sentences | documents | terms | text MB | build s | index MB | "
+                  "load s | answer p50 ms | answer p99 ms | warm p50 ms | warm p99 ms | "
+                  "answered | peak RSS MB serving | peak RSS MB building |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for d in results["text"].values():
+            lines.append(
+                f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
+                f"{d['text_mb']:.0f} | {d['build_s']:.1f} | {d['size_mb']:.0f} | "
+                f"{d['load_s']:.3f} | {d['p50_ms']:.1f} | {d['p99_ms']:.1f} | "
+                f"{d['warm_p50_ms']:.1f} | {d['warm_p99_ms']:.1f} | {d['answered']:.0%} | "
+                f"{d['peak_rss_mb']:,.0f} | {d['build_rss_mb']:,.0f} |")
+    lines += ["", f"Whole run: {results['wall_s'] / 60:.1f} min"]
     return "\n".join(lines)
 
 
@@ -306,23 +436,35 @@ def plot(results: dict[str, Any]) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("(matplotlib not installed: no plot)", file=sys.stderr)
+        print("(matplotlib is not installed: no plot; pip install -e '.[bench]')",
+              file=sys.stderr)
         return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for system in SYSTEMS:
-        xs = [int(n) for n, row in results["sizes"].items() if system in row]
-        ys = [results["sizes"][str(n)][system]["p50_ms"] for n in xs]
-        if xs:
-            ax.loglog(xs, ys, marker="o", label=system)
-    ax.set_xlabel("sentences")
-    ax.set_ylabel("query latency p50 (ms)")
-    ax.set_title("BM25 query latency by corpus size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    out = HERE.parent / "docs" / "scale.png"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    styles = {"quotebot": ("o-", "C0"), "bm25s": ("s-", "C1"), "rank-bm25": ("^-", "C2")}
+    for system, (style, color) in styles.items():
+        xs = [int(n) for n, row in results["tokens"].items() if system in row]
+        if not xs:
+            continue
+        rows = [results["tokens"][str(n)][system] for n in xs]
+        left.loglog(xs, [r["p50_ms"] for r in rows], style, color=color, label=f"{system} p50")
+        left.loglog(xs, [r["p99_ms"] for r in rows], style, color=color, alpha=0.3,
+                    label=f"{system} p99")
+        right.loglog(xs, [r["build_s"] for r in rows], style, color=color,
+                     label=f"{system}, from token lists")
+    if results["text"]:
+        xs = [d["sentences"] for d in results["text"].values()]
+        left.loglog(xs, [d["warm_p50_ms"] for d in results["text"].values()], "d--",
+                    color="C3", label="quotebot whole answer, news text (p50)")
+        right.loglog(xs, [d["build_s"] for d in results["text"].values()], "d--",
+                     color="C3", label="quotebot from news text (Punkt, analysis)")
+    left.set(xlabel="sentences", ylabel="ms per query", title="Query latency (one thread)")
+    right.set(xlabel="sentences", ylabel="seconds", title="Index build (to disk)")
+    for ax in (left, right):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    print(f"plot: {out}", file=sys.stderr)
+    fig.savefig(PLOT, dpi=110)
+    print(f"plot: {PLOT}", file=sys.stderr)
 
 
 if __name__ == "__main__":
