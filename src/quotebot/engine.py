@@ -350,20 +350,24 @@ class QuoteEngine:
             self._para_len = para_len
         avg = float(para_len.mean()) or 1.0
         wanted = np.unique(paragraphs)
+        norm = matrix.k1 * (1 - matrix.b + matrix.b * para_len[wanted] / avg)
         total = np.zeros(wanted.size)
         for group in groups:
             best = np.zeros(wanted.size)
             for term, weight in group:
                 lo, hi = int(matrix.indptr[term]), int(matrix.indptr[term + 1])
-                pids = para_of[np.asarray(matrix.indices[lo:hi])]
-                tf_all = np.bincount(pids, weights=np.asarray(matrix.tf[lo:hi], dtype=np.float64),
-                                     minlength=n_paras)
-                df = int(np.count_nonzero(tf_all))
-                if df == 0:
+                if lo == hi:
                     continue
+                # Sentence ids follow paragraph order, so a term's paragraph ids come out
+                # sorted: its paragraph frequencies are differences of a running sum, and
+                # the work follows the term's postings, not the number of paragraphs.
+                pids = para_of[np.asarray(matrix.indices[lo:hi])]
+                df = 1 + int(np.count_nonzero(pids[1:] != pids[:-1]))
                 idf = float(lucene_idf(df, n_paras))
-                tf = tf_all[wanted]
-                norm = matrix.k1 * (1 - matrix.b + matrix.b * para_len[wanted] / avg)
+                running = np.zeros(hi - lo + 1)
+                np.cumsum(matrix.tf[lo:hi], out=running[1:])
+                tf = (running[np.searchsorted(pids, wanted, "right")]
+                      - running[np.searchsorted(pids, wanted, "left")])
                 best = np.maximum(best, weight * idf * tf / (tf + norm))
             total += best
         return total[np.searchsorted(wanted, paragraphs)]
