@@ -167,3 +167,63 @@ def test_no_quote_ever_has_a_zero_score(engine: QuoteEngine) -> None:
     assert answer.quotes
     assert all(q.score > 0 for q in answer.quotes)
     assert len(answer.quotes) == len({(q.start, q.end) for q in answer.quotes})
+
+
+MATCH = """\
+Riverside Rovers beat Hillford Town 3–1 in the County Cup final, their 12–4 season ending in a trophy.
+The winning goal was scored by Jamie Cole, who now has 31 goals this season.
+The trophy was presented by the mayor of Hillford, a former goalkeeper.
+Tickets cost £8 for adults and £2 for children, and seventy thousand fans applied for them.
+QuickBooks sponsored the match programme, which was printed in gold and green.
+Cole later thanked the groundstaff of the Meadow Park stadium.
+Earlier in the season the Rovers defeated the Harbour Athletic in the semi-final.
+The players stayed at the Grand Marine Hotel before the final.
+"""
+
+
+@pytest.fixture(scope="module")
+def match(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("match")
+    (folder / "cup-final.txt").write_text(MATCH, encoding="utf-8")
+    return QuoteEngine.open(folder / "cup-final.txt", index_dir=folder / "index")
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        # Amounts keep their currency and their scale word.
+        ("How much did a child's ticket cost?", "£2"),
+        ("How many fans applied for tickets?", "seventy thousand"),
+        # A passive sentence names the doer after "by".
+        ("Who scored the winning goal?", "Jamie Cole"),
+        # "Who did X beat?" asks for the one beaten.
+        ("Who did the Rovers defeat in the semi-final?", "Harbour Athletic"),
+        # A name written like one (capitals inside) opens a sentence.
+        ("Who sponsored the match programme?", "QuickBooks"),
+        # "What hotel …?" asks for a name, as "who" does.
+        ("What hotel did the players stay at?", "Grand Marine Hotel"),
+    ],
+)
+def test_short_answers_for_typed_questions(match: QuoteEngine, question: str,
+                                          short: str) -> None:
+    answer = match.answer_question(question)
+    assert answer.short is not None, (question, answer.quotes[0].text if answer.quotes else None)
+    assert answer.short.text == short
+
+
+def test_a_name_that_opens_a_sentence_counts_when_the_article_capitalises_it(
+        match: QuoteEngine) -> None:
+    answer = match.answer_question("Who thanked the groundstaff?")
+    assert answer.short is not None and answer.short.text == "Cole"
+
+
+def test_a_question_asking_for_a_colour_gets_a_colour_only_when_there_is_one(
+        match: QuoteEngine) -> None:
+    answer = match.answer_question("What colour was the match programme printed in?")
+    assert answer.answered and answer.short is None  # gold and green: two, so no answer
+
+
+def test_a_name_that_only_describes_the_doer_is_not_the_answer(match: QuoteEngine) -> None:
+    answer = match.answer_question("Who presented the trophy?")
+    assert answer.quotes[0].text.startswith("The trophy was presented by the mayor")
+    assert answer.short is None or answer.short.text != "Hillford"

@@ -8,7 +8,7 @@ sentence or None: a wrong short answer is worse than none.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from quotebot.analysis import STOP_WORDS, Token
 from quotebot.question import Kind, Question
@@ -22,6 +22,10 @@ NUMBER_WORDS = frozenset(
     single double triple""".split()
 )
 _SCALE = frozenset("hundred thousand million billion trillion percent per cent % dozen".split())
+_CURRENCY = frozenset("$£€¥")
+_FRACTIONS = frozenset("½⅓⅔¼¾⅛")
+# What may join two parts of one number: nothing ("5½"), or a dash ("15–1", "24–10").
+_NUMBER_JOIN = re.compile(r"|[-–]")
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
@@ -59,11 +63,13 @@ def number_tokens(tokens: Sequence[Token]) -> list[int]:
             if t.surface[:1].isdigit() or t.norm in NUMBER_WORDS]
 
 
-def name_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
+def name_spans(text: str, tokens: Sequence[Token],
+               is_name: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
     """(first, last) token indices of capitalised phrases ("New York Police Department").
 
-    A sentence-initial capital counts only when the next word is capitalised too;
-    connectors ("of", "and", "for", "the") may join capitalised words.
+    A lone capitalised word at the start of a sentence counts when it is written like a
+    name ("CBS", "QuickBooks") or ``is_name`` says so (the corpus capitalises it
+    elsewhere); connectors ("of", "and", "for", "the") may join capitalised words.
     """
     spans: list[tuple[int, int]] = []
     i, n = 0, len(tokens)
@@ -86,7 +92,9 @@ def name_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
             else:
                 break
         first = i
-        if i == 0 and j == 0:
+        if i == 0 and j == 0 and not _written_as_name(tokens[0].surface) and not (
+                is_name is not None and tokens[0].norm not in STOP_WORDS
+                and is_name(tokens[0].surface)):
             i = j + 1
             continue  # a lone capital at the start of a sentence is usually just a word
         if tokens[first].norm in STOP_WORDS and first < j:
@@ -96,6 +104,11 @@ def name_spans(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
         spans.append((first, j))
         i = j + 1
     return spans
+
+
+def _written_as_name(word: str) -> bool:
+    """"CBS", "QuickBooks", "McManus": capitals after the first letter."""
+    return len(word) >= 2 and any(ch.isupper() for ch in word[1:]) and word[:1].isupper()
 
 
 def _is_cap(token: Token) -> bool:
@@ -109,24 +122,47 @@ def _adjacent(text: str, a: Token, b: Token) -> bool:
 
 
 def extract(
-    question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int]
+    question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+    is_name: Callable[[str], bool] | None = None, *, fill_gaps: bool = True,
 ) -> Span | None:
     """The short answer's character span in ``text`` (a sentence), or None when unsure.
 
     ``matched`` maps indices of sentence tokens that match the question's words to the
-    position of that word among the question's concepts (0 = first).
+    position of that word among the question's concepts (0 = first). ``is_name`` tells
+    whether a capitalised word at the start of the sentence is a name. ``fill_gaps``
+    allows an untyped "what" question to be answered by the words that fill its gap.
     """
     if question.kind is Kind.HOW_MANY:
-        return _number_answer(tokens, matched, question)
+        return _number_answer(text, tokens, matched, question)
     if question.kind is Kind.WHEN:
         return _time_answer(text, tokens, matched, question)
     if question.kind is Kind.WHO:
-        return _who_answer(text, tokens, matched, question)
+        return _who_answer(text, tokens, matched, question, is_name)
     if question.kind is Kind.WHERE:
-        return _where_answer(text, tokens, matched, question)
+        return _where_answer(text, tokens, matched, question, is_name)
     if question.kind is Kind.WHAT:
-        return _what_answer(text, tokens, matched, question)
+        if question.wh_noun in ("color", "colour"):
+            return _colour_answer(tokens, question)
+        if _asks_for_a_name(question):
+            named = _who_answer(text, tokens, matched, question, is_name)
+            if named is not None:
+                return named
+        return _what_answer(text, tokens, matched, question) if fill_gaps else None
     return None
+
+
+def _asks_for_a_name(q: Question) -> bool:
+    """"What hotel …?", "Which building …?", "What is the name of …?": the answer is a name
+    (a capitalised phrase), found as for "who" questions."""
+    if _NAME_OF.search(q.text):
+        return True
+    return q.wh_noun is not None and q.wh_noun not in _AUX_WORDS and (
+        q.wh_noun not in STOP_WORDS or q.wh_noun == "other")
+
+
+def _colour_answer(tokens: Sequence[Token], q: Question) -> Span | None:
+    colours = [t for t in tokens if t.norm in _COLOURS and not _in_question(t, q)]
+    return (colours[0].start, colours[0].end) if len(colours) == 1 else None
 
 
 def _in_question(token: Token, question: Question) -> bool:
@@ -140,7 +176,7 @@ def _distance(i: int, matched: Mapping[int, int]) -> int:
 
 
 def _number_answer(
-    tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
 ) -> Span | None:
     best: tuple[tuple[int, int, int], int] | None = None
     for i in number_tokens(tokens):
@@ -161,10 +197,25 @@ def _number_answer(
         return None
     i = best[1]
     j = i
-    while j + 1 < len(tokens) and (tokens[j + 1].norm in _SCALE or (
-            tokens[j].norm in NUMBER_WORDS and tokens[j + 1].norm in NUMBER_WORDS)):
+    while j + 1 < len(tokens) and _continues_number(text, tokens[j], tokens[j + 1]):
         j += 1
-    return tokens[i].start, tokens[j].end
+    start = tokens[i].start
+    # "£2", "$1.2 billion": the currency is part of the amount. "seventy thousand": so is
+    # the number word before a scale word.
+    if start > 0 and text[start - 1] in _CURRENCY:
+        start -= 1
+    elif i > 0 and tokens[i].norm in _SCALE and tokens[i - 1].norm in NUMBER_WORDS:
+        start = tokens[i - 1].start
+    return start, tokens[j].end
+
+
+def _continues_number(text: str, token: Token, after: Token) -> bool:
+    """True when ``after`` is more of the number ``token`` starts ("2 million", "twenty
+    five", "5½", "15–1")."""
+    if after.norm in _SCALE or (token.norm in NUMBER_WORDS and after.norm in NUMBER_WORDS):
+        return True
+    joined = _NUMBER_JOIN.fullmatch(text[token.end:after.start]) is not None
+    return joined and (after.surface[:1].isdigit() or after.surface in _FRACTIONS)
 
 
 def _looks_like_year(token: Token) -> bool:
@@ -202,15 +253,18 @@ def _span_chars(tokens: Sequence[Token], span: tuple[int, int]) -> Span:
 _ROMAN = re.compile(r"[IVXLCDM]+")
 
 
-def _new_names(text: str, tokens: Sequence[Token], q: Question,
-               keep: str | None = None) -> list[tuple[int, int]]:
+def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping[int, int],
+               keep: str | None = None, is_name: Callable[[str], bool] | None = None
+               ) -> list[tuple[int, int]]:
     """Name spans with the question's own words cut out ("Super Bowl XLVIII" → "XLVIII"
-    is then dropped as a bare numeral; "New England Patriots" stays whole)."""
+    is then dropped as a bare numeral; "New England Patriots" stays whole). Words matched
+    to the question through related words or acronyms ("Most Valuable Player" for "MVP")
+    are the question's words too."""
     out = []
-    for first, last in name_spans(text, tokens):
+    for first, last in name_spans(text, tokens, is_name):
         run: list[int] = []
         for i in [*range(first, last + 1), None]:
-            if i is not None and (not _in_question(tokens[i], q) or (
+            if i is not None and (not (_in_question(tokens[i], q) or i in matched) or (
                     keep is not None and tokens[i].norm.rstrip("s") == keep.rstrip("s"))):
                 run.append(i)
                 continue
@@ -233,9 +287,10 @@ def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
 
 
 def _who_answer(
-    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
+    is_name: Callable[[str], bool] | None = None,
 ) -> Span | None:
-    names = _new_names(text, tokens, q, keep=q.wh_noun)
+    names = _new_names(text, tokens, q, matched, keep=q.wh_noun, is_name=is_name)
     if q.wh_noun:
         # "Which group …?" → the name that contains, precedes or follows "group"
         # ("the London Councils group", "linebacker Luke Kuechly").
@@ -253,7 +308,24 @@ def _who_answer(
         return None
     # A possessive name ("London's deputy mayor") describes, it does not answer.
     names = [(f, la) for f, la in names if not tokens[la].norm.endswith("'s")] or names
-    verb = min(matched)  # the first matched question word, usually the verb or the role
+    # "… was recovered by Ward", "… headlined by the British rock group Coldplay" (the
+    # last name after the "by" names the agent; earlier ones describe it).
+    agents = [(by, first, (first, last)) for first, last in names
+              if (by := _agent_before(text, tokens, first)) is not None
+              and any(0 < by - m <= 2 for m in matched)]
+    if agents:
+        by = min(agents)[0]
+        return _span_chars(tokens, max(a for a in agents if a[0] == by)[2])
+    if _OBJECT_QUESTION.match(q.text):
+        # "Who did the Panthers play …?" asks for the one acted on: the first new name
+        # after the question's words ("They defeated the Arizona Cardinals").
+        after = [(first - max(m for m in matched if m < first), (first, last))
+                 for first, last in names if any(m < first for m in matched)]
+        if after and min(after)[0] <= 4:
+            return _span_chars(tokens, min(after)[1])
+    # The first matched word that is not itself a name, usually the verb or the role.
+    plain = [m for m in matched if not _is_cap(tokens[m])]
+    verb = min(plain or matched)
     if not q.copula:
         # "Sadiq Khan announced …": a name right before the first matched word.
         for first, last in names:
@@ -277,14 +349,40 @@ def _who_answer(
     return None
 
 
+_OBJECT_QUESTION = re.compile(r"\s*(?:who|whom|(?:what|which)(?:\s+[\w-]+){1,2})\s+(?:did|does|do|"
+                              r"will|would|could|can|has|have|had)\b", re.I)
+_NAME_OF = re.compile(r"\b(?:what|which)\s+(?:is|was|were|are)\s+the\s+(?:\w+\s+)?name\b"
+                      r"|\bcalled\?", re.I)
+_AUX_WORDS = frozenset("""is was are were be been did do does will would can could should
+    may might must has have had shall""".split())
+_COLOURS = frozenset("""red orange yellow green blue purple violet pink brown black white grey
+    gray gold golden silver navy teal maroon crimson scarlet""".split())
+
+
+def _agent_before(text: str, tokens: Sequence[Token], first: int) -> int | None:
+    """Index of the "by" that introduces the name starting at ``first`` ("by Ward", "by the
+    British rock group Coldplay"), if any, within one clause."""
+    i = first - 1
+    while i >= 0 and first - i <= 5:
+        if _CLAUSE_END.search(text, tokens[i].end, tokens[i + 1].start):
+            return None
+        if tokens[i].norm == "by":
+            return i
+        if tokens[i].is_stop and tokens[i].norm not in ("the", "a", "an"):
+            return None  # "by the mayor of Hillford": the name only describes the doer
+        i -= 1
+    return None
+
+
 _PLACE_PREPS = frozenset({"in", "at", "from", "to", "near", "into", "across", "outside", "inside"})
 
 
 def _where_answer(
-    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
+    is_name: Callable[[str], bool] | None = None,
 ) -> Span | None:
     best: tuple[int, tuple[int, int]] | None = None
-    for first, last in _new_names(text, tokens, q):
+    for first, last in _new_names(text, tokens, q, matched, is_name=is_name):
         before = first - 1
         if before >= 0 and tokens[before].norm == "the":
             before -= 1

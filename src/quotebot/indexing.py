@@ -9,28 +9,32 @@ from pathlib import Path
 from typing import Any
 
 from quotebot.corpus import corpus_files, load_corpus, read_document, resolve_corpus_path
-from quotebot.engine import default_index_dir
+from quotebot.engine import QuoteEngine, default_index_dir
 from quotebot.errors import IndexFileError
+from quotebot.semantic import resolve_mode
 from quotebot.store import SentenceIndex, current_generation
 
 
 class ProgressLine:
-    """A one-line progress report on stderr (sentences and sentences per second)."""
+    """A one-line progress report on stderr: while indexing, documents and sentences
+    (``unit="sentences"``); while embedding, passages done of all (``unit="passages"``)."""
 
-    def __init__(self, label: str, enabled: bool) -> None:
+    def __init__(self, label: str, enabled: bool, unit: str = "sentences") -> None:
         self.label = label
         self.enabled = enabled
+        self.unit = unit
         self.started = time.perf_counter()
         self._last = 0.0
 
-    def __call__(self, sentences: int, documents: int) -> None:
+    def __call__(self, done: int, other: int) -> None:
         now = time.perf_counter()
         if not self.enabled or now - self._last < 0.1:
             return
         self._last = now
-        rate = sentences / max(now - self.started, 1e-9)
-        sys.stderr.write(f"\r{self.label}: {documents:,} documents, {sentences:,} sentences "
-                         f"({rate:,.0f} sentences/s)")
+        rate = done / max(now - self.started, 1e-9)
+        counts = (f"{done:,} of {other:,} {self.unit}" if self.unit == "passages"
+                  else f"{other:,} documents, {done:,} {self.unit}")
+        sys.stderr.write(f"\r{self.label}: {counts} ({rate:,.0f} {self.unit}/s)")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -64,8 +68,15 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     finally:
         progress.close()
     gen = index.save(target)
+    # Embed the sentences now, so that the first question after start-up is quick.
+    embedding = ProgressLine("embedding", show_progress, unit="passages")
+    try:
+        semantic = QuoteEngine(index).attach_semantic(resolve_mode(), target, progress=embedding)
+    finally:
+        embedding.close()
     seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in gen.iterdir())
+    size += sum(p.stat().st_size for p in target.glob("semantic-*.npy"))
     summary = {
         "index": str(target),
         "generation": current_generation(target).name,
@@ -74,10 +85,12 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         "terms": len(index.vocab),
         "bytes": size,
         "seconds": round(seconds, 3),
+        "semantic": semantic,
     }
     summary["message"] = (
         f"Indexed {summary['documents']:,} documents, {summary['sentences']:,} sentences, "
-        f"{summary['terms']:,} terms into {target} ({_size(size)}, {seconds:.2f} s)."
+        f"{summary['terms']:,} terms into {target} ({_size(size)}, {seconds:.2f} s"
+        f"{', with semantic vectors' if semantic else ''})."
     )
     return summary
 

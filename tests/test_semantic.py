@@ -1,0 +1,146 @@
+"""Reranking by meaning: the bundled sentence model, its saved vectors, and what it changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quotebot.engine import QuoteEngine
+from quotebot.semantic import Encoder, SemanticUnavailable, resolve_mode
+
+from conftest import run_cli
+
+MATCH_REPORT = """\
+County Cup Final
+
+Riverside Rovers won the County Cup on Saturday, beating Hillford Town 3–1 in front of 4,000 \
+fans at Meadow Park.
+
+Rovers' captain, Jamie Cole, scored twice in the second half. He has now scored 31 goals this \
+season, a club record.
+
+Hillford took the lead after ten minutes through a penalty by Sam Price. Price later hit the \
+crossbar with a free kick.
+
+The match was delayed by half an hour because heavy rain had flooded one of the goalmouths.
+
+Rovers' manager, Ellen Shaw, joined the club two years ago from a team in the Welsh league. She \
+said the win was the best moment of her career.
+
+Tickets cost £8 for adults and £2 for children. All the money raised will go to the local \
+hospice.
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cup")
+    path = folder / "cup-final.txt"
+    path.write_text(MATCH_REPORT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine(corpus: Path) -> QuoteEngine:
+    return QuoteEngine.open(corpus, index_dir=corpus.parent / "index", semantic="on")
+
+
+def test_the_model_puts_a_paraphrase_closer_than_an_unrelated_sentence() -> None:
+    vectors = Encoder.load().encode([
+        "Why was the match delayed?",
+        "Heavy rain had flooded the pitch, so the kick-off was put back.",
+        "The club shop sells scarves and hats.",
+    ])
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_a_sentence_about_he_is_found_through_the_name_before_it(corpus: Path,
+                                                                 engine: QuoteEngine) -> None:
+    question = "How many goals has Jamie Cole scored this season?"
+    answer = engine.answer_question(question)
+    assert answer.quotes[0].text.startswith("He has now scored 31 goals")
+    assert answer.short is not None and answer.short.text == "31"
+    # Words alone pick the sentence that names him instead.
+    lexical = QuoteEngine.open(corpus, index_dir=corpus.parent / "index", semantic="off")
+    assert not lexical.answer_question(question).quotes[0].text.startswith("He has now")
+
+
+def test_a_question_about_something_else_is_not_answered(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("Which league did Manchester United win in 1999?")
+    assert not answer.answered and not answer.quotes
+
+
+def test_vectors_are_saved_beside_the_index_and_memory_mapped_next_time(corpus: Path,
+                                                                       engine: QuoteEngine
+                                                                       ) -> None:
+    saved = list((corpus.parent / "index").glob("semantic-*.npy"))
+    assert len(saved) == 1
+    again = QuoteEngine.open(corpus, index_dir=corpus.parent / "index")
+    assert again.vectors is not None
+    assert isinstance(again.vectors.sentences.base, np.memmap)
+    assert again.answer_question("Why was the match delayed?") == engine.answer_question(
+        "Why was the match delayed?")
+
+
+def test_a_changed_corpus_gets_new_vectors_and_the_old_ones_go(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
+    QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    first = list((tmp_path / "index").glob("semantic-*.npy"))
+    path.write_text("Ada Lovelace wrote the first program.\n\nShe worked with Charles Babbage.\n",
+                    encoding="utf-8")
+    engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    second = list((tmp_path / "index").glob("semantic-*.npy"))
+    assert len(first) == len(second) == 1 and first != second
+    assert engine.vectors is not None and engine.vectors.sentences.shape[0] == 2
+
+
+def test_a_damaged_vectors_file_is_computed_again(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
+    QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    (saved,) = (tmp_path / "index").glob("semantic-*.npy")
+    saved.write_bytes(b"not numpy at all")
+    engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    assert engine.answer_question("Who wrote the first program?").answered
+    assert np.load(saved).shape == (3, 384)
+
+
+def test_off_means_words_only_and_nothing_written(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
+    engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="off")
+    assert engine.vectors is None
+    assert engine.answer_question("Who wrote the first program?").short.text == "Ada Lovelace"  # type: ignore[union-attr]
+    assert not list((tmp_path / "index").glob("semantic-*.npy"))
+
+
+def test_the_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUOTEBOT_SEMANTIC", "OFF")
+    assert resolve_mode() == "off"
+    assert resolve_mode("on") == "on"
+    monkeypatch.delenv("QUOTEBOT_SEMANTIC")
+    assert resolve_mode() == "auto"
+    with pytest.raises(SemanticUnavailable, match="QUOTEBOT_SEMANTIC"):
+        resolve_mode("sometimes")
+
+
+def test_a_bad_mode_is_one_clear_error_on_the_command_line() -> None:
+    result = run_cli("ask", "how many stabbings?", "--json",
+                     env={"QUOTEBOT_SEMANTIC": "maybe"})
+    assert result.returncode != 0
+    assert "QUOTEBOT_SEMANTIC" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_quotebot_index_embeds_the_sentences_up_front(tmp_path: Path, corpus: Path) -> None:
+    import json
+
+    result = run_cli("index", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["semantic"] is True
+    assert len(list((tmp_path / "idx").glob("semantic-*.npy"))) == 1
