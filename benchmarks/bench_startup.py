@@ -31,13 +31,15 @@ COMMANDS = {
     "python -c 'import nltk' (floor)": [PY, "-c", "import nltk"],
     f"quotebot ask '{QUESTION}'": [PY, "-m", "quotebot", "ask", QUESTION],
     "quotebot ask --json": [PY, "-m", "quotebot", "ask", QUESTION, "--json"],
+    "quotebot ask, words only (QUOTEBOT_SEMANTIC=off)": ["env", "QUOTEBOT_SEMANTIC=off", PY, "-m",
+                                                         "quotebot", "ask", QUESTION],
     "quotebot --help": [PY, "-m", "quotebot", "--help"],
 }
 NETWORK = ("aiohttp", "telegram", "redis", "httpx")
 #: Where `quotebot ask`'s import time goes (cumulative, each includes what it imports).
 WATCHED = ("quotebot.cli", "quotebot.engine", "quotebot.analysis", "nltk", "nltk.collocations",
            "scipy.stats", "quotebot.sentences", "quotebot.store", "numpy", "lemminflect",
-           "rapidfuzz", "click")
+           "rapidfuzz", "click", "onnxruntime", "tokenizers")
 
 
 def child_env() -> dict[str, str]:
