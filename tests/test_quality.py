@@ -170,7 +170,7 @@ def test_no_quote_ever_has_a_zero_score(engine: QuoteEngine) -> None:
 
 
 MATCH = """\
-Riverside Rovers beat Hillford Town 3–1 in the County Cup final, their 12–4 season ending in a trophy.
+Riverside Rovers beat Hillford Town 3–1 in the County Cup final, ending a 12–4 season.
 The winning goal was scored by Jamie Cole, who now has 31 goals this season.
 The trophy was presented by the mayor of Hillford, a former goalkeeper.
 Tickets cost £8 for adults and £2 for children, and seventy thousand fans applied for them.
@@ -227,3 +227,30 @@ def test_a_name_that_only_describes_the_doer_is_not_the_answer(match: QuoteEngin
     answer = match.answer_question("Who presented the trophy?")
     assert answer.quotes[0].text.startswith("The trophy was presented by the mayor")
     assert answer.short is None or answer.short.text != "Hillford"
+
+
+GAME = """\
+Norwood's 61-yard punt return set a new record for the final.
+The league announced on October 16, 2012, that two stadiums were finalists.
+The Cup 50 Host Committee will give 25 percent of its money to charity.
+Stewart scored with 11:28 left in the third quarter.
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("How many yards was Norwood's punt return?", "61"),  # the number, not "61-yard"
+        ("How many stadiums were finalists?", "two"),  # not the 16 of the date
+        ("How much money will the host committee give to charity?", "25 percent"),  # not 50
+        ("How much time was left when Stewart scored?", "11:28"),
+    ],
+)
+def test_how_many_skips_dates_and_names_and_keeps_units_apart(
+        tmp_path_factory: pytest.TempPathFactory, question: str, short: str) -> None:
+    folder = tmp_path_factory.mktemp("game")
+    (folder / "game.txt").write_text(GAME, encoding="utf-8")
+    engine = QuoteEngine.open(folder / "game.txt", index_dir=folder / "index")
+    answer = engine.answer_question(question)
+    assert answer.short is not None, (question, answer.quotes[0].text if answer.quotes else None)
+    assert answer.short.text == short

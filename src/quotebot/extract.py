@@ -24,8 +24,11 @@ NUMBER_WORDS = frozenset(
 _SCALE = frozenset("hundred thousand million billion trillion percent per cent % dozen".split())
 _CURRENCY = frozenset("$£€¥")
 _FRACTIONS = frozenset("½⅓⅔¼¾⅛")
-# What may join two parts of one number: nothing ("5½"), or a dash ("15–1", "24–10").
-_NUMBER_JOIN = re.compile(r"|[-–]")
+# What may join two parts of one number: nothing ("5½"), a dash ("15–1", "24–10"), a colon
+# ("11:28").
+_NUMBER_JOIN = re.compile(r"|[-–:]")
+# A number with its unit in one hyphenated word ("61-yard", "30-second").
+_NUMBER_UNIT = re.compile(r"(\d[\d,.]*)-[^\W\d_][\w-]*")
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
@@ -179,13 +182,25 @@ def _number_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
 ) -> Span | None:
     best: tuple[tuple[int, int, int], int] | None = None
+    dates = [m.span() for m in TIME_RE.finditer(text)]
     for i in number_tokens(tokens):
         tok = tokens[i]
-        if _in_question(tok, q) or _looks_like_year(tok):
+        unit = _NUMBER_UNIT.fullmatch(tok.surface)  # "61-yard": the number is "61"
+        if unit is not None:
+            if unit.group(1) in q.focus_norms:
+                continue
+        elif _in_question(tok, q) or _looks_like_year(tok):
             continue
-        # A number that qualifies a matched word right after it ("72 fatal stabbings") wins.
-        # Ties go to the number next to the question's earlier word ("how many [shot] dead").
+        if any(lo <= tok.start and tok.end <= hi for lo, hi in dates):
+            continue  # "October 16, 2012" counts nothing
+        if i > 1 and _is_cap(tokens[i - 1]) and _adjacent(text, tokens[i - 1], tok):
+            continue  # "Super Bowl 50", "Windows 10": part of a name
+        # A number that qualifies a matched word right after it ("72 fatal stabbings", or
+        # in the same token: "a 61-yard punt") wins. Ties go to the number next to the
+        # question's earlier word ("how many [shot] dead").
         after = [(m - i, matched[m]) for m in matched if 0 < m - i <= 3]
+        if unit is not None and i in matched:
+            after.append((0, matched[i]))
         before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
         if not after and not before:
             continue
@@ -196,6 +211,12 @@ def _number_answer(
     if best is None:
         return None
     i = best[1]
+    unit = _NUMBER_UNIT.fullmatch(tokens[i].surface)
+    if unit is not None:
+        return tokens[i].start, tokens[i].start + unit.end(1)
+    while i > 0 and tokens[i - 1].surface[:1].isdigit() and _continues_number(
+            text, tokens[i - 1], tokens[i]):
+        i -= 1  # "11:28", "20–18": from the first part
     j = i
     while j + 1 < len(tokens) and _continues_number(text, tokens[j], tokens[j + 1]):
         j += 1
