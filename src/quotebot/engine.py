@@ -72,7 +72,7 @@ MIN_COVERAGE = 0.35
 #: the one before it, and with its paragraph. The weights are those of a listwise logistic
 #: model fitted on SQuAD questions over one long article (five-fold, rounded); adding
 #: coverage again won nothing on held-out folds and let a loosely matching sentence win.
-SEMANTIC_WEIGHTS = {"lexical": 5.5, "type": 0.8, "sentence": 3.5, "window": 3.5,
+SEMANTIC_WEIGHTS = {"lexical": 5.5, "type": 1.0, "sentence": 3.5, "window": 3.5,
                     "paragraph": 3.5}
 #: Meaning as evidence, by the best passage's cosine with the question (the closest of the
 #: sentence, its window and its paragraph). Unlike BM25 scores, this model's cosines mean
