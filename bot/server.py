@@ -249,6 +249,7 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok",
         "documents": len(engine.documents),
         "sentences": engine.index.n_sentences,
+        "semantic": engine.vectors is not None,
         "telegram": request.app[CONFIG].telegram_webhook_enabled,
     })
 
@@ -338,8 +339,9 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     engine = await asyncio.to_thread(QuoteEngine.open, config.corpus, index_dir=config.index_dir)
     app[ENGINE] = engine
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl)
-    log.info("loaded %d documents, %d sentences in %.2f s", len(engine.documents),
-             engine.index.n_sentences, time.perf_counter() - started)
+    log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
+             len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
+             "on" if engine.vectors is not None else "off")
     yield
     await app[STORE].close()
 

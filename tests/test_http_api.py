@@ -72,6 +72,7 @@ async def test_documents_health_and_metrics(client: Client) -> None:
         "title"], "sentences": 18}]
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json())["sentences"] == 18
+    assert (await health.json())["semantic"] is True  # the bundled model is installed
     await ask(client, {"question": "how many stabbings?"})
     await ask(client, {"question": "How do I bake sourdough bread?"})
     text = await (await client.get("/metrics")).text()
