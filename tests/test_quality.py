@@ -234,6 +234,7 @@ Norwood's 61-yard punt return set a new record for the final.
 The league announced on October 16, 2012, that two stadiums were finalists.
 The Cup 50 Host Committee will give 25 percent of its money to charity.
 Stewart scored with 11:28 left in the third quarter.
+Organisers said more than 1 million people are expected to come to the fan festival.
 """
 
 
@@ -244,6 +245,9 @@ Stewart scored with 11:28 left in the third quarter.
         ("How many stadiums were finalists?", "two"),  # not the 16 of the date
         ("How much money will the host committee give to charity?", "25 percent"),  # not 50
         ("How much time was left when Stewart scored?", "11:28"),
+        # "how many people": the number before the counted word, though "people" is not
+        # searched for.
+        ("How many people will come to the festival?", "1 million"),
     ],
 )
 def test_how_many_skips_dates_and_names_and_keeps_units_apart(

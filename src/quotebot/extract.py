@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from quotebot.analysis import STOP_WORDS, Token
-from quotebot.question import Kind, Question
+from quotebot.question import COUNTERS, Kind, Question
 
 Span = tuple[int, int]
 
@@ -199,6 +199,9 @@ def _number_answer(
         # in the same token: "a 61-yard punt") wins. Ties go to the number next to the
         # question's earlier word ("how many [shot] dead").
         after = [(m - i, matched[m]) for m in matched if 0 < m - i <= 3]
+        # "how many people …?" → "1 million people": the counted word follows the number.
+        after += [(k - i, 0) for k in range(i + 1, min(i + 4, len(tokens)))
+                  if q.wh_noun in COUNTERS and _same_noun(tokens[k].norm, q.wh_noun)]
         if unit is not None and i in matched:
             after.append((0, matched[i]))
         before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
@@ -228,6 +231,11 @@ def _number_answer(
     elif i > 0 and tokens[i].norm in _SCALE and tokens[i - 1].norm in NUMBER_WORDS:
         start = tokens[i - 1].start
     return start, tokens[j].end
+
+
+def _same_noun(word: str, noun: str) -> bool:
+    return word == noun or word.rstrip("s") == noun.rstrip("s") or (
+        noun == "people" and word in ("persons", "person", "fans", "visitors", "spectators"))
 
 
 def _continues_number(text: str, token: Token, after: Token) -> bool:

@@ -46,7 +46,8 @@ WEAK_WORDS = frozenset(
 )
 
 # Counting nouns that say nothing about the topic: "how many [people] were shot?"
-_COUNTERS = frozenset("people persons times ones things individuals".split())
+#: Nouns a "how many" question counts rather than searches for ("how many people").
+COUNTERS = frozenset("people persons times ones things individuals".split())
 _AUX = frozenset(
     "is are was were do does did can could has have had will would should shall may might must"
     .split()
@@ -107,8 +108,9 @@ def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int
         if norm == "how":
             if nxt in ("many", "much"):
                 after = norms[i + 2] if i + 2 < len(norms) else ""
-                skip = {i, i + 1, i + 2} if after in _COUNTERS else {i, i + 1}
-                return Kind.HOW_MANY, None, skip
+                if after in COUNTERS:  # "how many people": counted, not searched for
+                    return Kind.HOW_MANY, after, {i, i + 1, i + 2}
+                return Kind.HOW_MANY, None, {i, i + 1}
             if nxt in ("long", "old", "far", "big", "large", "tall", "often"):
                 return Kind.HOW_MANY, None, {i, i + 1}
             return Kind.HOW, None, {i}
