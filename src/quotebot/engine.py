@@ -72,8 +72,11 @@ MIN_COVERAGE = 0.35
 #: the one before it, and with its paragraph. The weights are those of a listwise logistic
 #: model fitted on SQuAD questions over one long article (five-fold, rounded); adding
 #: coverage again won nothing on held-out folds and let a loosely matching sentence win.
-SEMANTIC_WEIGHTS = {"lexical": 5.5, "type": 1.0, "sentence": 3.5, "window": 3.5,
-                    "paragraph": 3.5}
+#: A number or a date where one is asked for is strong evidence; a name is weak, as most
+#: sentences of an article name someone.
+SEMANTIC_WEIGHTS = {"lexical": 5.75, "number_type": 2.75, "name_type": 0.4, "sentence": 3.5,
+                    "window": 3.5, "paragraph": 3.5}
+_NUMBER_KINDS = frozenset({Kind.HOW_MANY, Kind.WHEN})
 #: Meaning as evidence, by the best passage's cosine with the question (the closest of the
 #: sentence, its window and its paragraph). Unlike BM25 scores, this model's cosines mean
 #: the same on any corpus: at or above CLOSE_SIMILARITY the passage is about the question
@@ -426,10 +429,11 @@ class QuoteEngine:
         sentence, window, paragraph = self.vectors.similarities(question, sids)
         best_lexical = max(r.score for r in ranked) or 1.0
         w = SEMANTIC_WEIGHTS
+        type_weight = w["number_type"] if plan.question.kind in _NUMBER_KINDS else w["name_type"]
         out = []
         for n, r in enumerate(ranked):
             score = (w["lexical"] * r.score / best_lexical
-                     + w["type"] * (r.answer_span is not None)
+                     + type_weight * (r.answer_span is not None)
                      + w["sentence"] * float(sentence[n]) + w["window"] * float(window[n])
                      + w["paragraph"] * float(paragraph[n]))
             similarity = max(float(sentence[n]), float(window[n]), float(paragraph[n]))
