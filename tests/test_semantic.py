@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quotebot.engine import QuoteEngine
+from quotebot.corpus import load_corpus
+from quotebot.engine import QuoteEngine, load_or_build
 from quotebot.semantic import Encoder, SemanticUnavailable, resolve_mode
 
 from conftest import run_cli
@@ -32,6 +33,10 @@ said the win was the best moment of her career.
 Tickets cost £8 for adults and £2 for children. All the money raised will go to the local \
 hospice.
 """
+
+
+def vector_files(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("semantic-*.npy") if not p.name.endswith(".keys.npy")]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,7 @@ def test_a_question_about_something_else_is_not_answered(engine: QuoteEngine) ->
 def test_vectors_are_saved_beside_the_index_and_memory_mapped_next_time(corpus: Path,
                                                                        engine: QuoteEngine
                                                                        ) -> None:
-    saved = list((corpus.parent / "index").glob("semantic-*.npy"))
+    saved = vector_files(corpus.parent / "index")
     assert len(saved) == 1
     again = QuoteEngine.open(corpus, index_dir=corpus.parent / "index")
     assert again.vectors is not None
@@ -90,11 +95,11 @@ def test_a_changed_corpus_gets_new_vectors_and_the_old_ones_go(tmp_path: Path) -
     path = tmp_path / "story.txt"
     path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
     QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
-    first = list((tmp_path / "index").glob("semantic-*.npy"))
+    first = vector_files(tmp_path / "index")
     path.write_text("Ada Lovelace wrote the first program.\n\nShe worked with Charles Babbage.\n",
                     encoding="utf-8")
     engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
-    second = list((tmp_path / "index").glob("semantic-*.npy"))
+    second = vector_files(tmp_path / "index")
     assert len(first) == len(second) == 1 and first != second
     assert engine.vectors is not None and engine.vectors.sentences.shape[0] == 2
 
@@ -103,7 +108,7 @@ def test_a_damaged_vectors_file_is_computed_again(tmp_path: Path) -> None:
     path = tmp_path / "story.txt"
     path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
     QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
-    (saved,) = (tmp_path / "index").glob("semantic-*.npy")
+    (saved,) = vector_files(tmp_path / "index")
     saved.write_bytes(b"not numpy at all")
     engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
     assert engine.answer_question("Who wrote the first program?").answered
@@ -116,7 +121,7 @@ def test_off_means_words_only_and_nothing_written(tmp_path: Path) -> None:
     engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="off")
     assert engine.vectors is None
     assert engine.answer_question("Who wrote the first program?").short.text == "Ada Lovelace"  # type: ignore[union-attr]
-    assert not list((tmp_path / "index").glob("semantic-*.npy"))
+    assert not vector_files(tmp_path / "index")
 
 
 def test_the_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,4 +148,28 @@ def test_quotebot_index_embeds_the_sentences_up_front(tmp_path: Path, corpus: Pa
     result = run_cli("index", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "--json")
     summary = json.loads(result.stdout)
     assert summary["semantic"] is True
-    assert len(list((tmp_path / "idx").glob("semantic-*.npy"))) == 1
+    assert len(vector_files(tmp_path / "idx")) == 1
+
+
+def test_an_updated_corpus_embeds_only_its_new_passages(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "cup-final.txt").write_text(MATCH_REPORT, encoding="utf-8")
+    before = QuoteEngine.open(folder, index_dir=tmp_path / "index", semantic="on")
+    assert before.vectors is not None
+    old_rows = np.array(before.vectors.sentences)
+    (folder / "weather.txt").write_text(
+        "Storm Warning\n\nHeavy rain is expected on Sunday. Rivers may flood.\n",
+        encoding="utf-8")
+    index = load_or_build(load_corpus(folder), tmp_path / "index")
+    engine = QuoteEngine(index)
+    embedded: list[int] = []
+    assert engine.attach_semantic("on", tmp_path / "index",
+                                  progress=lambda done, total: embedded.append(total))
+    # The new article: three sentences (its title, two more), each alone and with the
+    # sentence before it, and two paragraphs; the match report's vectors are reused.
+    assert embedded and embedded[-1] == 3 * 2 + 2
+    assert engine.vectors is not None
+    rows = [sid for sid in range(index.n_sentences) if index.sentence(sid).doc == "cup-final"]
+    assert np.array_equal(np.asarray(engine.vectors.sentences)[rows], old_rows)
+    assert engine.answer_question("When is heavy rain expected?").short.text == "Sunday"  # type: ignore[union-attr]

@@ -34,6 +34,7 @@ from quotebot.semantic import (
     SemanticUnavailable,
     SentenceVectors,
     passages,
+    previous_vectors,
     remove_stale_vectors,
     resolve_mode,
     vectors_file,
@@ -250,8 +251,9 @@ class QuoteEngine:
                    if path is not None else None)
         if vectors is None:
             log.info("embedding %d sentences for semantic reranking", self.index.n_sentences)
-            vectors = SentenceVectors.compute(passages(self.index, para_of), encoder,
-                                              progress=progress)
+            vectors = SentenceVectors.compute(
+                passages(self.index, para_of), encoder, progress=progress,
+                previous=previous_vectors(directory) if directory is not None else None)
             if path is not None:
                 try:
                     vectors.save(path)

@@ -21,6 +21,7 @@ the corpus has at most :data:`AUTO_LIMIT` sentences), ``on`` or ``off``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import tempfile
@@ -161,6 +162,8 @@ class SentenceVectors:
     windows: npt.NDArray[Any]
     paragraphs: npt.NDArray[Any]
     paragraph_of: npt.NDArray[np.int64]
+    #: Keys of the passages embedded (see :func:`passage_keys`), when just computed.
+    keys: npt.NDArray[np.uint64] | None = None
 
     def similarities(self, question: npt.NDArray[np.float32], sids: npt.NDArray[np.int64]
                      ) -> tuple[npt.NDArray[np.float32], ...]:
@@ -171,24 +174,35 @@ class SentenceVectors:
                 np.asarray(self.paragraphs[self.paragraph_of[sids]], dtype=np.float32) @ q)
 
     @classmethod
-    def compute(cls, passages: Passages, encoder: Encoder, *,
-                progress: Progress | None = None) -> SentenceVectors:
+    def compute(cls, passages: Passages, encoder: Encoder, *, progress: Progress | None = None,
+                previous: Reusable | None = None) -> SentenceVectors:
+        """Embed the passages, reusing ``previous`` vectors of passages with the same text
+        (an updated corpus costs only its new and changed passages)."""
         texts = passages.sentences + passages.windows + passages.paragraphs
-        vectors = encoder.encode(texts, progress=progress).astype(np.float16)
+        keys = passage_keys(texts)
+        vectors = np.zeros((len(texts), DIM), dtype=np.float16)
+        todo = np.arange(len(texts))
+        if previous is not None:
+            old_vectors, old_keys = previous
+            known = dict(zip(old_keys.tolist(), range(len(old_keys)), strict=True))
+            rows = np.fromiter((known.get(k, -1) for k in keys.tolist()), dtype=np.int64,
+                               count=len(texts))
+            found = rows >= 0
+            vectors[found] = old_vectors[rows[found]]
+            todo = np.flatnonzero(~found)
+        if todo.size:
+            vectors[todo] = encoder.encode([texts[i] for i in todo.tolist()],
+                                           progress=progress).astype(np.float16)
         n = len(passages.sentences)
-        return cls(vectors[:n], vectors[n:2 * n], vectors[2 * n:], passages.paragraph_of)
+        return cls(vectors[:n], vectors[n:2 * n], vectors[2 * n:], passages.paragraph_of, keys)
 
     def save(self, path: Path) -> None:
-        """Write all vectors as one .npy (no pickle), atomically."""
+        """Write the vectors as one .npy and their passages' keys as another (no pickle),
+        each atomically, keys first."""
         stacked = np.concatenate([self.sentences, self.windows, self.paragraphs])
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(stacked, dtype=np.float16), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self.keys is not None:
+            _save_atomically(keys_file(path), np.ascontiguousarray(self.keys, dtype=np.uint64))
+        _save_atomically(path, np.ascontiguousarray(stacked, dtype=np.float16))
 
     @classmethod
     def load(cls, path: Path, passages_shape: tuple[int, int],
@@ -204,15 +218,58 @@ class SentenceVectors:
         return cls(stacked[:n], stacked[n:2 * n], stacked[2 * n:], paragraph_of)
 
 
+#: Vectors of an earlier version of a corpus, and the keys of the passages they embed.
+Reusable = tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]
+
+
+def passage_keys(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each passage's text: equal texts, equal vectors."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"),
+                                        digest_size=8).digest(), "little") for t in texts),
+        dtype=np.uint64, count=len(texts))
+
+
+def previous_vectors(index_dir: Path) -> Reusable | None:
+    """The newest saved vectors of this model in ``index_dir`` that carry their keys."""
+    saved = sorted((p for p in index_dir.glob(f"semantic-{MODEL_ID}-p{PASSAGES_VERSION}-*.npy")
+                    if not p.name.endswith(".keys.npy")), key=lambda p: p.stat().st_mtime)
+    for path in reversed(saved):
+        try:
+            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+            keys = np.load(keys_file(path), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            continue
+        if vectors.ndim == 2 and vectors.shape == (keys.shape[0], DIM):
+            return vectors, keys
+    return None
+
+
 def vectors_file(index_dir: Path, fingerprint: str) -> Path:
     """Where the vectors of the index with ``fingerprint`` live inside its folder."""
     return index_dir / f"semantic-{MODEL_ID}-p{PASSAGES_VERSION}-{fingerprint[:16]}.npy"
 
 
+def keys_file(vectors: Path) -> Path:
+    return vectors.with_name(vectors.name[:-len(".npy")] + ".keys.npy")
+
+
+def _save_atomically(path: Path, array: npt.NDArray[Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def remove_stale_vectors(index_dir: Path, keep: Path) -> None:
-    """Vectors of earlier versions of the corpus are never read again."""
+    """Vectors of earlier versions of the corpus are never read again (once the current
+    ones are saved, having reused what they could)."""
     for old in index_dir.glob("semantic-*.npy"):
-        if old != keep:
+        if old not in (keep, keys_file(keep)):
             old.unlink(missing_ok=True)
 
 
