@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from quotebot.cli import corpus_option, handle_errors, index_option
+from quotebot.cli import handle_errors
+from quotebot.options import corpus_option, index_option, semantic_option
 
 token_option = click.option(
     "--token", envvar="TELEGRAM_BOT_TOKEN", show_envvar=True, default=None,
@@ -37,6 +38,7 @@ chat_limit_option = click.option(
               show_envvar=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @corpus_option
 @index_option
+@semantic_option
 @token_option
 @click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", show_envvar=True,
               default=None, help="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; "
@@ -51,7 +53,8 @@ chat_limit_option = click.option(
               help="HTTP requests per minute one client address may send (0: no limit).")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
-                  token: str | None, webhook_secret: str | None, webhook_url: str | None,
+                  semantic: str, token: str | None, webhook_secret: str | None,
+                  webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                   rate_limit_ip: float) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
@@ -78,7 +81,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         click.echo("Note: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not, so "
                    "/telegram/webhook is off. Set both to take Telegram updates here, or run "
                    "`quotebot telegram` for polling.", err=True)
-    config = BotConfig(corpus=corpus, index_dir=index_dir, host=host, port=port, token=token,
+    config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, host=host,
+                       port=port, token=token,
                        webhook_secret=webhook_secret, webhook_url=webhook_url,
                        api_base_url=api_base_url, redis_url=redis_url,
                        rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip)
@@ -93,6 +97,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 @click.command()
 @corpus_option
 @index_option
+@semantic_option
 @token_option
 @api_base_option
 @redis_option
@@ -105,7 +110,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 @click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", default=None,
               help="The secret Telegram will send with each webhook call.")
 @handle_errors
-def telegram_command(corpus: str | None, index_dir: str | None, token: str | None,
+def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
+                     token: str | None,
                      api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                      delete_webhook: bool, set_webhook: str | None,
                      webhook_secret: str | None) -> None:
@@ -131,7 +137,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
     from quotebot.bot.config import BotConfig, install_redaction
 
     install_redaction(token)
-    config = BotConfig(corpus=corpus, index_dir=index_dir, token=token,
+    config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, token=token,
                        api_base_url=api_base_url, redis_url=redis_url,
                        rate_limit_chat=rate_limit_chat)
     if delete_webhook:
@@ -154,7 +160,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, token: str | Non
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("quotebot").setLevel(logging.INFO)
-    engine = QuoteEngine.open(corpus, index_dir=index_dir)
+    engine = QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
     bot = TelegramBot(engine, make_store(redis_url, ttl=config.session_ttl), Metrics(), config)
     application = bot.build_application(webhook=False)
     click.echo(f"quotebot Telegram bot polling ({len(engine.documents)} document(s)); "

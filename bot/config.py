@@ -16,6 +16,8 @@ class BotConfig:
 
     corpus: str | None = None
     index_dir: str | None = None
+    #: Rerank by meaning: "auto", "on" or "off" (see quotebot.semantic).
+    semantic: str = "auto"
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = None

@@ -336,7 +336,8 @@ class TelegramWebhook:
 async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
-    engine = await asyncio.to_thread(QuoteEngine.open, config.corpus, index_dir=config.index_dir)
+    engine = await asyncio.to_thread(QuoteEngine.open, config.corpus, index_dir=config.index_dir,
+                                     semantic=config.semantic)
     app[ENGINE] = engine
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl)
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",

@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from quotebot.errors import QuotebotError
+from quotebot.options import (
+    answering_options,
+    corpus_option,
+    index_option,
+    json_option,
+    semantic_option,
+)
 
 if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine
@@ -30,31 +37,7 @@ EXAMPLE_QUESTIONS = (
     "Who is the deputy mayor for policing?",
 )
 
-# -- shared options ------------------------------------------------------------------------
-
-corpus_option = click.option(
-    "--corpus", "corpus", envvar="QUOTEBOT_CORPUS", type=click.Path(path_type=str),
-    default=None, show_envvar=True,
-    help="A .txt/.md article or a folder of them (default: the shipped article).",
-)
-index_option = click.option(
-    "--index", "index_dir", envvar="QUOTEBOT_INDEX", type=click.Path(path_type=str),
-    default=None, show_envvar=True,
-    help="A saved index folder (from `quotebot index --out`). Alone, it needs no corpus.",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-k_option = click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,
-                        help="How many quotes to give.")
-color_option = click.option("--color/--no-color", default=None,
-                            help="Highlight matched words (default: when writing to a terminal).")
-
-
-def answering_options(func: F) -> F:
-    """The options every answering command takes: corpus, index, -k, --json, --color."""
-    for option in reversed((corpus_option, index_option, k_option, json_option, color_option)):
-        func = option(func)
-    return func
-
+# -- shared options (defined in quotebot.options, which `quotebot eval` shares) ---------------
 
 def _json_mode() -> bool:
     ctx = click.get_current_context(silent=True)
@@ -88,10 +71,12 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_engine(corpus: str | None, index_dir: str | None) -> QuoteEngine:
+def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
+                ) -> QuoteEngine:
+    """The engine a command works with (``semantic="off"`` for those that only read)."""
     from quotebot.engine import QuoteEngine
 
-    return QuoteEngine.open(corpus, index_dir=index_dir)
+    return QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
 
 
 def _use_color(color: bool | None) -> bool:
@@ -142,8 +127,8 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 @click.argument("question")
 @answering_options
 @handle_errors
-def ask(question: str, corpus: str | None, index_dir: str | None, k: int, as_json: bool,
-        color: bool | None) -> None:
+def ask(question: str, corpus: str | None, index_dir: str | None, semantic: str, k: int,
+        as_json: bool, color: bool | None) -> None:
     """Answer one QUESTION with quotes from the corpus.
 
     \b
@@ -156,7 +141,7 @@ def ask(question: str, corpus: str | None, index_dir: str | None, k: int, as_jso
     from quotebot.render import render_text
 
     validate_question(question)  # fail fast, before any index is opened
-    engine = open_engine(corpus, index_dir)
+    engine = open_engine(corpus, index_dir, semantic)
     answer = engine.answer_question(question, k)
     if as_json:
         click.echo(_dumps(answer.to_json()))
@@ -182,7 +167,7 @@ Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
 @main.command()
 @answering_options
 @handle_errors
-def repl(corpus: str | None, index_dir: str | None, k: int, as_json: bool,
+def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_json: bool,
          color: bool | None) -> None:
     """Ask questions one after another; follow-ups ("more", "what did she say?") work.
 
@@ -196,7 +181,7 @@ def repl(corpus: str | None, index_dir: str | None, k: int, as_json: bool,
     """
     from quotebot.session import Session
 
-    engine = open_engine(corpus, index_dir)
+    engine = open_engine(corpus, index_dir, semantic)
     session = Session(engine)
     interactive = sys.stdin.isatty() and not as_json
     use_color = _use_color(color)
@@ -334,10 +319,11 @@ def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
               help="Add (or replace) a document in an existing index, without re-reading the rest.")
 @click.option("--remove", "remove", multiple=True, metavar="DOC",
               help="Remove a document (by id) from an existing index.")
+@semantic_option
 @json_option
 @handle_errors
 def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
-                  remove: tuple[str, ...], as_json: bool) -> None:
+                  remove: tuple[str, ...], semantic: str, as_json: bool) -> None:
     """Build and save the sentence index of a corpus (or update a saved one).
 
     \b
@@ -349,7 +335,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
     """
     from quotebot.indexing import run_index
 
-    summary = run_index(corpus=corpus, out=out, add=add, remove=remove,
+    summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic,
                         show_progress=sys.stderr.isatty() and not as_json)
     click.echo(_dumps(summary) if as_json else summary["message"])
 

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from quotebot.errors import QuotebotError
+from quotebot.options import semantic_option
 
 
 class EvalFileError(QuotebotError):
@@ -328,9 +329,10 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
               default=None, help="A saved index folder to use instead of a corpus.")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Quotes per answer (top-3 needs 3).")
+@semantic_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def eval_command(qa_file: Path, corpus: str | None, index_dir: str | None, k: int,
-                 as_json: bool) -> None:
+                 semantic: str, as_json: bool) -> None:
     """Score quotebot on QA_FILE: quote hit rates, short answers, abstention, follow-ups.
 
     QA_FILE is a quotebot question file (see ../shared/qa/article_qa.json in the
@@ -345,7 +347,7 @@ def eval_command(qa_file: Path, corpus: str | None, index_dir: str | None, k: in
 
     try:
         cases, conversations, _ = load_cases(qa_file)
-        engine = open_engine(corpus, index_dir)
+        engine = open_engine(corpus, index_dir, semantic)
         report = evaluate(engine, cases, conversations, k=k,
                           progress=sys.stderr.isatty() and len(cases) > 20)
     except QuotebotError as exc:

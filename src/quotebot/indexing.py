@@ -44,7 +44,8 @@ class ProgressLine:
 
 
 def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
-              remove: Sequence[str] = (), show_progress: bool = False) -> dict[str, Any]:
+              remove: Sequence[str] = (), semantic: str | None = None,
+              show_progress: bool = False) -> dict[str, Any]:
     """Build (or update) and save an index; returns a summary for people and for JSON."""
     started = time.perf_counter()
     target = Path(out) if out else default_index_dir(corpus)
@@ -71,7 +72,8 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     # Embed the sentences now, so that the first question after start-up is quick.
     embedding = ProgressLine("embedding", show_progress, unit="passages")
     try:
-        semantic = QuoteEngine(index).attach_semantic(resolve_mode(), target, progress=embedding)
+        semantic_on = QuoteEngine(index).attach_semantic(resolve_mode(semantic), target,
+                                                         progress=embedding)
     finally:
         embedding.close()
     seconds = time.perf_counter() - started
@@ -85,12 +87,12 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         "terms": len(index.vocab),
         "bytes": size,
         "seconds": round(seconds, 3),
-        "semantic": semantic,
+        "semantic": semantic_on,
     }
     summary["message"] = (
         f"Indexed {summary['documents']:,} documents, {summary['sentences']:,} sentences, "
         f"{summary['terms']:,} terms into {target} ({_size(size)}, {seconds:.2f} s"
-        f"{', with semantic vectors' if semantic else ''})."
+        f"{', with semantic vectors' if semantic_on else ''})."
     )
     return summary
 
