@@ -14,8 +14,10 @@ before it (so "He is also the oldest quarterback …" carries its
 "Peyton Manning"), and its whole paragraph (what the passage is about). They are
 computed once per index, with the index files, and memory-mapped afterwards.
 
-``QUOTEBOT_SEMANTIC`` chooses: ``auto`` (default: on when the model is installed and
-the corpus has at most :data:`AUTO_LIMIT` sentences), ``on`` or ``off``.
+``--semantic`` / ``QUOTEBOT_SEMANTIC`` chooses: ``auto`` (default: on when the model
+is installed and the corpus has at most :data:`AUTO_LIMIT` sentences), ``on`` or ``off``.
+Vectors are saved with a hash of each passage's text, so an updated corpus embeds only
+its new passages.
 """
 
 from __future__ import annotations
