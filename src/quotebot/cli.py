@@ -37,7 +37,6 @@ EXAMPLE_QUESTIONS = (
     "Who is the deputy mayor for policing?",
 )
 
-# -- shared options (defined in quotebot.options, which `quotebot eval` shares) ---------------
 
 def _json_mode() -> bool:
     ctx = click.get_current_context(silent=True)

@@ -166,8 +166,6 @@ class Ranked:
     matched: dict[int, int]
     tokens: tuple[Token, ...]
     answer_span: tuple[int, int] | None
-    #: How close together and in order the question's words are (0 to 1).
-    proximity: float = 0.0
     #: Closest cosine of the question to the sentence, its window or its paragraph
     #: (None without semantic vectors).
     similarity: float | None = None
@@ -505,7 +503,7 @@ class QuoteEngine:
             self._token_cache[sid] = cached
         return cached
 
-    def _written_as_name(self, doc_pos: int, word: str) -> bool:
+    def _capitalised_in_document(self, doc_pos: int, word: str) -> bool:
         """True when the document capitalises ``word`` inside sentences and never writes it
         in lower case: "Anderson was the leading rusher" opens with a name, "Despite …" not."""
         key = (doc_pos, word)
@@ -590,14 +588,14 @@ class QuoteEngine:
         # Filling a "what" gap is only safe when the sentence says nearly what the question
         # says; for paraphrases the gap is usually something else.
         span = extract(plan.question, text, tokens, matched,
-                       lambda word: self._written_as_name(doc_pos, word),
+                       lambda word: self._capitalised_in_document(doc_pos, word),
                        fill_gaps=literal >= LITERAL_FOR_WHAT)
         mean_idf = total / max(len(plan.concepts), 1)
         type_bonus = TYPE_WEIGHT * mean_idf if span is not None and (
             plan.question.kind in _TYPED_KINDS) else 0.0
         score = _score(bm25, context_score, proximity, coverage, type_bonus)
         return Ranked(sid, score, coverage, tuple(strength), tuple(effective), matched, tokens,
-                      span, proximity)
+                      span)
 
     def _decide(self, plan: QueryPlan, ranked: Sequence[Ranked]) -> tuple[bool, str]:
         """Answer only on evidence, never on a raw score.
