@@ -305,3 +305,20 @@ def test_telegram_without_a_token_says_how_to_get_one() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_serve_says_so_plainly_when_telegram_cannot_be_reached() -> None:
+    from fake_bot_api import free_port
+
+    token = "123456:never-printed"
+    closed = free_port()  # nothing listens there
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN=token, TELEGRAM_WEBHOOK_SECRET=SECRET,
+               TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{closed}/bot")
+    result = subprocess.run([sys.executable, "-m", "quotebot", "serve", "--port",
+                             str(free_port())], env=env, capture_output=True, text=True,
+                            timeout=90, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Could not start the Telegram bot" in output and "TELEGRAM_API_BASE_URL" in output
+    assert "Traceback" not in output
+    assert token not in output
