@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from quotebot.cli import handle_errors
+from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
 
 token_option = click.option(

@@ -24,9 +24,10 @@ from quotebot.bot.config import BotConfig
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore, make_store
-from quotebot.engine import MAX_QUESTION_CHARS, QuoteEngine
+from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
+from quotebot.question import MAX_QUESTION_CHARS
 from quotebot.session import answer_once, follow_up
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,10 @@ from quotebot.bot.config import ALLOWED_UPDATES, BotConfig
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore
-from quotebot.cli import EXAMPLE_QUESTIONS
-from quotebot.engine import MAX_QUESTION_CHARS, QuoteEngine
+from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
+from quotebot.frontend import EXAMPLE_QUESTIONS
+from quotebot.question import MAX_QUESTION_CHARS
 from quotebot.render import render_error, render_telegram
 from quotebot.session import follow_up
 

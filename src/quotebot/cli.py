@@ -6,16 +6,14 @@ them, so ``quotebot --help`` and ``quotebot ask`` start quickly.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from quotebot.errors import QuotebotError
+from quotebot.frontend import EXAMPLE_QUESTIONS, dumps, handle_errors, open_engine
 from quotebot.options import (
     answering_options,
     corpus_option,
@@ -28,64 +26,10 @@ if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine
     from quotebot.models import Answer
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXAMPLE_QUESTIONS = (
-    "how many stabbings?",
-    "who went to New York?",
-    "When did the officers travel to New York?",
-    "Who is the deputy mayor for policing?",
-)
-
-
-def _json_mode() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx and ctx.params.get("as_json"))
-
-
-def fail(error: QuotebotError, *, as_json: bool, exit_code: int = 1) -> NoReturn:
-    """Report an error in the one shape (JSON on stdout, or a sentence on stderr) and exit."""
-    if as_json:
-        click.echo(json.dumps(error.to_json(), ensure_ascii=False))
-    else:
-        click.echo(f"Error: {error.message}", err=True)
-    sys.exit(exit_code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn quotebot's errors into one clear message and a non-zero exit, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except QuotebotError as exc:
-            fail(exc, as_json=_json_mode())
-        except KeyboardInterrupt:
-            sys.exit(130)
-        except BrokenPipeError:
-            sys.stderr.close()
-            sys.exit(0)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
-                ) -> QuoteEngine:
-    """The engine a command works with (``semantic="off"`` for those that only read)."""
-    from quotebot.engine import QuoteEngine
-
-    return QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
-
-
 def _use_color(color: bool | None) -> bool:
     if color is not None:
         return color
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
 
 
 # -- the group -------------------------------------------------------------------------------
@@ -136,14 +80,14 @@ def ask(question: str, corpus: str | None, index_dir: str | None, semantic: str,
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
     """
-    from quotebot.engine import validate_question
+    from quotebot.question import validate_question
     from quotebot.render import render_text
 
     validate_question(question)  # fail fast, before any index is opened
     engine = open_engine(corpus, index_dir, semantic)
     answer = engine.answer_question(question, k)
     if as_json:
-        click.echo(_dumps(answer.to_json()))
+        click.echo(dumps(answer.to_json()))
     else:
         use_color = _use_color(color)
         # click strips ANSI codes when stdout is not a terminal unless told otherwise.
@@ -232,24 +176,24 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
     if command in (":quit", ":q", ":exit", "quit", "exit"):
         return False
     if command in (":help", ":h", "help", "?"):
-        click.echo(_dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
+        click.echo(dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
         return True
     if command in (":sources", ":docs"):
         _print_docs(session.engine, as_json)
         return True
     if command in (":new", ":reset"):
         session.state = SessionState()
-        click.echo(_dumps({"reset": True}) if as_json else "(new conversation)")
+        click.echo(dumps({"reset": True}) if as_json else "(new conversation)")
         return True
     try:
         answer: Answer = session.ask(line, k)
     except QuotebotError as exc:
         if as_json:
-            click.echo(_dumps(exc.to_json()))
+            click.echo(dumps(exc.to_json()))
         else:
             click.echo(f"Error: {exc.message}")
         return True
-    click.echo(_dumps(answer.to_json()) if as_json else render_text(answer, color=color),
+    click.echo(dumps(answer.to_json()) if as_json else render_text(answer, color=color),
                color=color)
     if not as_json:
         click.echo()
@@ -276,7 +220,7 @@ def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> 
     """
     document = open_engine(corpus, index_dir).document(doc)
     if as_json:
-        click.echo(_dumps({"doc": document.id, "title": document.title, "text": document.text}))
+        click.echo(dumps({"doc": document.id, "title": document.title, "text": document.text}))
     else:
         click.echo(document.text, nl=not document.text.endswith("\n"))
 
@@ -300,7 +244,7 @@ def docs(corpus: str | None, index_dir: str | None, as_json: bool) -> None:
 def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
     rows = [{"doc": d.id, "title": d.title, "sentences": d.sentences} for d in engine.documents]
     if as_json:
-        click.echo(_dumps({"documents": rows}))
+        click.echo(dumps({"documents": rows}))
         return
     width = max((len(d.id) for d in engine.documents), default=3)
     for r in rows:
@@ -336,7 +280,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
 
     summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic,
                         show_progress=sys.stderr.isatty() and not as_json)
-    click.echo(_dumps(summary) if as_json else summary["message"])
+    click.echo(dumps(summary) if as_json else summary["message"])
 
 
 # -- eval / serve / telegram live in their own modules --------------------------------------

@@ -23,11 +23,11 @@ from quotebot import analysis
 from quotebot.analysis import Token
 from quotebot.bm25 import group_scores, lucene_idf, top_k_of
 from quotebot.corpus import default_corpus_path, fingerprint, load_corpus, resolve_corpus_path
-from quotebot.errors import IndexFileError, InvalidQuestion
+from quotebot.errors import IndexFileError
 from quotebot.expansion import RELATED, correct
 from quotebot.extract import extract, name_spans
 from quotebot.models import Answer, Document, Quote, ShortAnswer
-from quotebot.question import WEAK_WORDS, Kind, Question, parse_question
+from quotebot.question import WEAK_WORDS, Kind, Question, parse_question, validate_question
 from quotebot.semantic import (
     AUTO_LIMIT,
     Encoder,
@@ -43,8 +43,6 @@ from quotebot.store import DocInfo, Progress, SentenceIndex
 
 log = logging.getLogger(__name__)
 
-#: Longest question accepted, in characters (front ends document and enforce it too).
-MAX_QUESTION_CHARS = 1000
 #: How many recent answers are remembered (answers are pure functions of question and index).
 ANSWER_CACHE = 4096
 #: How many BM25 candidates are reranked.
@@ -697,36 +695,6 @@ def _proximity(positions: list[list[int]]) -> float:
             continue
         total += 1.0 if gap <= 2 else 0.5 if gap <= 5 else 0.0
     return total / len(pairs)
-
-
-def validate_question(question: object) -> str:
-    """The question, stripped; raises InvalidQuestion for empty, wordless or huge input."""
-    if not isinstance(question, str):
-        raise InvalidQuestion(f"The question must be text, not {type(question).__name__}.")
-    text = question.strip()
-    if not text:
-        raise InvalidQuestion("The question is empty. Ask something about the article, "
-                              "for example: how many stabbings?", code="empty_question")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise InvalidQuestion(
-            f"The question is {len(text):,} characters long; the limit is "
-            f"{MAX_QUESTION_CHARS:,}. Ask a shorter question.", code="question_too_long")
-    if _has_lone_surrogate(text):
-        raise InvalidQuestion("The question contains invalid Unicode (a lone surrogate).",
-                              code="invalid_unicode")
-    if not any(ch.isalnum() for ch in text):
-        raise InvalidQuestion("The question has no words in it. Ask something about the "
-                              "article, for example: who went to New York?",
-                              code="no_words")
-    return text
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 # -- where saved indexes live -----------------------------------------------------------

@@ -343,7 +343,7 @@ def eval_command(qa_file: Path, corpus: str | None, index_dir: str | None, k: in
         quotebot eval questions.json
         quotebot eval squad-dev.json --corpus article.txt --json
     """
-    from quotebot.cli import fail, open_engine
+    from quotebot.frontend import fail, open_engine
 
     try:
         cases, conversations, _ = load_cases(qa_file)

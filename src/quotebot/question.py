@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from quotebot.analysis import Token, tokenize
+from quotebot.errors import InvalidQuestion
+
+#: Longest question accepted, in characters (front ends document and enforce it too).
+MAX_QUESTION_CHARS = 1000
 
 
 class Kind(StrEnum):
@@ -142,3 +146,33 @@ def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int
     if lowered.startswith(("name ", "list ")):
         return Kind.WHAT, None, {0}
     return Kind.KEYWORDS, None, set()
+
+
+def validate_question(question: object) -> str:
+    """The question, stripped; raises InvalidQuestion for empty, wordless or huge input."""
+    if not isinstance(question, str):
+        raise InvalidQuestion(f"The question must be text, not {type(question).__name__}.")
+    text = question.strip()
+    if not text:
+        raise InvalidQuestion("The question is empty. Ask something about the article, "
+                              "for example: how many stabbings?", code="empty_question")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(
+            f"The question is {len(text):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}. Ask a shorter question.", code="question_too_long")
+    if _has_lone_surrogate(text):
+        raise InvalidQuestion("The question contains invalid Unicode (a lone surrogate).",
+                              code="invalid_unicode")
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidQuestion("The question has no words in it. Ask something about the "
+                              "article, for example: who went to New York?",
+                              code="no_words")
+    return text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

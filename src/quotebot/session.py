@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from quotebot import analysis
-from quotebot.engine import QuoteEngine, validate_question
+from quotebot.engine import QuoteEngine
 from quotebot.extract import name_spans
 from quotebot.models import Answer
-from quotebot.question import Kind, parse_question
+from quotebot.question import Kind, parse_question, validate_question
 
 _MORE_RE = re.compile(
     r"^(?:/?more|next|continue|go on|keep going|tell me more|show more|more please|"
