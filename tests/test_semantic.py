@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from quotebot.corpus import load_corpus
-from quotebot.engine import QuoteEngine, load_or_build
+from quotebot.engine import QuoteEngine
 from quotebot.semantic import Encoder, SemanticUnavailable, resolve_mode
+from quotebot.store.catalogue import default_index_dir, load_or_build
 
 from conftest import run_cli
 
@@ -91,15 +92,18 @@ def test_vectors_are_saved_beside_the_index_and_memory_mapped_next_time(corpus: 
         "Why was the match delayed?")
 
 
-def test_a_changed_corpus_gets_new_vectors_and_the_old_ones_go(tmp_path: Path) -> None:
+def test_a_changed_corpus_gets_new_vectors_and_the_old_ones_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = tmp_path / "story.txt"
     path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
-    QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
-    first = vector_files(tmp_path / "index")
+    QuoteEngine.open(path, semantic="on")
+    cache = default_index_dir(path)
+    first = vector_files(cache)
     path.write_text("Ada Lovelace wrote the first program.\n\nShe worked with Charles Babbage.\n",
                     encoding="utf-8")
-    engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
-    second = vector_files(tmp_path / "index")
+    engine = QuoteEngine.open(path, semantic="on")
+    second = vector_files(cache)
     assert len(first) == len(second) == 1 and first != second
     assert engine.vectors is not None and engine.vectors.sentences.shape[0] == 2
 

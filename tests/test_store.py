@@ -116,13 +116,29 @@ def test_removing_an_unknown_document_is_a_clear_error() -> None:
         SentenceIndex.build(DOCS).with_documents(removed=["nope"])
 
 
-def test_an_engine_rebuilds_when_the_corpus_changes(tmp_path: Path) -> None:
+def test_an_engine_rebuilds_its_cached_index_when_the_corpus_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     corpus = tmp_path / "news.txt"
     corpus.write_text("The bridge reopened on Monday.\n", encoding="utf-8")
-    cache = tmp_path / "index"
-    assert QuoteEngine.open(corpus, index_dir=cache).answer_question("when did the bridge "
-                                                                     "reopen?").answered
+    assert QuoteEngine.open(corpus, semantic="off").answer_question(
+        "when did the bridge reopen?").answered
     corpus.write_text("The tunnel closed on Friday.\n", encoding="utf-8")
-    engine = QuoteEngine.open(corpus, index_dir=cache)
+    engine = QuoteEngine.open(corpus, semantic="off")
     assert engine.answer_question("when did the tunnel close?").short.text == "Friday"  # type: ignore[union-attr]
+
+
+def test_a_saved_index_is_never_rewritten_by_answering_from_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`--index X --corpus DIR` once rebuilt X from DIR, losing documents added to X."""
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("The bridge reopened on Monday.\n", encoding="utf-8")
+    saved = tmp_path / "index"
+    SentenceIndex.build(load_corpus(corpus)).with_documents(
+        added=[Document("extra", "Extra", "The ferry sank on Sunday.")]).save(saved)
+    generation = current_generation(saved)
+    engine = QuoteEngine.open(corpus, index_dir=saved, semantic="off")
+    assert engine.answer_question("when did the ferry sink?").short.text == "Sunday"  # type: ignore[union-attr]
+    assert current_generation(saved) == generation
+    assert "was built from other articles" in caplog.text and "quotebot index" in caplog.text
     assert len(load_corpus()) == 1

@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
 from nltk.stem.snowball import SnowballStemmer
 
+from quotebot.lexicon import STOP_WORDS
+
 #: Bumped whenever analysis changes in a way that makes saved indexes stale.
 ANALYZER_VERSION = "4"
 
-# English stop words (the common list used by NLTK and Lucene), without negations,
-# which carry meaning in questions.
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren't as at be because been before
-    being below between both but by can could couldn't did didn't do does doesn't doing don't
-    down during each few for from further had hadn't has hasn't have haven't having he he'd
-    he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in
-    into is isn't it it's its itself let's me more most mustn't my myself nor of off on once
-    only or other ought our ours ourselves out over own same shan't she she'd she'll she's
-    should shouldn't so some such than that that's the their theirs them themselves then there
-    there's these they they'd they'll they're they've this those through to too under until up
-    very was wasn't we we'd we'll we're we've were weren't what what's when when's where
-    where's which while who who's whom why why's will with won't would wouldn't you you'd
-    you'll you're you've your yours yourself yourselves s t d ll m re ve also just
-    """.split()
-)
 
 # A token is a number (with thousands separators or decimals) or a word, with
 # apostrophes and hyphens inside it ("London's", "law-enforcement", "high-tech").
@@ -42,6 +26,9 @@ TOKEN_RE = re.compile(
     r"|\w+(?:['\u2019\u2018\u02bc][A-Za-z]+|[-\u2010\u2011]\w+)*",
     re.UNICODE,
 )
+#: The same, capturing: ``SPLIT_RE.split(text)`` alternates the text between tokens and the
+#: tokens (gap, token, gap, …, gap), so one pass gives the tokens and their offsets.
+SPLIT_RE = re.compile(f"({TOKEN_RE.pattern})", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-"})
 _POSSESSIVE = re.compile(r"'s$")
@@ -79,7 +66,8 @@ def normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=1 << 18)
-def _analyse_word(surface: str) -> tuple[str, tuple[str, ...], bool]:
+def analyse_word(surface: str) -> tuple[str, tuple[str, ...], bool]:
+    """(normalised form, index terms, is a stop word) of one word form (cached)."""
     norm = normalise(surface)
     if norm in STOP_WORDS:
         return norm, (), True
@@ -119,7 +107,7 @@ def tokenize(text: str) -> list[Token]:
     tokens = []
     for match in TOKEN_RE.finditer(text):
         surface = match.group()
-        norm, terms, is_stop = _analyse_word(surface)
+        norm, terms, is_stop = analyse_word(surface)
         tokens.append(Token(surface, match.start(), match.end(), norm, terms, is_stop))
     return tokens
 
@@ -128,10 +116,5 @@ def terms(text: str) -> list[str]:
     """The index terms of ``text``, in order (parts follow their whole), stop words removed."""
     out: list[str] = []
     for match in TOKEN_RE.finditer(text):
-        out.extend(_analyse_word(match.group())[1])
+        out.extend(analyse_word(match.group())[1])
     return out
-
-
-def flatten_terms(tokens: Iterable[Token]) -> list[str]:
-    """The index terms of a token list, in order."""
-    return [term for token in tokens for term in token.terms]

@@ -22,7 +22,6 @@ import numpy.typing as npt
 K1 = 1.5
 B = 0.75
 
-IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -178,6 +177,67 @@ class BM25Matrix:
     def top_k(self, query: Mapping[int, float], k: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """The ``k`` best (sentence ids, scores), best first; ties go to the earlier sentence."""
         return top_k_of(*self.scores(query), k)
+
+    def group_scores(self, groups: Sequence[Sequence[tuple[int, float]]]
+                     ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """See :func:`group_scores`."""
+        return group_scores(self, groups)
+
+    def postings(self, term_id: int) -> npt.NDArray[np.int32]:
+        """The sentences holding ``term_id``, ascending."""
+        return self.indices[int(self.indptr[term_id]):int(self.indptr[term_id + 1])]
+
+    def count_in_ranges(self, term_ids: Sequence[int], lo: npt.NDArray[np.int64],
+                        hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """For each range ``lo[i]:hi[i]`` of sentence ids, how many (sentence, term) pairs
+        of ``term_ids`` fall in it: a binary search per range in each term's postings."""
+        total = np.zeros(lo.shape[0], dtype=np.int64)
+        for term in term_ids:
+            sids = self.postings(term)
+            if sids.size:
+                total += np.searchsorted(sids, hi) - np.searchsorted(sids, lo)
+        return total
+
+    def contains(self, term_ids: Sequence[int], sids: npt.NDArray[np.int64]
+                 ) -> npt.NDArray[np.bool_]:
+        """Whether each sentence of ``sids`` holds any of ``term_ids``."""
+        sids = np.asarray(sids, dtype=np.int64)
+        return self.count_in_ranges(term_ids, sids, sids + 1) > 0
+
+    def paragraph_scores(self, groups: Sequence[Sequence[tuple[int, float]]],
+                         paragraph_of: npt.NDArray[np.int64],
+                         paragraph_len: npt.NDArray[np.float64],
+                         paragraphs: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """BM25 of the given paragraphs, as if each paragraph were one document.
+
+        ``paragraph_of`` numbers each sentence's paragraph (ascending with sentence ids),
+        ``paragraph_len`` is each paragraph's term count. Groups count as in
+        :func:`group_scores`. The work follows the query terms' postings, not the
+        number of paragraphs.
+        """
+        n_paras = int(paragraph_len.shape[0])
+        avg = float(paragraph_len.mean()) if n_paras else 1.0
+        wanted = np.unique(paragraphs)
+        norm = self.k1 * (1 - self.b + self.b * paragraph_len[wanted] / (avg or 1.0))
+        total = np.zeros(wanted.size)
+        for group in groups:
+            best = np.zeros(wanted.size)
+            for term, weight in group:
+                lo, hi = int(self.indptr[term]), int(self.indptr[term + 1])
+                if lo == hi:
+                    continue
+                # Sentence ids follow paragraph order, so a term's paragraph ids come out
+                # sorted: its paragraph frequencies are differences of a running sum.
+                pids = paragraph_of[np.asarray(self.indices[lo:hi])]
+                df = 1 + int(np.count_nonzero(pids[1:] != pids[:-1]))
+                idf = float(lucene_idf(df, n_paras))
+                running = np.zeros(hi - lo + 1)
+                np.cumsum(self.tf[lo:hi], out=running[1:])
+                tf = (running[np.searchsorted(pids, wanted, "right")]
+                      - running[np.searchsorted(pids, wanted, "left")])
+                best = np.maximum(best, weight * idf * tf / (tf + norm))
+            total += best
+        return total[np.searchsorted(wanted, paragraphs)]
 
 
 def top_k_of(

@@ -8,20 +8,29 @@ sentence or None: a wrong short answer is worse than none.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from quotebot.analysis import STOP_WORDS, Token
-from quotebot.question import COUNTERS, Kind, Question
+from quotebot.analysis import Token
+from quotebot.lexicon import (
+    AUXILIARIES,
+    COLOURS,
+    COUNTERS,
+    MONTH_ABBREVIATIONS,
+    MONTHS,
+    NAME_CONNECTORS,
+    NUMBER_WORDS,
+    PLACE_PREPOSITIONS,
+    SCALE_WORDS,
+    STOP_WORDS,
+    TITLES,
+    WEEKDAYS,
+)
+from quotebot.names import KnownName, can_be_name, looks_like_name
+from quotebot.question import Kind, Question
+from quotebot.tuning import Extraction, default_tuning
 
 Span = tuple[int, int]
 
-NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-    hundred hundreds thousand thousands million millions billion billions dozen dozens half
-    single double triple""".split()
-)
-_SCALE = frozenset("hundred thousand million billion trillion percent per cent % dozen".split())
 _CURRENCY = frozenset("$£€¥")
 _FRACTIONS = frozenset("½⅓⅔¼¾⅛")
 # What may join two parts of one number: nothing ("5½"), a dash ("15–1", "24–10"), a colon
@@ -29,11 +38,8 @@ _FRACTIONS = frozenset("½⅓⅔¼¾⅛")
 _NUMBER_JOIN = re.compile(r"|[-–:]")
 # A number with its unit in one hyphenated word ("61-yard", "30-second").
 _NUMBER_UNIT = re.compile(r"(\d[\d,.]*)-[^\W\d_][\w-]*")
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December|"
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
-)
-_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTHS = "|".join(w.capitalize() for w in (*MONTHS, *MONTH_ABBREVIATIONS))
+_WEEKDAYS = "|".join(w.capitalize() for w in WEEKDAYS)
 TIME_RE = re.compile(
     rf"\b(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?"
     rf"(?:\s*(?:to|-|–|and)\s*\d{{1,2}}(?:st|nd|rd|th)?)?)?(?:,?\s+\d{{4}})?"
@@ -47,19 +53,6 @@ TIME_RE = re.compile(
     r"(?:1[0-9]|20)\d{2}s?\b"
     r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b",
 )
-_CONNECTORS = frozenset({"of", "and", "for", "the", "de", "van", "von", "la", "le", "&"})
-_CAP_WORD = re.compile(r"[A-Z][\w'’.-]*|[A-Z]{2,}")
-# Titles and roles written before a name ("Chef Amara Okafor", "Critic Paul Hay"): they
-# describe the person, they are not the name.
-_TITLES = frozenset(
-    """mr mrs ms dr sir dame lord lady prof professor chef critic mayor minister president
-    director officer commissioner captain coach senator judge doctor general colonel sergeant
-    detective inspector chief deputy secretary chancellor governor councillor reverend father
-    sister brother king queen prince princess pope quarterback linebacker receiver singer
-    actor actress author writer editor reporter manager chairman chairwoman chair""".split()
-)
-
-
 def number_tokens(tokens: Sequence[Token]) -> list[int]:
     """Indices of tokens that are numbers (digits or number words)."""
     return [i for i, t in enumerate(tokens)
@@ -67,7 +60,7 @@ def number_tokens(tokens: Sequence[Token]) -> list[int]:
 
 
 def name_spans(text: str, tokens: Sequence[Token],
-               is_name: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
+               is_name: KnownName | None = None) -> list[tuple[int, int]]:
     """(first, last) token indices of capitalised phrases ("New York Police Department").
 
     A lone capitalised word at the start of a sentence counts when it is written like a
@@ -86,7 +79,7 @@ def name_spans(text: str, tokens: Sequence[Token],
                 j += 1
             elif (
                 j + 2 < n
-                and tokens[j + 1].norm in _CONNECTORS
+                and tokens[j + 1].norm in NAME_CONNECTORS
                 and _is_cap(tokens[j + 2])
                 and _adjacent(text, tokens[j], tokens[j + 1])
                 and _adjacent(text, tokens[j + 1], tokens[j + 2])
@@ -95,27 +88,21 @@ def name_spans(text: str, tokens: Sequence[Token],
             else:
                 break
         first = i
-        if i == 0 and j == 0 and not _written_as_name(tokens[0].surface) and not (
-                is_name is not None and tokens[0].norm not in STOP_WORDS
-                and is_name(tokens[0].surface)):
+        if i == 0 and j == 0 and (tokens[0].norm in STOP_WORDS or not looks_like_name(
+                tokens[0].surface, at_start=True, known=is_name)):
             i = j + 1
             continue  # a lone capital at the start of a sentence is usually just a word
         if tokens[first].norm in STOP_WORDS and first < j:
             first += 1  # "The Mayor" → "Mayor"
-        while first < j - 1 and tokens[first].norm in _TITLES:
+        while first < j - 1 and tokens[first].norm in TITLES:
             first += 1  # "Critic Paul Hay" → "Paul Hay"
         spans.append((first, j))
         i = j + 1
     return spans
 
 
-def _written_as_name(word: str) -> bool:
-    """"CBS", "QuickBooks", "McManus": capitals after the first letter."""
-    return len(word) >= 2 and any(ch.isupper() for ch in word[1:]) and word[:1].isupper()
-
-
 def _is_cap(token: Token) -> bool:
-    return bool(_CAP_WORD.fullmatch(token.surface)) and not token.surface[:1].isdigit()
+    return can_be_name(token.surface)
 
 
 def _adjacent(text: str, a: Token, b: Token) -> bool:
@@ -126,7 +113,8 @@ def _adjacent(text: str, a: Token, b: Token) -> bool:
 
 def extract(
     question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int],
-    is_name: Callable[[str], bool] | None = None, *, fill_gaps: bool = True,
+    is_name: KnownName | None = None, *, fill_gaps: bool = True,
+    limits: Extraction | None = None,
 ) -> Span | None:
     """The short answer's character span in ``text`` (a sentence), or None when unsure.
 
@@ -135,22 +123,23 @@ def extract(
     whether a capitalised word at the start of the sentence is a name. ``fill_gaps``
     allows an untyped "what" question to be answered by the words that fill its gap.
     """
+    limits = limits or default_tuning().extraction
     if question.kind is Kind.HOW_MANY:
         return _number_answer(text, tokens, matched, question)
     if question.kind is Kind.WHEN:
-        return _time_answer(text, tokens, matched, question)
+        return _time_answer(text, tokens, matched, question, limits)
     if question.kind is Kind.WHO:
-        return _who_answer(text, tokens, matched, question, is_name)
+        return _who_answer(text, tokens, matched, question, limits, is_name)
     if question.kind is Kind.WHERE:
-        return _where_answer(text, tokens, matched, question, is_name)
+        return _where_answer(text, tokens, matched, question, limits, is_name)
     if question.kind is Kind.WHAT:
         if question.wh_noun in ("color", "colour"):
             return _colour_answer(tokens, question)
         if _asks_for_a_name(question):
-            named = _who_answer(text, tokens, matched, question, is_name)
+            named = _who_answer(text, tokens, matched, question, limits, is_name)
             if named is not None:
                 return named
-        return _what_answer(text, tokens, matched, question) if fill_gaps else None
+        return _what_answer(text, tokens, matched, question, limits) if fill_gaps else None
     return None
 
 
@@ -159,12 +148,12 @@ def _asks_for_a_name(q: Question) -> bool:
     (a capitalised phrase), found as for "who" questions."""
     if _NAME_OF.search(q.text):
         return True
-    return q.wh_noun is not None and q.wh_noun not in _AUX_WORDS and (
+    return q.wh_noun is not None and q.wh_noun not in AUXILIARIES and (
         q.wh_noun not in STOP_WORDS or q.wh_noun == "other")
 
 
 def _colour_answer(tokens: Sequence[Token], q: Question) -> Span | None:
-    colours = [t for t in tokens if t.norm in _COLOURS and not _in_question(t, q)]
+    colours = [t for t in tokens if t.norm in COLOURS and not _in_question(t, q)]
     return (colours[0].start, colours[0].end) if len(colours) == 1 else None
 
 
@@ -228,7 +217,7 @@ def _number_answer(
     # the number word before a scale word.
     if start > 0 and text[start - 1] in _CURRENCY:
         start -= 1
-    elif i > 0 and tokens[i].norm in _SCALE and tokens[i - 1].norm in NUMBER_WORDS:
+    elif i > 0 and tokens[i].norm in SCALE_WORDS and tokens[i - 1].norm in NUMBER_WORDS:
         start = tokens[i - 1].start
     return start, tokens[j].end
 
@@ -241,7 +230,7 @@ def _same_noun(word: str, noun: str) -> bool:
 def _continues_number(text: str, token: Token, after: Token) -> bool:
     """True when ``after`` is more of the number ``token`` starts ("2 million", "twenty
     five", "5½", "15–1")."""
-    if after.norm in _SCALE or (token.norm in NUMBER_WORDS and after.norm in NUMBER_WORDS):
+    if after.norm in SCALE_WORDS or (token.norm in NUMBER_WORDS and after.norm in NUMBER_WORDS):
         return True
     joined = _NUMBER_JOIN.fullmatch(text[token.end:after.start]) is not None
     return joined and (after.surface[:1].isdigit() or after.surface in _FRACTIONS)
@@ -252,7 +241,8 @@ def _looks_like_year(token: Token) -> bool:
 
 
 def _time_answer(
-    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
+    limits: Extraction,
 ) -> Span | None:
     question_lower = q.text.casefold()
     best: tuple[int, Span] | None = None
@@ -265,7 +255,7 @@ def _time_answer(
         dist = min(_distance(i, matched) for i in idx)
         if best is None or dist < best[0]:
             best = (dist, _trim_preposition(text, m.start(), m.end()))
-    if best is None or best[0] > 12:
+    if best is None or best[0] > limits.time_distance:
         return None
     return best[1]
 
@@ -283,7 +273,7 @@ _ROMAN = re.compile(r"[IVXLCDM]+")
 
 
 def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping[int, int],
-               keep: str | None = None, is_name: Callable[[str], bool] | None = None
+               keep: str | None = None, is_name: KnownName | None = None
                ) -> list[tuple[int, int]]:
     """Name spans with the question's own words cut out ("Super Bowl XLVIII" → "XLVIII"
     is then dropped as a bare numeral; "New England Patriots" stays whole). Words matched
@@ -297,9 +287,9 @@ def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping
                     keep is not None and tokens[i].norm.rstrip("s") == keep.rstrip("s"))):
                 run.append(i)
                 continue
-            while run and tokens[run[0]].norm in _CONNECTORS:
+            while run and tokens[run[0]].norm in NAME_CONNECTORS:
                 run.pop(0)
-            while run and tokens[run[-1]].norm in _CONNECTORS:
+            while run and tokens[run[-1]].norm in NAME_CONNECTORS:
                 run.pop()
             if run and _name_like(tokens, run[0], run[-1]):
                 out.append((run[0], run[-1]))
@@ -317,7 +307,7 @@ def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
 
 def _who_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
-    is_name: Callable[[str], bool] | None = None,
+    limits: Extraction, is_name: KnownName | None = None,
 ) -> Span | None:
     names = _new_names(text, tokens, q, matched, keep=q.wh_noun, is_name=is_name)
     if q.wh_noun:
@@ -373,7 +363,8 @@ def _who_answer(
         if "," not in stop and any(first < verb for first, _ in names):
             return tokens[0].start, tokens[verb - 1].end
     nearest = min(names, key=lambda s: min(_distance(s[0], matched), _distance(s[1], matched)))
-    if min(_distance(nearest[0], matched), _distance(nearest[1], matched)) <= 3:
+    if min(_distance(nearest[0], matched), _distance(nearest[1], matched)) <= (
+            limits.name_distance):
         return _span_chars(tokens, nearest)
     return None
 
@@ -382,10 +373,6 @@ _OBJECT_QUESTION = re.compile(r"\s*(?:who|whom|(?:what|which)(?:\s+[\w-]+){1,2})
                               r"will|would|could|can|has|have|had)\b", re.I)
 _NAME_OF = re.compile(r"\b(?:what|which)\s+(?:is|was|were|are)\s+the\s+(?:\w+\s+)?name\b"
                       r"|\bcalled\?", re.I)
-_AUX_WORDS = frozenset("""is was are were be been did do does will would can could should
-    may might must has have had shall""".split())
-_COLOURS = frozenset("""red orange yellow green blue purple violet pink brown black white grey
-    gray gold golden silver navy teal maroon crimson scarlet""".split())
 
 
 def _agent_before(text: str, tokens: Sequence[Token], first: int) -> int | None:
@@ -403,24 +390,23 @@ def _agent_before(text: str, tokens: Sequence[Token], first: int) -> int | None:
     return None
 
 
-_PLACE_PREPS = frozenset({"in", "at", "from", "to", "near", "into", "across", "outside", "inside"})
 
 
 def _where_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
-    is_name: Callable[[str], bool] | None = None,
+    limits: Extraction, is_name: KnownName | None = None,
 ) -> Span | None:
     best: tuple[int, tuple[int, int]] | None = None
     for first, last in _new_names(text, tokens, q, matched, is_name=is_name):
         before = first - 1
         if before >= 0 and tokens[before].norm == "the":
             before -= 1
-        if before < 0 or tokens[before].norm not in _PLACE_PREPS:
+        if before < 0 or tokens[before].norm not in PLACE_PREPOSITIONS:
             continue
         dist = min(_distance(first, matched), _distance(last, matched))
         if best is None or dist < best[0]:
             best = (dist, (first, last))
-    if best is None or best[0] > 8:
+    if best is None or best[0] > limits.place_distance:
         return None
     first, last = best[1]
     if first > 0 and tokens[first - 1].norm == "the":
@@ -432,7 +418,8 @@ _CLAUSE_END = re.compile(r"[,;:.!?\"“”()]|\s[-–—]\s")
 
 
 def _what_answer(
-    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
+    limits: Extraction,
 ) -> Span | None:
     """The words that fill the question's gap: "… fallen behind the NYPD in [law-enforcement
     technology]", "… fights [a violent crime epidemic] in the capital"."""
@@ -473,7 +460,7 @@ def _what_answer(
             score += 1
         while gap_end > gap_start and tokens[gap_end - 1].is_stop:
             gap_end -= 1
-        if gap_end <= gap_start or gap_end - gap_start > 8:
+        if gap_end <= gap_start or gap_end - gap_start > limits.gap_length:
             continue
         first_word = tokens[gap_start]
         if first_word.is_stop and first_word.norm not in ("the", "a", "an"):

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from quotebot.corpus import corpus_files, load_corpus, read_document, resolve_corpus_path
-from quotebot.engine import QuoteEngine, default_index_dir
+from quotebot.engine import QuoteEngine
 from quotebot.errors import IndexFileError
 from quotebot.semantic import resolve_mode
-from quotebot.store import SentenceIndex, current_generation
+from quotebot.store import IndexFolder, SentenceIndex
+from quotebot.store.catalogue import default_index_dir
 
 
 class ProgressLine:
@@ -49,6 +50,8 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     """Build (or update) and save an index; returns a summary for people and for JSON."""
     started = time.perf_counter()
     target = Path(out) if out else default_index_dir(corpus)
+    folder = IndexFolder(target)
+    folder.check_writable()  # before any work: nothing is touched in a folder not ours
     progress = ProgressLine("indexing", show_progress)
     try:
         if add or remove:
@@ -78,10 +81,10 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         embedding.close()
     seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in gen.iterdir())
-    size += sum(p.stat().st_size for p in target.glob("semantic-*.npy"))
+    size += sum(p.stat().st_size for p in target.glob("semantic-*.npy") if p.is_file())
     summary = {
         "index": str(target),
-        "generation": current_generation(target).name,
+        "generation": folder.current().name,
         "documents": len(index.docs),
         "sentences": index.n_sentences,
         "terms": len(index.vocab),

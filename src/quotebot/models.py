@@ -8,12 +8,18 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One article: ``id`` is the file stem, ``text`` the file's text exactly as decoded."""
+    """One article: ``id`` is the file stem, ``text`` the file's text exactly as decoded.
+
+    ``url``, ``author`` and ``date`` are known for articles added from a page or a link.
+    """
 
     id: str
     title: str
     text: str
     path: str = ""
+    url: str = ""
+    author: str = ""
+    date: str = ""
 
 
 @dataclass(frozen=True, slots=True)

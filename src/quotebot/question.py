@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from quotebot.analysis import Token, tokenize
 from quotebot.errors import InvalidQuestion
+from quotebot.lexicon import AUXILIARIES, COUNTERS, WHEN_NOUNS, WHERE_NOUNS, WHO_NOUNS
 
 #: Longest question accepted, in characters (front ends document and enforce it too).
 MAX_QUESTION_CHARS = 1000
@@ -27,35 +28,6 @@ class Kind(StrEnum):
     KEYWORDS = "keywords"
 
 
-# "which N" / "what N" where N names an organisation or a person asks "who".
-_WHO_NOUNS = frozenset(
-    """person people man woman group department team organisation organization company agency
-    unit party body council club official officer officers player players coach quarterback
-    singer artist band network broadcaster station firm newspaper paper magazine commissioner
-    mayor minister president leader chief members member representatives defender receiver
-    linebacker player owner owners sponsor sponsors person""".split()
-)
-_WHEN_NOUNS = frozenset("year month day date time week decade century season hour".split())
-_WHERE_NOUNS = frozenset(
-    "place city country town state stadium venue area region location borough district".split()
-)
-# Words that frame a question more than they say what it is about ("what is the *name*
-# of …", "*prior* to …", "did it *take place*"): searched for, at a fraction of the weight.
-WEAK_WORDS = frozenset(
-    """name names named call called calls type types kind kinds sort get gets got getting take
-    takes took taken place happen happened happens occur occurred occurs according prior even
-    though although around approximately roughly exactly also many much several various
-    describe described mean means meant known refer referred considered consider give given
-    able use used using one thing things way ways come comes came coming""".split()
-)
-
-# Counting nouns that say nothing about the topic: "how many [people] were shot?"
-#: Nouns a "how many" question counts rather than searches for ("how many people").
-COUNTERS = frozenset("people persons times ones things individuals".split())
-_AUX = frozenset(
-    "is are was were do does did can could has have had will would should shall may might must"
-    .split()
-)
 _LEADING_NOISE = re.compile(r"^\s*(?:and|but|so|ok|okay|well|tell me|please)[\s,]+", re.I)
 
 
@@ -132,16 +104,16 @@ def _classify(lowered: str, norms: list[str]) -> tuple[Kind, str | None, set[int
             # The noun may come after modifiers: "which [NFL] team", "what [British TV] network".
             for j in range(i + 1, min(i + 4, len(norms))):
                 noun = norms[j]
-                if noun in _AUX:
+                if noun in AUXILIARIES:
                     break
-                if noun in _WHO_NOUNS:
+                if noun in WHO_NOUNS:
                     return Kind.WHO, noun, {i}
-                if noun in _WHEN_NOUNS:
+                if noun in WHEN_NOUNS:
                     return Kind.WHEN, noun, {i, j} if j == i + 1 else {i}
-                if noun in _WHERE_NOUNS:
+                if noun in WHERE_NOUNS:
                     return Kind.WHERE, noun, {i}
             return Kind.WHAT, nxt or None, {i}
-    if norms and norms[0] in _AUX:
+    if norms and norms[0] in AUXILIARIES:
         return Kind.YES_NO, None, set()
     if lowered.startswith(("name ", "list ")):
         return Kind.WHAT, None, {0}

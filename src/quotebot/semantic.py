@@ -23,10 +23,8 @@ its new passages.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from quotebot.errors import QuotebotError
+from quotebot.store.files import hash_texts
 
 if TYPE_CHECKING:
-    from quotebot.store import SentenceIndex
+    from quotebot.store.model import SentenceIndex
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +197,10 @@ class SentenceVectors:
         n = len(passages.sentences)
         return cls(vectors[:n], vectors[n:2 * n], vectors[2 * n:], passages.paragraph_of, keys)
 
-    def save(self, path: Path) -> None:
-        """Write the vectors as one .npy and their passages' keys as another (no pickle),
-        each atomically, keys first."""
-        stacked = np.concatenate([self.sentences, self.windows, self.paragraphs])
-        if self.keys is not None:
-            _save_atomically(keys_file(path), np.ascontiguousarray(self.keys, dtype=np.uint64))
-        _save_atomically(path, np.ascontiguousarray(stacked, dtype=np.float16))
+    def stacked(self) -> npt.NDArray[np.float16]:
+        """Sentences, windows and paragraphs in one array, as saved (float16)."""
+        return np.ascontiguousarray(
+            np.concatenate([self.sentences, self.windows, self.paragraphs]), dtype=np.float16)
 
     @classmethod
     def load(cls, path: Path, passages_shape: tuple[int, int],
@@ -226,57 +222,12 @@ Reusable = tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]
 
 def passage_keys(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
     """A 64-bit hash of each passage's text: equal texts, equal vectors."""
-    return np.fromiter(
-        (int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"),
-                                        digest_size=8).digest(), "little") for t in texts),
-        dtype=np.uint64, count=len(texts))
+    return hash_texts(list(texts))
 
 
-def previous_vectors(index_dir: Path) -> Reusable | None:
-    """The newest saved vectors of this model in ``index_dir`` that carry their keys."""
-    saved = sorted((p for p in index_dir.glob(f"semantic-{MODEL_ID}-p{PASSAGES_VERSION}-*.npy")
-                    if not p.name.endswith(".keys.npy")), key=lambda p: p.stat().st_mtime)
-    for path in reversed(saved):
-        try:
-            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-            keys = np.load(keys_file(path), mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
-            continue
-        if vectors.ndim == 2 and vectors.shape == (keys.shape[0], DIM):
-            return vectors, keys
-    return None
-
-
-def vectors_file(index_dir: Path, fingerprint: str) -> Path:
-    """Where the vectors of the index with ``fingerprint`` live inside its folder."""
-    return index_dir / f"semantic-{MODEL_ID}-p{PASSAGES_VERSION}-{fingerprint[:16]}.npy"
-
-
-def keys_file(vectors: Path) -> Path:
-    return vectors.with_name(vectors.name[:-len(".npy")] + ".keys.npy")
-
-
-def _save_atomically(path: Path, array: npt.NDArray[Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_vectors(index_dir: Path, keep: Path) -> None:
-    """Vectors of earlier versions of the corpus are never read again (once the current
-    ones are saved, having reused what they could)."""
-    for old in index_dir.glob("semantic-*.npy"):
-        if old not in (keep, keys_file(keep)):
-            old.unlink(missing_ok=True)
-
-
-def passages(index: SentenceIndex, paragraph_of: npt.NDArray[np.int64]) -> Passages:
+def passages(index: SentenceIndex) -> Passages:
     """The texts to embed for ``index`` (slices of the documents, one document at a time)."""
+    paragraph_of = index.paragraph_ids
     n = index.n_sentences
     starts, ends = np.asarray(index.start), np.asarray(index.end)
     doc_idx = np.asarray(index.doc_idx)

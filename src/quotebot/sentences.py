@@ -12,17 +12,8 @@ from functools import cache
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
+from quotebot.lexicon import ABBREVIATIONS
 from quotebot.models import Document, Sentence
-
-#: Abbreviations after which a full stop does not end a sentence (lower case, no final dot).
-ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr st no nos prof sr jr rev hon gen col lt sgt capt cmdr supt insp det cllr
-    gov sen rep pres vs etc inc ltd co corp dept univ est approx fig vol ch pp
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
-    e.g i.e a.m p.m u.s u.k u.n e.u ave blvd rd mt ft
-    """.split()
-)
 
 _LINE = re.compile(r"[^\r\n]+")
 _WORDISH = re.compile(r"\w")

@@ -1,0 +1,67 @@
+"""The word lists quotebot knows, loaded from one data file each (``data/lexicon/*.txt``).
+
+Every list of English words lives here, once: stop words, auxiliaries, months, pronouns,
+number words, titles, related words … so that two modules never keep two lists that
+drift apart. A file holds words separated by whitespace; ``#`` starts a comment. The
+related-words file holds one ``word: related words`` entry a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+
+
+DATA = Path(__file__).parent / "data" / "lexicon"
+
+
+def _lines(name: str) -> list[str]:
+    text = (DATA / f"{name}.txt").read_text(encoding="utf-8")
+    return [line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+            for line in text.splitlines()]
+
+
+@cache
+def words(name: str) -> tuple[str, ...]:
+    """The words of list ``name``, in file order."""
+    return tuple(word for line in _lines(name) for word in line.split())
+
+
+def word_set(name: str) -> frozenset[str]:
+    return frozenset(words(name))
+
+
+@cache
+def related_words() -> Mapping[str, tuple[str, ...]]:
+    """Question word → related words (searched for at a lower weight)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in _lines("related_words"):
+        if ":" not in line:
+            continue
+        word, _, related = line.partition(":")
+        table[word.strip()] = tuple(related.split())
+    return MappingProxyType(table)
+
+
+STOP_WORDS = word_set("stop_words")
+AUXILIARIES = word_set("auxiliaries")
+MONTHS = words("months")
+MONTH_ABBREVIATIONS = words("month_abbreviations")
+WEEKDAYS = words("weekdays")
+#: Months and weekdays: capitalised in English, never names.
+CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
+PRONOUNS = word_set("pronouns")
+NUMBER_WORDS = word_set("number_words")
+SCALE_WORDS = word_set("scale_words")
+TITLES = word_set("titles")
+COLOURS = word_set("colours")
+WHO_NOUNS = word_set("who_nouns")
+WHEN_NOUNS = word_set("when_nouns")
+WHERE_NOUNS = word_set("where_nouns")
+WEAK_WORDS = word_set("weak_words")
+COUNTERS = word_set("counters")
+PLACE_PREPOSITIONS = word_set("place_prepositions")
+NAME_CONNECTORS = word_set("name_connectors")
+ABBREVIATIONS = word_set("abbreviations")

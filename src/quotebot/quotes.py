@@ -1,0 +1,36 @@
+"""Building what an answer shows: quotes with their provenance, and the short answer.
+
+Offsets come from the index (sentence offsets kept since splitting, token offsets kept
+since indexing), so ``quote.text == document.text[quote.start:quote.end]`` always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from quotebot.analysis import Token
+from quotebot.models import Quote, ShortAnswer
+from quotebot.store.model import SentenceIndex
+
+
+def make_quote(index: SentenceIndex, sid: int, score: float, tokens: Sequence[Token],
+               matched: Mapping[int, int]) -> Quote:
+    """Sentence ``sid`` as a quote, its matched words as highlights."""
+    sentence = index.sentence(sid)
+    info = index.docs[int(index.doc_idx[sid])]
+    highlights = tuple((tokens[i].start, tokens[i].end) for i in sorted(matched)
+                       if i < len(tokens))
+    return Quote(
+        text=sentence.text, doc=sentence.doc, title=info.title,
+        paragraph=sentence.paragraph, sentence=sentence.sentence,
+        start=sentence.start, end=sentence.end, score=round(float(score), 4),
+        highlights=highlights,
+    )
+
+
+def make_short_answer(index: SentenceIndex, sid: int, span: tuple[int, int]) -> ShortAnswer:
+    """The short answer at ``span`` (offsets in sentence ``sid``), with document offsets."""
+    sentence = index.sentence(sid)
+    a, b = span
+    return ShortAnswer(text=sentence.text[a:b], start=sentence.start + a,
+                       end=sentence.start + b)

@@ -1,0 +1,354 @@
+"""Building a sentence index from documents, and updating one incrementally.
+
+Building splits each document into sentences, splits each sentence into tokens once
+(keeping their offsets), analyses each distinct word form once, and lays out the BM25
+matrix, the token table, the word forms and the words (with their typo-correction
+index) as arrays. Updating analyses only the documents added.
+"""
+
+from __future__ import annotations
+
+import itertools
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot import analysis
+from quotebot.bm25 import BM25Matrix
+from quotebot.corpus import fingerprint
+from quotebot.models import Document
+from quotebot.sentences import split_document
+from quotebot.store.files import StringTable, hash_bytes
+from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+
+Progress = Callable[[int, int], None]
+IntArray = npt.NDArray[np.int64]
+
+
+def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = None
+                ) -> SentenceIndex:
+    """Split, analyse and index ``docs``; ``progress(sentences, documents)`` as it goes."""
+    docs = list(docs)
+    infos: list[DocInfo] = []
+    texts: list[str] = []
+    doc_idx, paragraph, sentence_no = array("i"), array("i"), array("i")
+    start, end = array("q"), array("q")
+    # Each distinct word form ("Police", "police's") gets an id and is analysed once,
+    # after the loop: per sentence there is one regex split and a few calls in C.
+    form_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    intern = form_ids.__getitem__
+    split = analysis.SPLIT_RE.split
+    tokens = array("i")  # form id of every token, sentence after sentence
+    n_tokens = array("i")  # tokens per sentence
+    pieces = array("i")  # lengths of gap, token, gap, …, gap, per sentence
+    done = 0
+    for pos, doc in enumerate(docs):
+        sentences = split_document(doc)
+        infos.append(DocInfo(doc.id, doc.title, doc.path, len(sentences), doc.url,
+                             doc.author, doc.date))
+        texts.append(doc.text)
+        doc_idx.extend(array("i", [pos]) * len(sentences))
+        for s in sentences:
+            paragraph.append(s.paragraph)
+            sentence_no.append(s.sentence)
+            start.append(s.start)
+            end.append(s.end)
+            parts = split(s.text)
+            surfaces = parts[1::2]
+            n_tokens.append(len(surfaces))
+            tokens.extend(map(intern, surfaces))
+            pieces.extend(map(len, parts))
+        done += len(sentences)
+        if progress is not None:
+            progress(done, pos + 1)
+    counts = np.frombuffer(n_tokens, dtype=np.int32).astype(np.int64)
+    tok = np.frombuffer(tokens, dtype=np.int32).copy()
+    table = _analyse_forms(list(form_ids))
+    term_ids = _token_terms(table, tok)
+    doc_len = _terms_per_sentence(table, tok, counts)
+    matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
+    token_table = Tokens(_pointers(counts), tok, _token_starts(pieces, counts))
+    return SentenceIndex(
+        docs=infos,
+        texts=texts.__getitem__,
+        doc_idx=np.frombuffer(doc_idx, dtype=np.int32).copy(),
+        paragraph=np.frombuffer(paragraph, dtype=np.int32).copy(),
+        sentence_no=np.frombuffer(sentence_no, dtype=np.int32).copy(),
+        start=np.frombuffer(start, dtype=np.int64).copy(),
+        end=np.frombuffer(end, dtype=np.int64).copy(),
+        vocab=StringTable.from_strings(table.vocab),
+        matrix=matrix,
+        tokens=token_table,
+        forms=_forms(table, token_table),
+        words=_words(table.words, table.form_word, np.bincount(tok, minlength=len(table.forms))),
+        fingerprint=fingerprint(docs),
+    )
+
+
+class _FormTable:
+    """Word forms with their analysis, before they become arrays."""
+
+    def __init__(self) -> None:
+        self.forms: list[str] = []
+        self.vocab: list[str] = []
+        self.words: list[str] = []
+        self.terms_ptr = np.zeros(1, dtype=np.int64)
+        self.terms = np.empty(0, dtype=np.int32)
+        self.form_word = np.empty(0, dtype=np.int32)
+
+
+def _analyse_forms(forms: list[str], vocab: list[str] | None = None,
+                   words: list[str] | None = None) -> _FormTable:
+    """Analyse each form once; term and word ids continue ``vocab`` and ``words``.
+
+    Term ids are given in order of first appearance, as a token-by-token pass would.
+    """
+    term_ids = {term: i for i, term in enumerate(vocab or [])}
+    word_ids = {word: i for i, word in enumerate(words or [])}
+    flat: list[int] = []
+    per_form = np.zeros(len(forms), dtype=np.int64)
+    form_word = np.full(len(forms), -1, dtype=np.int32)
+    for fid, surface in enumerate(forms):
+        norm, terms, is_stop = analysis.analyse_word(surface)
+        if is_stop:
+            continue
+        ids = [term_ids.setdefault(term, len(term_ids)) for term in terms]
+        per_form[fid] = len(ids)
+        flat.extend(ids)
+        form_word[fid] = word_ids.setdefault(norm, len(word_ids))
+    table = _FormTable()
+    table.forms = forms
+    table.vocab = list(term_ids)
+    table.words = list(word_ids)
+    table.terms_ptr = _pointers(per_form)
+    table.terms = np.asarray(flat, dtype=np.int32)
+    table.form_word = form_word
+    return table
+
+
+def _pointers(counts: npt.ArrayLike) -> IntArray:
+    counts = np.asarray(counts, dtype=np.int64)
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> IntArray:
+    """The index terms of every token, laid end to end."""
+    per_form = np.diff(table.terms_ptr)
+    per_token = per_form[tok]
+    bounds = _pointers(per_token)
+    # Each token's terms in place: where its form's terms start, plus 0, 1, …
+    where = np.repeat(table.terms_ptr[:-1][tok] - bounds[:-1], per_token)
+    where += np.arange(where.size, dtype=np.int64)
+    return table.terms[where].astype(np.int64)
+
+
+def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
+                        ) -> npt.NDArray[np.int32]:
+    per_token = np.diff(table.terms_ptr)[tok]
+    bounds = _pointers(per_token)
+    return np.diff(bounds[_pointers(counts)]).astype(np.int32)
+
+
+def _token_starts(pieces: array[int], counts: IntArray) -> npt.NDArray[np.int32]:
+    """Each token's offset from its sentence's start, from the lengths of the pieces of
+    every sentence (gap, token, gap, …, gap: 2n + 1 of them)."""
+    lengths = np.frombuffer(pieces, dtype=np.int32).astype(np.int64)
+    before = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=before[1:])
+    first_piece = _pointers(2 * counts + 1)[:-1]
+    sentence = np.repeat(np.arange(counts.shape[0]), counts)
+    rank = np.arange(sentence.shape[0], dtype=np.int64) - _pointers(counts)[:-1][sentence]
+    piece = first_piece[sentence] + 2 * rank + 1
+    starts: npt.NDArray[np.int32] = (before[piece] - before[first_piece[sentence]]).astype(
+        np.int32)
+    return starts
+
+
+def _forms(table: _FormTable, tokens: Tokens) -> Forms:
+    n_forms = len(table.forms)
+    count = np.bincount(tokens.form, minlength=n_forms).astype(np.int64)
+    has_tokens = tokens.ptr[1:] > tokens.ptr[:-1]
+    openers = tokens.form[tokens.ptr[:-1][has_tokens]]
+    start_count = np.bincount(openers, minlength=n_forms).astype(np.int64)
+    owner = np.repeat(np.arange(n_forms, dtype=np.int32), np.diff(table.terms_ptr))
+    order = np.argsort(table.terms, kind="stable")
+    term_forms_ptr = _pointers(np.bincount(table.terms, minlength=len(table.vocab)))
+    return Forms(
+        strings=StringTable.from_strings(table.forms),
+        terms_ptr=table.terms_ptr, terms=table.terms,
+        term_forms_ptr=term_forms_ptr, term_forms=owner[order],
+        word=table.form_word, count=count, start_count=start_count,
+    )
+
+
+def deletion_keys(word: str) -> list[str]:
+    """``word`` and each way of deleting one of its letters (the correction index's keys)."""
+    return list(dict.fromkeys([word, *(word[:i] + word[i + 1:] for i in range(len(word)))]))
+
+
+def _words(words: list[str], form_word: npt.NDArray[np.int32], form_count: IntArray,
+           previous: Words | None = None) -> Words:
+    """The words table; the deletion index of ``previous`` is kept and extended."""
+    known = form_word >= 0
+    count = np.bincount(form_word[known], weights=form_count[known],
+                        minlength=len(words)).astype(np.int64)
+    first_new = len(previous.strings) if previous is not None else 0
+    hashes: list[int] = []
+    owners: list[int] = []
+    for wid in range(first_new, len(words)):
+        word = words[wid]
+        if not word.isalpha():
+            continue  # only words of letters are ever corrected to
+        for key in deletion_keys(word):
+            hashes.append(hash_bytes(key.encode("utf-8", "surrogatepass")))
+            owners.append(wid)
+    new_hash = np.asarray(hashes, dtype=np.uint64)
+    new_word = np.asarray(owners, dtype=np.int32)
+    if previous is not None:
+        new_hash = np.concatenate([np.asarray(previous.delete_hash), new_hash])
+        new_word = np.concatenate([np.asarray(previous.delete_word), new_word])
+    order = np.argsort(new_hash, kind="stable")
+    return Words(StringTable.from_strings(words), count, new_hash[order], new_word[order])
+
+
+# -- updating ---------------------------------------------------------------------------
+
+
+def _token_rows(ptr: IntArray, sids: IntArray) -> IntArray:
+    """Flat positions in the token table of the tokens of ``sids``, in order."""
+    lo = np.asarray(ptr[sids], dtype=np.int64)
+    counts = np.asarray(ptr[sids + 1], dtype=np.int64) - lo
+    first = _pointers(counts)[:-1]
+    rows = np.repeat(lo - first, counts)
+    rows += np.arange(rows.shape[0], dtype=np.int64)
+    return rows
+
+
+def merge_index(base: SentenceIndex, added: list[Document], removed: list[str]
+                ) -> SentenceIndex:
+    """``base`` with ``added`` documents added (or replacing those with the same id) and
+    ``removed`` ones dropped. Only the added documents are split and analysed; the
+    others keep their sentences, tokens and term counts, and BM25 weights are
+    recomputed from those."""
+    drop = set(removed) | {d.id for d in added}
+    for doc_id in set(removed):
+        base.doc_position(doc_id)  # raises UnknownDocument
+    fresh = build_index(added) if added else None
+    keep_docs = [i for i, d in enumerate(base.docs) if d.id not in drop]
+    keep_mask = np.isin(np.asarray(base.doc_idx), keep_docs)
+    kept = np.flatnonzero(keep_mask).astype(np.int64)
+    new_pos = np.full(len(base.docs), -1, dtype=np.int64)
+    new_pos[keep_docs] = np.arange(len(keep_docs))
+
+    # Terms, forms and words keep their ids; the fresh index's are mapped onto them.
+    vocab = base.vocab.strings()
+    forms = base.forms.strings.strings()
+    words = base.words.strings.strings()
+    term_ids = {t: i for i, t in enumerate(vocab)}
+    form_ids = {f: i for i, f in enumerate(forms)}
+    word_ids = {w: i for i, w in enumerate(words)}
+    terms_ptr_parts = [np.asarray(base.forms.terms_ptr)]
+    terms_parts = [np.asarray(base.forms.terms)]
+    form_word_parts = [np.asarray(base.forms.word)]
+
+    old_to_new = np.full(base.n_sentences, -1, dtype=np.int64)
+    old_to_new[kept] = np.arange(kept.size)
+    matrix = base.matrix
+    term_of_posting = np.repeat(np.arange(matrix.n_terms), np.diff(matrix.indptr))
+    keep_post = keep_mask[np.asarray(matrix.indices)]
+    t_parts = [term_of_posting[keep_post]]
+    s_parts = [old_to_new[np.asarray(matrix.indices)[keep_post]]]
+    tf_parts = [np.asarray(matrix.tf[keep_post], dtype=np.int64)]
+    doc_len_parts = [np.asarray(matrix.doc_len)[keep_mask]]
+    rows = _token_rows(np.asarray(base.tokens.ptr), kept)
+    tok_form_parts = [np.asarray(base.tokens.form)[rows]]
+    tok_start_parts = [np.asarray(base.tokens.start)[rows]]
+    tok_count_parts = [np.diff(np.asarray(base.tokens.ptr))[kept]]
+
+    if fresh is not None:
+        term_remap = np.asarray([term_ids.setdefault(t, len(term_ids))
+                                 for t in fresh.vocab.strings()], dtype=np.int64)
+        fresh_forms = fresh.forms.strings.strings()
+        form_remap = np.asarray([form_ids.setdefault(f, len(form_ids)) for f in fresh_forms],
+                                dtype=np.int64)
+        word_remap = np.asarray([word_ids.setdefault(w, len(word_ids))
+                                 for w in fresh.words.strings.strings()], dtype=np.int64)
+        # Forms new to the index bring their terms and words along.
+        new_forms = np.flatnonzero(form_remap >= len(forms))
+        if new_forms.size:
+            ptr = np.asarray(fresh.forms.terms_ptr)
+            per = ptr[new_forms + 1] - ptr[new_forms]
+            terms_ptr_parts.append(terms_ptr_parts[0][-1] + np.cumsum(per))
+            rows_new = _token_rows(ptr, new_forms)
+            terms_parts.append(term_remap[np.asarray(fresh.forms.terms)[rows_new]].astype(
+                np.int32))
+            fw = np.asarray(fresh.forms.word)[new_forms]
+            form_word_parts.append(np.where(fw >= 0, word_remap[np.maximum(fw, 0)], -1).astype(
+                np.int32))
+        f_matrix = fresh.matrix
+        f_terms = np.repeat(np.arange(f_matrix.n_terms), np.diff(f_matrix.indptr))
+        t_parts.append(term_remap[f_terms])
+        s_parts.append(np.asarray(f_matrix.indices, dtype=np.int64) + kept.size)
+        tf_parts.append(np.asarray(f_matrix.tf, dtype=np.int64))
+        doc_len_parts.append(np.asarray(f_matrix.doc_len))
+        tok_form_parts.append(form_remap[np.asarray(fresh.tokens.form)].astype(np.int32))
+        tok_start_parts.append(np.asarray(fresh.tokens.start))
+        tok_count_parts.append(np.diff(np.asarray(fresh.tokens.ptr)))
+
+    vocab = list(term_ids)
+    t_all = np.concatenate(t_parts)
+    s_all = np.concatenate(s_parts)
+    tf_all = np.concatenate(tf_parts)
+    doc_len = np.concatenate(doc_len_parts).astype(np.int32)
+    n_docs = max(int(doc_len.shape[0]), 1)
+    order = np.argsort(t_all * n_docs + s_all, kind="stable")
+    indptr = _pointers(np.bincount(t_all, minlength=len(vocab)))
+    merged_matrix = BM25Matrix(indptr, s_all[order].astype(np.int32),
+                               tf_all[order].astype(np.uint16), np.empty(0, np.float32),
+                               doc_len, matrix.k1, matrix.b)
+    merged_matrix.weights = merged_matrix.compute_weights()
+
+    table = _FormTable()
+    table.forms = list(form_ids)
+    table.vocab = vocab
+    table.words = list(word_ids)
+    table.terms_ptr = np.concatenate(terms_ptr_parts).astype(np.int64)
+    table.terms = np.concatenate(terms_parts).astype(np.int32)
+    table.form_word = np.concatenate(form_word_parts).astype(np.int32)
+    tokens = Tokens(_pointers(np.concatenate(tok_count_parts)),
+                    np.concatenate(tok_form_parts).astype(np.int32),
+                    np.concatenate(tok_start_parts).astype(np.int32))
+    forms_table = _forms(table, tokens)
+
+    def column(name: str) -> Any:
+        old = np.asarray(getattr(base, name))[keep_mask]
+        return np.concatenate([old, getattr(fresh, name)]) if fresh is not None else old
+
+    infos = [base.docs[i] for i in keep_docs] + (list(fresh.docs) if fresh else [])
+    texts = [base.texts(i) for i in keep_docs] + (
+        [fresh.texts(i) for i in range(len(fresh.docs))] if fresh else [])
+    doc_idx_old = new_pos[np.asarray(base.doc_idx)[keep_mask]]
+    doc_idx = (np.concatenate([doc_idx_old, np.asarray(fresh.doc_idx) + len(keep_docs)])
+               if fresh is not None else doc_idx_old)
+    all_docs = [Document(i.id, i.title, t, i.path) for i, t in zip(infos, texts, strict=True)]
+    return SentenceIndex(
+        docs=infos,
+        texts=texts.__getitem__,
+        doc_idx=doc_idx.astype(np.int32),
+        paragraph=column("paragraph").astype(np.int32),
+        sentence_no=column("sentence_no").astype(np.int32),
+        start=column("start").astype(np.int64),
+        end=column("end").astype(np.int64),
+        vocab=StringTable.from_strings(vocab),
+        matrix=merged_matrix,
+        tokens=tokens,
+        forms=forms_table,
+        words=_words(table.words, table.form_word, forms_table.count, previous=base.words),
+        fingerprint=fingerprint(all_docs),
+    )

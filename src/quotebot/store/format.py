@@ -1,0 +1,185 @@
+"""What one generation of a saved index holds, and how it is written and read.
+
+Arrays are NumPy ``.npy`` files (no pickle), memory-mapped when read; strings are UTF-8
+blobs with offsets and a hash table (:class:`~quotebot.store.files.StringTable`);
+documents' metadata is ``docs.json``, read at once. The manifest lists every file with
+its size, which is also the list of what may ever be deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quotebot.bm25 import BM25Matrix
+from quotebot.store.files import (
+    FORMAT,
+    FORMAT_VERSION,
+    IndexFolder,
+    StringTable,
+    damaged,
+    load_array,
+    map_bytes,
+    read_json,
+    write_json,
+)
+from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+
+#: Arrays with one row per sentence.
+_PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
+#: Every array of a generation (``.npy``), besides those of the string tables.
+_ARRAYS = (*_PER_SENTENCE, "indptr", "indices", "tf", "weights",
+           "tok_ptr", "tok_form", "tok_start",
+           "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
+           "form_count", "form_start_count", "word_count", "delete_hash", "delete_word",
+           "text_offsets")
+_TABLES = ("vocab", "forms", "words")
+
+
+def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
+    """Write ``index`` as a new generation in ``directory`` and make it current."""
+    return IndexFolder(directory).write_generation(lambda out: _write_files(index, out))
+
+
+def _write_files(index: SentenceIndex, out: Path) -> None:
+    matrix, tokens, forms, words = index.matrix, index.tokens, index.forms, index.words
+    arrays: dict[str, Any] = {
+        "doc_idx": index.doc_idx, "paragraph": index.paragraph,
+        "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
+        "doc_len": matrix.doc_len, "indptr": matrix.indptr, "indices": matrix.indices,
+        "tf": matrix.tf, "weights": matrix.weights,
+        "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
+        "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
+        "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
+        "form_word": forms.word, "form_count": forms.count,
+        "form_start_count": forms.start_count,
+        "word_count": words.count, "delete_hash": words.delete_hash,
+        "delete_word": words.delete_word,
+    }
+    for name, table in (("vocab", index.vocab), ("forms", forms.strings),
+                        ("words", words.strings)):
+        arrays.update(table.arrays(name))
+        (out / f"{name}.bin").write_bytes(table.blob())
+    offsets = [0]
+    with open(out / "texts.bin", "wb") as fh:
+        for pos in range(len(index.docs)):
+            data = index.texts(pos).encode("utf-8", "surrogatepass")
+            fh.write(data)
+            offsets.append(offsets[-1] + len(data))
+    arrays["text_offsets"] = np.asarray(offsets, dtype=np.int64)
+    for name, values in arrays.items():
+        np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
+    write_json(out / "docs.json", [d.to_row() for d in index.docs])
+    files = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "analyzer_version": index.analyzer_version,
+        "fingerprint": index.fingerprint,
+        "bm25": {"variant": "lucene", "k1": matrix.k1, "b": matrix.b},
+        "counts": {
+            "documents": len(index.docs),
+            "sentences": index.n_sentences,
+            "terms": len(index.vocab),
+            "postings": int(matrix.indices.shape[0]),
+            "tokens": int(tokens.form.shape[0]),
+            "forms": len(forms.strings),
+            "words": len(words.strings),
+        },
+        "files": files,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(out / "manifest.json", manifest, indent=2)
+
+
+def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
+    """Open the current generation of the saved index in ``directory``."""
+    folder = IndexFolder(directory)
+    root = folder.root
+    gen = folder.current()
+    manifest = folder.manifest(gen)
+    for name, size in manifest["files"].items():
+        path = gen / name
+        if not path.is_file() or path.stat().st_size != size:
+            raise damaged(root, path, "is missing or has the wrong size")
+    names = [*_ARRAYS, *(f"{t}_{part}" for t in _TABLES for part in ("offsets", "hash",
+                                                                      "order"))]
+    arrays = {name: load_array(gen / f"{name}.npy", root) for name in names}
+    counts = manifest["counts"]
+    n_sent, n_terms = counts["sentences"], counts["terms"]
+    for name in _PER_SENTENCE:
+        if arrays[name].shape != (n_sent,):
+            raise damaged(root, gen / f"{name}.npy", "does not match the sentence count")
+    if arrays["indptr"].shape != (n_terms + 1,) or int(arrays["indptr"][-1]) != counts[
+            "postings"]:
+        raise damaged(root, gen / "indptr.npy", "does not match the manifest's counts")
+    if arrays["tok_ptr"].shape != (n_sent + 1,) or int(arrays["tok_ptr"][-1]) != counts[
+            "tokens"]:
+        raise damaged(root, gen / "tok_ptr.npy", "does not match the manifest's counts")
+    tables = {name: StringTable.open(gen, root, name, arrays) for name in _TABLES}
+    if len(tables["vocab"]) != n_terms:
+        raise damaged(root, gen / "vocab.bin", "does not match the term count")
+    rows = read_json(gen / "docs.json", root)
+    try:
+        docs = [DocInfo(*row) for row in rows]
+    except TypeError as exc:
+        raise damaged(root, gen / "docs.json", "does not hold document rows") from exc
+    if len(docs) != counts["documents"]:
+        raise damaged(root, gen / "docs.json", "does not match the document count")
+    offsets = np.asarray(load_array(gen / "text_offsets.npy", root))
+    blob = map_bytes(gen / "texts.bin", root)
+    bm25 = manifest["bm25"]
+    matrix = BM25Matrix(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["weights"],
+                        arrays["doc_len"], float(bm25["k1"]), float(bm25["b"]))
+    return SentenceIndex(
+        docs=docs,
+        texts=_blob_texts(blob, offsets),
+        doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
+        sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
+        vocab=tables["vocab"],
+        matrix=matrix,
+        tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
+        forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
+                    arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
+                    arrays["form_count"], arrays["form_start_count"]),
+        words=Words(tables["words"], arrays["word_count"], arrays["delete_hash"],
+                    arrays["delete_word"]),
+        fingerprint=manifest["fingerprint"],
+        analyzer_version=manifest["analyzer_version"],
+    )
+
+
+class _BlobTexts:
+    """Document texts decoded from the memory-mapped ``texts.bin``; recently used ones are
+    kept decoded, up to :data:`TEXT_CACHE_CHARS` characters in all."""
+
+    def __init__(self, blob: Any, offsets: Any) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._recent: dict[int, str] = {}
+        self._chars = 0
+
+    def __call__(self, pos: int) -> str:
+        text = self._recent.get(pos)
+        if text is None:
+            lo, hi = int(self._offsets[pos]), int(self._offsets[pos + 1])
+            text = bytes(self._blob[lo:hi]).decode("utf-8", "surrogatepass")
+            if self._chars + len(text) > TEXT_CACHE_CHARS:
+                self._recent.clear()
+                self._chars = 0
+            self._recent[pos] = text
+            self._chars += len(text)
+        return text
+
+
+#: How many characters of decoded document text a loaded index keeps at most.
+TEXT_CACHE_CHARS = 32 * 1024 * 1024
+
+
+def _blob_texts(blob: Any, offsets: Any) -> _BlobTexts:
+    return _BlobTexts(blob, offsets)
+

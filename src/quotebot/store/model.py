@@ -1,0 +1,266 @@
+"""The sentence index in memory: documents, sentences, the BM25 matrix and the token table.
+
+Everything here is read-only arrays (memory-mapped when loaded from disk) and lookups
+over them. The token table is the analysis done once at index time: for every sentence
+its tokens as word-form ids with their character offsets, and for every word form its
+index terms, so answering a question never tokenises corpus text again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot import analysis
+from quotebot.analysis import Token
+from quotebot.bm25 import BM25Matrix
+from quotebot.errors import UnknownDocument
+from quotebot.models import Document, Sentence
+from quotebot.store.files import StringTable
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    """A document's metadata inside the index."""
+
+    id: str
+    title: str
+    path: str
+    sentences: int
+    url: str = ""
+    author: str = ""
+    date: str = ""
+
+    def to_row(self) -> list[Any]:
+        return [self.id, self.title, self.path, self.sentences, self.url, self.author,
+                self.date]
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Every sentence's tokens: ``form[ptr[s]:ptr[s + 1]]`` are sentence ``s``'s word-form
+    ids, ``start`` their character offsets from the sentence's start."""
+
+    ptr: npt.NDArray[np.int64]
+    form: npt.NDArray[np.int32]
+    start: npt.NDArray[np.int32]
+
+    def gather(self, sids: IntArray) -> tuple[npt.NDArray[np.int32], IntArray, IntArray]:
+        """The tokens of several sentences laid end to end: (form ids, which of ``sids``
+        each belongs to, its position in its sentence)."""
+        lo = np.asarray(self.ptr[sids], dtype=np.int64)
+        counts = np.asarray(self.ptr[sids + 1], dtype=np.int64) - lo
+        seg = np.repeat(np.arange(sids.shape[0], dtype=np.int64), counts)
+        first = np.zeros(sids.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=first[1:])
+        pos = np.arange(seg.shape[0], dtype=np.int64) - first[seg]
+        return np.asarray(self.form[lo[seg] + pos]), seg, pos
+
+
+@dataclass(frozen=True, slots=True)
+class Forms:
+    """The distinct word forms of the corpus ("Police", "police's", "61-yard").
+
+    ``terms`` (CSR by ``terms_ptr``) are each form's index terms; ``term_forms`` (CSR by
+    ``term_forms_ptr``) the forms of each term; ``word`` the form's normalised word id
+    (−1 for stop words); ``count`` its occurrences and ``start_count`` those that open a
+    sentence.
+    """
+
+    strings: StringTable
+    terms_ptr: IntArray
+    terms: npt.NDArray[np.int32]
+    term_forms_ptr: IntArray
+    term_forms: npt.NDArray[np.int32]
+    word: npt.NDArray[np.int32]
+    count: IntArray
+    start_count: IntArray
+
+    def of_terms(self, term_ids: Sequence[int]) -> npt.NDArray[np.int32]:
+        """The forms indexed under any of ``term_ids``."""
+        parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
+                 for t in term_ids]
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
+
+    def capitalised_inside(self, surface: str) -> bool:
+        """True when the corpus writes ``surface`` (capitalised) inside sentences and never
+        in lower case: "Anderson was the leading rusher" opens with a name, "Despite" no."""
+        form = self.strings.id_of(surface)
+        if form is None or int(self.count[form]) <= int(self.start_count[form]):
+            return False
+        return self.strings.id_of(surface.lower()) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The normalised words of the corpus (not stemmed) with their counts, and a deletion
+    index for typo correction: ``delete_hash`` (sorted) holds the hash of every word and
+    of every word with one letter deleted, ``delete_word`` the word it came from."""
+
+    strings: StringTable
+    count: IntArray
+    delete_hash: npt.NDArray[np.uint64]
+    delete_word: npt.NDArray[np.int32]
+
+    def count_of(self, word: str) -> int:
+        wid = self.strings.id_of(word)
+        return 0 if wid is None else int(self.count[wid])
+
+    def with_keys(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int32]:
+        """Ids of the words that have any of the deletion-index ``hashes``."""
+        lo = np.searchsorted(self.delete_hash, hashes, "left")
+        hi = np.searchsorted(self.delete_hash, hashes, "right")
+        found = [self.delete_word[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
+                 if b > a]
+        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int32)
+
+
+@dataclass(slots=True)
+class SentenceIndex:
+    """Documents, their sentences, the BM25 matrix over those sentences, and their tokens."""
+
+    docs: Sequence[DocInfo]
+    texts: Callable[[int], str]
+    doc_idx: npt.NDArray[np.int32]
+    paragraph: npt.NDArray[np.int32]
+    sentence_no: npt.NDArray[np.int32]
+    start: IntArray
+    end: IntArray
+    #: Term id → term and back.
+    vocab: StringTable
+    matrix: BM25Matrix
+    tokens: Tokens
+    forms: Forms
+    words: Words
+    fingerprint: str
+    analyzer_version: str = analysis.ANALYZER_VERSION
+    _doc_pos: dict[str, int] | None = field(default=None, repr=False)
+    _paragraphs: tuple[IntArray, IntArray, npt.NDArray[np.float64]] | None = field(
+        default=None, repr=False)
+
+    # -- counts and lookups ----------------------------------------------------------
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.doc_idx.shape[0])
+
+    @property
+    def term_ids(self) -> StringTable:
+        """Term → term id."""
+        return self.vocab
+
+    def term(self, term_id: int) -> str:
+        return self.vocab.string(term_id)
+
+    def doc_position(self, doc_id: str) -> int:
+        if self._doc_pos is None:
+            self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
+        try:
+            return self._doc_pos[doc_id]
+        except KeyError:
+            known = ", ".join(d.id for d in self.docs[:10])
+            raise UnknownDocument(
+                f"No document {doc_id!r} in this corpus. Known documents: {known}"
+                + (" …" if len(self.docs) > 10 else "")
+                + ". `quotebot docs` lists them all."
+            ) from None
+
+    def document(self, doc_id: str) -> Document:
+        pos = self.doc_position(doc_id)
+        info = self.docs[pos]
+        return Document(id=info.id, title=info.title, text=self.texts(pos), path=info.path,
+                        url=info.url, author=info.author, date=info.date)
+
+    def sentence(self, sid: int) -> Sentence:
+        pos = int(self.doc_idx[sid])
+        start, end = int(self.start[sid]), int(self.end[sid])
+        return Sentence(
+            doc=self.docs[pos].id,
+            paragraph=int(self.paragraph[sid]),
+            sentence=int(self.sentence_no[sid]),
+            start=start,
+            end=end,
+            text=self.texts(pos)[start:end],
+        )
+
+    def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
+        """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
+        lo, hi = int(self.tokens.ptr[sid]), int(self.tokens.ptr[sid + 1])
+        strings = self.forms.strings
+        out = []
+        for form, start in zip(self.tokens.form[lo:hi].tolist(),
+                               self.tokens.start[lo:hi].tolist(), strict=True):
+            surface = strings.string(form)
+            norm, terms, is_stop = analysis.analyse_word(surface)
+            out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
+        return tuple(out)
+
+    # -- paragraphs ------------------------------------------------------------------
+
+    def _paragraph_arrays(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
+        if self._paragraphs is None:
+            doc, para = np.asarray(self.doc_idx), np.asarray(self.paragraph)
+            change = np.ones(doc.shape[0], dtype=bool)
+            change[1:] = (doc[1:] != doc[:-1]) | (para[1:] != para[:-1])
+            ids = np.cumsum(change) - 1
+            starts = np.append(np.flatnonzero(change), doc.shape[0]).astype(np.int64)
+            n = int(ids[-1]) + 1 if ids.size else 0
+            lengths = np.bincount(ids, weights=np.asarray(self.matrix.doc_len, np.float64),
+                                  minlength=n).astype(np.float64)
+            self._paragraphs = (ids.astype(np.int64), starts, lengths)
+        return self._paragraphs
+
+    @property
+    def paragraph_ids(self) -> IntArray:
+        """A paragraph number per sentence, unique across the corpus, ascending."""
+        return self._paragraph_arrays()[0]
+
+    @property
+    def paragraph_starts(self) -> IntArray:
+        """The first sentence of each paragraph, then the number of sentences."""
+        return self._paragraph_arrays()[1]
+
+    @property
+    def paragraph_lengths(self) -> npt.NDArray[np.float64]:
+        """Each paragraph's number of index terms."""
+        return self._paragraph_arrays()[2]
+
+    @property
+    def n_paragraphs(self) -> int:
+        return int(self.paragraph_lengths.shape[0])
+
+    # -- building, saving, loading, updating (see build.py and files.py) -------------
+
+    @classmethod
+    def build(cls, docs: Sequence[Document] | Any, *, progress: Any = None) -> SentenceIndex:
+        """Split, analyse and index documents (see :func:`quotebot.store.build.build_index`)."""
+        from quotebot.store.build import build_index
+
+        return build_index(docs, progress=progress)
+
+    def with_documents(self, added: Sequence[Document] | Any = (),
+                       removed: Sequence[str] | Any = ()) -> SentenceIndex:
+        """A new index with documents added (or replaced) and removed; only the added ones
+        are analysed (see :func:`quotebot.store.build.merge_index`)."""
+        from quotebot.store.build import merge_index
+
+        return merge_index(self, list(added), list(removed))
+
+    def save(self, directory: Any) -> Any:
+        """Write a new generation in ``directory`` and make it current; returns its path."""
+        from quotebot.store.format import save_index
+
+        return save_index(self, directory)
+
+    @classmethod
+    def load(cls, directory: Any) -> SentenceIndex:
+        """Open a saved index, memory-mapped (IndexFileError naming what is wrong)."""
+        from quotebot.store.format import load_index
+
+        return load_index(directory)

@@ -1,0 +1,135 @@
+"""Every tuned number in one place: ``data/weights.toml``, read into typed records.
+
+Each number in the file carries its source (hand-set, or fitted by
+``benchmarks/fit_weights.py`` on which data and folds). Stages receive the record they
+need from the engine; ``Tuning.with_values`` gives a changed copy, which is how the fit
+script tries weights without touching the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from pathlib import Path
+from typing import Any, Self
+
+WEIGHTS_FILE = "weights.toml"
+
+
+class _Section:
+    @classmethod
+    def from_table(cls, name: str, table: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(table) - names
+        missing = names - set(table)
+        if unknown or missing:
+            raise ValueError(f"{WEIGHTS_FILE} [{name}]: unknown {sorted(unknown)}, "
+                             f"missing {sorted(missing)}")
+        values = {}
+        for key, entry in table.items():
+            if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
+                raise ValueError(f"{WEIGHTS_FILE} [{name}] {key}: needs a value and a source")
+            values[key] = entry["value"]
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval(_Section):
+    candidates: int
+    expansion_weight: float
+    weak_weight: float
+    paragraph_weight: float
+    k1: float
+    b: float
+
+
+@dataclass(frozen=True, slots=True)
+class Lexical(_Section):
+    context_weight: float
+    context_score: float
+    context_span: int
+    proximity_weight: float
+    type_weight: float
+    literal_for_what: float
+
+
+@dataclass(frozen=True, slots=True)
+class Semantic(_Section):
+    lexical: float
+    number_type: float
+    name_type: float
+    sentence: float
+    window: float
+    paragraph: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision(_Section):
+    min_coverage: float
+    close_similarity: float
+    min_coverage_close: float
+    min_similarity: float
+    words_alone_coverage: float
+
+
+@dataclass(frozen=True, slots=True)
+class Correction(_Section):
+    min_length: int
+    one_edit_length: int
+    two_edit_length: int
+    max_words: int
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction(_Section):
+    time_distance: int
+    place_distance: int
+    name_distance: int
+    gap_length: int
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "retrieval": Retrieval, "lexical": Lexical, "semantic": Semantic, "decision": Decision,
+    "correction": Correction, "extraction": Extraction,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """All tuned numbers, by stage."""
+
+    retrieval: Retrieval
+    lexical: Lexical
+    semantic: Semantic
+    decision: Decision
+    correction: Correction
+    extraction: Extraction
+    #: The [fit] table: command, data, folds, date and held-out figures of the last fit.
+    fit: dict[str, Any]
+
+    def with_values(self, values: dict[str, float]) -> Tuning:
+        """A copy with ``{"section.name": value}`` changed (for fitting and tests)."""
+        sections: dict[str, Any] = {}
+        for dotted, value in values.items():
+            section, _, name = dotted.partition(".")
+            current = sections.get(section, getattr(self, section))
+            sections[section] = replace(current, **{name: value})
+        return replace(self, **sections)
+
+
+def parse(text: str) -> Tuning:
+    data = tomllib.loads(text)
+    sections = {name: cls.from_table(name, data.get(name, {})) for name, cls in
+                _SECTIONS.items()}
+    return Tuning(**sections, fit=dict(data.get("fit", {})))  # type: ignore[arg-type]
+
+
+@cache
+def default_tuning() -> Tuning:
+    """The numbers shipped in ``quotebot/data/weights.toml``."""
+    return load_tuning(Path(__file__).parent / "data" / WEIGHTS_FILE)
+
+
+def load_tuning(path: Path) -> Tuning:
+    return parse(path.read_text(encoding="utf-8"))
