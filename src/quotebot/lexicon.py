@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
-
 DATA = Path(__file__).parent / "data" / "lexicon"
 
 
