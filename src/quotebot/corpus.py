@@ -214,7 +214,7 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     files = corpus_files(root)
     docs: list[Document] = []
     skipped: list[CorpusError] = []
-    for file, doc_id in _unique_ids(files, root):
+    for file, doc_id in unique_ids(files, root):
         try:
             docs.append(read_document(file, doc_id))
         except CorpusError as exc:
@@ -229,7 +229,8 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     return docs
 
 
-def _unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
+def unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
+    """Each file with its document id: its stem, or its path in the folder when stems repeat."""
     seen: set[str] = set()
     for file in files:
         doc_id = file.stem
