@@ -11,8 +11,8 @@ The rules of a corpus file:
   ``quotebot add`` writes the documents it extracts this way.
 - The title is the front matter's ``title``; else the first non-blank line when it is a
   markdown heading (``# Heading``) or a headline (at most 150 characters, ending without a
-  full stop, comma, colon or semicolon, with more text after it); else the file name made
-  readable (``met-police-visit`` → "Met police visit").
+  full stop, comma, colon or semicolon, followed by more text that does not go on in lower
+  case); else the file name made readable (``met-police-visit`` → "Met police visit").
 - A markdown heading's ``#`` marks are never part of a quote: its paragraph starts after them.
 - The document id is the file's name without its suffix, made unique within a folder.
 """
@@ -191,7 +191,9 @@ def title_of(text: str, doc_id: str) -> str:
         heading = _MD_HEADING.fullmatch(line)
         if heading is not None:
             return heading.group(1)
-        if _is_headline(line) and text[first.end():].strip():
+        rest = text[first.end():].lstrip()
+        # A line followed by one that starts in lower case is a sentence wrapped in two.
+        if _is_headline(line) and rest and not rest[0].islower():
             return line
     words = re.sub(r"[-_]+", " ", doc_id).strip()
     return words[:1].upper() + words[1:] if words else doc_id

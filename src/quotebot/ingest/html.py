@@ -14,6 +14,9 @@ from quotebot.corpus import title_of
 from quotebot.errors import CorpusError
 from quotebot.models import Document
 
+#: Fewer words than this is no article.
+MIN_WORDS = 5
+
 
 def extract_html(data: bytes | str, *, doc_id: str, name: str, url: str = "",
                  charset: str | None = None) -> Document:
@@ -39,7 +42,8 @@ def extract_html(data: bytes | str, *, doc_id: str, name: str, url: str = "",
     if result is not None:
         fields = result if isinstance(result, dict) else result.as_dict()
     text = _lines(str(fields.get("text") or ""))
-    if not text:
+    # A few words are what is left of a menu or a form when a page has no article.
+    if len(text.split()) < MIN_WORDS:
         raise CorpusError(
             f"No article text was found in {name}: it may be a page of links, need JavaScript "
             "to show its text, or ask for a login. Save the article's text as a .txt file and "

@@ -172,11 +172,10 @@ def paragraphs_text(pages: Sequence[Sequence[_Line]]) -> str:
 
 def _same_paragraph(page: Sequence[_Line], i: int) -> bool:
     previous, line = page[i - 1], page[i]
-    gap = previous.y - line.y
-    usual = _usual_gap(page)
-    if usual and gap > PARAGRAPH_GAP * usual:
-        return False
     if abs(line.size - previous.size) > _SIZE_CHANGE * max(line.size, previous.size):
+        return False
+    usual = _usual_gap(page, line.size)
+    if usual and previous.y - line.y > PARAGRAPH_GAP * usual:
         return False
     if _LIST_ITEM.match(line.text):
         return False
@@ -198,9 +197,15 @@ def _runs_on(before: str, after: str) -> bool:
     return not ended and (after[:1].islower() or before.endswith(tuple(_HYPHENS)))
 
 
-def _usual_gap(page: Sequence[_Line]) -> float:
-    gaps = [a.y - b.y for a, b in itertools.pairwise(page)
-            if 0 < a.y - b.y < 3 * max(a.size, b.size)]
+def _usual_gap(page: Sequence[_Line], size: float) -> float:
+    """The distance between two lines of one paragraph in this font size: the smallest one
+    that comes up twice or more (paragraph gaps can be as many as line gaps), else the
+    median; 0 when the page does not tell."""
+    gaps = [round((a.y - b.y) * 2) / 2 for a, b in itertools.pairwise(page)
+            if a.size == b.size == size and 0 < a.y - b.y < 3 * size]
+    repeated = [gap for gap, n in Counter(gaps).items() if n >= 2]
+    if repeated:
+        return min(repeated)
     return statistics.median(gaps) if gaps else 0.0
 
 
