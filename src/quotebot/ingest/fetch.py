@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import zlib
@@ -63,6 +64,10 @@ _PLATFORM_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "168.63.129.16",  # Azure platform services: a public-range address
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+#: A DNS name (IDNA-encoded): labels of letters, digits, hyphens (and underscores, which some
+#: hosts use), at most 253 characters.
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: Resolves a host name to addresses (as text): ``await resolver(host, port)``.
@@ -172,6 +177,12 @@ def check_url(url: str | httpx.URL) -> httpx.URL:
     if not url.host:
         raise FetchError("That link has no host name: give an http:// or https:// address.",
                          code="url_invalid")
+    if not _HOST_NAME.fullmatch(url.raw_host.decode("ascii", "replace")):
+        try:
+            ipaddress.ip_address(url.raw_host.decode("ascii", "replace"))
+        except ValueError:
+            raise FetchError("That link's host name is not one quotebot can look up.",
+                             code="url_invalid") from None
     if url.userinfo:
         raise FetchError(f"quotebot does not fetch links with a user name or password in them "
                          f"(the link to {url.host}).", code="url_not_allowed")
@@ -242,14 +253,14 @@ class CheckedNetwork(httpcore.AsyncNetworkBackend):
 
 
 @cache
-def _ssl_context() -> ssl.SSLContext:
-    # SSL_CERT_FILE names a bundle with an intranet's own authority, as in most HTTP clients.
-    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+def _ssl_context(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 class _CheckedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, network: CheckedNetwork) -> None:
-        context = _ssl_context()
+        # SSL_CERT_FILE names a bundle with an intranet's own authority, as in most clients.
+        context = _ssl_context(os.environ.get("SSL_CERT_FILE") or certifi.where())
         super().__init__(verify=context, trust_env=False)
         # httpx takes no network backend of its own, so its pool is built again with one;
         # TLS still gets the URL's host name (SNI, certificate), the socket the checked address.
