@@ -217,6 +217,17 @@ def test_quotes_and_show_refer_to_the_text_after_the_front_matter(tmp_path: Path
     assert quote.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
 
 
+def test_a_new_title_in_front_matter_reaches_the_saved_index(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    saved = save_document(Document("x", "Ferry news", "The ferry is back on Monday.\n"), folder)
+    assert engine_over(folder, tmp_path).documents[0].title == "Ferry news"
+    path = Path(saved.path)
+    path.write_text(path.read_text(encoding="utf-8").replace("title: Ferry news",
+                                                             "title: The ferry is back"),
+                    encoding="utf-8")
+    assert engine_over(folder, tmp_path).documents[0].title == "The ferry is back"
+
+
 def test_front_matter_values_survive_colons_quotes_and_line_breaks(tmp_path: Path) -> None:
     doc = Document(id="x", title='Review: "The Tide" at 8:30\nsecond line', text="Body.\n",
                    url="https://example.org/a:b?c=d#e", author="O'Neill, Jo", date="2024-01-02")

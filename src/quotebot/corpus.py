@@ -251,9 +251,11 @@ def unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def fingerprint(docs: Iterable[Document]) -> str:
-    """A content hash of a corpus: changes when any document id or text changes."""
+    """A content hash of a corpus: changes when any document's id, title or text changes."""
     digest = hashlib.sha256()
     for doc in docs:
         digest.update(doc.id.encode("utf-8", "surrogatepass") + b"\x00")
+        # A title in front matter can change while the text stays the same.
+        digest.update(doc.title.encode("utf-8", "surrogatepass") + b"\x02")
         digest.update(doc.text.encode("utf-8", "surrogatepass") + b"\x01")
     return digest.hexdigest()[:32]
