@@ -1,4 +1,21 @@
-"""Loading a corpus: a file or a folder of UTF-8 ``.txt`` / ``.md`` articles."""
+"""Loading a corpus: a file or a folder of UTF-8 ``.txt`` / ``.md`` articles.
+
+The rules of a corpus file:
+
+- One paragraph per line; blank lines are ignored. A sentence never crosses a line, and
+  ``paragraph`` in a quote counts the non-blank lines from 1.
+- A file may start with a front-matter block: a line ``---``, then ``key: value`` lines,
+  then a line ``---``. ``title``, ``url``, ``author`` and ``date`` fill the document's
+  fields (other keys are ignored), and the document's text is what follows the block, so
+  quote offsets, ``quotebot show`` and paragraph numbers all refer to that text.
+  ``quotebot add`` writes the documents it extracts this way.
+- The title is the front matter's ``title``; else the first non-blank line when it is a
+  markdown heading (``# Heading``) or a headline (at most 150 characters, ending without a
+  full stop, comma, colon or semicolon, followed by more text that does not go on in lower
+  case); else the file name made readable (``met-police-visit`` → "Met police visit").
+- A markdown heading's ``#`` marks are never part of a quote: its paragraph starts after them.
+- The document id is the file's name without its suffix, made unique within a folder.
+"""
 
 from __future__ import annotations
 
@@ -68,9 +85,14 @@ def read_document(path: Path, doc_id: str | None = None) -> Document:
     except OSError as exc:
         raise CorpusError(f"Cannot read {str(path)!r}: {exc.strerror or exc}.",
                           code="corpus_unreadable") from exc
+    return document_from_bytes(data, doc_id or path.stem, name=str(path), path=str(path))
+
+
+def document_from_bytes(data: bytes, doc_id: str, *, name: str, path: str = "") -> Document:
+    """A document from the bytes of a ``.txt`` / ``.md`` file; ``name`` is what messages call it."""
     if b"\x00" in data[:8192]:
         raise CorpusError(
-            f"{str(path)!r} looks like a binary file, not text. quotebot reads UTF-8 .txt and .md "
+            f"{name!r} looks like a binary file, not text. quotebot reads UTF-8 .txt and .md "
             "articles.",
             code="corpus_not_text",
         )
@@ -78,25 +100,110 @@ def read_document(path: Path, doc_id: str | None = None) -> Document:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CorpusError(
-            f"{str(path)!r} is not valid UTF-8 (byte {exc.start}). Convert it, for example with "
+            f"{name!r} is not valid UTF-8 (byte {exc.start}). Convert it, for example with "
             f"`iconv -f latin1 -t utf-8`.",
             code="corpus_bad_encoding",
         ) from exc
-    doc_id = doc_id or path.stem
-    return Document(id=doc_id, title=title_of(text, doc_id), text=text, path=str(path))
+    return document_from_text(text, doc_id, path=path)
 
 
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+def document_from_text(text: str, doc_id: str, *, path: str = "") -> Document:
+    """A document from a file's decoded text: front matter (if any) read, title found."""
+    meta, body = split_front_matter(text)
+    return Document(id=doc_id, title=meta.get("title") or title_of(body, doc_id), text=body,
+                    path=path, url=meta.get("url", ""), author=meta.get("author", ""),
+                    date=meta.get("date", ""))
+
+
+#: The front-matter keys that fill a Document's fields.
+FRONT_MATTER_KEYS = ("title", "url", "author", "date")
+_FENCE = re.compile(r"---[ \t]*(?:\r?\n|\Z)")
+_FIELD = re.compile(r"([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*?)[ \t]*")
+#: A front-matter block longer than this is not one (a ``---`` rule that opens an article).
+_MAX_FRONT_MATTER = 8192
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """(front-matter fields, the text after the block); ``({}, text)`` when there is no block.
+
+    A block is recognised only when ``---`` is the very first line, the first line after it is a
+    ``key: value`` line, and a closing ``---`` line follows within 8 KB.
+    """
+    opening = _FENCE.match(text)
+    if opening is None:
+        return {}, text
+    fields: dict[str, str] = {}
+    pos = opening.end()
+    first = True
+    while pos < min(len(text), _MAX_FRONT_MATTER):
+        closing = _FENCE.match(text, pos)
+        if closing is not None:
+            return (fields, text[closing.end():]) if not first else ({}, text)
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[pos:line_end].rstrip("\r")
+        field = _FIELD.fullmatch(line)
+        if field is None and first:
+            return {}, text
+        if field is not None and field.group(1).lower() in FRONT_MATTER_KEYS:
+            fields.setdefault(field.group(1).lower(), _unquote(field.group(2)))
+        first = False
+        pos = line_end + 1
+    return {}, text
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def render_front_matter(fields: dict[str, str]) -> str:
+    """The front-matter block for ``fields`` (known keys only, one line each, empty ones left
+    out): what :func:`split_front_matter` reads back to the same values."""
+    lines = ["---"]
+    for key in FRONT_MATTER_KEYS:
+        value = " ".join(fields.get(key, "").split())
+        if value:
+            # A value that looks quoted would lose its quotes when read; quote it once more.
+            if _unquote(value) != value:
+                value = f'"{value}"'
+            lines.append(f"{key}: {value}")
+    lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+_MD_HEADING = re.compile(r"\s{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+_FIRST_LINE = re.compile(r"[ \t]*([^\r\n]*\S)[ \t]*(?:\r?\n|\Z)")
+#: Characters after which a line is a sentence, not a headline.
+_NOT_HEADLINE_END = ".,;:"
+_CLOSERS = "\"'”’»)]"
+HEADLINE_MAX_CHARS = 150
 
 
 def title_of(text: str, doc_id: str) -> str:
-    """A markdown heading near the top, else the file name made readable."""
-    head = text[:2000]
-    match = _MD_HEADING.search(head)
-    if match and head[: match.start()].strip() == "":
-        return match.group(1)
+    """The first non-blank line when it is a markdown heading or a headline, else the file
+    name made readable (see the module's rules)."""
+    start = len(text) - len(text.lstrip())
+    first = _FIRST_LINE.match(text, start)
+    if first is not None:
+        line = first.group(1)
+        heading = _MD_HEADING.fullmatch(line)
+        if heading is not None:
+            return heading.group(1)
+        rest = text[first.end():].lstrip()
+        # A line followed by one that starts in lower case is a sentence wrapped in two.
+        if _is_headline(line) and rest and not rest[0].islower():
+            return line
     words = re.sub(r"[-_]+", " ", doc_id).strip()
     return words[:1].upper() + words[1:] if words else doc_id
+
+
+def _is_headline(line: str) -> bool:
+    stripped = line.rstrip(_CLOSERS + " \t")
+    return (len(line) <= HEADLINE_MAX_CHARS and bool(stripped)
+            and stripped[-1] not in _NOT_HEADLINE_END and not stripped.endswith("…")
+            and any(ch.isalpha() for ch in line))
 
 
 def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
@@ -109,7 +216,7 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     files = corpus_files(root)
     docs: list[Document] = []
     skipped: list[CorpusError] = []
-    for file, doc_id in _unique_ids(files, root):
+    for file, doc_id in unique_ids(files, root):
         try:
             docs.append(read_document(file, doc_id))
         except CorpusError as exc:
@@ -124,20 +231,31 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     return docs
 
 
-def _unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
+def unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
+    """Each file with its document id: its stem, or its path in the folder when stems repeat."""
     seen: set[str] = set()
     for file in files:
         doc_id = file.stem
         if doc_id in seen and root.is_dir():
             doc_id = file.relative_to(root).with_suffix("").as_posix().replace("/", "--")
+        if doc_id in seen:
+            # ``a.md`` next to ``a.txt``: the suffix tells them apart.
+            doc_id = f"{doc_id}--{file.suffix.lstrip('.').lower()}"
+        n = 2
+        base = doc_id
+        while doc_id in seen:
+            doc_id = f"{base}-{n}"
+            n += 1
         seen.add(doc_id)
         yield file, doc_id
 
 
 def fingerprint(docs: Iterable[Document]) -> str:
-    """A content hash of a corpus: changes when any document id or text changes."""
+    """A content hash of a corpus: changes when any document's id, title or text changes."""
     digest = hashlib.sha256()
     for doc in docs:
         digest.update(doc.id.encode("utf-8", "surrogatepass") + b"\x00")
+        # A title in front matter can change while the text stays the same.
+        digest.update(doc.title.encode("utf-8", "surrogatepass") + b"\x02")
         digest.update(doc.text.encode("utf-8", "surrogatepass") + b"\x01")
     return digest.hexdigest()[:32]

@@ -8,9 +8,11 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One article: ``id`` is the file stem, ``text`` the file's text exactly as decoded.
+    """One article: ``id`` is the file stem, ``text`` the article's text exactly as decoded
+    (after a front-matter block, when the file has one).
 
-    ``url``, ``author`` and ``date`` are known for articles added from a page or a link.
+    ``url``, ``author`` and ``date`` are what is known of where the article came from;
+    empty when nothing is.
     """
 
     id: str

@@ -17,6 +17,9 @@ from quotebot.models import Document, Sentence
 
 _LINE = re.compile(r"[^\r\n]+")
 _WORDISH = re.compile(r"\w")
+#: A markdown ATX heading's opening marks and the spaces after them.
+_HEADING_MARKS = re.compile(r"#{1,6}(?:[ \t]+|$)")
+_CLOSING_MARKS = re.compile(r"[ \t]+#+$")
 
 
 @cache
@@ -27,9 +30,21 @@ def _tokenizer() -> PunktSentenceTokenizer:
 
 
 def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each paragraph: a non-blank line, without surrounding whitespace."""
+    """(start, end) of each paragraph: a non-blank line, without surrounding whitespace.
+
+    A markdown heading (``## Heading ##``) starts after its opening ``#`` marks and ends before
+    closing ones, so that no quote shows them; a line of marks alone is no paragraph.
+    """
     for match in _LINE.finditer(text):
         start, end = _strip_span(text, match.start(), match.end())
+        marks = _HEADING_MARKS.match(text, start, end)
+        if marks is not None:
+            start = marks.end()
+            closing = _CLOSING_MARKS.search(text, start, end)
+            if closing is not None:
+                end = closing.start()
+            elif text.count("#", start, end) == end - start:
+                continue
         if start < end:
             yield start, end
 

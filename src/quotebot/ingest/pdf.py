@@ -1,0 +1,294 @@
+"""A PDF's text layer as corpus text: one paragraph per line.
+
+pypdf gives the text of each line with where it starts on the page. Lines are joined into
+paragraphs, and a paragraph ends where the layout says so: a larger gap than between the
+lines of a paragraph, a first line indented further than the line before it, a change of
+font size (a heading), or a line that stops short after a full stop. A word hyphenated at
+the end of a line is joined again ("en-" + "gineers"), unless the document writes it with
+a hyphen elsewhere ("long-term"). Page numbers and lines repeated at the top or bottom of
+every page (running heads) are left out, and a paragraph that runs on over a page break or
+into the next column is joined.
+
+A PDF without a text layer (a scan) and one that needs a password are refused with their
+own error codes; OCR is not attempted.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from quotebot.corpus import title_of
+from quotebot.errors import CorpusError
+from quotebot.models import Document
+
+log = logging.getLogger(__name__)
+
+#: Pages beyond this are not read: a book is not an article.
+MAX_PAGES = 2000
+#: A gap between lines this many times the usual one ends a paragraph.
+PARAGRAPH_GAP = 1.4
+#: A line whose first character sits this many font sizes right of the line before starts one.
+INDENT = 0.7
+#: A line shorter than this share of a full line, ending a sentence, ends its paragraph.
+SHORT_LINE = 0.75
+_SIZE_CHANGE = 0.15
+
+_TERMINAL = tuple(".!?…:;")
+_CLOSERS = "\"'”’»)]"
+_PAGE_NUMBER = re.compile(
+    r"(?:page\s+)?[-–—]?\s*(?:\d{1,4}|[ivxlc]{1,7})\s*[-–—]?(?:\s*(?:/|of)\s*\d{1,4})?",
+    re.IGNORECASE)
+_LIST_ITEM = re.compile(r"(?:[•◦▪‣●○■□➢►–]|[-*]\s|\(?(?:\d{1,3}|[a-z])[.)]\s)")
+_WORD = re.compile(r"\w+(?:[-‐]\w+)*")
+_HYPHENS = "-‐\u00ad"
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    x: float
+    y: float
+    size: float
+
+
+def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "") -> Document:
+    """The text of a PDF's text layer, one paragraph per line, with its title, author and date.
+
+    ``name`` is what messages call the file (quoted, or "the page from HOST"). CorpusError
+    codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``.
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise CorpusError(
+                f"{name} is protected by a password. Save a copy without the password and "
+                "add that.", code="pdf_encrypted")
+        pages = list(reader.pages[:MAX_PAGES])
+    except CorpusError:
+        raise
+    except (PdfReadError, NotImplementedError) as exc:
+        # pypdf says NotImplementedError / a "dependency" PdfReadError for ciphers it lacks.
+        if "crypt" in str(exc).lower() or "AES" in str(exc):
+            raise CorpusError(f"{name} is encrypted in a way quotebot cannot open. Save a copy "
+                              "without protection and add that.", code="pdf_encrypted") from exc
+        raise _unreadable(name) from exc
+    except Exception as exc:  # a damaged file fails in many ways inside pypdf
+        raise _unreadable(name) from exc
+
+    page_lines: list[list[_Line]] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            page_lines.append(_lines_of(page))
+        except Exception as exc:  # one damaged page should not lose the rest
+            log.warning("%s: page %d has text quotebot could not read (%s)", name, number,
+                        type(exc).__name__)
+            page_lines.append([])
+    text = paragraphs_text(page_lines)
+    if not text.strip():
+        raise CorpusError(
+            f"{name} has no text layer: it looks like a scan. Run it through OCR (for example "
+            "`ocrmypdf`) and add the result.", code="pdf_no_text")
+    meta = _metadata(reader)
+    title = meta.get("title") or title_of(text, doc_id)
+    return Document(id=doc_id, title=title, text=text, url=url,
+                    author=meta.get("author", ""), date=meta.get("date", ""))
+
+
+def _unreadable(name: str) -> CorpusError:
+    return CorpusError(f"{name} could not be read as a PDF: it is damaged or not a PDF.",
+                       code="pdf_unreadable")
+
+
+def _lines_of(page: Any) -> list[_Line]:
+    """The page's lines in reading order, each where its first character is."""
+    lines: list[_Line] = []
+    parts: list[str] = []
+    start: tuple[float, float] | None = None
+    #: Characters of the line in each font size: the line's size is its most common one
+    #: (a bullet or a drop capital in another size does not make a line a heading).
+    sizes: Counter[float] = Counter()
+
+    def flush() -> None:
+        nonlocal start
+        text = " ".join("".join(parts).split())
+        if text and start is not None:
+            lines.append(_Line(text, *start, sizes.most_common(1)[0][0]))
+        parts.clear()
+        sizes.clear()
+        start = None
+
+    def visit(text: str, cm: Sequence[float], tm: Sequence[float], font: Any,
+              font_size: float) -> None:
+        nonlocal start
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                flush()
+            if part.strip():
+                # Where the chunk starts on the page: the text matrix times the current one.
+                a, b, c, d = (tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3],
+                              tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+                scale = (c * c + d * d) ** 0.5 or (a * a + b * b) ** 0.5 or 1.0
+                sizes[round(abs(font_size * scale), 1) or 1.0] += len(part.strip())
+                if start is None:
+                    start = (tm[4] * cm[0] + tm[5] * cm[2] + cm[4],
+                             tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+            parts.append(part)
+
+    page.extract_text(visitor_text=visit)
+    flush()
+    return lines
+
+
+def paragraphs_text(pages: Sequence[Sequence[_Line]]) -> str:
+    """Corpus text (one paragraph per line) from the lines of each page."""
+    pages = _without_page_furniture(pages)
+    known_words = Counter(w.lower() for page in pages for line in page
+                          for w in _WORD.findall(line.text))
+    paragraphs: list[list[str]] = []
+    for page in pages:
+        for i, line in enumerate(page):
+            if i > 0 and not _weak_break(page, i) and _same_paragraph(page, i):
+                paragraphs[-1].append(line.text)
+            elif (i == 0 or _weak_break(page, i)) and paragraphs and _runs_on(
+                    paragraphs[-1][-1], line.text):
+                # Over a page or column break, a sentence that has not ended goes on.
+                paragraphs[-1].append(line.text)
+            else:
+                paragraphs.append([line.text])
+    out = [_join_lines(lines, known_words) for lines in paragraphs]
+    return "".join(p + "\n" for p in out if p)
+
+
+def _same_paragraph(page: Sequence[_Line], i: int) -> bool:
+    previous, line = page[i - 1], page[i]
+    if abs(line.size - previous.size) > _SIZE_CHANGE * max(line.size, previous.size):
+        return False
+    usual = _usual_gap(page, line.size)
+    if usual and previous.y - line.y > PARAGRAPH_GAP * usual:
+        return False
+    if _LIST_ITEM.match(line.text):
+        return False
+    # A hanging indent under a list item's first line goes on with the item.
+    if line.x - previous.x > INDENT * line.size and not _LIST_ITEM.match(previous.text):
+        return False
+    ends_sentence = previous.text.rstrip(_CLOSERS).endswith(_TERMINAL)
+    return not (ends_sentence and len(previous.text) < SHORT_LINE * _full_line(page))
+
+
+def _weak_break(page: Sequence[_Line], i: int) -> bool:
+    """The next line is above the last one: a new column (or text placed out of order)."""
+    return page[i].y >= page[i - 1].y + 0.5 * page[i].size
+
+
+def _runs_on(before: str, after: str) -> bool:
+    """Across a page or column break, a paragraph goes on when its sentence does."""
+    ended = before.rstrip(_CLOSERS).endswith(_TERMINAL)
+    return not ended and (after[:1].islower() or before.endswith(tuple(_HYPHENS)))
+
+
+def _usual_gap(page: Sequence[_Line], size: float) -> float:
+    """The distance between two lines of one paragraph in this font size: the smallest one
+    that comes up twice or more (paragraph gaps can be as many as line gaps), else the
+    median; 0 when the page does not tell."""
+    gaps = [round((a.y - b.y) * 2) / 2 for a, b in itertools.pairwise(page)
+            if a.size == b.size == size and 0 < a.y - b.y < 3 * size]
+    repeated = [gap for gap, n in Counter(gaps).items() if n >= 2]
+    if repeated:
+        return min(repeated)
+    return statistics.median(gaps) if gaps else 0.0
+
+
+def _full_line(page: Sequence[_Line]) -> float:
+    lengths = sorted(len(line.text) for line in page)
+    return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0.0
+
+
+def _without_page_furniture(pages: Sequence[Sequence[_Line]]) -> list[list[_Line]]:
+    """Pages without page numbers and without running heads and feet."""
+    def shape(line: _Line) -> str:
+        return re.sub(r"\d+", "#", line.text.lower())
+
+    edges: Counter[str] = Counter()
+    for page in pages:
+        edges.update({shape(line) for line in (*page[:2], *page[-2:])})
+    # A running head or foot: on half the pages or more, or with a page number on two or more
+    # ("Chapter 2: Methods 7").
+    repeated = {s for s, n in edges.items()
+                if (len(pages) >= 3 and n >= max(3, len(pages) // 2))
+                or (n >= 2 and (s.startswith("#") or s.endswith("#")))}
+    kept: list[list[_Line]] = []
+    for page in pages:
+        lines = list(page)
+        for edge in (0, -1, 0, -1):  # up to two lines at the top and at the bottom
+            if lines and (_PAGE_NUMBER.fullmatch(lines[edge].text)
+                          or shape(lines[edge]) in repeated):
+                lines.pop(edge)
+        kept.append(lines)
+    return kept
+
+
+def _join_lines(lines: Sequence[str], known_words: Counter[str]) -> str:
+    text = lines[0]
+    for line in lines[1:]:
+        text = _join(text, line, known_words)
+    return " ".join(text.split())
+
+
+def _join(left: str, right: str, known_words: Counter[str]) -> str:
+    if left.endswith("\u00ad"):
+        return left[:-1] + right
+    if left[-1:] in _HYPHENS and left[-2:-1].isalpha() and right[:1].islower():
+        before = _WORD.findall(left[:-1])
+        after = _WORD.findall(right)
+        if before and after:
+            hyphenated = f"{before[-1]}-{after[0]}".lower()
+            joined = f"{before[-1]}{after[0]}".lower()
+            # Keep a hyphen the document writes elsewhere (long-term), drop one that only
+            # breaks a word at the margin (en-gineers).
+            if known_words[hyphenated] > known_words[joined]:
+                return left + right
+        return left[:-1] + right
+    if left.endswith(("—", "/")):
+        return left + right
+    return f"{left} {right}"
+
+
+def _metadata(reader: Any) -> dict[str, str]:
+    try:
+        info = reader.metadata
+    except Exception:  # a damaged info dictionary is no reason to refuse the text
+        return {}
+    if info is None:
+        return {}
+    meta: dict[str, str] = {}
+    title = " ".join(str(info.title or "").split())
+    if title and not _looks_like_file_name(title):
+        meta["title"] = title
+    author = " ".join(str(info.author or "").split())
+    if author:
+        meta["author"] = author
+    try:
+        created = info.creation_date
+    except Exception:  # pypdf raises on malformed dates
+        created = None
+    if created is not None:
+        meta["date"] = created.date().isoformat()
+    return meta
+
+
+def _looks_like_file_name(title: str) -> bool:
+    """Word processors often leave a file name or "Untitled" as the title."""
+    lowered = title.lower()
+    return (lowered.startswith(("microsoft word - ", "untitled"))
+            or re.search(r"\.(docx?|odt|pdf|tex|rtf|pages|indd|txt)$", lowered) is not None)

@@ -1,0 +1,415 @@
+"""Bringing your own articles: pages, PDFs and text files become documents whose paragraphs
+are lines, whose metadata is kept in front matter, and whose quotes point into their text."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from quotebot.corpus import load_corpus, read_document, split_front_matter, title_of
+from quotebot.engine import QuoteEngine
+from quotebot.errors import CorpusError
+from quotebot.ingest import extract_bytes, load_source, save_document
+from quotebot.models import Document
+from quotebot.sentences import split_document
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NEWS_PAGE = FIXTURES / "news-article.html"
+NEWS_TEXT = FIXTURES / "news-article.txt"
+
+#: The article's paragraphs as a reader sees them on the page.
+BODY = [
+    "Councillors in Kelsey Bay have voted to rebuild the town's Victorian sea wall, which was "
+    "breached three times during the winter storms.",
+    "The £14.2 million plan was approved by 31 votes to 9 at a full council meeting on "
+    "Wednesday evening. Work is due to start in September and should take two years.",
+    "Council leader Dominic Reyes said the old wall, built in 1887, could no longer protect "
+    "the 640 homes behind it. “We cannot ask families to fill sandbags every time the tide "
+    "turns,” he said.",
+    "Who pays for the wall",
+    "The Environment Agency will pay £9 million of the cost, and the rest will come from the "
+    "council's reserves and a loan from the Public Works Loan Board.",
+    "Opposition councillor Harriet Lyle voted against the plan. She said the council should "
+    "first have asked residents whether they preferred a managed retreat from the most exposed "
+    "streets.",
+    "The harbour master, Tom Okafor, said fishing boats had lost 23 days at sea since November "
+    "because of damage to the harbour entrance.",
+    "A public exhibition of the designs will be held at the Kelsey Bay library from 2 April.",
+]
+
+#: Everything on the page around the article: none of it may reach the extracted text.
+BOILERPLATE = [
+    "cookies", "Accept all", "Manage preferences", "Subscribe", "Search the Herald",
+    "Sport", "Opinion", "Weather", "Breaking", "Ferry workers announce", "›",
+    "Share on Facebook", "Email this story", "Sign up to our free", "Coastal Morning",
+    "Topics:", "Related stories", "Storm Henk", "Where to collect sandbags",
+    "Harbour café closes", "Comments (42)", "Comments are closed", "Most read",
+    "Rovers reach cup final", "New bus timetable", "lottery", "Advertisement", "About us",
+    "Contact the newsroom", "Privacy policy", "Terms and conditions", "All rights reserved",
+    "Registered in England", "dataLayer",
+]
+
+
+def engine_over(folder: Path, tmp_path: Path) -> QuoteEngine:
+    """An engine over ``folder``, its index cached (and rebuilt when the folder changes)."""
+    return QuoteEngine.open(folder, semantic="off")
+
+
+# -- web pages -------------------------------------------------------------------------------
+
+
+def test_a_news_page_gives_its_article_paragraph_by_paragraph_and_nothing_around_it() -> None:
+    doc = load_source(NEWS_PAGE)[0]
+    assert doc.text.splitlines() == BODY
+    for phrase in BOILERPLATE:
+        assert phrase not in doc.text, phrase
+
+
+def test_a_news_page_keeps_its_title_author_date_and_address() -> None:
+    doc = load_source(NEWS_PAGE)[0]
+    assert doc.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
+    assert doc.author == "Amira Holt"
+    assert doc.date == "2024-03-14"
+    assert doc.url == "https://news.example.org/local/2024/03/kelsey-bay-sea-wall"
+    assert doc.path == str(NEWS_PAGE)
+
+
+@pytest.mark.parametrize("page", [
+    b"<html><head><title>Login</title></head><body><nav><a href='/'>Home</a></nav>"
+    b"<form><input name='user'><input name='pw' type='password'></form></body></html>",
+    b"<html><head><title>App</title></head><body><div id='app'></div>"
+    b"<script>render()</script></body></html>",
+])
+def test_a_page_with_no_article_is_refused_clearly(page: bytes) -> None:
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="login.html")
+    assert info.value.code == "html_no_text"
+    assert "login.html" in info.value.message
+
+
+def test_a_page_in_another_encoding_is_read_as_its_server_says() -> None:
+    page = ("<html><body><article><p>Le café de la place a rouvert ses portes lundi matin "
+            "après trois semaines de travaux.</p><p>Les habitués étaient au rendez-vous dès "
+            "sept heures, et le patron a offert le premier café à chacun.</p>"
+            "</article></body></html>")
+    doc = extract_bytes(page.encode("latin-1"), name="page", kind="html",
+                        url="https://example.org/cafe", charset="iso-8859-1")
+    assert "Le café de la place a rouvert" in doc.text
+    assert "Les habitués" in doc.text
+
+
+# -- PDFs ------------------------------------------------------------------------------------
+
+
+def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() -> None:
+    doc = load_source(FIXTURES / "river-report.pdf")[0]
+    lines = doc.text.splitlines()
+    assert lines[0] == "The River Report"
+    # Lines wrapped inside a paragraph are one line again, a word broken at the margin is one
+    # word, and a hyphen the document writes elsewhere (long-term) stays.
+    assert lines[1] == ("Flooding closed the old bridge on Monday after three days of rain, and "
+                        "engineers said it would stay shut until the water level falls below "
+                        "the marker on the east bank. Repairs are expected to cost £380,000.")
+    assert ("Councillors agreed a long-term plan for the crossing last year, but the long-term "
+            "plan did not foresee a flood of this size, the council leader said.") in lines
+    # A paragraph that ends in a gap, an indented first line, a heading in a larger size and a
+    # short last line each start a new paragraph.
+    assert lines[2].startswith("The council has set up a temporary ferry")
+    assert lines[3].startswith("Councillors agreed")
+    assert lines[4] == "Ferry timetable"
+    assert lines[5].endswith("21.00. Tickets are free for residents.")
+    assert lines[6].startswith("Bicycles are not allowed")
+    assert len(lines) == 10
+
+
+def test_a_pdf_paragraph_goes_on_over_the_page_break_without_page_furniture() -> None:
+    doc = load_source(FIXTURES / "river-report.pdf")[0]
+    assert ("she had started delivering bread to her customers on the west bank by van instead "
+            "of waiting for the bridge to reopen.") in doc.text
+    assert "Spring bulletin" not in doc.text
+    assert not any(line.strip().isdigit() for line in doc.text.splitlines())
+    assert doc.text.splitlines()[-1] == ("A public meeting about the bridge will be held at the "
+                                         "library on 2 April.")
+
+
+def test_a_pdf_keeps_its_title_author_and_date() -> None:
+    doc = load_source(FIXTURES / "river-report.pdf")[0]
+    assert (doc.title, doc.author, doc.date) == ("The River Report", "Kelsey Bay Council",
+                                                 "2024-03-14")
+
+
+def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
+    doc = load_source(FIXTURES / "printed-article.pdf")[0]
+    lines = doc.text.splitlines()
+    assert lines[0] == "Kelsey Bay votes to rebuild its sea wall after winter storms"
+    assert lines[1:] == [BODY[0], BODY[1], BODY[2], BODY[4]]
+
+
+def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
+    with pytest.raises(CorpusError) as info:
+        load_source(FIXTURES / "scanned-notice.pdf")
+    assert info.value.code == "pdf_no_text"
+    assert "no text layer" in info.value.message and "OCR" in info.value.message
+
+
+def _encrypted(user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(FIXTURES / "river-report.pdf"))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret",
+                   algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_that_needs_a_password_is_refused_with_its_own_code() -> None:
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(_encrypted("reader-secret"), name="locked.pdf")
+    assert info.value.code == "pdf_encrypted"
+    assert "password" in info.value.message
+
+
+def test_a_pdf_protected_only_against_editing_is_read() -> None:
+    doc = extract_bytes(_encrypted(""), name="protected.pdf")
+    assert "Repairs are expected to cost £380,000." in doc.text
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.4\n1 0 obj\n<< /Type /Cat", b"not a pdf at all"])
+def test_a_damaged_pdf_is_refused_clearly(data: bytes) -> None:
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(data, name="broken.pdf")
+    assert info.value.code == "pdf_unreadable"
+    assert "broken.pdf" in info.value.message
+
+
+# -- front matter and saving -----------------------------------------------------------------
+
+
+def test_a_saved_document_reads_back_with_its_metadata_and_its_text_exactly(
+        tmp_path: Path) -> None:
+    doc = load_source(NEWS_PAGE)[0]
+    saved = save_document(doc, tmp_path / "library")
+    path = Path(saved.path)
+    assert path.parent == tmp_path / "library" and path.suffix == ".txt"
+    head = path.read_text(encoding="utf-8").split("\n", 6)
+    assert head[:6] == ["---", f"title: {doc.title}", f"url: {doc.url}",
+                        f"author: {doc.author}", f"date: {doc.date}", "---"]
+    again = read_document(path)
+    assert (again.title, again.url, again.author, again.date) == (
+        doc.title, doc.url, doc.author, doc.date)
+    assert again.text == doc.text == saved.text
+    assert again.id == saved.id == path.stem
+
+
+def test_quotes_and_show_refer_to_the_text_after_the_front_matter(tmp_path: Path) -> None:
+    save_document(load_source(NEWS_PAGE)[0], tmp_path / "library")
+    engine = engine_over(tmp_path / "library", tmp_path)
+    answer = engine.answer_question("Who is the harbour master?")
+    assert answer.answered
+    quote = answer.quotes[0]
+    shown = engine.document(quote.doc)
+    assert shown.text[quote.start:quote.end] == quote.text
+    assert quote.paragraph == 7  # the seventh line of the article, not of the file
+    assert "---" not in shown.text and "title:" not in shown.text
+    assert quote.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
+
+
+def test_a_new_title_in_front_matter_reaches_the_saved_index(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    saved = save_document(Document("x", "Ferry news", "The ferry is back on Monday.\n"), folder)
+    assert engine_over(folder, tmp_path).documents[0].title == "Ferry news"
+    path = Path(saved.path)
+    path.write_text(path.read_text(encoding="utf-8").replace("title: Ferry news",
+                                                             "title: The ferry is back"),
+                    encoding="utf-8")
+    assert engine_over(folder, tmp_path).documents[0].title == "The ferry is back"
+
+
+def test_front_matter_values_survive_colons_quotes_and_line_breaks(tmp_path: Path) -> None:
+    doc = Document(id="x", title='Review: "The Tide" at 8:30\nsecond line', text="Body.\n",
+                   url="https://example.org/a:b?c=d#e", author="O'Neill, Jo", date="2024-01-02")
+    saved = save_document(doc, tmp_path)
+    again = read_document(Path(saved.path))
+    assert again.title == 'Review: "The Tide" at 8:30 second line'
+    assert (again.url, again.author, again.date) == (doc.url, doc.author, doc.date)
+    assert again.text == "Body.\n"
+
+
+def test_a_file_that_only_looks_like_front_matter_is_all_text() -> None:
+    text = "---\nThe first line after a rule is a sentence, not a field.\n---\nMore text.\n"
+    assert split_front_matter(text) == ({}, text)
+    unclosed = "---\ntitle: never closed\nThe article starts here.\n"
+    assert split_front_matter(unclosed) == ({}, unclosed)
+
+
+def test_file_names_are_safe_and_stay_in_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    for title in ("../../etc/passwd", "/absolute/path", "..", "CON", "", "Ünïcödé — naïve café",
+                  ".hidden", "a" * 300):
+        saved = save_document(Document("x", title, f"Text of {title!r}.\n"), folder)
+        path = Path(saved.path)
+        assert path.parent == folder, title
+        assert not path.name.startswith("."), title
+        assert len(path.name) <= 84, title
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
+        "etc-passwd.txt", "absolute-path.txt", "x.txt", "con-doc.txt", "x-2.txt",
+        "unicode-naive-cafe.txt", "hidden.txt", "a" * 80 + ".txt"])
+    assert not (tmp_path / "etc").exists()
+
+
+def test_saving_never_overwrites_another_document_unless_asked(tmp_path: Path) -> None:
+    first = save_document(Document("a", "Harbour news", "The ferry is back.\n",
+                                   url="https://example.org/one"), tmp_path)
+    other = save_document(Document("b", "Harbour news", "The ferry is late.\n",
+                                   url="https://example.org/two"), tmp_path)
+    assert (first.id, other.id) == ("harbour-news", "harbour-news-2")
+    assert read_document(Path(first.path)).text == "The ferry is back.\n"
+    # The same link again is the same document: its file is brought up to date.
+    updated = save_document(Document("a", "Harbour news", "The ferry is back at last.\n",
+                                     url="https://example.org/one"), tmp_path)
+    assert updated.id == "harbour-news"
+    assert read_document(Path(first.path)).text == "The ferry is back at last.\n"
+    forced = save_document(Document("c", "Harbour news", "Replaced.\n"), tmp_path,
+                           overwrite=True)
+    assert forced.id == "harbour-news" and read_document(Path(first.path)).text == "Replaced.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["harbour-news-2.txt",
+                                                           "harbour-news.txt"]
+
+
+def test_saving_leaves_a_users_own_file_and_links_alone(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# My notes\nPrivate.\n", encoding="utf-8")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("outside\n", encoding="utf-8")
+    os.symlink(outside, tmp_path / "harbour.txt")
+    try:
+        notes = save_document(Document("n", "Notes", "Public notes.\n"), tmp_path)
+        linked = save_document(Document("h", "Harbour", "Harbour text.\n"), tmp_path,
+                               overwrite=False)
+        assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "# My notes\nPrivate.\n"
+        assert Path(notes.path).name == "notes-2.txt"
+        assert Path(linked.path).name == "harbour-2.txt"
+        assert outside.read_text(encoding="utf-8") == "outside\n"
+    finally:
+        outside.unlink()
+
+
+# -- titles and headings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("Ferry returns to Kelsey Bay\nThe ferry is back on Monday.\n", "Ferry returns to Kelsey Bay"),
+    ("Is this the end of the high street?\nShops are closing.\n",
+     "Is this the end of the high street?"),
+    ("The ferry is back on Monday.\nIt runs every hour.\n", "Harbour notes"),
+    ("The council met, and\nit voted.\n", "Harbour notes"),
+    ("A headline alone, with nothing after it\n", "Harbour notes"),
+    ("# Ferry returns\nThe ferry is back.\n", "Ferry returns"),
+    ("\n\n## Ferry returns ##\nThe ferry is back.\n", "Ferry returns"),
+    ("---\ntitle: From the front matter\n---\n# A heading\nText.\n", "From the front matter"),
+    ("x" * 151 + "\nText.\n", "Harbour notes"),
+])
+def test_titles_come_from_front_matter_a_heading_a_headline_or_the_file_name(
+        tmp_path: Path, text: str, title: str) -> None:
+    path = tmp_path / "harbour-notes.txt"
+    path.write_text(text, encoding="utf-8")
+    assert read_document(path).title == title
+
+
+def test_a_markdown_heading_is_the_title_and_its_marks_are_never_quoted(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "ferry.md").write_text(
+        "# The ferry returns to Kelsey Bay\n\n"
+        "The ferry returns to Kelsey Bay on Monday after six weeks of repairs.\n\n"
+        "## Timetable changes ##\n"
+        "Boats leave the east landing every hour, and the timetable changes on Sundays.\n"
+        "### Fares\n"
+        "Fares stay at two pounds for adults and are free for children.\n",
+        encoding="utf-8")
+    doc = load_corpus(folder)[0]
+    assert doc.title == "The ferry returns to Kelsey Bay"
+    sentences = split_document(doc)
+    assert [s.text for s in sentences if s.paragraph in (1, 3, 5)] == [
+        "The ferry returns to Kelsey Bay", "Timetable changes", "Fares"]
+    engine = engine_over(folder, tmp_path)
+    for question in ("When does the ferry return to Kelsey Bay?", "What are the fares?",
+                     "What timetable changes are there?", "fares", "timetable changes"):
+        answer = engine.answer_question(question, k=5)
+        for quote in (*answer.quotes, *answer.closest):
+            assert "#" not in quote.text, (question, quote.text)
+            assert doc.text[quote.start:quote.end] == quote.text
+
+
+# -- folders and kinds -----------------------------------------------------------------------
+
+
+def test_a_folder_of_mixed_files_gives_each_readable_one_and_reports_the_rest(
+        tmp_path: Path) -> None:
+    shutil.copy(NEWS_PAGE, tmp_path / "sea-wall.html")
+    shutil.copy(FIXTURES / "river-report.pdf", tmp_path / "river.pdf")
+    shutil.copy(FIXTURES / "scanned-notice.pdf", tmp_path / "notice.pdf")
+    (tmp_path / "notes.md").write_text("# Notes\nThe ferry is back.\n", encoding="utf-8")
+    (tmp_path / "minutes.docx").write_bytes(b"PK\x03\x04 a word file")
+    (tmp_path / ".drafts").mkdir()
+    (tmp_path / ".drafts" / "draft.txt").write_text("Not for the library.\n", encoding="utf-8")
+    skipped: list[CorpusError] = []
+    docs = load_source(tmp_path, skipped=skipped)
+    assert sorted(d.id for d in docs) == ["notes", "river", "sea-wall"]
+    assert [e.code for e in skipped] == ["pdf_no_text"]
+
+
+def test_a_file_of_a_kind_quotebot_does_not_read_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "minutes.docx"
+    path.write_bytes(b"PK\x03\x04 a word file")
+    with pytest.raises(CorpusError) as info:
+        load_source(path)
+    assert info.value.code == "unsupported_file"
+    assert ".docx" in info.value.message
+
+
+def test_an_upload_without_a_file_name_suffix_is_recognised_by_its_content() -> None:
+    pdf = (FIXTURES / "river-report.pdf").read_bytes()
+    assert extract_bytes(pdf, name="upload").title == "The River Report"
+    page = NEWS_PAGE.read_bytes()
+    assert extract_bytes(page, name="upload").author == "Amira Holt"
+
+
+# -- the same article, whichever way it comes ------------------------------------------------
+
+
+PARITY_QUESTIONS = {
+    "When was the old wall built?": "1887",
+    "How many homes are behind the wall?": "640",
+    "How many days at sea have fishing boats lost?": "23",
+    "Who is the harbour master?": "Tom Okafor",
+    "When will the exhibition be held?": "2 April",
+    "How much will the Environment Agency pay?": "£9 million",
+    "Who voted against the plan?": "Harriet Lyle",
+    "When will work start?": "September",
+}
+
+
+def test_the_article_as_a_page_and_as_text_gives_the_same_answers(tmp_path: Path) -> None:
+    save_document(load_source(NEWS_PAGE)[0], tmp_path / "from-page")
+    (tmp_path / "from-text").mkdir()
+    shutil.copy(NEWS_TEXT, tmp_path / "from-text" / "sea-wall.txt")
+    from_page = engine_over(tmp_path / "from-page", tmp_path)
+    from_text = engine_over(tmp_path / "from-text", tmp_path)
+    assert from_page.documents[0].title == from_text.documents[0].title
+    for question, expected in PARITY_QUESTIONS.items():
+        page_answer = from_page.answer_question(question)
+        text_answer = from_text.answer_question(question)
+        assert page_answer.short is not None and page_answer.short.text == expected, question
+        assert text_answer.short is not None and text_answer.short.text == expected, question
+        assert page_answer.quotes[0].text == text_answer.quotes[0].text, question
+    for engine in (from_page, from_text):
+        assert not engine.answer_question("What is the weather in Paris?").answered
+
+
+def test_title_of_ignores_a_sentence_and_reads_a_headline() -> None:
+    assert title_of("Kelsey Bay votes\nText.", "x") == "Kelsey Bay votes"
+    assert title_of("He said, “We won.”\nText.", "sea-wall") == "Sea wall"
