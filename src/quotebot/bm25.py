@@ -11,6 +11,7 @@ Python. The variant is Lucene's (as in bm25s's "lucene" method):
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +30,11 @@ def lucene_idf(df: npt.ArrayLike, n_docs: int) -> npt.NDArray[np.float64]:
     """Lucene's idf: positive for every term, however common."""
     df = np.asarray(df, dtype=np.float64)
     return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+
+
+def idf_of(df: int, n_docs: int) -> float:
+    """:func:`lucene_idf` of one term."""
+    return math.log1p((n_docs - df + 0.5) / (df + 0.5))
 
 
 @dataclass(slots=True)
@@ -204,40 +210,29 @@ class BM25Matrix:
         sids = np.asarray(sids, dtype=np.int64)
         return self.count_in_ranges(term_ids, sids, sids + 1) > 0
 
-    def paragraph_scores(self, groups: Sequence[Sequence[tuple[int, float]]],
-                         paragraph_of: npt.NDArray[np.int64],
-                         paragraph_len: npt.NDArray[np.float64],
-                         paragraphs: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """BM25 of the given paragraphs, as if each paragraph were one document.
-
-        ``paragraph_of`` numbers each sentence's paragraph (ascending with sentence ids),
-        ``paragraph_len`` is each paragraph's term count. Groups count as in
-        :func:`group_scores`. The work follows the query terms' postings, not the
-        number of paragraphs.
-        """
-        n_paras = int(paragraph_len.shape[0])
-        avg = float(paragraph_len.mean()) if n_paras else 1.0
-        wanted = np.unique(paragraphs)
-        norm = self.k1 * (1 - self.b + self.b * paragraph_len[wanted] / (avg or 1.0))
-        total = np.zeros(wanted.size)
-        for group in groups:
-            best = np.zeros(wanted.size)
-            for term, weight in group:
-                lo, hi = int(self.indptr[term]), int(self.indptr[term + 1])
-                if lo == hi:
-                    continue
-                # Sentence ids follow paragraph order, so a term's paragraph ids come out
-                # sorted: its paragraph frequencies are differences of a running sum.
-                pids = paragraph_of[np.asarray(self.indices[lo:hi])]
-                df = 1 + int(np.count_nonzero(pids[1:] != pids[:-1]))
-                idf = float(lucene_idf(df, n_paras))
-                running = np.zeros(hi - lo + 1)
-                np.cumsum(self.tf[lo:hi], out=running[1:])
-                tf = (running[np.searchsorted(pids, wanted, "right")]
-                      - running[np.searchsorted(pids, wanted, "left")])
-                best = np.maximum(best, weight * idf * tf / (tf + norm))
-            total += best
-        return total[np.searchsorted(wanted, paragraphs)]
+    def grouped(self, group_of: npt.NDArray[np.int64], n_groups: int) -> BM25Matrix:
+        """The BM25 matrix of groups of consecutive documents (sentences → paragraphs):
+        a group's term frequencies and length are the sums of its documents'.
+        ``group_of`` gives each document's group, non-decreasing with the document id."""
+        group_of = np.asarray(group_of, dtype=np.int64)
+        indptr = np.asarray(self.indptr, dtype=np.int64)
+        counts = indptr[1:] - indptr[:-1]
+        term = np.repeat(np.arange(self.n_terms, dtype=np.int64), counts)
+        groups = group_of[np.asarray(self.indices, dtype=np.int64)]
+        key = term * max(n_groups, 1) + groups
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if key.size else (
+            np.zeros(0, dtype=np.int64))
+        tf = (np.add.reduceat(np.asarray(self.tf, dtype=np.int64), starts) if starts.size
+              else np.zeros(0, dtype=np.int64))
+        indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term[starts], minlength=self.n_terms), out=indptr[1:])
+        doc_len = np.bincount(group_of, weights=np.asarray(self.doc_len, dtype=np.float64),
+                              minlength=n_groups).astype(np.int32)
+        matrix = BM25Matrix(indptr, groups[starts].astype(np.int32),
+                            np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
+                            np.empty(0, np.float32), doc_len, self.k1, self.b)
+        matrix.weights = matrix.compute_weights()
+        return matrix
 
 
 def top_k_of(

@@ -67,6 +67,8 @@ class QuoteEngine:
         self._lexical = LexicalScorer(self.tuning.lexical)
         self._meaning: _Meaning | None = None
         self._answers: OrderedDict[tuple[str, int, int, str | None], Answer] = OrderedDict()
+        #: Tokens of recently quoted or examined sentences (the index is read-only).
+        self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_chars = 0
         self._lock = threading.Lock()
 
@@ -173,6 +175,16 @@ class QuoteEngine:
                 self._answer_chars -= len(old.question) + 200 + sum(
                     len(q.text) for q in (*old.quotes, *old.closest))
 
+    def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
+        """The tokens of sentence ``sid`` (remembered: a few thousand sentences at most)."""
+        found = self._tokens.get(sid)
+        if found is None:
+            found = self.index.sentence_tokens(sid)
+            if len(self._tokens) >= 4096:
+                self._tokens.clear()
+            self._tokens[sid] = found
+        return found
+
     def plan(self, question: str, *, entity: str | None = None) -> QueryPlan:
         """The query plan of ``question`` (for people and tools that want to look inside)."""
         return plan_question(parse_question(validate_question(question)), self.index,
@@ -194,7 +206,7 @@ class QuoteEngine:
             features.cosines = meaning.vectors.similarities(  # type: ignore[attr-defined]
                 vector, features.sids)
             scorer = SemanticScorer(self._lexical, self.tuning.semantic)
-        spans = _AnswerSpans(plan, self.index, features, self.tuning)
+        spans = _AnswerSpans(plan, self, features)
         base, bonus = scorer.terms(plan, features, spans.has_answer)
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
         best = order[0]
@@ -225,20 +237,16 @@ class _AnswerSpans:
     """Per candidate, on demand: its tokens, and the short answer the extraction rules find
     in it (remembered, since ranking and answering both ask)."""
 
-    def __init__(self, plan: QueryPlan, index: SentenceIndex, features: Features,
-                 tuning: Tuning) -> None:
+    def __init__(self, plan: QueryPlan, engine: QuoteEngine, features: Features) -> None:
         self.plan = plan
-        self.index = index
+        self.index = engine.index
         self.features = features
-        self.tuning = tuning
-        self._tokens: dict[int, tuple[Token, ...]] = {}
+        self.tuning = engine.tuning
+        self._engine = engine
         self._spans: dict[int, tuple[int, int] | None] = {}
 
     def tokens(self, i: int) -> Sequence[Token]:
-        found = self._tokens.get(i)
-        if found is None:
-            found = self._tokens[i] = self.index.sentence_tokens(int(self.features.sids[i]))
-        return found
+        return self._engine.sentence_tokens(int(self.features.sids[i]))
 
     def span(self, i: int) -> tuple[int, int] | None:
         if i not in self._spans:

@@ -52,16 +52,20 @@ class Features:
     #: Cosines of the question with the sentence, its window and its paragraph (semantic).
     cosines: tuple[FloatArray, FloatArray, FloatArray] | None = None
     _best_cosine: FloatArray | None = field(default=None, repr=False)
+    _matched: dict[int, dict[int, int]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return int(self.sids.shape[0])
 
     def matched(self, i: int) -> dict[int, int]:
         """Candidate ``i``'s tokens that match the question: token position → concept."""
-        lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
-        concepts = self.token_concept[lo:hi]
-        where = np.flatnonzero(concepts >= 0)
-        return dict(zip(where.tolist(), concepts[where].tolist(), strict=True))
+        found = self._matched.get(i)
+        if found is None:
+            lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
+            found = {pos: concept for pos, concept in enumerate(
+                self.token_concept[lo:hi].tolist()) if concept >= 0}
+            self._matched[i] = found
+        return found
 
     def similarity(self, i: int) -> float | None:
         """The closest cosine of the question to candidate ``i``'s sentence, window or
@@ -117,9 +121,14 @@ def compute_features(plan: QueryPlan, index: SentenceIndex, candidates: Candidat
 
 def _hits(forms: npt.NDArray[np.int32], wanted: npt.NDArray[np.int32]
           ) -> npt.NDArray[np.bool_]:
-    if wanted.size == 0:
+    """Which of ``forms`` are in ``wanted`` (sorted): a binary search each, which beats
+    ``np.isin``'s set-up on the few hundred tokens of the candidates."""
+    if wanted.size == 0 or forms.size == 0:
         return np.zeros(forms.shape[0], dtype=bool)
-    return np.isin(forms, wanted)
+    at = np.searchsorted(wanted, forms)
+    at[at == wanted.shape[0]] = 0
+    hits: npt.NDArray[np.bool_] = wanted[at] == forms
+    return hits
 
 
 def _pronoun_forms(index: SentenceIndex) -> npt.NDArray[np.int32]:
@@ -140,7 +149,7 @@ def _resolve_leading_pronouns(plan: QueryPlan, index: SentenceIndex, sids: IntAr
         return
     nonempty = bounds[1:] > bounds[:-1]
     first = np.where(nonempty, bounds[:-1], 0)
-    opens = nonempty & np.isin(forms[first], _pronoun_forms(index)) if forms.size else nonempty
+    opens = nonempty & _hits(forms[first], _pronoun_forms(index)) if forms.size else nonempty
     doc = np.asarray(index.doc_idx)
     same_doc = (sids > 0) & (doc[np.maximum(sids - 1, 0)] == doc[sids])
     for c in proper:

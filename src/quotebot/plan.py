@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from quotebot import analysis
-from quotebot.bm25 import lucene_idf
+from quotebot.bm25 import idf_of
 from quotebot.correction import correct
 from quotebot.extract import name_spans
 from quotebot.lexicon import WEAK_WORDS, related_words
@@ -89,12 +89,12 @@ def plan_question(question: Question, index: SentenceIndex, tuning: Tuning, *,
     vocab = index.term_ids
     related_table = related_words()
     n_sentences = max(index.n_sentences, 1)
-    unknown_idf = float(lucene_idf(0, n_sentences))
+    unknown_idf = idf_of(0, n_sentences)
     df = index.matrix.df
 
     def concept(label: str, ids: tuple[int, ...], related: tuple[int, ...],
                 corrected_from: str | None = None) -> Concept:
-        idf = float(lucene_idf(int(df[list(ids)].min()), n_sentences)) if ids else unknown_idf
+        idf = idf_of(int(df[list(ids)].min()), n_sentences) if ids else unknown_idf
         return Concept(label, ids, related, idf, bool(ids or related), corrected_from)
 
     concepts: list[Concept] = []

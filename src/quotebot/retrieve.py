@@ -39,7 +39,11 @@ def retrieve(plan: QueryPlan, index: SentenceIndex, settings: Retrieval, limit: 
     ids, scores = top_k_of(ids, scores, max(settings.candidates, limit))
     total = scores.astype(np.float64)
     if settings.paragraph_weight and ids.size:
-        paragraphs = index.paragraph_ids[ids]
-        total += settings.paragraph_weight * index.matrix.paragraph_scores(
-            groups, index.paragraph_ids, index.paragraph_lengths, paragraphs)
+        wanted = index.paragraph_ids[ids]
+        pids, para_scores = index.paragraphs.group_scores(groups)
+        at = np.minimum(np.searchsorted(pids, wanted), max(pids.size - 1, 0))
+        found = pids.size > 0
+        if found:
+            hit = pids[at] == wanted
+            total += settings.paragraph_weight * np.where(hit, para_scores[at], 0.0)
     return Candidates(ids.astype(np.int64), total)

@@ -23,7 +23,14 @@ from quotebot.corpus import fingerprint
 from quotebot.models import Document
 from quotebot.sentences import split_document
 from quotebot.store.files import StringTable, hash_bytes
-from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+from quotebot.store.model import (
+    DocInfo,
+    Forms,
+    SentenceIndex,
+    Tokens,
+    Words,
+    paragraph_table,
+)
 
 Progress = Callable[[int, int], None]
 IntArray = npt.NDArray[np.int64]
@@ -71,22 +78,32 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
     term_ids = _token_terms(table, tok)
     doc_len = _terms_per_sentence(table, tok, counts)
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
+    doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
+    paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
     token_table = Tokens(_pointers(counts), tok, _token_starts(pieces, counts))
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
-        doc_idx=np.frombuffer(doc_idx, dtype=np.int32).copy(),
-        paragraph=np.frombuffer(paragraph, dtype=np.int32).copy(),
+        doc_idx=doc_idx_array,
+        paragraph=paragraph_array,
         sentence_no=np.frombuffer(sentence_no, dtype=np.int32).copy(),
         start=np.frombuffer(start, dtype=np.int64).copy(),
         end=np.frombuffer(end, dtype=np.int64).copy(),
         vocab=StringTable.from_strings(table.vocab),
         matrix=matrix,
+        paragraphs=paragraph_matrix(matrix, doc_idx_array, paragraph_array),
         tokens=token_table,
         forms=_forms(table, token_table),
         words=_words(table.words, table.form_word, np.bincount(tok, minlength=len(table.forms))),
         fingerprint=fingerprint(docs),
     )
+
+
+def paragraph_matrix(matrix: BM25Matrix, doc_idx: npt.ArrayLike, paragraph: npt.ArrayLike
+                     ) -> BM25Matrix:
+    """BM25 over the paragraphs of a sentence matrix."""
+    ids, starts = paragraph_table(doc_idx, paragraph)
+    return matrix.grouped(ids, int(starts.shape[0]) - 1)
 
 
 class _FormTable:
@@ -337,16 +354,19 @@ def merge_index(base: SentenceIndex, added: list[Document], removed: list[str]
     doc_idx = (np.concatenate([doc_idx_old, np.asarray(fresh.doc_idx) + len(keep_docs)])
                if fresh is not None else doc_idx_old)
     all_docs = [Document(i.id, i.title, t, i.path) for i, t in zip(infos, texts, strict=True)]
+    paragraph = column("paragraph").astype(np.int32)
+    doc_idx = doc_idx.astype(np.int32)
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
         doc_idx=doc_idx.astype(np.int32),
-        paragraph=column("paragraph").astype(np.int32),
+        paragraph=paragraph,
         sentence_no=column("sentence_no").astype(np.int32),
         start=column("start").astype(np.int64),
         end=column("end").astype(np.int64),
         vocab=StringTable.from_strings(vocab),
         matrix=merged_matrix,
+        paragraphs=paragraph_matrix(merged_matrix, doc_idx, paragraph),
         tokens=tokens,
         forms=forms_table,
         words=_words(table.words, table.form_word, forms_table.count, previous=base.words),

@@ -111,7 +111,9 @@ def read_json(path: Path, root: Path) -> Any:
 
 def load_array(path: Path, root: Path) -> Any:
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        # A plain array over the mapped pages: NumPy's memmap class adds a Python call to
+        # every element access, which answering does thousands of times.
+        return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
     except FileNotFoundError as exc:
         raise damaged(root, path, "is missing") from exc
     except (ValueError, OSError, EOFError) as exc:

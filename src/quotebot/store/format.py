@@ -33,6 +33,7 @@ from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
 #: Every array of a generation (``.npy``), besides those of the string tables.
 _ARRAYS = (*_PER_SENTENCE, "indptr", "indices", "tf", "weights",
+           "para_indptr", "para_indices", "para_tf", "para_weights", "para_len",
            "tok_ptr", "tok_form", "tok_start",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "word_count", "delete_hash", "delete_word",
@@ -52,6 +53,9 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
         "doc_len": matrix.doc_len, "indptr": matrix.indptr, "indices": matrix.indices,
         "tf": matrix.tf, "weights": matrix.weights,
+        "para_indptr": index.paragraphs.indptr, "para_indices": index.paragraphs.indices,
+        "para_tf": index.paragraphs.tf, "para_weights": index.paragraphs.weights,
+        "para_len": index.paragraphs.doc_len,
         "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
         "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
         "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
@@ -142,6 +146,9 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
         vocab=tables["vocab"],
         matrix=matrix,
+        paragraphs=BM25Matrix(arrays["para_indptr"], arrays["para_indices"], arrays["para_tf"],
+                              arrays["para_weights"], arrays["para_len"], float(bm25["k1"]),
+                              float(bm25["b"])),
         tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
         forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
                     arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],

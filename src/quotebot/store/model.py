@@ -25,6 +25,17 @@ from quotebot.store.files import StringTable
 IntArray = npt.NDArray[np.int64]
 
 
+def paragraph_table(doc_idx: npt.ArrayLike, paragraph: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+    """(a paragraph number per sentence, unique across the corpus; the first sentence of
+    each paragraph, then the number of sentences)."""
+    doc, para = np.asarray(doc_idx), np.asarray(paragraph)
+    change = np.ones(doc.shape[0], dtype=bool)
+    change[1:] = (doc[1:] != doc[:-1]) | (para[1:] != para[:-1])
+    ids = (np.cumsum(change) - 1).astype(np.int64)
+    starts = np.append(np.flatnonzero(change), doc.shape[0]).astype(np.int64)
+    return ids, starts
+
+
 @dataclass(frozen=True, slots=True)
 class DocInfo:
     """A document's metadata inside the index."""
@@ -81,12 +92,27 @@ class Forms:
     word: npt.NDArray[np.int32]
     count: IntArray
     start_count: IntArray
+    #: Forms analysed so far (see :meth:`analysed`).
+    _analysed: dict[int, tuple[str, str, tuple[str, ...], bool]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def of_terms(self, term_ids: Sequence[int]) -> npt.NDArray[np.int32]:
         """The forms indexed under any of ``term_ids``."""
         parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
                  for t in term_ids]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
+
+    def analysed(self, form: int) -> tuple[str, str, tuple[str, ...], bool]:
+        """(surface, normalised form, index terms, is a stop word) of a form (cached)."""
+        cache = self._analysed
+        found = cache.get(form)
+        if found is None:
+            surface = self.strings.string(form)
+            found = (surface, *analysis.analyse_word(surface))
+            if len(cache) >= 200_000:
+                cache.clear()
+            cache[form] = found
+        return found
 
     def capitalised_inside(self, surface: str) -> bool:
         """True when the corpus writes ``surface`` (capitalised) inside sentences and never
@@ -135,14 +161,16 @@ class SentenceIndex:
     #: Term id → term and back.
     vocab: StringTable
     matrix: BM25Matrix
+    #: BM25 over paragraphs (each paragraph one document): questions are often about a
+    #: paragraph's topic, named once in its first sentence.
+    paragraphs: BM25Matrix
     tokens: Tokens
     forms: Forms
     words: Words
     fingerprint: str
     analyzer_version: str = analysis.ANALYZER_VERSION
     _doc_pos: dict[str, int] | None = field(default=None, repr=False)
-    _paragraphs: tuple[IntArray, IntArray, npt.NDArray[np.float64]] | None = field(
-        default=None, repr=False)
+    _paragraph_table: tuple[IntArray, IntArray] | None = field(default=None, repr=False)
 
     # -- counts and lookups ----------------------------------------------------------
 
@@ -192,29 +220,20 @@ class SentenceIndex:
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         lo, hi = int(self.tokens.ptr[sid]), int(self.tokens.ptr[sid + 1])
-        strings = self.forms.strings
+        analysed = self.forms.analysed
         out = []
         for form, start in zip(self.tokens.form[lo:hi].tolist(),
                                self.tokens.start[lo:hi].tolist(), strict=True):
-            surface = strings.string(form)
-            norm, terms, is_stop = analysis.analyse_word(surface)
+            surface, norm, terms, is_stop = analysed(form)
             out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
         return tuple(out)
 
     # -- paragraphs ------------------------------------------------------------------
 
-    def _paragraph_arrays(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
-        if self._paragraphs is None:
-            doc, para = np.asarray(self.doc_idx), np.asarray(self.paragraph)
-            change = np.ones(doc.shape[0], dtype=bool)
-            change[1:] = (doc[1:] != doc[:-1]) | (para[1:] != para[:-1])
-            ids = np.cumsum(change) - 1
-            starts = np.append(np.flatnonzero(change), doc.shape[0]).astype(np.int64)
-            n = int(ids[-1]) + 1 if ids.size else 0
-            lengths = np.bincount(ids, weights=np.asarray(self.matrix.doc_len, np.float64),
-                                  minlength=n).astype(np.float64)
-            self._paragraphs = (ids.astype(np.int64), starts, lengths)
-        return self._paragraphs
+    def _paragraph_arrays(self) -> tuple[IntArray, IntArray]:
+        if self._paragraph_table is None:
+            self._paragraph_table = paragraph_table(self.doc_idx, self.paragraph)
+        return self._paragraph_table
 
     @property
     def paragraph_ids(self) -> IntArray:
@@ -227,13 +246,8 @@ class SentenceIndex:
         return self._paragraph_arrays()[1]
 
     @property
-    def paragraph_lengths(self) -> npt.NDArray[np.float64]:
-        """Each paragraph's number of index terms."""
-        return self._paragraph_arrays()[2]
-
-    @property
     def n_paragraphs(self) -> int:
-        return int(self.paragraph_lengths.shape[0])
+        return int(self.paragraph_starts.shape[0]) - 1
 
     # -- building, saving, loading, updating (see build.py and files.py) -------------
 
