@@ -213,7 +213,8 @@ def refused(port: int) -> bool:
 def test_sigterm_answers_every_acknowledged_telegram_update() -> None:
     with FakeBotApi() as api:
         env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-               "TELEGRAM_API_BASE_URL": api.base_url, "QUOTEBOT_RATE_LIMIT_CHAT": "0"}
+               "TELEGRAM_API_BASE_URL": api.base_url, "QUOTEBOT_RATE_LIMIT_CHAT": "0",
+               "QUOTEBOT_SEMANTIC": "off"}
         with serve(env=env) as server:
             acked: list[int] = []
 

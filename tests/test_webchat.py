@@ -18,7 +18,7 @@ pytestmark = requires("chromium")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Process]:
-    with serve() as process:
+    with serve(env={"QUOTEBOT_SEMANTIC": "off"}) as process:
         yield process
 
 
