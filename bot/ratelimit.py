@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 
 class RateLimiter:
@@ -11,26 +12,31 @@ class RateLimiter:
 
     ``per_minute <= 0`` turns the limit off. Old keys are forgotten (at most
     ``max_keys`` are tracked), so memory stays bounded under a flood of new keys.
+    ``clock`` gives the time in seconds (monotonic); tests pass a clock they move by hand.
     """
 
-    def __init__(self, per_minute: float, burst: int | None = None, max_keys: int = 100_000
-                 ) -> None:
+    def __init__(self, per_minute: float, burst: int | None = None, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst if burst is not None else max(1, int(per_minute // 6) or 1))
         self.max_keys = max_keys
+        self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
+
     def allow(self, key: str) -> bool:
         """Take one token for ``key``; False when the bucket is empty."""
         if not self.enabled:
             return True
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        now = self.clock()
+        tokens = self._tokens(key, now)
         allowed = tokens >= 1.0
         self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
         self._buckets.move_to_end(key)
@@ -40,5 +46,7 @@ class RateLimiter:
 
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may send again."""
-        tokens, _ = self._buckets.get(key, (self.burst, 0.0))
-        return 0.0 if tokens >= 1 or not self.enabled else (1.0 - tokens) / self.rate
+        if not self.enabled:
+            return 0.0
+        tokens = self._tokens(key, self.clock())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate

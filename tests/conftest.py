@@ -1,18 +1,123 @@
-"""Shared fixtures, and the evaluation reports printed at the end of the run."""
+"""The test environment, the components tests need, shared fixtures, and the evaluation
+reports printed at the end of the run."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 REPORTS: list[str] = []
+
+
+def _find_shared() -> Path:
+    """The shared question sets: ../shared beside the checkout, or beside the folder that
+    holds several checkouts of it."""
+    for folder in (ROOT.parent, ROOT.parent.parent):
+        if (folder / "shared" / "qa").is_dir():
+            return folder / "shared"
+    return ROOT.parent / "shared"
+
+
+SHARED = _find_shared()
+
+# -- the environment every test runs in ----------------------------------------------------
+
+#: Settings a user may have exported for their own quotebot; none of them may steer a test.
+CLEARED_PREFIXES = ("QUOTEBOT_", "TELEGRAM_")
+#: Folders quotebot writes to (index cache, REPL history), moved into a throwaway folder.
+XDG_FOLDERS = ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")
+_scratch: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Done once, before any test module is imported; subprocesses (run_cli, serve) inherit
+    # os.environ. The default article's index in the package's index/build/ stays shared
+    # with the user's own runs on purpose: the article never changes, its index is the same
+    # bytes whoever builds it, and saves swap generations atomically.
+    for name in [n for n in os.environ if n.startswith(CLEARED_PREFIXES)]:
+        del os.environ[name]
+    scratch = tempfile.mkdtemp(prefix="quotebot-tests-")
+    _scratch.append(scratch)
+    for name in XDG_FOLDERS:
+        folder = Path(scratch) / name.lower()
+        folder.mkdir()
+        os.environ[name] = str(folder)
+    config.addinivalue_line(
+        "markers", "requires(*components): the test needs these programs or folders; "
+                   "skipped without them, failed without them when CI is set")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _scratch:
+        shutil.rmtree(_scratch.pop(), ignore_errors=True)
+
+
+# -- components a test needs: skipped locally, a failure in CI -------------------------------
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _program(name: str) -> Callable[[], bool]:
+    return lambda: shutil.which(name) is not None
+
+
+#: component → (is it here?, how to get it)
+COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {
+    "redis-server": (_program("redis-server"), "apt-get install redis-server"),
+    "chromium": (lambda: chromium() is not None, "apt-get install chromium"),
+    "systemd-analyze": (_program("systemd-analyze"), "apt-get install systemd"),
+    "caddy": (_program("caddy"), "apt-get install caddy"),
+    "shared": (lambda: (SHARED / "qa" / "article_qa.json").is_file(),
+               "put the shared question sets at ../shared beside the checkout"),
+}
+
+
+def requires(*components: str) -> pytest.MarkDecorator:
+    """Mark a test (or, as ``pytestmark``, a module) as needing programs or folders.
+
+    A name not in :data:`COMPONENTS` is a program looked up on PATH.
+    """
+    return pytest.mark.requires(*components)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(component: str) -> str | None:
+    """Why ``component`` is unavailable, or None when it is here."""
+    present, remedy = COMPONENTS.get(component, (_program(component), f"install {component}"))
+    if present():
+        return None
+    return f"needs {component}, which is missing here ({remedy}; .ci/run installs it)"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        for component in marker.args:
+            problem = missing(component)
+            if problem is None:
+                continue
+            if in_ci():
+                # CI must not turn green by skipping what it was meant to run.
+                pytest.fail(f"{problem}. CI is set, so this fails instead of skipping.",
+                            pytrace=False)
+            pytest.skip(problem)
+
+
+# -- running quotebot ------------------------------------------------------------------------
 
 
 def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,

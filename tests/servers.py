@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,22 @@ class Process:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One series of the server's /metrics (0 when the series is not there yet)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        wanted = set(labels.items())
+        for line in text.splitlines():
+            match = _SERIES.fullmatch(line)
+            if match and match["name"] == name and set(
+                    _LABEL.findall(match["labels"] or "")) == wanted:
+                return float(match["value"])
+        return 0.0
+
+
+_SERIES = re.compile(r"(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[str] | None = None) -> None:

@@ -14,12 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import click
-import pytest
 import yaml
 
 from quotebot.cli import main
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, requires, run_cli
 from fake_bot_api import free_port
 from servers import stop, wait_http
 
@@ -64,7 +63,7 @@ def test_every_setting_the_commands_read_is_documented_in_the_env_example() -> N
             "QUOTEBOT_REDIS_URL", "QUOTEBOT_CORPUS", "QUOTEBOT_LOG_LEVEL"} <= used
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+@requires("systemd-analyze")
 def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     unit = (DEPLOY / "quotebot.service").read_text(encoding="utf-8")
     for setting in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",

@@ -60,6 +60,7 @@ async def test_follow_ups_work_across_requests_with_a_session(client: Client) ->
     assert data["quotes"][0]["text"].startswith("Ms Linden said")
     first = await ask(client, {"question": "who went to New York?", "session": "s2", "k": 2})
     more = await ask(client, {"question": "more", "session": "s2", "k": 2})
+    assert more[1]["quotes"]  # else the check below passes with nothing to compare
     assert {q["text"] for q in first[1]["quotes"]}.isdisjoint(q["text"] for q in more[1]["quotes"])
     # Another session knows nothing of s1's conversation.
     _, other = await ask(client, {"question": "What did she say?", "session": "s3"})

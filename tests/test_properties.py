@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotebot.analysis import tokenize
@@ -39,6 +40,61 @@ def test_splitting_never_raises_and_every_sentence_slices_back(text: str) -> Non
         previous_end = s.end
     paragraphs = [s.paragraph for s in sentences]
     assert paragraphs == sorted(paragraphs)
+
+
+WORD = re.compile(r"\w")
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Each non-blank line of ``text`` without the whitespace around it: the paragraphs."""
+    spans = []
+    for match in re.finditer(r"[^\r\n]+", text):
+        line = match.group()
+        start = match.start() + len(line) - len(line.lstrip())
+        end = match.end() - (len(line) - len(line.rstrip()))
+        if start < end:
+            spans.append((start, end))
+    return spans
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXT)
+@example("First one here. Second one follows. “Third,” he said. 4 more came.")
+@example("Hi. !!! Yes.\n\n---\n  Mr. Smith went. No. 5 stayed.  ")
+def test_sentences_and_the_gaps_between_them_rebuild_every_paragraph(text: str) -> None:
+    """Catches: a splitter that loses or shifts characters at sentence boundaries, such as
+    one that drops the first character of every later sentence of a paragraph. (Comparing
+    a sentence's text with the slice it was cut from cannot: both lose the character.)
+
+    Between sentences there is only whitespace, or a run of marks without a word character
+    that Punkt made a sentence of its own ("Hi. !!! Yes."), which the splitter drops, as it
+    drops paragraphs without words ("---")."""
+    sentences = split_document(Document(id="d", title="D", text=text))
+    spans = paragraph_spans(text)
+    assert all(1 <= s.paragraph <= len(spans) for s in sentences)
+    for number, (start, end) in enumerate(spans, start=1):
+        paragraph = text[start:end]
+        mine = [s for s in sentences if s.paragraph == number]
+        if not WORD.search(paragraph):
+            assert mine == []
+            continue
+        assert mine, f"paragraph {number} has words but no sentence: {paragraph!r}"
+        pieces: list[str] = []
+        at = start
+        for s in [*mine, None]:
+            gap = text[at:s.start if s else end]
+            assert not WORD.search(gap), f"words lost between sentences: {gap!r} in {paragraph!r}"
+            pieces.append(gap)
+            if s is not None:
+                assert s.start >= at and s.end <= end
+                pieces.append(s.text)
+                at = s.end
+        assert "".join(pieces) == paragraph
+    covered = [False] * len(text)
+    for s in sentences:
+        covered[s.start:s.end] = [True] * (s.end - s.start)
+    lost = [(i, ch) for i, ch in enumerate(text) if WORD.match(ch) and not covered[i]]
+    assert lost == []
 
 
 def test_a_one_megabyte_line_splits_and_slices_back() -> None:

@@ -153,9 +153,14 @@ def test_abstains_when_the_article_does_not_answer(engine: QuoteEngine, question
 
 
 def test_abstention_offers_closest_passages_only_outside_the_answer(engine: QuoteEngine) -> None:
+    """Catches: an abstention that drops its closest passages (the check used to pass with
+    no "closest" at all), or that puts them among the quotes."""
     data = engine.answer_question("What is the population of Vienna?").to_json()
-    assert data["quotes"] == []
-    assert all("Vienna" in q["text"] for q in data.get("closest", [])[:1])
+    assert data["answered"] is False and data["quotes"] == [] and data["answer"] is None
+    closest = data["closest"]
+    assert closest and "travelled to Vienna" in closest[0]["text"]
+    text = engine.document("choir-tour").text
+    assert all(text[q["start"]:q["end"]] == q["text"] for q in closest)
 
 
 def test_answers_when_the_question_is_covered(engine: QuoteEngine) -> None:

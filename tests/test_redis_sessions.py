@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from conftest import requires
 from servers import Process, redis_server, serve
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="needs redis-server (apt-get install redis-server); "
-                                       ".ci/run installs it")
+pytestmark = requires("redis-server", "redis-cli")
 
 
 @pytest.fixture()

@@ -22,7 +22,10 @@ def test_one_json_object_per_question_and_follow_ups_carry_over() -> None:
     assert out[1]["resolved_question"] == "What did Sophie Linden say?"
     assert out[1]["quotes"][0]["text"].startswith("Ms Linden said")
     assert out[2]["answer"] == "72"
-    assert {q["text"] for q in out[2]["quotes"]}.isdisjoint(q["text"] for q in out[3]["quotes"])
+    # "more" continues the question before it. (Comparing its quotes with the answer's
+    # proved nothing: the article has no fourth passage about stabbings, so "more" has
+    # none; tests/test_follow_ups.py pages through a longer answer.)
+    assert out[3]["resolved_question"] == "how many stabbings?"
 
 
 def test_blank_lines_are_skipped_and_bad_lines_get_the_error_shape() -> None:

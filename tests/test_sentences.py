@@ -79,3 +79,32 @@ def test_windows_line_endings_blank_lines_and_indentation() -> None:
 def test_text_without_words_has_no_sentences() -> None:
     assert split("…\n---\n  \n!!!") == []
     assert split("") == []
+
+
+@pytest.mark.parametrize("text", [
+    None,  # the shipped article
+    "Mr. Brown met Dr. Smith at St. Paul's. They talked.  Then they left.\n"
+    "He said: “We won.” Then he left. “Really?” she asked. 3 days later, nothing.\r\n"
+    "  Room No. 5 was empty. It cost 3.5 million… Or so they say.  ",
+])
+def test_sentences_and_the_whitespace_between_them_rebuild_each_line(
+        article: Document, text: str | None) -> None:
+    """Catches: a splitter that loses or shifts characters where sentences meet, such as
+    one that drops the first character of every later sentence of a paragraph (each
+    sentence still slices back to its own offsets, so only rebuilding the line shows it)."""
+    text = article.text if text is None else text
+    sentences = split_document(Document(id="t", title="T", text=text))
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert {s.paragraph for s in sentences} == set(range(1, len(lines) + 1))
+    position = 0
+    for number, line in enumerate(lines, start=1):
+        position = text.index(line, position)
+        mine = [s for s in sentences if s.paragraph == number]
+        rebuilt = text[position:mine[0].start]
+        assert rebuilt.strip() == "", f"{rebuilt!r} lost before {mine[0].text!r}"
+        for before, after in zip(mine, [*mine[1:], None], strict=True):
+            gap = text[before.end:after.start if after else position + len(line)]
+            assert gap.strip() == "", f"{gap!r} lost after {before.text!r}"
+            rebuilt += before.text + gap
+        assert rebuilt == line
+        position += len(line)

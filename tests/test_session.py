@@ -25,10 +25,12 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
 
 
 def test_more_gives_the_next_passages_then_says_there_are_no_more(engine: QuoteEngine) -> None:
+    """Catches: "more" that repeats a passage, stops early, or starts over once the
+    passages have run out."""
     session = Session(engine)
     first = session.ask("restaurant soup", k=1)
     seen = {first.quotes[0].text}
-    while True:
+    for _ in range(len(ARTICLE.splitlines()) + 1):
         more = session.ask("more", k=1)
         if not more.quotes:
             break
@@ -36,11 +38,16 @@ def test_more_gives_the_next_passages_then_says_there_are_no_more(engine: QuoteE
         seen.add(more.quotes[0].text)
     assert not more.answered and "no more" in more.reason.lower()
     assert len(seen) >= 3
+    again = session.ask("more", k=1)
+    assert again.quotes == () and not again.answered and "no more" in again.reason.lower()
 
 
 def test_more_before_any_question_asks_for_one(engine: QuoteEngine) -> None:
+    """Catches: "more" with nothing to continue that searches for the word or quotes
+    something anyway."""
     answer = Session(engine).ask("more")
     assert not answer.answered and "Ask a question first" in answer.reason
+    assert answer.quotes == () and answer.short is None
 
 
 @pytest.mark.parametrize("text", ["more", "More.", "next", "/more", "tell me more", "MORE!"])
@@ -75,6 +82,9 @@ def test_state_survives_json_and_bad_state_starts_afresh(engine: QuoteEngine) ->
     session.ask("Who praised the bread?")
     restored = Session(engine, SessionState.from_json(session.state.to_json()))
     assert restored.ask("What did he say?").resolved_question == "What did Paul Hay say?"
-    for junk in (None, [], "x", {"question": 5, "shown": -3}, {"entity": ["a"]}):
-        assert SessionState.from_json(junk) == SessionState() or SessionState.from_json(
-            junk).question is None
+    # Catches: a malformed state that is half kept (a negative count of quotes shown, a
+    # name that is not a string), which the old `== SessionState() or question is None`
+    # let through.
+    for junk in (None, [], "x", {"question": 5, "shown": -3}, {"entity": ["a"]},
+                 {"shown": "2", "place": 7}):
+        assert SessionState.from_json(junk) == SessionState()

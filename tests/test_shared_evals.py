@@ -1,60 +1,95 @@
-"""The shared question sets through the real CLI, printed as a report at the end of the run.
+"""The shared question sets through the real CLI, held to the levels measured today and
+printed as a report at the end of the run.
 
-These are measurements, not gates: only the contract of the report and a floor on the
-article's own questions are asserted, so a ranking change shows up as numbers to read.
+Measured with semantic reranking on (the bundled model): the article's own questions 15/15
+at top-1, 4/4 unanswerable ones declined, 2/2 follow-ups; SQuAD v1.1 Super Bowl 50 (405
+questions) top-1 75.1 %, top-3 89.6 %, exact match 37.0 %, F1 41.2 %, 5 abstained; every
+question asked of the other corpus declined, both ways. The floors sit just under those
+figures, so a ranking or abstention regression fails here instead of only changing a number.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-import pytest
+from quotebot.evaluate import format_report
 
-from conftest import REPORTS, SHARED, run_cli
+from conftest import REPORTS, ROOT, SHARED, requires, run_cli
+
+pytestmark = requires("shared")
 
 ARTICLE_QA = SHARED / "qa" / "article_qa.json"
 SQUAD = SHARED / "benchmarks" / "squad-superbowl50"
-needs_shared = pytest.mark.skipif(not ARTICLE_QA.exists(),
-                                  reason="../shared (question sets) is not beside the repo")
+SQUAD_QUESTIONS = SQUAD / "questions.json"
+SQUAD_CORPUS = SQUAD / "super-bowl-50.txt"
+#: Super Bowl 50's index and vectors, kept between runs beside the default article's (in the
+#: package's git-ignored build folder, never the user's cache): embedding the article takes
+#: longer than answering its 405 questions, and what is measured here is answering. The
+#: index is rebuilt whenever the article or the analyser changes (its fingerprint).
+SQUAD_INDEX = ROOT / "index" / "build" / "tests" / "squad-superbowl50"
+ON_SQUAD = ("--corpus", str(SQUAD_CORPUS), "--index", str(SQUAD_INDEX))
 
 
-def evaluate(*args: str) -> dict:  # type: ignore[type-arg]
-    result = run_cli("eval", *args, "--json", timeout=300)
+def evaluate(*args: str) -> dict[str, Any]:
+    """`quotebot eval ARGS --semantic on --json`, run as a user runs it."""
+    result = run_cli("eval", *args, "--semantic", "on", "--json", timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def table(title: str, *args: str) -> str:
-    result = run_cli("eval", *args, timeout=300)
-    return f"{title}\n$ quotebot eval {' '.join(args)}\n{result.stdout}"
+def report(title: str, args: tuple[str, ...], data: dict[str, Any]) -> str:
+    """The table `quotebot eval ARGS` prints, made from the JSON report already in hand."""
+    table = format_report(data).split("\nmisses")[0]
+    return f"{title}\n$ quotebot eval {' '.join(args)} --semantic on\n{table}"
 
 
-@needs_shared
 def test_article_questions() -> None:
-    report = evaluate(str(ARTICLE_QA))
-    questions = json.loads(ARTICLE_QA.read_text())["questions"]
-    assert report["overall"]["questions"] == len(questions)
-    assert report["overall"]["top1"] >= 0.8
-    REPORTS.append(table("Article questions (../shared/qa/article_qa.json)", str(ARTICLE_QA)))
+    """Catches: a ranking change that loses one of the article's own questions, an
+    abstention that answers an unanswerable question or declines an answerable one, and
+    follow-ups ("more", pronouns) that stop carrying over."""
+    args = (str(ARTICLE_QA),)
+    data = evaluate(*args)
+    questions = json.loads(ARTICLE_QA.read_text(encoding="utf-8"))["questions"]
+    overall, abstention, followups = data["overall"], data["abstention"], data["followups"]
+    REPORTS.append(report("Article questions (../shared/qa/article_qa.json)", args, data))
+    assert overall["questions"] == len(questions)
+    assert overall["answerable"] >= 15
+    assert overall["top1"] == 1.0 and overall["top3"] == 1.0
+    assert overall["short_answer_accuracy"] == 1.0
+    assert abstention["unanswerable"] >= 4
+    assert abstention["abstained"] == abstention["unanswerable"]  # declined all, and only them
+    assert abstention["precision"] == 1.0 and abstention["recall"] == 1.0
+    assert followups["total"] >= 2 and followups["correct"] == followups["total"]
 
 
-@needs_shared
 def test_squad_super_bowl_50() -> None:
-    report = evaluate(str(SQUAD / "questions.json"), "--corpus", str(SQUAD / "super-bowl-50.txt"))
-    assert report["overall"]["questions"] == 405
-    assert {"top1", "top3", "exact_match", "f1", "abstained"} <= set(report["overall"])
-    REPORTS.append(table("SQuAD v1.1 Super Bowl 50", str(SQUAD / "questions.json"), "--corpus",
-                         str(SQUAD / "super-bowl-50.txt")).split("\nmisses")[0])
+    """Catches: a retrieval or reranking regression on a long article that is not ours
+    (top-1 under 74 % or top-3 under 88 %), worse short answers, more abstentions."""
+    args = (str(SQUAD_QUESTIONS), *ON_SQUAD)
+    data = evaluate(*args)
+    overall = data["overall"]
+    REPORTS.append(report("SQuAD v1.1 Super Bowl 50", args, data))
+    assert overall["questions"] == overall["answerable"] == 405
+    assert overall["top1"] >= 0.74
+    assert overall["top3"] >= 0.88
+    assert overall["exact_match"] >= 0.36
+    assert overall["f1"] >= 0.40
+    assert overall["abstained"] <= 10
 
 
-@needs_shared
 def test_questions_asked_of_the_wrong_article_are_abstained_on() -> None:
-    squad_on_article = evaluate(str(SQUAD / "questions.json"))
-    article_on_squad = evaluate(str(ARTICLE_QA), "--corpus", str(SQUAD / "super-bowl-50.txt"))
-    abstained = (squad_on_article["overall"]["abstained"] / 405,
-                 article_on_squad["overall"]["abstained"] / article_on_squad["overall"][
-                     "questions"])
-    REPORTS.append("Cross-corpus abstention: SQuAD questions asked of the default article "
-                   f"{abstained[0]:.1%}; article questions asked of Super Bowl 50 "
-                   f"{abstained[1]:.1%}")
-    assert abstained[0] >= 0.9
+    """Catches: an abstention that quotes something unrelated when the article is about
+    something else, in either direction (football questions of the police article, police
+    questions of the football article)."""
+    squad_on_article = evaluate(str(SQUAD_QUESTIONS))["overall"]
+    article_on_squad = evaluate(str(ARTICLE_QA), *ON_SQUAD)["overall"]
+    REPORTS.append(
+        "Cross-corpus abstention: SQuAD questions asked of the default article "
+        f"{squad_on_article['abstained']}/{squad_on_article['questions']} declined; "
+        "article questions asked of Super Bowl 50 "
+        f"{article_on_squad['abstained']}/{article_on_squad['questions']} declined")
+    assert squad_on_article["questions"] == 405
+    assert squad_on_article["abstained"] == squad_on_article["questions"]
+    assert article_on_squad["questions"] >= 19
+    assert article_on_squad["abstained"] == article_on_squad["questions"]

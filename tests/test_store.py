@@ -13,6 +13,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import IndexFileError, UnknownDocument
 from quotebot.models import Document
 from quotebot.store import FORMAT_VERSION, SentenceIndex, current_generation
+from quotebot.store.catalogue import default_index_dir
 
 DOCS = [
     Document("alpha", "Alpha", "Cats sit on mats. Dogs chase cats.\nBirds sing at dawn."),
@@ -142,3 +143,28 @@ def test_a_saved_index_is_never_rewritten_by_answering_from_it(
     assert current_generation(saved) == generation
     assert "was built from other articles" in caplog.text and "quotebot index" in caplog.text
     assert len(load_corpus()) == 1
+
+
+def test_a_same_length_edit_changes_the_fingerprint_and_the_answers(tmp_path: Path) -> None:
+    """Catches: a fingerprint of sizes only (or of the letters without their order), with
+    which an engine keeps answering from the old text after an edit that keeps the
+    length: one digit replaced, or two swapped."""
+    corpus = tmp_path / "news.txt"
+    cache = default_index_dir(corpus)  # the cache the engine rebuilds when the text changes
+    fingerprints = []
+    for text, weeks in [("The bridge reopened after 49 weeks.\n", "49"),
+                        ("The bridge reopened after 94 weeks.\n", "94"),  # swapped
+                        ("The bridge reopened after 95 weeks.\n", "95")]:  # replaced
+        corpus.write_text(text, encoding="utf-8")
+        engine = QuoteEngine.open(corpus, semantic="off")
+        answer = engine.answer_question("how many weeks until the bridge reopened?")
+        assert answer.short is not None and answer.short.text == weeks
+        assert answer.quotes[0].text == text.strip()
+        manifest = json.loads((current_generation(cache) / "manifest.json").read_text())
+        fingerprints.append(manifest["fingerprint"])
+    assert len(set(fingerprints)) == 3
+    edited = Document("alpha", "Alpha", DOCS[0].text.replace("mats", "mate"))
+    assert len(edited.text) == len(DOCS[0].text)
+    assert SentenceIndex.build([edited, *DOCS[1:]]).fingerprint != \
+        SentenceIndex.build(DOCS).fingerprint
+    assert SentenceIndex.build(DOCS).fingerprint == SentenceIndex.build(DOCS).fingerprint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import urllib.parse
@@ -10,16 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from conftest import chromium, requires
 from servers import Process, serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium "
-                                "(apt-get install chromium); .ci/run installs it")
+CHROMIUM = chromium()
+pytestmark = requires("chromium")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Process]:
-    with serve() as process:
+    with serve(env={"QUOTEBOT_SEMANTIC": "off"}) as process:
         yield process
 
 

@@ -1,0 +1,138 @@
+"""Rate limits: the token bucket's burst, refill, cap and Retry-After, exactly, on a clock
+moved by hand; and the sequence of statuses a client sees from `quotebot serve`."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any
+
+import pytest
+
+from quotebot.bot.ratelimit import RateLimiter
+
+from servers import serve
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def take(limiter: RateLimiter, n: int, key: str = "ip:1") -> list[bool]:
+    return [limiter.allow(key) for _ in range(n)]
+
+
+@pytest.mark.parametrize(("per_minute", "burst"), [(60, 10), (30, 5), (600, 100), (6, 1),
+                                                    (3, 1)])
+def test_a_new_key_gets_exactly_its_burst_then_is_refused(per_minute: int, burst: int) -> None:
+    """Catches: a burst one too big or too small (``tokens > 1`` for ``>= 1``), or a
+    burst that is not a tenth of a minute's allowance."""
+    limiter = RateLimiter(per_minute, clock=FakeClock())
+    assert take(limiter, burst + 3) == [True] * burst + [False] * 3
+
+
+def test_an_explicit_burst_is_the_burst() -> None:
+    """Catches: a ``burst`` argument that is ignored."""
+    limiter = RateLimiter(60, burst=3, clock=FakeClock())
+    assert take(limiter, 5) == [True, True, True, False, False]
+
+
+def test_tokens_come_back_at_the_per_minute_rate() -> None:
+    """Catches: a refill per second where per minute is meant (60 times too fast), or a
+    refill that does not count the time since the last request."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)  # one token a second
+    assert take(limiter, 11) == [True] * 10 + [False]
+    clock.advance(0.75)
+    assert take(limiter, 1) == [False]  # three quarters of a token
+    clock.advance(0.25)
+    assert take(limiter, 2) == [True, False]  # exactly one
+    clock.advance(3.0)
+    assert take(limiter, 4) == [True, True, True, False]
+    slow = RateLimiter(30, clock=clock)  # one token every two seconds
+    assert take(slow, 6) == [True] * 5 + [False]
+    clock.advance(1.5)
+    assert take(slow, 1) == [False]
+    clock.advance(0.5)
+    assert take(slow, 2) == [True, False]
+
+
+def test_an_idle_key_never_holds_more_than_its_burst() -> None:
+    """Catches: a bucket without a cap, which after an hour's quiet would let a client send
+    an hour's allowance at once."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)
+    assert take(limiter, 10) == [True] * 10
+    clock.advance(3600)
+    assert take(limiter, 12) == [True] * 10 + [False] * 2
+
+
+def test_retry_after_is_the_time_until_the_next_token() -> None:
+    """Catches: a Retry-After that is a constant, ignores the part of a token already
+    refilled, or is computed from the wrong rate."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)
+    assert limiter.retry_after("ip:1") == 0.0  # a key never seen may send now
+    take(limiter, 11)
+    assert limiter.retry_after("ip:1") == 1.0
+    clock.advance(0.25)
+    assert limiter.retry_after("ip:1") == 0.75
+    clock.advance(0.75)
+    assert limiter.retry_after("ip:1") == 0.0 and take(limiter, 1) == [True]
+    slow = RateLimiter(30, clock=clock)
+    take(slow, 6)
+    assert slow.retry_after("ip:1") == 2.0
+    clock.advance(0.5)
+    assert slow.retry_after("ip:1") == 1.5
+    clock.advance(slow.retry_after("ip:1"))
+    assert take(slow, 2) == [True, False]
+
+
+def test_keys_have_buckets_of_their_own_and_zero_turns_the_limit_off() -> None:
+    """Catches: one bucket shared by every client, and a limit of 0 that refuses all."""
+    limiter = RateLimiter(6, clock=FakeClock())
+    assert take(limiter, 2, "ip:a") == [True, False]
+    assert take(limiter, 2, "ip:b") == [True, False]
+    off = RateLimiter(0, clock=FakeClock())
+    assert all(take(off, 1000)) and off.retry_after("ip:1") == 0.0
+
+
+def ask(connection: http.client.HTTPConnection) -> tuple[int, dict[str, str], Any]:
+    connection.request("POST", "/v1/ask", body=json.dumps({"question": "how many stabbings?"}),
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    return response.status, dict(response.headers), json.loads(response.read())
+
+
+def test_http_clients_get_exactly_the_burst_then_429_with_the_limiters_retry_after() -> None:
+    """Catches over HTTP: a burst off by one, a limit not applied per address, and a
+    Retry-After that is not the limiter's time until the next token."""
+    per_minute, burst = 30, 5  # one token every 2 s; burst = per_minute // 6
+    env = {"QUOTEBOT_RATE_LIMIT_IP": str(per_minute), "QUOTEBOT_SEMANTIC": "off"}
+    with serve(env=env) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        started = time.monotonic()
+        replies = [ask(connection) for _ in range(burst + 3)]
+        elapsed = time.monotonic() - started
+        assert [status for status, _, _ in replies] == [200] * burst + [429] * 3
+        assert all(body["answer"] == "72" for _, _, body in replies[:burst])
+        _, headers, body = replies[burst]
+        # The limiter's wait is 2 s less the time since the burst began (at most `elapsed`),
+        # and the server rounds it to whole seconds, at least 1.
+        possible = {str(max(1, round(2.0 - seconds))) for seconds in (0.0, elapsed)}
+        assert headers["Retry-After"] in possible, (headers["Retry-After"], elapsed)
+        assert body["error"]["code"] == "rate_limited"
+        assert f"retry in {headers['Retry-After']} s" in body["error"]["message"]
+        time.sleep(2.1)  # one token back, not the whole burst
+        assert [ask(connection)[0] for _ in range(2)] == [200, 429]
+        connection.close()
