@@ -31,6 +31,9 @@ class BotConfig:
     session_ttl: int = 24 * 3600
     #: Questions per minute allowed to one Telegram chat (0: no limit).
     rate_limit_chat: float = 30.0
+    #: Messages a second the bot sends at most, over all chats (Telegram's limit: 30;
+    #: 0: no limit).
+    telegram_send_rate: float = 30.0
     #: HTTP requests per minute allowed to one client address (0: no limit).
     rate_limit_ip: float = 600.0
     #: Largest request body accepted, in bytes.
@@ -70,7 +73,9 @@ class Redactor:
                     forms.add(match["key"])
                 forms.add(text)
         forms |= {quote(f, safe=safe) for f in list(forms) for safe in ("", "/:")}
-        forms.discard("")
+        # A few characters are no secret, and masking them everywhere would garble logs.
+        forms = {f for f in forms if len(f) >= MIN_SECRET}
+        ids = {i for i in ids if len(i) >= MIN_SECRET}
         patterns = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
         patterns += [rf"(?<!\d){re.escape(i)}(?!\d)" for i in sorted(ids)]
         self._pattern = re.compile("|".join(patterns)) if patterns else None
@@ -82,6 +87,7 @@ class Redactor:
 
 
 MASK = "***"
+MIN_SECRET = 5
 _TOKEN_PARTS = re.compile(r"(?P<id>\d+):(?P<key>.+)", re.DOTALL)
 
 
