@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import time
+from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,8 @@ class FakeBotApi:
         self.port = free_port()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[dict[str, Any]] = []
+        #: sendMessage calls Telegram would refuse, with why.
+        self.rejected: list[dict[str, Any]] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -178,7 +181,11 @@ class FakeBotApi:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": True, "result": True})
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except BadRequest as exc:
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": f"Bad Request: {exc}"}, status=400)
         return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -213,9 +220,14 @@ class FakeBotApi:
             await asyncio.sleep(0.02)
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        problem = message_problem(str(params.get("text", "")), params.get("parse_mode"))
+        if problem is not None:
+            with self._lock:
+                self.rejected.append(dict(params, problem=problem))
+            raise BadRequest(problem)
         message_id = next(self._message_ids)
         with self._lock:
-            self.sent.append(dict(params, message_id=message_id))
+            self.sent.append(dict(params, message_id=message_id, sent_at=time.monotonic()))
         chat_id = int(params["chat_id"])
         return {"message_id": message_id, "date": int(time.time()),
                 "chat": {"id": chat_id, "type": self._chat_types.get(chat_id, "private")},
@@ -242,6 +254,60 @@ class FakeBotApi:
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         return True
+
+
+class BadRequest(Exception):
+    """What Telegram answers with 400."""
+
+
+#: The tags Telegram's HTML parse mode knows.
+TELEGRAM_TAGS = frozenset("b strong i em u ins s strike del span tg-spoiler a code pre "
+                          "blockquote tg-emoji".split())
+MESSAGE_LIMIT = 4096
+
+
+class _TelegramHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.problem = self.problem or f"can't parse entities: unsupported start tag {tag!r}"
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f"can't parse entities: can't find end tag for {tag!r}"
+        else:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def message_problem(text: str, parse_mode: Any) -> str | None:
+    """Why Telegram would refuse to send ``text`` (None if it would send it): empty, over
+    4,096 UTF-16 units once parsed, malformed HTML, or holding control characters."""
+    shown = text
+    if parse_mode == "HTML":
+        if re.search(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", text):
+            return "can't parse entities: unescaped &"
+        parser = _TelegramHtml()
+        parser.feed(text)
+        parser.close()
+        if parser.problem or parser.open:
+            return parser.problem or f"can't parse entities: unclosed {parser.open[-1]!r}"
+        shown = "".join(parser.text)
+    if not shown.strip():
+        return "message text is empty"
+    if utf16_length(shown) > MESSAGE_LIMIT:
+        return "message is too long"
+    if re.search(r"[\x00-\x08\x0b-\x1f]", text):
+        return "can't parse entities: control character"
+    return None
 
 
 _MENTION = re.compile(r"(?<![\w@.])@(?P<name>[A-Za-z0-9_]{5,32})\b")
