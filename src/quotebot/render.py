@@ -112,8 +112,8 @@ ELLIPSIS = "…"
 _UNSHOWN = frozenset([*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)),
                       *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]) - {"\t", "\n"}
 _ESCAPED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-#: Room kept for the separators and tags around a quote's text.
-_BLOCK_OVERHEAD = 64
+#: Room kept for the separator between blocks.
+_BLOCK_OVERHEAD = 4
 _MIN_QUOTE = 120
 
 
@@ -223,7 +223,8 @@ def render_telegram(answer: Answer, *, limit: int = TELEGRAM_LIMIT,
             head.append(f"<b>{fit_text(answer.short.text, line - 7)}</b>")
         quotes = answer.quotes
     centers = [_answer_position(answer, q) for q in quotes]
-    budget = limit - _BLOCK_OVERHEAD
+    # The first quote shares its message with the head.
+    budget = limit - _BLOCK_OVERHEAD - telegram_length("\n".join(head))
     while True:
         blocks = [_telegram_quote(q, budget, c) for q, c in zip(quotes, centers, strict=True)]
         messages = _pack(["\n".join(head)] if head else [], blocks, limit)
@@ -249,24 +250,27 @@ def _answer_position(answer: Answer, quote: Quote) -> int:
 
 
 def _telegram_quote(quote: Quote, budget: int, center: int) -> str:
+    """The quote's block, at most ``budget`` units long with its citation."""
     text = quote.text
-    start, end = 0, len(text)
-    shortened = telegram_length(telegram_escape(text)) > budget
     cite = citation(quote)
-    if shortened:
+    body = _underline(text, quote.highlights, 0, len(text))
+    if telegram_length(body) + _wrapping(cite) > budget:
         cite += f" chars {quote.start}–{quote.end}, shortened"
-        room = budget
+        limit = max(budget - _wrapping(cite), 1)
+        room = limit
         while True:
             start, end = _window(text, center, room)
             body = _underline(text, quote.highlights, start, end)
             body = (ELLIPSIS if start > 0 else "") + body + (ELLIPSIS if end < len(text) else "")
-            over = telegram_length(body) - budget
+            over = telegram_length(body) - limit
             if over <= 0 or room <= 1:
                 break
             room = max(1, room - over)
-    else:
-        body = _underline(text, quote.highlights, start, end)
     return f"<blockquote>{body}</blockquote>\n<i>{telegram_escape(cite)}</i>"
+
+
+def _wrapping(cite: str) -> int:
+    return telegram_length(f"<blockquote></blockquote>\n<i>{telegram_escape(cite)}</i>")
 
 
 def _underline(text: str, spans: Iterable[tuple[int, int]], start: int, end: int) -> str:
