@@ -15,6 +15,36 @@ from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
 
+_SECRET_FLAGS = ("--token", "--webhook-secret")
+_SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+
+
+class SecretSafeCommand(click.Command):
+    """A command whose usage errors never repeat a secret: the token and webhook secret
+    from the environment or the flags, or anything given that looks like a bot token
+    (``quotebot telegram 123456:ABC…`` reports the extra argument masked)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        given_args = list(args)  # parsing consumes the list
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            import itertools
+            import os
+            import re
+
+            from quotebot.bot.config import Redactor
+
+            args = given_args
+            given = [os.environ.get(name) for name in _SECRET_VARIABLES]
+            given += [value for flag, value in itertools.pairwise(args) if flag in _SECRET_FLAGS]
+            given += [arg.split("=", 1)[1] for arg in args
+                      if arg.startswith(tuple(f"{f}=" for f in _SECRET_FLAGS))]
+            given += [arg for arg in args if re.search(r"[0-9]+:[A-Za-z0-9_-]{8,}", arg)]
+            raise click.UsageError(Redactor(*given)(exc.format_message()), exc.ctx) from None
+
+
 token_option = click.option(
     "--token", envvar="TELEGRAM_BOT_TOKEN", show_envvar=True, default=None,
     help="The bot token from @BotFather. Prefer the environment variable: flags show in `ps`.")
@@ -37,7 +67,7 @@ send_rate_option = click.option(
          "0: no limit).")
 
 
-@click.command()
+@click.command(cls=SecretSafeCommand)
 @click.option("--host", envvar="QUOTEBOT_HOST", default="127.0.0.1", show_default=True,
               show_envvar=True, help="Address to listen on (0.0.0.0 to accept outside calls).")
 @click.option("--port", envvar="QUOTEBOT_PORT", default=8080, show_default=True,
@@ -124,7 +154,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         _start_failed("Stopped before quotebot started.", 130)
 
 
-@click.command()
+@click.command(cls=SecretSafeCommand)
 @corpus_option
 @index_option
 @semantic_option

@@ -195,3 +195,19 @@ def test_serve_on_a_port_in_use_is_one_line() -> None:
             status, output, _ = run(["serve", "--port", str(port)], api.base_url)
     line = assert_one_clean_line(status, output)
     assert f"127.0.0.1:{port}" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["telegram", TOKEN],
+    ["telegram", "--token", TOKEN, "--rate-limit-chat", TOKEN],
+    ["serve", f"--webhook-secret={SECRET}", "--port", SECRET],
+    ["serve", "--rate-limit-ip", TOKEN.split(":")[1] + "x"],
+])
+def test_usage_errors_do_not_repeat_a_secret(args: list[str]) -> None:
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET)
+    result = subprocess.run([sys.executable, "-m", "quotebot", *args], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "Error: " in result.stderr
+    for part in secret_parts():
+        assert part not in result.stdout + result.stderr
