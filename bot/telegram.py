@@ -424,7 +424,7 @@ class TelegramBot:
         if not self.suggestions:
             return None
         return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(q[:64], callback_data=f"ask:{i}:{_check(q)}")]
+            [[InlineKeyboardButton(q, callback_data=f"ask:{i}:{_check(q)}")]
              for i, q in enumerate(self.suggestions)])
 
     @one_at_a_time
@@ -511,7 +511,10 @@ class TelegramBot:
             question = heading = self.suggestions[int(match["index"])]
         elif (match := _SOURCES.fullmatch(data)) and int(match["offset"]) < len(
                 self.engine.documents):
-            await self.send_sources(context, target, int(match["offset"]))
+            if self._allowed(chat.id):
+                await self.send_sources(context, target, int(match["offset"]))
+            else:
+                await self._slow_down(target, context)
             return
         elif data.startswith("ask:"):
             await context.bot.send_message(chat.id, "That example is from an older list; "
