@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
+import traceback
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -147,8 +151,25 @@ def install_redaction(*secrets: str | None) -> Redactor:
             return record
 
         logging.setLogRecordFactory(redacting_factory)
+        # What bypasses logging goes through it, or is masked on its way to stderr.
+        logging.captureWarnings(True)
+        sys.excepthook = _redacting_excepthook
+        threading.excepthook = _redacting_thread_excepthook
         _installed = True
     return _redactor
+
+
+def _redacting_excepthook(kind: type[BaseException], value: BaseException,
+                          tb: TracebackType | None) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
+def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    sys.stderr.write(redact(f"Exception in {name}:\n{text}"))
 
 
 def redact(text: str) -> str:

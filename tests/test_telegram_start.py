@@ -211,3 +211,41 @@ def test_usage_errors_do_not_repeat_a_secret(args: list[str]) -> None:
     assert "Error: " in result.stderr
     for part in secret_parts():
         assert part not in result.stdout + result.stderr
+
+
+REDACTION_SCRIPT = """
+import logging, sys, threading, warnings
+from urllib.parse import quote
+from quotebot.logs import configure_logging
+from quotebot.bot.config import install_redaction
+configure_logging("DEBUG", sys.argv[1])
+install_redaction(sys.argv[2], sys.argv[3])
+token, secret = sys.argv[2], sys.argv[3]
+late = logging.getLogger("added.later")
+late.propagate = False
+late.addHandler(logging.StreamHandler(sys.stdout))
+for log in (logging.getLogger("telegram.ext.ExtBot"), late):
+    log.debug("POST https://api.telegram.org/bot%s/getMe", token)
+    log.info("quoted %s, parts %s and %s", quote(token, safe=""), *token.split(":"))
+    log.warning("secret %s", secret)
+    try:
+        raise ValueError(f"Invalid port: '8081{token}'")
+    except ValueError:
+        log.exception("failed")
+warnings.warn(f"a warning about {token}")
+thread = threading.Thread(target=lambda: int(token))
+thread.start()
+thread.join()
+raise RuntimeError(f"uncaught {secret} {token}")
+"""
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_every_log_line_and_traceback_is_masked_whatever_writes_it(log_format: str) -> None:
+    result = subprocess.run([sys.executable, "-c", REDACTION_SCRIPT, log_format, TOKEN, SECRET],
+                            capture_output=True, text=True, timeout=60, check=False)
+    output = result.stdout + result.stderr
+    assert output.count("***") >= 12, output  # every line was written, masked
+    assert "Invalid port" in output and "uncaught" in output and "a warning about" in output
+    for part in secret_parts():
+        assert part not in output, f"{part!r} leaked: {output}"
