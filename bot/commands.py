@@ -7,12 +7,43 @@ commands, so `quotebot ask` never pays for them.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
+
+_SECRET_FLAGS = ("--token", "--webhook-secret")
+_SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+
+
+class SecretSafeCommand(click.Command):
+    """A command whose usage errors never repeat a secret: the token and webhook secret
+    from the environment or the flags, or anything given that looks like a bot token
+    (``quotebot telegram 123456:ABC…`` reports the extra argument masked)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        given_args = list(args)  # parsing consumes the list
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            import itertools
+            import os
+            import re
+
+            from quotebot.bot.config import Redactor
+
+            args = given_args
+            given = [os.environ.get(name) for name in _SECRET_VARIABLES]
+            given += [value for flag, value in itertools.pairwise(args) if flag in _SECRET_FLAGS]
+            given += [arg.split("=", 1)[1] for arg in args
+                      if arg.startswith(tuple(f"{f}=" for f in _SECRET_FLAGS))]
+            given += [arg for arg in args if re.search(r"[0-9]+:[A-Za-z0-9_-]{8,}", arg)]
+            raise click.UsageError(Redactor(*given)(exc.format_message()), exc.ctx) from None
+
 
 token_option = click.option(
     "--token", envvar="TELEGRAM_BOT_TOKEN", show_envvar=True, default=None,
@@ -29,9 +60,14 @@ chat_limit_option = click.option(
     "--rate-limit-chat", envvar="QUOTEBOT_RATE_LIMIT_CHAT", show_envvar=True, default=30.0,
     type=click.FloatRange(min=0), show_default=True,
     help="Questions per minute one Telegram chat may ask (0: no limit).")
+send_rate_option = click.option(
+    "--telegram-send-rate", envvar="QUOTEBOT_TELEGRAM_SEND_RATE", show_envvar=True, default=30.0,
+    type=click.FloatRange(min=0), show_default=True,
+    help="Messages per second the bot sends at most, over all chats (Telegram allows 30; "
+         "0: no limit).")
 
 
-@click.command()
+@click.command(cls=SecretSafeCommand)
 @click.option("--host", envvar="QUOTEBOT_HOST", default="127.0.0.1", show_default=True,
               show_envvar=True, help="Address to listen on (0.0.0.0 to accept outside calls).")
 @click.option("--port", envvar="QUOTEBOT_PORT", default=8080, show_default=True,
@@ -48,6 +84,7 @@ chat_limit_option = click.option(
 @api_base_option
 @redis_option
 @chat_limit_option
+@send_rate_option
 @click.option("--rate-limit-ip", envvar="QUOTEBOT_RATE_LIMIT_IP", show_envvar=True,
               default=600.0, type=click.FloatRange(min=0), show_default=True,
               help="HTTP requests per minute one client address may send (0: no limit).")
@@ -56,7 +93,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   semantic: str, token: str | None, webhook_secret: str | None,
                   webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
-                  rate_limit_ip: float) -> None:
+                  telegram_send_rate: float, rate_limit_ip: float) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -74,27 +111,50 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
     from aiohttp import web
 
     from quotebot.bot.config import BotConfig, install_redaction
-    from quotebot.bot.server import create_app
 
-    install_redaction(token, webhook_secret)
+    install_redaction(token, webhook_secret)  # first: nothing below may show them
     if token and not webhook_secret:
         click.echo("Note: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not, so "
                    "/telegram/webhook is off. Set both to take Telegram updates here, or run "
                    "`quotebot telegram` for polling.", err=True)
+    if token and webhook_secret:
+        token = _checked_settings(token, api_base_url, webhook_secret)
     config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, host=host,
                        port=port, token=token,
                        webhook_secret=webhook_secret, webhook_url=webhook_url,
                        api_base_url=api_base_url, redis_url=redis_url,
-                       rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip)
+                       rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip,
+                       telegram_send_rate=telegram_send_rate)
+    from quotebot.bot.server import create_app
+
+    started = False
 
     def announce(message: Any) -> None:
+        nonlocal started
+        started = True
         click.echo(f"quotebot serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
 
-    web.run_app(create_app(config), host=host, port=port, print=announce,
-                shutdown_timeout=config.shutdown_timeout, access_log=None)
+    try:
+        web.run_app(create_app(config), host=host, port=port, print=announce,
+                    shutdown_timeout=config.shutdown_timeout, access_log=None)
+    except QuotebotError:
+        raise
+    except KeyboardInterrupt:
+        if started:
+            return
+    except OSError as exc:
+        if started:
+            raise
+        _start_failed(f"Could not listen on {host}:{port}: {exc.strerror or exc}.")
+    except Exception as exc:
+        if started:
+            raise
+        _start_failed(_unexpected(exc))
+    if not started:  # a signal during start-up ends run_app quietly
+        _start_failed("Stopped before quotebot started.", 130)
 
 
-@click.command()
+@click.command(cls=SecretSafeCommand)
 @corpus_option
 @index_option
 @semantic_option
@@ -102,6 +162,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 @api_base_option
 @redis_option
 @chat_limit_option
+@send_rate_option
 @click.option("--delete-webhook", is_flag=True,
               help="Remove the registered webhook (so polling can work) and exit.")
 @click.option("--set-webhook", "set_webhook", metavar="URL", default=None,
@@ -113,7 +174,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
                      token: str | None,
                      api_base_url: str, redis_url: str | None, rate_limit_chat: float,
-                     delete_webhook: bool, set_webhook: str | None,
+                     telegram_send_rate: float, delete_webhook: bool, set_webhook: str | None,
                      webhook_secret: str | None) -> None:
     """Run the Telegram bot with long polling (development and small deployments).
 
@@ -127,55 +188,91 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot telegram \\
             --set-webhook https://bot.example.org/telegram/webhook
     """
-    if not token:
-        click.echo("Error: no bot token. Get one from @BotFather and set TELEGRAM_BOT_TOKEN "
-                   "(or pass --token).", err=True)
-        sys.exit(2)
     import asyncio
-    import logging
 
     from quotebot.bot.config import BotConfig, install_redaction
 
-    install_redaction(token)
+    install_redaction(token, webhook_secret)  # first: nothing below may show them
+    token = _checked_settings(token, api_base_url, webhook_secret if set_webhook else None)
+    if set_webhook and not webhook_secret:
+        click.echo("Error: set TELEGRAM_WEBHOOK_SECRET too; quotebot serve refuses webhook "
+                   "calls without it.", err=True)
+        sys.exit(2)
     config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, token=token,
                        api_base_url=api_base_url, redis_url=redis_url,
-                       rate_limit_chat=rate_limit_chat)
-    if delete_webhook:
-        asyncio.run(_webhook(config, None, None))
-        click.echo("Webhook removed.", err=True)
-        return
-    if set_webhook:
-        if not webhook_secret:
-            click.echo("Error: set TELEGRAM_WEBHOOK_SECRET too; quotebot serve refuses webhook "
-                       "calls without it.", err=True)
-            sys.exit(2)
-        install_redaction(token, webhook_secret)
-        asyncio.run(_webhook(config, set_webhook, webhook_secret))
-        click.echo(f"Webhook set to {set_webhook}.", err=True)
-        return
-    from quotebot.bot.metrics import Metrics
-    from quotebot.bot.sessions import make_store
-    from quotebot.bot.telegram import TelegramBot, allowed_updates
-    from quotebot.engine import QuoteEngine
+                       rate_limit_chat=rate_limit_chat, telegram_send_rate=telegram_send_rate)
+    from quotebot.bot import telegram as tg
 
-    if logging.getLogger().level > logging.INFO:
-        logging.getLogger("quotebot").setLevel(logging.INFO)
-    engine = QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
-    bot = TelegramBot(engine, make_store(redis_url, ttl=config.session_ttl), Metrics(), config)
-    application = bot.build_application(webhook=False)
-    click.echo(f"quotebot Telegram bot polling ({len(engine.documents)} document(s)); "
-               f"Ctrl-C to stop.", err=True)
-    application.run_polling(allowed_updates=allowed_updates(), close_loop=False)
+    try:
+        if delete_webhook:
+            asyncio.run(tg.call_bot_api(config, "remove the webhook",
+                                        lambda bot: bot.delete_webhook()))
+            click.echo("Webhook removed.", err=True)
+            return
+        if set_webhook:
+            assert webhook_secret
+            secret = webhook_secret
+            asyncio.run(tg.call_bot_api(config, "set the webhook",
+                                        lambda bot: tg.register_webhook(bot, set_webhook, secret)))
+            click.echo(f"Webhook set to {set_webhook}.", err=True)
+            return
+        # A wrong token or address fails here, in a second, before the corpus is loaded.
+        asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
+        from quotebot.bot.metrics import Metrics
+        from quotebot.bot.sessions import make_store
+        from quotebot.engine import QuoteEngine
+
+        engine = QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
+        bot = tg.TelegramBot(engine, make_store(redis_url, ttl=config.session_ttl), Metrics(),
+                             config)
+        application = bot.build_application(webhook=False)
+
+        def announce() -> None:
+            click.echo(f"quotebot Telegram bot polling ({len(engine.documents)} document(s)); "
+                       f"Ctrl-C to stop.", err=True)
+
+        asyncio.run(tg.run_polling(application, config, announce))
+    except tg.StartInterrupted as exc:
+        _start_failed(exc.message, 130)
+    except KeyboardInterrupt:
+        _start_failed("Stopped before the Telegram bot started.", 130)
+    except QuotebotError:
+        raise
+    except Exception as exc:
+        _start_failed(_unexpected(exc))
 
 
-async def _webhook(config: Any, url: str | None, secret: str | None) -> None:
-    """Register the webhook at ``url`` (with ``secret``), or remove it when ``url`` is None."""
-    from telegram import Bot
+def _checked_settings(token: str | None, api_base_url: str, webhook_secret: str | None) -> str:
+    """The token, once it, the Bot API URL and the webhook secret can work; otherwise one
+    sentence (never holding a secret) and exit status 2."""
+    from quotebot.bot.telegram import (
+        TelegramSettingError,
+        check_api_base_url,
+        check_token,
+        check_webhook_secret,
+    )
 
-    from quotebot.bot.telegram import allowed_updates
+    try:
+        checked: str = check_token(token)
+        check_api_base_url(api_base_url)
+        if webhook_secret is not None:
+            check_webhook_secret(webhook_secret)
+    except TelegramSettingError as exc:
+        _start_failed(exc.message, 2)
+    return checked
 
-    async with Bot(config.token, base_url=config.api_base_url) as bot:
-        if url is None:
-            await bot.delete_webhook()
-        else:
-            await bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates())
+
+def _unexpected(exc: BaseException) -> str:
+    import logging
+
+    from quotebot.bot.config import redact
+
+    logging.getLogger("quotebot.bot").debug("start failed", exc_info=exc)
+    text = " ".join(redact(str(exc)).split())[:160]
+    return f"Could not start: {type(exc).__name__}{': ' + text if text else ''}."
+
+
+def _start_failed(message: str, status: int = 1) -> NoReturn:
+    """One line on stderr and exit: how every start failure ends."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(status)

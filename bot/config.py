@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
+import threading
+import traceback
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 #: Update types the bot asks Telegram for (others are never sent).
@@ -28,6 +35,9 @@ class BotConfig:
     session_ttl: int = 24 * 3600
     #: Questions per minute allowed to one Telegram chat (0: no limit).
     rate_limit_chat: float = 30.0
+    #: Messages a second the bot sends at most, over all chats (Telegram's limit: 30;
+    #: 0: no limit).
+    telegram_send_rate: float = 30.0
     #: HTTP requests per minute allowed to one client address (0: no limit).
     rate_limit_ip: float = 600.0
     #: Largest request body accepted, in bytes.
@@ -47,33 +57,121 @@ class BotConfig:
                 f"redis={'on' if self.redis_url else 'off'})")
 
 
+class Redactor:
+    """Finds secrets in text and masks them, in every form they take in a URL or a log.
+
+    A bot token ``123456:ABC…`` is masked whole, URL-quoted, and in its two parts (the
+    bot's numeric id only where it stands alone as a number), since a URL, an error or a
+    response may carry either part without the other.
+    """
+
+    def __init__(self, *secrets: str | None) -> None:
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        forms: set[str] = set()
+        ids: set[str] = set()
+        for secret in self.secrets:
+            for text in (secret, secret.strip()):
+                match = _TOKEN_PARTS.fullmatch(text)
+                if match:
+                    ids.add(match["id"])
+                    forms.add(match["key"])
+                forms.add(text)
+        forms |= {quote(f, safe=safe) for f in list(forms) for safe in ("", "/:")}
+        # A few characters are no secret, and masking them everywhere would garble logs.
+        forms = {f for f in forms if len(f) >= MIN_SECRET}
+        ids = {i for i in ids if len(i) >= MIN_SECRET}
+        patterns = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
+        patterns += [rf"(?<!\d){re.escape(i)}(?!\d)" for i in sorted(ids)]
+        self._pattern = re.compile("|".join(patterns)) if patterns else None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(MASK, text)
+
+
+MASK = "***"
+MIN_SECRET = 5
+_TOKEN_PARTS = re.compile(r"(?P<id>\d+):(?P<key>.+)", re.DOTALL)
+
+
 class RedactFilter(logging.Filter):
-    """Replaces secrets (the bot token, the webhook secret) in every log record."""
+    """Masks secrets (the bot token, the webhook secret) in a log record, tracebacks included."""
 
     def __init__(self, *secrets: str | None) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.redact = Redactor(*secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.exc_info = None
-            record.exc_text = text
+        redact_record(record, self.redact)
         return True
 
 
-def install_redaction(*secrets: str | None) -> None:
-    """Redact secrets from everything logged through the root logger's handlers."""
-    redact = RedactFilter(*secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+def redact_record(record: logging.LogRecord, redact: Redactor) -> None:
+    """Mask secrets in ``record``'s message, traceback and stack, in place."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: keep what can be shown of it
+        message = f"{record.msg!s} {record.args!r}"
+    clean = redact(message)
+    if clean != message or record.args:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = logging.Formatter().formatException(record.exc_info)
+        clean_text = redact(text)
+        if clean_text != text:
+            # Formatters re-render exc_info by themselves (the JSON one does), so the
+            # traceback goes into the message instead, where every formatter shows it.
+            record.msg = f"{record.msg}\n{clean_text}"
+            record.exc_info, record.exc_text = None, None
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+_redactor = Redactor()
+_installed = False
+
+
+def install_redaction(*secrets: str | None) -> Redactor:
+    """Mask ``secrets`` in every log record from now on, whatever logger or handler
+    writes it (handlers added later included), and return the redactor for other output.
+
+    Records are masked as they are created, so no handler can see the secret.
+    """
+    global _redactor, _installed
+    _redactor = Redactor(*_redactor.secrets, *secrets)
+    if not _installed:
+        make_record = logging.getLogRecordFactory()
+
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            redact_record(record, _redactor)
+            return record
+
+        logging.setLogRecordFactory(redacting_factory)
+        # What bypasses logging goes through it, or is masked on its way to stderr.
+        logging.captureWarnings(True)
+        sys.excepthook = _redacting_excepthook
+        threading.excepthook = _redacting_thread_excepthook
+        _installed = True
+    return _redactor
+
+
+def _redacting_excepthook(kind: type[BaseException], value: BaseException,
+                          tb: TracebackType | None) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
+def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    sys.stderr.write(redact(f"Exception in {name}:\n{text}"))
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret given to :func:`install_redaction` masked."""
+    return _redactor(text)

@@ -348,36 +348,19 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].close()
 
 
-class TelegramUnavailable(QuotebotError):
-    code = "telegram_unavailable"
-
-
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.telegram_webhook_enabled:
         app[TELEGRAM] = None
         yield
         return
-    from telegram.error import TelegramError
-
-    from quotebot.bot.telegram import TelegramBot, allowed_updates
+    from quotebot.bot.telegram import TelegramBot, start_telegram
 
     bot = TelegramBot(app[ENGINE], app[STORE], app[METRICS], config)
     application = bot.build_application(webhook=True)
-    try:
-        await application.initialize()
-        await application.start()
-        if config.webhook_url:
-            await application.bot.set_webhook(config.webhook_url,
-                                              secret_token=config.webhook_secret,
-                                              allowed_updates=allowed_updates())
-            log.info("registered the Telegram webhook")
-    except TelegramError as exc:
-        # The bot checks its token with the Bot API on start; without it there is no bot.
-        raise TelegramUnavailable(
-            f"Could not start the Telegram bot: {exc}. Check the network, TELEGRAM_BOT_TOKEN "
-            f"and TELEGRAM_API_BASE_URL, or unset TELEGRAM_WEBHOOK_SECRET to serve the HTTP "
-            f"API without Telegram.") from None
+    # The bot checks its token with the Bot API on start; without it there is no bot.
+    await start_telegram(application, config, hint=", or unset TELEGRAM_WEBHOOK_SECRET to "
+                                                   "serve the HTTP API without Telegram")
     app[TELEGRAM] = TelegramWebhook(application)
     yield
     # Updates already acknowledged must still be answered: drain the queue first.

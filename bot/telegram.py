@@ -1,22 +1,41 @@
 """The Telegram bot: thin python-telegram-bot handlers over the core's conversations.
 
 Handlers parse the update, call :func:`quotebot.session.follow_up` through the
-session store, and send :func:`quotebot.render.render_telegram`'s messages.
+session store, and send :func:`quotebot.render.render_telegram`'s messages. Starting
+(checking the token with the Bot API, registering commands and the webhook) is
+bounded in time and fails with one sentence that never holds the token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import html
+import hashlib
 import logging
 import re
-from collections.abc import Callable, Coroutine
-from typing import Any
+import secrets
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram import (
+    Bot,
+    BotCommand,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,44 +45,283 @@ from telegram.ext import (
     filters,
 )
 
-from quotebot.bot.config import ALLOWED_UPDATES, BotConfig
+from quotebot.bot.config import ALLOWED_UPDATES, BotConfig, redact
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
-from quotebot.bot.sessions import SessionStore
-from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
-from quotebot.frontend import EXAMPLE_QUESTIONS
-from quotebot.question import MAX_QUESTION_CHARS
-from quotebot.render import render_error, render_telegram
-from quotebot.session import follow_up
+from quotebot.render import (
+    TELEGRAM_LIMIT,
+    fit_text,
+    render_error,
+    render_telegram,
+    telegram_length,
+)
+from quotebot.suggest import suggest_questions
+
+if TYPE_CHECKING:
+    # The engine's modules load NLTK, SciPy and more, which take seconds: a start that
+    # fails on its token or address must not wait for them.
+    from quotebot.bot.sessions import SessionStore
+    from quotebot.engine import QuoteEngine
+    from quotebot.session import SessionState
 
 log = logging.getLogger(__name__)
 
 MORE = "more"
-HELP = (
-    "Ask me anything about the article and I answer by quoting it, with where each "
-    "quote comes from.\n\n"
-    "• Just type a question, e.g. <i>how many stabbings?</i>\n"
-    "• <b>More</b> (or /more) gives the next passages\n"
-    "• Follow-ups work: <i>what did she say?</i>, <i>what about shootings?</i>\n"
-    "• /sources lists the documents I read\n\n"
-    f"Questions can be up to {MAX_QUESTION_CHARS} characters. In groups, mention me or "
-    "reply to me."
+#: Seconds the whole start (token check, commands, webhook) may take.
+START_TIMEOUT = 30.0
+#: Documents listed per /sources message at most.
+SOURCES_PAGE = 20
+COMMANDS = (
+    ("start", "Greeting and example questions"),
+    ("help", "How to ask"),
+    ("more", "The next passages of the last answer"),
+    ("sources", "The documents I read"),
 )
-NOT_TEXT = "I can only read text. Send me a question about the article, e.g. “how many stabbings?”"
-EMPTY = "Send me a question about the article, e.g. “how many stabbings?”"
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+STALE = "That answer is too old to continue. Please ask the question again."
+NOT_TEXT = "I can only read text. Send me a question about what I read."
+
+_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_MORE_ID = re.compile(r"[A-Za-z0-9_-]{8}")
+_ASK = re.compile(r"ask:(?P<index>[0-9]{1,2}):(?P<check>[0-9a-f]{6})")
+_SOURCES = re.compile(r"src:(?P<offset>[0-9]{1,9})")
 
 
-def more_button() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data=MORE)]])
+# -- settings and start ---------------------------------------------------------------------
 
 
-def example_buttons() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(q, callback_data=f"ask:{i}")] for i, q in
-         enumerate(EXAMPLE_QUESTIONS)]
-    )
+class TelegramSettingError(QuotebotError):
+    """A Telegram setting that cannot work (no token, a malformed token or URL)."""
+
+    code = "invalid_setting"
+
+
+class TelegramStartError(QuotebotError):
+    """The bot could not start: the Bot API was unreachable, slow, or refused the token."""
+
+    code = "telegram_unavailable"
+
+
+class StartInterrupted(TelegramStartError):
+    code = "interrupted"
+
+
+def check_token(token: str | None) -> str:
+    """The token without surrounding blanks; TelegramSettingError when it cannot be one.
+
+    The message never repeats the token.
+    """
+    token = (token or "").strip()
+    if not token:
+        raise TelegramSettingError("No bot token: get one from @BotFather and set "
+                                   "TELEGRAM_BOT_TOKEN (or pass --token).")
+    if not _TOKEN.fullmatch(token):
+        raise TelegramSettingError("TELEGRAM_BOT_TOKEN is not a bot token: a token is digits, "
+                                   "a colon, then letters, digits, - and _. Copy it again from "
+                                   "@BotFather.")
+    return token
+
+
+def check_api_base_url(url: str) -> None:
+    """TelegramSettingError unless ``url`` is an http(s) URL the token can be appended to."""
+    parts = urlsplit(url.replace("{token}", "TOKEN"))
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        port_ok = True
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise TelegramSettingError(
+            "TELEGRAM_API_BASE_URL is not an http(s) URL; use https://api.telegram.org/bot or "
+            "your Bot API server's address ending in /bot, e.g. http://127.0.0.1:8081/bot.")
+    if "{token}" not in url and not url.endswith("/bot"):
+        raise TelegramSettingError(
+            "TELEGRAM_API_BASE_URL must end in /bot, since the token is appended to it: "
+            "https://api.telegram.org/bot, or http://HOST:PORT/bot for your own Bot API server.")
+
+
+def check_webhook_secret(secret: str) -> None:
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        raise TelegramSettingError("TELEGRAM_WEBHOOK_SECRET must be 1-256 letters, digits, "
+                                   "- or _ (Telegram's rule); make one with: python3 -c "
+                                   "'import secrets; print(secrets.token_urlsafe(32))'.")
+
+
+def api_location(url: str) -> str:
+    """Scheme, host and port of the Bot API URL: what a message may show of it."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
+def start_error(exc: BaseException, base_url: str, doing: str, hint: str = ""
+                ) -> TelegramStartError:
+    """One sentence for what went wrong while talking to the Bot API, without secrets."""
+    where = api_location(base_url)
+    if isinstance(exc, InvalidToken):
+        reason = (f"the Bot API at {where} rejected the token; copy TELEGRAM_BOT_TOKEN again "
+                  f"from @BotFather and check TELEGRAM_API_BASE_URL")
+    elif isinstance(exc, TimedOut | TimeoutError):
+        reason = (f"the Bot API at {where} did not answer in time; check the network and "
+                  f"TELEGRAM_API_BASE_URL")
+    elif isinstance(exc, NetworkError):
+        reason = (f"could not reach the Bot API at {where} ({_short(exc)}); check the network "
+                  f"and TELEGRAM_API_BASE_URL")
+    elif isinstance(exc, TelegramError):
+        reason = f"the Bot API at {where} refused: {_short(exc)}"
+    else:
+        reason = f"{type(exc).__name__} ({_short(exc)})"
+    return TelegramStartError(f"Could not {doing}: {reason}{hint}.")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(redact(str(exc)).split()).rstrip(".")
+    return text[:160] + ("…" if len(text) > 160 else "") or type(exc).__name__
+
+
+async def start_telegram(application: Application[Any, Any, Any, Any, Any, Any],
+                         config: BotConfig, *, polling: bool = False, hint: str = "") -> None:
+    """Initialize (the token is checked with getMe), register the commands, the webhook
+    (``config.webhook_url``) or start polling, and start handling updates; within
+    START_TIMEOUT seconds, or TelegramStartError."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            await application.initialize()
+            await application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            if config.webhook_url and not polling:
+                await application.bot.set_webhook(config.webhook_url,
+                                                  secret_token=config.webhook_secret,
+                                                  allowed_updates=allowed_updates())
+                log.info("registered the Telegram webhook")
+            if polling and application.updater is not None:
+                await application.updater.start_polling(allowed_updates=allowed_updates())
+            await application.start()
+    except BaseException as exc:
+        await _quietly(application.shutdown())
+        if isinstance(exc, Exception):
+            _log_failure(exc)
+            raise start_error(exc, config.api_base_url, "start the Telegram bot", hint) from None
+        raise
+
+
+async def _quietly(step: Awaitable[object]) -> None:
+    try:
+        await asyncio.wait_for(step, 5)
+    except Exception as exc:
+        log.debug("ignoring an error while stopping the Telegram bot: %s", exc)
+
+
+async def call_bot_api(config: BotConfig, doing: str,
+                       action: Callable[[Bot], Awaitable[object]] | None = None) -> None:
+    """Check the token with the Bot API, then run ``action`` with the bot; bounded in
+    time, and any failure is TelegramStartError ("Could not {doing}: …")."""
+    assert config.token
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            async with Bot(config.token, base_url=config.api_base_url) as bot:
+                if action is not None:
+                    await action(bot)
+    except Exception as exc:
+        _log_failure(exc)
+        raise start_error(exc, config.api_base_url, doing) from None
+
+
+def _log_failure(exc: Exception) -> None:
+    """A failed Bot API call at DEBUG: in one line when it is one of Telegram's or the
+    network's errors (the sentence shown says it all), with its traceback otherwise."""
+    expected = isinstance(exc, TelegramError | TimeoutError)
+    log.debug("the Bot API call failed: %s: %s", type(exc).__name__, exc,
+              exc_info=None if expected else exc)
+
+
+async def register_webhook(bot: Bot, url: str, secret: str) -> None:
+    await bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates())
+    await bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+
+
+async def run_polling(application: Application[Any, Any, Any, Any, Any, Any],
+                      config: BotConfig, announce: Callable[[], None]) -> None:
+    """Start polling, call ``announce``, and run until SIGINT or SIGTERM. A signal before
+    the bot has started ends the start with StartInterrupted."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    stop = asyncio.Event()
+    started = False
+
+    def on_signal() -> None:
+        if started:
+            stop.set()
+        elif main is not None:
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await start_telegram(application, config, polling=True)
+    except asyncio.CancelledError:
+        raise StartInterrupted("Stopped before the Telegram bot started.") from None
+    started = True
+    announce()
+    try:
+        await stop.wait()
+    finally:
+        if application.updater is not None:
+            await _quietly(application.updater.stop())
+        await _quietly(application.stop())
+        await _quietly(application.shutdown())
+
+
+def allowed_updates() -> list[str]:
+    return list(ALLOWED_UPDATES)
+
+
+# -- where a reply goes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A reply's place: the chat, the message it answers, and the forum topic."""
+
+    chat_id: int
+    message_id: int | None = None
+    thread_id: int | None = None
+
+    @classmethod
+    def of(cls, message: Any) -> Target:
+        """Replying to ``message`` (a Message, or an inaccessible one under a button)."""
+        thread = message.message_thread_id if getattr(message, "is_topic_message", False) \
+            else None
+        return cls(message.chat.id, message.message_id, thread)
+
+    def send_options(self, *, reply: bool = True) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if reply and self.message_id is not None:
+            options["reply_parameters"] = ReplyParameters(self.message_id,
+                                                          allow_sending_without_reply=True)
+        if self.thread_id is not None:
+            options["message_thread_id"] = self.thread_id
+        return options
+
+
+def conversation_key(chat: Chat, user: User | None) -> str:
+    """One conversation per private chat; in groups, one per member, so that members'
+    follow-ups do not mix."""
+    if chat.type == ChatType.PRIVATE or user is None:
+        return f"tg:{chat.id}"
+    return f"tg:{chat.id}:{user.id}"
+
+
+def _more_key(chat_id: int, more_id: str) -> str:
+    return f"tg:more:{chat_id}:{more_id}"
+
+
+def _check(question: str) -> str:
+    return hashlib.sha256(question.encode()).hexdigest()[:6]
 
 
 Handler = Callable[[Any, Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -90,20 +348,47 @@ class TelegramBot:
 
     def __init__(self, engine: QuoteEngine, store: SessionStore, metrics: Metrics,
                  config: BotConfig) -> None:
+        from quotebot.question import MAX_QUESTION_CHARS
+
         self.engine = engine
         self.store = store
         self.metrics = metrics
         self.config = config
         self.limiter = RateLimiter(config.rate_limit_chat)
         self._warned: set[int] = set()
+        #: Example questions of the corpus served; buttons refer to them by position.
+        self.suggestions = suggest_questions(engine, n=4)
+        docs = engine.documents
+        self.about = (f"“{fit_text(docs[0].title, 120)}”" if len(docs) == 1
+                      else f"the {len(docs):,} documents I read")
+        example = (f", e.g. <i>{fit_text(self.suggestions[0], 200)}</i>" if self.suggestions
+                   else "")
+        self.help = (
+            f"Ask me anything about {self.about} and I answer by quoting it, with where each "
+            f"quote comes from.\n\n"
+            f"• Just type a question{example}\n"
+            "• <b>More</b> (or /more) gives the next passages\n"
+            "• Follow-ups work: <i>what did she say?</i>, <i>what about …?</i>\n"
+            "• /sources lists the documents I read\n\n"
+            f"Questions can be up to {MAX_QUESTION_CHARS:,} characters. In groups, mention me "
+            "or reply to me; each member has their own conversation."
+        )
+        self.empty = ("Send me a question, e.g. “" + self.suggestions[0] + "”"
+                      if self.suggestions else "Send me a question about what I read.")
 
     # -- building ---------------------------------------------------------------------
 
     def build_application(self, *, webhook: bool) -> Application[Any, Any, Any, Any, Any, Any]:
-        """A PTB Application with our handlers; without an updater in webhook mode."""
+        """A PTB Application with our handlers; without an updater in webhook mode.
+
+        Outgoing calls go through PTB's AIORateLimiter, within Telegram's flood limits
+        (``config.telegram_send_rate`` messages a second overall, 20 a minute per group).
+        """
         assert self.config.token
         builder = (ApplicationBuilder().token(self.config.token)
                    .base_url(self.config.api_base_url)
+                   .rate_limiter(AIORateLimiter(
+                       overall_max_rate=self.config.telegram_send_rate, max_retries=2))
                    .concurrent_updates(64))
         if webhook:
             builder = builder.updater(None)
@@ -128,35 +413,56 @@ class TelegramBot:
         message = update.effective_message
         if message is None:
             return
-        await message.reply_html(
-            "Hello! I answer questions about the article by quoting it.\n"
-            "Try one of these, or type your own:",
-            reply_markup=example_buttons(),
-        )
+        text = f"Hello! I answer questions about {self.about} by quoting it.\n"
+        text += "Try one of these, or type your own:" if self.suggestions else \
+            "Type a question; /sources lists what I read."
+        await context.bot.send_message(message.chat.id, text, parse_mode=ParseMode.HTML,
+                                       reply_markup=self.example_buttons(),
+                                       **Target.of(message).send_options())
+
+    def example_buttons(self) -> InlineKeyboardMarkup | None:
+        if not self.suggestions:
+            return None
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(q, callback_data=f"ask:{i}:{_check(q)}")]
+             for i, q in enumerate(self.suggestions)])
 
     @one_at_a_time
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("help")
-        if update.effective_message:
-            await update.effective_message.reply_html(HELP)
+        message = update.effective_message
+        if message is not None:
+            await context.bot.send_message(message.chat.id, self.help, parse_mode=ParseMode.HTML,
+                                           **Target.of(message).send_options())
 
     @one_at_a_time
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("sources")
-        if update.effective_message is None:
-            return
-        lines = [f"• <b>{html.escape(d.title)}</b> ({html.escape(d.id)}, {d.sentences} sentences)"
-                 for d in self.engine.documents[:50]]
-        more = len(self.engine.documents) - 50
-        if more > 0:
-            lines.append(f"… and {more} more")
-        await update.effective_message.reply_html("I read:\n" + "\n".join(lines))
+        message = update.effective_message
+        if message is not None:
+            await self.send_sources(context, Target.of(message), 0)
+
+    async def send_sources(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
+                           offset: int) -> None:
+        text, following = sources_page(self.engine, offset)
+        markup = None
+        if following is not None:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Next ›", callback_data=f"src:{following}")]])
+        await context.bot.send_message(target.chat_id, text, parse_mode=ParseMode.HTML,
+                                       reply_markup=markup, **target.send_options())
 
     @one_at_a_time
     async def on_more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("more")
-        if update.effective_chat and self._allowed(update.effective_chat.id):
-            await self.answer(update.effective_chat.id, MORE, context)
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        target = Target.of(message)
+        if not self._allowed(chat.id):
+            await self._slow_down(target, context)
+            return
+        await self.answer(context, target, conversation_key(chat, update.effective_user), MORE)
 
     @one_at_a_time
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,19 +470,18 @@ class TelegramBot:
         chat = update.effective_chat
         if message is None or chat is None:
             return
-        text = message.text or ""
-        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
-            if not self._addressed(message, context):
-                return
-            text = _strip_mention(text, context.bot.username)
+        addressed, text = addressed_text(message, context.bot)
+        if chat.type != ChatType.PRIVATE and not addressed:
+            return
         self._count("text")
+        target = Target.of(message)
         if not text.strip():
-            await message.reply_text(EMPTY)
+            await context.bot.send_message(chat.id, self.empty, **target.send_options())
             return
         if not self._allowed(chat.id):
-            await self._slow_down(chat.id, context)
+            await self._slow_down(target, context)
             return
-        await self.answer(chat.id, text, context)
+        await self.answer(context, target, conversation_key(chat, update.effective_user), text)
 
     @one_at_a_time
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -185,28 +490,52 @@ class TelegramBot:
             return
         self._count("callback")
         await query.answer()
-        chat_id = query.message.chat.id if query.message else None
-        if chat_id is None:
+        if query.message is None:
             return
+        target = Target.of(query.message)
+        chat = query.message.chat
+        conversation = conversation_key(chat, query.from_user)
         data = query.data or ""
-        if data == MORE:
+        state: SessionState | None = None
+        heading: str | None = None
+        if data.startswith("more:") and _MORE_ID.fullmatch(data[5:]):
+            state = await self.store.get(_more_key(chat.id, data[5:]))
+            if state.question is None:
+                await context.bot.send_message(chat.id, STALE, **target.send_options())
+                return
             question = MORE
-        elif data.startswith("ask:") and data[4:].isdigit() and int(data[4:]) < len(
-                EXAMPLE_QUESTIONS):
-            question = EXAMPLE_QUESTIONS[int(data[4:])]
+        elif data == MORE:  # buttons sent before More carried what it continues
+            question = MORE
+        elif (match := _ASK.fullmatch(data)) and int(match["index"]) < len(self.suggestions) \
+                and _check(self.suggestions[int(match["index"])]) == match["check"]:
+            question = heading = self.suggestions[int(match["index"])]
+        elif (match := _SOURCES.fullmatch(data)) and int(match["offset"]) < len(
+                self.engine.documents):
+            if self._allowed(chat.id):
+                await self.send_sources(context, target, int(match["offset"]))
+            else:
+                await self._slow_down(target, context)
+            return
+        elif data.startswith("ask:"):
+            await context.bot.send_message(chat.id, "That example is from an older list; "
+                                           "send /start for the current one.",
+                                           **target.send_options())
+            return
         else:
             return
-        if not self._allowed(chat_id):
-            await self._slow_down(chat_id, context)
+        if not self._allowed(chat.id):
+            await self._slow_down(target, context)
             return
-        await self.answer(chat_id, question, context, echo=data != MORE)
+        await self.answer(context, target, conversation, question, state=state,
+                          heading=heading)
 
     @one_at_a_time
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("not_text")
         chat = update.effective_chat
-        if chat is not None and chat.type == ChatType.PRIVATE and update.effective_message:
-            await update.effective_message.reply_text(NOT_TEXT)
+        message = update.effective_message
+        if chat is not None and chat.type == ChatType.PRIVATE and message is not None:
+            await context.bot.send_message(chat.id, NOT_TEXT, **Target.of(message).send_options())
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # An edited question was already answered as first sent; answering again would
@@ -218,48 +547,51 @@ class TelegramBot:
                   exc_info=context.error)
         self._count("error")
         if isinstance(update, Update) and update.effective_chat is not None:
+            message = update.effective_message
+            options = Target.of(message).send_options() if message is not None else {}
             try:
-                await context.bot.send_message(update.effective_chat.id, SORRY)
+                await context.bot.send_message(update.effective_chat.id, SORRY, **options)
             except TelegramError:
                 log.warning("could not tell chat %s about the error", update.effective_chat.id)
 
     # -- answering ------------------------------------------------------------------------
 
-    async def answer(self, chat_id: int, text: str, context: ContextTypes.DEFAULT_TYPE, *,
-                     echo: bool = False) -> None:
-        """Answer ``text`` in chat ``chat_id``'s conversation and send the reply in order."""
+    async def answer(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
+                     conversation: str, text: str, *, state: SessionState | None = None,
+                     heading: str | None = None) -> None:
+        """Answer ``text`` in ``conversation`` (or from ``state``, what a More button
+        continues) and send the reply to ``target``, in order."""
         # The caller holds the chat's lock (see one_at_a_time).
-        key = f"tg:{chat_id}"
-        state = await self.store.get(key)
+        from quotebot.session import follow_up
+
+        if state is None:
+            state = await self.store.get(conversation)
         try:
             answer, state = follow_up(self.engine, state, text)
         except QuotebotError as exc:
-            await context.bot.send_message(chat_id, render_error(exc.message))
+            await context.bot.send_message(target.chat_id, render_error(exc.message),
+                                           **target.send_options())
             return
-        await self.store.put(key, state)
+        await self.store.put(conversation, state)
         self.metrics.inc("quotebot_answers_total", "Answers given, by outcome.",
                          outcome="answered" if answer.answered else "abstained",
                          frontend="telegram")
-        messages = render_telegram(answer)
-        if echo:
-            messages[0] = f"<i>{html.escape(text)}</i>\n\n" + messages[0]
-        markup = more_button() if answer.answered and answer.quotes else None
+        messages = render_telegram(answer, heading=heading)
+        markup = None
+        if answer.answered and answer.quotes:
+            # The button continues this answer, not whatever was asked last.
+            more_id = secrets.token_urlsafe(6)
+            await self.store.put(_more_key(target.chat_id, more_id), state)
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("More", callback_data=f"more:{more_id}")]])
         for n, body in enumerate(messages):
             await context.bot.send_message(
-                chat_id, body, parse_mode=ParseMode.HTML,
+                target.chat_id, body, parse_mode=ParseMode.HTML,
                 reply_markup=markup if n == len(messages) - 1 else None,
-                disable_web_page_preview=True,
+                disable_web_page_preview=True, **target.send_options(reply=n == 0),
             )
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
-        """In a group: a mention of the bot, or a reply to one of its messages."""
-        username = context.bot.username
-        if username and f"@{username}".casefold() in (message.text or "").casefold():
-            return True
-        reply = message.reply_to_message
-        return bool(reply and reply.from_user and reply.from_user.id == context.bot.id)
 
     def _allowed(self, chat_id: int) -> bool:
         if self.limiter.allow(f"chat:{chat_id}"):
@@ -267,25 +599,75 @@ class TelegramBot:
             return True
         return False
 
-    async def _slow_down(self, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _slow_down(self, target: Target, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("rate_limited")
-        if chat_id in self._warned:
+        if target.chat_id in self._warned:
             return  # one polite message per flood, not one per message
-        self._warned.add(chat_id)
-        wait = max(1, round(self.limiter.retry_after(f"chat:{chat_id}")))
+        self._warned.add(target.chat_id)
+        wait = max(1, round(self.limiter.retry_after(f"chat:{target.chat_id}")))
         await context.bot.send_message(
-            chat_id, f"You're asking faster than I can read. Please wait {wait} s and ask again.")
+            target.chat_id,
+            f"You're asking faster than I can read. Please wait {wait} s and ask again.",
+            **target.send_options())
 
     def _count(self, kind: str) -> None:
         self.metrics.inc("quotebot_telegram_updates_total", "Telegram updates handled, by kind.",
                          kind=kind)
 
 
-def _strip_mention(text: str, username: str | None) -> str:
-    if not username:
-        return text
-    return re.sub(rf"@{re.escape(username)}\b", "", text, flags=re.IGNORECASE).strip()
+def addressed_text(message: Message, bot: Bot) -> tuple[bool, str]:
+    """(whether ``message`` is for this bot, its text without the bot's mentions).
+
+    A message is for the bot when one of its mention entities names the bot exactly
+    (``@username``, case-insensitively, or a text mention of its user), or when it
+    replies to one of the bot's messages.
+    """
+    username = (bot.username or "").casefold()
+    text = message.text or ""
+    mine: list[MessageEntity] = []
+    for entity in message.entities or ():
+        if entity.type == MessageEntityType.MENTION:
+            if username and message.parse_entity(entity)[1:].casefold() == username:
+                mine.append(entity)
+        elif entity.type == MessageEntityType.TEXT_MENTION and entity.user is not None \
+                and entity.user.id == bot.id:
+            mine.append(entity)
+    reply = message.reply_to_message
+    replied = bool(reply and reply.from_user and reply.from_user.id == bot.id)
+    return bool(mine) or replied, _without(text, mine)
 
 
-def allowed_updates() -> list[str]:
-    return list(ALLOWED_UPDATES)
+def _without(text: str, entities: list[MessageEntity]) -> str:
+    """``text`` without the entities' spans (Telegram counts offsets in UTF-16 units)."""
+    if not entities:
+        return text.strip()
+    units = text.encode("utf-16-le")
+    out, pos = [], 0
+    for entity in sorted(entities, key=lambda e: e.offset):
+        out.append(units[pos * 2:entity.offset * 2])
+        pos = max(pos, entity.offset + entity.length)
+    out.append(units[pos * 2:])
+    return " ".join(b"".join(out).decode("utf-16-le", errors="replace").split())
+
+
+def sources_page(engine: QuoteEngine, offset: int, limit: int = TELEGRAM_LIMIT
+                 ) -> tuple[str, int | None]:
+    """One /sources message listing documents from ``offset``, within ``limit``, and the
+    offset of the next page (None on the last)."""
+    docs = engine.documents
+    lines: list[str] = []
+    header = f"I read {len(docs):,} document{'s' if len(docs) != 1 else ''}"
+    used = telegram_length(header) + 40
+    end = offset
+    for info in docs[offset:offset + SOURCES_PAGE]:
+        line = (f"• <b>{fit_text(info.title, 150)}</b> ({fit_text(info.id, 80)}, "
+                f"{info.sentences:,} sentences)")
+        if used + telegram_length(line) + 1 > limit and lines:
+            break
+        lines.append(line)
+        used += telegram_length(line) + 1
+        end += 1
+    if len(docs) > end - offset:
+        header += f" (here {offset + 1:,}–{end:,})"
+    following = end if end < len(docs) else None
+    return header + ":\n" + "\n".join(lines), following

@@ -1,14 +1,19 @@
 """A local stand-in for the Telegram Bot API: an aiohttp server that records what the bot
-sends and hands it updates through getUpdates (long polling) or not at all (webhook)."""
+sends and hands it updates through getUpdates (long polling) or not at all (webhook).
+
+``reject=401`` (or 404) answers every call as Telegram answers a wrong token;
+``silent=True`` accepts every call and never answers it, as an overloaded server does."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import re
 import socket
 import threading
 import time
+from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
@@ -26,11 +31,18 @@ def free_port() -> int:
 class FakeBotApi:
     """Runs in its own thread and event loop, so tests of any kind can use it."""
 
-    def __init__(self, token: str = "123456:TEST-token-abcdefghij") -> None:
+    def __init__(self, token: str = "123456:TEST-token-abcdefghij", *, reject: int | None = None,
+                 silent: bool = False) -> None:
         self.token = token
+        self.reject = reject
+        self.silent = silent
+        self.commands: list[dict[str, Any]] | None = None
+        self._chat_types: dict[int, str] = {}
         self.port = free_port()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[dict[str, Any]] = []
+        #: sendMessage calls Telegram would refuse, with why.
+        self.rejected: list[dict[str, Any]] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -88,22 +100,48 @@ class FakeBotApi:
 
     def message_update(self, chat_id: int, text: str | None = None, *,
                        chat_type: str = "private", update_id: int | None = None,
+                       user_id: int | None = None, thread_id: int | None = None,
                        **extra: Any) -> dict[str, Any]:
-        """A Telegram update with a message from a user in ``chat_id``."""
+        """A Telegram update with a message from a user in ``chat_id``, with the entities
+        Telegram would find in ``text`` (commands, @mentions, e-mail addresses), in forum
+        topic ``thread_id`` if given."""
+        with self._lock:
+            self._chat_types[chat_id] = chat_type
+        user = user_id if user_id is not None else (chat_id if chat_id > 0 else 777)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids), "date": int(time.time()),
-            "chat": {"id": chat_id, "type": chat_type},
-            "from": {"id": chat_id if chat_id > 0 else 777, "is_bot": False, "first_name": "U"},
+            "chat": {"id": chat_id, "type": chat_type,
+                     **({"is_forum": True} if thread_id is not None else {})},
+            "from": {"id": user, "is_bot": False, "first_name": "U"},
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if text is not None:
             message["text"] = text
-            if text.startswith("/"):
-                message["entities"] = [{"type": "bot_command", "offset": 0,
-                                        "length": len(text.split()[0])}]
+            entities = text_entities(text)
+            if entities:
+                message["entities"] = entities
         message.update(extra)
         update: dict[str, Any] = {"message": message}
         update["update_id"] = update_id if update_id is not None else next(self._update_ids)
         return update
+
+    def callback_update(self, chat_id: int, data: str, *, message_id: int = 1,
+                        user_id: int | None = None, chat_type: str = "private",
+                        thread_id: int | None = None) -> dict[str, Any]:
+        """A press of a button with ``data`` under the bot's message ``message_id``."""
+        user = user_id if user_id is not None else (chat_id if chat_id > 0 else 777)
+        message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()),
+                                   "chat": {"id": chat_id, "type": chat_type},
+                                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "Quote"}}
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        return {"update_id": next(self._update_ids),
+                "callback_query": {"id": f"cb{next(self._update_ids)}", "chat_instance": "ci",
+                                   "data": data, "message": message,
+                                   "from": {"id": user, "is_bot": False, "first_name": "U"}}}
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -121,6 +159,18 @@ class FakeBotApi:
     # -- the Bot API ------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if self.silent or self.reject is not None:
+            with self._lock:
+                self.calls.append((request.match_info["method"], {}))
+        if self.silent:
+            assert self._stop is not None
+            await self._stop.wait()
+            return web.json_response({"ok": False, "error_code": 503,
+                                      "description": "Service Unavailable"}, status=503)
+        if self.reject is not None:
+            description = "Unauthorized" if self.reject == 401 else "Not Found"
+            return web.json_response({"ok": False, "error_code": self.reject,
+                                      "description": description}, status=self.reject)
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401,
                                       "description": "Unauthorized"}, status=401)
@@ -131,7 +181,11 @@ class FakeBotApi:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": True, "result": True})
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except BadRequest as exc:
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": f"Bad Request: {exc}"}, status=400)
         return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -166,11 +220,17 @@ class FakeBotApi:
             await asyncio.sleep(0.02)
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        problem = message_problem(str(params.get("text", "")), params.get("parse_mode"))
+        if problem is not None:
+            with self._lock:
+                self.rejected.append(dict(params, problem=problem))
+            raise BadRequest(problem)
         message_id = next(self._message_ids)
         with self._lock:
-            self.sent.append(dict(params, message_id=message_id))
+            self.sent.append(dict(params, message_id=message_id, sent_at=time.monotonic()))
+        chat_id = int(params["chat_id"])
         return {"message_id": message_id, "date": int(time.time()),
-                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "chat": {"id": chat_id, "type": self._chat_types.get(chat_id, "private")},
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Quote"},
                 "text": str(params.get("text", ""))}
 
@@ -187,5 +247,91 @@ class FakeBotApi:
             self.webhook = None
         return True
 
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        with self._lock:
+            self.commands = list(params.get("commands") or [])
+        return True
+
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         return True
+
+
+class BadRequest(Exception):
+    """What Telegram answers with 400."""
+
+
+#: The tags Telegram's HTML parse mode knows.
+TELEGRAM_TAGS = frozenset("b strong i em u ins s strike del span tg-spoiler a code pre "
+                          "blockquote tg-emoji".split())
+MESSAGE_LIMIT = 4096
+
+
+class _TelegramHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.problem = self.problem or f"can't parse entities: unsupported start tag {tag!r}"
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f"can't parse entities: can't find end tag for {tag!r}"
+        else:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def message_problem(text: str, parse_mode: Any) -> str | None:
+    """Why Telegram would refuse to send ``text`` (None if it would send it): empty, over
+    4,096 UTF-16 units once parsed, malformed HTML, or holding control characters."""
+    shown = text
+    if parse_mode == "HTML":
+        if re.search(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", text):
+            return "can't parse entities: unescaped &"
+        parser = _TelegramHtml()
+        parser.feed(text)
+        parser.close()
+        if parser.problem or parser.open:
+            return parser.problem or f"can't parse entities: unclosed {parser.open[-1]!r}"
+        shown = "".join(parser.text)
+    if not shown.strip():
+        return "message text is empty"
+    if utf16_length(shown) > MESSAGE_LIMIT:
+        return "message is too long"
+    if re.search(r"[\x00-\x08\x0b-\x1f]", text):
+        return "can't parse entities: control character"
+    return None
+
+
+_MENTION = re.compile(r"(?<![\w@.])@(?P<name>[A-Za-z0-9_]{5,32})\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{5,32})?")
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def text_entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram's clients mark in ``text``: a leading bot command, @mentions
+    and e-mail addresses (an address is not a mention), offsets in UTF-16 units."""
+    found: list[tuple[int, int, str]] = []
+    command = _COMMAND.match(text)
+    if command:
+        found.append((command.start(), command.end(), "bot_command"))
+    emails = [(m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    for start, end in emails:
+        found.append((start, end, "email"))
+    for m in _MENTION.finditer(text):
+        if not any(a <= m.start() < b for a, b in emails) and not (command and
+                                                                  m.start() < command.end()):
+            found.append((m.start(), m.end(), "mention"))
+    return [{"type": kind, "offset": utf16_length(text[:start]),
+             "length": utf16_length(text[start:end])} for start, end, kind in sorted(found)]

@@ -5,7 +5,6 @@ JSON is :meth:`quotebot.models.Answer.to_json`; these are the human forms of it.
 
 from __future__ import annotations
 
-import html
 import textwrap
 from collections.abc import Callable, Iterable
 
@@ -105,19 +104,112 @@ def _dim(text: str, color: bool) -> str:
 
 # -- Telegram ---------------------------------------------------------------------------
 
+#: Messages one answer may take at most; longer quotes are shortened to fit.
+TELEGRAM_MAX_MESSAGES = 3
+ELLIPSIS = "…"
+#: Characters that must not reach a chat: C0 controls but tab and newline, DEL, C1
+#: controls, and the bidirectional overrides that can make a citation read backwards.
+_UNSHOWN = frozenset([*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)),
+                      *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]) - {"\t", "\n"}
+_ESCAPED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: Room kept for the separator between blocks.
+_BLOCK_OVERHEAD = 4
+_MIN_QUOTE = 120
 
-def render_telegram(answer: Answer, *, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The answer as Telegram HTML messages, each below ``limit`` characters.
 
-    Everything from the article is HTML-escaped; matched words are underlined,
-    the short answer is bold, and each quote is a blockquote with its citation.
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def display_text(text: str) -> str:
+    """``text`` safe to show: control characters dropped (a lone CR is a line break),
+    lone surrogates replaced."""
+    return "".join(_display_char(text, i) for i in range(len(text)))
+
+
+def _display_char(text: str, i: int) -> str:
+    c = text[i]
+    if c == "\r":
+        return "" if text[i + 1:i + 2] == "\n" else "\n"
+    if c in _UNSHOWN:
+        return ""
+    if "\ud800" <= c <= "\udfff":
+        return "\ufffd"
+    return c
+
+
+def telegram_escape(text: str) -> str:
+    """``text`` made displayable and escaped for Telegram's HTML parse mode."""
+    return "".join(_ESCAPED.get(c, c) for c in display_text(text))
+
+
+def fit_text(text: str, budget: int) -> str:
+    """Escaped ``text``, shortened at a word with "…" so that it takes at most ``budget``
+    UTF-16 units (at least the ellipsis)."""
+    escaped = telegram_escape(text)
+    if telegram_length(escaped) <= budget:
+        return escaped
+    start, end = _window(text, 0, max(budget - 1, 1))
+    return telegram_escape(text[start:end]).rstrip() + ELLIPSIS
+
+
+def _cost(text: str, i: int) -> int:
+    """UTF-16 units that character ``i`` of ``text`` takes once shown and escaped."""
+    shown = _display_char(text, i)
+    return sum(telegram_length(_ESCAPED.get(c, c)) for c in shown)
+
+
+def _window(text: str, center: int, budget: int) -> tuple[int, int]:
+    """The span of ``text`` around ``center`` whose shown, escaped form fits ``budget``
+    (a third of it before ``center`` where there is text to take), moved inwards to word
+    boundaries where it is cut."""
+    center = min(max(center, 0), len(text))
+    # Characters that are dropped cost nothing; still look at a bounded stretch of text.
+    lowest, highest = max(0, center - 4 * budget), min(len(text), center + 4 * budget)
+    start = end = center
+    total = 0
+    while start > lowest and total + _cost(text, start - 1) <= budget // 3:
+        start -= 1
+        total += _cost(text, start)
+    while end < highest and total + _cost(text, end) <= budget:
+        total += _cost(text, end)
+        end += 1
+    while start > lowest and total + _cost(text, start - 1) <= budget:
+        start -= 1
+        total += _cost(text, start)
+    if end < len(text):
+        cut = text.rfind(" ", center + 1, end)
+        if cut > center:
+            end = cut
+    if start > 0:
+        cut = text.find(" ", start, center)
+        if cut >= 0:
+            start = cut + 1
+    return start, end
+
+
+def render_telegram(answer: Answer, *, limit: int = TELEGRAM_LIMIT,
+                    max_messages: int = TELEGRAM_MAX_MESSAGES,
+                    heading: str | None = None) -> list[str]:
+    """The answer as Telegram HTML messages: at most ``max_messages``, none empty, each at
+    most ``limit`` UTF-16 units of HTML (so its text is within Telegram's limit too).
+
+    Everything from the article is cleaned of control characters and HTML-escaped;
+    matched words are underlined, the short answer is bold, and each quote is a
+    blockquote with its citation. Quotes too long to fit are shortened around what they
+    answer, with "…" and their character offsets in the citation. ``heading`` (plain
+    text, e.g. the question of a button) comes first, in italics.
     """
+    line = max(limit // 4, 16)
     head: list[str] = []
+    if heading:
+        head.append(f"<i>{fit_text(heading, line - 7)}</i>")
     if answer.resolved_question and not answer.continued:
-        head.append(f"<i>Understood as: {html.escape(answer.resolved_question)}</i>")
+        head.append(f"<i>Understood as: {fit_text(answer.resolved_question, line - 22)}</i>")
     if answer.searched_for:
-        head.append(f"<i>Searched for: {html.escape(answer.searched_for)}</i>")
-    blocks: list[str] = []
+        head.append(f"<i>Searched for: {fit_text(answer.searched_for, line - 21)}</i>")
+    quotes: tuple[Quote, ...] = ()
     if not answer.answered:
         if answer.continued:
             head.append("No more passages about this. Ask another question.")
@@ -125,46 +217,94 @@ def render_telegram(answer: Answer, *, limit: int = TELEGRAM_LIMIT) -> list[str]
             head.append(f"<b>{NOT_ANSWERED}</b>")
             if answer.closest:
                 head.append("<i>Closest passages, not an answer:</i>")
-                blocks = [_telegram_quote(q) for q in answer.closest]
+                quotes = answer.closest
     else:
         if answer.short is not None:
-            head.append(f"<b>{html.escape(answer.short.text)}</b>")
-        blocks = [_telegram_quote(q) for q in answer.quotes]
-    return _pack(["\n".join(head)] if head else [], blocks, limit)
+            head.append(f"<b>{fit_text(answer.short.text, line - 7)}</b>")
+        quotes = answer.quotes
+    centers = [_answer_position(answer, q) for q in quotes]
+    # The first quote shares its message with the head.
+    budget = limit - _BLOCK_OVERHEAD - telegram_length("\n".join(head))
+    while True:
+        blocks = [_telegram_quote(q, budget, c) for q, c in zip(quotes, centers, strict=True)]
+        messages = _pack(["\n".join(head)] if head else [], blocks, limit)
+        if len(messages) <= max_messages or budget <= _MIN_QUOTE:
+            break
+        budget = max(_MIN_QUOTE, budget * 3 // 4)
+    if len(messages) > max_messages:  # more quotes than can be shown even shortened
+        kept = messages[:max_messages]
+        note = "\n\n<i>(More passages were left out; ask a narrower question.)</i>"
+        if telegram_length(kept[-1] + note) <= limit:
+            kept[-1] += note
+        messages = kept
+    return messages or [f"<b>{NOT_ANSWERED}</b>"]
 
 
-def _telegram_quote(quote: Quote) -> str:
-    body = mark(quote.text, quote.highlights, lambda s: f"\x00{s}\x01")
-    body = html.escape(body).replace("\x00", "<u>").replace("\x01", "</u>")
-    return f"<blockquote>{body}</blockquote>\n<i>{html.escape(citation(quote))}</i>"
+def _answer_position(answer: Answer, quote: Quote) -> int:
+    """Where in ``quote`` to keep text when it must be shortened: the short answer when
+    the quote holds it, else the first matched word."""
+    short = answer.short
+    if short is not None and quote.start <= short.start < quote.end:
+        return short.start - quote.start
+    return min((a for a, _ in quote.highlights), default=0)
+
+
+def _telegram_quote(quote: Quote, budget: int, center: int) -> str:
+    """The quote's block, at most ``budget`` units long with its citation."""
+    text = quote.text
+    cite = citation(quote)
+    body = _underline(text, quote.highlights, 0, len(text))
+    if telegram_length(body) + _wrapping(cite) > budget:
+        cite += f" chars {quote.start}–{quote.end}, shortened"
+        limit = max(budget - _wrapping(cite), 1)
+        room = limit
+        while True:
+            start, end = _window(text, center, room)
+            body = _underline(text, quote.highlights, start, end)
+            body = (ELLIPSIS if start > 0 else "") + body + (ELLIPSIS if end < len(text) else "")
+            over = telegram_length(body) - limit
+            if over <= 0 or room <= 1:
+                break
+            room = max(1, room - over)
+    return f"<blockquote>{body}</blockquote>\n<i>{telegram_escape(cite)}</i>"
+
+
+def _wrapping(cite: str) -> int:
+    return telegram_length(f"<blockquote></blockquote>\n<i>{telegram_escape(cite)}</i>")
+
+
+def _underline(text: str, spans: Iterable[tuple[int, int]], start: int, end: int) -> str:
+    """Escaped ``text[start:end]`` with the parts inside ``spans`` underlined."""
+    out: list[str] = []
+    pos = start
+    for a, b in sorted(spans):
+        a, b = max(a, pos), min(b, end)
+        if a >= b:
+            continue
+        out.append(telegram_escape(text[pos:a]))
+        marked = telegram_escape(text[a:b])
+        if marked:
+            out.append(f"<u>{marked}</u>")
+        pos = b
+    out.append(telegram_escape(text[pos:end]))
+    return "".join(out)
 
 
 def _pack(head: list[str], blocks: list[str], limit: int) -> list[str]:
-    """Join blocks into messages no longer than ``limit``; split any block that is longer."""
+    """Join blocks into as few messages as keep each within ``limit``."""
     messages: list[str] = []
     current = "\n\n".join(head)
     for block in blocks:
-        for piece in _split_block(block, limit):
-            candidate = f"{current}\n\n{piece}" if current else piece
-            if len(candidate) <= limit:
-                current = candidate
-            else:
+        candidate = f"{current}\n\n{block}" if current else block
+        if telegram_length(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
                 messages.append(current)
-                current = piece
+            current = block
     if current:
         messages.append(current)
     return messages
-
-
-def _split_block(block: str, limit: int) -> list[str]:
-    if len(block) <= limit:
-        return [block]
-    # A single sentence over the limit: send it as escaped plain text in pieces.
-    plain = html.unescape(block.replace("<blockquote>", "").replace("</blockquote>", "")
-                          .replace("<u>", "").replace("</u>", "").replace("<i>", "")
-                          .replace("</i>", ""))
-    step = limit // 2
-    return [html.escape(plain[i:i + step]) for i in range(0, len(plain), step)]
 
 
 def render_error(message: str) -> str:
