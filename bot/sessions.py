@@ -19,9 +19,12 @@ are dropped first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -214,7 +217,9 @@ class RedisSessionStore:
         self.url = url
         self.ttl = ttl
         self.prefix = prefix
-        self._redis: Any = redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0,
+        # A reply may take a while on a busy host (the event loop answers questions too); a
+        # connection that cannot be made is given up at once.
+        self._redis: Any = redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0,
                                           health_check_interval=5)
         self._fallback = MemorySessionStore(ttl=ttl, max_bytes=max_bytes)
         self._problem: str | None = None
@@ -236,10 +241,11 @@ class RedisSessionStore:
         else:
             problem = f"Redis at {where} is unreachable ({exc.__class__.__name__})"
         self._retry_at = time.monotonic() + RETRY_AFTER
+        problem += "; conversations are kept in memory, in this process only"
         if self._down_since is None or problem != self._problem:
             self._down_since = self._down_since or time.monotonic()
-            log.warning("%s; keeping conversations in memory until it is back", problem)
-        self._problem = problem + "; conversations are kept in this process's memory"
+            log.warning("%s until it is back", problem)
+        self._problem = problem
 
     def _recovered(self) -> None:
         if self._down_since is not None:
@@ -305,11 +311,17 @@ class RedisSessionStore:
         if not self._usable():
             return None
         lock = self._redis.lock(self.prefix + "lock:" + key, timeout=LOCK_TIMEOUT,
-                                blocking_timeout=LOCK_WAIT, sleep=0.02, thread_local=False)
+                                blocking_timeout=LOCK_WAIT, sleep=0.02, thread_local=False,
+                                lock_class=_lock_class())
+        token = uuid.uuid4().hex.encode()
         try:
-            acquired = await lock.acquire()
+            acquired = await lock.acquire(token=token)
         except (RedisError, OSError) as exc:
             self._failed(exc)
+            # Had the lock been taken before the reply was lost, free it now rather than
+            # make the conversation's next turns wait for it to expire.
+            with contextlib.suppress(RedisError, OSError):
+                await lock.do_release(token)
             return None
         self._recovered()
         if not acquired:
@@ -332,19 +344,28 @@ class RedisSessionStore:
 
     async def first_delivery(self, update: str) -> bool:
         from redis.exceptions import RedisError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        # Remembered here too, so a redelivery to this process is caught while Redis is away.
+        # Remembered here too, for the time Redis is away; while it is here, it alone decides
+        # (two deliveries to this process may reach Redis in either order).
         first_here = await self._fallback.first_delivery(update)
         if not self._usable():
             return first_here
+        key = self.prefix + "update:" + update
+        token = uuid.uuid4().hex.encode()
         try:
-            created = await self._redis.set(self.prefix + "update:" + update, b"1", nx=True,
-                                            ex=UPDATE_TTL)
+            try:
+                claimed = bool(await self._redis.set(key, token, nx=True, ex=UPDATE_TTL))
+            except RedisTimeoutError:
+                # The SET may have been done before its reply was lost: the key says by whom.
+                holder = await self._redis.get(key)
+                claimed = holder == token or (holder is None and bool(
+                    await self._redis.set(key, token, nx=True, ex=UPDATE_TTL)))
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return first_here
         self._recovered()
-        return bool(created) and first_here
+        return claimed
 
     # -- health --------------------------------------------------------------------------------
 
@@ -361,6 +382,22 @@ class RedisSessionStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+@functools.cache
+def _lock_class() -> type:
+    """redis-py's asyncio Lock, taking a SET whose reply was lost as taken if it was ours."""
+    from redis.asyncio.lock import Lock
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    class ClaimingLock(Lock):
+        async def do_acquire(self, token: str | bytes) -> bool:
+            try:
+                return await super().do_acquire(token)
+            except RedisTimeoutError:
+                return bool(await self.redis.get(self.name) == token)
+
+    return ClaimingLock
 
 
 def make_store(redis_url: str | None, ttl: int = DEFAULT_TTL, max_bytes: int = DEFAULT_MEMORY
