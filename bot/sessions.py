@@ -38,12 +38,12 @@ log = logging.getLogger(__name__)
 
 #: Seconds an idle conversation is kept.
 DEFAULT_TTL = 24 * 3600
-#: Bytes the conversations of one process may take in memory (64 MiB: about 200,000
-#: conversations of a typical question, 15,000 of the longest).
+#: Bytes the conversations of one process may take in memory (64 MiB: about 150,000
+#: conversations of a typical question, 14,000 of the longest).
 DEFAULT_MEMORY = 64 * 1024 * 1024
 #: What one in-memory conversation costs besides its key and JSON: the dictionary slot, the
-#: tuple, the bytes and float objects (251 bytes measured with tracemalloc on CPython 3.11).
-ENTRY_OVERHEAD = 240
+#: key, tuple, bytes and float objects (about 340 bytes with tracemalloc, CPython 3.11).
+ENTRY_OVERHEAD = 360
 #: Seconds a Telegram update id is remembered (Telegram gives up redelivering within a day).
 UPDATE_TTL = 24 * 3600
 #: Update ids one process remembers when there is no Redis.
