@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -55,7 +56,10 @@ LOCK_WAIT = 15.0
 #: Seconds to keep to memory after Redis failed, before trying it again.
 RETRY_AFTER = 1.0
 
-_DEFAULTS = SessionState().to_json()
+_FIELDS = tuple(field.name for field in dataclasses.fields(SessionState))
+_DEFAULTS = {name: getattr(SessionState(), name) for name in _FIELDS}
+# One encoder for all: json.dumps with options builds a new one on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class ConversationBusy(QuotebotError):
@@ -67,8 +71,9 @@ class ConversationBusy(QuotebotError):
 
 def encode_state(state: SessionState) -> bytes:
     """Compact UTF-8 JSON of the fields that differ from a fresh conversation's."""
-    data = {name: value for name, value in state.to_json().items() if value != _DEFAULTS[name]}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    data = {name: value for name in _FIELDS
+            if (value := getattr(state, name)) != _DEFAULTS[name]}
+    return _ENCODER.encode(data).encode()
 
 
 def decode_state(raw: bytes | str) -> SessionState:
