@@ -88,12 +88,22 @@ send_rate_option = click.option(
 @click.option("--rate-limit-ip", envvar="QUOTEBOT_RATE_LIMIT_IP", show_envvar=True,
               default=600.0, type=click.FloatRange(min=0), show_default=True,
               help="HTTP requests per minute one client address may send (0: no limit).")
+@click.option("--forwarded-allow-ips", envvar="QUOTEBOT_FORWARDED_ALLOW_IPS", show_envvar=True,
+              default=None, metavar="ADDRESSES",
+              help="Proxies (IP addresses or networks, comma-separated; * for any) whose "
+                   "X-Forwarded-For names the client, e.g. 127.0.0.1,::1 for a proxy on this "
+                   "host. Others' X-Forwarded-For is ignored. Default: none.")
+@click.option("--session-memory-mb", envvar="QUOTEBOT_SESSION_MEMORY_MB", show_envvar=True,
+              default=64, type=click.IntRange(min=1), show_default=True,
+              help="Megabytes conversations may take in this process's memory (without Redis, "
+                   "or while it is away); the least recently used go first.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
                   semantic: str, token: str | None, webhook_secret: str | None,
                   webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
-                  telegram_send_rate: float, rate_limit_ip: float) -> None:
+                  telegram_send_rate: float, rate_limit_ip: float,
+                  forwarded_allow_ips: str | None, session_memory_mb: int) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -105,12 +115,11 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         quotebot serve
         curl -s localhost:8080/v1/ask -H 'Content-Type: application/json' \\
              -d '{"question": "how many stabbings?"}'
+        quotebot serve --forwarded-allow-ips 127.0.0.1,::1   # behind a proxy on this host
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
-    from aiohttp import web
-
-    from quotebot.bot.config import BotConfig, install_redaction
+    from quotebot.bot.config import BotConfig, install_redaction, parse_forwarded_allow_ips
 
     install_redaction(token, webhook_secret)  # first: nothing below may show them
     if token and not webhook_secret:
@@ -124,8 +133,10 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        webhook_secret=webhook_secret, webhook_url=webhook_url,
                        api_base_url=api_base_url, redis_url=redis_url,
                        rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip,
-                       telegram_send_rate=telegram_send_rate)
-    from quotebot.bot.server import create_app
+                       telegram_send_rate=telegram_send_rate,
+                       forwarded_allow_ips=parse_forwarded_allow_ips(forwarded_allow_ips),
+                       session_memory=session_memory_mb * 1024 * 1024)
+    from quotebot.bot.server import create_app, run_app
 
     started = False
 
@@ -135,8 +146,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         click.echo(f"quotebot serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
 
     try:
-        web.run_app(create_app(config), host=host, port=port, print=announce,
-                    shutdown_timeout=config.shutdown_timeout, access_log=None)
+        run_app(create_app(config), host=host, port=port, print=announce,
+                shutdown_timeout=config.shutdown_timeout, access_log=None)
     except QuotebotError:
         raise
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import sys
@@ -10,7 +11,11 @@ import traceback
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+from quotebot.errors import QuotebotError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 #: Update types the bot asks Telegram for (others are never sent).
@@ -33,6 +38,10 @@ class BotConfig:
     webhook_url: str | None = None
     redis_url: str | None = None
     session_ttl: int = 24 * 3600
+    #: Bytes the in-memory conversations may take in all (the least recently used go first).
+    session_memory: int = 64 * 1024 * 1024
+    #: Peers whose X-Forwarded-For is believed (see parse_forwarded_allow_ips).
+    forwarded_allow_ips: tuple[IPNetwork, ...] = ()
     #: Questions per minute allowed to one Telegram chat (0: no limit).
     rate_limit_chat: float = 30.0
     #: Messages a second the bot sends at most, over all chats (Telegram's limit: 30;
@@ -46,6 +55,10 @@ class BotConfig:
     body_timeout: float = 10.0
     #: Seconds to finish in-flight work after SIGTERM.
     shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.redis_url:
+            check_redis_url(self.redis_url)
 
     @property
     def telegram_webhook_enabled(self) -> bool:
@@ -93,6 +106,76 @@ class Redactor:
 MASK = "***"
 MIN_SECRET = 5
 _TOKEN_PARTS = re.compile(r"(?P<id>\d+):(?P<key>.+)", re.DOTALL)
+
+
+class InvalidSetting(QuotebotError):
+    """A flag or environment variable with a value quotebot cannot use."""
+
+    code = "invalid_setting"
+
+
+def parse_forwarded_allow_ips(text: str | None) -> tuple[IPNetwork, ...]:
+    """The networks of ``--forwarded-allow-ips`` ("10.0.0.1,192.168.0.0/16", "*" for any).
+
+    As in uvicorn and gunicorn: X-Forwarded-For is believed only from these peers.
+    """
+    if not text or not text.strip():
+        return ()
+    networks: list[IPNetwork] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == "*":
+            networks += [ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0")]
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            shown = item if len(item) <= 60 else item[:60] + "…"
+            raise InvalidSetting(
+                f"--forwarded-allow-ips (QUOTEBOT_FORWARDED_ALLOW_IPS) takes IP addresses or "
+                f"networks separated by commas, such as 127.0.0.1,10.0.0.0/8 (or * for any); "
+                f"{shown!r} is neither.") from None
+    return tuple(networks)
+
+
+def check_redis_url(url: str) -> None:
+    """Raise InvalidSetting unless ``url`` is a Redis URL redis-py can connect with."""
+    shown = redact_url(url)
+    example = "redis://localhost:6379/0 (rediss:// for TLS, unix:///path/to/redis.sock)"
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        problem = "it does not start with redis://, rediss:// or unix://"
+    elif parts.scheme == "unix":
+        if not parts.path:
+            problem = "it names no socket path"
+    elif not parts.hostname:
+        problem = "it names no host"
+    else:
+        try:
+            _ = parts.port  # urllib checks the port only when asked for it
+        except ValueError:
+            problem = "its port is not a number from 0 to 65535"
+        database = parts.path.lstrip("/")
+        if problem is None and database and not database.isdigit():
+            problem = "its path must be a database number, such as /0"
+    if problem is None:
+        from redis.asyncio import ConnectionPool
+
+        try:
+            ConnectionPool.from_url(url)
+        except (ValueError, TypeError):
+            problem = "redis-py cannot read it"
+    if problem is not None:
+        raise InvalidSetting(f"--redis-url (QUOTEBOT_REDIS_URL) {shown!r} cannot be used: "
+                             f"{problem}. Write it as {example}.")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user name and password, for logs and messages."""
+    if "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}" if sep else "***@" + url.rsplit("@", 1)[1]
 
 
 class RedactFilter(logging.Filter):

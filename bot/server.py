@@ -2,25 +2,29 @@
 
 ``create_app(config)`` builds the application; the engine is loaded once at start-up
 in a cleanup context, and every handler only translates HTTP to core calls.
+``run_app`` serves it like ``aiohttp.web.run_app``, and also answers requests too
+malformed to reach the application in the one error shape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import re
+import secrets
+import signal
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
-from quotebot.bot.config import BotConfig
+from quotebot.bot.config import BotConfig, IPNetwork
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore, make_store
@@ -28,7 +32,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
 from quotebot.question import MAX_QUESTION_CHARS
-from quotebot.session import answer_once, follow_up
+from quotebot.session import SessionState, follow_up
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,9 @@ METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TELEGRAM: web.AppKey[TelegramWebhook | None] = web.AppKey("telegram")
 
-MAX_SESSION_ID = 128
-_SESSION_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+#: Random bytes in a session id (secrets.token_urlsafe: 24 characters, 144 bits).
+SESSION_BYTES = 18
+_SESSION_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _JSON_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded",
@@ -145,6 +150,10 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise ApiError(413, "body_too_large",
                        f"The request body is over the limit of {config.max_body:,} bytes."
                        ) from None
+    except web.RequestPayloadError:
+        raise ApiError(400, "invalid_body",
+                       "The request body could not be read: its chunked encoding or "
+                       "compression is broken.") from None
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -152,7 +161,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_request",
                        f"The body must be a JSON object like {{\"question\": \"…\"}}, not "
-                       f"{type(data).__name__}.")
+                       f"{_json_type(data)}.")
     return data
 
 
@@ -181,14 +190,58 @@ def _json_type(value: object) -> str:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address, as rate limits and logs know it.
+
+    The peer's address, unless the peer is a proxy listed in ``--forwarded-allow-ips``:
+    then the right-most X-Forwarded-For entry that is not itself such a proxy (each proxy
+    appends the address it saw, so entries left of the last trusted one are the client's
+    own claims). A header from any other peer is ignored.
+    """
+    peer = request.remote or "unknown"
+    trusted = request.app[CONFIG].forwarded_allow_ips
+    if not trusted or not _is_trusted(_parse_address(peer), trusted):
+        return peer
+    hops = [hop.strip() for value in request.headers.getall("X-Forwarded-For", ())
+            for hop in value.split(",") if hop.strip()]
+    client = peer
+    for hop in reversed(hops):
+        address = _parse_address(hop)
+        client = str(address) if address is not None else hop[:64]
+        if not _is_trusted(address, trusted):
+            return client
+    return client  # every hop a trusted proxy: the left-most is as far as anyone can tell
+
+
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from a peer or an X-Forwarded-For entry ("[::1]:443" and "1.2.3.4:80" too)."""
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+                trusted: tuple[IPNetwork, ...]) -> bool:
+    return address is not None and any(address in network for network in trusted)
 
 
 # -- handlers ------------------------------------------------------------------------------------
 
 
 async def ask(request: web.Request) -> web.Response:
-    """POST /v1/ask: {"question", "session"?, "k"?} → the answer JSON."""
+    """POST /v1/ask: {"question", "session"?, "k"?} → the answer JSON and its "session".
+
+    Without ``session`` a conversation starts and its new id comes back; with one the
+    server issued (and that has not expired) the question follows up on it; any other
+    id is 404 ``unknown_session``, so nobody can read or join a conversation by guessing.
+    """
     app = request.app
     limiter = app[LIMITER]
     address = client_address(request)
@@ -209,22 +262,33 @@ async def ask(request: web.Request) -> web.Response:
         raise ApiError(422, "question_too_long",
                        f"The question is {len(question):,} characters long; the limit is "
                        f"{MAX_QUESTION_CHARS:,}.")
-    if session is not None and not _SESSION_ID.fullmatch(session):
-        raise ApiError(422, "invalid_field",
-                       "The field 'session' must be 1-128 letters, digits or _.:- characters.")
     engine = app[ENGINE]
+    store = app[STORE]
     if session is None:
-        answer = answer_once(engine, question, k)
+        session = secrets.token_urlsafe(SESSION_BYTES)
+        answer, state = follow_up(engine, SessionState(), question, k)
+        await store.put(f"http:{session}", state)
     else:
-        store = app[STORE]
+        if not _SESSION_ID.fullmatch(session):
+            raise _unknown_session(app[CONFIG])
         key = f"http:{session}"
         async with store.lock(key):
-            state = await store.get(key)
-            answer, state = follow_up(engine, state, question, k)
+            found = await store.find(key)
+            if found is None:
+                raise _unknown_session(app[CONFIG])
+            answer, state = follow_up(engine, found, question, k)
             await store.put(key, state)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
-    return web.json_response(answer.to_json(), dumps=_dumps)
+    return web.json_response({**answer.to_json(), "session": session}, dumps=_dumps)
+
+
+def _unknown_session(config: BotConfig) -> ApiError:
+    hours = config.session_ttl / 3600
+    return ApiError(404, "unknown_session",
+                    f"No conversation has that 'session' id: this server did not issue it, or "
+                    f"it expired ({hours:g} h after its last question). Ask without 'session' "
+                    f"to start a new conversation; the answer carries its id.")
 
 
 def _dumps(data: Any) -> str:
@@ -245,14 +309,23 @@ async def show_doc(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """"ok", or "degraded" with the reason while answers go on without what was configured
+    (Redis unreachable or refusing the password: conversations are per process then).
+    Always 200 while the server answers, so a load balancer keeps sending it questions."""
     engine = request.app[ENGINE]
-    return web.json_response({
-        "status": "ok",
+    store = request.app[STORE]
+    problem = await store.health()
+    body: dict[str, Any] = {
+        "status": "degraded" if problem else "ok",
         "documents": len(engine.documents),
         "sentences": engine.index.n_sentences,
         "semantic": engine.vectors is not None,
         "telegram": request.app[CONFIG].telegram_webhook_enabled,
-    })
+        "sessions": store.kind,
+    }
+    if problem:
+        body["reason"] = problem
+    return web.json_response(body, dumps=_dumps)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -279,20 +352,11 @@ async def static(request: web.Request) -> web.Response:
 # -- Telegram webhook --------------------------------------------------------------------------
 
 
-class RecentIds:
-    """The last ``size`` update ids seen, so a redelivered update is acknowledged, not redone."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._ids: OrderedDict[int, None] = OrderedDict()
-
-    def seen(self, update_id: int) -> bool:
-        if update_id in self._ids:
-            return True
-        self._ids[update_id] = None
-        while len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return False
+def _header_bytes(request: web.Request, name: str) -> bytes:
+    """The one value of header ``name`` as sent (bytes); empty if absent or repeated."""
+    wanted = name.lower().encode()
+    values = [value for key, value in request.raw_headers if key.lower() == wanted]
+    return values[0] if len(values) == 1 else b""
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
@@ -300,9 +364,9 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     front = request.app[TELEGRAM]
     if front is None:
         raise web.HTTPNotFound()
-    secret = request.app[CONFIG].webhook_secret or ""
-    given = request.headers.get(SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), secret.encode()):
+    secret = (request.app[CONFIG].webhook_secret or "").encode()
+    # Compared as the bytes sent: a header need not be UTF-8, and must not make us fail.
+    if not secret or not hmac.compare_digest(_header_bytes(request, SECRET_HEADER), secret):
         log.warning("rejected a webhook call without the right secret from %s",
                     client_address(request))
         return error_response(403, "forbidden", "Wrong or missing secret token.")
@@ -310,7 +374,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     update_id = data.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise ApiError(422, "invalid_update", "A Telegram update needs an integer update_id.")
-    if front.recent.seen(update_id):
+    # Claimed in the shared store, so that of replicas behind one Redis only one answers.
+    if not await request.app[STORE].first_delivery(f"{front.bot_id}:{update_id}"):
         return web.json_response({"ok": True, "duplicate": True})
     from telegram import Update
 
@@ -328,7 +393,8 @@ class TelegramWebhook:
 
     def __init__(self, application: Any) -> None:
         self.application = application
-        self.recent = RecentIds()
+        #: Update ids count per bot; two bots may share one Redis.
+        self.bot_id: int = application.bot.id
 
 
 # -- application ---------------------------------------------------------------------------------
@@ -340,10 +406,12 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     engine = await asyncio.to_thread(QuoteEngine.open, config.corpus, index_dir=config.index_dir,
                                      semantic=config.semantic)
     app[ENGINE] = engine
-    app[STORE] = make_store(config.redis_url, ttl=config.session_ttl)
+    app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
+                            max_bytes=config.session_memory)
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
              len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
              "on" if engine.vectors is not None else "off")
+    await app[STORE].health()  # logs a warning now if Redis is configured but not usable
     yield
     await app[STORE].close()
 
@@ -388,3 +456,96 @@ def create_app(config: BotConfig) -> web.Application:
     app.router.add_get("/static/{name}", static)
     app.router.add_post("/telegram/webhook", telegram_webhook)
     return app
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+class _JsonErrorRequestHandler(web.RequestHandler):
+    """aiohttp's HTTP protocol, answering what it cannot parse in the one error shape.
+
+    aiohttp 3 answers a bad request line or header itself, as plain text, before any
+    middleware runs (aio-libs/aiohttp#3287; 4.0 sends such requests through middleware).
+    ``handle_error`` is where it writes that answer.
+    """
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None
+                     ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("The response has begun; no error response can follow.")
+        code, text = _protocol_error(status, exc)
+        if status >= 500:
+            log.error("error handling a request from %s", request.remote, exc_info=exc)
+        else:
+            log.info("refused a malformed request from %s: %s", request.remote,
+                     str(exc or message)[:300])
+        response = error_response(status, code, text)
+        response.force_close()
+        return response
+
+
+def _protocol_error(status: int, exc: BaseException | None) -> tuple[str, str]:
+    if isinstance(exc, http_exceptions.LineTooLong):
+        return "line_too_long", ("A request line or header is too long; the limit is "
+                                 "8,190 bytes.")
+    if isinstance(exc, http_exceptions.BadHttpMethod | http_exceptions.BadStatusLine):
+        return "malformed_request", ("The request line is not HTTP: send "
+                                     "'METHOD /path HTTP/1.1', e.g. 'POST /v1/ask HTTP/1.1'.")
+    if status == 504:
+        return "timeout", "The request took too long to handle; please try again."
+    if status >= 500:
+        return "internal_error", ("Something went wrong on our side; the error is logged. "
+                                  "Please try again.")
+    return "malformed_request", ("The request is not valid HTTP/1.1: a header or the "
+                                 "framing of its body could not be read.")
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _AppRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # The application's own server, built as aiohttp builds it; only its protocol differs.
+        server.__class__ = _JsonErrorServer
+        return server
+
+
+def run_app(app: web.Application, *, host: str, port: int, print: Callable[[str], None],
+            shutdown_timeout: float, access_log: logging.Logger | None = None) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, as ``aiohttp.web.run_app`` does, then finish
+    in-flight requests (up to ``shutdown_timeout`` seconds) and run the cleanup contexts."""
+    asyncio.run(_serve(app, host=host, port=port, print=print,
+                       shutdown_timeout=shutdown_timeout, access_log=access_log))
+
+
+async def _serve(app: web.Application, *, host: str, port: int, print: Callable[[str], None],
+                 shutdown_timeout: float, access_log: logging.Logger | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=access_log)
+    setup = asyncio.ensure_future(runner.setup())
+
+    def on_signal() -> None:
+        # A signal while starting (loading the index, reaching Telegram) stops the start;
+        # once serving, it begins a graceful shutdown.
+        if not setup.done():
+            setup.cancel()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    try:
+        await setup
+    except asyncio.CancelledError:
+        await runner.cleanup()
+        raise KeyboardInterrupt from None
+    try:
+        await web.TCPSite(runner, host, port).start()
+        print(f"======== Running on http://{host}:{port} ========")
+        await stop.wait()
+    finally:
+        await runner.cleanup()

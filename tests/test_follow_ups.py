@@ -35,24 +35,27 @@ async def ask(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
 async def test_more_with_nothing_before_it_asks_for_a_question(client: Client) -> None:
     """Catches: "more" on a fresh conversation that answers anyway (searching for the word
     "more", or continuing some other conversation's question)."""
-    await ask(client, {"question": QUESTION, "session": "someone-else"})
-    for payload in ({"question": "more"}, {"question": "more", "session": "fresh"}):
-        data = await ask(client, payload)
-        assert data["answered"] is False and data["answer"] is None and data["quotes"] == []
-        assert data["reason"].startswith("Ask a question first")
-        assert "resolved_question" not in data
+    other = await ask(client, {"question": QUESTION})  # someone else's conversation
+    data = await ask(client, {"question": "more"})
+    assert data["session"] != other["session"]
+    assert data["answered"] is False and data["answer"] is None and data["quotes"] == []
+    assert data["reason"].startswith("Ask a question first")
+    assert "resolved_question" not in data
+    again = await ask(client, {"question": "more", "session": data["session"]})
+    assert again["quotes"] == [] and again["reason"].startswith("Ask a question first")
 
 
 async def test_more_pages_through_the_passages_once_then_says_there_are_no_more(
         client: Client) -> None:
     """Catches: "more" that repeats a passage, returns nothing while passages are left,
     forgets the question it continues, or starts over when the passages run out."""
-    first = await ask(client, {"question": QUESTION, "session": "pages", "k": 2})
+    first = await ask(client, {"question": QUESTION, "k": 2})
+    pages_id = first["session"]
     seen = [q["sentence"] for q in first["quotes"]]
     assert len(seen) == 2
     pages = 0
     for _ in range(20):
-        more = await ask(client, {"question": "more", "session": "pages", "k": 2})
+        more = await ask(client, {"question": "more", "session": pages_id, "k": 2})
         assert more["resolved_question"] == QUESTION
         if not more["quotes"]:
             break
@@ -65,10 +68,10 @@ async def test_more_pages_through_the_passages_once_then_says_there_are_no_more(
     assert len(seen) == len(set(seen)), f"a passage came twice: {seen}"
     assert more["answered"] is False and more["answer"] is None
     assert "no more" in more["reason"].lower()
-    again = await ask(client, {"question": "more", "session": "pages", "k": 2})
+    again = await ask(client, {"question": "more", "session": pages_id, "k": 2})
     assert again["quotes"] == [] and "no more" in again["reason"].lower()
     # A new question after the end starts a new series.
-    fresh = await ask(client, {"question": "how many stabbings?", "session": "pages"})
+    fresh = await ask(client, {"question": "how many stabbings?", "session": pages_id})
     assert fresh["answer"] == "72"
 
 

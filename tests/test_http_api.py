@@ -1,10 +1,11 @@
 """The HTTP API through a real aiohttp server: answers, sessions, documents, health,
-metrics, and one error shape for every kind of bad request."""
+metrics, client addresses behind proxies, and one error shape for every kind of bad request."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from quotebot.bot.config import BotConfig
+from quotebot.bot.config import BotConfig, parse_forwarded_allow_ips
 from quotebot.bot.server import create_app
 
 Client = TestClient[web.Request, web.Application]
@@ -44,6 +45,7 @@ async def test_gives_the_same_json_as_the_cli(client: Client) -> None:
         _, data = await ask(client, {"question": question})
         cli = subprocess.run([sys.executable, "-m", "quotebot", "ask", question, "--json"],
                              capture_output=True, text=True, timeout=60, check=True)
+        assert data.pop("session")  # the conversation it started; the rest is the CLI's
         assert data == json.loads(cli.stdout)
 
 
@@ -54,17 +56,55 @@ async def test_quotes_slice_back_out_of_the_document_endpoint(client: Client) ->
         assert doc["text"][quote["start"]:quote["end"]] == quote["text"]
 
 
-async def test_follow_ups_work_across_requests_with_a_session(client: Client) -> None:
-    await ask(client, {"question": "Who is the deputy mayor for policing?", "session": "s1"})
-    _, data = await ask(client, {"question": "What did she say?", "session": "s1"})
+async def test_follow_ups_work_across_requests_with_the_session_the_server_issued(
+        client: Client) -> None:
+    _, first = await ask(client, {"question": "Who is the deputy mayor for policing?"})
+    s1 = first["session"]
+    _, data = await ask(client, {"question": "What did she say?", "session": s1})
     assert data["quotes"][0]["text"].startswith("Ms Linden said")
-    first = await ask(client, {"question": "who went to New York?", "session": "s2", "k": 2})
-    more = await ask(client, {"question": "more", "session": "s2", "k": 2})
+    assert data["session"] == s1
+    first = await ask(client, {"question": "who went to New York?", "k": 2})
+    s2 = first[1]["session"]
+    more = await ask(client, {"question": "more", "session": s2, "k": 2})
     assert more[1]["quotes"]  # else the check below passes with nothing to compare
     assert {q["text"] for q in first[1]["quotes"]}.isdisjoint(q["text"] for q in more[1]["quotes"])
-    # Another session knows nothing of s1's conversation.
-    _, other = await ask(client, {"question": "What did she say?", "session": "s3"})
+    # A new conversation knows nothing of s1's.
+    _, other = await ask(client, {"question": "What did she say?"})
     assert other.get("resolved_question") is None
+    assert len({s1, s2, other["session"]}) == 3
+
+
+async def test_session_ids_are_unguessable_and_every_question_without_one_gets_a_new_one(
+        client: Client) -> None:
+    ids = [(await ask(client, {"question": "how many stabbings?"}))[1]["session"]
+           for _ in range(20)]
+    assert len(set(ids)) == 20
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22,}", i) for i in ids)  # >= 128 random bits
+
+
+@pytest.mark.parametrize("session", ["alice", "s1", "web-abc123", "x" * 24, "a b", "s" * 200,
+                                     "../../etc", "", "\u0000"])
+async def test_a_session_id_the_server_did_not_issue_is_404_and_reveals_nothing(
+        client: Client, session: str) -> None:
+    _, started = await ask(client, {"question": "Who is the deputy mayor for policing?"})
+    status, data = await ask(client, {"question": "What did she say?", "session": session})
+    assert status == 404
+    assert data["error"]["code"] == "unknown_session"
+    assert "without 'session'" in data["error"]["message"]
+    assert "Linden" not in json.dumps(data)
+    # The issued one still works, and a neighbour of it does not.
+    assert (await ask(client, {"question": "more", "session": started["session"]}))[0] == 200
+    neighbour = started["session"][:-1] + ("A" if started["session"][-1] != "A" else "B")
+    assert (await ask(client, {"question": "more", "session": neighbour}))[0] == 404
+
+
+async def test_an_expired_session_is_404_unknown_session(aiohttp_client: MakeClient) -> None:
+    short = await aiohttp_client(create_app(BotConfig(rate_limit_ip=0, session_ttl=1)))
+    _, started = await ask(short, {"question": "how many stabbings?"})
+    assert (await ask(short, {"question": "more", "session": started["session"]}))[0] == 200
+    await asyncio.sleep(1.3)
+    status, data = await ask(short, {"question": "more", "session": started["session"]})
+    assert (status, data["error"]["code"]) == (404, "unknown_session")
 
 
 async def test_documents_health_and_metrics(client: Client) -> None:
@@ -73,6 +113,8 @@ async def test_documents_health_and_metrics(client: Client) -> None:
         "title"], "sentences": 18}]
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json())["sentences"] == 18
+    assert (await health.json())["status"] == "ok"
+    assert (await health.json())["sessions"] == "memory"
     assert (await health.json())["semantic"] is True  # the bundled model is installed
     await ask(client, {"question": "how many stabbings?"})
     await ask(client, {"question": "How do I bake sourdough bread?"})
@@ -136,10 +178,15 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, str], bytes, int, str]] = [
      "invalid_field"),
     ("session number", "POST", "/v1/ask", {}, b'{"question": "stabbings", "session": 5}', 422,
      "invalid_field"),
+    ("session list", "POST", "/v1/ask", {}, b'{"question": "stabbings", "session": ["a"]}', 422,
+     "invalid_field"),
+    ("session never issued", "POST", "/v1/ask", {},
+     b'{"question": "stabbings", "session": "alice"}', 404, "unknown_session"),
     ("session with spaces", "POST", "/v1/ask", {},
-     b'{"question": "stabbings", "session": "a b"}', 422, "invalid_field"),
+     b'{"question": "stabbings", "session": "a b"}', 404, "unknown_session"),
     ("session too long", "POST", "/v1/ask", {},
-     json.dumps({"question": "stabbings", "session": "s" * 200}).encode(), 422, "invalid_field"),
+     json.dumps({"question": "stabbings", "session": "s" * 200}).encode(), 404,
+     "unknown_session"),
     ("deeply nested", "POST", "/v1/ask", {}, NESTED.encode()[:60_000], 400, "invalid_json"),
     ("body over 64 KB", "POST", "/v1/ask", {}, b'{"question": "' + b"a" * 70_000 + b'"}', 413,
      "body_too_large"),
@@ -169,6 +216,9 @@ async def test_bad_requests_get_one_error_shape_and_the_server_keeps_answering(
     assert set(data) == {"error"}
     assert data["error"]["code"] == code
     assert isinstance(data["error"]["message"], str) and len(data["error"]["message"]) > 10
+    # Messages are for people: JSON's names for types, never Python's.
+    assert not re.search(r"NoneType|\b(?:str|int|dict|list|bool|float)\b",
+                         data["error"]["message"]), data["error"]["message"]
     good_status, good = await ask(client, {"question": "how many stabbings?"})
     assert good_status == 200 and good["answer"] == "72"
 
@@ -207,3 +257,53 @@ async def test_clients_over_their_rate_get_429(aiohttp_client: MakeClient) -> No
     response = await limited.post("/v1/ask", json={"question": "stabbings"})
     assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
     assert (await response.json())["error"]["code"] == "rate_limited"
+
+
+# -- client addresses behind proxies ---------------------------------------------------------
+
+
+async def asked_statuses(client: Client, forwarded_for: list[str | None]) -> list[int]:
+    statuses = []
+    for value in forwarded_for:
+        headers = {"X-Forwarded-For": value} if value is not None else {}
+        response = await client.post("/v1/ask", json={"question": "stabbings"}, headers=headers)
+        statuses.append(response.status)
+    return statuses
+
+
+async def test_without_trusted_proxies_x_forwarded_for_cannot_dodge_the_limit(
+        aiohttp_client: MakeClient) -> None:
+    limited = await aiohttp_client(create_app(BotConfig(rate_limit_ip=6)))  # a burst of 1
+    forged = [f"198.51.100.{n}" for n in range(5)]
+    assert await asked_statuses(limited, [*forged]) == [200, 429, 429, 429, 429]
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
+        aiohttp_client: MakeClient) -> None:
+    config = BotConfig(rate_limit_ip=6, forwarded_allow_ips=parse_forwarded_allow_ips(
+        "127.0.0.1, 10.0.0.0/8"))
+    proxied = await aiohttp_client(create_app(config))
+    # The test client (127.0.0.1) is the trusted proxy; what it forwards names the client.
+    assert await asked_statuses(proxied, ["203.0.113.1", "203.0.113.2", "203.0.113.1"]) == [
+        200, 200, 429]
+    # A client's own claim left of its real address counts for nothing: the right-most
+    # untrusted entry is the client (203.0.113.2 is already limited).
+    assert await asked_statuses(proxied, ["192.0.2.77, 203.0.113.2"]) == [429]
+    # Through a chain of trusted proxies, the first untrusted hop from the right.
+    assert await asked_statuses(proxied, ["203.0.113.3, 10.1.2.3, 10.0.0.9"]) == [200]
+    assert await asked_statuses(proxied, ["203.0.113.3"]) == [429]
+    # No header: the proxy itself is the client.
+    assert await asked_statuses(proxied, [None, None]) == [200, 429]
+
+
+@pytest.mark.parametrize("value", ["caddy", "127.0.0.1,,", "10.0.0.0/33", "localhost",
+                                   "1.2.3.4/8/8"])
+def test_an_invalid_forwarded_allow_ips_is_one_clear_error_at_start(value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "quotebot", "serve", "--port", "0",
+                             "--forwarded-allow-ips", value], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--forwarded-allow-ips" in lines[0] and "127.0.0.1" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -117,8 +117,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_cleanly() -> None:
                 async def one(rid: str) -> None:
                     try:
                         async with session.post(server.url + "/v1/ask",
-                                                json={"question": "how many stabbings?",
-                                                      "session": rid},
+                                                json={"question": "how many stabbings?"},
                                                 headers={"X-Request-Id": rid}) as r:
                             body = await r.json()
                             if r.status == 200 and body["answer"] == "72":
@@ -168,8 +167,8 @@ def test_requests_waiting_on_redis_at_sigterm_are_answered_before_exit() -> None
 
         def ask_in_a_conversation(connection: http.client.HTTPConnection, n: int) -> None:
             try:
-                replies.append(post(connection, {"question": "how many stabbings?",
-                                                 "session": f"frozen-{n}"}))
+                # A new conversation, which the server stores in (frozen) Redis.
+                replies.append(post(connection, {"question": "how many stabbings?"}))
             except (OSError, http.client.HTTPException) as exc:  # dropped by the server
                 replies.append((0, {"error": repr(exc)}))
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,44 +23,75 @@ def redis() -> Iterator[Process]:
         yield server
 
 
+def redis_cli(redis: Process, *args: str) -> str:
+    return subprocess.run(["redis-cli", "-p", str(redis.port), *args], capture_output=True,
+                          text=True, timeout=10).stdout.strip()
+
+
+def health(server: Process) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
+        assert response.status == 200
+        return dict(json.loads(response.read()))
+
+
 def test_two_replicas_share_one_conversation(redis: Process) -> None:
     env = {"QUOTEBOT_REDIS_URL": redis.extra["url"]}
     with serve(env=env) as first, serve(env=env) as second:
-        _, asked = first.post("/v1/ask", {"question": "who went to New York?", "session": "r1",
-                                          "k": 2})
-        _, more = second.post("/v1/ask", {"question": "more", "session": "r1", "k": 2})
+        _, asked = first.post("/v1/ask", {"question": "who went to New York?", "k": 2})
+        r1 = asked["session"]
+        # The id one replica issued is good on the other.
+        _, more = second.post("/v1/ask", {"question": "more", "session": r1, "k": 2})
         assert more["answered"] and more["resolved_question"] == "who went to New York?"
         shown = {q["text"] for q in asked["quotes"]}
         assert more["quotes"] and shown.isdisjoint(q["text"] for q in more["quotes"])
-        second.post("/v1/ask", {
-            "question": "Who is the deputy mayor for policing?", "session": "r2"})
-        _, said = first.post("/v1/ask", {"question": "What did she say?", "session": "r2"})
+        _, started = second.post("/v1/ask", {"question": "Who is the deputy mayor for policing?"})
+        r2 = started["session"]
+        _, said = first.post("/v1/ask", {"question": "What did she say?", "session": r2})
         assert said["quotes"][0]["text"].startswith("Ms Linden said")
-        keys = subprocess.run(["redis-cli", "-p", str(redis.port), "--scan", "--pattern",
-                               "quotebot:session:*"], capture_output=True, text=True,
-                              timeout=10).stdout.split()
-        assert sorted(keys) == ["quotebot:session:http:r1", "quotebot:session:http:r2"]
-        ttl = subprocess.run(["redis-cli", "-p", str(redis.port), "ttl",
-                              "quotebot:session:http:r1"], capture_output=True, text=True,
-                             timeout=10).stdout.strip()
+        # An id neither issued is unknown to both.
+        for server in (first, second):
+            status, body = server.post("/v1/ask", {"question": "more", "session": "alice"})
+            assert (status, body["error"]["code"]) == (404, "unknown_session")
+        keys = redis_cli(redis, "--scan", "--pattern", "quotebot:session:*").split()
+        assert sorted(keys) == sorted([f"quotebot:session:http:{r1}",
+                                       f"quotebot:session:http:{r2}"])
+        ttl = redis_cli(redis, "ttl", f"quotebot:session:http:{r1}")
         assert 0 < int(ttl) <= 24 * 3600
+        assert health(first)["status"] == "ok" and health(first)["sessions"] == "redis"
+
+
+def test_conversations_are_stored_compactly_as_utf8(redis: Process) -> None:
+    env = {"QUOTEBOT_REDIS_URL": redis.extra["url"], "QUOTEBOT_SEMANTIC": "off"}
+    question = "how many stabbings? " + "😀" * 970
+    with serve(env=env) as server:
+        status, body = server.post("/v1/ask", {"question": question})
+        assert status == 200
+        key = f"quotebot:session:http:{body['session']}"
+        stored = json.loads(redis_cli(redis, "get", key))
+        assert stored["question"] == question
+        assert None not in stored.values() and 0 not in stored.values()  # no defaults
+        size = int(redis_cli(redis, "strlen", key))
+        # UTF-8 (4 bytes an emoji), not json.dumps's \ud83d\ude00 (12 bytes an emoji).
+        assert size < len(question.encode()) + 200
 
 
 def test_answers_go_on_while_redis_is_down_and_sharing_resumes_after(redis: Process) -> None:
     env = {"QUOTEBOT_REDIS_URL": redis.extra["url"]}
     with serve(env=env) as server:
-        assert server.post("/v1/ask", {"question": "how many stabbings?", "session": "f"})[0] \
-            == 200
+        assert server.post("/v1/ask", {"question": "how many stabbings?"})[0] == 200
         port = redis.port
         redis.proc.terminate()
         redis.proc.wait(10)
-        replies = [server.post("/v1/ask", {"question": q, "session": "f", "k": 2})
-                   for q in ("who went to New York?", "more")]
-        assert [status for status, _ in replies] == [200, 200]
+        _, asked = server.post("/v1/ask", {"question": "who went to New York?", "k": 2})
+        status, more = server.post("/v1/ask", {"question": "more", "session": asked["session"],
+                                               "k": 2})
         # The conversation carried on in memory: "more" continued the question before it.
-        more = replies[1][1]
+        assert status == 200
         assert more["answered"] and more["resolved_question"] == "who went to New York?"
         assert "unreachable" in server.log() and "in memory" in server.log()
+        down = health(server)
+        assert down["status"] == "degraded"
+        assert "unreachable" in down["reason"] and f"127.0.0.1:{port}" in down["reason"]
         restarted = subprocess.Popen(["redis-server", "--port", str(port), "--bind",
                                       "127.0.0.1", "--save", "", "--appendonly", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,13 +99,41 @@ def test_answers_go_on_while_redis_is_down_and_sharing_resumes_after(redis: Proc
             deadline = time.monotonic() + 20
             stored = ""
             while time.monotonic() < deadline and not stored:
-                server.post("/v1/ask", {"question": "who went to New York?", "session": "h"})
+                _, body = server.post("/v1/ask", {"question": "who went to New York?"})
                 stored = subprocess.run(["redis-cli", "-p", str(port), "get",
-                                         "quotebot:session:http:h"], capture_output=True,
-                                        text=True, timeout=10).stdout.strip()
+                                         f"quotebot:session:http:{body['session']}"],
+                                        capture_output=True, text=True, timeout=10
+                                        ).stdout.strip()
                 time.sleep(0.2)
             assert "who went to New York?" in stored
             assert "reachable again" in server.log()
+            assert health(server)["status"] == "ok"
         finally:
             restarted.terminate()
             restarted.wait(10)
+
+
+def test_a_refused_password_shows_in_healthz_without_the_password(redis: Process) -> None:
+    wrong = "not-the-password-7f3a"
+    redis_cli(redis, "config", "set", "requirepass", "the-password-b81c")
+    env = {"QUOTEBOT_REDIS_URL": f"redis://:{wrong}@127.0.0.1:{redis.port}/0",
+           "QUOTEBOT_SEMANTIC": "off"}
+    with serve(env=env) as server:
+        status, asked = server.post("/v1/ask", {"question": "who went to New York?"})
+        assert status == 200  # answered from memory
+        assert server.post("/v1/ask", {"question": "more", "session": asked["session"]})[0] \
+            == 200
+        report = health(server)
+        assert report["status"] == "degraded"
+        assert "refused" in report["reason"] and "password" in report["reason"]
+        assert wrong not in json.dumps(report) and wrong not in server.log()
+        assert "refused" in server.log()
+        # The operator fixes Redis's side; quotebot notices without a restart.
+        redis_cli(redis, "-a", "the-password-b81c", "--no-auth-warning", "config", "set",
+                  "requirepass", wrong)
+        assert health(server)["status"] == "ok"
+        _, body = server.post("/v1/ask", {"question": "how many stabbings?"})
+        stored = redis_cli(redis, "-a", wrong, "--no-auth-warning", "exists",
+                           f"quotebot:session:http:{body['session']}")
+        assert stored == "1"
+        assert wrong not in server.log()

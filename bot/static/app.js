@@ -1,5 +1,6 @@
 "use strict";
-// The chat page: asks POST /v1/ask with a per-tab session id and renders the answer JSON.
+// The chat page: asks POST /v1/ask and renders the answer JSON. The first answer carries the
+// id of the conversation the server started; later questions in this tab send it back.
 // Everything from the article is inserted as text, never as HTML.
 (function () {
   const log = document.getElementById("log");
@@ -10,10 +11,6 @@
     "its of on or she he they the their this to was were what when where which who whom why will " +
     "with about many much more").split(" "));
   let session = sessionStorage.getItem("quotebot-session");
-  if (!session) {
-    session = "web-" + Math.random().toString(36).slice(2) + Date.now().toString(36);
-    sessionStorage.setItem("quotebot-session", session);
-  }
   let lastQuestion = "";
 
   function el(tag, cls, text) {
@@ -71,6 +68,32 @@
     moreButton.disabled = false;
   }
 
+  async function post(question) {
+    const body = {question: question};
+    if (session) body.session = session;
+    const response = await fetch("/v1/ask", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify(body),
+    });
+    return response.json();
+  }
+
+  // The answer, in this tab's conversation; a new one if the server no longer knows it.
+  async function converse(question) {
+    let data = await post(question);
+    if (session && data.error && data.error.code === "unknown_session") {
+      session = null;
+      sessionStorage.removeItem("quotebot-session");
+      data = await post(question);
+    }
+    if (typeof data.session === "string") {
+      session = data.session;
+      sessionStorage.setItem("quotebot-session", session);
+    }
+    return data;
+  }
+
   async function ask(question) {
     question = question.trim();
     if (!question) return;
@@ -78,12 +101,8 @@
     turn.appendChild(el("p", "q", question));
     log.appendChild(turn);
     try {
-      const response = await fetch("/v1/ask", {
-        method: "POST",
-        headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({question: question, session: session}),
-      });
-      render(turn, await response.json(), question.toLowerCase() === "more" ? lastQuestion : question);
+      const data = await converse(question);
+      render(turn, data, question.toLowerCase() === "more" ? lastQuestion : question);
       if (question.toLowerCase() !== "more") lastQuestion = question;
     } catch (err) {
       turn.appendChild(el("p", "error", "Could not reach quotebot: " + err));
