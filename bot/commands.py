@@ -229,13 +229,14 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
             return
         # A wrong token or address fails here, in a second, before the corpus is loaded.
         asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
+        from quotebot.bot.answerer import Answerer
         from quotebot.bot.metrics import Metrics
         from quotebot.bot.sessions import make_store
-        from quotebot.engine import QuoteEngine
 
-        engine = QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
-        bot = tg.TelegramBot(engine, make_store(redis_url, ttl=config.session_ttl), Metrics(),
-                             config)
+        answerer = Answerer.open(corpus, index_dir, semantic=semantic)
+        engine = answerer.engine
+        bot = tg.TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl),
+                             Metrics(), config)
         application = bot.build_application(webhook=False)
 
         def announce() -> None:

@@ -5,6 +5,20 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a request came in: by this process's monotonic clock and by the wall clock
+    (which replicas share)."""
+
+    monotonic: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> Arrival:
+        return cls(time.monotonic(), time.time())
 
 
 class RateLimiter:
@@ -29,16 +43,18 @@ class RateLimiter:
 
     def _tokens(self, key: str, now: float) -> float:
         tokens, last = self._buckets.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - last) * self.rate)
+        return min(self.burst, tokens + max(0.0, now - last) * self.rate)
 
-    def allow(self, key: str) -> bool:
-        """Take one token for ``key``; False when the bucket is empty."""
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Take one token for ``key`` (for a request that arrived at ``now``, by default
+        this moment); False when the bucket is empty."""
         if not self.enabled:
             return True
-        now = self.clock()
+        now = self.clock() if now is None else now
         tokens = self._tokens(key, now)
         allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        _, last = self._buckets.get(key, (0.0, now))
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, max(now, last))
         self._buckets.move_to_end(key)
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import re
 import secrets
 import signal
@@ -24,20 +25,20 @@ from typing import Any
 
 from aiohttp import http_exceptions, web
 
+from quotebot.bot.answerer import Answerer
 from quotebot.bot.config import BotConfig, IPNetwork
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore, make_store
-from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
 from quotebot.question import MAX_QUESTION_CHARS
-from quotebot.session import SessionState, follow_up
+from quotebot.session import SessionState
 
 log = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", BotConfig)
-ENGINE = web.AppKey("engine", QuoteEngine)
+ANSWERER = web.AppKey("answerer", Answerer)
 STORE = web.AppKey("store", SessionStore)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
@@ -243,10 +244,10 @@ async def ask(request: web.Request) -> web.Response:
     id is 404 ``unknown_session``, so nobody can read or join a conversation by guessing.
     """
     app = request.app
-    limiter = app[LIMITER]
     address = client_address(request)
-    if not limiter.allow(f"ip:{address}"):
-        wait = max(1, round(limiter.retry_after(f"ip:{address}")))
+    waiting = await app[STORE].take(f"ip:{address}", app[LIMITER])
+    if waiting:
+        wait = max(1, math.ceil(waiting))
         return error_response(429, "rate_limited",
                               f"Too many requests from this address; retry in {wait} s.",
                               headers={"Retry-After": str(wait)})
@@ -262,11 +263,11 @@ async def ask(request: web.Request) -> web.Response:
         raise ApiError(422, "question_too_long",
                        f"The question is {len(question):,} characters long; the limit is "
                        f"{MAX_QUESTION_CHARS:,}.")
-    engine = app[ENGINE]
+    answerer = app[ANSWERER]
     store = app[STORE]
     if session is None:
         session = secrets.token_urlsafe(SESSION_BYTES)
-        answer, state = follow_up(engine, SessionState(), question, k)
+        answer, state = await answerer.follow_up(SessionState(), question, k)
         await store.put(f"http:{session}", state)
     else:
         if not _SESSION_ID.fullmatch(session):
@@ -276,7 +277,7 @@ async def ask(request: web.Request) -> web.Response:
             found = await store.find(key)
             if found is None:
                 raise _unknown_session(app[CONFIG])
-            answer, state = follow_up(engine, found, question, k)
+            answer, state = await answerer.follow_up(found, question, k)
             await store.put(key, state)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
@@ -296,14 +297,14 @@ def _dumps(data: Any) -> str:
 
 
 async def list_docs(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    engine = request.app[ANSWERER].engine
     return web.json_response({"documents": [
         {"doc": d.id, "title": d.title, "sentences": d.sentences} for d in engine.documents
     ]}, dumps=_dumps)
 
 
 async def show_doc(request: web.Request) -> web.Response:
-    document = request.app[ENGINE].document(request.match_info["doc"])
+    document = request.app[ANSWERER].engine.document(request.match_info["doc"])
     return web.json_response({"doc": document.id, "title": document.title,
                               "text": document.text}, dumps=_dumps)
 
@@ -312,14 +313,16 @@ async def healthz(request: web.Request) -> web.Response:
     """"ok", or "degraded" with the reason while answers go on without what was configured
     (Redis unreachable or refusing the password: conversations are per process then).
     Always 200 while the server answers, so a load balancer keeps sending it questions."""
-    engine = request.app[ENGINE]
+    answerer = request.app[ANSWERER]
+    engine = answerer.engine
     store = request.app[STORE]
     problem = await store.health()
     body: dict[str, Any] = {
         "status": "degraded" if problem else "ok",
         "documents": len(engine.documents),
         "sentences": engine.index.n_sentences,
-        "semantic": engine.vectors is not None,
+        "generation": engine.index.generation or None,
+        "semantic": answerer.semantic_status,
         "telegram": request.app[CONFIG].telegram_webhook_enabled,
         "sessions": store.kind,
     }
@@ -403,16 +406,18 @@ class TelegramWebhook:
 async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
-    engine = await asyncio.to_thread(QuoteEngine.open, config.corpus, index_dir=config.index_dir,
-                                     semantic=config.semantic)
-    app[ENGINE] = engine
+    answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
+                                       semantic=config.semantic)
+    app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
+    engine = answerer.engine
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
              len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
-             "on" if engine.vectors is not None else "off")
+             answerer.semantic_status)
     await app[STORE].health()  # logs a warning now if Redis is configured but not usable
     yield
+    answerer.close()
     await app[STORE].close()
 
 
@@ -424,7 +429,7 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
         return
     from quotebot.bot.telegram import TelegramBot, start_telegram
 
-    bot = TelegramBot(app[ENGINE], app[STORE], app[METRICS], config)
+    bot = TelegramBot(app[ANSWERER], app[STORE], app[METRICS], config)
     application = bot.build_application(webhook=True)
     # The bot checks its token with the Bot API on start; without it there is no bot.
     await start_telegram(application, config, hint=", or unset TELEGRAM_WEBHOOK_SECRET to "

@@ -32,6 +32,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from quotebot.bot.config import redact_url
+from quotebot.bot.ratelimit import Arrival, RateLimiter
 from quotebot.errors import QuotebotError
 from quotebot.session import SessionState
 
@@ -106,6 +107,13 @@ class SessionStore(Protocol):
 
     async def first_delivery(self, update: str) -> bool:
         """True the first time ``update`` (a Telegram update's id) is seen, False after."""
+        ...
+
+    async def take(self, key: str, limiter: RateLimiter, arrived: Arrival | None = None
+                   ) -> float:
+        """Take one request from ``key``'s bucket of ``limiter``: 0 when allowed, else the
+        seconds to wait. Shared by every process using the same Redis. ``arrived`` is when
+        the request came in, when it waited (for its conversation) before being counted."""
         ...
 
     async def health(self) -> str | None:
@@ -201,6 +209,11 @@ class MemorySessionStore(_Locks):
     async def first_delivery(self, update: str) -> bool:
         return self._recent.first(update)
 
+    async def take(self, key: str, limiter: RateLimiter, arrived: Arrival | None = None
+                   ) -> float:
+        now = arrived.monotonic if arrived is not None else None
+        return 0.0 if limiter.allow(key, now) else max(limiter.retry_after(key), 1e-3)
+
     async def health(self) -> str | None:
         return None
 
@@ -227,6 +240,7 @@ class RedisSessionStore:
         self._redis: Any = redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0,
                                           health_check_interval=5)
         self._fallback = MemorySessionStore(ttl=ttl, max_bytes=max_bytes)
+        self._bucket = self._redis.register_script(_GCRA)
         self._problem: str | None = None
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -374,6 +388,27 @@ class RedisSessionStore:
 
     # -- health --------------------------------------------------------------------------------
 
+    async def take(self, key: str, limiter: RateLimiter, arrived: Arrival | None = None
+                   ) -> float:
+        """A token bucket in Redis (GCRA: the key holds the time the bucket is full again),
+        so that replicas and workers share one limit per key."""
+        from redis.exceptions import RedisError
+
+        if not limiter.enabled:
+            return 0.0
+        if self._usable():
+            interval = 1000.0 / limiter.rate  # ms per token
+            at = [arrived.wall * 1000.0] if arrived is not None else []
+            try:
+                wait = await self._bucket(keys=[self.prefix + "rate:" + key],
+                                          args=[interval, interval * limiter.burst, *at])
+            except (RedisError, OSError) as exc:
+                self._failed(exc)
+            else:
+                self._recovered()
+                return float(wait) / 1000.0
+        return await self._fallback.take(key, limiter, arrived)
+
     async def health(self) -> str | None:
         from redis.exceptions import RedisError
 
@@ -403,6 +438,30 @@ def _lock_class() -> type:
                 return bool(await self.redis.get(self.name) == token)
 
     return ClaimingLock
+
+
+#: Take one token: KEYS[1] holds the time (ms) at which the bucket is full again; ARGV[1] is
+#: the time one token takes to come back, ARGV[2] the time the whole bucket takes. Returns
+#: 0 when allowed, else the ms to wait. The time is ARGV[3] (when the request arrived, ms
+#: since the epoch) or else Redis's own clock.
+_GCRA = """
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local interval = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local full_at = tonumber(redis.call('GET', KEYS[1]) or now)
+if full_at < now then full_at = now end
+local next_full = full_at + interval
+if next_full - now > capacity then
+  return math.ceil(next_full - capacity - now)
+end
+local ttl = math.ceil(next_full - now) + 1000
+redis.call('SET', KEYS[1], string.format('%.3f', next_full), 'PX', ttl)
+return 0
+"""
 
 
 def make_store(redis_url: str | None, ttl: int = DEFAULT_TTL, max_bytes: int = DEFAULT_MEMORY

@@ -12,10 +12,12 @@ import asyncio
 import functools
 import hashlib
 import logging
+import math
 import re
 import secrets
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -47,7 +49,7 @@ from telegram.ext import (
 
 from quotebot.bot.config import ALLOWED_UPDATES, BotConfig, redact
 from quotebot.bot.metrics import Metrics
-from quotebot.bot.ratelimit import RateLimiter
+from quotebot.bot.ratelimit import Arrival, RateLimiter
 from quotebot.errors import QuotebotError
 from quotebot.render import (
     TELEGRAM_LIMIT,
@@ -61,6 +63,7 @@ from quotebot.suggest import suggest_questions
 if TYPE_CHECKING:
     # The engine's modules load NLTK, SciPy and more, which take seconds: a start that
     # fails on its token or address must not wait for them.
+    from quotebot.bot.answerer import Answerer
     from quotebot.bot.sessions import SessionStore
     from quotebot.engine import QuoteEngine
     from quotebot.session import SessionState
@@ -324,6 +327,9 @@ def _check(question: str) -> str:
     return hashlib.sha256(question.encode()).hexdigest()[:6]
 
 
+#: When the update being handled arrived (set before waiting for its chat's turn).
+_arrived: ContextVar[Arrival | None] = ContextVar("quotebot_arrived", default=None)
+
 Handler = Callable[[Any, Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
@@ -337,34 +343,36 @@ def one_at_a_time(handler: Handler) -> Handler:
         if chat is None:
             await handler(self, update, context)
             return
+        # Rate limits count a message from when it came, not from when its turn came.
+        _arrived.set(Arrival.now())
         async with self.store.lock(f"tg:{chat.id}"):
             await handler(self, update, context)
 
     return wrapper
 
 
-class TelegramBot:
-    """The bot's behaviour, independent of polling or webhook delivery."""
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """What the bot says about the corpus it serves: example questions it can answer (the
+    /start buttons refer to them by position and a check of their text), and the help."""
 
-    def __init__(self, engine: QuoteEngine, store: SessionStore, metrics: Metrics,
-                 config: BotConfig) -> None:
+    engine: QuoteEngine
+    suggestions: tuple[str, ...]
+    about: str
+    help: str
+    empty: str
+
+    @classmethod
+    def of(cls, engine: QuoteEngine) -> Texts:
         from quotebot.question import MAX_QUESTION_CHARS
 
-        self.engine = engine
-        self.store = store
-        self.metrics = metrics
-        self.config = config
-        self.limiter = RateLimiter(config.rate_limit_chat)
-        self._warned: set[int] = set()
-        #: Example questions of the corpus served; buttons refer to them by position.
-        self.suggestions = suggest_questions(engine, n=4)
+        suggestions = tuple(suggest_questions(engine, n=4))
         docs = engine.documents
-        self.about = (f"“{fit_text(docs[0].title, 120)}”" if len(docs) == 1
-                      else f"the {len(docs):,} documents I read")
-        example = (f", e.g. <i>{fit_text(self.suggestions[0], 200)}</i>" if self.suggestions
-                   else "")
-        self.help = (
-            f"Ask me anything about {self.about} and I answer by quoting it, with where each "
+        about = (f"“{fit_text(docs[0].title, 120)}”" if len(docs) == 1
+                 else f"the {len(docs):,} documents I read")
+        example = (f", e.g. <i>{fit_text(suggestions[0], 200)}</i>" if suggestions else "")
+        help_text = (
+            f"Ask me anything about {about} and I answer by quoting it, with where each "
             f"quote comes from.\n\n"
             f"• Just type a question{example}\n"
             "• <b>More</b> (or /more) gives the next passages\n"
@@ -373,8 +381,50 @@ class TelegramBot:
             f"Questions can be up to {MAX_QUESTION_CHARS:,} characters. In groups, mention me "
             "or reply to me; each member has their own conversation."
         )
-        self.empty = ("Send me a question, e.g. “" + self.suggestions[0] + "”"
-                      if self.suggestions else "Send me a question about what I read.")
+        empty = ("Send me a question, e.g. “" + suggestions[0] + "”"
+                 if suggestions else "Send me a question about what I read.")
+        return cls(engine, suggestions, about, help_text, empty)
+
+    def example(self, index: int, check: str) -> str | None:
+        """The example question a button points to, if it is still in the list."""
+        if 0 <= index < len(self.suggestions) and _check(self.suggestions[index]) == check:
+            return self.suggestions[index]
+        return None
+
+    def example_buttons(self) -> InlineKeyboardMarkup | None:
+        if not self.suggestions:
+            return None
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(q, callback_data=f"ask:{i}:{_check(q)}")]
+             for i, q in enumerate(self.suggestions)])
+
+
+class TelegramBot:
+    """The bot's behaviour, independent of polling or webhook delivery."""
+
+    def __init__(self, answerer: Answerer, store: SessionStore, metrics: Metrics,
+                 config: BotConfig) -> None:
+        self.answerer = answerer
+        self.store = store
+        self.metrics = metrics
+        self.config = config
+        self.limiter = RateLimiter(config.rate_limit_chat)
+        self._warned: set[int] = set()
+        self._texts: Texts | None = None
+
+    @property
+    def engine(self) -> QuoteEngine:
+        """The engine answering now (a new index generation replaces it)."""
+        engine: QuoteEngine = self.answerer.engine
+        return engine
+
+    async def texts(self) -> Texts:
+        """Greeting, help and example questions for the corpus being served (made again
+        when the index changes, off the event loop)."""
+        engine = self.engine
+        if self._texts is None or self._texts.engine is not engine:
+            self._texts = await self.answerer.run(Texts.of, engine)
+        return self._texts
 
     # -- building ---------------------------------------------------------------------
 
@@ -413,26 +463,21 @@ class TelegramBot:
         message = update.effective_message
         if message is None:
             return
-        text = f"Hello! I answer questions about {self.about} by quoting it.\n"
-        text += "Try one of these, or type your own:" if self.suggestions else \
+        texts = await self.texts()
+        text = f"Hello! I answer questions about {texts.about} by quoting it.\n"
+        text += "Try one of these, or type your own:" if texts.suggestions else \
             "Type a question; /sources lists what I read."
         await context.bot.send_message(message.chat.id, text, parse_mode=ParseMode.HTML,
-                                       reply_markup=self.example_buttons(),
+                                       reply_markup=texts.example_buttons(),
                                        **Target.of(message).send_options())
-
-    def example_buttons(self) -> InlineKeyboardMarkup | None:
-        if not self.suggestions:
-            return None
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(q, callback_data=f"ask:{i}:{_check(q)}")]
-             for i, q in enumerate(self.suggestions)])
 
     @one_at_a_time
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("help")
         message = update.effective_message
         if message is not None:
-            await context.bot.send_message(message.chat.id, self.help, parse_mode=ParseMode.HTML,
+            await context.bot.send_message(message.chat.id, (await self.texts()).help,
+                                           parse_mode=ParseMode.HTML,
                                            **Target.of(message).send_options())
 
     @one_at_a_time
@@ -459,8 +504,7 @@ class TelegramBot:
         if message is None or chat is None:
             return
         target = Target.of(message)
-        if not self._allowed(chat.id):
-            await self._slow_down(target, context)
+        if not await self._admit(target, context):
             return
         await self.answer(context, target, conversation_key(chat, update.effective_user), MORE)
 
@@ -476,10 +520,10 @@ class TelegramBot:
         self._count("text")
         target = Target.of(message)
         if not text.strip():
-            await context.bot.send_message(chat.id, self.empty, **target.send_options())
+            await context.bot.send_message(chat.id, (await self.texts()).empty,
+                                           **target.send_options())
             return
-        if not self._allowed(chat.id):
-            await self._slow_down(target, context)
+        if not await self._admit(target, context):
             return
         await self.answer(context, target, conversation_key(chat, update.effective_user), text)
 
@@ -506,15 +550,13 @@ class TelegramBot:
             question = MORE
         elif data == MORE:  # buttons sent before More carried what it continues
             question = MORE
-        elif (match := _ASK.fullmatch(data)) and int(match["index"]) < len(self.suggestions) \
-                and _check(self.suggestions[int(match["index"])]) == match["check"]:
-            question = heading = self.suggestions[int(match["index"])]
+        elif (match := _ASK.fullmatch(data)) and (
+                found := (await self.texts()).example(int(match["index"]), match["check"])):
+            question = heading = found
         elif (match := _SOURCES.fullmatch(data)) and int(match["offset"]) < len(
                 self.engine.documents):
-            if self._allowed(chat.id):
+            if await self._admit(target, context):
                 await self.send_sources(context, target, int(match["offset"]))
-            else:
-                await self._slow_down(target, context)
             return
         elif data.startswith("ask:"):
             await context.bot.send_message(chat.id, "That example is from an older list; "
@@ -523,8 +565,7 @@ class TelegramBot:
             return
         else:
             return
-        if not self._allowed(chat.id):
-            await self._slow_down(target, context)
+        if not await self._admit(target, context):
             return
         await self.answer(context, target, conversation, question, state=state,
                           heading=heading)
@@ -562,12 +603,10 @@ class TelegramBot:
         """Answer ``text`` in ``conversation`` (or from ``state``, what a More button
         continues) and send the reply to ``target``, in order."""
         # The caller holds the chat's lock (see one_at_a_time).
-        from quotebot.session import follow_up
-
         if state is None:
             state = await self.store.get(conversation)
         try:
-            answer, state = follow_up(self.engine, state, text)
+            answer, state = await self.answerer.follow_up(state, text)
         except QuotebotError as exc:
             await context.bot.send_message(target.chat_id, render_error(exc.message),
                                            **target.send_options())
@@ -593,22 +632,22 @@ class TelegramBot:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _allowed(self, chat_id: int) -> bool:
-        if self.limiter.allow(f"chat:{chat_id}"):
-            self._warned.discard(chat_id)
+    async def _admit(self, target: Target, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Take a question from the chat's rate limit (shared through Redis when it is
+        configured); when the chat is over it, say so politely, once per flood."""
+        wait = await self.store.take(f"chat:{target.chat_id}", self.limiter, _arrived.get())
+        if not wait:
+            self._warned.discard(target.chat_id)
             return True
-        return False
-
-    async def _slow_down(self, target: Target, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("rate_limited")
         if target.chat_id in self._warned:
-            return  # one polite message per flood, not one per message
+            return False  # one polite message per flood, not one per message
         self._warned.add(target.chat_id)
-        wait = max(1, round(self.limiter.retry_after(f"chat:{target.chat_id}")))
         await context.bot.send_message(
             target.chat_id,
-            f"You're asking faster than I can read. Please wait {wait} s and ask again.",
-            **target.send_options())
+            f"You're asking faster than I can read. Please wait {max(1, math.ceil(wait))} s "
+            f"and ask again.", **target.send_options())
+        return False
 
     def _count(self, kind: str) -> None:
         self.metrics.inc("quotebot_telegram_updates_total", "Telegram updates handled, by kind.",

@@ -115,7 +115,8 @@ async def test_documents_health_and_metrics(client: Client) -> None:
     assert health.status == 200 and (await health.json())["sentences"] == 18
     assert (await health.json())["status"] == "ok"
     assert (await health.json())["sessions"] == "memory"
-    assert (await health.json())["semantic"] is True  # the bundled model is installed
+    # The bundled model is installed: vectors are there, or being computed.
+    assert (await health.json())["semantic"] in ("on", "pending")
     await ask(client, {"question": "how many stabbings?"})
     await ask(client, {"question": "How do I bake sourdough bread?"})
     text = await (await client.get("/metrics")).text()

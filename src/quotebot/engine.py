@@ -61,8 +61,11 @@ class QuoteEngine:
     """Answers questions over one :class:`SentenceIndex`, by words alone or by words and
     meaning once vectors are attached (:meth:`attach_semantic`)."""
 
-    def __init__(self, index: SentenceIndex, *, tuning: Tuning | None = None) -> None:
+    def __init__(self, index: SentenceIndex, *, tuning: Tuning | None = None,
+                 directory: Path | None = None) -> None:
         self.index = index
+        #: The folder the index was loaded from or saved in, where its vectors belong.
+        self.directory = directory
         self.tuning = tuning or default_tuning()
         self._lexical = LexicalScorer(self.tuning.lexical)
         self._meaning: _Meaning | None = None
@@ -81,8 +84,8 @@ class QuoteEngine:
         ``semantic`` is ``auto``, ``on`` or ``off`` (default: ``$QUOTEBOT_SEMANTIC``)."""
         mode = resolve_mode(semantic)
         index, directory = open_index(corpus, index_dir, progress=progress)
-        engine = cls(index)
-        engine.attach_semantic(mode, directory)
+        engine = cls(index, directory=directory)
+        engine.attach_semantic(mode, progress=progress)
         return engine
 
     # -- meaning ------------------------------------------------------------------------
@@ -116,14 +119,18 @@ class QuoteEngine:
         return True
 
     def attach_semantic(self, mode: str = "auto", directory: Path | None = None, *,
-                        progress: Progress | None = None) -> bool:
-        """Load (or compute, and save in ``directory``) the vectors, and rerank by meaning
-        from then on. Returns whether reranking by meaning is on."""
+                        progress: Progress | None = None, compute: bool = True) -> bool:
+        """Load the vectors saved beside the index (or compute them, unless ``compute`` is
+        False, and save them in ``directory``, by default the index's folder), and rerank
+        by meaning from then on. Returns whether reranking by meaning is on."""
         if not self.wants_semantic(mode):
             return False
+        directory = directory if directory is not None else self.directory
         encoder = Encoder.load()
         vectors = load_vectors(self.index, directory)
         if vectors is None:
+            if not compute:
+                return False
             log.info("embedding %d sentences for semantic reranking", self.index.n_sentences)
             vectors = compute_vectors(self.index, encoder, directory, progress=progress)
         with self._lock:

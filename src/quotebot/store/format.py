@@ -157,6 +157,7 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
                     arrays["delete_word"]),
         fingerprint=manifest["fingerprint"],
         analyzer_version=manifest["analyzer_version"],
+        generation=gen.name,
     )
 
 

@@ -169,6 +169,8 @@ class SentenceIndex:
     words: Words
     fingerprint: str
     analyzer_version: str = analysis.ANALYZER_VERSION
+    #: The saved generation this index was loaded from or saved as ("" in memory only).
+    generation: str = ""
     _doc_pos: dict[str, int] | None = field(default=None, repr=False)
     _paragraph_table: tuple[IntArray, IntArray] | None = field(default=None, repr=False)
 
@@ -270,7 +272,9 @@ class SentenceIndex:
         """Write a new generation in ``directory`` and make it current; returns its path."""
         from quotebot.store.format import save_index
 
-        return save_index(self, directory)
+        gen = save_index(self, directory)
+        self.generation = gen.name
+        return gen
 
     @classmethod
     def load(cls, directory: Any) -> SentenceIndex:

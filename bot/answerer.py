@@ -1,0 +1,177 @@
+"""The engine as the network front ends use it: off the event loop, always current.
+
+- Questions run in worker threads, so the event loop keeps accepting requests, health
+  checks and Telegram updates while an answer is computed; at most ``max_pending``
+  questions wait, beyond that the server says it is busy.
+- The server answers from the moment the index is open: when vectors for reranking by
+  meaning are not saved yet, they are computed in the background and reranking starts
+  when they are ready (``/healthz`` says ``"semantic": "pending"`` meanwhile).
+- A new generation of the index (``quotebot index`` into the folder being served) is
+  picked up by itself: the folder's ``CURRENT`` is checked every ``watch_seconds``,
+  and the new index replaces the old one between questions, with no restart and no
+  failed request. Readers of the old generation keep their mapped pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from quotebot.engine import QuoteEngine
+from quotebot.errors import QuotebotError
+from quotebot.models import Answer
+from quotebot.session import SessionState, follow_up
+from quotebot.store import IndexFolder, SentenceIndex
+from quotebot.store.catalogue import open_index
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Busy(QuotebotError):
+    """Too many questions are waiting for an answer in this process."""
+
+    code = "busy"
+    http_status = 503
+
+
+class Answerer:
+    """Holds the current engine and answers with it in worker threads."""
+
+    def __init__(self, engine: QuoteEngine, *, semantic: str = "auto", threads: int = 2,
+                 max_pending: int = 256, watch_seconds: float = 2.0) -> None:
+        self._engine = engine
+        self.semantic_mode = semantic
+        self.max_pending = max_pending
+        self.watch_seconds = watch_seconds
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, threads), thread_name_prefix="quotebot-answer")
+        self._pending = 0
+        self._embedding: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, corpus: str | None, index_dir: str | None, *, semantic: str = "auto",
+             watch_seconds: float = 2.0) -> Answerer:
+        """Open the index (building it if need be), attach saved vectors, start computing
+        missing ones in the background, and watch the index folder (blocks while the index
+        opens: call it from a thread in a server)."""
+        index, directory = open_index(corpus, index_dir)
+        engine = _engine_with_saved_vectors(index, directory, semantic)
+        answerer = cls(engine, semantic=semantic, threads=answering_threads(),
+                       watch_seconds=watch_seconds)
+        answerer._embed_in_background(engine)
+        answerer._start_watching()
+        return answerer
+
+    def _start_watching(self) -> None:
+        if self._engine.directory is not None and self.watch_seconds > 0:
+            self._watcher = threading.Thread(target=self._watch, name="quotebot-watch",
+                                             daemon=True)
+            self._watcher.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- what front ends use ------------------------------------------------------------
+
+    @property
+    def engine(self) -> QuoteEngine:
+        return self._engine
+
+    @property
+    def semantic_status(self) -> str:
+        """"on" (reranking by meaning), "pending" (vectors being computed) or "off"."""
+        if self._engine.semantic:
+            return "on"
+        embedding = self._embedding
+        return "pending" if embedding is not None and embedding.is_alive() else "off"
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` in a worker thread; Busy when too many are waiting."""
+        if self._pending >= self.max_pending:
+            raise Busy("The server is answering many questions at the moment; try again in "
+                       "a few seconds.")
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, func, *args)
+        finally:
+            self._pending -= 1
+
+    async def follow_up(self, state: SessionState, text: str, k: int = 3, **options: Any
+                        ) -> tuple[Answer, SessionState]:
+        """:func:`quotebot.session.follow_up` with the current engine, off the loop."""
+        engine = self._engine
+        return await self.run(lambda: follow_up(engine, state, text, k, **options))
+
+    # -- keeping current ----------------------------------------------------------------
+
+    def _embed_in_background(self, engine: QuoteEngine) -> None:
+        if engine.semantic or not engine.wants_semantic(self.semantic_mode):
+            return
+
+        def embed() -> None:
+            started = time.perf_counter()
+            try:
+                engine.attach_semantic(self.semantic_mode)
+            except (QuotebotError, OSError) as exc:
+                log.warning("reranking by meaning stays off: %s", getattr(exc, "message", exc))
+                return
+            log.info("reranking by meaning is on (vectors for %d sentences ready in %.1f s)",
+                     engine.index.n_sentences, time.perf_counter() - started)
+
+        log.info("answering by words while the vectors for %d sentences are computed",
+                 engine.index.n_sentences)
+        self._embedding = threading.Thread(target=embed, name="quotebot-embed", daemon=True)
+        self._embedding.start()
+
+    def _watch(self) -> None:
+        directory = self._engine.directory
+        assert directory is not None
+        folder = IndexFolder(directory)
+        while not self._closed.wait(self.watch_seconds):
+            name = folder.current_name()
+            if not name or name == self._engine.index.generation:
+                continue
+            try:
+                self._switch(directory)
+            except (QuotebotError, OSError) as exc:
+                # A generation being written, or damaged: keep answering from the old one.
+                log.warning("could not open the new index generation %s: %s", name,
+                            getattr(exc, "message", exc))
+
+    def _switch(self, directory: Path) -> None:
+        index = SentenceIndex.load(directory)
+        if index.generation == self._engine.index.generation:
+            return
+        engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)
+        self._engine = engine  # one reference swap: a question uses one engine throughout
+        log.info("now answering from index generation %s (%d documents, %d sentences)",
+                 index.generation, len(index.docs), index.n_sentences)
+        self._embed_in_background(engine)
+
+
+def _engine_with_saved_vectors(index: SentenceIndex, directory: Path | None,
+                               semantic: str) -> QuoteEngine:
+    engine = QuoteEngine(index, directory=directory)
+    engine.attach_semantic(semantic, compute=False)
+    return engine
+
+
+def answering_threads() -> int:
+    """Worker threads per process: enough to overlap waiting (the model and NumPy release
+    the interpreter lock), not so many that questions queue inside the pool."""
+    return min(4, os.cpu_count() or 1)
