@@ -156,11 +156,11 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
     from quotebot.bot.metrics import Metrics
     from quotebot.bot.sessions import make_store
     from quotebot.bot.telegram import TelegramBot, allowed_updates
-    from quotebot.engine import QuoteEngine
+    from quotebot.frontend import open_engine
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("quotebot").setLevel(logging.INFO)
-    engine = QuoteEngine.open(corpus, index_dir=index_dir, semantic=semantic)
+    engine = open_engine(corpus, index_dir, semantic)  # reports a long build on stderr
     bot = TelegramBot(engine, make_store(redis_url, ttl=config.session_ttl), Metrics(), config)
     application = bot.build_application(webhook=False)
     click.echo(f"quotebot Telegram bot polling ({len(engine.documents)} document(s)); "
