@@ -188,7 +188,7 @@ def client_address(request: web.Request) -> str:
 
 
 async def ask(request: web.Request) -> web.Response:
-    """POST /v1/ask: {"question", "session"?, "k"?} → the answer JSON."""
+    """POST /v1/ask: {"question", "session"?, "k"?, "doc"?} → the answer JSON."""
     app = request.app
     limiter = app[LIMITER]
     address = client_address(request)
@@ -201,6 +201,7 @@ async def ask(request: web.Request) -> web.Response:
     question = _field(data, "question", str, required=True)
     session = _field(data, "session", str)
     k = _field(data, "k", int)
+    doc = _field(data, "doc", str)  # answer from this document alone
     if k is None:
         k = 3
     if not 1 <= k <= 50:
@@ -214,13 +215,13 @@ async def ask(request: web.Request) -> web.Response:
                        "The field 'session' must be 1-128 letters, digits or _.:- characters.")
     engine = app[ENGINE]
     if session is None:
-        answer = answer_once(engine, question, k)
+        answer = answer_once(engine, question, k, doc=doc)
     else:
         store = app[STORE]
         key = f"http:{session}"
         async with store.lock(key):
             state = await store.get(key)
-            answer, state = follow_up(engine, state, question, k)
+            answer, state = follow_up(engine, state, question, k, doc=doc)
             await store.put(key, state)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")

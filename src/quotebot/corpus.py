@@ -225,8 +225,8 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
             skipped.append(exc)
     if not docs and skipped:
         raise skipped[0]  # one error, not a warning about the same file before it
-    for exc in skipped:
-        log.warning("skipping %s", exc.message)
+    for problem in skipped:
+        log.warning("skipping %s", problem.message)
     if all(not d.text.strip() for d in docs):
         raise CorpusError(f"Corpus {str(root)!r} has no text in it.", code="corpus_empty")
     return docs
