@@ -171,7 +171,8 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     if resolved != text:
         answer = replace(answer, question=text, resolved_question=resolved)
     # What a pronoun was replaced by stays what it was (not re-read from the rewrite).
-    kept = [(t, kind) for t, kind in state.referents if t in resolved and t not in text]
+    kept = [(t, kind) for t, kind in state.referents
+            if t.casefold() in resolved.casefold() and t.casefold() not in text.casefold()]
     found, place = referents_of(engine.index, answer, resolved, kept)
     new_state = SessionState(
         question=resolved,
@@ -222,7 +223,7 @@ def _replace_pronouns(text: str, state: SessionState) -> tuple[str, str | None]:
             continue
         possessive = _possessive(pronoun, text[match.end():])
         replacement = f"{referent}'s" if possessive else referent
-        if match.start() == 0:
+        if pronoun[:1].isupper() and match.start() == 0:
             replacement = replacement[:1].upper() + replacement[1:]
         out.append(text[pos:match.start()])
         out.append(replacement)
@@ -320,7 +321,9 @@ def _noun_phrases(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
         previous = token
         for nxt in tokens[i + 1:]:
             if (nxt.is_stop or text[previous.end:nxt.start].strip()
-                    or _is_verb(nxt, tokens, text)):
+                    or _is_verb(nxt, tokens, text)
+                    # "Is [the plant] closing?"; "the winning goal" keeps its first word.
+                    or (words and nxt.norm.endswith(("ing", "ed")) and _can_be_verb(nxt.norm))):
                 break
             words.append(nxt)
             previous = nxt
@@ -330,8 +333,14 @@ def _noun_phrases(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
                 and _can_be_verb(words[-1].norm)):
             words.pop()
         if words:
-            phrases.append((token.start, words[-1].end))
+            phrase = _without_possessive(text[token.start:words[-1].end])
+            phrases.append((token.start, token.start + len(phrase)))
     return phrases
+
+
+def _without_possessive(phrase: str) -> str:
+    """"the club's" → "the club": the referent, not what it owns."""
+    return re.sub(r"['’]s$", "", phrase)
 
 
 def _is_verb(token: Token, tokens: Sequence[Token], text: str) -> bool:
@@ -384,12 +393,15 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
     parsed = parse_question(question)
     masked = question
     for text, _ in kept:
-        masked = masked.replace(text, " " * len(text))
+        masked = re.sub(re.escape(text), lambda m: " " * len(m.group()), masked,
+                        flags=re.IGNORECASE)
     tokens = analysis.tokenize(masked)
     found: list[tuple[str, str]] = []
     place: str | None = None
 
     def add(text: str, *, name: bool) -> None:
+        if not any(not t.is_stop for t in analysis.tokenize(text)):
+            return
         kind = learn_kind(index, text, name=name)
         nonlocal place
         if kind == "place" and place is None:
@@ -397,7 +409,7 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
         if all(text.casefold() != t.casefold() for t, _ in found):
             found.append((text, kind))
 
-    question_names = [masked[tokens[a].start:tokens[b].end]
+    question_names = [_without_possessive(masked[tokens[a].start:tokens[b].end])
                       for a, b in _question_names(masked, tokens)]
     short = answer.short.text if answer.answered and answer.short is not None else None
     if short is not None and parsed.kind is Kind.WHERE:
