@@ -6,6 +6,7 @@ commands, so `quotebot ask` never pays for them.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any, NoReturn
 
@@ -156,7 +157,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
     except OSError as exc:
         if started:
             raise
-        _start_failed(f"Could not listen on {host}:{port}: {exc.strerror or exc}.")
+        _start_failed(_listen_failed(host, port, exc))
     except Exception as exc:
         if started:
             raise
@@ -282,6 +283,18 @@ def _unexpected(exc: BaseException) -> str:
     logging.getLogger("quotebot.bot").debug("start failed", exc_info=exc)
     text = " ".join(redact(str(exc)).split())[:160]
     return f"Could not start: {type(exc).__name__}{': ' + text if text else ''}."
+
+
+def _listen_failed(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"Cannot listen on {host}:{port}: another program is using it. Stop it, or "
+                f"choose another port with --port.")
+    if exc.errno == errno.EACCES:
+        return (f"Cannot listen on {host}:{port}: permission denied (ports below 1024 need "
+                f"privileges); choose another port with --port.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"Cannot listen on {host}:{port}: this machine has no such address (--host)."
+    return f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
 
 
 def _start_failed(message: str, status: int = 1) -> NoReturn:

@@ -237,11 +237,13 @@ def _is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
 
 
 async def ask(request: web.Request) -> web.Response:
-    """POST /v1/ask: {"question", "session"?, "k"?} → the answer JSON and its "session".
+    """POST /v1/ask: {"question", "session"?, "k"?, "doc"?} → the answer JSON and its
+    "session".
 
     Without ``session`` a conversation starts and its new id comes back; with one the
     server issued (and that has not expired) the question follows up on it; any other
     id is 404 ``unknown_session``, so nobody can read or join a conversation by guessing.
+    ``doc`` asks one document of the corpus.
     """
     app = request.app
     address = client_address(request)
@@ -255,6 +257,7 @@ async def ask(request: web.Request) -> web.Response:
     question = _field(data, "question", str, required=True)
     session = _field(data, "session", str)
     k = _field(data, "k", int)
+    doc = _field(data, "doc", str)  # answer from this document alone
     if k is None:
         k = 3
     if not 1 <= k <= 50:
@@ -267,7 +270,7 @@ async def ask(request: web.Request) -> web.Response:
     store = app[STORE]
     if session is None:
         session = secrets.token_urlsafe(SESSION_BYTES)
-        answer, state = await answerer.follow_up(SessionState(), question, k)
+        answer, state = await answerer.follow_up(SessionState(), question, k, doc=doc)
         await store.put(f"http:{session}", state)
     else:
         if not _SESSION_ID.fullmatch(session):
@@ -277,7 +280,7 @@ async def ask(request: web.Request) -> web.Response:
             found = await store.find(key)
             if found is None:
                 raise _unknown_session(app[CONFIG])
-            answer, state = await answerer.follow_up(found, question, k)
+            answer, state = await answerer.follow_up(found, question, k, doc=doc)
             await store.put(key, state)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,7 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
         (["ask", "?!…"], "no_words", "no words"),
         (["ask", "x" * 100_000], "question_too_long", "100,000 characters"),
         (["ask", "hi", "--corpus", "/no/such/place"], "corpus_not_found", "does not exist"),
+        (["ask", "hi", "--doc", "nope"], "unknown_document", "No document 'nope'"),
         (["show", "nope"], "unknown_document", "No document 'nope'"),
         (["ask", "x", "--index", "/no/such/index"], "index_missing", "quotebot index --out"),
     ],
@@ -165,3 +167,111 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output and "quotebot " in result.output
+
+
+# -- a first hour with one's own articles -------------------------------------------------------
+
+OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
+
+
+def test_a_question_without_quotes_gets_the_command_to_type() -> None:
+    result = run_cli("ask", "who", "won", "the", "cup", "--corpus", str(OWN))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f'quotebot ask "who won the cup" --corpus {OWN}' in result.stderr
+    bare = run_cli("who", "won", "the", "cup")
+    assert bare.returncode == 2 and 'quotebot ask "who won the cup"' in bare.stderr
+    assert "Did you mean 'ask'" in run_cli("aks", "who won?").stderr
+
+
+def test_log_options_work_after_the_command_too(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The ferry sailed on Sunday.\n", encoding="utf-8")
+    (folder / "bad.txt").write_bytes(b"caf\xe9 au lait\n")
+    for args in (["--log-format", "json", "docs", "--corpus", str(folder)],
+                 ["docs", "--corpus", str(folder), "--log-format", "json"]):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        line = json.loads(result.stderr.strip())  # the warning about bad.txt, as JSON
+        assert line["level"] == "WARNING" and "bad.txt" in line["message"]
+    quiet = run_cli("docs", "--corpus", str(folder), "--log-level", "ERROR")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    serve_help = CliRunner().invoke(main, ["serve", "--help"])
+    assert "--log-format" in serve_help.output
+
+
+def test_a_folder_whose_only_file_is_not_utf8_gives_one_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait\n")
+    result = run_cli("docs", "--corpus", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "not valid UTF-8" in result.stderr
+
+
+def test_errors_name_the_option_or_variable_the_user_gave(tmp_path: Path) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text("Volunteers planted 300 trees.\n", encoding="utf-8")
+    out = tmp_path / "idx"
+    assert run_cli("index", "--corpus", str(article), "--out", str(out),
+                   "--semantic", "off").returncode == 0
+    added = run_cli("index", "--out", str(out), "--add", str(tmp_path / "missing.txt"))
+    assert added.returncode == 1 and "--add" in added.stderr and "--corpus" not in added.stderr
+    by_env = run_cli("docs", env={"QUOTEBOT_CORPUS": str(tmp_path / "gone")})
+    assert by_env.returncode == 1 and "QUOTEBOT_CORPUS" in by_env.stderr
+    assert "--corpus" not in by_env.stderr
+
+
+def test_show_takes_the_file_name_or_path_of_a_document() -> None:
+    by_id = run_cli("show", "cup-final", "--corpus", str(OWN))
+    assert by_id.returncode == 0 and by_id.stdout.startswith("Harbour City win")
+    for name in ("cup-final.txt", str(OWN / "cup-final.txt")):
+        result = run_cli("show", name, "--corpus", str(OWN))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == by_id.stdout
+    missing = run_cli("show", "final.txt", "--corpus", str(OWN))
+    assert missing.returncode == 1 and "cup-final" in missing.stderr  # lists the known ones
+
+
+def test_doc_asks_one_article_of_a_folder() -> None:
+    data = ask_json("who said", "-k", "5", "--semantic", "off", "--corpus", str(OWN),
+                    "--doc", "tram-extension.txt")
+    assert data["quotes"] and {q["doc"] for q in data["quotes"]} == {"tram-extension"}
+    unknown = run_cli("ask", "who said", "--corpus", str(OWN), "--doc", "nope", "--json")
+    assert unknown.returncode == 1
+    assert json.loads(unknown.stdout)["error"]["code"] == "unknown_document"
+
+
+def test_version_has_a_short_form() -> None:
+    short = run_cli("-V")
+    assert short.returncode == 0 and ", version " in short.stdout
+    assert short.stdout == run_cli("--version").stdout
+
+
+def test_a_busy_port_is_one_line_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--semantic", "off", timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: Cannot listen on 127.0.0.1:{port}: another program is using it. Stop it, "
+        f"or choose another port with --port."]
+
+
+def test_quick_work_is_quiet_and_long_work_says_once_what_it_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On stderr that is not a terminal, a build over the delay gets one line."""
+    from quotebot.indexing import ProgressLine
+
+    quick = ProgressLine("indexing", True, delay=60, live=False, documents=lambda: 3)
+    quick(10, 1)
+    long = ProgressLine("indexing", True, delay=0, live=False, documents=lambda: 25_000)
+    for done in range(1, 4):
+        long(done * 100, done)
+    embedding = ProgressLine("embedding", True, "passages", delay=0, live=False)
+    embedding(64, 3000)
+    embedding(128, 3000)
+    assert capsys.readouterr().err == "indexing 25,000 documents…\nembedding 3,000 passages…\n"
+    fresh = run_cli("docs", "--corpus", str(OWN), env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert fresh.returncode == 0 and fresh.stderr == ""  # three articles build in no time

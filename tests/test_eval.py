@@ -29,7 +29,7 @@ def run_eval(qa: Path, corpus: Path, *extra: str) -> dict:  # type: ignore[type-
     result = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus), "--json",
                                        *extra])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def test_squad_normalisation_and_scores() -> None:
@@ -113,6 +113,6 @@ def test_bad_question_files_get_one_clear_error(tmp_path: Path, corpus: Path,
         qa.write_text(content, encoding="utf-8")
     result = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus), "--json"])
     assert result.exit_code != 0
-    error = json.loads(result.output)["error"]
+    error = json.loads(result.stdout)["error"]
     assert needle in error["message"]
     assert "Traceback" not in result.output

@@ -1,10 +1,12 @@
-""""more" at its edges, as HTTP clients and REPL users meet it: before any question, page
-after page without repeats, and after the passages run out."""
+"""Follow-ups as users meet them: "more" at its edges (before any question, page after page
+without repeats, after the passages run out), pronouns and "what about X?" over a folder of
+one's own articles, and asking one article of a folder."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,9 @@ from aiohttp.test_utils import TestClient
 
 from quotebot.bot.config import BotConfig
 from quotebot.bot.server import create_app
+from quotebot.engine import QuoteEngine
+from quotebot.errors import UnknownDocument
+from quotebot.session import Session, SessionState, answer_once
 
 from conftest import run_cli
 
@@ -93,3 +98,143 @@ def test_the_repl_says_when_more_has_nothing_to_continue_or_nothing_left() -> No
         assert "no more" in tail["reason"].lower()
         assert tail["resolved_question"] == QUESTION
     assert len(out) > len(pages) + 1, "the eight \"more\" never ran past the last passage"
+
+
+# -- a user's own articles: three short news stories -------------------------------------------
+
+OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    index = tmp_path_factory.mktemp("own") / "index"
+    return QuoteEngine.open(OWN, index_dir=index, semantic="off")
+
+
+def test_she_after_a_woman_is_named_means_her_and_the_rewrite_is_shown(own: QuoteEngine) -> None:
+    """Catches: "what did she say?" left unresolved (quoting whoever "said" anything, such as
+    the union official's '"People are frightened," he said.') and a rewrite not reported."""
+    session = Session(own)
+    session.ask("Who is Karin Ek?")
+    answer = session.ask("what did she say?")
+    assert answer.resolved_question == "what did Karin Ek say?"
+    assert len(answer.quotes) >= 2
+    assert all(q.doc == "tram-extension" and "frightened" not in q.text
+               for q in answer.quotes[:2])
+    first = answer.quotes[0].text
+    assert "Karin Ek" in first or first.startswith("She said")
+
+
+def test_pronouns_follow_the_gender_the_article_shows_not_the_most_recent_name(
+        tmp_path: Path) -> None:
+    """Catches: "he" taken for the last person named whatever the article calls them, or a
+    gender guessed from a list of first names (these names give nothing away)."""
+    article = tmp_path / "library.txt"
+    article.write_text(
+        "Councillor Robin Vale opened the new library on Monday. He said it had cost "
+        "£2 million.\n"
+        "The architect, Sam Orley, designed the reading room. Ms Orley said the roof was the "
+        "hardest part.\n", encoding="utf-8")
+    engine = QuoteEngine.open(article, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    assert session.ask("Who opened the new library?").short.text == "Robin Vale"  # type: ignore[union-attr]
+    assert session.ask("Who designed the reading room?").short.text == "Sam Orley"  # type: ignore[union-attr]
+    assert session.ask("what did she say?").resolved_question == "what did Sam Orley say?"
+    he = session.ask("what did he say?")
+    assert he.resolved_question == "what did Robin Vale say?"
+    assert "£2 million" in " ".join(q.text for q in he.quotes)
+
+
+def test_it_means_the_scheme_the_last_question_was_about(own: QuoteEngine) -> None:
+    """Catches: "it" taken for the last name answered (the team that won the cup) instead
+    of the thing the conversation moved on to."""
+    session = Session(own)
+    assert session.ask("who won the cup?").short.text == "Harbour City"  # type: ignore[union-attr]
+    session.ask("when was the tram extension approved?")
+    answer = session.ask("who voted against it?")
+    assert answer.resolved_question == "who voted against the tram extension?"
+
+
+def test_a_date_is_never_a_person(own: QuoteEngine) -> None:
+    """Catches: "he" resolved to the day of the last answer ("what did Monday say?")."""
+    session = Session(own)
+    parade = session.ask("When will the club parade the trophy?")
+    assert parade.short is not None and parade.short.text == "Monday"
+    answer = session.ask("what did he say?")
+    assert "Monday" not in (answer.resolved_question or "")
+
+
+def test_they_means_the_group_the_article_calls_they(tmp_path: Path) -> None:
+    article = tmp_path / "choir.txt"
+    article.write_text(
+        "The Harbour Singers won the regional choir contest on Friday. They sang three "
+        "songs in Welsh.\nThe judges praised the soloist.\n", encoding="utf-8")
+    engine = QuoteEngine.open(article, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    assert session.ask("Who won the choir contest?").short.text == "Harbour Singers"  # type: ignore[union-attr]
+    answer = session.ask("how many songs did they sing?")
+    assert answer.resolved_question == "how many songs did Harbour Singers sing?"
+    assert answer.short is not None and answer.short.text == "three"
+
+
+def test_what_about_swaps_the_subject_the_last_question_asked_about(own: QuoteEngine) -> None:
+    """Catches: "what about the union?" pasted over the verb ("What did the chief executive
+    the union?")."""
+    session = Session(own)
+    session.ask("What did the chief executive say?")
+    answer = session.ask("what about the union?")
+    assert answer.resolved_question == "What did the union say?"
+    assert "union" in answer.quotes[0].text.lower()
+    names = session.ask("what about Dev Patel?")
+    assert names.resolved_question == "What did Dev Patel say?"
+
+
+def test_a_follow_up_prefers_the_article_the_conversation_is_about(tmp_path: Path) -> None:
+    """Two articles answer equally well; the conversation's article wins, and a fresh
+    question without a conversation shows that it was the conversation that decided."""
+    (tmp_path / "a-bridge.txt").write_text(
+        "The old bridge will close for repairs.\nWork begins in May.\n", encoding="utf-8")
+    (tmp_path / "b-pool.txt").write_text(
+        "The town pool will get a new roof.\nWork begins in June.\n", encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    assert answer_once(engine, "when does work begin?").quotes[0].doc == "a-bridge"
+    session = Session(engine)
+    assert session.ask("what will the pool get?").quotes[0].doc == "b-pool"
+    follow = session.ask("when does work begin?")
+    assert follow.quotes[0].doc == "b-pool"
+    assert follow.short is not None and follow.short.text.startswith("June")
+
+
+def test_one_article_of_a_folder_is_asked_alone_and_more_stays_in_it(own: QuoteEngine) -> None:
+    """Catches: --doc ignored by "more", or an unknown document answered from the rest."""
+    everywhere = answer_once(own, "who said", k=10)
+    assert len({q.doc for q in everywhere.quotes}) > 1
+    session = Session(own, doc="battery-jobs")
+    first = session.ask("who said", k=2)
+    more = session.ask("more", k=2)
+    quotes = [*first.quotes, *more.quotes]
+    assert len(quotes) == 4 and {q.doc for q in quotes} == {"battery-jobs"}
+    with pytest.raises(UnknownDocument):
+        answer_once(own, "who said", doc="no-such-article")
+
+
+def test_the_state_keeps_referents_through_json(own: QuoteEngine) -> None:
+    session = Session(own)
+    session.ask("Who is Karin Ek?")
+    restored = Session(own, SessionState.from_json(json.loads(json.dumps(
+        session.state.to_json()))))
+    assert restored.ask("what did she say?").resolved_question == "what did Karin Ek say?"
+    broken = {**session.state.to_json(), "referents": [["Karin Ek", "queen"]]}
+    assert SessionState.from_json(broken).referents == ()
+
+
+async def test_http_doc_answers_from_one_article(aiohttp_client: MakeClient) -> None:
+    client = await aiohttp_client(create_app(BotConfig(corpus=str(OWN), rate_limit_ip=0,
+                                                       semantic="off")))
+    data = await ask(client, {"question": "who said", "doc": "cup-final", "k": 5})
+    assert data["quotes"] and {q["doc"] for q in data["quotes"]} == {"cup-final"}
+    response = await client.post("/v1/ask", json={"question": "who said", "doc": "nope"})
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "unknown_document"
+    response = await client.post("/v1/ask", json={"question": "who said", "doc": 3})
+    assert response.status == 422

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import run_cli
 
@@ -53,3 +54,47 @@ def test_quotebot_with_no_arguments_is_the_repl() -> None:
     assert result.returncode == 0
     assert "Answer: 72" in result.stdout
     assert "The article doesn't say." in result.stdout
+
+
+OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
+
+
+def test_piped_text_echoes_each_question_and_shows_every_rewrite() -> None:
+    result = run_cli("repl", "--corpus", str(OWN), "--semantic", "off",
+                     stdin="Who is Karin Ek?\n\nwhat did she say?\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    asked = [line for line in lines if line.startswith("quotebot> ")]
+    assert asked == ["quotebot> Who is Karin Ek?", "quotebot> what did she say?"]
+    after = lines[lines.index("quotebot> what did she say?") + 1]
+    assert after == "(understood as: what did Karin Ek say?)"
+
+
+def test_unknown_colon_commands_are_errors_that_list_the_commands() -> None:
+    text = run_cli("repl", "--semantic", "off", stdin=":foo\n").stdout
+    assert "Error: Unknown command ':foo'" in text
+    for command in (":sources", ":doc", ":new", ":help", ":quit"):
+        assert command in text
+    assert "The article doesn't say" not in text
+    out = jsonl(":foo\n", "--semantic", "off")
+    assert out == [{"error": {"code": "unknown_command", "message": out[0]["error"]["message"]}}]
+
+
+def test_more_after_new_says_there_is_nothing_to_continue() -> None:
+    text = run_cli("repl", "--semantic", "off", stdin="how many stabbings?\n:new\nmore\n").stdout
+    tail = text.split("quotebot> more\n", 1)[1]
+    assert tail.startswith("Nothing to continue")
+    assert "The article doesn't say" not in tail
+
+
+def test_doc_answers_from_one_article_until_cleared() -> None:
+    out = jsonl(":doc cup-final.txt\nwho said\n:doc\nwho said\n:doc nope\n",
+                "--corpus", str(OWN), "--semantic", "off", "-k", "5")
+    assert out[0] == {"doc": "cup-final"}
+    assert {q["doc"] for q in out[1]["quotes"]} == {"cup-final"}
+    assert out[2] == {"doc": None}
+    assert len({q["doc"] for q in out[3]["quotes"]}) > 1
+    assert out[4]["error"]["code"] == "unknown_document"
+    started = jsonl("who said\n", "--corpus", str(OWN), "--semantic", "off", "-k", "5",
+                    "--doc", "battery-jobs")
+    assert {q["doc"] for q in started[0]["quotes"]} == {"battery-jobs"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quotebot.engine import QuoteEngine
-from quotebot.session import Session, SessionState, is_more
+from quotebot.session import Session, SessionState, is_more, resolve, swap_subject
 
 ARTICLE = """\
 Chef Amara Okafor opened a new restaurant in Leeds last week.
@@ -88,3 +88,44 @@ def test_state_survives_json_and_bad_state_starts_afresh(engine: QuoteEngine) ->
     for junk in (None, [], "x", {"question": 5, "shown": -3}, {"entity": ["a"]},
                  {"shown": "2", "place": 7}):
         assert SessionState.from_json(junk) == SessionState()
+
+
+@pytest.mark.parametrize(("question", "subject", "expected"), [
+    ("What did the chief executive say?", "the union", "What did the union say?"),
+    ("What did the chief executive say?", "Dev Patel", "What did Dev Patel say?"),
+    ("how many stabbings?", "shootings", "how many shootings?"),
+    ("how many jobs will be cut?", "apprentices", "how many apprentices will be cut?"),
+    ("who voted against the tram extension?", "the bus lane", "who voted against the bus lane?"),
+    ("How much will the scheme cost each household?", "the bridge",
+     "How much will the bridge cost each household?"),
+    ("Who is the mayor of London?", "Paris", "Who is the mayor of Paris?"),
+    # Nothing of the same sort to swap: a name never replaces the thing counted.
+    ("how many jobs will be cut?", "Voltra", "how many jobs will be cut (Voltra)?"),
+])
+def test_what_about_swaps_the_slot_of_the_same_sort(question: str, subject: str,
+                                                    expected: str) -> None:
+    assert swap_subject(question, subject) == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("what did she say?", "what did Sam Orley say?"),
+    ("what did he say?", "what did Robin Vale say?"),
+    ("when will it open?", "when will the library open?"),
+    ("how much did its roof cost?", "how much did the library's roof cost?"),
+    ("what did they tell her?", "what did the Harbour Singers tell Sam Orley?"),
+    ("what was her best design?", "what was Sam Orley's best design?"),
+    ("She won what?", "Sam Orley won what?"),
+])
+def test_pronouns_are_replaced_by_the_referent_of_their_kind(question: str,
+                                                             expected: str) -> None:
+    state = SessionState(referents=(("the library", "it"), ("Sam Orley", "she"),
+                                    ("the Harbour Singers", "they"), ("Robin Vale", "he"),
+                                    ("Leeds", "place")))
+    assert resolve(question, state)[0] == expected
+
+
+def test_a_name_the_article_gives_no_pronoun_for_fits_any_but_a_place_fits_none() -> None:
+    state = SessionState(referents=(("Leeds", "place"), ("Harbour City", "")))
+    assert resolve("when will they parade the trophy?", state)[0] == (
+        "when will Harbour City parade the trophy?")
+    assert SessionState(referents=(("Leeds", "place"),)).referent_for("it") is None

@@ -6,14 +6,22 @@ them, so ``quotebot --help`` and ``quotebot ask`` start quickly.
 
 from __future__ import annotations
 
+import difflib
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from quotebot.errors import QuotebotError
-from quotebot.frontend import EXAMPLE_QUESTIONS, dumps, handle_errors, open_engine
+from quotebot.frontend import (
+    EXAMPLE_QUESTIONS,
+    dumps,
+    handle_errors,
+    open_engine,
+    resolve_doc,
+)
 from quotebot.options import (
     answering_options,
     corpus_option,
@@ -34,10 +42,65 @@ def _use_color(color: bool | None) -> bool:
 
 # -- the group -------------------------------------------------------------------------------
 
+#: Where the logging options given anywhere on the command line are kept (the root context).
+_LOGGING = "quotebot.logging"
 
-@click.group(invoke_without_command=True,
+
+def _logging_option(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--log-level``/``--log-format`` after the command mean what they mean before it."""
+    if value is None:
+        return
+    from quotebot.logs import configure_logging
+
+    settings = ctx.find_root().meta.setdefault(_LOGGING, {"log_level": "WARNING",
+                                                         "log_format": "text"})
+    settings[str(param.name)] = value
+    configure_logging(settings["log_level"], settings["log_format"])
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(["--log-level"], type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                                        case_sensitive=False),
+                     default=None, expose_value=False, callback=_logging_option,
+                     help="How much to log (to stderr); also before the command."),
+        click.Option(["--log-format"], type=click.Choice(["text", "json"]), default=None,
+                     expose_value=False, callback=_logging_option,
+                     help="Log lines as text or JSON; also before the command."),
+    ]
+
+
+class QuotebotGroup(click.Group):
+    """The command group: global options work after any command as well as before it, and
+    a question typed without ``ask`` is answered with the command to type."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        names = {p.name for p in cmd.params}
+        cmd.params.extend(o for o in _global_options() if o.name not in names)
+        super().add_command(cmd, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        if (args and args[0] not in self.commands and not args[0].startswith("-")
+                and not difflib.get_close_matches(args[0], list(self.commands), cutoff=0.6)):
+            # Not a misspelt command (click suggests those): most likely a question.
+            words = [a for a in args if not a.startswith("-")]
+            raise click.UsageError(
+                f"No command {args[0]!r}. To ask a question, type: "
+                f"quotebot ask {_shell_quote(' '.join(words))}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+def _shell_quote(text: str) -> str:
+    """``text`` as one shell word, in double quotes when those keep it as it is."""
+    if not any(ch in text for ch in '"$`\\!'):
+        return f'"{text}"'
+    return shlex.quote(text)
+
+
+@click.group(cls=QuotebotGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="quotebot")
+@click.version_option(None, "-V", "--version", package_name="quotebot")
 @click.option("--log-level", envvar="QUOTEBOT_LOG_LEVEL", default="WARNING", show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="How much to log (to stderr).", show_default=True)
@@ -55,9 +118,14 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
         quotebot> how many stabbings?
         Answer: 72
         1. The capital has seen at least 127 homicides, … with 72 fatal stabbings …
+
+    \b
+    --log-level and --log-format work before or after the command. Tab completion:
+        eval "$(_QUOTEBOT_COMPLETE=bash_source quotebot)"    # in ~/.bashrc
     """
     from quotebot.logs import configure_logging
 
+    ctx.meta[_LOGGING] = {"log_level": log_level, "log_format": log_format}
     configure_logging(log_level, log_format)
     if ctx.invoked_subcommand is None:
         ctx.invoke(repl)
@@ -66,32 +134,62 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 # -- ask ---------------------------------------------------------------------------------------
 
 
+doc_option = click.option(
+    "--doc", "doc", metavar="DOC", default=None,
+    help="Answer from this document alone (its id from `quotebot docs`, or its file name).")
+
+
 @main.command()
-@click.argument("question")
+@click.argument("question", nargs=-1, required=True, metavar='"QUESTION"')
 @answering_options
+@doc_option
 @handle_errors
-def ask(question: str, corpus: str | None, index_dir: str | None, semantic: str, k: int,
-        as_json: bool, color: bool | None) -> None:
-    """Answer one QUESTION with quotes from the corpus.
+def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, semantic: str,
+        k: int, as_json: bool, color: bool | None, doc: str | None) -> None:
+    """Answer one QUESTION with quotes from the corpus. Put the question in quotes.
 
     \b
     Examples:
         quotebot ask "how many stabbings?"
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
+        quotebot ask "who won?" --corpus ~/articles --doc cup-final.txt
     """
     from quotebot.question import validate_question
     from quotebot.render import render_text
+    from quotebot.session import answer_once
 
-    validate_question(question)  # fail fast, before any index is opened
+    if len(question) > 1:
+        raise click.UsageError(
+            "The question must be one argument: put it in quotes, like this:\n"
+            f"    {_retyped(question)}")
+    text = validate_question(question[0])  # fail fast, before any index is opened
     engine = open_engine(corpus, index_dir, semantic)
-    answer = engine.answer_question(question, k)
+    answer = answer_once(engine, text, k, doc=resolve_doc(engine, doc) if doc else None)
     if as_json:
         click.echo(dumps(answer.to_json()))
     else:
         use_color = _use_color(color)
         # click strips ANSI codes when stdout is not a terminal unless told otherwise.
         click.echo(render_text(answer, color=use_color), color=use_color)
+
+
+def _retyped(words: tuple[str, ...]) -> str:
+    """The command line that was typed, with the question's words as one quoted argument."""
+    argv = sys.argv[1:]
+    if "ask" in argv:
+        head = argv[:argv.index("ask") + 1]
+        rest = argv[argv.index("ask") + 1:]
+        for word in words:  # the question's words, in order, among the options
+            if word in rest:
+                rest.remove(word)
+        return " ".join(["quotebot", *map(_shell_word, head), _shell_quote(" ".join(words)),
+                         *map(_shell_word, rest)])
+    return f"quotebot ask {_shell_quote(' '.join(words))}"
+
+
+def _shell_word(word: str) -> str:
+    return word if shlex.quote(word) == word else _shell_quote(word)
 
 
 # -- repl -----------------------------------------------------------------------------------
@@ -101,39 +199,60 @@ Type a question about the article and press Enter.
   more            the next passages for the last question
   what about X?   the last question, about X instead
   :sources        the documents being searched
+  :doc DOC        answer from document DOC alone (:doc alone: from all of them again)
   :new            forget the conversation (follow-ups start afresh)
   :help           this help
   :quit           leave (or Ctrl-D)
 Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
 
+#: The REPL's commands and their other names.
+REPL_COMMANDS = {
+    ":quit": (":quit", ":q", ":exit", "quit", "exit"),
+    ":help": (":help", ":h", "help", "?"),
+    ":sources": (":sources", ":docs"),
+    ":doc": (":doc",),
+    ":new": (":new", ":reset"),
+}
+
 
 @main.command()
 @answering_options
+@doc_option
 @handle_errors
 def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_json: bool,
-         color: bool | None) -> None:
+         color: bool | None, doc: str | None) -> None:
     """Ask questions one after another; follow-ups ("more", "what did she say?") work.
 
     On a terminal it has history and line editing. With piped input it reads one
-    question per line; with --json it prints one JSON object per line (JSON Lines).
+    question per line and prints each after a `quotebot>` prompt; with --json it prints
+    one JSON object per line (JSON Lines).
 
     \b
     Examples:
         quotebot repl
+        quotebot repl --corpus ~/articles --doc cup-final
         printf 'how many stabbings?\\nmore\\n' | quotebot repl --json
     """
     from quotebot.session import Session
 
     engine = open_engine(corpus, index_dir, semantic)
-    session = Session(engine)
+    session = Session(engine, doc=resolve_doc(engine, doc) if doc else None)
     interactive = sys.stdin.isatty() and not as_json
     use_color = _use_color(color)
     if interactive:
         _interactive_loop(session, k, use_color)
     else:
         for line in sys.stdin:
-            if not _repl_turn(session, line.strip(), k, as_json, use_color):
+            line = line.strip()
+            if line and not as_json:
+                # Piped questions are not echoed by a terminal: show each with its answer.
+                click.echo(f"{_prompt(session)}{line}")
+            if not _repl_turn(session, line, k, as_json, use_color):
                 break
+
+
+def _prompt(session: Any) -> str:
+    return f"quotebot ({session.doc})> " if session.doc else "quotebot> "
 
 
 def _interactive_loop(session: Any, k: int, color: bool) -> None:
@@ -156,7 +275,7 @@ def _interactive_loop(session: Any, k: int, color: bool) -> None:
     prompt: PromptSession[str] = PromptSession(history=history)
     while True:
         try:
-            line = prompt.prompt("quotebot> ")
+            line = prompt.prompt(_prompt(session))
         except KeyboardInterrupt:
             continue
         except EOFError:
@@ -172,20 +291,29 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
 
     if not line:
         return True
-    command = line.lower()
-    if command in (":quit", ":q", ":exit", "quit", "exit"):
-        return False
-    if command in (":help", ":h", "help", "?"):
-        click.echo(dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
-        return True
-    if command in (":sources", ":docs"):
-        _print_docs(session.engine, as_json)
-        return True
-    if command in (":new", ":reset"):
-        session.state = SessionState()
-        click.echo(dumps({"reset": True}) if as_json else "(new conversation)")
-        return True
+    word, _, argument = line.partition(" ")
+    command = next((name for name, spellings in REPL_COMMANDS.items()
+                    if word.lower() in spellings and (name == ":doc" or not argument)), None)
     try:
+        if command == ":quit":
+            return False
+        if command == ":help":
+            click.echo(dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
+            return True
+        if command == ":sources":
+            _print_docs(session.engine, as_json)
+            return True
+        if command == ":new":
+            session.state = SessionState()
+            click.echo(dumps({"reset": True}) if as_json else "(new conversation)")
+            return True
+        if command == ":doc":
+            _choose_doc(session, argument.strip(), as_json)
+            return True
+        if line.startswith(":"):
+            raise QuotebotError(
+                f"Unknown command {word!r}. Commands: {', '.join(REPL_COMMANDS)} "
+                f"(:help explains them). Anything else is a question.", code="unknown_command")
         answer: Answer = session.ask(line, k)
     except QuotebotError as exc:
         if as_json:
@@ -201,6 +329,17 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
     return True
 
 
+def _choose_doc(session: Any, name: str, as_json: bool) -> None:
+    """``:doc DOC`` answers from DOC alone; ``:doc`` from every document again."""
+    session.doc = resolve_doc(session.engine, name) if name else None
+    if as_json:
+        click.echo(dumps({"doc": session.doc}))
+    elif session.doc:
+        click.echo(f"(answering from {session.doc} alone; :doc to search every document)")
+    else:
+        click.echo("(answering from every document)")
+
+
 # -- show / docs ---------------------------------------------------------------------------
 
 
@@ -211,14 +350,17 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
 @json_option
 @handle_errors
 def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> None:
-    """Print document DOC exactly as indexed, so quote offsets can be checked.
+    """Print document DOC exactly as indexed, so quote offsets can be checked. DOC is its
+    id (from `quotebot docs`), its file name or its path.
 
     \b
     Examples:
         quotebot show met-police-nypd-visit
+        quotebot show cup-final.txt --corpus ~/articles
         quotebot show met-police-nypd-visit --json | jq -r '.text[2208:2351]'
     """
-    document = open_engine(corpus, index_dir).document(doc)
+    engine = open_engine(corpus, index_dir)
+    document = engine.document(resolve_doc(engine, doc))
     if as_json:
         click.echo(dumps({"doc": document.id, "title": document.title, "text": document.text}))
     else:
@@ -278,8 +420,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
     """
     from quotebot.indexing import run_index
 
-    summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic,
-                        show_progress=sys.stderr.isatty() and not as_json)
+    summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic)
     click.echo(dumps(summary) if as_json else summary["message"])
 
 

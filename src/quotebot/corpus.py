@@ -222,10 +222,11 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
         except CorpusError as exc:
             if not root.is_dir():
                 raise
-            log.warning("skipping %s", exc.message)
             skipped.append(exc)
     if not docs and skipped:
-        raise skipped[0]
+        raise skipped[0]  # one error, not a warning about the same file before it
+    for problem in skipped:
+        log.warning("skipping %s", problem.message)
     if all(not d.text.strip() for d in docs):
         raise CorpusError(f"Corpus {str(root)!r} has no text in it.", code="corpus_empty")
     return docs

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from quotebot.analysis import Token
 from quotebot.decide import Evidence, decide
+from quotebot.errors import UnknownDocument
 from quotebot.extract import extract
 from quotebot.features import Features, compute_features
 from quotebot.models import Answer, Document, Quote
@@ -34,7 +36,7 @@ from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
-from quotebot.retrieve import retrieve
+from quotebot.retrieve import Candidates, retrieve
 from quotebot.semantic import AUTO_LIMIT, SEMANTIC_ENV, Encoder, SemanticUnavailable, resolve_mode
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import DocInfo, SentenceIndex
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 ANSWER_CACHE_CHARS = 8 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
+#: (question, k, offset, entity, doc, prefer_doc): what an answer depends on.
+_AnswerKey = tuple[str, int, int, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ class QuoteEngine:
         self.tuning = tuning or default_tuning()
         self._lexical = LexicalScorer(self.tuning.lexical)
         self._meaning: _Meaning | None = None
-        self._answers: OrderedDict[tuple[str, int, int, str | None], Answer] = OrderedDict()
+        self._answers: OrderedDict[_AnswerKey, Answer] = OrderedDict()
         #: Tokens of recently quoted or examined sentences (the index is read-only).
         self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_chars = 0
@@ -152,25 +156,35 @@ class QuoteEngine:
     # -- answering ----------------------------------------------------------------------
 
     def answer_question(self, question: str, k: int = 3, *, offset: int = 0,
-                        entity: str | None = None) -> Answer:
+                        entity: str | None = None, doc: str | None = None,
+                        prefer_doc: str | None = None) -> Answer:
         """Quote the ``k`` best sentences answering ``question`` (after the first ``offset``).
 
         ``entity`` is a name that a pronoun in the question stands for (from a
-        conversation); it is searched for as one concept.
+        conversation); it is searched for as one concept. ``doc`` answers from that
+        document alone (UnknownDocument when there is none); ``prefer_doc`` puts that
+        document's sentences first among equal scores (the document a conversation is about).
         """
         question = validate_question(question)
         k = max(1, min(int(k), 50))
-        key = (question, k, offset, entity)
+        if doc is not None:
+            self.index.doc_position(doc)  # raises UnknownDocument
+        if prefer_doc is not None:
+            try:
+                self.index.doc_position(prefer_doc)
+            except UnknownDocument:  # a conversation about a document since removed
+                prefer_doc = None
+        key = (question, k, offset, entity, doc, prefer_doc)
         with self._lock:
             cached = self._answers.get(key)
             if cached is not None:
                 self._answers.move_to_end(key)
                 return cached
-        answer = self._answer(question, k, offset, entity)
+        answer = self._answer(question, k, offset, entity, doc, prefer_doc)
         self._remember(key, answer)
         return answer
 
-    def _remember(self, key: tuple[str, int, int, str | None], answer: Answer) -> None:
+    def _remember(self, key: _AnswerKey, answer: Answer) -> None:
         size = len(key[0]) + sum(len(q.text) for q in (*answer.quotes, *answer.closest)) + 200
         with self._lock:
             if key in self._answers:
@@ -197,10 +211,18 @@ class QuoteEngine:
         return plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
 
-    def _answer(self, question: str, k: int, offset: int, entity: str | None) -> Answer:
+    def _answer(self, question: str, k: int, offset: int, entity: str | None,
+                doc: str | None = None, prefer_doc: str | None = None) -> Answer:
         plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
         limit = offset + k
-        candidates = retrieve(plan, self.index, self.tuning.retrieval, limit)
+        if doc is None:
+            candidates = retrieve(plan, self.index, self.tuning.retrieval, limit)
+        else:
+            # Every match, then the document's own best: its sentences need not be among
+            # the corpus's best few.
+            candidates = _within(retrieve(plan, self.index, self.tuning.retrieval,
+                                          self.index.n_sentences), self.index, doc,
+                                 max(self.tuning.retrieval.candidates, limit))
         if not len(candidates):
             verdict = decide(plan, None, self.tuning.decision)
             return Answer(question=question, answered=False, reason=verdict.reason,
@@ -216,6 +238,8 @@ class QuoteEngine:
         spans = _AnswerSpans(plan, self, features)
         base, bonus = scorer.terms(plan, features, spans.has_answer)
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
+        if prefer_doc is not None:
+            order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         best = order[0]
         verdict = decide(plan, Evidence(float(features.coverage[best]),
                                         features.evidence[:, best].tolist(),
@@ -238,6 +262,21 @@ class QuoteEngine:
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0)
+
+
+def _within(candidates: Candidates, index: SentenceIndex, doc: str, limit: int) -> Candidates:
+    """The best ``limit`` of ``candidates`` that belong to document ``doc``."""
+    keep = np.flatnonzero(np.asarray(index.doc_idx)[candidates.sids]
+                          == index.doc_position(doc))[:limit]
+    return Candidates(candidates.sids[keep], candidates.bm25[keep])
+
+
+def _prefer(order: list[int], scores: npt.NDArray[np.float64], sids: npt.NDArray[np.int64],
+            index: SentenceIndex, doc: str) -> list[int]:
+    """``order`` with equal scores (as the JSON shows them) broken toward document ``doc``."""
+    other = np.asarray(index.doc_idx)[sids] != index.doc_position(doc)
+    rounded = np.round(scores, 4)
+    return sorted(order, key=lambda i: (-rounded[i], bool(other[i])))
 
 
 class _AnswerSpans:

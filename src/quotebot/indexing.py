@@ -1,58 +1,107 @@
-"""`quotebot index`: build, save and update saved indexes, with progress on a terminal."""
+"""`quotebot index`: build, save and update saved indexes; the progress line every command shows
+while it builds or embeds."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from quotebot.corpus import corpus_files, load_corpus, read_document, resolve_corpus_path
 from quotebot.engine import QuoteEngine
-from quotebot.errors import IndexFileError
+from quotebot.errors import CorpusError, IndexFileError, QuotebotError
 from quotebot.semantic import resolve_mode
 from quotebot.store import IndexFolder, SentenceIndex
 from quotebot.store.catalogue import default_index_dir
 
 
 class ProgressLine:
-    """A one-line progress report on stderr: while indexing, documents and sentences
-    (``unit="sentences"``); while embedding, passages done of all (``unit="passages"``)."""
+    """Progress of a build (``unit="sentences"``: ``progress(sentences, documents)``) or of
+    embedding (``unit="passages"``: ``progress(done, all)``) on stderr.
 
-    def __init__(self, label: str, enabled: bool, unit: str = "sentences") -> None:
+    Nothing is written until the work has taken ``delay`` seconds, so quick work stays
+    quiet. On a terminal (``live``) one line is rewritten in place as the work goes; else
+    one line says once what is under way ("indexing 25,000 documents…"). ``documents``
+    gives the number of documents for that line (the callback only knows those done).
+    """
+
+    def __init__(self, label: str, enabled: bool, unit: str = "sentences", *,
+                 delay: float = 0.0, live: bool = True,
+                 documents: Callable[[], int] | None = None) -> None:
         self.label = label
         self.enabled = enabled
         self.unit = unit
+        self.delay = delay
+        self.live = live
+        self.documents = documents
         self.started = time.perf_counter()
         self._last = 0.0
+        self._shown = False
 
     def __call__(self, done: int, other: int) -> None:
         now = time.perf_counter()
-        if not self.enabled or now - self._last < 0.1:
+        if not self.enabled or now - self.started < self.delay:
+            return
+        if not self.live:
+            if not self._shown:
+                self._shown = True
+                sys.stderr.write(f"{self._announcement(other)}\n")
+                sys.stderr.flush()
+            return
+        if now - self._last < 0.1:
             return
         self._last = now
+        self._shown = True
         rate = done / max(now - self.started, 1e-9)
         counts = (f"{done:,} of {other:,} {self.unit}" if self.unit == "passages"
                   else f"{other:,} documents, {done:,} {self.unit}")
         sys.stderr.write(f"\r{self.label}: {counts} ({rate:,.0f} {self.unit}/s)")
         sys.stderr.flush()
 
+    def _announcement(self, other: int) -> str:
+        if self.unit == "passages":
+            return f"{self.label} {other:,} passages…"
+        try:
+            documents = self.documents() if self.documents is not None else other
+        except QuotebotError:
+            documents = other
+        return f"{self.label} {documents:,} documents…"
+
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.live and self._shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
 
 
+def progress_lines(corpus: str | None = None, *, delay: float = 1.0
+                   ) -> tuple[ProgressLine, ProgressLine]:
+    """The (indexing, embedding) progress lines a command shows on stderr: live on a
+    terminal, one line otherwise; only for work that takes over ``delay`` seconds."""
+    live = sys.stderr.isatty()
+    return (ProgressLine("indexing", True, delay=delay, live=live,
+                         documents=lambda: len(corpus_files(resolve_corpus_path(corpus)))),
+            ProgressLine("embedding", True, "passages", delay=delay, live=live))
+
+
 def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
               remove: Sequence[str] = (), semantic: str | None = None,
-              show_progress: bool = False) -> dict[str, Any]:
-    """Build (or update) and save an index; returns a summary for people and for JSON."""
+              show_progress: bool = True) -> dict[str, Any]:
+    """Build (or update) and save an index; returns a summary for people and for JSON.
+
+    With ``show_progress``, work that takes over a second reports on stderr.
+    """
     started = time.perf_counter()
+    for path in add:
+        if not Path(path).exists():
+            raise CorpusError(f"--add {path!r}: no such file or folder. Give a .txt/.md "
+                              f"article or a folder of them.", code="corpus_not_found")
     target = Path(out) if out else default_index_dir(corpus)
     folder = IndexFolder(target)
     folder.check_writable()  # before any work: nothing is touched in a folder not ours
-    progress = ProgressLine("indexing", show_progress)
+    progress, embedding = progress_lines(corpus)
+    progress.enabled = embedding.enabled = show_progress
     try:
         if add or remove:
             try:
@@ -73,7 +122,6 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         progress.close()
     gen = index.save(target)
     # Embed the sentences now, so that the first question after start-up is quick.
-    embedding = ProgressLine("embedding", show_progress, unit="passages")
     try:
         semantic_on = QuoteEngine(index).attach_semantic(resolve_mode(semantic), target,
                                                          progress=embedding)

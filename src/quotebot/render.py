@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from quotebot.models import Answer, Quote
 
 NOT_ANSWERED = "The article doesn't say."
+NOTHING_TO_CONTINUE = "Nothing to continue yet: ask a question first (\"more\" gives the next " \
+                      "passages of the last answer)."
 #: Telegram rejects messages over 4,096 characters; stay safely below.
 TELEGRAM_LIMIT = 4000
 
@@ -50,6 +52,9 @@ def render_text(answer: Answer, *, color: bool = False, width: int = 88) -> str:
         if answer.continued:
             lines.append("No more passages about this. Ask another question.")
             return "\n".join(lines)
+        if _nothing_to_continue(answer):
+            lines.append(NOTHING_TO_CONTINUE)
+            return "\n".join(lines)
         lines.append(_bold(NOT_ANSWERED, color) + (f" {answer.reason}" if answer.reason else ""))
         if answer.closest:
             lines.append("Closest passages (not an answer):")
@@ -59,6 +64,14 @@ def render_text(answer: Answer, *, color: bool = False, width: int = 88) -> str:
         lines.append("Answer: " + _bold(answer.short.text, color))
     lines.extend(_quote_lines(answer.quotes, color, width))
     return "\n".join(lines)
+
+
+def _nothing_to_continue(answer: Answer) -> bool:
+    """"more" before any question: nothing to continue, which is not the article's silence."""
+    from quotebot.session import is_more
+
+    return (not answer.answered and answer.resolved_question is None and not answer.closest
+            and is_more(answer.question))
 
 
 def _quote_lines(quotes: Iterable[Quote], color: bool, width: int, dim: bool = False
