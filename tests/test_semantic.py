@@ -63,6 +63,16 @@ def test_the_model_puts_a_paraphrase_closer_than_an_unrelated_sentence() -> None
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
 
 
+def test_batches_packed_by_length_give_the_vectors_of_texts_encoded_one_at_a_time() -> None:
+    encoder = Encoder.load()
+    texts = [line for line in MATCH_REPORT.splitlines() if line]
+    texts += ["Rain.", "Tickets cost £8. " * 60]  # one word; one cut at the longest sequence
+    together = encoder.encode(texts)
+    alone = np.vstack([encoder.encode([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
 def test_a_sentence_about_he_is_found_through_the_name_before_it(corpus: Path,
                                                                  engine: QuoteEngine) -> None:
     question = "How many goals has Jamie Cole scored this season?"

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,9 +52,12 @@ PASSAGES_VERSION = 1
 DIM = 384
 #: The model's word pieces (BERT's uncased vocabulary, Apache-2.0; the wheel has none).
 VOCAB = Path(__file__).parent / "data" / "minilm-vocab.txt"
-#: Longer texts are cut to this many word pieces (the model was trained on 128 for passages).
+#: Longer texts are cut to this many word pieces (the model was trained on 128 for passages),
+#: and longer paragraphs are read in pieces of whole sentences this long.
 MAX_TOKENS = 256
-BATCH = 32
+#: Word pieces per batch (rows × the longest row): fewer make more, slower calls; more
+#: only add memory.
+BATCH_TOKENS = 4096
 #: Above this many sentences, ``auto`` stays lexical: embedding costs about 5 ms a
 #: sentence on two cores, so 50,000 sentences take minutes once, a million hours.
 AUTO_LIMIT = 50_000
@@ -82,6 +85,8 @@ class Encoder:
     def __init__(self, session: Any, tokenizer: Any) -> None:
         self._session = session
         self._tokenizer = tokenizer
+        self._cls = int(tokenizer.token_to_id("[CLS]"))
+        self._sep = int(tokenizer.token_to_id("[SEP]"))
 
     @classmethod
     def load(cls) -> Encoder:
@@ -117,27 +122,57 @@ class Encoder:
     def encode(self, texts: Sequence[str], *, progress: Progress | None = None
                ) -> npt.NDArray[np.float32]:
         """Unit vectors for ``texts`` (mean of the last layer over real tokens)."""
+        sequences = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        # Batches of similar length waste little on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for first in range(0, len(order), BATCH):
-            batch = order[first:first + BATCH]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
-            width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, encoding in enumerate(encodings):
-                ids[row, :len(encoding.ids)] = encoding.ids
-                mask[row, :len(encoding.ids)] = 1
+        done = 0
+        for rows, hidden in self.token_states(sequences):
+            for row, states in zip(rows, hidden, strict=True):
+                out[row] = states.mean(axis=0)
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(texts))
+        return _unit(out)
+
+    def pieces(self, texts: Sequence[str]) -> list[list[int]]:
+        """The word pieces of each text, without [CLS] and [SEP], cut to fit one sequence."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids[:MAX_TOKENS - 2] for e in encodings]
+
+    def framed(self, pieces: Sequence[int]) -> list[int]:
+        """``pieces`` as the model reads them: between [CLS] and [SEP]."""
+        return [self._cls, *pieces, self._sep]
+
+    def token_states(self, sequences: Sequence[Sequence[int]]
+                     ) -> Iterator[tuple[list[int], list[npt.NDArray[np.float32]]]]:
+        """The last layer's state of every token of every sequence of token ids (each at
+        most :data:`MAX_TOKENS` long), a batch at a time: (positions in ``sequences``,
+        one ``(length, DIM)`` array each)."""
+        # Sorted by length and packed up to a token budget, a batch is almost all real
+        # tokens: padding costs as much as a token and carries nothing.
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        first = 0
+        while first < len(order):
+            last = first + 1
+            while (last < len(order)
+                   and (last - first + 1) * len(sequences[order[last]]) <= BATCH_TOKENS):
+                last += 1
+            rows = order[first:last]
+            width = len(sequences[rows[-1]])
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for n, row in enumerate(rows):
+                ids[n, :len(sequences[row])] = sequences[row]
+                mask[n, :len(sequences[row])] = 1
             hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                               "token_type_ids": np.zeros_like(ids)})[0]
-            summed = (hidden * mask[..., None]).sum(axis=1)
-            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            out[batch] = vectors / np.maximum(norms, 1e-12)
-            if progress is not None:
-                progress(min(first + BATCH, len(order)), len(order))
-        return out
+            yield rows, [hidden[n, :len(sequences[row])] for n, row in enumerate(rows)]
+            first = last
+
+
+def _unit(vectors: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    unit: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 @functools.lru_cache(maxsize=1)
