@@ -317,5 +317,8 @@ def test_an_edited_paragraph_is_read_again_with_its_neighbours_and_nothing_else(
     unchanged = [sid for sid in range(index.n_sentences) if sid != edited]
     assert np.array_equal(new[unchanged], old[unchanged])
     assert not np.allclose(new[edited], old[edited], atol=1e-2)
+    for kind in ("sentences", "windows", "paragraphs"):
+        rows = np.asarray(getattr(engine.vectors, kind), dtype=np.float32)
+        assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-2), kind
     assert engine.answer_question("Why was the match delayed?").quotes[0].text.startswith(
         "The match was delayed by an hour and a half")
