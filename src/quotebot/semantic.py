@@ -55,9 +55,12 @@ VOCAB = Path(__file__).parent / "data" / "minilm-vocab.txt"
 #: Longer texts are cut to this many word pieces (the model was trained on 128 for passages),
 #: and longer paragraphs are read in pieces of whole sentences this long.
 MAX_TOKENS = 256
-#: Word pieces per batch (rows × the longest row): fewer make more, slower calls; more
-#: only add memory.
-BATCH_TOKENS = 4096
+#: Word pieces per batch at most (rows × the longest row): larger batches fall out of the
+#: CPU's caches and cost more per token, smaller ones pay the per-call cost more often.
+BATCH_TOKENS = 1024
+#: A batch holding this many word pieces closes before a sequence over a tenth longer than
+#: its shortest (whose padding would cost as much as tokens and carry nothing).
+BATCH_FULL_ENOUGH = 256
 #: Paragraphs read together: their sentences are sorted by length for batching, and
 #: memory holds one block's sums.
 READ_BLOCK = 1024
@@ -155,9 +158,13 @@ class Encoder:
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         first = 0
         while first < len(order):
-            last = first + 1
-            while (last < len(order)
-                   and (last - first + 1) * len(sequences[order[last]]) <= BATCH_TOKENS):
+            shortest, last = len(sequences[order[first]]), first + 1
+            while last < len(order):
+                width = len(sequences[order[last]])
+                if (last - first + 1) * width > BATCH_TOKENS or (
+                        width > 1.1 * shortest
+                        and (last - first) * len(sequences[order[last - 1]]) >= BATCH_FULL_ENOUGH):
+                    break
                 last += 1
             rows = order[first:last]
             width = len(sequences[rows[-1]])
