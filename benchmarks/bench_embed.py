@@ -350,23 +350,26 @@ def option_table(encoder: Encoder, counting: CountingSession, runs: int, with_qu
                  ) -> dict[str, Any]:
     sets = list(SETS) if with_quality else ["sb50"]
     opened = {name: open_lexical(SETS[name][0]) for name in sets}
-    results: dict[str, Any] = {}
-    for option, compute in options().items():
-        row: dict[str, Any] = {}
-        engine, texts, windows = opened["sb50"]
-        counting.calls = counting.tokens = counting.padded = counting.sequences = 0
-        wall, cpu, vectors = timed(runs, partial(compute, encoder, texts, windows))
-        row.update(read=counting.tokens // runs, padded=counting.padded // runs,
-                   sequences=counting.sequences // runs, calls=counting.calls // runs,
-                   wall_s=wall, cpu_s=cpu)
-        if with_quality:
-            row["quality"] = {"sb50": quality(engine, encoder, vectors, SETS["sb50"][1])}
-            for name in sets[1:]:
-                engine, texts, windows = opened[name]
-                row["quality"][name] = quality(engine, encoder, compute(encoder, texts, windows),
-                                               SETS[name][1])
-        results[option] = row
-        print(f"  {option}: {row['read']:,} tokens, {wall:.2f} s", file=sys.stderr)
+    ways = options()
+    results: dict[str, Any] = {option: {"wall": [], "cpu": []} for option in ways}
+    _, texts, windows = opened["sb50"]
+    # Run by run, every option once: the machine's other load falls on all of them alike.
+    for _ in range(runs):
+        for option, compute in ways.items():
+            counting.calls = counting.tokens = counting.padded = counting.sequences = 0
+            wall, cpu, _ = timed(1, partial(compute, encoder, texts, windows))
+            row = results[option]
+            row["wall"].append(wall)
+            row["cpu"].append(cpu)
+            row.update(read=counting.tokens, padded=counting.padded,
+                       sequences=counting.sequences, calls=counting.calls,
+                       wall_s=min(row["wall"]), cpu_s=min(row["cpu"]))
+            print(f"  {option}: {counting.tokens:,} tokens, {wall:.2f} s", file=sys.stderr)
+    if with_quality:
+        for option, compute in ways.items():
+            results[option]["quality"] = {
+                name: quality(opened[name][0], encoder, compute(encoder, *opened[name][1:]),
+                              SETS[name][1]) for name in sets}
     base = results[next(iter(results))]
     print("\nOptions, on the Super Bowl 50 article (min of "
           f"{runs} runs; ratios to A):\n")
