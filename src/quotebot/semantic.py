@@ -11,13 +11,15 @@ answers.
 
 Each sentence gets three vectors: the sentence itself, the sentence with the one
 before it (so "He is also the oldest quarterback …" carries its
-"Peyton Manning"), and its whole paragraph (what the passage is about). They are
-computed once per index, with the index files, and memory-mapped afterwards.
+"Peyton Manning"), and its whole paragraph (what the passage is about). All three come
+from one reading of each paragraph by the model, each word piece read once (see
+:meth:`SentenceVectors.compute`). They are computed once per index, with the index
+files, and memory-mapped afterwards.
 
 ``--semantic`` / ``QUOTEBOT_SEMANTIC`` chooses: ``auto`` (default: on when the model
 is installed and the corpus has at most :data:`AUTO_LIMIT` sentences), ``on`` or ``off``.
-Vectors are saved with a hash of each passage's text, so an updated corpus embeds only
-its new passages.
+Vectors are saved with a hash of each passage's text and place, so an updated corpus
+embeds only its new and changed paragraphs.
 """
 
 from __future__ import annotations
