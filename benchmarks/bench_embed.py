@@ -1,6 +1,6 @@
 """Embedding a new article: word pieces the model reads, seconds, and what it does to answers.
 
-    python benchmarks/bench_embed.py [--runs 2] [--quality] [--end-to-end]
+    python benchmarks/bench_embed.py [--runs 2] [--quality] [--end-to-end [--before DIR]]
 
 Each sentence gets three vectors (the sentence, its window: the sentence and the one before,
 its paragraph). This compares ways of computing them, on the Super Bowl 50 article (34 KB)
@@ -478,9 +478,10 @@ def session_table(runs: int) -> dict[str, Any]:
     return {"min_wall_s": best, "runs_wall_s": walls}
 
 
-def end_to_end(runs: int) -> dict[str, Any]:
+def end_to_end(runs: int, before: Path | None) -> dict[str, Any]:
     """Wall time of `quotebot ask` as a fresh process: the shipped article (cached), and a
-    new 34 KB and 10 KB article asked for the first time (index and vectors built)."""
+    new 34 KB and 10 KB article asked for the first time (index and vectors built), and
+    again with the sources in ``before`` (an earlier ``src/``) when given."""
     sb50 = SETS["sb50"][0].read_text(encoding="utf-8")
     force = SETS["force"][0].read_text(encoding="utf-8")
     small, size = [], 0
@@ -493,8 +494,8 @@ def end_to_end(runs: int) -> dict[str, Any]:
     (work / "super-bowl-50.txt").write_text(sb50, encoding="utf-8")
     (work / "force-10kb.txt").write_text("\n".join(small) + "\n", encoding="utf-8")
     py = [sys.executable, "-m", "quotebot", "ask"]
-    cases = {
-        "plain ask, shipped article": [*py, "how many stabbings?"],
+    plain_ask = "plain ask, shipped article"
+    new_articles = {
         "new 34 KB article (Super Bowl 50), first ask": [
             *py, "Who won Super Bowl 50?", "--corpus", str(work / "super-bowl-50.txt")],
         "same, second ask (index and vectors saved)": [
@@ -502,17 +503,24 @@ def end_to_end(runs: int) -> dict[str, Any]:
         f"new {size / 1000:.0f} KB article (Force), first ask": [
             *py, "What is a force?", "--corpus", str(work / "force-10kb.txt")],
     }
-    walls: dict[str, list[float]] = {name: [] for name in cases}
-    subprocess.run(cases["plain ask, shipped article"], check=True, capture_output=True)
+    versions = {"": None} if before is None else {"": None, "before: ": before}
+    walls: dict[str, list[float]] = {plain_ask: []}
+    subprocess.run([*py, "how many stabbings?"], check=True, capture_output=True)
     for run in range(runs):
-        # Each run starts with an empty cache: the new articles are new again.
-        env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache-{run}")}
-        for name, cmd in cases.items():
-            started = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env=env)
-            walls[name].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run([*py, "how many stabbings?"], check=True, capture_output=True)
+        walls[plain_ask].append(time.perf_counter() - started)
+        for label, source in versions.items():
+            # Each run starts with an empty cache: the new articles are new again.
+            env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache-{label[:6]}{run}")}
+            if source is not None:
+                env["PYTHONPATH"] = str(source)
+            for name, cmd in new_articles.items():
+                started = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True, env=env)
+                walls.setdefault(label + name, []).append(time.perf_counter() - started)
     best = {name: min(values) for name, values in walls.items()}
-    plain = best["plain ask, shipped article"]
+    plain = best[plain_ask]
     print(f"\nEnd to end, `quotebot ask` as a fresh process (min of {runs}):\n")
     print("| command | wall s | ÷ plain ask |")
     print("|---|---:|---:|")
@@ -527,6 +535,9 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="Score every option (slow).")
     parser.add_argument("--end-to-end", action="store_true",
                         help="Time first asks of new articles as fresh processes.")
+    parser.add_argument("--before", type=Path,
+                        help="With --end-to-end, also time an earlier src/ folder "
+                             "(e.g. from `git archive REV src | tar -x -C DIR`).")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["tokens", "lengths", "options", "sessions"])
     args = parser.parse_args()
@@ -544,7 +555,7 @@ def main() -> None:
     if "sessions" not in args.skip:
         results["sessions"] = session_table(args.runs)
     if args.end_to_end:
-        results["end_to_end"] = end_to_end(args.runs)
+        results["end_to_end"] = end_to_end(args.runs, args.before)
     results["load_average_at_end"] = os.getloadavg()
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "embed.json").write_text(json.dumps(results, indent=2) + "\n")

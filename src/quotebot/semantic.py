@@ -66,8 +66,9 @@ BATCH_FULL_ENOUGH = 256
 #: Paragraphs read together: their sentences are sorted by length for batching, and
 #: memory holds one block's sums.
 READ_BLOCK = 1024
-#: Above this many sentences, ``auto`` stays lexical: embedding costs about 5 ms a
-#: sentence on two cores, so 50,000 sentences take minutes once, a million hours.
+#: Above this many sentences, ``auto`` stays lexical: the model reads about 3,000 word
+#: pieces a second on two cores, some 30 a sentence, so 50,000 sentences take minutes
+#: once, a million hours.
 AUTO_LIMIT = 50_000
 
 Progress = Callable[[int, int], None]
