@@ -7,6 +7,7 @@ sentence or None: a wrong short answer is worse than none.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -16,6 +17,7 @@ from quotebot.lexicon import (
     COLOURS,
     COUNTERS,
     MONTH_ABBREVIATIONS,
+    MEASURE_ADJECTIVES,
     MONTHS,
     NAME_CONNECTORS,
     NUMBER_WORDS,
@@ -23,6 +25,7 @@ from quotebot.lexicon import (
     SCALE_WORDS,
     STOP_WORDS,
     TITLES,
+    UNITS,
     WEEKDAYS,
 )
 from quotebot.names import KnownName, can_be_name, looks_like_name
@@ -31,7 +34,8 @@ from quotebot.tuning import Extraction, default_tuning
 
 Span = tuple[int, int]
 
-_CURRENCY = frozenset("$£€¥")
+# A currency sign written before an amount, with a country's letters ("US$", "A$", "HK$").
+_CURRENCY_BEFORE = re.compile(r"(?:\b[A-Z]{1,2})?[$£€¥₹]\Z")
 _FRACTIONS = frozenset("½⅓⅔¼¾⅛")
 # What may join two parts of one number: nothing ("5½"), a dash ("15–1", "24–10"), a colon
 # ("11:28").
@@ -40,19 +44,33 @@ _NUMBER_JOIN = re.compile(r"|[-–:]")
 _NUMBER_UNIT = re.compile(r"(\d[\d,.]*)-[^\W\d_][\w-]*")
 _MONTHS = "|".join(w.capitalize() for w in (*MONTHS, *MONTH_ABBREVIATIONS))
 _WEEKDAYS = "|".join(w.capitalize() for w in WEEKDAYS)
+# A day of the month ("6", "6th"), never the first digits of a year ("January 2025").
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?(?!\d)"
+_YEAR = r"(?:1[0-9]|20)\d{2}(?!\d)"
+# A time of day: "6pm", "6.30 p.m.", "noon"; after "at" also "18:00".
+_CLOCK = r"\d{1,2}(?:[:.]\d{2})?\s?(?:[ap]\.m\.|[ap]m\b)|noon|midnight"
+_AT_CLOCK = rf"\s+at\s+(?:{_CLOCK}|\d{{1,2}}[:.]\d{{2}}(?!\d))"
+_PART_OF_DAY = r"\s+(?:morning|afternoon|evening|night)"
+_MONTH_DATE = (rf"(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\b\.?(?:\s+{_DAY}"
+               rf"(?:\s*(?:to|-|–|and)\s*{_DAY})?)?(?:,?\s+{_YEAR})?")
+_DAY_MONTH = rf"{_DAY}(?:\s*(?:to|-|–|and)\s*{_DAY})?\s+(?:{_MONTHS})\b\.?(?:,?\s+{_YEAR})?"
+_DATE = rf"(?:(?:{_WEEKDAYS})(?:,?\s+(?:{_DAY_MONTH}|{_MONTH_DATE}))?|{_DAY_MONTH}|{_MONTH_DATE})"
+#: Time expressions, whole: "Monday at 6pm", "6 March 2024", "January 2025", "the 1990s",
+#: "last month", "in 2015" (the preposition is trimmed off the answer).
 TIME_RE = re.compile(
-    rf"\b(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?"
-    rf"(?:\s*(?:to|-|–|and)\s*\d{{1,2}}(?:st|nd|rd|th)?)?)?(?:,?\s+\d{{4}})?"
-    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:,?\s+\d{{4}})?"
-    rf"|\b(?:{_WEEKDAYS})\b"
+    rf"\b{_DATE}(?:{_PART_OF_DAY})?(?:,?{_AT_CLOCK})?"
+    rf"|\b(?:{_CLOCK})(?:\s+(?:on\s+)?{_DATE})?"
     r"|\b(?:last|this|next|earlier this|later this|early this|late last|the past|the last|"
     r"the previous|the following)\s+(?:week|month|year|decade|century|season|weekend|"
-    r"spring|summer|autumn|fall|winter)\b"
-    r"|\b(?:yesterday|today|tomorrow|tonight|recently)\b"
+    r"spring|summer|autumn|fall|winter|morning|afternoon|evening|night)\b"
+    r"|\b(?:yesterday|today|tomorrow|tonight|recently)\b(?:" + _PART_OF_DAY + r")?"
+    r"|\b(?:the\s+)?(?:(?:early|late|mid)[- ]?)?(?:1[0-9]|20)?\d0s\b"
     r"|\b(?:in|since|by|until|before|after|during)\s+(?:the\s+)?(?:early\s+|late\s+|mid-?)?"
-    r"(?:1[0-9]|20)\d{2}s?\b"
+    r"(?:1[0-9]|20)\d{2}(?:s|[-–]\d{2,4})?\b"
     r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b",
 )
+
+
 def number_tokens(tokens: Sequence[Token]) -> list[int]:
     """Indices of tokens that are numbers (digits or number words)."""
     return [i for i, t in enumerate(tokens)
@@ -124,7 +142,8 @@ def extract(
     allows an untyped "what" question to be answered by the words that fill its gap.
     """
     limits = limits or default_tuning().extraction
-    if question.kind is Kind.HOW_MANY:
+    if question.kind is Kind.HOW_MANY or (question.kind is Kind.HOW
+                                          and measure_asked(question) is not None):
         return _number_answer(text, tokens, matched, question)
     if question.kind is Kind.WHEN:
         return _time_answer(text, tokens, matched, question, limits)
@@ -172,6 +191,7 @@ def _number_answer(
 ) -> Span | None:
     best: tuple[tuple[int, int, int], int] | None = None
     dates = [m.span() for m in TIME_RE.finditer(text)]
+    measure = measure_asked(q)
     for i in number_tokens(tokens):
         tok = tokens[i]
         unit = _NUMBER_UNIT.fullmatch(tok.surface)  # "61-yard": the number is "61"
@@ -194,6 +214,8 @@ def _number_answer(
         if unit is not None and i in matched:
             after.append((0, matched[i]))
         before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
+        if measure is not None and _measured(text, tokens, i, measure, q):
+            after.append((0, 0))  # "how long …?" → "3 km long"
         if not after and not before:
             continue
         rank, concept = min(after or before)
@@ -202,7 +224,15 @@ def _number_answer(
             best = (key, i)
     if best is None:
         return None
-    i = best[1]
+    return whole_number(text, tokens, best[1], q)
+
+
+def whole_number(text: str, tokens: Sequence[Token], i: int, q: Question | None = None
+                 ) -> Span:
+    """The whole amount that token ``i`` is part of: its parts ("11:28", "twenty five"),
+    its currency ("£2", "US$5"), its scale ("2 million", "£48m", "8.5%") and the unit or
+    currency word after it ("3 km", "900 million kronor") — but not a unit the question
+    names ("how many yards …?" → "61", not "61 yards")."""
     unit = _NUMBER_UNIT.fullmatch(tokens[i].surface)
     if unit is not None:
         return tokens[i].start, tokens[i].start + unit.end(1)
@@ -213,13 +243,42 @@ def _number_answer(
     while j + 1 < len(tokens) and _continues_number(text, tokens[j], tokens[j + 1]):
         j += 1
     start = tokens[i].start
-    # "£2", "$1.2 billion": the currency is part of the amount. "seventy thousand": so is
+    # "£2", "US$1.2 billion": the currency is part of the amount. "seventy thousand": so is
     # the number word before a scale word.
-    if start > 0 and text[start - 1] in _CURRENCY:
-        start -= 1
+    currency = _CURRENCY_BEFORE.search(text, 0, start)
+    if currency is not None:
+        start = currency.start()
     elif i > 0 and tokens[i].norm in SCALE_WORDS and tokens[i - 1].norm in NUMBER_WORDS:
         start = tokens[i - 1].start
-    return start, tokens[j].end
+    end = tokens[j].end
+    # A letter suffix written onto the number is its scale or unit: "£48m", "1.2bn", "3km".
+    if j + 1 < len(tokens) and tokens[j + 1].start == end and tokens[j + 1].surface.isalpha():
+        j += 1
+        end = tokens[j].end
+    if text.startswith("%", end):
+        return start, end + 1
+    if (j + 1 < len(tokens) and tokens[j + 1].norm in UNITS
+            and _adjacent(text, tokens[j], tokens[j + 1])
+            and (q is None or not _in_question(tokens[j + 1], q))):
+        end = tokens[j + 1].end
+    return start, end
+
+
+def measure_asked(q: Question) -> str | None:
+    """The adjective of a "how long/old/high …?" question, which asks for a measure."""
+    for first, second in itertools.pairwise(q.tokens):
+        if first.norm == "how":
+            return second.norm if second.norm in MEASURE_ADJECTIVES else None
+    return None
+
+
+def _measured(text: str, tokens: Sequence[Token], i: int, adjective: str, q: Question
+              ) -> bool:
+    """True when the measure that token ``i`` starts is followed by the adjective asked
+    about ("3 km long", "24 years old")."""
+    end = whole_number(text, tokens, i, q)[1]
+    after = [k for k, t in enumerate(tokens) if t.start >= end][:2]
+    return any(tokens[k].norm == adjective for k in after)
 
 
 def _same_noun(word: str, noun: str) -> bool:
@@ -357,11 +416,19 @@ def _who_answer(
             return _span_chars(tokens, (first, last))
         if first > hi and first - hi <= 1:
             return _span_chars(tokens, (first, last))
-    # "Senior Met police officers travelled …": a short subject before the verb.
+    # "Senior Met police officers travelled …": a short subject before the verb, without
+    # its auxiliaries ("… Stuart Greer was delighted"); a subject that ends in a name is
+    # that name ("Ashford manager Stuart Greer").
     if 0 < verb <= 6 and not any(m < verb for m in matched):
+        end = verb - 1
+        while end > 0 and tokens[end].norm in AUXILIARIES:
+            end -= 1
         stop = text[tokens[0].start:tokens[verb].start]
-        if "," not in stop and any(first < verb for first, _ in names):
-            return tokens[0].start, tokens[verb - 1].end
+        inside = [(first, last) for first, last in names if last <= end]
+        if "," not in stop and inside:
+            if inside[-1][1] == end:
+                return _span_chars(tokens, inside[-1])
+            return tokens[0].start, tokens[end].end
     nearest = min(names, key=lambda s: min(_distance(s[0], matched), _distance(s[1], matched)))
     if min(_distance(nearest[0], matched), _distance(nearest[1], matched)) <= (
             limits.name_distance):

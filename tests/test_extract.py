@@ -1,0 +1,143 @@
+"""Short answers, rule by rule: a sentence and a question in, the exact span out.
+
+Each case is a corpus of its own (the sentence and two sentences about something else),
+answered through the whole engine, so that the short answer a user would see is the one
+tested; ``text == document[start:end]`` is checked on every answer.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from quotebot.engine import QuoteEngine
+from quotebot.models import Answer, Document
+from quotebot.store.build import build_index
+
+OTHER = ("\n\nThe weather in the region was mild for the season.\n\n"
+         "Local schools reopened after the holidays.\n")
+
+
+def ask(sentence: str, question: str) -> Answer:
+    text = sentence + OTHER
+    engine = QuoteEngine(build_index([Document("article", "Article", text)]))
+    answer = engine.answer_question(question)
+    if answer.short is not None:
+        assert text[answer.short.start:answer.short.end] == answer.short.text
+    return answer
+
+
+def short_answer(sentence: str, question: str) -> str | None:
+    answer = ask(sentence, question)
+    assert answer.answered, (question, answer.reason)
+    assert answer.quotes[0].text == sentence.strip(), question
+    return answer.short.text if answer.short else None
+
+
+def check(sentence: str, question: str, expected: str | None) -> None:
+    assert short_answer(sentence, question) == expected, (sentence, question)
+
+
+# -- whole units: a number with its currency, scale and unit -------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("Nordvik agreed to buy the rival firm for £48m last year.",
+     "How much did Nordvik pay for the rival firm?", "£48m"),
+    ("Inflation rose to 8.5% in the spring.", "How much did inflation rise?", "8.5%"),
+    ("The company reported a profit of 900 million kronor.",
+     "How much profit did the company report?", "900 million kronor"),
+    ("The deal was worth US$1.2bn, the company said.", "How much was the deal worth?",
+     "US$1.2bn"),
+    ("The deal was worth $1.2 billion, the company said.", "How much was the deal worth?",
+     "$1.2 billion"),
+    ("Runners in the race covered 42 km through the city centre.",
+     "How far did the runners in the race go?", "42 km"),
+    ("The works on the bridge took three years to finish.",
+     "How long did the works on the bridge take?", "three years"),
+    ("Prices at the market rose by 8.5 per cent over the winter.",
+     "By how much did prices at the market rise?", "8.5 per cent"),
+    # "How ADJ …?" asks for a measure, which the adjective may follow.
+    ("The bridge, which opened in 1932, is 3 km long.", "How long is the bridge?", "3 km"),
+    ("Inflation rose to 8.5% in the spring.", "How high did inflation rise?", "8.5%"),
+])
+def test_a_number_comes_with_its_currency_scale_and_unit(sentence: str, question: str,
+                                                         expected: str) -> None:
+    check(sentence, question, expected)
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # The unit the question names is not repeated in the answer.
+    ("The punt travelled 61 yards before it went out.",
+     "How many yards did the punt travel?", "61"),
+    ("She served on the council for 12 years before retiring.",
+     "How many years did she serve on the council?", "12"),
+])
+def test_a_unit_named_by_the_question_is_left_out(sentence: str, question: str,
+                                                  expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- whole dates and times ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The vote will take place on Monday at 6pm.", "When will the vote take place?",
+     "Monday at 6pm"),
+    ("The factory opened in January 2025 after long delays.", "When did the factory open?",
+     "January 2025"),
+    ("The museum reopened on 6 March 2024 with a new wing.", "When did the museum reopen?",
+     "6 March 2024"),
+    ("The band formed in the 1990s in a garage.", "When did the band form?", "the 1990s"),
+    ("The ferry leaves at 6.30 p.m. on Friday from the harbour.",
+     "When does the ferry leave?", "6.30 p.m. on Friday"),
+    ("The league announced on October 16, 2012, that two stadiums were finalists.",
+     "When did the league announce the finalists?", "October 16, 2012"),
+    ("The club was founded in 1878 by railway workers.", "When was the club founded?",
+     "1878"),
+])
+def test_a_date_or_time_is_the_whole_expression(sentence: str, question: str,
+                                                expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- whole names, without their titles -----------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("Striker Tomás Álvarez, 24, scored twice in the second half.", "Who scored twice?",
+     "Tomás Álvarez"),
+    ("Ashford manager Stuart Greer was delighted with the result.",
+     "Who was delighted with the result?", "Stuart Greer"),
+    ("The team's striker Tomás Álvarez scored twice in the second half.",
+     "Who scored twice?", "Tomás Álvarez"),
+    # A subject without a name stays whole.
+    ("Senior Kent police officers travelled to the city last month.",
+     "Who travelled to the city?", "Senior Kent police officers"),
+])
+def test_a_name_is_whole_and_without_its_title(sentence: str, question: str,
+                                               expected: str) -> None:
+    check(sentence, question, expected)
+
+
+def test_decomposed_accents_keep_names_whole() -> None:
+    sentence = unicodedata.normalize("NFD", "Striker Tomás Álvarez scored twice in the second "
+                                            "half.")
+    assert short_answer(sentence, "Who scored twice?") == unicodedata.normalize(
+        "NFD", "Tomás Álvarez")
+
+
+# -- accents ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question", ["How old is Alvarez?", "How old is Álvarez?",
+                                      "how old is alvarez"])
+def test_a_name_matches_with_or_without_its_accents(question: str) -> None:
+    answer = ask("Striker Tomás Álvarez, 24, scored twice in the second half.", question)
+    assert answer.answered, answer.reason
+    assert answer.quotes[0].text.startswith("Striker Tomás Álvarez, 24")
+    assert answer.short is not None and answer.short.text == "24"
+
+
+def test_a_misspelt_name_is_still_corrected_to_the_accented_one() -> None:
+    answer = ask("Striker Tomás Álvarez, 24, scored twice in the second half.",
+                 "How old is Alvarex?")
+    assert answer.answered and answer.searched_for == "alvarez"
+    assert answer.short is not None and answer.short.text == "24"
