@@ -141,3 +141,28 @@ def test_a_misspelt_name_is_still_corrected_to_the_accented_one() -> None:
                  "How old is Alvarex?")
     assert answer.answered and answer.searched_for == "alvarez"
     assert answer.short is not None and answer.short.text == "24"
+
+
+# -- abbreviations and their long forms ------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("Nordvik's chief executive, Anna Berg, said profits would rise.",
+     "Who is the CEO of Nordvik?", "Anna Berg"),
+    ("Anna Berg, the chief executive of Nordvik, said profits would rise.",
+     "Who is the CEO of Nordvik?", "Anna Berg"),
+    ("Nordvik's CEO, Anna Berg, said profits would rise.",
+     "Who is the chief executive of Nordvik?", "Anna Berg"),
+    ("Mark Rutte became prime minister of the Netherlands in 2010.",
+     "When did Rutte become PM?", "2010"),
+    ("The UN sent 300 observers to the border region.",
+     "How many observers did the United Nations send?", "300"),
+])
+def test_an_abbreviation_finds_its_long_form_and_the_reverse(sentence: str, question: str,
+                                                             expected: str) -> None:
+    check(sentence, question, expected)
+
+
+def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
+    answer = ask("The police chief said the executive committee would meet on Monday.",
+                 "Who is the CEO?")
+    assert not answer.answered

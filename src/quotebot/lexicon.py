@@ -3,7 +3,8 @@
 Every list of English words lives here, once: stop words, auxiliaries, months, pronouns,
 number words, titles, related words … so that two modules never keep two lists that
 drift apart. A file holds words separated by whitespace; ``#`` starts a comment. The
-related-words file holds one ``word: related words`` entry a line.
+related-words file holds one ``word: related words`` entry a line, the expanded
+abbreviations one ``abbreviation: long form, long form`` entry a line.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def related_words() -> Mapping[str, tuple[str, ...]]:
             continue
         word, _, related = line.partition(":")
         table[word.strip()] = tuple(related.split())
+    return MappingProxyType(table)
+
+
+@cache
+def abbreviation_expansions() -> Mapping[str, tuple[str, ...]]:
+    """Abbreviation → the long forms it stands for ("ceo" → "chief executive", …)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in _lines("abbreviations_expanded"):
+        if ":" not in line:
+            continue
+        word, _, forms = line.partition(":")
+        table[word.strip()] = tuple(f.strip() for f in forms.split(",") if f.strip())
     return MappingProxyType(table)
 
 
