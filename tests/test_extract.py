@@ -166,3 +166,125 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
     answer = ask("The police chief said the executive committee would meet on Monday.",
                  "Who is the CEO?")
     assert not answer.answered
+
+
+# -- "what" + noun, subjects, objects and copulas: the noun phrase asked for ---------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # The question's noun in the sentence, with the words that make it an answer.
+    ("Accelerations can be defined through kinematic measurements.",
+     "What kind of measurements define accelerations?", "kinematic measurements"),
+    ("The concept of inertia explains why objects keep moving at a constant speed.",
+     "What concept explains why objects keep moving?", "inertia"),
+    ("The cup was won by the Harbour Athletic team in 2019.", "What team won the cup?",
+     "Harbour Athletic"),
+    ("The Sunday Service was a revised version of the Book of Common Prayer.",
+     "The Sunday Service was a revised version of what book?", "Book of Common Prayer"),
+    # The subject before the question's verb, or before a verb that words it differently.
+    ("The center of mass will experience an acceleration proportional to the force.",
+     "What experiences an acceleration proportional to the force?", "The center of mass"),
+    ("General relativity offers an equivalence between space-time and mass.",
+     "What has an equivalence between mass and space-time?", "General relativity"),
+    # The agent of a passive verb.
+    ("The definition is consistent with the one offered by Newtonian mechanics.",
+     "What offered the definition?", "Newtonian mechanics"),
+    # "What was the belief …?": what the copula says it is.
+    ("A fundamental error was the belief that a force is needed to keep an object moving.",
+     "What was the belief that a force is needed to keep an object moving?",
+     "A fundamental error"),
+    # The object after the question's verb, or after the doer and a verb of its own.
+    ("The church uses unfermented grape juice in the sacrament of communion.",
+     "What does the church use in the sacrament of communion?", "unfermented grape juice"),
+    ("The singer performed the national anthem before the kick-off.",
+     "What did the singer sing before the kick-off?", "the national anthem"),
+    ("The model predicts that exchanged particles called gauge bosons carry the forces.",
+     "What are the exchanged particles called?", "gauge bosons"),
+    ("Investigators look for clues and evidence after a crime.",
+     "What do investigators look for after a crime?", "clues and evidence"),
+    # A question about money or a measure noun wants the amount.
+    ("CBS charged an average of $5 million for a 30-second commercial during the game.",
+     "What was the average cost of a 30-second commercial?", "$5 million"),
+    ("The village has a population of 2,400 people.", "What is the population of the village?",
+     "2,400"),
+])
+def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question: str,
+                                                         expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- why and how: the clause that gives the reason or the means -----------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The match was postponed because the pitch was flooded after heavy rain.",
+     "Why was the match postponed?", "the pitch was flooded after heavy rain"),
+    ("The match was postponed due to a waterlogged pitch.", "Why was the match postponed?",
+     "a waterlogged pitch"),
+    ("The groundsmen covered the pitch in order to keep it dry.",
+     "Why did the groundsmen cover the pitch?", "to keep it dry"),
+    ("The company cut its debt by selling its stake in the mine.",
+     "How did the company cut its debt?", "by selling its stake in the mine"),
+    ("Scientists measured the force through careful experimentation, as the paper shows.",
+     "How did scientists measure the force?", "through careful experimentation"),
+])
+def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: str,
+                                                       expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- names: appositions and lists -------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("Anna Berg, the chief executive of Nordvik, said profits would rise.",
+     "Who is the chief executive of Nordvik?", "Anna Berg"),
+    ("Nordvik's chief executive, Anna Berg, said profits would rise.",
+     "Who is the chief executive of Nordvik?", "Anna Berg"),
+    ("Teams from Leeds, York and Hull reached the final of the cup.",
+     "Which teams reached the final of the cup?", "Leeds, York and Hull"),
+    ("The halftime show was headlined by Coldplay with special guests Beyoncé and Bruno Mars.",
+     "Who were the special guests of the halftime show?", "Beyoncé and Bruno Mars"),
+    # One asked for, one given, though a list is near.
+    ("Teams from Leeds, York and Hull reached the final, which Leeds won.",
+     "Which team won the final?", "Leeds"),
+])
+def test_names_in_appositions_and_lists(sentence: str, question: str, expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- a question word late in the question -----------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The UMC was a founding member of the Religious Coalition for Reproductive Choice.",
+     "The UMC was a founding member of what coalition?",
+     "Religious Coalition for Reproductive Choice"),
+    ("Richard Allen was licensed by St. George's Church in 1784.",
+     "Richard Allen was licensed by St. George's Church in what year?", "1784"),
+    ("The United States is divided into five jurisdictions.",
+     "The United States is divided into how many jurisdictions?", "five"),
+])
+def test_a_question_word_late_in_the_question_still_sets_the_kind(
+        sentence: str, question: str, expected: str) -> None:
+    check(sentence, question, expected)
+
+
+# -- negatives: rules that must not fire -----------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question"), [
+    # A year is no count, and a number inside a name is not one either.
+    ("The stadium, which has many seats, opened in 2014.",
+     "How many seats does the stadium have?"),
+    ("The app ran on Windows 10 and on the new tablets.", "How many tablets ran the app?"),
+    # "since" before a time is no reason.
+    ("The club has played at the ground since 1990.", "Why does the club play at the ground?"),
+    # "with" far from the question's words is no means.
+    ("The company cut its debt, and the chairman later met with investors.",
+     "How did the company cut its debt?"),
+    # No date in the sentence: no "when" answer from a number.
+    ("The factory opened with 300 workers in the valley.", "When did the factory open?"),
+    # The question's own words are not its answer.
+    ("The anthem was sung before the match.", "What anthem was sung before the match?"),
+    # A subject that is only a pronoun is no answer.
+    ("It offers an equivalence between space-time and mass.",
+     "What offers an equivalence between mass and space-time?"),
+])
+def test_no_short_answer_where_no_rule_should_fire(sentence: str, question: str) -> None:
+    assert short_answer(sentence, question) is None

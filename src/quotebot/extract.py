@@ -10,18 +10,24 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from quotebot.analysis import Token
+from quotebot.analysis import Token, analyse_word
 from quotebot.lexicon import (
     AUXILIARIES,
     COLOURS,
     COUNTERS,
-    MONTH_ABBREVIATIONS,
+    CURRENCIES,
+    MEANS_MARKERS,
     MEASURE_ADJECTIVES,
+    MONEY_WORDS,
+    MONTH_ABBREVIATIONS,
     MONTHS,
     NAME_CONNECTORS,
+    NUMBER_NOUNS,
     NUMBER_WORDS,
     PLACE_PREPOSITIONS,
+    REASON_MARKERS,
     SCALE_WORDS,
     STOP_WORDS,
     TITLES,
@@ -29,7 +35,18 @@ from quotebot.lexicon import (
     WEEKDAYS,
 )
 from quotebot.names import KnownName, can_be_name, looks_like_name
-from quotebot.question import Kind, Question
+from quotebot.phrases import (
+    AUX,
+    DET,
+    FUNC,
+    NOUN,
+    VERB,
+    noun_phrase,
+    noun_phrase_after,
+    noun_phrase_before,
+    word_classes,
+)
+from quotebot.question import Kind, Question, parse_question
 from quotebot.tuning import Extraction, default_tuning
 
 Span = tuple[int, int]
@@ -142,19 +159,37 @@ def extract(
     allows an untyped "what" question to be answered by the words that fill its gap.
     """
     limits = limits or default_tuning().extraction
-    if question.kind is Kind.HOW_MANY or (question.kind is Kind.HOW
-                                          and measure_asked(question) is not None):
+    question = asked(question)
+    kind = question.kind
+    if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):
         return _number_answer(text, tokens, matched, question)
-    if question.kind is Kind.WHEN:
+    if kind is Kind.WHEN:
         return _time_answer(text, tokens, matched, question, limits)
-    if question.kind is Kind.WHO:
+    if kind is Kind.WHO:
         return _who_answer(text, tokens, matched, question, limits, is_name)
-    if question.kind is Kind.WHERE:
+    if kind is Kind.WHERE:
         return _where_answer(text, tokens, matched, question, limits, is_name)
-    if question.kind is Kind.WHAT:
+    if kind is Kind.WHY:
+        return _reason_answer(text, tokens, matched)
+    if kind is Kind.HOW:
+        return _means_answer(text, tokens, matched, question)
+    if kind is Kind.WHAT:
         if question.wh_noun in ("color", "colour"):
             return _colour_answer(tokens, question)
-        if _asks_for_a_name(question):
+        shape = question_shape(question)
+        if _asks_for_a_number(question, shape):
+            return _number_answer(text, tokens, matched, question)
+        if _asks_for_a_name(question, shape):
+            named = _who_answer(text, tokens, matched, replace(question, wh_noun=shape.head),
+                                limits, is_name, frozenset(
+                                    question.tokens[i].norm for i in shape.phrase))
+            if named is not None:
+                return named
+        phrase = _phrase_answer(text, tokens, matched, question, shape)
+        if phrase is not None:
+            return phrase
+        if shape.form == "subject" and shape.head is None:
+            # "What caused the split?" → "the American Revolution": a name where the doer is.
             named = _who_answer(text, tokens, matched, question, limits, is_name)
             if named is not None:
                 return named
@@ -162,11 +197,113 @@ def extract(
     return None
 
 
-def _asks_for_a_name(q: Question) -> bool:
+def asked(question: Question) -> Question:
+    """The question with the kind its question word asks for, where that word comes late
+    ("The UMC was a founding member of what coalition?", "… in what year?")."""
+    if question.kind not in (Kind.KEYWORDS, Kind.YES_NO):
+        return question
+    for token in question.tokens[1:]:
+        if token.norm in _LATE_QUESTION_WORDS:
+            tail = parse_question(question.text[token.start:])
+            if tail.kind in (Kind.KEYWORDS, Kind.YES_NO):
+                return question
+            return replace(question, kind=tail.kind, wh_noun=tail.wh_noun)
+    return question
+
+
+_LATE_QUESTION_WORDS = frozenset({"what", "which", "whom", "who", "when", "where", "how"})
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Where a "what" question's gap is: ``head`` is the noun it asks about ("What
+    [team] …", "What kind of [measurements] …"), ``form`` how the rest of the question
+    uses it: "subject" ("What offers …?"), "object" ("What did X sing?"), "copula"
+    ("What was the belief …?"); ``verb`` the question's verb and ``subject`` (for an
+    object) who does it."""
+
+    head: str | None
+    #: The question's tokens that belong to the question phrase ("what kind of").
+    phrase: frozenset[int]
+    form: str | None
+    verb: Token | None = None
+    subject: tuple[Token, ...] = ()
+
+
+def question_shape(q: Question) -> Shape:
+    """The :class:`Shape` of ``q``."""
+    tokens = q.tokens
+    wh = next((i for i, t in enumerate(tokens) if t.norm in ("what", "which")), None)
+    if wh is None:
+        return Shape(None, frozenset(), None)
+    tags = word_classes(tokens)
+    tags[wh] = FUNC
+    k = wh + 1
+    phrase = {wh}
+    if k + 1 < len(tokens) and tokens[k].norm in _KIND_WORDS and tokens[k + 1].norm == "of":
+        phrase.update((k, k + 1))
+        k += 2
+    head = None
+    while k < len(tokens) and (tags[k] == NOUN or tokens[k].norm == "other") and (
+            tokens[k].norm not in AUXILIARIES):
+        if tags[k] == NOUN:
+            head = k
+        phrase.add(k)
+        k += 1
+    form = None
+    verb: int | None = None
+    subject: list[int] = []
+    if k < len(tokens):
+        nxt = tokens[k].norm
+        after = tags[k + 1] if k + 1 < len(tokens) else None
+        if nxt in ("is", "are", "was", "were", "'s"):
+            form = "copula"
+            if after == VERB:
+                form, verb = "subject", k + 1  # "What was used to …?": the passive's subject
+        elif tags[k] == VERB:
+            form, verb = "subject", k
+        elif tags[k] == AUX and after in (VERB, AUX):
+            form, verb = "subject", k + 1  # "What can keep …?"
+        elif tags[k] == AUX:
+            # "What did Lady Gaga sing?", "What has the Met fallen behind …?": the verb ends
+            # the words after the auxiliary, the subject comes before it.
+            run = []
+            j = k + 1
+            while j < len(tokens) and (tags[j] in (NOUN, VERB, DET)
+                                       or tokens[j].norm.endswith("ly")):
+                if tags[j] in (NOUN, VERB) and not tokens[j].norm.endswith("ly"):
+                    run.append(j)
+                j += 1
+            if nxt in ("do", "does", "did") or (run and tags[run[-1]] == VERB):
+                form = "object"
+                if len(run) >= 2:
+                    verb, subject = run[-1], run[:-1]
+            else:
+                form = "subject"  # "What has an equivalence …?": "has" is the verb
+    if form == "copula" and tokens[-1].norm in ("called", "named", "known"):
+        form, verb = "object", len(tokens) - 1  # "What are the particles called?"
+    return Shape(tokens[head].norm if head is not None else None, frozenset(phrase), form,
+                 tokens[verb] if verb is not None else None,
+                 tuple(tokens[i] for i in subject))
+
+
+_KIND_WORDS = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "form", "forms"})
+
+
+def _asks_for_a_number(q: Question, shape: Shape) -> bool:
+    """"What was the average cost …?", "What is the population …?": a number."""
+    if shape.head is not None:
+        return shape.head in NUMBER_NOUNS
+    return shape.form == "copula" and q.head in NUMBER_NOUNS
+
+
+def _asks_for_a_name(q: Question, shape: Shape | None = None) -> bool:
     """"What hotel …?", "Which building …?", "What is the name of …?": the answer is a name
     (a capitalised phrase), found as for "who" questions."""
     if _NAME_OF.search(q.text):
         return True
+    if shape is not None:
+        return shape.head is not None
     return q.wh_noun is not None and q.wh_noun not in AUXILIARIES and (
         q.wh_noun not in STOP_WORDS or q.wh_noun == "other")
 
@@ -189,9 +326,10 @@ def _distance(i: int, matched: Mapping[int, int]) -> int:
 def _number_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question
 ) -> Span | None:
-    best: tuple[tuple[int, int, int], int] | None = None
+    best: tuple[tuple[int, int, int, int], int] | None = None
     dates = [m.span() for m in TIME_RE.finditer(text)]
     measure = measure_asked(q)
+    money = any(t.norm in MONEY_WORDS for t in q.tokens)
     for i in number_tokens(tokens):
         tok = tokens[i]
         unit = _NUMBER_UNIT.fullmatch(tok.surface)  # "61-yard": the number is "61"
@@ -216,10 +354,14 @@ def _number_answer(
         before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
         if measure is not None and _measured(text, tokens, i, measure, q):
             after.append((0, 0))  # "how long …?" → "3 km long"
+        # A question about money wants an amount with its currency, wherever it is.
+        plain = int(money and not _has_currency(text, tokens, i, q))
         if not after and not before:
-            continue
+            if not money or plain:
+                continue
+            before = [(50 + _distance(i, matched), 0)]
         rank, concept = min(after or before)
-        key = (rank, concept, i)
+        key = (plain, rank, concept, i)
         if best is None or key < best[0]:
             best = (key, i)
     if best is None:
@@ -262,6 +404,13 @@ def whole_number(text: str, tokens: Sequence[Token], i: int, q: Question | None 
             and (q is None or not _in_question(tokens[j + 1], q))):
         end = tokens[j + 1].end
     return start, end
+
+
+def _has_currency(text: str, tokens: Sequence[Token], i: int, q: Question) -> bool:
+    start, end = whole_number(text, tokens, i, q)
+    amount = text[start:end]
+    return any(sign in amount for sign in "$£€¥₹") or amount.rsplit(" ", 1)[-1].casefold() in (
+        CURRENCIES)
 
 
 def measure_asked(q: Question) -> str | None:
@@ -332,7 +481,7 @@ _ROMAN = re.compile(r"[IVXLCDM]+")
 
 
 def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping[int, int],
-               keep: str | None = None, is_name: KnownName | None = None
+               keep: frozenset[str] = frozenset(), is_name: KnownName | None = None
                ) -> list[tuple[int, int]]:
     """Name spans with the question's own words cut out ("Super Bowl XLVIII" → "XLVIII"
     is then dropped as a bare numeral; "New England Patriots" stays whole). Words matched
@@ -343,7 +492,7 @@ def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping
         run: list[int] = []
         for i in [*range(first, last + 1), None]:
             if i is not None and (not (_in_question(tokens[i], q) or i in matched) or (
-                    keep is not None and tokens[i].norm.rstrip("s") == keep.rstrip("s"))):
+                    tokens[i].norm.rstrip("s") in keep)):
                 run.append(i)
                 continue
             while run and tokens[run[0]].norm in NAME_CONNECTORS:
@@ -366,9 +515,60 @@ def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
 
 def _who_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
-    limits: Extraction, is_name: KnownName | None = None,
+    limits: Extraction, is_name: KnownName | None = None, keep: frozenset[str] = frozenset(),
 ) -> Span | None:
-    names = _new_names(text, tokens, q, matched, keep=q.wh_noun, is_name=is_name)
+    """The name a "who" question asks for; ``keep`` holds the words of the question phrase
+    ("which [task force] …"), which may be part of the name."""
+    keep = keep | ({q.wh_noun} if q.wh_noun else set())
+    names = _new_names(text, tokens, q, matched, keep=frozenset(w.rstrip("s") for w in keep),
+                       is_name=is_name)
+    span = _one_name(text, tokens, matched, q, limits, names)
+    if span is None or not _asks_for_several(q):
+        return span
+    return _with_list(text, tokens, span, names)
+
+
+def _asks_for_several(q: Question) -> bool:
+    """"Which teams …?", "Who were the guests …?": the answer may be a list."""
+    if q.wh_noun and q.wh_noun.endswith("s") and q.wh_noun not in ("was", "is", "does"):
+        return True
+    norms = [t.norm for t in q.tokens]
+    return any(a in ("who", "what", "which") and b in ("were", "are")
+               for a, b in itertools.pairwise(norms))
+
+
+def _with_list(text: str, tokens: Sequence[Token], span: Span,
+               names: Sequence[tuple[int, int]]) -> Span:
+    """``span`` (a name) with the names listed after it: "A, B and C"."""
+    by_first = {first: last for first, last in names}
+    last = next((la for f, la in names if tokens[f].start == span[0]), None)
+    if last is None:
+        return span
+    end = last
+    while True:
+        k = end + 1
+        gap = text[tokens[end].end:tokens[k].start].strip() if k < len(tokens) else ""
+        if k < len(tokens) and tokens[k].norm in ("and", "or") and gap in ("", ","):
+            k += 1
+        elif gap != ",":
+            break
+        if k not in by_first or text[tokens[k - 1].end:tokens[k].start].strip() not in ("",
+                                                                                         ","):
+            break
+        end = by_first[k]
+    # … and before it, when the name found is the end of the list ("Leeds, [York and Hull]").
+    by_last = {la: f for f, la in names}
+    first = next(f for f, la in names if tokens[f].start == span[0])
+    while first - 1 in by_last and text[tokens[first - 1].end:tokens[first].start].strip(
+            ) == "," and any(tokens[k].norm in ("and", "or") for k in range(first, end + 1)):
+        first = by_last[first - 1]
+    return tokens[first].start, tokens[end].end
+
+
+def _one_name(
+    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
+    limits: Extraction, names: list[tuple[int, int]],
+) -> Span | None:
     if q.wh_noun:
         # "Which group …?" → the name that contains, precedes or follows "group"
         # ("the London Councils group", "linebacker Luke Kuechly").
@@ -377,7 +577,7 @@ def _who_answer(
                 continue
             for first, last in names:
                 if first <= i <= last or last == i - 1:
-                    return _span_chars(tokens, (first, last if last < i else i))
+                    return _span_chars(tokens, (first, last))
                 if first == i + 1:
                     return _span_chars(tokens, (first, last))
     if not names:
@@ -550,4 +750,186 @@ def _question_index(token: Token, q_tokens: list[Token], content_pos: list[int])
     for i in content_pos:
         if _same_word(token, q_tokens[i]):
             return i
+    return None
+
+
+# -- "what" questions answered by a noun phrase, "why" and "how" by a clause -----------------
+
+
+def _phrase_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+                   q: Question, shape: Shape) -> Span | None:
+    """The noun phrase a "what" question asks for: the one its noun heads or names ("what
+    kind of measurements" → "kinematic measurements", "what concept" → "the concept of
+    [inertia]"), else the subject before the question's verb ("[General relativity]
+    offers …"), the agent after it ("offered by [Newtonian mechanics]") or the object
+    ("Lady Gaga performed [the national anthem]")."""
+    if not matched or not tokens:
+        return None
+    tags = word_classes(tokens)
+    if shape.head is not None:
+        found = _headed(text, tokens, tags, q, shape.head)
+        if found is not None:
+            return found
+    anchor = None
+    if shape.verb is not None:
+        anchor = next((i for i in sorted(matched) if _same_word(tokens[i], shape.verb)), None)
+    lo, hi = min(matched), max(matched)
+    if shape.form == "subject":
+        if anchor is not None:
+            if anchor + 2 < len(tokens) and tokens[anchor + 1].norm == "by":
+                after = noun_phrase_after(text, tokens, tags, anchor + 2)
+                if after is not None:
+                    return _new_part(tokens, after, q)  # "… offered by [Newtonian mechanics]"
+            return _phrase_before(text, tokens, tags, q, anchor, verb=False)
+        return _phrase_before(text, tokens, tags, q, lo, verb=True)
+    if shape.form == "copula":
+        return (_phrase_before(text, tokens, tags, q, lo, verb=False)
+                or _phrase_after(text, tokens, tags, q, hi, copula=True))
+    if shape.form == "object":
+        if anchor is not None:
+            return _phrase_after(text, tokens, tags, q, anchor, copula=False)
+        doers = [i for i in matched if any(_same_word(tokens[i], t) for t in shape.subject)]
+        if doers:
+            return _phrase_after(text, tokens, tags, q, max(doers), copula=False, verb=True)
+    return None
+
+
+def _headed(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,
+            head: str) -> Span | None:
+    """The phrase the question's noun heads in the sentence: its new modifiers ("[kinematic]
+    measurements") or what it names ("the concept of inertia", "particles called gauge
+    bosons")."""
+    head_terms = set(analyse_word(head)[1])
+    for i, token in enumerate(tokens):
+        if not head_terms & set(token.terms):
+            continue
+        phrase = noun_phrase(text, tokens, tags, i)
+        if phrase is not None:
+            new = [k for k in range(phrase[0], i) if tags[k] == NOUN
+                   and not _in_question(tokens[k], q)]
+            if new:
+                return tokens[new[0]].start, tokens[i].end
+        k = i + 1
+        if k < len(tokens) and tokens[k].norm in ("of", "called", "named", "known", "such",
+                                                  "like", "including"):
+            k += 2 if tokens[k].norm in ("known", "such") else 1
+            found = noun_phrase_after(text, tokens, tags, k) if k < len(tokens) else None
+            if found is not None and _adjacent(text, tokens[k - 1], tokens[k]):
+                return _new_part(tokens, found, q)
+    return None
+
+
+def _new_part(tokens: Sequence[Token], span: tuple[int, int], q: Question) -> Span | None:
+    """``span`` without the question's own words at its edges, or None when nothing of it
+    is new."""
+    first, last = span
+    while first <= last and ((tokens[first].is_stop and tokens[first].norm not in (
+            "the", "a", "an")) or _in_question(tokens[first], q)):
+        first += 1
+    while last >= first and (tokens[last].is_stop or _in_question(tokens[last], q)):
+        last -= 1
+    if first > last or all(tokens[k].is_stop for k in range(first, last + 1)):
+        return None
+    if tokens[first].norm in ("the", "a", "an") and first == last:
+        return None
+    return tokens[first].start, tokens[last].end
+
+
+def _phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,
+                   lo: int, *, verb: bool) -> Span | None:
+    """The noun phrase before the question's first word in the sentence (and before the
+    phrase that word is in), across auxiliaries and determiners, and (``verb``) one verb
+    the question words differently ("[General relativity] offers an equivalence …" for
+    "What has an equivalence …?")."""
+    own = noun_phrase(text, tokens, tags, lo) if verb else None
+    k = (own[0] if own is not None else lo) - 1
+    while k >= 0 and tags[k] in (DET, AUX) and _adjacent(text, tokens[k], tokens[k + 1]):
+        k -= 1
+    if verb and k >= 0 and tags[k] == VERB and _adjacent(text, tokens[k], tokens[k + 1]):
+        k -= 1
+        while k >= 0 and tags[k] == AUX and _adjacent(text, tokens[k], tokens[k + 1]):
+            k -= 1
+    if k < 0 or not _adjacent(text, tokens[k], tokens[k + 1]):
+        return None
+    found = noun_phrase_before(text, tokens, tags, k)
+    return _new_part(tokens, found, q) if found is not None else None
+
+
+def _phrase_after(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,
+                  hi: int, *, copula: bool, verb: bool = False) -> Span | None:
+    """The noun phrase after the question's last word in the sentence: an object after its
+    verb ("performed [the national anthem]"), or what a copula says ("… was [a fundamental
+    error]")."""
+    k = hi + 1
+    n = len(tokens)
+    if copula:
+        if k >= n or tokens[k].norm not in ("is", "are", "was", "were"):
+            return None
+        k += 1
+    else:
+        if verb:  # after the doer: its verb, then the object
+            while k < n and tags[k] == AUX:
+                k += 1
+            if k >= n or tags[k] != VERB:
+                return None
+            k += 1
+        if k < n and tags[k] == FUNC and tokens[k].norm not in ("that", "which", "who"):
+            k += 1  # "stayed [at] the San Jose Marriott"
+    if k >= n or not _adjacent(text, tokens[k - 1], tokens[k]):
+        return None
+    found = noun_phrase_after(text, tokens, tags, k)
+    return _new_part(tokens, found, q) if found is not None else None
+
+
+def _reason_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
+                   ) -> Span | None:
+    """"Why …?": the clause after "because", "due to", "in order to" … that follows the
+    question's words in the sentence, up to the end of its clause."""
+    if not matched:
+        return None
+    norms = [t.norm for t in tokens]
+    lo = min(matched)
+    for marker in REASON_MARKERS:
+        words = marker.split()
+        for i in range(len(tokens) - len(words)):
+            if norms[i:i + len(words)] != words or i < lo:
+                continue
+            start = i + len(words)
+            if marker in ("in order to", "so as to"):
+                start -= 1  # a purpose: "to keep the pitch dry"
+            if marker == "since" and (tokens[start].surface[:1].isdigit()
+                                      or TIME_RE.match(text, tokens[start].start)):
+                continue  # "since 1990" is a time, not a reason
+            end = _clause_end(text, tokens, start)
+            if end - start >= 1:
+                return tokens[start].start, tokens[end].end
+    return None
+
+
+def _clause_end(text: str, tokens: Sequence[Token], start: int) -> int:
+    """The last token of the clause that starts at ``start`` (before a comma, a full stop,
+    a dash or brackets)."""
+    end = start
+    while end + 1 < len(tokens) and not _CLAUSE_END.search(text, tokens[end].end,
+                                                            tokens[end + 1].start):
+        end += 1
+    return end
+
+
+def _means_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+                  q: Question) -> Span | None:
+    """"How did X …?": the phrase that "by", "through", "using" or "with" opens after the
+    question's words ("by selling its stake", "through experimentation")."""
+    if not matched:
+        return None
+    lo, hi = min(matched), max(matched)
+    for i, token in enumerate(tokens):
+        if token.norm not in MEANS_MARKERS or i + 1 >= len(tokens):
+            continue
+        near = hi < i <= hi + 3 or (i < lo and lo - _clause_end(text, tokens, i) <= 2)
+        if not near or _in_question(tokens[i + 1], q):
+            continue
+        end = _clause_end(text, tokens, i + 1)
+        if end - i <= 12:
+            return token.start, tokens[end].end
     return None

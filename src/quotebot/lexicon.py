@@ -46,6 +46,12 @@ def related_words() -> Mapping[str, tuple[str, ...]]:
 
 
 @cache
+def lines(name: str) -> tuple[str, ...]:
+    """The entries of list ``name`` that hold one phrase a line ("because of")."""
+    return tuple(" ".join(line.split()) for line in _lines(name) if line.strip())
+
+
+@cache
 def abbreviation_expansions() -> Mapping[str, tuple[str, ...]]:
     """Abbreviation → the long forms it stands for ("ceo" → "chief executive", …)."""
     table: dict[str, tuple[str, ...]] = {}
@@ -77,5 +83,13 @@ COUNTERS = word_set("counters")
 PLACE_PREPOSITIONS = word_set("place_prepositions")
 NAME_CONNECTORS = word_set("name_connectors")
 ABBREVIATIONS = word_set("abbreviations")
-UNITS = word_set("units")
+CURRENCIES = word_set("currencies")
+#: Units and currencies written after an amount.
+UNITS = word_set("units") | CURRENCIES
+MONEY_WORDS = word_set("money_words")
 MEASURE_ADJECTIVES = word_set("measure_adjectives")
+DETERMINERS = word_set("determiners")
+RELATIVE_WORDS = word_set("relative_words")
+NUMBER_NOUNS = word_set("number_nouns")
+MEANS_MARKERS = word_set("means_markers")
+REASON_MARKERS = lines("reason_markers")
