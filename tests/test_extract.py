@@ -199,6 +199,10 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What did the singer sing before the kick-off?", "the national anthem"),
     ("The model predicts that exchanged particles called gauge bosons carry the forces.",
      "What are the exchanged particles called?", "gauge bosons"),
+    ("Bratton said the force had fallen behind the city police in crime-fighting technology.",
+     "What has the force fallen behind the city police in?", "crime-fighting technology"),
+    ("John Wesley originally called this experience the New Birth.",
+     "What did John Wesley originally call the experience of conversion?", "the New Birth"),
     ("Investigators look for clues and evidence after a crime.",
      "What do investigators look for after a crime?", "clues and evidence"),
     # A question about money or a measure noun wants the amount.

@@ -41,6 +41,7 @@ from quotebot.phrases import (
     FUNC,
     NOUN,
     VERB,
+    may_be_verb,
     noun_phrase,
     noun_phrase_after,
     noun_phrase_before,
@@ -274,10 +275,16 @@ def question_shape(q: Question) -> Shape:
                 if tags[j] in (NOUN, VERB) and not tokens[j].norm.endswith("ly"):
                     run.append(j)
                 j += 1
-            if nxt in ("do", "does", "did") or (run and tags[run[-1]] == VERB):
+            # The verb: the first word after the subject read as one ("John Wesley [call]
+            # the experience"), else the last that may be one ("the Met [fallen] behind",
+            # "strong force [act] upon").
+            verbs = [n for n in range(1, len(run)) if may_be_verb(tokens[run[n]].norm)
+                     and not can_be_name(tokens[run[n]].surface)]
+            at = next((n for n in verbs if tags[run[n]] == VERB), verbs[-1] if verbs else None)
+            if nxt in ("do", "does", "did") or at is not None:
                 form = "object"
-                if len(run) >= 2:
-                    verb, subject = run[-1], run[:-1]
+                if at is not None:
+                    verb, subject = run[at], run[:at]
             else:
                 form = "subject"  # "What has an equivalence …?": "has" is the verb
     if form == "copula" and tokens[-1].norm in ("called", "named", "known"):
@@ -878,7 +885,16 @@ def _phrase_after(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Qu
     if k >= n or not _adjacent(text, tokens[k - 1], tokens[k]):
         return None
     found = noun_phrase_after(text, tokens, tags, k)
-    return _new_part(tokens, found, q) if found is not None else None
+    if found is None:
+        return None
+    new = _new_part(tokens, found, q)
+    if new is None and not copula and found[1] + 1 < n and _adjacent(
+            text, tokens[found[1]], tokens[found[1] + 1]):
+        # "called [this experience] the New Birth": the question's own object, then the
+        # phrase asked for.
+        second = noun_phrase_after(text, tokens, tags, found[1] + 1)
+        return _new_part(tokens, second, q) if second is not None else None
+    return new
 
 
 def _reason_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]

@@ -39,6 +39,11 @@ def _classes(word: str) -> frozenset[str]:
     return frozenset(getAllLemmas(word))
 
 
+def may_be_verb(word: str) -> bool:
+    """Whether lemminflect knows ``word`` (lower case) as a verb form."""
+    return "VERB" in _classes(word)
+
+
 def _word_class(token: Token, first: bool) -> str:
     norm = token.norm
     if token.surface[:1].isdigit() or norm in NUMBER_WORDS:
