@@ -109,6 +109,9 @@ def test_a_date_or_time_is_the_whole_expression(sentence: str, question: str,
      "Who was delighted with the result?", "Stuart Greer"),
     ("The team's striker Tomás Álvarez scored twice in the second half.",
      "Who scored twice?", "Tomás Álvarez"),
+    # The subject ends before its verb.
+    ("Peyton Manning became the oldest quarterback to win the final.",
+     "Who was the oldest quarterback to win the final?", "Peyton Manning"),
     # A subject without a name stays whole.
     ("Senior Kent police officers travelled to the city last month.",
      "Who travelled to the city?", "Senior Kent police officers"),

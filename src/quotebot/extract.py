@@ -40,6 +40,7 @@ from quotebot.phrases import (
     DET,
     FUNC,
     NOUN,
+    PRON,
     VERB,
     may_be_verb,
     noun_phrase,
@@ -627,9 +628,11 @@ def _one_name(
     # its auxiliaries ("… Stuart Greer was delighted"); a subject that ends in a name is
     # that name ("Ashford manager Stuart Greer").
     if 0 < verb <= 6 and not any(m < verb for m in matched):
-        end = verb - 1
-        while end > 0 and tokens[end].norm in AUXILIARIES:
-            end -= 1
+        # The subject ends before its verb or the first function word ("[Peyton Manning]
+        # became the first …", "[Senior Met police officers] travelled …").
+        tags = word_classes(tokens[:verb])
+        end = next((k - 1 for k in range(1, verb) if tags[k] in (VERB, AUX, FUNC, DET, PRON)
+                    and tokens[k].norm not in NAME_CONNECTORS), verb - 1)
         stop = text[tokens[0].start:tokens[verb].start]
         inside = [(first, last) for first, last in names if last <= end]
         if "," not in stop and inside:
