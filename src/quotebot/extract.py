@@ -290,6 +290,13 @@ def question_shape(q: Question) -> Shape:
                 form = "subject"  # "What has an equivalence …?": "has" is the verb
     if form == "copula" and tokens[-1].norm in ("called", "named", "known"):
         form, verb = "object", len(tokens) - 1  # "What are the particles called?"
+    last = len(tokens) - 1
+    if wh == last or (wh == last - 1 and tokens[last].norm == "else"):
+        # "The UMC maintains that war is incompatible with what?": the phrase after the
+        # question's last word.
+        before = [i for i in range(wh) if not tokens[i].is_stop]
+        if before:
+            form, verb = "tail", before[-1]
     return Shape(tokens[head].norm if head is not None else None, frozenset(phrase), form,
                  tokens[verb] if verb is not None else None,
                  tuple(tokens[i] for i in subject))
@@ -783,7 +790,7 @@ def _phrase_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int
     anchor = None
     if shape.verb is not None:
         anchor = next((i for i in sorted(matched) if _same_word(tokens[i], shape.verb)), None)
-    lo, hi = min(matched), max(matched)
+    lo = min(matched)
     if shape.form == "subject":
         if anchor is not None:
             if anchor + 2 < len(tokens) and tokens[anchor + 1].norm == "by":
@@ -793,8 +800,11 @@ def _phrase_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int
             return _phrase_before(text, tokens, tags, q, anchor, verb=False)
         return _phrase_before(text, tokens, tags, q, lo, verb=True)
     if shape.form == "copula":
-        return (_phrase_before(text, tokens, tags, q, lo, verb=False)
-                or _phrase_after(text, tokens, tags, q, hi, copula=True))
+        return (_copula_answer(text, tokens, tags, q, matched)
+                or _phrase_before(text, tokens, tags, q, lo, verb=False)
+                or _phrase_after(text, tokens, tags, q, max(matched), copula=True))
+    if shape.form == "tail" and anchor is not None:
+        return _phrase_after(text, tokens, tags, q, anchor, copula=False)
     if shape.form == "object":
         if anchor is not None:
             return _phrase_after(text, tokens, tags, q, anchor, copula=False)
@@ -843,6 +853,36 @@ def _new_part(tokens: Sequence[Token], span: tuple[int, int], q: Question) -> Sp
     if tokens[first].norm in ("the", "a", "an") and first == last:
         return None
     return tokens[first].start, tokens[last].end
+
+
+_COPULAS = frozenset({"is", "are", "was", "were"})
+
+
+def _copula_answer(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,
+                   matched: Mapping[int, int]) -> Span | None:
+    """"What is X?": what the sentence says X is ("[X] is [a mainline denomination]",
+    "[X] is called [the General Conference]", "[the answer] is [X]"), on the side of the
+    copula that holds fewer of the question's words."""
+    n = len(tokens)
+    best: tuple[int, Span] | None = None
+    for c in range(1, n - 1):
+        if tokens[c].norm not in _COPULAS:
+            continue
+        before = sum(1 for m in matched if c - 4 <= m < c)
+        after = sum(1 for m in matched if c < m <= c + 4)
+        found: tuple[int, int] | None = None
+        if before > after:
+            k = c + 1
+            while k < n and (tokens[k].norm.endswith("ly") or tokens[k].norm in (
+                    "called", "named", "known", "as", "also", "still", "now")):
+                k += 1  # "is decidedly Wesleyan", "is called the General Conference"
+            found = noun_phrase_after(text, tokens, tags, k) if k < n else None
+        elif after > before and _adjacent(text, tokens[c - 1], tokens[c]):
+            found = noun_phrase_before(text, tokens, tags, c - 1)
+        new = _new_part(tokens, found, q) if found is not None else None
+        if new is not None and (best is None or abs(before - after) > best[0]):
+            best = (abs(before - after), new)
+    return best[1] if best else None
 
 
 def _phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,

@@ -79,9 +79,12 @@ def word_classes(tokens: Sequence[Token]) -> list[str]:
     for i, tag in enumerate(tags):
         if tag == VERB:
             # lemminflect knows some adjectives only as verbs: "general and [complete]
-            # disarmament", "a [separate] body".
-            if (0 < i < len(tags) - 1 and tags[i - 1] in (DET, CONJ) and tags[i + 1] in (
-                    NOUN, _AMBIGUOUS) and not tokens[i].norm.endswith(("ed", "s"))):
+            # disarmament", "a [separate] body", "the largest [mainline] denomination".
+            before = tags[i - 1] if i > 0 else None
+            adjective_before = before == NOUN and _classes(tokens[i - 1].norm) == {"ADJ"}
+            if (0 < i < len(tags) - 1 and (before in (DET, CONJ) or adjective_before)
+                    and tags[i + 1] in (NOUN, _AMBIGUOUS)
+                    and not tokens[i].norm.endswith(("ed", "s", "ing"))):
                 tags[i] = NOUN
             continue
         if tag != _AMBIGUOUS:
