@@ -188,6 +188,8 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What experiences an acceleration proportional to the force?", "The center of mass"),
     ("General relativity offers an equivalence between space-time and mass.",
      "What has an equivalence between mass and space-time?", "General relativity"),
+    ("While travelling at a constant velocity, the laws of physics do not change.",
+     "What doesn't change at a constant velocity?", "the laws of physics"),
     # The agent of a passive verb.
     ("The definition is consistent with the one offered by Newtonian mechanics.",
      "What offered the definition?", "Newtonian mechanics"),

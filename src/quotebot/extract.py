@@ -248,6 +248,9 @@ def question_shape(q: Question) -> Shape:
     head = None
     while k < len(tokens) and (tags[k] == NOUN or tokens[k].norm == "other") and (
             tokens[k].norm not in AUXILIARIES):
+        if _verb_after_what(tokens, tags, k):
+            tags[k] = VERB  # "What [experiences] acceleration …?", "What [makes] friction …?"
+            break
         if tags[k] == NOUN:
             head = k
         phrase.add(k)
@@ -300,6 +303,19 @@ def question_shape(q: Question) -> Shape:
     return Shape(tokens[head].norm if head is not None else None, frozenset(phrase), form,
                  tokens[verb] if verb is not None else None,
                  tuple(tokens[i] for i in subject))
+
+
+def _verb_after_what(tokens: Sequence[Token], tags: Sequence[str], k: int) -> bool:
+    """Whether the word at ``k`` of a question is a verb in the present, with its object
+    after it ("What [offers] a definition …?"), rather than the noun asked about ("What
+    [forces] act …?")."""
+    word = tokens[k].norm
+    if not word.endswith("s") or not may_be_verb(word) or can_be_name(tokens[k].surface):
+        return False
+    if k + 1 >= len(tokens):
+        return False
+    after = tokens[k + 1]
+    return tags[k + 1] == DET or (tags[k + 1] == NOUN and not may_be_verb(after.norm))
 
 
 _KIND_WORDS = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "form", "forms"})

@@ -50,7 +50,8 @@ def _word_class(token: Token, first: bool) -> str:
         return NOUN
     if norm in DETERMINERS:
         return DET
-    if norm in AUXILIARIES or norm in ("not", "never"):
+    if norm in AUXILIARIES or norm in ("not", "never") or (
+            norm.endswith("n't") and norm[:-3] in AUXILIARIES | {"ca", "wo", "do"}):
         return AUX
     if norm in ("and", "or", "but", "nor"):
         return CONJ
