@@ -264,6 +264,13 @@ def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: 
      "Which teams reached the final of the cup?", "Leeds, York and Hull"),
     ("The halftime show was headlined by Coldplay with special guests Beyoncé and Bruno Mars.",
      "Who were the special guests of the halftime show?", "Beyoncé and Bruno Mars"),
+    # The one acted on: the last name of the object after the question's verb.
+    ("Denver then beat the defending Super Bowl XLIX champion New England Patriots in the "
+     "AFC Championship Game.", "Who did Denver beat in the AFC championship?",
+     "New England Patriots"),
+    # A capitalised word that opens the sentence is not a name on its own.
+    ("Despite Denver's excellent field position, McManus kicked a 33-yard field goal.",
+     "Who kicked a field goal for Denver?", "McManus"),
     # One asked for, one given, though a list is near.
     ("Teams from Leeds, York and Hull reached the final, which Leeds won.",
      "Which team won the final?", "Leeds"),

@@ -235,7 +235,8 @@ class Shape:
 def question_shape(q: Question) -> Shape:
     """The :class:`Shape` of ``q``."""
     tokens = q.tokens
-    wh = next((i for i, t in enumerate(tokens) if t.norm in ("what", "which")), None)
+    wh = next((i for i, t in enumerate(tokens) if t.norm in ("what", "which", "who", "whom")),
+              None)
     if wh is None:
         return Shape(None, frozenset(), None)
     tags = word_classes(tokens)
@@ -530,6 +531,9 @@ def _new_names(text: str, tokens: Sequence[Token], q: Question, matched: Mapping
                 run.pop(0)
             while run and tokens[run[-1]].norm in NAME_CONNECTORS:
                 run.pop()
+            if run == [0] and not looks_like_name(tokens[0].surface, at_start=True,
+                                                  known=is_name):
+                run = []  # "[Despite] Denver's …": a word at the start, not a name
             if run and _name_like(tokens, run[0], run[-1]):
                 out.append((run[0], run[-1]))
             run = []
@@ -627,7 +631,23 @@ def _one_name(
         return _span_chars(tokens, max(a for a in agents if a[0] == by)[2])
     if _OBJECT_QUESTION.match(q.text):
         # "Who did the Panthers play …?" asks for the one acted on: the first new name
-        # after the question's words ("They defeated the Arizona Cardinals").
+        # after the question's verb, or the last of the names that make up its object
+        # ("beat the defending Super Bowl XLIX champion [New England Patriots]").
+        verb = question_shape(q).verb
+        anchor = next((m for m in sorted(matched) if verb is not None
+                       and _same_word(tokens[m], verb)), None)
+        if anchor is not None:
+            objects = sorted(n for n in names if anchor < n[0] <= anchor + 8)
+            if objects:
+                tags = word_classes(tokens)
+                chosen = objects[0]
+                for later in objects[1:]:
+                    between = range(chosen[1] + 1, later[0])
+                    if all(tags[k] == NOUN for k in between) and all(
+                            _adjacent(text, tokens[k], tokens[k + 1])
+                            for k in range(chosen[1], later[0])):
+                        chosen = later
+                return _span_chars(tokens, chosen)
         after = [(first - max(m for m in matched if m < first), (first, last))
                  for first, last in names if any(m < first for m in matched)]
         if after and min(after)[0] <= 4:
