@@ -623,9 +623,10 @@ def _one_name(
     names = [(f, la) for f, la in names if not tokens[la].norm.endswith("'s")] or names
     # "… was recovered by Ward", "… headlined by the British rock group Coldplay" (the
     # last name after the "by" names the agent; earlier ones describe it).
+    # "Who were the guests?" asks who they were, not who did something to them.
     agents = [(by, first, (first, last)) for first, last in names
-              if (by := _agent_before(text, tokens, first)) is not None
-              and any(0 < by - m <= 2 for m in matched)]
+              if not q.copula and (by := _agent_before(text, tokens, first)) is not None
+              and any(0 < by - m <= 3 for m in matched)]
     if agents:
         by = min(agents)[0]
         return _span_chars(tokens, max(a for a in agents if a[0] == by)[2])
