@@ -175,6 +175,8 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
 
 @pytest.mark.parametrize(("sentence", "question", "expected"), [
     # The question's noun in the sentence, with the words that make it an answer.
+    ("The UMC condemns capital punishment, saying that it is wrong.",
+     "The UMC condemns what type of punishment?", "capital punishment"),
     ("Accelerations can be defined through kinematic measurements.",
      "What kind of measurements define accelerations?", "kinematic measurements"),
     ("The concept of inertia explains why objects keep moving at a constant speed.",
@@ -247,6 +249,10 @@ def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question
      "How did the company cut its debt?", "by selling its stake in the mine"),
     ("Scientists measured the force through careful experimentation, as the paper shows.",
      "How did scientists measure the force?", "through careful experimentation"),
+    ("Here the strong force acts indirectly, transmitted as gluons between the quarks.",
+     "How is the strong force transmitted?", "as gluons between the quarks"),
+    ("Associating forces with vectors avoids such problems in the sums.",
+     "How do you avoid problems in the sums of forces?", "with vectors"),
 ])
 def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: str,
                                                        expected: str) -> None:

@@ -181,10 +181,23 @@ def extract(
         shape = question_shape(question)
         if _asks_for_a_number(question, shape):
             return _number_answer(text, tokens, matched, question)
-        if _asks_for_a_name(question, shape):
-            named = _who_answer(text, tokens, matched, replace(question, wh_noun=shape.head),
-                                limits, is_name, frozenset(
-                                    question.tokens[i].norm for i in shape.phrase))
+        # A name tied to the question's noun ("which [group]" → "the London Councils
+        # group"), the phrase the noun heads ("what kind of [measurements]"), any name near
+        # the question's words, then the noun phrase the question's shape asks for.
+        as_name = replace(question, wh_noun=shape.head)
+        keep = frozenset(question.tokens[i].norm for i in shape.phrase)
+        wants_name = _asks_for_a_name(question, shape)
+        if wants_name:
+            named = _who_answer(text, tokens, matched, as_name, limits, is_name, keep,
+                                linked_only=True)
+            if named is not None:
+                return named
+        if shape.head is not None and matched:
+            headed = _headed(text, tokens, word_classes(tokens), question, shape.head)
+            if headed is not None:
+                return headed
+        if wants_name:
+            named = _who_answer(text, tokens, matched, as_name, limits, is_name, keep)
             if named is not None:
                 return named
         phrase = _phrase_answer(text, tokens, matched, question, shape)
@@ -192,7 +205,7 @@ def extract(
             return phrase
         if shape.form == "subject" and shape.head is None:
             # "What caused the split?" → "the American Revolution": a name where the doer is.
-            named = _who_answer(text, tokens, matched, question, limits, is_name)
+            named = _who_answer(text, tokens, matched, as_name, limits, is_name, keep)
             if named is not None:
                 return named
         return _what_answer(text, tokens, matched, question, limits) if fill_gaps else None
@@ -209,7 +222,8 @@ def asked(question: Question) -> Question:
             tail = parse_question(question.text[token.start:])
             if tail.kind in (Kind.KEYWORDS, Kind.YES_NO):
                 return question
-            return replace(question, kind=tail.kind, wh_noun=tail.wh_noun)
+            return replace(question, kind=tail.kind, wh_noun=tail.wh_noun,
+                           copula=tail.copula, head=tail.head)
     return question
 
 
@@ -551,13 +565,15 @@ def _name_like(tokens: Sequence[Token], first: int, last: int) -> bool:
 def _who_answer(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
     limits: Extraction, is_name: KnownName | None = None, keep: frozenset[str] = frozenset(),
+    *, linked_only: bool = False,
 ) -> Span | None:
     """The name a "who" question asks for; ``keep`` holds the words of the question phrase
-    ("which [task force] …"), which may be part of the name."""
+    ("which [task force] …"), which may be part of the name; ``linked_only``: only a name
+    tied to the question's noun ("the London Councils group")."""
     keep = keep | ({q.wh_noun} if q.wh_noun else set())
     names = _new_names(text, tokens, q, matched, keep=frozenset(w.rstrip("s") for w in keep),
                        is_name=is_name)
-    span = _one_name(text, tokens, matched, q, limits, names)
+    span = _one_name(text, tokens, matched, q, limits, names, linked_only)
     if span is None or not _asks_for_several(q):
         return span
     return _with_list(text, tokens, span, names)
@@ -602,7 +618,7 @@ def _with_list(text: str, tokens: Sequence[Token], span: Span,
 
 def _one_name(
     text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
-    limits: Extraction, names: list[tuple[int, int]],
+    limits: Extraction, names: list[tuple[int, int]], linked_only: bool = False,
 ) -> Span | None:
     if q.wh_noun:
         # "Which group …?" → the name that contains, precedes or follows "group"
@@ -615,6 +631,8 @@ def _one_name(
                     return _span_chars(tokens, (first, last))
                 if first == i + 1:
                     return _span_chars(tokens, (first, last))
+    if linked_only:
+        return None
     if not names:
         return None
     if not matched:
@@ -634,9 +652,9 @@ def _one_name(
         # "Who did the Panthers play …?" asks for the one acted on: the first new name
         # after the question's verb, or the last of the names that make up its object
         # ("beat the defending Super Bowl XLIX champion [New England Patriots]").
-        verb = question_shape(q).verb
-        anchor = next((m for m in sorted(matched) if verb is not None
-                       and _same_word(tokens[m], verb)), None)
+        asked_verb = question_shape(q).verb
+        anchor = next((m for m in sorted(matched) if asked_verb is not None
+                       and _same_word(tokens[m], asked_verb)), None)
         if anchor is not None:
             objects = sorted(n for n in names if anchor < n[0] <= anchor + 8)
             if objects:
@@ -812,18 +830,13 @@ def _question_index(token: Token, q_tokens: list[Token], content_pos: list[int])
 
 def _phrase_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
                    q: Question, shape: Shape) -> Span | None:
-    """The noun phrase a "what" question asks for: the one its noun heads or names ("what
-    kind of measurements" → "kinematic measurements", "what concept" → "the concept of
-    [inertia]"), else the subject before the question's verb ("[General relativity]
-    offers …"), the agent after it ("offered by [Newtonian mechanics]") or the object
-    ("Lady Gaga performed [the national anthem]")."""
+    """The noun phrase a "what" question's shape asks for: the subject before its verb
+    ("[General relativity] offers …"), the agent after it ("offered by [Newtonian
+    mechanics]"), the object ("Lady Gaga performed [the national anthem]"), or what a
+    copula says."""
     if not matched or not tokens:
         return None
     tags = word_classes(tokens)
-    if shape.head is not None:
-        found = _headed(text, tokens, tags, q, shape.head)
-        if found is not None:
-            return found
     anchor = None
     if shape.verb is not None:
         anchor = next((i for i in sorted(matched) if _same_word(tokens[i], shape.verb)), None)
@@ -1018,14 +1031,24 @@ def _means_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
     question's words ("by selling its stake", "through experimentation")."""
     if not matched:
         return None
-    lo, hi = min(matched), max(matched)
+    lo = min(matched)
     for i, token in enumerate(tokens):
-        if token.norm not in MEANS_MARKERS or i + 1 >= len(tokens):
+        if token.norm not in MEANS_MARKERS or i + 1 >= len(tokens) or i in matched:
             continue
-        near = hi < i <= hi + 3 or (i < lo and lo - _clause_end(text, tokens, i) <= 2)
+        after_words = any(0 < i - m <= 3 for m in matched) and not any(
+            _CLAUSE_END.search(text, tokens[k].end, tokens[k + 1].start)
+            for k in range(max(m for m in matched if m < i), i))
+        # "… explained [as] a by-product": "as" only right after the question's words.
+        if token.norm == "as" and i - 1 not in matched:
+            continue
+        near = after_words or (i < lo and lo - _clause_end(text, tokens, i) <= 2)
         if not near or _in_question(tokens[i + 1], q):
             continue
         end = _clause_end(text, tokens, i + 1)
+        # The phrase ends before a verb of the sentence's own ("[with vectors] avoids …").
+        tags = word_classes(tokens)
+        end = next((k - 1 for k in range(i + 2, end + 1) if tags[k] in (VERB, AUX)
+                    and not tokens[k].norm.endswith("ing")), end)
         if end - i <= 12:
             return token.start, tokens[end].end
     return None
