@@ -230,6 +230,11 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What was the average cost of a 30-second commercial?", "$5 million"),
     ("The village has a population of 2,400 people.", "What is the population of the village?",
      "2,400"),
+    ("The committee will give 25 percent of all money raised to causes in the area, and "
+     "$2 million to schools.",
+     "What percentage of money raised was earmarked for causes in the area?", "25 percent"),
+    ("CBS charged an average of 5 million dollars for a 30-second commercial.",
+     "How much did a 30-second commercial cost?", "5 million dollars"),
 ])
 def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question: str,
                                                          expected: str) -> None:

@@ -375,7 +375,11 @@ def _number_answer(
     best: tuple[tuple[int, int, int, int], int] | None = None
     dates = [m.span() for m in TIME_RE.finditer(text)]
     measure = measure_asked(q)
-    money = any(t.norm in MONEY_WORDS for t in q.tokens)
+    # "How much did it cost?" wants an amount of money; "What percentage of the money …?"
+    # does not.
+    percentage = q.wh_noun in ("percentage", "percent")
+    money = any(t.norm in MONEY_WORDS for t in q.tokens) and not percentage and (
+        q.wh_noun not in ("proportion", "share", "rate", "number"))
     for i in number_tokens(tokens):
         tok = tokens[i]
         unit = _NUMBER_UNIT.fullmatch(tok.surface)  # "61-yard": the number is "61"
@@ -400,10 +404,13 @@ def _number_answer(
         before = [(3 + i - m, matched[m]) for m in matched if 0 < i - m <= 4]
         if measure is not None and _measured(text, tokens, i, measure, q):
             after.append((0, 0))  # "how long …?" → "3 km long"
-        # A question about money wants an amount with its currency, wherever it is.
-        plain = int(money and not _has_currency(text, tokens, i, q))
+        # A question about money wants an amount with its currency, one about a percentage
+        # a percentage, wherever it is in the sentence.
+        amount = text[slice(*whole_number(text, tokens, i, q))].casefold()
+        plain = int((money and not _has_currency(amount)) or (
+            percentage and "%" not in amount and "per" not in amount))
         if not after and not before:
-            if not money or plain:
+            if not (money or percentage) or plain or _distance(i, matched) > 8:
                 continue
             before = [(50 + _distance(i, matched), 0)]
         rank, concept = min(after or before)
@@ -452,11 +459,8 @@ def whole_number(text: str, tokens: Sequence[Token], i: int, q: Question | None 
     return start, end
 
 
-def _has_currency(text: str, tokens: Sequence[Token], i: int, q: Question) -> bool:
-    start, end = whole_number(text, tokens, i, q)
-    amount = text[start:end]
-    return any(sign in amount for sign in "$£€¥₹") or amount.rsplit(" ", 1)[-1].casefold() in (
-        CURRENCIES)
+def _has_currency(amount: str) -> bool:
+    return any(sign in amount for sign in "$£€¥₹") or amount.rsplit(" ", 1)[-1] in CURRENCIES
 
 
 def measure_asked(q: Question) -> str | None:
