@@ -94,6 +94,8 @@ def test_a_unit_named_by_the_question_is_left_out(sentence: str, question: str,
      "When did the league announce the finalists?", "October 16, 2012"),
     ("The club was founded in 1878 by railway workers.", "When was the club founded?",
      "1878"),
+    ("The movement began in the mid-18th century within the Church of England.",
+     "When did the movement begin?", "the mid-18th century"),
 ])
 def test_a_date_or_time_is_the_whole_expression(sentence: str, question: str,
                                                 expected: str) -> None:

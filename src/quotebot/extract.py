@@ -26,6 +26,7 @@ from quotebot.lexicon import (
     NAME_CONNECTORS,
     NUMBER_NOUNS,
     NUMBER_WORDS,
+    ORDINALS,
     PLACE_PREPOSITIONS,
     REASON_MARKERS,
     SCALE_WORDS,
@@ -74,6 +75,7 @@ _MONTH_DATE = (rf"(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\b\.?(?:\s+{_DAY}"
                rf"(?:\s*(?:to|-|–|and)\s*{_DAY})?)?(?:,?\s+{_YEAR})?")
 _DAY_MONTH = rf"{_DAY}(?:\s*(?:to|-|–|and)\s*{_DAY})?\s+(?:{_MONTHS})\b\.?(?:,?\s+{_YEAR})?"
 _DATE = rf"(?:(?:{_WEEKDAYS})(?:,?\s+(?:{_DAY_MONTH}|{_MONTH_DATE}))?|{_DAY_MONTH}|{_MONTH_DATE})"
+_ORDINALS = "|".join(ORDINALS)
 #: Time expressions, whole: "Monday at 6pm", "6 March 2024", "January 2025", "the 1990s",
 #: "last month", "in 2015" (the preposition is trimmed off the answer).
 TIME_RE = re.compile(
@@ -84,6 +86,8 @@ TIME_RE = re.compile(
     r"spring|summer|autumn|fall|winter|morning|afternoon|evening|night)\b"
     r"|\b(?:yesterday|today|tomorrow|tonight|recently)\b(?:" + _PART_OF_DAY + r")?"
     r"|\b(?:the\s+)?(?:(?:early|late|mid)[- ]?)?(?:1[0-9]|20)?\d0s\b"
+    r"|\b(?:the\s+)?(?:(?:early|late|mid)[- ]?)?(?:[12]?\d(?:st|nd|rd|th)|" + _ORDINALS
+    + r")[- ]century\b"
     r"|\b(?:in|since|by|until|before|after|during)\s+(?:the\s+)?(?:early\s+|late\s+|mid-?)?"
     r"(?:1[0-9]|20)\d{2}(?:s|[-–]\d{2,4})?\b"
     r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b",
@@ -693,7 +697,7 @@ def _one_name(
     # "Senior Met police officers travelled …": a short subject before the verb, without
     # its auxiliaries ("… Stuart Greer was delighted"); a subject that ends in a name is
     # that name ("Ashford manager Stuart Greer").
-    if 0 < verb <= 6 and not any(m < verb for m in matched):
+    if 0 < verb <= 10 and not any(m < verb for m in matched):
         # The subject ends before its verb or the first function word ("[Peyton Manning]
         # became the first …", "[Senior Met police officers] travelled …").
         tags = word_classes(tokens[:verb])
