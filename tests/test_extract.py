@@ -187,6 +187,16 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "Harbour Athletic"),
     ("The Sunday Service was a revised version of the Book of Common Prayer.",
      "The Sunday Service was a revised version of what book?", "Book of Common Prayer"),
+    # A title in quotes after the noun; the noun of "what is the name of …".
+    ("John Wesley warned against drinking in his famous sermon, \"The Use of Money,\" and "
+     "in his letters.",
+     "What was the name of Wesley's famous sermon in which he warned against drinking?",
+     "The Use of Money"),
+    ("The game was played at Levi's Stadium in the San Francisco Bay Area.",
+     "What is the name of the stadium in the San Francisco Bay Area?", "Levi's Stadium"),
+    # "What position …?": the role written with the person's name.
+    ("Denver linebacker Von Miller was named the most valuable player of the final.",
+     "What position does Von Miller play for Denver?", "linebacker"),
     # The subject before the question's verb, or before a verb that words it differently.
     ("The center of mass will experience an acceleration proportional to the force.",
      "What experiences an acceleration proportional to the force?", "The center of mass"),

@@ -196,6 +196,10 @@ def extract(
                                 linked_only=True)
             if named is not None:
                 return named
+        if shape.head in _ROLE_NOUNS and matched:
+            role = _role_answer(text, tokens, matched)
+            if role is not None:
+                return role
         if shape.head is not None and matched:
             headed = _headed(text, tokens, word_classes(tokens), question, shape.head)
             if headed is not None:
@@ -265,6 +269,15 @@ def question_shape(q: Question) -> Shape:
         phrase.update((k, k + 1))
         k += 2
     head = None
+    named = _NAME_OF_NOUN.match(q.text, tokens[wh].start)
+    if named is not None:
+        # "What is the name of Wesley's famous sermon …?": the noun asked about is "sermon".
+        at = next((i for i, t in enumerate(tokens) if t.start >= named.end()), None)
+        found = noun_phrase_after(q.text, tokens, tags, at) if at is not None else None
+        if found is not None:
+            last = next((i for i in range(found[0], found[1] + 1) if tokens[i].norm == "of"),
+                        found[1] + 1) - 1
+            return Shape(tokens[last].norm, frozenset({wh}), None)
     while k < len(tokens) and (tags[k] == NOUN or tokens[k].norm == "other") and (
             tokens[k].norm not in AUXILIARIES):
         if _verb_after_what(tokens, tags, k):
@@ -337,6 +350,8 @@ def _verb_after_what(tokens: Sequence[Token], tags: Sequence[str], k: int) -> bo
     return tags[k + 1] == DET or (tags[k + 1] == NOUN and not may_be_verb(after.norm))
 
 
+_NAME_OF_NOUN = re.compile(r"(?:what|which)\s+(?:is|was|were|are)\s+(?:the\s+)?(?:\w+\s+)?"
+                           r"names?\s+of\s+", re.I)
 _KIND_WORDS = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "form", "forms"})
 
 
@@ -881,6 +896,11 @@ def _headed(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question
     for i, token in enumerate(tokens):
         if not head_terms & set(token.terms):
             continue
+        # A title in quotes after the noun: 'his famous sermon, "The Use of Money,"'.
+        quoted = _QUOTED_AFTER.match(text, token.end)
+        if quoted is not None and quoted.group(2).strip(" ,.;:"):
+            title = quoted.group(2).rstrip(" ,.;:")
+            return quoted.start(2), quoted.start(2) + len(title)
         phrase = noun_phrase(text, tokens, tags, i)
         if phrase is not None:
             new = [k for k in range(phrase[0], i) if tags[k] == NOUN
@@ -895,6 +915,30 @@ def _headed(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question
             if found is not None and _adjacent(text, tokens[k - 1], tokens[k]):
                 return _new_part(tokens, found, q)
     return None
+
+
+# A quoted title after a noun, across a comma or "called"/"named"/"titled".
+_QUOTED_AFTER = re.compile(r"\s*,?\s*(?:(?:called|named|titled|entitled)\s+)?([\"“‘'])"
+                           r"([^\"“”‘’']{1,80})[\"”’']")
+
+
+def _role_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
+                 ) -> Span | None:
+    """"What position does Von Miller play?": the role written before the person's name
+    ("Denver linebacker Von Miller") or after it ("Rivera, a linebacker")."""
+    people = sorted(m for m in matched if _is_cap(tokens[m]))
+    for m in people:
+        for k in (m - 1, m - 2):
+            if k >= 0 and tokens[k].norm in TITLES and (k + 1 in matched or k + 1 == m):
+                return tokens[k].start, tokens[k].end
+        for k in range(m + 1, min(m + 6, len(tokens))):
+            if tokens[k].norm in TITLES and tokens[k - 1].norm in ("a", "an", "the"):
+                return tokens[k].start, tokens[k].end
+    return None
+
+
+_ROLE_NOUNS = frozenset({"position", "role", "job", "title", "post", "occupation",
+                         "profession"})
 
 
 def _new_part(tokens: Sequence[Token], span: tuple[int, int], q: Question) -> Span | None:
