@@ -235,6 +235,9 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What has the force fallen behind the city police in?", "crime-fighting technology"),
     ("John Wesley originally called this experience the New Birth.",
      "What did John Wesley originally call the experience of conversion?", "the New Birth"),
+    # Of two clauses with the verb, the one whose subject the question names.
+    ("The electromagnetic force acts between electric charges, and the gravitational force "
+     "acts between masses.", "What do gravitational forces act between?", "masses"),
     ("Investigators look for clues and evidence after a crime.",
      "What do investigators look for after a crime?", "clues and evidence"),
     # A question about money or a measure noun wants the amount.

@@ -862,7 +862,15 @@ def _phrase_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int
     tags = word_classes(tokens)
     anchor = None
     if shape.verb is not None:
-        anchor = next((i for i in sorted(matched) if _same_word(tokens[i], shape.verb)), None)
+        verbs = [i for i in sorted(matched) if _same_word(tokens[i], shape.verb)]
+        doers = [i for i in matched if any(_same_word(tokens[i], t) for t in shape.subject)]
+        # Of several, the verb right after the question's subject ("the gravitational force
+        # [acts] between masses", not the electromagnetic force's).
+        def closeness(v: int) -> tuple[int, int]:
+            near = {tokens[d].norm for d in doers if v - 4 <= d < v}
+            return -len(near), min((v - d for d in doers if d < v), default=99)
+
+        anchor = min(verbs, key=closeness, default=None)
     lo = min(matched)
     if shape.form == "subject":
         if anchor is not None:
