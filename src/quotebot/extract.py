@@ -18,18 +18,23 @@ from quotebot.lexicon import (
     COLOURS,
     COUNTERS,
     CURRENCIES,
+    KIND_NOUNS,
     MEANS_MARKERS,
     MEASURE_ADJECTIVES,
     MONEY_WORDS,
     MONTH_ABBREVIATIONS,
     MONTHS,
     NAME_CONNECTORS,
+    NAMING_WORDS,
     NUMBER_NOUNS,
     NUMBER_WORDS,
     ORDINALS,
     PLACE_PREPOSITIONS,
+    QUESTION_WORDS,
     REASON_MARKERS,
+    ROLE_NOUNS,
     SCALE_WORDS,
+    SHARE_NOUNS,
     STOP_WORDS,
     TITLES,
     UNITS,
@@ -196,7 +201,7 @@ def extract(
                                 linked_only=True)
             if named is not None:
                 return named
-        if shape.head in _ROLE_NOUNS and matched:
+        if shape.head in ROLE_NOUNS and matched:
             role = _role_answer(text, tokens, matched)
             if role is not None:
                 return role
@@ -226,16 +231,13 @@ def asked(question: Question) -> Question:
     if question.kind not in (Kind.KEYWORDS, Kind.YES_NO):
         return question
     for token in question.tokens[1:]:
-        if token.norm in _LATE_QUESTION_WORDS:
+        if token.norm in QUESTION_WORDS:
             tail = parse_question(question.text[token.start:])
             if tail.kind in (Kind.KEYWORDS, Kind.YES_NO):
                 return question
             return replace(question, kind=tail.kind, wh_noun=tail.wh_noun,
                            copula=tail.copula, head=tail.head)
     return question
-
-
-_LATE_QUESTION_WORDS = frozenset({"what", "which", "whom", "who", "when", "where", "how"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +267,7 @@ def question_shape(q: Question) -> Shape:
     tags[wh] = FUNC
     k = wh + 1
     phrase = {wh}
-    if k + 1 < len(tokens) and tokens[k].norm in _KIND_WORDS and tokens[k + 1].norm == "of":
+    if k + 1 < len(tokens) and tokens[k].norm in KIND_NOUNS and tokens[k + 1].norm == "of":
         phrase.update((k, k + 1))
         k += 2
     head = None
@@ -352,7 +354,6 @@ def _verb_after_what(tokens: Sequence[Token], tags: Sequence[str], k: int) -> bo
 
 _NAME_OF_NOUN = re.compile(r"(?:what|which)\s+(?:is|was|were|are)\s+(?:the\s+)?(?:\w+\s+)?"
                            r"names?\s+of\s+", re.I)
-_KIND_WORDS = frozenset({"kind", "kinds", "type", "types", "sort", "sorts", "form", "forms"})
 
 
 def _asks_for_a_number(q: Question, shape: Shape) -> bool:
@@ -397,8 +398,7 @@ def _number_answer(
     # "How much did it cost?" wants an amount of money; "What percentage of the money …?"
     # does not.
     percentage = q.wh_noun in ("percentage", "percent")
-    money = any(t.norm in MONEY_WORDS for t in q.tokens) and not percentage and (
-        q.wh_noun not in ("proportion", "share", "rate", "number"))
+    money = any(t.norm in MONEY_WORDS for t in q.tokens) and q.wh_noun not in SHARE_NOUNS
     for i in number_tokens(tokens):
         tok = tokens[i]
         unit = _NUMBER_UNIT.fullmatch(tok.surface)  # "61-yard": the number is "61"
@@ -916,8 +916,7 @@ def _headed(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question
             if new:
                 return tokens[new[0]].start, tokens[i].end
         k = i + 1
-        if k < len(tokens) and tokens[k].norm in ("of", "called", "named", "known", "such",
-                                                  "like", "including"):
+        if k < len(tokens) and tokens[k].norm in NAMING_WORDS:
             k += 2 if tokens[k].norm in ("known", "such") else 1
             found = noun_phrase_after(text, tokens, tags, k) if k < len(tokens) else None
             if found is not None and _adjacent(text, tokens[k - 1], tokens[k]):
@@ -943,10 +942,6 @@ def _role_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
             if tokens[k].norm in TITLES and tokens[k - 1].norm in ("a", "an", "the"):
                 return tokens[k].start, tokens[k].end
     return None
-
-
-_ROLE_NOUNS = frozenset({"position", "role", "job", "title", "post", "occupation",
-                         "profession"})
 
 
 def _new_part(tokens: Sequence[Token], span: tuple[int, int], q: Question) -> Span | None:
