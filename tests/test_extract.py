@@ -297,6 +297,12 @@ def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: 
     # A capitalised word that opens the sentence is not a name on its own.
     ("Despite Denver's excellent field position, McManus kicked a 33-yard field goal.",
      "Who kicked a field goal for Denver?", "McManus"),
+    # Names written with an abbreviation's full stop or with "&".
+    ("The trophy will be designed by Tiffany & Co. in New York.", "Who designed the trophy?",
+     "Tiffany & Co"),
+    ("St. George's United Methodist Church, on the corner of New Street, is the oldest "
+     "Methodist church in the city.", "What is the oldest Methodist church in the city?",
+     "St. George's United Methodist Church"),
     # One asked for, one given, though a list is near.
     ("Teams from Leeds, York and Hull reached the final, which Leeds won.",
      "Which team won the final?", "Leeds"),

@@ -1,7 +1,11 @@
-"""Short answers: the number, name, time or place a question asks for, verbatim from a sentence.
+"""Short answers: the number, name, time, place, phrase or clause a question asks for,
+verbatim from a sentence.
 
-Rules over tokens, capitalisation and number patterns (NLTK's taggers need
-downloaded models, which quotebot does without). Each rule returns a span of the
+Rules over tokens, capitalisation, number and date patterns and word classes
+(:mod:`quotebot.phrases`; NLTK's taggers need downloaded models, which quotebot does
+without). A short answer is a whole unit: an amount with its currency, scale and unit
+("£48m", "900 million kronor"), a whole date or time ("Monday at 6pm"), a name without its
+title ("Tomás Álvarez"), a whole noun phrase or list. Each rule returns a span of the
 sentence or None: a wrong short answer is worse than none.
 """
 
@@ -14,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from quotebot.analysis import Token, analyse_word
 from quotebot.lexicon import (
+    ABBREVIATIONS,
     AUXILIARIES,
     COLOURS,
     COUNTERS,
@@ -121,7 +126,7 @@ def name_spans(text: str, tokens: Sequence[Token],
             continue
         j = i
         while j + 1 < n:
-            if _is_cap(tokens[j + 1]) and _adjacent(text, tokens[j], tokens[j + 1]):
+            if _is_cap(tokens[j + 1]) and _in_one_name(text, tokens[j], tokens[j + 1]):
                 j += 1
             elif (
                 j + 2 < n
@@ -145,6 +150,14 @@ def name_spans(text: str, tokens: Sequence[Token],
         spans.append((first, j))
         i = j + 1
     return spans
+
+
+def _in_one_name(text: str, a: Token, b: Token) -> bool:
+    """Whether two capitalised words may be one name: only spaces between them, or the
+    full stop of an abbreviation ("St. George's Church"), or "&" ("Tiffany & Co")."""
+    gap = text[a.end:b.start].strip()
+    return gap == "" or gap == "&" or (gap == "." and a.norm in ABBREVIATIONS
+                                       and len(a.surface) <= 3)
 
 
 def _is_cap(token: Token) -> bool:
@@ -901,9 +914,15 @@ def _headed(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question
     measurements") or what it names ("the concept of inertia", "particles called gauge
     bosons")."""
     head_terms = set(analyse_word(head)[1])
+    names = name_spans(text, tokens)
     for i, token in enumerate(tokens):
         if not head_terms & set(token.terms):
             continue
+        # The noun ends a name: the whole name ("[St. George's United Methodist Church]").
+        named = next(((f, la) for f, la in names if f < i == la), None)
+        if named is not None and any(not _in_question(tokens[k], q)
+                                     for k in range(named[0], named[1] + 1)):
+            return _span_chars(tokens, named)
         # A title in quotes after the noun: 'his famous sermon, "The Use of Money,"'.
         quoted = _QUOTED_AFTER.match(text, token.end)
         if quoted is not None and quoted.group(2).strip(" ,.;:"):
@@ -996,6 +1015,12 @@ def _phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Q
     phrase that word is in), across auxiliaries and determiners, and (``verb``) one verb
     the question words differently ("[General relativity] offers an equivalence …" for
     "What has an equivalence …?")."""
+    if not verb:
+        # The question's word inside a longer name: the name ("[St. George's United
+        # Methodist Church], located …, is the oldest Methodist church").
+        named = next(((f, la) for f, la in name_spans(text, tokens) if f < lo <= la), None)
+        if named is not None:
+            return _span_chars(tokens, named)
     own = noun_phrase(text, tokens, tags, lo) if verb else None
     k = (own[0] if own is not None else lo) - 1
     while k >= 0 and tags[k] in (DET, AUX) and _adjacent(text, tokens[k], tokens[k + 1]):
