@@ -55,6 +55,14 @@ def check(sentence: str, question: str, expected: str | None) -> None:
      "How far did the runners in the race go?", "42 km"),
     ("The works on the bridge took three years to finish.",
      "How long did the works on the bridge take?", "three years"),
+    # A number after a possessive name is no part of the name.
+    ("Jordan Norwood's 61-yard punt return beat the old record of 45 yards.",
+     "How many yards did Jordan Norwood return the punt?", "61"),
+    # The question's own counted word beats a "times" nearby.
+    ("The defence sacked him seven times and forced him into three turnovers.",
+     "How many times did the defence force him into turnovers?", "three"),
+    ("The Council meets twice a year at various places around the world.",
+     "How many times a year does the Council meet?", "twice"),
     ("Prices at the market rose by 8.5 per cent over the winter.",
      "By how much did prices at the market rise?", "8.5 per cent"),
     # "How ADJ …?" asks for a measure, which the adjective may follow.
@@ -277,6 +285,14 @@ def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question
 def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: str,
                                                        expected: str) -> None:
     check(sentence, question, expected)
+
+
+def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
+    # The corpus writes "Texas" inside a sentence too, so it is a name at the start.
+    answer = ask("In Texas the church is strong. Texas has the largest number of members.",
+                 "Which state has the largest number of members?")
+    assert answer.quotes[0].text.startswith("Texas has")
+    assert answer.short is not None and answer.short.text == "Texas"
 
 
 # -- names: appositions and lists -------------------------------------------------------------

@@ -44,6 +44,7 @@ from quotebot.lexicon import (
     TITLES,
     UNITS,
     WEEKDAYS,
+    WHERE_NOUNS,
 )
 from quotebot.names import KnownName, can_be_name, looks_like_name
 from quotebot.phrases import (
@@ -422,14 +423,17 @@ def _number_answer(
             continue
         if any(lo <= tok.start and tok.end <= hi for lo, hi in dates):
             continue  # "October 16, 2012" counts nothing
-        if i > 1 and _is_cap(tokens[i - 1]) and _adjacent(text, tokens[i - 1], tok):
-            continue  # "Super Bowl 50", "Windows 10": part of a name
+        if (i > 1 and _is_cap(tokens[i - 1]) and _adjacent(text, tokens[i - 1], tok)
+                and not tokens[i - 1].norm.endswith("'s")):
+            continue  # "Super Bowl 50", "Windows 10": part of a name (not "Norwood's 61")
         # A number that qualifies a matched word right after it ("72 fatal stabbings", or
         # in the same token: "a 61-yard punt") wins. Ties go to the number next to the
         # question's earlier word ("how many [shot] dead").
         after = [(m - i, matched[m]) for m in matched if 0 < m - i <= 3]
         # "how many people …?" → "1 million people": the counted word follows the number.
-        after += [(k - i, 0) for k in range(i + 1, min(i + 4, len(tokens)))
+        # (A word of the question's own counts before it: "forced him into three
+        # [turnovers]" beats "sacked him seven [times]".)
+        after += [(k - i + 1, 0) for k in range(i + 1, min(i + 4, len(tokens)))
                   if q.wh_noun in COUNTERS and _same_noun(tokens[k].norm, q.wh_noun)]
         if unit is not None and i in matched:
             after.append((0, matched[i]))
@@ -782,6 +786,14 @@ def _where_answer(
         if best is None or dist < best[0]:
             best = (dist, (first, last))
     if best is None or best[0] > limits.place_distance:
+        if q.wh_noun is not None and q.wh_noun in WHERE_NOUNS and matched:
+            # "Which state has the most members?" → "[Texas] has …": the name right before
+            # the question's first word.
+            lo = min(matched)
+            for first, last in _new_names(text, tokens, q, matched, is_name=is_name):
+                if 0 < lo - last <= 3 and all(tokens[k].is_stop for k in range(last + 1, lo)) and (
+                        _adjacent(text, tokens[last], tokens[last + 1])):
+                    return _span_chars(tokens, (first, last))
         return None
     first, last = best[1]
     if first > 0 and tokens[first - 1].norm == "the":
