@@ -232,6 +232,9 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
     ("The church maintains that war is incompatible with Christ's message and teachings.",
      "The church maintains that war is incompatible with what?",
      "Christ's message and teachings"),
+    # A question that ends with a preposition: the phrase after it.
+    ("Sky+ HD material is broadcast using MPEG-4 and most of it uses DVB-S2.",
+     "What is Sky+ HD material broadcast using?", "MPEG-4"),
     # The object after the question's verb, or after the doer and a verb of its own.
     ("The church uses unfermented grape juice in the sacrament of communion.",
      "What does the church use in the sacrament of communion?", "unfermented grape juice"),
@@ -273,6 +276,8 @@ def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question
      "a waterlogged pitch"),
     ("The groundsmen covered the pitch in order to keep it dry.",
      "Why did the groundsmen cover the pitch?", "to keep it dry"),
+    ("As a result of the revolution, Wesley was compelled to ordain two preachers.",
+     "Why was Wesley compelled to ordain two preachers?", "the revolution"),
     ("The company cut its debt by selling its stake in the mine.",
      "How did the company cut its debt?", "by selling its stake in the mine"),
     ("Scientists measured the force through careful experimentation, as the paper shows.",
@@ -313,7 +318,9 @@ def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
     # A capitalised word that opens the sentence is not a name on its own.
     ("Despite Denver's excellent field position, McManus kicked a 33-yard field goal.",
      "Who kicked a field goal for Denver?", "McManus"),
-    # Names written with an abbreviation's full stop or with "&".
+    # Names written with an abbreviation's full stop, an initial or "&".
+    ("In 1968 the theologian Albert C. Outler led the team which wrote the doctrine.",
+     "Who led the team which wrote the doctrine?", "Albert C. Outler"),
     ("The trophy will be designed by Tiffany & Co. in New York.", "Who designed the trophy?",
      "Tiffany & Co"),
     ("St. George's United Methodist Church, on the corner of New Street, is the oldest "

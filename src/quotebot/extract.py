@@ -34,6 +34,7 @@ from quotebot.lexicon import (
     NUMBER_NOUNS,
     NUMBER_WORDS,
     ORDINALS,
+    PARTICIPLE_PREPOSITIONS,
     PLACE_PREPOSITIONS,
     QUESTION_WORDS,
     REASON_MARKERS,
@@ -157,8 +158,9 @@ def _in_one_name(text: str, a: Token, b: Token) -> bool:
     """Whether two capitalised words may be one name: only spaces between them, or the
     full stop of an abbreviation ("St. George's Church"), or "&" ("Tiffany & Co")."""
     gap = text[a.end:b.start].strip()
-    return gap == "" or gap == "&" or (gap == "." and a.norm in ABBREVIATIONS
-                                       and len(a.surface) <= 3)
+    abbreviated = a.norm in ABBREVIATIONS and len(a.surface) <= 3
+    initial = len(a.surface) == 1 and a.surface.isupper()  # "Albert C. Outler"
+    return gap == "" or gap == "&" or (gap == "." and (abbreviated or initial))
 
 
 def _is_cap(token: Token) -> bool:
@@ -342,6 +344,14 @@ def question_shape(q: Question) -> Shape:
     if form == "copula" and tokens[-1].norm in ("called", "named", "known"):
         form, verb = "object", len(tokens) - 1  # "What are the particles called?"
     last = len(tokens) - 1
+    if form == "copula" and wh < last - 2:
+        # "What are the boxes able to connect to?", "What is the material broadcast using?":
+        # the phrase after the question's last word.
+        noun = tokens[head].norm if head is not None else None
+        if tokens[last].is_stop and tags[last] == FUNC and not tokens[last - 1].is_stop:
+            return Shape(noun, frozenset(phrase), "tail", tokens[last - 1])
+        if tokens[last].norm in PARTICIPLE_PREPOSITIONS:
+            return Shape(noun, frozenset(phrase), "tail", tokens[last])
     if wh == last or (wh == last - 1 and tokens[last].norm == "else"):
         # "The UMC maintains that war is incompatible with what?": the phrase after the
         # question's last word.
@@ -1093,9 +1103,13 @@ def _reason_answer(text: str, tokens: Sequence[Token], matched: Mapping[int, int
     for marker in REASON_MARKERS:
         words = marker.split()
         for i in range(len(tokens) - len(words)):
-            if norms[i:i + len(words)] != words or i < lo:
+            if norms[i:i + len(words)] != words:
                 continue
             start = i + len(words)
+            # Before the question's words only as an opening clause: "As a result of the
+            # Revolution, Wesley was compelled …".
+            if i < lo and (start >= len(tokens) or _clause_end(text, tokens, start) >= lo):
+                continue
             if marker in ("in order to", "so as to"):
                 start -= 1  # a purpose: "to keep the pitch dry"
             if marker == "since" and (tokens[start].surface[:1].isdigit()
