@@ -232,6 +232,13 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
     ("The church maintains that war is incompatible with Christ's message and teachings.",
      "The church maintains that war is incompatible with what?",
      "Christ's message and teachings"),
+    ("Unlike confirmation and profession of faith, Baptism is a sacrament in the church.",
+     "Unlike confirmation and profession of faith, what is a sacrament in the church?",
+     "Baptism"),
+    ("This principle of equivalence was one of the foundations for the development of the "
+     "general theory of relativity.",
+     "What was the basis for the development of the general theory of relativity?",
+     "principle of equivalence"),
     # A question that ends with a preposition: the phrase after it.
     ("Sky+ HD material is broadcast using MPEG-4 and most of it uses DVB-S2.",
      "What is Sky+ HD material broadcast using?", "MPEG-4"),

@@ -812,6 +812,8 @@ def _where_answer(
 
 
 _CLAUSE_END = re.compile(r"[,;:.!?\"“”()]|\s[-–—]\s")
+# The same without quotes and brackets, which sit inside a clause ("The Church (UMC) is …").
+_CLAUSE_BREAK = re.compile(r"[,;:.!?]|\s[-–—]\s")
 
 
 def _what_answer(
@@ -1014,8 +1016,16 @@ def _copula_answer(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Q
     for c in range(1, n - 1):
         if tokens[c].norm not in _COPULAS:
             continue
-        before = sum(1 for m in matched if c - 4 <= m < c)
-        after = sum(1 for m in matched if c < m <= c + 4)
+        # The question's words on each side, within the copula's clause.
+        start, end = c, c
+        while start > 0 and not _CLAUSE_BREAK.search(text, tokens[start - 1].end,
+                                                      tokens[start].start):
+            start -= 1
+        while end + 1 < n and not _CLAUSE_BREAK.search(text, tokens[end].end,
+                                                        tokens[end + 1].start):
+            end += 1
+        before = sum(1 for m in matched if start <= m < c)
+        after = sum(1 for m in matched if c < m <= end)
         found: tuple[int, int] | None = None
         if before > after:
             k = c + 1
