@@ -13,6 +13,7 @@ import pytest
 
 from quotebot.engine import QuoteEngine
 from quotebot.models import Answer, Document
+from quotebot.names import looks_like_name
 from quotebot.store.build import build_index
 
 OTHER = ("\n\nThe weather in the region was mild for the season.\n\n"
@@ -147,6 +148,13 @@ def test_a_name_matches_with_or_without_its_accents(question: str) -> None:
     assert answer.answered, answer.reason
     assert answer.quotes[0].text.startswith("Striker Tomás Álvarez, 24")
     assert answer.short is not None and answer.short.text == "24"
+
+
+@pytest.mark.parametrize("word", ["Álvarez", "Élodie", "Øresund",
+                                  unicodedata.normalize("NFD", "Álvarez")])
+def test_the_name_rule_treats_accented_capitals_as_capitals(word: str) -> None:
+    assert looks_like_name(word, at_start=False)
+    assert not looks_like_name(word.lower(), at_start=False)
 
 
 def test_a_misspelt_name_is_still_corrected_to_the_accented_one() -> None:
