@@ -307,6 +307,19 @@ def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: 
     check(sentence, question, expected)
 
 
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The movement began in the mid-18th century within the Church of England.",
+     "Where did the movement begin?", "the Church of England"),
+    # A place without a name, after a place preposition near the question's words.
+    ("The Council meets twice a year at various locations throughout the world.",
+     "Where does the Council meet?", "various locations"),
+    ("The reporter announced the scores from the sidelines during the game.",
+     "Where did the reporter announce the scores from?", "the sidelines"),
+])
+def test_where_gets_the_place(sentence: str, question: str, expected: str) -> None:
+    check(sentence, question, expected)
+
+
 def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
     # The corpus writes "Texas" inside a sentence too, so it is a name at the start.
     answer = ask("In Texas the church is strong. Texas has the largest number of members.",

@@ -796,6 +796,9 @@ def _where_answer(
         if best is None or dist < best[0]:
             best = (dist, (first, last))
     if best is None or best[0] > limits.place_distance:
+        place = _place_phrase(text, tokens, matched, q)
+        if place is not None:
+            return place
         if q.wh_noun is not None and q.wh_noun in WHERE_NOUNS and matched:
             # "Which state has the most members?" → "[Texas] has …": the name right before
             # the question's first word.
@@ -809,6 +812,37 @@ def _where_answer(
     if first > 0 and tokens[first - 1].norm == "the":
         first -= 1
     return _span_chars(tokens, (first, last))
+
+
+def _place_phrase(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+                  q: Question) -> Span | None:
+    """A place without a name: the phrase after a place preposition right after the
+    question's words ("began … [within] the Church of England", "meets [at] various
+    locations throughout the world")."""
+    if not matched:
+        return None
+    tags = word_classes(tokens)
+    for i, token in enumerate(tokens):
+        if token.norm not in PLACE_PREPOSITIONS or i + 1 >= len(tokens) or i in matched:
+            continue
+        near = [m for m in matched if 0 < i - m <= 5]
+        if not near or not _adjacent(text, token, tokens[i + 1]) or any(
+                _CLAUSE_END.search(text, tokens[k].end, tokens[k + 1].start)
+                for k in range(max(near), i)):
+            continue
+        found = noun_phrase_after(text, tokens, tags, i + 1)
+        # Named places are the name rule's; "in 1767" and "in March" are times.
+        if found is None or _is_cap(tokens[found[1]]) or any(
+                tokens[k].surface[:1].isdigit() or TIME_RE.match(text, tokens[k].start)
+                for k in range(found[0], found[1] + 1)):
+            continue
+        words = [k for k in range(found[0], found[1] + 1) if not tokens[k].is_stop]
+        if 2 * sum(_in_question(tokens[k], q) for k in words) > len(words):
+            continue  # "dropped from [the crow's nest of a ship]": where it was, in the question
+        new = _new_part(tokens, found, q)
+        if new is not None:
+            return new
+    return None
 
 
 _CLAUSE_END = re.compile(r"[,;:.!?\"“”()]|\s[-–—]\s")
