@@ -339,6 +339,11 @@ def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
      "Which teams reached the final of the cup?", "Leeds, York and Hull"),
     ("The halftime show was headlined by Coldplay with special guests Beyoncé and Bruno Mars.",
      "Who were the special guests of the halftime show?", "Beyoncé and Bruno Mars"),
+    # "Who was X?": the name on the other side of "was", "became", "was named".
+    ("The team had a fine season, and quarterback Cam Newton was named the league's most "
+     "valuable player.", "Who was the league's most valuable player?", "Cam Newton"),
+    ("Anna Berg became the chief executive of Nordvik in 2019.",
+     "Who is the chief executive of Nordvik?", "Anna Berg"),
     # The one acted on: the last name of the object after the question's verb.
     ("Denver then beat the defending Super Bowl XLIX champion New England Patriots in the "
      "AFC Championship Game.", "Who did Denver beat in the AFC championship?",

@@ -30,6 +30,7 @@ from quotebot.lexicon import (
     MONTH_ABBREVIATIONS,
     MONTHS,
     NAME_CONNECTORS,
+    NAMING_VERBS,
     NAMING_WORDS,
     NUMBER_NOUNS,
     NUMBER_WORDS,
@@ -689,6 +690,10 @@ def _one_name(
         return None
     # A possessive name ("London's deputy mayor") describes, it does not answer.
     names = [(f, la) for f, la in names if not tokens[la].norm.endswith("'s")] or names
+    if q.copula:
+        named = _copula_name(text, tokens, matched, names)
+        if named is not None:
+            return _span_chars(tokens, named)
     # "… was recovered by Ward", "… headlined by the British rock group Coldplay" (the
     # last name after the "by" names the agent; earlier ones describe it).
     # "Who were the guests?" asks who they were, not who did something to them.
@@ -762,6 +767,30 @@ _OBJECT_QUESTION = re.compile(r"\s*(?:who|whom|(?:what|which)(?:\s+[\w-]+){1,2})
                               r"will|would|could|can|has|have|had)\b", re.I)
 _NAME_OF = re.compile(r"\b(?:what|which)\s+(?:is|was|were|are)\s+the\s+(?:\w+\s+)?name\b"
                       r"|\bcalled\?", re.I)
+
+
+def _copula_name(text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+                 names: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """"Who was the 2015 MVP?": the name on the other side of "is", "was", "became" or
+    "was named" from the question's words ("[Cam Newton] was named the NFL MVP")."""
+    for c, token in enumerate(tokens):
+        if token.norm not in _COPULAS and token.norm not in ("became", "becomes", "become"):
+            continue
+        after = c + 1
+        if after < len(tokens) and tokens[after].norm in NAMING_VERBS:
+            after += 1  # "was named", "was elected"
+        ahead = [m for m in matched if after <= m <= after + 4]
+        behind = [m for m in matched if c - 4 <= m < c]
+        if ahead and not behind:
+            for first, last in names:
+                if last == c - 1 and _adjacent(text, tokens[last], token):
+                    return first, last
+        if behind and not ahead:
+            for first, last in names:
+                start = after + (1 if after < len(tokens) and tokens[after].norm == "the" else 0)
+                if first == start:
+                    return first, last
+    return None
 
 
 def _agent_before(text: str, tokens: Sequence[Token], first: int) -> int | None:
