@@ -220,6 +220,8 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What has an equivalence between mass and space-time?", "General relativity"),
     ("While travelling at a constant velocity, the laws of physics do not change.",
      "What doesn't change at a constant velocity?", "the laws of physics"),
+    ("A force pushes the block while the kinetic friction exactly opposes the applied force.",
+     "What directly opposes the applied force?", "the kinetic friction"),
     # The agent of a passive verb.
     ("The definition is consistent with the one offered by Newtonian mechanics.",
      "What offered the definition?", "Newtonian mechanics"),

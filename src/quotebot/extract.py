@@ -309,6 +309,8 @@ def question_shape(q: Question) -> Shape:
     form = None
     verb: int | None = None
     subject: list[int] = []
+    while k < len(tokens) and tags[k] == FUNC and tokens[k].norm.endswith("ly"):
+        k += 1  # "What [directly] opposes …?"
     if k < len(tokens):
         nxt = tokens[k].norm
         after = tags[k + 1] if k + 1 < len(tokens) else None
@@ -1118,8 +1120,9 @@ def _phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Q
             return _span_chars(tokens, named)
     own = noun_phrase(text, tokens, tags, lo) if verb else None
     k = (own[0] if own is not None else lo) - 1
-    while k >= 0 and tags[k] in (DET, AUX) and _adjacent(text, tokens[k], tokens[k + 1]):
-        k -= 1
+    while k >= 0 and (tags[k] in (DET, AUX) or _is_adverb(tokens[k], tags[k])) and _adjacent(
+            text, tokens[k], tokens[k + 1]):
+        k -= 1  # "the kinetic friction force [exactly] opposes", "[will] experience"
     if verb and k >= 0 and tags[k] == VERB and _adjacent(text, tokens[k], tokens[k + 1]):
         k -= 1
         while k >= 0 and tags[k] == AUX and _adjacent(text, tokens[k], tokens[k + 1]):
@@ -1128,6 +1131,10 @@ def _phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Q
         return None
     found = noun_phrase_before(text, tokens, tags, k)
     return _new_part(tokens, found, q) if found is not None else None
+
+
+def _is_adverb(token: Token, tag: str) -> bool:
+    return tag == FUNC and token.norm.endswith("ly")
 
 
 def _phrase_after(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Question,
