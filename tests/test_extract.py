@@ -284,6 +284,19 @@ def test_what_questions_get_the_noun_phrase_they_ask_for(sentence: str, question
     check(sentence, question, expected)
 
 
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The league featured gold-themed promotions and gold-tinted logos all season.",
+     "What color did the league feature in its promotions?", "gold"),
+    ("The league emphasized the golden anniversary with gold-themed promotions.",
+     "What color did the league emphasize?", "gold"),
+    ("The kit for the final was printed in gold and green.",
+     "What colour was the kit for the final printed in?", None),
+])
+def test_a_colour_question_gets_the_one_colour_named(sentence: str, question: str,
+                                                     expected: str | None) -> None:
+    check(sentence, question, expected)
+
+
 # -- why and how: the clause that gives the reason or the means -----------------------------
 
 @pytest.mark.parametrize(("sentence", "question", "expected"), [

@@ -402,8 +402,17 @@ def _asks_for_a_name(q: Question, shape: Shape | None = None) -> bool:
 
 
 def _colour_answer(tokens: Sequence[Token], q: Question) -> Span | None:
-    colours = [t for t in tokens if t.norm in COLOURS and not _in_question(t, q)]
-    return (colours[0].start, colours[0].end) if len(colours) == 1 else None
+    """The one colour the sentence names, as a word or the first part of one ("gold" of
+    "gold-themed"); none when it names two."""
+    found: dict[str, Span] = {}
+    for t in tokens:
+        word = t.norm.split("-", 1)[0]
+        if word in COLOURS and not _in_question(t, q) and word not in q.focus_norms:
+            found.setdefault(word, (t.start, t.start + len(word)))
+    # "golden" is gold: one colour, named by its shortest word.
+    colours = {w: span for w, span in found.items()
+               if not any(w != other and w.startswith(other) for other in found)}
+    return next(iter(colours.values())) if len(colours) == 1 else None
 
 
 def _in_question(token: Token, question: Question) -> bool:
