@@ -390,6 +390,9 @@ def test_names_in_appositions_and_lists(sentence: str, question: str, expected: 
      "Religious Coalition for Reproductive Choice"),
     ("Richard Allen was licensed by St. George's Church in 1784.",
      "Richard Allen was licensed by St. George's Church in what year?", "1784"),
+    # A clause before the question: "When X left, who …?" asks "who".
+    ("After John Fox left, the Broncos hired Gary Kubiak as their new head coach.",
+     "When John Fox left as head coach, who did the Broncos hire?", "Gary Kubiak"),
     ("The United States is divided into five jurisdictions.",
      "The United States is divided into how many jurisdictions?", "five"),
 ])

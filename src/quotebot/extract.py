@@ -245,6 +245,12 @@ def extract(
 def asked(question: Question) -> Question:
     """The question with the kind its question word asks for, where that word comes late
     ("The UMC was a founding member of what coalition?", "… in what year?")."""
+    clause = _SECOND_QUESTION.search(question.text)
+    if clause is not None:
+        # "When John Fox left, who replaced him?": the question after the clause.
+        tail = parse_question(question.text[clause.start(1):])
+        return replace(question, kind=tail.kind, wh_noun=tail.wh_noun, copula=tail.copula,
+                       head=tail.head)
     if question.kind not in (Kind.KEYWORDS, Kind.YES_NO):
         return question
     for token in question.tokens[1:]:
@@ -255,6 +261,11 @@ def asked(question: Question) -> Question:
             return replace(question, kind=tail.kind, wh_noun=tail.wh_noun,
                            copula=tail.copula, head=tail.head)
     return question
+
+
+# A question word opening a clause, then a comma and the question itself.
+_SECOND_QUESTION = re.compile(r"^\s*(?:when|where|while|after|before|if|as)\b[^?,]*,\s*"
+                              r"((?:who|whom|what|which|when|where|how)\b)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
