@@ -103,6 +103,9 @@ def test_a_unit_named_by_the_question_is_left_out(sentence: str, question: str,
      "When did the league announce the finalists?", "October 16, 2012"),
     ("The club was founded in 1878 by railway workers.", "When was the club founded?",
      "1878"),
+    # A date at the end of a sentence leaves its full stop behind.
+    ("A public exhibition of the designs will be held at the library from 2 April.",
+     "When will the exhibition be held?", "2 April"),
     ("The movement began in the mid-18th century within the Church of England.",
      "When did the movement begin?", "the mid-18th century"),
 ])

@@ -75,7 +75,10 @@ _FRACTIONS = frozenset("½⅓⅔¼¾⅛")
 _NUMBER_JOIN = re.compile(r"|[-–:]")
 # A number with its unit in one hyphenated word ("61-yard", "30-second").
 _NUMBER_UNIT = re.compile(r"(\d[\d,.]*)-[^\W\d_][\w-]*")
-_MONTHS = "|".join(w.capitalize() for w in (*MONTHS, *MONTH_ABBREVIATIONS))
+# A month's name, or its abbreviation with or without its full stop ("Sept."): a full name
+# takes none, so a date never swallows the sentence's full stop ("from 2 April.").
+_MONTHS = "|".join([*(rf"{w.capitalize()}\b" for w in MONTHS),
+                    *(rf"{w.capitalize()}\b\.?" for w in MONTH_ABBREVIATIONS)])
 _WEEKDAYS = "|".join(w.capitalize() for w in WEEKDAYS)
 # A day of the month ("6", "6th"), never the first digits of a year ("January 2025").
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?(?!\d)"
@@ -84,9 +87,9 @@ _YEAR = r"(?:1[0-9]|20)\d{2}(?!\d)"
 _CLOCK = r"\d{1,2}(?:[:.]\d{2})?\s?(?:[ap]\.m\.|[ap]m\b)|noon|midnight"
 _AT_CLOCK = rf"\s+at\s+(?:{_CLOCK}|\d{{1,2}}[:.]\d{{2}}(?!\d))"
 _PART_OF_DAY = r"\s+(?:morning|afternoon|evening|night)"
-_MONTH_DATE = (rf"(?:(?:early|late|mid)[- ])?(?:{_MONTHS})\b\.?(?:\s+{_DAY}"
+_MONTH_DATE = (rf"(?:(?:early|late|mid)[- ])?(?:{_MONTHS})(?:\s+{_DAY}"
                rf"(?:\s*(?:to|-|–|and)\s*{_DAY})?)?(?:,?\s+{_YEAR})?")
-_DAY_MONTH = rf"{_DAY}(?:\s*(?:to|-|–|and)\s*{_DAY})?\s+(?:{_MONTHS})\b\.?(?:,?\s+{_YEAR})?"
+_DAY_MONTH = rf"{_DAY}(?:\s*(?:to|-|–|and)\s*{_DAY})?\s+(?:{_MONTHS})(?:,?\s+{_YEAR})?"
 _DATE = rf"(?:(?:{_WEEKDAYS})(?:,?\s+(?:{_DAY_MONTH}|{_MONTH_DATE}))?|{_DAY_MONTH}|{_MONTH_DATE})"
 _ORDINALS = "|".join(ORDINALS)
 #: Time expressions, whole: "Monday at 6pm", "6 March 2024", "January 2025", "the 1990s",
