@@ -204,6 +204,13 @@ def test_the_words_of_a_long_form_count_only_when_written_together() -> None:
      "What concept explains why objects keep moving?", "inertia"),
     ("The cup was won by the Harbour Athletic team in 2019.", "What team won the cup?",
      "Harbour Athletic"),
+    # A relative "that" after the noun, a participle after "a", "and" inside the question's
+    # phrase.
+    ("Physicists hope to develop unification models that would combine all interactions.",
+     "What kind of models would combine all interactions?", "unification models"),
+    ("The connection between electricity and magnetism describes a unified electromagnetic "
+     "force that acts on a charge.", "What magnetic and electric force acts on a charge?",
+     "unified electromagnetic force"),
     ("The Sunday Service was a revised version of the Book of Common Prayer.",
      "The Sunday Service was a revised version of what book?", "Book of Common Prayer"),
     # A title in quotes after the noun; the noun of "what is the name of …".

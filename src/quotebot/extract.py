@@ -51,6 +51,7 @@ from quotebot.lexicon import (
 from quotebot.names import KnownName, can_be_name, looks_like_name
 from quotebot.phrases import (
     AUX,
+    CONJ,
     DET,
     FUNC,
     NOUN,
@@ -311,7 +312,8 @@ def question_shape(q: Question) -> Shape:
             last = next((i for i in range(found[0], found[1] + 1) if tokens[i].norm == "of"),
                         found[1] + 1) - 1
             return Shape(tokens[last].norm, frozenset({wh}), None)
-    while k < len(tokens) and (tags[k] == NOUN or tokens[k].norm == "other") and (
+    while k < len(tokens) and (tags[k] == NOUN or tokens[k].norm == "other" or (
+            tags[k] == CONJ and k + 1 < len(tokens) and tags[k + 1] == NOUN)) and (
             tokens[k].norm not in AUXILIARIES):
         if _verb_after_what(tokens, tags, k):
             tags[k] = VERB  # "What [experiences] acceleration …?", "What [makes] friction …?"

@@ -83,9 +83,10 @@ def word_classes(tokens: Sequence[Token]) -> list[str]:
             # disarmament", "a [separate] body", "the largest [mainline] denomination".
             before = tags[i - 1] if i > 0 else None
             adjective_before = before == NOUN and _classes(tokens[i - 1].norm) == {"ADJ"}
-            if (0 < i < len(tags) - 1 and (before in (DET, CONJ) or adjective_before)
-                    and tags[i + 1] in (NOUN, _AMBIGUOUS)
-                    and not tokens[i].norm.endswith(("ed", "s", "ing"))):
+            # After a determiner a participle is an adjective too: "a [unified] force".
+            base_form = not tokens[i].norm.endswith(("ed", "s", "ing"))
+            if (0 < i < len(tags) - 1 and tags[i + 1] in (NOUN, _AMBIGUOUS) and (
+                    before == DET or (base_form and (before == CONJ or adjective_before)))):
                 tags[i] = NOUN
             continue
         if tag != _AMBIGUOUS:
@@ -95,7 +96,7 @@ def word_classes(tokens: Sequence[Token]) -> list[str]:
         norm = tokens[i].norm
         if before == DET or (i > 0 and tokens[i - 1].norm.endswith("'s")):
             tags[i] = NOUN  # "the record", "the game's leading rusher"
-        elif before == AUX or after in (DET, PRON) or (
+        elif before == AUX or (after in (DET, PRON) and tokens[i + 1].norm != "that") or (
                 after == NOUN and i + 1 < len(tokens) and tokens[i + 1].surface[:1].isdigit()):
             tags[i] = VERB  # "was used", "offers an", "beat them", "scored 24"
         elif norm.endswith("ed") and before != FUNC:
