@@ -364,6 +364,15 @@ def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
      "Which teams reached the final of the cup?", "Leeds, York and Hull"),
     ("The halftime show was headlined by Coldplay with special guests Beyoncé and Bruno Mars.",
      "Who were the special guests of the halftime show?", "Beyoncé and Bruno Mars"),
+    # The name before the question's verb, past a number the question also names.
+    ("With the founding of the new church in 1968, theologian Albert C. Outler led the team "
+     "which wrote the doctrine.", "In 1968, who led the team which wrote the doctrine?",
+     "Albert C. Outler"),
+    # A relative clause describes the name it follows, not a name inside an apposition.
+    ("The church is a member of the Holiness Consortium, which seeks to promote reform.",
+     "Which body seeks to promote reform?", "Holiness Consortium"),
+    ("Nothing was said about Harvey Martin, a former champion from Texas, who died in 2001.",
+     "Which former champion died in 2001?", "Harvey Martin"),
     # "Who was X?": the name on the other side of "was", "became", "was named".
     ("The team had a fine season, and quarterback Cam Newton was named the league's most "
      "valuable player.", "Who was the league's most valuable player?", "Cam Newton"),

@@ -753,13 +753,29 @@ def _one_name(
                  for first, last in names if any(m < first for m in matched)]
         if after and min(after)[0] <= 4:
             return _span_chars(tokens, min(after)[1])
-    # The first matched word that is not itself a name, usually the verb or the role.
+    # The first matched word that is not itself a name, usually the verb or the role (a
+    # verb first: "In 1968, … Albert C. Outler [led] the team").
     plain = [m for m in matched if not _is_cap(tokens[m])]
+    tags = word_classes(tokens)
+    verbs = [m for m in plain if tags[m] == VERB]
     verb = min(plain or matched)
     if not q.copula:
-        # "Sadiq Khan announced …": a name right before the first matched word.
+        # "Sadiq Khan announced …": a name right before the first matched word (or verb).
+        for anchor in dict.fromkeys([*verbs[:1], verb]):
+            for first, last in names:
+                if 0 < anchor - last <= 2 and (anchor == verb or not _CLAUSE_END.search(
+                        text, tokens[last].end, tokens[anchor].start)):
+                    return _span_chars(tokens, (first, last))
+        # "… the Wesleyan Holiness Consortium, which seeks …": the name a relative clause
+        # with the question's verb describes.
         for first, last in names:
-            if 0 < verb - last <= 2:
+            k = last + 1
+            if first > 0 and tokens[first - 1].is_stop and tokens[first - 1].norm not in (
+                    "the", "a", "an"):
+                continue  # "co-MVP [of] Super Bowl XII, who died": the clause is not its
+            if (k < len(tokens) and tokens[k].norm in ("which", "who") and text[
+                    tokens[last].end:tokens[k].start].strip() == ","
+                    and any(0 < m - k <= 2 for m in matched)):
                 return _span_chars(tokens, (first, last))
     # "Rebecca Lawrence, chief executive of …" / "… for policing Sophie Linden met …".
     lo, hi = min(matched), max(matched)
