@@ -373,6 +373,9 @@ def test_which_place_is_answered_by_the_name_that_opens_the_sentence() -> None:
      "Which body seeks to promote reform?", "Holiness Consortium"),
     ("Nothing was said about Harvey Martin, a former champion from Texas, who died in 2001.",
      "Which former champion died in 2001?", "Harvey Martin"),
+    # A subject without a name answers "who" when no name does.
+    ("Deacons assist elders in the sacraments of communion and baptism.",
+     "Who assists elders in the sacraments of communion and baptism?", "Deacons"),
     # "Who was X?": the name on the other side of "was", "became", "was named".
     ("The team had a fine season, and quarterback Cam Newton was named the league's most "
      "valuable player.", "Who was the league's most valuable player?", "Cam Newton"),

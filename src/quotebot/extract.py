@@ -198,7 +198,13 @@ def extract(
     if kind is Kind.WHEN:
         return _time_answer(text, tokens, matched, question, limits)
     if kind is Kind.WHO:
-        return _who_answer(text, tokens, matched, question, limits, is_name)
+        named = _who_answer(text, tokens, matched, question, limits, is_name)
+        if named is not None or question.wh_noun is not None:
+            return named
+        # "Who assists the elders?" → "[Deacons] assist elders …": a subject without a name.
+        shape = question_shape(question)
+        return _phrase_answer(text, tokens, matched, question, shape) if (
+            shape.form == "subject") else None
     if kind is Kind.WHERE:
         return _where_answer(text, tokens, matched, question, limits, is_name)
     if kind is Kind.WHY:
