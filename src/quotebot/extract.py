@@ -201,10 +201,13 @@ def extract(
         named = _who_answer(text, tokens, matched, question, limits, is_name)
         if named is not None or question.wh_noun is not None:
             return named
-        # "Who assists the elders?" → "[Deacons] assist elders …": a subject without a name.
+        # "Who assists the elders?" → "[Deacons] assist elders …": a subject without a name
+        # that opens a sentence holding the question's words.
         shape = question_shape(question)
-        return _phrase_answer(text, tokens, matched, question, shape) if (
-            shape.form == "subject") else None
+        if shape.form != "subject" or not fill_gaps:
+            return None
+        subject = _phrase_answer(text, tokens, matched, question, shape)
+        return subject if subject is not None and subject[0] == tokens[0].start else None
     if kind is Kind.WHERE:
         return _where_answer(text, tokens, matched, question, limits, is_name)
     if kind is Kind.WHY:
