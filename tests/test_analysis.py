@@ -3,11 +3,13 @@ hyphenated words searchable whole and in parts."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from quotebot.analysis import normalise, terms, tokenize
 
 
 def test_unicode_is_normalised_and_case_folded() -> None:
-    assert normalise("CAFÉ ﬁne") == "café fine"
+    assert normalise("CAFÉ ﬁne") == "cafe fine"
     assert normalise("London’s") == "london's"
     assert terms("NYPD’s") == terms("nypd's") == terms("NYPD") == ["nypd"]
 
@@ -50,3 +52,27 @@ def test_tokens_keep_their_offsets() -> None:
         assert text[token.start:token.end] == token.surface
     assert [t.surface for t in tokenize(text)] == ["Ms", "Linden’s", "public", "health",
                                                    "approach"]
+
+
+def test_accents_are_folded_so_names_match_as_people_type_them() -> None:
+    assert normalise("Álvarez") == normalise("alvarez") == "alvarez"
+    assert terms("Tomás Álvarez") == terms("Tomas Alvarez")
+    assert terms("Søren Łukasz") == terms("Soren Lukasz")
+    # Decomposed text (a letter, then its accent) is one word, folded the same way.
+    decomposed = unicodedata.normalize("NFD", "Tomás Álvarez")
+    assert [t.surface for t in tokenize(decomposed)] == decomposed.split()
+    assert terms(decomposed) == terms("Tomas Alvarez")
+
+
+def test_folding_keeps_scripts_that_are_not_accented_latin() -> None:
+    for word in ("한국어", "हिन्दी", "がっこう", "Москва", "Толстой"):
+        assert normalise(word) == unicodedata.normalize("NFC", word).casefold()
+    assert normalise("Αθήνα") == normalise("Αθηνα")
+
+
+def test_tokens_keep_the_original_accented_text() -> None:
+    text = "Striker Tomás Álvarez, 24"
+    tokens = tokenize(text)
+    assert [t.surface for t in tokens] == ["Striker", "Tomás", "Álvarez", "24"]
+    assert all(text[t.start:t.end] == t.surface for t in tokens)
+    assert tokens[2].norm == "alvarez"

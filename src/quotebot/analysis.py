@@ -1,4 +1,5 @@
-"""Turning text into search terms: Unicode-normalised, case-folded, stemmed, stop words handled.
+"""Turning text into search terms: Unicode-normalised, case- and accent-folded, stemmed, stop
+words handled.
 
 Tokens keep their character offsets in the original text (for highlighting and
 proximity); only the *terms* derived from them are normalised.
@@ -16,19 +17,29 @@ from nltk.stem.snowball import SnowballStemmer
 from quotebot.lexicon import STOP_WORDS
 
 #: Bumped whenever analysis changes in a way that makes saved indexes stale.
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 
 
+# Combining accents, which text decomposed into letters and marks (NFD: "a" + U+0301 for
+# "á") writes after their letter: they belong to its word.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = rf"[\w{_MARKS}]"
 # A token is a number (with thousands separators or decimals) or a word, with
 # apostrophes and hyphens inside it ("London's", "law-enforcement", "high-tech").
 TOKEN_RE = re.compile(
-    r"\d+(?:[.,]\d+)*(?:[-\u2010\u2011]\w+)*"
-    r"|\w+(?:['\u2019\u2018\u02bc][A-Za-z]+|[-\u2010\u2011]\w+)*",
+    rf"\d+(?:[.,]\d+)*(?:[-\u2010\u2011]{_WORD}+)*"
+    rf"|{_WORD}+(?:['\u2019\u2018\u02bc][A-Za-z]+|[-\u2010\u2011]{_WORD}+)*",
     re.UNICODE,
 )
 #: The same, capturing: ``SPLIT_RE.split(text)`` alternates the text between tokens and the
 #: tokens (gap, token, gap, …, gap), so one pass gives the tokens and their offsets.
 SPLIT_RE = re.compile(f"({TOKEN_RE.pattern})", re.UNICODE)
+# Accents on Latin and Greek letters, which people often leave out; the marks of other
+# scripts are letters of their own (Cyrillic "й" is not "и").
+_ACCENTS = re.compile(f"(?<=[A-Za-z\u0370-\u03ff])[{_MARKS}]+")
+# Latin letters that carry their accent without decomposing into letter and mark.
+_UNMARKED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ŧ": "t", "ı": "i",
+                           "æ": "ae", "œ": "oe", "ð": "d", "þ": "th"})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-"})
 _POSSESSIVE = re.compile(r"'s$")
@@ -41,7 +52,8 @@ class Token(NamedTuple):
     surface: str
     start: int
     end: int
-    #: The normalised (unstemmed) form: case-folded, NFKC, straight apostrophes.
+    #: The normalised (unstemmed) form: case-folded, NFKC, accents folded, straight
+    #: apostrophes.
     norm: str
     #: Index terms: the stemmed whole and, for hyphenated words and numbers, the parts.
     terms: tuple[str, ...]
@@ -60,9 +72,14 @@ def stem(word: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """NFKC, straight apostrophes and hyphens, case-folded."""
+    """NFKC, straight apostrophes and hyphens, case-folded, accents folded ("Álvarez" →
+    "alvarez", "Søren" → "soren"): people type names without their accents."""
     text = unicodedata.normalize("NFKC", text)
-    return text.translate(_APOSTROPHES).translate(_HYPHENS).casefold()
+    text = text.translate(_APOSTROPHES).translate(_HYPHENS).casefold()
+    if text.isascii():
+        return text
+    folded = _ACCENTS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", folded).translate(_UNMARKED)
 
 
 @lru_cache(maxsize=1 << 18)

@@ -3,7 +3,8 @@
 Every list of English words lives here, once: stop words, auxiliaries, months, pronouns,
 number words, titles, related words … so that two modules never keep two lists that
 drift apart. A file holds words separated by whitespace; ``#`` starts a comment. The
-related-words file holds one ``word: related words`` entry a line.
+related-words file holds one ``word: related words`` entry a line, the expanded
+abbreviations one ``abbreviation: long form, long form`` entry a line.
 """
 
 from __future__ import annotations
@@ -44,6 +45,24 @@ def related_words() -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(table)
 
 
+@cache
+def lines(name: str) -> tuple[str, ...]:
+    """The entries of list ``name`` that hold one phrase a line ("because of")."""
+    return tuple(" ".join(line.split()) for line in _lines(name) if line.strip())
+
+
+@cache
+def abbreviation_expansions() -> Mapping[str, tuple[str, ...]]:
+    """Abbreviation → the long forms it stands for ("ceo" → "chief executive", …)."""
+    table: dict[str, tuple[str, ...]] = {}
+    for line in _lines("abbreviations_expanded"):
+        if ":" not in line:
+            continue
+        word, _, forms = line.partition(":")
+        table[word.strip()] = tuple(f.strip() for f in forms.split(",") if f.strip())
+    return MappingProxyType(table)
+
+
 STOP_WORDS = word_set("stop_words")
 AUXILIARIES = word_set("auxiliaries")
 MONTHS = words("months")
@@ -64,3 +83,21 @@ COUNTERS = word_set("counters")
 PLACE_PREPOSITIONS = word_set("place_prepositions")
 NAME_CONNECTORS = word_set("name_connectors")
 ABBREVIATIONS = word_set("abbreviations")
+CURRENCIES = word_set("currencies")
+#: Units and currencies written after an amount.
+UNITS = word_set("units") | CURRENCIES
+MONEY_WORDS = word_set("money_words")
+MEASURE_ADJECTIVES = word_set("measure_adjectives")
+DETERMINERS = word_set("determiners")
+RELATIVE_WORDS = word_set("relative_words")
+NUMBER_NOUNS = word_set("number_nouns")
+MEANS_MARKERS = word_set("means_markers")
+REASON_MARKERS = lines("reason_markers")
+ORDINALS = words("ordinals")
+KIND_NOUNS = word_set("kind_nouns")
+ROLE_NOUNS = word_set("role_nouns")
+NAMING_WORDS = word_set("naming_words")
+QUESTION_WORDS = word_set("question_words")
+SHARE_NOUNS = word_set("share_nouns")
+PARTICIPLE_PREPOSITIONS = word_set("participle_prepositions")
+NAMING_VERBS = word_set("naming_verbs")

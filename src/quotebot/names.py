@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from quotebot.lexicon import CALENDAR
 
-_CAPITALISED = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+# Letters may carry combining accents (decomposed text: "A" + U+0301 for "Á").
+_CAPITALISED = re.compile(r"[^\W\d_][\w\u0300-\u036f'’.-]*", re.UNICODE)
 
 #: Tells whether the corpus knows a capitalised word as a name (see ``Forms``).
 KnownName = Callable[[str], bool]

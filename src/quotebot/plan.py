@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from quotebot import analysis
 from quotebot.bm25 import idf_of
 from quotebot.correction import correct
 from quotebot.extract import name_spans
-from quotebot.lexicon import WEAK_WORDS, related_words
+from quotebot.lexicon import WEAK_WORDS, abbreviation_expansions, related_words
 from quotebot.names import is_acronym, looks_like_name
 from quotebot.question import Question, parse_question
 from quotebot.store.model import SentenceIndex
@@ -106,6 +108,7 @@ def plan_question(question: Question, index: SentenceIndex, tuning: Tuning, *,
             vocab[term] for t in entity_tokens for term in t.terms if term in vocab))
         concepts.append(replace(concept(entity, ids, ()), proper=True, surface=entity))
     acronyms = _acronyms(question, index)
+    expanded = _expansions(question, index)
     seen: set[str] = set()
     corrected = 0
     for position, token in enumerate(question.tokens):
@@ -116,13 +119,14 @@ def plan_question(question: Question, index: SentenceIndex, tuning: Tuning, *,
         token_terms = token.terms
         if (corrected < tuning.correction.max_words
                 and not any(term in vocab for term in token_terms)
-                and not _has_related(label, index)):
+                and not _has_related(label, index) and position not in expanded):
             fixed = correct(token.norm, index.words, tuning.correction)
             if fixed is not None:
                 label, corrected_from = fixed, token.norm
                 token_terms = tuple(analysis.terms(fixed))
                 corrected += 1
-        ids = tuple(dict.fromkeys(vocab[t] for t in token_terms if t in vocab))
+        ids = tuple(dict.fromkeys([*(vocab[t] for t in token_terms if t in vocab),
+                                   *expanded.get(position, ())]))
         related = tuple(dict.fromkeys(
             vocab[term]
             for word in (*related_table.get(label, ()), *acronyms.get(position, ()))
@@ -158,6 +162,75 @@ def _acronyms(question: Question, index: SentenceIndex) -> dict[int, tuple[str, 
             for i in range(first, last + 1):
                 out[i] = (initials,)
     return out
+
+
+def _expansions(question: Question, index: SentenceIndex) -> dict[int, tuple[int, ...]]:
+    """Term ids that stand for a word of the question as well as its own, by the word's
+    position: an abbreviation's long form, when the corpus writes its words together
+    ("CEO" → "chief executive"), and for the words of a long form its abbreviation
+    ("chief executive" → "CEO"). Both are the same concept: found as fully as the word."""
+    vocab = index.term_ids
+    table = abbreviation_expansions()
+    tokens = question.tokens
+    out: dict[int, list[int]] = {}
+    for position, token in enumerate(tokens):
+        for form in table.get(token.norm, ()):
+            words = analysis.tokenize(form)
+            if _written_together(words, index):
+                out.setdefault(position, []).extend(
+                    vocab[term] for w in words if not w.is_stop for term in w.terms)
+    norms = [t.norm for t in tokens]
+    for short, forms in table.items():
+        short_ids = [vocab[term] for term in analysis.terms(short) if term in vocab]
+        if not short_ids:
+            continue
+        for form in sorted(forms, key=len, reverse=True):
+            form_norms = [w.norm for w in analysis.tokenize(form)]
+            at = _find(norms, form_norms)
+            if at is not None:
+                for position in range(at, at + len(form_norms)):
+                    if not tokens[position].is_stop:
+                        out.setdefault(position, []).extend(short_ids)
+                break
+    return {position: tuple(dict.fromkeys(ids)) for position, ids in out.items()}
+
+
+#: How many sentences holding all the words of a long form are checked for the words
+#: written together.
+_PHRASE_CHECKS = 200
+
+
+def _written_together(words: Sequence[analysis.Token], index: SentenceIndex) -> bool:
+    """Whether some sentence of the corpus writes ``words`` one after the other."""
+    vocab = index.term_ids
+    content = [w for w in words if not w.is_stop]
+    if not content or any(not w.terms or w.terms[0] not in vocab for w in content):
+        return False
+    sids = index.matrix.postings(vocab[content[0].terms[0]])
+    for w in content[1:]:
+        sids = np.intersect1d(sids, index.matrix.postings(vocab[w.terms[0]]),
+                              assume_unique=True)
+    for sid in sids[:_PHRASE_CHECKS].tolist():
+        tokens = index.sentence_tokens(sid)
+        for start in range(len(tokens) - len(words) + 1):
+            if all(_same_word(tokens[start + k], w) for k, w in enumerate(words)):
+                return True
+    return False
+
+
+def _same_word(token: analysis.Token, word: analysis.Token) -> bool:
+    if word.is_stop:
+        return token.norm == word.norm
+    return bool(set(token.terms) & set(word.terms))
+
+
+def _find(norms: Sequence[str], words: Sequence[str]) -> int | None:
+    """Where ``words`` occur one after the other in ``norms``, if they do."""
+    n = len(words)
+    for start in range(len(norms) - n + 1):
+        if list(norms[start:start + n]) == list(words):
+            return start
+    return None
 
 
 def _has_related(word: str, index: SentenceIndex) -> bool:

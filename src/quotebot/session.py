@@ -272,7 +272,7 @@ def _slot(question: str, subject: str, entity: str | None) -> tuple[int, int] | 
         # A name takes the place of a name or of a phrase ("the chief executive"), never
         # of the thing counted ("how many Voltra …").
         return _longest(names) or (phrases[0] if phrases else None)
-    if subject_tokens and subject_tokens[0].norm in lexicon.words("determiners"):
+    if subject_tokens and subject_tokens[0].norm in lexicon.words("articles"):
         order = [phrases[0] if phrases else None, _longest(names), counted]
     else:
         order = [counted, phrases[0] if phrases else None, _longest(names)]
@@ -312,7 +312,7 @@ def _question_names(question: str, tokens: Sequence[Token]) -> list[tuple[int, i
 def _noun_phrases(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
     """(start, end) of "the tram extension", "the chief executive": a determiner, then the
     words up to a small word, a punctuation mark or a verb."""
-    determiners = frozenset(lexicon.words("determiners"))
+    determiners = frozenset(lexicon.words("articles"))
     phrases = []
     for i, token in enumerate(tokens):
         if token.norm not in determiners:
