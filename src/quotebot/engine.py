@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from quotebot.analysis import Token
-from quotebot.decide import Evidence, decide
+from quotebot.decide import decide
 from quotebot.extract import extract
-from quotebot.features import Features, compute_features
+from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question, validate_question
@@ -210,9 +210,9 @@ class QuoteEngine:
         base, bonus = scorer.terms(plan, features, spans.has_answer)
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
         best = order[0]
-        verdict = decide(plan, Evidence(float(features.coverage[best]),
-                                        features.evidence[:, best].tolist(),
-                                        features.similarity(best)), self.tuning.decision)
+        verdict = decide(plan, gather_evidence(plan, self.index, features, best,
+                                               spans.tokens(best), spans.has_answer,
+                                               self.tuning.correction), self.tuning.decision)
         if not verdict.answered:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,

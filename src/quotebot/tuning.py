@@ -71,6 +71,8 @@ class Decision(_Section):
     min_coverage_close: float
     min_similarity: float
     words_alone_coverage: float
+    min_coverage_untyped: float
+    min_coverage_unfocused: float
 
 
 @dataclass(frozen=True, slots=True)
