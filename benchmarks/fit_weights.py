@@ -118,7 +118,8 @@ def main() -> None:
         final = fit(data, base)
         provenance = {
             "command": "python benchmarks/fit_weights.py --write",
-            "data": [f"{a.name}: {a.questions.relative_to(SHARED.parent)}" for a in articles],
+            "data": [f"{a.name}: ../{a.questions.relative_to(SHARED.parent)}"
+                     for a in articles],
             "folds": (f"leave-one-article-out over {len(articles)} articles; the values "
                       f"below are fitted on all {len(articles)}"),
             "date": dt.date.today().isoformat(),

@@ -279,9 +279,10 @@ def _misspelt_names(plan: QueryPlan, index: SentenceIndex, correction: Correctio
             continue
         word = concept.label
         at = norms.index(word) if word in norms else -1
-        joined = norms[at - 1] + word if at > 0 else ""
-        if correct(word, index.words, lenient) is not None or (
-                joined and index.words.count_of(joined) > 0):
+        joined = [norms[at - 1] + word] if at > 0 else []
+        joined += [word + norms[at + 1]] if 0 <= at < len(norms) - 1 else []
+        if correct(word, index.words, lenient) is not None or any(
+                index.words.count_of(j) > 0 for j in joined):
             found.add(c)
     return frozenset(found)
 
