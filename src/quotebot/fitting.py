@@ -271,12 +271,6 @@ def best_candidate(q: Examined, weights: FloatArray, allowed: BoolArray | None =
     return int(np.lexsort((sids, -scores))[0])
 
 
-def order(q: Examined, weights: FloatArray) -> list[int]:
-    assert q.features is not None
-    ranked: list[int] = np.lexsort((q.features.sids, -(ranking_features(q) @ weights))).tolist()
-    return ranked
-
-
 def fit_ranking(questions: Sequence[Examined], *, l2: float = L2) -> FloatArray:
     """The semantic weights maximising the softmax probability of the candidates that hold
     a gold answer, over every answerable question that has one."""
@@ -483,33 +477,34 @@ def fitted_values(tuning: Tuning) -> dict[str, float]:
 
 def pooled(reports: Any) -> dict[str, Any]:
     """Figures over every question of several reports, as if one question file."""
-    sums: dict[str, float] = {}
-    counts = {"questions": 0, "answerable": 0, "unanswerable": 0, "with_f1": 0}
+    totals: dict[str, float] = {}
+    counts = {"questions": 0, "answerable": 0, "unanswerable": 0, "scored": 0}
+
+    def add(key: str, rate: float | None, n: int) -> None:
+        if rate is not None:
+            totals[key] = totals.get(key, 0.0) + rate * n
+
     for report in reports:
-        overall = report["overall"]
-        counts["questions"] += overall["questions"]
-        n = overall["answerable"]
+        o = report["overall"]
+        n, u, m = o["answerable"], o["unanswerable"], o.get("short_answers_scored", 0)
+        counts["questions"] += o["questions"]
         counts["answerable"] += n
-        counts["unanswerable"] += overall["unanswerable"]
-        for key in ("top1", "top3"):
-            sums[key] = sums.get(key, 0.0) + (overall[key] or 0.0) * n
-        sums["answered"] = sums.get("answered", 0.0) + overall["answerable_answered"] * n \
-            if overall["answerable_answered"] is not None else sums.get("answered", 0.0)
-        if overall.get("f1") is not None:
-            m = overall["short_answers_scored"]
-            counts["with_f1"] += m
-            sums["f1"] = sums.get("f1", 0.0) + overall["f1"] * m
-            sums["em"] = sums.get("em", 0.0) + overall["exact_match"] * m
-        if overall["unanswerable_declined"] is not None:
-            sums["declined"] = sums.get("declined", 0.0) + (
-                overall["unanswerable_declined"] * overall["unanswerable"])
-    n, u, m = counts["answerable"], counts["unanswerable"], counts["with_f1"]
+        counts["unanswerable"] += u
+        counts["scored"] += m
+        add("top1", o["top1"], n)
+        add("top3", o["top3"], n)
+        add("answered", o["answerable_answered"], n)
+        add("declined", o["unanswerable_declined"], u)
+        add("f1", o.get("f1"), m)
+        add("em", o.get("exact_match"), m)
+    n, u, m = counts["answerable"], counts["unanswerable"], counts["scored"]
     return {
         "questions": counts["questions"], "answerable": n, "unanswerable": u,
-        "top1": _ratio(sums.get("top1", 0.0), n), "top3": _ratio(sums.get("top3", 0.0), n),
-        "f1": _ratio(sums.get("f1", 0.0), m), "exact_match": _ratio(sums.get("em", 0.0), m),
-        "answerable_answered": _ratio(sums.get("answered", 0.0), n),
-        "unanswerable_declined": _ratio(sums.get("declined", 0.0), u),
+        "top1": _ratio(totals.get("top1", 0.0), n), "top3": _ratio(totals.get("top3", 0.0), n),
+        "f1": _ratio(totals.get("f1", 0.0), m),
+        "exact_match": _ratio(totals.get("em", 0.0), m),
+        "answerable_answered": _ratio(totals.get("answered", 0.0), n),
+        "unanswerable_declined": _ratio(totals.get("declined", 0.0), u),
     }
 
 
