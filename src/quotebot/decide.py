@@ -147,9 +147,8 @@ def _first_clash(clashes: Sequence[Clash]) -> Verdict | None:
     """The verdict of the first contradiction, in the order of :data:`RULES`."""
     by_kind = {c.kind: c for c in reversed(clashes)}
     if (c := by_kind.get("negation")) is not None:
-        return Verdict(False, (f"The question asks about something that did “{c.asked}” "
-                               f"happen, but the closest passage says it without a "
-                               f"negation: “{c.context}”."), "negation")
+        return Verdict(False, (f"The question says “{c.asked}”, but the closest passage "
+                               f"has no negation: “{c.context}”."), "negation")
     if (c := by_kind.get("opposite")) is not None:
         return Verdict(False, (f"The article says “{c.found}”, not “{c.asked}”: "
                                f"“{c.context}”."), "opposite")

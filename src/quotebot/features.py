@@ -250,7 +250,7 @@ def gather_evidence(plan: QueryPlan, index: SentenceIndex, features: Features, i
     clashes = [*_negation(question.tokens, text, tokens),
                *_opposites(plan, strength, text, tokens),
                *_numbers(plan, evidence, text, tokens),
-               *_degrees(question.tokens, text, tokens)]
+               *_degrees(plan, text, tokens)]
     focus = _focus(plan)
     return Evidence(
         coverage=float(features.coverage[i]),
@@ -259,7 +259,7 @@ def gather_evidence(plan: QueryPlan, index: SentenceIndex, features: Features, i
         has_answer=has_answer(i) if question.kind in TYPED_KINDS and concepts else None,
         clashes=tuple(clashes),
         missing_focus=focus if focus is not None and evidence[focus] == 0 else None,
-        other_name=_other_name(plan, text, tokens, features.matched(i)),
+        other_name=_other_name(plan, evidence, text, tokens, features.matched(i)),
         misspelt=_misspelt_names(plan, index, correction),
     )
 
@@ -390,18 +390,25 @@ def degree(norm: str) -> str | None:
     return "superlative" if norm.endswith("est") else "comparative"
 
 
-def _degrees(question: Sequence[Token], text: str, tokens: Sequence[Token]) -> list[Clash]:
+def _degrees(plan: QueryPlan, text: str, tokens: Sequence[Token]) -> list[Clash]:
     """A comparison of the question ("smallest") that the passage makes with another word
-    of the same degree ("largest"); "at least" and "at most" say how many, not which."""
+    of the same degree ("largest"); "at least" and "at most" say how many, not which. A
+    word corrected against the corpus is checked as the user wrote it ("smallest", which
+    the corpus lacks, is searched for as "smaller")."""
+    written = {c.label: c.corrected_from for c in plan.concepts if c.corrected_from}
     words = {t.norm for t in tokens}
     stems = {term for t in tokens for term in t.terms}
-    for token in question:
-        kind = degree(token.norm)
-        if kind is None or token.norm in words or (token.terms and set(token.terms) & stems):
+    for token in plan.question.tokens:
+        norm, surface, terms = token.norm, token.surface, token.terms
+        if norm in written:
+            norm = surface = written[norm]
+            terms = tuple(analysis.terms(norm))
+        kind = degree(norm)
+        if kind is None or norm in words or (terms and set(terms) & stems):
             continue
         for k, other in enumerate(tokens):
             if degree(other.norm) == kind and not (k > 0 and tokens[k - 1].norm == "at"):
-                return [Clash("degree", token.surface, other.surface,
+                return [Clash("degree", surface, other.surface,
                               _phrase(text, tokens, k, k + 1))]
     return []
 
@@ -418,12 +425,15 @@ def _focus(plan: QueryPlan) -> int | None:
     return best
 
 
-def _other_name(plan: QueryPlan, text: str, tokens: Sequence[Token],
+def _other_name(plan: QueryPlan, evidence: FloatArray, text: str, tokens: Sequence[Token],
                 matched: dict[int, int]) -> str | None:
     """A name in the passage that the question does not ask about, closest to the words
-    that match it: what the passage speaks of where the question names something else."""
+    that match it: what the passage speaks of where the question names something else
+    (only when the passage holds the rest of the question)."""
     if not any(c.proper and not c.known for c in plan.concepts):
         return None
+    if any(c.known and not found for c, found in zip(plan.concepts, evidence, strict=True)):
+        return None  # the passage is not about the rest of the question either
     asked = {t.norm for t in plan.question.tokens}
     runs: list[tuple[int, int]] = []
     k = 0
