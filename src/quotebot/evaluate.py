@@ -432,11 +432,14 @@ def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | None,
                  index_dir: str | None, k: int, semantic: str, as_json: bool) -> None:
-    """Score quotebot on QA_FILE: quote hit rates, short answers, abstention, follow-ups.
+    """Score quotebot on a question file: quote hit rates, short answers, abstention,
+    follow-ups.
 
-    QA_FILE is a quotebot question file (see ../shared/qa/article_qa.json in the
-    docs) or SQuAD v1.1 / v2.0 JSON, whose answers are checked inside the quotes;
-    SQuAD 2.0's unanswerable questions count as right when declined.
+    PATHS is one question file: quotebot's own (see ../shared/qa/article_qa.json in
+    the docs) or SQuAD v1.1 / v2.0 JSON, whose answers are checked inside the quotes;
+    SQuAD 2.0's unanswerable questions count as right when declined. With --held-out,
+    PATHS are articles with their questions, each scored with weights and thresholds
+    fitted on the others.
 
     \b
     Examples:
