@@ -116,3 +116,145 @@ def test_bad_question_files_get_one_clear_error(tmp_path: Path, corpus: Path,
     error = json.loads(result.stdout)["error"]
     assert needle in error["message"]
     assert "Traceback" not in result.output
+
+
+# -- SQuAD 2.0, checks on question files, leave-one-article-out ---------------------------------
+
+
+def squad(paragraph: str, qas: list[dict]) -> dict:  # type: ignore[type-arg]
+    return {"version": "v2.0", "data": [{"title": "T", "paragraphs": [
+        {"context": paragraph, "qas": qas}]}]}
+
+
+def test_squad_2_unanswerable_questions_count_as_right_when_declined(tmp_path: Path,
+                                                                      corpus: Path) -> None:
+    qa = tmp_path / "squad2.json"
+    qa.write_text(json.dumps(squad(ARTICLE.replace("\n", " "), [
+        {"id": "a1", "question": "How many visitors did the festival draw?",
+         "answers": [{"text": "40,000", "answer_start": 26}], "is_impossible": False},
+        {"id": "a2", "question": "Who opened the festival?",
+         "answers": [{"text": "Ana Costa", "answer_start": 65}], "is_impossible": False},
+        # Written to look answerable: declined is right.
+        {"id": "u1", "question": "Which fireworks were never cancelled?", "answers": [],
+         "plausible_answers": [{"text": "Fireworks", "answer_start": 100}],
+         "is_impossible": True},
+        # Answered, so wrong.
+        {"id": "u2", "question": "Who opened the festival?", "answers": [],
+         "plausible_answers": [{"text": "Ana Costa", "answer_start": 65}],
+         "is_impossible": True},
+    ])), encoding="utf-8")
+    report = run_eval(qa, corpus, "--semantic", "off")
+    overall = report["overall"]
+    assert (overall["questions"], overall["answerable"], overall["unanswerable"]) == (4, 2, 2)
+    assert overall["answerable_answered"] == 1.0
+    assert overall["unanswerable_declined"] == 0.5
+    assert overall["top1"] == 1.0  # over answerable questions only
+    groups = report["groups"]
+    assert groups["unanswerable"]["questions"] == 2
+    assert groups["unanswerable"]["unanswerable_declined"] == 0.5
+    assert groups["answerable"]["answerable_answered"] == 1.0
+    assert report["abstention"] == {"unanswerable": 2, "abstained": 1, "precision": 1.0,
+                                    "recall": 0.5}
+    assert [m["id"] for m in report["misses"]] == ["u2"]
+    table = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus),
+                                      "--semantic", "off"]).output
+    assert "unanswerable" in table and "declined" in table and " 50.0%" in table
+
+
+def test_an_entry_without_expected_text_is_rejected_by_name(tmp_path: Path,
+                                                             corpus: Path) -> None:
+    qa = tmp_path / "qa.json"
+    qa.write_text(json.dumps({"questions": [
+        {"id": "a", "kind": "number", "question": "How many visitors came?",
+         "expect": ["40,000"]},
+        {"id": "b", "kind": "who", "question": "Who opened the festival?"},
+    ]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus), "--json"])
+    assert result.exit_code != 0
+    message = json.loads(result.output)["error"]["message"]
+    assert "questions[1]" in message and "'b'" in message and "Who opened" in message
+    assert "expect" in message and "unanswerable" in message
+
+
+def test_questions_about_another_article_get_a_warning(tmp_path: Path, corpus: Path) -> None:
+    qa = tmp_path / "qa.json"
+    qa.write_text(json.dumps({"questions": [
+        {"id": "a", "kind": "who", "question": "Who won the Super Bowl?",
+         "expect": ["Denver Broncos"]}]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus), "--json",
+                                       "--semantic", "off"])
+    assert result.exit_code == 0
+    assert "another article" in result.stderr and str(qa) in result.stderr
+    right = tmp_path / "right.json"
+    right.write_text(json.dumps({"questions": [
+        {"id": "a", "kind": "who", "question": "Who opened the festival?",
+         "expect": ["Ana Costa"]}]}), encoding="utf-8")
+    quiet = CliRunner().invoke(main, ["eval", str(right), "--corpus", str(corpus),
+                                      "--semantic", "off"])
+    assert "another article" not in quiet.stderr
+
+
+HELD_OUT = {
+    "harbour": ("The harbour festival drew 40,000 visitors over three days.\n"
+                "Mayor Ana Costa opened the festival on Friday.\n"
+                "Fireworks were cancelled because of strong winds.\n",
+                [("How many visitors did the festival draw?", "40,000"),
+                 ("Who opened the festival?", "Ana Costa"),
+                 ("Why were the fireworks cancelled?", "strong winds")]),
+    "library": ("The new library opened in 2019 with 120,000 books.\n"
+                "Architect Lena Park designed the reading room.\n"
+                "The roof garden closed because of heavy rain.\n",
+                [("How many books did the library open with?", "120,000"),
+                 ("Who designed the reading room?", "Lena Park"),
+                 ("Why did the roof garden close?", "heavy rain")]),
+    "market": ("The farmers market sold 9,000 apples in one morning.\n"
+               "Chef Omar Haddad cooked lunch for the stall holders.\n"
+               "The cheese stall stayed shut because of a power cut.\n",
+               [("How many apples did the market sell?", "9,000"),
+                ("Who cooked lunch for the stall holders?", "Omar Haddad"),
+                ("Why did the cheese stall stay shut?", "power cut")]),
+}
+
+
+def write_articles(root: Path) -> Path:
+    """Three articles laid out as ../shared/training/: <name>/<name>.txt + questions.json."""
+    for name, (text, qas) in HELD_OUT.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+        items = [{"id": f"{name}{n}", "question": q,
+                  "answers": [{"text": a, "answer_start": text.replace("\n", " ").index(a)}]}
+                 for n, (q, a) in enumerate(qas)]
+        (folder / "questions.json").write_text(json.dumps(
+            squad(text.replace("\n", " "), items)), encoding="utf-8")
+    return root
+
+
+def test_held_out_scores_each_article_with_numbers_fitted_on_the_others(tmp_path: Path
+                                                                         ) -> None:
+    root = write_articles(tmp_path / "articles")
+    result = CliRunner().invoke(main, ["eval", "--held-out", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["articles"]) == set(HELD_OUT)
+    for name, article in report["articles"].items():
+        assert article["fitted_on"] == sorted(set(HELD_OUT) - {name})
+        assert article["overall"]["questions"] == 3
+        assert set(article["fitted"]) >= {"semantic.lexical", "decision.min_coverage"}
+    pooled = report["pooled"]
+    assert pooled["questions"] == pooled["answerable"] == 9
+    assert pooled["top1"] == 1.0
+    assert pooled["unanswerable_declined"] is None
+    table = CliRunner().invoke(main, ["eval", "--held-out", *(str(root / n) for n in HELD_OUT)])
+    assert table.exit_code == 0, table.output
+    assert "pooled" in table.output and "harbour" in table.output
+
+
+def test_held_out_needs_two_articles_and_words_with_meaning(tmp_path: Path) -> None:
+    root = write_articles(tmp_path / "articles")
+    one = CliRunner().invoke(main, ["eval", "--held-out", str(root / "harbour"), "--json"])
+    assert one.exit_code != 0
+    assert "at least two articles" in json.loads(one.output)["error"]["message"]
+    off = CliRunner().invoke(main, ["eval", "--held-out", str(root), "--semantic", "off"])
+    assert off.exit_code != 0 and "--semantic on" in off.output
+    assert "Traceback" not in one.output + off.output

@@ -1,11 +1,18 @@
 """The shared question sets through the real CLI, held to the levels measured today and
 printed as a report at the end of the run.
 
-Measured with semantic reranking on (the bundled model): the article's own questions 15/15
-at top-1, 4/4 unanswerable ones declined, 2/2 follow-ups; SQuAD v1.1 Super Bowl 50 (405
-questions) top-1 75.1 %, top-3 89.6 %, exact match 37.0 %, F1 41.2 %, 5 abstained; every
-question asked of the other corpus declined, both ways. The floors sit just under those
-figures, so a ranking or abstention regression fails here instead of only changing a number.
+Measured with semantic reranking on (the bundled model) and the weights of
+src/quotebot/data/weights.toml, which are fitted on four articles (../shared/training/ and
+Super Bowl 50); their held-out (leave-one-article-out) figures are in that file's [fit]
+table and come from `quotebot eval --held-out` / benchmarks/fit_weights.py. The figures
+below are on articles the weights were fitted on, so they hold the code to what it does,
+not to how well it generalises: the article's own questions 15/15 at top-1, 4/4
+unanswerable ones declined, 2/2 follow-ups; SQuAD v1.1 Super Bowl 50 (405 questions)
+top-1 73.6 %, top-3 88.1 %, exact match 35.8 %, F1 40.5 %, 12 declined; SQuAD 2.0 Sky (UK)
+(108 answerable, 102 unanswerable questions) 35 % of the unanswerable ones declined with
+99 % of the answerable ones answered; every question asked of the other corpus declined,
+both ways. The floors sit just under those figures, so a ranking or abstention regression
+fails here instead of only changing a number.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ SQUAD_CORPUS = SQUAD / "super-bowl-50.txt"
 #: index is rebuilt whenever the article or the analyser changes (its fingerprint).
 SQUAD_INDEX = ROOT / "index" / "build" / "tests" / "squad-superbowl50"
 ON_SQUAD = ("--corpus", str(SQUAD_CORPUS), "--index", str(SQUAD_INDEX))
+SKY = SHARED / "training" / "sky-united-kingdom"
+SKY_QUESTIONS = SKY / "questions.json"
+SKY_CORPUS = SKY / "sky-united-kingdom.txt"
+SKY_INDEX = ROOT / "index" / "build" / "tests" / "sky-united-kingdom"
 
 
 def evaluate(*args: str) -> dict[str, Any]:
@@ -65,17 +76,33 @@ def test_article_questions() -> None:
 
 def test_squad_super_bowl_50() -> None:
     """Catches: a retrieval or reranking regression on a long article that is not ours
-    (top-1 under 74 % or top-3 under 88 %), worse short answers, more abstentions."""
+    (top-1 under 72 % or top-3 under 86 %), worse short answers, more abstentions."""
     args = (str(SQUAD_QUESTIONS), *ON_SQUAD)
     data = evaluate(*args)
     overall = data["overall"]
     REPORTS.append(report("SQuAD v1.1 Super Bowl 50", args, data))
     assert overall["questions"] == overall["answerable"] == 405
-    assert overall["top1"] >= 0.74
-    assert overall["top3"] >= 0.88
-    assert overall["exact_match"] >= 0.36
-    assert overall["f1"] >= 0.40
-    assert overall["abstained"] <= 10
+    assert overall["top1"] >= 0.72
+    assert overall["top3"] >= 0.86
+    assert overall["exact_match"] >= 0.34
+    assert overall["f1"] >= 0.39
+    assert overall["abstained"] <= 16
+
+
+def test_squad_2_questions_written_to_look_answerable() -> None:
+    """Catches: declining fewer of SQuAD 2.0's unanswerable questions (negated questions,
+    opposite words, other years, comparisons made the other way) or more of its answerable
+    ones."""
+    args = (str(SKY_QUESTIONS), "--corpus", str(SKY_CORPUS), "--index", str(SKY_INDEX))
+    data = evaluate(*args)
+    overall = data["overall"]
+    REPORTS.append(report("SQuAD 2.0 Sky (United Kingdom)", args, data))
+    assert (overall["answerable"], overall["unanswerable"]) == (108, 102)
+    assert overall["unanswerable_declined"] >= 0.32
+    assert overall["answerable_answered"] >= 0.96
+    assert overall["top1"] >= 0.88
+    unanswerable = data["groups"]["unanswerable"]
+    assert unanswerable["unanswerable_declined"] == overall["unanswerable_declined"]
 
 
 def test_questions_asked_of_the_wrong_article_are_abstained_on() -> None:

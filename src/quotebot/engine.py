@@ -27,10 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from quotebot.analysis import Token
-from quotebot.decide import Evidence, decide
+from quotebot.decide import decide
 from quotebot.errors import UnknownDocument
 from quotebot.extract import extract
-from quotebot.features import Features, compute_features
+from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question, validate_question
@@ -241,9 +241,9 @@ class QuoteEngine:
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         best = order[0]
-        verdict = decide(plan, Evidence(float(features.coverage[best]),
-                                        features.evidence[:, best].tolist(),
-                                        features.similarity(best)), self.tuning.decision)
+        verdict = decide(plan, gather_evidence(plan, self.index, features, best,
+                                               spans.tokens(best), spans.has_answer,
+                                               self.tuning.correction), self.tuning.decision)
         if not verdict.answered:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,

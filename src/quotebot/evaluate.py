@@ -88,6 +88,13 @@ def _our_cases(data: dict[str, Any]) -> list[Case]:
             raise EvalFileError(f"questions[{n - 1}] needs a \"question\" string.")
         kind = str(item.get("kind", "question"))
         unanswerable = kind == "unanswerable"
+        expect = item.get("expect")
+        if not unanswerable and (not isinstance(expect, list) or not expect or not all(
+                isinstance(x, str) and x for x in expect)):
+            raise EvalFileError(
+                f"questions[{n - 1}] (id {item.get('id', n)!r}, {item['question']!r}) needs "
+                f"an \"expect\" list of the texts a right quote holds; only kind "
+                f"\"unanswerable\" goes without one.")
         cases.append(Case(
             id=str(item.get("id", n)), question=item["question"], kind=kind,
             expect=[str(x) for x in item.get("expect", [])],
@@ -112,19 +119,39 @@ def _conversations(data: dict[str, Any]) -> list[Conversation]:
 
 
 def _squad_cases(data: dict[str, Any]) -> list[Case]:
+    """SQuAD v1.1 or v2.0: a question marked ``is_impossible`` (2.0) or without answers is
+    unanswerable, and declining it is the right answer."""
     from quotebot.question import parse_question
 
     cases = []
     for article in data["data"]:
         for paragraph in article.get("paragraphs", []):
             for qa in paragraph.get("qas", []):
-                golds = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                impossible = bool(qa.get("is_impossible", False))
+                golds = [] if impossible else list(dict.fromkeys(
+                    a["text"] for a in qa.get("answers", [])))
                 cases.append(Case(
                     id=str(qa.get("id")), question=qa["question"],
                     kind=str(parse_question(qa["question"]).kind), expect=golds, answers=golds,
                     answerable=bool(golds), squad=True,
                 ))
     return cases
+
+
+def expected_text_found(engine: Any, cases: Sequence[Case]) -> bool:
+    """Whether any answerable question's expected text occurs anywhere in the corpus (when
+    none does, the questions are most likely about another article)."""
+    wanted = [e.casefold() for c in cases if c.answerable for e in c.expect]
+    if not wanted:
+        return True
+    index = engine.index
+    texts = [index.texts(i).casefold() for i in range(len(index.docs))]
+    return any(e in text for text in texts for e in wanted)
+
+
+def wrong_corpus_warning(path: Path | str) -> str:
+    return (f"Warning: no expected answer of {str(path)!r} occurs anywhere in the corpus; "
+            f"are the questions about another article? (give it with --corpus)")
 
 
 # -- SQuAD's answer normalisation and scores (as in the official v1.1 script) -------------
@@ -229,10 +256,15 @@ def _rate(hits: int, n: int) -> float | None:
 
 def _summary(rs: Sequence[Result]) -> dict[str, Any]:
     answerable = [r for r in rs if r.case.answerable]
+    unanswerable = [r for r in rs if not r.case.answerable]
     with_short = [r for r in answerable if r.short_ok is not None]
     row: dict[str, Any] = {
         "questions": len(rs),
         "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "answerable_answered": _rate(sum(r.answered for r in answerable), len(answerable)),
+        "unanswerable_declined": _rate(sum(not r.answered for r in unanswerable),
+                                       len(unanswerable)),
         "top1": _rate(sum(r.top1 for r in answerable), len(answerable)),
         "top3": _rate(sum(r.top3 for r in answerable), len(answerable)),
         "short_answer_accuracy": _rate(sum(bool(r.short_ok) for r in with_short),
@@ -242,6 +274,7 @@ def _summary(rs: Sequence[Result]) -> dict[str, Any]:
     }
     squad = [r for r in with_short if r.f1 is not None]
     if squad:
+        row["short_answers_scored"] = len(squad)
         row["exact_match"] = round(sum(r.em or 0.0 for r in squad) / len(squad), 4)
         row["f1"] = round(sum(r.f1 or 0.0 for r in squad) / len(squad), 4)
     return row
@@ -269,6 +302,8 @@ def _report(results: list[Result], followups: list[dict[str, Any]], seconds: flo
     return {
         "overall": _summary(results),
         "kinds": {kind: _summary(rs) for kind, rs in sorted(by_kind.items())},
+        "groups": {"answerable": _summary([r for r in results if r.case.answerable]),
+                   "unanswerable": _summary(unanswerable)},
         "abstention": {
             "unanswerable": len(unanswerable),
             "abstained": len(abstained),
@@ -286,19 +321,30 @@ def _pct(value: float | None) -> str:
     return "   -" if value is None else f"{value * 100:5.1f}%"
 
 
+_HEADER = (f"{'kind':<14}{'n':>5}{'top-1':>8}{'top-3':>8}{'short':>8}{'EM':>8}{'F1':>8}"
+           f"{'abstained':>11}{'answered':>10}{'declined':>10}")
+
+
+def _row(label: str, row: dict[str, Any]) -> str:
+    """One line of the table: hit rates over answerable questions, "answered" the share of
+    answerable questions answered, "declined" the share of unanswerable ones declined."""
+    return (f"{label[:13]:<14}{row['questions']:>5}{_pct(row['top1']):>8}"
+            f"{_pct(row['top3']):>8}{_pct(row['short_answer_accuracy']):>8}"
+            f"{_pct(row.get('exact_match')):>8}{_pct(row.get('f1')):>8}{row['abstained']:>11}"
+            f"{_pct(row.get('answerable_answered')):>10}"
+            f"{_pct(row.get('unanswerable_declined')):>10}")
+
+
 def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
     """The report as a table for people."""
-    lines = [f"{'kind':<14}{'n':>5}{'top-1':>8}{'top-3':>8}{'short':>8}{'EM':>8}{'F1':>8}"
-             f"{'abstained':>11}"]
-    rows = [*report["kinds"].items(), ("ALL", report["overall"])]
-    for kind, row in rows:
-        if kind == "ALL":
-            lines.append("-" * len(lines[0]))
-        lines.append(
-            f"{kind:<14}{row['questions']:>5}{_pct(row['top1']):>8}{_pct(row['top3']):>8}"
-            f"{_pct(row['short_answer_accuracy']):>8}{_pct(row.get('exact_match')):>8}"
-            f"{_pct(row.get('f1')):>8}{row['abstained']:>11}"
-        )
+    lines = [_HEADER]
+    for kind, row in report["kinds"].items():
+        lines.append(_row(kind, row))
+    lines.append("-" * len(_HEADER))
+    for group, row in report.get("groups", {}).items():
+        if row["questions"]:
+            lines.append(_row(group, row))
+    lines.append(_row("ALL", report["overall"]))
     ab = report["abstention"]
     lines.append("")
     lines.append(f"abstention: {ab['abstained']} abstained; precision {_pct(ab['precision'])}, "
@@ -321,8 +367,61 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
     return "\n".join(lines)
 
 
+def format_held_out(report: dict[str, Any]) -> str:
+    """Leave-one-article-out figures, an article a row, then all questions pooled."""
+    header = (f"{'held-out article':<28}{'n':>5}{'top-1':>8}{'top-3':>8}{'EM':>8}{'F1':>8}"
+              f"{'answered':>10}{'declined':>10}")
+    lines = [header]
+    rows = [(name, r["overall"]) for name, r in report["articles"].items()]
+    for name, row in [*rows, ("pooled", report["pooled"])]:
+        if name == "pooled":
+            lines.append("-" * len(header))
+        lines.append(
+            f"{name[:27]:<28}{row['questions']:>5}{_pct(row['top1']):>8}{_pct(row['top3']):>8}"
+            f"{_pct(row.get('exact_match')):>8}{_pct(row.get('f1')):>8}"
+            f"{_pct(row.get('answerable_answered')):>10}"
+            f"{_pct(row.get('unanswerable_declined')):>10}")
+    lines.append("")
+    lines.append("Each article answered with weights and thresholds fitted on the others only; "
+                 "\"answered\": answerable questions answered, \"declined\": unanswerable "
+                 "ones declined.")
+    return "\n".join(lines)
+
+
+def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
+                 ) -> dict[str, Any]:
+    """Leave-one-article-out over the articles in ``paths`` (see
+    :func:`quotebot.fitting.held_out`)."""
+    from quotebot.fitting import examine, find_articles, held_out, open_article
+    from quotebot.tuning import default_tuning
+
+    articles = find_articles(paths)
+    if len(articles) < 2:
+        raise EvalFileError("--held-out needs at least two articles with their questions "
+                            "(fit on the others, score on each).")
+    data = []
+    for article in articles:
+        if progress:
+            sys.stderr.write(f"examining {article.name}\n")
+        engine = open_article(article)
+        examined = examine(article, engine)
+        if not expected_text_found(engine, examined.cases):
+            click.echo(wrong_corpus_warning(article.questions), err=True)
+        data.append(examined)
+
+    def say(message: str) -> None:
+        if progress:
+            sys.stderr.write(message + "\n")
+
+    return held_out(data, default_tuning(), k=k, progress=say)
+
+
 @click.command()
-@click.argument("qa_file", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--held-out", "held_out_mode", is_flag=True,
+              help="Leave-one-article-out: PATHS are folders of articles with their "
+                   "questions (<name>.txt beside questions.json, or folders of such "
+                   "folders); each article is scored with numbers fitted on the others.")
 @click.option("--corpus", "corpus", envvar="QUOTEBOT_CORPUS", type=click.Path(path_type=str),
               default=None, show_envvar=True, help="The articles the questions are about.")
 @click.option("--index", "index_dir", envvar="QUOTEBOT_INDEX", type=click.Path(path_type=str),
@@ -331,28 +430,46 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
               help="Quotes per answer (top-3 needs 3).")
 @semantic_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def eval_command(qa_file: Path, corpus: str | None, index_dir: str | None, k: int,
-                 semantic: str, as_json: bool) -> None:
-    """Score quotebot on QA_FILE: quote hit rates, short answers, abstention, follow-ups.
+def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | None,
+                 index_dir: str | None, k: int, semantic: str, as_json: bool) -> None:
+    """Score quotebot on a question file: quote hit rates, short answers, abstention,
+    follow-ups.
 
-    QA_FILE is a quotebot question file (see ../shared/qa/article_qa.json in the
-    docs) or SQuAD v1.1 JSON, whose answers are checked inside the quotes.
+    PATHS is one question file: quotebot's own (see ../shared/qa/article_qa.json in
+    the docs) or SQuAD v1.1 / v2.0 JSON, whose answers are checked inside the quotes;
+    SQuAD 2.0's unanswerable questions count as right when declined. With --held-out,
+    PATHS are articles with their questions, each scored with weights and thresholds
+    fitted on the others.
 
     \b
     Examples:
         quotebot eval questions.json
         quotebot eval squad-dev.json --corpus article.txt --json
+        quotebot eval --held-out ../shared/training ../shared/benchmarks/squad-superbowl50
     """
     from quotebot.frontend import fail, open_engine
 
     try:
-        cases, conversations, _ = load_cases(qa_file)
-        engine = open_engine(corpus, index_dir, semantic)
-        report = evaluate(engine, cases, conversations, k=k,
-                          progress=sys.stderr.isatty() and len(cases) > 20)
+        if held_out_mode:
+            if semantic == "off":
+                raise EvalFileError("--held-out fits the weights of reranking by meaning; "
+                                    "run it with --semantic on (or auto).")
+            report = run_held_out(list(paths), k=k, progress=sys.stderr.isatty())
+        else:
+            if len(paths) != 1:
+                raise EvalFileError(f"Give one question file (got {len(paths)}); "
+                                    f"--held-out takes several articles.")
+            cases, conversations, _ = load_cases(paths[0])
+            engine = open_engine(corpus, index_dir, semantic)
+            if not expected_text_found(engine, cases):
+                click.echo(wrong_corpus_warning(paths[0]), err=True)
+            report = evaluate(engine, cases, conversations, k=k,
+                              progress=sys.stderr.isatty() and len(cases) > 20)
     except QuotebotError as exc:
         fail(exc, as_json=as_json)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    elif held_out_mode:
+        click.echo(format_held_out(report))
     else:
         click.echo(format_report(report))

@@ -11,19 +11,36 @@ all candidates at once with array operations: no corpus text is read or tokenise
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.lexicon import PRONOUNS
+from quotebot import analysis
+from quotebot.analysis import Token
+from quotebot.correction import correct
+from quotebot.decide import Clash, Evidence
+from quotebot.lexicon import PRONOUNS, word_set
+from quotebot.names import can_be_name
 from quotebot.plan import QueryPlan
+from quotebot.question import Kind
 from quotebot.retrieve import Candidates
 from quotebot.store.model import SentenceIndex
-from quotebot.tuning import Lexical
+from quotebot.tuning import Correction, Lexical
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+#: Kinds whose answer is a typed span (a number, a name, a time or a place).
+TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
+NEGATIONS = word_set("negations")
+NEGATIVE_WORDS = word_set("negative_words")
+NEGATIVE_PREFIXES = word_set("negative_prefixes")
+SUPERLATIVE_WORDS = word_set("superlative_words")
+COMPARATIVE_WORDS = word_set("comparative_words")
 
 
 @dataclass(slots=True)
@@ -213,3 +230,249 @@ def _proximity(chosen: list[npt.NDArray[np.bool_]], seg: IntArray, pos: IntArray
         np.minimum.at(gap, seg_b[valid], pos[b][valid] - pos[a][before[valid]])
         total += np.where(gap <= 2, 1.0, np.where(gap <= 5, 0.5, 0.0))
     return total / pairs
+
+
+# -- what a careful reader checks in the best passage ------------------------------------------
+
+
+def gather_evidence(plan: QueryPlan, index: SentenceIndex, features: Features, i: int,
+                    tokens: Sequence[Token], has_answer: Callable[[int], bool],
+                    correction: Correction) -> Evidence:
+    """The decision's evidence about candidate ``i`` (whose sentence has ``tokens``):
+    coverage and similarity, whether it holds the kind of answer asked for, the question's
+    constraints it contradicts, whether it lacks the question's focus, and which names the
+    corpus lacks only by their spelling."""
+    concepts = plan.concepts
+    strength = features.strength[:, i]
+    evidence = features.evidence[:, i]
+    question = plan.question
+    text = index.sentence(int(features.sids[i])).text
+    clashes = [*_negation(question.tokens, text, tokens),
+               *_opposites(plan, strength, text, tokens),
+               *_numbers(plan, evidence, text, tokens),
+               *_degrees(plan, text, tokens)]
+    focus = _focus(plan)
+    return Evidence(
+        coverage=float(features.coverage[i]),
+        evidence=evidence.tolist(),
+        similarity=features.similarity(i),
+        has_answer=has_answer(i) if question.kind in TYPED_KINDS and concepts else None,
+        clashes=tuple(clashes),
+        missing_focus=focus if focus is not None and evidence[focus] == 0 else None,
+        other_name=_other_name(plan, evidence, text, tokens, features.matched(i)),
+        misspelt=_misspelt_names(plan, index, correction),
+    )
+
+
+def _misspelt_names(plan: QueryPlan, index: SentenceIndex, correction: Correction
+                    ) -> frozenset[int]:
+    """Names of the question the corpus lacks but nearly spells ("Primer League" for
+    "Premier League", "Sky Drive" for "SkyDrive"): by one edit more than correction allows
+    (it changes what is searched for, this only doubts that the name is absent), or joined
+    to the word before it."""
+    lenient = replace(correction, one_edit_length=correction.min_length,
+                      two_edit_length=correction.one_edit_length)
+    norms = [t.norm for t in plan.question.tokens]
+    found = set()
+    for c, concept in enumerate(plan.concepts):
+        if not concept.proper or concept.known:
+            continue
+        word = concept.label
+        at = norms.index(word) if word in norms else -1
+        joined = [norms[at - 1] + word] if at > 0 else []
+        joined += [word + norms[at + 1]] if 0 <= at < len(norms) - 1 else []
+        if correct(word, index.words, lenient) is not None or any(
+                index.words.count_of(j) > 0 for j in joined):
+            found.add(c)
+    return frozenset(found)
+
+
+def is_negation(token: Token) -> bool:
+    return token.norm in NEGATIONS or token.norm.endswith("n't")
+
+
+def _negative(token: Token) -> bool:
+    return is_negation(token) or any(t in _NEGATIVE_STEMS for t in token.terms)
+
+
+_NEGATIVE_STEMS = frozenset(analysis.stem(w) for w in NEGATIVE_WORDS)
+
+
+def _negation(question: Sequence[Token], text: str, tokens: Sequence[Token]) -> list[Clash]:
+    """A question negated ("which channel was never dropped?") where the passage says it
+    without any negation."""
+    asked = [t for t in question if is_negation(t)]
+    if not asked or any(_negative(t) for t in tokens):
+        return []
+    return [Clash("negation", asked[0].surface, None, _phrase(text, tokens, 0, len(tokens)))]
+
+
+def _opposites(plan: QueryPlan, strength: FloatArray, text: str, tokens: Sequence[Token]
+               ) -> list[Clash]:
+    """A word of the question the passage has the opposite of by a negative prefix
+    ("unavailable" / "available", "connect" / "disconnect")."""
+    found: list[Clash] = []
+    stems = {term: k for k, t in enumerate(tokens) for term in t.terms}
+    for c, concept in enumerate(plan.concepts):
+        if strength[c] > 0 or not concept.surface:
+            continue
+        word = concept.label
+        for prefix in NEGATIVE_PREFIXES:
+            rest = word[len(prefix):]
+            if word.startswith(prefix) and len(rest) >= 4:
+                at = next((stems[t] for t in analysis.terms(rest) if t in stems), None)
+                if at is not None:
+                    found.append(Clash("opposite", concept.surface, tokens[at].surface,
+                                       _phrase(text, tokens, at, at + 1)))
+                    break
+        else:
+            own = set(analysis.terms(word))
+            for k, token in enumerate(tokens):
+                norm = token.norm
+                cut = next((len(p) for p in NEGATIVE_PREFIXES if norm.startswith(p)
+                            and len(norm) - len(p) >= 4), None)
+                if cut is not None and own & set(analysis.terms(norm[cut:])):
+                    found.append(Clash("opposite", concept.surface, token.surface,
+                                       _phrase(text, tokens, k, k + 1)))
+                    break
+    return found
+
+
+_DIGIT = re.compile(r"\d")
+#: Numbers shorter than this ("12", "50") are too common for one in the place of another to
+#: mean anything; years ("1995"), large numbers and codes ("MPEG-3") are not.
+_NUMBER_SHAPE = 4
+
+
+def _shape(surface: str) -> str:
+    """A number's shape: its digits as 0 ("1995" → "0000", "MPEG-3" → "mpeg-0")."""
+    return _DIGIT.sub("0", analysis.normalise(surface).strip(".,"))
+
+
+def _numbers(plan: QueryPlan, evidence: FloatArray, text: str, tokens: Sequence[Token]
+             ) -> list[Clash]:
+    """A number of the question ("in 1995", "MPEG-3") that nothing near the passage has,
+    where the passage has another of the same shape ("1998", "MPEG-2"); short numbers
+    ("12", "50") are left alone."""
+    found: list[Clash] = []
+    for c, concept in enumerate(plan.concepts):
+        surface = concept.surface
+        if evidence[c] > 0 or not _DIGIT.search(surface):
+            continue
+        shape = _shape(surface)
+        if len(shape) < _NUMBER_SHAPE:
+            continue
+        for k, token in enumerate(tokens):
+            if _shape(token.surface) == shape and token.norm != concept.label:
+                found.append(Clash("number", surface, token.surface,
+                                   _phrase(text, tokens, k, k + 1)))
+                break
+    return found
+
+
+@lru_cache(maxsize=4096)
+def degree(norm: str) -> str | None:
+    """"superlative" ("largest", "most"), "comparative" ("earlier", "fewer") or None: an
+    adjective or adverb in -est or -er is recognised by its form (not "number", a noun in
+    its own right), "most", "less" … by the degree word lists."""
+    if norm in SUPERLATIVE_WORDS:
+        return "superlative"
+    if norm in COMPARATIVE_WORDS:
+        return "comparative"
+    if not (norm.endswith("est") or norm.endswith("er")) or not norm.isalpha():
+        return None
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(norm)
+    base = [lemma for upos in ("ADJ", "ADV") for lemma in lemmas.get(upos, ()) if lemma != norm]
+    if not base or norm in lemmas.get("NOUN", ()):
+        return None
+    return "superlative" if norm.endswith("est") else "comparative"
+
+
+def _degrees(plan: QueryPlan, text: str, tokens: Sequence[Token]) -> list[Clash]:
+    """A comparison of the question ("smallest") that the passage makes with another word
+    of the same degree ("largest"); "at least" and "at most" say how many, not which. A
+    word corrected against the corpus is checked as the user wrote it ("smallest", which
+    the corpus lacks, is searched for as "smaller")."""
+    written = {c.label: c.corrected_from for c in plan.concepts if c.corrected_from}
+    words = {t.norm for t in tokens}
+    stems = {term for t in tokens for term in t.terms}
+    for token in plan.question.tokens:
+        norm, surface, terms = token.norm, token.surface, token.terms
+        if norm in written:
+            norm = surface = written[norm]
+            terms = tuple(analysis.terms(norm))
+        kind = degree(norm)
+        if kind is None or norm in words or (terms and set(terms) & stems):
+            continue
+        for k, other in enumerate(tokens):
+            if degree(other.norm) == kind and not (k > 0 and tokens[k - 1].norm == "at"):
+                return [Clash("degree", surface, other.surface,
+                              _phrase(text, tokens, k, k + 1))]
+    return []
+
+
+def _focus(plan: QueryPlan) -> int | None:
+    """The concept the question is most about: its rarest word of full weight that is not
+    a name (names have rules of their own)."""
+    best: int | None = None
+    for c, concept in enumerate(plan.concepts):
+        if concept.weight < 1.0 or concept.proper:
+            continue
+        if best is None or concept.idf > plan.concepts[best].idf:
+            best = c
+    return best
+
+
+def _other_name(plan: QueryPlan, evidence: FloatArray, text: str, tokens: Sequence[Token],
+                matched: dict[int, int]) -> str | None:
+    """A name in the passage that the question does not ask about, closest to the words
+    that match it: what the passage speaks of where the question names something else
+    (only when the passage holds the rest of the question)."""
+    if not any(c.proper and not c.known for c in plan.concepts):
+        return None
+    if any(c.known and not found for c, found in zip(plan.concepts, evidence, strict=True)):
+        return None  # the passage is not about the rest of the question either
+    asked = {t.norm for t in plan.question.tokens}
+    runs: list[tuple[int, int]] = []
+    k = 0
+    while k < len(tokens):
+        if k > 0 and can_be_name(tokens[k].surface) and tokens[k].norm not in asked:
+            end = k + 1
+            while end < len(tokens) and can_be_name(tokens[end].surface) and (
+                    text[tokens[end - 1].end:tokens[end].start].strip() == ""):
+                end += 1
+            runs.append((k, end))
+            k = end
+        else:
+            k += 1
+    if not runs:
+        return None
+    near = sorted(runs, key=lambda r: min((abs(r[0] - m) for m in matched), default=0))
+    first, end = near[0]
+    return _phrase(text, tokens, first, end, before=4, after=0)
+
+
+def _phrase(text: str, tokens: Sequence[Token], first: int, end: int, *, before: int = 3,
+            after: int = 2) -> str:
+    """The words from ``first`` to ``end`` (exclusive) of the sentence with up to ``before``
+    words before and ``after`` after, not across a comma, semicolon or bracket."""
+    if not tokens:
+        return text.strip()
+    if end - first > 12:  # a whole sentence: its opening words
+        end = first + 12
+        after = 0
+    lo, hi = first, max(first, end - 1)
+    while lo > 0 and first - lo < before and not _breaks(text[tokens[lo - 1].end:
+                                                             tokens[lo].start]):
+        lo -= 1
+    while hi + 1 < len(tokens) and hi - (end - 1) < after and not _breaks(
+            text[tokens[hi].end:tokens[hi + 1].start]):
+        hi += 1
+    phrase = text[tokens[lo].start:tokens[hi].end]
+    return ("…" if lo > 0 else "") + phrase + ("…" if hi + 1 < len(tokens) else "")
+
+
+def _breaks(gap: str) -> bool:
+    return any(ch in gap for ch in ",;:()[]\"“”.")

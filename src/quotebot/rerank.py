@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.features import Features
+from quotebot.features import TYPED_KINDS, Features
 from quotebot.plan import QueryPlan
 from quotebot.question import Kind
 from quotebot.tuning import Lexical, Semantic
@@ -25,8 +25,6 @@ FloatArray = npt.NDArray[np.float64]
 #: Whether candidate ``i`` holds the kind of answer asked for (computed on demand).
 HasAnswer = Callable[[int], bool]
 
-#: Kinds whose answer is a typed span (a number, a name, a time or a place).
-TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
 #: Kinds whose answer is a number or a date.
 NUMBER_KINDS = frozenset({Kind.HOW_MANY, Kind.WHEN})
 

@@ -67,10 +67,13 @@ class Semantic(_Section):
 @dataclass(frozen=True, slots=True)
 class Decision(_Section):
     min_coverage: float
+    min_coverage_words: float
     close_similarity: float
     min_coverage_close: float
     min_similarity: float
     words_alone_coverage: float
+    min_coverage_untyped: float
+    min_coverage_unfocused: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,152 @@
+"""Fit quotebot's semantic weights and decision thresholds, and report them held out.
+
+    python benchmarks/fit_weights.py            # leave-one-article-out figures
+    python benchmarks/fit_weights.py --write    # … then fit on all articles and write
+                                                #     src/quotebot/data/weights.toml
+
+The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
+with unanswerable questions) and the visible half of ../shared/benchmarks/squad-superbowl50.
+For each article the numbers are fitted on the other three (quotebot.fitting: a listwise
+logistic model for the weights, a grid for the thresholds) and the article's questions are
+answered through the engine with them; only those held-out figures are printed and
+recorded, next to plain BM25 (rank-bm25 over Snowball stems, stop words dropped) on the
+same questions. Indexes and sentence vectors are kept in benchmarks/.cache/ (git-ignored),
+so each article is embedded once. Deterministic: the same data give the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_quality import plain_bm25
+
+from quotebot.fitting import (
+    ArticleData,
+    examine,
+    find_articles,
+    fit,
+    fitted_values,
+    held_out,
+    open_article,
+    write_weights,
+)
+from quotebot.tuning import WEIGHTS_FILE, default_tuning
+
+HERE = Path(__file__).resolve().parent
+
+
+def _find_shared() -> Path:
+    """../shared beside the checkout, or beside the folder that holds it."""
+    for folder in (HERE.parent.parent, HERE.parent.parent.parent):
+        if (folder / "shared" / "training").is_dir():
+            return folder / "shared"
+    return HERE.parent.parent / "shared"
+
+
+SHARED = _find_shared()
+DEFAULT_ARTICLES = [SHARED / "training", SHARED / "benchmarks" / "squad-superbowl50"]
+CACHE = HERE / ".cache"
+WEIGHTS = HERE.parent / "src" / "quotebot" / "data" / WEIGHTS_FILE
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("articles", nargs="*", type=Path, default=DEFAULT_ARTICLES,
+                        help="folders of articles with their questions")
+    parser.add_argument("--write", action="store_true",
+                        help="fit on all articles and write the weights file")
+    parser.add_argument("--json", type=Path, help="also write the full report here")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    articles = find_articles(args.articles)
+    data: list[ArticleData] = []
+    for article in articles:
+        engine = open_article(article, index_dir=CACHE / article.name)
+        data.append(examine(article, engine))
+        print(f"examined {article.name}: {len(data[-1].questions)} questions",
+              file=sys.stderr)
+    base = default_tuning()
+    report = held_out(data, base, progress=lambda m: print(m, file=sys.stderr),
+                      words_too=True)
+    bm25 = {d.article.name: plain_bm25(d.engine, [c for c in d.cases if c.answerable])
+            for d in data}
+
+    print(f"\nLeave-one-article-out: each article scored with numbers fitted on the others "
+          f"({time.perf_counter() - started:.0f} s)\n")
+    print("| held-out article | questions | plain BM25 top-1 | top-3 | quotebot top-1 | "
+          "top-3 | short-answer F1 | answerable answered | unanswerable declined |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    held: dict[str, dict[str, Any]] = {}
+    for name, r in report["articles"].items():
+        o = r["overall"]
+        held[name] = {"questions": o["questions"], "top1": o["top1"], "top3": o["top3"],
+                      "f1": o.get("f1"), "answerable_answered": o["answerable_answered"],
+                      "unanswerable_declined": o["unanswerable_declined"],
+                      "bm25_top1": round(bm25[name]["top1"], 4),
+                      "bm25_top3": round(bm25[name]["top3"], 4)}
+    n_all = sum(len([c for c in d.cases if c.answerable]) for d in data)
+    p = report["pooled"]
+    held["pooled"] = {
+        "questions": p["questions"], "top1": p["top1"], "top3": p["top3"], "f1": p["f1"],
+        "answerable_answered": p["answerable_answered"],
+        "unanswerable_declined": p["unanswerable_declined"],
+        "bm25_top1": round(sum(bm25[d.article.name]["top1"] * len(
+            [c for c in d.cases if c.answerable]) for d in data) / n_all, 4),
+        "bm25_top3": round(sum(bm25[d.article.name]["top3"] * len(
+            [c for c in d.cases if c.answerable]) for d in data) / n_all, 4)}
+    for name, h in held.items():
+        print(f"| {name} | {h['questions']} | {pct(h['bm25_top1'])} | {pct(h['bm25_top3'])} | "
+              f"{pct(h['top1'])} | {pct(h['top3'])} | {pct(h['f1'])} | "
+              f"{pct(h['answerable_answered'])} | {pct(h['unanswerable_declined'])} |")
+    print("\nBy words alone (no vectors: --semantic off, or a corpus over the automatic "
+          "limit):\n")
+    print("| held-out article | questions | quotebot top-1 | top-3 | short-answer F1 | "
+          "answerable answered | unanswerable declined |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    words: dict[str, dict[str, Any]] = {}
+    for name, r in [*report["words"]["articles"].items(),
+                    ("pooled", {"overall": report["words"]["pooled"]})]:
+        o = r["overall"]
+        words[name] = {"questions": o["questions"], "top1": o["top1"], "top3": o["top3"],
+                       "f1": o.get("f1"), "answerable_answered": o["answerable_answered"],
+                       "unanswerable_declined": o["unanswerable_declined"]}
+        w = words[name]
+        print(f"| {name} | {w['questions']} | {pct(w['top1'])} | {pct(w['top3'])} | "
+              f"{pct(w['f1'])} | {pct(w['answerable_answered'])} | "
+              f"{pct(w['unanswerable_declined'])} |")
+    print("\nFitted per fold:")
+    for name, r in report["articles"].items():
+        values = ", ".join(f"{k.split('.')[1]}={v:g}" for k, v in r["fitted"].items())
+        print(f"  without {name}: {values}")
+    if args.json:
+        args.json.write_text(json.dumps({"held_out": held, "report": report}, indent=2) + "\n")
+    if args.write:
+        final = fit(data, base)
+        provenance = {
+            "command": "python benchmarks/fit_weights.py --write",
+            "data": [f"{a.name}: ../{a.questions.relative_to(SHARED.parent)}"
+                     for a in articles],
+            "folds": (f"leave-one-article-out over {len(articles)} articles; the values "
+                      f"below are fitted on all {len(articles)}"),
+            "date": dt.date.today().isoformat(),
+            "held_out": held,
+            "held_out_words": words,
+        }
+        write_weights(WEIGHTS, final, provenance)
+        values = ", ".join(f"{k}={v:g}" for k, v in fitted_values(final).items())
+        print(f"\nwrote {WEIGHTS.relative_to(HERE.parent)}: {values}")
+
+
+if __name__ == "__main__":
+    main()
