@@ -37,7 +37,14 @@ from quotebot.question import parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
 from quotebot.retrieve import Candidates, retrieve
-from quotebot.semantic import AUTO_LIMIT, SEMANTIC_ENV, Encoder, SemanticUnavailable, resolve_mode
+from quotebot.semantic import (
+    AUTO_LIMIT,
+    SEMANTIC_ENV,
+    Encoder,
+    ModelChanged,
+    SemanticUnavailable,
+    resolve_mode,
+)
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -118,7 +125,10 @@ class QuoteEngine:
         except SemanticUnavailable as exc:
             if mode == "on":
                 raise
-            log.info("semantic reranking off: %s", exc.message)
+            # A model that was installed but fails its check is worth a warning; one that
+            # is simply not installed is a choice.
+            report = log.warning if isinstance(exc, ModelChanged) else log.info
+            report("semantic reranking off: %s", exc.message)
             return False
         return True
 
