@@ -4,9 +4,9 @@ are installed one by one, and a user's own settings and cache never reach a test
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
-import re
 import sys
 from pathlib import Path
 
