@@ -55,10 +55,20 @@ class BotConfig:
     body_timeout: float = 10.0
     #: Seconds to finish in-flight work after SIGTERM.
     shutdown_timeout: float = 10.0
+    #: Answering processes on the port (``--workers``).
+    workers: int = 1
+    #: This process's number among the workers (0 when there is one).
+    worker: int = 0
 
     def __post_init__(self) -> None:
         if self.redis_url:
             check_redis_url(self.redis_url)
+
+    @property
+    def primary(self) -> bool:
+        """Whether this process registers the webhook and the bot's commands with Telegram
+        and computes missing vectors, for all workers (worker 0)."""
+        return self.worker == 0
 
     @property
     def telegram_webhook_enabled(self) -> bool:
