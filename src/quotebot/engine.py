@@ -29,7 +29,7 @@ import numpy.typing as npt
 from quotebot.analysis import Token
 from quotebot.decide import decide
 from quotebot.errors import UnknownDocument
-from quotebot.extract import extract
+from quotebot.extract import extract, needs
 from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote
 from quotebot.plan import QueryPlan, plan_question
@@ -300,11 +300,15 @@ class _AnswerSpans:
         self.tuning = engine.tuning
         self._engine = engine
         self._spans: dict[int, tuple[int, int] | None] = {}
+        #: What a sentence must hold for the rules to find an answer in it.
+        self._needs = needs(plan.question)
 
     def tokens(self, i: int) -> Sequence[Token]:
         return self._engine.sentence_tokens(int(self.features.sids[i]))
 
     def span(self, i: int) -> tuple[int, int] | None:
+        if self._needs and not self.features.holds[i] & self._needs:
+            return None  # no number (or time) in the sentence: nothing to look for
         if i not in self._spans:
             sid = int(self.features.sids[i])
             self._spans[i] = extract(

@@ -255,6 +255,21 @@ def extract(
     return None
 
 
+def needs(question: Question) -> int:
+    """What a sentence must hold for :func:`extract` to find an answer in it, as form
+    flags (see quotebot.store.model): a number for "how many" and measures, a time
+    expression for "when"; 0 when the rules can find an answer in any sentence."""
+    from quotebot.store.model import NUMBER, TIME
+
+    question = asked(question)
+    kind = question.kind
+    if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):
+        return NUMBER
+    if kind is Kind.WHEN:
+        return TIME
+    return 0
+
+
 def asked(question: Question) -> Question:
     """The question with the kind its question word asks for, where that word comes late
     ("The UMC was a founding member of what coalition?", "… in what year?")."""

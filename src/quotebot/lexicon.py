@@ -70,6 +70,7 @@ MONTH_ABBREVIATIONS = words("month_abbreviations")
 WEEKDAYS = words("weekdays")
 #: Months and weekdays: capitalised in English, never names.
 CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
+TIME_WORDS = word_set("time_words")
 PRONOUNS = word_set("pronouns")
 NUMBER_WORDS = word_set("number_words")
 SCALE_WORDS = word_set("scale_words")
