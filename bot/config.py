@@ -188,18 +188,6 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}" if sep else "***@" + url.rsplit("@", 1)[1]
 
 
-class RedactFilter(logging.Filter):
-    """Masks secrets (the bot token, the webhook secret) in a log record, tracebacks included."""
-
-    def __init__(self, *secrets: str | None) -> None:
-        super().__init__()
-        self.redact = Redactor(*secrets)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        redact_record(record, self.redact)
-        return True
-
-
 def redact_record(record: logging.LogRecord, redact: Redactor) -> None:
     """Mask secrets in ``record``'s message, traceback and stack, in place."""
     try:
