@@ -42,6 +42,7 @@ from quotebot.lexicon import (
     ROLE_NOUNS,
     SCALE_WORDS,
     SHARE_NOUNS,
+    SPEECH_VERBS,
     STOP_WORDS,
     TITLES,
     UNITS,
@@ -218,6 +219,8 @@ def extract(
         if question.wh_noun in ("color", "colour"):
             return _colour_answer(tokens, question)
         shape = question_shape(question)
+        if shape.verb is not None and shape.verb.norm in SPEECH_VERBS and shape.head is None:
+            return None  # "what did the union say?": the quote is the answer
         if _asks_for_a_number(question, shape):
             return _number_answer(text, tokens, matched, question)
         # A name tied to the question's noun ("which [group]" → "the London Councils
