@@ -21,6 +21,8 @@ from quotebot.options import corpus_option, index_option, semantic_option
 if TYPE_CHECKING:
     from quotebot.bot.config import BotConfig
 
+#: Seconds a thread holds the interpreter lock before another that waits may take it.
+SWITCH_INTERVAL = 0.0005
 _SECRET_FLAGS = ("--token", "--webhook-secret")
 _SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
@@ -188,6 +190,10 @@ def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool
 
     host, port = config.host, config.port
     started = False
+    # Answering holds the interpreter lock in a worker thread; the event loop asks for it
+    # on every socket event. A shorter switch interval than CPython's 5 ms lets the loop
+    # in sooner, so /healthz and new connections are not held behind answers.
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
     def announce(message: Any) -> None:
         nonlocal started

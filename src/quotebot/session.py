@@ -58,7 +58,7 @@ REFERENT_KINDS = (*PRONOUN_KINDS, "", "place")
 #: How many referents a conversation remembers.
 MAX_REFERENTS = 6
 #: How many mentions of a name are read to learn its pronoun.
-MAX_MENTIONS = 40
+MAX_MENTIONS = 16
 #: How many words into the next sentence its opening pronoun may come ("Their leader …",
 #: "… she said" once the quotation is left out).
 OPENING_WORDS = 3

@@ -125,13 +125,21 @@ class Forms:
                  for t in term_ids]
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
 
-    def analysed(self, form: int) -> tuple[str, str, tuple[str, ...], bool]:
-        """(surface, normalised form, index terms, is a stop word) of a form (cached)."""
+    def analysed(self, form: int, vocab: StringTable, words: StringTable
+                 ) -> tuple[str, str, tuple[str, ...], bool]:
+        """(surface, normalised form, index terms, is a stop word) of a form, read from the
+        tables the build wrote (never analysed again; cached)."""
         cache = self._analysed
         found = cache.get(form)
         if found is None:
             surface = self.strings.string(form)
-            found = (surface, *analysis.analyse_word(surface))
+            word = int(self.word[form])
+            if word < 0:  # a stop word: no terms, and no word of the corpus
+                found = (surface, analysis.normalise(surface), (), True)
+            else:
+                lo, hi = int(self.terms_ptr[form]), int(self.terms_ptr[form + 1])
+                found = (surface, words.string(word),
+                         tuple(vocab.string(int(t)) for t in self.terms[lo:hi]), False)
             if len(cache) >= 200_000:
                 cache.clear()
             cache[form] = found
@@ -245,11 +253,11 @@ class SentenceIndex:
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         lo, hi = int(self.tokens.ptr[sid]), int(self.tokens.ptr[sid + 1])
-        analysed = self.forms.analysed
+        analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
         out = []
         for form, start in zip(self.tokens.form[lo:hi].tolist(),
                                self.tokens.start[lo:hi].tolist(), strict=True):
-            surface, norm, terms, is_stop = analysed(form)
+            surface, norm, terms, is_stop = analysed(form, vocab, words)
             out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
         return tuple(out)
 
