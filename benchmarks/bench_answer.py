@@ -3,8 +3,8 @@ meaning and with words only, on the shipped article and on the SQuAD Super Bowl 
 
     python benchmarks/bench_answer.py [--rounds 5]
 
-Questions are those of ../shared/qa/article_qa.json and the SQuAD file, each asked once a
-round; the answer cache is cleared before every question, so each one is planned,
+Questions are those shipped with the article (index/met-police-nypd-visit.qa.json) and
+the SQuAD file's, each asked once a round; the answer cache is cleared before every question, so each one is planned,
 retrieved, reranked, decided and extracted from scratch (the question's embedding
 included). Reports the median and 90th percentile per question and the ratio of the two
 modes, measured in the same run. Writes benchmarks/results/answer.json.
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from quotebot.engine import QuoteEngine
 from quotebot.evaluate import load_cases
+from quotebot.index import DEFAULT_QA
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     corpora = {
-        "shipped article (18 sentences)": (None, SHARED / "qa" / "article_qa.json"),
+        "shipped article (18 sentences)": (None, DEFAULT_QA),
         "Super Bowl 50 (220 sentences)": (SQUAD / "super-bowl-50.txt", SQUAD / "questions.json"),
     }
     results = {}

@@ -327,6 +327,7 @@ def _opposites(plan: QueryPlan, strength: FloatArray, text: str, tokens: Sequenc
     ("unavailable" / "available", "connect" / "disconnect")."""
     found: list[Clash] = []
     stems = {term: k for k, t in enumerate(tokens) for term in t.terms}
+    prefixed: list[tuple[int, frozenset[str]]] | None = None
     for c, concept in enumerate(plan.concepts):
         if strength[c] > 0 or not concept.surface:
             continue
@@ -340,16 +341,28 @@ def _opposites(plan: QueryPlan, strength: FloatArray, text: str, tokens: Sequenc
                                        _phrase(text, tokens, at, at + 1)))
                     break
         else:
+            if prefixed is None:
+                prefixed = _without_negative_prefix(tokens)
             own = set(analysis.terms(word))
-            for k, token in enumerate(tokens):
-                norm = token.norm
-                cut = next((len(p) for p in NEGATIVE_PREFIXES if norm.startswith(p)
-                            and len(norm) - len(p) >= 4), None)
-                if cut is not None and own & set(analysis.terms(norm[cut:])):
-                    found.append(Clash("opposite", concept.surface, token.surface,
+            for k, rest in prefixed:
+                if own & rest:
+                    found.append(Clash("opposite", concept.surface, tokens[k].surface,
                                        _phrase(text, tokens, k, k + 1)))
                     break
     return found
+
+
+def _without_negative_prefix(tokens: Sequence[Token]) -> list[tuple[int, frozenset[str]]]:
+    """(position, terms of the rest) of each token that starts with a negative prefix
+    ("disconnect" → the terms of "connect")."""
+    out = []
+    for k, token in enumerate(tokens):
+        norm = token.norm
+        cut = next((len(p) for p in NEGATIVE_PREFIXES if norm.startswith(p)
+                    and len(norm) - len(p) >= 4), None)
+        if cut is not None:
+            out.append((k, frozenset(analysis.terms(norm[cut:]))))
+    return out
 
 
 _DIGIT = re.compile(r"\d")

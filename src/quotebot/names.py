@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from quotebot.lexicon import CALENDAR
 
@@ -40,6 +41,7 @@ def is_calendar_word(word: str) -> bool:
     return word.casefold() in CALENDAR
 
 
+@lru_cache(maxsize=1 << 16)
 def can_be_name(word: str) -> bool:
     """Capitalised and not a month or a weekday: may be part of a name."""
     return is_capitalised(word) and not is_calendar_word(word)

@@ -45,8 +45,12 @@ def may_be_verb(word: str) -> bool:
 
 
 def _word_class(token: Token, first: bool) -> str:
-    norm = token.norm
-    if token.surface[:1].isdigit() or norm in NUMBER_WORDS:
+    return _class_of(token.surface, token.norm, token.is_stop, first)
+
+
+@lru_cache(maxsize=1 << 16)
+def _class_of(surface: str, norm: str, is_stop: bool, first: bool) -> str:
+    if surface[:1].isdigit() or norm in NUMBER_WORDS:
         return NOUN
     if norm in DETERMINERS:
         return DET
@@ -57,9 +61,9 @@ def _word_class(token: Token, first: bool) -> str:
         return CONJ
     if norm in PRONOUNS or norm in ("i", "we", "you", "us", "me"):
         return PRON
-    if token.is_stop:
+    if is_stop:
         return FUNC
-    if not first and can_be_name(token.surface):
+    if not first and can_be_name(surface):
         return NOUN
     base = norm[:-2] if norm.endswith("'s") else norm
     classes = _classes(base)
