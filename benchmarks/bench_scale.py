@@ -392,8 +392,10 @@ def machine() -> dict[str, Any]:
             versions[name] = version(name.replace("_", "-"))
         except Exception:
             pass
+    # Other work on the machine slows every system alike; the ratios are the point.
     return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_gb, 1),
-            "python": platform.python_version(), "versions": versions}
+            "python": platform.python_version(), "versions": versions,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main() -> None:

@@ -3,7 +3,6 @@ update is answered once, and a conversation's turns never interleave."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,12 +11,11 @@ from typing import Any
 
 import pytest
 
+from conftest import requires
 from fake_bot_api import BOT_ID, FakeBotApi
 from servers import Process, redis_server, serve
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="needs redis-server (apt-get install redis-server); "
-                                       ".ci/run installs it")
+pytestmark = requires("redis-server")
 
 SECRET = "replica-webhook-secret"
 
