@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -51,9 +52,12 @@ from quotebot.tuning import Tuning, default_tuning
 
 log = logging.getLogger(__name__)
 
-#: How many characters of answers are remembered (answers are pure functions of the
+#: How many bytes of answers are remembered, per engine (answers are pure functions of the
 #: question and the read-only index, and people ask the same questions again and again).
-ANSWER_CACHE_CHARS = 8 * 1024 * 1024
+ANSWER_CACHE_BYTES = 16 * 1024 * 1024
+#: What an answer and each of its quotes take besides their strings (measured with
+#: tracemalloc, tests/test_answer_cache.py; rounded up).
+_ANSWER_OVERHEAD = 640
 
 Progress = Callable[[int, int], None]
 #: (question, k, offset, entity, doc, prefer_doc): what an answer depends on.
@@ -83,7 +87,7 @@ class QuoteEngine:
         self._answers: OrderedDict[_AnswerKey, Answer] = OrderedDict()
         #: Tokens of recently quoted or examined sentences (the index is read-only).
         self._tokens: dict[int, tuple[Token, ...]] = {}
-        self._answer_chars = 0
+        self._answer_bytes = 0
         self._lock = threading.Lock()
 
     @classmethod
@@ -150,7 +154,7 @@ class QuoteEngine:
         with self._lock:
             self._meaning = _Meaning(vectors, encoder)
             self._answers.clear()
-            self._answer_chars = 0
+            self._answer_bytes = 0
         return True
 
     # -- corpus -------------------------------------------------------------------------
@@ -195,16 +199,14 @@ class QuoteEngine:
         return answer
 
     def _remember(self, key: _AnswerKey, answer: Answer) -> None:
-        size = len(key[0]) + sum(len(q.text) for q in (*answer.quotes, *answer.closest)) + 200
         with self._lock:
             if key in self._answers:
                 return
             self._answers[key] = answer
-            self._answer_chars += size
-            while self._answer_chars > ANSWER_CACHE_CHARS and self._answers:
+            self._answer_bytes += _answer_size(answer)
+            while self._answer_bytes > ANSWER_CACHE_BYTES and self._answers:
                 _, old = self._answers.popitem(last=False)
-                self._answer_chars -= len(old.question) + 200 + sum(
-                    len(q.text) for q in (*old.quotes, *old.closest))
+                self._answer_bytes -= _answer_size(old)
 
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid`` (remembered: a few thousand sentences at most)."""
@@ -272,6 +274,16 @@ class QuoteEngine:
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0)
+
+
+def _answer_size(answer: Answer) -> int:
+    """The bytes an answer takes in memory: its strings as Python stores them (one to four
+    bytes a character) and its objects."""
+    strings = [answer.question, answer.reason or "", answer.resolved_question or "",
+               *(q.text for q in (*answer.quotes, *answer.closest)),
+               answer.short.text if answer.short is not None else ""]
+    return _ANSWER_OVERHEAD * (1 + len(answer.quotes) + len(answer.closest)) + sum(
+        sys.getsizeof(text) for text in strings)
 
 
 def _within(candidates: Candidates, index: SentenceIndex, doc: str, limit: int) -> Candidates:

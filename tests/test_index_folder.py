@@ -1,0 +1,106 @@
+"""`quotebot index --out DIR` never deletes or overwrites what it did not write.
+
+Each case gives the real command a folder of the user's own (photos, notes, a folder that
+merely looks like a generation) and checks, file by file, that it is all still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import ROOT, run_cli
+
+ARTICLES = ROOT / "examples" / "articles"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def index(out: Path, *more: str) -> tuple[int, str, str]:
+    done = run_cli("index", "--out", str(out), "--corpus", str(ARTICLES), "--semantic", "off",
+                   *more)
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_line_error(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_a_folder_of_the_users_own_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "gen-2019-holiday").mkdir(parents=True)
+    (photos / "gen-2019-holiday" / "beach.jpg").write_bytes(b"\xff\xd8 beach")
+    (photos / "CURRENT").write_text("my own notes\n")
+    (photos / ".tmp-draft").write_text("draft")
+    (photos / "semantic-old.npy").write_bytes(b"mine")
+    old = time.time() - 7200  # older than anything quotebot would ever keep
+    for path in photos.rglob("*"):
+        os.utime(path, (old, old))
+    before = snapshot(photos)
+
+    code, _, stderr = index(photos)
+
+    assert code != 0
+    line = one_line_error(stderr)
+    assert "not empty" in line and str(photos.name) in line
+    assert snapshot(photos) == before
+
+
+def test_a_regular_file_is_one_error_and_stays_as_it_was(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    for out in (notes, notes / "index"):
+        code, _, stderr = index(out)
+        assert code != 0
+        assert "file" in one_line_error(stderr)
+    assert notes.read_text() == "keep me\n"
+
+
+def test_inside_its_own_index_only_what_its_manifest_lists_is_removed(tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    assert index(out)[0] == 0
+    first = (out / "CURRENT").read_text().strip()
+    # The user keeps things of their own in the index folder, named like quotebot's.
+    (out / "notes.txt").write_text("mine")
+    (out / "gen-by-hand").mkdir()
+    (out / "gen-by-hand" / "data.bin").write_bytes(b"mine")
+    (out / ".tmp-mine").write_text("mine")
+    old = time.time() - 7200
+    for path in (out / first, out / "gen-by-hand", out / ".tmp-mine"):
+        os.utime(path, (old, old))
+    mine = {name: data for name, data in snapshot(out).items()
+            if name.startswith(("notes", "gen-by-hand", ".tmp-mine"))}
+
+    assert index(out)[0] == 0
+    second = (out / "CURRENT").read_text().strip()
+
+    assert second != first
+    assert not (out / first).exists()  # its own old generation, listed in its manifest
+    assert (out / second / "manifest.json").is_file()
+    after = snapshot(out)
+    assert {name: after.get(name) for name in mine} == mine
+    owned = json.loads((out / "quotebot-index.json").read_text())
+    assert "notes.txt" not in json.dumps(owned) and "gen-by-hand" not in json.dumps(owned)
+
+
+def test_a_damaged_index_names_its_own_folder_not_the_parent(tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    assert index(out)[0] == 0
+    generation = (out / "CURRENT").read_text().strip()
+    (out / generation / "manifest.json").write_text("garbage")
+
+    done = run_cli("ask", "how many jobs?", "--index", str(out), "--semantic", "off")
+
+    line = one_line_error(done.stderr)
+    assert "damaged" in line
+    assert f"--out '{out}'" in line or f"--out {out}" in line
+    assert f"'{tmp_path}'" not in line.replace(f"'{out}'", "")
