@@ -51,8 +51,10 @@ METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TELEGRAM: web.AppKey[TelegramWebhook | None] = web.AppKey("telegram")
 SHELF: web.AppKey[Shelf | None] = web.AppKey("shelf")
-#: Links one client address may add from the web page per minute.
+#: Links one client address may add from the web page per minute, and at once (a reader
+#: pasting a few links in a row is not held up).
 WEB_ADDS_PER_MINUTE = 10.0
+WEB_ADDS_BURST = 5
 WEB_ADDS = web.AppKey("web_adds", RateLimiter)
 #: Seconds an upload may take to arrive.
 UPLOAD_TIMEOUT = 60.0
@@ -749,7 +751,7 @@ def create_app(config: BotConfig) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[LIMITER] = RateLimiter(config.rate_limit_ip)
-    app[WEB_ADDS] = RateLimiter(WEB_ADDS_PER_MINUTE)
+    app[WEB_ADDS] = RateLimiter(WEB_ADDS_PER_MINUTE, burst=WEB_ADDS_BURST)
     app.cleanup_ctx.append(engine_context)
     app.cleanup_ctx.append(telegram_context)
     app.router.add_post("/v1/ask", ask)

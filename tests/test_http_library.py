@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pages import FIXTURES, PageSite, page_site
+from pages import FIXTURES, PageSite, article_page, page_site
 from servers import Process, serve
 
 KEY = "test-key-" + "k" * 24
@@ -55,7 +55,9 @@ def is_error(body: Any, code: str) -> bool:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[PageSite]:
-    with page_site() as pages:
+    ferry = article_page("Ferry returns to Kelsey Bay", [
+        "The ferry to Kelsey Bay returns on Monday after six weeks of repairs to its engine."])
+    with page_site({"/ferry": (ferry, "text/html")}) as pages:
         yield pages
 
 
@@ -200,3 +202,37 @@ def test_a_library_survives_a_restart_and_replicas_sharing_the_folder_share_it(
         status, answer = again.post("/v1/ask", {"question": "Who scored the winner?",
                                                 "library": "shared"}, AUTH)
         assert status == 200 and answer["answer"] == "Lena Moss"
+
+
+def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
+        site: PageSite, tmp_path: Path) -> None:
+    env = {**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1",
+           "QUOTEBOT_WEB_MAX_DOCS": "1", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
+    with serve(env=env) as server:
+        status, config, _ = call(server, "GET", "/v1/config")
+        assert (status, config) == (200, {"uploads": True, "max_documents": 1})
+        status, added = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
+        assert status == 201 and added["title"] == TITLE and added["sentences"] == 11
+        session = added["session"]
+        status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                                 "session": session})
+        assert status == 200 and answer["answer"] == "Tom Okafor"
+        # What the link does not say comes from the server's article, in the same session.
+        status, answer = server.post("/v1/ask", {"question": "how many stabbings?",
+                                                 "session": session})
+        assert status == 200 and answer["answer"] == "72"
+        status, other = server.post("/v1/ask", {"question": "Who is the harbour master?"})
+        assert status == 200 and "Tom Okafor" not in json.dumps(other)
+        # One link per session here (QUOTEBOT_WEB_MAX_DOCS=1); a second is refused politely.
+        status, body = server.post("/v1/session/docs", {"url": site.url("/ferry"),
+                                                        "session": session})
+        assert status == 409 and is_error(body, "library_full")
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
+                                                        "session": "not-a-session-we-issued"})
+        assert status == 404 and is_error(body, "unknown_session")
+        # Named libraries still need the key, which this server does not have.
+        status, body, _ = call(server, "GET", "/v1/libraries/news/docs", headers=AUTH)
+        assert status == 403 and is_error(body, "libraries_disabled")
+    with serve(env={**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path)}) as server:
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
+        assert status == 403 and is_error(body, "uploads_disabled")
