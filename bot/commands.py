@@ -6,15 +6,20 @@ commands, so `quotebot ask` never pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
+
+if TYPE_CHECKING:
+    from quotebot.bot.config import BotConfig
 
 _SECRET_FLAGS = ("--token", "--webhook-secret", "--api-key")
 _SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "QUOTEBOT_API_KEY")
@@ -149,6 +154,11 @@ def _mb(value: float) -> int:
               type=click.FloatRange(min=0), show_default=True,
               help="Megabytes of text each web page session's library may hold.")
 @file_url_option
+@click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
+              type=click.IntRange(1, 64), show_default=True,
+              help="Answering processes on the port (about one per core); with more than one, "
+                   "conversations, rate limits and Telegram updates are shared through "
+                   "--redis-url.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
                   semantic: str, token: str | None, webhook_secret: str | None,
@@ -159,7 +169,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   data_dir: str | None, web_uploads: bool, max_document_mb: float,
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
-                  api_base_file_url: str | None) -> None:
+                  api_base_file_url: str | None, workers: int) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -176,6 +186,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         QUOTEBOT_API_KEY=… quotebot serve   # then, with the same key:
         curl -s localhost:8080/v1/libraries/news/docs -H "Authorization: Bearer $KEY" \\
              -H 'Content-Type: application/json' -d '{"url": "https://example.org/story"}'
+        quotebot serve --workers 2 --redis-url redis://localhost:6379/0
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
@@ -208,19 +219,57 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        library_max_docs=library_max_docs,
                        library_max_bytes=_mb(library_max_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=_mb(chat_max_mb), web_max_docs=web_max_docs,
-                       web_max_bytes=_mb(web_max_mb), api_base_file_url=api_base_file_url)
+                       web_max_bytes=_mb(web_max_mb), api_base_file_url=api_base_file_url,
+                       workers=workers)
+    announced = f"quotebot serving on http://{host}:{port}"
+    if workers == 1:
+        _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))
+        return
+    from quotebot.bot.workers import check_port, serve_workers
+
+    if not redis_url:
+        click.echo(f"Note: the {workers} workers do not share conversations, rate limits or "
+                   f"Telegram updates without --redis-url (QUOTEBOT_REDIS_URL); a follow-up may "
+                   f"reach a worker that never saw the question.", err=True)
+    try:
+        check_port(host, port)
+    except OSError as exc:
+        _start_failed(_listen_failed(host, port, exc))
+
+    def worker(number: int, ready: Callable[[], None]) -> int:
+        # Worker 0 registers with Telegram and computes missing vectors; the rest follow.
+        try:
+            _serve_one(dataclasses.replace(config, worker=number), ready, reuse_port=True)
+        except QuotebotError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            return 1
+        return 0
+
+    def ready_all() -> None:
+        click.echo(f"{announced} with {workers} workers (Ctrl-C to stop)", err=True)
+
+    code = serve_workers(workers, worker, shutdown_timeout=config.shutdown_timeout,
+                         ready=ready_all)
+    sys.exit(code)
+
+
+def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool = False
+               ) -> None:
+    """Serve ``config`` in this process until stopped; every start failure is one line."""
     from quotebot.bot.server import create_app, run_app
 
+    host, port = config.host, config.port
     started = False
 
     def announce(message: Any) -> None:
         nonlocal started
         started = True
-        click.echo(f"quotebot serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        ready()
 
     try:
         run_app(create_app(config), host=host, port=port, print=announce,
-                shutdown_timeout=config.shutdown_timeout, access_log=None)
+                shutdown_timeout=config.shutdown_timeout, access_log=None,
+                reuse_port=reuse_port)
     except QuotebotError:
         raise
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ from quotebot.lexicon import (
     ROLE_NOUNS,
     SCALE_WORDS,
     SHARE_NOUNS,
+    SPEECH_VERBS,
     STOP_WORDS,
     TITLES,
     UNITS,
@@ -218,6 +219,8 @@ def extract(
         if question.wh_noun in ("color", "colour"):
             return _colour_answer(tokens, question)
         shape = question_shape(question)
+        if shape.verb is not None and shape.verb.norm in SPEECH_VERBS and shape.head is None:
+            return None  # "what did the union say?": the quote is the answer
         if _asks_for_a_number(question, shape):
             return _number_answer(text, tokens, matched, question)
         # A name tied to the question's noun ("which [group]" → "the London Councils
@@ -253,6 +256,21 @@ def extract(
                 return named
         return _what_answer(text, tokens, matched, question, limits) if fill_gaps else None
     return None
+
+
+def needs(question: Question) -> int:
+    """What a sentence must hold for :func:`extract` to find an answer in it, as form
+    flags (see quotebot.store.model): a number for "how many" and measures, a time
+    expression for "when"; 0 when the rules can find an answer in any sentence."""
+    from quotebot.store.model import NUMBER, TIME
+
+    question = asked(question)
+    kind = question.kind
+    if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):
+        return NUMBER
+    if kind is Kind.WHEN:
+        return TIME
+    return 0
 
 
 def asked(question: Question) -> Question:
