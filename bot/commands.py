@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 #: Seconds a thread holds the interpreter lock before another that waits may take it.
 SWITCH_INTERVAL = 0.0005
-_SECRET_FLAGS = ("--token", "--webhook-secret")
-_SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+_SECRET_FLAGS = ("--token", "--webhook-secret", "--api-key")
+_SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "QUOTEBOT_API_KEY")
 
 
 class SecretSafeCommand(click.Command):
-    """A command whose usage errors never repeat a secret: the token and webhook secret
-    from the environment or the flags, or anything given that looks like a bot token
+    """A command whose usage errors never repeat a secret: the token, webhook secret and API
+    key from the environment or the flags, or anything given that looks like a bot token
     (``quotebot telegram 123456:ABC…`` reports the extra argument masked)."""
 
     def make_context(self, info_name: str | None, args: list[str],
@@ -74,6 +74,32 @@ send_rate_option = click.option(
     help="Messages per second the bot sends at most, over all chats (Telegram allows 30; "
          "0: no limit).")
 
+data_dir_option = click.option(
+    "--data-dir", envvar="QUOTEBOT_DATA_DIR", show_envvar=True, default=None, metavar="DIR",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Where libraries live, one folder each; replicas that share it share them "
+         "(default: $XDG_DATA_HOME/quotebot/libraries).")
+document_mb_option = click.option(
+    "--max-document-mb", envvar="QUOTEBOT_MAX_DOCUMENT_MB", show_envvar=True, default=10.0,
+    type=click.FloatRange(min=0.01), show_default=True,
+    help="Megabytes of a page, file or upload that may be added (and of its text).")
+chat_docs_option = click.option(
+    "--chat-max-docs", envvar="QUOTEBOT_CHAT_MAX_DOCS", show_envvar=True, default=20,
+    type=click.IntRange(min=0), show_default=True,
+    help="Articles each Telegram chat may add to its own library (0: chats cannot add).")
+chat_mb_option = click.option(
+    "--chat-max-mb", envvar="QUOTEBOT_CHAT_MAX_MB", show_envvar=True, default=5.0,
+    type=click.FloatRange(min=0), show_default=True,
+    help="Megabytes of text each Telegram chat's library may hold (0: no limit).")
+file_url_option = click.option(
+    "--api-base-file-url", envvar="TELEGRAM_API_BASE_FILE_URL", show_envvar=True, default=None,
+    help="Where the Bot API serves files sent to the bot; the token is appended (default: "
+         "TELEGRAM_API_BASE_URL with /file/bot for its /bot).")
+
+
+def _mb(value: float) -> int:
+    return int(value * 1024 * 1024)
+
 
 @click.command(cls=SecretSafeCommand)
 @click.option("--host", envvar="QUOTEBOT_HOST", default="127.0.0.1", show_default=True,
@@ -105,6 +131,31 @@ send_rate_option = click.option(
               default=64, type=click.IntRange(min=1), show_default=True,
               help="Megabytes conversations may take in this process's memory (without Redis, "
                    "or while it is away); the least recently used go first.")
+@click.option("--api-key", envvar="QUOTEBOT_API_KEY", show_envvar=True, default=None,
+              help="Enables /v1/libraries and \"library\" in /v1/ask for clients that send "
+                   "'Authorization: Bearer KEY' (at least 16 characters). Prefer the "
+                   "environment variable: flags show in `ps`.")
+@data_dir_option
+@click.option("--web-uploads/--no-web-uploads", envvar="QUOTEBOT_WEB_UPLOADS", show_envvar=True,
+              default=False, show_default=True,
+              help="Let the web page add links: each page session gets a small library of its "
+                   "own (see --web-max-docs).")
+@document_mb_option
+@click.option("--library-max-docs", envvar="QUOTEBOT_LIBRARY_MAX_DOCS", show_envvar=True,
+              default=500, type=click.IntRange(min=0), show_default=True,
+              help="Documents each library of the HTTP API may hold (0: no limit).")
+@click.option("--library-max-mb", envvar="QUOTEBOT_LIBRARY_MAX_MB", show_envvar=True,
+              default=100.0, type=click.FloatRange(min=0), show_default=True,
+              help="Megabytes of text each library of the HTTP API may hold (0: no limit).")
+@chat_docs_option
+@chat_mb_option
+@click.option("--web-max-docs", envvar="QUOTEBOT_WEB_MAX_DOCS", show_envvar=True, default=3,
+              type=click.IntRange(min=0), show_default=True,
+              help="Links each web page session may add (with --web-uploads).")
+@click.option("--web-max-mb", envvar="QUOTEBOT_WEB_MAX_MB", show_envvar=True, default=1.0,
+              type=click.FloatRange(min=0), show_default=True,
+              help="Megabytes of text each web page session's library may hold.")
+@file_url_option
 @click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
               type=click.IntRange(1, 64), show_default=True,
               help="Answering processes on the port (about one per core); with more than one, "
@@ -116,13 +167,17 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                   telegram_send_rate: float, rate_limit_ip: float,
-                  forwarded_allow_ips: str | None, session_memory_mb: int,
-                  workers: int) -> None:
+                  forwarded_allow_ips: str | None, session_memory_mb: int, api_key: str | None,
+                  data_dir: str | None, web_uploads: bool, max_document_mb: float,
+                  library_max_docs: int, library_max_mb: float, chat_max_docs: int,
+                  chat_max_mb: float, web_max_docs: int, web_max_mb: float,
+                  api_base_file_url: str | None, workers: int) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
     Endpoints: POST /v1/ask, GET /v1/docs, GET /v1/docs/{doc}, GET /healthz,
-    GET /metrics, GET / (chat page), POST /telegram/webhook.
+    GET /metrics, GET / (chat page), POST /telegram/webhook; with QUOTEBOT_API_KEY,
+    POST/GET /v1/libraries/{name}/docs and DELETE /v1/libraries/{name}/docs/{doc}.
 
     \b
     Examples:
@@ -130,13 +185,23 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         curl -s localhost:8080/v1/ask -H 'Content-Type: application/json' \\
              -d '{"question": "how many stabbings?"}'
         quotebot serve --forwarded-allow-ips 127.0.0.1,::1   # behind a proxy on this host
+        QUOTEBOT_API_KEY=… quotebot serve   # then, with the same key:
+        curl -s localhost:8080/v1/libraries/news/docs -H "Authorization: Bearer $KEY" \\
+             -H 'Content-Type: application/json' -d '{"url": "https://example.org/story"}'
         quotebot serve --workers 2 --redis-url redis://localhost:6379/0
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
-    from quotebot.bot.config import BotConfig, install_redaction, parse_forwarded_allow_ips
+    from quotebot.bot.config import (
+        BotConfig,
+        check_api_key,
+        default_data_dir,
+        install_redaction,
+        parse_forwarded_allow_ips,
+    )
 
-    install_redaction(token, webhook_secret)  # first: nothing below may show them
+    install_redaction(token, webhook_secret, api_key)  # first: nothing below may show them
+    api_key = check_api_key(api_key)
     if token and not webhook_secret:
         click.echo("Note: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not, so "
                    "/telegram/webhook is off. Set both to take Telegram updates here, or run "
@@ -150,7 +215,14 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip,
                        telegram_send_rate=telegram_send_rate,
                        forwarded_allow_ips=parse_forwarded_allow_ips(forwarded_allow_ips),
-                       session_memory=session_memory_mb * 1024 * 1024, workers=workers)
+                       session_memory=session_memory_mb * 1024 * 1024, api_key=api_key,
+                       data_dir=data_dir or default_data_dir(), web_uploads=web_uploads,
+                       max_document_bytes=_mb(max_document_mb),
+                       library_max_docs=library_max_docs,
+                       library_max_bytes=_mb(library_max_mb), chat_max_docs=chat_max_docs,
+                       chat_max_bytes=_mb(chat_max_mb), web_max_docs=web_max_docs,
+                       web_max_bytes=_mb(web_max_mb), api_base_file_url=api_base_file_url,
+                       workers=workers)
     announced = f"quotebot serving on http://{host}:{port}"
     if workers == 1:
         _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))
@@ -237,15 +309,25 @@ def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool
                    "TELEGRAM_WEBHOOK_SECRET, and exit.")
 @click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", default=None,
               help="The secret Telegram will send with each webhook call.")
+@data_dir_option
+@document_mb_option
+@chat_docs_option
+@chat_mb_option
+@file_url_option
 @handle_errors
 def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
                      token: str | None,
                      api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                      telegram_send_rate: float, delete_webhook: bool, set_webhook: str | None,
-                     webhook_secret: str | None) -> None:
+                     webhook_secret: str | None, data_dir: str | None, max_document_mb: float,
+                     chat_max_docs: int, chat_max_mb: float,
+                     api_base_file_url: str | None) -> None:
     """Run the Telegram bot with long polling (development and small deployments).
 
     Get a token from @BotFather, then:
+
+    A link or a document (.txt, .md, .html, .pdf) sent to the bot joins the chat's own
+    library; the chat's questions are answered from it first (see --chat-max-docs).
 
     \b
     Examples:
@@ -257,7 +339,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
     """
     import asyncio
 
-    from quotebot.bot.config import BotConfig, install_redaction
+    from quotebot.bot.config import BotConfig, default_data_dir, install_redaction
 
     install_redaction(token, webhook_secret)  # first: nothing below may show them
     token = _checked_settings(token, api_base_url, webhook_secret if set_webhook else None)
@@ -267,7 +349,10 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
         sys.exit(2)
     config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, token=token,
                        api_base_url=api_base_url, redis_url=redis_url,
-                       rate_limit_chat=rate_limit_chat, telegram_send_rate=telegram_send_rate)
+                       rate_limit_chat=rate_limit_chat, telegram_send_rate=telegram_send_rate,
+                       data_dir=data_dir or default_data_dir(),
+                       max_document_bytes=_mb(max_document_mb), chat_max_docs=chat_max_docs,
+                       chat_max_bytes=_mb(chat_max_mb), api_base_file_url=api_base_file_url)
     from quotebot.bot import telegram as tg
 
     try:
@@ -280,7 +365,8 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
             assert webhook_secret
             secret = webhook_secret
             asyncio.run(tg.call_bot_api(config, "set the webhook",
-                                        lambda bot: tg.register_webhook(bot, set_webhook, secret)))
+                                        lambda bot: tg.register_webhook(bot, set_webhook, secret,
+                                                                        config)))
             click.echo(f"Webhook set to {set_webhook}.", err=True)
             return
         # A wrong token or address fails here, in a second, before the corpus is loaded.

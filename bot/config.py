@@ -18,6 +18,9 @@ from quotebot.errors import QuotebotError
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+MB = 1024 * 1024
+#: The shortest API key accepted (a short one could be guessed, and would not be masked).
+MIN_API_KEY_CHARS = 16
 #: Update types the bot asks Telegram for (others are never sent).
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
@@ -55,6 +58,27 @@ class BotConfig:
     body_timeout: float = 10.0
     #: Seconds to finish in-flight work after SIGTERM.
     shutdown_timeout: float = 10.0
+    #: The key clients send as ``Authorization: Bearer …`` to use libraries over HTTP
+    #: (None: the library endpoints are off).
+    api_key: str | None = None
+    #: Where libraries live (one folder each); None: no libraries at all.
+    data_dir: str | None = None
+    #: Whether the web page may add links, each page session to a small library of its own.
+    web_uploads: bool = False
+    #: Bytes of a page, file or upload to add, at most (and of its text).
+    max_document_bytes: int = 10 * MB
+    #: Documents and bytes of text an API client's library may hold (0: no limit).
+    library_max_docs: int = 500
+    library_max_bytes: int = 100 * MB
+    #: Documents and bytes of text each Telegram chat's library may hold (documents 0: chats
+    #: cannot add articles).
+    chat_max_docs: int = 20
+    chat_max_bytes: int = 5 * MB
+    #: Documents and bytes of text each web page session's library may hold.
+    web_max_docs: int = 3
+    web_max_bytes: int = 1 * MB
+    #: Where Telegram serves files (None: the Bot API URL with /file/bot for /bot).
+    api_base_file_url: str | None = None
     #: Answering processes on the port (``--workers``).
     workers: int = 1
     #: This process's number among the workers (0 when there is one).
@@ -74,10 +98,44 @@ class BotConfig:
     def telegram_webhook_enabled(self) -> bool:
         return bool(self.token and self.webhook_secret)
 
+    @property
+    def libraries_enabled(self) -> bool:
+        """Whether HTTP clients with the API key may use libraries."""
+        return bool(self.api_key and self.data_dir)
+
+    @property
+    def chat_libraries_enabled(self) -> bool:
+        return bool(self.data_dir and self.chat_max_docs > 0)
+
+    @property
+    def web_uploads_enabled(self) -> bool:
+        return bool(self.web_uploads and self.data_dir and self.web_max_docs > 0)
+
+    @property
+    def file_base_url(self) -> str:
+        """Where the Bot API serves files: TELEGRAM_API_BASE_FILE_URL, else the Bot API URL
+        with its trailing /bot replaced by /file/bot."""
+        if self.api_base_file_url:
+            return self.api_base_file_url
+        base = self.api_base_url
+        return base[:-len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+
+    def library_limits(self, kind: str) -> Any:
+        """The limits of an API client's ("api"), a chat's ("chat") or a web page's ("web")
+        library."""
+        from quotebot.library import LibraryLimits
+
+        docs, size = {"api": (self.library_max_docs, self.library_max_bytes),
+                      "chat": (self.chat_max_docs, self.chat_max_bytes),
+                      "web": (self.web_max_docs, self.web_max_bytes)}[kind]
+        return LibraryLimits(max_documents=docs, max_document_bytes=self.max_document_bytes,
+                             max_library_bytes=size)
+
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a log line
         return (f"BotConfig(host={self.host!r}, port={self.port}, corpus={self.corpus!r}, "
                 f"index_dir={self.index_dir!r}, telegram={'on' if self.token else 'off'}, "
-                f"redis={'on' if self.redis_url else 'off'})")
+                f"redis={'on' if self.redis_url else 'off'}, "
+                f"libraries={'on' if self.libraries_enabled else 'off'})")
 
 
 class Redactor:
@@ -145,6 +203,29 @@ def parse_forwarded_allow_ips(text: str | None) -> tuple[IPNetwork, ...]:
                 f"networks separated by commas, such as 127.0.0.1,10.0.0.0/8 (or * for any); "
                 f"{shown!r} is neither.") from None
     return tuple(networks)
+
+
+def default_data_dir() -> str:
+    """Where libraries live unless told: ``$XDG_DATA_HOME/quotebot/libraries``."""
+    import os
+    from pathlib import Path
+
+    home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(home) / "quotebot" / "libraries")
+
+
+def check_api_key(key: str | None) -> str | None:
+    """The key without surrounding blanks (None when unset); InvalidSetting when it is too
+    short to be a secret. The message never repeats the key."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    if len(key) < MIN_API_KEY_CHARS or any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise InvalidSetting(
+            f"QUOTEBOT_API_KEY must be at least {MIN_API_KEY_CHARS} printable characters "
+            "without spaces; make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'.")
+    return key
 
 
 def check_redis_url(url: str) -> None:

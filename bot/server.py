@@ -27,6 +27,13 @@ from aiohttp import http_exceptions, web
 
 from quotebot.bot.answerer import Answerer
 from quotebot.bot.config import BotConfig, IPNetwork
+from quotebot.bot.libraries import (
+    Shelf,
+    check_name,
+    converse,
+    session_library,
+    single,
+)
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
 from quotebot.bot.sessions import SessionStore, make_store
@@ -43,6 +50,14 @@ STORE = web.AppKey("store", SessionStore)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TELEGRAM: web.AppKey[TelegramWebhook | None] = web.AppKey("telegram")
+SHELF: web.AppKey[Shelf | None] = web.AppKey("shelf")
+#: Links one client address may add from the web page per minute, and at once (a reader
+#: pasting a few links in a row is not held up).
+WEB_ADDS_PER_MINUTE = 10.0
+WEB_ADDS_BURST = 5
+WEB_ADDS = web.AppKey("web_adds", RateLimiter)
+#: Seconds an upload may take to arrive.
+UPLOAD_TIMEOUT = 60.0
 
 #: Random bytes in a session id (secrets.token_urlsafe: 24 characters, 144 bits).
 SESSION_BYTES = 18
@@ -56,9 +71,11 @@ _JSON_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"
 class ApiError(Exception):
     """An error answered with the one error shape and an HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
 
 
 def error_response(status: int, code: str, message: str,
@@ -86,7 +103,7 @@ async def context_middleware(request: web.Request,
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = error_response(exc.status, exc.code, exc.message)
+            response = error_response(exc.status, exc.code, exc.message, exc.headers)
         except QuotebotError as exc:
             response = error_response(exc.http_status, exc.code, exc.message)
         except web.HTTPException as exc:
@@ -115,7 +132,8 @@ async def context_middleware(request: web.Request,
 def _http_error(exc: web.HTTPException) -> web.Response:
     messages = {
         404: ("not_found", "No such endpoint. The API is POST /v1/ask, GET /v1/docs, "
-                           "GET /v1/docs/{doc}, GET /healthz, GET /metrics."),
+                           "GET /v1/docs/{doc}, GET /healthz, GET /metrics, and "
+                           "/v1/libraries/{name}/docs."),
         405: ("method_not_allowed", f"This endpoint does not accept that method; it allows "
                                     f"{', '.join(sorted(getattr(exc, 'allowed_methods', ())))}."),
         413: ("body_too_large", "The request body is too large; the limit is 64 KB."),
@@ -128,29 +146,33 @@ def _http_error(exc: web.HTTPException) -> web.Response:
 # -- reading requests -------------------------------------------------------------------------
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body; ApiError for anything else (415/413/408/400/422)."""
+async def read_json_object(request: web.Request, *, max_body: int | None = None,
+                           timeout: float | None = None) -> dict[str, Any]:
+    """The request's JSON object body; ApiError for anything else (415/413/408/400/422).
+    ``max_body`` and ``timeout`` (default: the configured ones) allow a larger body."""
     config = request.app[CONFIG]
+    limit = max_body if max_body is not None else config.max_body
+    wait = timeout if timeout is not None else config.body_timeout
     # curl -d sends form encoding by default; its body is still our JSON, so take it.
     if request.content_type not in _JSON_TYPES:
         raise ApiError(415, "unsupported_media_type",
                        f"Send JSON with Content-Type: application/json (got "
                        f"{request.content_type!r}).")
     length = request.content_length
-    if length is not None and length > config.max_body:
+    if length is not None and length > limit:
         raise ApiError(413, "body_too_large",
-                       f"The request body is {length:,} bytes; the limit is "
-                       f"{config.max_body:,} bytes.")
+                       f"The request body is {length:,} bytes; the limit is {limit:,} bytes.")
     try:
-        body = await asyncio.wait_for(request.read(), timeout=config.body_timeout)
+        if limit <= config.max_body:
+            body = await asyncio.wait_for(request.read(), timeout=wait)
+        else:
+            body = await asyncio.wait_for(_read_limited(request, limit), timeout=wait)
     except TimeoutError:
         raise ApiError(408, "request_timeout",
-                       f"The request body did not arrive within {config.body_timeout:g} s."
-                       ) from None
+                       f"The request body did not arrive within {wait:g} s.") from None
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "body_too_large",
-                       f"The request body is over the limit of {config.max_body:,} bytes."
-                       ) from None
+                       f"The request body is over the limit of {limit:,} bytes.") from None
     except web.RequestPayloadError:
         raise ApiError(400, "invalid_body",
                        "The request body could not be read: its chunked encoding or "
@@ -164,6 +186,17 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
                        f"The body must be a JSON object like {{\"question\": \"…\"}}, not "
                        f"{_json_type(data)}.")
     return data
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, read past the application's size cap up to ``limit`` bytes (texts added to
+    a library are larger than questions)."""
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+    return bytes(data)
 
 
 def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
@@ -237,13 +270,15 @@ def _is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
 
 
 async def ask(request: web.Request) -> web.Response:
-    """POST /v1/ask: {"question", "session"?, "k"?, "doc"?} → the answer JSON and its
-    "session".
+    """POST /v1/ask: {"question", "session"?, "k"?, "doc"?, "library"?} → the answer JSON and
+    its "session".
 
     Without ``session`` a conversation starts and its new id comes back; with one the
     server issued (and that has not expired) the question follows up on it; any other
     id is 404 ``unknown_session``, so nobody can read or join a conversation by guessing.
-    ``doc`` asks one document of the corpus.
+    ``doc`` asks one document of the corpus; ``library`` (with the API key) asks that
+    library instead of the corpus. A web page session that added links is answered from
+    them first, and from the corpus when they do not answer.
     """
     app = request.app
     address = client_address(request)
@@ -258,6 +293,7 @@ async def ask(request: web.Request) -> web.Response:
     session = _field(data, "session", str)
     k = _field(data, "k", int)
     doc = _field(data, "doc", str)  # answer from this document alone
+    library = _field(data, "library", str)
     if k is None:
         k = 3
     if not 1 <= k <= 50:
@@ -266,12 +302,13 @@ async def ask(request: web.Request) -> web.Response:
         raise ApiError(422, "question_too_long",
                        f"The question is {len(question):,} characters long; the limit is "
                        f"{MAX_QUESTION_CHARS:,}.")
-    answerer = app[ANSWERER]
+    if library is not None:
+        _authorize(request)
+        library = check_name(library)
     store = app[STORE]
     if session is None:
         session = secrets.token_urlsafe(SESSION_BYTES)
-        answer, state = await answerer.follow_up(SessionState(), question, k, doc=doc)
-        await store.put(f"http:{session}", state)
+        answer = await _turn(app, f"http:{session}", SessionState(), question, k, doc, library)
     else:
         if not _SESSION_ID.fullmatch(session):
             raise _unknown_session(app[CONFIG])
@@ -280,11 +317,51 @@ async def ask(request: web.Request) -> web.Response:
             found = await store.find(key)
             if found is None:
                 raise _unknown_session(app[CONFIG])
-            answer, state = await answerer.follow_up(found, question, k, doc=doc)
-            await store.put(key, state)
+            answer = await _turn(app, key, found, question, k, doc, library,
+                                 own_library=session_library(session))
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
     return web.json_response({**answer.to_json(), "session": session}, dumps=_dumps)
+
+
+async def _turn(app: web.Application, key: str, state: SessionState, question: str, k: int,
+                doc: str | None, library: str | None, own_library: str | None = None
+                ) -> Any:
+    """Answer one question of conversation ``key`` and keep its new state: from the named
+    ``library``, or from the session's own library then the corpus (web uploads), or from
+    the corpus."""
+    answerer = app[ANSWERER]
+    store = app[STORE]
+    shelf = app[SHELF]
+    if library is not None:
+        assert shelf is not None  # _authorize checked that libraries are on
+        named = library
+
+        def from_library() -> tuple[Any, SessionState]:
+            from quotebot.session import follow_up
+
+            engine = shelf.engine(named)
+            if engine is None:
+                raise _unknown_library(named)
+            return follow_up(engine, state, question, k, doc=doc)
+
+        answer, state = await answerer.run(from_library)
+        await store.put(key, state)
+        return answer
+    if own_library is not None and doc is None and shelf is not None and \
+            app[CONFIG].web_uploads_enabled:
+        turn = await converse(answerer, shelf, own_library, store, key, question, k,
+                              corpus_state=state)
+        return turn.answer
+    answer, state = await answerer.follow_up(state, question, k, doc=doc)
+    await store.put(key, state)
+    return answer
+
+
+def _unknown_library(name: str) -> ApiError:
+    return ApiError(404, "unknown_library",
+                    f"There is no library {name!r} (or it has no documents): add one with "
+                    f"POST /v1/libraries/{name}/docs.")
 
 
 def _unknown_session(config: BotConfig) -> ApiError:
@@ -310,6 +387,223 @@ async def show_doc(request: web.Request) -> web.Response:
     document = request.app[ANSWERER].engine.document(request.match_info["doc"])
     return web.json_response({"doc": document.id, "title": document.title,
                               "text": document.text}, dumps=_dumps)
+
+
+# -- libraries -----------------------------------------------------------------------------------
+
+
+def _authorize(request: web.Request) -> None:
+    """Let the request through when it carries the API key; ApiError 403 when libraries are
+    off, 401 (with ``WWW-Authenticate``) when the key is missing or wrong."""
+    config = request.app[CONFIG]
+    if not config.libraries_enabled or request.app[SHELF] is None:
+        raise ApiError(403, "libraries_disabled",
+                       "Libraries are off on this server. Its operator enables them by "
+                       "setting QUOTEBOT_API_KEY (at least 16 characters); clients then send "
+                       "'Authorization: Bearer KEY'.")
+    assert config.api_key is not None
+    scheme, _, given = _header_bytes(request, "Authorization").strip().partition(b" ")
+    # Compared as the bytes sent, in constant time.
+    if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(),
+                                                              config.api_key.encode()):
+        log.warning("refused a library request without the right API key from %s",
+                    client_address(request))
+        raise ApiError(401, "unauthorized",
+                       "Send the server's API key as 'Authorization: Bearer KEY' to use "
+                       "libraries.", headers={"WWW-Authenticate": 'Bearer realm="quotebot"'})
+
+
+def _shelf(request: web.Request) -> Shelf:
+    shelf = request.app[SHELF]
+    assert shelf is not None  # _authorize or the caller checked
+    return shelf
+
+
+async def add_library_doc(request: web.Request) -> web.Response:
+    """POST /v1/libraries/{name}/docs: {"url"}, {"text", "title"?, "url"?} or a multipart
+    file (field "file") → 201 {"doc", "title", "url", "sentences"}."""
+    _authorize(request)
+    name = check_name(request.match_info["name"])
+    config = request.app[CONFIG]
+    doc = await _document_from_request(request)
+    added = single(await _shelf(request).add(name, [doc], config.library_limits("api")))
+    return web.json_response(added.to_json(), status=201, dumps=_dumps)
+
+
+async def list_library_docs(request: web.Request) -> web.Response:
+    """GET /v1/libraries/{name}/docs → {"library", "documents": [{"doc", "title", "url",
+    "sentences"}]}."""
+    _authorize(request)
+    name = check_name(request.match_info["name"])
+    docs = await _shelf(request).documents(name)
+    if docs is None:
+        raise _unknown_library(name)
+    return web.json_response({"library": name, "documents": [
+        {"doc": d.id, "title": d.title, "url": d.url, "sentences": d.sentences} for d in docs
+    ]}, dumps=_dumps)
+
+
+async def show_library_doc(request: web.Request) -> web.Response:
+    """GET /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "text"}."""
+    _authorize(request)
+    name = check_name(request.match_info["name"])
+    shelf = _shelf(request)
+
+    def read() -> Any:
+        engine = shelf.engine(name)
+        if engine is None:
+            raise _unknown_library(name)
+        return engine.document(request.match_info["doc"])
+
+    document = await request.app[ANSWERER].run(read)
+    return web.json_response({"doc": document.id, "title": document.title, "url": document.url,
+                              "text": document.text}, dumps=_dumps)
+
+
+async def remove_library_doc(request: web.Request) -> web.Response:
+    """DELETE /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "removed": true}."""
+    _authorize(request)
+    name = check_name(request.match_info["name"])
+    (gone,) = await _shelf(request).remove(name, [request.match_info["doc"]])
+    return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
+                              "removed": True}, dumps=_dumps)
+
+
+async def web_config(request: web.Request) -> web.Response:
+    """GET /v1/config: what the web page may offer (adding links, and how many)."""
+    config = request.app[CONFIG]
+    uploads = config.web_uploads_enabled and request.app[SHELF] is not None
+    return web.json_response({"uploads": uploads,
+                              "max_documents": config.web_max_docs if uploads else 0})
+
+
+async def add_session_doc(request: web.Request) -> web.Response:
+    """POST /v1/session/docs: {"url", "session"?} → 201 {"doc", "title", "url",
+    "sentences", "session"}: the web page adds a link to its session's own library (with
+    ``--web-uploads``); the session's questions are answered from it first."""
+    app = request.app
+    config = app[CONFIG]
+    if not config.web_uploads_enabled or app[SHELF] is None:
+        raise ApiError(403, "uploads_disabled",
+                       "This server does not let the web page add links; its operator can "
+                       "enable it with QUOTEBOT_WEB_UPLOADS=1.")
+    address = client_address(request)
+    waiting = await app[STORE].take(f"add:{address}", app[WEB_ADDS])
+    if waiting:
+        wait = max(1, math.ceil(waiting))
+        return error_response(429, "rate_limited",
+                              f"Too many links added from this address; retry in {wait} s.",
+                              headers={"Retry-After": str(wait)})
+    data = await read_json_object(request)
+    url = _field(data, "url", str, required=True)
+    session = _field(data, "session", str)
+    store = app[STORE]
+    if session is None:
+        session = secrets.token_urlsafe(SESSION_BYTES)
+        await store.put(f"http:{session}", SessionState())
+    elif not _SESSION_ID.fullmatch(session) or await store.find(f"http:{session}") is None:
+        raise _unknown_session(config)
+    doc = await _document_from_link(request, url)
+    added = single(await _shelf(request).add(session_library(session), [doc],
+                                             config.library_limits("web")))
+    return web.json_response({**added.to_json(), "session": session}, status=201,
+                             dumps=_dumps)
+
+
+async def _document_from_request(request: web.Request) -> Any:
+    """The document a request brings: a link to fetch, a text, or an uploaded file."""
+    from quotebot.corpus import document_from_text
+
+    config = request.app[CONFIG]
+    if request.content_type == "multipart/form-data":
+        name, upload = await _read_upload(request)
+        return await _extract(name, upload)
+    data = await read_json_object(request, max_body=config.max_document_bytes + 64 * 1024,
+                                  timeout=UPLOAD_TIMEOUT)
+    url = _field(data, "url", str)
+    text = _field(data, "text", str)
+    if (url is None) == (text is None):
+        raise ApiError(422, "missing_field",
+                       "Send {\"url\": \"https://…\"} to add a page, or {\"text\": \"…\", "
+                       "\"title\": \"…\"} to add a text, or the file as multipart field "
+                       "'file'.")
+    if text is None:
+        return await _document_from_link(request, url)
+    title = _field(data, "title", str)
+    if not text.strip():
+        raise ApiError(422, "invalid_field", "The field 'text' is empty.")
+    doc = document_from_text(text.replace("\r\n", "\n"), "document")
+    from dataclasses import replace
+
+    return replace(doc, title=" ".join(title.split()) if title and title.strip() else doc.title,
+                   url=url or doc.url)
+
+
+async def _document_from_link(request: web.Request, url: str) -> Any:
+    """Fetch ``url`` without blocking (only http(s), public addresses unless allowed) and
+    extract its text in a worker thread."""
+    from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async, is_url
+
+    if not is_url(url):
+        raise ApiError(422, "invalid_field",
+                       "The field 'url' must be an http:// or https:// link.")
+    config = request.app[CONFIG]
+    page = await fetch_url_async(url, policy=FetchPolicy(max_bytes=config.max_document_bytes))
+    return await _checked_extraction(asyncio.to_thread(document_from_page, page))
+
+
+async def _extract(name: str, data: bytes) -> Any:
+    from quotebot.ingest import extract_bytes
+
+    return await _checked_extraction(asyncio.to_thread(extract_bytes, data, name=name))
+
+
+async def _checked_extraction(extraction: Awaitable[Any]) -> Any:
+    """The extracted document, or the extractor's error as a client error (it is about what
+    the client sent, never the server)."""
+    from quotebot.errors import CorpusError
+
+    try:
+        doc = await extraction
+    except CorpusError as exc:
+        status = {"unsupported_file": 415, "file_too_large": 413}.get(exc.code, 422)
+        raise ApiError(status, exc.code, exc.message) from None
+    if not doc.text.strip():
+        raise ApiError(422, "corpus_empty", "That page or file has no text in it.")
+    return doc
+
+
+async def _read_upload(request: web.Request) -> tuple[str, bytes]:
+    """The multipart field "file": its file name and bytes, refused (413) once over the
+    size cap, before the rest is read."""
+    from aiohttp import BodyPartReader
+
+    limit = request.app[CONFIG].max_document_bytes
+    too_large = ApiError(413, "file_too_large",
+                         f"The file is over the limit of {limit / 2**20:g} MB.")
+    length = request.content_length
+    if length is not None and length > limit + 64 * 1024:
+        raise too_large
+    try:
+        async with asyncio.timeout(UPLOAD_TIMEOUT):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                data = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        raise too_large
+                if part.name == "file":
+                    name = part.filename or "upload"
+                    return name.replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload", bytes(data)
+    except TimeoutError:
+        raise ApiError(408, "request_timeout",
+                       f"The upload did not arrive within {UPLOAD_TIMEOUT:g} s.") from None
+    except (ValueError, web.RequestPayloadError, AssertionError):
+        raise ApiError(400, "invalid_body", "The multipart body could not be read.") from None
+    raise ApiError(422, "missing_field", "Send the file as the multipart field 'file'.")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -415,6 +709,7 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
+    app[SHELF] = Shelf(config.data_dir, semantic=config.semantic) if config.data_dir else None
     engine = answerer.engine
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
              len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
@@ -422,6 +717,9 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].health()  # logs a warning now if Redis is configured but not usable
     yield
     answerer.close()
+    shelf = app[SHELF]
+    if shelf is not None:
+        shelf.close()
     await app[STORE].close()
 
 
@@ -433,7 +731,7 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
         return
     from quotebot.bot.telegram import TelegramBot, start_telegram
 
-    bot = TelegramBot(app[ANSWERER], app[STORE], app[METRICS], config)
+    bot = TelegramBot(app[ANSWERER], app[STORE], app[METRICS], config, shelf=app[SHELF])
     application = bot.build_application(webhook=True)
     # The bot checks its token with the Bot API on start; without it there is no bot.
     await start_telegram(application, config, hint=", or unset TELEGRAM_WEBHOOK_SECRET to "
@@ -454,11 +752,18 @@ def create_app(config: BotConfig) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[LIMITER] = RateLimiter(config.rate_limit_ip)
+    app[WEB_ADDS] = RateLimiter(WEB_ADDS_PER_MINUTE, burst=WEB_ADDS_BURST)
     app.cleanup_ctx.append(engine_context)
     app.cleanup_ctx.append(telegram_context)
     app.router.add_post("/v1/ask", ask)
     app.router.add_get("/v1/docs", list_docs)
     app.router.add_get("/v1/docs/{doc}", show_doc)
+    app.router.add_post("/v1/libraries/{name}/docs", add_library_doc)
+    app.router.add_get("/v1/libraries/{name}/docs", list_library_docs)
+    app.router.add_get("/v1/libraries/{name}/docs/{doc}", show_library_doc)
+    app.router.add_delete("/v1/libraries/{name}/docs/{doc}", remove_library_doc)
+    app.router.add_get("/v1/config", web_config)
+    app.router.add_post("/v1/session/docs", add_session_doc)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", static)

@@ -9,6 +9,7 @@ bounded in time and fails with one sentence that never holds the token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -18,7 +19,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -48,6 +49,7 @@ from telegram.ext import (
 )
 
 from quotebot.bot.config import ALLOWED_UPDATES, BotConfig, redact
+from quotebot.bot.libraries import Shelf, chat_library, converse, library_key, single
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import Arrival, RateLimiter
 from quotebot.errors import QuotebotError
@@ -66,6 +68,8 @@ if TYPE_CHECKING:
     from quotebot.bot.answerer import Answerer
     from quotebot.bot.sessions import SessionStore
     from quotebot.engine import QuoteEngine
+    from quotebot.library import AddedDocument
+    from quotebot.models import Document
     from quotebot.session import SessionState
 
 log = logging.getLogger(__name__)
@@ -81,15 +85,31 @@ COMMANDS = (
     ("more", "The next passages of the last answer"),
     ("sources", "The documents I read"),
 )
+#: Commands of a bot whose chats may add their own articles.
+LIBRARY_COMMANDS = (
+    ("library", "The articles you added"),
+    ("forget", "Remove one of them: /forget N"),
+)
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 STALE = "That answer is too old to continue. Please ask the question again."
 NOT_TEXT = "I can only read text. Send me a question about what I read."
+NOT_TEXT_OR_DOCUMENTS = ("I can only read text: send me a question, or a link or a document "
+                         "(.txt, .md, .html, .pdf) to add to what I read.")
+NO_ARTICLES = ("This bot answers from the articles it was given; it does not take new ones "
+               "here.")
+#: Suggested questions under the acknowledgement of an added article.
+ACK_QUESTIONS = 3
+#: The kinds of document a chat may send, by file name suffix.
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+_LINK = re.compile(r"https?://[^\s<>\"]{1,4000}", re.IGNORECASE)
 
 _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _MORE_ID = re.compile(r"[A-Za-z0-9_-]{8}")
 _ASK = re.compile(r"ask:(?P<index>[0-9]{1,2}):(?P<check>[0-9a-f]{6})")
 _SOURCES = re.compile(r"src:(?P<offset>[0-9]{1,9})")
+_QUESTION_ID = re.compile(r"lq:(?P<id>[A-Za-z0-9_-]{8})")
+_FORGET = re.compile(r"\s*#?(?P<n>[0-9]{1,6})\s*")
 
 
 # -- settings and start ---------------------------------------------------------------------
@@ -196,7 +216,7 @@ async def start_telegram(application: Application[Any, Any, Any, Any, Any, Any],
         async with asyncio.timeout(START_TIMEOUT):
             await application.initialize()
             if config.primary:  # one process of several registers for all
-                await application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+                await application.bot.set_my_commands(bot_commands(config))
             if config.webhook_url and not polling and config.primary:
                 await application.bot.set_webhook(config.webhook_url,
                                                   secret_token=config.webhook_secret,
@@ -243,9 +263,17 @@ def _log_failure(exc: Exception) -> None:
               exc_info=None if expected else exc)
 
 
-async def register_webhook(bot: Bot, url: str, secret: str) -> None:
+async def register_webhook(bot: Bot, url: str, secret: str, config: BotConfig | None = None
+                           ) -> None:
     await bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates())
-    await bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    await bot.set_my_commands(bot_commands(config))
+
+
+def bot_commands(config: BotConfig | None) -> list[BotCommand]:
+    """The commands shown in Telegram's menu (with /library and /forget when chats may add
+    articles)."""
+    extra = LIBRARY_COMMANDS if config is not None and config.chat_libraries_enabled else ()
+    return [BotCommand(c, d) for c, d in (*COMMANDS, *extra)]
 
 
 async def run_polling(application: Application[Any, Any, Any, Any, Any, Any],
@@ -324,6 +352,12 @@ def _more_key(chat_id: int, more_id: str) -> str:
     return f"tg:more:{chat_id}:{more_id}"
 
 
+def _question_key(chat_id: int, question_id: str) -> str:
+    """Where a suggested question under an added article's acknowledgement is kept (a
+    button's data is too short for the question itself)."""
+    return f"tg:question:{chat_id}:{question_id}"
+
+
 def _check(question: str) -> str:
     return hashlib.sha256(question.encode()).hexdigest()[:6]
 
@@ -364,7 +398,7 @@ class Texts:
     empty: str
 
     @classmethod
-    def of(cls, engine: QuoteEngine) -> Texts:
+    def of(cls, engine: QuoteEngine, libraries: bool = False) -> Texts:
         from quotebot.question import MAX_QUESTION_CHARS
 
         suggestions = tuple(suggest_questions(engine, n=4))
@@ -378,7 +412,10 @@ class Texts:
             f"• Just type a question{example}\n"
             "• <b>More</b> (or /more) gives the next passages\n"
             "• Follow-ups work: <i>what did she say?</i>, <i>what about …?</i>\n"
-            "• /sources lists the documents I read\n\n"
+            "• /sources lists the documents I read\n"
+            + ("• Send me a link or a document (.txt, .md, .html, .pdf) and I answer from it "
+               "too; /library lists yours, /forget N removes one\n" if libraries else "")
+            + "\n"
             f"Questions can be up to {MAX_QUESTION_CHARS:,} characters. In groups, mention me "
             "or reply to me; each member has their own conversation."
         )
@@ -404,11 +441,16 @@ class TelegramBot:
     """The bot's behaviour, independent of polling or webhook delivery."""
 
     def __init__(self, answerer: Answerer, store: SessionStore, metrics: Metrics,
-                 config: BotConfig) -> None:
+                 config: BotConfig, *, shelf: Shelf | None = None) -> None:
         self.answerer = answerer
         self.store = store
         self.metrics = metrics
         self.config = config
+        #: The chats' libraries (None: chats cannot add articles).
+        self.shelf: Shelf | None = None
+        if config.chat_libraries_enabled:
+            assert config.data_dir is not None
+            self.shelf = shelf or Shelf(config.data_dir, semantic=config.semantic)
         self.limiter = RateLimiter(config.rate_limit_chat)
         self._warned: set[int] = set()
         self._texts: Texts | None = None
@@ -424,7 +466,7 @@ class TelegramBot:
         when the index changes, off the event loop)."""
         engine = self.engine
         if self._texts is None or self._texts.engine is not engine:
-            self._texts = await self.answerer.run(Texts.of, engine)
+            self._texts = await self.answerer.run(Texts.of, engine, self.shelf is not None)
         return self._texts
 
     # -- building ---------------------------------------------------------------------
@@ -438,6 +480,7 @@ class TelegramBot:
         assert self.config.token
         builder = (ApplicationBuilder().token(self.config.token)
                    .base_url(self.config.api_base_url)
+                   .base_file_url(self.config.file_base_url)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=self.config.telegram_send_rate, max_retries=2))
                    .concurrent_updates(64))
@@ -449,8 +492,11 @@ class TelegramBot:
         app.add_handler(CommandHandler("help", self.on_help, filters=message))
         app.add_handler(CommandHandler("sources", self.on_sources, filters=message))
         app.add_handler(CommandHandler("more", self.on_more, filters=message))
+        app.add_handler(CommandHandler("library", self.on_library, filters=message))
+        app.add_handler(CommandHandler("forget", self.on_forget, filters=message))
         app.add_handler(MessageHandler(message & filters.TEXT & ~filters.COMMAND, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(message & filters.Document.ALL, self.on_document))
         app.add_handler(MessageHandler(message & ~filters.TEXT, self.on_not_text))
         app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
         app.add_error_handler(self.on_error)
@@ -526,6 +572,11 @@ class TelegramBot:
             return
         if not await self._admit(target, context):
             return
+        link = just_a_link(text)
+        if link is not None:
+            self._count("link")
+            await self.add_article(context, target, lambda: self._fetch(link), url=link)
+            return
         await self.answer(context, target, conversation_key(chat, update.effective_user), text)
 
     @one_at_a_time
@@ -542,13 +593,32 @@ class TelegramBot:
         conversation = conversation_key(chat, query.from_user)
         data = query.data or ""
         state: SessionState | None = None
+        library_state: SessionState | None = None
         heading: str | None = None
-        if data.startswith("more:") and _MORE_ID.fullmatch(data[5:]):
-            state = await self.store.get(_more_key(chat.id, data[5:]))
-            if state.question is None:
+        source, _, more_id = data.partition(":")
+        if source in ("more", "morel") and _MORE_ID.fullmatch(more_id):
+            continued = await self.store.get(_more_key(chat.id, more_id))
+            if continued.question is None:
                 await context.bot.send_message(chat.id, STALE, **target.send_options())
                 return
             question = MORE
+            # The button continues the answer it was under, from where that answer came.
+            if source == "morel":
+                library_state = continued
+                state = replace(await self.store.get(conversation), question=None)
+            else:
+                state = continued
+                if self.shelf is not None:
+                    library_state = replace(await self.store.get(library_key(conversation)),
+                                            question=None)
+        elif (match := _QUESTION_ID.fullmatch(data)):
+            suggested = await self.store.get(_question_key(chat.id, match["id"]))
+            if suggested.question is None:
+                await context.bot.send_message(chat.id, "That suggestion is too old; send "
+                                               "/library to see your articles, or type a "
+                                               "question.", **target.send_options())
+                return
+            question = heading = suggested.question
         elif data == MORE:  # buttons sent before More carried what it continues
             question = MORE
         elif (match := _ASK.fullmatch(data)) and (
@@ -569,7 +639,7 @@ class TelegramBot:
         if not await self._admit(target, context):
             return
         await self.answer(context, target, conversation, question, state=state,
-                          heading=heading)
+                          library_state=library_state, heading=heading)
 
     @one_at_a_time
     async def on_not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -577,7 +647,8 @@ class TelegramBot:
         chat = update.effective_chat
         message = update.effective_message
         if chat is not None and chat.type == ChatType.PRIVATE and message is not None:
-            await context.bot.send_message(chat.id, NOT_TEXT, **Target.of(message).send_options())
+            text = NOT_TEXT_OR_DOCUMENTS if self.shelf is not None else NOT_TEXT
+            await context.bot.send_message(chat.id, text, **Target.of(message).send_options())
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # An edited question was already answered as first sent; answering again would
@@ -600,19 +671,30 @@ class TelegramBot:
 
     async def answer(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
                      conversation: str, text: str, *, state: SessionState | None = None,
+                     library_state: SessionState | None = None,
                      heading: str | None = None) -> None:
         """Answer ``text`` in ``conversation`` (or from ``state``, what a More button
-        continues) and send the reply to ``target``, in order."""
+        continues) and send the reply to ``target``, in order. A chat that added articles
+        is answered from them first, then from the corpus (see quotebot.bot.libraries)."""
         # The caller holds the chat's lock (see one_at_a_time).
-        if state is None:
-            state = await self.store.get(conversation)
+        source = "corpus"
         try:
-            answer, state = await self.answerer.follow_up(state, text)
+            if self.shelf is None:
+                if state is None:
+                    state = await self.store.get(conversation)
+                answer, state = await self.answerer.follow_up(state, text)
+                await self.store.put(conversation, state)
+                kept = state
+            else:
+                turn = await converse(self.answerer, self.shelf, chat_library(target.chat_id),
+                                      self.store, conversation, text,
+                                      library_state=library_state, corpus_state=state)
+                answer, source = turn.answer, turn.source
+                kept = turn.library_state if source == "library" else turn.corpus_state
         except QuotebotError as exc:
             await context.bot.send_message(target.chat_id, render_error(exc.message),
                                            **target.send_options())
             return
-        await self.store.put(conversation, state)
         self.metrics.inc("quotebot_answers_total", "Answers given, by outcome.",
                          outcome="answered" if answer.answered else "abstained",
                          frontend="telegram")
@@ -621,15 +703,182 @@ class TelegramBot:
         if answer.answered and answer.quotes:
             # The button continues this answer, not whatever was asked last.
             more_id = secrets.token_urlsafe(6)
-            await self.store.put(_more_key(target.chat_id, more_id), state)
+            await self.store.put(_more_key(target.chat_id, more_id), kept)
+            kind = "morel" if source == "library" else "more"
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton("More", callback_data=f"more:{more_id}")]])
+                [[InlineKeyboardButton("More", callback_data=f"{kind}:{more_id}")]])
         for n, body in enumerate(messages):
             await context.bot.send_message(
                 target.chat_id, body, parse_mode=ParseMode.HTML,
                 reply_markup=markup if n == len(messages) - 1 else None,
                 disable_web_page_preview=True, **target.send_options(reply=n == 0),
             )
+
+    # -- the chat's own articles ------------------------------------------------------------
+
+    @one_at_a_time
+    async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or message.document is None:
+            return
+        if chat.type != ChatType.PRIVATE and not caption_addressed(message, context.bot):
+            return
+        self._count("document")
+        target = Target.of(message)
+        if not await self._admit(target, context):
+            return
+        document = message.document
+        name = document.file_name or "document"
+        limit = self.config.max_document_bytes
+        if self.shelf is not None and not name.lower().endswith(DOCUMENT_SUFFIXES):
+            await self._say(context, target, f"I can read .txt, .md, .html and .pdf documents, "
+                                             f"not {_suffix(name)}.")
+            return
+        if self.shelf is not None and document.file_size and document.file_size > limit:
+            await self._say(context, target, f"That file is {_megabytes(document.file_size)}; "
+                                             f"I read files of up to {_megabytes(limit)}.")
+            return
+        await self.add_article(context, target,
+                               lambda: self._download(context, document.file_id, name))
+
+    async def _download(self, context: ContextTypes.DEFAULT_TYPE, file_id: str, name: str
+                        ) -> Document:
+        """A sent document, downloaded from the Bot API (getFile) and extracted."""
+        from quotebot.ingest import extract_bytes
+
+        limit = self.config.max_document_bytes
+        try:
+            file = await context.bot.get_file(file_id)
+            if file.file_size and file.file_size > limit:
+                raise QuotebotError(f"that file is {_megabytes(file.file_size)}; I read files "
+                                    f"of up to {_megabytes(limit)}.", code="file_too_large")
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("could not download a document from the Bot API: %s", _short(exc))
+            raise QuotebotError("I could not download that file from Telegram. Please send it "
+                                "again.", code="download_failed") from None
+        if len(data) > limit:
+            raise QuotebotError(f"that file is {_megabytes(len(data))}; I read files of up to "
+                                f"{_megabytes(limit)}.", code="file_too_large")
+        return await _nonempty(asyncio.to_thread(extract_bytes, data, name=name))
+
+    async def _fetch(self, link: str) -> Document:
+        """The article a link points to (a public address; fetched without blocking,
+        extracted in a worker thread)."""
+        from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async
+
+        page = await fetch_url_async(link, policy=FetchPolicy(
+            max_bytes=self.config.max_document_bytes))
+        return await _nonempty(asyncio.to_thread(document_from_page, page))
+
+    async def add_article(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
+                          fetch: Callable[[], Awaitable[Document]], *, url: str = "") -> None:
+        """Add what ``fetch`` brings to the chat's library and acknowledge it with its title,
+        its size and questions it answers (as buttons); errors are polite messages."""
+        shelf = self.shelf
+        if shelf is None:
+            await self._say(context, target, NO_ARTICLES)
+            return
+        name = chat_library(target.chat_id)
+        # A full library is said so before anything is fetched (a new version of a link it
+        # holds still replaces it).
+        docs = await shelf.documents(name) or []
+        most = self.config.chat_max_docs
+        if len(docs) >= most and not (url and any(d.url == url for d in docs)):
+            await self._say(context, target, render_error(
+                f"your library is full: it holds {len(docs)} articles, the most a chat may. "
+                "/library lists them, /forget N removes one."))
+            return
+        with contextlib.suppress(TelegramError):  # only a courtesy
+            await context.bot.send_chat_action(target.chat_id, ChatAction.TYPING)
+        try:
+            doc = await fetch()
+            added: AddedDocument = single(await shelf.add(
+                name, [doc], self.config.library_limits("chat")))
+        except QuotebotError as exc:
+            self._count("add_refused")
+            message = exc.message[:1].lower() + exc.message[1:]
+            if exc.code in ("library_full", "library_too_large"):
+                message += " (/library lists your articles, /forget N removes one.)"
+            await self._say(context, target, render_error(message))
+            return
+        self._count("added")
+        questions = await self.answerer.run(_suggestions, shelf, name, added.doc)
+        again = " (the new version)" if added.replaced else ""
+        text = (f"Added <b>{fit_text(added.title, 300)}</b>{again}: {added.sentences:,} "
+                f"sentence{'s' if added.sentences != 1 else ''}. Ask me anything about it"
+                + (", for example:" if questions else "."))
+        from quotebot.session import SessionState
+
+        rows = []
+        for question in questions:
+            question_id = secrets.token_urlsafe(6)
+            await self.store.put(_question_key(target.chat_id, question_id),
+                                 SessionState(question=question))
+            rows.append([InlineKeyboardButton(question, callback_data=f"lq:{question_id}")])
+        await context.bot.send_message(target.chat_id, text, parse_mode=ParseMode.HTML,
+                                       reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+                                       **target.send_options())
+
+    @one_at_a_time
+    async def on_library(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self._count("library")
+        message = update.effective_message
+        if message is None:
+            return
+        target = Target.of(message)
+        if self.shelf is None:
+            await self._say(context, target, NO_ARTICLES)
+            return
+        docs = await self.shelf.documents(chat_library(target.chat_id)) or []
+        limit = self.config.chat_max_docs
+        if not docs:
+            await self._say(context, target, "You have not added any articles yet. Send me a "
+                                             "link or a document (.txt, .md, .html, .pdf) and "
+                                             "I will answer questions about it.")
+            return
+        lines = [f"Your articles ({len(docs)} of {limit}):"]
+        for n, info in enumerate(docs, 1):
+            lines.append(f"{n}. <b>{fit_text(info.title, 150)}</b> ({info.sentences:,} "
+                         f"sentences)")
+        lines.append("/forget N removes article N.")
+        await context.bot.send_message(target.chat_id, _fit_lines(lines),
+                                       parse_mode=ParseMode.HTML,
+                                       disable_web_page_preview=True, **target.send_options())
+
+    @one_at_a_time
+    async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self._count("forget")
+        message = update.effective_message
+        if message is None:
+            return
+        target = Target.of(message)
+        if self.shelf is None:
+            await self._say(context, target, NO_ARTICLES)
+            return
+        name = chat_library(target.chat_id)
+        docs = await self.shelf.documents(name) or []
+        argument = " ".join(context.args or [])
+        match = _FORGET.fullmatch(argument)
+        if not docs:
+            await self._say(context, target, "You have no articles to forget.")
+            return
+        if match is None or not 1 <= int(match["n"]) <= len(docs):
+            await self._say(context, target, f"Send /forget N, with N from 1 to {len(docs)} "
+                                             "(the numbers /library shows).")
+            return
+        info = docs[int(match["n"]) - 1]
+        try:
+            await self.shelf.remove(name, [info.id])
+        except QuotebotError as exc:
+            await self._say(context, target, render_error(exc.message))
+            return
+        await context.bot.send_message(target.chat_id,
+                                       f"Forgot <b>{fit_text(info.title, 300)}</b>.",
+                                       parse_mode=ParseMode.HTML, **target.send_options())
+
+    async def _say(self, context: ContextTypes.DEFAULT_TYPE, target: Target, text: str) -> None:
+        await context.bot.send_message(target.chat_id, text, **target.send_options())
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -711,3 +960,64 @@ def sources_page(engine: QuoteEngine, offset: int, limit: int = TELEGRAM_LIMIT
         header += f" (here {offset + 1:,}–{end:,})"
     following = end if end < len(docs) else None
     return header + ":\n" + "\n".join(lines), following
+
+
+# -- links and documents sent to the bot ---------------------------------------------------------
+
+
+def just_a_link(text: str) -> str | None:
+    """The link when ``text`` is an http(s) link and nothing else (a question that quotes a
+    link is a question)."""
+    text = text.strip().strip("<>")
+    return text if _LINK.fullmatch(text) else None
+
+
+def caption_addressed(message: Message, bot: Bot) -> bool:
+    """Whether a document sent in a group is for this bot: its caption mentions the bot, or
+    it replies to one of the bot's messages."""
+    username = (bot.username or "").casefold()
+    caption = (message.caption or "").casefold()
+    reply = message.reply_to_message
+    return bool((username and f"@{username}" in caption)
+                or (reply and reply.from_user and reply.from_user.id == bot.id))
+
+
+def _suffix(name: str) -> str:
+    dot = name.rfind(".")
+    return f"{name[dot:][:12]} files" if dot > 0 else "files without a suffix"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{max(1, round(size / 1024))} KB"
+
+
+async def _nonempty(extraction: Awaitable[Document]) -> Document:
+    doc = await extraction
+    if not doc.text.strip():
+        raise QuotebotError("that page or file has no text in it.", code="corpus_empty")
+    return doc
+
+
+def _suggestions(shelf: Shelf, name: str, doc: str) -> list[str]:
+    """Questions the newly added document answers (in a worker thread)."""
+    engine = shelf.engine(name)
+    if engine is None:
+        return []
+    try:
+        return suggest_questions(engine, doc=doc, n=ACK_QUESTIONS)
+    except QuotebotError:
+        return []
+
+
+def _fit_lines(lines: list[str], limit: int = TELEGRAM_LIMIT) -> str:
+    """``lines`` joined, as many as fit in one message (the last one always kept)."""
+    last = lines[-1]
+    kept: list[str] = []
+    used = telegram_length(last) + 4
+    for line in lines[:-1]:
+        if used + telegram_length(line) + 1 > limit:
+            kept.append("…")
+            break
+        kept.append(line)
+        used += telegram_length(line) + 1
+    return "\n".join([*kept, last])

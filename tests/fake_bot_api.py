@@ -1,5 +1,6 @@
 """A local stand-in for the Telegram Bot API: an aiohttp server that records what the bot
-sends and hands it updates through getUpdates (long polling) or not at all (webhook).
+sends and hands it updates through getUpdates (long polling) or not at all (webhook), and
+serves the files users send (getFile, then a download from /file/bot<token>/<file_path>).
 
 ``reject=401`` (or 404) answers every call as Telegram answers a wrong token;
 ``silent=True`` accepts every call and never answers it, as an overloaded server does."""
@@ -52,6 +53,11 @@ class FakeBotApi:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self.webhook: dict[str, Any] | None = None
+        #: file_id → (file_path, bytes) of the files users sent.
+        self.files: dict[str, tuple[str, bytes]] = {}
+        #: file_path of every file downloaded.
+        self.downloads: list[str] = []
+        self._file_ids = itertools.count(1)
 
     @property
     def base_url(self) -> str:
@@ -80,6 +86,7 @@ class FakeBotApi:
         self._stop = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port)
@@ -142,6 +149,21 @@ class FakeBotApi:
                 "callback_query": {"id": f"cb{next(self._update_ids)}", "chat_instance": "ci",
                                    "data": data, "message": message,
                                    "from": {"id": user, "is_bot": False, "first_name": "U"}}}
+
+    def document(self, content: bytes, file_name: str, *, mime_type: str = "",
+                 file_size: int | None = None) -> dict[str, Any]:
+        """A document a user sends (for ``message_update(…, document=…)``); its bytes are
+        served through getFile. ``file_size`` is what Telegram says it is (default: true)."""
+        with self._lock:
+            n = next(self._file_ids)
+            file_id = f"doc-{n}"
+            self.files[file_id] = (f"documents/file_{n}{_suffix(file_name)}", content)
+        document: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u{n}",
+                                    "file_name": file_name,
+                                    "file_size": len(content) if file_size is None else file_size}
+        if mime_type:
+            document["mime_type"] = mime_type
+        return document
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -254,6 +276,34 @@ class FakeBotApi:
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         return True
+
+    async def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            found = self.files.get(file_id)
+        if found is None:
+            raise BadRequest("invalid file_id")
+        path, content = found
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content),
+                "file_path": path}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401,
+                                      "description": "Unauthorized"}, status=401)
+        path = request.match_info["path"]
+        with self._lock:
+            content = next((c for p, c in self.files.values() if p == path), None)
+            self.downloads.append(path)
+        if content is None:
+            return web.json_response({"ok": False, "error_code": 404,
+                                      "description": "Not Found"}, status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
+
+
+def _suffix(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:] if dot > 0 else ""
 
 
 class BadRequest(Exception):

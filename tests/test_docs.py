@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +173,24 @@ def test_the_own_articles_transcript_is_what_quotebot_prints() -> None:
                      timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip("\n").split("\n") == shown
+
+
+def test_the_add_transcript_is_what_quotebot_prints(tmp_path: Path) -> None:
+    """`quotebot add … --to ~/library` then `quotebot ask … --corpus ~/library`, as shown,
+    from a local page (no network)."""
+    block = next(b for b in re.findall(r"```text\n(.*?)```", README, re.S)
+                 if b.startswith("$ quotebot add "))
+    env = {"HOME": str(tmp_path)}
+    ran = 0
+    for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
+        command, *shown = part.rstrip("\n").split("\n")
+        args = shlex.split(command.replace("~", str(tmp_path)))
+        assert args[0] == "quotebot"
+        result = run_cli(*args[1:], env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.replace(str(tmp_path), "~").rstrip("\n").split("\n") == shown
+        ran += 1
+    assert ran == 3
 
 
 def test_the_scaling_example_query_is_the_plan_quotebot_makes() -> None:

@@ -255,7 +255,8 @@ def test_more_continues_the_answer_it_sits_under(api: FakeBotApi,
 def test_the_bot_registers_its_commands_when_polling(api: FakeBotApi,
                                                      polling_bot: subprocess.Popen[str]) -> None:
     assert api.commands is not None
-    assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources"]
+    assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources",
+                                                     "library", "forget"]
 
 
 def test_polling_with_debug_logs_never_logs_the_token(api: FakeBotApi,
@@ -531,7 +532,8 @@ def test_serve_registers_the_webhook_and_telegram_removes_it(api: FakeBotApi) ->
         assert api.webhook["secret_token"] == SECRET
         assert api.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
         assert api.commands is not None
-        assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources"]
+        assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources",
+                                                     "library", "forget"]
     removed = subprocess.run([sys.executable, "-m", "quotebot", "telegram", "--delete-webhook"],
                              env=dict(os.environ, TELEGRAM_BOT_TOKEN=api.token,
                                       TELEGRAM_API_BASE_URL=api.base_url),

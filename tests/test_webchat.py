@@ -6,10 +6,12 @@ import subprocess
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conftest import chromium, requires
+from pages import PageSite, page_site
 from servers import Process, serve
 
 CHROMIUM = chromium()
@@ -19,6 +21,22 @@ pytestmark = requires("chromium")
 @pytest.fixture(scope="module")
 def server() -> Iterator[Process]:
     with serve(env={"QUOTEBOT_SEMANTIC": "off"}) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[PageSite]:
+    with page_site() as pages:
+        yield pages
+
+
+@pytest.fixture(scope="module")
+def uploads_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    data_dir = tmp_path_factory.mktemp("data")
+    with serve(env={"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_WEB_UPLOADS": "1",
+                    "QUOTEBOT_DATA_DIR": str(data_dir),
+                    "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}) as process:
+        process.extra["data_dir"] = data_dir
         yield process
 
 
@@ -57,3 +75,33 @@ def test_html_in_a_question_is_shown_as_text_never_run(server: Process) -> None:
     assert "&lt;img src=x" in dom
     assert "<img src" not in dom
     assert "<title>quotebot</title>" in dom
+
+
+def test_a_pasted_link_is_read_and_then_answered_from(uploads_server: Process,
+                                                      site: PageSite) -> None:
+    query = urllib.parse.urlencode({"add": site.url("/news/sea-wall"),
+                                    "q": "Who is the harbour master?"})
+    dom = rendered_page(uploads_server.url + "/?" + query)
+    assert '<form id="add">' in dom
+    assert ("Added Kelsey Bay votes to rebuild its sea wall after winter storms "
+            "(11 sentences).") in dom
+    assert '<p class="short">Tom Okafor</p>' in dom
+    assert "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms ¶" in dom
+    assert "Kelsey Bay votes to rebuild its sea wall after winter storms (11 sentences)" in dom
+    # The link went to this page's own library, under a name that does not show its session.
+    data_dir: Path = uploads_server.extra["data_dir"]
+    assert [p.name[:4] for p in data_dir.iterdir()] == ["web-"]
+
+
+def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
+                                                           site: PageSite) -> None:
+    query = urllib.parse.urlencode({"add": site.url("/missing")})
+    dom = rendered_page(uploads_server.url + "/?" + query)
+    assert '<p id="added" class="error" aria-live="polite">' in dom
+    assert "404 Not Found" in dom
+
+
+def test_without_uploads_the_page_offers_no_link_field(server: Process) -> None:
+    dom = rendered_page(server.url + "/?add=" + urllib.parse.quote("https://example.org/"))
+    assert '<form id="add" hidden="">' in dom
+    assert "Added" not in dom

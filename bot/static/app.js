@@ -2,6 +2,9 @@
 // The chat page: asks POST /v1/ask and renders the answer JSON. The first answer carries the
 // id of the conversation the server started; later questions in this tab send it back.
 // Everything from the article is inserted as text, never as HTML.
+// When the server lets the page add links (GET /v1/config), a link pasted into the second
+// form joins this conversation's own library (POST /v1/session/docs); questions are then
+// answered from it first, and from the server's article when it does not say.
 (function () {
   const log = document.getElementById("log");
   const form = document.getElementById("ask");
@@ -10,8 +13,12 @@
   const STOP = new Set(("a an and are as at be by did do does for from had has have how i in is it " +
     "its of on or she he they the their this to was were what when where which who whom why will " +
     "with about many much more").split(" "));
+  const addForm = document.getElementById("add");
+  const linkInput = document.getElementById("link");
+  const addedLine = document.getElementById("added");
   let session = sessionStorage.getItem("quotebot-session");
   let lastQuestion = "";
+  const added = [];
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -68,10 +75,10 @@
     moreButton.disabled = false;
   }
 
-  async function post(question) {
-    const body = {question: question};
+  async function post(path, fields) {
+    const body = Object.assign({}, fields);
     if (session) body.session = session;
-    const response = await fetch("/v1/ask", {
+    const response = await fetch(path, {
       method: "POST",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify(body),
@@ -79,19 +86,42 @@
     return response.json();
   }
 
-  // The answer, in this tab's conversation; a new one if the server no longer knows it.
-  async function converse(question) {
-    let data = await post(question);
+  // The server's answer in this tab's conversation; a new conversation if the server no
+  // longer knows this one.
+  async function converse(path, fields) {
+    let data = await post(path, fields);
     if (session && data.error && data.error.code === "unknown_session") {
       session = null;
       sessionStorage.removeItem("quotebot-session");
-      data = await post(question);
+      data = await post(path, fields);
     }
     if (typeof data.session === "string") {
       session = data.session;
       sessionStorage.setItem("quotebot-session", session);
     }
     return data;
+  }
+
+  async function addLink(url) {
+    url = url.trim();
+    if (!url) return;
+    addedLine.className = "muted";
+    addedLine.textContent = "Reading " + url + " …";
+    try {
+      const data = await converse("/v1/session/docs", {url: url});
+      if (data.error) {
+        addedLine.className = "error";
+        addedLine.textContent = data.error.message;
+        return;
+      }
+      added.push(data);
+      addedLine.textContent = `Added ${data.title} (${data.sentences} sentences). ` +
+        "Ask about it below; what it does not say comes from the article above.";
+      showSources();
+    } catch (err) {
+      addedLine.className = "error";
+      addedLine.textContent = "Could not reach quotebot: " + err;
+    }
   }
 
   async function ask(question) {
@@ -101,7 +131,7 @@
     turn.appendChild(el("p", "q", question));
     log.appendChild(turn);
     try {
-      const data = await converse(question);
+      const data = await converse("/v1/ask", {question: question});
       render(turn, data, question.toLowerCase() === "more" ? lastQuestion : question);
       if (question.toLowerCase() !== "more") lastQuestion = question;
     } catch (err) {
@@ -117,14 +147,34 @@
     ask(question);
   });
   moreButton.addEventListener("click", () => ask("more"));
+  addForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const url = linkInput.value;
+    linkInput.value = "";
+    addLink(url);
+  });
 
-  fetch("/v1/docs").then(r => r.json()).then(data => {
-    const docs = data.documents || [];
-    document.getElementById("sources").textContent =
-      "Reading: " + docs.map(d => `${d.title} (${d.sentences} sentences)`).join(", ");
-  }).catch(() => {});
+  let corpusDocs = [];
+  function showSources() {
+    const parts = corpusDocs.concat(added).map(d => `${d.title} (${d.sentences} sentences)`);
+    document.getElementById("sources").textContent = "Reading: " + parts.join(", ");
+  }
 
-  // /?q=… asks straight away (links, bookmarks, tests).
-  const initial = new URLSearchParams(location.search).get("q");
-  if (initial) ask(initial);
+  async function start() {
+    try {
+      const docs = await (await fetch("/v1/docs")).json();
+      corpusDocs = docs.documents || [];
+      showSources();
+    } catch (err) { /* the page still asks */ }
+    let uploads = false;
+    try {
+      uploads = (await (await fetch("/v1/config")).json()).uploads === true;
+    } catch (err) { /* an older server: no links */ }
+    addForm.hidden = !uploads;
+    // /?add=LINK adds a link and /?q=… asks straight away (links, bookmarks, tests).
+    const params = new URLSearchParams(location.search);
+    if (uploads && params.get("add")) await addLink(params.get("add"));
+    if (params.get("q")) await ask(params.get("q"));
+  }
+  start();
 })();

@@ -1,4 +1,4 @@
-"""The ``quotebot`` command: ask, repl, show, docs, index, eval, serve, telegram.
+"""The ``quotebot`` command: ask, repl, show, docs, add, forget, index, eval, serve, telegram.
 
 Heavy imports (the engine, the bot stack) happen inside the commands that need
 them, so ``quotebot --help`` and ``quotebot ask`` start quickly.
@@ -362,7 +362,11 @@ def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> 
     engine = open_engine(corpus, index_dir)
     document = engine.document(resolve_doc(engine, doc))
     if as_json:
-        click.echo(dumps({"doc": document.id, "title": document.title, "text": document.text}))
+        # Where the document came from, when it is known (an added page or a front matter).
+        known = {key: value for key, value in (("url", document.url), ("author", document.author),
+                                               ("date", document.date)) if value}
+        click.echo(dumps({"doc": document.id, "title": document.title, **known,
+                          "text": document.text}))
     else:
         click.echo(document.text, nl=not document.text.endswith("\n"))
 
@@ -391,6 +395,209 @@ def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
     width = max((len(d.id) for d in engine.documents), default=3)
     for r in rows:
         click.echo(f"{r['doc']:<{width}}  {r['sentences']:>6} sentences  {r['title']}")
+
+
+# -- add / forget ----------------------------------------------------------------------------
+
+
+class _SlowSteps:
+    """Says on stderr what a command is doing, once it has taken over ``delay`` seconds: the
+    step under way then, and every step after it (quick work stays quiet)."""
+
+    def __init__(self, delay: float = 1.0) -> None:
+        import threading
+
+        self._current = ""
+        self._shown = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._show_current)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _show_current(self) -> None:
+        with self._lock:
+            self._shown = True
+            if self._current:
+                click.echo(f"{self._current}…", err=True)
+
+    def step(self, text: str) -> None:
+        with self._lock:
+            self._current = text
+            if self._shown:
+                click.echo(f"{text}…", err=True)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+def _source_label(source: str) -> str:
+    """A source as messages name it: a link by its address, a path as given."""
+    from quotebot.ingest import is_url
+
+    return source.strip() if is_url(source) else source
+
+
+limit_options = [
+    click.option("--max-documents", type=click.IntRange(min=0), default=10_000,
+                 show_default=True, help="Documents the library may hold at most (0: no limit)."),
+    click.option("--max-document-mb", type=click.FloatRange(min=0), default=50.0,
+                 show_default=True, help="Megabytes of text one document may have (0: no limit)."),
+    click.option("--max-library-mb", type=click.FloatRange(min=0), default=1024.0,
+                 show_default=True,
+                 help="Megabytes of text all documents together may have (0: no limit)."),
+]
+
+
+def _limits(max_documents: int, max_document_mb: float, max_library_mb: float) -> Any:
+    from quotebot.library import MB, LibraryLimits
+
+    return LibraryLimits(max_documents, int(max_document_mb * MB), int(max_library_mb * MB))
+
+
+def _with_limits(func: Any) -> Any:
+    for option in reversed(limit_options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("--to", "to", required=True, metavar="DIR", type=click.Path(path_type=str),
+              help="The library folder (created if missing); --corpus DIR answers from it.")
+@semantic_option
+@json_option
+@_with_limits
+@handle_errors
+def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_documents: int,
+        max_document_mb: float, max_library_mb: float) -> None:
+    """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
+    folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
+    its title, link, author and date, and DIR's saved index is updated, so that the next
+    `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
+
+    A source that cannot be read is reported (and the exit status is 1), and the others are
+    still added. With --json, one JSON object per line: {"doc", "title", "url",
+    "sentences"} for each document added, {"source", "error"} for each source that failed.
+
+    \b
+    Examples:
+        quotebot add https://example.org/news/story --to ~/articles
+        quotebot add saved-page.html report.pdf notes/ --to ~/articles
+        quotebot ask "who resigned?" --corpus ~/articles
+        quotebot forget story --from ~/articles
+    """
+    from quotebot.indexing import progress_lines
+    from quotebot.ingest import load_source
+    from quotebot.library import Library
+    from quotebot.models import Document
+    from quotebot.store import IndexFolder
+
+    library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
+    _check_library_folder(library)
+    IndexFolder(library.index_dir).check_writable()  # before any fetching
+    steps = _SlowSteps()
+    failed: list[tuple[str, QuotebotError]] = []
+    found: list[tuple[str, Document]] = []
+    try:
+        for source in sources:
+            label = _source_label(source)
+            steps.step(f"reading {label}")
+            skipped: list[Any] = []
+            try:
+                found += [(label, doc) for doc in load_source(source, skipped=skipped)]
+            except QuotebotError as exc:
+                failed.append((label, exc))
+            failed += [(label, exc) for exc in skipped]
+        if found:
+            steps.step(f"indexing {len(found)} document{'s' if len(found) != 1 else ''}")
+        indexing, embedding = progress_lines(to)
+        try:
+            result = library.add([doc for _, doc in found], semantic=semantic,
+                                 progress=indexing if found else None, embedding=embedding)
+        finally:
+            indexing.close()
+            embedding.close()
+    finally:
+        steps.close()
+    source_of = {id(doc): label for label, doc in found}
+    failed += [(source_of.get(id(doc), doc.title), refusal) for doc, refusal in result.refused]
+    for added in result.added:
+        if as_json:
+            click.echo(dumps(added.to_json()))
+        else:
+            again = " (replacing the earlier version)" if added.replaced else ""
+            origin = f" from {added.url}" if added.url else ""
+            click.echo(f"Added {added.doc}: {added.title} ({added.sentences:,} sentences"
+                       f"{origin}){again}")
+    for label, error in failed:
+        if as_json:
+            click.echo(dumps({"source": label, **error.to_json()}))
+        else:
+            click.echo(f"Error: {label}: {error.message}", err=True)
+    if result.added and not as_json:
+        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
+                   f"\"…\" --corpus {_shell_word(to)}")
+    if failed:
+        if not as_json:
+            click.echo(f"{len(failed)} source{'s' if len(failed) != 1 else ''} could not be "
+                       f"added{'; the others were' if result.added else ''}.", err=True)
+        sys.exit(1)
+
+
+def _check_library_folder(library: Any) -> None:
+    from quotebot.library import LibraryError
+
+    root = library.root
+    if root.exists() and not root.is_dir():
+        raise LibraryError(f"{str(root)!r} is a file; give --to a folder (it is created if "
+                           "missing).", code="library_unwritable")
+
+
+@main.command()
+@click.argument("docs", nargs=-1, required=True, metavar="DOC...")
+@click.option("--from", "from_", required=True, metavar="DIR",
+              type=click.Path(path_type=str), help="The library folder.")
+@semantic_option
+@json_option
+@handle_errors
+def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> None:
+    """Remove documents that `quotebot add` put in a library, and update its index. DOC is a
+    document's id (from `quotebot docs --corpus DIR`) or its file name. Files quotebot did
+    not add are left alone (an error says so).
+
+    \b
+    Examples:
+        quotebot forget kelsey-bay-votes-to-rebuild-its-sea-wall --from ~/articles
+        quotebot forget kelsey-bay-votes-to-rebuild-its-sea-wall.txt --from ~/articles --json
+    """
+    from quotebot.library import Library
+
+    library = Library(from_)
+    _check_library_folder(library)
+    if not library.exists():
+        raise library._unknown()
+    known = library.documents()
+    ids = [library_doc_id(known, name) for name in docs]
+    gone = library.remove(ids, semantic=semantic)
+    for info in gone:
+        if as_json:
+            click.echo(dumps({"doc": info.id, "title": info.title, "url": info.url,
+                              "removed": True}))
+        else:
+            click.echo(f"Removed {info.id}: {info.title}")
+
+
+def library_doc_id(known: Any, name: str) -> str:
+    """The id of the document ``name`` stands for (its id or its file name)."""
+    from pathlib import Path
+
+    for info in known:
+        if info.id == name:
+            return str(info.id)
+    for info in known:
+        if info.path and Path(info.path).name == Path(name).name:
+            return str(info.id)
+    return name  # the library's own error lists the documents
 
 
 # -- index -----------------------------------------------------------------------------------

@@ -344,8 +344,8 @@ def _opposites(plan: QueryPlan, strength: FloatArray, text: str, tokens: Sequenc
             if prefixed is None:
                 prefixed = _without_negative_prefix(tokens)
             own = set(analysis.terms(word))
-            for k, rest in prefixed:
-                if own & rest:
+            for k, unprefixed in prefixed:
+                if own & unprefixed:
                     found.append(Clash("opposite", concept.surface, tokens[k].surface,
                                        _phrase(text, tokens, k, k + 1)))
                     break

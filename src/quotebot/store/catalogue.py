@@ -6,6 +6,9 @@
 - With ``--index DIR``, the saved index in DIR is used as it is: commands that answer
   never rewrite it. With ``--corpus`` as well, the index wins; when it was built from
   other articles, a warning says so and how to rebuild it.
+- A library (a corpus folder filled by ``quotebot add``, see :mod:`quotebot.library`)
+  keeps its index inside itself, in ``DIR/.quotebot-index/``; ``--corpus DIR`` answers
+  from it when it holds exactly the folder's articles (in any order), and never writes it.
 - Vectors for reranking by meaning are saved beside the index they belong to, named
   after the model and the index's fingerprint, and listed in the folder's manifest.
 """
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+#: The folder inside a library that holds its saved index (hidden: the corpus loader skips it).
+LIBRARY_INDEX = ".quotebot-index"
+
 
 def default_index_dir(corpus: str | os.PathLike[str] | None) -> Path:
     """Where the index of a corpus is cached: the package's build folder for the default
@@ -53,7 +59,6 @@ def load_or_build(docs: list[Document], cache: Path, *, progress: Progress | Non
                   ) -> SentenceIndex:
     """The index saved in ``cache`` if it matches ``docs``; otherwise build it and try to
     save it there (``cache`` is a folder quotebot owns)."""
-    wanted = fingerprint(docs)
     try:
         saved = SentenceIndex.load(cache)
     except IndexFileError as exc:
@@ -63,7 +68,7 @@ def load_or_build(docs: list[Document], cache: Path, *, progress: Progress | Non
         elif exc.code != "index_missing":
             log.warning("rebuilding the cached index: %s", exc.message)
     else:
-        if saved.fingerprint == wanted and saved.analyzer_version == analysis.ANALYZER_VERSION:
+        if holds(saved, docs):
             return saved
         log.info("the articles changed since the cached index was built; rebuilding")
     index = SentenceIndex.build(docs, progress=progress)
@@ -72,6 +77,26 @@ def load_or_build(docs: list[Document], cache: Path, *, progress: Progress | Non
     except IndexFileError as exc:
         log.info("could not cache the index (%s); using it in memory", exc.message)
     return index
+
+
+def holds(index: SentenceIndex, docs: list[Document]) -> bool:
+    """Whether ``index`` was built (or updated) from exactly ``docs``, in any order: an index
+    updated in place lists its added documents last, a folder lists them by name."""
+    if index.analyzer_version != analysis.ANALYZER_VERSION or len(index.docs) != len(docs):
+        return False
+    if index.fingerprint == fingerprint(docs):
+        return True
+    by_id = {d.id: d for d in docs}
+    if len(by_id) != len(docs) or any(info.id not in by_id for info in index.docs):
+        return False
+    return index.fingerprint == fingerprint(by_id[info.id] for info in index.docs)
+
+
+def library_index_dir(corpus: str | os.PathLike[str] | None) -> Path | None:
+    """The saved index inside ``corpus`` when it is a library's folder, else None."""
+    path = resolve_corpus_path(corpus)
+    folder = path / LIBRARY_INDEX
+    return folder if path.is_dir() and IndexFolder(folder).is_index() else None
 
 
 def open_index(corpus: str | os.PathLike[str] | None, index_dir: str | os.PathLike[str] | None,
@@ -98,6 +123,17 @@ def open_index(corpus: str | os.PathLike[str] | None, index_dir: str | os.PathLi
                     "--out %s", folder, corpus, corpus, folder)
         return index, folder
     docs = load_corpus(corpus)
+    library = library_index_dir(corpus)
+    if library is not None:
+        # Only the library writes its own index (under its lock); a reader that finds it
+        # out of date (files edited by hand) builds into the cache as for any folder.
+        try:
+            index = SentenceIndex.load(library)
+        except IndexFileError as exc:
+            log.info("not using the library's index: %s", exc.message)
+        else:
+            if holds(index, docs):
+                return index, library
     cache = default_index_dir(corpus)
     return load_or_build(docs, cache, progress=progress), cache
 

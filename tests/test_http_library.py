@@ -1,0 +1,238 @@
+"""Libraries over HTTP, against real `quotebot serve` processes: with QUOTEBOT_API_KEY a client
+that sends the key adds links, texts and files to a named library and asks it; without the
+key nobody can; the library lives under QUOTEBOT_DATA_DIR, so it survives a restart and a
+second replica sharing the folder answers from it too."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pages import FIXTURES, PageSite, article_page, page_site
+from servers import Process, serve
+
+KEY = "test-key-" + "k" * 24
+AUTH = {"Authorization": f"Bearer {KEY}"}
+OFF = {"QUOTEBOT_SEMANTIC": "off"}
+TITLE = "Kelsey Bay votes to rebuild its sea wall after winter storms"
+SEA_WALL = "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms"
+
+
+def call(server: Process, method: str, path: str, data: Any = None,
+         headers: dict[str, str] | None = None, body: bytes | None = None,
+         content_type: str = "application/json") -> tuple[int, Any, dict[str, str]]:
+    """One request; its status, JSON body and headers (error statuses included)."""
+    if body is None and data is not None:
+        body = json.dumps(data).encode()
+    request = urllib.request.Request(server.url + path, data=body, method=method, headers={
+        "Content-Type": content_type, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null"), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)
+
+
+def multipart(field: str, name: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
+            f"filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode() \
+        + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def is_error(body: Any, code: str) -> bool:
+    return (set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+            and body["error"]["code"] == code and bool(body["error"]["message"]))
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[PageSite]:
+    ferry = article_page("Ferry returns to Kelsey Bay", [
+        "The ferry to Kelsey Bay returns on Monday after six weeks of repairs to its engine."])
+    with page_site({"/ferry": (ferry, "text/html")}) as pages:
+        yield pages
+
+
+def keyed_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**OFF, "QUOTEBOT_API_KEY": KEY, "QUOTEBOT_DATA_DIR": str(data_dir),
+            "QUOTEBOT_ALLOW_PRIVATE_URLS": "1", **extra}
+
+
+def test_a_client_with_the_key_adds_a_link_asks_it_lists_shows_and_removes_it(
+        site: PageSite, tmp_path: Path) -> None:
+    with serve(env=keyed_env(tmp_path)) as server:
+        status, added, _ = call(server, "POST", "/v1/libraries/news/docs",
+                                {"url": site.url("/news/sea-wall")}, AUTH)
+        assert (status, added) == (201, {"doc": SEA_WALL, "title": TITLE,
+                                         "url": site.url("/news/sea-wall"), "sentences": 11})
+        status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                                 "library": "news"}, AUTH)
+        assert status == 200 and answer["answer"] == "Tom Okafor"
+        assert answer["quotes"][0]["doc"] == SEA_WALL
+        # A follow-up in the same session stays with the library.
+        status, more = server.post("/v1/ask", {"question": "more", "library": "news",
+                                               "session": answer["session"]}, AUTH)
+        assert status == 200 and all(q["doc"] == SEA_WALL for q in more["quotes"])
+        # The server's own article is still what /v1/ask answers from without "library".
+        status, corpus = server.post("/v1/ask", {"question": "Who is the harbour master?"})
+        assert status == 200 and "Tom Okafor" not in json.dumps(corpus)
+        status, listed, _ = call(server, "GET", "/v1/libraries/news/docs", headers=AUTH)
+        assert (status, listed) == (200, {"library": "news", "documents": [
+            {"doc": SEA_WALL, "title": TITLE, "url": site.url("/news/sea-wall"),
+             "sentences": 11}]})
+        status, shown, _ = call(server, "GET", f"/v1/libraries/news/docs/{SEA_WALL}",
+                                headers=AUTH)
+        quote = answer["quotes"][0]
+        assert status == 200 and shown["text"][quote["start"]:quote["end"]] == quote["text"]
+        status, gone, _ = call(server, "DELETE", f"/v1/libraries/news/docs/{SEA_WALL}",
+                               headers=AUTH)
+        assert (status, gone["removed"], gone["doc"]) == (200, True, SEA_WALL)
+        status, body = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                               "library": "news"}, AUTH)
+        assert status == 404 and is_error(body, "unknown_library")
+        status, body, _ = call(server, "DELETE", f"/v1/libraries/news/docs/{SEA_WALL}",
+                               headers=AUTH)
+        assert status == 404 and body["error"]["code"] in ("unknown_document", "unknown_doc")
+
+
+def test_texts_and_files_are_added_and_bad_ones_refused_in_the_one_error_shape(
+        tmp_path: Path) -> None:
+    with serve(env=keyed_env(tmp_path)) as server:
+        text = (FIXTURES / "own-articles" / "tram-extension.txt").read_text()
+        status, added, _ = call(server, "POST", "/v1/libraries/notes/docs",
+                                {"text": text, "title": "Tram extension"}, AUTH)
+        assert status == 201 and added["title"] == "Tram extension" and added["sentences"] > 1
+        body, content_type = multipart("file", "river-report.pdf",
+                                       (FIXTURES / "river-report.pdf").read_bytes())
+        status, added, _ = call(server, "POST", "/v1/libraries/notes/docs", body=body,
+                                headers=AUTH, content_type=content_type)
+        assert status == 201 and added["title"] == "The River Report"
+        status, answer = server.post("/v1/ask", {"question": "How much will the repairs cost?",
+                                                 "library": "notes"}, AUTH)
+        assert status == 200 and answer["answer"] == "£380,000"
+        word, word_type = multipart("file", "minutes.docx", b"PK\x03\x04 a word file")
+        refusals = [
+            (call(server, "POST", "/v1/libraries/notes/docs", {}, AUTH), 422, "missing_field"),
+            (call(server, "POST", "/v1/libraries/notes/docs", {"url": "ftp://example.org/x"},
+                  AUTH), 400, "url_not_allowed"),
+            (call(server, "POST", "/v1/libraries/tg-1/docs", {"text": "Hi there."}, AUTH), 422,
+             "invalid_library"),
+            (call(server, "POST", "/v1/libraries/Bad%20Name/docs", {"text": "Hi."}, AUTH), 422,
+             "invalid_library"),
+            (call(server, "POST", "/v1/libraries/notes/docs", body=word, headers=AUTH,
+                  content_type=word_type), 415, "unsupported_file"),
+        ]
+        for (status, body, _), expected, code in refusals:
+            assert status == expected and is_error(body, code), body
+            assert KEY not in json.dumps(body) and str(tmp_path) not in json.dumps(body)
+
+
+def test_without_the_key_nobody_reaches_a_library(site: PageSite, tmp_path: Path) -> None:
+    with serve(env=keyed_env(tmp_path)) as server:
+        link = {"url": site.url("/news/sea-wall")}
+        for headers in ({}, {"Authorization": "Bearer wrong-key-wrong-key-wrong"},
+                        {"Authorization": f"Basic {KEY}"}, {"Authorization": KEY}):
+            status, body, sent = call(server, "POST", "/v1/libraries/news/docs", link, headers)
+            assert status == 401 and is_error(body, "unauthorized")
+            assert sent["WWW-Authenticate"].startswith("Bearer")
+            status, body, _ = call(server, "GET", "/v1/libraries/news/docs", headers=headers)
+            assert status == 401
+            status, body = server.post("/v1/ask", {"question": "Who?", "library": "news"},
+                                       headers)
+            assert status == 401 and is_error(body, "unauthorized")
+        assert not (tmp_path / "news").exists()
+    assert KEY not in server.log()
+
+
+def test_with_no_key_configured_the_library_endpoints_are_off(tmp_path: Path) -> None:
+    with serve(env={**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path)}) as server:
+        status, body, _ = call(server, "POST", "/v1/libraries/news/docs",
+                               {"text": "Some text."}, AUTH)
+        assert status == 403 and is_error(body, "libraries_disabled")
+        assert "QUOTEBOT_API_KEY" in body["error"]["message"]
+        status, body = server.post("/v1/ask", {"question": "how many stabbings?",
+                                               "library": "news"}, AUTH)
+        assert status == 403 and is_error(body, "libraries_disabled")
+        status, answer = server.post("/v1/ask", {"question": "how many stabbings?"})
+        assert status == 200 and answer["answer"] == "72"
+        status, config, _ = call(server, "GET", "/v1/config")
+        assert (status, config) == (200, {"uploads": False, "max_documents": 0})
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_private_address_is_refused_as_url_not_allowed(site: PageSite, tmp_path: Path) -> None:
+    env = keyed_env(tmp_path)
+    del env["QUOTEBOT_ALLOW_PRIVATE_URLS"]
+    fetched = site.hits.get("/news/sea-wall", 0)
+    with serve(env=env) as server:
+        status, body, _ = call(server, "POST", "/v1/libraries/news/docs",
+                               {"url": site.url("/news/sea-wall")}, AUTH)
+    assert status == 400 and is_error(body, "url_not_allowed")
+    assert site.hits.get("/news/sea-wall", 0) == fetched
+    assert not (tmp_path / "news" / f"{SEA_WALL}.txt").exists()
+
+
+def test_a_library_survives_a_restart_and_replicas_sharing_the_folder_share_it(
+        site: PageSite, tmp_path: Path) -> None:
+    env = keyed_env(tmp_path)
+    with serve(env=env) as first:
+        status, _, _ = call(first, "POST", "/v1/libraries/shared/docs",
+                            {"url": site.url("/news/sea-wall")}, AUTH)
+        assert status == 201
+    with serve(env=env) as again, serve(env=env) as replica:
+        for server in (again, replica):
+            status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                                     "library": "shared"}, AUTH)
+            assert status == 200 and answer["answer"] == "Tom Okafor"
+        # What one replica adds, the other answers from at once.
+        text = (FIXTURES / "own-articles" / "cup-final.txt").read_text()
+        status, added, _ = call(replica, "POST", "/v1/libraries/shared/docs", {"text": text},
+                                AUTH)
+        assert status == 201
+        status, listed, _ = call(again, "GET", "/v1/libraries/shared/docs", headers=AUTH)
+        assert {d["doc"] for d in listed["documents"]} == {SEA_WALL, added["doc"]}
+        status, answer = again.post("/v1/ask", {"question": "Who scored the winner?",
+                                                "library": "shared"}, AUTH)
+        assert status == 200 and answer["answer"] == "Lena Moss"
+
+
+def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
+        site: PageSite, tmp_path: Path) -> None:
+    env = {**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1",
+           "QUOTEBOT_WEB_MAX_DOCS": "1", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
+    with serve(env=env) as server:
+        status, config, _ = call(server, "GET", "/v1/config")
+        assert (status, config) == (200, {"uploads": True, "max_documents": 1})
+        status, added = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
+        assert status == 201 and added["title"] == TITLE and added["sentences"] == 11
+        session = added["session"]
+        status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                                 "session": session})
+        assert status == 200 and answer["answer"] == "Tom Okafor"
+        # What the link does not say comes from the server's article, in the same session.
+        status, answer = server.post("/v1/ask", {"question": "how many stabbings?",
+                                                 "session": session})
+        assert status == 200 and answer["answer"] == "72"
+        status, other = server.post("/v1/ask", {"question": "Who is the harbour master?"})
+        assert status == 200 and "Tom Okafor" not in json.dumps(other)
+        # One link per session here (QUOTEBOT_WEB_MAX_DOCS=1); a second is refused politely.
+        status, body = server.post("/v1/session/docs", {"url": site.url("/ferry"),
+                                                        "session": session})
+        assert status == 409 and is_error(body, "library_full")
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
+                                                        "session": "not-a-session-we-issued"})
+        assert status == 404 and is_error(body, "unknown_session")
+        # Named libraries still need the key, which this server does not have.
+        status, body, _ = call(server, "GET", "/v1/libraries/news/docs", headers=AUTH)
+        assert status == 403 and is_error(body, "libraries_disabled")
+    with serve(env={**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path)}) as server:
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
+        assert status == 403 and is_error(body, "uploads_disabled")

@@ -1,0 +1,244 @@
+"""Libraries: `quotebot add` fills a folder with articles from files, folders and links and
+keeps its index current, so that `quotebot ask --corpus DIR` answers at once; `quotebot
+forget` removes what it added; limits hold, and writers take turns."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from quotebot.corpus import read_document
+from quotebot.errors import QuotebotError
+from quotebot.ingest import load_source
+from quotebot.library import Library, LibraryError, LibraryLimits
+from quotebot.models import Document
+from quotebot.store.catalogue import default_index_dir, open_index
+
+from conftest import run_cli
+from pages import FIXTURES, NEWS_PAGE, article_page, page_site
+
+OFF = {"QUOTEBOT_SEMANTIC": "off"}
+OWN = FIXTURES / "own-articles"
+SEA_WALL = "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms"
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def note(title: str, text: str, url: str = "") -> Document:
+    return Document(id="x", title=title, text=text, url=url)
+
+
+# -- quotebot add ------------------------------------------------------------------------------
+
+
+def test_an_added_page_is_answered_from_the_librarys_own_index(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    added = run_cli("add", str(NEWS_PAGE), "--to", str(library), "--json", env=OFF)
+    assert added.returncode == 0, added.stderr
+    assert json_lines(added.stdout) == [{
+        "doc": SEA_WALL, "title": "Kelsey Bay votes to rebuild its sea wall after winter storms",
+        "url": "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "sentences": 11}]
+    answer = json.loads(run_cli("ask", "Who is the harbour master?", "--corpus", str(library),
+                                "--json", env=OFF).stdout)
+    assert answer["answer"] == "Tom Okafor"
+    # The library's saved index was used as it is: nothing was built into the cache.
+    assert not default_index_dir(library).exists()
+    shown = json.loads(run_cli("show", SEA_WALL, "--corpus", str(library), "--json").stdout)
+    assert (shown["url"], shown["author"], shown["date"]) == (
+        "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "Amira Holt", "2024-03-14")
+    quote = answer["quotes"][0]  # type: ignore[index]
+    assert shown["text"][quote["start"]:quote["end"]] == quote["text"]
+
+
+def test_a_folder_and_a_link_are_added_and_a_bad_source_is_named_while_the_rest_go_in(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "saved"
+    shutil.copytree(OWN, folder)
+    (folder / "scan.pdf").write_bytes((FIXTURES / "scanned-notice.pdf").read_bytes())
+    library = tmp_path / "library"
+    with page_site() as site:
+        result = run_cli("add", str(folder), site.url("/news/sea-wall"),
+                         str(tmp_path / "missing.html"), "--to", str(library),
+                         env={**OFF, "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"})
+    assert result.returncode == 1
+    assert result.stdout.count("Added ") == 4
+    assert f"from {site.url('/news/sea-wall')}" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2
+    assert "scan.pdf" in errors[0] and "OCR" in errors[0]
+    assert "missing.html" in errors[1] and "does not exist" in errors[1]
+    assert "2 sources could not be added; the others were." in result.stderr
+    docs = json.loads(run_cli("docs", "--corpus", str(library), "--json").stdout)["documents"]
+    assert len(docs) == 4
+    answer = json.loads(run_cli("ask", "Who won the cup?", "--corpus", str(library), "--json",
+                                env=OFF).stdout)
+    assert answer["answered"] and "Harbour City" in answer["quotes"][0]["text"]
+
+
+def test_a_private_address_is_refused_unless_allowed(tmp_path: Path) -> None:
+    with page_site() as site:
+        result = run_cli("add", site.url("/news/sea-wall"), "--to", str(tmp_path / "lib"),
+                         "--json", env=OFF)
+    assert result.returncode == 1
+    (line,) = json_lines(result.stdout)
+    assert line["source"] == site.url("/news/sea-wall")
+    assert line["error"]["code"] == "url_not_allowed"  # type: ignore[index]
+    assert site.hits == {}
+
+
+def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    first = article_page("Ferry timetable changes", [
+        "The ferry to Kelsey Bay leaves the east landing every hour from Monday.",
+        "Fares stay at two pounds for adults."])
+    second = article_page("Ferry timetable changes", [
+        "The ferry to Kelsey Bay leaves the east landing every half hour from Monday.",
+        "Fares rise to three pounds for adults."])
+    env = {**OFF, "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
+    with page_site({"/ferry": (first, "text/html")}) as site:
+        assert run_cli("add", site.url("/ferry"), "--to", str(library), env=env).returncode == 0
+        site.pages["/ferry"] = (second, "text/html")
+        again = run_cli("add", site.url("/ferry"), "--to", str(library), env=env)
+    assert again.returncode == 0, again.stderr
+    assert "replacing the earlier version" in again.stdout
+    assert [p.name for p in library.glob("*.txt")] == ["ferry-timetable-changes.txt"]
+    answer = json.loads(run_cli("ask", "How much are the fares?", "--corpus", str(library),
+                                "--json", env=OFF).stdout)
+    assert answer["answer"] == "three pounds"
+
+
+def test_forget_removes_what_add_put_there_and_leaves_a_users_own_file(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    own = library / "my-notes.txt"
+    own.write_text("My notes\nThe harbour wall needs painting before the summer.\n",
+                   encoding="utf-8")
+    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    refused = run_cli("forget", "my-notes", "--from", str(library), env=OFF)
+    assert refused.returncode == 1
+    assert "did not add" in refused.stderr and own.exists()
+    gone = run_cli("forget", f"{SEA_WALL}.txt", "--from", str(library), "--json", env=OFF)
+    assert gone.returncode == 0, gone.stderr
+    assert json_lines(gone.stdout)[0]["doc"] == SEA_WALL
+    assert sorted(p.name for p in library.iterdir() if not p.name.startswith(".")) == [
+        "my-notes.txt"]
+    docs = json.loads(run_cli("docs", "--corpus", str(library), "--json").stdout)["documents"]
+    assert [d["doc"] for d in docs] == ["my-notes"]
+    assert not default_index_dir(library).exists()
+
+
+def test_an_added_page_answers_as_its_text_does(tmp_path: Path) -> None:
+    """Quality parity: the page through `quotebot add` gives the short answers and best
+    quotes that the article's text file gives through `quotebot add` (the file holds the
+    headline as its first line, the page's text does not, so later quotes may differ)."""
+    questions = ["When was the old wall built?", "How many homes are behind the wall?",
+                 "Who is the harbour master?", "When will the exhibition be held?",
+                 "How much will the Environment Agency pay?", "Who voted against the plan?",
+                 "When will work start?", "What is the weather in Paris?"]
+    answers = []
+    for source in (NEWS_PAGE, FIXTURES / "news-article.txt"):
+        library = tmp_path / source.suffix.strip(".")
+        assert run_cli("add", str(source), "--to", str(library), env=OFF).returncode == 0
+        turns = run_cli("repl", "--corpus", str(library), "--json", env=OFF,
+                        stdin="\n".join(f":new\n{q}" for q in questions) + "\n")
+        answers.append([(a["answer"], [q["text"] for q in a["quotes"]][:1])
+                        for a in json_lines(turns.stdout) if "question" in a])
+    from_page, from_text = answers
+    assert len(from_page) == len(questions)
+    assert from_page == from_text
+    assert [a for a, _ in from_page[:7]] == ["1887", "640", "Tom Okafor", "2 April",
+                                            "£9 million", "Harriet Lyle", "September"]
+    assert from_page[7] == (None, [])
+
+
+# -- the library itself ------------------------------------------------------------------------
+
+
+def test_limits_refuse_a_document_and_keep_the_others(tmp_path: Path) -> None:
+    library = Library(tmp_path / "lib", LibraryLimits(max_documents=2, max_document_bytes=200,
+                                                      max_library_bytes=300))
+    long = note("Long", "A sentence about the harbour wall and the ferry. " * 10)
+    result = library.add([note("One", "The ferry is back on Monday.\n", "https://a.example/1"),
+                          long, note("Two", "The tide was high on Sunday.\n"),
+                          note("Three", "The wall was built in 1887.\n")], semantic="off")
+    assert [a.title for a in result.added] == ["One", "Two"]
+    assert [(d.title, e.code) for d, e in result.refused] == [("Long", "document_too_large"),
+                                                              ("Three", "library_full")]
+    assert "490 bytes of text; a library takes documents of up to 200 bytes" in (
+        result.refused[0][1].message)
+    # A new version of a document replaces it: the library holds no more than before.
+    again = library.add([note("One", "The ferry is back on Tuesday.\n", "https://a.example/1")],
+                        semantic="off")
+    assert not again.refused and again.added[0].replaced
+    small = Library(library.root, LibraryLimits(max_library_bytes=80))
+    refused = small.add([note("Four", "x " * 30 + "\n")], semantic="off").refused
+    assert refused[0][1].code == "library_too_large" and "80 bytes" in refused[0][1].message
+    assert [d.title for d in library.documents()] == ["Two", "One"]
+    assert "Tuesday" in library.load_index().document(library.documents()[1].id).text
+
+
+def test_the_same_link_under_a_new_title_replaces_the_old_file(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    url = "https://example.org/ferry"
+    library.add([note("Ferry news", "The ferry is back.\n", url)], semantic="off")
+    result = library.add([note("Ferry back at last", "The ferry is back at last.\n", url)],
+                         semantic="off")
+    assert result.added[0].replaced
+    assert [p.name for p in tmp_path.glob("*.txt")] == ["ferry-back-at-last.txt"]
+    assert [d.title for d in library.documents()] == ["Ferry back at last"]
+
+
+def test_the_index_follows_files_edited_by_hand(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(load_source(OWN), semantic="off")
+    cup = next(tmp_path.glob("harbour-city*.txt"))
+    cup.write_text(cup.read_text(encoding="utf-8").replace("Harbour City", "Kelsey Rovers"),
+                   encoding="utf-8")
+    # A reader sees the folder changed and does not trust the library's index …
+    index, folder = open_index(tmp_path, None)
+    assert folder != library.index_dir and "Kelsey Rovers" in index.document(cup.stem).text
+    # … and the next change brings the library's own index up to date.
+    library.add([note("Tide", "The tide was high on Sunday.\n")], semantic="off")
+    index, folder = open_index(tmp_path, None)
+    assert folder == library.index_dir
+    assert "Kelsey Rovers" in index.document(cup.stem).text
+    assert read_document(cup).text == index.document(cup.stem).text
+
+
+def test_writers_take_turns_and_every_document_reaches_the_index(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(3):
+                Library(tmp_path).add([note(f"Story {n} {i}", f"Story {n} {i} is here.\n")],
+                                      semantic="off")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    titles = sorted(d.title for d in Library(tmp_path).documents())
+    assert titles == sorted(f"Story {n} {i}" for n in range(4) for i in range(3))
+    assert len(list(tmp_path.glob("*.txt"))) == 12
+
+
+def test_an_unknown_library_and_an_unknown_document_say_so(tmp_path: Path) -> None:
+    with pytest.raises(LibraryError) as info:
+        Library(tmp_path / "none").load_index()
+    assert info.value.code == "unknown_library"
+    library = Library(tmp_path)
+    library.add([note("One", "The ferry is back on Monday.\n")], semantic="off")
+    with pytest.raises(QuotebotError) as missing:
+        library.remove(["two"], semantic="off")
+    assert missing.value.code == "unknown_document" and "one" in missing.value.message
