@@ -5,9 +5,10 @@ meaning and with words only, on the shipped article and on the SQuAD Super Bowl 
 
 Questions are those shipped with the article (index/met-police-nypd-visit.qa.json) and
 the SQuAD file's, each asked once a round; the answer cache is cleared before every
-question, so each one is planned, retrieved, reranked, decided and extracted from scratch (the question's embedding
-included). Reports the median and 90th percentile per question and the ratio of the two
-modes, measured in the same run. Writes benchmarks/results/answer.json.
+question, so each one is planned, retrieved, reranked, decided and extracted from
+scratch (the question's embedding included). Reports the median and 90th percentile per
+question and the ratio of the two modes, measured in the same run. Writes
+benchmarks/results/answer.json.
 """
 
 from __future__ import annotations
