@@ -28,7 +28,27 @@ ENV_EXAMPLE = (DEPLOY / "quotebot.env.example").read_text(encoding="utf-8")
 
 
 def documented_variables() -> set[str]:
-    return set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE, flags=re.M))
+    """Variables the example sets or shows commented out (``#QUOTEBOT_INDEX=…``)."""
+    return set(re.findall(r"^#?([A-Z_]+)=", ENV_EXAMPLE, flags=re.M))
+
+
+def test_the_env_example_never_overrides_what_the_image_or_the_unit_set() -> None:
+    """Catches an empty ``QUOTEBOT_INDEX=`` in the env file: systemd's EnvironmentFile= and
+    compose's env_file override the unit's Environment= and the image's ENV, so the service
+    would silently build an index of the shipped article instead of serving its own. A
+    variable set in both places must have the same value there, unless the command line
+    gives it as a flag (which wins over both)."""
+    here = dict(re.findall(r"^([A-Z_]+)=(.*)$", ENV_EXAMPLE, flags=re.M))
+    unit = (DEPLOY / "quotebot.service").read_text(encoding="utf-8")
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    by_unit = dict(re.findall(r"^Environment=([A-Z_]+)=(\S*)", unit, flags=re.M))
+    by_image = dict(re.findall(r"\b(QUOTEBOT_[A-Z_]+)=(\S*)", dockerfile.split("\nENV", 1)[1]))
+    assert {"QUOTEBOT_INDEX", "QUOTEBOT_DATA_DIR"} <= by_unit.keys() & by_image.keys()
+    flags = " ".join(re.findall(r"^(?:CMD|ExecStart).*$", dockerfile + "\n" + unit, flags=re.M))
+    for name, value in [*by_unit.items(), *by_image.items()]:
+        option = "--" + name.removeprefix("QUOTEBOT_").lower().replace("_", "-")
+        if name in here and option not in flags:
+            assert here[name] == value, f"{name}={here[name]} in the env example overrides {value}"
 
 
 def test_compose_runs_quotebot_with_redis_and_health_checks() -> None:

@@ -205,6 +205,18 @@ def test_a_follow_up_prefers_the_article_the_conversation_is_about(tmp_path: Pat
     assert follow.short is not None and follow.short.text.startswith("June")
 
 
+def test_a_short_answer_comes_from_the_article_the_question_is_about(own: QuoteEngine) -> None:
+    """Catches a "when" answer taken from another article's date (the cup final's parade
+    on Monday for the tram's opening): the short answer is in the first quote, and both
+    come from the tram article."""
+    answer = answer_once(own, "When does the tram open?")
+    assert answer.short is not None and answer.quotes
+    first = answer.quotes[0]
+    assert first.doc.startswith("tram")
+    assert first.start <= answer.short.start < answer.short.end <= first.end
+    assert answer.short.text == "2027"
+
+
 def test_one_article_of_a_folder_is_asked_alone_and_more_stays_in_it(own: QuoteEngine) -> None:
     """Catches: --doc ignored by "more", or an unknown document answered from the rest."""
     everywhere = answer_once(own, "who said", k=10)
