@@ -104,3 +104,30 @@ def test_a_damaged_index_names_its_own_folder_not_the_parent(tmp_path: Path) -> 
     assert "damaged" in line
     assert f"--out '{out}'" in line or f"--out {out}" in line
     assert f"'{tmp_path}'" not in line.replace(f"'{out}'", "")
+
+
+def test_reading_commands_never_rewrite_a_saved_index(tmp_path: Path) -> None:
+    """`ask`, `docs` and `eval` given a saved index answer from it as it is, even when the
+    corpus given beside it has changed since: they say so, and the index is untouched
+    (catches a read-only command that rebuilt the index it was told to read)."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for source in ARTICLES.iterdir():
+        (articles / source.name).write_bytes(source.read_bytes())
+    out = tmp_path / "index"
+    done = run_cli("index", "--out", str(out), "--corpus", str(articles), "--semantic", "off")
+    assert done.returncode == 0, done.stderr
+    (articles / "new-article.txt").write_text("The harbour reopened to ferries on Friday.\n")
+    before = snapshot(out)
+
+    by_flag = run_cli("ask", "how many jobs?", "--index", str(out), "--corpus", str(articles),
+                      "--semantic", "off", "--json")
+    by_env = run_cli("docs", env={"QUOTEBOT_INDEX": str(out), "QUOTEBOT_CORPUS": str(articles),
+                                  "QUOTEBOT_SEMANTIC": "off"})
+
+    assert by_flag.returncode == 0 and by_env.returncode == 0, by_flag.stderr + by_env.stderr
+    assert json.loads(by_flag.stdout)["answered"]
+    assert "new-article" not in by_env.stdout  # answered from the index as it was saved
+    for stderr in (by_flag.stderr, by_env.stderr):
+        assert "index" in stderr.lower() and "quotebot index" in stderr
+    assert snapshot(out) == before
