@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
+from quotebot.indexing import ProgressLine, progress_lines
 from quotebot.models import Answer
 from quotebot.session import SessionState, follow_up
 from quotebot.store import IndexFolder, SentenceIndex
@@ -76,10 +77,14 @@ class Answerer:
         """Open the index (building it if need be), attach saved vectors, start computing
         missing ones in the background, and watch the index folder (blocks while the index
         opens: call it from a thread in a server)."""
-        index, directory = open_index(corpus, index_dir)
+        indexing, embedding = progress_lines(corpus)
+        try:
+            index, directory = open_index(corpus, index_dir, progress=indexing)
+        finally:
+            indexing.close()
         engine = _engine_with_saved_vectors(index, directory, semantic)
         answerer = cls(engine, semantic=semantic, watch_seconds=watch_seconds, embed=embed)
-        answerer._embed_in_background(engine)
+        answerer._embed_in_background(engine, progress=embedding)
         answerer._start_watching()
         return answerer
 
@@ -127,15 +132,20 @@ class Answerer:
 
     # -- keeping current ----------------------------------------------------------------
 
-    def _embed_in_background(self, engine: QuoteEngine) -> None:
+    def _embed_in_background(self, engine: QuoteEngine,
+                             progress: ProgressLine | None = None) -> None:
+        """Compute the vectors ``engine`` lacks in a thread of their own (with ``progress``
+        on stderr, when given, for work over a second)."""
         if engine.semantic or not engine.wants_semantic(self.semantic_mode):
+            if progress is not None:
+                progress.close()
             return
 
         def embed() -> None:
             started = time.perf_counter()
             try:
                 if self.embed:
-                    engine.attach_semantic(self.semantic_mode)
+                    engine.attach_semantic(self.semantic_mode, progress=progress)
                 else:
                     # Another worker computes them; pick them up once saved.
                     while not self._closed.is_set() and not engine.attach_semantic(
@@ -144,6 +154,9 @@ class Answerer:
             except (QuotebotError, OSError) as exc:
                 log.warning("reranking by meaning stays off: %s", getattr(exc, "message", exc))
                 return
+            finally:
+                if progress is not None:
+                    progress.close()
             if not engine.semantic:
                 return
             log.info("reranking by meaning is on (vectors for %d sentences ready in %.1f s)",

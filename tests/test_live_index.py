@@ -38,7 +38,8 @@ def wait_until(condition: Any, timeout: float, step: float = 0.2) -> bool:
 def test_a_server_answers_by_words_at_once_and_by_meaning_once_the_vectors_are_ready(
         tmp_path: Path) -> None:
     """Catches: a server that is not healthy until every sentence is embedded (minutes on
-    a large corpus without saved vectors), or that never switches to meaning."""
+    a large corpus without saved vectors), that never switches to meaning, or that embeds
+    without a word on stderr."""
     corpus = tmp_path / "news"
     corpus.mkdir()
     # Enough text that embedding takes a while, so "pending" can be seen.
@@ -50,6 +51,8 @@ def test_a_server_answers_by_words_at_once_and_by_meaning_once_the_vectors_are_r
         assert health["semantic"] == "pending"
         status, answer = server.post("/v1/ask", {"question": "how many passengers?"})
         assert status == 200 and answer["answer"] == "240"
+        # Long work is not silent: the embedding says on stderr what it does.
+        assert wait_until(lambda: "embedding 1,2" in server.log(), 60), server.log()
         assert wait_until(lambda: get(server.url + "/healthz")["semantic"] == "on", 240)
         status, answer = server.post("/v1/ask", {"question": "how many passengers?"})
         assert status == 200 and answer["answer"] == "240"
