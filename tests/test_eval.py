@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from quotebot.cli import main
-from quotebot.evaluate import exact_match, normalize_answer, token_f1
+from quotebot.evaluate import exact_match, format_report, normalize_answer, token_f1
 
 ARTICLE = (
     "The harbour festival drew 40,000 visitors over three days.\n"
@@ -71,6 +71,10 @@ def test_reports_hit_rates_short_answers_abstention_and_followups(tmp_path: Path
     # "more" after the only passage about visitors has nothing new to give.
     assert [c["ok"] for c in report["followups"]["conversations"]] == [True, False]
     assert [m["id"] for m in report["misses"]] == ["c"]
+    # The text report names the conversation that failed, not only the count.
+    text = format_report(report)
+    assert "follow-ups: 1/2 correct" in text
+    assert "failed g: How many visitors came? → more" in text and "failed f" not in text
 
 
 def test_reads_squad_files_and_scores_short_answers(tmp_path: Path, corpus: Path) -> None:

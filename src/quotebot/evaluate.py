@@ -352,6 +352,10 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
     fu = report["followups"]
     if fu["total"]:
         lines.append(f"follow-ups: {fu['correct']}/{fu['total']} correct")
+        for convo in fu["conversations"]:
+            if not convo["ok"]:
+                lines.append(f"  failed {convo['id']}: {' → '.join(convo['turns'])}")
+                lines.append(f"      got: {(convo.get('last_quote') or '—')[:90]!r}")
     lines.append(f"time: {report['seconds']:.2f} s for {report['overall']['questions']} questions")
     misses = report["misses"]
     if misses:
