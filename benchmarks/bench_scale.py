@@ -13,9 +13,13 @@ saved format) and runs up to --rank-bm25-max sentences. Every query is a list of
 tokens; each system maps them to its own ids, scores and returns the top 10. The top 10
 of quotebot and bm25s are compared query by query.
 
-Part 2, quotebot's own pipeline: English-like news text (corpora.write_news) indexed by
+Part 2, what users wait for: English-like news text (corpora.write_news) indexed by
 `SentenceIndex.build` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
-process that answers questions with the full engine (plan, retrieve, rerank, extract).
+process that answers questions with the full engine (plan, retrieve, features, rerank,
+decide, extract, quote; words only) and, for the same questions' own terms, retrieves
+BM25's top 10 alone. bm25s and rank-bm25 index the same sentences' index terms (written
+out from the saved index) and retrieve for the same terms: "retrieval" and "full
+answer" are labelled apart.
 
 Each build and each serving run is its own process, so peak RSS (VmHWM) is that
 process's own, and serving is measured apart from building. Child processes get
@@ -92,48 +96,41 @@ def top10_json(ids: Any, scores: Any) -> dict[str, list[Any]]:
 
 def build_quotebot(n: int, work: Path) -> dict[str, Any]:
     from quotebot.bm25 import BM25Matrix
-    from quotebot.store import SentenceIndex  # noqa: F401 - imported before the clock starts
 
     tokens = corpora.zipf_tokens(n)
     started = time.perf_counter()
     matrix, vocab = BM25Matrix.from_token_lists(tokens)
     matrix_s = time.perf_counter() - started
-    index = _sentence_index(tokens, matrix, vocab)
-    index.save(work / "quotebot")
+    _save_matrix(matrix, vocab, work / "quotebot")
     build_s = time.perf_counter() - started
     return {"build_s": build_s, "matrix_s": matrix_s, "size_mb": dir_mb(work / "quotebot"),
             "build_rss_mb": peak_rss_mb()}
 
 
-def _sentence_index(tokens: list[list[str]], matrix: Any, vocab: list[str]) -> Any:
-    """A saved-index-ready SentenceIndex over the token lists: one document holding one
-    sentence per line, so quotes slice back as for any corpus."""
-    from quotebot.corpus import fingerprint
-    from quotebot.models import Document
-    from quotebot.store import DocInfo, SentenceIndex
+_MATRIX_ARRAYS = ("indptr", "indices", "tf", "weights", "doc_len")
 
-    lines = [" ".join(t) for t in tokens]
-    text = "\n".join(lines)
-    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    start = np.zeros(len(lines), dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=start[1:])
-    ones = np.ones(len(lines), dtype=np.int32)
-    doc = Document("zipf", "Zipf corpus", text)
-    return SentenceIndex(
-        docs=[DocInfo(doc.id, doc.title, "", len(lines))], texts=[text].__getitem__,
-        doc_idx=np.zeros(len(lines), dtype=np.int32),
-        paragraph=np.arange(1, len(lines) + 1, dtype=np.int32), sentence_no=ones,
-        start=start, end=start + lengths, vocab=vocab, words={}, matrix=matrix,
-        fingerprint=fingerprint([doc]))
+
+def _save_matrix(matrix: Any, vocab: list[str], folder: Path) -> None:
+    """The BM25 arrays as a saved index holds them (.npy, memory-mapped when read)."""
+    folder.mkdir(parents=True)
+    for name in _MATRIX_ARRAYS:
+        np.save(folder / f"{name}.npy", getattr(matrix, name), allow_pickle=False)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+
+
+def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
+    from quotebot.bm25 import BM25Matrix
+
+    arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+              for name in _MATRIX_ARRAYS]
+    vocab = json.loads((folder / "vocab.json").read_text())
+    return BM25Matrix(*arrays), {term: i for i, term in enumerate(vocab)}
 
 
 def serve_quotebot(n: int, work: Path) -> dict[str, Any]:
-    from quotebot.store import SentenceIndex
-
     started = time.perf_counter()
-    index = SentenceIndex.load(work / "quotebot")
+    matrix, term_ids = _load_matrix(work / "quotebot")
     load_s = time.perf_counter() - started
-    term_ids, matrix = index.term_ids, index.matrix
 
     def search(q: list[str]) -> Any:
         return matrix.top_k({term_ids[t]: 1.0 for t in q if t in term_ids}, 10)
@@ -242,28 +239,101 @@ def questions(index: Any, n: int) -> list[str]:
     return out
 
 
+def news_tokens(n: int, work: Path) -> dict[str, Any]:
+    """Every sentence's index terms and every question's own terms, from quotebot's saved
+    index and query plans: what the other libraries index and search, so that all three
+    score the same sentences for the same words."""
+    from quotebot.engine import QuoteEngine
+    from quotebot.store import SentenceIndex
+
+    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    index = engine.index
+    forms = index.forms
+    terms_of = [[index.term(int(t)) for t in forms.terms[int(forms.terms_ptr[f]):
+                                                          int(forms.terms_ptr[f + 1])]]
+                for f in range(len(forms.strings))]
+    ptr, form = index.tokens.ptr, index.tokens.form
+    with open(work / "news-tokens.txt", "w", encoding="utf-8") as out:
+        for sid in range(index.n_sentences):
+            out.write(" ".join(t for f in form[int(ptr[sid]):int(ptr[sid + 1])].tolist()
+                               for t in terms_of[f]) + "\n")
+    qs = questions(index, N_QUESTIONS + 1)
+    query_terms = [[index.term(t) for c in engine.plan(q).concepts for t in c.terms]
+                   for q in qs]
+    (work / "news-questions.json").write_text(json.dumps({"questions": qs,
+                                                          "terms": query_terms}))
+    return {}
+
+
+def _news_token_lists(work: Path) -> list[list[str]]:
+    with open(work / "news-tokens.txt", encoding="utf-8") as fh:
+        return [line.split() for line in fh]
+
+
+def _news_queries(work: Path) -> tuple[list[str], list[list[str]]]:
+    data = json.loads((work / "news-questions.json").read_text())
+    return data["questions"], data["terms"]
+
+
 def serve_news(n: int, work: Path) -> dict[str, Any]:
+    """quotebot on the saved index: the full answer (plan, retrieve, rerank, decide,
+    extract, quote; words only), and retrieval alone (BM25's top 10 for the question's
+    own terms), for the same questions."""
     from quotebot.engine import QuoteEngine
     from quotebot.store import SentenceIndex
 
     started = time.perf_counter()
     engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
     load_s = time.perf_counter() - started
-    qs = questions(engine.index, N_QUESTIONS + 1)
+    qs, query_terms = _news_queries(work)
+    term_ids, matrix = engine.index.term_ids, engine.index.matrix
+    retrieval = latencies(lambda q: matrix.top_k({term_ids[t]: 1.0 for t in q
+                                                  if t in term_ids}, 10), query_terms)
     stats = latencies(engine.answer_question, qs)
     engine._answers.clear()  # the same questions again, not from the answer cache
     warm = latencies(engine.answer_question, qs)
     answered = sum(engine.answer_question(q).answered for q in qs)
     return {"load_s": load_s, **stats, "warm_p50_ms": warm["p50_ms"],
-            "warm_p99_ms": warm["p99_ms"], "answered": answered / len(qs),
+            "warm_p99_ms": warm["p99_ms"], "retrieval_p50_ms": retrieval["p50_ms"],
+            "retrieval_p99_ms": retrieval["p99_ms"], "answered": answered / len(qs),
             "peak_rss_mb": peak_rss_mb()}
+
+
+def news_bm25s(n: int, work: Path) -> dict[str, Any]:
+    """bm25s (lucene, k1 1.5, b 0.75, NumPy, one thread) over the same sentences' terms:
+    retrieval of the top 10 for the same questions' terms."""
+    import bm25s
+
+    retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+    retriever.index(_news_token_lists(work), show_progress=False)
+    vocab = retriever.vocab_dict
+    _, query_terms = _news_queries(work)
+    stats = latencies(lambda q: retriever.retrieve([[t for t in q if t in vocab] or ["the"]],
+                                                   k=10, show_progress=False, n_threads=1),
+                      query_terms)
+    return {"bm25s_p50_ms": stats["p50_ms"], "bm25s_p99_ms": stats["p99_ms"]}
+
+
+def news_rank_bm25(n: int, work: Path) -> dict[str, Any]:
+    from rank_bm25 import BM25Okapi
+
+    oracle = BM25Okapi(_news_token_lists(work), k1=1.5, b=0.75)
+    _, query_terms = _news_queries(work)
+
+    def search(q: list[str]) -> Any:
+        scores = oracle.get_scores(q)
+        return np.argpartition(-scores, 10)[:10]
+
+    stats = latencies(search, query_terms[:N_QUERIES_RANK_BM25])
+    return {"rank_bm25_p50_ms": stats["p50_ms"], "rank_bm25_p99_ms": stats["p99_ms"]}
 
 
 WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
     "quotebot.build": build_quotebot, "quotebot.serve": serve_quotebot,
     "bm25s.build": build_bm25s, "bm25s.serve": serve_bm25s,
     "rank-bm25.build": build_and_serve_rank_bm25,
-    "news.write": write_news, "news.build": build_news, "news.serve": serve_news,
+    "news.write": write_news, "news.build": build_news, "news.tokens": news_tokens,
+    "news.serve": serve_news, "news.bm25s": news_bm25s, "news.rank-bm25": news_rank_bm25,
 }
 
 
@@ -365,7 +435,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-news-") as tmp:
             run("news.write", n, Path(tmp))
             row = run("news.build", n, Path(tmp))
+            run("news.tokens", n, Path(tmp))
             row.update(run("news.serve", n, Path(tmp)))
+            row.update(run("news.bm25s", n, Path(tmp)))
+            if n <= args.rank_bm25_max:
+                row.update(run("news.rank-bm25", n, Path(tmp)))
         results["text"][str(n)] = row
     results["wall_s"] = time.perf_counter() - wall
     RESULTS.mkdir(exist_ok=True)
@@ -413,18 +487,23 @@ def tables(results: dict[str, Any]) -> str:
             f"{b['build_s'] / q['build_s']:.1f}× | {a['agree']}/{a['queries']} "
             f"({a['share']:.0%}) |")
     if results["text"]:
-        lines += ["", "Part 2: quotebot's pipeline on news-like text",
-                  "", "| sentences | documents | terms | text MB | build s | index MB | "
-                  "load s | answer p50 ms | answer p99 ms | warm p50 ms | warm p99 ms | "
-                  "answered | peak RSS MB serving | peak RSS MB building |",
+        lines += ["", "Part 2: news-like text; quotebot's full answer (words only) next to "
+                  "retrieval alone, by quotebot, bm25s and rank-bm25, on the same sentences "
+                  "and the same query terms",
+                  "", "| sentences | documents | terms | build s | index MB | load s | "
+                  "retrieval p50 ms: quotebot | bm25s | rank-bm25 | full answer p50 ms | "
+                  "p99 ms | full answer ÷ bm25s retrieval (p50) | answered | peak RSS MB "
+                  "serving |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for d in results["text"].values():
+            rank = d.get("rank_bm25_p50_ms")
             lines.append(
                 f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
-                f"{d['text_mb']:.0f} | {d['build_s']:.1f} | {d['size_mb']:.0f} | "
-                f"{d['load_s']:.3f} | {d['p50_ms']:.1f} | {d['p99_ms']:.1f} | "
-                f"{d['warm_p50_ms']:.1f} | {d['warm_p99_ms']:.1f} | {d['answered']:.0%} | "
-                f"{d['peak_rss_mb']:,.0f} | {d['build_rss_mb']:,.0f} |")
+                f"{d['build_s']:.1f} | {d['size_mb']:.0f} | {d['load_s']:.3f} | "
+                f"{d['retrieval_p50_ms']:.2f} | {d['bm25s_p50_ms']:.2f} | "
+                f"{_f(rank, ',.1f')} | {d['p50_ms']:.2f} | {d['p99_ms']:.1f} | "
+                f"{d['p50_ms'] / d['bm25s_p50_ms']:.2f} | {d['answered']:.0%} | "
+                f"{d['peak_rss_mb']:,.0f} |")
     lines += ["", f"Whole run: {results['wall_s'] / 60:.1f} min"]
     return "\n".join(lines)
 

@@ -47,9 +47,12 @@ class Answerer:
     """Holds the current engine and answers with it in worker threads."""
 
     def __init__(self, engine: QuoteEngine, *, semantic: str = "auto", threads: int = 2,
-                 max_pending: int = 256, watch_seconds: float = 2.0) -> None:
+                 max_pending: int = 256, watch_seconds: float = 2.0, embed: bool = True
+                 ) -> None:
         self._engine = engine
         self.semantic_mode = semantic
+        #: Compute missing vectors (else wait for another process to save them).
+        self.embed = embed
         self.max_pending = max_pending
         self.watch_seconds = watch_seconds
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -63,14 +66,14 @@ class Answerer:
 
     @classmethod
     def open(cls, corpus: str | None, index_dir: str | None, *, semantic: str = "auto",
-             watch_seconds: float = 2.0) -> Answerer:
+             watch_seconds: float = 2.0, embed: bool = True) -> Answerer:
         """Open the index (building it if need be), attach saved vectors, start computing
         missing ones in the background, and watch the index folder (blocks while the index
         opens: call it from a thread in a server)."""
         index, directory = open_index(corpus, index_dir)
         engine = _engine_with_saved_vectors(index, directory, semantic)
         answerer = cls(engine, semantic=semantic, threads=answering_threads(),
-                       watch_seconds=watch_seconds)
+                       watch_seconds=watch_seconds, embed=embed)
         answerer._embed_in_background(engine)
         answerer._start_watching()
         return answerer
@@ -126,9 +129,17 @@ class Answerer:
         def embed() -> None:
             started = time.perf_counter()
             try:
-                engine.attach_semantic(self.semantic_mode)
+                if self.embed:
+                    engine.attach_semantic(self.semantic_mode)
+                else:
+                    # Another worker computes them; pick them up once saved.
+                    while not self._closed.is_set() and not engine.attach_semantic(
+                            self.semantic_mode, compute=False):
+                        self._closed.wait(self.watch_seconds)
             except (QuotebotError, OSError) as exc:
                 log.warning("reranking by meaning stays off: %s", getattr(exc, "message", exc))
+                return
+            if not engine.semantic:
                 return
             log.info("reranking by meaning is on (vectors for %d sentences ready in %.1f s)",
                      engine.index.n_sentences, time.perf_counter() - started)

@@ -6,15 +6,20 @@ commands, so `quotebot ask` never pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
+
+if TYPE_CHECKING:
+    from quotebot.bot.config import BotConfig
 
 _SECRET_FLAGS = ("--token", "--webhook-secret")
 _SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
@@ -98,13 +103,19 @@ send_rate_option = click.option(
               default=64, type=click.IntRange(min=1), show_default=True,
               help="Megabytes conversations may take in this process's memory (without Redis, "
                    "or while it is away); the least recently used go first.")
+@click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
+              type=click.IntRange(1, 64), show_default=True,
+              help="Answering processes on the port (about one per core); with more than one, "
+                   "conversations, rate limits and Telegram updates are shared through "
+                   "--redis-url.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
                   semantic: str, token: str | None, webhook_secret: str | None,
                   webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                   telegram_send_rate: float, rate_limit_ip: float,
-                  forwarded_allow_ips: str | None, session_memory_mb: int) -> None:
+                  forwarded_allow_ips: str | None, session_memory_mb: int,
+                  workers: int) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -117,6 +128,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         curl -s localhost:8080/v1/ask -H 'Content-Type: application/json' \\
              -d '{"question": "how many stabbings?"}'
         quotebot serve --forwarded-allow-ips 127.0.0.1,::1   # behind a proxy on this host
+        quotebot serve --workers 2 --redis-url redis://localhost:6379/0
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
@@ -136,19 +148,56 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        rate_limit_chat=rate_limit_chat, rate_limit_ip=rate_limit_ip,
                        telegram_send_rate=telegram_send_rate,
                        forwarded_allow_ips=parse_forwarded_allow_ips(forwarded_allow_ips),
-                       session_memory=session_memory_mb * 1024 * 1024)
+                       session_memory=session_memory_mb * 1024 * 1024, workers=workers)
+    announced = f"quotebot serving on http://{host}:{port}"
+    if workers == 1:
+        _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))
+        return
+    from quotebot.bot.workers import check_port, serve_workers
+
+    if not redis_url:
+        click.echo(f"Note: the {workers} workers do not share conversations, rate limits or "
+                   f"Telegram updates without --redis-url (QUOTEBOT_REDIS_URL); a follow-up may "
+                   f"reach a worker that never saw the question.", err=True)
+    try:
+        check_port(host, port)
+    except OSError as exc:
+        _start_failed(_listen_failed(host, port, exc))
+
+    def worker(number: int, ready: Callable[[], None]) -> int:
+        # Worker 0 registers with Telegram and computes missing vectors; the rest follow.
+        try:
+            _serve_one(dataclasses.replace(config, worker=number), ready, reuse_port=True)
+        except QuotebotError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            return 1
+        return 0
+
+    def ready_all() -> None:
+        click.echo(f"{announced} with {workers} workers (Ctrl-C to stop)", err=True)
+
+    code = serve_workers(workers, worker, shutdown_timeout=config.shutdown_timeout,
+                         ready=ready_all)
+    sys.exit(code)
+
+
+def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool = False
+               ) -> None:
+    """Serve ``config`` in this process until stopped; every start failure is one line."""
     from quotebot.bot.server import create_app, run_app
 
+    host, port = config.host, config.port
     started = False
 
     def announce(message: Any) -> None:
         nonlocal started
         started = True
-        click.echo(f"quotebot serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        ready()
 
     try:
         run_app(create_app(config), host=host, port=port, print=announce,
-                shutdown_timeout=config.shutdown_timeout, access_log=None)
+                shutdown_timeout=config.shutdown_timeout, access_log=None,
+                reuse_port=reuse_port)
     except QuotebotError:
         raise
     except KeyboardInterrupt:

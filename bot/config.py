@@ -55,10 +55,20 @@ class BotConfig:
     body_timeout: float = 10.0
     #: Seconds to finish in-flight work after SIGTERM.
     shutdown_timeout: float = 10.0
+    #: Answering processes on the port (``--workers``).
+    workers: int = 1
+    #: This process's number among the workers (0 when there is one).
+    worker: int = 0
 
     def __post_init__(self) -> None:
         if self.redis_url:
             check_redis_url(self.redis_url)
+
+    @property
+    def primary(self) -> bool:
+        """Whether this process registers the webhook and the bot's commands with Telegram
+        and computes missing vectors, for all workers (worker 0)."""
+        return self.worker == 0
 
     @property
     def telegram_webhook_enabled(self) -> bool:
@@ -176,18 +186,6 @@ def redact_url(url: str) -> str:
         return url
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}" if sep else "***@" + url.rsplit("@", 1)[1]
-
-
-class RedactFilter(logging.Filter):
-    """Masks secrets (the bot token, the webhook secret) in a log record, tracebacks included."""
-
-    def __init__(self, *secrets: str | None) -> None:
-        super().__init__()
-        self.redact = Redactor(*secrets)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        redact_record(record, self.redact)
-        return True
 
 
 def redact_record(record: logging.LogRecord, redact: Redactor) -> None:

@@ -325,6 +325,7 @@ async def healthz(request: web.Request) -> web.Response:
         "documents": len(engine.documents),
         "sentences": engine.index.n_sentences,
         "generation": engine.index.generation or None,
+        "worker": request.app[CONFIG].worker,
         "semantic": answerer.semantic_status,
         "telegram": request.app[CONFIG].telegram_webhook_enabled,
         "sessions": store.kind,
@@ -410,7 +411,7 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
     answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
-                                       semantic=config.semantic)
+                                       semantic=config.semantic, embed=config.primary)
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
@@ -523,15 +524,19 @@ class _AppRunner(web.AppRunner):
 
 
 def run_app(app: web.Application, *, host: str, port: int, print: Callable[[str], None],
-            shutdown_timeout: float, access_log: logging.Logger | None = None) -> None:
+            shutdown_timeout: float, access_log: logging.Logger | None = None,
+            reuse_port: bool = False) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, as ``aiohttp.web.run_app`` does, then finish
-    in-flight requests (up to ``shutdown_timeout`` seconds) and run the cleanup contexts."""
+    in-flight requests (up to ``shutdown_timeout`` seconds) and run the cleanup contexts.
+    ``reuse_port``: share the port with the other workers (see quotebot.bot.workers)."""
     asyncio.run(_serve(app, host=host, port=port, print=print,
-                       shutdown_timeout=shutdown_timeout, access_log=access_log))
+                       shutdown_timeout=shutdown_timeout, access_log=access_log,
+                       reuse_port=reuse_port))
 
 
 async def _serve(app: web.Application, *, host: str, port: int, print: Callable[[str], None],
-                 shutdown_timeout: float, access_log: logging.Logger | None) -> None:
+                 shutdown_timeout: float, access_log: logging.Logger | None,
+                 reuse_port: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=access_log)
@@ -552,7 +557,7 @@ async def _serve(app: web.Application, *, host: str, port: int, print: Callable[
         await runner.cleanup()
         raise KeyboardInterrupt from None
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         print(f"======== Running on http://{host}:{port} ========")
         await stop.wait()
     finally:

@@ -195,8 +195,9 @@ async def start_telegram(application: Application[Any, Any, Any, Any, Any, Any],
     try:
         async with asyncio.timeout(START_TIMEOUT):
             await application.initialize()
-            await application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-            if config.webhook_url and not polling:
+            if config.primary:  # one process of several registers for all
+                await application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            if config.webhook_url and not polling and config.primary:
                 await application.bot.set_webhook(config.webhook_url,
                                                   secret_token=config.webhook_secret,
                                                   allowed_updates=allowed_updates())

@@ -442,6 +442,10 @@ def test_a_question_word_late_in_the_question_still_sets_the_kind(
     # A subject that is only a pronoun is no answer.
     ("It offers an equivalence between space-time and mass.",
      "What offers an equivalence between mass and space-time?"),
+    # What someone said is the quote itself, not a noun phrase cut from it.
+    ("The union said the cuts were a betrayal of the workers.", "What did the union say?"),
+    ("The mayor told reporters the bridge would reopen soon.",
+     "What did the mayor tell reporters?"),
 ])
 def test_no_short_answer_where_no_rule_should_fire(sentence: str, question: str) -> None:
     assert short_answer(sentence, question) is None

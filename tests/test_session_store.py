@@ -15,8 +15,8 @@ EMOJI = "😀"
 
 def large_state(n: int) -> SessionState:
     question = f"what did {n} say? " + EMOJI * 980
-    return SessionState(question=question, entity=EMOJI * 200, question_entity=EMOJI * 200,
-                        place="London", shown=3)
+    return SessionState(question=question, question_entity=EMOJI * 200,
+                        referents=((EMOJI * 200, "she"),), place="London", shown=3)
 
 
 def test_a_conversation_is_stored_as_compact_utf8() -> None:

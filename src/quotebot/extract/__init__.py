@@ -48,7 +48,7 @@ from quotebot.extract.shape import (
 )
 from quotebot.extract.spans import Span
 from quotebot.extract.times import TIME_RE, time_answer
-from quotebot.lexicon import ROLE_NOUNS
+from quotebot.lexicon import ROLE_NOUNS, SPEECH_VERBS
 from quotebot.names import KnownName
 from quotebot.question import Kind, Question
 from quotebot.tuning import Extraction, default_tuning
@@ -61,6 +61,7 @@ __all__ = [
     "extract",
     "measure_asked",
     "name_spans",
+    "needs",
     "number_tokens",
     "question_shape",
     "whole_number",
@@ -107,6 +108,8 @@ def extract(
         if question.wh_noun in ("color", "colour"):
             return colour_answer(tokens, question)
         shape = question_shape(question)
+        if shape.verb is not None and shape.verb.norm in SPEECH_VERBS and shape.head is None:
+            return None  # "what did the union say?": the quote is the answer
         if asks_for_a_number(question, shape):
             return number_answer(text, tokens, matched, question)
         # A name tied to the question's noun ("which [group]" → "the London Councils
@@ -142,3 +145,18 @@ def extract(
                 return named
         return what_answer(text, tokens, matched, question, limits) if fill_gaps else None
     return None
+
+
+def needs(question: Question) -> int:
+    """What a sentence must hold for :func:`extract` to find an answer in it, as form
+    flags (see quotebot.store.model): a number for "how many" and measures, a time
+    expression for "when"; 0 when the rules can find an answer in any sentence."""
+    from quotebot.store.model import NUMBER, TIME
+
+    question = asked(question)
+    kind = question.kind
+    if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):
+        return NUMBER
+    if kind is Kind.WHEN:
+        return TIME
+    return 0

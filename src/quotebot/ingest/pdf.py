@@ -128,7 +128,7 @@ def _lines_of(page: Any) -> list[_Line]:
         sizes.clear()
         start = None
 
-    def visit(text: str, cm: Sequence[float], tm: Sequence[float], font: Any,
+    def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any,
               font_size: float) -> None:
         nonlocal start
         for i, part in enumerate(text.split("\n")):

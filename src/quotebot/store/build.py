@@ -29,6 +29,7 @@ from quotebot.store.model import (
     SentenceIndex,
     Tokens,
     Words,
+    form_flags,
     paragraph_table,
 )
 
@@ -201,6 +202,7 @@ def _forms(table: _FormTable, tokens: Tokens) -> Forms:
         terms_ptr=table.terms_ptr, terms=table.terms,
         term_forms_ptr=term_forms_ptr, term_forms=owner[order],
         word=table.form_word, count=count, start_count=start_count,
+        flags=form_flags(table.forms),
     )
 
 

@@ -454,13 +454,6 @@ class IndexFolder:
         with contextlib.suppress(OSError):
             gen.rmdir()
 
-    def remove_owned_file(self, name: str) -> None:
-        with self._locked():
-            owned = self._owned()
-            if name in owned:
-                (self.root / name).unlink(missing_ok=True)
-                self._set_owned(owned - {name})
-
 
 def _unwritable(root: Path, exc: OSError) -> IndexFileError:
     reason = {errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only",

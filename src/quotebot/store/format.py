@@ -36,8 +36,8 @@ _ARRAYS = (*_PER_SENTENCE, "indptr", "indices", "tf", "weights",
            "para_indptr", "para_indices", "para_tf", "para_weights", "para_len",
            "tok_ptr", "tok_form", "tok_start",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
-           "form_count", "form_start_count", "word_count", "delete_hash", "delete_word",
-           "text_offsets")
+           "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
+           "delete_word", "text_offsets")
 _TABLES = ("vocab", "forms", "words")
 
 
@@ -60,7 +60,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
         "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
         "form_word": forms.word, "form_count": forms.count,
-        "form_start_count": forms.start_count,
+        "form_start_count": forms.start_count, "form_flags": forms.flags,
         "word_count": words.count, "delete_hash": words.delete_hash,
         "delete_word": words.delete_word,
     }
@@ -152,7 +152,7 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
         forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
                     arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
-                    arrays["form_count"], arrays["form_start_count"]),
+                    arrays["form_count"], arrays["form_start_count"], arrays["form_flags"]),
         words=Words(tables["words"], arrays["word_count"], arrays["delete_hash"],
                     arrays["delete_word"]),
         fingerprint=manifest["fingerprint"],

@@ -74,6 +74,26 @@ class Tokens:
         return np.asarray(self.form[lo[seg] + pos]), seg, pos
 
 
+#: Flags of a word form (see ``Forms.flags``).
+NUMBER = 1
+TIME = 2
+
+
+def form_flags(surfaces: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """:data:`NUMBER` and :data:`TIME` for each word form."""
+    from quotebot.lexicon import CALENDAR, MONTH_ABBREVIATIONS, NUMBER_WORDS, TIME_WORDS
+
+    times = CALENDAR | frozenset(MONTH_ABBREVIATIONS) | TIME_WORDS
+    flags = np.zeros(len(surfaces), dtype=np.uint8)
+    for i, surface in enumerate(surfaces):
+        norm = analysis.analyse_word(surface)[0]
+        if surface[:1].isdigit() or norm in NUMBER_WORDS:
+            flags[i] = NUMBER | TIME
+        elif norm in times:
+            flags[i] = TIME
+    return flags
+
+
 @dataclass(frozen=True, slots=True)
 class Forms:
     """The distinct word forms of the corpus ("Police", "police's", "61-yard").
@@ -92,6 +112,9 @@ class Forms:
     word: npt.NDArray[np.int32]
     count: IntArray
     start_count: IntArray
+    #: What each form can be part of: :data:`NUMBER` (a number), :data:`TIME` (a time
+    #: expression: numbers, months, weekdays, "yesterday", "week" …).
+    flags: npt.NDArray[np.uint8]
     #: Forms analysed so far (see :meth:`analysed`).
     _analysed: dict[int, tuple[str, str, tuple[str, ...], bool]] = field(
         default_factory=dict, repr=False, compare=False)
