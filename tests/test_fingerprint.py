@@ -73,7 +73,11 @@ def test_an_unchanged_corpus_reuses_the_saved_index(corpus: Path) -> None:
     doc(text=ARTICLE[:-1]),
     doc(title="The ferry"),  # front matter's title, the text unchanged
     doc(doc_id="ferry-2"),  # the file renamed
-    doc(text=ARTICLE.replace("York", "Yo\udc80k")),  # undecodable bytes kept as surrogates
+    # Bytes that are not UTF-8, kept as surrogates: in a file's name (the id), and in its
+    # first line (the title) or text.
+    doc(doc_id="fe\udc80rry"),
+    doc(title="Fe\udc80rry"),
+    doc(text=ARTICLE.replace("York", "Yo\udc80k")),
 ])
 def test_any_change_of_id_title_or_text_changes_the_fingerprint(changed: Document) -> None:
     """Catches: a field left out of the hash, or a text compared by its length."""
