@@ -1,0 +1,191 @@
+"""The extraction rules one by one, on the question alone or on one sentence's tokens:
+what a question asks for (its kind when the question word comes late, the gap of a "what"
+question, whether it wants a number, a name or a measure), what a sentence must hold for an
+answer, and the whole amount around a number.
+
+These call the rules directly (no index, no engine), so that each runs in microseconds
+and the mutation check (benchmarks/mutation.sh extract) can run them for every change.
+tests/test_extract.py checks the short answers a user sees, through the whole engine.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quotebot.analysis import tokenize
+from quotebot.extract import asked, measure_asked, needs, number_tokens, question_shape
+from quotebot.extract import whole_number as whole
+from quotebot.extract.shape import asks_for_a_name, asks_for_a_number
+from quotebot.question import Kind, parse_question
+from quotebot.store.model import NUMBER, TIME
+
+# -- what a sentence must hold --------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "flags"), [
+    ("How many homes had the service?", NUMBER),
+    ("How long is the bridge?", NUMBER),
+    ("How old was the captain?", NUMBER),
+    ("How did the ferry sink?", 0),  # "how" without a measure: a clause, not a number
+    ("How much did Nordvik pay?", NUMBER),
+    ("When did the service start?", TIME),
+    ("The service started in what year?", TIME),  # the question word comes late
+    ("The ferry carried how many passengers?", NUMBER),
+    ("Who founded the club?", 0),
+    ("What did the union say?", 0),
+    ("Where is the bridge?", 0),
+    ("ferry launch", 0),
+])
+def test_needs_a_number_for_amounts_and_a_time_for_when(question: str, flags: int) -> None:
+    """Catches: a sentence without a number passed over for a question that does not ask
+    for one (or the reverse), and a late question word not read."""
+    assert needs(parse_question(question)) == flags
+
+
+# -- the kind a late question word asks for -------------------------------------------------
+
+@pytest.mark.parametrize(("question", "kind", "wh_noun"), [
+    ("The UMC was a founding member of what coalition?", Kind.WHAT, "coalition"),
+    ("The club was founded in what year?", Kind.WHEN, "year"),
+    ("When John Fox left, who replaced him?", Kind.WHO, None),
+    ("After the merger, where did the staff move?", Kind.WHERE, None),
+    ("If the bridge closes, how many ferries run?", Kind.HOW_MANY, None),
+    ("Who replaced John Fox?", Kind.WHO, None),
+])
+def test_a_late_question_word_sets_the_kind(question: str, kind: Kind,
+                                           wh_noun: str | None) -> None:
+    """Catches: the clause before a comma taken as the question ("When John Fox left,
+    who …?" asks who), and a question word after the first token not looked for."""
+    found = asked(parse_question(question))
+    assert found.kind is kind
+    if wh_noun is not None:
+        assert found.wh_noun == wh_noun
+
+
+@pytest.mark.parametrize("question", [
+    "Did the ferry sink?",  # yes/no, no question word at all
+    "Is that what the union wanted?",  # "what" opens no question here
+    "ferry launch 1998",
+])
+def test_no_question_word_leaves_the_kind_alone(question: str) -> None:
+    parsed = parse_question(question)
+    assert asked(parsed).kind is parsed.kind
+
+
+# -- the gap of a "what" question ------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "head", "form", "verb"), [
+    ("What offers an equivalence between mass and energy?", None, "subject", "offers"),
+    ("What team won the cup?", "team", "subject", "won"),
+    ("What did Lady Gaga sing?", None, "object", "sing"),
+    ("What did the union say?", None, "object", "say"),
+    ("What was the belief of the founders?", None, "copula", None),
+    ("What was used to build the bridge?", None, "subject", "used"),
+    ("What can keep the bridge open?", None, "subject", "keep"),
+    ("What are the particles called?", None, "object", "called"),
+    ("What kind of measurements were taken?", "measurements", "subject", "taken"),
+    ("What is the name of Wesley's famous sermon?", "sermon", None, None),
+    ("The UMC maintains that war is incompatible with what?", None, "tail", "incompatible"),
+    ("What are the boxes able to connect to?", None, "tail", "connect"),
+    ("Who founded the club?", None, "subject", "founded"),
+    ("How did the ferry sink?", None, None, None),
+])
+def test_the_shape_of_a_what_question(question: str, head: str | None, form: str | None,
+                                      verb: str | None) -> None:
+    """Catches: the noun asked about, the way the question uses the gap (its subject, its
+    object, after a copula, at its tail) or the question's verb read wrongly."""
+    shape = question_shape(parse_question(question))
+    assert shape.head == head
+    assert shape.form == form
+    assert (shape.verb.norm if shape.verb is not None else None) == verb
+
+
+def test_the_subject_of_an_object_question_is_who_does_it() -> None:
+    shape = question_shape(parse_question("What did John Wesley call the experience?"))
+    assert shape.form == "object"
+    assert shape.verb is not None and shape.verb.norm == "call"
+    assert [t.surface for t in shape.subject] == ["John", "Wesley"]
+
+
+@pytest.mark.parametrize(("question", "number", "name"), [
+    ("What was the average cost of a ticket?", True, False),
+    ("What is the population of York?", True, False),
+    ("What hotel did the team stay in?", False, True),
+    ("Which building burned down?", False, True),
+    ("What is the name of the ferry?", False, True),
+    ("What are the particles called?", False, True),
+    ("What did the union say?", False, False),
+])
+def test_a_what_question_asks_for_a_number_or_a_name(question: str, number: bool,
+                                                    name: bool) -> None:
+    """Catches: "what is the population" answered with a phrase instead of a number, and
+    "what hotel" or "what is the name of" answered with anything but a name."""
+    parsed = parse_question(question)
+    shape = question_shape(parsed)
+    assert asks_for_a_number(parsed, shape) is number
+    assert asks_for_a_name(parsed, shape) is name
+
+
+@pytest.mark.parametrize(("question", "adjective"), [
+    ("How long is the bridge?", "long"),
+    ("How old was the captain?", "old"),
+    ("How high did inflation rise?", "high"),
+    ("How did the ferry sink?", None),
+    ("Who asked how long it took?", "long"),
+    ("What is long?", None),
+])
+def test_a_measure_is_asked_by_how_and_its_adjective(question: str,
+                                                     adjective: str | None) -> None:
+    assert measure_asked(parse_question(question)) == adjective
+
+
+# -- numbers: the whole amount ----------------------------------------------------------------
+
+def amount(sentence: str, number: str, question: str | None = None) -> str:
+    """The whole amount around the first token ``number`` of ``sentence``."""
+    tokens = tokenize(sentence)
+    i = next(k for k, t in enumerate(tokens) if t.surface == number)
+    q = parse_question(question) if question is not None else None
+    start, end = whole(sentence, tokens, i, q)
+    return sentence[start:end]
+
+
+@pytest.mark.parametrize(("sentence", "number", "expected"), [
+    ("They paid £48m for it.", "48", "£48m"),
+    ("The deal was worth US$1.2bn in all.", "1.2", "US$1.2bn"),
+    ("The deal was worth $1.2 billion in all.", "1.2", "$1.2 billion"),
+    ("The deal was worth $1.2 billion in all.", "billion", "$1.2 billion"),
+    ("It reported 900 million kronor of profit.", "900", "900 million kronor"),
+    ("Inflation rose to 8.5% in spring.", "8.5", "8.5%"),
+    ("The bridge is 3 km long.", "3", "3 km"),
+    ("The bridge is 3km long.", "3", "3km"),
+    ("The game ended 24–10 that night.", "10", "24–10"),
+    ("The clock showed 11:28 at the end.", "28", "11:28"),
+    ("About seventy thousand came.", "thousand", "seventy thousand"),
+    ("About twenty five came.", "twenty", "twenty five"),
+    ("It took 5½ hours.", "5", "5½ hours"),
+    ("His 61-yard return won it.", "61-yard", "61"),
+    ("The bridge is 3 km long.", "km", "km"),
+    ("He was 24 today.", "24", "24"),
+    ("They won 3 - 1 later.", "3", "3"),
+])
+def test_a_number_is_whole_with_its_currency_scale_and_unit(sentence: str, number: str,
+                                                           expected: str) -> None:
+    """Catches: a currency, scale, unit, percentage or second part of a number left out,
+    or words that are no part of it taken in."""
+    assert amount(sentence, number) == expected
+
+
+def test_a_unit_the_question_names_is_left_out() -> None:
+    assert amount("The punt went 61 yards out.", "61", "How many yards did it go?") == "61"
+    assert amount("The punt went 61 yards out.", "61", "How far did it go?") == "61 yards"
+
+
+@pytest.mark.parametrize(("sentence", "numbers"), [
+    ("In 1998 three ferries and 2 tugs sailed.", ["1998", "three", "2"]),
+    ("No number here at all.", []),
+    ("The M25 left at dawn.", []),
+])
+def test_number_tokens_are_digits_and_number_words(sentence: str,
+                                                   numbers: list[str]) -> None:
+    tokens = tokenize(sentence)
+    assert [tokens[i].surface for i in number_tokens(tokens)] == numbers
