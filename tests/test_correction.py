@@ -46,6 +46,8 @@ def test_the_rules_are_the_ones_these_cases_are_written_for() -> None:
     ("oyrk", "york"),
     ("frery", "ferry"),
     ("ferry", None),  # known: nothing to correct
+    ("stadium", None),  # known, once: still nothing to correct
+    ("harbour", None),
     # From 6 letters: one edit (insertion, deletion, substitution), the first letter kept.
     ("harbor", "harbour"),
     ("harbourr", "harbour"),
@@ -106,6 +108,22 @@ def test_words_of_removed_documents_are_not_suggested(index: SentenceIndex) -> N
     assert correct("harbor", index.words, RULES) == "harbour"
     assert correct("harbor", updated.words, RULES) is None
     assert correct("markeq", updated.words, RULES) == "market"
+
+
+def test_a_rejected_candidate_does_not_end_the_search() -> None:
+    """Catches: a candidate the rules reject (a word of removed documents, one two edits
+    away, one with another first letter) ending the search instead of being passed over,
+    when it comes before the word meant (these come first alphabetically and in the
+    text)."""
+    docs = [Document("garden", "Garden", "An arbor and two arbors stood by the marked path."),
+            Document("port", "Port", "The market by the harbour sold fish.")]
+    full = SentenceIndex.build(docs)
+    # "arbors" is two edits from "harbor", "arbor" one but with another first letter.
+    assert correct("harbor", full.words, RULES) == "harbour"
+    # "marked" and "market" are both one edit from "markex"; with "marked" only in a
+    # removed document, "market" is the one left.
+    assert correct("markex", full.words, RULES) == "marked"
+    assert correct("markex", full.with_documents(removed=["garden"]).words, RULES) == "market"
 
 
 def test_rules_come_from_the_tuning(index: SentenceIndex) -> None:
