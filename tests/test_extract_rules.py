@@ -15,6 +15,7 @@ import pytest
 from quotebot.analysis import tokenize
 from quotebot.extract import asked, measure_asked, needs, number_tokens, question_shape
 from quotebot.extract import whole_number as whole
+from quotebot.extract.grammar import noun_phrase_after, word_classes
 from quotebot.extract.phrases import what_answer
 from quotebot.extract.shape import asks_for_a_name, asks_for_a_number
 from quotebot.extract.spans import same_word
@@ -90,6 +91,9 @@ def test_no_question_word_leaves_the_kind_alone(question: str) -> None:
     ("The UMC maintains that war is incompatible with what?", None, "tail", "incompatible"),
     ("What are the boxes able to connect to?", None, "tail", "connect"),
     ("Who founded the club?", None, "subject", "founded"),
+    ("What do you think?", None, "object", None),  # "do": an object, whatever the verb
+    ("The club was founded in what year?", "year", None, None),
+    ("Besides that, what is the name of Wesley's famous sermon?", "sermon", None, None),
     ("How did the ferry sink?", None, None, None),
 ])
 def test_the_shape_of_a_what_question(question: str, head: str | None, form: str | None,
@@ -100,6 +104,13 @@ def test_the_shape_of_a_what_question(question: str, head: str | None, form: str
     assert shape.head == head
     assert shape.form == form
     assert (shape.verb.norm if shape.verb is not None else None) == verb
+
+
+def test_the_question_phrase_holds_what_kind_of() -> None:
+    """Catches: "kind of" left out of the question phrase (its words would then be taken
+    for words the answer must hold)."""
+    shape = question_shape(parse_question("What kind of measurements were taken?"))
+    assert shape.phrase == frozenset({0, 1, 2, 3})
 
 
 def test_the_subject_of_an_object_question_is_who_does_it() -> None:
@@ -162,6 +173,7 @@ def amount(sentence: str, number: str, question: str | None = None) -> str:
     ("The bridge is 3 km long.", "3", "3 km"),
     ("The bridge is 3km long.", "3", "3km"),
     ("The game ended 24–10 that night.", "10", "24–10"),
+    ("24–10 was the final score.", "10", "24–10"),
     ("The clock showed 11:28 at the end.", "28", "11:28"),
     ("About seventy thousand came.", "thousand", "seventy thousand"),
     ("About twenty five came.", "twenty", "twenty five"),
@@ -259,3 +271,24 @@ def test_what_fills_the_gap_between_the_questions_words(sentence: str, question:
 def test_no_gap_is_filled_without_a_well_placed_noun_phrase(sentence: str,
                                                            question: str) -> None:
     assert gap(sentence, question) is None
+
+
+# -- noun phrases and lists ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("They found clues, evidence and witnesses at the scene.", "clues, evidence and witnesses"),
+    ("They found clues, evidence, and witnesses at the scene.",
+     "clues, evidence, and witnesses"),
+    ("They found clues, evidence, witnesses or motives.", "clues, evidence, witnesses or motives"),
+    # Commas without a closing "and"/"or" join nothing: a clause or an aside goes on.
+    ("They found clues, evidence; the police left.", "clues"),
+    ("They found clues, evidence, the police said.", "clues"),
+])
+def test_a_noun_phrase_takes_a_whole_list_that_ends_in_and_or_or(sentence: str,
+                                                                 expected: str) -> None:
+    """Catches: a list cut at its first comma, and commas that join what is no list."""
+    tokens = tokenize(sentence)
+    first = next(i for i, t in enumerate(tokens) if t.surface == "clues")
+    span = noun_phrase_after(sentence, tokens, word_classes(tokens), first)
+    assert span is not None
+    assert sentence[tokens[span[0]].start:tokens[span[1]].end] == expected
