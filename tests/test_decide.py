@@ -16,7 +16,7 @@ from quotebot.decide import Clash, Evidence, Verdict, decide
 from quotebot.engine import QuoteEngine, _AnswerSpans
 from quotebot.features import compute_features, gather_evidence
 from quotebot.models import Answer
-from quotebot.plan import plan_question
+from quotebot.plan import Concept, QueryPlan, plan_question
 from quotebot.question import parse_question
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
 from quotebot.retrieve import retrieve
@@ -288,3 +288,172 @@ def test_each_clash_has_its_rule_and_reason(plan_of) -> None:  # type: ignore[no
         found = decide(plan, evidence(plan, 1.0, 0.9, clashes=(clash,)), DECISION)
         assert found.rule == rule
         assert clash.context in found.reason
+
+
+# -- every verdict exactly, on plans and evidence given by hand -------------------------------
+#
+# The decision is a pure function: these run in microseconds, so that each of its rules, its
+# thresholds' edges and the reason a reader sees are checked on every change.
+
+
+def word(label: str, *, known: bool = True, proper: bool = False, surface: str | None = None,
+         weight: float = 1.0) -> Concept:
+    """A concept of the question: ``label`` as searched for, ``surface`` as written."""
+    return Concept(label, (1,) if known else (), (), 2.0, known, weight=weight, proper=proper,
+                   surface=label if surface is None else surface)
+
+
+def plan(question: str, *concepts: Concept) -> QueryPlan:
+    return QueryPlan(parse_question(question), concepts, 0.5)
+
+
+SATELLITE = plan("Which satellite did Sky Digital use?", word("satellite"),
+                 word("sky", proper=True, surface="Sky"),
+                 word("digital", proper=True, surface="Digital"), word("use"))
+
+
+def found(coverage: float, similarity: float | None = None, *, evidence: list[float] | None = None,
+          **extra: object) -> Evidence:
+    return Evidence(coverage, evidence or [1.0] * 4, similarity, **extra)  # type: ignore[arg-type]
+
+
+def test_no_matching_sentence_and_no_known_word_have_their_verdicts() -> None:
+    """Catches: a verdict without a reason or a rule, or one that answers, when nothing
+    matched."""
+    assert decide(SATELLITE, None, DECISION) == Verdict(
+        False, "No sentence shares a word with the question.", "no_match")
+    unknown = plan("Which satellite did Sky use?", word("satellit", known=False),
+                   word("skyy", known=False))
+    assert decide(unknown, found(0.9, evidence=[0.0, 0.0]), DECISION) == Verdict(
+        False, "None of the question's words occur in the corpus.", "unknown_words")
+
+
+def test_names_the_corpus_lacks_are_listed_three_at_most() -> None:
+    """Catches: a list of missing names cut at the wrong length or joined wrongly, a
+    misspelt name counted as missing, and the name the passage gives instead left out."""
+    names = [word(n.lower(), known=False, proper=True, surface=n)
+             for n in ("Leeds", "York", "Hull", "Bath")]
+    four = plan("Did Leeds, York, Hull and Bath play?", *names, word("play"))
+    assert decide(four, found(0.9, evidence=[0.0] * 4 + [1.0]), DECISION) == Verdict(
+        False, "The corpus never mentions Leeds, York, Hull.", "unknown_name")
+    assert decide(four, found(0.9, evidence=[0.0] * 4 + [1.0], other_name="Sheffield"),
+                  DECISION) == Verdict(
+        False, "The article mentions “Sheffield”, not Leeds, York, Hull; it never mentions "
+               "Leeds, York, Hull.", "unknown_name")
+    assert decide(four, found(0.9, evidence=[0.0] * 4 + [1.0], misspelt=frozenset({0, 2})),
+                  DECISION) == Verdict(
+        False, "The corpus never mentions York, Bath.", "unknown_name")
+    assert decide(four, found(0.9, evidence=[1.0] * 5, misspelt=frozenset(range(4))),
+                  DECISION).answered
+
+
+def test_too_little_coverage_names_the_missing_words_four_at_most() -> None:
+    """Catches: a reason that names more than four missing words, joins them wrongly, uses
+    the word as searched for where the question wrote it otherwise, or says nothing when
+    every word was found but too weakly."""
+    five = plan("Who sold the old red boat yesterday?", word("sold", surface="Sold"),
+                word("old"), word("red"), word("boat", surface=""), word("yesterday"))
+    assert decide(five, found(0.25, evidence=[0.0] * 5), DECISION) == Verdict(
+        False, "The best passage covers only 25% of the question; nothing near it mentions "
+               "Sold, old, red, boat.", "low_coverage")
+    assert decide(five, found(0.25, evidence=[0.5] * 5), DECISION) == Verdict(
+        False, "The best passage covers only 25% of the question; nothing near it mentions "
+               "its key words.", "low_coverage")
+
+
+def test_each_coverage_floor_is_reached_exactly_at_its_value() -> None:
+    """Catches: ``<=`` for ``<`` on any floor (a passage covering exactly the floor is
+    enough), ``>`` for ``>=`` on closeness, and a passage far in meaning judged by the floor
+    for words alone."""
+    d = DECISION
+    assert decide(SATELLITE, found(d.min_coverage_words), DECISION).answered
+    assert decide(SATELLITE, found(d.min_coverage, 0.5), DECISION).answered
+    assert decide(SATELLITE, found(0.47, 0.5), DECISION).rule == "low_coverage"
+    assert decide(SATELLITE, found(d.min_coverage_close, d.close_similarity), DECISION).answered
+    assert decide(SATELLITE, found(d.min_coverage_close, 0.59), DECISION).rule == "low_coverage"
+    # Far in meaning (below min_similarity) needs words_alone_coverage, and exactly it is
+    # enough; exactly min_similarity is not far.
+    assert decide(SATELLITE, found(d.words_alone_coverage, 0.25), DECISION).answered
+    assert decide(SATELLITE, found(0.6, d.min_similarity), DECISION).answered
+    assert decide(SATELLITE, found(0.6, 0.25), DECISION) == Verdict(
+        False, "The closest passage shares some words but is about something else "
+               "(similarity 0.25).", "other_topic")
+
+
+def test_one_shared_word_names_the_first_word_the_corpus_lacks() -> None:
+    """Catches: a verdict that answers, and a reason naming another word than the first
+    unknown one (as written, or as searched for when it was not written)."""
+    question = plan("What did the treasurer embezzle and hide?", word("treasurer"),
+                    word("embezzle", known=False, surface=""), word("hide", known=False))
+    assert decide(question, found(0.6, evidence=[1.0, 0.0, 0.0]), DECISION) == Verdict(
+        False, "Only one word of the question occurs near the best passage; nothing mentions "
+               "embezzle.", "one_word")
+    framing = plan("What is the name of the treasurer?", word("name", known=False, weight=0.5),
+                   word("treasurer"))
+    assert decide(framing, found(0.6, evidence=[0.0, 1.0]), DECISION).answered
+
+
+def test_who_is_the_x_needs_x_unless_the_passage_is_close_in_meaning() -> None:
+    """Catches: the head rule applied to questions that are not "who", to a close passage,
+    or answering; and the role named as searched for where the question wrote it."""
+    who = plan("Who is the treasurer of the company?", word("treasurer", surface="Treasurer"),
+               word("company"))
+    assert decide(who, found(0.6, evidence=[0.0, 1.0]), DECISION) == Verdict(
+        False, "Nothing here mentions the Treasurer.", "missing_head")
+    assert decide(who, found(0.6, 0.7, evidence=[0.0, 1.0]), DECISION).answered
+    what = plan("What is the capital of the company?", word("capital"), word("company"))
+    assert decide(what, found(0.6, evidence=[0.0, 1.0]), DECISION).answered
+
+
+def test_each_clash_declines_with_its_reason_and_the_first_of_a_kind_wins() -> None:
+    """Catches: a clash that answers, a reason that quotes the wrong words, rules tried in
+    another order than :data:`RULES`, and the last clash of a kind reported instead of the
+    first."""
+    negation = Clash("negation", "never", None, "the 3D channel was dropped")
+    opposite = Clash("opposite", "unavailable", "available", "was available in 10 million")
+    number = Clash("number", "1995", "1998", "launched in 1998")
+    later = Clash("number", "1995", "2001", "renamed in 2001")
+    degree = Clash("degree", "smallest", "largest", "is the largest pay-TV")
+    expected = {
+        "negation": "The question says “never”, but the closest passage has no negation: "
+                    "“the 3D channel was dropped”.",
+        "opposite": "The article says “available”, not “unavailable”: “was available in 10 "
+                    "million”.",
+        "other_number": "The article mentions 1998 here, not 1995: “launched in 1998”.",
+        "other_degree": "The article says “largest”, not “smallest”: “is the largest pay-TV”.",
+    }
+    clashes = [degree, number, later, opposite, negation]
+    # Taking the last clash away each time: the rule of the next one in RULES decides.
+    for rule in ("negation", "opposite", "other_number", "other_number", "other_degree"):
+        verdict = decide(SATELLITE, found(1.0, 0.9, clashes=tuple(clashes)), DECISION)
+        assert verdict == Verdict(False, expected[rule], rule)
+        clashes.pop()
+
+
+def test_a_missing_kind_of_answer_and_a_missing_focus_decline_below_their_floors() -> None:
+    """Catches: either rule answering, its floor reached with ``<=``, and the kind of
+    answer named wrongly in the reason."""
+    homes = plan("How many homes had the service?", word("homes"), word("service"))
+    when = plan("When did the service start?", word("service"), word("start"))
+    d = DECISION
+    assert decide(homes, found(0.75, evidence=[1.0, 1.0], has_answer=False), d) == Verdict(
+        False, "The closest passage has no number in it, and it covers only 75% of the "
+               "question.", "missing_type")
+    assert decide(when, found(0.75, evidence=[1.0, 1.0], has_answer=False), d).reason == (
+        "The closest passage has no time or date in it, and it covers only 75% of the "
+        "question.")
+    assert decide(homes, found(d.min_coverage_untyped, evidence=[1.0, 1.0], has_answer=False),
+                  d).answered
+    focus = plan("What evidence did the committee hear about subsidies?", word("evidence"),
+                 word("committee"), word("subsidies", surface="Subsidies"))
+    assert decide(focus, found(0.85, evidence=[1.0, 1.0, 0.0], missing_focus=2), d) == Verdict(
+        False, "The closest passage matches the question's other words but says nothing "
+               "about Subsidies.", "missing_focus")
+    assert decide(focus, found(d.min_coverage_unfocused, evidence=[1.0, 1.0, 0.0],
+                               missing_focus=2), d).answered
+
+
+def test_an_answer_says_how_much_of_the_question_it_covers() -> None:
+    """Catches: an answered verdict without its reason or its rule."""
+    assert decide(SATELLITE, found(0.625), DECISION) == Verdict(
+        True, "Covers 62% of the question.", "answered")

@@ -40,6 +40,9 @@ NOT_RUN = {
                                "systemd",
     r"^python benchmarks/": "a benchmark: minutes of CPU on an idle machine; its figures are "
                             "in docs/performance.md",
+    r"\bbenchmarks/mutation\.sh\b": "the mutation check: minutes of CPU per module; its "
+                                   "scores are in docs/testing.md",
+    r"\bmutmut show\b": "shows a mutant of a mutation run, which must have run first",
 }
 
 

@@ -69,6 +69,14 @@ def check(sentence: str, question: str, expected: str | None) -> None:
     # "How ADJ …?" asks for a measure, which the adjective may follow.
     ("The bridge, which opened in 1932, is 3 km long.", "How long is the bridge?", "3 km"),
     ("Inflation rose to 8.5% in the spring.", "How high did inflation rise?", "8.5%"),
+    # A number that is part of a name is passed over, and the next one taken.
+    ("Super Bowl 50 drew 111 million viewers across the country.",
+     "How many viewers did Super Bowl 50 draw?", "111 million"),
+    # The counted noun in the singular counts.
+    ("One ship sank and 40 sailors drowned off the coast.",
+     "How many ships sank off the coast?", "One"),
+    ("The party won 42 seats, or 12 percent, in the 1998 election.",
+     "What percent of the seats did the party win?", "12 percent"),
 ])
 def test_a_number_comes_with_its_currency_scale_and_unit(sentence: str, question: str,
                                                          expected: str) -> None:
@@ -424,6 +432,27 @@ def test_a_question_word_late_in_the_question_still_sets_the_kind(
 
 
 # -- negatives: rules that must not fire -----------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # "became", "will become": a copula like "is" for the name after it.
+    ("Jane Okafor will become the next mayor of the city.",
+     "Who will become the next mayor of the city?", "Jane Okafor"),
+    ("Jane Okafor became the mayor of the city in May.", "Who became the mayor of the city?",
+     "Jane Okafor"),
+    # "known as", "called": the name after the naming words, not the words themselves.
+    ("The old bridge is known as the Iron Span by locals.", "What is the old bridge known as?",
+     "the Iron Span"),
+    ("The ferry operator is a company known as Blue Star Lines.",
+     "What company runs the ferry?", "Blue Star Lines"),
+    ("The two ferries were called Aurora and Borealis.", "What were the two ferries called?",
+     "Aurora and Borealis"),
+    ("The capital of the region is Leeds, a city of 800,000.",
+     "What is the capital of the region?", "Leeds"),
+])
+def test_names_after_copulas_and_naming_words(sentence: str, question: str,
+                                              expected: str) -> None:
+    check(sentence, question, expected)
+
 
 @pytest.mark.parametrize(("sentence", "question"), [
     # A year is no count, and a number inside a name is not one either.

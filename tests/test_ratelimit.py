@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from quotebot.bot.ratelimit import RateLimiter
+from quotebot.bot.ratelimit import Arrival, RateLimiter
 
 from servers import serve
 
@@ -105,6 +105,51 @@ def test_keys_have_buckets_of_their_own_and_zero_turns_the_limit_off() -> None:
     assert take(limiter, 2, "ip:b") == [True, False]
     off = RateLimiter(0, clock=FakeClock())
     assert all(take(off, 1000)) and off.retry_after("ip:1") == 0.0
+
+
+def test_retry_after_is_zero_once_a_token_is_back_whatever_the_burst() -> None:
+    """Catches: a Retry-After that is negative (or waits for a second token) when more than
+    one token but less than two has come back."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, burst=2, clock=clock)
+    assert take(limiter, 3) == [True, True, False]
+    clock.advance(1.5)
+    assert limiter.retry_after("ip:1") == 0.0
+
+
+def test_a_request_that_arrived_earlier_gives_no_time_back() -> None:
+    """Catches: a request's own arrival time ignored for the process's clock, and a request
+    handled late (it arrived before the last one handled) that moves the bucket's time
+    back, so that the seconds between the two are refilled twice."""
+    clock = FakeClock()  # never moves: only the arrival times given count
+    limiter = RateLimiter(6, burst=1, clock=clock)  # a token every ten seconds
+    assert limiter.allow("ip:1", now=100.0)
+    assert not limiter.allow("ip:1", now=95.0)
+    assert not limiter.allow("ip:1", now=108.0)  # 0.8 of a token since 100
+    assert limiter.allow("ip:1", now=110.0)
+
+
+def test_at_most_max_keys_are_remembered_and_the_least_recent_is_forgotten() -> None:
+    """Catches: one key fewer remembered than ``max_keys``, and the key just used forgotten
+    instead of the one used longest ago (which lets a flood of new keys reset any
+    client's limit, or makes the newest client's limit forget at once)."""
+    limiter = RateLimiter(6, burst=1, max_keys=2, clock=FakeClock())
+    assert take(limiter, 1, "ip:a") == [True]
+    assert take(limiter, 1, "ip:b") == [True]
+    assert take(limiter, 1, "ip:a") == [False]  # both remembered: a is now the most recent
+    assert take(limiter, 1, "ip:c") == [True]  # b, used longest ago, is forgotten
+    assert take(limiter, 1, "ip:a") == [False]
+    assert take(limiter, 1, "ip:c") == [False]
+    assert take(limiter, 1, "ip:b") == [True]
+
+
+def test_an_arrival_is_read_from_both_clocks() -> None:
+    """Catches: an arrival stamped with one clock in place of the other (replicas compare
+    wall-clock times, a process its monotonic ones)."""
+    monotonic, wall = time.monotonic(), time.time()
+    arrival = Arrival.now()
+    assert monotonic <= arrival.monotonic <= time.monotonic()
+    assert wall <= arrival.wall <= time.time()
 
 
 def ask(connection: http.client.HTTPConnection) -> tuple[int, dict[str, str], Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from quotebot.corpus import load_corpus
 from quotebot.models import Document
-from quotebot.sentences import split_document
+from quotebot.sentences import paragraph_spans, split_document
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +108,43 @@ def test_sentences_and_the_whitespace_between_them_rebuild_each_line(
             rebuilt += before.text + gap
         assert rebuilt == line
         position += len(line)
+
+
+def paragraphs(text: str) -> list[str]:
+    return [text[start:end] for start, end in paragraph_spans(text)]
+
+
+def test_a_markdown_heading_is_quoted_without_its_marks() -> None:
+    """Catches: a heading's opening or closing ``#`` marks kept in the paragraph (and so in
+    a quote), a line of marks alone taken for a paragraph, and a ``#`` that opens a word
+    ("#1", "#hashtag") taken for a heading."""
+    text = ("# Ferries of York\n"
+            "## Timetable ##\n"
+            "  ### Fares \t###  \n"
+            "######\n"
+            "## ##\n"
+            "#1 in the city, the ferry sails daily.\n"
+            "#### A heading that ends in C#\n")
+    assert paragraphs(text) == ["Ferries of York", "Timetable", "Fares",
+                                "#1 in the city, the ferry sails daily.",
+                                "A heading that ends in C#"]
+    assert [s.paragraph for s in split_document(Document("t", "T", text))] == [1, 2, 3, 4, 5]
+
+
+def test_blank_lines_and_spaces_at_either_end_are_no_part_of_a_paragraph() -> None:
+    """Catches: a line of spaces counted as a paragraph (so the paragraphs after it are
+    misnumbered), and one character too many or too few stripped at either end, even when
+    the line ends in a one-letter word or the text in spaces."""
+    text = "Vote for plan B\n   \n\t\n It rained. \nIt was cold.\t \n   "
+    assert paragraphs(text) == ["Vote for plan B", "It rained.", "It was cold."]
+    sentences = split_document(Document("t", "T", text))
+    assert [(s.paragraph, s.text) for s in sentences] == [
+        (1, "Vote for plan B"), (2, "It rained."), (3, "It was cold.")]
+
+
+def test_a_sentence_without_words_is_dropped_and_the_next_one_kept() -> None:
+    """Catches: words looked for beyond a sentence's end (so that "* * *" before a line with
+    words counts as a sentence), and the rest of a paragraph dropped after a sentence
+    without words."""
+    text = "* * *\n... ! The ferry sank. It was cold.\n"
+    assert split(text) == ["The ferry sank.", "It was cold."]

@@ -1,5 +1,5 @@
-"""Word classes and noun phrases, enough for short answers: "[the center of mass] will
-experience …", "… performed [the national anthem]".
+"""Word classes and noun phrases, enough for the rules of short answers: "[the center of
+mass] will experience …", "… performed [the national anthem]".
 
 quotebot has no tagger that needs downloaded models; a word's possible classes come from
 lemminflect's tables (which the analysis already uses for lemmas) and the word lists, and

@@ -1,0 +1,294 @@
+"""The extraction rules one by one, on the question alone or on one sentence's tokens:
+what a question asks for (its kind when the question word comes late, the gap of a "what"
+question, whether it wants a number, a name or a measure), what a sentence must hold for an
+answer, and the whole amount around a number.
+
+These call the rules directly (no index, no engine), so that each runs in microseconds
+and the mutation check (benchmarks/mutation.sh extract) can run them for every change.
+tests/test_extract.py checks the short answers a user sees, through the whole engine.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quotebot.analysis import tokenize
+from quotebot.extract import asked, measure_asked, needs, number_tokens, question_shape
+from quotebot.extract import whole_number as whole
+from quotebot.extract.grammar import noun_phrase_after, word_classes
+from quotebot.extract.phrases import what_answer
+from quotebot.extract.shape import asks_for_a_name, asks_for_a_number
+from quotebot.extract.spans import same_word
+from quotebot.question import Kind, parse_question
+from quotebot.store.model import NUMBER, TIME
+from quotebot.tuning import default_tuning
+
+# -- what a sentence must hold --------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "flags"), [
+    ("How many homes had the service?", NUMBER),
+    ("How long is the bridge?", NUMBER),
+    ("How old was the captain?", NUMBER),
+    ("How did the ferry sink?", 0),  # "how" without a measure: a clause, not a number
+    ("How much did Nordvik pay?", NUMBER),
+    ("When did the service start?", TIME),
+    ("The service started in what year?", TIME),  # the question word comes late
+    ("The ferry carried how many passengers?", NUMBER),
+    ("Who founded the club?", 0),
+    ("What did the union say?", 0),
+    ("Where is the bridge?", 0),
+    ("ferry launch", 0),
+])
+def test_needs_a_number_for_amounts_and_a_time_for_when(question: str, flags: int) -> None:
+    """Catches: a sentence without a number passed over for a question that does not ask
+    for one (or the reverse), and a late question word not read."""
+    assert needs(parse_question(question)) == flags
+
+
+# -- the kind a late question word asks for -------------------------------------------------
+
+@pytest.mark.parametrize(("question", "kind", "wh_noun"), [
+    ("The UMC was a founding member of what coalition?", Kind.WHAT, "coalition"),
+    ("The club was founded in what year?", Kind.WHEN, "year"),
+    ("When John Fox left, who replaced him?", Kind.WHO, None),
+    ("After the merger, where did the staff move?", Kind.WHERE, None),
+    ("If the bridge closes, how many ferries run?", Kind.HOW_MANY, None),
+    ("Who replaced John Fox?", Kind.WHO, None),
+])
+def test_a_late_question_word_sets_the_kind(question: str, kind: Kind,
+                                           wh_noun: str | None) -> None:
+    """Catches: the clause before a comma taken as the question ("When John Fox left,
+    who …?" asks who), and a question word after the first token not looked for."""
+    found = asked(parse_question(question))
+    assert found.kind is kind
+    if wh_noun is not None:
+        assert found.wh_noun == wh_noun
+
+
+@pytest.mark.parametrize("question", [
+    "Did the ferry sink?",  # yes/no, no question word at all
+    "Is that what the union wanted?",  # "what" opens no question here
+    "ferry launch 1998",
+])
+def test_no_question_word_leaves_the_kind_alone(question: str) -> None:
+    parsed = parse_question(question)
+    assert asked(parsed).kind is parsed.kind
+
+
+# -- the gap of a "what" question ------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "head", "form", "verb"), [
+    ("What offers an equivalence between mass and energy?", None, "subject", "offers"),
+    ("What team won the cup?", "team", "subject", "won"),
+    ("What did Lady Gaga sing?", None, "object", "sing"),
+    ("What did the union say?", None, "object", "say"),
+    ("What was the belief of the founders?", None, "copula", None),
+    ("What was used to build the bridge?", None, "subject", "used"),
+    ("What can keep the bridge open?", None, "subject", "keep"),
+    ("What are the particles called?", None, "object", "called"),
+    ("What kind of measurements were taken?", "measurements", "subject", "taken"),
+    ("What is the name of Wesley's famous sermon?", "sermon", None, None),
+    ("The UMC maintains that war is incompatible with what?", None, "tail", "incompatible"),
+    ("What are the boxes able to connect to?", None, "tail", "connect"),
+    ("Who founded the club?", None, "subject", "founded"),
+    ("What do you think?", None, "object", None),  # "do": an object, whatever the verb
+    ("The club was founded in what year?", "year", None, None),
+    ("Besides that, what is the name of Wesley's famous sermon?", "sermon", None, None),
+    ("How did the ferry sink?", None, None, None),
+])
+def test_the_shape_of_a_what_question(question: str, head: str | None, form: str | None,
+                                      verb: str | None) -> None:
+    """Catches: the noun asked about, the way the question uses the gap (its subject, its
+    object, after a copula, at its tail) or the question's verb read wrongly."""
+    shape = question_shape(parse_question(question))
+    assert shape.head == head
+    assert shape.form == form
+    assert (shape.verb.norm if shape.verb is not None else None) == verb
+
+
+def test_the_question_phrase_holds_what_kind_of() -> None:
+    """Catches: "kind of" left out of the question phrase (its words would then be taken
+    for words the answer must hold)."""
+    shape = question_shape(parse_question("What kind of measurements were taken?"))
+    assert shape.phrase == frozenset({0, 1, 2, 3})
+
+
+def test_the_subject_of_an_object_question_is_who_does_it() -> None:
+    shape = question_shape(parse_question("What did John Wesley call the experience?"))
+    assert shape.form == "object"
+    assert shape.verb is not None and shape.verb.norm == "call"
+    assert [t.surface for t in shape.subject] == ["John", "Wesley"]
+
+
+@pytest.mark.parametrize(("question", "number", "name"), [
+    ("What was the average cost of a ticket?", True, False),
+    ("What is the population of York?", True, False),
+    ("What hotel did the team stay in?", False, True),
+    ("Which building burned down?", False, True),
+    ("What is the name of the ferry?", False, True),
+    ("What are the particles called?", False, True),
+    ("What did the union say?", False, False),
+])
+def test_a_what_question_asks_for_a_number_or_a_name(question: str, number: bool,
+                                                    name: bool) -> None:
+    """Catches: "what is the population" answered with a phrase instead of a number, and
+    "what hotel" or "what is the name of" answered with anything but a name."""
+    parsed = parse_question(question)
+    shape = question_shape(parsed)
+    assert asks_for_a_number(parsed, shape) is number
+    assert asks_for_a_name(parsed, shape) is name
+
+
+@pytest.mark.parametrize(("question", "adjective"), [
+    ("How long is the bridge?", "long"),
+    ("How old was the captain?", "old"),
+    ("How high did inflation rise?", "high"),
+    ("How did the ferry sink?", None),
+    ("Who asked how long it took?", "long"),
+    ("What is long?", None),
+])
+def test_a_measure_is_asked_by_how_and_its_adjective(question: str,
+                                                     adjective: str | None) -> None:
+    assert measure_asked(parse_question(question)) == adjective
+
+
+# -- numbers: the whole amount ----------------------------------------------------------------
+
+def amount(sentence: str, number: str, question: str | None = None) -> str:
+    """The whole amount around the first token ``number`` of ``sentence``."""
+    tokens = tokenize(sentence)
+    i = next(k for k, t in enumerate(tokens) if t.surface == number)
+    q = parse_question(question) if question is not None else None
+    start, end = whole(sentence, tokens, i, q)
+    return sentence[start:end]
+
+
+@pytest.mark.parametrize(("sentence", "number", "expected"), [
+    ("They paid £48m for it.", "48", "£48m"),
+    ("The deal was worth US$1.2bn in all.", "1.2", "US$1.2bn"),
+    ("The deal was worth $1.2 billion in all.", "1.2", "$1.2 billion"),
+    ("The deal was worth $1.2 billion in all.", "billion", "$1.2 billion"),
+    ("It reported 900 million kronor of profit.", "900", "900 million kronor"),
+    ("Inflation rose to 8.5% in spring.", "8.5", "8.5%"),
+    ("The bridge is 3 km long.", "3", "3 km"),
+    ("The bridge is 3km long.", "3", "3km"),
+    ("The game ended 24–10 that night.", "10", "24–10"),
+    ("24–10 was the final score.", "10", "24–10"),
+    ("The clock showed 11:28 at the end.", "28", "11:28"),
+    ("About seventy thousand came.", "thousand", "seventy thousand"),
+    ("About twenty five came.", "twenty", "twenty five"),
+    ("It took 5½ hours.", "5", "5½ hours"),
+    ("His 61-yard return won it.", "61-yard", "61"),
+    ("The bridge is 3 km long.", "km", "km"),
+    ("He was 24 today.", "24", "24"),
+    ("They won 3 - 1 later.", "3", "3"),
+])
+def test_a_number_is_whole_with_its_currency_scale_and_unit(sentence: str, number: str,
+                                                           expected: str) -> None:
+    """Catches: a currency, scale, unit, percentage or second part of a number left out,
+    or words that are no part of it taken in."""
+    assert amount(sentence, number) == expected
+
+
+def test_a_unit_the_question_names_is_left_out() -> None:
+    assert amount("The punt went 61 yards out.", "61", "How many yards did it go?") == "61"
+    assert amount("The punt went 61 yards out.", "61", "How far did it go?") == "61 yards"
+
+
+@pytest.mark.parametrize(("sentence", "numbers"), [
+    ("In 1998 three ferries and 2 tugs sailed.", ["1998", "three", "2"]),
+    ("No number here at all.", []),
+    ("The M25 left at dawn.", []),
+])
+def test_number_tokens_are_digits_and_number_words(sentence: str,
+                                                   numbers: list[str]) -> None:
+    tokens = tokenize(sentence)
+    assert [tokens[i].surface for i in number_tokens(tokens)] == numbers
+
+
+# -- "what": the words that fill the question's gap -------------------------------------------
+
+def gap(sentence: str, question: str) -> str | None:
+    """The gap :func:`what_answer` fills in ``sentence``, with the sentence's words matched
+    to the question's content words as the engine matches them (sharing a term)."""
+    q = parse_question(question)
+    tokens = tokenize(sentence)
+    content = list(q.content)
+    matched = {i: k for i, t in enumerate(tokens) for k, c in enumerate(content)
+               if same_word(t, c)}
+    span = what_answer(sentence, tokens, matched, q, default_tuning().extraction)
+    return None if span is None else sentence[span[0]:span[1]]
+
+
+BUILD = "What did the council build near the river?"
+LOOK = "What do police look for in the park?"
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # The gap runs from after a question word to the question's next word, without the
+    # function words at its end; "a", "an" and "the" may open it.
+    ("The council built a school near the river.", BUILD, "a school"),
+    ("The council built an old school near the river.", BUILD, "an old school"),
+    ("The council built the old school near the river.", BUILD, "the old school"),
+    # The function words that follow the word in the question follow it in the sentence.
+    ("Police look for the missing boy in the park.", LOOK, "the missing boy"),
+    ("The Met has fallen behind the NYPD in law-enforcement technology.",
+     "What has the Met fallen behind the NYPD in?", "law-enforcement technology"),
+    # A better-placed gap later in the sentence wins over an earlier one ...
+    ("Police look tired in the park, and look for the missing boy in the park.", LOOK,
+     "the missing boy"),
+    # ... an equally good one does not.
+    ("The council built schools near the river and built roads near the river.", BUILD,
+     "schools"),
+    # A gap with "is", "was", "are" … in it reads as a clause: another gap is preferred.
+    *[(f"The council built a bridge that {verb} new near the river, and the council built "
+       "a school near the river.", BUILD, "a school")
+      for verb in ("is", "was", "are", "were", "been")],
+    # A gap cut off by the end of a clause is passed over, not the end of the search.
+    ("The council built schools; then the council built a school near the river.", BUILD,
+     "a school"),
+    # Up to gap_length words.
+    ("The mayor fights one two three four five six seven eight in the capital.",
+     "What does the mayor fight in the capital?", "one two three four five six seven eight"),
+])
+def test_what_fills_the_gap_between_the_questions_words(sentence: str, question: str,
+                                                        expected: str) -> None:
+    """Catches: the gap's ends off by a word, the function words that follow a question
+    word not skipped, the scores of the gaps' placement (or their comparison) changed, and
+    the first gap that fails a rule ending the search."""
+    assert gap(sentence, question) == expected
+
+
+@pytest.mark.parametrize(("sentence", "question"), [
+    ("The mayor fights one two three four five six seven eight nine in the capital.",
+     "What does the mayor fight in the capital?"),  # longer than gap_length
+    ("The council built and opened near the river.", BUILD),  # "and …" is no noun phrase
+    ("The council built near the river.", BUILD),  # nothing in the gap
+    ("The council built a bridge that was new near the river.", BUILD),
+    ("The council built, near the river, an old school.", BUILD),
+    ("The crowd sang the anthem.", "What did the crowd sing?"),  # nothing places the gap
+])
+def test_no_gap_is_filled_without_a_well_placed_noun_phrase(sentence: str,
+                                                           question: str) -> None:
+    assert gap(sentence, question) is None
+
+
+# -- noun phrases and lists ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("They found clues, evidence and witnesses at the scene.", "clues, evidence and witnesses"),
+    ("They found clues, evidence, and witnesses at the scene.",
+     "clues, evidence, and witnesses"),
+    ("They found clues, evidence, witnesses or motives.", "clues, evidence, witnesses or motives"),
+    # Commas without a closing "and"/"or" join nothing: a clause or an aside goes on.
+    ("They found clues, evidence; the police left.", "clues"),
+    ("They found clues, evidence, the police said.", "clues"),
+])
+def test_a_noun_phrase_takes_a_whole_list_that_ends_in_and_or_or(sentence: str,
+                                                                 expected: str) -> None:
+    """Catches: a list cut at its first comma, and commas that join what is no list."""
+    tokens = tokenize(sentence)
+    first = next(i for i, t in enumerate(tokens) if t.surface == "clues")
+    span = noun_phrase_after(sentence, tokens, word_classes(tokens), first)
+    assert span is not None
+    assert sentence[tokens[span[0]].start:tokens[span[1]].end] == expected
