@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from browser import chromium_page
-
 from conftest import ROOT, requires
 from fake_bot_api import free_port
 from servers import Process, serve, stop
