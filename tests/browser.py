@@ -20,6 +20,8 @@ from conftest import chromium
 from fake_bot_api import free_port
 
 CHROMIUM = chromium()
+#: What DevTools says when an expression meets a page that is being replaced.
+_NAVIGATING = ("navigated or closed", "Cannot find context", "Execution context was destroyed")
 
 
 class Page:
@@ -54,10 +56,16 @@ class Page:
                             "'about:blank'", timeout)
 
     async def wait_for(self, expression: str, timeout: float = 30) -> Any:
-        """Poll ``expression`` until it is truthy; its value."""
+        """Poll ``expression`` until it is truthy; its value. Polling goes on while the tab
+        navigates (the page it asked has gone, the next one has no context yet)."""
         deadline = time.monotonic() + timeout
         while True:
-            value = await self.evaluate(expression)
+            try:
+                value = await self.evaluate(expression)
+            except RuntimeError as exc:
+                if not any(words in str(exc) for words in _NAVIGATING):
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

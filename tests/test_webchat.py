@@ -9,6 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -150,13 +151,13 @@ def harbour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
         yield process
 
 
-def get(url: str) -> tuple[int, str, bytes]:
-    """Status, Content-Type and body of a plain GET."""
+def get(url: str) -> tuple[int, Message, bytes]:
+    """Status, headers and body of a plain GET."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 async def ask_on_page(page: Page, url: str, question: str) -> None:
@@ -202,6 +203,12 @@ async def test_a_citation_opens_the_document_with_exactly_the_quote_highlighted(
         assert shown == "\n".join(line for line in text.splitlines() if line.strip())
         assert await page.evaluate("document.querySelector('h1').textContent") == (
             "Kelsey Bay harbour report")
+        # Back in the chat, the conversation is still there and goes on.
+        await page.evaluate("history.back(); true")
+        await page.wait_for("location.pathname === '/' && "
+                            "document.querySelectorAll('#log .turn').length === 1")
+        more = await page.click_more()
+        assert "The council counted 72 moorings" not in more
 
 
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:
@@ -235,9 +242,13 @@ async def test_a_document_id_and_title_made_of_html_stay_text(harbour: Process) 
 
 
 def test_an_unknown_document_is_a_page_saying_so(harbour: Process) -> None:
-    status, kind, body = get(harbour.url + "/docs/" + urllib.parse.quote("<script>x()<"))
+    status, headers, body = get(harbour.url + "/docs/" + urllib.parse.quote("<script>x()<"))
     page = body.decode()
-    assert status == 404 and kind.startswith("text/html")
+    assert status == 404 and headers["Content-Type"].startswith("text/html")
+    # Document pages keep the chat page's policy: no inline script would run.
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in get(harbour.url + "/docs/harbour")[1][
+        "Content-Security-Policy"]
     assert "No such document" in page and "&lt;script&gt;x()&lt;" in page
     assert "<script>x()" not in page and "Traceback" not in page
     assert '<a href="/">chat page</a>' in page
@@ -257,7 +268,7 @@ async def test_a_narrow_screen_never_scrolls_sideways(harbour: Process) -> None:
 
 
 def test_the_favicon_is_served(server: Process) -> None:
-    status, kind, body = get(server.url + "/favicon.ico")
-    assert status == 200 and kind.startswith("image/svg+xml")
+    status, headers, body = get(server.url + "/favicon.ico")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
     assert body.lstrip().startswith(b"<svg")
     assert 'rel="icon"' in get(server.url + "/")[2].decode()
