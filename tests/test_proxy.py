@@ -3,10 +3,8 @@ a real Chromium, and every client keeps its own rate limit while forged headers 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
-import itertools
 import json
 import os
 import re
@@ -16,12 +14,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-
+from browser import chromium_page
 from conftest import ROOT, requires
 from fake_bot_api import free_port
 from servers import Process, serve, stop
@@ -68,110 +64,6 @@ def caddy(upstream: Process) -> Iterator[str]:
         stop(proc)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-# -- a real Chromium, driven over the DevTools protocol ----------------------------------------
-# (--dump-dom, as in test_webchat.py, sees one page load; a conversation needs a tab that stays
-# open between questions.)
-class Page:
-    """One browser tab."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self._ids = itertools.count(1)
-
-    async def call(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
-        call_id = next(self._ids)
-        await self.ws.send_json({"id": call_id, "method": method, "params": params})
-        async with asyncio.timeout(timeout):
-            while True:
-                message = json.loads((await self.ws.receive()).data)
-                if message.get("id") == call_id:
-                    if "error" in message:
-                        raise RuntimeError(f"{method}: {message['error']}")
-                    return dict(message.get("result", {}))
-
-    async def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression in the page (promises awaited)."""
-        result = await self.call("Runtime.evaluate", expression=expression,
-                                 returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression!r} threw: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    async def goto(self, url: str, timeout: float = 30) -> None:
-        await self.call("Page.navigate", url=url)
-        await self.wait_for("document.readyState === 'complete' && location.href !== "
-                            "'about:blank'", timeout)
-
-    async def wait_for(self, expression: str, timeout: float = 30) -> Any:
-        """Poll ``expression`` until it is truthy; its value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await self.evaluate(expression)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{expression!r} stayed falsy for {timeout} s")
-            await asyncio.sleep(0.05)
-
-    async def ask(self, question: str, timeout: float = 30) -> str:
-        """Type ``question`` into the chat form, send it, and return the new turn's text."""
-        turns = await self.evaluate("document.querySelectorAll('#log .turn').length")
-        await self.evaluate(f"document.getElementById('question').value = "
-                            f"{json.dumps(question)}; "
-                            f"document.getElementById('ask').requestSubmit(); true")
-        return str(await self.wait_for(self._turn_text(turns), timeout))
-
-    async def click_more(self, timeout: float = 30) -> str:
-        turns = await self.evaluate("document.querySelectorAll('#log .turn').length")
-        await self.evaluate("document.getElementById('more').click(); true")
-        return str(await self.wait_for(self._turn_text(turns), timeout))
-
-    @staticmethod
-    def _turn_text(index: int) -> str:
-        # A turn is done when something follows its question: an answer, a reason, an error.
-        return (f"(() => {{ const t = document.querySelectorAll('#log .turn')[{index}]; "
-                f"return t && t.children.length > 1 ? t.innerText : ''; }})()")
-
-
-@contextlib.asynccontextmanager
-async def chromium_page(timeout: float = 30) -> AsyncIterator[Page]:
-    """A headless Chromium with one blank tab; closed afterwards."""
-    assert CHROMIUM is not None, "needs Debian's chromium"
-    port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-proxy-server", f"--user-data-dir={profile}",
-             f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        try:
-            async with aiohttp.ClientSession() as http:
-                deadline = time.monotonic() + timeout
-                targets: list[dict[str, Any]] = []
-                while not targets:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("Chromium did not open its debugging port")
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with http.get(f"http://127.0.0.1:{port}/json/list") as response:
-                            targets = [t for t in await response.json() if t["type"] == "page"]
-                    await asyncio.sleep(0.1)
-                async with http.ws_connect(targets[0]["webSocketDebuggerUrl"],
-                                           max_msg_size=0) as ws:
-                    page = Page(ws)
-                    await page.call("Page.enable")
-                    await page.call("Runtime.enable")
-                    yield page
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 def ask_from(source: str, port: int, headers: dict[str, str] | None = None) -> int:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import pytest
 
+from browser import Page, chromium_page
 from conftest import chromium, requires
 from pages import PageSite, page_site
 from servers import Process, serve
@@ -58,7 +63,8 @@ def test_the_page_asks_and_shows_the_short_answer_and_the_quote(server: Process)
     dom = rendered_page(server.url + "/?q=" + urllib.parse.quote("how many stabbings?"))
     assert '<p class="short">72</p>' in dom
     assert "fatal <mark>stabbings</mark>" in dom
-    assert "met-police-nypd-visit ¶9 s15, chars 2208–2351" in dom
+    assert ('<a class="cite" href="/docs/met-police-nypd-visit#2208-2351">'
+            "Met police nypd visit ¶ 9</a>") in dom
     assert 'id="more"' in dom and 'id="more" disabled' not in dom
     assert "Reading: Met police nypd visit (18 sentences)" in dom
 
@@ -86,7 +92,9 @@ def test_a_pasted_link_is_read_and_then_answered_from(uploads_server: Process,
     assert ("Added Kelsey Bay votes to rebuild its sea wall after winter storms "
             "(11 sentences).") in dom
     assert '<p class="short">Tom Okafor</p>' in dom
-    assert "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms ¶" in dom
+    # The tab's own documents have no page on the server: their citations are plain text.
+    assert ('<span class="cite">Kelsey Bay votes to rebuild its sea wall after winter storms '
+            "¶ ") in dom
     assert "Kelsey Bay votes to rebuild its sea wall after winter storms (11 sentences)" in dom
     # The link went to this page's own library, under a name that does not show its session.
     data_dir: Path = uploads_server.extra["data_dir"]
@@ -105,3 +113,162 @@ def test_without_uploads_the_page_offers_no_link_field(server: Process) -> None:
     dom = rendered_page(server.url + "/?add=" + urllib.parse.quote("https://example.org/"))
     assert '<form id="add" hidden="">' in dom
     assert "Added" not in dom
+
+
+# -- citations, the document page, the answer in its quote, narrow screens --------------------
+
+HARBOUR = """---
+title: Kelsey Bay harbour report
+---
+Kelsey Bay harbour report for the winter.
+{filler}
+Records are kept 🚢 by the port office. The council counted 72 moorings in the inner basin \
+last year, and more in the outer basin.
+The harbour master is Tom Okafor, who has run the port since 2019.
+The dredging survey archive is kept at \
+https://example.org/KelseyBayHarbourSurveys2019InnerBasinMooringsFullReportWith\
+AppendicesAndMapsAndSoundings.pdf for anyone who wants the whole dredging survey.
+"""
+#: Paragraphs before the quote, so that the document page must scroll to show it.
+FILLER = "\n".join(f"Paragraph {n} of the log notes calm weather and nothing else." for n in
+                   range(1, 41))
+#: A document whose id and title are HTML: both must be shown as text on every page.
+ODD_ID = "a<script>b"
+ODD_TITLE = "<script>document.title='pwned'</script> Tide tables"
+TIDES = f"""---
+title: {ODD_TITLE}
+---
+The tide tables list the spring tides at 5.2 metres above chart datum.
+"""
+
+
+@pytest.fixture(scope="module")
+def harbour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / "harbour.txt").write_text(HARBOUR.format(filler=FILLER), encoding="utf-8")
+    (corpus / f"{ODD_ID}.txt").write_text(TIDES, encoding="utf-8")
+    with serve(env={"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_CORPUS": str(corpus)}) as process:
+        yield process
+
+
+def get(url: str) -> tuple[int, Message, bytes]:
+    """Status, headers and body of a plain GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+async def ask_on_page(page: Page, url: str, question: str) -> None:
+    await page.goto(url + "/?q=" + urllib.parse.quote(question))
+    await page.wait_for("document.querySelector('#log .turn blockquote .cite') !== null")
+
+
+async def follow_citation(page: Page) -> None:
+    await page.evaluate("document.querySelector('#log blockquote a.cite').click(); true")
+    await page.wait_for("location.pathname.startsWith('/docs/') && "
+                        "document.readyState === 'complete' && "
+                        "document.querySelector('mark.quote') !== null")
+
+
+async def test_a_citation_opens_the_document_with_exactly_the_quote_highlighted(
+        harbour: Process) -> None:
+    status, answer = harbour.post("/v1/ask", {"question": "how many moorings?"})
+    assert status == 200 and answer["answer"] == "72"
+    quote = answer["quotes"][0]
+    _, _, body = get(harbour.url + "/v1/docs/harbour")
+    text = json.loads(body)["text"]
+    assert quote["text"] == text[quote["start"]:quote["end"]]
+    assert quote["text"].startswith("The council counted 72 moorings")
+    async with chromium_page() as page:
+        await ask_on_page(page, harbour.url, "how many moorings?")
+        cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
+        assert cite == f"Kelsey Bay harbour report ¶ {quote['paragraph']}"
+        await follow_citation(page)
+        assert await page.evaluate("location.pathname + location.hash") == (
+            f"/docs/harbour#{quote['start']}-{quote['end']}")
+        # Offsets count code points; the paragraph has an emoji before the quote.
+        marked = await page.evaluate(
+            "[...document.querySelectorAll('mark.quote')].map(m => m.textContent).join('')")
+        assert marked == quote["text"]
+        # The page scrolled to the quote, past forty paragraphs.
+        assert await page.evaluate("window.scrollY > 0")
+        assert await page.evaluate(
+            "(() => { const r = document.getElementById('quote').getBoundingClientRect(); "
+            "return r.top >= 0 && r.bottom <= window.innerHeight; })()")
+        # The whole text is there, paragraph by paragraph, as the reader's text.
+        shown = await page.evaluate(
+            "[...document.querySelectorAll('#text p')].map(p => p.textContent).join('\\n')")
+        assert shown == "\n".join(line for line in text.splitlines() if line.strip())
+        assert await page.evaluate("document.querySelector('h1').textContent") == (
+            "Kelsey Bay harbour report")
+        # Back in the chat, the conversation is still there and goes on.
+        await page.evaluate("history.back(); true")
+        await page.wait_for("location.pathname === '/' && "
+                            "document.querySelectorAll('#log .turn').length === 1")
+        more = await page.click_more()
+        assert "The council counted 72 moorings" not in more
+
+
+async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:
+    async with chromium_page() as page:
+        await ask_on_page(page, harbour.url, "how many moorings?")
+        assert await page.evaluate("document.querySelector('#log .short').textContent") == "72"
+        marked = await page.evaluate(
+            "[...document.querySelectorAll('#log blockquote mark.answer')]"
+            ".map(m => m.textContent)")
+        assert marked == ["72"]
+        # Around it the quote reads as it did: the answer is marked, not moved or doubled.
+        assert (await page.evaluate("document.querySelector('#log blockquote').firstChild"
+                                    ".parentNode.textContent")).startswith(
+            "The council counted 72 moorings in the inner basin")
+
+
+async def test_a_document_id_and_title_made_of_html_stay_text(harbour: Process) -> None:
+    async with chromium_page() as page:
+        await ask_on_page(page, harbour.url, "how high are the spring tides?")
+        cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
+        assert cite == f"{ODD_TITLE} ¶ 1"
+        await follow_citation(page)
+        assert await page.evaluate("decodeURIComponent(location.pathname)") == f"/docs/{ODD_ID}"
+        assert await page.evaluate("document.querySelector('h1').textContent") == ODD_TITLE
+        assert await page.evaluate("document.title") == f"{ODD_TITLE} · quotebot"
+        # The only script is the page's own.
+        assert await page.evaluate("[...document.scripts].map(s => s.getAttribute('src'))") == [
+            "/static/doc.js"]
+        assert await page.evaluate("document.querySelector('mark.quote').textContent") == (
+            "The tide tables list the spring tides at 5.2 metres above chart datum.")
+
+
+def test_an_unknown_document_is_a_page_saying_so(harbour: Process) -> None:
+    status, headers, body = get(harbour.url + "/docs/" + urllib.parse.quote("<script>x()<"))
+    page = body.decode()
+    assert status == 404 and headers["Content-Type"].startswith("text/html")
+    # Document pages keep the chat page's policy: no inline script would run.
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in get(harbour.url + "/docs/harbour")[1][
+        "Content-Security-Policy"]
+    assert "No such document" in page and "&lt;script&gt;x()&lt;" in page
+    assert "<script>x()" not in page and "Traceback" not in page
+    assert '<a href="/">chat page</a>' in page
+
+
+async def test_a_narrow_screen_never_scrolls_sideways(harbour: Process) -> None:
+    async with chromium_page() as page:
+        await page.call("Emulation.setDeviceMetricsOverride", width=400, height=800,
+                        deviceScaleFactor=1, mobile=False)
+        await ask_on_page(page, harbour.url, "where is the dredging survey archive?")
+        assert "FullReportWithAppendices" in await page.evaluate(
+            "document.querySelector('#log blockquote').textContent")
+        assert await page.evaluate("window.innerWidth") == 400
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 400
+        await follow_citation(page)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 400
+
+
+def test_the_favicon_is_served(server: Process) -> None:
+    status, headers, body = get(server.url + "/favicon.ico")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+    assert body.lstrip().startswith(b"<svg")
+    assert 'rel="icon"' in get(server.url + "/")[2].decode()

@@ -19,6 +19,7 @@
   let session = sessionStorage.getItem("quotebot-session");
   let lastQuestion = "";
   const added = [];
+  let corpusDocs = [];
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -42,12 +43,32 @@
     return frag;
   }
 
-  function quoteBlock(q, question, cls) {
+  // A quote with the question's words highlighted and, when `answer` ({start, end}: offsets
+  // in the document) lies inside it, the short answer marked. Offsets count code points.
+  function quoteBlock(q, question, cls, answer) {
     const block = el("blockquote", cls);
-    block.appendChild(highlighted(q.text, question));
-    block.appendChild(el("span", "cite",
-      `${q.title} — ${q.doc} ¶${q.paragraph} s${q.sentence}, chars ${q.start}–${q.end}`));
+    const chars = Array.from(q.text);
+    if (answer && q.start <= answer.start && answer.start < answer.end && answer.end <= q.end) {
+      const from = answer.start - q.start, to = answer.end - q.start;
+      block.appendChild(highlighted(chars.slice(0, from).join(""), question));
+      block.appendChild(el("mark", "answer", chars.slice(from, to).join("")));
+      block.appendChild(highlighted(chars.slice(to).join(""), question));
+    } else {
+      block.appendChild(highlighted(q.text, question));
+    }
+    block.appendChild(citation(q));
     return block;
+  }
+
+  // "Title ¶ N", linking to the document page with the quote highlighted; a document this
+  // tab added to its own library has no page on the server, so its citation is plain text.
+  function citation(q) {
+    const label = `${q.title} ¶ ${q.paragraph}`;
+    const own = added.some(d => d.doc === q.doc) && !corpusDocs.some(d => d.doc === q.doc);
+    if (own) return el("span", "cite", label);
+    const link = el("a", "cite", label);
+    link.href = `/docs/${encodeURIComponent(q.doc)}#${q.start}-${q.end}`;
+    return link;
   }
 
   function render(turn, data, asked) {
@@ -71,7 +92,10 @@
       return;
     }
     if (data.answer) turn.appendChild(el("p", "short", data.answer));
-    for (const q of data.quotes) turn.appendChild(quoteBlock(q, question, ""));
+    const answer = typeof data.answer_start === "number"
+      ? {start: data.answer_start, end: data.answer_end} : null;
+    // The short answer is verbatim from the first quote.
+    data.quotes.forEach((q, i) => turn.appendChild(quoteBlock(q, question, "", i === 0 ? answer : null)));
     moreButton.disabled = false;
   }
 
@@ -154,7 +178,6 @@
     addLink(url);
   });
 
-  let corpusDocs = [];
   function showSources() {
     const parts = corpusDocs.concat(added).map(d => `${d.title} (${d.sentences} sentences)`);
     document.getElementById("sources").textContent = "Reading: " + parts.join(", ");
