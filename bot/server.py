@@ -22,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from html import escape
 from importlib import resources
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aiohttp import http_exceptions, web
@@ -82,8 +83,21 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status,
-                             headers=headers)
+    return web.json_response({"error": {"code": code, "message": public_message(message)}},
+                             status=status, headers=headers)
+
+
+#: An absolute path, quoted as quotebot's messages quote paths ('/srv/quotebot/index').
+_QUOTED_PATH = re.compile(r"""(['"])(/[^'"\n]*)\1""")
+
+
+def public_message(message: str) -> str:
+    """An error message fit for clients: the server's own folders are none of their business,
+    so a quoted absolute path keeps only its last part, and the home folder is ``~``."""
+    message = _QUOTED_PATH.sub(
+        lambda m: f"{m[1]}{PurePosixPath(m[2]).name or '/'}{m[1]}", message)
+    home = str(Path.home())
+    return message.replace(home, "~") if len(home) > 1 else message
 
 
 # -- middlewares ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ second replica sharing the folder answers from it too."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 import uuid
@@ -236,3 +237,25 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
     with serve(env={**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path)}) as server:
         status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
         assert status == 403 and is_error(body, "uploads_disabled")
+
+
+def test_an_error_never_tells_a_client_where_the_server_keeps_its_files(tmp_path: Path) -> None:
+    """Catches a message passed through with the server's folders in it: a library whose
+    saved index is damaged on disk is refused, naming the index but not where it is."""
+    data = tmp_path / "private-data-folder"
+    with serve(env=keyed_env(data)) as server:
+        status, _, _ = call(server, "POST", "/v1/libraries/notes/docs",
+                            {"text": "The ferry sails at seven every morning.",
+                             "title": "Ferry"}, AUTH)
+        assert status == 201
+        manifests = list(data.rglob("manifest.json"))
+        assert manifests
+        for manifest in manifests:
+            manifest.write_text("garbage", encoding="utf-8")
+        status, body = server.post("/v1/ask", {"question": "When does the ferry sail?",
+                                               "library": "notes"}, AUTH)
+        assert status >= 400 and is_error(body, body["error"]["code"])
+        message = body["error"]["message"]
+        assert "damaged" in message
+        assert str(tmp_path) not in message and "private-data-folder" not in message
+        assert not re.search(r"'/[^']*'", message)
