@@ -64,3 +64,21 @@ def test_quotebot_ask_does_not_load_the_network_stack() -> None:
                 result.stderr.splitlines() if line.startswith("import time:")}
     assert "quotebot" in imported
     assert not imported & {"aiohttp", "telegram", "httpx", "redis", "prompt_toolkit"}
+
+
+def test_a_ten_megabyte_paragraph_does_not_stop_the_rest_of_its_folder(tmp_path: Path) -> None:
+    """A 10 MB file with no sentence end (a log, a dump) in a folder of articles: the folder
+    loads, the article beside it is answered, and no regex time-out aborts the build."""
+    words = ("harbour", "ferry", "council", "river", "budget", "school", "station", "market")
+    (tmp_path / "dump.txt").write_text(
+        " ".join(f"{words[i % 8]}{i % 97}" for i in range(1_200_000)), encoding="utf-8")
+    assert (tmp_path / "dump.txt").stat().st_size > 10_000_000
+    (tmp_path / "tram.txt").write_text(
+        "Tram News\n\nCouncillor Karin Ek said the tram line would open in 2027.\n",
+        encoding="utf-8")
+    done = run_cli("ask", "When does the tram line open?", "--corpus", str(tmp_path),
+                   "--semantic", "off", "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answer"] == "2027" and answer["quotes"][0]["doc"] == "tram"
+    assert "Traceback" not in done.stderr
