@@ -100,10 +100,11 @@ def broadcaster(tmp_path: Path) -> QuoteEngine:
 # -- rules on questions, end to end -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("semantic", [False, True])
 def test_a_name_the_article_never_mentions_is_declined_with_what_it_mentions_instead(
-        tmp_path: Path) -> None:
+        tmp_path: Path, semantic: bool) -> None:
     engine = engine_over(tmp_path, "Senior Met police officers travelled to New York last "
-                                   "month to learn from the NYPD.\n")
+                                   "month to learn from the NYPD.\n", semantic=semantic)
     found, answer = verdict(engine, "Did the Met officers travel to Chicago?")
     assert found.rule == "unknown_name"
     assert "New York" in answer.reason and "Chicago" in answer.reason
@@ -120,15 +121,21 @@ def test_a_misspelt_name_is_not_a_name_the_article_lacks(tmp_path: Path) -> None
     assert "never mentions Bundesliga" in answer.reason
 
 
+@pytest.mark.parametrize("semantic", [False, True])
 def test_a_passage_sharing_too_little_of_the_question_is_declined(
-        broadcaster: QuoteEngine) -> None:
-    found, answer = verdict(broadcaster, "What is the average salary of the treasurer?")
+        tmp_path: Path, semantic: bool) -> None:
+    engine = engine_over(tmp_path, BROADCASTER, semantic=semantic)
+    found, answer = verdict(engine, "What is the average salary of the treasurer?")
     assert found.rule == "low_coverage"
     assert "salary" in answer.reason and "covers only" in answer.reason
 
 
-def test_one_shared_word_and_one_the_article_lacks_is_declined(tmp_path: Path) -> None:
-    engine = engine_over(tmp_path, BROADCASTER, min_coverage_words=0.2)
+@pytest.mark.parametrize("semantic", [False, True])
+def test_one_shared_word_and_one_the_article_lacks_is_declined(tmp_path: Path,
+                                                               semantic: bool) -> None:
+    # Coverage floors low enough (with vectors and without) that only this rule declines.
+    engine = engine_over(tmp_path, BROADCASTER, semantic=semantic, min_coverage_words=0.2,
+                         min_coverage=0.2, min_coverage_close=0.2)
     found, answer = verdict(engine, "What did the treasurer embezzle?")
     assert found.rule == "one_word"
     assert "embezzle" in answer.reason
