@@ -53,6 +53,7 @@ from quotebot.bot.libraries import Shelf, chat_library, converse, library_key, s
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import Arrival, RateLimiter
 from quotebot.errors import QuotebotError
+from quotebot.frontend import counted
 from quotebot.render import (
     TELEGRAM_LIMIT,
     fit_text,
@@ -839,8 +840,8 @@ class TelegramBot:
             return
         lines = [f"Your articles ({len(docs)} of {limit}):"]
         for n, info in enumerate(docs, 1):
-            lines.append(f"{n}. <b>{fit_text(info.title, 150)}</b> ({info.sentences:,} "
-                         f"sentences)")
+            lines.append(f"{n}. <b>{fit_text(info.title, 150)}</b> "
+                         f"({counted(info.sentences, 'sentence')})")
         lines.append("/forget N removes article N.")
         await context.bot.send_message(target.chat_id, _fit_lines(lines),
                                        parse_mode=ParseMode.HTML,
@@ -950,7 +951,7 @@ def sources_page(engine: QuoteEngine, offset: int, limit: int = TELEGRAM_LIMIT
     end = offset
     for info in docs[offset:offset + SOURCES_PAGE]:
         line = (f"• <b>{fit_text(info.title, 150)}</b> ({fit_text(info.id, 80)}, "
-                f"{info.sentences:,} sentences)")
+                f"{counted(info.sentences, 'sentence')})")
         if used + telegram_length(line) + 1 > limit and lines:
             break
         lines.append(line)

@@ -259,3 +259,33 @@ def test_an_error_never_tells_a_client_where_the_server_keeps_its_files(tmp_path
         assert "damaged" in message
         assert str(tmp_path) not in message and "private-data-folder" not in message
         assert not re.search(r"'/[^']*'", message)
+
+
+def test_control_characters_never_break_a_library_or_lose_a_document(tmp_path: Path) -> None:
+    """Catches a NUL in a title or text written into the library's file: the file then
+    read as binary, the earlier version it replaced was already deleted, and every later
+    add to the library failed with 500."""
+    with serve(env=keyed_env(tmp_path)) as server:
+        story = "Gamma said the shop opened on Friday."
+        status, first, _ = call(server, "POST", "/v1/libraries/shop/docs",
+                                {"text": story, "title": "Shop story"}, AUTH)
+        assert status == 201 and "replaced" not in first
+        # The same text again, now with a NUL in its title: it replaces the first, says so.
+        status, again, _ = call(server, "POST", "/v1/libraries/shop/docs",
+                                {"text": story, "title": "Bad\u0000title"}, AUTH)
+        assert status == 201 and again["replaced"] is True
+        assert again["title"] == "Badtitle"
+        status, other, _ = call(server, "POST", "/v1/libraries/shop/docs",
+                                {"text": "The ferry\u0000 sails at seven\u0007.", "title": "Ferry"},
+                                AUTH)
+        assert status == 201
+        status, listed, _ = call(server, "GET", "/v1/libraries/shop/docs", headers=AUTH)
+        assert status == 200
+        assert sorted(d["title"] for d in listed["documents"]) == ["Badtitle", "Ferry"]
+        status, answer = server.post("/v1/ask", {"question": "When did the shop open?",
+                                                 "library": "shop"}, AUTH)
+        assert status == 200 and answer["answer"] == "Friday"
+        status, shown, _ = call(server, "GET", f"/v1/libraries/shop/docs/{other['doc']}",
+                                headers=AUTH)
+        assert status == 200 and shown["text"].strip() == "The ferry sails at seven."
+        assert not any(ch in json.dumps(listed) for ch in ("\\u0000", "\\u0007"))

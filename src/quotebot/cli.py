@@ -17,6 +17,7 @@ import click
 from quotebot.errors import QuotebotError
 from quotebot.frontend import (
     EXAMPLE_QUESTIONS,
+    counted,
     dumps,
     handle_errors,
     open_engine,
@@ -527,7 +528,7 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
         else:
             again = " (replacing the earlier version)" if added.replaced else ""
             origin = f" from {added.url}" if added.url else ""
-            click.echo(f"Added {added.doc}: {added.title} ({added.sentences:,} sentences"
+            click.echo(f"Added {added.doc}: {added.title} ({counted(added.sentences, 'sentence')}"
                        f"{origin}){again}")
     for label, error in failed:
         if as_json:

@@ -226,7 +226,7 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     if not docs and skipped:
         raise skipped[0]  # one error, not a warning about the same file before it
     for problem in skipped:
-        log.warning("skipping %s", problem.message)
+        log.warning("skipping a file: %s", problem.message)
     if all(not d.text.strip() for d in docs):
         raise CorpusError(f"Corpus {str(root)!r} has no text in it.", code="corpus_empty")
     return docs

@@ -163,3 +163,9 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return path
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 sentence", "2,450 sentences": a count with its noun, singular for one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+

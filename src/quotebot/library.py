@@ -96,8 +96,11 @@ class AddedDocument:
     replaced: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"doc": self.doc, "title": self.title, "url": self.url,
-                "sentences": self.sentences}
+        data: dict[str, Any] = {"doc": self.doc, "title": self.title, "url": self.url,
+                                "sentences": self.sentences}
+        if self.replaced:
+            data["replaced"] = True  # an earlier version (the same link or text) is gone
+        return data
 
 
 @dataclass(slots=True)

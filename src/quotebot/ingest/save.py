@@ -61,11 +61,20 @@ def _url_words(url: str) -> str:
     return f"{parts.hostname or ''} {last}"
 
 
+#: Control characters other than tab and line breaks: a NUL makes a file look binary (and
+#: unreadable as an article), the others are invisible noise in quotes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def render_document(doc: Document) -> str:
-    """The file text for a document: front matter, then its text, ending with a newline."""
-    head = render_front_matter({"title": doc.title, "url": doc.url, "author": doc.author,
-                                "date": doc.date})
-    body = doc.text if doc.text.endswith("\n") or not doc.text else doc.text + "\n"
+    """The file text for a document: front matter, then its text, ending with a newline;
+    control characters (a NUL in a PDF's title, say) are left out of every part."""
+    head = render_front_matter({"title": _CONTROL.sub("", doc.title),
+                                "url": _CONTROL.sub("", doc.url),
+                                "author": _CONTROL.sub("", doc.author),
+                                "date": _CONTROL.sub("", doc.date)})
+    text = _CONTROL.sub("", doc.text)
+    body = text if text.endswith("\n") or not text else text + "\n"
     return head + body
 
 
