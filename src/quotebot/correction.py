@@ -9,10 +9,15 @@ of the vocabulary. They are then checked with the optimal-string-alignment dista
 Short words are easily other real words ("shot" is one edit from "show"), so short
 words are corrected only for swapped letters ("yrok" → "york"), longer ones by one
 edit, and long ones by two (those found through the deletion index: two insertions,
-or an insertion with a deletion or substitution). Ties go to the more frequent word.
+or an insertion with a deletion or substitution). A short word typed in lower case that
+is no English word at all ("mayr": neither the corpus nor lemminflect's English lexicon
+knows it) is not another real word, so it may be corrected by one edit too ("mayor").
+Ties go to the more frequent word.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -23,10 +28,18 @@ from quotebot.store.model import Words
 from quotebot.tuning import Correction
 
 
-def correct(word: str, words: Words, rules: Correction) -> str | None:
-    """The corpus word a misspelt ``word`` (normalised) most likely meant, or None."""
+def correct(word: str, words: Words, rules: Correction, *, typed_lower: bool = False
+            ) -> str | None:
+    """The corpus word a misspelt ``word`` (normalised) most likely meant, or None.
+
+    ``typed_lower``: the user typed the word in lower case (not as a name), so a short word
+    that is no English word may be corrected by one edit (see the module's docstring).
+    """
     if len(word) < rules.min_length or not word.isalpha() or words.count_of(word) > 0:
         return None
+    one_edit_length = rules.one_edit_length
+    if typed_lower and len(word) < one_edit_length and not is_english_word(word):
+        one_edit_length = rules.min_length
     max_edits = 2 if len(word) >= rules.two_edit_length else 1
     keys = set(deletion_keys(word))
     if max_edits == 2:
@@ -47,12 +60,20 @@ def correct(word: str, words: Words, rules: Correction) -> str | None:
         # Typos rarely hit the first letter; a different first letter is another word
         # ("fallen" is not "allen"), unless two letters were swapped.
         swapped = is_swap(word, candidate)
-        if (len(word) < rules.one_edit_length or candidate[0] != word[0]) and not swapped:
+        if (len(word) < one_edit_length or candidate[0] != word[0]) and not swapped:
             continue
         key = (distance, -count, candidate)
         if best is None or key < best:
             best = key
     return best[2] if best else None
+
+
+@lru_cache(maxsize=1 << 14)
+def is_english_word(word: str) -> bool:
+    """Whether lemminflect's English lexicon knows ``word`` as a form of some word."""
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(word))
 
 
 def is_swap(a: str, b: str) -> bool:

@@ -115,7 +115,8 @@ def plan_question(question: Question, index: SentenceIndex, tuning: Tuning, *,
         if (corrected < tuning.correction.max_words
                 and not any(term in vocab for term in token_terms)
                 and not _has_related(label, index) and position not in expanded):
-            fixed = correct(token.norm, index.words, tuning.correction)
+            fixed = correct(token.norm, index.words, tuning.correction,
+                            typed_lower=token.surface.islower())
             if fixed is not None:
                 label, corrected_from = fixed, token.norm
                 token_terms = tuple(analysis.terms(fixed))
