@@ -108,12 +108,15 @@ def test_text_report_has_a_row_per_kind(tmp_path: Path, corpus: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [("not json", "not valid JSON"), ('{"something": 1}', "neither"), (None, "does not exist")],
+    [("not json", "not valid JSON"), ('{"something": 1}', "neither"), (None, "does not exist"),
+     ("folder", "is a folder")],
 )
 def test_bad_question_files_get_one_clear_error(tmp_path: Path, corpus: Path,
                                                 content: str | None, needle: str) -> None:
     qa = tmp_path / "qa.json"
-    if content is not None:
+    if content == "folder":
+        qa.mkdir()
+    elif content is not None:
         qa.write_text(content, encoding="utf-8")
     result = CliRunner().invoke(main, ["eval", str(qa), "--corpus", str(corpus), "--json"])
     assert result.exit_code != 0

@@ -131,3 +131,18 @@ def test_reading_commands_never_rewrite_a_saved_index(tmp_path: Path) -> None:
     for stderr in (by_flag.stderr, by_env.stderr):
         assert "index" in stderr.lower() and "quotebot index" in stderr
     assert snapshot(out) == before
+
+
+def test_index_given_a_file_or_someone_elses_folder_says_what_it_is(tmp_path: Path) -> None:
+    """Catches "the saved index in '/etc/passwd' is damaged … rebuild it with --out
+    '/etc/passwd'": advice the tool itself would then refuse."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    line = one_line_error(run_cli("ask", "hi", "--index", str(notes)).stderr)
+    assert "is a file, not an index folder" in line and "damaged" not in line
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"jpg")
+    line = one_line_error(run_cli("ask", "hi", "--index", str(photos)).stderr)
+    assert "holds other files" in line and f"--out '{photos}'" not in line
+    assert notes.read_text() == "mine\n" and [p.name for p in photos.iterdir()] == ["a.jpg"]

@@ -69,6 +69,13 @@ def load_cases(path: Path) -> tuple[list[Case], list[Conversation], str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EvalFileError(f"Question file {str(path)!r} does not exist.") from None
+    except IsADirectoryError:
+        raise EvalFileError(
+            f"{str(path)!r} is a folder; give a question file, or folders of articles with "
+            f"their questions with --held-out.") from None
+    except OSError as exc:
+        raise EvalFileError(f"Cannot read the question file {str(path)!r}: "
+                            f"{exc.strerror or exc}.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise EvalFileError(f"Question file {str(path)!r} is not valid JSON: {exc}.") from exc
     if isinstance(data, dict) and isinstance(data.get("data"), list):
