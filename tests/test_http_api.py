@@ -18,6 +18,8 @@ from aiohttp.test_utils import TestClient
 from quotebot.bot.config import BotConfig, parse_forwarded_allow_ips
 from quotebot.bot.server import create_app
 
+from conftest import ROOT
+
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 
@@ -117,6 +119,10 @@ async def test_documents_health_and_metrics(client: Client) -> None:
     assert (await health.json())["sessions"] == "memory"
     # The bundled model is installed: vectors are there, or being computed.
     assert (await health.json())["semantic"] in ("on", "pending")
+    # docs/bot.md shows /healthz with the keys it really has.
+    shown = re.search(r"curl -s localhost:8080/healthz\n(\{.*\})", (ROOT / "docs" / "bot.md")
+                      .read_text(encoding="utf-8"))
+    assert shown is not None and set(json.loads(shown[1])) == set(await health.json())
     await ask(client, {"question": "how many stabbings?"})
     await ask(client, {"question": "How do I bake sourdough bread?"})
     text = await (await client.get("/metrics")).text()
