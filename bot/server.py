@@ -100,6 +100,19 @@ def public_message(message: str) -> str:
     return message.replace(home, "~") if len(home) > 1 else message
 
 
+async def _rate_limited(request: web.Request, kind: str, limiter: RateLimiter, what: str
+                        ) -> web.Response | None:
+    """The 429 for a client address over ``limiter`` (counted under ``kind``), or None."""
+    address = client_address(request)
+    waiting = await request.app[STORE].take(f"{kind}:{address}", limiter)
+    if not waiting:
+        return None
+    wait = max(1, math.ceil(waiting))
+    return error_response(429, "rate_limited",
+                          f"Too many {what} from this address; retry in {wait} s.",
+                          headers={"Retry-After": str(wait)})
+
+
 # -- middlewares ------------------------------------------------------------------------------
 
 
@@ -297,13 +310,9 @@ async def ask(request: web.Request) -> web.Response:
     them first, and from the corpus when they do not answer.
     """
     app = request.app
-    address = client_address(request)
-    waiting = await app[STORE].take(f"ip:{address}", app[LIMITER])
-    if waiting:
-        wait = max(1, math.ceil(waiting))
-        return error_response(429, "rate_limited",
-                              f"Too many requests from this address; retry in {wait} s.",
-                              headers={"Retry-After": str(wait)})
+    refused = await _rate_limited(request, "ip", app[LIMITER], "requests")
+    if refused is not None:
+        return refused
     data = await read_json_object(request)
     question = _field(data, "question", str, required=True)
     session = _field(data, "session", str)
@@ -503,13 +512,9 @@ async def add_session_doc(request: web.Request) -> web.Response:
         raise ApiError(403, "uploads_disabled",
                        "This server does not let the web page add links; its operator can "
                        "enable it with QUOTEBOT_WEB_UPLOADS=1.")
-    address = client_address(request)
-    waiting = await app[STORE].take(f"add:{address}", app[WEB_ADDS])
-    if waiting:
-        wait = max(1, math.ceil(waiting))
-        return error_response(429, "rate_limited",
-                              f"Too many links added from this address; retry in {wait} s.",
-                              headers={"Retry-After": str(wait)})
+    refused = await _rate_limited(request, "add", app[WEB_ADDS], "links added")
+    if refused is not None:
+        return refused
     data = await read_json_object(request)
     url = _field(data, "url", str, required=True)
     session = _field(data, "session", str)

@@ -821,15 +821,24 @@ class TelegramBot:
                                        reply_markup=InlineKeyboardMarkup(rows) if rows else None,
                                        **target.send_options())
 
-    @one_at_a_time
-    async def on_library(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self._count("library")
+    async def _library_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                               command: str) -> Target | None:
+        """Count ``command`` and find where to answer it; None (after saying why, when
+        there is a chat) when there is no message or this bot takes no articles."""
+        self._count(command)
         message = update.effective_message
         if message is None:
-            return
+            return None
         target = Target.of(message)
         if self.shelf is None:
             await self._say(context, target, NO_ARTICLES)
+            return None
+        return target
+
+    @one_at_a_time
+    async def on_library(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        target = await self._library_command(update, context, "library")
+        if target is None or self.shelf is None:
             return
         docs = await self.shelf.documents(chat_library(target.chat_id)) or []
         limit = self.config.chat_max_docs
@@ -849,13 +858,8 @@ class TelegramBot:
 
     @one_at_a_time
     async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self._count("forget")
-        message = update.effective_message
-        if message is None:
-            return
-        target = Target.of(message)
-        if self.shelf is None:
-            await self._say(context, target, NO_ARTICLES)
+        target = await self._library_command(update, context, "forget")
+        if target is None or self.shelf is None:
             return
         name = chat_library(target.chat_id)
         docs = await self.shelf.documents(name) or []
