@@ -389,3 +389,46 @@ def test_a_role_is_the_title_before_or_after_the_persons_name(sentence: str,
     """Catches: a title that opens the sentence, or one after "a"/"an" behind the name,
     not found."""
     assert short(sentence, "What position does Von Miller play?") == expected
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # "Who did X play?" without the question's verb in the sentence: the first name a few
+    # words after the question's words, not a name that opens the sentence.
+    ("At Wembley in the final, Denver faced Carolina.", "Who did Denver play in the final?",
+     "Carolina"),
+    # A name of two letters is a name.
+    ("The deal was signed by the EU.", "Who signed the deal?", "EU"),
+    ("The trade deal was signed in Brussels by the EU on Monday.",
+     "Who signed the trade deal?", "EU"),
+])
+def test_who_gets_the_object_or_the_agent(sentence: str, question: str,
+                                                      expected: str) -> None:
+    """Catches: the distance from the question's words to the object miscounted, and a
+    short name dropped."""
+    assert short(sentence, question) == expected
+
+
+GIVES = "What gives an equivalence between mass and energy?"
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # The sentence words the question's verb differently: the phrase before its own verb,
+    # across auxiliaries.
+    ("General relativity can offer an equivalence between mass and energy.", GIVES,
+     "General relativity"),
+    ("The theory of general relativity offers an equivalence between mass and energy.", GIVES,
+     "The theory of general relativity"),
+    ("The theory of general relativity can offer an equivalence between mass and energy.",
+     GIVES, "The theory of general relativity"),
+    # "is known as", "known as": what follows, not the naming words.
+    ("The general assembly is known as the General Conference.",
+     "What is the general assembly?", "the General Conference"),
+    ("The force is carried by particles known as gauge bosons.",
+     "What kind of particles carry the force?", "gauge bosons"),
+])
+def test_what_gets_the_subject_or_what_the_sentence_calls_it(sentence: str, question: str,
+                                                             expected: str) -> None:
+    """Catches: the subject cut or overrun around an auxiliary and a verb the question does
+    not use, and "known as" read as part of the answer."""
+    assert short(sentence, question) == expected
+
