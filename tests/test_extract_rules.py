@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from quotebot.analysis import tokenize
-from quotebot.extract import asked, measure_asked, needs, number_tokens, question_shape
+from quotebot.extract import asked, extract, measure_asked, needs, number_tokens, question_shape
 from quotebot.extract import whole_number as whole
 from quotebot.extract.grammar import noun_phrase_after, word_classes
 from quotebot.extract.phrases import what_answer
@@ -292,3 +292,146 @@ def test_a_noun_phrase_takes_a_whole_list_that_ends_in_and_or_or(sentence: str,
     span = noun_phrase_after(sentence, tokens, word_classes(tokens), first)
     assert span is not None
     assert sentence[tokens[span[0]].start:tokens[span[1]].end] == expected
+
+
+# -- short answers from one sentence's tokens ----------------------------------------------------
+
+def short(sentence: str, question: str) -> str | None:
+    """The short answer :func:`extract` finds in ``sentence``, with the sentence's words
+    matched to the question's content words as the engine matches them (sharing a term)."""
+    q = parse_question(question)
+    tokens = tokenize(sentence)
+    content = list(q.content)
+    matched = {i: k for i, t in enumerate(tokens) for k, c in enumerate(content)
+               if same_word(t, c)}
+    span = extract(q, sentence, tokens, matched)
+    return None if span is None else sentence[span[0]:span[1]]
+
+
+SUNK = "How was the ferry sunk?"
+SINK = "How did the ferry sink?"
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # An opening phrase before the question's words answers "how".
+    ("By selling its stake, Nordvik raised the cash.", "How did Nordvik raise the cash?",
+     "By selling its stake"),
+    # Up to twelve words after the marker; a longer phrase is no short answer.
+    ("The ferry was sunk by one two three four five six seven eight nine ten eleven twelve.",
+     SUNK, "by one two three four five six seven eight nine ten eleven twelve"),
+    ("The ferry was sunk by one two three four five six seven eight nine ten eleven twelve "
+     "thirteen.", SUNK, None),
+    # A marker that ends the sentence opens nothing.
+    ("This is the method the ferry was sunk with.", SUNK, None),
+    # "by" four words after the verb says where, not how.
+    ("The ferry sank near the harbour by the old lighthouse.", SINK, None),
+    # "as" after another word than the question's says when, not how.
+    ("The ferry sank quickly as waves rose.", SINK, None),
+])
+def test_how_gets_the_phrase_a_marker_opens_near_the_questions_words(
+        sentence: str, question: str, expected: str | None) -> None:
+    """Catches: an opening phrase not read, the phrase's length limit off by one, a marker at
+    the end of the sentence read past, and the distance from the question's words or the rule
+    for "as" loosened."""
+    assert short(sentence, question) == expected
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # A relative clause with the question's verb describes the name before its comma,
+    # even when a nearer name follows.
+    ("The prize went to the Wesleyan Holiness Consortium, which now seeks unity with the "
+     "Methodist Church.", "Who seeks unity?", "Wesleyan Holiness Consortium"),
+    # The name after "by" did it, not the name that opens the sentence.
+    ("The Nordvik bridge was opened by Anna Berg.", "Who opened the bridge?", "Anna Berg"),
+    # "Who was X?": the name on the other side of "is" or "was named" from X's words, not a
+    # name inside X.
+    ("The chair of the Nordvik board is Anna Berg.", "Who is the chair of the board?",
+     "Anna Berg"),
+    ("The chair of the Nordvik board was named Anna Berg in May.",
+     "Who was the chair of the board?", "Anna Berg"),
+    # A name that only reports what happened, far from the question's words, did not do it.
+    ("The bridge was opened on Monday, said Anna Berg.", "Who opened the bridge?", None),
+    # The question's noun in the plural is part of the name asked for.
+    ("London Councils signed the letter on Monday.", "Which councils signed the letter?",
+     "London Councils"),
+])
+def test_who_gets_the_name_the_sentence_ties_to_the_question(
+        sentence: str, question: str, expected: str | None) -> None:
+    """Catches: the relative-clause, agent and copula rules not firing (a nearer or earlier
+    name taken instead), a name that ends the sentence read past, and a plural question noun
+    cut out of the name."""
+    assert short(sentence, question) == expected
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    ("The final was reached by Leeds, York and Hull.", "Which teams reached the final?",
+     "Leeds, York and Hull"),
+    ("The final was reached by Leeds, York, and Hull.", "Which teams reached the final?",
+     "Leeds, York, and Hull"),
+    ("The final was reached by Leeds and York.", "Which teams reached the final?",
+     "Leeds and York"),
+    ("Hull beat Leeds, York and Derby in the cup.", "Which teams did Hull beat in the cup?",
+     "Leeds, York and Derby"),
+])
+def test_which_in_the_plural_gets_the_whole_list_of_names(sentence: str, question: str,
+                                                          expected: str) -> None:
+    """Catches: a list cut after its first name or at its comma."""
+    assert short(sentence, question) == expected
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Linebacker Von Miller was named the most valuable player.", "Linebacker"),
+    ("Von Miller, a linebacker from Texas, won the award.", "linebacker"),
+    ("Von Miller, an architect from Oslo, designed the bridge.", "architect"),
+])
+def test_a_role_is_the_title_before_or_after_the_persons_name(sentence: str,
+                                                             expected: str) -> None:
+    """Catches: a title that opens the sentence, or one after "a"/"an" behind the name,
+    not found."""
+    assert short(sentence, "What position does Von Miller play?") == expected
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # "Who did X play?" without the question's verb in the sentence: the first name a few
+    # words after the question's words, not a name that opens the sentence.
+    ("At Wembley in the final, Denver faced Carolina.", "Who did Denver play in the final?",
+     "Carolina"),
+    # A name of two letters is a name.
+    ("The deal was signed by the EU.", "Who signed the deal?", "EU"),
+    ("The trade deal was signed in Brussels by the EU on Monday.",
+     "Who signed the trade deal?", "EU"),
+])
+def test_who_gets_the_object_or_the_agent(sentence: str, question: str,
+                                                      expected: str) -> None:
+    """Catches: the distance from the question's words to the object miscounted, and a
+    short name dropped."""
+    assert short(sentence, question) == expected
+
+
+GIVES = "What gives an equivalence between mass and energy?"
+
+
+@pytest.mark.parametrize(("sentence", "question", "expected"), [
+    # The sentence words the question's verb differently: the phrase before its own verb,
+    # across auxiliaries.
+    ("General relativity can offer an equivalence between mass and energy.", GIVES,
+     "General relativity"),
+    ("The theory of general relativity offers an equivalence between mass and energy.", GIVES,
+     "The theory of general relativity"),
+    ("The theory of general relativity can offer an equivalence between mass and energy.",
+     GIVES, "The theory of general relativity"),
+    # "is known as", "known as": what follows, not the naming words.
+    ("The general assembly is known as the General Conference.",
+     "What is the general assembly?", "the General Conference"),
+    ("The force is carried by particles known as gauge bosons.",
+     "What kind of particles carry the force?", "gauge bosons"),
+    # What follows "was" is a clause, not a noun phrase: no short answer.
+    ("The belief of the founders was that all are equal.",
+     "What was the belief of the founders?", None),
+])
+def test_what_gets_the_subject_or_what_the_sentence_calls_it(sentence: str, question: str,
+                                                             expected: str | None) -> None:
+    """Catches: the subject cut or overrun around an auxiliary and a verb the question does
+    not use, and "known as" read as part of the answer."""
+    assert short(sentence, question) == expected
+
