@@ -222,6 +222,10 @@ class MemorySessionStore(_Locks):
         self.nbytes = 0
 
 
+#: Seconds between the pings /healthz starts (see RedisSessionStore.health).
+HEALTH_EVERY = 1.0
+
+
 class RedisSessionStore:
     """Conversations, locks and update ids in Redis (shared by replicas), with TTLs; in this
     process's memory while Redis is unreachable or refuses the credentials."""
@@ -242,6 +246,8 @@ class RedisSessionStore:
         self._fallback = MemorySessionStore(ttl=ttl, max_bytes=max_bytes)
         self._bucket = self._redis.register_script(_GCRA)
         self._problem: str | None = None
+        self._checked: float | None = None
+        self._pinging: asyncio.Task[None] | None = None
         self._down_since: float | None = None
         self._retry_at = 0.0
 
@@ -410,17 +416,34 @@ class RedisSessionStore:
         return await self._fallback.take(key, limiter, arrived)
 
     async def health(self) -> str | None:
+        """What the last word from Redis said. Every call to Redis updates it; a ping runs
+        in the background at most every :data:`HEALTH_EVERY` seconds, so /healthz never
+        waits in line behind the conversations' own Redis traffic (only the first asks
+        and waits)."""
+        if self._checked is None:
+            await self._ping()
+        elif (time.monotonic() - self._checked >= HEALTH_EVERY
+              and (self._pinging is None or self._pinging.done())):
+            self._pinging = asyncio.create_task(self._ping())
+        return self._problem
+
+    async def _ping(self) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
             self._failed(exc)
-            return self._problem
-        self._recovered()
-        return None
+        else:
+            self._recovered()
+        finally:
+            self._checked = time.monotonic()
 
     async def close(self) -> None:
+        if self._pinging is not None and not self._pinging.done():
+            self._pinging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinging
         await self._redis.aclose()
 
 
