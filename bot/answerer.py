@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +45,11 @@ class Busy(QuotebotError):
     http_status = 503
 
 
+#: How many first turns of conversations are remembered (see Answerer.follow_up).
+FIRST_TURNS = 1024
+_FRESH = SessionState()
+
+
 class Answerer:
     """Holds the current engine and answers with it in worker threads.
 
@@ -65,6 +72,10 @@ class Answerer:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix="quotebot-answer")
         self._pending = 0
+        #: First turns answered: (question, k, options, semantic) → (engine, result).
+        self._first_turns: OrderedDict[tuple[Any, ...],
+                                       tuple[QuoteEngine, tuple[Answer, SessionState]]] = (
+            OrderedDict())
         self._embedding: threading.Thread | None = None
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -126,9 +137,28 @@ class Answerer:
 
     async def follow_up(self, state: SessionState, text: str, k: int = 3, **options: Any
                         ) -> tuple[Answer, SessionState]:
-        """:func:`quotebot.session.follow_up` with the current engine, off the loop."""
+        """:func:`quotebot.session.follow_up` with the current engine, off the loop.
+
+        The first turn of a conversation depends only on the question and the engine, so
+        it is remembered and given again on the loop, without the trip to the answering
+        thread (people ask the same first questions again and again).
+        """
         engine = self._engine
-        return await self.run(lambda: follow_up(engine, state, text, k, **options))
+        first = state == _FRESH
+        key = (text, k, tuple(sorted(options.items())), engine.semantic)
+        if first:
+            hit = self._first_turns.get(key)
+            if hit is not None and hit[0] is engine:
+                with contextlib.suppress(KeyError):  # cleared meanwhile by a new generation
+                    self._first_turns.move_to_end(key)
+                return hit[1]
+        result = await self.run(lambda: follow_up(engine, state, text, k, **options))
+        if first:
+            self._first_turns[key] = (engine, result)
+            with contextlib.suppress(KeyError):
+                while len(self._first_turns) > FIRST_TURNS:
+                    self._first_turns.popitem(last=False)
+        return result
 
     # -- keeping current ----------------------------------------------------------------
 
@@ -188,6 +218,9 @@ class Answerer:
             return
         engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)
         self._engine = engine  # one reference swap: a question uses one engine throughout
+        # First turns of the old generation go (one the loop adds meanwhile is never given:
+        # its engine is not the current one).
+        self._first_turns.clear()
         log.info("now answering from index generation %s (%d documents, %d sentences)",
                  index.generation, len(index.docs), index.n_sentences)
         self._embed_in_background(engine)

@@ -72,6 +72,12 @@ def test_quotebot_index_under_a_live_server_is_picked_up_without_a_failed_reques
     with serve("--log-level", "INFO", env={"QUOTEBOT_INDEX": str(saved), "QUOTEBOT_SEMANTIC": "off",
                     "QUOTEBOT_RATE_LIMIT_IP": "0"}) as server:
         before = get(server.url + "/healthz")["generation"]
+        # Asked before the tram article is there, twice (the second from the first turns
+        # the server remembers): not answered. After the re-index the same first question
+        # must be answered from the new generation, not remembered from the old one.
+        for _ in range(2):
+            status, early = server.post("/v1/ask", {"question": "how many stops has the tram?"})
+            assert status == 200 and early["answer"] != "14"
         statuses: list[int] = []
         stop = threading.Event()
 
