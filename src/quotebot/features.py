@@ -28,11 +28,10 @@ from quotebot.names import can_be_name
 from quotebot.plan import QueryPlan
 from quotebot.question import Kind
 from quotebot.retrieve import Candidates
-from quotebot.store.model import SentenceIndex
+from quotebot.store.model import IntArray, SentenceIndex
 from quotebot.tuning import Correction, Lexical
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 #: Kinds whose answer is a typed span (a number, a name, a time or a place).
 TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})

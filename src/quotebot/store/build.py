@@ -26,6 +26,7 @@ from quotebot.store.files import StringTable, hash_bytes
 from quotebot.store.model import (
     DocInfo,
     Forms,
+    IntArray,
     SentenceIndex,
     Tokens,
     Words,
@@ -34,7 +35,6 @@ from quotebot.store.model import (
 )
 
 Progress = Callable[[int, int], None]
-IntArray = npt.NDArray[np.int64]
 
 
 def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = None
