@@ -93,9 +93,12 @@ _QUOTED_PATH = re.compile(r"""(['"])(/[^'"\n]*)\1""")
 
 def public_message(message: str) -> str:
     """An error message fit for clients: the server's own folders are none of their business,
-    so a quoted absolute path keeps only its last part, and the home folder is ``~``."""
+    so a quoted absolute path keeps only its last part, and the home folder is ``~``; the
+    command that lists documents is the endpoint that does."""
     message = _QUOTED_PATH.sub(
         lambda m: f"{m[1]}{PurePosixPath(m[2]).name or '/'}{m[1]}", message)
+    # Advice written for the command line, in the API's own words.
+    message = message.replace("`quotebot docs` lists them all", "GET /v1/docs lists them all")
     home = str(Path.home())
     return message.replace(home, "~") if len(home) > 1 else message
 

@@ -248,5 +248,7 @@ async def test_http_doc_answers_from_one_article(aiohttp_client: MakeClient) -> 
     response = await client.post("/v1/ask", json={"question": "who said", "doc": "nope"})
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "unknown_document"
+    message = (await response.json())["error"]["message"]
+    assert "GET /v1/docs" in message and "quotebot docs" not in message
     response = await client.post("/v1/ask", json={"question": "who said", "doc": 3})
     assert response.status == 422
