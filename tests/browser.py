@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -97,14 +99,18 @@ async def chromium_page(timeout: float = 30) -> AsyncIterator[Page]:
     """A headless Chromium with one blank tab; closed afterwards."""
     assert CHROMIUM is not None, "needs Debian's chromium"
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may write into the profile for a moment after the browser
+    # exits: they are stopped with it (one process group), and a file they leave behind
+    # does not fail the test that used the page.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-proxy-server", f"--user-data-dir={profile}",
              f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
              "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True)
         try:
             async with aiohttp.ClientSession() as http:
                 deadline = time.monotonic() + timeout
@@ -123,9 +129,11 @@ async def chromium_page(timeout: float = 30) -> AsyncIterator[Page]:
                     await page.call("Runtime.enable")
                     yield page
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)

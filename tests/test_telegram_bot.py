@@ -519,7 +519,10 @@ def test_the_bot_sends_no_more_than_telegram_allows_per_second(api: FakeBotApi) 
     times = sorted(m["sent_at"] for c in chats for m in api.sent_to(c))
     # A bucket of 30 that drains at 30 a second: the last of 100 goes out after 2.3 s.
     assert times[-1] - times[0] >= (len(chats) - 30) / 30 - 0.3
-    assert all(b - a >= 0.9 for a, b in zip(times, times[60:], strict=False))
+    # Any 61 messages in a row span about a second (30 at once, then 30 a second); 0.7 s
+    # leaves room for a busy machine delivering some late together, and still fails at
+    # twice the rate or with no limit at all.
+    assert all(b - a >= 0.7 for a, b in zip(times, times[60:], strict=False))
 
 
 def test_serve_registers_the_webhook_and_telegram_removes_it(api: FakeBotApi) -> None:
