@@ -510,7 +510,7 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
                 failed.append((label, exc))
             failed += [(label, exc) for exc in skipped]
         if found:
-            steps.step(f"indexing {len(found)} document{'s' if len(found) != 1 else ''}")
+            steps.step(f"indexing {counted(len(found), 'document')}")
         indexing, embedding = progress_lines(to)
         try:
             result = library.add([doc for _, doc in found], semantic=semantic,
@@ -540,7 +540,7 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
                    f"\"…\" --corpus {_shell_word(to)}")
     if failed:
         if not as_json:
-            click.echo(f"{len(failed)} source{'s' if len(failed) != 1 else ''} could not be "
+            click.echo(f"{counted(len(failed), 'source')} could not be "
                        f"added{'; the others were' if result.added else ''}.", err=True)
         sys.exit(1)
 
