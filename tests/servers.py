@@ -67,6 +67,16 @@ _SERIES = re.compile(r"(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<val
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+def wait_until(condition: Any, timeout: float, step: float = 0.2) -> bool:
+    """Whether ``condition()`` turned true within ``timeout`` seconds (polled every ``step``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False
+
+
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import run_cli
-from servers import serve
+from servers import serve, wait_until
 
 STORY = ("Harbour News\n\nThe ferry to Norrby sails at seven every morning. "
          "It carries 240 passengers.\n\nThe harbour master, Jon Berg, said the timetable "
@@ -24,15 +24,6 @@ EXTRA = "Tram News\n\nThe new tram line opens on Monday. It has 14 stops.\n"
 def get(url: str, timeout: float = 10) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
-
-
-def wait_until(condition: Any, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_a_server_answers_by_words_at_once_and_by_meaning_once_the_vectors_are_ready(
