@@ -258,12 +258,12 @@ class IndexFolder:
     def current(self) -> Path:
         """The live generation's folder; IndexFileError when there is none."""
         pointer = self.root / CURRENT
-        if self.root.exists() and not self.root.is_dir():
-            raise IndexFileError(
-                f"{str(self.root)!r} is a file, not an index folder: give the folder "
-                "`quotebot index --out DIR` wrote.", code="index_missing")
         try:
             name = pointer.read_text(encoding="utf-8").strip()
+        except NotADirectoryError:
+            raise IndexFileError(
+                f"{str(self.root)!r} is a file, not an index folder: give the folder "
+                "`quotebot index --out DIR` wrote.", code="index_missing") from None
         except FileNotFoundError:
             if self.root.is_dir() and any(self.root.iterdir()):
                 raise IndexFileError(
