@@ -14,7 +14,9 @@ from aiohttp import web
 from fake_bot_api import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NEWS_PAGE = FIXTURES / "news-article.html"
+#: A news page with navigation, a cookie banner, related links and a footer around the
+#: article: the page the README adds, so the tests read the very file users are shown.
+NEWS_PAGE = Path(__file__).parent.parent / "examples" / "pages" / "kelsey-bay-sea-wall.html"
 
 
 class PageSite:

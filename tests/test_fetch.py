@@ -38,6 +38,8 @@ from quotebot.ingest.fetch import (
     is_public_address,
 )
 
+from pages import NEWS_PAGE
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC = "93.184.216.34"
 MB = 1024 * 1024
@@ -95,7 +97,7 @@ class Server:
 
 
 def _app(sent: dict[str, int], port: list[int]) -> web.Application:
-    article = (FIXTURES / "news-article.html").read_bytes()
+    article = NEWS_PAGE.read_bytes()
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(body=article, content_type="text/html", charset="utf-8")
@@ -300,7 +302,7 @@ async def test_an_event_loop_fetches_and_extracts_without_blocking(server: Serve
 @pytest.mark.usefixtures("private_allowed")
 def test_a_compressed_page_is_read(server: Server) -> None:
     page = fetch(server.url("/gzipped"))
-    assert page.body == (FIXTURES / "news-article.html").read_bytes()
+    assert page.body == NEWS_PAGE.read_bytes()
 
 
 # -- redirects -------------------------------------------------------------------------------

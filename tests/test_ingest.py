@@ -18,8 +18,9 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
+from pages import NEWS_PAGE
+
 FIXTURES = Path(__file__).parent / "fixtures"
-NEWS_PAGE = FIXTURES / "news-article.html"
 NEWS_TEXT = FIXTURES / "news-article.txt"
 
 #: The article's paragraphs as a reader sees them on the page.
