@@ -12,7 +12,8 @@ edit, and long ones by two (those found through the deletion index: two insertio
 or an insertion with a deletion or substitution). A short word typed in lower case that
 is no English word at all ("mayr": neither the corpus nor lemminflect's English lexicon
 knows it) is not another real word, so it may be corrected by one edit too ("mayor").
-Ties go to the more frequent word.
+Ties go to the more frequent word. Words longer than ``max_length`` are left alone: their
+deletion keys grow with the square of their length, and no word of running text is that long.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def correct(word: str, words: Words, rules: Correction, *, typed_lower: bool = F
     ``typed_lower``: the user typed the word in lower case (not as a name), so a short word
     that is no English word may be corrected by one edit (see the module's docstring).
     """
-    if len(word) < rules.min_length or not word.isalpha() or words.count_of(word) > 0:
+    if (not rules.min_length <= len(word) <= rules.max_length or not word.isalpha()
+            or words.count_of(word) > 0):
         return None
     one_edit_length = rules.one_edit_length
     if typed_lower and len(word) < one_edit_length and not is_english_word(word):

@@ -16,6 +16,14 @@ from quotebot.lexicon import ABBREVIATIONS
 from quotebot.models import Document, Sentence
 
 _LINE = re.compile(r"[^\r\n]+")
+#: The longest sentence quoted whole. Real sentences stay far below it (the longest in the
+#: SQuAD and CoQA passages is 517 characters); text without sentence ends (a table dumped
+#: as one line, a file of one word repeated) is cut into pieces of at most this length, so
+#: that every later stage works on bounded sentences.
+MAX_SENTENCE_CHARS = 1000
+#: Where a long run is cut, by preference: after a clause mark, else at any space.
+_CLAUSE_CUT = re.compile(r"[;,:]\s")
+_SPACE = re.compile(r"\s")
 _WORDISH = re.compile(r"\w")
 #: A markdown ATX heading's opening marks and the spaces after them.
 _HEADING_MARKS = re.compile(r"#{1,6}(?:[ \t]+|$)")
@@ -65,17 +73,40 @@ def split_document(doc: Document) -> list[Sentence]:
     for paragraph_no, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
         paragraph = text[p_start:p_end]
         for s_start, s_end in tokenizer.span_tokenize(paragraph):
-            start, end = _strip_span(text, p_start + s_start, p_start + s_end)
-            if start >= end or not _WORDISH.search(text, start, end):
-                continue
-            sentences.append(
-                Sentence(
-                    doc=doc.id,
-                    paragraph=paragraph_no,
-                    sentence=len(sentences) + 1,
-                    start=start,
-                    end=end,
-                    text=text[start:end],
+            for start, end in _bounded(text, p_start + s_start, p_start + s_end):
+                if not _WORDISH.search(text, start, end):
+                    continue
+                sentences.append(
+                    Sentence(
+                        doc=doc.id,
+                        paragraph=paragraph_no,
+                        sentence=len(sentences) + 1,
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                    )
                 )
-            )
     return sentences
+
+
+def _bounded(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The stripped span ``text[start:end]``, cut into pieces of at most
+    :data:`MAX_SENTENCE_CHARS` characters: after the last clause mark of a piece's second
+    half, else at its last space, else (no space at all) at the limit."""
+    start, end = _strip_span(text, start, end)
+    while end - start > MAX_SENTENCE_CHARS:
+        limit = start + MAX_SENTENCE_CHARS
+        half = start + MAX_SENTENCE_CHARS // 2
+        cut = None
+        for match in _CLAUSE_CUT.finditer(text, half, limit):
+            cut = match.start() + 1
+        if cut is None:
+            for match in _SPACE.finditer(text, half, limit):
+                cut = match.start()
+        piece_end = cut if cut is not None else limit
+        piece = _strip_span(text, start, piece_end)
+        if piece[0] < piece[1]:
+            yield piece
+        start, end = _strip_span(text, piece_end, end)
+    if start < end:
+        yield start, end

@@ -82,6 +82,7 @@ class Correction(_Section):
     one_edit_length: int
     two_edit_length: int
     max_words: int
+    max_length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Extraction(_Section):
     place_distance: int
     name_distance: int
     gap_length: int
+    max_tokens: int
 
 
 _SECTIONS: dict[str, type[_Section]] = {

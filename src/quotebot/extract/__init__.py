@@ -81,6 +81,8 @@ def extract(
     allows an untyped "what" question to be answered by the words that fill its gap.
     """
     limits = limits or default_tuning().extraction
+    if len(tokens) > limits.max_tokens:
+        return None  # the rules' work grows with the sentence; its quote is the answer
     question = asked(question)
     kind = question.kind
     if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):

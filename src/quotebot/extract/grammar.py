@@ -27,6 +27,9 @@ from quotebot.names import can_be_name
 NOUN, VERB, AUX, DET, PRON, CONJ, FUNC = "N", "V", "A", "D", "R", "C", "P"
 _AMBIGUOUS = "X"
 Span = tuple[int, int]
+#: The most tokens a noun phrase (or a list of them) may span: walks stop there, so that a
+#: sentence repeating one noun costs each rule a bounded walk, not one as long as itself.
+PHRASE_TOKENS = 24
 
 
 @lru_cache(maxsize=1 << 16)
@@ -122,8 +125,8 @@ def noun_phrase(text: str, tokens: Sequence[Token], tags: Sequence[str], i: int
     if tags[i] != NOUN:
         return None
     first = i
-    while first > 0 and tags[first - 1] == NOUN and _joined(text, tokens[first - 1],
-                                                             tokens[first]):
+    while first > max(0, i - PHRASE_TOKENS) and tags[first - 1] == NOUN and _joined(
+            text, tokens[first - 1], tokens[first]):
         first -= 1
     if first > 0 and tags[first - 1] == DET and _joined(text, tokens[first - 1], tokens[first]):
         first -= 1
@@ -133,7 +136,7 @@ def noun_phrase(text: str, tokens: Sequence[Token], tags: Sequence[str], i: int
 
 def _extend(text: str, tokens: Sequence[Token], tags: Sequence[str], i: int) -> int:
     """The last token of the noun phrase going on from noun ``i``."""
-    n = len(tokens)
+    n = min(len(tokens), i + PHRASE_TOKENS)
     last = i
     while True:
         nxt = last + 1
@@ -160,7 +163,7 @@ def noun_phrase_after(text: str, tokens: Sequence[Token], tags: Sequence[str], i
     if found is None:
         return None
     last = found[1]
-    while last + 2 < len(tokens):
+    while last + 2 < min(len(tokens), i + PHRASE_TOKENS):
         gap = text[tokens[last].end:tokens[last + 1].start].strip()
         k = last + 1
         if gap == "," and tokens[k].norm in ("and", "or"):
@@ -187,7 +190,7 @@ def _list_goes_on(text: str, tokens: Sequence[Token], tags: Sequence[str], last:
                   ) -> bool:
     """Whether a list's next item follows ``last``: ", X" or "and X"."""
     k = last + 1
-    while k < len(tokens):
+    while k < min(len(tokens), last + PHRASE_TOKENS):
         gap = text[tokens[k - 1].end:tokens[k].start].strip()
         if gap not in ("", ","):
             return False
@@ -219,7 +222,7 @@ def noun_phrase_before(text: str, tokens: Sequence[Token], tags: Sequence[str], 
     if i < 0 or tags[i] != NOUN:
         return None
     first = i
-    while first > 0:
+    while first > max(0, i - PHRASE_TOKENS):
         prev = first - 1
         if tags[prev] in (NOUN, DET) and _joined(text, tokens[prev], tokens[first]):
             first = prev
