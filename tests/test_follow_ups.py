@@ -271,3 +271,68 @@ def test_a_referent_of_the_wrong_kind_is_never_put_in_for_a_pronoun(tmp_path: Pa
     again = session.ask("Did they tell it to the police?")
     resolved = again.resolved_question or again.question
     assert resolved.count("CNN") <= 1 and "examiner" not in resolved
+
+
+# -- the conversation as retrieval context ---------------------------------------------------
+
+TOWNS = {
+    "riverside": "Riverside is a market town on the Avon. Its library opened in 1990.\n",
+    "hilltop": ("Hilltop is a village above the valley. The Hilltop museum houses fossils "
+                "from the valley quarries. The museum, with its collection of old maps of the "
+                "county and its fossil hall, opened in 2004. A new wing followed in 2015.\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def towns(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("towns")
+    for name, text in TOWNS.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return QuoteEngine.open(folder, index_dir=folder / "index", semantic="off")
+
+
+def test_a_follow_up_is_answered_near_what_the_conversation_is_about(towns: QuoteEngine) -> None:
+    """Catches: a follow-up ranked as if asked alone (the short sentence of another article
+    that BM25 prefers) instead of near the last answer, in the passage the conversation is
+    about."""
+    alone = answer_once(towns, "When did that open?")
+    assert alone.quotes[0].doc == "riverside"  # asked alone, the short sentence wins
+    session = Session(towns)
+    first = session.ask("What does the Hilltop museum house?")
+    assert first.quotes[0].doc == "hilltop"
+    answer = session.ask("When did that open?")
+    assert answer.resolved_question is None  # no rewrite: the context did the work
+    assert answer.answered and "2004" in answer.quotes[0].text
+
+
+def test_a_fragment_is_completed_from_the_last_question_and_answered_near_its_answer(
+        tmp_path: Path) -> None:
+    """Catches: "Why?" and "When?" declined ("No sentence shares a word with the
+    question") or answered from another part of the article."""
+    article = tmp_path / "road.txt"
+    article.write_text(
+        "Storms hit the coast in March. Police closed the coast road on Tuesday. The road "
+        "was closed because a landslide had buried the bridge. Engineers expect to reopen "
+        "it in June. Buses will run inland until then. Why the bridge was built so low is "
+        "a question for the county.\n", encoding="utf-8")
+    engine = QuoteEngine.open(article, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    first = session.ask("When did police close the coast road?")
+    assert "Tuesday" in first.quotes[0].text
+    why = session.ask("Why?")
+    assert why.answered and why.resolved_question == "Why did police close the coast road?"
+    assert any("landslide" in q.text for q in why.quotes[:3])
+    session = Session(engine)
+    session.ask("Who closed the coast road?")
+    when = session.ask("And when?")
+    assert when.resolved_question == "When (who closed the coast road)?"
+    assert when.answered and "Tuesday" in when.quotes[0].text
+
+
+def test_a_question_nothing_in_the_conversation_or_corpus_connects_is_still_declined(
+        towns: QuoteEngine) -> None:
+    """Catches: declining waived for every follow-up once a conversation is under way."""
+    session = Session(towns)
+    session.ask("What does the Hilltop museum house?")
+    answer = session.ask("What is the price of bread?")
+    assert answer.answered is False and answer.quotes == ()

@@ -94,9 +94,27 @@ class Extraction(_Section):
     max_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation(_Section):
+    """How a conversation informs the next turn's ranking (see quotebot.context)."""
+
+    context_weight: float
+    prior_weight: float
+    window: int
+    #: Log-share of next answers at each offset from the last, -window … +window.
+    prior: tuple[float, ...]
+    prior_far: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prior", tuple(float(p) for p in self.prior))
+        if len(self.prior) != 2 * self.window + 1:
+            raise ValueError(f"{WEIGHTS_FILE} [conversation]: prior needs 2 × window + 1 "
+                             f"values")
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "retrieval": Retrieval, "lexical": Lexical, "semantic": Semantic, "decision": Decision,
-    "correction": Correction, "extraction": Extraction,
+    "correction": Correction, "extraction": Extraction, "conversation": Conversation,
 }
 
 
@@ -110,6 +128,7 @@ class Tuning:
     decision: Decision
     correction: Correction
     extraction: Extraction
+    conversation: Conversation
     #: The [fit] table: command, data, folds, date and held-out figures of the last fit.
     fit: dict[str, Any]
 
