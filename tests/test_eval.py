@@ -379,7 +379,7 @@ def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
     weights that ignore what decides the ranking."""
     import numpy as np
 
-    from quotebot.conversation_fit import FAR, ExaminedTurn, fit_conversation
+    from quotebot.conversation_fit import FAR, Examined, ExaminedTurn, fit_conversation
     from quotebot.tuning import default_tuning
 
     base = default_tuning().conversation
@@ -392,8 +392,9 @@ def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
         positive = offsets == 1
         turns.append(ExaminedTurn(f"c{n % 6}", rng.random(5), np.zeros(5), offsets, positive,
                                   1))
-    fitted = fit_conversation(turns, base)
+    fitted = fit_conversation(Examined(turns, []), base)
     prior = dict(zip(range(-base.window, base.window + 1), fitted.prior, strict=True))
     assert max(prior, key=prior.__getitem__) == 1
     assert fitted.prior_weight > 0
-    assert fit_conversation([], base) == base
+    nothing = fit_conversation(Examined([], []), base)
+    assert (nothing.prior, nothing.prior_weight) == (base.prior, base.prior_weight)

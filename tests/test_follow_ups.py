@@ -336,3 +336,39 @@ def test_a_question_nothing_in_the_conversation_or_corpus_connects_is_still_decl
     session.ask("What does the Hilltop museum house?")
     answer = session.ask("What is the price of bread?")
     assert answer.answered is False and answer.quotes == ()
+
+
+# -- yes or no ---------------------------------------------------------------------------------
+
+COAST = ("The old lighthouse stands on Gull Point. The lighthouse is not open to visitors. "
+         "The harbour museum is open on Sundays. Its fossil hall was rebuilt in 2012.\n")
+
+
+@pytest.fixture(scope="module")
+def coast(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("coast")
+    (folder / "coast.txt").write_text(COAST, encoding="utf-8")
+    return QuoteEngine.open(folder / "coast.txt", index_dir=folder / "index", semantic="off")
+
+
+def test_yes_or_no_is_said_only_when_the_quote_states_it(coast: QuoteEngine) -> None:
+    """Catches: a yes/no question answered by its quote alone though the quote says it,
+    "Yes" where the quote negates ("is not open" → "No"), and a "Yes"/"No" where the quote
+    does not state it, the question is negated, or it asks for a choice."""
+    no = answer_once(coast, "Is the lighthouse open to visitors?")
+    assert no.short is not None and no.short.text == "No"
+    assert "not open" in no.quotes[0].text
+    assert COAST[no.short.start:no.short.end] == "not"  # where the quote says no
+    yes = answer_once(coast, "Is the harbour museum open on Sundays?")
+    assert yes.short is not None and yes.short.text == "Yes"
+    assert "open on Sundays" in yes.quotes[0].text
+    for question in ("Is the lighthouse painted red and white by the keepers?",
+                     "Isn't the harbour museum open on Sundays?",
+                     "Is the harbour museum open on Sundays or Mondays?",
+                     "Was the fossil hall rebuilt in 2014?"):
+        answer = answer_once(coast, question)
+        assert answer.short is None or answer.short.text not in ("Yes", "No"), question
+    session = Session(coast)
+    session.ask("Where does the lighthouse stand?")
+    follow = session.ask("Is it open to visitors?")
+    assert follow.short is not None and follow.short.text == "No"

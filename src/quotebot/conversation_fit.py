@@ -12,7 +12,9 @@ Fitting works on those arrays:
   (-window … +window sentences, one added to each count), as a log-share;
 - the weights of the context's words, of the prior and of being farther than the window
   (or in another document), by the same listwise logistic model as the semantic weights,
-  relative to the question's own score.
+  relative to the question's own score;
+- the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
+  (:func:`fit_yes_no`).
 
 :func:`held_out_conversations` is leave-one-conversation-out: each conversation is asked
 with weights fitted on the others only.
@@ -35,6 +37,7 @@ from quotebot.context import Context
 from quotebot.conversation_eval import ConversationCase, TurnResult, run_conversations
 from quotebot.engine import QuoteEngine
 from quotebot.tuning import Conversation
+from quotebot.yesno import read_yes_no
 
 FloatArray = npt.NDArray[np.float64]
 #: Offset code of a candidate farther than the window from the last answer, or elsewhere.
@@ -68,8 +71,24 @@ def _offsets(engine: QuoteEngine, sids: npt.NDArray[np.int64], anchor: int, wind
     return np.where(near, offset, FAR).astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class YesNoTurn:
+    """A yes/no turn: what its first quote says, how much of the question it holds, and
+    whether that is the answer the person gave."""
+
+    conversation: str
+    coverage: float
+    right: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Examined:
+    turns: list[ExaminedTurn]
+    yes_no: list[YesNoTurn]
+
+
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
-                          ) -> list[ExaminedTurn]:
+                          ) -> Examined:
     """Every turn with a span asked after an answer, as the engine weighs it in the
     context a conversation gives it: each conversation is asked through a Session with
     the neutral weights (nothing fitted), and each turn's candidates are examined in the
@@ -83,11 +102,17 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
     plain = with_tuning(engine, replace(engine.tuning, conversation=neutral))
     index = engine.index
     out = []
+    yes_no = []
     for case in cases:
         session = Session(plain)
         for turn in case.turns:
             context = session.state.context()
             answer = session.ask(turn.question)
+            if turn.yesno is not None and answer.quotes:
+                read = read_yes_no(answer.resolved_question or turn.question, answer.quotes[0])
+                if read is not None and read.says is not None:
+                    yes_no.append(YesNoTurn(case.id, read.coverage,
+                                            read.says.casefold() == turn.yesno))
             if turn.span is None or context is None or not context.anchor_known:
                 continue
             question = answer.resolved_question or turn.question
@@ -106,12 +131,36 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
             out.append(ExaminedTurn(case.id, x[:, 0], x[:, 1],
                                     _offsets(engine, sids, anchor_sid, window), positive,
                                     answer_offset))
-    return out
+    return Examined(out, yes_no)
 
 
-def fit_conversation(turns: Sequence[ExaminedTurn], base: Conversation) -> Conversation:
-    """The prior and weights fitted on ``turns`` (``base`` where there is nothing to fit)."""
+#: What a wrong "Yes"/"No" costs against a right one: said only where it is right at least
+#: twice as often as wrong (hand-set: precision first).
+YES_NO_COST = 2.0
+#: The shares of the question's words a yes/no threshold is chosen from.
+YES_NO_GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.001, 0.05))
+
+
+def fit_yes_no(turns: Sequence[YesNoTurn]) -> float:
+    """The least share of a yes/no question's words in its quote at which answering
+    "Yes"/"No" gains most (right answers less :data:`YES_NO_COST` times wrong ones); 1.0
+    (all of them) when none gains."""
+    best, best_gain = 1.0, 0.0
+    for threshold in sorted(YES_NO_GRID, reverse=True):
+        given = [t for t in turns if t.coverage >= threshold - 1e-9]
+        gain = sum(t.right for t in given) - YES_NO_COST * sum(not t.right for t in given)
+        if gain > best_gain:
+            best, best_gain = threshold, gain
+    return best
+
+
+def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
+    """The prior and weights fitted on ``examined`` (``base`` where there is nothing to
+    fit)."""
     from quotebot.fitting import fit_listwise
+
+    base = replace(base, yes_no_coverage=fit_yes_no(examined.yes_no))
+    turns = examined.turns
 
     window = base.window
     counts = np.ones(2 * window + 2)  # the last one: farther, or elsewhere
@@ -147,12 +196,15 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
     engines: dict[str, QuoteEngine] = {}
     fitted: dict[str, Any] = {}
     for case in cases:
-        weights = fit_conversation([t for t in examined if t.conversation != case.id],
-                                   engine.tuning.conversation)
+        weights = fit_conversation(
+            Examined([t for t in examined.turns if t.conversation != case.id],
+                     [t for t in examined.yes_no if t.conversation != case.id]),
+            engine.tuning.conversation)
         engines[case.id] = with_tuning(engine, replace(engine.tuning, conversation=weights))
         fitted[case.id] = {"context_weight": weights.context_weight,
                            "prior_weight": weights.prior_weight,
-                           "prior_far": weights.prior_far}
+                           "prior_far": weights.prior_far,
+                           "yes_no_coverage": weights.yes_no_coverage}
     results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
     return results, fitted
 
@@ -165,7 +217,7 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"({dt.date.today().isoformat()}) on {data}: {conversations} conversations, "
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
-    for name in ("context_weight", "prior_weight", "prior", "prior_far"):
+    for name in ("context_weight", "prior_weight", "prior", "prior_far", "yes_no_coverage"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)
                  else f"{value:g}")

@@ -39,6 +39,7 @@ from quotebot.models import Answer
 from quotebot.names import can_be_name, is_acronym, is_calendar_word, is_capitalised
 from quotebot.question import Kind, parse_question, validate_question
 from quotebot.store.model import SentenceIndex
+from quotebot.yesno import yes_no_answer
 
 _MORE_RE = re.compile(
     r"^(?:/?more|next|continue|go on|keep going|tell me more|show more|more please|"
@@ -204,6 +205,11 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     context = state.context()
     answer = engine.answer_question(resolved, k, entity=entity, doc=doc, prefer_doc=prefer,
                                     context=context)
+    if answer.answered and answer.short is None and answer.quotes:
+        yes_no = yes_no_answer(resolved, answer.quotes[0],
+                               engine.tuning.conversation.yes_no_coverage)
+        if yes_no is not None:
+            answer = replace(answer, short=yes_no)
     if resolved != text:
         answer = replace(answer, question=text, resolved_question=resolved)
     # What a pronoun was replaced by stays what it was (not re-read from the rewrite).

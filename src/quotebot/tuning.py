@@ -104,6 +104,8 @@ class Conversation(_Section):
     #: Log-share of next answers at each offset from the last, -window … +window.
     prior: tuple[float, ...]
     prior_far: float
+    #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
+    yes_no_coverage: float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prior", tuple(float(p) for p in self.prior))
