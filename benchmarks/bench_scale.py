@@ -122,6 +122,8 @@ def _save_matrix(matrix: Any, vocab: list[str], folder: Path) -> None:
     folder.mkdir(parents=True)
     for name in _MATRIX_ARRAYS:
         np.save(folder / f"{name}.npy", getattr(matrix, name), allow_pickle=False)
+    if hasattr(matrix, "max_weights"):
+        np.save(folder / "term_max.npy", matrix.max_weights, allow_pickle=False)
     (folder / "vocab.json").write_text(json.dumps(vocab))
 
 
@@ -131,7 +133,10 @@ def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
     arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
               for name in _MATRIX_ARRAYS]
     vocab = json.loads((folder / "vocab.json").read_text())
-    return BM25Matrix(*arrays), {term: i for i, term in enumerate(vocab)}
+    matrix = BM25Matrix(*arrays)
+    if (folder / "term_max.npy").is_file():
+        matrix._max = np.load(folder / "term_max.npy", mmap_mode="r")
+    return matrix, {term: i for i, term in enumerate(vocab)}
 
 
 def serve_quotebot(n: int, work: Path) -> dict[str, Any]:
