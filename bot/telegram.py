@@ -29,13 +29,11 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
-    MessageEntity,
     ReplyParameters,
     Update,
     User,
 )
-from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -48,6 +46,12 @@ from telegram.ext import (
     filters,
 )
 
+from quotebot.bot.addressing import (
+    addressed_text,
+    caption_addressed,
+    conversation_key,
+    needs_address,
+)
 from quotebot.bot.config import ALLOWED_UPDATES, BotConfig, redact
 from quotebot.bot.libraries import Shelf, chat_library, converse, library_key, single
 from quotebot.bot.metrics import Metrics
@@ -341,12 +345,9 @@ class Target:
         return options
 
 
-def conversation_key(chat: Chat, user: User | None) -> str:
-    """One conversation per private chat; in groups, one per member, so that members'
-    follow-ups do not mix."""
-    if chat.type == ChatType.PRIVATE or user is None:
-        return f"tg:{chat.id}"
-    return f"tg:{chat.id}:{user.id}"
+def _conversation(chat: Chat, user: User | None) -> str:
+    key: str = conversation_key(chat.id, chat.type, user.id if user is not None else None)
+    return key
 
 
 def _more_key(chat_id: int, more_id: str) -> str:
@@ -554,7 +555,7 @@ class TelegramBot:
         target = Target.of(message)
         if not await self._admit(target, context):
             return
-        await self.answer(context, target, conversation_key(chat, update.effective_user), MORE)
+        await self.answer(context, target, _conversation(chat, update.effective_user), MORE)
 
     @one_at_a_time
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -562,8 +563,8 @@ class TelegramBot:
         chat = update.effective_chat
         if message is None or chat is None:
             return
-        addressed, text = addressed_text(message, context.bot)
-        if chat.type != ChatType.PRIVATE and not addressed:
+        addressed, text = addressed_text(message, context.bot.username, context.bot.id)
+        if needs_address(chat.type) and not addressed:
             return
         self._count("text")
         target = Target.of(message)
@@ -578,7 +579,7 @@ class TelegramBot:
             self._count("link")
             await self.add_article(context, target, lambda: self._fetch(link), url=link)
             return
-        await self.answer(context, target, conversation_key(chat, update.effective_user), text)
+        await self.answer(context, target, _conversation(chat, update.effective_user), text)
 
     @one_at_a_time
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -591,7 +592,7 @@ class TelegramBot:
             return
         target = Target.of(query.message)
         chat = query.message.chat
-        conversation = conversation_key(chat, query.from_user)
+        conversation = _conversation(chat, query.from_user)
         data = query.data or ""
         state: SessionState | None = None
         library_state: SessionState | None = None
@@ -647,7 +648,7 @@ class TelegramBot:
         self._count("not_text")
         chat = update.effective_chat
         message = update.effective_message
-        if chat is not None and chat.type == ChatType.PRIVATE and message is not None:
+        if chat is not None and not needs_address(chat.type) and message is not None:
             text = NOT_TEXT_OR_DOCUMENTS if self.shelf is not None else NOT_TEXT
             await context.bot.send_message(chat.id, text, **Target.of(message).send_options())
 
@@ -722,7 +723,8 @@ class TelegramBot:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or message.document is None:
             return
-        if chat.type != ChatType.PRIVATE and not caption_addressed(message, context.bot):
+        if needs_address(chat.type) and not caption_addressed(message, context.bot.username,
+                                                              context.bot.id):
             return
         self._count("document")
         target = Target.of(message)
@@ -909,41 +911,6 @@ class TelegramBot:
                          kind=kind)
 
 
-def addressed_text(message: Message, bot: Bot) -> tuple[bool, str]:
-    """(whether ``message`` is for this bot, its text without the bot's mentions).
-
-    A message is for the bot when one of its mention entities names the bot exactly
-    (``@username``, case-insensitively, or a text mention of its user), or when it
-    replies to one of the bot's messages.
-    """
-    username = (bot.username or "").casefold()
-    text = message.text or ""
-    mine: list[MessageEntity] = []
-    for entity in message.entities or ():
-        if entity.type == MessageEntityType.MENTION:
-            if username and message.parse_entity(entity)[1:].casefold() == username:
-                mine.append(entity)
-        elif entity.type == MessageEntityType.TEXT_MENTION and entity.user is not None \
-                and entity.user.id == bot.id:
-            mine.append(entity)
-    reply = message.reply_to_message
-    replied = bool(reply and reply.from_user and reply.from_user.id == bot.id)
-    return bool(mine) or replied, _without(text, mine)
-
-
-def _without(text: str, entities: list[MessageEntity]) -> str:
-    """``text`` without the entities' spans (Telegram counts offsets in UTF-16 units)."""
-    if not entities:
-        return text.strip()
-    units = text.encode("utf-16-le")
-    out, pos = [], 0
-    for entity in sorted(entities, key=lambda e: e.offset):
-        out.append(units[pos * 2:entity.offset * 2])
-        pos = max(pos, entity.offset + entity.length)
-    out.append(units[pos * 2:])
-    return " ".join(b"".join(out).decode("utf-16-le", errors="replace").split())
-
-
 def sources_page(engine: QuoteEngine, offset: int, limit: int = TELEGRAM_LIMIT
                  ) -> tuple[str, int | None]:
     """One /sources message listing documents from ``offset``, within ``limit``, and the
@@ -975,16 +942,6 @@ def just_a_link(text: str) -> str | None:
     link is a question)."""
     text = text.strip().strip("<>")
     return text if _LINK.fullmatch(text) else None
-
-
-def caption_addressed(message: Message, bot: Bot) -> bool:
-    """Whether a document sent in a group is for this bot: its caption mentions the bot, or
-    it replies to one of the bot's messages."""
-    username = (bot.username or "").casefold()
-    caption = (message.caption or "").casefold()
-    reply = message.reply_to_message
-    return bool((username and f"@{username}" in caption)
-                or (reply and reply.from_user and reply.from_user.id == bot.id))
 
 
 def _suffix(name: str) -> str:

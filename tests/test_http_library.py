@@ -289,3 +289,26 @@ def test_control_characters_never_break_a_library_or_lose_a_document(tmp_path: P
                                 headers=AUTH)
         assert status == 200 and shown["text"].strip() == "The ferry sails at seven."
         assert not any(ch in json.dumps(listed) for ch in ("\\u0000", "\\u0007"))
+
+
+def test_the_libraries_of_chats_and_web_pages_are_refused_even_with_the_key(
+        tmp_path: Path) -> None:
+    from quotebot.library import Library
+    from quotebot.models import Document
+
+    secret = Document("harbour", "Harbour", "The harbour master counted 41 boats on Sunday.\n")
+    for name in ("tg-5", "web-" + "a" * 32):
+        Library(tmp_path / name).add([secret], semantic="off")
+    with serve(env=keyed_env(tmp_path)) as server:
+        for name in ("tg-5", "web-" + "a" * 32):
+            status, body = server.post("/v1/ask", {"question": "How many boats?",
+                                                   "library": name}, AUTH)
+            assert status == 422 and is_error(body, "invalid_library"), body
+            assert "41" not in json.dumps(body)
+            for method, path, data in [("GET", f"/v1/libraries/{name}/docs", None),
+                                       ("GET", f"/v1/libraries/{name}/docs/harbour", None),
+                                       ("DELETE", f"/v1/libraries/{name}/docs/harbour", None),
+                                       ("POST", f"/v1/libraries/{name}/docs", {"text": "x y."})]:
+                status, body, _ = call(server, method, path, data, AUTH)
+                assert status == 422 and is_error(body, "invalid_library"), (method, path)
+        assert Library(tmp_path / "tg-5").documents()[0].id == "harbour"

@@ -139,3 +139,41 @@ def test_a_refused_password_shows_in_healthz_without_the_password(redis: Process
                            f"quotebot:session:http:{body['session']}")
         assert stored == "1"
         assert wrong not in server.log()
+
+
+def test_a_conversations_lock_expires_by_itself_within_its_timeout(redis: Process) -> None:
+    """A replica that dies mid-turn must not lock its conversation for good."""
+    import asyncio
+
+    from quotebot.bot.sessions import LOCK_TIMEOUT, RedisSessionStore
+
+    async def held_ttl() -> int:
+        store = RedisSessionStore(redis.extra["url"])
+        try:
+            async with store.lock("tg:7"):
+                return int(redis_cli(redis, "pttl", "quotebot:lock:tg:7"))
+        finally:
+            await store.close()
+
+    ttl = asyncio.run(held_ttl())
+    assert 0 < ttl <= LOCK_TIMEOUT * 1000 <= 60_000
+    assert redis_cli(redis, "exists", "quotebot:lock:tg:7") == "0"  # released after the turn
+
+
+def test_a_telegram_update_is_remembered_for_a_day_in_seconds(redis: Process) -> None:
+    """Redeliveries come for up to a day: the claim must outlive them (a TTL in ms would
+    forget the update after 86 s and answer it twice)."""
+    import asyncio
+
+    from quotebot.bot.sessions import RedisSessionStore
+
+    async def deliver_twice() -> tuple[bool, bool]:
+        store = RedisSessionStore(redis.extra["url"])
+        try:
+            return (await store.first_delivery("4242:17"), await store.first_delivery("4242:17"))
+        finally:
+            await store.close()
+
+    assert asyncio.run(deliver_twice()) == (True, False)
+    ttl = int(redis_cli(redis, "ttl", "quotebot:update:4242:17"))
+    assert 23 * 3600 < ttl <= 24 * 3600

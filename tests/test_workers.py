@@ -126,3 +126,45 @@ def test_a_busy_port_is_one_line_with_workers_too() -> None:
     assert result.stderr.splitlines() == [
         f"Error: Cannot listen on 127.0.0.1:{port}: another program is using it. Stop it, "
         f"or choose another port with --port."]
+
+
+#: A supervisor of three workers that wait for SIGTERM, then stop with the exit code
+#: given for their number (a worker crashing while it stops exits with 3).
+SUPERVISOR = """
+import signal, sys, time
+from quotebot.bot.workers import serve_workers
+
+codes = [int(c) for c in sys.argv[1].split(",")]
+
+def run_worker(number, ready):
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    ready()
+    print("worker", number, "ready", flush=True)
+    while not stopping:
+        time.sleep(0.02)
+    return codes[number]
+
+sys.exit(serve_workers(len(codes), run_worker, shutdown_timeout=5.0))
+"""
+
+
+def stop_supervisor(codes: str) -> int:
+    proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, codes], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        for _ in codes.split(","):
+            assert "ready" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_worker_that_crashes_while_stopping_shows_in_the_exit_code() -> None:
+    assert stop_supervisor("0,0,0") == 0
+    assert stop_supervisor("0,3,0") == 1
+    assert stop_supervisor("0,0,3") == 1
