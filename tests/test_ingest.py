@@ -111,7 +111,7 @@ def test_a_page_in_another_encoding_is_read_as_its_server_says() -> None:
 def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "The River Report"
+    assert lines[0] == "# The River Report"
     # Lines wrapped inside a paragraph are one line again, a word broken at the margin is one
     # word, and a hyphen the document writes elsewhere (long-term) stays.
     assert lines[1] == ("Flooding closed the old bridge on Monday after three days of rain, and "
@@ -123,7 +123,7 @@ def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() 
     # short last line each start a new paragraph.
     assert lines[2].startswith("The council has set up a temporary ferry")
     assert lines[3].startswith("Councillors agreed")
-    assert lines[4] == "Ferry timetable"
+    assert lines[4] == "## Ferry timetable"  # a heading, known as one
     assert lines[5].endswith("21.00. Tickets are free for residents.")
     assert lines[6].startswith("Bicycles are not allowed")
     assert len(lines) == 10
@@ -139,6 +139,28 @@ def test_a_pdf_paragraph_goes_on_over_the_page_break_without_page_furniture() ->
                                          "library on 2 April.")
 
 
+def test_a_pdf_table_is_read_row_by_row_with_its_header_and_its_footer_is_dropped() -> None:
+    from quotebot.sentences import HEADING, paragraph_kinds
+
+    doc = load_source(FIXTURES / "water-report.pdf")[0]
+    lines = doc.text.splitlines()
+    rows = [line for line in lines if line.startswith("Substance: ")]
+    assert rows == [
+        "Substance: Nitrate; Highest level found: 3.1 mg/L; Allowed (MCL): 10 mg/L; Violation: No",
+        "Substance: Lead; Highest level found: 4 ppb; Allowed (MCL): 15 ppb; Violation: No",
+        "Substance: Fluoride; Highest level found: 0.7 mg/L; Allowed (MCL): 4 mg/L; "
+        "Violation: No"]
+    sentences = split_document(doc)
+    assert not any("Water Quality Report -" in s.text or "Millbrook Water District -" in s.text
+                   for s in sentences)
+    assert not any(s.text.strip().isdigit() for s in sentences)  # nor page numbers
+    # Each row is one sentence of its own, and the headings are known as headings.
+    assert [s.text for s in sentences if s.text.startswith("Substance: ")] == rows
+    kinds = paragraph_kinds(doc.text)
+    assert [line for line, kind in zip(lines, kinds, strict=True) if kind == HEADING] == [
+        "# 2024 Water Quality Report", "## What we found", "## Where your water comes from"]
+
+
 def test_a_pdf_keeps_its_title_author_and_date() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     assert (doc.title, doc.author, doc.date) == ("The River Report", "Kelsey Bay Council",
@@ -148,8 +170,8 @@ def test_a_pdf_keeps_its_title_author_and_date() -> None:
 def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
     doc = load_source(FIXTURES / "printed-article.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "Kelsey Bay votes to rebuild its sea wall after winter storms"
-    assert lines[1:] == [BODY[1], BODY[2], BODY[3], BODY[5]]
+    # The headline, set on two lines, is one heading.
+    assert lines == [BODY[0], BODY[1], BODY[2], BODY[3], BODY[5]]
 
 
 def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
