@@ -18,6 +18,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
+from conftest import run_cli
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -528,3 +529,54 @@ def test_headings_are_known_as_headings_with_the_section_of_each_paragraph() -> 
     # A heading's sentence never shows its marks.
     sentence = next(s for s in split_document(doc) if s.paragraph == menus + 1)
     assert sentence.text == "Menus" == doc.text[sentence.start:sentence.end]
+
+
+# -- bounds held while reading ------------------------------------------------------------------
+
+
+def make_pdfs() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
+        tmp_path: Path) -> None:
+    # 2,000 pages that share one content stream of 30 KB of text: a 310 KB file.
+    book = tmp_path / "book.pdf"
+    book.write_bytes(make_pdfs().shared_stream_pdf(2000, 560))  # type: ignore[attr-defined]
+    assert book.stat().st_size < 400_000
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(book.read_bytes(), name="book.pdf", max_bytes=2**20)
+    assert info.value.code == "document_too_large" and "1.0 MB" in info.value.message
+    # The command line holds the library's cap while reading, and says so in one line.
+    added = run_cli("add", str(book), "--to", str(tmp_path / "lib"), "--max-document-mb", "1",
+                    env={"QUOTEBOT_SEMANTIC": "off"}, timeout=120)
+    assert added.returncode == 1 and "Traceback" not in added.stderr
+    [error] = [line for line in added.stderr.splitlines() if line.startswith("Error:")]
+    assert error.endswith("has more than 1.0 MB of text, the most a document may have here; "
+                          "add a shorter part of it.")
+
+
+def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> None:
+    page = ("<html><body><article>" + "".join(f"<p>Item {n}: a short line of text.</p>"
+                                              for n in range(200_000))
+            + "</article></body></html>").encode()
+    assert 8_000_000 < len(page) < 10 * 2**20  # under the cap of a fetched page
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="list.html")
+    assert info.value.code == "document_too_large" and "parts" in info.value.message
+
+
+def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
+    paragraph = "The ferry to Kelsey Bay returns on Monday after six weeks of repairs. " * 20
+    page = ("<html><body><article>" + "".join(f"<p>{n} {paragraph}</p>" for n in range(1500))
+            + "</article></body></html>").encode()
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="long.html", max_bytes=2**20)
+    assert info.value.code == "document_too_large"
+    assert extract_bytes(page, name="long.html").text.count("\n") == 1500
