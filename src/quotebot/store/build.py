@@ -155,7 +155,7 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
     return ptr
 
 
-def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> IntArray:
+def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
     """The index terms of every token, laid end to end."""
     per_form = np.diff(table.terms_ptr)
     per_token = per_form[tok]
@@ -163,7 +163,7 @@ def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> IntArray:
     # Each token's terms in place: where its form's terms start, plus 0, 1, …
     where = np.repeat(table.terms_ptr[:-1][tok] - bounds[:-1], per_token)
     where += np.arange(where.size, dtype=np.int64)
-    return table.terms[where].astype(np.int64)
+    return table.terms[where]
 
 
 def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
