@@ -83,6 +83,25 @@ def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
         sids == len(corpus) - 2)[0]]) == 3
 
 
+def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
+    """Grouping sentences' postings into paragraphs gives the matrix built from each
+    paragraph's tokens as one document."""
+    corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
+    rng = np.random.default_rng(2)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    grouped = BM25Matrix.from_term_ids(term_ids, len(ids)).grouped(group_of, n_groups)
+    joined: list[list[int]] = [[] for _ in range(n_groups)]
+    for sentence, group in zip(term_ids, group_of.tolist(), strict=True):
+        joined[group].extend(sentence)
+    direct = BM25Matrix.from_term_ids(joined, len(ids))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(grouped, name), getattr(direct, name)), name
+
+
 def test_common_and_rare_words_score_the_same_on_either_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Queries with common words are summed in a dense vector, others by sorting postings."""

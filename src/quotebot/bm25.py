@@ -250,19 +250,20 @@ class BM25Matrix:
         ``group_of`` gives each document's group, non-decreasing with the document id."""
         group_of = np.asarray(group_of, dtype=np.int64)
         indptr = np.asarray(self.indptr, dtype=np.int64)
-        counts = indptr[1:] - indptr[:-1]
-        term = np.repeat(np.arange(self.n_terms, dtype=np.int64), counts)
-        groups = group_of[np.asarray(self.indices, dtype=np.int64)]
-        key = term * max(n_groups, 1) + groups
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if key.size else (
-            np.zeros(0, dtype=np.int64))
-        tf = (np.add.reduceat(np.asarray(self.tf, dtype=np.int64), starts) if starts.size
-              else np.zeros(0, dtype=np.int64))
-        indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term[starts], minlength=self.n_terms), out=indptr[1:])
+        # Within a term's column sentences ascend, so their groups do not decrease: a group's
+        # postings stand side by side, and one pass finds where each begins (no sort).
+        groups = group_of.astype(np.int32)[np.asarray(self.indices)]
+        begins = np.ones(groups.shape[0], dtype=bool)
+        np.not_equal(groups[1:], groups[:-1], out=begins[1:])
+        begins[indptr[1:-1][indptr[1:-1] < groups.shape[0]]] = True  # each column's first
+        starts = np.flatnonzero(begins)
+        del begins
+        tf = (np.add.reduceat(np.asarray(self.tf, dtype=np.int32), starts) if starts.size
+              else np.zeros(0, dtype=np.int32))
+        indptr = np.searchsorted(starts, indptr).astype(np.int64)
         doc_len = np.bincount(group_of, weights=np.asarray(self.doc_len, dtype=np.float64),
                               minlength=n_groups).astype(np.int32)
-        matrix = BM25Matrix(indptr, groups[starts].astype(np.int32),
+        matrix = BM25Matrix(indptr, groups[starts],
                             np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
                             np.empty(0, np.float32), doc_len, self.k1, self.b)
         matrix.weights = matrix.compute_weights()
