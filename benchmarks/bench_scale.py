@@ -419,6 +419,39 @@ def news_bm25s(n: int, work: Path) -> dict[str, Any]:
     return {"bm25s_p50_ms": stats["p50_ms"], "bm25s_p99_ms": stats["p99_ms"]}
 
 
+def news_tantivy(n: int, work: Path) -> dict[str, Any]:
+    """tantivy over the same sentences' terms (one document a sentence, as in part 1):
+    build time and memory, index size, and retrieval of the top 10 for the same terms."""
+    import tantivy
+
+    started = time.perf_counter()
+    (work / "news-tantivy").mkdir()
+    index = tantivy.Index(_tantivy_schema(), path=str(work / "news-tantivy"))
+    writer = index.writer(heap_size=TANTIVY_HEAP, num_threads=1)
+    with open(work / "news-tokens.txt", encoding="utf-8") as fh:
+        for line in fh:
+            writer.add_document(tantivy.Document(body=line.rstrip("\n")))
+    writer.commit()
+    writer.wait_merging_threads()
+    build_s = time.perf_counter() - started
+    index.reload()
+    searcher = index.searcher()
+    schema = _tantivy_schema()
+    _, query_terms = _news_queries(work)
+
+    def search(q: list[str]) -> Any:
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "body", t,
+                                                             index_option="freq"))
+             for t in q])
+        return searcher.search(query, 10, count=False).hits
+
+    stats = latencies(search, [q for q in query_terms if q])
+    return {"tantivy_p50_ms": stats["p50_ms"], "tantivy_p99_ms": stats["p99_ms"],
+            "tantivy_build_s": build_s, "tantivy_size_mb": dir_mb(work / "news-tantivy"),
+            "tantivy_build_rss_mb": peak_rss_mb()}
+
+
 def news_rank_bm25(n: int, work: Path) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
@@ -439,7 +472,8 @@ WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
     "tantivy.build": build_tantivy, "tantivy.serve": serve_tantivy,
     "rank-bm25.build": build_and_serve_rank_bm25,
     "news.write": write_news, "news.build": build_news, "news.tokens": news_tokens,
-    "news.serve": serve_news, "news.bm25s": news_bm25s, "news.rank-bm25": news_rank_bm25,
+    "news.serve": serve_news, "news.bm25s": news_bm25s, "news.tantivy": news_tantivy,
+    "news.rank-bm25": news_rank_bm25,
 }
 
 
@@ -577,10 +611,13 @@ def main() -> None:
             run("news.tokens", n, Path(tmp))
             row.update(run("news.serve", n, Path(tmp)))
             row.update(run("news.bm25s", n, Path(tmp)))
+            if "tantivy" in systems:
+                row.update(run("news.tantivy", n, Path(tmp)))
             if n <= args.rank_bm25_max:
                 row.update(run("news.rank-bm25", n, Path(tmp)))
         results["text"][str(n)] = row
     results["wall_s"] = time.perf_counter() - wall
+    results["rounds"] = args.rounds
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(tables(results))
@@ -595,10 +632,37 @@ def _f(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _loads(results: dict[str, Any]) -> list[float]:
+    """Every recorded one-minute load average of the run."""
+    found: list[float] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "load_average" and isinstance(item, (int, float)):
+                    found.append(float(item))
+                else:
+                    walk(item)
+
+    walk(results["tokens"])
+    walk(results["text"])
+    return found
+
+
 def tables(results: dict[str, Any]) -> str:
+    """The run's tables in Markdown (docs/performance.md holds them as printed)."""
     m = results["machine"]
-    lines = [f"Machine: {m['cpus']} CPUs, {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}",
-             "", "Part 1: the same token lists",
+    versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in m["versions"].items())
+    loads = _loads(results)
+    lines = [f"Run of {results['started']} UTC: {m['cpus']} CPUs ({m['cpu']}), "
+             f"{m['memory_gb']} GB, Python {m['python']}, {versions}. One-minute load "
+             f"average {m['load_average_at_start'][0]:.1f} at the start"
+             + (f", {min(loads):.1f}–{max(loads):.1f} at the starts of its "
+                f"{len(loads)} processes" if loads else "")
+             + f" (the machine has {m['cpus']} cores); the whole run took "
+             f"{results['wall_s'] / 60:.1f} min.",
+             "", "**Part 1: the same token lists** (serving: the median of "
+             f"{results.get('rounds', 1)} rounds, systems taking turns)",
              "", "| sentences | system | build s | size on disk MB | load s | query p50 ms | "
              "query p99 ms | queries/s (batch) | peak RSS MB serving | peak RSS MB building |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -612,6 +676,17 @@ def tables(results: dict[str, Any]) -> str:
                 f"{_f(d['load_s'], '.3f')} | {d['p50_ms']:.3f} | {d['p99_ms']:.3f} | "
                 f"{d['qps_batched']:,.0f} | {d['peak_rss_mb']:,.0f} | "
                 f"{_f(d['build_rss_mb'], ',.0f')} |")
+    if any("tantivy" in row for row in results["tokens"].values()):
+        lines += ["", "quotebot ÷ tantivy (below 1: quotebot takes less)", "",
+                  "| sentences | query p50 | build s | peak RSS building | size on disk | "
+                  "peak RSS serving |", "|---:|---:|---:|---:|---:|---:|"]
+        for n, row in results["tokens"].items():
+            if "tantivy" not in row:
+                continue
+            r = tantivy_ratios(row)
+            lines.append(f"| {int(n):,} | {r['p50_ms']:.2f}× | {r['build_s']:.2f}× | "
+                         f"{r['build_rss_mb']:.2f}× | {r['size_mb']:.2f}× | "
+                         f"{r['peak_rss_mb']:.2f}× |")
     lines += ["", "| sentences | p50 bm25s ÷ quotebot | p50 rank-bm25 ÷ quotebot | "
               "batch q/s quotebot ÷ bm25s | build bm25s ÷ quotebot | top-10 agreement with "
               "bm25s |", "|---:|---:|---:|---:|---:|---|"]
@@ -625,39 +700,61 @@ def tables(results: dict[str, Any]) -> str:
             + f" | {q['qps_batched'] / b['qps_batched']:,.0f}× | "
             f"{b['build_s'] / q['build_s']:.1f}× | {a['agree']}/{a['queries']} "
             f"({a['share']:.0%}) |")
-    if any("tantivy" in row for row in results["tokens"].values()):
-        lines += ["", "quotebot ÷ tantivy (below 1: quotebot takes less)", "",
-                  "| sentences | query p50 | build s | peak RSS building | size on disk | "
-                  "peak RSS serving | load average |", "|---:|---:|---:|---:|---:|---:|---|"]
-        for n, row in results["tokens"].items():
-            if "tantivy" not in row:
-                continue
-            r = tantivy_ratios(row)
-            loads = ", ".join(f"{row[s]['load_average']:.1f}" for s in ("quotebot", "tantivy")
-                              if "load_average" in row[s])
-            lines.append(f"| {int(n):,} | {r['p50_ms']:.2f}× | {r['build_s']:.2f}× | "
-                         f"{r['build_rss_mb']:.2f}× | {r['size_mb']:.2f}× | "
-                         f"{r['peak_rss_mb']:.2f}× | {loads} |")
     if results["text"]:
-        lines += ["", "Part 2: news-like text; quotebot's full answer (words only) next to "
-                  "retrieval alone, by quotebot, bm25s and rank-bm25, on the same sentences "
-                  "and the same query terms",
-                  "", "| sentences | documents | terms | build s | index MB | load s | "
-                  "retrieval p50 ms: quotebot | bm25s | rank-bm25 | full answer p50 ms | "
-                  "p99 ms | full answer ÷ bm25s retrieval (p50) | answered | peak RSS MB "
-                  "serving |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for d in results["text"].values():
-            rank = d.get("rank_bm25_p50_ms")
-            lines.append(
-                f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
-                f"{d['build_s']:.1f} | {d['size_mb']:.0f} | {d['load_s']:.3f} | "
-                f"{d['retrieval_p50_ms']:.2f} | {d['bm25s_p50_ms']:.2f} | "
-                f"{_f(rank, ',.1f')} | {d['p50_ms']:.2f} | {d['p99_ms']:.1f} | "
-                f"{d['p50_ms'] / d['bm25s_p50_ms']:.2f} | {d['answered']:.0%} | "
-                f"{d['peak_rss_mb']:,.0f} |")
-    lines += ["", f"Whole run: {results['wall_s'] / 60:.1f} min"]
+        lines += _text_tables(results["text"])
     return "\n".join(lines)
+
+
+def _text_tables(text: dict[str, Any]) -> list[str]:
+    lines = ["", "**Part 2: news-like text** (quotebot's full answer, words only, next to "
+             "retrieval alone by quotebot, tantivy, bm25s and rank-bm25 on the same "
+             "sentences' terms and the same query terms)",
+             "", "| sentences | documents | terms | build s | build peak RSS MB | index MB | "
+             "text MB | load s | retrieval p50 ms: quotebot | tantivy | bm25s | rank-bm25 | "
+             "full answer p50 ms | p99 ms | full answer ÷ tantivy retrieval (p50) | answered | "
+             "peak RSS MB serving |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             "---:|---:|"]
+    for d in text.values():
+        tantivy = d.get("tantivy_p50_ms")
+        lines.append(
+            f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
+            f"{d['build_s']:.1f} | {d['build_rss_mb']:,.0f} | {d['size_mb']:.0f} | "
+            f"{d['text_mb']:.0f} | {d['load_s']:.3f} | {d['retrieval_p50_ms']:.3f} | "
+            f"{_f(tantivy, '.3f')} | {d['bm25s_p50_ms']:.2f} | "
+            f"{_f(d.get('rank_bm25_p50_ms'), ',.1f')} | {d['p50_ms']:.2f} | "
+            f"{d['p99_ms']:.1f} | "
+            + (f"{d['p50_ms'] / tantivy:.1f}×" if tantivy else "—")
+            + f" | {d['answered']:.0%} | {d['peak_rss_mb']:,.0f} |")
+    with_tantivy = [d for d in text.values() if "tantivy_build_s" in d]
+    if with_tantivy:
+        lines += ["", "| sentences | build s: quotebot (text to index) | tantivy (terms to "
+                  "postings) | build peak RSS MB: quotebot | tantivy | quotebot's postings MB "
+                  "(sentences) | tantivy's index MB | postings ÷ tantivy |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for d in with_tantivy:
+            postings = d["parts_mb"]["sentence postings"]
+            lines.append(
+                f"| {d['sentences']:,} | {d['build_s']:.1f} | {d['tantivy_build_s']:.1f} | "
+                f"{d['build_rss_mb']:,.0f} | {d['tantivy_build_rss_mb']:,.0f} | "
+                f"{postings:.0f} | {d['tantivy_size_mb']:.0f} | "
+                f"{postings / d['tantivy_size_mb']:.1f}× |")
+    largest = max(text.values(), key=lambda d: d["sentences"])
+    if "parts_mb" in largest:
+        per = 1e6 / largest["sentences"]
+        lines += ["", f"What a saved index holds, per million sentences (from the "
+                  f"{largest['sentences']:,}-sentence index: {largest['tokens']:,} tokens, "
+                  f"{largest['postings']:,} sentence postings, "
+                  f"{largest['paragraph_postings']:,} paragraph postings)", "",
+                  "| part | MB per million sentences | bytes per sentence | share |",
+                  "|---|---:|---:|---:|"]
+        total = sum(largest["parts_mb"].values())
+        for part, mb in largest["parts_mb"].items():
+            lines.append(f"| {part} | {mb * per:,.0f} | {mb * 1e6 / largest['sentences']:,.0f} "
+                         f"| {mb / total:.0%} |")
+        lines.append(f"| whole index | {total * per:,.0f} | "
+                     f"{total * 1e6 / largest['sentences']:,.0f} | 100% |")
+    return lines
 
 
 RATIO_KEYS = ("p50_ms", "build_s", "build_rss_mb", "size_mb", "peak_rss_mb")
