@@ -569,11 +569,17 @@ def main() -> None:
     parser.add_argument("--out", default="scale.json",
                         help="file name of the results in benchmarks/results/")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--docs", action="store_true",
+                        help="only rewrite docs/performance.md's figures from the saved "
+                        "benchmarks/results/scale.json")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         name, n, work = args.worker
         print(json.dumps(WORKERS[name](int(n), Path(work))))
+        return
+    if args.docs:
+        write_docs(json.loads((RESULTS / "scale.json").read_text()))
         return
 
     systems = {"quotebot", "bm25s", *args.systems.split(",")}
@@ -703,6 +709,77 @@ def tables(results: dict[str, Any]) -> str:
     if results["text"]:
         lines += _text_tables(results["text"])
     return "\n".join(lines)
+
+
+def targets(results: dict[str, Any]) -> str:
+    """The index's targets at the largest size of the run, each with its figures."""
+    rows: list[tuple[str, str, bool]] = []
+    tokens = results["tokens"]
+    n, row = max(tokens.items(), key=lambda item: int(item[0]))
+    q = row["quotebot"]
+    if "tantivy" in row:
+        t = row["tantivy"]
+        size = f"{int(n):,} sentences, token lists"
+        rows += [
+            (f"retrieval p50 ≤ tantivy's ({size})",
+             f"{q['p50_ms']:.3f} ms vs {t['p50_ms']:.3f} ms: **{q['p50_ms'] / t['p50_ms']:.2f}×**",
+             q["p50_ms"] <= t["p50_ms"]),
+            (f"build time ≤ tantivy's ({size})",
+             f"{q['build_s']:.1f} s vs {t['build_s']:.1f} s: "
+             f"**{q['build_s'] / t['build_s']:.2f}×**",
+             q["build_s"] <= t["build_s"]),
+            (f"postings on disk ≤ 2× tantivy's index ({size})",
+             f"{q['size_mb']:.0f} MB vs {t['size_mb']:.0f} MB: "
+             f"**{q['size_mb'] / t['size_mb']:.1f}×**", q["size_mb"] <= 2 * t["size_mb"]),
+            (f"build peak RSS ≤ 1 GB ({size}, the benchmark's token lists included)",
+             f"{q['build_rss_mb']:,.0f} MB", q["build_rss_mb"] <= 1000)]
+    agree = [r["agreement"] for r in tokens.values()]
+    rows.append(("top-10 agreement with bm25s = 100%",
+                 " and ".join(f"{a['agree']}/{a['queries']}" for a in agree)
+                 + f" at {', '.join(f'{int(k):,}' for k in tokens)} sentences",
+                 all(a["agree"] == a["queries"] for a in agree)))
+    if results["text"]:
+        d = max(results["text"].values(), key=lambda d: d["sentences"])
+        size = f"{d['sentences']:,} sentences of news text"
+        if "tantivy_p50_ms" in d:
+            rows.append((f"full answer p50 ≤ 3× tantivy's retrieval p50 ({size})",
+                         f"{d['p50_ms']:.2f} ms vs {d['tantivy_p50_ms']:.3f} ms: "
+                         f"**{d['p50_ms'] / d['tantivy_p50_ms']:.0f}×**",
+                         d["p50_ms"] <= 3 * d["tantivy_p50_ms"]))
+            postings = d["parts_mb"]["sentence postings"]
+            rows.append((f"postings on disk ≤ 2× tantivy's index of the same terms ({size})",
+                         f"{postings:.0f} MB vs {d['tantivy_size_mb']:.0f} MB: "
+                         f"**{postings / d['tantivy_size_mb']:.1f}×**",
+                         postings <= 2 * d["tantivy_size_mb"]))
+        rows += [
+            (f"build peak RSS ≤ 1 GB ({size})", f"{d['build_rss_mb']:,.0f} MB",
+             d["build_rss_mb"] <= 1000),
+            (f"whole index ≤ 2× its text ({size})",
+             f"{d['size_mb']:.0f} MB for {d['text_mb']:.0f} MB: "
+             f"**{d['size_mb'] / d['text_mb']:.1f}×**", d["size_mb"] <= 2 * d["text_mb"])]
+    lines = ["| target | measured | |", "|---|---|---|"]
+    lines += [f"| {what} | {figures} | {'met' if met else '**not met**'} |"
+              for what, figures, met in rows]
+    return "\n".join(lines)
+
+
+def docs_block(results: dict[str, Any]) -> str:
+    """What docs/performance.md shows of a run, between its markers."""
+    return f"{targets(results)}\n\n{tables(results)}"
+
+
+DOCS_PAGE = HERE.parent / "docs" / "performance.md"
+DOCS_BEGIN = "<!-- bench_scale.py: from benchmarks/results/scale.json -->"
+DOCS_END = "<!-- end of bench_scale.py's figures -->"
+
+
+def write_docs(results: dict[str, Any]) -> None:
+    """Put the run's figures into docs/performance.md, between the markers."""
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    head, rest = page.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    DOCS_PAGE.write_text(f"{head}{DOCS_BEGIN}\n{docs_block(results)}\n{DOCS_END}{tail}",
+                         encoding="utf-8")
 
 
 def _text_tables(text: dict[str, Any]) -> list[str]:
