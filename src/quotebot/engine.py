@@ -46,6 +46,7 @@ from quotebot.semantic import (
     SemanticUnavailable,
     resolve_mode,
 )
+from quotebot.sentences import HEADING, paragraph_kinds
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -89,6 +90,8 @@ class QuoteEngine:
         self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_bytes = 0
         self._lock = threading.Lock()
+        #: Per document (by position): the kind of each paragraph, heading or text.
+        self._paragraph_kinds: dict[int, list[str]] = {}
 
     @classmethod
     def open(cls, corpus: str | os.PathLike[str] | None = None, *,
@@ -223,6 +226,23 @@ class QuoteEngine:
         return plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
 
+    def _headings(self, sids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of sentences ``sids`` are headings (``## Section`` lines of a document)."""
+        index = self.index
+        out = np.zeros(len(sids), dtype=bool)
+        for n, sid in enumerate(sids.tolist()):
+            position = int(index.doc_idx[sid])
+            kinds = self._paragraph_kinds.get(position)
+            if kinds is None:
+                kinds = paragraph_kinds(index.texts(position))
+                with self._lock:
+                    if len(self._paragraph_kinds) >= 4096:
+                        self._paragraph_kinds.clear()
+                    self._paragraph_kinds[position] = kinds
+            paragraph = int(index.paragraph[sid]) - 1
+            out[n] = 0 <= paragraph < len(kinds) and kinds[paragraph] == HEADING
+        return out
+
     def _decide(self, plan: QueryPlan, features: Features, spans: _AnswerSpans, i: int
                 ) -> Verdict:
         """The decision on candidate ``i`` as the question's best passage."""
@@ -257,6 +277,10 @@ class QuoteEngine:
         spans = _AnswerSpans(plan, self, features)
         base, bonus = scorer.terms(plan, features, spans.has_answer)
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
+        headings = self._headings(features.sids)
+        if headings.any():
+            # A heading names a section; it is no answer while a sentence under it is one.
+            order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         verdict = self._decide(plan, features, spans, order[0])
@@ -284,7 +308,7 @@ class QuoteEngine:
                           reason="There are no more passages about this.",
                           searched_for=plan.searched_for)
         short = None
-        if offset == 0:
+        if offset == 0 and not headings[page[0]]:
             span = spans.span(page[0])
             if span is not None:
                 short = make_short_answer(self.index, int(features.sids[page[0]]), span)
