@@ -65,6 +65,43 @@ def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
     assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
 
 
+@pytest.mark.parametrize("run_tokens", [1, 7, 1000])
+def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
+        monkeypatch: pytest.MonkeyPatch, run_tokens: int) -> None:
+    """Runs of sentences sorted apart and merged by term: the same postings, term
+    frequencies and weights as sorting every posting at once (empty sentences too)."""
+    corpus = [[], *zipf_corpus(1500, vocab=200), [], ["w1", "w1", "w1"], []]
+    whole, vocab = BM25Matrix.from_token_lists(corpus)
+    monkeypatch.setattr(bm25, "_RUN_TOKENS", run_tokens)
+    runs, vocab_runs = BM25Matrix.from_token_lists(corpus)
+    assert vocab_runs == vocab
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(runs, name), getattr(whole, name)), name
+    term = vocab.index("w1")
+    sids = whole.postings(term)
+    assert np.all(np.diff(sids) > 0) and int(whole.tf[whole.indptr[term] + np.flatnonzero(
+        sids == len(corpus) - 2)[0]]) == 3
+
+
+def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
+    """Grouping sentences' postings into paragraphs gives the matrix built from each
+    paragraph's tokens as one document."""
+    corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
+    rng = np.random.default_rng(2)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    grouped = BM25Matrix.from_term_ids(term_ids, len(ids)).grouped(group_of, n_groups)
+    joined: list[list[int]] = [[] for _ in range(n_groups)]
+    for sentence, group in zip(term_ids, group_of.tolist(), strict=True):
+        joined[group].extend(sentence)
+    direct = BM25Matrix.from_term_ids(joined, len(ids))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(grouped, name), getattr(direct, name)), name
+
+
 def test_common_and_rare_words_score_the_same_on_either_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Queries with common words are summed in a dense vector, others by sorting postings."""
