@@ -44,6 +44,8 @@ class PageSite:
         if found is None:
             raise web.HTTPNotFound()
         body, content_type = found
+        if ";" in content_type:  # a charset given as the server sends it, whatever it names
+            return web.Response(body=body, headers={"Content-Type": content_type})
         return web.Response(body=body, content_type=content_type)
 
     async def _serve(self) -> None:

@@ -398,3 +398,20 @@ def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
     assert fitted.prior_weight > 0
     nothing = fit_conversation(Examined([], []), base)
     assert (nothing.prior, nothing.prior_weight) == (base.prior, base.prior_weight)
+
+
+def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:
+    qa = tmp_path / "qa.json"
+    qa.write_text(json.dumps({"questions": [
+        {"id": "a", "kind": "number", "question": "How many visitors came?",
+         "expect": ["40,000 visitors"], "answer": ["40,000"]},
+        # The same short answer judged against a gold it does not match: shown and wrong.
+        {"id": "b", "kind": "number", "question": "How many visitors came?",
+         "expect": ["40,000 visitors"], "answer": ["three days"]},
+        # No gold answer: cannot be judged, so not counted.
+        {"id": "c", "kind": "who", "question": "Who opened the festival?",
+         "expect": ["Ana Costa"]},
+    ]}), encoding="utf-8")
+    overall = run_eval(qa, corpus, "--semantic", "off")["overall"]
+    assert overall["short_answers_shown"] == 2
+    assert overall["short_answer_precision"] == 0.5

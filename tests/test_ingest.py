@@ -18,6 +18,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
+from conftest import run_cli
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -25,6 +26,7 @@ NEWS_TEXT = FIXTURES / "news-article.txt"
 
 #: The article's paragraphs as a reader sees them on the page.
 BODY = [
+    "# Kelsey Bay votes to rebuild its sea wall after winter storms",
     "Councillors in Kelsey Bay have voted to rebuild the town's Victorian sea wall, which was "
     "breached three times during the winter storms.",
     "The £14.2 million plan was approved by 31 votes to 9 at a full council meeting on "
@@ -32,7 +34,7 @@ BODY = [
     "Council leader Dominic Reyes said the old wall, built in 1887, could no longer protect "
     "the 640 homes behind it. “We cannot ask families to fill sandbags every time the tide "
     "turns,” he said.",
-    "Who pays for the wall",
+    "## Who pays for the wall",
     "The Environment Agency will pay £9 million of the cost, and the rest will come from the "
     "council's reserves and a loan from the Public Works Loan Board.",
     "Opposition councillor Harriet Lyle voted against the plan. She said the council should "
@@ -110,7 +112,7 @@ def test_a_page_in_another_encoding_is_read_as_its_server_says() -> None:
 def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "The River Report"
+    assert lines[0] == "# The River Report"
     # Lines wrapped inside a paragraph are one line again, a word broken at the margin is one
     # word, and a hyphen the document writes elsewhere (long-term) stays.
     assert lines[1] == ("Flooding closed the old bridge on Monday after three days of rain, and "
@@ -122,7 +124,7 @@ def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() 
     # short last line each start a new paragraph.
     assert lines[2].startswith("The council has set up a temporary ferry")
     assert lines[3].startswith("Councillors agreed")
-    assert lines[4] == "Ferry timetable"
+    assert lines[4] == "## Ferry timetable"  # a heading, known as one
     assert lines[5].endswith("21.00. Tickets are free for residents.")
     assert lines[6].startswith("Bicycles are not allowed")
     assert len(lines) == 10
@@ -138,6 +140,28 @@ def test_a_pdf_paragraph_goes_on_over_the_page_break_without_page_furniture() ->
                                          "library on 2 April.")
 
 
+def test_a_pdf_table_is_read_row_by_row_with_its_header_and_its_footer_is_dropped() -> None:
+    from quotebot.sentences import HEADING, paragraph_kinds
+
+    doc = load_source(FIXTURES / "water-report.pdf")[0]
+    lines = doc.text.splitlines()
+    rows = [line for line in lines if line.startswith("Substance: ")]
+    assert rows == [
+        "Substance: Nitrate; Highest level found: 3.1 mg/L; Allowed (MCL): 10 mg/L; Violation: No",
+        "Substance: Lead; Highest level found: 4 ppb; Allowed (MCL): 15 ppb; Violation: No",
+        "Substance: Fluoride; Highest level found: 0.7 mg/L; Allowed (MCL): 4 mg/L; "
+        "Violation: No"]
+    sentences = split_document(doc)
+    assert not any("Water Quality Report -" in s.text or "Millbrook Water District -" in s.text
+                   for s in sentences)
+    assert not any(s.text.strip().isdigit() for s in sentences)  # nor page numbers
+    # Each row is one sentence of its own, and the headings are known as headings.
+    assert [s.text for s in sentences if s.text.startswith("Substance: ")] == rows
+    kinds = paragraph_kinds(doc.text)
+    assert [line for line, kind in zip(lines, kinds, strict=True) if kind == HEADING] == [
+        "# 2024 Water Quality Report", "## What we found", "## Where your water comes from"]
+
+
 def test_a_pdf_keeps_its_title_author_and_date() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     assert (doc.title, doc.author, doc.date) == ("The River Report", "Kelsey Bay Council",
@@ -147,8 +171,8 @@ def test_a_pdf_keeps_its_title_author_and_date() -> None:
 def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
     doc = load_source(FIXTURES / "printed-article.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "Kelsey Bay votes to rebuild its sea wall after winter storms"
-    assert lines[1:] == [BODY[0], BODY[1], BODY[2], BODY[4]]
+    # The headline, set on two lines, is one heading.
+    assert lines == [BODY[0], BODY[1], BODY[2], BODY[3], BODY[5]]
 
 
 def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
@@ -214,7 +238,7 @@ def test_quotes_and_show_refer_to_the_text_after_the_front_matter(tmp_path: Path
     quote = answer.quotes[0]
     shown = engine.document(quote.doc)
     assert shown.text[quote.start:quote.end] == quote.text
-    assert quote.paragraph == 7  # the seventh line of the article, not of the file
+    assert quote.paragraph == 8  # the eighth line of the article, not of the file
     assert "---" not in shown.text and "title:" not in shown.text
     assert quote.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
 
@@ -414,3 +438,145 @@ def test_the_article_as_a_page_and_as_text_gives_the_same_answers(tmp_path: Path
 def test_title_of_ignores_a_sentence_and_reads_a_headline() -> None:
     assert title_of("Kelsey Bay votes\nText.", "x") == "Kelsey Bay votes"
     assert title_of("He said, “We won.”\nText.", "sea-wall") == "Sea wall"
+
+
+# -- pages of every kind, read whole ------------------------------------------------------------
+
+PAGES = FIXTURES / "pages"
+
+
+def page_lines(name: str) -> list[str]:
+    return load_source(PAGES / name)[0].text.splitlines()
+
+
+def test_a_documentation_page_keeps_every_section_without_permalink_marks() -> None:
+    # CPython's IDLE help names its sections "menus" and "editing-and-navigation", which
+    # a boilerplate filter takes for navigation: both sections are kept, whole.
+    lines = page_lines("cpython-idle.html")
+    assert lines[0] == "# IDLE"
+    assert "## Menus" in lines and "## Editing and Navigation" in lines
+    assert "### File menu (Shell and Editor)" in lines
+    assert "New File: Create a new file editing window." in lines  # a definition list's item
+    assert not any("¶" in line for line in lines)
+    # Lines hard-wrapped in the page's source are one paragraph again.
+    startup = next(line for line in lines if line.startswith("Upon startup with the -s"))
+    assert ("IDLE first checks for IDLESTARTUP; if IDLESTARTUP is present the file referenced "
+            "is run.") in startup
+    words = len(" ".join(lines).split())
+    assert words > 5500  # of the 5,967 words of the page's main text
+
+
+def test_a_press_release_keeps_its_about_box_and_drops_the_newsroom_around_it(
+        tmp_path: Path) -> None:
+    lines = page_lines("nordvik-audio-press-release.html")
+    assert "## About Nordvik Audio" in lines
+    assert "Investment: NOK 420 million over three years" in lines  # a list item, one line
+    for boilerplate in ("cookies", "More from the newsroom", "Get our news by email",
+                        "Kyst Mini", "Privacy notice", "Organisation number", "Norsk"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+    save_document(load_source(PAGES / "nordvik-audio-press-release.html")[0], tmp_path)
+    answer = engine_over(tmp_path, tmp_path).answer_question("When was Nordvik Audio founded?")
+    assert answer.answered and answer.short is not None and answer.short.text == "1978"
+
+
+def test_a_table_row_is_one_line_with_its_header_and_a_definition_with_its_term() -> None:
+    lines = page_lines("harbour-seal.html")
+    assert "Region: Alaska; Estimate: 205,000; Year of count: 2018" in lines
+    assert not any(line in ("Estimate", "205,000", "Region") for line in lines)
+    assert ("Ungava seal: Freshwater lakes of the Ungava Peninsula in northern Quebec."
+            in lines)
+    assert "## Population" in lines and not any("[edit]" in line for line in lines)
+    for boilerplate in ("Main page", "Random article", "What links here", "Contents",
+                        "Grey seal", "Categories", "last edited", "Creative Commons"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_a_government_page_keeps_its_notes_and_drops_its_feedback_box() -> None:
+    lines = page_lines("parking-permit-gov.html")
+    assert ("Blue Badge holders get their first permit free. Apply in the same way and upload "
+            "a copy of your badge.") in lines
+    assert any(line.startswith("You can be fined £70") for line in lines)
+    assert "Emissions (g/km): 1 to 120; First permit: £90; Second permit: £140" in lines
+    for boilerplate in ("Is this page useful?", "Report a problem", "Cookies on Millbrook",
+                        "Visitor parking permits", "Open Government Licence", "Beta"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_a_blog_post_joins_its_hard_wrapped_lines_and_leaves_out_comments() -> None:
+    lines = page_lines("sourdough-starter-blog.html")
+    assert lines[0] == "# How I keep a sourdough starter alive on holiday"
+    assert ("Before I leave, I feed the starter at a ratio of one part starter to five parts "
+            "flour and five parts water. A stiff, well-fed starter has plenty to eat and slows "
+            "down in the cold, so it can sit at the back of the fridge for three weeks without "
+            "any attention.") in lines
+    for boilerplate in ("Mine survived six weeks", "Leave a reply", "You might also like",
+                        "Bake along with me", "Proudly powered", "happy with it"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_headings_are_known_as_headings_with_the_section_of_each_paragraph() -> None:
+    from quotebot.sentences import HEADING, TEXT, paragraph_kinds, paragraph_sections
+
+    doc = load_source(PAGES / "cpython-idle.html")[0]
+    lines = doc.text.splitlines()
+    kinds, sections = paragraph_kinds(doc.text), paragraph_sections(doc.text)
+    assert len(kinds) == len(sections) == len(lines)
+    redo = next(i for i, line in enumerate(lines) if line.startswith("Redo: Redo the last"))
+    assert kinds[redo] == TEXT
+    assert sections[redo] == ("Menus", "Edit menu (Shell and Editor)")
+    menus = lines.index("## Menus")
+    assert kinds[menus] == HEADING and sections[menus] == ("Menus",)
+    # A heading's sentence never shows its marks.
+    sentence = next(s for s in split_document(doc) if s.paragraph == menus + 1)
+    assert sentence.text == "Menus" == doc.text[sentence.start:sentence.end]
+
+
+# -- bounds held while reading ------------------------------------------------------------------
+
+
+def make_pdfs() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
+        tmp_path: Path) -> None:
+    # 2,000 pages that share one content stream of 30 KB of text: a 310 KB file.
+    book = tmp_path / "book.pdf"
+    book.write_bytes(make_pdfs().shared_stream_pdf(2000, 560))  # type: ignore[attr-defined]
+    assert book.stat().st_size < 400_000
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(book.read_bytes(), name="book.pdf", max_bytes=2**20)
+    assert info.value.code == "document_too_large" and "1.0 MB" in info.value.message
+    # The command line holds the library's cap while reading, and says so in one line.
+    added = run_cli("add", str(book), "--to", str(tmp_path / "lib"), "--max-document-mb", "1",
+                    env={"QUOTEBOT_SEMANTIC": "off"}, timeout=120)
+    assert added.returncode == 1 and "Traceback" not in added.stderr
+    [error] = [line for line in added.stderr.splitlines() if line.startswith("Error:")]
+    assert error.endswith("has more than 1.0 MB of text, the most a document may have here; "
+                          "add a shorter part of it.")
+
+
+def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> None:
+    page = ("<html><body><article>" + "".join(f"<p>Item {n}: a short line of text.</p>"
+                                              for n in range(200_000))
+            + "</article></body></html>").encode()
+    assert 8_000_000 < len(page) < 10 * 2**20  # under the cap of a fetched page
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="list.html")
+    assert info.value.code == "document_too_large" and "parts" in info.value.message
+
+
+def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
+    paragraph = "The ferry to Kelsey Bay returns on Monday after six weeks of repairs. " * 20
+    page = ("<html><body><article>" + "".join(f"<p>{n} {paragraph}</p>" for n in range(1500))
+            + "</article></body></html>").encode()
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="long.html", max_bytes=2**20)
+    assert info.value.code == "document_too_large"
+    assert extract_bytes(page, name="long.html").text.count("\n") == 1500

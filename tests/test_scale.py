@@ -65,6 +65,43 @@ def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
     assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
 
 
+@pytest.mark.parametrize("run_tokens", [1, 7, 1000])
+def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
+        monkeypatch: pytest.MonkeyPatch, run_tokens: int) -> None:
+    """Runs of sentences sorted apart and merged by term: the same postings, term
+    frequencies and weights as sorting every posting at once (empty sentences too)."""
+    corpus = [[], *zipf_corpus(1500, vocab=200), [], ["w1", "w1", "w1"], []]
+    whole, vocab = BM25Matrix.from_token_lists(corpus)
+    monkeypatch.setattr(bm25, "_RUN_TOKENS", run_tokens)
+    runs, vocab_runs = BM25Matrix.from_token_lists(corpus)
+    assert vocab_runs == vocab
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(runs, name), getattr(whole, name)), name
+    term = vocab.index("w1")
+    sids = whole.postings(term)
+    assert np.all(np.diff(sids) > 0) and int(whole.tf[whole.indptr[term] + np.flatnonzero(
+        sids == len(corpus) - 2)[0]]) == 3
+
+
+def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
+    """Grouping sentences' postings into paragraphs gives the matrix built from each
+    paragraph's tokens as one document."""
+    corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
+    rng = np.random.default_rng(2)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    grouped = BM25Matrix.from_term_ids(term_ids, len(ids)).grouped(group_of, n_groups)
+    joined: list[list[int]] = [[] for _ in range(n_groups)]
+    for sentence, group in zip(term_ids, group_of.tolist(), strict=True):
+        joined[group].extend(sentence)
+    direct = BM25Matrix.from_term_ids(joined, len(ids))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(grouped, name), getattr(direct, name)), name
+
+
 def test_common_and_rare_words_score_the_same_on_either_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Queries with common words are summed in a dense vector, others by sorting postings."""
@@ -107,6 +144,71 @@ def test_threads_querying_one_matrix_get_their_own_results(
         got = list(pool.map(lambda q: matrix.top_k(q, 10), qs * 3))
     for (ids_a, sc_a), (ids_b, sc_b) in zip(expected * 3, got, strict=True):
         assert np.array_equal(ids_a, ids_b) and np.array_equal(sc_a, sc_b)
+
+
+def _mixed_groups(n_terms: int, n: int, seed: int) -> list[list[list[tuple[int, float]]]]:
+    """Plain queries, queries with a very common word, and groups of related words."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        terms = rng.integers(0, n_terms, size=4).tolist()
+        out.append([[(t, 1.0)] for t in terms[:int(rng.integers(1, 5))]])
+        out.append([[(terms[0], 1.0)], [(int(rng.integers(0, 3)), 1.0)]])
+        out.append([[(terms[1], 1.0), (terms[2], 0.6)], [(terms[3], 1.0)],
+                    [(int(rng.integers(0, 5)), 0.3), (terms[0], 0.5)]])
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["maxscore", "every-posting"])
+def test_top_k_with_skipping_is_the_top_k_of_every_score(
+        monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    """MaxScore (reading common words only where rarer ones matched) and the scratch-vector
+    path give exactly the top k of scoring every sentence, ties included."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", threshold)
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(4000, vocab=600))
+    checked = 0
+    for groups in _mixed_groups(len(vocab), 60, seed=3):
+        for k in (1, 10, 60):
+            want_ids, want_scores = top_k_of(*group_scores(matrix, groups), k)
+            got_ids, got_scores = matrix.top_groups(groups, k)
+            assert np.array_equal(got_ids, want_ids), groups
+            assert np.array_equal(got_scores, want_scores), groups
+            checked += 1
+    assert checked == 540
+
+
+def test_the_top_k_reads_back_a_clean_scratch_vector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-thread vector the scores are summed in is zero again after every question, so
+    a question never inherits another's scores."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", 0)
+    monkeypatch.setattr(bm25, "_LOOKUP_SHARE", 0.0)  # every question on the scratch path
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(2000, vocab=300))
+    for groups in _mixed_groups(len(vocab), 20, seed=4):
+        matrix.top_groups(groups, 10)
+    for name in ("sums", "maxima"):
+        assert not np.any(getattr(matrix._scratch, name)), name
+
+
+def test_scores_of_some_sentences_are_their_full_scores() -> None:
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(3000, vocab=400))
+    rng = np.random.default_rng(8)
+    for groups in _mixed_groups(len(vocab), 20, seed=5):
+        ids, scores = group_scores(matrix, groups)
+        dense = np.zeros(matrix.n_docs, dtype=np.float32)
+        dense[ids] = scores
+        some = np.unique(rng.integers(0, matrix.n_docs, size=50))
+        assert np.array_equal(matrix.scores_of(groups, some), dense[some])
+
+
+def test_each_terms_largest_weight_bounds_its_column() -> None:
+    corpus = zipf_corpus(1000, vocab=300)
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    matrix = BM25Matrix.from_term_ids([*term_ids, []], len(ids) + 3)  # 3 terms never used
+    assert matrix.max_weights[-3:].tolist() == [0.0] * 3
+    for term in range(matrix.n_terms):
+        _, weights = matrix.column(term)
+        assert matrix.max_weights[term] == (weights.max() if weights.size else 0.0)
 
 
 # -- building from text ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from quotebot import context as conversation
 from quotebot.analysis import Token
 from quotebot.context import Context
-from quotebot.decide import decide
+from quotebot.decide import CONTRADICTIONS, Verdict, decide
 from quotebot.errors import UnknownDocument
 from quotebot.extract import extract, needs
 from quotebot.features import Features, compute_features, gather_evidence
@@ -48,6 +48,7 @@ from quotebot.semantic import (
     SemanticUnavailable,
     resolve_mode,
 )
+from quotebot.sentences import HEADING, paragraph_kinds
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -91,6 +92,8 @@ class QuoteEngine:
         self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_bytes = 0
         self._lock = threading.Lock()
+        #: Per document (by position): the kind of each paragraph, heading or text.
+        self._paragraph_kinds: dict[int, list[str]] = {}
 
     @classmethod
     def open(cls, corpus: str | os.PathLike[str] | None = None, *,
@@ -229,6 +232,30 @@ class QuoteEngine:
         return plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
 
+    def _headings(self, sids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of sentences ``sids`` are headings (``## Section`` lines of a document)."""
+        index = self.index
+        out = np.zeros(len(sids), dtype=bool)
+        for n, sid in enumerate(sids.tolist()):
+            position = int(index.doc_idx[sid])
+            kinds = self._paragraph_kinds.get(position)
+            if kinds is None:
+                kinds = paragraph_kinds(index.texts(position))
+                with self._lock:
+                    if len(self._paragraph_kinds) >= 4096:
+                        self._paragraph_kinds.clear()
+                    self._paragraph_kinds[position] = kinds
+            paragraph = int(index.paragraph[sid]) - 1
+            out[n] = 0 <= paragraph < len(kinds) and kinds[paragraph] == HEADING
+        return out
+
+    def _decide(self, plan: QueryPlan, features: Features, spans: _AnswerSpans, i: int
+                ) -> Verdict:
+        """The decision on candidate ``i`` as the question's best passage."""
+        return decide(plan, gather_evidence(plan, self.index, features, i, spans.tokens(i),
+                                            spans.has_answer, self.tuning.correction),
+                      self.tuning.decision)
+
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
                 doc: str | None = None, prefer_doc: str | None = None,
                 context: Context | None = None) -> Answer:
@@ -253,25 +280,42 @@ class QuoteEngine:
                           searched_for=plan.searched_for)
         features, spans, order, scores = self._scored(
             plan, candidates, limit if context is None else len(candidates))
+        headings = self._headings(features.sids)
         # Whether the corpus answers is decided on the question's own best passage; in
         # a conversation, the order is then the conversation's.
         alone = order[0]
         if context is not None:
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
                                                  context, self.tuning.conversation)
+        if headings.any():
+            # A heading names a section; it is no answer while a sentence under it is one.
+            order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
+            alone = alone if not headings[alone] else order[0]
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         best = order[0] if context is None else alone
-        evidence = gather_evidence(plan, self.index, features, best, spans.tokens(best),
-                                   spans.has_answer, self.tuning.correction)
-        verdict = decide(plan, evidence, self.tuning.decision)
+        verdict = self._decide(plan, features, spans, best)
+        asked = next((n for n, c in enumerate(plan.concepts) if c.known
+                      and c.surface == verdict.asked), None)
+        if verdict.rule in CONTRADICTIONS and asked is not None:
+            # The best passage contradicts the question (another year, the opposite word)
+            # while the corpus has the question's word: a passage further down that says it
+            # may answer.
+            for i in order[1:self.tuning.decision.recheck + 1]:
+                if features.evidence[asked, i] <= 0:
+                    continue
+                other = self._decide(plan, features, spans, i)
+                if other.answered:
+                    order = [i, *(j for j in order if j != i)]
+                    verdict = other
+                    break
         if not verdict.answered and context is not None:
             # Words the conversation supplies are not missing, from the question's best
             # passage or the conversation's.
             verdict = conversation.decide_in_context(
                 plan, verdict, [gather_evidence(plan, self.index, features, i, spans.tokens(i),
                                                 spans.has_answer, self.tuning.correction)
-                                for i in dict.fromkeys((alone, order[0]))],
+                                for i in dict.fromkeys((best, order[0]))],
                 conversation.context_terms(self.index, context), context,
                 self.tuning.decision)
         if not verdict.answered:
@@ -284,7 +328,7 @@ class QuoteEngine:
                           reason="There are no more passages about this.",
                           searched_for=plan.searched_for)
         short = None
-        if offset == 0:
+        if offset == 0 and not headings[page[0]]:
             span = spans.span(page[0])
             if span is not None:
                 short = make_short_answer(self.index, int(features.sids[page[0]]), span)
