@@ -372,3 +372,32 @@ def test_yes_or_no_is_said_only_when_the_quote_states_it(coast: QuoteEngine) -> 
     session.ask("Where does the lighthouse stand?")
     follow = session.ask("Is it open to visitors?")
     assert follow.short is not None and follow.short.text == "No"
+
+
+SHOPS = ("The shops in the old market square open at nine on weekdays and close at six, "
+         "and the covered market across the river from the station opens on Saturdays from "
+         "early morning until late afternoon, when the traders pack up their stalls, load "
+         "their vans and drive home to the farms in the hills.\n")
+
+
+def test_more_goes_on_only_with_passages_the_question_still_finds(tmp_path: Path) -> None:
+    """Catches: "more" that quotes a sentence of another article sharing one common word
+    with the question, far below its best passage, or that repeats one shown."""
+    for name, text in {**TOWNS, "shops": SHOPS}.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    asked_alone = engine.answer_question("When did the fossil hall open?", 10)
+    assert any(q.doc == "shops" for q in asked_alone.quotes)  # a candidate, far below
+    session = Session(engine)
+    first = session.ask("When did the fossil hall open?", k=1)
+    assert "2004" in first.quotes[0].text
+    shown = [(first.quotes[0].doc, first.quotes[0].start)]
+    for _ in range(6):
+        more = session.ask("more", k=1)
+        if not more.quotes:
+            break
+        key = (more.quotes[0].doc, more.quotes[0].start)
+        assert key not in shown
+        shown.append(key)
+    assert not more.answered and "no more" in more.reason.lower()
+    assert len(shown) >= 2 and all(doc != "shops" for doc, _ in shown)

@@ -14,7 +14,8 @@ Fitting works on those arrays:
   (or in another document), by the same listwise logistic model as the semantic weights,
   relative to the question's own score;
 - the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
-  (:func:`fit_yes_no`).
+  (:func:`fit_yes_no`);
+- the floor of "more" (:func:`fit_more_floor`).
 
 :func:`held_out_conversations` is leave-one-conversation-out: each conversation is asked
 with weights fitted on the others only.
@@ -154,12 +155,33 @@ def fit_yes_no(turns: Sequence[YesNoTurn]) -> float:
     return best
 
 
+#: The share of the right passages below the best that "more" must still reach.
+MORE_REACH = 0.95
+
+
+def fit_more_floor(turns: Sequence[ExaminedTurn]) -> float:
+    """The floor of "more": the question's own score (relative to its best passage's)
+    that :data:`MORE_REACH` of the right passages ranked below the best reach, over the
+    turns whose right passage the question finds by its own words but not first."""
+    found = []
+    for turn in turns:
+        if not turn.positive.any() or turn.positive[int(np.argmax(turn.question))]:
+            continue
+        score = float(turn.question[turn.positive].max())
+        if score > 0:
+            found.append(score)
+    if not found:
+        return 0.0
+    return round(float(np.quantile(found, 1.0 - MORE_REACH)), 4)
+
+
 def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
     """The prior and weights fitted on ``examined`` (``base`` where there is nothing to
     fit)."""
     from quotebot.fitting import fit_listwise
 
-    base = replace(base, yes_no_coverage=fit_yes_no(examined.yes_no))
+    base = replace(base, yes_no_coverage=fit_yes_no(examined.yes_no),
+                   more_floor=fit_more_floor(examined.turns))
     turns = examined.turns
 
     window = base.window
@@ -204,7 +226,8 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
         fitted[case.id] = {"context_weight": weights.context_weight,
                            "prior_weight": weights.prior_weight,
                            "prior_far": weights.prior_far,
-                           "yes_no_coverage": weights.yes_no_coverage}
+                           "yes_no_coverage": weights.yes_no_coverage,
+                           "more_floor": weights.more_floor}
     results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
     return results, fitted
 
@@ -217,7 +240,8 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"({dt.date.today().isoformat()}) on {data}: {conversations} conversations, "
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
-    for name in ("context_weight", "prior_weight", "prior", "prior_far", "yes_no_coverage"):
+    for name in ("context_weight", "prior_weight", "prior", "prior_far", "yes_no_coverage",
+                 "more_floor"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)
                  else f"{value:g}")

@@ -283,7 +283,7 @@ class QuoteEngine:
         headings = self._headings(features.sids)
         # Whether the corpus answers is decided on the question's own best passage; in
         # a conversation, the order is then the conversation's.
-        alone = order[0]
+        alone, own = order[0], scores
         if context is not None:
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
                                                  context, self.tuning.conversation)
@@ -322,6 +322,11 @@ class QuoteEngine:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,
                           closest=closest, searched_for=plan.searched_for)
+        if offset:
+            # "more" goes on only with passages the question still finds: its own score at
+            # least a share of its best passage's (shown pages stay as they were shown).
+            floor = self.tuning.conversation.more_floor * float(own[alone])
+            order = order[:offset] + [i for i in order[offset:] if own[i] >= floor]
         page = order[offset:offset + k]
         if not page:
             return Answer(question=question, answered=False, continued=offset > 0,

@@ -54,6 +54,10 @@ _QUOTED = re.compile(r"“[^”]*(?:”|$)|\"[^\"]*(?:\"|$)|«[^»]*(?:»|$)")
 
 #: Why "more" with nothing before it is not answered.
 NOTHING_TO_CONTINUE = "Ask a question first; \"more\" continues the last answer."
+#: Why "more" has nothing left to show.
+NO_MORE = "There are no more passages about this."
+#: How many passages of one question a conversation remembers having shown.
+MAX_SEEN = 60
 
 #: The pronouns a referent can be called by; "" is a name the article gives no pronoun for
 #: (it fits any), "place" a place (only "there").
@@ -121,13 +125,19 @@ class SessionState:
     anchor: int | None = None
     #: The context ``question`` was asked in (its words, document and start), for "more".
     asked_in: tuple[str, str | None, int | None] | None = None
+    #: The passages of ``question`` shown so far (document, start): "more" never repeats one.
+    seen: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["referents"] = [list(r) for r in self.referents]
         data["history"] = list(self.history)
         data["asked_in"] = list(self.asked_in) if self.asked_in is not None else None
+        data["seen"] = self.seen_json()
         return data
+
+    def seen_json(self) -> list[list[Any]]:
+        return [[doc, start] for doc, start in self.seen]
 
     def context(self) -> Context | None:
         """What this conversation tells the next turn's retrieval (None before any turn)."""
@@ -156,6 +166,11 @@ class SessionState:
                 and (asked[1] is None or isinstance(asked[1], str))
                 and (asked[2] is None or isinstance(asked[2], int))):
             fields["asked_in"] = (asked[0], asked[1], asked[2])
+        seen = data.get("seen")
+        if isinstance(seen, list) and all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                and isinstance(p[1], int) for p in seen):
+            fields["seen"] = tuple((p[0], p[1]) for p in seen[-MAX_SEEN:])
         referents = data.get("referents")
         if isinstance(referents, list) and all(
                 isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and r[0]
@@ -197,8 +212,15 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         answer = engine.answer_question(state.question, k, offset=state.shown,
                                         entity=state.question_entity, doc=state.scope,
                                         prefer_doc=state.prefer, context=asked)
+        fresh = tuple(q for q in answer.quotes if [q.doc, q.start] not in state.seen_json())
+        if answer.quotes and not fresh:
+            answer = replace(answer, answered=False, quotes=(), short=None,
+                             reason=NO_MORE)
+        elif len(fresh) < len(answer.quotes):
+            answer = replace(answer, quotes=fresh)
         answer = replace(answer, question=text, resolved_question=state.question, continued=True)
-        return answer, replace(state, shown=state.shown + len(answer.quotes))
+        return answer, replace(state, shown=state.shown + len(answer.quotes),
+                               seen=_seen(state.seen, answer))
 
     resolved, entity = resolve(text, state)
     prefer = state.doc if doc is None else None
@@ -229,8 +251,14 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
                  *state.history)[:HISTORY_TURNS],
         anchor=answer.quotes[0].start if answer.quotes else state.anchor,
         asked_in=(context.words, context.doc, context.start) if context else None,
+        seen=_seen((), answer),
     )
     return answer, new_state
+
+
+def _seen(seen: tuple[tuple[str, int], ...], answer: Answer) -> tuple[tuple[str, int], ...]:
+    """The passages shown of the question so far, with ``answer``'s."""
+    return (*seen, *((q.doc, q.start) for q in answer.quotes))[-MAX_SEEN:]
 
 
 def answer_once(engine: QuoteEngine, text: str, k: int = 3, *, doc: str | None = None

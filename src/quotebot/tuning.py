@@ -107,6 +107,9 @@ class Conversation(_Section):
     prior_far: float
     #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
     yes_no_coverage: float
+    #: "more" quotes a passage only if the question's own score for it is at least this
+    #: share of its best passage's.
+    more_floor: float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prior", tuple(float(p) for p in self.prior))
