@@ -4,18 +4,20 @@ Every question of an article is answered through the engine with the gate open; 
 short answer it would show becomes a row: its evidence, and whether it is right (token F1
 of at least :data:`RIGHT_F1` against one of the question's gold answers; any short answer
 to a question the article does not answer is wrong). A logistic model is fitted on the
-rows, and the threshold is the lowest probability at which the shown answers of
-out-of-fold predictions keep :data:`PRECISION` of them right (with a margin: thresholds
-let through more wrong answers on an article they were not fitted on).
+rows; a short answer is shown when the model finds it more likely right than wrong
+(:data:`THRESHOLD`). That is a principle, not a number tuned to the data: thresholds
+tuned for a precision did not carry from one article to another.
 
 :func:`held_out` reports leave-one-article-out precision and recall: each article's short
-answers judged by a gate fitted, threshold included, on the other articles only.
+answers judged by a gate fitted on the other articles only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,10 +34,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: A short answer is right when its token F1 against a gold answer is at least this.
 RIGHT_F1 = 0.5
-#: The share of shown short answers that must be right, held out.
-PRECISION = 0.9
-#: What the threshold is fitted to keep on the articles it is fitted on.
-FIT_PRECISION = 0.93
+#: Shown when more likely right than wrong.
+THRESHOLD = 0.5
 #: L2 penalty on the weights (not the bias), per row.
 L2 = 1e-3
 
@@ -92,44 +92,10 @@ def probabilities(x: FloatArray, w: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40))), dtype=np.float64)
 
 
-def choose_threshold(p: FloatArray, y: BoolArray, precision: float) -> float:
-    """The lowest threshold whose shown answers (probability at or above it) keep
-    ``precision`` right, counted from the top down; 1.0 when none does."""
-    order = np.argsort(-p, kind="stable")
-    hits = np.cumsum(y[order])
-    shown = np.arange(1, len(order) + 1)
-    good = np.flatnonzero(hits / shown >= precision)
-    # At least a handful of answers, so that one lucky answer sets no threshold.
-    good = good[good >= 4]
-    if not len(good):
-        return 1.0
-    return float(p[order[good[-1]]])
-
-
-def out_of_fold(rows: Mapping[str, Rows]) -> tuple[FloatArray, BoolArray]:
-    """Each article's probabilities from weights fitted on the others."""
-    ps, ys = [], []
-    for name, held in rows.items():
-        others = [r for n, r in rows.items() if n != name]
-        w = fit_weights(np.vstack([r.x for r in others]),
-                        np.concatenate([r.right for r in others]))
-        ps.append(probabilities(held.x, w))
-        ys.append(held.right)
-    return np.concatenate(ps), np.concatenate(ys)
-
-
-def fit_gate(rows: Mapping[str, Rows], *, precision: float = FIT_PRECISION
-             ) -> tuple[FloatArray, float]:
-    """Weights fitted on every article's rows, and the threshold that keeps ``precision``
-    of out-of-fold shown answers right."""
-    w = fit_weights(np.vstack([r.x for r in rows.values()]),
-                    np.concatenate([r.right for r in rows.values()]))
-    if len(rows) < 2:
-        return w, choose_threshold(probabilities(np.vstack([r.x for r in rows.values()]), w),
-                                   np.concatenate([r.right for r in rows.values()]),
-                                   precision)
-    p, y = out_of_fold(rows)
-    return w, choose_threshold(p, y, precision)
+def fit_gate(rows: Mapping[str, Rows]) -> FloatArray:
+    """Weights fitted on every article's rows."""
+    return fit_weights(np.vstack([r.x for r in rows.values()]),
+                       np.concatenate([r.right for r in rows.values()]))
 
 
 def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
@@ -137,7 +103,7 @@ def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
     shown = p >= threshold
     right = int((shown & y).sum())
     return {
-        "short_answers": int(len(y)), "right_before_gate": int(y.sum()),
+        "short_answers": len(y), "right_before_gate": int(y.sum()),
         "shown": int(shown.sum()), "shown_right": right,
         "precision": round(right / shown.sum(), 4) if shown.any() else None,
         "precision_before_gate": round(float(y.mean()), 4) if len(y) else None,
@@ -147,24 +113,53 @@ def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
     }
 
 
-def held_out(rows: Mapping[str, Rows]) -> dict[str, Any]:
+def held_out(rows: Mapping[str, Rows], threshold: float = THRESHOLD) -> dict[str, Any]:
     """Leave-one-article-out: each article's short answers judged by a gate fitted on the
-    other articles (its threshold from their out-of-fold probabilities)."""
-    if len(rows) < 3:
-        raise QuotebotError("Leave-one-article-out fitting of the gate needs three articles.")
+    other articles, then all articles pooled."""
+    if len(rows) < 2:
+        raise QuotebotError("Leave-one-article-out fitting of the gate needs two articles.")
     report: dict[str, Any] = {}
-    ps, ys, thresholds = [], [], []
+    ps, ys = [], []
     for name, held in rows.items():
-        others = {n: r for n, r in rows.items() if n != name}
-        w, threshold = fit_gate(others)
+        w = fit_gate({n: r for n, r in rows.items() if n != name})
         p = probabilities(held.x, w)
-        report[name] = {**summary(p, held.right, threshold, held.answerable),
-                        "threshold": round(threshold, 4)}
-        ps.append(p >= threshold)
+        report[name] = summary(p, held.right, threshold, held.answerable)
+        ps.append(p)
         ys.append(held.right)
-        thresholds.append(threshold)
-    shown = np.concatenate(ps)
-    y = np.concatenate(ys)
     answerable = sum(r.answerable for r in rows.values())
-    report["pooled"] = summary(shown.astype(np.float64), y, 0.5, answerable)
+    report["pooled"] = summary(np.concatenate(ps), np.concatenate(ys), threshold, answerable)
     return report
+
+
+def gate_values(weights: FloatArray, threshold: float = THRESHOLD) -> dict[str, Any]:
+    """The ``[answer]`` values of fitted weights."""
+    return {"weights": {name: round(float(w), 4) for name, w in zip(FEATURES, weights,
+                                                                     strict=True)},
+            "threshold": threshold}
+
+
+def write_gate(path: Path, weights: FloatArray, precision: float | None, source: str) -> None:
+    """Put the gate's weights, threshold and held-out precision into the ``[answer]`` table
+    of the weights file at ``path`` (its comments stay)."""
+    text = path.read_text(encoding="utf-8")
+    values = gate_values(weights)
+    table = ", ".join(f"{name} = {value:g}" for name, value in values["weights"].items())
+    lines = {
+        "weights": f'weights = {{ value = {{ {table} }}, source = "{source}" }}',
+        "threshold": (f'threshold = {{ value = {values["threshold"]}, source = "hand-set: '
+                      f'shown when more likely right than wrong" }}'),
+        "precision": (f'precision = {{ value = {precision or 0.0}, source = "{source}: '
+                      f'held-out precision of shown short answers" }}'),
+    }
+    header = re.compile(r"^\[answer\]$", re.M).search(text)
+    if header is None:
+        raise QuotebotError("weights file: no [answer] table")
+    end = text.find("\n[", header.end())
+    end = len(text) if end < 0 else end + 1
+    body = text[header.start():end]
+    for name, line in lines.items():
+        body, found = re.subn(rf"^{name} = .*$", line.replace("\\", "\\\\"), body, count=1,
+                              flags=re.M)
+        if not found:
+            raise QuotebotError(f"weights file: no {name} in [answer]")
+    path.write_text(text[:header.start()] + body + text[end:], encoding="utf-8")
