@@ -118,9 +118,21 @@ class Conversation(_Section):
                              f"values")
 
 
+@dataclass(frozen=True, slots=True)
+class Answer(_Section):
+    """The short-answer gate (see quotebot.confidence): a weight per feature, the
+    probability a short answer must reach to be shown, and the precision it was fitted
+    for."""
+
+    weights: dict[str, float]
+    threshold: float
+    precision: float
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "retrieval": Retrieval, "lexical": Lexical, "semantic": Semantic, "decision": Decision,
-    "correction": Correction, "extraction": Extraction, "conversation": Conversation,
+    "correction": Correction, "extraction": Extraction, "answer": Answer,
+    "conversation": Conversation,
 }
 
 
@@ -134,6 +146,7 @@ class Tuning:
     decision: Decision
     correction: Correction
     extraction: Extraction
+    answer: Answer
     conversation: Conversation
     #: The [fit] table: command, data, folds, date and held-out figures of the last fit.
     fit: dict[str, Any]
