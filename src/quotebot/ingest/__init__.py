@@ -54,6 +54,7 @@ __all__ = [
     "load_source",
     "load_source_async",
     "save_document",
+    "slugify",
 ]
 
 log = logging.getLogger(__name__)
