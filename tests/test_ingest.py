@@ -581,3 +581,14 @@ def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
         extract_bytes(page, name="long.html", max_bytes=2**20)
     assert info.value.code == "document_too_large"
     assert extract_bytes(page, name="long.html").text.count("\n") == 1500
+
+
+def test_a_citation_names_the_section_a_quote_is_in() -> None:
+    from quotebot.render import section_citation
+
+    doc = load_source(PAGES / "harbour-seal.html")[0]
+    lines = doc.text.splitlines()
+    alaska = lines.index("Region: Alaska; Estimate: 205,000; Year of count: 2018") + 1
+    assert section_citation(doc.title, doc.text, alaska) == (
+        f"Harbour seal › Population ¶ {alaska}")
+    assert section_citation(doc.title, doc.text, 2) == "Harbour seal ¶ 2"

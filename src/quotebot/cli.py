@@ -16,7 +16,6 @@ import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import (
-    EXAMPLE_QUESTIONS,
     counted,
     dumps,
     handle_errors,
@@ -204,7 +203,18 @@ Type a question about the article and press Enter.
   :new            forget the conversation (follow-ups start afresh)
   :help           this help
   :quit           leave (or Ctrl-D)
-Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
+"""
+
+
+def repl_help(engine: Any) -> str:
+    """The REPL's help, with example questions made from the documents being asked (and
+    answered by them: see quotebot.suggest)."""
+    from quotebot.suggest import suggest_questions
+
+    examples = suggest_questions(engine, n=3)
+    if not examples:
+        return REPL_HELP + "Ask about anything the documents say."
+    return REPL_HELP + "Examples: " + " | ".join(examples)
 
 #: The REPL's commands and their other names.
 REPL_COMMANDS = {
@@ -299,7 +309,8 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
         if command == ":quit":
             return False
         if command == ":help":
-            click.echo(dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
+            shown = repl_help(session.engine)
+            click.echo(dumps({"help": shown}) if as_json else shown)
             return True
         if command == ":sources":
             _print_docs(session.engine, as_json)

@@ -28,6 +28,17 @@ def citation(quote: Quote) -> str:
     return f"[{quote.doc} ¶{quote.paragraph} s{quote.sentence}]"
 
 
+def section_citation(title: str, document_text: str, paragraph: int) -> str:
+    """Where a paragraph is, for people: ``Title › Section › Subsection ¶ N`` (``Title ¶ N``
+    outside any section), from the document's headings (see
+    :func:`quotebot.sentences.paragraph_sections`)."""
+    from quotebot.sentences import paragraph_sections
+
+    sections = paragraph_sections(document_text)
+    path = sections[paragraph - 1] if 0 < paragraph <= len(sections) else ()
+    return " › ".join((title, *path)) + f" ¶ {paragraph}"
+
+
 def mark(text: str, spans: Iterable[tuple[int, int]], wrap: Callable[[str], str]) -> str:
     """``text`` with each (start, end) span passed through ``wrap``."""
     out: list[str] = []
