@@ -6,7 +6,9 @@ Speed itself is measured by benchmarks/bench_scale.py, never asserted here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +22,8 @@ from quotebot.models import Document
 from quotebot.sentences import split_document
 from quotebot.store import SentenceIndex, StringTable
 from quotebot.store import files as store_files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def zipf_corpus(n: int, vocab: int = 2000, seed: int = 5) -> list[list[str]]:
@@ -351,3 +355,21 @@ def test_lookups_from_many_threads_agree(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_performance_page_shows_the_figures_of_the_saved_run() -> None:
+    """docs/performance.md's scale targets and tables are those bench_scale.py prints for
+    benchmarks/results/scale.json: a figure edited by hand, or a run saved without
+    `bench_scale.py --docs`, fails here."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_scale", ROOT / "benchmarks" / "bench_scale.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_scale"] = bench
+    spec.loader.exec_module(bench)
+    results = json.loads((ROOT / "benchmarks" / "results" / "scale.json").read_text())
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert page.count(bench.DOCS_BEGIN) == page.count(bench.DOCS_END) == 1
+    shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
+    assert shown == bench.docs_block(results)
+    assert "tantivy" in shown and "load average" in shown

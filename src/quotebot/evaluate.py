@@ -93,6 +93,9 @@ def _our_cases(data: dict[str, Any]) -> list[Case]:
     for n, item in enumerate(data["questions"], start=1):
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
             raise EvalFileError(f"questions[{n - 1}] needs a \"question\" string.")
+        if "impossible" in item or isinstance(item.get("answers"), list):
+            cases.append(_flat_squad_case(item, n))
+            continue
         kind = str(item.get("kind", "question"))
         unanswerable = kind == "unanswerable"
         expect = item.get("expect")
@@ -109,6 +112,21 @@ def _our_cases(data: dict[str, Any]) -> list[Case]:
             answerable=not unanswerable,
         ))
     return cases
+
+
+def _flat_squad_case(item: dict[str, Any], n: int) -> Case:
+    """A SQuAD question written flat: ``{"id", "question", "answers": [texts],
+    "impossible"}`` (an impossible question, or one without answers, is unanswerable)."""
+    from quotebot.question import parse_question
+
+    answers = item.get("answers") or []
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise EvalFileError(f"questions[{n - 1}] (id {item.get('id', n)!r}): \"answers\" "
+                            f"must be a list of answer texts.")
+    golds = [] if item.get("impossible") else list(dict.fromkeys(a for a in answers if a))
+    return Case(id=str(item.get("id", n)), question=item["question"],
+                kind=str(parse_question(item["question"]).kind), expect=golds, answers=golds,
+                answerable=bool(golds), squad=True)
 
 
 def _conversations(data: dict[str, Any]) -> list[Conversation]:
