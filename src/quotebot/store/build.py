@@ -166,20 +166,30 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
     return ptr
 
 
+#: Tokens handled at a time where a pass over every token needs 8-byte temporaries.
+_CHUNK_TOKENS = 1 << 22
+
+
 def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """The index terms of every token, laid end to end."""
+    """The index terms of every token, laid end to end (a chunk of tokens at a time, so
+    the temporaries follow the chunk, not the corpus)."""
     per_form = np.diff(table.terms_ptr)
-    per_token = per_form[tok]
-    bounds = _pointers(per_token)
-    # Each token's terms in place: where its form's terms start, plus 0, 1, …
-    where = np.repeat(table.terms_ptr[:-1][tok] - bounds[:-1], per_token)
-    where += np.arange(where.size, dtype=np.int64)
-    return table.terms[where]
+    first_term = table.terms_ptr[:-1]
+    parts = []
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        chunk = tok[lo:lo + _CHUNK_TOKENS]
+        per_token = per_form[chunk]
+        bounds = _pointers(per_token)
+        # Each token's terms in place: where its form's terms start, plus 0, 1, …
+        where = np.repeat(first_term[chunk] - bounds[:-1], per_token)
+        where += np.arange(where.size, dtype=np.int64)
+        parts.append(table.terms[where])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
                         ) -> npt.NDArray[np.int32]:
-    per_token = np.diff(table.terms_ptr)[tok]
+    per_token = np.diff(table.terms_ptr).astype(np.int32)[tok]
     bounds = _pointers(per_token)
     return np.diff(bounds[_pointers(counts)]).astype(np.int32)
 
