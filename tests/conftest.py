@@ -10,7 +10,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quotebot.engine import QuoteEngine
 
 import pytest
 
@@ -131,6 +134,16 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
 @pytest.fixture()
 def cli() -> Any:
     return run_cli
+
+
+def engine_over(folder: Path, name: str, text: str) -> QuoteEngine:
+    """An engine (words only) over one article ``name`` holding ``text``, written in
+    ``folder`` with its index beside it."""
+    from quotebot.engine import QuoteEngine
+
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
