@@ -155,6 +155,10 @@ def _mb(value: float) -> int:
 @click.option("--web-max-mb", envvar="QUOTEBOT_WEB_MAX_MB", show_envvar=True, default=1.0,
               type=click.FloatRange(min=0), show_default=True,
               help="Megabytes of text each web page session's library may hold.")
+@click.option("--web-max-libraries", envvar="QUOTEBOT_WEB_MAX_LIBRARIES", show_envvar=True,
+              default=1000, type=click.IntRange(min=1), show_default=True,
+              help="Web page sessions that may hold added links at once (each session's go "
+                   "when it expires).")
 @file_url_option
 @click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
               type=click.IntRange(1, 64), show_default=True,
@@ -171,7 +175,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   data_dir: str | None, web_uploads: bool, max_document_mb: float,
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
-                  api_base_file_url: str | None, workers: int) -> None:
+                  web_max_libraries: int, api_base_file_url: str | None, workers: int
+                  ) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -221,7 +226,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        library_max_docs=library_max_docs,
                        library_max_bytes=_mb(library_max_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=_mb(chat_max_mb), web_max_docs=web_max_docs,
-                       web_max_bytes=_mb(web_max_mb), api_base_file_url=api_base_file_url,
+                       web_max_bytes=_mb(web_max_mb), web_max_libraries=web_max_libraries,
+                       api_base_file_url=api_base_file_url,
                        workers=workers)
     announced = f"quotebot serving on http://{host}:{port}"
     if workers == 1:

@@ -9,6 +9,8 @@ malformed to reach the application in the one error shape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hmac
 import ipaddress
 import json
@@ -33,8 +35,10 @@ from quotebot.bot.libraries import (
     Shelf,
     check_name,
     converse,
+    keep_session_library,
     session_library,
-    single,
+    sweep_session_libraries,
+    text_document,
 )
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import RateLimiter
@@ -59,6 +63,8 @@ SHELF: web.AppKey[Shelf | None] = web.AppKey("shelf")
 WEB_ADDS_PER_MINUTE = 10.0
 WEB_ADDS_BURST = 5
 WEB_ADDS = web.AppKey("web_adds", RateLimiter)
+#: Seconds between sweeps for the libraries of ended web page sessions (at most).
+SWEEP_EVERY = 60.0
 #: Seconds an upload may take to arrive.
 UPLOAD_TIMEOUT = 60.0
 
@@ -347,6 +353,8 @@ async def ask(request: web.Request) -> web.Response:
                 raise _unknown_session(app[CONFIG])
             answer = await _turn(app, key, found, question, k, doc, library,
                                  own_library=session_library(session))
+            if app[CONFIG].web_uploads_enabled:
+                await keep_session_library(store, session_library(session), only_if_kept=True)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
     return web.json_response({**answer.to_json(), "session": session}, dumps=_dumps)
@@ -453,8 +461,8 @@ async def add_library_doc(request: web.Request) -> web.Response:
     _authorize(request)
     name = check_name(request.match_info["name"])
     config = request.app[CONFIG]
-    doc = await _document_from_request(request)
-    added = single(await _shelf(request).add(name, [doc], config.library_limits("api")))
+    extract = await _document_from_request(request)
+    added, _ = await _shelf(request).add(name, extract, config.library_limits("api"))
     return web.json_response(added.to_json(), status=201, dumps=_dumps)
 
 
@@ -483,16 +491,31 @@ async def show_library_doc(request: web.Request) -> web.Response:
             raise _unknown_library(name)
         return engine.document(request.match_info["doc"])
 
-    document = await request.app[ANSWERER].run(read)
+    try:
+        document = await request.app[ANSWERER].run(read)
+    except UnknownDocument:
+        raise _unknown_library_doc(name, request.match_info["doc"]) from None
     return web.json_response({"doc": document.id, "title": document.title, "url": document.url,
                               "text": document.text}, dumps=_dumps)
+
+
+def _unknown_library_doc(name: str, doc: str) -> ApiError:
+    shown = doc if len(doc) <= 70 else doc[:70] + "…"
+    return ApiError(404, "unknown_document",
+                    f"No document {shown!r} in library {name!r}; GET /v1/libraries/{name}/docs "
+                    f"lists its documents.")
 
 
 async def remove_library_doc(request: web.Request) -> web.Response:
     """DELETE /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "removed": true}."""
     _authorize(request)
     name = check_name(request.match_info["name"])
-    (gone,) = await _shelf(request).remove(name, [request.match_info["doc"]])
+    try:
+        (gone,) = await _shelf(request).remove(name, [request.match_info["doc"]])
+    except QuotebotError as exc:
+        if exc.code == UnknownDocument.code:
+            raise _unknown_library_doc(name, request.match_info["doc"]) from None
+        raise
     return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
                               "removed": True}, dumps=_dumps)
 
@@ -527,21 +550,33 @@ async def add_session_doc(request: web.Request) -> web.Response:
         await store.put(f"http:{session}", SessionState())
     elif not _SESSION_ID.fullmatch(session) or await store.find(f"http:{session}") is None:
         raise _unknown_session(config)
-    doc = await _document_from_link(request, url)
-    added = single(await _shelf(request).add(session_library(session), [doc],
-                                             config.library_limits("web")))
+    shelf = _shelf(request)
+    name = session_library(session)
+    if not (shelf.root / name).exists() and \
+            len(shelf.session_libraries(saved=True)) >= config.web_max_libraries:
+        raise ApiError(503, "web_libraries_full",
+                       "The web page's own articles are full at the moment; please try again "
+                       "later, or ask about the articles this server reads.",
+                       headers={"Retry-After": "60"})
+    await keep_session_library(store, name)  # before adding: a sweep never takes it meanwhile
+    extract = await _document_from_link(request, url)
+    added, _ = await shelf.add(name, extract, config.library_limits("web"))
     return web.json_response({**added.to_json(), "session": session}, status=201,
                              dumps=_dumps)
 
 
-async def _document_from_request(request: web.Request) -> Any:
-    """The document a request brings: a link to fetch, a text, or an uploaded file."""
-    from quotebot.corpus import document_from_text
+Extraction = Callable[[], Any]
+
+
+async def _document_from_request(request: web.Request) -> Extraction:
+    """The document a request brings (a link to fetch, a text, or an uploaded file), as its
+    extraction, to run in the library's turn of the adding processes."""
+    from quotebot.ingest import extract_bytes
 
     config = request.app[CONFIG]
     if request.content_type == "multipart/form-data":
         name, upload = await _read_upload(request)
-        return await _extract(name, upload)
+        return functools.partial(extract_bytes, upload, name=name)
     data = await read_json_object(request, max_body=config.max_document_bytes + 64 * 1024,
                                   timeout=UPLOAD_TIMEOUT)
     url = _field(data, "url", str)
@@ -556,16 +591,12 @@ async def _document_from_request(request: web.Request) -> Any:
     title = _field(data, "title", str)
     if not text.strip():
         raise ApiError(422, "invalid_field", "The field 'text' is empty.")
-    doc = document_from_text(text.replace("\r\n", "\n"), "document")
-    from dataclasses import replace
-
-    return replace(doc, title=" ".join(title.split()) if title and title.strip() else doc.title,
-                   url=url or doc.url)
+    return functools.partial(text_document, text, title, url)
 
 
-async def _document_from_link(request: web.Request, url: str) -> Any:
-    """Fetch ``url`` without blocking (only http(s), public addresses unless allowed) and
-    extract its text in a worker thread."""
+async def _document_from_link(request: web.Request, url: str) -> Extraction:
+    """Fetch ``url`` without blocking (only http(s), public addresses unless allowed); its
+    extraction."""
     from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async, is_url
 
     if not is_url(url):
@@ -573,28 +604,7 @@ async def _document_from_link(request: web.Request, url: str) -> Any:
                        "The field 'url' must be an http:// or https:// link.")
     config = request.app[CONFIG]
     page = await fetch_url_async(url, policy=FetchPolicy(max_bytes=config.max_document_bytes))
-    return await _checked_extraction(asyncio.to_thread(document_from_page, page))
-
-
-async def _extract(name: str, data: bytes) -> Any:
-    from quotebot.ingest import extract_bytes
-
-    return await _checked_extraction(asyncio.to_thread(extract_bytes, data, name=name))
-
-
-async def _checked_extraction(extraction: Awaitable[Any]) -> Any:
-    """The extracted document, or the extractor's error as a client error (it is about what
-    the client sent, never the server)."""
-    from quotebot.errors import CorpusError
-
-    try:
-        doc = await extraction
-    except CorpusError as exc:
-        status = {"unsupported_file": 415, "file_too_large": 413}.get(exc.code, 422)
-        raise ApiError(status, exc.code, exc.message) from None
-    if not doc.text.strip():
-        raise ApiError(422, "corpus_empty", "That page or file has no text in it.")
-    return doc
+    return functools.partial(document_from_page, page)
 
 
 async def _read_upload(request: web.Request) -> tuple[str, bytes]:
@@ -793,6 +803,33 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].close()
 
 
+async def session_libraries_context(app: web.Application) -> AsyncIterator[None]:
+    """Web page sessions' libraries go with their sessions: swept now (those of sessions a
+    restart forgot) and every SWEEP_EVERY seconds (those of expired sessions)."""
+    config, shelf = app[CONFIG], app[SHELF]
+    store = app[STORE]
+    # A store in memory knows only this process's sessions: with several workers, none may
+    # judge the others' libraries.
+    if shelf is None or (store.kind == "memory" and config.workers > 1) or not config.primary:
+        yield
+        return
+    every = min(SWEEP_EVERY, max(1.0, config.session_ttl / 2))
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await sweep_session_libraries(shelf, store)
+            except Exception:  # a sweep that fails is tried again at the next one
+                log.exception("could not remove the libraries of ended web page sessions")
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(sweep_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.telegram_webhook_enabled:
@@ -824,6 +861,7 @@ def create_app(config: BotConfig) -> web.Application:
     app[LIMITER] = RateLimiter(config.rate_limit_ip)
     app[WEB_ADDS] = RateLimiter(WEB_ADDS_PER_MINUTE, burst=WEB_ADDS_BURST)
     app.cleanup_ctx.append(engine_context)
+    app.cleanup_ctx.append(session_libraries_context)
     app.cleanup_ctx.append(telegram_context)
     app.router.add_post("/v1/ask", ask)
     app.router.add_get("/v1/docs", list_docs)

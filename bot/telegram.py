@@ -53,7 +53,7 @@ from quotebot.bot.addressing import (
     needs_address,
 )
 from quotebot.bot.config import ALLOWED_UPDATES, BotConfig, redact
-from quotebot.bot.libraries import Shelf, chat_library, converse, library_key, single
+from quotebot.bot.libraries import Shelf, chat_library, converse, library_key
 from quotebot.bot.metrics import Metrics
 from quotebot.bot.ratelimit import Arrival, RateLimiter
 from quotebot.errors import QuotebotError
@@ -745,39 +745,41 @@ class TelegramBot:
                                lambda: self._download(context, document.file_id, name))
 
     async def _download(self, context: ContextTypes.DEFAULT_TYPE, file_id: str, name: str
-                        ) -> Document:
-        """A sent document, downloaded from the Bot API (getFile) and extracted."""
+                        ) -> Callable[[], Document]:
+        """A sent document, downloaded from the Bot API (getFile, then its bytes, read no
+        further than the size cap whatever getFile said); its extraction, to run in the
+        adding thread."""
         from quotebot.ingest import extract_bytes
 
         limit = self.config.max_document_bytes
         try:
             file = await context.bot.get_file(file_id)
             if file.file_size and file.file_size > limit:
-                raise QuotebotError(f"that file is {_megabytes(file.file_size)}; I read files "
-                                    f"of up to {_megabytes(limit)}.", code="file_too_large")
-            data = bytes(await file.download_as_bytearray())
-        except TelegramError as exc:
+                raise _too_large(file.file_size, limit)
+            data = await read_capped(file.file_path or "", limit)
+        except (TelegramError, OSError) as exc:
             log.warning("could not download a document from the Bot API: %s", _short(exc))
             raise QuotebotError("I could not download that file from Telegram. Please send it "
                                 "again.", code="download_failed") from None
-        if len(data) > limit:
-            raise QuotebotError(f"that file is {_megabytes(len(data))}; I read files of up to "
-                                f"{_megabytes(limit)}.", code="file_too_large")
-        return await _nonempty(asyncio.to_thread(extract_bytes, data, name=name))
+        return functools.partial(extract_bytes, data, name=name)
 
-    async def _fetch(self, link: str) -> Document:
-        """The article a link points to (a public address; fetched without blocking,
-        extracted in a worker thread)."""
+    async def _fetch(self, link: str) -> Callable[[], Document]:
+        """The page a link points to (a public address; fetched without blocking); its
+        extraction, to run in the adding thread."""
         from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async
 
         page = await fetch_url_async(link, policy=FetchPolicy(
             max_bytes=self.config.max_document_bytes))
-        return await _nonempty(asyncio.to_thread(document_from_page, page))
+        return functools.partial(document_from_page, page)
 
     async def add_article(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
-                          fetch: Callable[[], Awaitable[Document]], *, url: str = "") -> None:
+                          fetch: Callable[[], Awaitable[Callable[[], Document]]], *,
+                          url: str = "") -> None:
         """Add what ``fetch`` brings to the chat's library and acknowledge it with its title,
-        its size and questions it answers (as buttons); errors are polite messages."""
+        its size and questions it answers (as buttons); errors are polite messages.
+
+        Extracting, indexing and finding questions run in the chat's turn of the adding
+        processes (quotebot.bot.adding), never where questions are answered."""
         shelf = self.shelf
         if shelf is None:
             await self._say(context, target, NO_ARTICLES)
@@ -794,10 +796,11 @@ class TelegramBot:
             return
         with contextlib.suppress(TelegramError):  # only a courtesy
             await context.bot.send_chat_action(target.chat_id, ChatAction.TYPING)
+        limits = self.config.library_limits("chat")
         try:
-            doc = await fetch()
-            added: AddedDocument = single(await shelf.add(
-                name, [doc], self.config.library_limits("chat")))
+            added: AddedDocument
+            added, questions = await shelf.add(name, await fetch(), limits,
+                                               suggest=ACK_QUESTIONS)
         except QuotebotError as exc:
             self._count("add_refused")
             message = exc.message[:1].lower() + exc.message[1:]
@@ -806,7 +809,6 @@ class TelegramBot:
             await self._say(context, target, render_error(message))
             return
         self._count("added")
-        questions = await self.answerer.run(_suggestions, shelf, name, added.doc)
         again = " (the new version)" if added.replaced else ""
         text = (f"Added <b>{fit_text(added.title, 300)}</b>{again}: {added.sentences:,} "
                 f"sentence{'s' if added.sentences != 1 else ''}. Ask me anything about it"
@@ -953,22 +955,43 @@ def _megabytes(size: int) -> str:
     return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{max(1, round(size / 1024))} KB"
 
 
-async def _nonempty(extraction: Awaitable[Document]) -> Document:
-    doc = await extraction
-    if not doc.text.strip():
-        raise QuotebotError("that page or file has no text in it.", code="corpus_empty")
-    return doc
+def _too_large(size: int, limit: int) -> QuotebotError:
+    return QuotebotError(f"that file is {_megabytes(size)}; I read files of up to "
+                         f"{_megabytes(limit)}.", code="file_too_large")
 
 
-def _suggestions(shelf: Shelf, name: str, doc: str) -> list[str]:
-    """Questions the newly added document answers (in a worker thread)."""
-    engine = shelf.engine(name)
-    if engine is None:
-        return []
-    try:
-        return suggest_questions(engine, doc=doc, n=ACK_QUESTIONS)
-    except QuotebotError:
-        return []
+async def read_capped(location: str, limit: int) -> bytes:
+    """The bytes of a file the Bot API serves at ``location`` (its URL, or its path on this
+    machine for a local Bot API server), streamed and given up past ``limit`` bytes."""
+    if not location.startswith(("http://", "https://")):
+        def read_local() -> bytes:
+            with open(location, "rb") as fh:
+                return fh.read(limit + 1)
+
+        data = await asyncio.to_thread(read_local)
+    else:
+        import httpx
+
+        received = bytearray()
+        try:
+            # No compression: the cap counts the bytes a file really takes.
+            async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False
+                                         ) as client, \
+                    client.stream("GET", location, headers={"Accept-Encoding": "identity"}
+                                  ) as response:
+                if response.status_code != 200:
+                    raise OSError(f"the Bot API answered {response.status_code}")
+                async for chunk in response.aiter_raw():
+                    received += chunk
+                    if len(received) > limit:
+                        break
+        except httpx.HTTPError as exc:
+            raise OSError(type(exc).__name__) from None  # its text holds the token's URL
+        data = bytes(received)
+    if len(data) > limit:
+        raise QuotebotError(f"that file is over {_megabytes(limit)}, the most I read.",
+                            code="file_too_large")
+    return data
 
 
 def _fit_lines(lines: list[str], limit: int = TELEGRAM_LIMIT) -> str:

@@ -44,7 +44,8 @@ class PageSite:
         if found is None:
             raise web.HTTPNotFound()
         body, content_type = found
-        return web.Response(body=body, content_type=content_type)
+        # Sent as given, parameters and all ("text/html; charset=idna").
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
