@@ -1,4 +1,5 @@
-"""Scale: quotebot vs bm25s vs rank-bm25 on the same token lists, and quotebot's own pipeline.
+"""Scale: quotebot vs tantivy, bm25s and rank-bm25 on the same token lists, and quotebot's own
+pipeline.
 
     python benchmarks/bench_scale.py                       # 10k, 100k, 1M sentences (~5 min)
     python benchmarks/bench_scale.py --sizes 10000,100000  # fewer sizes
@@ -9,7 +10,11 @@ vocabulary, 8-30 tokens a sentence, see corpora.py). quotebot builds its BM25 ma
 from the lists (BM25Matrix.from_token_lists) and saves it as a normal saved index;
 bm25s (method "lucene", k1=1.5, b=0.75: the same BM25 as quotebot; NumPy backend, one
 thread) builds and saves its own; rank-bm25 (BM25Okapi) builds in memory (it has no
-saved format) and runs up to --rank-bm25-max sentences. Every query is a list of 2-4
+saved format) and runs up to --rank-bm25-max sentences; tantivy (tantivy-py, the Rust
+search engine) indexes the same tokens joined by spaces and split on whitespace, with
+document ids and term frequencies (no positions, no stored text), one writer thread,
+and searches with block-max WAND (count=False); its BM25 is k1 1.2 with lengths
+quantised to a byte, so its lists are timed but not compared. Every query is a list of 2-4
 tokens; each system maps them to its own ids, scores and returns the top 10. The top 10
 of quotebot and bm25s are compared query by query.
 
@@ -57,6 +62,8 @@ PLOT = HERE.parent / "docs" / "scale.png"
 N_QUERIES = 200
 N_QUERIES_RANK_BM25 = 20  # it scores every sentence in a Python loop: keep it short
 N_QUESTIONS = 200
+#: Systems of part 1 run by default (quotebot and bm25s always run: they are compared).
+SYSTEMS = ("tantivy", "rank-bm25")
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -115,6 +122,8 @@ def _save_matrix(matrix: Any, vocab: list[str], folder: Path) -> None:
     folder.mkdir(parents=True)
     for name in _MATRIX_ARRAYS:
         np.save(folder / f"{name}.npy", getattr(matrix, name), allow_pickle=False)
+    if hasattr(matrix, "max_weights"):
+        np.save(folder / "term_max.npy", matrix.max_weights, allow_pickle=False)
     (folder / "vocab.json").write_text(json.dumps(vocab))
 
 
@@ -124,7 +133,10 @@ def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
     arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
               for name in _MATRIX_ARRAYS]
     vocab = json.loads((folder / "vocab.json").read_text())
-    return BM25Matrix(*arrays), {term: i for i, term in enumerate(vocab)}
+    matrix = BM25Matrix(*arrays)
+    if (folder / "term_max.npy").is_file():
+        matrix._max = np.load(folder / "term_max.npy", mmap_mode="r")
+    return matrix, {term: i for i, term in enumerate(vocab)}
 
 
 def serve_quotebot(n: int, work: Path) -> dict[str, Any]:
@@ -178,6 +190,70 @@ def serve_bm25s(n: int, work: Path) -> dict[str, Any]:
     qps = len(qs) / (time.perf_counter() - started)
     return {"load_s": load_s, **stats, "qps_batched": qps, "peak_rss_mb": peak_rss_mb(),
             "top10": [top10_json(d, s) for d, s in zip(docs, scores, strict=True)]}
+
+
+def build_tantivy(n: int, work: Path) -> dict[str, Any]:
+    """tantivy (tantivy-py): one text field, split on whitespace (the tokens as they are),
+    document ids and term frequencies only (no positions, nothing stored), one writer
+    thread, merged into one segment."""
+    import tantivy
+
+    tokens = corpora.zipf_tokens(n)
+    started = time.perf_counter()
+    schema = _tantivy_schema()
+    (work / "tantivy").mkdir()
+    index = tantivy.Index(schema, path=str(work / "tantivy"))
+    writer = index.writer(heap_size=TANTIVY_HEAP, num_threads=1)
+    for sentence in tokens:
+        writer.add_document(tantivy.Document(body=" ".join(sentence)))
+    writer.commit()
+    writer.wait_merging_threads()
+    build_s = time.perf_counter() - started
+    return {"build_s": build_s, "matrix_s": build_s, "size_mb": dir_mb(work / "tantivy"),
+            "build_rss_mb": peak_rss_mb()}
+
+
+#: The writer's memory budget (tantivy's default); segments are written as it fills.
+TANTIVY_HEAP = 128_000_000
+
+
+def _tantivy_schema() -> Any:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("body", stored=False, tokenizer_name="whitespace",
+                           index_option="freq")
+    return builder.build()
+
+
+def serve_tantivy(n: int, work: Path) -> dict[str, Any]:
+    """tantivy's top 10 by its BM25 (k1 1.2, b 0.75, document lengths quantised to a byte:
+    not the same scores as the others, so its lists are not compared); ``count=False``
+    lets it skip blocks (block-max WAND) instead of counting every match."""
+    import tantivy
+
+    started = time.perf_counter()
+    index = tantivy.Index(_tantivy_schema(), path=str(work / "tantivy"))
+    index.reload()
+    searcher = index.searcher()
+    load_s = time.perf_counter() - started
+    schema = _tantivy_schema()
+    occur = tantivy.Occur.Should
+
+    def search(q: list[str]) -> Any:
+        query = tantivy.Query.boolean_query(
+            [(occur, tantivy.Query.term_query(schema, "body", t, index_option="freq"))
+             for t in q])
+        return searcher.search(query, 10, count=False).hits
+
+    qs = corpora.zipf_queries(N_QUERIES)
+    stats = latencies(search, qs)
+    started = time.perf_counter()
+    for q in qs:
+        search(q)
+    qps = len(qs) / (time.perf_counter() - started)
+    return {"load_s": load_s, **stats, "qps_batched": qps, "peak_rss_mb": peak_rss_mb(),
+            "segments": searcher.num_segments}
 
 
 def build_and_serve_rank_bm25(n: int, work: Path) -> dict[str, Any]:
@@ -331,6 +407,7 @@ def news_rank_bm25(n: int, work: Path) -> dict[str, Any]:
 WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
     "quotebot.build": build_quotebot, "quotebot.serve": serve_quotebot,
     "bm25s.build": build_bm25s, "bm25s.serve": serve_bm25s,
+    "tantivy.build": build_tantivy, "tantivy.serve": serve_tantivy,
     "rank-bm25.build": build_and_serve_rank_bm25,
     "news.write": write_news, "news.build": build_news, "news.tokens": news_tokens,
     "news.serve": serve_news, "news.bm25s": news_bm25s, "news.rank-bm25": news_rank_bm25,
@@ -352,6 +429,8 @@ def child_env() -> dict[str, str]:
 
 def run(worker: str, n: int, work: Path) -> dict[str, Any]:
     print(f"  {worker} at {n:,} …", file=sys.stderr, flush=True)
+    # Other work on the machine slows every system alike; each run records the load it met.
+    load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, __file__, "--worker", worker, str(n), str(work)],
                           capture_output=True, text=True, env=child_env())
@@ -359,6 +438,7 @@ def run(worker: str, n: int, work: Path) -> dict[str, Any]:
         raise RuntimeError(f"{worker} at {n} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     result["process_s"] = time.perf_counter() - started
+    result.setdefault("load_average", load)
     return result
 
 
@@ -385,7 +465,7 @@ def machine() -> dict[str, Any]:
                 if line.startswith("model name")), platform.processor())
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = {}
-    for name in ("numpy", "scipy", "nltk", "bm25s", "rank_bm25"):
+    for name in ("numpy", "scipy", "nltk", "bm25s", "rank_bm25", "tantivy"):
         try:
             from importlib.metadata import version
 
@@ -406,6 +486,11 @@ def main() -> None:
                         help="sentence counts for part 2 (news text; default: --sizes)")
     parser.add_argument("--rank-bm25-max", type=int, default=1_000_000,
                         help="largest size rank-bm25 runs at (a Python loop per sentence)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help=f"peers of part 1 besides quotebot and bm25s (default: "
+                        f"{','.join(SYSTEMS)})")
+    parser.add_argument("--out", default="scale.json",
+                        help="file name of the results in benchmarks/results/")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -414,6 +499,7 @@ def main() -> None:
         print(json.dumps(WORKERS[name](int(n), Path(work))))
         return
 
+    systems = {"quotebot", "bm25s", *args.systems.split(",")}
     sizes = [int(s) for s in args.sizes.split(",")]
     text = args.sizes if args.text_sizes is None else args.text_sizes
     text_sizes = [int(s) for s in text.split(",") if s]
@@ -425,10 +511,11 @@ def main() -> None:
         row: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             work = Path(tmp)
-            for system in ("quotebot", "bm25s"):
-                row[system] = run(f"{system}.build", n, work)
-                row[system].update(run(f"{system}.serve", n, work))
-            if n <= args.rank_bm25_max:
+            for system in ("quotebot", "tantivy", "bm25s"):
+                if system in systems:
+                    row[system] = run(f"{system}.build", n, work)
+                    row[system].update(run(f"{system}.serve", n, work))
+            if n <= args.rank_bm25_max and "rank-bm25" in systems:
                 row["rank-bm25"] = run("rank-bm25.build", n, work)
         row["agreement"] = agreement(row["quotebot"].pop("top10"), row["bm25s"].pop("top10"))
         results["tokens"][str(n)] = row
@@ -445,7 +532,7 @@ def main() -> None:
         results["text"][str(n)] = row
     results["wall_s"] = time.perf_counter() - wall
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(tables(results))
     if not args.no_plot:
         plot(results)
@@ -466,7 +553,7 @@ def tables(results: dict[str, Any]) -> str:
              "query p99 ms | queries/s (batch) | peak RSS MB serving | peak RSS MB building |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, row in results["tokens"].items():
-        for system in ("quotebot", "bm25s", "rank-bm25"):
+        for system in ("quotebot", "tantivy", "bm25s", "rank-bm25"):
             if system not in row:
                 continue
             d = row[system]
@@ -488,6 +575,19 @@ def tables(results: dict[str, Any]) -> str:
             + f" | {q['qps_batched'] / b['qps_batched']:,.0f}× | "
             f"{b['build_s'] / q['build_s']:.1f}× | {a['agree']}/{a['queries']} "
             f"({a['share']:.0%}) |")
+    if any("tantivy" in row for row in results["tokens"].values()):
+        lines += ["", "quotebot ÷ tantivy (below 1: quotebot takes less)", "",
+                  "| sentences | query p50 | build s | peak RSS building | size on disk | "
+                  "peak RSS serving | load average |", "|---:|---:|---:|---:|---:|---:|---|"]
+        for n, row in results["tokens"].items():
+            if "tantivy" not in row:
+                continue
+            r = tantivy_ratios(row)
+            loads = ", ".join(f"{row[s]['load_average']:.1f}" for s in ("quotebot", "tantivy")
+                              if "load_average" in row[s])
+            lines.append(f"| {int(n):,} | {r['p50_ms']:.2f}× | {r['build_s']:.2f}× | "
+                         f"{r['build_rss_mb']:.2f}× | {r['size_mb']:.2f}× | "
+                         f"{r['peak_rss_mb']:.2f}× | {loads} |")
     if results["text"]:
         lines += ["", "Part 2: news-like text; quotebot's full answer (words only) next to "
                   "retrieval alone, by quotebot, bm25s and rank-bm25, on the same sentences "
@@ -510,6 +610,14 @@ def tables(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+RATIO_KEYS = ("p50_ms", "build_s", "build_rss_mb", "size_mb", "peak_rss_mb")
+
+
+def tantivy_ratios(row: dict[str, Any]) -> dict[str, float]:
+    """quotebot's figure ÷ tantivy's, for each of :data:`RATIO_KEYS`."""
+    return {key: row["quotebot"][key] / row["tantivy"][key] for key in RATIO_KEYS}
+
+
 def plot(results: dict[str, Any]) -> None:
     try:
         import matplotlib
@@ -521,7 +629,8 @@ def plot(results: dict[str, Any]) -> None:
               file=sys.stderr)
         return
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    styles = {"quotebot": ("o-", "C0"), "bm25s": ("s-", "C1"), "rank-bm25": ("^-", "C2")}
+    styles = {"quotebot": ("o-", "C0"), "bm25s": ("s-", "C1"), "rank-bm25": ("^-", "C2"),
+              "tantivy": ("v-", "C4")}
     for system, (style, color) in styles.items():
         xs = [int(n) for n, row in results["tokens"].items() if system in row]
         if not xs:

@@ -44,8 +44,9 @@ class PageSite:
         if found is None:
             raise web.HTTPNotFound()
         body, content_type = found
-        # Sent as given, parameters and all ("text/html; charset=idna").
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        if ";" in content_type:  # a charset given as the server sends it, whatever it names
+            return web.Response(body=body, headers={"Content-Type": content_type})
+        return web.Response(body=body, content_type=content_type)
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()

@@ -254,7 +254,7 @@ def evidence(plan, coverage: float, similarity: float | None = None,  # type: ig
     return Evidence(coverage, [1.0] * len(plan.concepts), similarity, **extra)  # type: ignore[arg-type]
 
 
-DECISION = Decision(**THRESHOLDS)
+DECISION = Decision(**THRESHOLDS, recheck=5)
 
 
 def test_coverage_needed_is_lower_when_the_passage_is_close_in_meaning(plan_of) -> None:  # type: ignore[no-untyped-def]
@@ -433,7 +433,7 @@ def test_each_clash_declines_with_its_reason_and_the_first_of_a_kind_wins() -> N
     # Taking the last clash away each time: the rule of the next one in RULES decides.
     for rule in ("negation", "opposite", "other_number", "other_number", "other_degree"):
         verdict = decide(SATELLITE, found(1.0, 0.9, clashes=tuple(clashes)), DECISION)
-        assert verdict == Verdict(False, expected[rule], rule)
+        assert verdict == Verdict(False, expected[rule], rule, clashes[-1].asked)
         clashes.pop()
 
 

@@ -265,3 +265,98 @@ def test_held_out_needs_two_articles_and_words_with_meaning(tmp_path: Path) -> N
     off = CliRunner().invoke(main, ["eval", "--held-out", str(root), "--semantic", "off"])
     assert off.exit_code != 0 and "--semantic on" in off.output
     assert "Traceback" not in one.output + off.output
+
+
+# -- conversation sets --------------------------------------------------------------------
+
+LIGHTHOUSE = ("The old lighthouse stands on Gull Point. Keeper Mara Lind lit its lamp every "
+              "night for thirty years. She retired in 1998 because her eyes were failing. "
+              "The lamp was replaced by an automatic beacon. The lighthouse is not open to "
+              "visitors.")
+BAKERY = ("The village bakery opens at six. Its owner, Tomas Berg, bakes rye bread on "
+          "Mondays. He learned the trade from his grandfather.")
+
+
+def write_conversation_set(root: Path) -> Path:
+    """Two passages and two conversations of our own, in the shape of a CoQA set."""
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+    (root / "corpus" / "bakery.txt").write_text(BAKERY, encoding="utf-8")
+
+    def turn(question: str, answer: str, text: str, source: str,
+             yesno: str | None = None) -> dict:  # type: ignore[type-arg]
+        start = source.index(answer) if answer in source else -1
+        span = None if start < 0 else {"text": answer, "start": start,
+                                       "end": start + len(answer)}
+        return {"question": question, "answer": text, "yesno": yesno, "span": span}
+
+    data = {"conversations": [
+        {"doc": "lighthouse", "turns": [
+            turn("Who lit the lamp of the lighthouse?", "Mara Lind", "Keeper Mara Lind",
+                 LIGHTHOUSE),
+            turn("When did she retire?", "in 1998", "1998", LIGHTHOUSE),
+            turn("Is the lighthouse open to visitors?", "is not open", "no", LIGHTHOUSE,
+                 "no"),
+        ]},
+        {"doc": "bakery", "turns": [
+            turn("When does the village bakery open?", "at six", "at six", BAKERY),
+            turn("Who did Tomas Berg learn the trade from?", "his grandfather", "his grandfather",
+                 BAKERY),
+        ]},
+    ]}
+    path = root / "conversations.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_conversation_set_is_scored_turn_by_turn_first_turns_and_follow_ups_apart(
+        tmp_path: Path) -> None:
+    """Catches: conversations scored as single questions, first turns and follow-ups mixed,
+    a quote of the wrong passage counted as right, or no plain BM25 beside the figures."""
+    path = write_conversation_set(tmp_path / "set")
+    result = CliRunner().invoke(main, ["eval", str(path), "--json", "--semantic", "off"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["conversations"] == 2
+    assert report["first_turns"]["turns"] == 2 and report["follow_ups"]["turns"] == 3
+    assert report["all"]["with_span"] == 5
+    assert report["first_turns"]["top1"] == 1.0
+    assert report["all"]["yes_no"] == 1
+    for key in ("first_turns", "follow_ups", "all"):
+        assert report["plain_bm25"][key]["with_span"] == report[key]["with_span"]
+    # Plain BM25 asks "When did she retire?" alone and still finds the one sentence
+    # with "retired"; quotebot, in the conversation, does too.
+    assert report["follow_ups"]["top1"] == 1.0
+    text = CliRunner().invoke(main, ["eval", str(path), "--semantic", "off"])
+    assert text.exit_code == 0, text.output
+    assert "follow-ups" in text.output and "plain BM25" in text.output
+
+
+def test_a_quote_from_another_passage_is_not_right_even_with_the_same_words(
+        tmp_path: Path) -> None:
+    from quotebot.conversation_eval import ConversationCase, Turn, score_turn
+    from quotebot.models import Answer, Quote
+
+    case = ConversationCase("c", "lighthouse", (Turn("q", "a", span=(10, 20)),))
+    elsewhere = Quote("x", "bakery", "", 1, 1, 0, 30, 1.0)
+    here = Quote("x", "lighthouse", "", 1, 1, 15, 40, 1.0)
+    before = Quote("x", "lighthouse", "", 1, 1, 0, 10, 1.0)
+    answer = Answer("q", True, quotes=(elsewhere, before, here))
+    scored = score_turn(case, 0, case.turns[0], answer)
+    assert scored.top1 is False and scored.top3 is True
+    no_span = score_turn(case, 1, Turn("Is it?", "no", yesno="no"), answer)
+    assert no_span.top1 is None and no_span.yesno_given is False
+
+
+def test_a_conversation_set_without_its_passages_gets_one_clear_error(tmp_path: Path) -> None:
+    path = write_conversation_set(tmp_path / "set")
+    (tmp_path / "set" / "corpus" / "bakery.txt").unlink()
+    result = CliRunner().invoke(main, ["eval", str(path), "--json", "--semantic", "off"])
+    assert result.exit_code != 0
+    assert "'bakery'" in json.loads(result.output)["error"]["message"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"conversations": [{"doc": "x"}]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(bad), "--corpus", str(tmp_path / "set"
+                                                                         / "corpus")])
+    assert result.exit_code != 0 and "conversations[0]" in result.output
+    assert "Traceback" not in result.output

@@ -56,6 +56,15 @@ def check(sentence: str, question: str, expected: str | None) -> None:
      "How far did the runners in the race go?", "42 km"),
     ("The works on the bridge took three years to finish.",
      "How long did the works on the bridge take?", "three years"),
+    # A duration of several units, and a rate, are whole.
+    ("The flight from Oslo takes 1 hour 50 minutes on a good day.",
+     "How long does the flight from Oslo take?", "1 hour 50 minutes"),
+    ("The trial lasted 2 years and 3 months in all.", "How long did the trial last?",
+     "2 years and 3 months"),
+    ("The average water bill is $48.20 a month in the district.",
+     "How much is the average water bill?", "$48.20 a month"),
+    ("A household in the district uses 15,000 litres per year.",
+     "How much water does a household use?", "15,000 litres per year"),
     # A number after a possessive name is no part of the name.
     ("Jordan Norwood's 61-yard punt return beat the old record of 45 yards.",
      "How many yards did Jordan Norwood return the punt?", "61"),
@@ -116,6 +125,15 @@ def test_a_unit_named_by_the_question_is_left_out(sentence: str, question: str,
      "When will the exhibition be held?", "2 April"),
     ("The movement began in the mid-18th century within the Church of England.",
      "When did the movement begin?", "the mid-18th century"),
+    # Qualifiers, ranges and recurring days belong to the time.
+    ("The new ferry will enter service in early 2026.",
+     "When will the new ferry enter service?", "early 2026"),
+    ("The water board meets at 7 pm on the second Tuesday of each month.",
+     "When does the water board meet?", "7 pm on the second Tuesday of each month"),
+    ("The bridge over the river was built between 1901 and 1904.",
+     "When was the bridge over the river built?", "between 1901 and 1904"),
+    ("The market opens at 8 am every Saturday in the square.",
+     "When does the market open?", "8 am every Saturday"),
 ])
 def test_a_date_or_time_is_the_whole_expression(sentence: str, question: str,
                                                 expected: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gzip
 import ipaddress
+import json
 import shutil
 import socket
 import ssl
@@ -38,7 +39,8 @@ from quotebot.ingest.fetch import (
     is_public_address,
 )
 
-from pages import NEWS_PAGE
+from conftest import run_cli
+from pages import NEWS_PAGE, article_page, page_site
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC = "93.184.216.34"
@@ -260,7 +262,7 @@ def test_a_link_to_a_news_page_gives_the_article_with_where_it_came_from(server:
     assert doc.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
     assert doc.url == server.url("/news/2024/article")
     assert doc.author == "Amira Holt" and doc.date == "2024-03-14"
-    assert doc.text.splitlines()[0].startswith("Councillors in Kelsey Bay have voted")
+    assert doc.text.splitlines()[1].startswith("Councillors in Kelsey Bay have voted")
     assert "Related stories" not in doc.text and "cookies" not in doc.text
 
 
@@ -540,3 +542,19 @@ async def test_the_async_fetch_refuses_what_the_sync_one_does(
     with pytest.raises(FetchError) as info:
         await fetch_url_async("http://169.254.169.254/latest/meta-data/", dial=dial)
     assert info.value.code == "url_not_allowed" and dial.dialled == []
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined"])
+def test_a_page_in_a_charset_that_cannot_be_read_is_one_clear_error(tmp_path: Path,
+                                                                     charset: str) -> None:
+    page = article_page("Ferry returns", ["The ferry to Kelsey Bay returns on Monday after six "
+                                          "weeks of repairs to its engine."])
+    with page_site({"/ferry": (page, f"text/html; charset={charset}")}) as site:
+        env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
+        shown = run_cli("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), env=env)
+        as_json = run_cli("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), "--json",
+                          env=env)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    errors = [line for line in shown.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"character set {charset!r}" in errors[0], shown.stderr
+    assert json.loads(as_json.stdout.splitlines()[0])["error"]["code"] == "unreadable_page"

@@ -252,3 +252,22 @@ async def test_http_doc_answers_from_one_article(aiohttp_client: MakeClient) -> 
     assert "GET /v1/docs" in message and "quotebot docs" not in message
     response = await client.post("/v1/ask", json={"question": "who said", "doc": 3})
     assert response.status == 422
+
+
+def test_a_referent_of_the_wrong_kind_is_never_put_in_for_a_pronoun(tmp_path: Path) -> None:
+    """Catches: "What happened to him?" rewritten "What happened to CNN?" after a sentence
+    naming CNN and a medical examiner, and one name put in for two pronouns."""
+    article = tmp_path / "bay.txt"
+    article.write_text(
+        "A fisherman was found dead on the beach at Hollow Bay on Sunday. The county medical "
+        "examiner told CNN the man had drowned. CNN reported that the police were still "
+        "searching the harbour.\n", encoding="utf-8")
+    engine = QuoteEngine.open(article, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    first = session.ask("Who told CNN the man had drowned?")
+    assert "medical examiner" in first.quotes[0].text
+    answer = session.ask("What happened to him?")
+    assert answer.resolved_question is None or "CNN" not in answer.resolved_question
+    again = session.ask("Did they tell it to the police?")
+    resolved = again.resolved_question or again.question
+    assert resolved.count("CNN") <= 1 and "examiner" not in resolved

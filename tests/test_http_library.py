@@ -76,7 +76,8 @@ def test_a_client_with_the_key_adds_a_link_asks_it_lists_shows_and_removes_it(
         status, added, _ = call(server, "POST", "/v1/libraries/news/docs",
                                 {"url": site.url("/news/sea-wall")}, AUTH)
         assert (status, added) == (201, {"doc": SEA_WALL, "title": TITLE,
-                                         "url": site.url("/news/sea-wall"), "sentences": 11})
+                                         "url": site.url("/news/sea-wall"), "sentences": 12,
+                                         "kept_words": 199, "page_words": 397})
         status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
                                                  "library": "news"}, AUTH)
         assert status == 200 and answer["answer"] == "Tom Okafor"
@@ -91,7 +92,7 @@ def test_a_client_with_the_key_adds_a_link_asks_it_lists_shows_and_removes_it(
         status, listed, _ = call(server, "GET", "/v1/libraries/news/docs", headers=AUTH)
         assert (status, listed) == (200, {"library": "news", "documents": [
             {"doc": SEA_WALL, "title": TITLE, "url": site.url("/news/sea-wall"),
-             "sentences": 11}]})
+             "sentences": 12}]})
         status, shown, _ = call(server, "GET", f"/v1/libraries/news/docs/{SEA_WALL}",
                                 headers=AUTH)
         quote = answer["quotes"][0]
@@ -216,7 +217,7 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
         status, config, _ = call(server, "GET", "/v1/config")
         assert (status, config) == (200, {"uploads": True, "max_documents": 1})
         status, added = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
-        assert status == 201 and added["title"] == TITLE and added["sentences"] == 11
+        assert status == 201 and added["title"] == TITLE and added["sentences"] == 12
         session = added["session"]
         status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
                                                  "session": session})

@@ -25,6 +25,7 @@ NEWS_TEXT = FIXTURES / "news-article.txt"
 
 #: The article's paragraphs as a reader sees them on the page.
 BODY = [
+    "# Kelsey Bay votes to rebuild its sea wall after winter storms",
     "Councillors in Kelsey Bay have voted to rebuild the town's Victorian sea wall, which was "
     "breached three times during the winter storms.",
     "The £14.2 million plan was approved by 31 votes to 9 at a full council meeting on "
@@ -32,7 +33,7 @@ BODY = [
     "Council leader Dominic Reyes said the old wall, built in 1887, could no longer protect "
     "the 640 homes behind it. “We cannot ask families to fill sandbags every time the tide "
     "turns,” he said.",
-    "Who pays for the wall",
+    "## Who pays for the wall",
     "The Environment Agency will pay £9 million of the cost, and the rest will come from the "
     "council's reserves and a loan from the Public Works Loan Board.",
     "Opposition councillor Harriet Lyle voted against the plan. She said the council should "
@@ -148,7 +149,7 @@ def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
     doc = load_source(FIXTURES / "printed-article.pdf")[0]
     lines = doc.text.splitlines()
     assert lines[0] == "Kelsey Bay votes to rebuild its sea wall after winter storms"
-    assert lines[1:] == [BODY[0], BODY[1], BODY[2], BODY[4]]
+    assert lines[1:] == [BODY[1], BODY[2], BODY[3], BODY[5]]
 
 
 def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
@@ -214,7 +215,7 @@ def test_quotes_and_show_refer_to_the_text_after_the_front_matter(tmp_path: Path
     quote = answer.quotes[0]
     shown = engine.document(quote.doc)
     assert shown.text[quote.start:quote.end] == quote.text
-    assert quote.paragraph == 7  # the seventh line of the article, not of the file
+    assert quote.paragraph == 8  # the eighth line of the article, not of the file
     assert "---" not in shown.text and "title:" not in shown.text
     assert quote.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
 
@@ -414,3 +415,94 @@ def test_the_article_as_a_page_and_as_text_gives_the_same_answers(tmp_path: Path
 def test_title_of_ignores_a_sentence_and_reads_a_headline() -> None:
     assert title_of("Kelsey Bay votes\nText.", "x") == "Kelsey Bay votes"
     assert title_of("He said, “We won.”\nText.", "sea-wall") == "Sea wall"
+
+
+# -- pages of every kind, read whole ------------------------------------------------------------
+
+PAGES = FIXTURES / "pages"
+
+
+def page_lines(name: str) -> list[str]:
+    return load_source(PAGES / name)[0].text.splitlines()
+
+
+def test_a_documentation_page_keeps_every_section_without_permalink_marks() -> None:
+    # CPython's IDLE help names its sections "menus" and "editing-and-navigation", which
+    # a boilerplate filter takes for navigation: both sections are kept, whole.
+    lines = page_lines("cpython-idle.html")
+    assert lines[0] == "# IDLE"
+    assert "## Menus" in lines and "## Editing and Navigation" in lines
+    assert "### File menu (Shell and Editor)" in lines
+    assert "New File: Create a new file editing window." in lines  # a definition list's item
+    assert not any("¶" in line for line in lines)
+    # Lines hard-wrapped in the page's source are one paragraph again.
+    startup = next(line for line in lines if line.startswith("Upon startup with the -s"))
+    assert ("IDLE first checks for IDLESTARTUP; if IDLESTARTUP is present the file referenced "
+            "is run.") in startup
+    words = len(" ".join(lines).split())
+    assert words > 5500  # of the 5,967 words of the page's main text
+
+
+def test_a_press_release_keeps_its_about_box_and_drops_the_newsroom_around_it(
+        tmp_path: Path) -> None:
+    lines = page_lines("nordvik-audio-press-release.html")
+    assert "## About Nordvik Audio" in lines
+    assert "Investment: NOK 420 million over three years" in lines  # a list item, one line
+    for boilerplate in ("cookies", "More from the newsroom", "Get our news by email",
+                        "Kyst Mini", "Privacy notice", "Organisation number", "Norsk"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+    save_document(load_source(PAGES / "nordvik-audio-press-release.html")[0], tmp_path)
+    answer = engine_over(tmp_path, tmp_path).answer_question("When was Nordvik Audio founded?")
+    assert answer.answered and answer.short is not None and answer.short.text == "1978"
+
+
+def test_a_table_row_is_one_line_with_its_header_and_a_definition_with_its_term() -> None:
+    lines = page_lines("harbour-seal.html")
+    assert "Region: Alaska; Estimate: 205,000; Year of count: 2018" in lines
+    assert not any(line in ("Estimate", "205,000", "Region") for line in lines)
+    assert ("Ungava seal: Freshwater lakes of the Ungava Peninsula in northern Quebec."
+            in lines)
+    assert "## Population" in lines and not any("[edit]" in line for line in lines)
+    for boilerplate in ("Main page", "Random article", "What links here", "Contents",
+                        "Grey seal", "Categories", "last edited", "Creative Commons"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_a_government_page_keeps_its_notes_and_drops_its_feedback_box() -> None:
+    lines = page_lines("parking-permit-gov.html")
+    assert ("Blue Badge holders get their first permit free. Apply in the same way and upload "
+            "a copy of your badge.") in lines
+    assert any(line.startswith("You can be fined £70") for line in lines)
+    assert "Emissions (g/km): 1 to 120; First permit: £90; Second permit: £140" in lines
+    for boilerplate in ("Is this page useful?", "Report a problem", "Cookies on Millbrook",
+                        "Visitor parking permits", "Open Government Licence", "Beta"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_a_blog_post_joins_its_hard_wrapped_lines_and_leaves_out_comments() -> None:
+    lines = page_lines("sourdough-starter-blog.html")
+    assert lines[0] == "# How I keep a sourdough starter alive on holiday"
+    assert ("Before I leave, I feed the starter at a ratio of one part starter to five parts "
+            "flour and five parts water. A stiff, well-fed starter has plenty to eat and slows "
+            "down in the cold, so it can sit at the back of the fridge for three weeks without "
+            "any attention.") in lines
+    for boilerplate in ("Mine survived six weeks", "Leave a reply", "You might also like",
+                        "Bake along with me", "Proudly powered", "happy with it"):
+        assert not any(boilerplate in line for line in lines), boilerplate
+
+
+def test_headings_are_known_as_headings_with_the_section_of_each_paragraph() -> None:
+    from quotebot.sentences import HEADING, TEXT, paragraph_kinds, paragraph_sections
+
+    doc = load_source(PAGES / "cpython-idle.html")[0]
+    lines = doc.text.splitlines()
+    kinds, sections = paragraph_kinds(doc.text), paragraph_sections(doc.text)
+    assert len(kinds) == len(sections) == len(lines)
+    redo = next(i for i, line in enumerate(lines) if line.startswith("Redo: Redo the last"))
+    assert kinds[redo] == TEXT
+    assert sections[redo] == ("Menus", "Edit menu (Shell and Editor)")
+    menus = lines.index("## Menus")
+    assert kinds[menus] == HEADING and sections[menus] == ("Menus",)
+    # A heading's sentence never shows its marks.
+    sentence = next(s for s in split_document(doc) if s.paragraph == menus + 1)
+    assert sentence.text == "Menus" == doc.text[sentence.start:sentence.end]

@@ -43,7 +43,9 @@ def test_an_added_page_is_answered_from_the_librarys_own_index(tmp_path: Path) -
     assert added.returncode == 0, added.stderr
     assert json_lines(added.stdout) == [{
         "doc": SEA_WALL, "title": "Kelsey Bay votes to rebuild its sea wall after winter storms",
-        "url": "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "sentences": 11}]
+        "url": "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "sentences": 12,
+        "kept_words": 199, "page_words": 397}]
+    assert "Note:" not in added.stderr  # the article is half of what the page shows
     answer = json.loads(run_cli("ask", "Who is the harbour master?", "--corpus", str(library),
                                 "--json", env=OFF).stdout)
     assert answer["answer"] == "Tom Okafor"
@@ -242,3 +244,24 @@ def test_an_unknown_library_and_an_unknown_document_say_so(tmp_path: Path) -> No
     with pytest.raises(QuotebotError) as missing:
         library.remove(["two"], semantic="off")
     assert missing.value.code == "unknown_document" and "one" in missing.value.message
+
+
+def test_adding_a_page_whose_article_is_less_than_half_of_it_says_so(tmp_path: Path) -> None:
+    # A site menu of 300 words around an article of 50.
+    menu = "".join(f"<li><a href='/t/{n}'>Harbour and coast news section {n}</a></li>"
+                   for n in range(50))
+    page = tmp_path / "ferry.html"
+    page.write_text("<html><head><title>Ferry returns</title></head><body><article>"
+                    "<h1>Ferry returns</h1><p>The ferry to Kelsey Bay returns on Monday "
+                    "after six weeks of repairs to its engine.</p><p>The operator said the "
+                    "first crossing would leave the harbour at seven in the morning, and that "
+                    "tickets bought for the cancelled sailings would be honoured until the end "
+                    "of the summer.</p></article>"
+                    f"<nav><ul>{menu}</ul></nav></body></html>",
+                    encoding="utf-8")
+    shown = run_cli("add", str(page), "--to", str(tmp_path / "lib"), env=OFF)
+    assert shown.returncode == 0, shown.stderr
+    assert "Note: only " in shown.stderr and "words were kept as its article" in shown.stderr
+    [added] = json_lines(run_cli("add", str(page), "--to", str(tmp_path / "lib"), "--json",
+                                 env=OFF).stdout)
+    assert 2 * int(added["kept_words"]) < int(added["page_words"])  # type: ignore[call-overload]

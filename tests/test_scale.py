@@ -109,6 +109,71 @@ def test_threads_querying_one_matrix_get_their_own_results(
         assert np.array_equal(ids_a, ids_b) and np.array_equal(sc_a, sc_b)
 
 
+def _mixed_groups(n_terms: int, n: int, seed: int) -> list[list[list[tuple[int, float]]]]:
+    """Plain queries, queries with a very common word, and groups of related words."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        terms = rng.integers(0, n_terms, size=4).tolist()
+        out.append([[(t, 1.0)] for t in terms[:int(rng.integers(1, 5))]])
+        out.append([[(terms[0], 1.0)], [(int(rng.integers(0, 3)), 1.0)]])
+        out.append([[(terms[1], 1.0), (terms[2], 0.6)], [(terms[3], 1.0)],
+                    [(int(rng.integers(0, 5)), 0.3), (terms[0], 0.5)]])
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["maxscore", "every-posting"])
+def test_top_k_with_skipping_is_the_top_k_of_every_score(
+        monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    """MaxScore (reading common words only where rarer ones matched) and the scratch-vector
+    path give exactly the top k of scoring every sentence, ties included."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", threshold)
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(4000, vocab=600))
+    checked = 0
+    for groups in _mixed_groups(len(vocab), 60, seed=3):
+        for k in (1, 10, 60):
+            want_ids, want_scores = top_k_of(*group_scores(matrix, groups), k)
+            got_ids, got_scores = matrix.top_groups(groups, k)
+            assert np.array_equal(got_ids, want_ids), groups
+            assert np.array_equal(got_scores, want_scores), groups
+            checked += 1
+    assert checked == 540
+
+
+def test_the_top_k_reads_back_a_clean_scratch_vector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-thread vector the scores are summed in is zero again after every question, so
+    a question never inherits another's scores."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", 0)
+    monkeypatch.setattr(bm25, "_LOOKUP_SHARE", 0.0)  # every question on the scratch path
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(2000, vocab=300))
+    for groups in _mixed_groups(len(vocab), 20, seed=4):
+        matrix.top_groups(groups, 10)
+    for name in ("sums", "maxima"):
+        assert not np.any(getattr(matrix._scratch, name)), name
+
+
+def test_scores_of_some_sentences_are_their_full_scores() -> None:
+    matrix, vocab = BM25Matrix.from_token_lists(zipf_corpus(3000, vocab=400))
+    rng = np.random.default_rng(8)
+    for groups in _mixed_groups(len(vocab), 20, seed=5):
+        ids, scores = group_scores(matrix, groups)
+        dense = np.zeros(matrix.n_docs, dtype=np.float32)
+        dense[ids] = scores
+        some = np.unique(rng.integers(0, matrix.n_docs, size=50))
+        assert np.array_equal(matrix.scores_of(groups, some), dense[some])
+
+
+def test_each_terms_largest_weight_bounds_its_column() -> None:
+    corpus = zipf_corpus(1000, vocab=300)
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    matrix = BM25Matrix.from_term_ids([*term_ids, []], len(ids) + 3)  # 3 terms never used
+    assert matrix.max_weights[-3:].tolist() == [0.0] * 3
+    for term in range(matrix.n_terms):
+        _, weights = matrix.column(term)
+        assert matrix.max_weights[term] == (weights.max() if weights.size else 0.0)
+
+
 # -- building from text ------------------------------------------------------------------------
 
 TRICKY = [

@@ -124,8 +124,30 @@ def test_pronouns_are_replaced_by_the_referent_of_their_kind(question: str,
     assert resolve(question, state)[0] == expected
 
 
-def test_a_name_the_article_gives_no_pronoun_for_fits_any_but_a_place_fits_none() -> None:
+def test_a_name_the_article_gives_no_pronoun_for_and_a_place_fit_no_pronoun() -> None:
+    """Catches: "How long did it take them?" → "How long did Sam take Sam?" and "What
+    colours does it come in?" → "… does Ingrid Solberg come in?": a name whose pronoun the
+    article never shows is kept out, and the user's words stay."""
     state = SessionState(referents=(("Leeds", "place"), ("Harbour City", "")))
-    assert resolve("when will they parade the trophy?", state)[0] == (
-        "when will Harbour City parade the trophy?")
+    for question in ("when will they parade the trophy?", "what did he say?",
+                     "what colours does it come in?"):
+        assert resolve(question, state)[0] == question
     assert SessionState(referents=(("Leeds", "place"),)).referent_for("it") is None
+
+
+def test_an_acronym_is_never_a_person_and_one_referent_fills_one_slot() -> None:
+    """Catches: "What happened to him?" → "What happened to CNN?", and "who did they grant
+    it to" → "who did European grant European to"."""
+    state = SessionState(referents=(("CNN", "he"), ("US", "they")))
+    assert resolve("What happened to him?", state)[0] == "What happened to him?"
+    assert resolve("How heavy are they?", state)[0] == "How heavy are they?"
+    # "they" has no referent of its own here: the giver is unknown, so neither slot is
+    # filled (the European Union is no gift).
+    groups = SessionState(referents=(("the European Union", "it"), ("European", "")))
+    assert resolve("who did they grant it to", groups)[0] == "who did they grant it to"
+    both = SessionState(referents=(("the council", "they"), ("the licence", "it")))
+    assert resolve("who did they grant it to", both)[0] == (
+        "who did the council grant the licence to")
+    many = SessionState(referents=(("the Harbour Singers", "they"),))
+    assert resolve("did they sing their songs?", many)[0] == (
+        "did the Harbour Singers sing their songs?")

@@ -68,9 +68,11 @@ def test_a_second_save_swaps_the_current_generation(tmp_path: Path) -> None:
         (lambda gen: (gen / "vocab.bin").unlink(), "vocab.bin"),
         (lambda gen: (gen / "indices.npy").write_bytes(b"garbage"), "indices.npy"),
         (lambda gen: (gen.parent / "CURRENT").write_text("gen-missing\n"), "CURRENT"),
+        (lambda gen: _replace_array(gen, "term_max.npy", np.zeros(2, np.float32)),
+         "term_max.npy"),
     ],
     ids=["truncated array", "corrupt manifest", "missing vocab", "garbage array",
-         "dangling pointer"],
+         "dangling pointer", "bounds of another index"],
 )
 def test_a_damaged_index_names_the_file_and_how_to_rebuild(tmp_path: Path, damage: object,
                                                            named: str) -> None:
@@ -80,6 +82,44 @@ def test_a_damaged_index_names_the_file_and_how_to_rebuild(tmp_path: Path, damag
         SentenceIndex.load(tmp_path)
     assert named in info.value.message
     assert "quotebot index --out" in info.value.message
+
+
+def _replace_array(gen: Path, name: str, array: np.ndarray) -> None:
+    """Write another array in place of ``name``, keeping the size the manifest records."""
+    np.save(gen / name, array, allow_pickle=False)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["files"][name] = (gen / name).stat().st_size
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_loaded_index_keeps_each_terms_largest_weight(tmp_path: Path) -> None:
+    built = SentenceIndex.build(DOCS)
+    built.save(tmp_path)
+    loaded = SentenceIndex.load(tmp_path)
+    for name in ("matrix", "paragraphs"):
+        saved, fresh = getattr(loaded, name), getattr(built, name)
+        assert np.array_equal(saved.max_weights, fresh.max_weights)
+        assert saved.max_weights.max() == fresh.weights.max() > 0
+
+
+def test_an_index_of_an_older_format_is_rebuilt_with_a_log_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("The bridge reopened on Monday.\n", encoding="utf-8")
+    QuoteEngine.open(corpus, semantic="off")
+    cache = default_index_dir(str(corpus))
+    gen = cache / current_generation(cache)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING"):
+        engine = QuoteEngine.open(corpus, semantic="off")
+    assert "made by another version of quotebot" in caplog.text
+    assert engine.answer_question("when did the bridge reopen?").answered
+    assert json.loads((cache / current_generation(cache) / "manifest.json").read_text())[
+        "format_version"] == FORMAT_VERSION
 
 
 def test_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:

@@ -90,12 +90,12 @@ def test_a_pasted_link_is_read_and_then_answered_from(uploads_server: Process,
     dom = rendered_page(uploads_server.url + "/?" + query)
     assert '<form id="add">' in dom
     assert ("Added Kelsey Bay votes to rebuild its sea wall after winter storms "
-            "(11 sentences).") in dom
+            "(12 sentences).") in dom
     assert '<p class="short">Tom Okafor</p>' in dom
     # The tab's own documents have no page on the server: their citations are plain text.
     assert ('<span class="cite">Kelsey Bay votes to rebuild its sea wall after winter storms '
             "¶ ") in dom
-    assert "Kelsey Bay votes to rebuild its sea wall after winter storms (11 sentences)" in dom
+    assert "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences)" in dom
     # The link went to this page's own library, under a name that does not show its session.
     data_dir: Path = uploads_server.extra["data_dir"]
     assert [p.name[:4] for p in data_dir.iterdir()] == ["web-"]

@@ -16,6 +16,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,8 @@ class BM25Matrix:
     #: Per-thread scratch vectors for queries with common words (see ``_dense_totals``).
     _scratch: threading.local = field(default_factory=threading.local, repr=False,
                                       compare=False)
+    #: Each term's largest weight (see :attr:`max_weights`); saved with the index.
+    _max: FloatArray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_docs(self) -> int:
@@ -71,6 +74,14 @@ class BM25Matrix:
         if self._df is None:
             self._df = np.diff(self.indptr)
         return self._df
+
+    @property
+    def max_weights(self) -> FloatArray:
+        """Each term's largest weight: no sentence scores more for the term. Top-k
+        retrieval uses it to leave common words' postings unread (see :func:`top_groups`)."""
+        if self._max is None:
+            self._max = column_maxima(self.indptr, self.weights)
+        return self._max
 
     def idf(self) -> npt.NDArray[np.float64]:
         return lucene_idf(self.df, self.n_docs)
@@ -182,12 +193,22 @@ class BM25Matrix:
 
     def top_k(self, query: Mapping[int, float], k: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """The ``k`` best (sentence ids, scores), best first; ties go to the earlier sentence."""
-        return top_k_of(*self.scores(query), k)
+        return top_groups(self, [[(t, w)] for t, w in query.items()], k)
 
     def group_scores(self, groups: Sequence[Sequence[tuple[int, float]]]
                      ) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """See :func:`group_scores`."""
         return group_scores(self, groups)
+
+    def top_groups(self, groups: Sequence[Sequence[tuple[int, float]]], k: int
+                   ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """See :func:`top_groups`."""
+        return top_groups(self, groups, k)
+
+    def scores_of(self, groups: Sequence[Sequence[tuple[int, float]]],
+                  ids: npt.ArrayLike) -> FloatArray:
+        """See :func:`scores_of`."""
+        return scores_of(self, groups, ids)
 
     def postings(self, term_id: int) -> npt.NDArray[np.int32]:
         """The sentences holding ``term_id``, ascending."""
@@ -235,6 +256,17 @@ class BM25Matrix:
         return matrix
 
 
+def column_maxima(indptr: npt.ArrayLike, weights: FloatArray) -> FloatArray:
+    """The largest of each column's weights (0 for an empty column)."""
+    ptr = np.asarray(indptr, dtype=np.int64)
+    out = np.zeros(ptr.shape[0] - 1, dtype=np.float32)
+    nonempty = ptr[1:] > ptr[:-1]
+    if nonempty.any():
+        # Empty columns have no length, so each non-empty column runs to the next one's start.
+        out[nonempty] = np.maximum.reduceat(np.asarray(weights), ptr[:-1][nonempty])
+    return out
+
+
 def top_k_of(
     ids: npt.NDArray[np.int64], scores: FloatArray, k: int
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
@@ -268,10 +300,7 @@ def group_scores(
     With one plain term per group this is exactly :meth:`BM25Matrix.scores`.
     Only sentences with a positive score are returned, in ascending id order.
     """
-    if all(len(g) == 1 for g in groups):
-        # Plain terms: a term repeated across groups counts once (as in a query mapping).
-        groups = [[(t, w)] for t, w in {t: w for g in groups for t, w in g}.items()]
-    columns = _columns(matrix, groups)
+    columns = _columns(matrix, _plain(groups))
     if not columns:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     if len(columns) == 1 and len(columns[0]) == 1:
@@ -287,20 +316,180 @@ def group_scores(
     return _sparse_scores(columns)
 
 
-def _columns(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
-             ) -> list[list[_Column]]:
-    """Each group's non-empty columns, with their weights; groups without any dropped."""
+def _plain(groups: Sequence[Sequence[tuple[int, float]]]
+           ) -> Sequence[Sequence[tuple[int, float]]]:
+    if all(len(g) == 1 for g in groups):
+        # Plain terms: a term repeated across groups counts once (as in a query mapping).
+        return [[(t, w)] for t, w in {t: w for g in groups for t, w in g}.items()]
+    return groups
+
+
+def _columns(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]],
+             bounds: list[float] | None = None) -> list[list[_Column]]:
+    """Each group's non-empty columns, with their weights; groups without any dropped.
+    ``bounds``, when given, receives each kept group's highest possible score."""
     columns: list[list[_Column]] = []
     for group in groups:
         cols: list[_Column] = []
+        bound = 0.0
         for term, w in group:
             if 0 <= term < matrix.n_terms and w > 0:
                 col_ids, col_weights = matrix.column(term)
                 if col_ids.size:
                     cols.append((col_ids, col_weights, np.float32(w)))
+                    if bounds is not None:
+                        bound = max(bound, float(matrix.max_weights[term]) * w)
         if cols:
             columns.append(cols)
+            if bounds is not None:
+                bounds.append(bound)
     return columns
+
+
+def scores_of(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]],
+              ids: npt.ArrayLike) -> FloatArray:
+    """The scores :func:`group_scores` gives the sentences ``ids`` (0 where none of the
+    terms is), found by binary search in each term's postings: the cost follows
+    ``len(ids)``, not the postings' length."""
+    wanted = np.asarray(ids, dtype=np.int64)
+    return _scores_at(_columns(matrix, _plain(groups)), wanted)
+
+
+def _scores_at(columns: Sequence[Sequence[_Column]], wanted: npt.NDArray[np.int64]
+               ) -> FloatArray:
+    # The same float32 sums, in the same order, as group_scores: the same scores exactly.
+    total = np.zeros(wanted.shape[0], dtype=np.float32)
+    if not wanted.size:
+        return total
+    # (Searching int32 postings for int64 ids would copy each column to int64 first.)
+    keys = wanted.astype(np.int32)
+    for cols in columns:
+        best: FloatArray | None = None
+        for ids, weights, w in cols:
+            at = np.searchsorted(ids, keys)
+            np.minimum(at, ids.shape[0] - 1, out=at)
+            found = np.where(ids[at] == keys, _weighted(weights[at], w), np.float32(0))
+            best = found if best is None else np.maximum(best, found)
+        if best is not None:
+            total += best
+    return total
+
+
+#: MaxScore gives up (and scores every posting) once the sentences it would look up
+#: outnumber this share of the postings it would leave unread.
+_LOOKUP_SHARE = 1 / 8
+#: Below this many postings in all, scoring every one costs less than looking up.
+_MAXSCORE_MIN = 16_384
+
+
+def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]], k: int
+               ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``top_k_of(*group_scores(matrix, groups), k)``, reading only the postings that can
+    change it (MaxScore).
+
+    Groups are taken cheapest first (fewest postings). The sentences of the groups taken
+    so far get their full scores by binary search in every other group's postings; once
+    the ``k``-th of those scores beats the most that the groups not taken could give a
+    sentence together, no sentence outside can enter the top ``k``, and those groups'
+    postings (a common word's, usually) are never read in full. The result is the same,
+    ties included.
+    """
+    groups = _plain(groups)
+    bounds: list[float] = []
+    columns = _columns(matrix, groups, bounds)
+    if k <= 0 or not columns:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    sizes = [sum(ids.size for ids, _, _ in cols) for cols in columns]
+    order = sorted(range(len(columns)), key=sizes.__getitem__)
+    for taken in range(1, len(columns) if sum(sizes) >= _MAXSCORE_MIN else 1):
+        rest = order[taken:]
+        unread = sum(sizes[g] for g in rest)
+        parts = [ids for g in order[:taken] for ids, _, _ in columns[g]]
+        if sum(p.size for p in parts) > unread * _LOOKUP_SHARE:
+            break
+        cand = (parts[0] if len(parts) == 1
+                else _distinct(np.concatenate(parts))[0]).astype(np.int64)
+        scores = _scores_at(columns, cand)
+        if scores.shape[0] < k:
+            continue
+        kth = np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k]
+        # A sentence outside scores at most the sum of the rest's bounds (with a margin
+        # for float32 rounding); it must fall strictly below the k-th to be left out.
+        if sum(bounds[g] for g in rest) * (1 + 1e-5) < kth:
+            keep = scores > 0
+            return top_k_of(cand[keep], scores[keep], k)
+    if sum(sizes) < _MAXSCORE_MIN:
+        return top_k_of(*_sparse_scores(columns), k)
+    return _top_by_scratch(matrix, columns, k)
+
+
+def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k: int
+                    ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``top_k_of`` of every matching sentence's score, without sorting them all.
+
+    Scores are summed into this thread's scratch vector at the postings' sentences (in
+    group order, as :func:`group_scores` sums them: the same float32 values), read back
+    per posting, and only those entries are set back to zero, so a question costs its
+    postings and never a pass over every sentence.
+    """
+    total = _zeroed_scratch(matrix, "sums")
+    parts: list[npt.NDArray[Any]] = []
+    try:
+        for cols in columns:
+            if len(cols) == 1:
+                ids, weights, w = cols[0]
+                total[ids] += _weighted(weights, w)  # a column's ids are distinct
+                parts.append(ids)
+                continue
+            best = _zeroed_scratch(matrix, "maxima")
+            for ids, weights, w in cols:
+                np.maximum.at(best, ids, _weighted(weights, w))
+            for ids, _, _ in cols:
+                # A sentence in several of the group's columns gets its best once; later
+                # columns read the zero left behind (and adding zero changes no sum).
+                found = best[ids]
+                best[ids] = 0.0
+                total[ids] += found
+                parts.append(ids)
+        every = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        values = total[every]
+    finally:
+        for ids in parts:
+            total[ids] = 0.0
+    # A sentence stands once in each part at most, so the best k * len(parts) postings
+    # hold the k best sentences, and the k-th best score among them is the k-th overall.
+    reach = k * len(parts)
+    if every.shape[0] > reach:
+        part = np.argpartition(values, every.shape[0] - reach)[every.shape[0] - reach:]
+        _, first = _distinct(every[part])
+        best_part = values[part][first]
+        kth = np.partition(best_part, best_part.shape[0] - k)[best_part.shape[0] - k]
+        keep = values >= kth
+        every, values = every[keep], values[keep]
+    ids, first = _distinct(every)
+    keep = values[first] > 0
+    return top_k_of(ids[keep].astype(np.int64), values[first][keep], k)
+
+
+def _distinct(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """The distinct values, ascending, and where each first stands (``np.unique`` with
+    ``return_index``, by one sort: NumPy 2's hashing ``unique`` is slower on integers)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(ordered.shape[0], dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first], order[first]
+
+
+def _zeroed_scratch(matrix: BM25Matrix, name: str) -> FloatArray:
+    """This thread's vector ``name`` of one float per sentence, zero between uses (unlike the
+    vectors of ``_dense_totals``, which it fills when it starts)."""
+    scratch = matrix._scratch
+    vector: FloatArray | None = getattr(scratch, name, None)
+    if vector is None or vector.shape[0] != matrix.n_docs:
+        vector = np.zeros(matrix.n_docs, dtype=np.float32)
+        setattr(scratch, name, vector)
+    return vector
 
 
 def _is_dense(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]]) -> bool:

@@ -477,8 +477,10 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
     `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
-    still added. With --json, one JSON object per line: {"doc", "title", "url",
-    "sentences"} for each document added, {"source", "error"} for each source that failed.
+    still added. When a page's article is less than half of the words the page shows, a note
+    says so. With --json, one JSON object per line: {"doc", "title", "url", "sentences"}
+    (and for a page "kept_words", "page_words") for each document added, {"source",
+    "error"} for each source that failed.
 
     \b
     Examples:
@@ -530,6 +532,12 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
             origin = f" from {added.url}" if added.url else ""
             click.echo(f"Added {added.doc}: {added.title} ({counted(added.sentences, 'sentence')}"
                        f"{origin}){again}")
+            if added.kept_little:
+                click.echo(f"Note: only {added.kept_words:,} of the page's {added.page_words:,} "
+                           "words were kept as its article; check the text with `quotebot show "
+                           f"{added.doc} --corpus {_shell_word(to)}`, and if it is not the whole "
+                           "article, save the article's text as a .txt file and add that.",
+                           err=True)
     for label, error in failed:
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))

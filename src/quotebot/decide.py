@@ -76,6 +76,8 @@ class Verdict:
     reason: str
     #: Which rule decided (see :data:`RULES`).
     rule: str
+    #: For a contradiction: the question's word (as written) that the passage contradicts.
+    asked: str | None = None
 
 
 def decide(plan: QueryPlan, best: Evidence | None, thresholds: Decision) -> Verdict:
@@ -125,7 +127,7 @@ def decide(plan: QueryPlan, best: Evidence | None, thresholds: Decision) -> Verd
             if concept.label == question.head and evidence == 0.0:
                 return Verdict(False, (f"Nothing here mentions the "
                                        f"{concept.surface or concept.label}."), "missing_head")
-    clash = _first_clash(best.clashes)
+    clash = _first_clash(best.clashes, plan)
     if clash is not None:
         return clash
     if best.has_answer is False and best.coverage < thresholds.min_coverage_untyped:
@@ -144,19 +146,38 @@ _ANSWER_TYPES = {Kind.HOW_MANY: "number", Kind.WHEN: "time or date", Kind.WHO: "
                  Kind.WHERE: "place"}
 
 
-def _first_clash(clashes: Sequence[Clash]) -> Verdict | None:
-    """The verdict of the first contradiction, in the order of :data:`RULES`."""
+def _first_clash(clashes: Sequence[Clash], plan: QueryPlan) -> Verdict | None:
+    """The verdict of the first contradiction, in the order of :data:`RULES`. Where the
+    corpus has the question's word elsewhere, the reason speaks of this passage only: the
+    article is never said to lack what it has."""
     by_kind = {c.kind: c for c in reversed(clashes)}
     if (c := by_kind.get("negation")) is not None:
         return Verdict(False, (f"The question says “{c.asked}”, but the closest passage "
-                               f"has no negation: “{c.context}”."), "negation")
-    if (c := by_kind.get("opposite")) is not None:
-        return Verdict(False, (f"The article says “{c.found}”, not “{c.asked}”: "
-                               f"“{c.context}”."), "opposite")
-    if (c := by_kind.get("number")) is not None:
-        return Verdict(False, (f"The article mentions {c.found} here, not {c.asked}: "
-                               f"“{c.context}”."), "other_number")
-    if (c := by_kind.get("degree")) is not None:
-        return Verdict(False, (f"The article says “{c.found}”, not “{c.asked}”: "
-                               f"“{c.context}”."), "other_degree")
+                               f"has no negation: “{c.context}”."), "negation", c.asked)
+    for kind, rule in (("opposite", "opposite"), ("number", "other_number"),
+                       ("degree", "other_degree")):
+        c = by_kind.get(kind)
+        if c is None:
+            continue
+        says = "mentions" if kind == "number" else "says"
+        found, asked = (c.found, c.asked) if kind == "number" else (f"“{c.found}”",
+                                                                     f"“{c.asked}”")
+        if _in_corpus(plan, c.asked):
+            return Verdict(False, (f"The closest passage {says} {found}, not {asked}: "
+                                   f"“{c.context}”; the passages that mention {asked} do "
+                                   f"not answer the question."), rule, c.asked)
+        here = " here" if kind == "number" else ""
+        return Verdict(False, f"The article {says} {found}{here}, not {asked}: “{c.context}”.",
+                       rule, c.asked)
     return None
+
+
+def _in_corpus(plan: QueryPlan, asked: str) -> bool:
+    """Whether the question's word ``asked`` (as written) occurs in the corpus."""
+    return any(c.known and c.corrected_from is None and c.surface == asked
+               for c in plan.concepts)
+
+
+#: The rules that decline because the passage contradicts the question, where a passage
+#: further down may say what the question says.
+CONTRADICTIONS = frozenset({"negation", "opposite", "other_number", "other_degree"})

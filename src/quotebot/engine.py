@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quotebot.analysis import Token
-from quotebot.decide import decide
+from quotebot.decide import CONTRADICTIONS, Verdict, decide
 from quotebot.errors import UnknownDocument
 from quotebot.extract import extract, needs
 from quotebot.features import Features, compute_features, gather_evidence
@@ -223,6 +223,13 @@ class QuoteEngine:
         return plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
 
+    def _decide(self, plan: QueryPlan, features: Features, spans: _AnswerSpans, i: int
+                ) -> Verdict:
+        """The decision on candidate ``i`` as the question's best passage."""
+        return decide(plan, gather_evidence(plan, self.index, features, i, spans.tokens(i),
+                                            spans.has_answer, self.tuning.correction),
+                      self.tuning.decision)
+
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
                 doc: str | None = None, prefer_doc: str | None = None) -> Answer:
         plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
@@ -252,10 +259,21 @@ class QuoteEngine:
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
-        best = order[0]
-        verdict = decide(plan, gather_evidence(plan, self.index, features, best,
-                                               spans.tokens(best), spans.has_answer,
-                                               self.tuning.correction), self.tuning.decision)
+        verdict = self._decide(plan, features, spans, order[0])
+        asked = next((n for n, c in enumerate(plan.concepts) if c.known
+                      and c.surface == verdict.asked), None)
+        if verdict.rule in CONTRADICTIONS and asked is not None:
+            # The best passage contradicts the question (another year, the opposite word)
+            # while the corpus has the question's word: a passage further down that says it
+            # may answer.
+            for i in order[1:self.tuning.decision.recheck + 1]:
+                if features.evidence[asked, i] <= 0:
+                    continue
+                other = self._decide(plan, features, spans, i)
+                if other.answered:
+                    order = [i, *(j for j in order if j != i)]
+                    verdict = other
+                    break
         if not verdict.answered:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,

@@ -446,11 +446,12 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
     """Score quotebot on a question file: quote hit rates, short answers, abstention,
     follow-ups.
 
-    PATHS is one question file: quotebot's own (without one, the shipped article's,
-    index/met-police-nypd-visit.qa.json) or SQuAD v1.1 / v2.0 JSON, whose answers are
-    checked inside the quotes; SQuAD 2.0's unanswerable questions count as right when
-    declined. With --held-out, PATHS are articles with their questions, each scored with
-    weights and thresholds fitted on the others.
+    PATHS is one question file: a conversation set (a "conversations" list of turns,
+    CoQA's shape, with its passages in corpus/ beside it), quotebot's own (without one,
+    the shipped article's, index/met-police-nypd-visit.qa.json) or SQuAD v1.1 / v2.0
+    JSON, whose answers are checked inside the quotes; SQuAD 2.0's unanswerable
+    questions count as right when declined. With --held-out, PATHS are articles with
+    their questions, each scored with weights and thresholds fitted on the others.
 
     \b
     Examples:
@@ -458,10 +459,22 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         quotebot eval questions.json
         quotebot eval squad-dev.json --corpus article.txt --json
         quotebot eval --held-out ../shared/training ../shared/benchmarks/squad-superbowl50
+        quotebot eval ../shared/training/coqa/conversations.json
     """
     from quotebot.frontend import fail, open_engine
 
     try:
+        if len(paths) == 1 and _is_conversation_file(paths[0]):
+            from quotebot.conversation_eval import (
+                evaluate_conversation_set,
+                format_conversation_report,
+            )
+
+            report = evaluate_conversation_set(paths[0], corpus, index_dir, semantic, k=k,
+                                               held_out=held_out_mode)
+            click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json
+                       else format_conversation_report(report))
+            return
         if held_out_mode:
             if semantic == "off":
                 raise EvalFileError("--held-out fits the weights of reranking by meaning; "
@@ -487,6 +500,18 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         click.echo(format_held_out(report))
     else:
         click.echo(format_report(report))
+
+
+def _is_conversation_file(path: Path) -> bool:
+    """Whether ``path`` is a conversation set (a JSON file with a "conversations" list)."""
+    if not path.is_file():
+        return False
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")
+        return '"conversations"' in head and isinstance(
+            json.loads(head).get("conversations"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _default_questions(corpus: str | None, index_dir: str | None) -> Path:

@@ -421,9 +421,8 @@ def fit_thresholds(items: Sequence[Trial], start: Decision, *,
 
 
 def _with(decision: Decision, name: str, value: float) -> Decision:
-    from dataclasses import replace
-
-    return replace(decision, **{name: float(value)})
+    changed: dict[str, Any] = {name: float(value)}
+    return replace(decision, **changed)
 
 
 def _permissive(decision: Decision, grids: dict[str, tuple[float, ...]]) -> Decision:

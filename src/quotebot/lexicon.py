@@ -71,6 +71,8 @@ WEEKDAYS = words("weekdays")
 #: Months and weekdays: capitalised in English, never names.
 CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
 TIME_WORDS = word_set("time_words")
+#: Units of time, singular and plural ("hour", "months"): durations and rates.
+TIME_UNITS = word_set("time_units")
 PRONOUNS = word_set("pronouns")
 NUMBER_WORDS = word_set("number_words")
 SCALE_WORDS = word_set("scale_words")

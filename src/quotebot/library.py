@@ -94,12 +94,23 @@ class AddedDocument:
     date: str = ""
     #: Whether it replaced an earlier version of itself (the same link, or the same text).
     replaced: bool = False
+    #: For a web page: the words its text kept, and the words the page showed.
+    kept_words: int = 0
+    page_words: int = 0
+
+    @property
+    def kept_little(self) -> bool:
+        """Whether the text kept less than half of what its page showed."""
+        return self.page_words > 0 and 2 * self.kept_words < self.page_words
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"doc": self.doc, "title": self.title, "url": self.url,
                                 "sentences": self.sentences}
         if self.replaced:
             data["replaced"] = True  # an earlier version (the same link or text) is gone
+        if self.page_words:
+            data["kept_words"] = self.kept_words
+            data["page_words"] = self.page_words
         return data
 
 
@@ -172,13 +183,14 @@ class Library:
         ``semantic``) up to date. A document over a limit is refused (listed in
         ``refused``) and the others are added."""
         from quotebot.ingest import save_document
+        from quotebot.ingest.html import words_kept
 
         result = AddResult()
         with self._locked():
             current = self._read_folder()
             sizes = {d.path: text_bytes(d) for d in current}
             owned = self._owned()
-            saved_paths: list[tuple[str, bool]] = []
+            saved_paths: list[tuple[str, bool, Document]] = []
             for doc in docs:
                 earlier = _earlier_version(doc, current)
                 size = text_bytes(doc)
@@ -196,15 +208,16 @@ class Library:
                 owned.add(Path(saved.path).name)
                 sizes[saved.path] = size
                 current = [d for d in current if d.path != saved.path] + [saved]
-                saved_paths.append((saved.path, earlier is not None))
+                saved_paths.append((saved.path, earlier is not None, doc))
             self._write_owned(owned)
             index, result.semantic = self._update_index(semantic, progress, embedding)
         by_path = {info.path: info for info in index.docs}
-        for path, replaced in saved_paths:
+        for path, replaced, doc in saved_paths:
             info = by_path.get(str(Path(path).absolute()))
             if info is not None:
-                result.added.append(AddedDocument(info.id, info.title, info.url, info.sentences,
-                                                  info.author, info.date, replaced))
+                result.added.append(AddedDocument(
+                    info.id, info.title, info.url, info.sentences, info.author, info.date,
+                    replaced, words_kept(doc.text) if doc.page_words else 0, doc.page_words))
         return result
 
     def remove(self, doc_ids: Sequence[str], *, semantic: str = "auto",

@@ -12,7 +12,8 @@ class Document:
     (after a front-matter block, when the file has one).
 
     ``url``, ``author`` and ``date`` are what is known of where the article came from;
-    empty when nothing is.
+    empty when nothing is. ``page_words`` is how many words the web page it was extracted
+    from showed (0 when it was no page), to tell how much of the page the text kept.
     """
 
     id: str
@@ -22,6 +23,7 @@ class Document:
     url: str = ""
     author: str = ""
     date: str = ""
+    page_words: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.bm25 import top_k_of
 from quotebot.plan import QueryPlan
 from quotebot.store.model import SentenceIndex
 from quotebot.tuning import Retrieval
@@ -35,15 +34,11 @@ def retrieve(plan: QueryPlan, index: SentenceIndex, settings: Retrieval, limit: 
     groups = plan.groups()
     if not groups:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.float64))
-    ids, scores = index.matrix.group_scores(groups)
-    ids, scores = top_k_of(ids, scores, max(settings.candidates, limit))
+    ids, scores = index.matrix.top_groups(groups, max(settings.candidates, limit))
     total = scores.astype(np.float64)
     if settings.paragraph_weight and ids.size:
-        wanted = index.paragraph_ids[ids]
-        pids, para_scores = index.paragraphs.group_scores(groups)
-        at = np.minimum(np.searchsorted(pids, wanted), max(pids.size - 1, 0))
-        found = pids.size > 0
-        if found:
-            hit = pids[at] == wanted
-            total += settings.paragraph_weight * np.where(hit, para_scores[at], 0.0)
+        # Only the candidates' paragraphs are scored: a binary search in each term's
+        # paragraph postings, never a pass over every paragraph.
+        pids, at = np.unique(index.paragraph_ids[ids], return_inverse=True)
+        total += settings.paragraph_weight * index.paragraphs.scores_of(groups, pids)[at]
     return Candidates(ids.astype(np.int64), total)

@@ -37,16 +37,31 @@ def _tokenizer() -> PunktSentenceTokenizer:
     return PunktSentenceTokenizer(params)
 
 
+#: What a paragraph is: a heading (a ``#`` line) or text (a paragraph, a list item, a table
+#: row). Headings name sections; an answer should not quote one as its answer.
+HEADING = "heading"
+TEXT = "text"
+
+
 def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each paragraph: a non-blank line, without surrounding whitespace.
 
     A markdown heading (``## Heading ##``) starts after its opening ``#`` marks and ends before
     closing ones, so that no quote shows them; a line of marks alone is no paragraph.
     """
+    for start, end, _level in paragraph_levels(text):
+        yield start, end
+
+
+def paragraph_levels(text: str) -> Iterator[tuple[int, int, int]]:
+    """(start, end, heading level) of each paragraph, as :func:`paragraph_spans`: the level
+    is the number of ``#`` marks of a heading (1 to 6), 0 for text."""
     for match in _LINE.finditer(text):
         start, end = _strip_span(text, match.start(), match.end())
         marks = _HEADING_MARKS.match(text, start, end)
+        level = 0
         if marks is not None:
+            level = len(marks.group().rstrip())
             start = marks.end()
             closing = _CLOSING_MARKS.search(text, start, end)
             if closing is not None:
@@ -54,7 +69,29 @@ def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
             elif text.count("#", start, end) == end - start:
                 continue
         if start < end:
-            yield start, end
+            yield start, end, level
+
+
+def paragraph_kinds(text: str) -> list[str]:
+    """The kind of each paragraph of ``text`` (:data:`HEADING` or :data:`TEXT`), in order:
+    ``paragraph_kinds(doc.text)[quote.paragraph - 1]`` is a quote's."""
+    return [HEADING if level else TEXT for _, _, level in paragraph_levels(text)]
+
+
+def paragraph_sections(text: str) -> list[tuple[str, ...]]:
+    """The section each paragraph of ``text`` is in: the headings above it, outermost first
+    (a heading's own section ends with itself). The document's title heading (a single
+    ``#`` heading first of all) is left out: ``("Menus", "File menu")``."""
+    sections: list[tuple[str, ...]] = []
+    path: list[tuple[int, str]] = []
+    for number, (start, end, level) in enumerate(paragraph_levels(text)):
+        if level:
+            while path and path[-1][0] >= level:
+                path.pop()
+            if not (number == 0 and level == 1):
+                path.append((level, text[start:end]))
+        sections.append(tuple(title for _, title in path))
+    return sections
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:

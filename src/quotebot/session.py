@@ -9,7 +9,9 @@ sentence after a mention ("… Karin Ek … . She said …"), or the first prono
 the same sentence ("Lena Moss scored …, her ninth goal"). A pronoun of the question then
 stands for the most recent referent it fits ("she" a woman, "he" a man, "they" a group or
 several things, "it" a thing or a scheme); a name whose pronoun the article does not show
-fits any of them. Dates and places are never people, and a place is what "there" means.
+fits none of them, and one referent fills one slot at most: when unsure, the user's words
+stay as written and the conversation works as retrieval context instead. Dates and places
+are never people, and a place is what "there" means.
 
 "What about X?" asks the last question again with X in the slot the last question was
 about ("What did the chief executive say?" + "the union" → "What did the union say?").
@@ -33,7 +35,7 @@ from quotebot.analysis import Token
 from quotebot.engine import QuoteEngine
 from quotebot.extract import name_spans
 from quotebot.models import Answer
-from quotebot.names import can_be_name, is_calendar_word, is_capitalised
+from quotebot.names import can_be_name, is_acronym, is_calendar_word, is_capitalised
 from quotebot.question import Kind, parse_question, validate_question
 from quotebot.store.model import SentenceIndex
 
@@ -132,13 +134,15 @@ class SessionState:
         return cls(**fields)
 
     def referent_for(self, pronoun: str) -> str | None:
-        """The most recent referent ``pronoun`` fits: one of its own kind, or a name the
-        article gives no pronoun for (never a place)."""
+        """The most recent referent ``pronoun`` fits: one the article itself calls by a
+        pronoun of its kind. A name the article shows no pronoun for fits none (CNN is
+        no "him", a product's maker no "it"), nor does a place or an acronym ("US",
+        "CNN": a country code or an organisation, which pronoun is too uncertain)."""
         kind = _pronoun_kinds().get(pronoun.lower())
         if kind is None:
             return None
         for text, referent_kind in self.referents:
-            if referent_kind in (kind, ""):
+            if referent_kind == kind and not _is_acronym(text):
                 return text
         return None
 
@@ -216,11 +220,22 @@ def _replace_pronouns(text: str, state: SessionState) -> tuple[str, str | None]:
     entity: str | None = None
     out: list[str] = []
     pos = 0
-    for match in _pronoun_re().finditer(text):
+    used: set[str] = set()
+    matches = list(_pronoun_re().finditer(text))
+    # Several slots ("who did they grant it to"): rewritten only when each gets a referent
+    # of its own; one left open, or two wanting the same, and the user's words stay.
+    slots = [m for m in matches if not _possessive(m.group(), text[m.end():])]
+    if len(slots) > 1:
+        fills = [state.referent_for(m.group()) for m in slots]
+        if None in fills or len({f.casefold() for f in fills if f}) < len(fills):
+            return text, None
+    for match in matches:
         pronoun = match.group()
         referent = state.referent_for(pronoun)
-        if referent is None:
+        # One referent fills one slot; a second pronoun for it keeps the user's word.
+        if referent is None or referent.casefold() in used:
             continue
+        used.add(referent.casefold())
         possessive = _possessive(pronoun, text[match.end():])
         replacement = f"{referent}'s" if possessive else referent
         if pronoun[:1].isupper() and match.start() == 0:
@@ -369,6 +384,11 @@ def _only_verb(word: str) -> bool:
 
     found = getAllLemmas(word)
     return "VERB" in found and "NOUN" not in found and "ADJ" not in found
+
+
+def _is_acronym(text: str) -> bool:
+    words = text.split()
+    return len(words) == 1 and is_acronym(words[0])
 
 
 def _is_name(text: str) -> bool:

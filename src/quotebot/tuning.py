@@ -74,6 +74,7 @@ class Decision(_Section):
     words_alone_coverage: float
     min_coverage_untyped: float
     min_coverage_unfocused: float
+    recheck: int
 
 
 @dataclass(frozen=True, slots=True)

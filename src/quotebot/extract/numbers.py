@@ -19,6 +19,7 @@ from quotebot.lexicon import (
     NUMBER_WORDS,
     SCALE_WORDS,
     SHARE_NOUNS,
+    TIME_UNITS,
     UNITS,
 )
 from quotebot.question import Question
@@ -130,7 +131,29 @@ def whole_number(text: str, tokens: Sequence[Token], i: int, q: Question | None 
     if (j + 1 < len(tokens) and tokens[j + 1].norm in UNITS
             and adjacent(text, tokens[j], tokens[j + 1])
             and (q is None or not in_question(tokens[j + 1], q))):
-        end = tokens[j + 1].end
+        j += 1
+        end = tokens[j].end
+        # A duration of several units is one answer: "1 hour 50 minutes", "2 years and 3
+        # months".
+        while True:
+            k = j + 1
+            if k < len(tokens) and tokens[k].norm == "and" and adjacent(text, tokens[j],
+                                                                         tokens[k]):
+                k += 1
+            if not (k + 1 < len(tokens) and tokens[k].surface[:1].isdigit()
+                    and tokens[k + 1].norm in TIME_UNITS and tokens[j].norm in TIME_UNITS
+                    and adjacent(text, tokens[k - 1], tokens[k])
+                    and adjacent(text, tokens[k], tokens[k + 1])):
+                break
+            j = k + 1
+            end = tokens[j].end
+    # A rate is part of the amount: "$48.20 a month", "15,000 litres per year" (unless the
+    # question names it: "how many times a year …?" → "twice").
+    if (j + 2 < len(tokens) and tokens[j + 1].norm in ("a", "an", "per", "each", "every")
+            and tokens[j + 2].norm in TIME_UNITS and adjacent(text, tokens[j], tokens[j + 1])
+            and adjacent(text, tokens[j + 1], tokens[j + 2])
+            and (q is None or not in_question(tokens[j + 2], q))):
+        end = tokens[j + 2].end
     return start, end
 
 

@@ -27,13 +27,19 @@ _PART_OF_DAY = r"\s+(?:morning|afternoon|evening|night)"
 _MONTH_DATE = (rf"(?:(?:early|late|mid)[- ])?(?:{_MONTHS})(?:\s+{_DAY}"
                rf"(?:\s*(?:to|-|–|and)\s*{_DAY})?)?(?:,?\s+{_YEAR})?")
 _DAY_MONTH = rf"{_DAY}(?:\s*(?:to|-|–|and)\s*{_DAY})?\s+(?:{_MONTHS})(?:,?\s+{_YEAR})?"
+_ORDINALS_RE = "|".join(ORDINALS)
 _DATE = rf"(?:(?:{_WEEKDAYS})(?:,?\s+(?:{_DAY_MONTH}|{_MONTH_DATE}))?|{_DAY_MONTH}|{_MONTH_DATE})"
 _ORDINALS = "|".join(ORDINALS)
 #: Time expressions, whole: "Monday at 6pm", "6 March 2024", "January 2025", "the 1990s",
 #: "last month", "in 2015" (the preposition is trimmed off the answer).
+# A day that recurs: "on the second Tuesday of each month", "every Friday".
+_RECURRING = (rf"\s+(?:on\s+the\s+(?:{_ORDINALS_RE}|last)\s+(?:{_WEEKDAYS})\s+of\s+"
+              rf"(?:each|every|the)\s+month|(?:on\s+)?every\s+(?:{_WEEKDAYS}|day|week|month))")
+_YEARS = r"(?:1[0-9]|20)\d{2}(?!\d)"
 TIME_RE = re.compile(
-    rf"\b{_DATE}(?:{_PART_OF_DAY})?(?:,?{_AT_CLOCK})?"
-    rf"|\b(?:{_CLOCK})(?:\s+(?:on\s+)?{_DATE})?"
+    rf"\bbetween\s+{_YEARS}\s+and\s+{_YEARS}|\bfrom\s+{_YEARS}\s+(?:to|until)\s+{_YEARS}"
+    rf"|\b{_DATE}(?:{_PART_OF_DAY})?(?:,?{_AT_CLOCK})?"
+    rf"|\b(?:{_CLOCK})(?:\s+(?:on\s+)?{_DATE}|{_RECURRING})?"
     r"|\b(?:last|this|next|earlier this|later this|early this|late last|the past|the last|"
     r"the previous|the following)\s+(?:week|month|year|decade|century|season|weekend|"
     r"spring|summer|autumn|fall|winter|morning|afternoon|evening|night)\b"

@@ -34,7 +34,7 @@ from quotebot.ingest.fetch import (
     fetch_url,
     fetch_url_async,
 )
-from quotebot.ingest.html import extract_html
+from quotebot.ingest.html import MAX_TEXT_BYTES, extract_html, too_large
 from quotebot.ingest.pdf import extract_pdf
 from quotebot.ingest.save import save_document, slugify
 from quotebot.models import Document
@@ -85,9 +85,14 @@ def kind_of(name: str, data: bytes = b"") -> str | None:
 
 
 def extract_bytes(data: bytes, *, name: str, kind: str | None = None, doc_id: str | None = None,
-                  url: str = "", charset: str | None = None, path: str = "") -> Document:
+                  url: str = "", charset: str | None = None, path: str = "",
+                  max_bytes: int | None = None) -> Document:
     """A document from a file's bytes; ``name`` is the file's name (it gives the kind when
-    ``kind`` is not given, the id when ``doc_id`` is not, and names the file in messages)."""
+    ``kind`` is not given, the id when ``doc_id`` is not, and names the file in messages).
+
+    Reading stops as soon as the text passes ``max_bytes`` (UTF-8; default
+    :data:`~quotebot.ingest.html.MAX_TEXT_BYTES`) with CorpusError ``document_too_large``,
+    and a PDF's reading stops after :data:`~quotebot.ingest.pdf.MAX_SECONDS`."""
     kind = kind or kind_of(name, data)
     doc_id = doc_id or slugify(Path(name).stem) or "document"
     # Messages name a file by its name, a page by its host only.
@@ -96,11 +101,15 @@ def extract_bytes(data: bytes, *, name: str, kind: str | None = None, doc_id: st
         raise CorpusError(f"{shown} is larger than {MAX_FILE_BYTES // 2**20} MB; quotebot reads "
                           "articles, not archives.", code="file_too_large")
     if kind == "pdf":
-        return replace(extract_pdf(data, doc_id=doc_id, name=shown, url=url), path=path)
+        return replace(extract_pdf(data, doc_id=doc_id, name=shown, url=url,
+                                   max_bytes=max_bytes), path=path)
     if kind == "html":
-        return replace(extract_html(data, doc_id=doc_id, name=shown, url=url, charset=charset),
-                       path=path)
+        return replace(extract_html(data, doc_id=doc_id, name=shown, url=url, charset=charset,
+                                    max_bytes=max_bytes), path=path)
     if kind in ("text", "markdown"):
+        limit = MAX_TEXT_BYTES if max_bytes is None else max_bytes
+        if limit and len(data) > limit:
+            raise too_large(shown, limit)
         if url:
             # A server's text is read as it says it is encoded, never refused for a bad byte.
             try:
@@ -118,8 +127,10 @@ def _with_url(doc: Document, url: str) -> Document:
     return doc if doc.url else replace(doc, url=url)
 
 
-def extract_file(path: str | os.PathLike[str], doc_id: str | None = None) -> Document:
-    """A document from one file (.txt, .md, .html/.htm, .pdf)."""
+def extract_file(path: str | os.PathLike[str], doc_id: str | None = None, *,
+                 max_bytes: int | None = None) -> Document:
+    """A document from one file (.txt, .md, .html/.htm, .pdf), its text at most
+    ``max_bytes`` (see :func:`extract_bytes`)."""
     file = Path(path)
     try:
         size = file.stat().st_size
@@ -130,34 +141,39 @@ def extract_file(path: str | os.PathLike[str], doc_id: str | None = None) -> Doc
     except OSError as exc:
         raise CorpusError(f"Cannot read {str(file)!r}: {exc.strerror or exc}.",
                           code="corpus_unreadable") from exc
-    return extract_bytes(data, name=str(file), doc_id=doc_id or file.stem, path=str(file))
+    return extract_bytes(data, name=str(file), doc_id=doc_id or file.stem, path=str(file),
+                         max_bytes=max_bytes)
 
 
-def document_from_page(page: FetchedPage) -> Document:
-    """A document from a fetched link (its text extracted as its kind requires)."""
+def document_from_page(page: FetchedPage, *, max_bytes: int | None = None) -> Document:
+    """A document from a fetched link (its text extracted as its kind requires, at most
+    ``max_bytes``)."""
     parts = urlsplit(page.url)
     host = parts.hostname or "the link"
     last = [p for p in parts.path.split("/") if p][-1:] or [host]
     doc_id = slugify(re.sub(r"\.[A-Za-z0-9]{1,5}$", "", last[0])) or slugify(host) or "page"
     return extract_bytes(page.body, name=f"the page from {host}", kind=page.kind, doc_id=doc_id,
-                         url=page.url, charset=page.charset)
+                         url=page.url, charset=page.charset, max_bytes=max_bytes)
 
 
 def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = None,
-                skipped: list[CorpusError] | None = None) -> list[Document]:
-    """The documents of a file, a folder (its supported files, hidden ones left out) or a link.
+                skipped: list[CorpusError] | None = None,
+                max_bytes: int | None = None) -> list[Document]:
+    """The documents of a file, a folder (its supported files, hidden ones left out) or a link;
+    each document's text is read up to ``max_bytes`` at most (see :func:`extract_bytes`).
 
     In a folder, a file that cannot be read is left out (its error appended to ``skipped``
     when given, and logged); a single file or link that cannot be read is an error.
     """
     if is_url(source):
-        return [_nonempty(document_from_page(fetch_url(str(source), policy=policy)))]
+        return [_nonempty(document_from_page(fetch_url(str(source), policy=policy),
+                                             max_bytes=max_bytes))]
     root = Path(source).expanduser()
     if not root.exists():
         raise CorpusError(f"{str(root)!r} does not exist. Give a file, a folder or an http(s) "
                           "link.", code="corpus_not_found")
     if root.is_file():
-        return [_nonempty(extract_file(root))]
+        return [_nonempty(extract_file(root, max_bytes=max_bytes))]
     files = sorted(p for p in root.rglob("*")
                    if p.is_file() and p.suffix.lower() in SUFFIX_KINDS
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
@@ -168,7 +184,7 @@ def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = 
     errors: list[CorpusError] = []
     for file, doc_id in unique_ids(files, root):
         try:
-            docs.append(_nonempty(extract_file(file, doc_id)))
+            docs.append(_nonempty(extract_file(file, doc_id, max_bytes=max_bytes)))
         except CorpusError as exc:
             log.warning("skipping %s", exc.message)
             errors.append(exc)
@@ -181,13 +197,16 @@ def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = 
 
 async def load_source_async(source: str | os.PathLike[str], *,
                             policy: FetchPolicy | None = None,
-                            skipped: list[CorpusError] | None = None) -> list[Document]:
+                            skipped: list[CorpusError] | None = None,
+                            max_bytes: int | None = None) -> list[Document]:
     """:func:`load_source` for an event loop: links are fetched without blocking, and text is
     extracted (which takes CPU time) in a worker thread."""
     if is_url(source):
         page = await fetch_url_async(str(source), policy=policy)
-        return [_nonempty(await asyncio.to_thread(document_from_page, page))]
-    return await asyncio.to_thread(load_source, source, policy=policy, skipped=skipped)
+        return [_nonempty(await asyncio.to_thread(document_from_page, page,
+                                                  max_bytes=max_bytes))]
+    return await asyncio.to_thread(load_source, source, policy=policy, skipped=skipped,
+                                   max_bytes=max_bytes)
 
 
 def _nonempty(doc: Document) -> Document:

@@ -20,6 +20,7 @@ import itertools
 import logging
 import re
 import statistics
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,12 +28,15 @@ from typing import Any
 
 from quotebot.corpus import title_of
 from quotebot.errors import CorpusError
+from quotebot.ingest.html import MAX_TEXT_BYTES, too_large
 from quotebot.models import Document
 
 log = logging.getLogger(__name__)
 
 #: Pages beyond this are not read: a book is not an article.
 MAX_PAGES = 2000
+#: Seconds one PDF may take to read.
+MAX_SECONDS = 60
 #: A gap between lines this many times the usual one ends a paragraph.
 PARAGRAPH_GAP = 1.4
 #: A line whose first character sits this many font sizes right of the line before starts one.
@@ -59,11 +63,15 @@ class _Line:
     size: float
 
 
-def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "") -> Document:
+def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
+                max_bytes: int | None = None) -> Document:
     """The text of a PDF's text layer, one paragraph per line, with its title, author and date.
 
-    ``name`` is what messages call the file (quoted, or "the page from HOST"). CorpusError
-    codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``.
+    ``name`` is what messages call the file (quoted, or "the page from HOST"). Reading stops,
+    page by page, once the text passes ``max_bytes`` (UTF-8, default
+    :data:`~quotebot.ingest.html.MAX_TEXT_BYTES`) or takes longer than :data:`MAX_SECONDS`.
+    CorpusError codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``,
+    ``document_too_large``.
     """
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -86,6 +94,9 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "") -> Docume
     except Exception as exc:  # a damaged file fails in many ways inside pypdf
         raise _unreadable(name) from exc
 
+    limit = MAX_TEXT_BYTES if max_bytes is None else max_bytes
+    deadline = time.monotonic() + MAX_SECONDS
+    read = 0
     page_lines: list[list[_Line]] = []
     for number, page in enumerate(pages, start=1):
         try:
@@ -94,6 +105,15 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "") -> Docume
             log.warning("%s: page %d has text quotebot could not read (%s)", name, number,
                         type(exc).__name__)
             page_lines.append([])
+        # The cap holds while reading: a 2,000-page file stops at the page that passes it.
+        read += sum(len(line.text.encode("utf-8", "surrogatepass")) + 1
+                    for line in page_lines[-1])
+        if limit and read > limit:
+            raise too_large(name, limit)
+        if time.monotonic() > deadline:
+            raise CorpusError(f"{name} takes too long to read (over {MAX_SECONDS} seconds, "
+                              f"{number} pages); add a shorter part of it.",
+                              code="document_too_large")
     text = paragraphs_text(page_lines)
     if not text.strip():
         raise CorpusError(

@@ -33,7 +33,8 @@ from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
 #: Every array of a generation (``.npy``), besides those of the string tables.
 _ARRAYS = (*_PER_SENTENCE, "indptr", "indices", "tf", "weights",
-           "para_indptr", "para_indices", "para_tf", "para_weights", "para_len",
+           "term_max", "para_indptr", "para_indices", "para_tf", "para_weights", "para_len",
+           "para_term_max",
            "tok_ptr", "tok_form", "tok_start",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
@@ -52,10 +53,10 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "doc_idx": index.doc_idx, "paragraph": index.paragraph,
         "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
         "doc_len": matrix.doc_len, "indptr": matrix.indptr, "indices": matrix.indices,
-        "tf": matrix.tf, "weights": matrix.weights,
+        "tf": matrix.tf, "weights": matrix.weights, "term_max": matrix.max_weights,
         "para_indptr": index.paragraphs.indptr, "para_indices": index.paragraphs.indices,
         "para_tf": index.paragraphs.tf, "para_weights": index.paragraphs.weights,
-        "para_len": index.paragraphs.doc_len,
+        "para_len": index.paragraphs.doc_len, "para_term_max": index.paragraphs.max_weights,
         "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
         "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
         "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
@@ -137,8 +138,12 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
     offsets = np.asarray(load_array(gen / "text_offsets.npy", root))
     blob = map_bytes(gen / "texts.bin", root)
     bm25 = manifest["bm25"]
+    for name in ("term_max", "para_term_max"):
+        if arrays[name].shape != (n_terms,):
+            raise damaged(root, gen / f"{name}.npy", "does not match the term count")
     matrix = BM25Matrix(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["weights"],
-                        arrays["doc_len"], float(bm25["k1"]), float(bm25["b"]))
+                        arrays["doc_len"], float(bm25["k1"]), float(bm25["b"]),
+                        _max=arrays["term_max"])
     return SentenceIndex(
         docs=docs,
         texts=_blob_texts(blob, offsets),
@@ -148,7 +153,7 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         matrix=matrix,
         paragraphs=BM25Matrix(arrays["para_indptr"], arrays["para_indices"], arrays["para_tf"],
                               arrays["para_weights"], arrays["para_len"], float(bm25["k1"]),
-                              float(bm25["b"])),
+                              float(bm25["b"]), _max=arrays["para_term_max"]),
         tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
         forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
                     arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
