@@ -576,7 +576,8 @@ async def _document_from_request(request: web.Request) -> Extraction:
     config = request.app[CONFIG]
     if request.content_type == "multipart/form-data":
         name, upload = await _read_upload(request)
-        return functools.partial(extract_bytes, upload, name=name)
+        return functools.partial(extract_bytes, upload, name=name,
+                                 max_bytes=config.max_document_bytes)
     data = await read_json_object(request, max_body=config.max_document_bytes + 64 * 1024,
                                   timeout=UPLOAD_TIMEOUT)
     url = _field(data, "url", str)
@@ -604,7 +605,7 @@ async def _document_from_link(request: web.Request, url: str) -> Extraction:
                        "The field 'url' must be an http:// or https:// link.")
     config = request.app[CONFIG]
     page = await fetch_url_async(url, policy=FetchPolicy(max_bytes=config.max_document_bytes))
-    return functools.partial(document_from_page, page)
+    return functools.partial(document_from_page, page, max_bytes=config.max_document_bytes)
 
 
 async def _read_upload(request: web.Request) -> tuple[str, bytes]:
@@ -789,7 +790,11 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
-    app[SHELF] = Shelf(config.data_dir, semantic=config.semantic) if config.data_dir else None
+    shelf = Shelf(config.data_dir, semantic=config.semantic) if config.data_dir else None
+    app[SHELF] = shelf
+    if shelf is not None and (config.libraries_enabled or config.web_uploads_enabled or (
+            config.telegram_webhook_enabled and config.chat_libraries_enabled)):
+        shelf.adds.start()  # so that the first add does not wait for the processes
     engine = answerer.engine
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
              len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
@@ -797,7 +802,6 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].health()  # logs a warning now if Redis is configured but not usable
     yield
     answerer.close()
-    shelf = app[SHELF]
     if shelf is not None:
         shelf.close()
     await app[STORE].close()

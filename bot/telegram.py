@@ -453,6 +453,7 @@ class TelegramBot:
         if config.chat_libraries_enabled:
             assert config.data_dir is not None
             self.shelf = shelf or Shelf(config.data_dir, semantic=config.semantic)
+            self.shelf.adds.start()  # so that the first add does not wait for the processes
         self.limiter = RateLimiter(config.rate_limit_chat)
         self._warned: set[int] = set()
         self._texts: Texts | None = None
@@ -761,7 +762,7 @@ class TelegramBot:
             log.warning("could not download a document from the Bot API: %s", _short(exc))
             raise QuotebotError("I could not download that file from Telegram. Please send it "
                                 "again.", code="download_failed") from None
-        return functools.partial(extract_bytes, data, name=name)
+        return functools.partial(extract_bytes, data, name=name, max_bytes=limit)
 
     async def _fetch(self, link: str) -> Callable[[], Document]:
         """The page a link points to (a public address; fetched without blocking); its
@@ -770,7 +771,8 @@ class TelegramBot:
 
         page = await fetch_url_async(link, policy=FetchPolicy(
             max_bytes=self.config.max_document_bytes))
-        return functools.partial(document_from_page, page)
+        return functools.partial(document_from_page, page,
+                                 max_bytes=self.config.max_document_bytes)
 
     async def add_article(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
                           fetch: Callable[[], Awaitable[Callable[[], Document]]], *,

@@ -395,7 +395,8 @@ def test_web_page_libraries_go_with_their_sessions_and_are_limited_in_number(
     (tmp_path / ("web-" + "b" * 32) / "mine.md").write_text("Someone's own notes.\n")
     env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_WEB_MAX_LIBRARIES": "1"}
     with serve(env=env) as server:
-        assert wait_until(lambda: not (tmp_path / ("web-" + "a" * 32)).exists(), 20)
+        assert wait_until(lambda: not (tmp_path / ("web-" + "a" * 32)).exists() and not (
+            tmp_path / ("web-" + "b" * 32) / ".quotebot-index").exists(), 30)
         assert (tmp_path / ("web-" + "b" * 32) / "mine.md").exists()
         assert not list((tmp_path / ("web-" + "b" * 32)).glob("note*"))
         assert Library(tmp_path / "news").documents()[0].id == "note"
