@@ -196,6 +196,8 @@ class AddQueue:
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(result.result())
+        if name in self._tenants:  # just served: behind those who waited meanwhile
+            self._tenants.move_to_end(name)
         self._settle(name, state)
         self._start_next()
 
