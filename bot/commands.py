@@ -19,7 +19,7 @@ from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
 
 if TYPE_CHECKING:
-    from quotebot.bot.config import BotConfig
+    from .config import BotConfig
 
 #: Seconds a thread holds the interpreter lock before another that waits may take it.
 SWITCH_INTERVAL = 0.0005
@@ -42,7 +42,7 @@ class SecretSafeCommand(click.Command):
             import os
             import re
 
-            from quotebot.bot.config import Redactor
+            from .config import Redactor
 
             args = given_args
             given = [os.environ.get(name) for name in _SECRET_VARIABLES]
@@ -197,7 +197,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
-    from quotebot.bot.config import (
+    from .config import (
         BotConfig,
         check_api_key,
         default_data_dir,
@@ -233,7 +233,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
     if workers == 1:
         _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))
         return
-    from quotebot.bot.workers import check_port, serve_workers
+    from .workers import check_port, serve_workers
 
     if not redis_url:
         click.echo(f"Note: the {workers} workers do not share conversations, rate limits or "
@@ -264,7 +264,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool = False
                ) -> None:
     """Serve ``config`` in this process until stopped; every start failure is one line."""
-    from quotebot.bot.server import create_app, run_app
+    from .server import create_app, run_app
 
     host, port = config.host, config.port
     started = False
@@ -345,7 +345,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
     """
     import asyncio
 
-    from quotebot.bot.config import BotConfig, default_data_dir, install_redaction
+    from .config import BotConfig, default_data_dir, install_redaction
 
     install_redaction(token, webhook_secret)  # first: nothing below may show them
     token = _checked_settings(token, api_base_url, webhook_secret if set_webhook else None)
@@ -359,7 +359,8 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
                        data_dir=data_dir or default_data_dir(),
                        max_document_bytes=_mb(max_document_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=_mb(chat_max_mb), api_base_file_url=api_base_file_url)
-    from quotebot.bot import telegram as tg
+    from . import telegram_start as tg
+    from .telegram import TelegramBot
 
     try:
         if delete_webhook:
@@ -377,14 +378,14 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
             return
         # A wrong token or address fails here, in a second, before the corpus is loaded.
         asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
-        from quotebot.bot.answerer import Answerer
-        from quotebot.bot.metrics import Metrics
-        from quotebot.bot.sessions import make_store
+        from .answerer import Answerer
+        from .metrics import Metrics
+        from .sessions import make_store
 
         answerer = Answerer.open(corpus, index_dir, semantic=semantic)
         engine = answerer.engine
-        bot = tg.TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl),
-                             Metrics(), config)
+        bot = TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl), Metrics(),
+                          config)
         application = bot.build_application(webhook=False)
 
         def announce() -> None:
@@ -405,7 +406,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
 def _checked_settings(token: str | None, api_base_url: str, webhook_secret: str | None) -> str:
     """The token, once it, the Bot API URL and the webhook secret can work; otherwise one
     sentence (never holding a secret) and exit status 2."""
-    from quotebot.bot.telegram import (
+    from .telegram_start import (
         TelegramSettingError,
         check_api_base_url,
         check_token,
@@ -425,7 +426,7 @@ def _checked_settings(token: str | None, api_base_url: str, webhook_secret: str 
 def _unexpected(exc: BaseException) -> str:
     import logging
 
-    from quotebot.bot.config import redact
+    from .config import redact
 
     logging.getLogger("quotebot.bot").debug("start failed", exc_info=exc)
     text = " ".join(redact(str(exc)).split())[:160]

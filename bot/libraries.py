@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from quotebot.bot.adding import AddQueue
 from quotebot.errors import QuotebotError
 from quotebot.library import (
     LOCK,
@@ -41,10 +40,13 @@ from quotebot.session import SessionState, follow_up, is_more
 from quotebot.store.catalogue import LIBRARY_INDEX
 from quotebot.store.model import DocInfo
 
+from .adding import AddQueue
+
 if TYPE_CHECKING:
-    from quotebot.bot.answerer import Answerer
-    from quotebot.bot.sessions import SessionStore
     from quotebot.engine import QuoteEngine
+
+    from .answerer import Answerer
+    from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
