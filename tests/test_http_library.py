@@ -411,29 +411,31 @@ def test_web_page_libraries_go_with_their_sessions_and_are_limited_in_number(
 
 
 def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
+    from types import SimpleNamespace
 
+    from quotebot.bot import sessions
     from quotebot.bot.libraries import Shelf, keep_session_library, sweep_session_libraries
-    from quotebot.bot.sessions import MemorySessionStore
     from quotebot.library import LibraryLimits
     from quotebot.models import Document
 
+    now = [1000.0]  # the store's clock, moved by hand
+    monkeypatch.setattr(sessions, "time", SimpleNamespace(monotonic=lambda: now[0]))
+
     async def lifetime() -> tuple[list[str], list[str], list[str]]:
-        store = MemorySessionStore(ttl=2)
+        store = sessions.MemorySessionStore(ttl=60)
         shelf = Shelf(tmp_path, semantic="off")
         try:
             for name in ("web-live", "web-ending"):
                 await keep_session_library(store, name)
                 await shelf.add(name, functools.partial(
                     Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
-            for name in ("web-live", "web-ending"):  # the sessions' last questions
-                await keep_session_library(store, name)
             await keep_session_library(store, "web-never-added", only_if_kept=True)
             first = await sweep_session_libraries(shelf, store)
-            await asyncio.sleep(1.2)
-            await keep_session_library(store, "web-live", only_if_kept=True)
-            await asyncio.sleep(1.2)
+            now[0] += 40
+            await keep_session_library(store, "web-live", only_if_kept=True)  # asked again
+            now[0] += 40  # the other session's last question was 80 s ago
             second = await sweep_session_libraries(shelf, store)
             return first, second, shelf.session_libraries()
         finally:
