@@ -134,7 +134,7 @@ def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
               for name in _MATRIX_ARRAYS]
     vocab = json.loads((folder / "vocab.json").read_text())
     matrix = BM25Matrix(*arrays)
-    if (folder / "term_max.npy").is_file():
+    if (folder / "term_max.npy").is_file() and hasattr(matrix, "max_weights"):
         matrix._max = np.load(folder / "term_max.npy", mmap_mode="r")
     return matrix, {term: i for i, term in enumerate(vocab)}
 
@@ -296,7 +296,36 @@ def build_news(n: int, work: Path) -> dict[str, Any]:
     build_s = time.perf_counter() - started
     return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
-            "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb()}
+            "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb(),
+            "tokens": int(index.tokens.form.shape[0]),
+            "postings": int(index.matrix.indices.shape[0]),
+            "paragraph_postings": int(index.paragraphs.indices.shape[0]),
+            "parts_mb": index_parts_mb(work / "news-index")}
+
+
+#: The parts of a saved index, by the files that hold them (prefixes of their names).
+INDEX_PARTS = {
+    "text": ("texts.bin", "text_offsets"),
+    "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
+                       "docs.json", "manifest.json"),
+    "sentence postings": ("indptr", "indices", "tf.", "weights", "term_max"),
+    "paragraph postings": ("para_",),
+    "vocabulary": ("vocab",),
+    "token table": ("tok_",),
+    "word forms": ("forms", "form_", "term_forms"),
+    "words": ("words", "word_count", "delete_"),
+}
+
+
+def index_parts_mb(folder: Path) -> dict[str, float]:
+    """MB on disk of each part of the saved index's current generation."""
+    gen = folder / (folder / "CURRENT").read_text().strip()
+    out = dict.fromkeys(INDEX_PARTS, 0.0)
+    for path in gen.iterdir():
+        part = next((name for name, prefixes in INDEX_PARTS.items()
+                     if path.name.startswith(prefixes)), "other")
+        out[part] = out.get(part, 0.0) + path.stat().st_size / 1e6
+    return out
 
 
 def questions(index: Any, n: int) -> list[str]:
@@ -390,6 +419,39 @@ def news_bm25s(n: int, work: Path) -> dict[str, Any]:
     return {"bm25s_p50_ms": stats["p50_ms"], "bm25s_p99_ms": stats["p99_ms"]}
 
 
+def news_tantivy(n: int, work: Path) -> dict[str, Any]:
+    """tantivy over the same sentences' terms (one document a sentence, as in part 1):
+    build time and memory, index size, and retrieval of the top 10 for the same terms."""
+    import tantivy
+
+    started = time.perf_counter()
+    (work / "news-tantivy").mkdir()
+    index = tantivy.Index(_tantivy_schema(), path=str(work / "news-tantivy"))
+    writer = index.writer(heap_size=TANTIVY_HEAP, num_threads=1)
+    with open(work / "news-tokens.txt", encoding="utf-8") as fh:
+        for line in fh:
+            writer.add_document(tantivy.Document(body=line.rstrip("\n")))
+    writer.commit()
+    writer.wait_merging_threads()
+    build_s = time.perf_counter() - started
+    index.reload()
+    searcher = index.searcher()
+    schema = _tantivy_schema()
+    _, query_terms = _news_queries(work)
+
+    def search(q: list[str]) -> Any:
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "body", t,
+                                                             index_option="freq"))
+             for t in q])
+        return searcher.search(query, 10, count=False).hits
+
+    stats = latencies(search, [q for q in query_terms if q])
+    return {"tantivy_p50_ms": stats["p50_ms"], "tantivy_p99_ms": stats["p99_ms"],
+            "tantivy_build_s": build_s, "tantivy_size_mb": dir_mb(work / "news-tantivy"),
+            "tantivy_build_rss_mb": peak_rss_mb()}
+
+
 def news_rank_bm25(n: int, work: Path) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
@@ -410,7 +472,8 @@ WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
     "tantivy.build": build_tantivy, "tantivy.serve": serve_tantivy,
     "rank-bm25.build": build_and_serve_rank_bm25,
     "news.write": write_news, "news.build": build_news, "news.tokens": news_tokens,
-    "news.serve": serve_news, "news.bm25s": news_bm25s, "news.rank-bm25": news_rank_bm25,
+    "news.serve": serve_news, "news.bm25s": news_bm25s, "news.tantivy": news_tantivy,
+    "news.rank-bm25": news_rank_bm25,
 }
 
 
@@ -440,6 +503,18 @@ def run(worker: str, n: int, work: Path) -> dict[str, Any]:
     result["process_s"] = time.perf_counter() - started
     result.setdefault("load_average", load)
     return result
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds (the first round's other values), with every
+    round's p50 kept as ``p50_rounds_ms``."""
+    out = dict(rounds[0])
+    for key, value in rounds[0].items():
+        if isinstance(value, float):
+            out[key] = float(np.median([r[key] for r in rounds]))
+    out["p50_rounds_ms"] = [r["p50_ms"] for r in rounds]
+    out["load_average_rounds"] = [r["load_average"] for r in rounds]
+    return out
 
 
 def agreement(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -489,14 +564,22 @@ def main() -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS),
                         help=f"peers of part 1 besides quotebot and bm25s (default: "
                         f"{','.join(SYSTEMS)})")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="serving rounds of part 1, systems taking turns (median kept)")
     parser.add_argument("--out", default="scale.json",
                         help="file name of the results in benchmarks/results/")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--docs", action="store_true",
+                        help="only rewrite docs/performance.md's figures from the saved "
+                        "benchmarks/results/scale.json")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         name, n, work = args.worker
         print(json.dumps(WORKERS[name](int(n), Path(work))))
+        return
+    if args.docs:
+        write_docs(json.loads((RESULTS / "scale.json").read_text()))
         return
 
     systems = {"quotebot", "bm25s", *args.systems.split(",")}
@@ -511,10 +594,17 @@ def main() -> None:
         row: dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             work = Path(tmp)
-            for system in ("quotebot", "tantivy", "bm25s"):
-                if system in systems:
-                    row[system] = run(f"{system}.build", n, work)
-                    row[system].update(run(f"{system}.serve", n, work))
+            served = [s for s in ("quotebot", "tantivy", "bm25s") if s in systems]
+            for system in served:
+                row[system] = run(f"{system}.build", n, work)
+            # Serving in turns, round after round: a burst of other work on the machine
+            # falls on one round of every system, and the median round is kept.
+            rounds: dict[str, list[dict[str, Any]]] = {s: [] for s in served}
+            for _ in range(args.rounds):
+                for system in served:
+                    rounds[system].append(run(f"{system}.serve", n, work))
+            for system in served:
+                row[system].update(median_round(rounds[system]))
             if n <= args.rank_bm25_max and "rank-bm25" in systems:
                 row["rank-bm25"] = run("rank-bm25.build", n, work)
         row["agreement"] = agreement(row["quotebot"].pop("top10"), row["bm25s"].pop("top10"))
@@ -527,10 +617,13 @@ def main() -> None:
             run("news.tokens", n, Path(tmp))
             row.update(run("news.serve", n, Path(tmp)))
             row.update(run("news.bm25s", n, Path(tmp)))
+            if "tantivy" in systems:
+                row.update(run("news.tantivy", n, Path(tmp)))
             if n <= args.rank_bm25_max:
                 row.update(run("news.rank-bm25", n, Path(tmp)))
         results["text"][str(n)] = row
     results["wall_s"] = time.perf_counter() - wall
+    results["rounds"] = args.rounds
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(tables(results))
@@ -545,10 +638,37 @@ def _f(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _loads(results: dict[str, Any]) -> list[float]:
+    """Every recorded one-minute load average of the run."""
+    found: list[float] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "load_average" and isinstance(item, (int, float)):
+                    found.append(float(item))
+                else:
+                    walk(item)
+
+    walk(results["tokens"])
+    walk(results["text"])
+    return found
+
+
 def tables(results: dict[str, Any]) -> str:
+    """The run's tables in Markdown (docs/performance.md holds them as printed)."""
     m = results["machine"]
-    lines = [f"Machine: {m['cpus']} CPUs, {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}",
-             "", "Part 1: the same token lists",
+    versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in m["versions"].items())
+    loads = _loads(results)
+    lines = [f"Run of {results['started']} UTC: {m['cpus']} CPUs ({m['cpu']}), "
+             f"{m['memory_gb']} GB, Python {m['python']}, {versions}. One-minute load "
+             f"average {m['load_average_at_start'][0]:.1f} at the start"
+             + (f", {min(loads):.1f}–{max(loads):.1f} at the starts of its "
+                f"{len(loads)} processes" if loads else "")
+             + f" (the machine has {m['cpus']} cores); the whole run took "
+             f"{results['wall_s'] / 60:.1f} min.",
+             "", "**Part 1: the same token lists** (serving: the median of "
+             f"{results.get('rounds', 1)} rounds, systems taking turns)",
              "", "| sentences | system | build s | size on disk MB | load s | query p50 ms | "
              "query p99 ms | queries/s (batch) | peak RSS MB serving | peak RSS MB building |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -562,6 +682,17 @@ def tables(results: dict[str, Any]) -> str:
                 f"{_f(d['load_s'], '.3f')} | {d['p50_ms']:.3f} | {d['p99_ms']:.3f} | "
                 f"{d['qps_batched']:,.0f} | {d['peak_rss_mb']:,.0f} | "
                 f"{_f(d['build_rss_mb'], ',.0f')} |")
+    if any("tantivy" in row for row in results["tokens"].values()):
+        lines += ["", "quotebot ÷ tantivy (below 1: quotebot takes less)", "",
+                  "| sentences | query p50 | build s | peak RSS building | size on disk | "
+                  "peak RSS serving |", "|---:|---:|---:|---:|---:|---:|"]
+        for n, row in results["tokens"].items():
+            if "tantivy" not in row:
+                continue
+            r = tantivy_ratios(row)
+            lines.append(f"| {int(n):,} | {r['p50_ms']:.2f}× | {r['build_s']:.2f}× | "
+                         f"{r['build_rss_mb']:.2f}× | {r['size_mb']:.2f}× | "
+                         f"{r['peak_rss_mb']:.2f}× |")
     lines += ["", "| sentences | p50 bm25s ÷ quotebot | p50 rank-bm25 ÷ quotebot | "
               "batch q/s quotebot ÷ bm25s | build bm25s ÷ quotebot | top-10 agreement with "
               "bm25s |", "|---:|---:|---:|---:|---:|---|"]
@@ -575,39 +706,136 @@ def tables(results: dict[str, Any]) -> str:
             + f" | {q['qps_batched'] / b['qps_batched']:,.0f}× | "
             f"{b['build_s'] / q['build_s']:.1f}× | {a['agree']}/{a['queries']} "
             f"({a['share']:.0%}) |")
-    if any("tantivy" in row for row in results["tokens"].values()):
-        lines += ["", "quotebot ÷ tantivy (below 1: quotebot takes less)", "",
-                  "| sentences | query p50 | build s | peak RSS building | size on disk | "
-                  "peak RSS serving | load average |", "|---:|---:|---:|---:|---:|---:|---|"]
-        for n, row in results["tokens"].items():
-            if "tantivy" not in row:
-                continue
-            r = tantivy_ratios(row)
-            loads = ", ".join(f"{row[s]['load_average']:.1f}" for s in ("quotebot", "tantivy")
-                              if "load_average" in row[s])
-            lines.append(f"| {int(n):,} | {r['p50_ms']:.2f}× | {r['build_s']:.2f}× | "
-                         f"{r['build_rss_mb']:.2f}× | {r['size_mb']:.2f}× | "
-                         f"{r['peak_rss_mb']:.2f}× | {loads} |")
     if results["text"]:
-        lines += ["", "Part 2: news-like text; quotebot's full answer (words only) next to "
-                  "retrieval alone, by quotebot, bm25s and rank-bm25, on the same sentences "
-                  "and the same query terms",
-                  "", "| sentences | documents | terms | build s | index MB | load s | "
-                  "retrieval p50 ms: quotebot | bm25s | rank-bm25 | full answer p50 ms | "
-                  "p99 ms | full answer ÷ bm25s retrieval (p50) | answered | peak RSS MB "
-                  "serving |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for d in results["text"].values():
-            rank = d.get("rank_bm25_p50_ms")
-            lines.append(
-                f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
-                f"{d['build_s']:.1f} | {d['size_mb']:.0f} | {d['load_s']:.3f} | "
-                f"{d['retrieval_p50_ms']:.2f} | {d['bm25s_p50_ms']:.2f} | "
-                f"{_f(rank, ',.1f')} | {d['p50_ms']:.2f} | {d['p99_ms']:.1f} | "
-                f"{d['p50_ms'] / d['bm25s_p50_ms']:.2f} | {d['answered']:.0%} | "
-                f"{d['peak_rss_mb']:,.0f} |")
-    lines += ["", f"Whole run: {results['wall_s'] / 60:.1f} min"]
+        lines += _text_tables(results["text"])
     return "\n".join(lines)
+
+
+def targets(results: dict[str, Any]) -> str:
+    """The index's targets at the largest size of the run, each with its figures."""
+    rows: list[tuple[str, str, bool]] = []
+    tokens = results["tokens"]
+    n, row = max(tokens.items(), key=lambda item: int(item[0]))
+    q = row["quotebot"]
+    if "tantivy" in row:
+        t = row["tantivy"]
+        size = f"{int(n):,} sentences, token lists"
+        rows += [
+            (f"retrieval p50 ≤ tantivy's ({size})",
+             f"{q['p50_ms']:.3f} ms vs {t['p50_ms']:.3f} ms: **{q['p50_ms'] / t['p50_ms']:.2f}×**",
+             q["p50_ms"] <= t["p50_ms"]),
+            (f"build time ≤ tantivy's ({size})",
+             f"{q['build_s']:.1f} s vs {t['build_s']:.1f} s: "
+             f"**{q['build_s'] / t['build_s']:.2f}×**",
+             q["build_s"] <= t["build_s"]),
+            (f"postings on disk ≤ 2× tantivy's index ({size})",
+             f"{q['size_mb']:.0f} MB vs {t['size_mb']:.0f} MB: "
+             f"**{q['size_mb'] / t['size_mb']:.1f}×**", q["size_mb"] <= 2 * t["size_mb"]),
+            (f"build peak RSS ≤ 1 GB ({size}, the benchmark's token lists included)",
+             f"{q['build_rss_mb']:,.0f} MB", q["build_rss_mb"] <= 1000)]
+    agree = [r["agreement"] for r in tokens.values()]
+    rows.append(("top-10 agreement with bm25s = 100%",
+                 " and ".join(f"{a['agree']}/{a['queries']}" for a in agree)
+                 + f" at {', '.join(f'{int(k):,}' for k in tokens)} sentences",
+                 all(a["agree"] == a["queries"] for a in agree)))
+    if results["text"]:
+        d = max(results["text"].values(), key=lambda d: d["sentences"])
+        size = f"{d['sentences']:,} sentences of news text"
+        if "tantivy_p50_ms" in d:
+            rows.append((f"retrieval p50 ≤ tantivy's ({size})",
+                         f"{d['retrieval_p50_ms']:.3f} ms vs {d['tantivy_p50_ms']:.3f} ms: "
+                         f"**{d['retrieval_p50_ms'] / d['tantivy_p50_ms']:.2f}×**",
+                         d["retrieval_p50_ms"] <= d["tantivy_p50_ms"]))
+            rows.append((f"full answer p50 ≤ 3× tantivy's retrieval p50 ({size})",
+                         f"{d['p50_ms']:.2f} ms vs {d['tantivy_p50_ms']:.3f} ms: "
+                         f"**{d['p50_ms'] / d['tantivy_p50_ms']:.0f}×**",
+                         d["p50_ms"] <= 3 * d["tantivy_p50_ms"]))
+            postings = d["parts_mb"]["sentence postings"]
+            rows.append((f"postings on disk ≤ 2× tantivy's index of the same terms ({size})",
+                         f"{postings:.0f} MB vs {d['tantivy_size_mb']:.0f} MB: "
+                         f"**{postings / d['tantivy_size_mb']:.1f}×**",
+                         postings <= 2 * d["tantivy_size_mb"]))
+        rows += [
+            (f"build peak RSS ≤ 1 GB ({size})", f"{d['build_rss_mb']:,.0f} MB",
+             d["build_rss_mb"] <= 1000),
+            (f"whole index ≤ 2× its text ({size})",
+             f"{d['size_mb']:.0f} MB for {d['text_mb']:.0f} MB: "
+             f"**{d['size_mb'] / d['text_mb']:.1f}×**", d["size_mb"] <= 2 * d["text_mb"])]
+    lines = ["| target | measured | |", "|---|---|---|"]
+    lines += [f"| {what} | {figures} | {'met' if met else '**not met**'} |"
+              for what, figures, met in rows]
+    return "\n".join(lines)
+
+
+def docs_block(results: dict[str, Any]) -> str:
+    """What docs/performance.md shows of a run, between its markers."""
+    return f"{targets(results)}\n\n{tables(results)}"
+
+
+DOCS_PAGE = HERE.parent / "docs" / "performance.md"
+DOCS_BEGIN = "<!-- bench_scale.py: from benchmarks/results/scale.json -->"
+DOCS_END = "<!-- end of bench_scale.py's figures -->"
+
+
+def write_docs(results: dict[str, Any]) -> None:
+    """Put the run's figures into docs/performance.md, between the markers."""
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    head, rest = page.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    DOCS_PAGE.write_text(f"{head}{DOCS_BEGIN}\n{docs_block(results)}\n{DOCS_END}{tail}",
+                         encoding="utf-8")
+
+
+def _text_tables(text: dict[str, Any]) -> list[str]:
+    lines = ["", "**Part 2: news-like text** (quotebot's full answer, words only, next to "
+             "retrieval alone by quotebot, tantivy, bm25s and rank-bm25 on the same "
+             "sentences' terms and the same query terms)",
+             "", "| sentences | documents | terms | build s | build peak RSS MB | index MB | "
+             "text MB | load s | retrieval p50 ms: quotebot | tantivy | bm25s | rank-bm25 | "
+             "full answer p50 ms | p99 ms | full answer ÷ tantivy retrieval (p50) | answered | "
+             "peak RSS MB serving |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             "---:|---:|"]
+    for d in text.values():
+        tantivy = d.get("tantivy_p50_ms")
+        lines.append(
+            f"| {d['sentences']:,} | {d['documents']:,} | {d['terms']:,} | "
+            f"{d['build_s']:.1f} | {d['build_rss_mb']:,.0f} | {d['size_mb']:.0f} | "
+            f"{d['text_mb']:.0f} | {d['load_s']:.3f} | {d['retrieval_p50_ms']:.3f} | "
+            f"{_f(tantivy, '.3f')} | {d['bm25s_p50_ms']:.2f} | "
+            f"{_f(d.get('rank_bm25_p50_ms'), ',.1f')} | {d['p50_ms']:.2f} | "
+            f"{d['p99_ms']:.1f} | "
+            + (f"{d['p50_ms'] / tantivy:.1f}×" if tantivy else "—")
+            + f" | {d['answered']:.0%} | {d['peak_rss_mb']:,.0f} |")
+    with_tantivy = [d for d in text.values() if "tantivy_build_s" in d]
+    if with_tantivy:
+        lines += ["", "| sentences | build s: quotebot (text to index) | tantivy (terms to "
+                  "postings) | build peak RSS MB: quotebot | tantivy | quotebot's postings MB "
+                  "(sentences) | tantivy's index MB | postings ÷ tantivy |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for d in with_tantivy:
+            postings = d["parts_mb"]["sentence postings"]
+            lines.append(
+                f"| {d['sentences']:,} | {d['build_s']:.1f} | {d['tantivy_build_s']:.1f} | "
+                f"{d['build_rss_mb']:,.0f} | {d['tantivy_build_rss_mb']:,.0f} | "
+                f"{postings:.0f} | {d['tantivy_size_mb']:.0f} | "
+                f"{postings / d['tantivy_size_mb']:.1f}× |")
+    largest = max(text.values(), key=lambda d: d["sentences"])
+    if "parts_mb" in largest:
+        per = 1e6 / largest["sentences"]
+        lines += ["", f"What a saved index holds, per million sentences (from the "
+                  f"{largest['sentences']:,}-sentence index: {largest['tokens']:,} tokens, "
+                  f"{largest['postings']:,} sentence postings, "
+                  f"{largest['paragraph_postings']:,} paragraph postings)", "",
+                  "| part | MB per million sentences | bytes per sentence | share |",
+                  "|---|---:|---:|---:|"]
+        total = sum(largest["parts_mb"].values())
+        for part, mb in largest["parts_mb"].items():
+            lines.append(f"| {part} | {mb * per:,.0f} | {mb * 1e6 / largest['sentences']:,.0f} "
+                         f"| {mb / total:.0%} |")
+        lines.append(f"| whole index | {total * per:,.0f} | "
+                     f"{total * 1e6 / largest['sentences']:,.0f} | 100% |")
+    return lines
 
 
 RATIO_KEYS = ("p50_ms", "build_s", "build_rss_mb", "size_mb", "peak_rss_mb")

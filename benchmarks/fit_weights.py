@@ -3,6 +3,7 @@
     python benchmarks/fit_weights.py            # leave-one-article-out figures
     python benchmarks/fit_weights.py --write    # … then fit on all articles and write
                                                 #     src/quotebot/data/weights.toml
+    python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
 
 The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
 with unanswerable questions) and the visible half of ../shared/benchmarks/squad-superbowl50.
@@ -26,6 +27,8 @@ from typing import Any
 
 from bench_quality import plain_bm25
 
+from quotebot.engine import QuoteEngine
+from quotebot.evaluate import load_cases
 from quotebot.fitting import (
     ArticleData,
     examine,
@@ -36,6 +39,8 @@ from quotebot.fitting import (
     open_article,
     write_weights,
 )
+from quotebot.fitting_gate import Rows, answer_rows, fit_gate, write_gate
+from quotebot.fitting_gate import held_out as gate_held_out
 from quotebot.tuning import WEIGHTS_FILE, default_tuning
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +71,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="fit on all articles and write the weights file")
     parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--gate-only", action="store_true",
+                        help="fit only the short-answer gate ([answer]), with the other "
+                             "numbers as they are")
     args = parser.parse_args()
+    if args.gate_only:
+        fit_answer_gate(find_articles(args.articles), write=args.write)
+        return
 
     started = time.perf_counter()
     articles = find_articles(args.articles)
@@ -146,6 +157,37 @@ def main() -> None:
         write_weights(WEIGHTS, final, provenance)
         values = ", ".join(f"{k}={v:g}" for k, v in fitted_values(final).items())
         print(f"\nwrote {WEIGHTS.relative_to(HERE.parent)}: {values}")
+
+
+def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
+    """The short-answer gate: every article's short answers, leave-one-article-out figures
+    with vectors and by words alone, then (``write``) the gate fitted on all articles."""
+    rows: dict[str, Rows] = {}
+    words: dict[str, Rows] = {}
+    for article in articles:
+        engine = open_article(article, index_dir=CACHE / article.name)
+        cases, _, _ = load_cases(article.questions)
+        rows[article.name] = answer_rows(engine, cases)
+        words[article.name] = answer_rows(QuoteEngine(engine.index, tuning=engine.tuning),
+                                          cases)
+        print(f"examined {article.name}: {len(rows[article.name].right)} short answers",
+              file=sys.stderr)
+    reports = {"with meaning": gate_held_out(rows), "words alone": gate_held_out(words)}
+    for label, report in reports.items():
+        print(f"\nShort answers held out ({label}): shown when more likely right than wrong\n")
+        print("| held-out article | short answers | right | precision before | shown | "
+              "precision shown | recall before | recall shown |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, r in report.items():
+            print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
+                  f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
+                  f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} |")
+    if write:
+        weights = fit_gate(rows)
+        source = (f"fitted by python benchmarks/fit_weights.py --gate-only --write "
+                  f"({dt.date.today().isoformat()}) on {', '.join(rows)}")
+        write_gate(WEIGHTS, weights, reports["with meaning"]["pooled"]["precision"], source)
+        print(f"\nwrote [answer] of {WEIGHTS.relative_to(HERE.parent)}")
 
 
 if __name__ == "__main__":

@@ -360,3 +360,35 @@ def test_a_conversation_set_without_its_passages_gets_one_clear_error(tmp_path: 
                                                                          / "corpus")])
     assert result.exit_code != 0 and "conversations[0]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:
+    qa = tmp_path / "qa.json"
+    qa.write_text(json.dumps({"questions": [
+        {"id": "a", "kind": "number", "question": "How many visitors came?",
+         "expect": ["40,000 visitors"], "answer": ["40,000"]},
+        # The same short answer judged against a gold it does not match: shown and wrong.
+        {"id": "b", "kind": "number", "question": "How many visitors came?",
+         "expect": ["40,000 visitors"], "answer": ["three days"]},
+        # No gold answer: cannot be judged, so not counted.
+        {"id": "c", "kind": "who", "question": "Who opened the festival?",
+         "expect": ["Ana Costa"]},
+    ]}), encoding="utf-8")
+    overall = run_eval(qa, corpus, "--semantic", "off")["overall"]
+    assert overall["short_answers_shown"] == 2
+    assert overall["short_answer_precision"] == 0.5
+
+
+def test_reads_squad_questions_written_flat(tmp_path: Path, corpus: Path) -> None:
+    qa = tmp_path / "qa.json"
+    qa.write_text(json.dumps({"questions": [
+        {"id": "a", "doc": "harbour", "question": "How many visitors came?",
+         "answers": ["40,000", "40,000 visitors"], "impossible": False},
+        {"id": "b", "doc": "harbour", "question": "What is the price of bread?",
+         "answers": [], "impossible": True},
+    ]}), encoding="utf-8")
+    data = run_eval(qa, corpus, "--semantic", "off")
+    overall = data["overall"]
+    assert (overall["answerable"], overall["unanswerable"]) == (1, 1)
+    assert overall["top1"] == 1.0 and overall["exact_match"] == 1.0
+    assert overall["unanswerable_declined"] == 1.0

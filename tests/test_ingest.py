@@ -18,6 +18,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
+from conftest import run_cli
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -111,7 +112,7 @@ def test_a_page_in_another_encoding_is_read_as_its_server_says() -> None:
 def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "The River Report"
+    assert lines[0] == "# The River Report"
     # Lines wrapped inside a paragraph are one line again, a word broken at the margin is one
     # word, and a hyphen the document writes elsewhere (long-term) stays.
     assert lines[1] == ("Flooding closed the old bridge on Monday after three days of rain, and "
@@ -123,7 +124,7 @@ def test_a_pdf_gives_paragraphs_joined_from_hard_wrapped_and_hyphenated_lines() 
     # short last line each start a new paragraph.
     assert lines[2].startswith("The council has set up a temporary ferry")
     assert lines[3].startswith("Councillors agreed")
-    assert lines[4] == "Ferry timetable"
+    assert lines[4] == "## Ferry timetable"  # a heading, known as one
     assert lines[5].endswith("21.00. Tickets are free for residents.")
     assert lines[6].startswith("Bicycles are not allowed")
     assert len(lines) == 10
@@ -139,6 +140,28 @@ def test_a_pdf_paragraph_goes_on_over_the_page_break_without_page_furniture() ->
                                          "library on 2 April.")
 
 
+def test_a_pdf_table_is_read_row_by_row_with_its_header_and_its_footer_is_dropped() -> None:
+    from quotebot.sentences import HEADING, paragraph_kinds
+
+    doc = load_source(FIXTURES / "water-report.pdf")[0]
+    lines = doc.text.splitlines()
+    rows = [line for line in lines if line.startswith("Substance: ")]
+    assert rows == [
+        "Substance: Nitrate; Highest level found: 3.1 mg/L; Allowed (MCL): 10 mg/L; Violation: No",
+        "Substance: Lead; Highest level found: 4 ppb; Allowed (MCL): 15 ppb; Violation: No",
+        "Substance: Fluoride; Highest level found: 0.7 mg/L; Allowed (MCL): 4 mg/L; "
+        "Violation: No"]
+    sentences = split_document(doc)
+    assert not any("Water Quality Report -" in s.text or "Millbrook Water District -" in s.text
+                   for s in sentences)
+    assert not any(s.text.strip().isdigit() for s in sentences)  # nor page numbers
+    # Each row is one sentence of its own, and the headings are known as headings.
+    assert [s.text for s in sentences if s.text.startswith("Substance: ")] == rows
+    kinds = paragraph_kinds(doc.text)
+    assert [line for line, kind in zip(lines, kinds, strict=True) if kind == HEADING] == [
+        "# 2024 Water Quality Report", "## What we found", "## Where your water comes from"]
+
+
 def test_a_pdf_keeps_its_title_author_and_date() -> None:
     doc = load_source(FIXTURES / "river-report.pdf")[0]
     assert (doc.title, doc.author, doc.date) == ("The River Report", "Kelsey Bay Council",
@@ -148,8 +171,8 @@ def test_a_pdf_keeps_its_title_author_and_date() -> None:
 def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
     doc = load_source(FIXTURES / "printed-article.pdf")[0]
     lines = doc.text.splitlines()
-    assert lines[0] == "Kelsey Bay votes to rebuild its sea wall after winter storms"
-    assert lines[1:] == [BODY[1], BODY[2], BODY[3], BODY[5]]
+    # The headline, set on two lines, is one heading.
+    assert lines == [BODY[0], BODY[1], BODY[2], BODY[3], BODY[5]]
 
 
 def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
@@ -506,3 +529,54 @@ def test_headings_are_known_as_headings_with_the_section_of_each_paragraph() -> 
     # A heading's sentence never shows its marks.
     sentence = next(s for s in split_document(doc) if s.paragraph == menus + 1)
     assert sentence.text == "Menus" == doc.text[sentence.start:sentence.end]
+
+
+# -- bounds held while reading ------------------------------------------------------------------
+
+
+def make_pdfs() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
+        tmp_path: Path) -> None:
+    # 2,000 pages that share one content stream of 30 KB of text: a 310 KB file.
+    book = tmp_path / "book.pdf"
+    book.write_bytes(make_pdfs().shared_stream_pdf(2000, 560))  # type: ignore[attr-defined]
+    assert book.stat().st_size < 400_000
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(book.read_bytes(), name="book.pdf", max_bytes=2**20)
+    assert info.value.code == "document_too_large" and "1.0 MB" in info.value.message
+    # The command line holds the library's cap while reading, and says so in one line.
+    added = run_cli("add", str(book), "--to", str(tmp_path / "lib"), "--max-document-mb", "1",
+                    env={"QUOTEBOT_SEMANTIC": "off"}, timeout=120)
+    assert added.returncode == 1 and "Traceback" not in added.stderr
+    [error] = [line for line in added.stderr.splitlines() if line.startswith("Error:")]
+    assert error.endswith("has more than 1.0 MB of text, the most a document may have here; "
+                          "add a shorter part of it.")
+
+
+def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> None:
+    page = ("<html><body><article>" + "".join(f"<p>Item {n}: a short line of text.</p>"
+                                              for n in range(200_000))
+            + "</article></body></html>").encode()
+    assert 8_000_000 < len(page) < 10 * 2**20  # under the cap of a fetched page
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="list.html")
+    assert info.value.code == "document_too_large" and "parts" in info.value.message
+
+
+def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
+    paragraph = "The ferry to Kelsey Bay returns on Monday after six weeks of repairs. " * 20
+    page = ("<html><body><article>" + "".join(f"<p>{n} {paragraph}</p>" for n in range(1500))
+            + "</article></body></html>").encode()
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(page, name="long.html", max_bytes=2**20)
+    assert info.value.code == "document_too_large"
+    assert extract_bytes(page, name="long.html").text.count("\n") == 1500

@@ -5,7 +5,12 @@ forget` removes what it added; limits hold, and writers take turns."""
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,12 +19,13 @@ import pytest
 from quotebot.corpus import read_document
 from quotebot.errors import QuotebotError
 from quotebot.ingest import load_source
-from quotebot.library import Library, LibraryError, LibraryLimits
+from quotebot.library import JOURNAL, LOCK, Library, LibraryError, LibraryLimits
 from quotebot.models import Document
 from quotebot.store.catalogue import default_index_dir, open_index
 
 from conftest import run_cli
 from pages import FIXTURES, NEWS_PAGE, article_page, page_site
+from servers import wait_until
 
 OFF = {"QUOTEBOT_SEMANTIC": "off"}
 OWN = FIXTURES / "own-articles"
@@ -265,3 +271,93 @@ def test_adding_a_page_whose_article_is_less_than_half_of_it_says_so(tmp_path: P
     [added] = json_lines(run_cli("add", str(page), "--to", str(tmp_path / "lib"), "--json",
                                  env=OFF).stdout)
     assert 2 * int(added["kept_words"]) < int(added["page_words"])  # type: ignore[call-overload]
+
+
+# -- adds are all or nothing ----------------------------------------------------------------------
+
+
+def add_with_file_size_limit(source: Path, library: Path,
+                             limit: int) -> subprocess.CompletedProcess[str]:
+    """`quotebot add` in a process that cannot write a file larger than ``limit`` bytes: a
+    full disk, for that process (the write that passes the limit fails with EFBIG)."""
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "quotebot", "add", str(source), "--to",
+                           str(library)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **OFF}, preexec_fn=limited, check=False)
+
+
+def folder_state(library: Path) -> dict[str, bytes]:
+    """Every file of the library outside its index, with its bytes."""
+    return {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*"))
+            if p.is_file() and ".quotebot-index" not in p.parts and p.name != LOCK}
+
+
+def long_article(tmp_path: Path, name: str, paragraphs: int) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(f"In week {n} the ferry to Kelsey Bay carried {n * 17} passengers "
+                            f"and {n * 3} cars across the bay.\n" for n in range(paragraphs)),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_disk_that_fills_while_the_text_is_written_leaves_the_library_as_it_was(
+        tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    before, docs_before = folder_state(library), run_cli("docs", "--corpus", str(library)).stdout
+    big = long_article(tmp_path, "ferry-log.txt", 4000)  # 300 KB of text
+    failed = add_with_file_size_limit(big, library, 150_000)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    [error] = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
+    assert "Cannot write into the library" in error and "the disk is full" in error
+    assert folder_state(library) == before
+    assert run_cli("docs", "--corpus", str(library)).stdout == docs_before
+    # The next add finds nothing left over.
+    again = run_cli("add", str(long_article(tmp_path, "short.txt", 3)), "--to", str(library),
+                    "--json", env=OFF)
+    assert again.returncode == 0
+    assert sorted(p.name for p in library.glob("*.txt")) == [f"{SEA_WALL}.txt", "short.txt"]
+
+
+def test_an_index_write_that_fails_leaves_the_library_as_it_was(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    # A library whose index holds 300 KB of text: the next index write is that large.
+    assert run_cli("add", str(long_article(tmp_path, "ferry-log.txt", 4000)), "--to",
+                   str(library), env=OFF).returncode == 0
+    before, docs_before = folder_state(library), run_cli("docs", "--corpus", str(library)).stdout
+    small = long_article(tmp_path, "short.txt", 3)  # its text file is written, its index not
+    failed = add_with_file_size_limit(small, library, 150_000)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert len([line for line in failed.stderr.splitlines() if line.startswith("Error:")]) == 1
+    assert folder_state(library) == before
+    assert run_cli("docs", "--corpus", str(library)).stdout == docs_before
+    answer = json.loads(run_cli("ask", "How many passengers in week 2?", "--corpus",
+                                str(library), "--json", env=OFF).stdout)
+    assert answer["answered"]
+
+
+def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    before = folder_state(library)
+    big = long_article(tmp_path, "ferry-log.txt", 30_000)  # 2 MB: seconds of indexing
+    adding = subprocess.Popen([sys.executable, "-m", "quotebot", "add", str(big), "--to",
+                               str(library)], env={**os.environ, **OFF},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Killed as soon as it has begun writing into the library.
+        wait_until(lambda: (library / JOURNAL).exists() or adding.poll() is not None,
+                   timeout=60, step=0.005)
+        adding.kill()
+    finally:
+        adding.wait(30)
+    assert adding.returncode == -signal.SIGKILL
+    assert (library / JOURNAL).exists()
+    # The next change (here forget) first undoes what the killed add began.
+    forgot = run_cli("forget", SEA_WALL, "--from", str(library), env=OFF)
+    assert forgot.returncode == 0, forgot.stderr
+    assert not (library / "ferry-log.txt").exists() and not (library / JOURNAL).exists()
+    assert set(folder_state(library)) == {name for name in before if not name.endswith(".txt")}

@@ -6,7 +6,9 @@ Speed itself is measured by benchmarks/bench_scale.py, never asserted here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +22,8 @@ from quotebot.models import Document
 from quotebot.sentences import split_document
 from quotebot.store import SentenceIndex, StringTable
 from quotebot.store import files as store_files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def zipf_corpus(n: int, vocab: int = 2000, seed: int = 5) -> list[list[str]]:
@@ -63,6 +67,43 @@ def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
     for name in ("indptr", "indices", "tf", "weights", "doc_len"):
         assert np.array_equal(getattr(from_tokens, name), getattr(from_ids, name)), name
     assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
+
+
+@pytest.mark.parametrize("run_tokens", [1, 7, 1000])
+def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
+        monkeypatch: pytest.MonkeyPatch, run_tokens: int) -> None:
+    """Runs of sentences sorted apart and merged by term: the same postings, term
+    frequencies and weights as sorting every posting at once (empty sentences too)."""
+    corpus = [[], *zipf_corpus(1500, vocab=200), [], ["w1", "w1", "w1"], []]
+    whole, vocab = BM25Matrix.from_token_lists(corpus)
+    monkeypatch.setattr(bm25, "_RUN_TOKENS", run_tokens)
+    runs, vocab_runs = BM25Matrix.from_token_lists(corpus)
+    assert vocab_runs == vocab
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(runs, name), getattr(whole, name)), name
+    term = vocab.index("w1")
+    sids = whole.postings(term)
+    assert np.all(np.diff(sids) > 0) and int(whole.tf[whole.indptr[term] + np.flatnonzero(
+        sids == len(corpus) - 2)[0]]) == 3
+
+
+def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
+    """Grouping sentences' postings into paragraphs gives the matrix built from each
+    paragraph's tokens as one document."""
+    corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
+    rng = np.random.default_rng(2)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    ids: dict[str, int] = {}
+    term_ids = [[ids.setdefault(t, len(ids)) for t in s] for s in corpus]
+    grouped = BM25Matrix.from_term_ids(term_ids, len(ids)).grouped(group_of, n_groups)
+    joined: list[list[int]] = [[] for _ in range(n_groups)]
+    for sentence, group in zip(term_ids, group_of.tolist(), strict=True):
+        joined[group].extend(sentence)
+    direct = BM25Matrix.from_term_ids(joined, len(ids))
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(grouped, name), getattr(direct, name)), name
 
 
 def test_common_and_rare_words_score_the_same_on_either_path(
@@ -314,3 +355,21 @@ def test_lookups_from_many_threads_agree(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_performance_page_shows_the_figures_of_the_saved_run() -> None:
+    """docs/performance.md's scale targets and tables are those bench_scale.py prints for
+    benchmarks/results/scale.json: a figure edited by hand, or a run saved without
+    `bench_scale.py --docs`, fails here."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_scale", ROOT / "benchmarks" / "bench_scale.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_scale"] = bench
+    spec.loader.exec_module(bench)
+    results = json.loads((ROOT / "benchmarks" / "results" / "scale.json").read_text())
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert page.count(bench.DOCS_BEGIN) == page.count(bench.DOCS_END) == 1
+    shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
+    assert shown == bench.docs_block(results)
+    assert "tantivy" in shown and "load average" in shown

@@ -98,7 +98,7 @@ class BM25Matrix:
         """Build from each sentence's term ids (repeats count as term frequency)."""
         docs = doc_term_ids if isinstance(doc_term_ids, Sequence) else list(doc_term_ids)
         doc_len = np.fromiter(map(len, docs), dtype=np.int32, count=len(docs))
-        term_ids = np.fromiter(itertools.chain.from_iterable(docs), dtype=np.int64,
+        term_ids = np.fromiter(itertools.chain.from_iterable(docs), dtype=np.int32,
                                count=int(doc_len.sum()))
         return cls.from_flat(term_ids, doc_len, n_terms, k1=k1, b=b)
 
@@ -118,7 +118,7 @@ class BM25Matrix:
         doc_len = np.fromiter(map(len, token_lists), dtype=np.int32, count=len(token_lists))
         term_ids = np.fromiter(
             map(ids.__getitem__, itertools.chain.from_iterable(token_lists)),
-            dtype=np.int64, count=int(doc_len.sum()))
+            dtype=np.int32, count=int(doc_len.sum()))
         return cls.from_flat(term_ids, doc_len, len(ids), k1=k1, b=b), list(ids)
 
     @classmethod
@@ -137,30 +137,39 @@ class BM25Matrix:
         sentence 1's, and so on.
         """
         lengths = np.asarray(doc_len, dtype=np.int32)
-        terms = np.asarray(term_ids, dtype=np.int64)
+        terms = np.asarray(term_ids)
         if int(lengths.sum()) != terms.shape[0]:
             raise ValueError(f"doc_len sums to {int(lengths.sum())} but there are "
                              f"{terms.shape[0]} term ids")
-        n_docs = max(int(lengths.shape[0]), 1)
-        # One in-place sort of (term, sentence) keys gives term-major order, sentences
-        # ascending within a term, and repeats side by side (their count is the tf).
-        keys = terms * n_docs
-        keys += np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
-        del terms
-        keys.sort()
-        if keys.size:
-            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            tf = np.diff(np.append(starts, keys.size))
-            keys = keys[starts]
-        else:
-            tf = np.zeros(0, dtype=np.int64)
-        cols = keys // n_docs
-        indices = (keys - cols * n_docs).astype(np.int32)
-        del keys
+        # Sorted runs of whole sentences, about _RUN_TOKENS tokens each: within a run one
+        # sort of (term, sentence) keys puts repeats side by side (their count is the tf).
+        # The runs follow each other in sentence order, so one stable sort by term then
+        # gives term-major order with sentences ascending, and the memory the sorting
+        # needs follows a run, not the corpus.
+        ends = np.cumsum(lengths, dtype=np.int64)
+        n = int(lengths.shape[0])
+        # A run ends with the sentence that reaches each multiple of _RUN_TOKENS.
+        cuts = np.searchsorted(ends, np.arange(_RUN_TOKENS, int(ends[-1]) if n else 0,
+                                               _RUN_TOKENS)) + 1
+        bounds = sorted({0, n, *np.minimum(cuts, n).tolist()})
+        run_terms, run_docs, run_tf = [], [], []
+        for first, last in itertools.pairwise(bounds):
+            lo = int(ends[first - 1]) if first else 0
+            hi = int(ends[last - 1]) if last else 0
+            t, d, f = _sorted_run(terms[lo:hi], lengths[first:last])
+            run_terms.append(t)
+            run_docs.append(d + first)
+            run_tf.append(f)
+        cols = np.concatenate(run_terms) if run_terms else np.zeros(0, np.int32)
+        del run_terms
+        order = np.argsort(cols, kind="stable")
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols, minlength=n_terms), out=indptr[1:])
         del cols
-        tf16 = np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16)
+        indices = (np.concatenate(run_docs) if run_docs else np.zeros(0, np.int32))[order]
+        del run_docs
+        tf16 = (np.concatenate(run_tf) if run_tf else np.zeros(0, np.uint16))[order]
+        del run_tf, order
         matrix = cls(indptr, indices, tf16, np.empty(0, np.float32), lengths, k1, b)
         matrix.weights = matrix.compute_weights()
         return matrix
@@ -174,8 +183,12 @@ class BM25Matrix:
         avgdl = float(doc_len.mean()) or 1.0
         # Length normalisation per sentence, then gathered per posting: one pass, float32.
         norm = (self.k1 * (1.0 - self.b + self.b * doc_len / avgdl)).astype(np.float32)
-        tf = np.asarray(self.tf, dtype=np.float32)
-        weights = tf / (tf + norm[self.indices])
+        # In place, so that building holds two float arrays of the postings' size, not four.
+        weights = np.array(self.tf, dtype=np.float32)
+        denominator = norm[self.indices]
+        denominator += weights
+        np.divide(weights, denominator, out=weights)
+        del denominator
         weights *= np.repeat(self.idf().astype(np.float32), self.df)
         return weights
 
@@ -237,23 +250,46 @@ class BM25Matrix:
         ``group_of`` gives each document's group, non-decreasing with the document id."""
         group_of = np.asarray(group_of, dtype=np.int64)
         indptr = np.asarray(self.indptr, dtype=np.int64)
-        counts = indptr[1:] - indptr[:-1]
-        term = np.repeat(np.arange(self.n_terms, dtype=np.int64), counts)
-        groups = group_of[np.asarray(self.indices, dtype=np.int64)]
-        key = term * max(n_groups, 1) + groups
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if key.size else (
-            np.zeros(0, dtype=np.int64))
-        tf = (np.add.reduceat(np.asarray(self.tf, dtype=np.int64), starts) if starts.size
-              else np.zeros(0, dtype=np.int64))
-        indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term[starts], minlength=self.n_terms), out=indptr[1:])
+        # Within a term's column sentences ascend, so their groups do not decrease: a group's
+        # postings stand side by side, and one pass finds where each begins (no sort).
+        groups = group_of.astype(np.int32)[np.asarray(self.indices)]
+        begins = np.ones(groups.shape[0], dtype=bool)
+        np.not_equal(groups[1:], groups[:-1], out=begins[1:])
+        begins[indptr[1:-1][indptr[1:-1] < groups.shape[0]]] = True  # each column's first
+        starts = np.flatnonzero(begins)
+        del begins
+        tf = (np.add.reduceat(np.asarray(self.tf, dtype=np.int32), starts) if starts.size
+              else np.zeros(0, dtype=np.int32))
+        indptr = np.searchsorted(starts, indptr).astype(np.int64)
         doc_len = np.bincount(group_of, weights=np.asarray(self.doc_len, dtype=np.float64),
                               minlength=n_groups).astype(np.int32)
-        matrix = BM25Matrix(indptr, groups[starts].astype(np.int32),
+        matrix = BM25Matrix(indptr, groups[starts],
                             np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
                             np.empty(0, np.float32), doc_len, self.k1, self.b)
         matrix.weights = matrix.compute_weights()
         return matrix
+
+
+#: Tokens per sorted run when building (see :meth:`BM25Matrix.from_flat`).
+_RUN_TOKENS = 1 << 22
+
+
+def _sorted_run(terms: npt.NDArray[Any], lengths: npt.NDArray[np.int32]
+                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
+    """(term, sentence from 0, tf) of a run of sentences' postings, by term then sentence."""
+    n_docs = max(int(lengths.shape[0]), 1)
+    keys = terms.astype(np.int64) * n_docs
+    keys += np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
+    keys.sort()
+    if not keys.size:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint16)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    tf = np.diff(np.append(starts, keys.size))
+    keys = keys[starts]
+    cols = keys // n_docs
+    docs = (keys - cols * n_docs).astype(np.int32)
+    return (cols.astype(np.int32), docs,
+            np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16))
 
 
 def column_maxima(indptr: npt.ArrayLike, weights: FloatArray) -> FloatArray:

@@ -507,7 +507,9 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
             steps.step(f"reading {label}")
             skipped: list[Any] = []
             try:
-                found += [(label, doc) for doc in load_source(source, skipped=skipped)]
+                # The library's cap holds while reading: a huge file stops at it.
+                found += [(label, doc) for doc in load_source(
+                    source, skipped=skipped, max_bytes=library.limits.max_document_bytes)]
             except QuotebotError as exc:
                 failed.append((label, exc))
             failed += [(label, exc) for exc in skipped]

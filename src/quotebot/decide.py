@@ -178,6 +178,7 @@ def _in_corpus(plan: QueryPlan, asked: str) -> bool:
                for c in plan.concepts)
 
 
-#: The rules that decline because the passage contradicts the question, where a passage
-#: further down may say what the question says.
-CONTRADICTIONS = frozenset({"negation", "opposite", "other_number", "other_degree"})
+#: The rules that decline because the passage contradicts a word of the question that
+#: another passage may say as the question does (a year, a word or its opposite, a
+#: comparison). A negation is not among them: "not" is in passages about anything.
+CONTRADICTIONS = frozenset({"opposite", "other_number", "other_degree"})

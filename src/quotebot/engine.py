@@ -21,18 +21,20 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from quotebot.analysis import Token
+from quotebot.bm25 import idf_of
+from quotebot.confidence import Gate, evidence, same_answer
 from quotebot.decide import CONTRADICTIONS, Verdict, decide
 from quotebot.errors import UnknownDocument
-from quotebot.extract import extract, needs
+from quotebot.extract import extract_by_rule, needs
 from quotebot.features import Features, compute_features, gather_evidence
-from quotebot.models import Answer, Document, Quote
+from quotebot.models import Answer, Document, Quote, ShortAnswer
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
@@ -46,8 +48,9 @@ from quotebot.semantic import (
     SemanticUnavailable,
     resolve_mode,
 )
+from quotebot.sentences import HEADING, paragraph_kinds
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
-from quotebot.store.model import DocInfo, SentenceIndex
+from quotebot.store.model import NUMBER, TIME, DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
 
 log = logging.getLogger(__name__)
@@ -83,12 +86,15 @@ class QuoteEngine:
         self.directory = directory
         self.tuning = tuning or default_tuning()
         self._lexical = LexicalScorer(self.tuning.lexical)
+        self._gate = Gate.of(self.tuning.answer)
         self._meaning: _Meaning | None = None
         self._answers: OrderedDict[_AnswerKey, Answer] = OrderedDict()
         #: Tokens of recently quoted or examined sentences (the index is read-only).
         self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_bytes = 0
         self._lock = threading.Lock()
+        #: Per document (by position): the kind of each paragraph, heading or text.
+        self._paragraph_kinds: dict[int, list[str]] = {}
 
     @classmethod
     def open(cls, corpus: str | os.PathLike[str] | None = None, *,
@@ -223,6 +229,23 @@ class QuoteEngine:
         return plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
 
+    def _headings(self, sids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of sentences ``sids`` are headings (``## Section`` lines of a document)."""
+        index = self.index
+        out = np.zeros(len(sids), dtype=bool)
+        for n, sid in enumerate(sids.tolist()):
+            position = int(index.doc_idx[sid])
+            kinds = self._paragraph_kinds.get(position)
+            if kinds is None:
+                kinds = paragraph_kinds(index.texts(position))
+                with self._lock:
+                    if len(self._paragraph_kinds) >= 4096:
+                        self._paragraph_kinds.clear()
+                    self._paragraph_kinds[position] = kinds
+            paragraph = int(index.paragraph[sid]) - 1
+            out[n] = 0 <= paragraph < len(kinds) and kinds[paragraph] == HEADING
+        return out
+
     def _decide(self, plan: QueryPlan, features: Features, spans: _AnswerSpans, i: int
                 ) -> Verdict:
         """The decision on candidate ``i`` as the question's best passage."""
@@ -231,7 +254,8 @@ class QuoteEngine:
                       self.tuning.decision)
 
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
-                doc: str | None = None, prefer_doc: str | None = None) -> Answer:
+                doc: str | None = None, prefer_doc: str | None = None, *,
+                gate: bool = True) -> Answer:
         plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
         limit = offset + k
         if doc is None:
@@ -257,6 +281,10 @@ class QuoteEngine:
         spans = _AnswerSpans(plan, self, features)
         base, bonus = scorer.terms(plan, features, spans.has_answer)
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
+        headings = self._headings(features.sids)
+        if headings.any():
+            # A heading names a section; it is no answer while a sentence under it is one.
+            order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         verdict = self._decide(plan, features, spans, order[0])
@@ -284,14 +312,43 @@ class QuoteEngine:
                           reason="There are no more passages about this.",
                           searched_for=plan.searched_for)
         short = None
-        if offset == 0:
-            span = spans.span(page[0])
-            if span is not None:
-                short = make_short_answer(self.index, int(features.sids[page[0]]), span)
+        if offset == 0 and not headings[page[0]]:
+            short = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
         return Answer(question=question, answered=True,
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0)
+
+
+def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
+                        scores: npt.NDArray[np.float64], model: Gate, *, gate: bool = True
+                        ) -> ShortAnswer | None:
+    """The first quote's short answer with its confidence (see quotebot.confidence), or
+    None when the rules find none or (``gate``) it is not likely enough to be right."""
+    best = order[0]
+    found = spans.span_by_rule(best)
+    if found is None:
+        return None
+    span, rule = found
+    features = spans.features
+    sid = int(features.sids[best])
+    text = spans.index.sentence(sid).text
+    second = order[1] if len(order) > 1 else None
+    top = float(scores[best])
+    margin = 1.0 if second is None or top <= 0 else (top - float(scores[second])) / top
+    rival = spans.span(second) if second is not None else None
+    agreement = rival is not None and same_answer(
+        text[span[0]:span[1]],
+        spans.index.sentence(int(features.sids[second])).text[rival[0]:rival[1]])
+    x = evidence(spans.plan.question, spans.kind_asked, text, spans.tokens(best),
+                 features.matched(best), span, rule, literal=float(features.literal[best]),
+                 margin=margin, agreement=agreement, similarity=features.similarity(best),
+                 rarity=spans.rarity)
+    confidence = model.probability(x)
+    if gate and confidence < model.threshold:
+        return None
+    short = make_short_answer(spans.index, sid, span)
+    return replace(short, confidence=round(confidence, 4), evidence=tuple(x.tolist()))
 
 
 def _answer_size(answer: Answer) -> int:
@@ -329,24 +386,40 @@ class _AnswerSpans:
         self.features = features
         self.tuning = engine.tuning
         self._engine = engine
-        self._spans: dict[int, tuple[int, int] | None] = {}
+        self._spans: dict[int, tuple[tuple[int, int], str] | None] = {}
         #: What a sentence must hold for the rules to find an answer in it.
         self._needs = needs(plan.question)
+        self.kind_asked = ("number" if self._needs == NUMBER else "time" if self._needs == TIME
+                           else None)
 
     def tokens(self, i: int) -> Sequence[Token]:
         return self._engine.sentence_tokens(int(self.features.sids[i]))
 
     def span(self, i: int) -> tuple[int, int] | None:
+        found = self.span_by_rule(i)
+        return found[0] if found is not None else None
+
+    def span_by_rule(self, i: int) -> tuple[tuple[int, int], str] | None:
+        """Candidate ``i``'s short answer and the rule that found it."""
         if self._needs and not self.features.holds[i] & self._needs:
             return None  # no number (or time) in the sentence: nothing to look for
         if i not in self._spans:
             sid = int(self.features.sids[i])
-            self._spans[i] = extract(
+            self._spans[i] = extract_by_rule(
                 self.plan.question, self.index.sentence(sid).text, self.tokens(i),
                 self.features.matched(i), self.index.forms.capitalised_inside,
                 fill_gaps=bool(self.features.literal[i] >= self.tuning.lexical.literal_for_what),
                 limits=self.tuning.extraction)
         return self._spans[i]
+
+    def rarity(self, token: Token) -> float | None:
+        """The idf of ``token``'s word relative to the rarest possible (None: not indexed)."""
+        index = self.index
+        term = token.terms[0] if token.terms else None
+        if term is None or term not in index.term_ids:
+            return None
+        n = max(index.n_sentences, 1)
+        return idf_of(int(index.matrix.df[index.term_ids[term]]), n) / idf_of(0, n)
 
     def has_answer(self, i: int) -> bool:
         return self.span(i) is not None

@@ -93,6 +93,9 @@ def _our_cases(data: dict[str, Any]) -> list[Case]:
     for n, item in enumerate(data["questions"], start=1):
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
             raise EvalFileError(f"questions[{n - 1}] needs a \"question\" string.")
+        if "impossible" in item or isinstance(item.get("answers"), list):
+            cases.append(_flat_squad_case(item, n))
+            continue
         kind = str(item.get("kind", "question"))
         unanswerable = kind == "unanswerable"
         expect = item.get("expect")
@@ -109,6 +112,21 @@ def _our_cases(data: dict[str, Any]) -> list[Case]:
             answerable=not unanswerable,
         ))
     return cases
+
+
+def _flat_squad_case(item: dict[str, Any], n: int) -> Case:
+    """A SQuAD question written flat: ``{"id", "question", "answers": [texts],
+    "impossible"}`` (an impossible question, or one without answers, is unanswerable)."""
+    from quotebot.question import parse_question
+
+    answers = item.get("answers") or []
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise EvalFileError(f"questions[{n - 1}] (id {item.get('id', n)!r}): \"answers\" "
+                            f"must be a list of answer texts.")
+    golds = [] if item.get("impossible") else list(dict.fromkeys(a for a in answers if a))
+    return Case(id=str(item.get("id", n)), question=item["question"],
+                kind=str(parse_question(item["question"]).kind), expect=golds, answers=golds,
+                answerable=bool(golds), squad=True)
 
 
 def _conversations(data: dict[str, Any]) -> list[Conversation]:
@@ -261,6 +279,19 @@ def _rate(hits: int, n: int) -> float | None:
     return round(hits / n, 4) if n else None
 
 
+#: A SQuAD short answer counts as right when its token F1 against a gold answer is at least
+#: this (SQuAD's gold spans differ in extent: "the Denver Broncos" / "Denver Broncos").
+RIGHT_F1 = 0.5
+
+
+def _short_right(r: Result) -> bool:
+    if not r.case.answerable:
+        return False
+    if r.f1 is not None:
+        return r.f1 >= RIGHT_F1
+    return bool(r.short_ok)
+
+
 def _summary(rs: Sequence[Result]) -> dict[str, Any]:
     answerable = [r for r in rs if r.case.answerable]
     unanswerable = [r for r in rs if not r.case.answerable]
@@ -279,6 +310,13 @@ def _summary(rs: Sequence[Result]) -> dict[str, Any]:
         "short_answers_given": sum(r.answer is not None for r in with_short),
         "abstained": sum(not r.answered for r in rs),
     }
+    # Precision of the short answers shown (of those that can be judged: the question has
+    # gold answers, or the corpus does not answer it): right when a gold answer matches it
+    # (SQuAD: token F1 of at least RIGHT_F1), wrong when it does not or nothing should.
+    shown = [r for r in rs if r.answered and r.answer is not None
+             and (r.short_ok is not None or not r.case.answerable)]
+    row["short_answers_shown"] = len(shown)
+    row["short_answer_precision"] = _rate(sum(_short_right(r) for r in shown), len(shown))
     squad = [r for r in with_short if r.f1 is not None]
     if squad:
         row["short_answers_scored"] = len(squad)
@@ -356,6 +394,9 @@ def format_report(report: dict[str, Any], *, max_misses: int = 20) -> str:
     lines.append("")
     lines.append(f"abstention: {ab['abstained']} abstained; precision {_pct(ab['precision'])}, "
                  f"recall {_pct(ab['recall'])} over {ab['unanswerable']} unanswerable")
+    o = report["overall"]
+    lines.append(f"short answers shown: {o['short_answers_shown']}; "
+                 f"{_pct(o['short_answer_precision'])} of them right")
     fu = report["followups"]
     if fu["total"]:
         lines.append(f"follow-ups: {fu['correct']}/{fu['total']} correct")

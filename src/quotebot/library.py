@@ -6,6 +6,8 @@
                                   date), then its text (written by ingest.save_document)
     DIR/.quotebot-library.json    the files quotebot added (the only ones it removes)
     DIR/.quotebot-library.lock    writers take turns on it (an fcntl lock)
+    DIR/.quotebot-library.journal.json   while an add runs: the files it creates or
+                                  replaces (kept aside as hidden copies), to undo it
     DIR/.quotebot-index/          the saved index and its vectors (see quotebot.store)
 
 Adding writes the documents, then brings the saved index up to date with the folder: only
@@ -14,6 +16,13 @@ vectors of the others are reused). ``quotebot ask … --corpus DIR`` then answer
 index at once (see :func:`quotebot.store.catalogue.open_index`). The folder may hold a
 user's own ``.txt``/``.md`` files too: they are indexed like the rest, counted against the
 limits, and never deleted.
+
+An add is all or nothing: a document is part of the library only once its text, its index
+entries and its vectors are all written. Each file is listed in the journal before it is
+written; if anything fails (a full disk, a failed index write), the files are put back as
+they were and the index made to match the folder again, and one error says what failed. A
+process killed during an add leaves its journal, and the next change to the library undoes
+what it had begun before doing anything else.
 
 Several processes may write one library (replicas sharing a folder): each change holds the
 library's lock from reading the folder to saving the index, and readers see the old or the
@@ -28,6 +37,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +54,8 @@ from quotebot.store.model import DocInfo, SentenceIndex
 log = logging.getLogger(__name__)
 
 MANIFEST = ".quotebot-library.json"
+#: What an add in progress has written, so that a failure (or a kill) can be undone.
+JOURNAL = ".quotebot-library.journal.json"
 MANIFEST_FORMAT = "quotebot-library"
 LOCK = ".quotebot-library.lock"
 #: Seconds a writer waits for another to finish before giving up.
@@ -187,30 +199,43 @@ class Library:
 
         result = AddResult()
         with self._locked():
+            self._recover()
             current = self._read_folder()
             sizes = {d.path: text_bytes(d) for d in current}
             owned = self._owned()
+            journal = _Journal(self.root, owned)
             saved_paths: list[tuple[str, bool, Document]] = []
-            for doc in docs:
-                earlier = _earlier_version(doc, current)
-                size = text_bytes(doc)
-                others = {p: n for p, n in sizes.items() if earlier is None or p != earlier.path}
-                problem = self._over_limit(doc, size, len(others), sum(others.values()))
-                if problem is not None:
-                    result.refused.append((doc, problem))
-                    continue
-                saved = save_document(doc, self.root)
-                # The same link under a new title: the old file goes (if quotebot added it).
-                if (earlier is not None and earlier.path != saved.path
-                        and self._remove_owned(Path(earlier.path), owned)):
-                    sizes.pop(earlier.path, None)
-                    current = [d for d in current if d.path != earlier.path]
-                owned.add(Path(saved.path).name)
-                sizes[saved.path] = size
-                current = [d for d in current if d.path != saved.path] + [saved]
-                saved_paths.append((saved.path, earlier is not None, doc))
-            self._write_owned(owned)
-            index, result.semantic = self._update_index(semantic, progress, embedding)
+            try:
+                for doc in docs:
+                    earlier = _earlier_version(doc, current)
+                    size = text_bytes(doc)
+                    others = {p: n for p, n in sizes.items()
+                              if earlier is None or p != earlier.path}
+                    problem = self._over_limit(doc, size, len(others), sum(others.values()))
+                    if problem is not None:
+                        result.refused.append((doc, problem))
+                        continue
+                    saved = save_document(doc, self.root, log=journal)
+                    # The same link under a new title: the old file goes (if quotebot added
+                    # it), kept aside until the add is complete.
+                    if (earlier is not None and earlier.path != saved.path
+                            and self._is_owned(Path(earlier.path), owned)):
+                        journal.set_aside(Path(earlier.path))
+                        owned.discard(Path(earlier.path).name)
+                        sizes.pop(earlier.path, None)
+                        current = [d for d in current if d.path != earlier.path]
+                    owned.add(Path(saved.path).name)
+                    sizes[saved.path] = size
+                    current = [d for d in current if d.path != saved.path] + [saved]
+                    saved_paths.append((saved.path, earlier is not None, doc))
+                self._write_owned(owned)
+                index, result.semantic = self._update_index(semantic, progress, embedding)
+            except BaseException as exc:
+                self._undo(journal)
+                if isinstance(exc, OSError):
+                    raise _unwritable(self.root, exc) from None
+                raise
+            journal.commit()
         by_path = {info.path: info for info in index.docs}
         for path, replaced, doc in saved_paths:
             info = by_path.get(str(Path(path).absolute()))
@@ -225,12 +250,17 @@ class Library:
         """Remove documents quotebot added (by id); returns them as they were indexed.
         A user's own file is refused (``not_added_here``); an unknown id is UnknownDocument."""
         with self._locked():
+            self._recover()
             index = self.load_index()
             by_id = {d.id: d for d in index.docs}
             owned = self._owned()
             gone: list[DocInfo] = []
             for doc_id in doc_ids:
                 info = by_id.get(doc_id)
+                if info is None and f"{doc_id}.txt" in owned:
+                    # A file quotebot added that the index never took (an index write that
+                    # failed before adds were all or nothing).
+                    info = self._unindexed(doc_id)
                 if info is None:
                     known = ", ".join(d.id for d in index.docs[:10]) or "none"
                     raise UnknownDocument(f"No document {doc_id!r} in this library. Its "
@@ -248,6 +278,24 @@ class Library:
             self._write_owned(owned)
             self._update_index(semantic, None, embedding)
         return gone
+
+    def _recover(self) -> None:
+        """Undo what an add that was killed had begun (the lock is held)."""
+        journal = _Journal.left_behind(self.root)
+        if journal is not None:
+            log.warning("undoing an unfinished add in %s", self.root.name)
+            self._undo(journal)
+
+    def _undo(self, journal: _Journal) -> None:
+        """Put the folder back as the journal found it, then the index with it."""
+        try:
+            journal.undo()
+            self._write_owned(journal.owned_before)
+            self._sync_index()
+        except (OSError, QuotebotError) as exc:  # the error that stopped the add comes first
+            log.warning("could not finish undoing an add in %s: %s", self.root.name, exc)
+            return
+        journal.forget()
 
     def _over_limit(self, doc: Document, size: int, count: int, total: int
                     ) -> LibraryError | None:
@@ -267,6 +315,15 @@ class Library:
                                 "to make room.", code="library_too_large")
         return None
 
+    def _unindexed(self, doc_id: str) -> DocInfo | None:
+        path = self.root / f"{doc_id}.txt"
+        if not path.is_file():
+            return None
+        return DocInfo(id=doc_id, title=doc_id, path=str(path), url="", sentences=0)
+
+    def _is_owned(self, path: Path, owned: set[str]) -> bool:
+        return path.parent == self.root and path.name in owned
+
     def _read_folder(self) -> list[Document]:
         try:
             return load_corpus(self.root)
@@ -277,9 +334,18 @@ class Library:
 
     def _update_index(self, semantic: str, progress: Progress | None,
                       embedding: Progress | None) -> tuple[SentenceIndex, bool]:
-        """Make the saved index hold exactly the folder's documents (the lock is held)."""
+        """Make the saved index hold exactly the folder's documents, with its vectors (the
+        lock is held)."""
         from quotebot.engine import QuoteEngine
         from quotebot.semantic import resolve_mode
+
+        index = self._sync_index(progress)
+        semantic_on = QuoteEngine(index, directory=self.index_dir).attach_semantic(
+            resolve_mode(semantic), progress=embedding)
+        return index, semantic_on
+
+    def _sync_index(self, progress: Progress | None = None) -> SentenceIndex:
+        """Make the saved index hold exactly the folder's documents (the lock is held)."""
         from quotebot.store.catalogue import holds
 
         docs = self._read_folder()
@@ -298,9 +364,7 @@ class Library:
         else:
             index = SentenceIndex.build(docs, progress=progress)
             index.save(self.index_dir)
-        semantic_on = QuoteEngine(index, directory=self.index_dir).attach_semantic(
-            resolve_mode(semantic), progress=embedding)
-        return index, semantic_on
+        return index
 
     # -- what quotebot added ------------------------------------------------------------
 
@@ -397,9 +461,100 @@ def _changes(index: SentenceIndex, docs: Sequence[Document]
     return added, removed
 
 
+class _Journal:
+    """The files an add creates or replaces, written down before each is written (see the
+    module): :meth:`undo` puts them back, :meth:`commit` keeps them."""
+
+    def __init__(self, root: Path, owned: set[str]) -> None:
+        self.root = root
+        self.owned_before = set(owned)
+        self.created: list[str] = []
+        #: file name → the hidden copy of what it held before
+        self.kept: dict[str, str] = {}
+        self.written = False
+
+    @classmethod
+    def left_behind(cls, root: Path) -> _Journal | None:
+        """The journal of an add that did not finish, if there is one."""
+        try:
+            data = json.loads((root / JOURNAL).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            data = {}
+        journal = cls(root, set())
+        if isinstance(data, dict):
+            journal.owned_before = {n for n in data.get("owned_before", []) if _plain(n)}
+            journal.created = [n for n in data.get("created", []) if _plain(n)]
+            journal.kept = {k: v for k, v in dict(data.get("kept", {})).items()
+                            if _plain(k) and _plain(v)}
+        journal.written = True
+        return journal
+
+    # WriteLog (quotebot.ingest.save)
+    def creating(self, path: Path) -> None:
+        self.created.append(path.name)
+        self._save()
+
+    def replacing(self, path: Path) -> None:
+        self._keep_copy(path, move=False)
+
+    def not_created(self, path: Path) -> None:
+        self.created.remove(path.name)
+        self._save()
+
+    def set_aside(self, path: Path) -> None:
+        """Take ``path`` out of the folder, keeping it until the add is complete."""
+        self._keep_copy(path, move=True)
+
+    def _keep_copy(self, path: Path, *, move: bool) -> None:
+        if path.name in self.kept or path.name in self.created:
+            return
+        copy = f".{path.name}.quotebot-kept"
+        self.kept[path.name] = copy
+        self._save()
+        if move:
+            os.replace(path, self.root / copy)
+        else:
+            shutil.copy2(path, self.root / copy)
+
+    def _save(self) -> None:
+        atomic_write_text(self.root / JOURNAL, json.dumps(
+            {"owned_before": sorted(self.owned_before), "created": self.created,
+             "kept": self.kept}, indent=1) + "\n")
+        self.written = True
+
+    def undo(self) -> None:
+        """Remove the files the add created and put back those it replaced."""
+        for name in self.created:
+            if name not in self.owned_before:
+                (self.root / name).unlink(missing_ok=True)
+        for name, copy in self.kept.items():
+            if (self.root / copy).exists():
+                os.replace(self.root / copy, self.root / name)
+
+    def commit(self) -> None:
+        """The add is complete: the kept copies and the journal go."""
+        for copy in self.kept.values():
+            with contextlib.suppress(OSError):
+                (self.root / copy).unlink(missing_ok=True)
+        self.forget()
+
+    def forget(self) -> None:
+        if self.written:
+            with contextlib.suppress(OSError):
+                (self.root / JOURNAL).unlink(missing_ok=True)
+
+
+def _plain(name: object) -> bool:
+    """A file name in the library's folder itself (never a path elsewhere)."""
+    return isinstance(name, str) and bool(name) and "/" not in name and name not in (".", "..")
+
+
 def _unwritable(root: Path, exc: OSError) -> LibraryError:
     reason = {errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only",
               errno.ENOSPC: "the disk is full", errno.ENOTDIR: "part of the path is a file",
+              errno.EFBIG: "the disk is full (or a file would pass the largest size allowed)",
               errno.EEXIST: "it is a file, not a folder"}.get(exc.errno or 0,
                                                               exc.strerror or str(exc))
     return LibraryError(f"Cannot write into the library {str(root)!r}: {reason}.",

@@ -77,6 +77,10 @@ class ShortAnswer:
     #: Character offsets into the document's text.
     start: int
     end: int
+    #: How likely the answer is right (see quotebot.confidence), when it was judged.
+    confidence: float | None = None
+    #: The evidence it was judged on, in the order of quotebot.confidence.FEATURES.
+    evidence: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

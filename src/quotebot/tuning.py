@@ -95,9 +95,20 @@ class Extraction(_Section):
     max_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class Answer(_Section):
+    """The short-answer gate (see quotebot.confidence): a weight per feature, the
+    probability a short answer must reach to be shown, and the precision it was fitted
+    for."""
+
+    weights: dict[str, float]
+    threshold: float
+    precision: float
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "retrieval": Retrieval, "lexical": Lexical, "semantic": Semantic, "decision": Decision,
-    "correction": Correction, "extraction": Extraction,
+    "correction": Correction, "extraction": Extraction, "answer": Answer,
 }
 
 
@@ -111,6 +122,7 @@ class Tuning:
     decision: Decision
     correction: Correction
     extraction: Extraction
+    answer: Answer
     #: The [fit] table: command, data, folds, date and held-out figures of the last fit.
     fit: dict[str, Any]
 

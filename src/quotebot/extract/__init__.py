@@ -59,6 +59,7 @@ __all__ = [
     "Span",
     "asked",
     "extract",
+    "extract_by_rule",
     "measure_asked",
     "name_spans",
     "needs",
@@ -73,7 +74,20 @@ def extract(
     is_name: KnownName | None = None, *, fill_gaps: bool = True,
     limits: Extraction | None = None,
 ) -> Span | None:
-    """The short answer's character span in ``text`` (a sentence), or None when unsure.
+    """The short answer's character span in ``text`` (a sentence), or None when unsure
+    (see :func:`extract_by_rule`)."""
+    found = extract_by_rule(question, text, tokens, matched, is_name, fill_gaps=fill_gaps,
+                            limits=limits)
+    return found[0] if found is not None else None
+
+
+def extract_by_rule(
+    question: Question, text: str, tokens: Sequence[Token], matched: Mapping[int, int],
+    is_name: KnownName | None = None, *, fill_gaps: bool = True,
+    limits: Extraction | None = None,
+) -> tuple[Span, str] | None:
+    """The short answer's character span in ``text`` (a sentence) and the name of the rule
+    that found it (see :data:`RULE_NAMES`), or None when unsure.
 
     ``matched`` maps indices of sentence tokens that match the question's words to the
     position of that word among the question's concepts (0 = first). ``is_name`` tells
@@ -86,34 +100,35 @@ def extract(
     question = asked(question)
     kind = question.kind
     if kind is Kind.HOW_MANY or (kind is Kind.HOW and measure_asked(question) is not None):
-        return number_answer(text, tokens, matched, question)
+        return _by("number", number_answer(text, tokens, matched, question))
     if kind is Kind.WHEN:
-        return time_answer(text, tokens, matched, question, limits)
+        return _by("time", time_answer(text, tokens, matched, question, limits))
     if kind is Kind.WHO:
         named = who_answer(text, tokens, matched, question, limits, is_name)
         if named is not None or question.wh_noun is not None:
-            return named
+            return _by("person", named)
         # "Who assists the elders?" → "[Deacons] assist elders …": a subject without a name
         # that opens a sentence holding the question's words.
         shape = question_shape(question)
         if shape.form != "subject" or not fill_gaps:
             return None
         subject = phrase_answer(text, tokens, matched, question, shape)
-        return subject if subject is not None and subject[0] == tokens[0].start else None
+        return _by("subject", subject if subject is not None and subject[0] == tokens[0].start
+                   else None)
     if kind is Kind.WHERE:
-        return where_answer(text, tokens, matched, question, limits, is_name)
+        return _by("place", where_answer(text, tokens, matched, question, limits, is_name))
     if kind is Kind.WHY:
-        return reason_answer(text, tokens, matched)
+        return _by("reason", reason_answer(text, tokens, matched))
     if kind is Kind.HOW:
-        return means_answer(text, tokens, matched, question)
+        return _by("means", means_answer(text, tokens, matched, question))
     if kind is Kind.WHAT:
         if question.wh_noun in ("color", "colour"):
-            return colour_answer(tokens, question)
+            return _by("colour", colour_answer(tokens, question))
         shape = question_shape(question)
         if shape.verb is not None and shape.verb.norm in SPEECH_VERBS and shape.head is None:
             return None  # "what did the union say?": the quote is the answer
         if asks_for_a_number(question, shape):
-            return number_answer(text, tokens, matched, question)
+            return _by("number", number_answer(text, tokens, matched, question))
         # A name tied to the question's noun ("which [group]" → "the London Councils
         # group"), the phrase the noun heads ("what kind of [measurements]"), any name near
         # the question's words, then the noun phrase the question's shape asks for.
@@ -124,29 +139,39 @@ def extract(
             named = who_answer(text, tokens, matched, as_name, limits, is_name, keep,
                                linked_only=True)
             if named is not None:
-                return named
+                return named, "linked_name"
         if shape.head in ROLE_NOUNS and matched:
             role = role_answer(text, tokens, matched)
             if role is not None:
-                return role
+                return role, "role"
         if shape.head is not None and matched:
             headed = headed_phrase(text, tokens, word_classes(tokens), question, shape.head)
             if headed is not None:
-                return headed
+                return headed, "headed_phrase"
         if wants_name:
             named = who_answer(text, tokens, matched, as_name, limits, is_name, keep)
             if named is not None:
-                return named
+                return named, "name"
         phrase = phrase_answer(text, tokens, matched, question, shape)
         if phrase is not None:
-            return phrase
+            return phrase, "phrase"
         if shape.form == "subject" and shape.head is None:
             # "What caused the split?" → "the American Revolution": a name where the doer is.
             named = who_answer(text, tokens, matched, as_name, limits, is_name, keep)
             if named is not None:
-                return named
-        return what_answer(text, tokens, matched, question, limits) if fill_gaps else None
+                return named, "doer_name"
+        return _by("gap", what_answer(text, tokens, matched, question, limits)
+                   if fill_gaps else None)
     return None
+
+
+#: The rules :func:`extract_by_rule` names, in the order it may try them.
+RULE_NAMES = ("number", "time", "person", "subject", "place", "reason", "means", "colour",
+              "linked_name", "role", "headed_phrase", "name", "phrase", "doer_name", "gap")
+
+
+def _by(rule: str, span: Span | None) -> tuple[Span, str] | None:
+    return (span, rule) if span is not None else None
 
 
 def needs(question: Question) -> int:

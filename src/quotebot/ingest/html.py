@@ -36,9 +36,10 @@ from quotebot.models import Document
 
 #: Fewer words than this is no article.
 MIN_WORDS = 5
-#: Pages with more elements than this are refused before trafilatura reads them: the longest
-#: encyclopedia articles have about 40,000; a page far beyond is a list or an attack.
-MAX_ELEMENTS = 150_000
+#: Pages with more elements than this are refused before trafilatura reads them, since its
+#: time grows faster than the page (here: 20,000 paragraphs take 3 s, 50,000 take 17 s); a
+#: long documentation page has a few thousand (CPython's IDLE help: 1,225).
+MAX_ELEMENTS = 30_000
 #: Text written from one page, at most (UTF-8 bytes), unless the caller gives another cap.
 MAX_TEXT_BYTES = 50 * 1024 * 1024
 #: The trafilatura options quotebot reads pages with (measured by benchmarks/bench_extract.py).

@@ -28,7 +28,7 @@ from typing import Any
 
 from quotebot.corpus import title_of
 from quotebot.errors import CorpusError
-from quotebot.ingest.html import MAX_TEXT_BYTES, too_large
+from quotebot.ingest.html import MAX_TEXT_BYTES, row_text, too_large
 from quotebot.models import Document
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,12 @@ INDENT = 0.7
 #: A line shorter than this share of a full line, ending a sentence, ends its paragraph.
 SHORT_LINE = 0.75
 _SIZE_CHANGE = 0.15
+#: A character's usual width, in font sizes (Helvetica's average is about 0.5).
+_WIDTH = 0.5
+#: A gap this many font sizes wide between two pieces of a line sets cells apart.
+_CELL_GAP = 1.5
+#: Cells of a table's rows start within this many points of their column's.
+_COLUMN_SLACK = 4.0
 
 _TERMINAL = tuple(".!?…:;")
 _CLOSERS = "\"'”’»)]"
@@ -61,6 +67,8 @@ class _Line:
     x: float
     y: float
     size: float
+    #: The line's pieces set apart by a wide gap (a table's cells): (x, text) each.
+    cells: list[tuple[float, str]] | None = None
 
 
 def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
@@ -135,6 +143,8 @@ def _lines_of(page: Any) -> list[_Line]:
     lines: list[_Line] = []
     parts: list[str] = []
     start: tuple[float, float] | None = None
+    #: Pieces of the line with where each starts and about where it ends.
+    cells: list[list[Any]] = []
     #: Characters of the line in each font size: the line's size is its most common one
     #: (a bullet or a drop capital in another size does not make a line a heading).
     sizes: Counter[float] = Counter()
@@ -143,9 +153,12 @@ def _lines_of(page: Any) -> list[_Line]:
         nonlocal start
         text = " ".join("".join(parts).split())
         if text and start is not None:
-            lines.append(_Line(text, *start, sizes.most_common(1)[0][0]))
+            pieces = [(x, " ".join(t.split())) for x, t, _ in cells if t.strip()]
+            lines.append(_Line(text, *start, sizes.most_common(1)[0][0],
+                               pieces if len(pieces) > 1 else None))
         parts.clear()
         sizes.clear()
+        cells.clear()
         start = None
 
     def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any,
@@ -159,10 +172,19 @@ def _lines_of(page: Any) -> list[_Line]:
                 a, b, c, d = (tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3],
                               tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
                 scale = (c * c + d * d) ** 0.5 or (a * a + b * b) ** 0.5 or 1.0
-                sizes[round(abs(font_size * scale), 1) or 1.0] += len(part.strip())
+                size = round(abs(font_size * scale), 1) or 1.0
+                sizes[size] += len(part.strip())
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
                 if start is None:
-                    start = (tm[4] * cm[0] + tm[5] * cm[2] + cm[4],
-                             tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+                    start = (x, tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+                # A piece that starts well right of where the last one ended is a new cell.
+                if cells and x <= cells[-1][2] + _CELL_GAP * size:
+                    cells[-1][1] += part
+                    cells[-1][2] = max(cells[-1][2], x + _WIDTH * size * len(part))
+                else:
+                    cells.append([x, part, x + _WIDTH * size * len(part)])
+            elif cells:
+                cells[-1][1] += part
             parts.append(part)
 
     page.extract_text(visitor_text=visit)
@@ -171,23 +193,103 @@ def _lines_of(page: Any) -> list[_Line]:
 
 
 def paragraphs_text(pages: Sequence[Sequence[_Line]]) -> str:
-    """Corpus text (one paragraph per line) from the lines of each page."""
+    """Corpus text (one paragraph per line) from the lines of each page: a table's rows one
+    per line with their header, a heading (a short line in a larger font than the text) as
+    a ``##`` line (``#`` for the first, largest one)."""
     pages = _without_page_furniture(pages)
     known_words = Counter(w.lower() for page in pages for line in page
                           for w in _WORD.findall(line.text))
+    body_size = _body_size(pages)
     paragraphs: list[list[str]] = []
+    #: Paragraphs that are whole already (table rows, headings): nothing joins them.
+    whole: set[int] = set()
+    headings: set[int] = set()
     for page in pages:
+        rows = _table_rows(page)
         for i, line in enumerate(page):
-            if i > 0 and not _weak_break(page, i) and _same_paragraph(page, i):
+            if i in rows:
+                if rows[i]:
+                    whole.add(len(paragraphs))
+                    paragraphs.append([rows[i]])
+                continue
+            follows = bool(paragraphs) and len(paragraphs) - 1 not in whole
+            heading = _is_heading(line, body_size)
+            if (heading and paragraphs and len(paragraphs) - 1 in headings and i > 0
+                    and i - 1 not in rows and _same_paragraph(page, i)):
+                paragraphs[-1].append(line.text)  # a heading set on two lines
+            elif (follows and i > 0 and i - 1 not in rows and not _weak_break(page, i)
+                    and _same_paragraph(page, i)):
                 paragraphs[-1].append(line.text)
-            elif (i == 0 or _weak_break(page, i)) and paragraphs and _runs_on(
+            elif follows and (i == 0 or _weak_break(page, i)) and _runs_on(
                     paragraphs[-1][-1], line.text):
                 # Over a page or column break, a sentence that has not ended goes on.
                 paragraphs[-1].append(line.text)
             else:
                 paragraphs.append([line.text])
+                if heading:
+                    whole.add(len(paragraphs) - 1)
+                    headings.add(len(paragraphs) - 1)
+                    first = len(paragraphs) == 1 and line.size >= 1.5 * body_size
+                    paragraphs[-1] = [f"{'#' if first else '##'} {line.text}"]
     out = [_join_lines(lines, known_words) for lines in paragraphs]
     return "".join(p + "\n" for p in out if p)
+
+
+def _body_size(pages: Sequence[Sequence[_Line]]) -> float:
+    """The font size most of the text is set in."""
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page:
+            sizes[line.size] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def _is_heading(line: _Line, body_size: float) -> bool:
+    """A short line in a font clearly larger than the text's, not ending a sentence."""
+    return (body_size > 0 and line.size > (1 + _SIZE_CHANGE) * body_size
+            and len(line.text) <= 120 and not line.text.rstrip(_CLOSERS).endswith((".", ","))
+            and not _PAGE_NUMBER.fullmatch(line.text))
+
+
+def _table_rows(page: Sequence[_Line]) -> dict[int, str]:
+    """The lines of the page's tables, each as its row's text with the header's names
+    (see :func:`~quotebot.ingest.html.row_text`; the header line itself maps to ""): a
+    table is two lines or more split into cells that start under the same columns."""
+    rows: dict[int, str] = {}
+    i = 0
+    while i < len(page):
+        header = page[i].cells
+        if not header:
+            i += 1
+            continue
+        columns = [x for x, _ in header]
+        run = [i]
+        j = i + 1
+        while j < len(page) and page[j].cells and all(
+                _column(x, columns) is not None for x, _ in page[j].cells or ()):
+            run.append(j)
+            j += 1
+        if len(run) < 2:
+            i += 1
+            continue
+        names = [text for _, text in header]
+        rows[i] = ""
+        for k in run[1:]:
+            cells = [""] * len(columns)
+            for x, text in page[k].cells or ():
+                column = _column(x, columns)
+                if column is not None:
+                    cells[column] = f"{cells[column]} {text}".strip()
+            rows[k] = row_text(cells, names)
+        i = j
+    return rows
+
+
+def _column(x: float, columns: Sequence[float]) -> int | None:
+    for n, start in enumerate(columns):
+        if abs(x - start) <= _COLUMN_SLACK:
+            return n
+    return None
 
 
 def _same_paragraph(page: Sequence[_Line], i: int) -> bool:
@@ -242,10 +344,10 @@ def _without_page_furniture(pages: Sequence[Sequence[_Line]]) -> list[list[_Line
     edges: Counter[str] = Counter()
     for page in pages:
         edges.update({shape(line) for line in (*page[:2], *page[-2:])})
-    # A running head or foot: on half the pages or more, or with a page number on two or more
-    # ("Chapter 2: Methods 7").
+    # A running head or foot: on two pages and half the pages or more, or with a page number
+    # on two or more ("Chapter 2: Methods 7").
     repeated = {s for s, n in edges.items()
-                if (len(pages) >= 3 and n >= max(3, len(pages) // 2))
+                if (n >= 2 and 2 * n >= len(pages))
                 or (n >= 2 and (s.startswith("#") or s.endswith("#")))}
     kept: list[list[_Line]] = []
     for page in pages:

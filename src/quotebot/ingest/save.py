@@ -15,6 +15,7 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from quotebot.corpus import SUFFIXES, document_from_text, render_front_matter
@@ -78,10 +79,24 @@ def render_document(doc: Document) -> str:
     return head + body
 
 
+class WriteLog(Protocol):
+    """Told of every file before it is written, so that a failed change can be undone."""
+
+    def creating(self, path: Path) -> None:
+        """``path`` is about to be created."""
+
+    def replacing(self, path: Path) -> None:
+        """``path`` (which exists) is about to be replaced."""
+
+    def not_created(self, path: Path) -> None:
+        """``path`` was not created after all (another file took the name)."""
+
+
 def save_document(doc: Document, folder: str | os.PathLike[str], *,
-                  overwrite: bool = False) -> Document:
+                  overwrite: bool = False, log: WriteLog | None = None) -> Document:
     """Write ``doc`` into ``folder`` (created if missing) and return it as read back: its id
-    is the new file's stem, its path the file, its text what follows the front matter."""
+    is the new file's stem, its path the file, its text what follows the front matter.
+    ``log`` is told of each file before it is written."""
     root = Path(folder)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -98,10 +113,16 @@ def save_document(doc: Document, folder: str | os.PathLike[str], *,
                  if os.path.lexists(root / f"{name}{suffix}")]
         target = root / f"{name}.txt"
         if not taken:
+            if log is not None:
+                log.creating(target)
             if _create(target, content):
                 break
+            if log is not None:
+                log.not_created(target)
             continue
         if taken == [target] and (overwrite or _same_document(target, doc)):
+            if log is not None:
+                log.replacing(target)
             _replace(target, content)
             break
     else:

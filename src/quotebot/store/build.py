@@ -155,7 +155,7 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
     return ptr
 
 
-def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> IntArray:
+def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
     """The index terms of every token, laid end to end."""
     per_form = np.diff(table.terms_ptr)
     per_token = per_form[tok]
@@ -163,7 +163,7 @@ def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> IntArray:
     # Each token's terms in place: where its form's terms start, plus 0, 1, …
     where = np.repeat(table.terms_ptr[:-1][tok] - bounds[:-1], per_token)
     where += np.arange(where.size, dtype=np.int64)
-    return table.terms[where].astype(np.int64)
+    return table.terms[where]
 
 
 def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
@@ -173,7 +173,8 @@ def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: I
     return np.diff(bounds[_pointers(counts)]).astype(np.int32)
 
 
-def _token_starts(pieces: array[int], counts: IntArray) -> npt.NDArray[np.int32]:
+def _token_starts(pieces: array[int], counts: IntArray
+                  ) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:
     """Each token's offset from its sentence's start, from the lengths of the pieces of
     every sentence (gap, token, gap, …, gap: 2n + 1 of them)."""
     lengths = np.frombuffer(pieces, dtype=np.int32).astype(np.int64)
@@ -183,9 +184,16 @@ def _token_starts(pieces: array[int], counts: IntArray) -> npt.NDArray[np.int32]
     sentence = np.repeat(np.arange(counts.shape[0]), counts)
     rank = np.arange(sentence.shape[0], dtype=np.int64) - _pointers(counts)[:-1][sentence]
     piece = first_piece[sentence] + 2 * rank + 1
-    starts: npt.NDArray[np.int32] = (before[piece] - before[first_piece[sentence]]).astype(
-        np.int32)
-    return starts
+    return compact_offsets(before[piece] - before[first_piece[sentence]])
+
+
+def compact_offsets(starts: npt.ArrayLike) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:
+    """Tokens' offsets in their sentences, two bytes each: sentences are cut at
+    ``MAX_SENTENCE_CHARS``, so every offset fits (four bytes each should one not)."""
+    values = np.asarray(starts)
+    if values.size == 0 or int(values.max()) <= np.iinfo(np.uint16).max:
+        return values.astype(np.uint16)
+    return values.astype(np.int32)
 
 
 def _forms(table: _FormTable, tokens: Tokens) -> Forms:
@@ -342,7 +350,7 @@ def merge_index(base: SentenceIndex, added: list[Document], removed: list[str]
     table.form_word = np.concatenate(form_word_parts).astype(np.int32)
     tokens = Tokens(_pointers(np.concatenate(tok_count_parts)),
                     np.concatenate(tok_form_parts).astype(np.int32),
-                    np.concatenate(tok_start_parts).astype(np.int32))
+                    compact_offsets(np.concatenate(tok_start_parts)))
     forms_table = _forms(table, tokens)
 
     def column(name: str) -> Any:

@@ -56,11 +56,11 @@ class DocInfo:
 @dataclass(frozen=True, slots=True)
 class Tokens:
     """Every sentence's tokens: ``form[ptr[s]:ptr[s + 1]]`` are sentence ``s``'s word-form
-    ids, ``start`` their character offsets from the sentence's start."""
+    ids, ``start`` their character offsets from the sentence's start (two bytes each)."""
 
     ptr: npt.NDArray[np.int64]
     form: npt.NDArray[np.int32]
-    start: npt.NDArray[np.int32]
+    start: npt.NDArray[np.uint16] | npt.NDArray[np.int32]
 
     def gather(self, sids: IntArray) -> tuple[npt.NDArray[np.int32], IntArray, IntArray]:
         """The tokens of several sentences laid end to end: (form ids, which of ``sids``

@@ -1,0 +1,210 @@
+"""How likely a short answer is right, and whether it is shown.
+
+A short answer in bold over the quotes looks certain, so it is shown only when it is very
+likely right; below that the quotes alone answer. The likelihood is a logistic model over
+evidence about the answer found in its sentence (:data:`FEATURES`): what kind of answer
+the question asks for, how much of the question the sentence holds, how close the
+question's words are to the answer and whether they share its clause, whether the
+sentence offers rivals of the same shape (two years for one "when"), how far the first
+passage leads the second and whether the second gives the same answer, and how close in
+meaning the passage is. Its weights and the threshold come from ``[answer]`` in
+``data/weights.toml``, fitted by ``benchmarks/fit_weights.py`` leave-one-article-out for a
+precision of shown answers the file records.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot.analysis import Token
+from quotebot.analysis import terms as analyse_terms
+from quotebot.extract import RULE_NAMES
+from quotebot.question import Kind, Question
+from quotebot.tuning import Answer
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The evidence about a short answer, in the order of the model's weights.
+FEATURES = (
+    "bias",
+    # What the question asks for (one of these, or none of them: "what"/"which").
+    "asks_number", "asks_time", "asks_person", "asks_place", "asks_clause",
+    # How much of the question the sentence's own words hold (0..1).
+    "literal",
+    # log(1 + tokens) from the answer to the nearest of the question's words.
+    "distance",
+    # Share of the answer's tokens that are the question's own words.
+    "overlap",
+    # log(1 + tokens of the answer).
+    "length",
+    # log(1 + words of the answer's shape elsewhere in the sentence: numbers for a number,
+    # capitalised words for a name).
+    "rivals",
+    # Share of the question's words in the sentence that stand in the answer's clause.
+    "clause_share",
+    # How far the first passage's score leads the second's, relative to the first.
+    "margin",
+    # The second passage gives the same short answer.
+    "agreement",
+    # The closest cosine of the question to the passage (0 without vectors), and whether
+    # there were vectors at all.
+    "similarity", "has_vectors",
+    # The answer's first word is a number; is capitalised (not opening the sentence).
+    "starts_number", "starts_capital",
+    # Share of the answer's words the question itself has (or abbreviates: "UMC" for
+    # "United Methodist Church"): an answer the question already gives is not its answer.
+    "in_question",
+    # How rare the answer's words are in the corpus (mean idf relative to the rarest
+    # possible): the article's own subject, named everywhere, is rarely what is asked.
+    "rarity",
+    # A "how many X" answer whose number counts X (1), counts something else (-1: "160
+    # years" for "how many people"), or no counted noun asked (0).
+    "counts_asked",
+    # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
+    *(f"rule_{name}" for name in RULE_NAMES),
+)
+_RULE_AT = {name: FEATURES.index(f"rule_{name}") for name in RULE_NAMES}
+
+_CLAUSE_MARK = re.compile(r"[,;:.!?()]|\s[-–—]\s")
+_NORM = re.compile(r"\W+")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The fitted model: a weight per feature and the probability to reach."""
+
+    weights: tuple[float, ...]
+    threshold: float
+
+    @classmethod
+    def of(cls, section: Answer) -> Gate:
+        """The gate the ``[answer]`` section of the weights file describes."""
+        unknown = set(section.weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"weights.toml [answer] weights: unknown {sorted(unknown)}")
+        return cls(tuple(float(section.weights.get(name, 0.0)) for name in FEATURES),
+                   float(section.threshold))
+
+    def probability(self, x: FloatArray) -> float:
+        z = float(np.dot(np.asarray(self.weights, dtype=np.float64), x))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequence[Token],
+             matched: Mapping[int, int], span: tuple[int, int], rule: str, *,
+             literal: float, margin: float, agreement: bool, similarity: float | None,
+             rarity: Callable[[Token], float | None]) -> FloatArray:
+    """The features of the short answer at ``span`` (sentence offsets) of a sentence
+    (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
+
+    ``kind_asked`` is "number", "time" or None (see :func:`quotebot.extract.needs`);
+    ``rule`` the extraction rule that found the answer."""
+    a, b = span
+    inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
+    kind = question.kind
+    x = np.zeros(len(FEATURES), dtype=np.float64)
+    x[0] = 1.0
+    x[1] = kind_asked == "number"
+    x[2] = kind_asked == "time"
+    x[3] = kind is Kind.WHO and kind_asked is None
+    x[4] = kind is Kind.WHERE
+    x[5] = kind in (Kind.WHY, Kind.HOW) and kind_asked is None
+    x[6] = literal
+    outside = [m for m in matched if m not in inside]
+    if inside and outside:
+        lo, hi = inside[0], inside[-1]
+        nearest = min(lo - m if m < lo else m - hi for m in outside)
+    else:
+        nearest = 50
+    x[7] = math.log1p(max(nearest, 0))
+    x[8] = (sum(1 for i in inside if i in matched) / len(inside)) if inside else 1.0
+    x[9] = math.log1p(len(inside))
+    x[10] = math.log1p(_rivals(tokens, inside, matched))
+    clause = _clause(text, a, b)
+    concepts = set(matched.values())
+    in_clause = {c for m, c in matched.items() if clause[0] <= tokens[m].start < clause[1]}
+    x[11] = len(in_clause) / len(concepts) if concepts else 0.0
+    x[12] = margin
+    x[13] = float(agreement)
+    x[14] = similarity if similarity is not None else 0.0
+    x[15] = similarity is not None
+    if inside:
+        first = tokens[inside[0]].surface
+        x[16] = first[:1].isdigit()
+        x[17] = first[:1].isupper() and inside[0] > 0
+    words = [tokens[i] for i in inside if not tokens[i].is_stop] or [tokens[i] for i in inside]
+    if words:
+        x[18] = sum(1 for t in words if _in_question(t, question)) / len(words)
+        if len(words) > 1 and "".join(t.norm[:1] for t in words) in _question_words(question):
+            x[18] = 1.0
+        rare = [r for r in (rarity(t) for t in words) if r is not None]
+        x[19] = sum(rare) / len(rare) if rare else 1.0
+    counted = _counted(question) if kind_asked == "number" else None
+    if counted and inside:
+        noun = set(analyse_terms(counted))
+        x[20] = 1.0 if any(noun & set(t.terms) for t in tokens[inside[-1]:inside[-1] + 3]
+                           ) else -1.0
+    x[_RULE_AT[rule]] = 1.0
+    return x
+
+
+def _counted(question: Question) -> str | None:
+    """The noun a "how many X" question counts."""
+    if question.wh_noun:
+        return question.wh_noun
+    norms = [t.norm for t in question.tokens]
+    for i in range(len(norms) - 2):
+        if norms[i] == "how" and norms[i + 1] in ("many", "much"):
+            return None if question.tokens[i + 2].is_stop else norms[i + 2]
+    return None
+
+
+def _question_words(question: Question) -> set[str]:
+    return {t.norm for t in question.tokens}
+
+
+def _in_question(token: Token, question: Question) -> bool:
+    """Whether the question has ``token``'s word (the same term, or the same number)."""
+    terms = set(token.terms)
+    return any(terms & set(t.terms) or token.norm == t.norm for t in question.tokens)
+
+
+def _rivals(tokens: Sequence[Token], inside: Sequence[int], matched: Mapping[int, int]
+            ) -> int:
+    """Words elsewhere in the sentence of the answer's shape: numbers for an answer that
+    starts with one, capitalised words (not the sentence's first) for one that starts
+    capitalised."""
+    if not inside:
+        return 0
+    first = tokens[inside[0]].surface
+    taken = set(inside) | set(matched)
+    if first[:1].isdigit():
+        return sum(1 for i, t in enumerate(tokens)
+                   if i not in taken and t.surface[:1].isdigit())
+    if first[:1].isupper():
+        return sum(1 for i, t in enumerate(tokens)
+                   if i not in taken and i > 0 and t.surface[:1].isupper())
+    return 0
+
+
+def _clause(text: str, a: int, b: int) -> tuple[int, int]:
+    """The clause of ``text`` around ``text[a:b]``: from the clause mark before it to the
+    one after it."""
+    start = 0
+    for match in _CLAUSE_MARK.finditer(text, 0, a):
+        start = match.end()
+    after = _CLAUSE_MARK.search(text, b)
+    return start, after.start() if after is not None else len(text)
+
+
+def same_answer(a: str | None, b: str | None) -> bool:
+    """Whether two short answers say the same, ignoring case and punctuation."""
+    if a is None or b is None:
+        return False
+    return _NORM.sub(" ", a.casefold()).strip() == _NORM.sub(" ", b.casefold()).strip()

@@ -1,0 +1,165 @@
+"""Fitting the short-answer gate (:mod:`quotebot.confidence`) on articles with questions.
+
+Every question of an article is answered through the engine with the gate open; each
+short answer it would show becomes a row: its evidence, and whether it is right (token F1
+of at least :data:`RIGHT_F1` against one of the question's gold answers; any short answer
+to a question the article does not answer is wrong). A logistic model is fitted on the
+rows; a short answer is shown when the model finds it more likely right than wrong
+(:data:`THRESHOLD`). That is a principle, not a number tuned to the data: thresholds
+tuned for a precision did not carry from one article to another.
+
+:func:`held_out` reports leave-one-article-out precision and recall: each article's short
+answers judged by a gate fitted on the other articles only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+from quotebot.confidence import FEATURES
+from quotebot.engine import QuoteEngine
+from quotebot.errors import QuotebotError
+from quotebot.evaluate import Case, token_f1
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: A short answer is right when its token F1 against a gold answer is at least this.
+RIGHT_F1 = 0.5
+#: Shown when more likely right than wrong.
+THRESHOLD = 0.5
+#: L2 penalty on the weights (not the bias), per row.
+L2 = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """One article's short answers: evidence, right or wrong, and how many questions it
+    had that a right short answer could be given to."""
+
+    x: FloatArray
+    right: BoolArray
+    answerable: int
+
+
+def answer_rows(engine: QuoteEngine, cases: Sequence[Case]) -> Rows:
+    """Every short answer ``engine`` gives to ``cases`` with the gate open."""
+    xs: list[tuple[float, ...]] = []
+    right: list[bool] = []
+    for case in cases:
+        answer = engine._answer(case.question.strip(), 3, 0, None, gate=False)
+        short = answer.short
+        if not answer.answered or short is None:
+            continue
+        xs.append(short.evidence)
+        best = max((token_f1(short.text, g) for g in case.answers), default=0.0)
+        right.append(case.answerable and best >= RIGHT_F1)
+    x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURES))
+    return Rows(x, np.asarray(right, dtype=bool), sum(c.answerable for c in cases))
+
+
+def fit_weights(x: FloatArray, y: BoolArray, *, l2: float = L2) -> FloatArray:
+    """Logistic regression weights (the first column is the bias, not penalised)."""
+    if not len(y) or y.all() or not y.any():
+        raise QuotebotError("The gate needs right and wrong short answers to fit on.")
+    target = y.astype(np.float64)
+    penalty = np.ones(x.shape[1])
+    penalty[0] = 0.0
+    n = len(y)
+
+    def loss(w: FloatArray) -> tuple[float, FloatArray]:
+        z = x @ w
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        value = float(np.sum(np.logaddexp(0.0, z) - target * z)) + l2 * n * float(
+            np.sum(penalty * w * w))
+        grad = x.T @ (p - target) + 2 * l2 * n * penalty * w
+        return value, grad
+
+    result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 1000})
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def probabilities(x: FloatArray, w: FloatArray) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40))), dtype=np.float64)
+
+
+def fit_gate(rows: Mapping[str, Rows]) -> FloatArray:
+    """Weights fitted on every article's rows."""
+    return fit_weights(np.vstack([r.x for r in rows.values()]),
+                       np.concatenate([r.right for r in rows.values()]))
+
+
+def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
+            ) -> dict[str, Any]:
+    shown = p >= threshold
+    right = int((shown & y).sum())
+    return {
+        "short_answers": len(y), "right_before_gate": int(y.sum()),
+        "shown": int(shown.sum()), "shown_right": right,
+        "precision": round(right / shown.sum(), 4) if shown.any() else None,
+        "precision_before_gate": round(float(y.mean()), 4) if len(y) else None,
+        # Of the questions the article answers, how many get a right short answer.
+        "recall": round(right / answerable, 4) if answerable else None,
+        "recall_before_gate": round(int(y.sum()) / answerable, 4) if answerable else None,
+    }
+
+
+def held_out(rows: Mapping[str, Rows], threshold: float = THRESHOLD) -> dict[str, Any]:
+    """Leave-one-article-out: each article's short answers judged by a gate fitted on the
+    other articles, then all articles pooled."""
+    if len(rows) < 2:
+        raise QuotebotError("Leave-one-article-out fitting of the gate needs two articles.")
+    report: dict[str, Any] = {}
+    ps, ys = [], []
+    for name, held in rows.items():
+        w = fit_gate({n: r for n, r in rows.items() if n != name})
+        p = probabilities(held.x, w)
+        report[name] = summary(p, held.right, threshold, held.answerable)
+        ps.append(p)
+        ys.append(held.right)
+    answerable = sum(r.answerable for r in rows.values())
+    report["pooled"] = summary(np.concatenate(ps), np.concatenate(ys), threshold, answerable)
+    return report
+
+
+def gate_values(weights: FloatArray, threshold: float = THRESHOLD) -> dict[str, Any]:
+    """The ``[answer]`` values of fitted weights."""
+    return {"weights": {name: round(float(w), 4) for name, w in zip(FEATURES, weights,
+                                                                     strict=True)},
+            "threshold": threshold}
+
+
+def write_gate(path: Path, weights: FloatArray, precision: float | None, source: str) -> None:
+    """Put the gate's weights, threshold and held-out precision into the ``[answer]`` table
+    of the weights file at ``path`` (its comments stay)."""
+    text = path.read_text(encoding="utf-8")
+    values = gate_values(weights)
+    table = ", ".join(f"{name} = {value:g}" for name, value in values["weights"].items())
+    lines = {
+        "weights": f'weights = {{ value = {{ {table} }}, source = "{source}" }}',
+        "threshold": (f'threshold = {{ value = {values["threshold"]}, source = "hand-set: '
+                      f'shown when more likely right than wrong" }}'),
+        "precision": (f'precision = {{ value = {precision or 0.0}, source = "{source}: '
+                      f'held-out precision of shown short answers" }}'),
+    }
+    header = re.compile(r"^\[answer\]$", re.M).search(text)
+    if header is None:
+        raise QuotebotError("weights file: no [answer] table")
+    end = text.find("\n[", header.end())
+    end = len(text) if end < 0 else end + 1
+    body = text[header.start():end]
+    for name, line in lines.items():
+        body, found = re.subn(rf"^{name} = .*$", line.replace("\\", "\\\\"), body, count=1,
+                              flags=re.M)
+        if not found:
+            raise QuotebotError(f"weights file: no {name} in [answer]")
+    path.write_text(text[:header.start()] + body + text[end:], encoding="utf-8")

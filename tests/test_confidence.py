@@ -1,0 +1,136 @@
+"""The short-answer gate: the evidence it weighs, the model fitted on it, and what a user
+sees (a short answer only when it is more likely right than wrong; the quotes always)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quotebot.analysis import tokenize
+from quotebot.confidence import FEATURES, Gate, evidence, same_answer
+from quotebot.engine import QuoteEngine
+from quotebot.fitting_gate import (
+    THRESHOLD,
+    Rows,
+    fit_weights,
+    held_out,
+    probabilities,
+    summary,
+    write_gate,
+)
+from quotebot.models import Document
+from quotebot.question import parse_question
+from quotebot.store.build import build_index
+from quotebot.tuning import default_tuning, load_tuning
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "src" / "quotebot" / "data" / "weights.toml"
+
+
+def features_of(question: str, sentence: str, answer: str, rule: str = "number",
+                kind_asked: str | None = "number") -> dict[str, float]:
+    tokens = tokenize(sentence)
+    q = parse_question(question)
+    words = {t.norm for t in q.tokens}
+    matched = {i: n for n, i in enumerate(i for i, t in enumerate(tokens)
+                                          if t.norm in words and not t.is_stop)}
+    at = sentence.index(answer)
+    x = evidence(q, kind_asked, sentence, tokens, matched, (at, at + len(answer)), rule,
+                 literal=1.0, margin=0.5, agreement=False, similarity=None,
+                 rarity=lambda token: 0.5)
+    return dict(zip(FEATURES, x.tolist(), strict=True))
+
+
+def test_a_number_that_counts_something_else_is_told_apart() -> None:
+    people = features_of("How many people live on the island?",
+                         "The island has been lived on for 160 years by 70 people.", "70")
+    years = features_of("How many people live on the island?",
+                        "The island has been lived on for 160 years by 70 people.", "160")
+    assert people["counts_asked"] == 1.0
+    assert years["counts_asked"] == -1.0
+    # Each number has the other as a rival of its shape.
+    assert people["rivals"] == years["rivals"] > 0
+
+
+def test_an_answer_the_question_already_gives_is_told_apart() -> None:
+    given = features_of("What did the United Methodist Church approve?",
+                        "The United Methodist Church approved the plan.",
+                        "United Methodist Church", rule="phrase", kind_asked=None)
+    new = features_of("What did the United Methodist Church approve?",
+                      "The United Methodist Church approved the plan.", "the plan",
+                      rule="phrase", kind_asked=None)
+    assert given["in_question"] == 1.0
+    assert new["in_question"] == 0.0
+    assert given["rule_phrase"] == new["rule_phrase"] == 1.0
+
+
+def test_same_answer_ignores_case_and_punctuation() -> None:
+    assert same_answer("Sophie Linden.", "sophie linden")
+    assert not same_answer("Sophie Linden", "Linden")
+    assert not same_answer(None, "x")
+
+
+def test_the_fit_weighs_the_evidence_that_separates_right_from_wrong() -> None:
+    rng = np.random.default_rng(0)
+    x = np.zeros((400, len(FEATURES)))
+    x[:, 0] = 1.0
+    x[:, FEATURES.index("margin")] = rng.random(400)
+    right = x[:, FEATURES.index("margin")] + rng.normal(0, 0.1, 400) > 0.5
+    w = fit_weights(x, right)
+    assert w[FEATURES.index("margin")] > 2.0
+    p = probabilities(x, w)
+    shown = summary(p, right, THRESHOLD, answerable=400)
+    assert shown["precision"] > shown["precision_before_gate"]
+    assert shown["shown"] < 400
+
+
+def test_held_out_judges_each_article_by_the_others() -> None:
+    rng = np.random.default_rng(1)
+
+    def rows(n: int) -> Rows:
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, FEATURES.index("literal")] = rng.random(n)
+        return Rows(x, x[:, FEATURES.index("literal")] > 0.6, n)
+
+    report = held_out({"a": rows(100), "b": rows(120), "c": rows(80)})
+    assert set(report) == {"a", "b", "c", "pooled"}
+    assert report["pooled"]["short_answers"] == 300
+    assert report["pooled"]["shown"] == sum(report[k]["shown"] for k in "abc")
+    assert report["pooled"]["precision"] > 0.9
+
+
+def test_the_written_gate_is_the_one_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "weights.toml"
+    shutil.copy(WEIGHTS, path)
+    weights = np.linspace(-1, 1, len(FEATURES))
+    write_gate(path, weights, 0.71, "fitted by a test")
+    gate = Gate.of(load_tuning(path).answer)
+    assert gate.weights == pytest.approx(tuple(np.round(weights, 4)))
+    assert gate.threshold == THRESHOLD
+    assert load_tuning(path).answer.precision == 0.71
+    # The rest of the file is as it was.
+    assert path.read_text().split("[answer]")[0] == WEIGHTS.read_text().split("[answer]")[0]
+
+
+@pytest.fixture(scope="module")
+def article() -> QuoteEngine:
+    text = ("The capital has seen 127 homicides, with 72 fatal stabbings and 14 shootings.\n"
+            "The mayor said the figures were shocking.\n")
+    return QuoteEngine(build_index([Document("a", "A", text)]))
+
+
+def test_a_short_answer_is_shown_with_its_confidence(article: QuoteEngine) -> None:
+    answer = article.answer_question("how many stabbings?")
+    assert answer.short is not None and answer.short.text == "72"
+    assert answer.short.confidence is not None and answer.short.confidence >= THRESHOLD
+
+
+def test_below_the_threshold_only_the_quotes_answer(article: QuoteEngine) -> None:
+    strict = default_tuning().with_values({"answer.threshold": 1.0})
+    engine = QuoteEngine(article.index, tuning=strict)
+    answer = engine.answer_question("how many stabbings?")
+    assert answer.answered and answer.short is None
+    assert "72 fatal stabbings" in answer.quotes[0].text

@@ -1,0 +1,53 @@
+"""Structure is not an answer: a section heading helps find the sentences under it, but is
+never quoted first, nor given as the short answer, while a sentence answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from quotebot.engine import QuoteEngine
+
+ARTICLE = """\
+# Inchmorra
+
+## Clearances and emigration
+
+In the 1850s most families of the island emigrated to Canada during the clearances.
+
+## Population
+
+Inchmorra has a population of 160 people, most of them in Kilmory.
+
+## Startup and Code
+
+The company's chief executive is Ingrid Solberg, who founded it in 2011.
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("structure")
+    path = folder / "inchmorra.md"
+    path.write_text(ARTICLE, encoding="utf-8")
+    return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What happened during the clearances and emigration?", "emigrated to Canada"),
+    ("What is the population of Inchmorra?", "160 people"),
+    ("Who is the chief executive of Startup and Code?", "Ingrid Solberg"),
+])
+def test_a_heading_is_never_quoted_first(engine: QuoteEngine, question: str,
+                                         expected: str) -> None:
+    answer = engine.answer_question(question)
+    assert answer.answered, answer.reason
+    assert expected in answer.quotes[0].text
+    headings = {"Clearances and emigration", "Population", "Startup and Code", "Inchmorra"}
+    assert answer.quotes[0].text not in headings
+    assert answer.short is None or answer.short.text not in headings
+
+
+def test_who_is_the_ceo_is_not_answered_by_a_heading(engine: QuoteEngine) -> None:
+    answer = engine.answer_question("Who is the CEO of Startup and Code?")
+    assert answer.answered, answer.reason
+    assert answer.short is None or answer.short.text == "Ingrid Solberg"
