@@ -43,12 +43,15 @@ def plain(message: str) -> str:
 
 
 @contextlib.contextmanager
-def polling(api: FakeBotApi, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """`quotebot --log-level DEBUG telegram ARGS` polling the fake Bot API."""
+def polling(api: FakeBotApi, *args: str, output: Any = subprocess.PIPE
+            ) -> Iterator[subprocess.Popen[str]]:
+    """`quotebot --log-level DEBUG telegram ARGS` polling the fake Bot API, its log to
+    ``output`` (a pipe to read once it stops; a file for a bot that runs long, whose log
+    would fill a pipe nobody reads)."""
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE_URL=api.base_url,
                PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "quotebot", "--log-level", "DEBUG",
-                             "telegram", *args], env=env, stdout=subprocess.PIPE,
+                             "telegram", *args], env=env, stdout=output,
                             stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
     try:
         assert api.wait_for(lambda a: any(c[0] == "getUpdates" for c in a.calls), 60), \
@@ -80,8 +83,10 @@ class TestOnePollingBot:
             yield fake
 
     @pytest.fixture(scope="class")
-    def polling_bot(self, api: FakeBotApi) -> Iterator[subprocess.Popen[str]]:
-        with polling(api) as proc:
+    def polling_bot(self, api: FakeBotApi, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[subprocess.Popen[str]]:
+        log = tmp_path_factory.mktemp("bot") / "bot.log"
+        with open(log, "w", encoding="utf-8") as output, polling(api, output=output) as proc:
             yield proc
 
     def test_polling_bot_answers_like_the_repl(
