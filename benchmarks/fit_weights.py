@@ -3,6 +3,8 @@
     python benchmarks/fit_weights.py            # leave-one-article-out figures
     python benchmarks/fit_weights.py --write    # … then fit on all articles and write
                                                 #     src/quotebot/data/weights.toml
+    python benchmarks/fit_weights.py --conversations [--write]
+                        # the [conversation] weights, on ../shared/training/coqa
     python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
 
 The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
@@ -71,10 +73,16 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="fit on all articles and write the weights file")
     parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--conversations", action="store_true",
+                        help="fit the [conversation] weights on ../shared/training/coqa "
+                             "instead (leave-one-conversation-out figures, then --write)")
     parser.add_argument("--gate-only", action="store_true",
                         help="fit only the short-answer gate ([answer]), with the other "
                              "numbers as they are")
     args = parser.parse_args()
+    if args.conversations:
+        fit_conversations(write=args.write)
+        return
     if args.gate_only:
         fit_answer_gate(find_articles(args.articles), write=args.write)
         return
@@ -157,6 +165,38 @@ def main() -> None:
         write_weights(WEIGHTS, final, provenance)
         values = ", ".join(f"{k}={v:g}" for k, v in fitted_values(final).items())
         print(f"\nwrote {WEIGHTS.relative_to(HERE.parent)}: {values}")
+
+
+def fit_conversations(*, write: bool) -> None:
+    """Leave-one-conversation-out figures on training/coqa, then (``write``) the weights
+    fitted on every conversation."""
+    from quotebot.conversation_eval import (
+        evaluate_conversation_set,
+        format_conversation_report,
+        read_conversations,
+    )
+    from quotebot.conversation_fit import (
+        examine_conversations,
+        fit_conversation,
+        write_conversation_weights,
+    )
+    from quotebot.engine import QuoteEngine
+
+    coqa = SHARED / "training" / "coqa"
+    path = coqa / "conversations.json"
+    report = evaluate_conversation_set(path, str(coqa / "corpus"), None, "auto",
+                                       held_out=True)
+    print(format_conversation_report(report, max_misses=0))
+    if write:
+        engine = QuoteEngine.open(coqa / "corpus")
+        cases = read_conversations(path)
+        weights = fit_conversation(examine_conversations(engine, cases),
+                                   default_tuning().conversation)
+        write_conversation_weights(WEIGHTS, weights, data="../shared/training/coqa",
+                                   conversations=len(cases))
+        print(f"\nwrote [conversation] of {WEIGHTS.relative_to(HERE.parent)}: "
+              f"context_weight={weights.context_weight:g}, "
+              f"prior_weight={weights.prior_weight:g}, prior_far={weights.prior_far:g}")
 
 
 def fit_answer_gate(articles: list[Any], *, write: bool) -> None:

@@ -133,6 +133,16 @@ def cli() -> Any:
     return run_cli
 
 
+def engine_over(folder: Path, name: str, text: str) -> Any:
+    """An engine (words only) over one article ``name`` holding ``text``, written in
+    ``folder`` with its index beside it."""
+    from quotebot.engine import QuoteEngine
+
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in REPORTS:
         terminalreporter.write_sep("-", "quotebot eval")

@@ -22,6 +22,8 @@ from quotebot.sentences import MAX_SENTENCE_CHARS, split_document
 from quotebot.store.model import SentenceIndex
 from quotebot.tuning import default_tuning
 
+from conftest import engine_over as open_engine
+
 #: Seconds any one of these questions may take (an ordinary one takes milliseconds).
 LIMIT = 5.0
 
@@ -33,9 +35,7 @@ def timed_answer(engine: QuoteEngine, question: str) -> float:
 
 
 def engine_over(tmp_path: Path, text: str) -> QuoteEngine:
-    path = tmp_path / "article.txt"
-    path.write_text(text, encoding="utf-8")
-    return QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="off")
+    return open_engine(tmp_path, "article.txt", text)  # type: ignore[no-any-return]
 
 
 def test_a_sentence_repeating_the_asked_noun_is_answered_at_once(tmp_path: Path) -> None:

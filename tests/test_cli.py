@@ -275,3 +275,69 @@ def test_quick_work_is_quiet_and_long_work_says_once_what_it_does(
     assert capsys.readouterr().err == "indexing 25,000 documents…\nembedding 3,000 passages…\n"
     fresh = run_cli("docs", "--corpus", str(OWN), env={"XDG_CACHE_HOME": str(tmp_path)})
     assert fresh.returncode == 0 and fresh.stderr == ""  # three articles build in no time
+
+
+def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    for n in range(1500):  # a few seconds of work
+        (corpus / f"story-{n}.txt").write_text("".join(
+            f"Story {n} says the ferry carried {n * k} passengers in week {k} of the year.\n"
+            for k in range(60)), encoding="utf-8")
+    leader, follower = pty.openpty()  # stderr is a terminal of 24 rows of 100; stdout a pipe
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quotebot", "index", "--corpus", str(corpus), "--out",
+             str(tmp_path / "index"), "--semantic", "off"], stdout=subprocess.PIPE,
+            stderr=follower)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    text = shown.decode("utf-8", "replace")
+    assert "indexing:" in text and "%|" in text and "doc/s" in text  # tqdm's bar and rate
+    assert "\n" not in text  # redrawn in place on one line, and cleared at the end
+    assert stdout.startswith(b"Indexed 1,500 documents")
+
+
+@pytest.mark.parametrize(("columns", "width"), [(None, 80), ("60", 60), ("120", 120)])
+def test_answers_wrap_to_the_terminal_and_never_inside_a_word(
+        tmp_path: Path, columns: str | None, width: int) -> None:
+    import os
+
+    article = tmp_path / "article.txt"
+    article.write_text("Ferry news\nThe harbour master said the ferry would carry passengers "
+                       "again on Monday, after the Kelsey-Bay-to-Northport-and-back-again "
+                       "crossing was closed for six weeks of repairs to its engine and hull.\n",
+                       encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    shown = run_cli("ask", "When will the ferry carry passengers?", "--corpus", str(article),
+                    "--no-color", "--semantic", "off", env=env)
+    assert shown.returncode == 0, shown.stderr
+    quote_lines = [line for line in shown.stdout.splitlines() if not line.startswith(
+        ("   [", "Answer:"))]
+    assert all(len(line) <= width for line in quote_lines), shown.stdout
+    words = " ".join(line.removeprefix("1. ").strip() for line in quote_lines).split()
+    assert "Kelsey-Bay-to-Northport-and-back-again" in words  # never broken
+    assert len(quote_lines) >= (3 if width == 60 else 2) or width == 120

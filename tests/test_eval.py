@@ -362,6 +362,44 @@ def test_a_conversation_set_without_its_passages_gets_one_clear_error(tmp_path: 
     assert "Traceback" not in result.output
 
 
+def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_others(
+        tmp_path: Path) -> None:
+    path = write_conversation_set(tmp_path / "set")
+    result = CliRunner().invoke(main, ["eval", str(path), "--held-out", "--json",
+                                       "--semantic", "off"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["held_out"] is True
+    assert set(report["fitted"]) == {"lighthouse", "bakery"}
+    assert report["all"]["turns"] == 5
+
+
+def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
+    """Catches: a prior that is not fitted on the data (flat, or peaked elsewhere), and
+    weights that ignore what decides the ranking."""
+    import numpy as np
+
+    from quotebot.conversation_fit import FAR, Examined, ExaminedTurn, fit_conversation
+    from quotebot.tuning import default_tuning
+
+    base = default_tuning().conversation
+    rng = np.random.default_rng(7)
+    turns = []
+    for n in range(60):
+        # Five candidates at offsets -1 … +2 and far; the answer one after the last one,
+        # and the question's own score says little.
+        offsets = np.array([-1, 0, 1, 2, FAR])
+        positive = offsets == 1
+        turns.append(ExaminedTurn(f"c{n % 6}", rng.random(5), np.zeros(5), offsets, positive,
+                                  1))
+    fitted = fit_conversation(Examined(turns, []), base)
+    prior = dict(zip(range(-base.window, base.window + 1), fitted.prior, strict=True))
+    assert max(prior, key=prior.__getitem__) == 1
+    assert fitted.prior_weight > 0
+    nothing = fit_conversation(Examined([], []), base)
+    assert (nothing.prior, nothing.prior_weight) == (base.prior, base.prior_weight)
+
+
 def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:
     qa = tmp_path / "qa.json"
     qa.write_text(json.dumps({"questions": [

@@ -271,3 +271,133 @@ def test_a_referent_of_the_wrong_kind_is_never_put_in_for_a_pronoun(tmp_path: Pa
     again = session.ask("Did they tell it to the police?")
     resolved = again.resolved_question or again.question
     assert resolved.count("CNN") <= 1 and "examiner" not in resolved
+
+
+# -- the conversation as retrieval context ---------------------------------------------------
+
+TOWNS = {
+    "riverside": "Riverside is a market town on the Avon. Its library opened in 1990.\n",
+    "hilltop": ("Hilltop is a village above the valley. The Hilltop museum houses fossils "
+                "from the valley quarries. The museum, with its collection of old maps of the "
+                "county and its fossil hall, opened in 2004. A new wing followed in 2015.\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def towns(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("towns")
+    for name, text in TOWNS.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return QuoteEngine.open(folder, index_dir=folder / "index", semantic="off")
+
+
+def test_a_follow_up_is_answered_near_what_the_conversation_is_about(towns: QuoteEngine) -> None:
+    """Catches: a follow-up ranked as if asked alone (the short sentence of another article
+    that BM25 prefers) instead of near the last answer, in the passage the conversation is
+    about."""
+    alone = answer_once(towns, "When did that open?")
+    assert alone.quotes[0].doc == "riverside"  # asked alone, the short sentence wins
+    session = Session(towns)
+    first = session.ask("What does the Hilltop museum house?")
+    assert first.quotes[0].doc == "hilltop"
+    answer = session.ask("When did that open?")
+    assert answer.resolved_question is None  # no rewrite: the context did the work
+    assert answer.answered and "2004" in answer.quotes[0].text
+
+
+def test_a_fragment_is_completed_from_the_last_question_and_answered_near_its_answer(
+        tmp_path: Path) -> None:
+    """Catches: "Why?" and "When?" declined ("No sentence shares a word with the
+    question") or answered from another part of the article."""
+    article = tmp_path / "road.txt"
+    article.write_text(
+        "Storms hit the coast in March. Police closed the coast road on Tuesday. The road "
+        "was closed because a landslide had buried the bridge. Engineers expect to reopen "
+        "it in June. Buses will run inland until then. Why the bridge was built so low is "
+        "a question for the county.\n", encoding="utf-8")
+    engine = QuoteEngine.open(article, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    first = session.ask("When did police close the coast road?")
+    assert "Tuesday" in first.quotes[0].text
+    why = session.ask("Why?")
+    assert why.answered and why.resolved_question == "Why did police close the coast road?"
+    assert any("landslide" in q.text for q in why.quotes[:3])
+    session = Session(engine)
+    session.ask("Who closed the coast road?")
+    when = session.ask("And when?")
+    assert when.resolved_question == "When (who closed the coast road)?"
+    assert when.answered and "Tuesday" in when.quotes[0].text
+
+
+def test_a_question_nothing_in_the_conversation_or_corpus_connects_is_still_declined(
+        towns: QuoteEngine) -> None:
+    """Catches: declining waived for every follow-up once a conversation is under way."""
+    session = Session(towns)
+    session.ask("What does the Hilltop museum house?")
+    answer = session.ask("What is the price of bread?")
+    assert answer.answered is False and answer.quotes == ()
+
+
+# -- yes or no ---------------------------------------------------------------------------------
+
+COAST = ("The old lighthouse stands on Gull Point. The lighthouse is not open to visitors. "
+         "The harbour museum is open on Sundays. Its fossil hall was rebuilt in 2012.\n")
+
+
+@pytest.fixture(scope="module")
+def coast(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("coast")
+    (folder / "coast.txt").write_text(COAST, encoding="utf-8")
+    return QuoteEngine.open(folder / "coast.txt", index_dir=folder / "index", semantic="off")
+
+
+def test_yes_or_no_is_said_only_when_the_quote_states_it(coast: QuoteEngine) -> None:
+    """Catches: a yes/no question answered by its quote alone though the quote says it,
+    "Yes" where the quote negates ("is not open" → "No"), and a "Yes"/"No" where the quote
+    does not state it, the question is negated, or it asks for a choice."""
+    no = answer_once(coast, "Is the lighthouse open to visitors?")
+    assert no.short is not None and no.short.text == "No"
+    assert "not open" in no.quotes[0].text
+    assert COAST[no.short.start:no.short.end] == "not"  # where the quote says no
+    yes = answer_once(coast, "Is the harbour museum open on Sundays?")
+    assert yes.short is not None and yes.short.text == "Yes"
+    assert "open on Sundays" in yes.quotes[0].text
+    for question in ("Is the lighthouse painted red and white by the keepers?",
+                     "Isn't the harbour museum open on Sundays?",
+                     "Is the harbour museum open on Sundays or Mondays?",
+                     "Was the fossil hall rebuilt in 2014?"):
+        answer = answer_once(coast, question)
+        assert answer.short is None or answer.short.text not in ("Yes", "No"), question
+    session = Session(coast)
+    session.ask("Where does the lighthouse stand?")
+    follow = session.ask("Is it open to visitors?")
+    assert follow.short is not None and follow.short.text == "No"
+
+
+SHOPS = ("The shops in the old market square open at nine on weekdays and close at six, "
+         "and the covered market across the river from the station opens on Saturdays from "
+         "early morning until late afternoon, when the traders pack up their stalls, load "
+         "their vans and drive home to the farms in the hills.\n")
+
+
+def test_more_goes_on_only_with_passages_the_question_still_finds(tmp_path: Path) -> None:
+    """Catches: "more" that quotes a sentence of another article sharing one common word
+    with the question, far below its best passage, or that repeats one shown."""
+    for name, text in {**TOWNS, "shops": SHOPS}.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    asked_alone = engine.answer_question("When did the fossil hall open?", 10)
+    assert any(q.doc == "shops" for q in asked_alone.quotes)  # a candidate, far below
+    session = Session(engine)
+    first = session.ask("When did the fossil hall open?", k=1)
+    assert "2004" in first.quotes[0].text
+    shown = [(first.quotes[0].doc, first.quotes[0].start)]
+    for _ in range(6):
+        more = session.ask("more", k=1)
+        if not more.quotes:
+            break
+        key = (more.quotes[0].doc, more.quotes[0].start)
+        assert key not in shown
+        shown.append(key)
+    assert not more.answered and "no more" in more.reason.lower()
+    assert len(shown) >= 2 and all(doc != "shops" for doc, _ in shown)

@@ -26,7 +26,7 @@ KEY = "test-key-" + "k" * 24
 AUTH = {"Authorization": f"Bearer {KEY}"}
 OFF = {"QUOTEBOT_SEMANTIC": "off"}
 TITLE = "Kelsey Bay votes to rebuild its sea wall after winter storms"
-SEA_WALL = "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms"
+SEA_WALL = "sea-wall"
 
 
 def call(server: Process, method: str, path: str, data: Any = None,

@@ -272,33 +272,34 @@ def test_a_file_that_only_looks_like_front_matter_is_all_text() -> None:
 
 
 def test_file_names_are_safe_and_stay_in_the_folder(tmp_path: Path) -> None:
+    # A document's id (a file's or a link's name) names its file, made safe.
     folder = tmp_path / "library"
-    for title in ("../../etc/passwd", "/absolute/path", "..", "CON", "", "Ünïcödé — naïve café",
-                  ".hidden", "a" * 300):
-        saved = save_document(Document("x", title, f"Text of {title!r}.\n"), folder)
+    for name in ("../../etc/passwd", "/absolute/path", "..", "CON", "", "Ünïcödé — naïve café",
+                 ".hidden", "a" * 300):
+        saved = save_document(Document(name, "Harbour", f"Text of {name!r}.\n"), folder)
         path = Path(saved.path)
-        assert path.parent == folder, title
-        assert not path.name.startswith("."), title
-        assert len(path.name) <= 84, title
+        assert path.parent == folder, name
+        assert not path.name.startswith("."), name
+        assert len(path.name) <= 44, name
     assert sorted(p.name for p in folder.iterdir()) == sorted([
-        "etc-passwd.txt", "absolute-path.txt", "x.txt", "con-doc.txt", "x-2.txt",
-        "unicode-naive-cafe.txt", "hidden.txt", "a" * 80 + ".txt"])
+        "etc-passwd.txt", "absolute-path.txt", "harbour.txt", "con-doc.txt", "harbour-2.txt",
+        "unicode-naive-cafe.txt", "hidden.txt", "a" * 40 + ".txt"])
     assert not (tmp_path / "etc").exists()
 
 
 def test_saving_never_overwrites_another_document_unless_asked(tmp_path: Path) -> None:
-    first = save_document(Document("a", "Harbour news", "The ferry is back.\n",
+    first = save_document(Document("harbour-news", "Harbour news", "The ferry is back.\n",
                                    url="https://example.org/one"), tmp_path)
-    other = save_document(Document("b", "Harbour news", "The ferry is late.\n",
+    other = save_document(Document("harbour-news", "Harbour news", "The ferry is late.\n",
                                    url="https://example.org/two"), tmp_path)
     assert (first.id, other.id) == ("harbour-news", "harbour-news-2")
     assert read_document(Path(first.path)).text == "The ferry is back.\n"
     # The same link again is the same document: its file is brought up to date.
-    updated = save_document(Document("a", "Harbour news", "The ferry is back at last.\n",
+    updated = save_document(Document("harbour-news", "Harbour news", "The ferry is back at last.\n",
                                      url="https://example.org/one"), tmp_path)
     assert updated.id == "harbour-news"
     assert read_document(Path(first.path)).text == "The ferry is back at last.\n"
-    forced = save_document(Document("c", "Harbour news", "Replaced.\n"), tmp_path,
+    forced = save_document(Document("harbour-news", "Harbour news", "Replaced.\n"), tmp_path,
                            overwrite=True)
     assert forced.id == "harbour-news" and read_document(Path(first.path)).text == "Replaced.\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["harbour-news-2.txt",
@@ -311,8 +312,8 @@ def test_saving_leaves_a_users_own_file_and_links_alone(tmp_path: Path) -> None:
     outside.write_text("outside\n", encoding="utf-8")
     os.symlink(outside, tmp_path / "harbour.txt")
     try:
-        notes = save_document(Document("n", "Notes", "Public notes.\n"), tmp_path)
-        linked = save_document(Document("h", "Harbour", "Harbour text.\n"), tmp_path,
+        notes = save_document(Document("notes", "Notes", "Public notes.\n"), tmp_path)
+        linked = save_document(Document("harbour", "Harbour", "Harbour text.\n"), tmp_path,
                                overwrite=False)
         assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "# My notes\nPrivate.\n"
         assert Path(notes.path).name == "notes-2.txt"
@@ -580,3 +581,14 @@ def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
         extract_bytes(page, name="long.html", max_bytes=2**20)
     assert info.value.code == "document_too_large"
     assert extract_bytes(page, name="long.html").text.count("\n") == 1500
+
+
+def test_a_citation_names_the_section_a_quote_is_in() -> None:
+    from quotebot.render import section_citation
+
+    doc = load_source(PAGES / "harbour-seal.html")[0]
+    lines = doc.text.splitlines()
+    alaska = lines.index("Region: Alaska; Estimate: 205,000; Year of count: 2018") + 1
+    assert section_citation(doc.title, doc.text, alaska) == (
+        f"Harbour seal › Population ¶ {alaska}")
+    assert section_citation(doc.title, doc.text, 2) == "Harbour seal ¶ 2"

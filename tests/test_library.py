@@ -29,7 +29,7 @@ from servers import wait_until
 
 OFF = {"QUOTEBOT_SEMANTIC": "off"}
 OWN = FIXTURES / "own-articles"
-SEA_WALL = "kelsey-bay-votes-to-rebuild-its-sea-wall-after-winter-storms"
+SEA_WALL = "kelsey-bay-sea-wall"
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -37,7 +37,10 @@ def json_lines(text: str) -> list[dict[str, object]]:
 
 
 def note(title: str, text: str, url: str = "") -> Document:
-    return Document(id="x", title=title, text=text, url=url)
+    """A document named by its title, as a link whose last part names nothing is."""
+    from quotebot.ingest import slugify
+
+    return Document(id=slugify(title), title=title, text=text, url=url)
 
 
 # -- quotebot add ------------------------------------------------------------------------------
@@ -115,7 +118,7 @@ def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
         again = run_cli("add", site.url("/ferry"), "--to", str(library), env=env)
     assert again.returncode == 0, again.stderr
     assert "replacing the earlier version" in again.stdout
-    assert [p.name for p in library.glob("*.txt")] == ["ferry-timetable-changes.txt"]
+    assert [p.name for p in library.glob("*.txt")] == ["ferry.txt"]  # named by the link
     answer = json.loads(run_cli("ask", "How much are the fares?", "--corpus", str(library),
                                 "--json", env=OFF).stdout)
     assert answer["answer"] == "three pounds"
@@ -205,7 +208,7 @@ def test_the_same_link_under_a_new_title_replaces_the_old_file(tmp_path: Path) -
 def test_the_index_follows_files_edited_by_hand(tmp_path: Path) -> None:
     library = Library(tmp_path)
     library.add(load_source(OWN), semantic="off")
-    cup = next(tmp_path.glob("harbour-city*.txt"))
+    cup = next(tmp_path.glob("cup-final*.txt"))
     cup.write_text(cup.read_text(encoding="utf-8").replace("Harbour City", "Kelsey Rovers"),
                    encoding="utf-8")
     # A reader sees the folder changed and does not trust the library's index …
@@ -361,3 +364,61 @@ def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) ->
     assert forgot.returncode == 0, forgot.stderr
     assert not (library / "ferry-log.txt").exists() and not (library / JOURNAL).exists()
     assert set(folder_state(library)) == {name for name in before if not name.endswith(".txt")}
+
+
+# -- ids the user chose, and libraries that move ----------------------------------------------
+
+
+def write_article(folder: Path, name: str, headline: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"{headline}\n{text}\n", encoding="utf-8")
+    return path
+
+
+def test_a_document_is_named_by_its_file_or_its_id_and_found_by_the_start_of_it(
+        tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    budget = write_article(sources, "eastbrook-budget.txt",
+                           "Eastbrook council votes to shut two libraries and raise council tax "
+                           "by 4.99%", "The council voted to close the libraries in March.")
+    ferry = write_article(sources, "ferry.txt", "Ferry returns",
+                          "The ferry to Eastbrook returns on Monday after six weeks of repairs.")
+    library = str(tmp_path / "library")
+    [added] = json_lines(run_cli("add", str(budget), "--to", library, "--json", env=OFF).stdout)
+    assert (added["doc"], added["title"]) == (
+        "eastbrook-budget",
+        "Eastbrook council votes to shut two libraries and raise council tax by 4.99%")
+    [chosen] = json_lines(run_cli("add", str(ferry), "--id", "eastbrook-ferry", "--to",
+                                  library, "--json", env=OFF).stdout)
+    assert chosen["doc"] == "eastbrook-ferry"
+    for name in ("eastbrook-budget.txt", "eastbrook-budget", "eastbrook-b"):
+        answer = json.loads(run_cli("ask", "When will the libraries close?", "--corpus",
+                                    library, "--doc", name, "--json", env=OFF).stdout)
+        assert answer["quotes"][0]["doc"] == "eastbrook-budget", name
+    ambiguous = run_cli("ask", "When?", "--corpus", library, "--doc", "eastbrook", env=OFF)
+    assert ambiguous.returncode != 0
+    assert ("'eastbrook' could be any of 2 documents: eastbrook-budget, eastbrook-ferry"
+            in ambiguous.stderr)
+    assert "Removed eastbrook-ferry" in run_cli("forget", "eastbrook-f", "--from", library,
+                                                env=OFF).stdout
+
+
+def test_a_library_moved_or_copied_still_adds_and_forgets(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    first = write_article(sources, "ferry.txt", "Ferry returns",
+                          "The ferry to Eastbrook returns on Monday after six weeks of repairs.")
+    second = write_article(sources, "bridge.txt", "Bridge reopens",
+                           "The old bridge reopened on Friday after the flood went down.")
+    assert run_cli("add", str(first), "--to", str(tmp_path / "old"), env=OFF).returncode == 0
+    for kept in (tmp_path / "index.json", *(tmp_path / "old").rglob("*")):
+        if kept.is_file() and kept.suffix in (".json", ".txt", ".bin"):
+            assert str(tmp_path / "old") not in kept.read_text("utf-8", "replace"), kept
+    shutil.copytree(tmp_path / "old", tmp_path / "copied")
+    shutil.move(tmp_path / "old", tmp_path / "moved")
+    for library in (tmp_path / "moved", tmp_path / "copied"):
+        added = run_cli("add", str(second), "--to", str(library), env=OFF)
+        assert added.returncode == 0 and added.stdout.startswith("Added bridge: Bridge reopens")
+        forgot = run_cli("forget", "ferry", "--from", str(library), env=OFF)
+        assert forgot.returncode == 0, forgot.stderr
+        assert sorted(p.name for p in library.glob("*.txt")) == ["bridge.txt"]

@@ -13,6 +13,8 @@ import pytest
 
 from quotebot.engine import QuoteEngine
 
+from conftest import engine_over
+
 ISLAND = (
     "Inchmorra is an island in the Firth of Lorn with a population of 160.\n"
     "In 2009 the island was bought by the Inchmorra Island Trust, and the island trust "
@@ -27,10 +29,7 @@ The largest village is Kilmory; the smallest is Port Dubh.
 
 @pytest.fixture(scope="module")
 def island(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
-    folder = tmp_path_factory.mktemp("island")
-    path = folder / "inchmorra.txt"
-    path.write_text(ISLAND, encoding="utf-8")
-    return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
+    return engine_over(tmp_path_factory.mktemp("island"), "inchmorra.txt", ISLAND)  # type: ignore[no-any-return]
 
 
 def denies(reason: str, word: str) -> bool:

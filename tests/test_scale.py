@@ -302,6 +302,37 @@ def test_the_token_table_gives_the_tokens_that_tokenising_the_sentence_gives(
             assert list(built.sentence_tokens(sid)) == analysis.tokenize(text)
 
 
+def test_building_a_few_tokens_at_a_time_gives_the_same_index(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from quotebot.store import build
+
+    whole = SentenceIndex.build(TRICKY)
+    monkeypatch.setattr(build, "_CHUNK_TOKENS", 3)
+    chunked = SentenceIndex.build(TRICKY)
+    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
+        assert np.array_equal(getattr(chunked.matrix, name), getattr(whole.matrix, name))
+        assert np.array_equal(getattr(chunked.paragraphs, name),
+                              getattr(whole.paragraphs, name))
+    assert np.array_equal(chunked.tokens.form, whole.tokens.form)
+    assert whole.matrix.indices.size > 3 * 4
+
+
+def test_offsets_past_two_bytes_are_kept_in_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentences are cut at 1,000 characters, so offsets fit in two bytes; were a longer
+    one to come, its tokens' offsets, and those after it, are still exact."""
+    from quotebot import sentences
+
+    monkeypatch.setattr(sentences, "MAX_SENTENCE_CHARS", 10**9)
+    long_sentence = " ".join(f"word{i}" for i in range(12_000)) + "."
+    docs = [Document("a", "A", "A short one first. " + long_sentence + " Then more words."),
+            Document("b", "B", "And a last document.")]
+    index = SentenceIndex.build(docs)
+    assert index.tokens.start.dtype == np.int32
+    assert int(index.tokens.start.max()) > 65_535
+    for sid in range(index.n_sentences):
+        assert list(index.sentence_tokens(sid)) == analysis.tokenize(index.sentence(sid).text)
+
+
 def test_a_loaded_index_keeps_answering_after_its_generation_is_deleted(
         tmp_path: Path) -> None:
     """A server holds an index open while `quotebot index` replaces and removes it."""

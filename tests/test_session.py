@@ -86,8 +86,15 @@ def test_state_survives_json_and_bad_state_starts_afresh(engine: QuoteEngine) ->
     # name that is not a string), which the old `== SessionState() or question is None`
     # let through.
     for junk in (None, [], "x", {"question": 5, "shown": -3}, {"entity": ["a"]},
-                 {"shown": "2", "place": 7}):
+                 {"shown": "2", "place": 7}, {"history": [1, 2], "anchor": -1},
+                 {"asked_in": ["a", 3, None]}, {"anchor": "12"}):
         assert SessionState.from_json(junk) == SessionState()
+    # What the next turn's retrieval leans on comes back whole.
+    state = session.state
+    assert state.history and state.anchor is not None
+    assert SessionState.from_json(state.to_json()) == state
+    assert state.context() is not None and state.context() == (
+        SessionState.from_json(state.to_json()).context())
 
 
 @pytest.mark.parametrize(("question", "subject", "expected"), [

@@ -7,6 +7,8 @@ import pytest
 
 from quotebot.engine import QuoteEngine
 
+from conftest import engine_over
+
 ARTICLE = """\
 # Inchmorra
 
@@ -26,10 +28,7 @@ The company's chief executive is Ingrid Solberg, who founded it in 2011.
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
-    folder = tmp_path_factory.mktemp("structure")
-    path = folder / "inchmorra.md"
-    path.write_text(ARTICLE, encoding="utf-8")
-    return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
+    return engine_over(tmp_path_factory.mktemp("structure"), "inchmorra.md", ARTICLE)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("question", "expected"), [

@@ -74,3 +74,44 @@ def test_a_large_corpus_is_quick(tmp_path: Path) -> None:
     questions = suggest_questions(engine)
     assert time.perf_counter() - started < 5
     assert questions
+
+
+ISLAND = """Inchmorra
+
+## Settlement
+
+Inchmorra has one inhabited and four uninhabited islands in its parish.
+The small malt whisky distillery that reopened in 2019 employs 14 people from the island.
+Lochan Dubh is a loch in the north of the island, fed by three burns.
+Crofters built 36 stone houses along the shore in the 1850s.
+Ferry skipper Ewan MacLeod said the crossing takes 40 minutes in calm weather.
+"""
+
+
+def test_suggested_questions_read_as_a_person_would_ask_and_never_come_from_headings(
+        tmp_path: Path) -> None:
+    engine = engine_over(tmp_path, {"inchmorra.md": ISLAND})
+    questions = suggest_questions(engine, n=6)
+    assert questions, "the island's article gets questions"
+    for question in questions:
+        words = question.rstrip("?").split()
+        assert words[-1].lower() not in ("of", "the", "a", "that", "and", "to"), question
+        assert "that" not in words and " and " not in f" {question} ", question
+        assert "Settlement" not in question and "Inchmorra?" not in question, question
+    assert "Who is Lochan Dubh?" not in questions  # a loch "is", as a person is
+    assert not any(q.startswith("When did small malt") for q in questions)
+    assert not any(q.startswith("Who inhabited") for q in questions)
+    assert "Who is Ewan MacLeod?" in questions or "How many houses?" in questions
+
+
+def test_the_repl_help_suggests_questions_from_the_documents_it_answers_from() -> None:
+    from conftest import run_cli
+
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "articles"
+    shown = run_cli("repl", "--corpus", str(corpus), "--semantic", "off", stdin=":help\n")
+    examples = next(line for line in shown.stdout.splitlines() if line.startswith("Examples:"))
+    assert "stabbings" not in examples
+    questions = examples.removeprefix("Examples: ").split(" | ")
+    engine = QuoteEngine.open(str(corpus), semantic="off")
+    for question in questions:
+        assert engine.answer_question(question).answered, question

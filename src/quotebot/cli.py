@@ -16,7 +16,6 @@ import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import (
-    EXAMPLE_QUESTIONS,
     counted,
     dumps,
     handle_errors,
@@ -204,7 +203,18 @@ Type a question about the article and press Enter.
   :new            forget the conversation (follow-ups start afresh)
   :help           this help
   :quit           leave (or Ctrl-D)
-Examples: """ + " | ".join(EXAMPLE_QUESTIONS)
+"""
+
+
+def repl_help(engine: Any) -> str:
+    """The REPL's help, with example questions made from the documents being asked (and
+    answered by them: see quotebot.suggest)."""
+    from quotebot.suggest import suggest_questions
+
+    examples = suggest_questions(engine, n=3)
+    if not examples:
+        return REPL_HELP + "Ask about anything the documents say."
+    return REPL_HELP + "Examples: " + " | ".join(examples)
 
 #: The REPL's commands and their other names.
 REPL_COMMANDS = {
@@ -299,7 +309,8 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
         if command == ":quit":
             return False
         if command == ":help":
-            click.echo(dumps({"help": REPL_HELP}) if as_json else REPL_HELP)
+            shown = repl_help(session.engine)
+            click.echo(dumps({"help": shown}) if as_json else shown)
             return True
         if command == ":sources":
             _print_docs(session.engine, as_json)
@@ -465,16 +476,20 @@ def _with_limits(func: Any) -> Any:
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--to", "to", required=True, metavar="DIR", type=click.Path(path_type=str),
               help="The library folder (created if missing); --corpus DIR answers from it.")
+@click.option("--id", "doc_id", metavar="ID", default=None,
+              help="The document's id (one SOURCE only); by default its file's name, or for "
+                   "a link the link's last part or its title.")
 @semantic_option
 @json_option
 @_with_limits
 @handle_errors
-def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_documents: int,
-        max_document_mb: float, max_library_mb: float) -> None:
+def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as_json: bool,
+        max_documents: int, max_document_mb: float, max_library_mb: float) -> None:
     """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
     folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
     its title, link, author and date, and DIR's saved index is updated, so that the next
     `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
+    A document's id is its file's name (report.pdf: report), or --id.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
     still added. When a page's article is less than half of the words the page shows, a note
@@ -486,15 +501,22 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
     Examples:
         quotebot add https://example.org/news/story --to ~/articles
         quotebot add saved-page.html report.pdf notes/ --to ~/articles
+        quotebot add https://example.org/2024/03/14/ --id budget --to ~/articles
         quotebot ask "who resigned?" --corpus ~/articles
         quotebot forget story --from ~/articles
     """
+    from dataclasses import replace
+
     from quotebot.indexing import progress_lines
-    from quotebot.ingest import load_source
+    from quotebot.ingest import load_source, slugify
     from quotebot.library import Library
     from quotebot.models import Document
     from quotebot.store import IndexFolder
 
+    new_id = slugify(doc_id) if doc_id is not None else None
+    if doc_id is not None and (not new_id or len(sources) != 1):
+        raise click.UsageError("--id names one document: give one SOURCE, and an id of "
+                               "letters, digits and hyphens (e.g. --id budget-2024).")
     library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
     _check_library_folder(library)
     IndexFolder(library.index_dir).check_writable()  # before any fetching
@@ -513,6 +535,11 @@ def add(sources: tuple[str, ...], to: str, semantic: str, as_json: bool, max_doc
             except QuotebotError as exc:
                 failed.append((label, exc))
             failed += [(label, exc) for exc in skipped]
+        if new_id is not None and len(found) > 1:
+            raise click.UsageError(f"--id names one document, and {sources[0]} holds "
+                                   f"{len(found)}.")
+        if new_id is not None and found:
+            found = [(found[0][0], replace(found[0][1], id=new_id))]
         if found:
             steps.step(f"indexing {counted(len(found), 'document')}")
         indexing, embedding = progress_lines(to)
@@ -578,8 +605,9 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
 
     \b
     Examples:
-        quotebot forget kelsey-bay-votes-to-rebuild-its-sea-wall --from ~/articles
-        quotebot forget kelsey-bay-votes-to-rebuild-its-sea-wall.txt --from ~/articles --json
+        quotebot forget kelsey-bay-sea-wall --from ~/articles
+        quotebot forget kelsey --from ~/articles              # the start of an id will do
+        quotebot forget kelsey-bay-sea-wall.txt --from ~/articles --json
     """
     from quotebot.library import Library
 
@@ -599,8 +627,11 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
 
 
 def library_doc_id(known: Any, name: str) -> str:
-    """The id of the document ``name`` stands for (its id or its file name)."""
+    """The id of the document ``name`` stands for (its id, its file name, or the start of
+    its id when no other id starts so)."""
     from pathlib import Path
+
+    from quotebot.frontend import id_by_prefix
 
     for info in known:
         if info.id == name:
@@ -608,7 +639,8 @@ def library_doc_id(known: Any, name: str) -> str:
     for info in known:
         if info.path and Path(info.path).name == Path(name).name:
             return str(info.id)
-    return name  # the library's own error lists the documents
+    # the library's own error lists the documents
+    return id_by_prefix([str(info.id) for info in known], name) or name
 
 
 # -- index -----------------------------------------------------------------------------------

@@ -278,7 +278,7 @@ def format_conversation_report(data: dict[str, Any], *, max_misses: int = 15) ->
                    "against the answer given; yes/no: Yes/No given / yes-no turns, right: "
                    "share of those given that are right.")
     misses = data["misses"]
-    if misses:
+    if misses and max_misses:
         lines.append("")
         lines.append(f"misses ({len(misses)}):")
         for m in misses[:max_misses]:
@@ -308,7 +308,12 @@ def evaluate_conversation_set(path: Path, corpus: str | None, index_dir: str | N
         raise EvalFileError(f"The corpus has no passage {missing[0]!r} that "
                             f"{str(path)!r} asks about; give its passages with --corpus.")
     bm25 = plain_bm25(engine, cases)
-    if held_out:
-        raise EvalFileError("--held-out on a conversation set has no conversation weights "
-                            "to fit yet; run it without --held-out.")
-    return report(run_conversations(engine, cases, k=k), bm25)
+    if not held_out:
+        return report(run_conversations(engine, cases, k=k), bm25)
+    from quotebot.conversation_fit import held_out_conversations
+
+    if len(cases) < 2:
+        raise EvalFileError("--held-out needs at least two conversations (fit on the others, "
+                            "score on each).")
+    results, fitted = held_out_conversations(engine, cases, k=k)
+    return report(results, bm25, held_out=True, fitted=fitted)

@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from quotebot import context as conversation
 from quotebot.analysis import Token
 from quotebot.bm25 import idf_of
 from quotebot.confidence import Gate, evidence, same_answer
+from quotebot.context import Context
 from quotebot.decide import CONTRADICTIONS, Verdict, decide
 from quotebot.errors import UnknownDocument
 from quotebot.extract import extract_by_rule, needs
@@ -63,8 +65,8 @@ ANSWER_CACHE_BYTES = 16 * 1024 * 1024
 _ANSWER_OVERHEAD = 640
 
 Progress = Callable[[int, int], None]
-#: (question, k, offset, entity, doc, prefer_doc): what an answer depends on.
-_AnswerKey = tuple[str, int, int, str | None, str | None, str | None]
+#: (question, k, offset, entity, doc, prefer_doc, context): what an answer depends on.
+_AnswerKey = tuple[str, int, int, str | None, str | None, str | None, Context | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +179,16 @@ class QuoteEngine:
 
     def answer_question(self, question: str, k: int = 3, *, offset: int = 0,
                         entity: str | None = None, doc: str | None = None,
-                        prefer_doc: str | None = None) -> Answer:
+                        prefer_doc: str | None = None, context: Context | None = None
+                        ) -> Answer:
         """Quote the ``k`` best sentences answering ``question`` (after the first ``offset``).
 
         ``entity`` is a name that a pronoun in the question stands for (from a
         conversation); it is searched for as one concept. ``doc`` answers from that
         document alone (UnknownDocument when there is none); ``prefer_doc`` puts that
         document's sentences first among equal scores (the document a conversation is about).
+        ``context`` is what the conversation so far tells retrieval (the last turns' words,
+        where the last answer was; see :mod:`quotebot.context`).
         """
         question = validate_question(question)
         k = max(1, min(int(k), 50))
@@ -194,13 +199,14 @@ class QuoteEngine:
                 self.index.doc_position(prefer_doc)
             except UnknownDocument:  # a conversation about a document since removed
                 prefer_doc = None
-        key = (question, k, offset, entity, doc, prefer_doc)
+        context = context or None
+        key = (question, k, offset, entity, doc, prefer_doc, context)
         with self._lock:
             cached = self._answers.get(key)
             if cached is not None:
                 self._answers.move_to_end(key)
                 return cached
-        answer = self._answer(question, k, offset, entity, doc, prefer_doc)
+        answer = self._answer(question, k, offset, entity, doc, prefer_doc, context)
         self._remember(key, answer)
         return answer
 
@@ -254,8 +260,8 @@ class QuoteEngine:
                       self.tuning.decision)
 
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
-                doc: str | None = None, prefer_doc: str | None = None, *,
-                gate: bool = True) -> Answer:
+                doc: str | None = None, prefer_doc: str | None = None,
+                context: Context | None = None, *, gate: bool = True) -> Answer:
         plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
         limit = offset + k
         if doc is None:
@@ -266,28 +272,32 @@ class QuoteEngine:
             candidates = _within(retrieve(plan, self.index, self.tuning.retrieval,
                                           self.index.n_sentences), self.index, doc,
                                  max(self.tuning.retrieval.candidates, limit))
+        if context is not None and plan.concepts:
+            candidates = conversation.widen(candidates, plan, self.index, context,
+                                            self.tuning.retrieval, self.tuning.conversation)
+            if doc is not None:
+                candidates = _within(candidates, self.index, doc, len(candidates))
         if not len(candidates):
             verdict = decide(plan, None, self.tuning.decision)
             return Answer(question=question, answered=False, reason=verdict.reason,
                           searched_for=plan.searched_for)
-        features = compute_features(plan, self.index, candidates, self.tuning.lexical)
-        meaning = self._meaning
-        scorer: Scorer = self._lexical
-        if meaning is not None:
-            vector = meaning.encoder.encode([plan.question.text])[0]
-            features.cosines = meaning.vectors.similarities(  # type: ignore[attr-defined]
-                vector, features.sids)
-            scorer = SemanticScorer(self._lexical, self.tuning.semantic)
-        spans = _AnswerSpans(plan, self, features)
-        base, bonus = scorer.terms(plan, features, spans.has_answer)
-        order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
+        features, spans, order, scores = self._scored(
+            plan, candidates, limit if context is None else len(candidates))
         headings = self._headings(features.sids)
+        # Whether the corpus answers is decided on the question's own best passage; in
+        # a conversation, the order is then the conversation's.
+        alone, own = order[0], scores
+        if context is not None:
+            order, scores = conversation.reorder(plan, scores, features.sids, self.index,
+                                                 context, self.tuning.conversation)
         if headings.any():
             # A heading names a section; it is no answer while a sentence under it is one.
             order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
+            alone = alone if not headings[alone] else order[0]
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
-        verdict = self._decide(plan, features, spans, order[0])
+        best = order[0] if context is None else alone
+        verdict = self._decide(plan, features, spans, best)
         asked = next((n for n, c in enumerate(plan.concepts) if c.known
                       and c.surface == verdict.asked), None)
         if verdict.rule in CONTRADICTIONS and asked is not None:
@@ -302,10 +312,24 @@ class QuoteEngine:
                     order = [i, *(j for j in order if j != i)]
                     verdict = other
                     break
+        if not verdict.answered and context is not None:
+            # Words the conversation supplies are not missing, from the question's best
+            # passage or the conversation's.
+            verdict = conversation.decide_in_context(
+                plan, verdict, [gather_evidence(plan, self.index, features, i, spans.tokens(i),
+                                                spans.has_answer, self.tuning.correction)
+                                for i in dict.fromkeys((best, order[0]))],
+                conversation.context_terms(self.index, context), context,
+                self.tuning.decision)
         if not verdict.answered:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,
                           closest=closest, searched_for=plan.searched_for)
+        if offset:
+            # "more" goes on only with passages the question still finds: its own score at
+            # least a share of its best passage's (shown pages stay as they were shown).
+            floor = self.tuning.conversation.more_floor * float(own[alone])
+            order = order[:offset] + [i for i in order[offset:] if own[i] >= floor]
         page = order[offset:offset + k]
         if not page:
             return Answer(question=question, answered=False, continued=offset > 0,
@@ -318,6 +342,40 @@ class QuoteEngine:
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0)
+
+
+    def _scored(self, plan: QueryPlan, candidates: Candidates, limit: int
+                ) -> tuple[Features, _AnswerSpans, list[int], npt.NDArray[np.float64]]:
+        """The candidates' features, answer spans, order and scores (the first ``limit``
+        exact)."""
+        features = compute_features(plan, self.index, candidates, self.tuning.lexical)
+        meaning = self._meaning
+        scorer: Scorer = self._lexical
+        if meaning is not None:
+            vector = meaning.encoder.encode([plan.question.text])[0]
+            features.cosines = meaning.vectors.similarities(  # type: ignore[attr-defined]
+                vector, features.sids)
+            scorer = SemanticScorer(self._lexical, self.tuning.semantic)
+        spans = _AnswerSpans(plan, self, features)
+        base, bonus = scorer.terms(plan, features, spans.has_answer)
+        order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
+        return features, spans, order, scores
+
+    def scores_in_context(self, question: str, context: Context
+                          ) -> tuple[QueryPlan, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The plan of ``question``, every candidate of it asked in ``context`` and the
+        question's own score for it, before the conversation reranks them (what its
+        weights are fitted on)."""
+        plan = plan_question(parse_question(validate_question(question)), self.index,
+                             self.tuning)
+        candidates = retrieve(plan, self.index, self.tuning.retrieval)
+        if plan.concepts:
+            candidates = conversation.widen(candidates, plan, self.index, context,
+                                            self.tuning.retrieval, self.tuning.conversation)
+        if not len(candidates):
+            return plan, candidates.sids, candidates.bm25
+        features, _, _, scores = self._scored(plan, candidates, len(candidates))
+        return plan, features.sids, scores
 
 
 def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from quotebot.errors import CorpusError, QuotebotError
+from quotebot.errors import CorpusError, QuotebotError, UnknownDocument
 
 if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine
@@ -155,7 +155,26 @@ def resolve_doc(engine: QuoteEngine, name: str) -> str:
         return by_name[0]
     if path.suffix.lower() in (".txt", ".md") and any(d.id == path.stem for d in docs):
         return path.stem
+    by_prefix = id_by_prefix([d.id for d in docs], name)
+    if by_prefix is not None:
+        return by_prefix
     return engine.document(name).id  # raises UnknownDocument, listing the known ones
+
+
+def id_by_prefix(ids: list[str], prefix: str) -> str | None:
+    """The one id that starts with ``prefix`` (``nordvik`` for ``nordvik-audio-opens``), None
+    when none does; UnknownDocument naming them when several do."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        return None
+    matches = [doc_id for doc_id in ids if doc_id.lower().startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:10]) + (" …" if len(matches) > 10 else "")
+        raise UnknownDocument(f"{prefix!r} could be any of {len(matches)} documents: {shown}. "
+                              "Give more of its id.")
+    return None
 
 
 def _resolved(path: Path) -> Path:

@@ -3,6 +3,7 @@ while it builds or embeds."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +23,9 @@ class ProgressLine:
     embedding (``unit="passages"``: ``progress(done, all)``) on stderr.
 
     Nothing is written until the work has taken ``delay`` seconds, so quick work stays
-    quiet. On a terminal (``live``) one line is rewritten in place as the work goes; else
-    one line says once what is under way ("indexing 25,000 documents…"). ``documents``
+    quiet. On a terminal (``live``) a progress bar (tqdm's: share done, rate, time left) is
+    redrawn in place on one line as the work goes and cleared at the end; else one line
+    says once what is under way ("indexing 25,000 documents…"). ``documents``
     gives the number of documents for that line (the callback only knows those done).
     """
 
@@ -37,8 +39,9 @@ class ProgressLine:
         self.live = live
         self.documents = documents
         self.started = time.perf_counter()
-        self._last = 0.0
         self._shown = False
+        self._bar: Any = None
+        self._documents: int | None = None
 
     def __call__(self, done: int, other: int) -> None:
         now = time.perf_counter()
@@ -50,15 +53,35 @@ class ProgressLine:
                 sys.stderr.write(f"{self._announcement(other)}\n")
                 sys.stderr.flush()
             return
-        if now - self._last < 0.1:
-            return
-        self._last = now
         self._shown = True
-        rate = done / max(now - self.started, 1e-9)
-        counts = (f"{done:,} of {other:,} {self.unit}" if self.unit == "passages"
-                  else f"{other:,} documents, {done:,} {self.unit}")
-        sys.stderr.write(f"\r{self.label}: {counts} ({rate:,.0f} {self.unit}/s)")
-        sys.stderr.flush()
+        # On a terminal: tqdm's bar, with the share done, the rate and the time left.
+        if self.unit == "passages":
+            done_now, total = done, other
+        else:
+            done_now, total = other, self._total_documents(other)
+        if self._bar is None:
+            from tqdm import tqdm
+
+            # The terminal's size, as shutil reads it (``$COLUMNS`` first, and 80×24 when the
+            # terminal says 0×0, as a new one may: tqdm would hide its bar in 0 rows).
+            size = shutil.get_terminal_size((80, 24))
+            self._bar = tqdm(total=total, desc=self.label, unit=self._bar_unit(),
+                             file=sys.stderr, leave=False, ncols=max(size.columns, 40),
+                             nrows=max(size.lines, 2), mininterval=0.1)
+        if total != self._bar.total:
+            self._bar.total = total
+        self._bar.update(max(done_now - self._bar.n, 0))
+
+    def _bar_unit(self) -> str:
+        return "passage" if self.unit == "passages" else "doc"
+
+    def _total_documents(self, done: int) -> int:
+        if self._documents is None:
+            try:
+                self._documents = self.documents() if self.documents is not None else 0
+            except QuotebotError:
+                self._documents = 0
+        return max(self._documents, done)
 
     def _announcement(self, other: int) -> str:
         if self.unit == "passages":
@@ -70,9 +93,9 @@ class ProgressLine:
         return f"{self.label} {documents:,} documents…"
 
     def close(self) -> None:
-        if self.enabled and self.live and self._shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.close()  # leave=False: the bar's line is cleared
+            self._bar = None
 
 
 def progress_lines(corpus: str | None = None, *, delay: float = 1.0

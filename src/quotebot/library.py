@@ -40,7 +40,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,16 +215,16 @@ class Library:
                     if problem is not None:
                         result.refused.append((doc, problem))
                         continue
-                    saved = save_document(doc, self.root, log=journal)
+                    saved = self._relative(save_document(doc, self.root, log=journal))
                     # The same link under a new title: the old file goes (if quotebot added
                     # it), kept aside until the add is complete.
                     if (earlier is not None and earlier.path != saved.path
-                            and self._is_owned(Path(earlier.path), owned)):
-                        journal.set_aside(Path(earlier.path))
-                        owned.discard(Path(earlier.path).name)
+                            and self._is_owned(self.file(earlier.path), owned)):
+                        journal.set_aside(self.file(earlier.path))
+                        owned.discard(self.file(earlier.path).name)
                         sizes.pop(earlier.path, None)
                         current = [d for d in current if d.path != earlier.path]
-                    owned.add(Path(saved.path).name)
+                    owned.add(self.file(saved.path).name)
                     sizes[saved.path] = size
                     current = [d for d in current if d.path != saved.path] + [saved]
                     saved_paths.append((saved.path, earlier is not None, doc))
@@ -238,7 +238,7 @@ class Library:
             journal.commit()
         by_path = {info.path: info for info in index.docs}
         for path, replaced, doc in saved_paths:
-            info = by_path.get(str(Path(path).absolute()))
+            info = by_path.get(path)
             if info is not None:
                 result.added.append(AddedDocument(
                     info.id, info.title, info.url, info.sentences, info.author, info.date,
@@ -266,7 +266,7 @@ class Library:
                     raise UnknownDocument(f"No document {doc_id!r} in this library. Its "
                                           f"documents: {known}"
                                           + (" …" if len(index.docs) > 10 else "") + ".")
-                path = Path(info.path)
+                path = self.file(info.path)
                 if path.parent != self.root or path.name not in owned:
                     raise LibraryError(
                         f"{info.id!r} is a file quotebot did not add to this library; it "
@@ -274,7 +274,7 @@ class Library:
                         code="not_added_here")
                 gone.append(info)
             for info in gone:
-                self._remove_owned(Path(info.path), owned)
+                self._remove_owned(self.file(info.path), owned)
             self._write_owned(owned)
             self._update_index(semantic, None, embedding)
         return gone
@@ -319,14 +319,32 @@ class Library:
         path = self.root / f"{doc_id}.txt"
         if not path.is_file():
             return None
-        return DocInfo(id=doc_id, title=doc_id, path=str(path), url="", sentences=0)
+        return DocInfo(id=doc_id, title=doc_id, path=path.name, url="", sentences=0)
 
     def _is_owned(self, path: Path, owned: set[str]) -> bool:
         return path.parent == self.root and path.name in owned
 
-    def _read_folder(self) -> list[Document]:
+    def file(self, path: str) -> Path:
+        """The file a document's path names: paths are kept relative to the library's folder
+        (so that the folder can be moved or copied); a library saved with absolute paths
+        names its own files by their names."""
+        given = Path(path)
+        if not given.is_absolute():
+            return self.root / given
+        return given if given.parent == self.root else self.root / given.name
+
+    def _relative(self, doc: Document) -> Document:
+        """``doc`` with its path relative to the library's folder."""
+        path = Path(doc.path)
         try:
-            return load_corpus(self.root)
+            return replace(doc, path=path.relative_to(self.root).as_posix())
+        except ValueError:
+            return doc
+
+    def _read_folder(self) -> list[Document]:
+        """The folder's documents, their paths relative to it."""
+        try:
+            return [self._relative(doc) for doc in load_corpus(self.root)]
         except CorpusError as exc:
             if exc.code in ("corpus_empty", "corpus_not_found"):
                 return []

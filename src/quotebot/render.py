@@ -5,6 +5,7 @@ JSON is :meth:`quotebot.models.Answer.to_json`; these are the human forms of it.
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable, Iterable
 
@@ -27,6 +28,17 @@ def citation(quote: Quote) -> str:
     return f"[{quote.doc} ¶{quote.paragraph} s{quote.sentence}]"
 
 
+def section_citation(title: str, document_text: str, paragraph: int) -> str:
+    """Where a paragraph is, for people: ``Title › Section › Subsection ¶ N`` (``Title ¶ N``
+    outside any section), from the document's headings (see
+    :func:`quotebot.sentences.paragraph_sections`)."""
+    from quotebot.sentences import paragraph_sections
+
+    sections = paragraph_sections(document_text)
+    path = sections[paragraph - 1] if 0 < paragraph <= len(sections) else ()
+    return " › ".join((title, *path)) + f" ¶ {paragraph}"
+
+
 def mark(text: str, spans: Iterable[tuple[int, int]], wrap: Callable[[str], str]) -> str:
     """``text`` with each (start, end) span passed through ``wrap``."""
     out: list[str] = []
@@ -41,8 +53,16 @@ def mark(text: str, spans: Iterable[tuple[int, int]], wrap: Callable[[str], str]
     return "".join(out)
 
 
-def render_text(answer: Answer, *, color: bool = False, width: int = 88) -> str:
-    """The answer as terminal text; matched words highlighted when ``color`` is on."""
+def terminal_width(default: int = 80) -> int:
+    """The terminal's width in columns (``$COLUMNS`` first), ``default`` when it is unknown
+    (output piped or redirected); at least 40."""
+    return max(shutil.get_terminal_size((default, 24)).columns, 40)
+
+
+def render_text(answer: Answer, *, color: bool = False, width: int | None = None) -> str:
+    """The answer as terminal text, its lines at most ``width`` columns (the terminal's by
+    default), broken between words only; matched words highlighted when ``color`` is on."""
+    width = terminal_width() if width is None else width
     lines: list[str] = []
     if answer.resolved_question and not answer.continued:
         lines.append(_dim(f"(understood as: {answer.resolved_question})", color))
@@ -78,10 +98,7 @@ def _quote_lines(quotes: Iterable[Quote], color: bool, width: int, dim: bool = F
                  ) -> list[str]:
     lines = []
     for n, quote in enumerate(quotes, start=1):
-        if color:
-            wrapped = _wrap_marked(quote, width, dim)
-        else:
-            wrapped = textwrap.wrap(quote.text, width=max(width - 4, 20)) or [""]
+        wrapped = _wrap_marked(quote, width, dim) if color else _wrap(quote.text, width)
         lines.append(f"{n}. " + wrapped[0])
         lines.extend("   " + w for w in wrapped[1:])
         lines.append("   " + _dim(f"{citation(quote)} chars {quote.start}-{quote.end}, "
@@ -91,7 +108,7 @@ def _quote_lines(quotes: Iterable[Quote], color: bool, width: int, dim: bool = F
 
 def _wrap_marked(quote: Quote, width: int, dim: bool) -> list[str]:
     """Wrap a quote, then highlight each line by the character positions it covers."""
-    pieces = textwrap.wrap(quote.text, width=max(width - 4, 20)) or [""]
+    pieces = _wrap(quote.text, width)
     out, pos = [], 0
     for piece in pieces:
         start = quote.text.find(piece, pos)
@@ -105,6 +122,13 @@ def _wrap_marked(quote: Quote, width: int, dim: bool) -> list[str]:
         out.append(f"{_DIM}{text}{_RESET}" if dim else text)
         pos = end
     return out
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """A quote's lines under a "1. " margin: never longer than ``width`` with it, and never
+    broken inside a word (a word longer than a line has a line of its own)."""
+    return textwrap.wrap(text, width=max(width - 3, 20), break_long_words=False,
+                         break_on_hyphens=False) or [""]
 
 
 def _bold(text: str, color: bool) -> str:

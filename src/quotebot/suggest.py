@@ -46,14 +46,22 @@ _PLACE_WORDS = frozenset("City Street Road Square Hall Yard Park River Bridge Ce
                          "Department Office Unit Police Council Councils Court Church School "
                          "University College Hospital Station Airport Bank House Party Group "
                          "Committee Ministry Agency Company Times Post News Standard".split())
+#: Words after a name that show it is a person's: verbs of saying and meeting (not "is" or
+#: "has", which a loch or a company has as much as a person).
 _AFTER_PERSON = frozenset("said says told tells met announced added warned asked wrote "
-                          "who was is has had visited called explained".split())
+                          "visited called explained".split())
 _BEFORE_PLACE = frozenset("to in from at into near across around towards via".split())
 _STOP_OBJECT = frozenset("on in at during from last this next for since after before when "
                          "while who which that because as with by where until".split())
 _NOT_COUNTED = frozenset("years months weeks days hours minutes seconds times per cents".split())
 _NOT_SUBJECT = frozenset("who which that it he she they we i you there this these those "
                          "and but or".split())
+#: Words that show a subject or an object is part of a clause, not a phrase of its own
+#: ("small malt whisky distillery that", "and four uninhabited islands").
+_DANGLING = frozenset("of the a an to for with in on at by from and or was were is are be "
+                      "been its their his her our my your this that".split())
+_CLAUSE_WORDS = frozenset("who whom whose which that where when and or but nor if "
+                          "because".split())
 _KINDS = ("how many", "who is", "when", "who did", "what")
 
 
@@ -62,7 +70,8 @@ def suggest_questions(engine: QuoteEngine, doc: str | None = None, n: int = 3) -
     from, one of each kind first; the same corpus always gives the same questions."""
     if n <= 0:
         return []
-    sentences = list(_sentences(engine, doc))
+    # Headings name sections: a question is made from what a section says, never its title.
+    sentences = [s for s in _sentences(engine, doc) if not _is_heading(engine, s)]
     titles = _titles(engine, doc)
     by_kind: dict[str, list[tuple[str, Sentence]]] = {kind: [] for kind in _KINDS}
     for sentence in sentences:
@@ -84,6 +93,22 @@ def suggest_questions(engine: QuoteEngine, doc: str | None = None, n: int = 3) -
         if _answers_with(engine, question, sentence):
             kept.append(question)
     return kept
+
+
+def _is_heading(engine: QuoteEngine, sentence: Sentence) -> bool:
+    from quotebot.sentences import HEADING
+
+    kinds = _kinds(engine, sentence.doc)
+    return 0 < sentence.paragraph <= len(kinds) and kinds[sentence.paragraph - 1] == HEADING
+
+
+def _kinds(engine: QuoteEngine, doc_id: str) -> list[str]:
+    from quotebot.sentences import paragraph_kinds
+
+    try:
+        return paragraph_kinds(engine.document(doc_id).text)
+    except QuotebotError:
+        return []
 
 
 def _sentences(engine: QuoteEngine, doc: str | None) -> Iterator[Sentence]:
@@ -176,7 +201,9 @@ def _people(text: str) -> Iterator[str]:
             continue
         after = text[match.end():]
         next_word = after.split()[0].strip(",.;:").lower() if after.split() else ""
-        if (after.startswith(", ") and after[2:3].islower()) or next_word in _AFTER_PERSON:
+        role = after.startswith(", ") and after[2:3].islower() and after[2:].split(
+            maxsplit=1)[0] in ("the", "a", "an", "who", "chief", "head", "leader", "director")
+        if role or next_word in _AFTER_PERSON:
             yield match["name"]
 
 
@@ -192,7 +219,7 @@ def _subject_verb_object(text: str) -> tuple[str, str, str, str] | None:
         if lemma is None:
             continue
         subject = _subject(words[:i])
-        if subject is None:
+        if subject is None or subject.split()[-1].lower() in _CLAUSE_WORDS:
             return None
         rest: list[str] = []
         for following in words[i + 1:i + 7]:
@@ -204,6 +231,11 @@ def _subject_verb_object(text: str) -> tuple[str, str, str, str] | None:
             rest.append(clean.rstrip(",.;:!?"))
             if clean != clean.rstrip(",.;:!?"):
                 break
+        if rest and rest[0].lower() in _CLAUSE_WORDS:
+            return None
+        # An object cut short ends on a whole phrase, not on "of" or "the".
+        while rest and rest[-1].lower() in _DANGLING:
+            rest.pop()
         return subject, lemma, bare, " ".join(w for w in rest if w)
     return None
 

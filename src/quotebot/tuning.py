@@ -96,6 +96,29 @@ class Extraction(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class Conversation(_Section):
+    """How a conversation informs the next turn's ranking (see quotebot.context)."""
+
+    context_weight: float
+    prior_weight: float
+    window: int
+    #: Log-share of next answers at each offset from the last, -window … +window.
+    prior: tuple[float, ...]
+    prior_far: float
+    #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
+    yes_no_coverage: float
+    #: "more" quotes a passage only if the question's own score for it is at least this
+    #: share of its best passage's.
+    more_floor: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prior", tuple(float(p) for p in self.prior))
+        if len(self.prior) != 2 * self.window + 1:
+            raise ValueError(f"{WEIGHTS_FILE} [conversation]: prior needs 2 × window + 1 "
+                             f"values")
+
+
+@dataclass(frozen=True, slots=True)
 class Answer(_Section):
     """The short-answer gate (see quotebot.confidence): a weight per feature, the
     probability a short answer must reach to be shown, and the precision it was fitted
@@ -109,6 +132,7 @@ class Answer(_Section):
 _SECTIONS: dict[str, type[_Section]] = {
     "retrieval": Retrieval, "lexical": Lexical, "semantic": Semantic, "decision": Decision,
     "correction": Correction, "extraction": Extraction, "answer": Answer,
+    "conversation": Conversation,
 }
 
 
@@ -123,6 +147,7 @@ class Tuning:
     correction: Correction
     extraction: Extraction
     answer: Answer
+    conversation: Conversation
     #: The [fit] table: command, data, folds, date and held-out figures of the last fit.
     fit: dict[str, Any]
 

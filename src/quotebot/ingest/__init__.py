@@ -54,6 +54,7 @@ __all__ = [
     "load_source",
     "load_source_async",
     "save_document",
+    "slugify",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ SUFFIX_KINDS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".ht
                 ".htm": "html", ".xhtml": "html", ".pdf": "pdf"}
 #: Files larger than this are not read (a link is capped lower, see fetch.MAX_BYTES).
 MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Last parts of links that do not tell one page from another.
+_GENERIC_NAMES = frozenset("index default home page article story post news item view "
+                           "document content main print amp".split())
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -151,9 +155,15 @@ def document_from_page(page: FetchedPage, *, max_bytes: int | None = None) -> Do
     parts = urlsplit(page.url)
     host = parts.hostname or "the link"
     last = [p for p in parts.path.split("/") if p][-1:] or [host]
-    doc_id = slugify(re.sub(r"\.[A-Za-z0-9]{1,5}$", "", last[0])) or slugify(host) or "page"
-    return extract_bytes(page.body, name=f"the page from {host}", kind=page.kind, doc_id=doc_id,
-                         url=page.url, charset=page.charset, max_bytes=max_bytes)
+    doc_id = slugify(re.sub(r"\.[A-Za-z0-9]{1,5}$", "", last[0]))
+    doc = extract_bytes(page.body, name=f"the page from {host}", kind=page.kind,
+                        doc_id=doc_id or "page", url=page.url, charset=page.charset,
+                        max_bytes=max_bytes)
+    # A link's last part names the page unless it is a number or a word any page could have
+    # ("index", "article", "12345"): then the title does.
+    if not doc_id or doc_id.isdigit() or doc_id in _GENERIC_NAMES:
+        doc = replace(doc, id=slugify(doc.title) or slugify(host) or "page")
+    return doc
 
 
 def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = None,

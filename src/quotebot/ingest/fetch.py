@@ -191,7 +191,8 @@ def check_url(url: str | httpx.URL) -> httpx.URL:
 
 def _not_allowed(host: str) -> FetchError:
     return FetchError(f"quotebot does not fetch from {host}: it is a private, local or reserved "
-                      "address. Only links to public web addresses can be added.",
+                      "address. Only links to public web addresses can be added, unless whoever "
+                      f"runs quotebot allows private ones with {ALLOW_PRIVATE_ENV}=1.",
                       code="url_not_allowed")
 
 

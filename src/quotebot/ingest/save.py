@@ -1,7 +1,9 @@
 """Writing an extracted document into a corpus folder: a ``.txt`` file with front matter.
 
-The file's name comes from the title (else the link, else "document"): lower-case ASCII
-letters, digits and hyphens only, so it cannot leave the folder or hide in it. A file that
+The file's name is the document's id (a file's own name, or the name given with ``--id``),
+else its title, else its link, else "document": lower-case ASCII letters, digits and
+hyphens only, at most 40 characters (cut between words), so it cannot leave the folder or
+hide in it, and a citation stays short. A file that
 holds another document is never overwritten: the new one gets ``-2``, ``-3``, … unless
 ``overwrite=True``. The same document again (the same link, or the same text) replaces
 its own file.
@@ -22,7 +24,7 @@ from quotebot.corpus import SUFFIXES, document_from_text, render_front_matter
 from quotebot.errors import CorpusError
 from quotebot.models import Document
 
-MAX_NAME_CHARS = 80
+MAX_NAME_CHARS = 40
 #: Names Windows keeps for devices; a corpus folder may be shared with it.
 _RESERVED = frozenset("con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 lpt1 lpt2 "
                       "lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split())
@@ -30,8 +32,8 @@ _SUFFIXES_TAKEN = (*SUFFIXES, ".html", ".htm", ".pdf")
 
 
 def file_stem(doc: Document) -> str:
-    """A safe file name (without suffix) for a document, from its title or link."""
-    for source in (doc.title, _url_words(doc.url), doc.id):
+    """A safe file name (without suffix) for a document: its id, else its title or link."""
+    for source in (doc.id, doc.title, _url_words(doc.url)):
         stem = slugify(source)
         if stem:
             return stem
@@ -39,7 +41,7 @@ def file_stem(doc: Document) -> str:
 
 
 def slugify(text: str) -> str:
-    """Lower-case ASCII words joined by hyphens, at most 80 characters, cut between words."""
+    """Lower-case ASCII words joined by hyphens, at most 40 characters, cut between words."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     stem = ""

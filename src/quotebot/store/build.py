@@ -12,6 +12,7 @@ import itertools
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from itertools import accumulate, islice
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,9 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
     split = analysis.SPLIT_RE.split
     tokens = array("i")  # form id of every token, sentence after sentence
     n_tokens = array("i")  # tokens per sentence
-    pieces = array("i")  # lengths of gap, token, gap, …, gap, per sentence
+    # Each token's offset in its sentence, two bytes each (sentences are cut at
+    # MAX_SENTENCE_CHARS); four if a longer sentence ever comes (see _wider).
+    starts: array[int] = array("H")
     done = 0
     for pos, doc in enumerate(docs):
         sentences = split_document(doc)
@@ -69,7 +72,14 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
             surfaces = parts[1::2]
             n_tokens.append(len(surfaces))
             tokens.extend(map(intern, surfaces))
-            pieces.extend(map(len, parts))
+            # parts are gap, token, gap, …, gap: a token starts where the pieces before
+            # it end, so the running sums at even places are the tokens' starts.
+            known = len(starts)
+            try:
+                starts.extend(islice(accumulate(map(len, parts)), 0, 2 * len(surfaces), 2))
+            except OverflowError:
+                del starts[known:]  # extend stopped part way
+                starts = _wider(starts, parts)
         done += len(sentences)
         if progress is not None:
             progress(done, pos + 1)
@@ -81,7 +91,8 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
     doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
     paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
-    token_table = Tokens(_pointers(counts), tok, _token_starts(pieces, counts))
+    token_table = Tokens(_pointers(counts), tok, compact_offsets(
+        np.frombuffer(starts, dtype=np.uint16 if starts.typecode == "H" else np.int32)))
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
@@ -155,36 +166,40 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
     return ptr
 
 
+#: Tokens handled at a time where a pass over every token needs 8-byte temporaries.
+_CHUNK_TOKENS = 1 << 22
+
+
 def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """The index terms of every token, laid end to end."""
+    """The index terms of every token, laid end to end (a chunk of tokens at a time, so
+    the temporaries follow the chunk, not the corpus)."""
     per_form = np.diff(table.terms_ptr)
-    per_token = per_form[tok]
-    bounds = _pointers(per_token)
-    # Each token's terms in place: where its form's terms start, plus 0, 1, …
-    where = np.repeat(table.terms_ptr[:-1][tok] - bounds[:-1], per_token)
-    where += np.arange(where.size, dtype=np.int64)
-    return table.terms[where]
+    first_term = table.terms_ptr[:-1]
+    parts = []
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        chunk = tok[lo:lo + _CHUNK_TOKENS]
+        per_token = per_form[chunk]
+        bounds = _pointers(per_token)
+        # Each token's terms in place: where its form's terms start, plus 0, 1, …
+        where = np.repeat(first_term[chunk] - bounds[:-1], per_token)
+        where += np.arange(where.size, dtype=np.int64)
+        parts.append(table.terms[where])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
                         ) -> npt.NDArray[np.int32]:
-    per_token = np.diff(table.terms_ptr)[tok]
+    per_token = np.diff(table.terms_ptr).astype(np.int32)[tok]
     bounds = _pointers(per_token)
     return np.diff(bounds[_pointers(counts)]).astype(np.int32)
 
 
-def _token_starts(pieces: array[int], counts: IntArray
-                  ) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:
-    """Each token's offset from its sentence's start, from the lengths of the pieces of
-    every sentence (gap, token, gap, …, gap: 2n + 1 of them)."""
-    lengths = np.frombuffer(pieces, dtype=np.int32).astype(np.int64)
-    before = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=before[1:])
-    first_piece = _pointers(2 * counts + 1)[:-1]
-    sentence = np.repeat(np.arange(counts.shape[0]), counts)
-    rank = np.arange(sentence.shape[0], dtype=np.int64) - _pointers(counts)[:-1][sentence]
-    piece = first_piece[sentence] + 2 * rank + 1
-    return compact_offsets(before[piece] - before[first_piece[sentence]])
+def _wider(starts: array[int], parts: list[str]) -> array[int]:
+    """``starts`` in four bytes each, then the offsets of the tokens of ``parts`` (gap,
+    token, gap, …, gap: the sentence whose offsets did not fit in two bytes)."""
+    wide = array("i", starts)
+    wide.extend(islice(accumulate(map(len, parts)), 0, len(parts) - 1, 2))
+    return wide
 
 
 def compact_offsets(starts: npt.ArrayLike) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:

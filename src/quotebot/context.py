@@ -1,0 +1,224 @@
+"""A conversation as retrieval context: what the last turns said, and where their answer was.
+
+People lean on what was just said ("When did she retire?", "Why?") and move forward
+through a passage, so the next answer is usually near the last one. A :class:`Context`
+carries the last turns' answers and where the last answer was, and
+ranking the next turn adds, to the question's own score (relative to its best
+candidate's):
+
+- the candidate's BM25 score for the context's words that the question does not have
+  itself (relative to the best's), times ``context_weight``;
+- a position prior: the log-share of next answers found that many sentences after the
+  last answer (``prior``, from -``window`` to +``window``; ``prior_far`` for farther or
+  another document), times ``prior_weight``.
+
+The prior and both weights are fitted leave-one-conversation-out on conversations
+(:mod:`quotebot.conversation_fit`); they live in ``[conversation]`` of weights.toml.
+The candidates are BM25's best for the question, for the context's words, and the
+sentences around the last answer.
+
+Declining in a conversation: a word of the question that the conversation supplies (it
+was in the last turns) is not missing. Once a conversation is under way, a question
+connected to it (a word of the question in the passage or in the last turns) is not
+declined for covering too little of the question alone: people leave out what was just
+said. It is still declined when nothing connects it, when the corpus lacks a name it
+asks about, or when the passage contradicts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot import analysis
+from quotebot.bm25 import top_k_of
+from quotebot.decide import Evidence, Verdict, decide
+from quotebot.plan import QueryPlan
+from quotebot.retrieve import Candidates
+from quotebot.store.model import SentenceIndex
+from quotebot.tuning import Conversation, Decision, Retrieval
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a conversation tells the next turn's retrieval."""
+
+    #: The last turns' answers, as text.
+    words: str = ""
+    #: The document of the last answer, and the start (a character offset) of its first
+    #: quote.
+    doc: str | None = None
+    start: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.words.strip()) or self.anchor_known
+
+    @property
+    def anchor_known(self) -> bool:
+        return self.doc is not None and self.start is not None
+
+
+def anchor_sid(index: SentenceIndex, context: Context) -> int | None:
+    """The sentence of the last answer, if it is still in the index."""
+    if context.doc is None or context.start is None:
+        return None
+    try:
+        pos = index.doc_position(context.doc)
+    except Exception:  # a document removed since
+        return None
+    found = np.flatnonzero((np.asarray(index.doc_idx) == pos)
+                           & (np.asarray(index.start) <= context.start)
+                           & (np.asarray(index.end) > context.start))
+    return int(found[0]) if found.size else None
+
+
+def context_groups(index: SentenceIndex, context: Context, plan: QueryPlan | None = None
+                   ) -> list[list[tuple[int, float]]]:
+    """BM25 query groups for the context's words: each content word once, but none the
+    question itself asks about (the question's own score counts those already)."""
+    vocab = index.term_ids
+    own = {t for c in plan.concepts for t in (*c.terms, *c.related)} if plan else set()
+    seen: dict[int, None] = {}
+    for token in analysis.tokenize(context.words):
+        if token.is_stop:
+            continue
+        for term in token.terms[:1]:
+            if term in vocab and vocab[term] not in own:
+                seen[vocab[term]] = None
+    return [[(t, 1.0)] for t in seen]
+
+
+def context_terms(index: SentenceIndex, context: Context) -> frozenset[int]:
+    return frozenset(t for group in context_groups(index, context) for t, _ in group)
+
+
+def _scores_of(index: SentenceIndex, groups: list[list[tuple[int, float]]],
+               sids: npt.NDArray[np.int64]) -> FloatArray:
+    """BM25 of ``groups`` for each of ``sids`` (0 where a sentence has none of them)."""
+    out = np.zeros(sids.shape[0], np.float64)
+    if not groups or not sids.size:
+        return out
+    found, raw = index.matrix.group_scores(groups)
+    order = np.argsort(np.asarray(found), kind="stable")
+    ids = np.asarray(found)[order]
+    values = np.asarray(raw, np.float64)[order]
+    if ids.size:
+        at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
+        out = np.where(ids[at] == sids, values[at], 0.0)
+    return out
+
+
+def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context: Context,
+          settings: Retrieval, weights: Conversation) -> Candidates:
+    """The question's candidates, plus BM25's best for the context's words and the
+    sentences around the last answer (scored by the question's BM25, 0 where it has none
+    of its words)."""
+    extra: list[npt.NDArray[np.int64]] = []
+    groups = context_groups(index, context, plan)
+    if groups:
+        ids, scores = index.matrix.group_scores(groups)
+        best, _ = top_k_of(ids, scores, settings.candidates)
+        extra.append(np.asarray(best, np.int64))
+    anchor = anchor_sid(index, context)
+    if anchor is not None:
+        doc_idx = np.asarray(index.doc_idx)
+        near = np.arange(max(anchor - weights.window, 0),
+                         min(anchor + weights.window + 1, index.n_sentences))
+        extra.append(near[doc_idx[near] == doc_idx[anchor]].astype(np.int64))
+    if not extra:
+        return candidates
+    added = np.setdiff1d(np.concatenate(extra), candidates.sids)
+    if not added.size:
+        return candidates
+    sids = np.concatenate([candidates.sids, added])
+    bm25 = np.concatenate([candidates.bm25, _scores_of(index, plan.groups(), added)])
+    return Candidates(sids, bm25)
+
+
+def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
+             index: SentenceIndex, context: Context, weights: Conversation) -> FloatArray:
+    """Per candidate: (the question's score relative to the best, the context words'
+    BM25 relative to the best, the position prior's log-share)."""
+    n = sids.shape[0]
+    top = float(scores.max()) if n else 0.0
+    question = scores / top if top > 0 else np.zeros(n)
+    words = _scores_of(index, context_groups(index, context, plan), sids)
+    best = float(words.max()) if n else 0.0
+    words = words / best if best > 0 else words
+    prior = np.full(n, weights.prior_far)
+    anchor = anchor_sid(index, context)
+    if anchor is not None:
+        doc_idx = np.asarray(index.doc_idx)
+        offset = sids - anchor
+        near = (doc_idx[sids] == doc_idx[anchor]) & (np.abs(offset) <= weights.window)
+        table = np.asarray(weights.prior, np.float64)
+        prior[near] = table[offset[near] + weights.window]
+    return np.column_stack([question, words, prior])
+
+
+def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
+            index: SentenceIndex, context: Context, weights: Conversation) -> FloatArray:
+    """The candidates' scores in the conversation (see the module's docstring)."""
+    x = features(plan, scores, sids, index, context, weights)
+    return x[:, 0] + weights.context_weight * x[:, 1] + weights.prior_weight * x[:, 2]
+
+
+def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
+            index: SentenceIndex, context: Context, weights: Conversation
+            ) -> tuple[list[int], FloatArray]:
+    """The candidates ranked by their scores in the conversation, ties to the earlier
+    sentence; those scores."""
+    combined = combine(plan, scores, sids, index, context, weights)
+    return np.lexsort((sids, -combined)).tolist(), combined
+
+
+def supplied(plan: QueryPlan, evidence: Evidence, terms: frozenset[int]) -> Evidence:
+    """``evidence`` with the question's words the conversation supplies counted as found:
+    "When did she retire?" needs no "retire" in the sentence after the one that said so."""
+    found = list(evidence.evidence)
+    total = sum(c.idf * c.weight for c in plan.concepts) or 1.0
+    gained = 0.0
+    for n, concept in enumerate(plan.concepts):
+        if found[n] == 0 and terms.intersection(concept.terms):
+            found[n] = 1.0
+            gained += concept.idf * concept.weight
+    if not gained:
+        return evidence
+    focus = evidence.missing_focus
+    if focus is not None and found[focus] > 0:
+        focus = None
+    return replace(evidence, evidence=found, coverage=min(1.0, evidence.coverage
+                                                          + gained / total),
+                   missing_focus=focus)
+
+
+#: The rules of :func:`quotebot.decide.decide` that weigh how much of the question a
+#: passage covers: what a conversation supplies can make up for them.
+COVERAGE_RULES = frozenset({"low_coverage", "one_word", "missing_focus", "missing_type",
+                            "other_topic", "missing_head"})
+
+
+def decide_in_context(plan: QueryPlan, verdict: Verdict, candidates: Sequence[Evidence],
+                      terms: frozenset[int], context: Context, thresholds: Decision
+                      ) -> Verdict:
+    """The decision on a follow-up that the question alone would decline (``verdict``),
+    given the evidence of the passages it may quote: answered when the words the
+    conversation supplies make up what is missing, or when the conversation is under way
+    and the question is connected to it and declined only for its coverage."""
+    for evidence in candidates:
+        again = decide(plan, supplied(plan, evidence, terms), thresholds)
+        if again.answered:
+            return again
+    if not context.anchor_known or verdict.rule not in COVERAGE_RULES:
+        return verdict
+    for evidence in candidates:
+        found = supplied(plan, evidence, terms)
+        if any(e > 0 for e in found.evidence):
+            return Verdict(True, (f"Covers {evidence.coverage:.0%} of the question; the "
+                                  f"conversation so far gives the rest."), "conversation")
+    return verdict

@@ -1,0 +1,255 @@
+"""Fitting how a conversation informs the next turn (``[conversation]`` of weights.toml) on
+conversations, and scoring conversations with weights fitted on the others.
+
+Each conversation is examined once, turn by turn, asked through a Session with neutral
+weights (nothing fitted): for a turn whose answer has a span, the context is what the
+conversation held then (the last turns' short answers, and where quotebot's last
+answer was), and every candidate the engine weighs (see
+:meth:`QuoteEngine.scores_in_context`) is labelled by whether it overlaps the answer.
+Fitting works on those arrays:
+
+- the position prior: the share of next answers found at each offset from the last
+  (-window … +window sentences, one added to each count), as a log-share;
+- the weights of the context's words, of the prior and of being farther than the window
+  (or in another document), by the same listwise logistic model as the semantic weights,
+  relative to the question's own score;
+- the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
+  (:func:`fit_yes_no`);
+- the floor of "more" (:func:`fit_more_floor`).
+
+:func:`held_out_conversations` is leave-one-conversation-out: each conversation is asked
+with weights fitted on the others only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot import context as conversation
+from quotebot.context import Context
+from quotebot.conversation_eval import ConversationCase, TurnResult, run_conversations
+from quotebot.engine import QuoteEngine
+from quotebot.tuning import Conversation
+from quotebot.yesno import read_yes_no
+
+FloatArray = npt.NDArray[np.float64]
+#: Offset code of a candidate farther than the window from the last answer, or elsewhere.
+FAR = 10**6
+
+
+@dataclass(frozen=True, slots=True)
+class ExaminedTurn:
+    conversation: str
+    #: Per candidate: the question's own score and the context words' score, each
+    #: relative to the best candidate's.
+    question: FloatArray
+    words: FloatArray
+    #: Per candidate: its offset in sentences from the last answer (FAR: beyond the
+    #: window or in another document).
+    offsets: npt.NDArray[np.int64]
+    positive: npt.NDArray[np.bool_]
+    #: The offset of the answer itself (FAR as above).
+    answer_offset: int
+
+
+def _sid_at(engine: QuoteEngine, doc: str, offset: int) -> int | None:
+    return conversation.anchor_sid(engine.index, Context("", doc, offset))
+
+
+def _offsets(engine: QuoteEngine, sids: npt.NDArray[np.int64], anchor: int, window: int
+             ) -> npt.NDArray[np.int64]:
+    doc_idx = np.asarray(engine.index.doc_idx)
+    offset = sids - anchor
+    near = (doc_idx[sids] == doc_idx[anchor]) & (np.abs(offset) <= window)
+    return np.where(near, offset, FAR).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class YesNoTurn:
+    """A yes/no turn: what its first quote says, how much of the question it holds, and
+    whether that is the answer the person gave."""
+
+    conversation: str
+    coverage: float
+    right: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Examined:
+    turns: list[ExaminedTurn]
+    yes_no: list[YesNoTurn]
+
+
+def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
+                          ) -> Examined:
+    """Every turn with a span asked after an answer, as the engine weighs it in the
+    context a conversation gives it: each conversation is asked through a Session with
+    the neutral weights (nothing fitted), and each turn's candidates are examined in the
+    context the conversation had then (the anchors the fitted weights will see are our
+    own answers, not the people's)."""
+    from quotebot.fitting import with_tuning
+    from quotebot.session import Session
+
+    window = engine.tuning.conversation.window
+    neutral = replace(engine.tuning.conversation, context_weight=0.0, prior_weight=0.0)
+    plain = with_tuning(engine, replace(engine.tuning, conversation=neutral))
+    index = engine.index
+    out = []
+    yes_no = []
+    for case in cases:
+        session = Session(plain)
+        for turn in case.turns:
+            context = session.state.context()
+            answer = session.ask(turn.question)
+            if turn.yesno is not None and answer.quotes:
+                read = read_yes_no(answer.resolved_question or turn.question, answer.quotes[0])
+                if read is not None and read.says is not None:
+                    yes_no.append(YesNoTurn(case.id, read.coverage,
+                                            read.says.casefold() == turn.yesno))
+            if turn.span is None or context is None or not context.anchor_known:
+                continue
+            question = answer.resolved_question or turn.question
+            assert context.doc is not None and context.start is not None
+            plan, sids, scores = plain.scores_in_context(question, context)
+            anchor_sid = _sid_at(engine, context.doc, context.start)
+            answer_sid = _sid_at(engine, case.doc, turn.span[0])
+            if not sids.size or anchor_sid is None or answer_sid is None:
+                continue
+            x = conversation.features(plan, scores, sids, index, context, neutral)
+            doc_ok = np.asarray(index.doc_idx)[sids] == index.doc_position(case.doc)
+            positive = doc_ok & (np.asarray(index.start)[sids] < turn.span[1]) & (
+                np.asarray(index.end)[sids] > turn.span[0])
+            answer_offset = int(_offsets(engine, np.array([answer_sid]), anchor_sid,
+                                         window)[0])
+            out.append(ExaminedTurn(case.id, x[:, 0], x[:, 1],
+                                    _offsets(engine, sids, anchor_sid, window), positive,
+                                    answer_offset))
+    return Examined(out, yes_no)
+
+
+#: What a wrong "Yes"/"No" costs against a right one: said only where it is right at least
+#: twice as often as wrong (hand-set: precision first).
+YES_NO_COST = 2.0
+#: The shares of the question's words a yes/no threshold is chosen from.
+YES_NO_GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.001, 0.05))
+
+
+def fit_yes_no(turns: Sequence[YesNoTurn]) -> float:
+    """The least share of a yes/no question's words in its quote at which answering
+    "Yes"/"No" gains most (right answers less :data:`YES_NO_COST` times wrong ones); 1.0
+    (all of them) when none gains."""
+    best, best_gain = 1.0, 0.0
+    for threshold in sorted(YES_NO_GRID, reverse=True):
+        given = [t for t in turns if t.coverage >= threshold - 1e-9]
+        gain = sum(t.right for t in given) - YES_NO_COST * sum(not t.right for t in given)
+        if gain > best_gain:
+            best, best_gain = threshold, gain
+    return best
+
+
+#: The share of the right passages below the best that "more" must still reach.
+MORE_REACH = 0.95
+
+
+def fit_more_floor(turns: Sequence[ExaminedTurn]) -> float:
+    """The floor of "more": the question's own score (relative to its best passage's)
+    that :data:`MORE_REACH` of the right passages ranked below the best reach, over the
+    turns whose right passage the question finds by its own words but not first."""
+    found = []
+    for turn in turns:
+        if not turn.positive.any() or turn.positive[int(np.argmax(turn.question))]:
+            continue
+        score = float(turn.question[turn.positive].max())
+        if score > 0:
+            found.append(score)
+    if not found:
+        return 0.0
+    return round(float(np.quantile(found, 1.0 - MORE_REACH)), 4)
+
+
+def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
+    """The prior and weights fitted on ``examined`` (``base`` where there is nothing to
+    fit)."""
+    from quotebot.fitting import fit_listwise
+
+    base = replace(base, yes_no_coverage=fit_yes_no(examined.yes_no),
+                   more_floor=fit_more_floor(examined.turns))
+    turns = examined.turns
+
+    window = base.window
+    counts = np.ones(2 * window + 2)  # the last one: farther, or elsewhere
+    for turn in turns:
+        counts[turn.answer_offset + window if turn.answer_offset != FAR else -1] += 1
+    log_share = np.log(counts / counts.sum())
+    xs, positives = [], []
+    for turn in turns:
+        if not turn.positive.any():
+            continue
+        far = turn.offsets == FAR
+        prior = np.where(far, 0.0, log_share[np.where(far, 0, turn.offsets + window)])
+        xs.append(np.column_stack([turn.question, turn.words, prior, far.astype(float)]))
+        positives.append(turn.positive)
+    if not xs:
+        return base
+    w = fit_listwise(xs, positives)
+    if w[0] <= 0 or w[2] <= 0:
+        return base
+    return replace(base, context_weight=round(float(w[1] / w[0]), 4),
+                   prior_weight=round(float(w[2] / w[0]), 4),
+                   prior=tuple(round(float(v), 4) for v in log_share[:-1]),
+                   prior_far=round(float(w[3] / w[2]), 4))
+
+
+def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase], *,
+                           k: int = 3) -> tuple[list[TurnResult], dict[str, Any]]:
+    """Each conversation asked with weights fitted on the others only; the results and
+    the weights of each fold."""
+    from quotebot.fitting import with_tuning
+
+    examined = examine_conversations(engine, cases)
+    engines: dict[str, QuoteEngine] = {}
+    fitted: dict[str, Any] = {}
+    for case in cases:
+        weights = fit_conversation(
+            Examined([t for t in examined.turns if t.conversation != case.id],
+                     [t for t in examined.yes_no if t.conversation != case.id]),
+            engine.tuning.conversation)
+        engines[case.id] = with_tuning(engine, replace(engine.tuning, conversation=weights))
+        fitted[case.id] = {"context_weight": weights.context_weight,
+                           "prior_weight": weights.prior_weight,
+                           "prior_far": weights.prior_far,
+                           "yes_no_coverage": weights.yes_no_coverage,
+                           "more_floor": weights.more_floor}
+    results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
+    return results, fitted
+
+
+def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
+                               conversations: int) -> None:
+    """Write the fitted ``[conversation]`` values into the weights file, each with its
+    source."""
+    source = (f"fitted by python benchmarks/fit_weights.py --conversations --write "
+              f"({dt.date.today().isoformat()}) on {data}: {conversations} conversations, "
+              f"held-out figures from quotebot eval --held-out")
+    text = path.read_text(encoding="utf-8")
+    for name in ("context_weight", "prior_weight", "prior", "prior_far", "yes_no_coverage",
+                 "more_floor"):
+        value = getattr(weights, name)
+        shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)
+                 else f"{value:g}")
+        line = f'{name} = {{ value = {shown}, source = "{source}" }}'
+        section = text.index("[conversation]")
+        pattern = re.compile(rf"^{name} = .*$", re.MULTILINE)
+        match = pattern.search(text, section)
+        if match is None:
+            raise ValueError(f"[conversation] has no {name}")
+        text = text[:match.start()] + line + text[match.end():]
+    path.write_text(text, encoding="utf-8")
