@@ -78,12 +78,14 @@ class TestOnePollingBot:
     (each talks in chats of its own)."""
 
     @pytest.fixture(scope="class")
-    def api(self) -> Iterator[FakeBotApi]:
+    @classmethod
+    def api(cls) -> Iterator[FakeBotApi]:
         with FakeBotApi() as fake:
             yield fake
 
     @pytest.fixture(scope="class")
-    def polling_bot(self, api: FakeBotApi, tmp_path_factory: pytest.TempPathFactory
+    @classmethod
+    def polling_bot(cls, api: FakeBotApi, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[subprocess.Popen[str]]:
         log = tmp_path_factory.mktemp("bot") / "bot.log"
         with open(log, "w", encoding="utf-8") as output, polling(api, output=output) as proc:
@@ -413,12 +415,14 @@ class TestOneWebhookServer:
     else (each talks in chats of its own)."""
 
     @pytest.fixture(scope="class")
-    def api(self) -> Iterator[FakeBotApi]:
+    @classmethod
+    def api(cls) -> Iterator[FakeBotApi]:
         with FakeBotApi() as fake:
             yield fake
 
     @pytest.fixture(scope="class")
-    def webhook_server(self, api: FakeBotApi) -> Iterator[Process]:
+    @classmethod
+    def webhook_server(cls, api: FakeBotApi) -> Iterator[Process]:
         with webhook(api) as server:
             yield server
 
