@@ -166,8 +166,9 @@ class TestOnePollingBot:
         expected = [plain("\n".join(render_telegram(session.ask(q))))
                     for q in ("who went to New York?", "more", "more")]
         assert [first, more, button_more] == expected
+        # The example is a turn of the same conversation.
         assert example == plain("\n".join(render_telegram(
-            Session(QuoteEngine.open()).ask(first_example["text"]), heading=first_example["text"])))
+            session.ask(first_example["text"]), heading=first_example["text"])))
         assert api.sent_to(13)[4]["reply_parameters"]["message_id"] == 6
         assert sum(c[0] == "answerCallbackQuery" for c in api.calls) == answered_before + 2
 
