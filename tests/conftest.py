@@ -10,7 +10,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quotebot.engine import QuoteEngine
 
 import pytest
 
@@ -133,7 +136,7 @@ def cli() -> Any:
     return run_cli
 
 
-def engine_over(folder: Path, name: str, text: str) -> Any:
+def engine_over(folder: Path, name: str, text: str) -> QuoteEngine:
     """An engine (words only) over one article ``name`` holding ``text``, written in
     ``folder`` with its index beside it."""
     from quotebot.engine import QuoteEngine

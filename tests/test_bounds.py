@@ -35,7 +35,7 @@ def timed_answer(engine: QuoteEngine, question: str) -> float:
 
 
 def engine_over(tmp_path: Path, text: str) -> QuoteEngine:
-    return open_engine(tmp_path, "article.txt", text)  # type: ignore[no-any-return]
+    return open_engine(tmp_path, "article.txt", text)
 
 
 def test_a_sentence_repeating_the_asked_noun_is_answered_at_once(tmp_path: Path) -> None:

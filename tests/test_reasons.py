@@ -29,7 +29,7 @@ The largest village is Kilmory; the smallest is Port Dubh.
 
 @pytest.fixture(scope="module")
 def island(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
-    return engine_over(tmp_path_factory.mktemp("island"), "inchmorra.txt", ISLAND)  # type: ignore[no-any-return]
+    return engine_over(tmp_path_factory.mktemp("island"), "inchmorra.txt", ISLAND)
 
 
 def denies(reason: str, word: str) -> bool:

@@ -28,7 +28,7 @@ The company's chief executive is Ingrid Solberg, who founded it in 2011.
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
-    return engine_over(tmp_path_factory.mktemp("structure"), "inchmorra.md", ARTICLE)  # type: ignore[no-any-return]
+    return engine_over(tmp_path_factory.mktemp("structure"), "inchmorra.md", ARTICLE)
 
 
 @pytest.mark.parametrize(("question", "expected"), [
