@@ -7,7 +7,7 @@
 #   benchmarks/mutation.sh                  every module, one after the other
 #   benchmarks/mutation.sh decide extract   only these
 #
-# Modules: decide extract correction ratelimit fingerprint sentences.
+# Modules: decide extract correction ratelimit fingerprint sentences addressing adding.
 # MUTATION_CHILDREN (default 2) is how many mutants are tested at once.
 # MUTATION_SAMPLE, a class of last digits such as "[05]", tests only the mutants whose
 # number ends in one of them (here 1 in 5, spread over every function): for a module whose
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CHILDREN=${MUTATION_CHILDREN:-2}
 SAMPLE=${MUTATION_SAMPLE:-}
-ALL=(decide extract correction ratelimit fingerprint sentences)
+ALL=(decide extract correction ratelimit fingerprint sentences addressing adding)
 
 # MODULE -> the files mutated, the mutants counted (a glob over mutant names) and the tests.
 settings() {
@@ -61,6 +61,16 @@ settings() {
       MUTATE=("src/quotebot/sentences.py")
       NAMES="quotebot.sentences.*"
       TESTS=("tests/test_sentences.py")
+      ;;
+    addressing)
+      MUTATE=("src/quotebot/bot/addressing.py")
+      NAMES="quotebot.bot.addressing.*"
+      TESTS=("tests/test_telegram_rules.py")
+      ;;
+    adding)
+      MUTATE=("src/quotebot/bot/adding.py")
+      NAMES="quotebot.bot.adding.*"
+      TESTS=("tests/test_adding.py")
       ;;
     *)
       echo "unknown module: $1 (modules: ${ALL[*]})" >&2

@@ -19,7 +19,7 @@ from quotebot.frontend import handle_errors
 from quotebot.options import corpus_option, index_option, semantic_option
 
 if TYPE_CHECKING:
-    from quotebot.bot.config import BotConfig
+    from .config import BotConfig
 
 #: Seconds a thread holds the interpreter lock before another that waits may take it.
 SWITCH_INTERVAL = 0.0005
@@ -42,7 +42,7 @@ class SecretSafeCommand(click.Command):
             import os
             import re
 
-            from quotebot.bot.config import Redactor
+            from .config import Redactor
 
             args = given_args
             given = [os.environ.get(name) for name in _SECRET_VARIABLES]
@@ -155,6 +155,10 @@ def _mb(value: float) -> int:
 @click.option("--web-max-mb", envvar="QUOTEBOT_WEB_MAX_MB", show_envvar=True, default=1.0,
               type=click.FloatRange(min=0), show_default=True,
               help="Megabytes of text each web page session's library may hold.")
+@click.option("--web-max-libraries", envvar="QUOTEBOT_WEB_MAX_LIBRARIES", show_envvar=True,
+              default=1000, type=click.IntRange(min=1), show_default=True,
+              help="Web page sessions that may hold added links at once (each session's go "
+                   "when it expires).")
 @file_url_option
 @click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
               type=click.IntRange(1, 64), show_default=True,
@@ -171,7 +175,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   data_dir: str | None, web_uploads: bool, max_document_mb: float,
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
-                  api_base_file_url: str | None, workers: int) -> None:
+                  web_max_libraries: int, api_base_file_url: str | None, workers: int
+                  ) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -192,7 +197,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
-    from quotebot.bot.config import (
+    from .config import (
         BotConfig,
         check_api_key,
         default_data_dir,
@@ -221,13 +226,14 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        library_max_docs=library_max_docs,
                        library_max_bytes=_mb(library_max_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=_mb(chat_max_mb), web_max_docs=web_max_docs,
-                       web_max_bytes=_mb(web_max_mb), api_base_file_url=api_base_file_url,
+                       web_max_bytes=_mb(web_max_mb), web_max_libraries=web_max_libraries,
+                       api_base_file_url=api_base_file_url,
                        workers=workers)
     announced = f"quotebot serving on http://{host}:{port}"
     if workers == 1:
         _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))
         return
-    from quotebot.bot.workers import check_port, serve_workers
+    from .workers import check_port, serve_workers
 
     if not redis_url:
         click.echo(f"Note: the {workers} workers do not share conversations, rate limits or "
@@ -258,7 +264,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
 def _serve_one(config: BotConfig, ready: Callable[[], None], *, reuse_port: bool = False
                ) -> None:
     """Serve ``config`` in this process until stopped; every start failure is one line."""
-    from quotebot.bot.server import create_app, run_app
+    from .server import create_app, run_app
 
     host, port = config.host, config.port
     started = False
@@ -339,7 +345,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
     """
     import asyncio
 
-    from quotebot.bot.config import BotConfig, default_data_dir, install_redaction
+    from .config import BotConfig, default_data_dir, install_redaction
 
     install_redaction(token, webhook_secret)  # first: nothing below may show them
     token = _checked_settings(token, api_base_url, webhook_secret if set_webhook else None)
@@ -353,7 +359,8 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
                        data_dir=data_dir or default_data_dir(),
                        max_document_bytes=_mb(max_document_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=_mb(chat_max_mb), api_base_file_url=api_base_file_url)
-    from quotebot.bot import telegram as tg
+    from . import telegram_start as tg
+    from .telegram import TelegramBot
 
     try:
         if delete_webhook:
@@ -371,14 +378,14 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
             return
         # A wrong token or address fails here, in a second, before the corpus is loaded.
         asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
-        from quotebot.bot.answerer import Answerer
-        from quotebot.bot.metrics import Metrics
-        from quotebot.bot.sessions import make_store
+        from .answerer import Answerer
+        from .metrics import Metrics
+        from .sessions import make_store
 
         answerer = Answerer.open(corpus, index_dir, semantic=semantic)
         engine = answerer.engine
-        bot = tg.TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl),
-                             Metrics(), config)
+        bot = TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl), Metrics(),
+                          config)
         application = bot.build_application(webhook=False)
 
         def announce() -> None:
@@ -399,7 +406,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
 def _checked_settings(token: str | None, api_base_url: str, webhook_secret: str | None) -> str:
     """The token, once it, the Bot API URL and the webhook secret can work; otherwise one
     sentence (never holding a secret) and exit status 2."""
-    from quotebot.bot.telegram import (
+    from .telegram_start import (
         TelegramSettingError,
         check_api_base_url,
         check_token,
@@ -419,7 +426,7 @@ def _checked_settings(token: str | None, api_base_url: str, webhook_secret: str 
 def _unexpected(exc: BaseException) -> str:
     import logging
 
-    from quotebot.bot.config import redact
+    from .config import redact
 
     logging.getLogger("quotebot.bot").debug("start failed", exc_info=exc)
     text = " ".join(redact(str(exc)).split())[:160]

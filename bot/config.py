@@ -77,6 +77,8 @@ class BotConfig:
     #: Documents and bytes of text each web page session's library may hold.
     web_max_docs: int = 3
     web_max_bytes: int = 1 * MB
+    #: Web page sessions that may have a library at once (each goes with its session).
+    web_max_libraries: int = 1000
     #: Where Telegram serves files (None: the Bot API URL with /file/bot for /bot).
     api_base_file_url: str | None = None
     #: Answering processes on the port (``--workers``).

@@ -14,26 +14,39 @@ answered last; "what did she say?" looks in the one it asks).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import logging
 import re
+import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quotebot.errors import QuotebotError
-from quotebot.library import AddResult, Library, LibraryError, LibraryLimits
+from quotebot.library import (
+    LOCK,
+    MANIFEST,
+    AddedDocument,
+    AddResult,
+    Library,
+    LibraryError,
+    LibraryLimits,
+)
 from quotebot.models import Answer, Document
 from quotebot.session import SessionState, follow_up, is_more
+from quotebot.store.catalogue import LIBRARY_INDEX
 from quotebot.store.model import DocInfo
 
+from .adding import AddQueue
+
 if TYPE_CHECKING:
-    from quotebot.bot.answerer import Answerer
-    from quotebot.bot.sessions import SessionStore
     from quotebot.engine import QuoteEngine
+
+    from .answerer import Answerer
+    from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +55,14 @@ LIBRARY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 RESERVED_PREFIXES = ("tg-", "web-")
 #: Library engines kept open at once (the least recently used is closed first).
 OPEN_ENGINES = 32
-#: Library changes run at once in this process (extracting and embedding take CPU).
-WRITERS = 2
+T = TypeVar("T")
+
+
+class UnreadablePage(QuotebotError):
+    """A page or file whose text cannot be decoded (an unknown or broken charset)."""
+
+    code = "unreadable_page"
+    http_status = 422
 
 
 class InvalidLibraryName(QuotebotError):
@@ -70,6 +89,32 @@ def chat_library(chat_id: int) -> str:
     return f"tg-{chat_id}"
 
 
+#: Store keys marking the libraries of live web page sessions (they expire with them).
+_KEPT = "weblib:"
+
+
+async def keep_session_library(store: SessionStore, name: str, *, only_if_kept: bool = False
+                               ) -> None:
+    """Mark web page session library ``name`` as in use for another session lifetime (with
+    ``only_if_kept``: only if it is marked already, i.e. the session added something)."""
+    if only_if_kept and await store.find(_KEPT + name) is None:
+        return
+    await store.put(_KEPT + name, SessionState())
+
+
+async def sweep_session_libraries(shelf: Shelf, store: SessionStore) -> list[str]:
+    """Remove the libraries of web page sessions that ended (expired, or forgotten by a
+    restart); returns their names."""
+    gone = []
+    for name in await asyncio.to_thread(shelf.session_libraries):
+        if await store.find(_KEPT + name) is None:
+            await shelf.drop(name)
+            gone.append(name)
+    if gone:
+        log.info("removed the libraries of %d ended web page sessions", len(gone))
+    return gone
+
+
 def session_library(session: str) -> str:
     """The library of a web page session (a hash: folder names never show the id)."""
     return "web-" + hashlib.sha256(session.encode()).hexdigest()[:32]
@@ -87,21 +132,21 @@ class Shelf:
     may have written it) and their changes."""
 
     def __init__(self, root: str | Path, *, semantic: str = "auto",
-                 capacity: int = OPEN_ENGINES) -> None:
+                 capacity: int = OPEN_ENGINES, adds: AddQueue | None = None) -> None:
         self.root = Path(root).expanduser().absolute()
         self.semantic = semantic
         self.capacity = capacity
         self._open: OrderedDict[str, _Open] = OrderedDict()
         self._lock = threading.Lock()
-        self._writers = concurrent.futures.ThreadPoolExecutor(
-            max_workers=WRITERS, thread_name_prefix="quotebot-library")
+        #: Where changes run: apart from answering, each library's in its turn.
+        self.adds = adds or AddQueue()
 
     def library(self, name: str, limits: LibraryLimits | None = None) -> Library:
         check_name(name, reserved_ok=True)
         return Library(self.root / name, limits)
 
     def close(self) -> None:
-        self._writers.shutdown(wait=False, cancel_futures=True)
+        self.adds.close()
 
     # -- reading (call from a worker thread) -----------------------------------------------
 
@@ -136,20 +181,41 @@ class Shelf:
         with self._lock:
             self._open.pop(name, None)
 
-    # -- changing (off the event loop) ----------------------------------------------------
+    def session_libraries(self, *, saved: bool = False) -> list[str]:
+        """The names of the web page sessions' libraries (``saved``: only those holding a
+        saved index, not a folder a user's file kept)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.name.startswith("web-") and LIBRARY_NAME.fullmatch(p.name)
+                      and (not saved or self.library(p.name).exists()))
 
-    async def add(self, name: str, docs: list[Document], limits: LibraryLimits) -> AddResult:
-        """Add ``docs`` to library ``name`` (created if need be)."""
-        library = self.library(name, limits)
-        result: AddResult = await self._write(library.add, docs, semantic=self.semantic)
+    # -- changing (in the adding processes, see quotebot.bot.adding) -----------------------
+
+    async def add(self, name: str, extract: Callable[[], Document], limits: LibraryLimits,
+                  *, suggest: int = 0) -> tuple[AddedDocument, list[str]]:
+        """Extract a document (``extract`` must pickle: a module-level function or a
+        ``functools.partial`` of one) and add it to library ``name`` (created if need be),
+        in its turn; with ``suggest``, up to that many questions it answers too. A refusal
+        is raised."""
+        check_name(name, reserved_ok=True)
+        result: tuple[AddedDocument, list[str]] = await self.adds.run(
+            name, add_document, str(self.root / name), limits, self.semantic, extract, suggest)
         return result
 
     async def remove(self, name: str, doc_ids: list[str]) -> list[DocInfo]:
         library = self.library(name)
         if not library.exists():
             raise library._unknown()
-        gone: list[DocInfo] = await self._write(library.remove, doc_ids, semantic=self.semantic)
+        gone: list[DocInfo] = await self.adds.run(name, remove_documents, str(library.root),
+                                                  doc_ids, self.semantic)
         return gone
+
+    async def drop(self, name: str) -> None:
+        """Remove library ``name`` (see :func:`drop_library`)."""
+        check_name(name, reserved_ok=True)
+        await self.adds.run(name, drop_library, str(self.root / name))
+        self._forget(name)
 
     async def documents(self, name: str) -> list[DocInfo] | None:
         """The documents of library ``name``, or None when there is no such library."""
@@ -160,9 +226,85 @@ class Shelf:
 
         return await asyncio.to_thread(read)
 
-    async def _write(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writers, lambda: func(*args, **kwargs))
+
+# -- what the adding processes run ----------------------------------------------------------
+
+
+def add_document(root: str, limits: LibraryLimits, semantic: str,
+                 extract: Callable[[], Document], suggest: int
+                 ) -> tuple[AddedDocument, list[str]]:
+    """Extract a document and add it to the library in ``root``; with questions it answers
+    when ``suggest`` asks for them."""
+    added: AddedDocument = single(Library(root, limits).add([extracted(extract)],
+                                                            semantic=semantic))
+    return added, suggestions(Library(root), added.doc, suggest) if suggest else []
+
+
+def remove_documents(root: str, doc_ids: list[str], semantic: str) -> list[DocInfo]:
+    return Library(root).remove(doc_ids, semantic=semantic)
+
+
+def drop_library(root: str) -> None:
+    """Remove the library in ``root``: the documents quotebot added, its index, and its
+    folder when nothing else is left in it (a file someone else put there stays)."""
+    library = Library(root)
+    if library.exists():
+        for info in library.documents():
+            try:
+                library.remove([info.id], semantic="off")
+            except QuotebotError:  # a file quotebot did not add: it stays
+                continue
+    if not library.root.is_dir():
+        return
+    if all(p.name in (MANIFEST, LOCK, LIBRARY_INDEX) for p in library.root.iterdir()):
+        shutil.rmtree(library.root, ignore_errors=True)
+    else:  # no longer a library, though someone's files stay
+        shutil.rmtree(library.index_dir, ignore_errors=True)
+
+
+def suggestions(library: Library, doc: str, n: int) -> list[str]:
+    """Up to ``n`` questions document ``doc`` of ``library`` answers."""
+    from quotebot.engine import QuoteEngine
+    from quotebot.suggest import suggest_questions
+
+    try:
+        return suggest_questions(QuoteEngine(library.load_index()), doc=doc, n=n)
+    except QuotebotError:
+        return []
+
+
+def text_document(text: str, title: str | None, url: str | None) -> Document:
+    """A document of ``text`` sent as it is, titled ``title`` (else from its first line)."""
+    from quotebot.corpus import document_from_text
+
+    doc = document_from_text(text.replace("\r\n", "\n"), "document")
+    return replace(doc, title=" ".join(title.split()) if title and title.strip() else doc.title,
+                   url=url or doc.url)
+
+
+#: HTTP statuses of extraction errors (all about what the client sent, never the server).
+_EXTRACTION_STATUS = {"unsupported_file": 415, "file_too_large": 413}
+
+
+def extracted(extract: Callable[[], Document]) -> Document:
+    """The document ``extract`` gives, checked: text in it, else a QuotebotError; a page
+    that cannot be decoded is UnreadablePage, whatever the extractor raised."""
+    from quotebot.errors import CorpusError
+
+    try:
+        doc = extract()
+    except CorpusError as exc:
+        exc.http_status = _EXTRACTION_STATUS.get(exc.code, 422)
+        raise
+    except (UnicodeError, LookupError):
+        raise UnreadablePage("That page cannot be read: its text is in an encoding that "
+                             "cannot be decoded. Send it as a .txt or .pdf file instead."
+                             ) from None
+    if not doc.text.strip():
+        empty = QuotebotError("That page or file has no text in it.", code="corpus_empty")
+        empty.http_status = 422
+        raise empty
+    return doc
 
 
 def single(result: AddResult) -> Any:

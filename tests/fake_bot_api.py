@@ -8,6 +8,7 @@ serves the files users send (getFile, then a download from /file/bot<token>/<fil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -57,6 +58,10 @@ class FakeBotApi:
         self.files: dict[str, tuple[str, bytes]] = {}
         #: file_path of every file downloaded.
         self.downloads: list[str] = []
+        #: file_id → (the size getFile claims, the bytes of zeros actually served) of files
+        #: that lie about their size; and file_path → bytes written of each such download.
+        self.lying: dict[str, tuple[int, int]] = {}
+        self.served: dict[str, int] = {}
         self._file_ids = itertools.count(1)
 
     @property
@@ -163,6 +168,14 @@ class FakeBotApi:
                                     "file_size": len(content) if file_size is None else file_size}
         if mime_type:
             document["mime_type"] = mime_type
+        return document
+
+    def lying_document(self, file_name: str, claimed: int, served: int) -> dict[str, Any]:
+        """A document whose message and getFile both say it has ``claimed`` bytes, while the
+        download streams ``served`` bytes (of text) until the reader stops reading."""
+        document = self.document(b"", file_name, file_size=claimed)
+        with self._lock:
+            self.lying[document["file_id"]] = (claimed, served)
         return document
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
@@ -284,7 +297,8 @@ class FakeBotApi:
         if found is None:
             raise BadRequest("invalid file_id")
         path, content = found
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content),
+        size = self.lying[file_id][0] if file_id in self.lying else len(content)
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
                 "file_path": path}
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -298,7 +312,25 @@ class FakeBotApi:
         if content is None:
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found"}, status=404)
-        return web.Response(body=content, content_type="application/octet-stream")
+        with self._lock:
+            lie = next((self.lying[i] for i, (p, _) in self.files.items()
+                        if p == path and i in self.lying), None)
+        if lie is None:
+            return web.Response(body=content, content_type="application/octet-stream")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.content_length = lie[1]
+        await response.prepare(request)
+        chunk = b"All work and no play makes a dull day. " * 1640  # 64 KB of text
+        written = 0
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while written < lie[1]:
+                piece = chunk[:lie[1] - written]
+                await response.write(piece)
+                written += len(piece)
+                with self._lock:
+                    self.served[path] = written
+            await response.write_eof()
+        return response
 
 
 def _suffix(name: str) -> str:

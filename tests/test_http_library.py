@@ -5,8 +5,11 @@ second replica sharing the folder answers from it too."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,7 +20,7 @@ from typing import Any
 import pytest
 
 from pages import FIXTURES, PageSite, article_page, page_site
-from servers import Process, serve
+from servers import Process, serve, wait_until
 
 KEY = "test-key-" + "k" * 24
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -313,3 +316,130 @@ def test_the_libraries_of_chats_and_web_pages_are_refused_even_with_the_key(
                 status, body, _ = call(server, method, path, data, AUTH)
                 assert status == 422 and is_error(body, "invalid_library"), (method, path)
         assert Library(tmp_path / "tg-5").documents()[0].id == "harbour"
+
+
+def wards_text(n: int) -> bytes:
+    """About 700 KB of plain text: quick to read, seconds to index."""
+    words = ["harbour", "council", "ferry", "school", "bridge", "market", "library", "station"]
+    return "\n\n".join(" ".join(
+        f"The {words[(p + i) % 8]} committee of Ward {p * 7 + i} approved {p * 3 + i + n} new "
+        f"homes on Tuesday." for i in range(6)) for p in range(1700)).encode()
+
+
+@pytest.fixture(scope="module")
+def busy(site: PageSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """One server with libraries and web page uploads, for the tests of fairness and errors."""
+    site.pages["/wards-1"] = (wards_text(1), "text/plain; charset=utf-8")
+    site.pages["/wards-2"] = (wards_text(2), "text/plain; charset=utf-8")
+    odd = article_page("Odd", ["A page whose server names a charset nobody can decode."])
+    site.pages["/idna"] = (odd, "text/html; charset=idna")
+    site.pages["/undefined"] = (odd, "text/html; charset=undefined")
+    data_dir = tmp_path_factory.mktemp("busy")
+    with serve(env=keyed_env(data_dir, QUOTEBOT_WEB_UPLOADS="1")) as server:
+        yield server
+
+
+def test_an_api_clients_add_is_not_held_behind_two_web_pages_adding_large_pages(
+        busy: Process, site: PageSite) -> None:
+    finished: dict[str, tuple[float, int]] = {}
+
+    def web_add(path: str) -> None:
+        status, _ = busy.post("/v1/session/docs", {"url": site.url(path)}, timeout=180)
+        finished[path] = (time.monotonic(), status)
+
+    adders = [threading.Thread(target=web_add, args=(p,)) for p in ("/wards-1", "/wards-2")]
+    for adder in adders:
+        adder.start()
+    assert wait_until(lambda: site.hits.get("/wards-1") and site.hits.get("/wards-2"), 30)
+    time.sleep(1.0)  # both pages fetched: their adds are under way
+    status, added, _ = call(busy, "POST", "/v1/libraries/desk/docs",
+                            {"text": "The front desk opens at nine.", "title": "Desk"}, AUTH)
+    api_done = time.monotonic()
+    for adder in adders:
+        adder.join(180)
+    assert status == 201 and added["sentences"] == 1
+    assert [finished[p][1] for p in ("/wards-1", "/wards-2")] == [201, 201]
+    assert api_done < min(at for at, _ in finished.values()), "the API add waited for a page"
+
+
+def test_a_missing_document_of_a_library_names_the_library_and_its_listing(
+        busy: Process) -> None:
+    call(busy, "POST", "/v1/libraries/shelf-a/docs", {"text": "Ferries run hourly."}, AUTH)
+    for method in ("GET", "DELETE"):
+        status, body, _ = call(busy, method, "/v1/libraries/shelf-a/docs/nope", headers=AUTH)
+        assert status == 404 and is_error(body, "unknown_document")
+        assert body["error"]["message"] == ("No document 'nope' in library 'shelf-a'; "
+                                            "GET /v1/libraries/shelf-a/docs lists its documents.")
+
+
+@pytest.mark.parametrize("path", ["/idna", "/undefined"])
+def test_a_page_in_a_charset_nobody_can_decode_is_unreadable_page_never_internal_error(
+        busy: Process, site: PageSite, path: str) -> None:
+    status, body, _ = call(busy, "POST", "/v1/libraries/odd/docs", {"url": site.url(path)},
+                           AUTH)
+    assert status == 422 and is_error(body, "unreadable_page"), body
+    status, body = busy.post("/v1/session/docs", {"url": site.url(path)})
+    assert status == 422 and is_error(body, "unreadable_page"), body
+    assert "Traceback" not in busy.log()
+
+
+def test_web_page_libraries_go_with_their_sessions_and_are_limited_in_number(
+        site: PageSite, tmp_path: Path) -> None:
+    from quotebot.library import Library
+    from quotebot.models import Document
+
+    # Left by sessions a restart forgot; a named library and a user's file stay.
+    note = Document("note", "Note", "The kiosk sells 40 papers a day.\n")
+    for name in ("web-" + "a" * 32, "web-" + "b" * 32, "news"):
+        Library(tmp_path / name).add([note], semantic="off")
+    (tmp_path / ("web-" + "b" * 32) / "mine.md").write_text("Someone's own notes.\n")
+    env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_WEB_MAX_LIBRARIES": "1"}
+    with serve(env=env) as server:
+        assert wait_until(lambda: not (tmp_path / ("web-" + "a" * 32)).exists() and not (
+            tmp_path / ("web-" + "b" * 32) / ".quotebot-index").exists(), 30)
+        assert (tmp_path / ("web-" + "b" * 32) / "mine.md").exists()
+        assert not list((tmp_path / ("web-" + "b" * 32)).glob("note*"))
+        assert Library(tmp_path / "news").documents()[0].id == "note"
+        status, added = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 201
+        status, body = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 503 and is_error(body, "web_libraries_full")
+        # The first session's next link goes to the library it has.
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
+                                                        "session": added["session"]})
+        assert status == 201
+
+
+def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from quotebot.bot import sessions
+    from quotebot.bot.libraries import Shelf, keep_session_library, sweep_session_libraries
+    from quotebot.library import LibraryLimits
+    from quotebot.models import Document
+
+    now = [1000.0]  # the store's clock, moved by hand
+    monkeypatch.setattr(sessions, "time", SimpleNamespace(monotonic=lambda: now[0]))
+
+    async def lifetime() -> tuple[list[str], list[str], list[str]]:
+        store = sessions.MemorySessionStore(ttl=60)
+        shelf = Shelf(tmp_path, semantic="off")
+        try:
+            for name in ("web-live", "web-ending"):
+                await keep_session_library(store, name)
+                await shelf.add(name, functools.partial(
+                    Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
+            await keep_session_library(store, "web-never-added", only_if_kept=True)
+            first = await sweep_session_libraries(shelf, store)
+            now[0] += 40
+            await keep_session_library(store, "web-live", only_if_kept=True)  # asked again
+            now[0] += 40  # the other session's last question was 80 s ago
+            second = await sweep_session_libraries(shelf, store)
+            return first, second, shelf.session_libraries()
+        finally:
+            shelf.close()
+
+    assert asyncio.run(lifetime()) == ([], ["web-ending"], ["web-live"])
+    assert not (tmp_path / "web-ending").exists()

@@ -145,7 +145,8 @@ def test_a_conversations_lock_expires_by_itself_within_its_timeout(redis: Proces
     """A replica that dies mid-turn must not lock its conversation for good."""
     import asyncio
 
-    from quotebot.bot.sessions import LOCK_TIMEOUT, RedisSessionStore
+    from quotebot.bot.sessions import LOCK_TIMEOUT
+    from quotebot.bot.sessions_redis import RedisSessionStore
 
     async def held_ttl() -> int:
         store = RedisSessionStore(redis.extra["url"])
@@ -165,7 +166,7 @@ def test_a_telegram_update_is_remembered_for_a_day_in_seconds(redis: Process) ->
     forget the update after 86 s and answer it twice)."""
     import asyncio
 
-    from quotebot.bot.sessions import RedisSessionStore
+    from quotebot.bot.sessions_redis import RedisSessionStore
 
     async def deliver_twice() -> tuple[bool, bool]:
         store = RedisSessionStore(redis.extra["url"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import json
 import os
 import re
@@ -42,12 +43,15 @@ def plain(message: str) -> str:
 
 
 @contextlib.contextmanager
-def polling(api: FakeBotApi, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """`quotebot --log-level DEBUG telegram ARGS` polling the fake Bot API."""
+def polling(api: FakeBotApi, *args: str, output: Any = subprocess.PIPE
+            ) -> Iterator[subprocess.Popen[str]]:
+    """`quotebot --log-level DEBUG telegram ARGS` polling the fake Bot API, its log to
+    ``output`` (a pipe to read once it stops; a file for a bot that runs long, whose log
+    would fill a pipe nobody reads)."""
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE_URL=api.base_url,
                PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "quotebot", "--log-level", "DEBUG",
-                             "telegram", *args], env=env, stdout=subprocess.PIPE,
+                             "telegram", *args], env=env, stdout=output,
                             stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
     try:
         assert api.wait_for(lambda a: any(c[0] == "getUpdates" for c in a.calls), 60), \
@@ -63,200 +67,214 @@ def polling_bot(api: FakeBotApi) -> Iterator[subprocess.Popen[str]]:
         yield proc
 
 
-def test_polling_bot_answers_like_the_repl(api: FakeBotApi,
-                                           polling_bot: subprocess.Popen[str]) -> None:
-    question = api.message_update(11, "how many stabbings?")
-    api.push(question)
-    assert api.wait_for(lambda a: len(a.sent_to(11)) >= 1)
-    reply = api.sent_to(11)[0]
-    assert reply["reply_parameters"]["message_id"] == question["message"]["message_id"]
-    assert reply["parse_mode"] == "HTML"
-    assert reply["text"].startswith("<b>72</b>")
-    cli = json.loads(subprocess.run([sys.executable, "-m", "quotebot", "ask",
-                                     "how many stabbings?", "--json"], capture_output=True,
-                                    text=True, timeout=60, check=True).stdout)
-    for quote in cli["quotes"]:
-        assert quote["text"] in plain(reply["text"])
-    assert "[met-police-nypd-visit ¶9 s15]" in plain(reply["text"])
-    buttons = reply["reply_markup"]["inline_keyboard"]
-    assert re.fullmatch(r"more:[A-Za-z0-9_-]{8}", buttons[0][0]["callback_data"])
-    assert api.rejected == []
-
-
-def test_polling_bot_handles_odd_messages_politely(api: FakeBotApi,
-                                                   polling_bot: subprocess.Popen[str]) -> None:
-    sticker = {"file_id": "f", "file_unique_id": "u", "type": "regular", "width": 512,
-               "height": 512, "is_animated": False, "is_video": False}
-    photo = [{"file_id": "p", "file_unique_id": "q", "width": 90, "height": 90}]
-    voice = {"file_id": "v", "file_unique_id": "w", "duration": 2}
-    api.push(api.message_update(12, None, sticker=sticker))
-    api.push(api.message_update(12, None, photo=photo))
-    api.push(api.message_update(12, None, voice=voice))
-    api.push(api.message_update(12, "x" * 4000))
-    api.push(api.message_update(12, "/start"))
-    api.push(api.message_update(12, "   "))
-    edited = api.message_update(12, "how many stabbings?")
-    edited["edited_message"] = edited.pop("message")
-    edited["edited_message"]["edit_date"] = int(time.time())
-    api.push(edited)
-    api.push(api.message_update(12, "/help"))
-    assert api.wait_for(lambda a: len(a.sent_to(12)) >= 7)
-    time.sleep(0.5)  # the edit must stay unanswered
-    replies = texts(api, 12)
-    assert len(replies) == 7
-    assert all("only read text" in r for r in replies[:3])
-    assert "limit is 1,000" in replies[3]
-    assert "Hello" in replies[4]
-    start_buttons = api.sent_to(12)[4]["reply_markup"]["inline_keyboard"]
-    examples = [row[0]["text"] for row in start_buttons]
-    assert len(examples) >= 3
-    assert [row[0]["callback_data"].split(":")[:2] for row in start_buttons] == [
-        ["ask", str(i)] for i in range(len(examples))]
-    assert f"e.g. “{examples[0]}”" in replies[5]
-    assert "/more" in replies[6] and "/sources" in replies[6] and examples[0] in replies[6]
-    assert api.rejected == []
-    assert polling_bot.poll() is None, "the bot died"
-
-
-def test_more_and_buttons_continue_the_conversation(api: FakeBotApi,
-                                                    polling_bot: subprocess.Popen[str]) -> None:
-    api.push(api.message_update(13, "who went to New York?"))
-    assert api.wait_for(lambda a: len(a.sent_to(13)) >= 1)
-    api.push(api.message_update(13, "more"))
-    assert api.wait_for(lambda a: len(a.sent_to(13)) >= 2)
-    api.push({"callback_query": {"id": "cb1", "chat_instance": "ci", "data": "more",
-                                 "from": {"id": 13, "is_bot": False, "first_name": "U"},
-                                 "message": {"message_id": 5, "date": int(time.time()),
-                                             "chat": {"id": 13, "type": "private"}}}})
-    assert api.wait_for(lambda a: len(a.sent_to(13)) >= 3)
-    api.push(api.message_update(13, "/start"))
-    assert api.wait_for(lambda a: len(a.sent_to(13)) >= 4)
-    first_example = api.sent_to(13)[3]["reply_markup"]["inline_keyboard"][0][0]
-    api.push(api.callback_update(13, first_example["callback_data"], message_id=6))
-    assert api.wait_for(lambda a: len(a.sent_to(13)) >= 5)
-    first, more, button_more, _, example = (plain(t) for t in texts(api, 13)[:5])
-    session = Session(QuoteEngine.open())
-    expected = [plain("\n".join(render_telegram(session.ask(q))))
-                for q in ("who went to New York?", "more", "more")]
-    assert [first, more, button_more] == expected
-    assert example == plain("\n".join(render_telegram(
-        Session(QuoteEngine.open()).ask(first_example["text"]), heading=first_example["text"])))
-    assert api.sent_to(13)[4]["reply_parameters"]["message_id"] == 6
-    assert sum(c[0] == "answerCallbackQuery" for c in api.calls) == 2
-
-
-def test_in_groups_only_exact_mentions_and_replies_are_answered(
-        api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
-    group = -100
-    bot_reply = {"message_id": 1, "date": int(time.time()), "chat": {"id": group, "type": "group"},
-                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Quote"}}
-    ignored = [
-        api.message_update(group, "how many stabbings?", chat_type="group"),
-        api.message_update(group, f"@{BOT_USERNAME}2 how many stabbings?", chat_type="group"),
-        api.message_update(group, f"@x{BOT_USERNAME} how many stabbings?", chat_type="group"),
-        api.message_update(group, f"ops@{BOT_USERNAME}.example.org how many stabbings?",
-                           chat_type="group"),
-        api.message_update(group, "/help@another_bot", chat_type="group"),
-        api.message_update(group, "/start@another_bot", chat_type="group"),
-    ]
-    answered = [
-        api.message_update(group, f"@{BOT_USERNAME.upper()} how many stabbings?",
-                           chat_type="group"),
-        api.message_update(group, f"who went to @{BOT_USERNAME} New York?",
-                           chat_type="supergroup"),
-        api.message_update(group, "Who is the deputy mayor for policing?", chat_type="group",
-                           reply_to_message=bot_reply),
-        api.message_update(group, "Quote how many stabbings?", chat_type="group",
-                           entities=[{"type": "text_mention", "offset": 0, "length": 5,
-                                      "user": {"id": BOT_ID, "is_bot": True,
-                                               "first_name": "Quote"}}]),
-        api.message_update(group, f"/help@{BOT_USERNAME}", chat_type="group"),
-    ]
-    for update in ignored + answered:
-        api.push(update)
-    assert api.wait_for(lambda a: len(a.sent_to(group)) >= len(answered))
-    time.sleep(1.0)
-    replies = api.sent_to(group)
-    assert [r["reply_parameters"]["message_id"] for r in replies] == [
-        u["message"]["message_id"] for u in answered]
-    assert replies[0]["text"].startswith("<b>72</b>")
-    assert "Senior Met police officers" in replies[1]["text"]
-    assert replies[2]["text"].startswith("<b>Sophie Linden</b>")
-    assert replies[3]["text"].startswith("<b>72</b>")
-    assert "/sources" in replies[4]["text"]
-
-
-def test_in_groups_each_member_has_their_own_follow_ups(
-        api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
-    group, alice, bob = -200, 501, 502
-    mention = f"@{BOT_USERNAME} "
-    turns = [(alice, "Who is the deputy mayor for policing?"), (bob, "how many stabbings?"),
-             (alice, "What did she say?"), (bob, "more")]
-    for user, text in turns:
-        api.push(api.message_update(group, mention + text, chat_type="supergroup",
-                                    user_id=user))
-    assert api.wait_for(lambda a: len(a.sent_to(group)) >= 4)
-    engine = QuoteEngine.open()
-    sessions = {alice: Session(engine), bob: Session(engine)}
-    expected = ["\n".join(render_telegram(sessions[user].ask(text))) for user, text in turns]
-    assert texts(api, group) == expected
-    assert "Understood as: What did Sophie Linden say?" in expected[2]
-
-
-def test_in_forum_topics_answers_stay_in_the_topic(
-        api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
-    group = -300
-    question = api.message_update(group, f"@{BOT_USERNAME} how many stabbings?",
-                                  chat_type="supergroup", thread_id=77)
-    api.push(question)
-    assert api.wait_for(lambda a: len(a.sent_to(group)) >= 1)
-    reply = api.sent_to(group)[0]
-    assert reply["message_thread_id"] == 77
-    assert reply["reply_parameters"]["message_id"] == question["message"]["message_id"]
-    more = reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    api.push(api.callback_update(group, more, message_id=reply["message_id"],
-                                 chat_type="supergroup", thread_id=77))
-    assert api.wait_for(lambda a: len(a.sent_to(group)) >= 2)
-    assert api.sent_to(group)[1]["message_thread_id"] == 77
-    assert api.sent_to(group)[1]["reply_parameters"]["message_id"] == reply["message_id"]
-    assert plain(api.sent_to(group)[1]["text"]) == plain("\n".join(render_telegram(
-        _continued("how many stabbings?"))))
-
-
 def _continued(question: str) -> Any:
     session = Session(QuoteEngine.open())
     session.ask(question)
     return session.ask("more")
 
 
-def test_more_continues_the_answer_it_sits_under(api: FakeBotApi,
-                                                 polling_bot: subprocess.Popen[str]) -> None:
-    api.push(api.message_update(14, "how many stabbings?"))
-    assert api.wait_for(lambda a: len(a.sent_to(14)) >= 1)
-    api.push(api.message_update(14, "who went to New York?"))
-    assert api.wait_for(lambda a: len(a.sent_to(14)) >= 2)
-    under_first = api.sent_to(14)[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    under_second = api.sent_to(14)[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    assert under_first != under_second
-    assert all(len(d.encode()) <= 64 for d in (under_first, under_second))
-    api.push(api.callback_update(14, under_first, message_id=api.sent_to(14)[0]["message_id"]))
-    assert api.wait_for(lambda a: len(a.sent_to(14)) >= 3)
-    api.push(api.callback_update(14, "more:AAAAAAAA"))  # never issued
-    api.push(api.callback_update(14, "more:../../x"))  # malformed: ignored
-    assert api.wait_for(lambda a: len(a.sent_to(14)) >= 4)
-    time.sleep(0.5)
-    replies = texts(api, 14)
-    assert len(replies) == 4
-    assert plain(replies[2]) == plain("\n".join(render_telegram(
-        _continued("how many stabbings?"))))
-    assert "too old to continue" in replies[3]
+class TestOnePollingBot:
+    """One `quotebot telegram` polling one fake Bot API, for the tests that need nothing else
+    (each talks in chats of its own)."""
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def api(cls) -> Iterator[FakeBotApi]:
+        with FakeBotApi() as fake:
+            yield fake
 
-def test_the_bot_registers_its_commands_when_polling(api: FakeBotApi,
-                                                     polling_bot: subprocess.Popen[str]) -> None:
-    assert api.commands is not None
-    assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources",
-                                                     "library", "forget"]
+    @pytest.fixture(scope="class")
+    @classmethod
+    def polling_bot(cls, api: FakeBotApi, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[subprocess.Popen[str]]:
+        log = tmp_path_factory.mktemp("bot") / "bot.log"
+        with open(log, "w", encoding="utf-8") as output, polling(api, output=output) as proc:
+            yield proc
+
+    def test_polling_bot_answers_like_the_repl(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        question = api.message_update(11, "how many stabbings?")
+        api.push(question)
+        assert api.wait_for(lambda a: len(a.sent_to(11)) >= 1)
+        reply = api.sent_to(11)[0]
+        assert reply["reply_parameters"]["message_id"] == question["message"]["message_id"]
+        assert reply["parse_mode"] == "HTML"
+        assert reply["text"].startswith("<b>72</b>")
+        cli = json.loads(subprocess.run([sys.executable, "-m", "quotebot", "ask",
+                                         "how many stabbings?", "--json"], capture_output=True,
+                                        text=True, timeout=60, check=True).stdout)
+        for quote in cli["quotes"]:
+            assert quote["text"] in plain(reply["text"])
+        assert "[met-police-nypd-visit ¶9 s15]" in plain(reply["text"])
+        buttons = reply["reply_markup"]["inline_keyboard"]
+        assert re.fullmatch(r"more:[A-Za-z0-9_-]{8}", buttons[0][0]["callback_data"])
+        assert api.rejected == []
+
+    def test_polling_bot_handles_odd_messages_politely(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        sticker = {"file_id": "f", "file_unique_id": "u", "type": "regular", "width": 512,
+                   "height": 512, "is_animated": False, "is_video": False}
+        photo = [{"file_id": "p", "file_unique_id": "q", "width": 90, "height": 90}]
+        voice = {"file_id": "v", "file_unique_id": "w", "duration": 2}
+        api.push(api.message_update(12, None, sticker=sticker))
+        api.push(api.message_update(12, None, photo=photo))
+        api.push(api.message_update(12, None, voice=voice))
+        api.push(api.message_update(12, "x" * 4000))
+        api.push(api.message_update(12, "/start"))
+        api.push(api.message_update(12, "   "))
+        edited = api.message_update(12, "how many stabbings?")
+        edited["edited_message"] = edited.pop("message")
+        edited["edited_message"]["edit_date"] = int(time.time())
+        api.push(edited)
+        api.push(api.message_update(12, "/help"))
+        assert api.wait_for(lambda a: len(a.sent_to(12)) >= 7)
+        time.sleep(0.5)  # the edit must stay unanswered
+        replies = texts(api, 12)
+        assert len(replies) == 7
+        assert all("only read text" in r for r in replies[:3])
+        assert "limit is 1,000" in replies[3]
+        assert "Hello" in replies[4]
+        start_buttons = api.sent_to(12)[4]["reply_markup"]["inline_keyboard"]
+        examples = [row[0]["text"] for row in start_buttons]
+        assert len(examples) >= 3
+        assert [row[0]["callback_data"].split(":")[:2] for row in start_buttons] == [
+            ["ask", str(i)] for i in range(len(examples))]
+        assert f"e.g. “{examples[0]}”" in replies[5]
+        assert "/more" in replies[6] and "/sources" in replies[6] and examples[0] in replies[6]
+        assert api.rejected == []
+        assert polling_bot.poll() is None, "the bot died"
+
+    def test_more_and_buttons_continue_the_conversation(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        answered_before = sum(c[0] == "answerCallbackQuery" for c in api.calls)
+        api.push(api.message_update(13, "who went to New York?"))
+        assert api.wait_for(lambda a: len(a.sent_to(13)) >= 1)
+        api.push(api.message_update(13, "more"))
+        assert api.wait_for(lambda a: len(a.sent_to(13)) >= 2)
+        api.push({"callback_query": {"id": "cb1", "chat_instance": "ci", "data": "more",
+                                     "from": {"id": 13, "is_bot": False, "first_name": "U"},
+                                     "message": {"message_id": 5, "date": int(time.time()),
+                                                 "chat": {"id": 13, "type": "private"}}}})
+        assert api.wait_for(lambda a: len(a.sent_to(13)) >= 3)
+        api.push(api.message_update(13, "/start"))
+        assert api.wait_for(lambda a: len(a.sent_to(13)) >= 4)
+        first_example = api.sent_to(13)[3]["reply_markup"]["inline_keyboard"][0][0]
+        api.push(api.callback_update(13, first_example["callback_data"], message_id=6))
+        assert api.wait_for(lambda a: len(a.sent_to(13)) >= 5)
+        first, more, button_more, _, example = (plain(t) for t in texts(api, 13)[:5])
+        session = Session(QuoteEngine.open())
+        expected = [plain("\n".join(render_telegram(session.ask(q))))
+                    for q in ("who went to New York?", "more", "more")]
+        assert [first, more, button_more] == expected
+        # The example is a turn of the same conversation.
+        assert example == plain("\n".join(render_telegram(
+            session.ask(first_example["text"]), heading=first_example["text"])))
+        assert api.sent_to(13)[4]["reply_parameters"]["message_id"] == 6
+        assert sum(c[0] == "answerCallbackQuery" for c in api.calls) == answered_before + 2
+
+    def test_in_groups_only_exact_mentions_and_replies_are_answered(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        group = -100
+        bot_reply = {"message_id": 1, "date": int(time.time()),
+                     "chat": {"id": group, "type": "group"},
+                     "from": {"id": BOT_ID, "is_bot": True, "first_name": "Quote"}}
+        ignored = [
+            api.message_update(group, "how many stabbings?", chat_type="group"),
+            api.message_update(group, f"@{BOT_USERNAME}2 how many stabbings?", chat_type="group"),
+            api.message_update(group, f"@x{BOT_USERNAME} how many stabbings?", chat_type="group"),
+            api.message_update(group, f"ops@{BOT_USERNAME}.example.org how many stabbings?",
+                               chat_type="group"),
+            api.message_update(group, "/help@another_bot", chat_type="group"),
+            api.message_update(group, "/start@another_bot", chat_type="group"),
+        ]
+        answered = [
+            api.message_update(group, f"@{BOT_USERNAME.upper()} how many stabbings?",
+                               chat_type="group"),
+            api.message_update(group, f"who went to @{BOT_USERNAME} New York?",
+                               chat_type="supergroup"),
+            api.message_update(group, "Who is the deputy mayor for policing?", chat_type="group",
+                               reply_to_message=bot_reply),
+            api.message_update(group, "Quote how many stabbings?", chat_type="group",
+                               entities=[{"type": "text_mention", "offset": 0, "length": 5,
+                                          "user": {"id": BOT_ID, "is_bot": True,
+                                                   "first_name": "Quote"}}]),
+            api.message_update(group, f"/help@{BOT_USERNAME}", chat_type="group"),
+        ]
+        for update in ignored + answered:
+            api.push(update)
+        assert api.wait_for(lambda a: len(a.sent_to(group)) >= len(answered))
+        time.sleep(1.0)
+        replies = api.sent_to(group)
+        assert [r["reply_parameters"]["message_id"] for r in replies] == [
+            u["message"]["message_id"] for u in answered]
+        assert replies[0]["text"].startswith("<b>72</b>")
+        assert "Senior Met police officers" in replies[1]["text"]
+        assert replies[2]["text"].startswith("<b>Sophie Linden</b>")
+        assert replies[3]["text"].startswith("<b>72</b>")
+        assert "/sources" in replies[4]["text"]
+
+    def test_in_groups_each_member_has_their_own_follow_ups(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        group, alice, bob = -200, 501, 502
+        mention = f"@{BOT_USERNAME} "
+        turns = [(alice, "Who is the deputy mayor for policing?"), (bob, "how many stabbings?"),
+                 (alice, "What did she say?"), (bob, "more")]
+        for user, text in turns:
+            api.push(api.message_update(group, mention + text, chat_type="supergroup",
+                                        user_id=user))
+        assert api.wait_for(lambda a: len(a.sent_to(group)) >= 4)
+        engine = QuoteEngine.open()
+        sessions = {alice: Session(engine), bob: Session(engine)}
+        expected = ["\n".join(render_telegram(sessions[user].ask(text))) for user, text in turns]
+        assert texts(api, group) == expected
+        assert "Understood as: What did Sophie Linden say?" in expected[2]
+
+    def test_in_forum_topics_answers_stay_in_the_topic(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        group = -300
+        question = api.message_update(group, f"@{BOT_USERNAME} how many stabbings?",
+                                      chat_type="supergroup", thread_id=77)
+        api.push(question)
+        assert api.wait_for(lambda a: len(a.sent_to(group)) >= 1)
+        reply = api.sent_to(group)[0]
+        assert reply["message_thread_id"] == 77
+        assert reply["reply_parameters"]["message_id"] == question["message"]["message_id"]
+        more = reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        api.push(api.callback_update(group, more, message_id=reply["message_id"],
+                                     chat_type="supergroup", thread_id=77))
+        assert api.wait_for(lambda a: len(a.sent_to(group)) >= 2)
+        assert api.sent_to(group)[1]["message_thread_id"] == 77
+        assert api.sent_to(group)[1]["reply_parameters"]["message_id"] == reply["message_id"]
+        assert plain(api.sent_to(group)[1]["text"]) == plain("\n".join(render_telegram(
+            _continued("how many stabbings?"))))
+
+    def test_more_continues_the_answer_it_sits_under(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        api.push(api.message_update(14, "how many stabbings?"))
+        assert api.wait_for(lambda a: len(a.sent_to(14)) >= 1)
+        api.push(api.message_update(14, "who went to New York?"))
+        assert api.wait_for(lambda a: len(a.sent_to(14)) >= 2)
+        under_first = api.sent_to(14)[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        under_second = api.sent_to(14)[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        assert under_first != under_second
+        assert all(len(d.encode()) <= 64 for d in (under_first, under_second))
+        api.push(api.callback_update(14, under_first, message_id=api.sent_to(14)[0]["message_id"]))
+        assert api.wait_for(lambda a: len(a.sent_to(14)) >= 3)
+        api.push(api.callback_update(14, "more:AAAAAAAA"))  # never issued
+        api.push(api.callback_update(14, "more:../../x"))  # malformed: ignored
+        assert api.wait_for(lambda a: len(a.sent_to(14)) >= 4)
+        time.sleep(0.5)
+        replies = texts(api, 14)
+        assert len(replies) == 4
+        assert plain(replies[2]) == plain("\n".join(render_telegram(
+            _continued("how many stabbings?"))))
+        assert "too old to continue" in replies[3]
+
+    def test_the_bot_registers_its_commands_when_polling(
+            self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
+        assert api.commands is not None
+        assert [c["command"] for c in api.commands] == ["start", "help", "more", "sources",
+                                                         "library", "forget"]
 
 
 def test_polling_with_debug_logs_never_logs_the_token(api: FakeBotApi,
@@ -371,8 +389,9 @@ def test_a_corpus_with_control_characters_and_huge_quotes_gives_valid_messages(
 # -- webhook -----------------------------------------------------------------------------------
 
 
-@pytest.fixture()
-def webhook_server(api: FakeBotApi) -> Iterator[Process]:
+@contextlib.contextmanager
+def webhook(api: FakeBotApi) -> Iterator[Process]:
+    """`quotebot serve --log-level DEBUG` taking updates for ``api``'s bot on its webhook."""
     env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_WEBHOOK_SECRET": SECRET,
            "TELEGRAM_API_BASE_URL": api.base_url, "QUOTEBOT_RATE_LIMIT_CHAT": "0",
            # Thousands of answers at Telegram's 30 a second would take minutes; the send
@@ -388,104 +407,120 @@ def post_update(server: Process, update: dict[str, Any], secret: str | None = SE
     return server.post("/telegram/webhook", update, headers)
 
 
-def test_webhook_answers_updates_with_the_right_secret(api: FakeBotApi,
-                                                       webhook_server: Process) -> None:
-    status, body = post_update(webhook_server, api.message_update(21, "how many stabbings?"))
-    assert (status, body["ok"]) == (200, True)
-    assert api.wait_for(lambda a: len(a.sent_to(21)) >= 1)
-    assert texts(api, 21)[0].startswith("<b>72</b>")
+#: A chat for each forged call's test, so that the shared server's replies stay apart.
+_FORGED_CHATS = itertools.count(2200)
 
 
-@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
-def test_webhook_rejects_forged_calls_and_processes_nothing(api: FakeBotApi,
-                                                            webhook_server: Process,
-                                                            secret: str | None) -> None:
-    status, body = post_update(webhook_server, api.message_update(22, "how many stabbings?"),
-                               secret)
-    assert status == 403 and body["error"]["code"] == "forbidden"
-    # The same chat's next, genuine update is answered: exactly one reply, to it alone.
-    assert post_update(webhook_server, api.message_update(22, "who went to New York?"))[0] == 200
-    assert api.wait_for(lambda a: len(a.sent_to(22)) >= 1)
-    time.sleep(0.5)
-    assert len(api.sent_to(22)) == 1
-    assert "Senior Met police officers" in texts(api, 22)[0]
+class TestOneWebhookServer:
+    """One `quotebot serve` taking updates on its webhook, for the tests that need nothing
+    else (each talks in chats of its own)."""
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def api(cls) -> Iterator[FakeBotApi]:
+        with FakeBotApi() as fake:
+            yield fake
 
-def test_webhook_handles_malformed_unknown_and_redelivered_updates(
-        api: FakeBotApi, webhook_server: Process) -> None:
-    raw = webhook_server.url + "/telegram/webhook"
-    import urllib.error
-    import urllib.request
+    @pytest.fixture(scope="class")
+    @classmethod
+    def webhook_server(cls, api: FakeBotApi) -> Iterator[Process]:
+        with webhook(api) as server:
+            yield server
 
-    request = urllib.request.Request(raw, data=b'{"update_id": 1, "message": ', method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "X-Telegram-Bot-Api-Secret-Token": SECRET})
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(request, timeout=10)
-    assert info.value.code == 400
-    status, _ = post_update(webhook_server, {"update_id": 777001,
-                                             "some_future_update": {"x": 1}})
-    assert status == 200
-    update = api.message_update(23, "how many stabbings?")
-    for _ in range(3):  # Telegram redelivers when it missed our acknowledgement
-        assert post_update(webhook_server, update)[0] == 200
-    assert api.wait_for(lambda a: len(a.sent_to(23)) >= 1)
-    time.sleep(0.5)
-    assert len(api.sent_to(23)) == 1
-    assert webhook_server.proc.poll() is None
+    def test_webhook_answers_updates_with_the_right_secret(
+            self, api: FakeBotApi, webhook_server: Process) -> None:
+        status, body = post_update(webhook_server, api.message_update(21, "how many stabbings?"))
+        assert (status, body["ok"]) == (200, True)
+        assert api.wait_for(lambda a: len(a.sent_to(21)) >= 1)
+        assert texts(api, 21)[0].startswith("<b>72</b>")
 
+    @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
+    def test_webhook_rejects_forged_calls_and_processes_nothing(
+            self, api: FakeBotApi, webhook_server: Process, secret: str | None) -> None:
+        chat = next(_FORGED_CHATS)
+        status, body = post_update(webhook_server,
+                                   api.message_update(chat, "how many stabbings?"), secret)
+        assert status == 403 and body["error"]["code"] == "forbidden"
+        # The same chat's next, genuine update is answered: exactly one reply, to it alone.
+        genuine = api.message_update(chat, "who went to New York?")
+        assert post_update(webhook_server, genuine)[0] == 200
+        assert api.wait_for(lambda a: len(a.sent_to(chat)) >= 1)
+        time.sleep(0.5)
+        assert len(api.sent_to(chat)) == 1
+        assert "Senior Met police officers" in texts(api, chat)[0]
 
-def test_the_token_never_appears_in_logs_or_responses(api: FakeBotApi,
-                                                      webhook_server: Process) -> None:
-    post_update(webhook_server, api.message_update(24, "how many stabbings?"))
-    post_update(webhook_server, api.message_update(24, "x"), secret="forged")
-    status, body = webhook_server.post("/v1/ask", {"question": "how many stabbings?"})
-    assert status == 200
-    assert api.wait_for(lambda a: len(a.sent_to(24)) >= 1)
-    log = webhook_server.log()
-    assert "POST /telegram/webhook" in log  # the debug log is really there
-    assert api.token not in log and api.token.split(":")[1] not in log
-    assert SECRET not in log
-    assert api.token not in json.dumps(body)
+    def test_webhook_handles_malformed_unknown_and_redelivered_updates(
+            self, api: FakeBotApi, webhook_server: Process) -> None:
+        raw = webhook_server.url + "/telegram/webhook"
+        import urllib.error
+        import urllib.request
 
+        request = urllib.request.Request(raw, data=b'{"update_id": 1, "message": ', method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 400
+        status, _ = post_update(webhook_server, {"update_id": 777001,
+                                                 "some_future_update": {"x": 1}})
+        assert status == 200
+        update = api.message_update(23, "how many stabbings?")
+        for _ in range(3):  # Telegram redelivers when it missed our acknowledgement
+            assert post_update(webhook_server, update)[0] == 200
+        assert api.wait_for(lambda a: len(a.sent_to(23)) >= 1)
+        time.sleep(0.5)
+        assert len(api.sent_to(23)) == 1
+        assert webhook_server.proc.poll() is None
 
-def test_fifty_chats_asking_at_once_each_get_their_own_answers_in_order(
-        api: FakeBotApi, webhook_server: Process) -> None:
-    questions = ["how many stabbings?", "more", "who went to New York?",
-                 "Who is the deputy mayor for policing?", "What did she say?",
-                 "When did the officers travel to New York?", "what about shootings?"]
-    plans = {1000 + n: [questions[(n + i) % len(questions)] for i in range(4)]
-             for n in range(50)}
-    # Each chat's messages go out in order (batch i after batch i-1); chats interleave.
-    with ThreadPoolExecutor(max_workers=25) as pool:
-        for i in range(4):
-            batch = [api.message_update(chat, qs[i]) for chat, qs in plans.items()]
-            statuses = list(pool.map(lambda u: post_update(webhook_server, u)[0], batch))
-            assert statuses == [200] * len(batch)
-    assert api.wait_for(lambda a: all(len(a.sent_to(c)) >= 4 for c in plans), 60)
-    engine = QuoteEngine.open()
-    for chat, qs in plans.items():
-        session = Session(engine)
-        expected = ["\n".join(render_telegram(session.ask(q))) for q in qs]
-        got = texts(api, chat)
-        assert got == expected, f"chat {chat} got someone else's or misordered answers"
+    def test_the_token_never_appears_in_logs_or_responses(
+            self, api: FakeBotApi, webhook_server: Process) -> None:
+        post_update(webhook_server, api.message_update(24, "how many stabbings?"))
+        post_update(webhook_server, api.message_update(24, "x"), secret="forged")
+        status, body = webhook_server.post("/v1/ask", {"question": "how many stabbings?"})
+        assert status == 200
+        assert api.wait_for(lambda a: len(a.sent_to(24)) >= 1)
+        log = webhook_server.log()
+        assert "POST /telegram/webhook" in log  # the debug log is really there
+        assert api.token not in log and api.token.split(":")[1] not in log
+        assert SECRET not in log
+        assert api.token not in json.dumps(body)
 
+    def test_fifty_chats_asking_at_once_each_get_their_own_answers_in_order(
+            self, api: FakeBotApi, webhook_server: Process) -> None:
+        questions = ["how many stabbings?", "more", "who went to New York?",
+                     "Who is the deputy mayor for policing?", "What did she say?",
+                     "When did the officers travel to New York?", "what about shootings?"]
+        plans = {1000 + n: [questions[(n + i) % len(questions)] for i in range(4)]
+                 for n in range(50)}
+        # Each chat's messages go out in order (batch i after batch i-1); chats interleave.
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            for i in range(4):
+                batch = [api.message_update(chat, qs[i]) for chat, qs in plans.items()]
+                statuses = list(pool.map(lambda u: post_update(webhook_server, u)[0], batch))
+                assert statuses == [200] * len(batch)
+        assert api.wait_for(lambda a: all(len(a.sent_to(c)) >= 4 for c in plans), 60)
+        engine = QuoteEngine.open()
+        for chat, qs in plans.items():
+            session = Session(engine)
+            expected = ["\n".join(render_telegram(session.ask(q))) for q in qs]
+            got = texts(api, chat)
+            assert got == expected, f"chat {chat} got someone else's or misordered answers"
 
-@pytest.mark.timeout(300)  # about 80 s on two busy cores
-def test_two_thousand_updates_are_each_answered_exactly_once(api: FakeBotApi,
-                                                             webhook_server: Process) -> None:
-    chats = [5000 + n for n in range(200)]
-    updates = [api.message_update(chat, "how many stabbings?") for _ in range(10)
-               for chat in chats]
-    redelivered = updates[::50]
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        statuses = list(pool.map(lambda u: post_update(webhook_server, u)[0],
-                                 updates + redelivered))
-    assert statuses.count(200) == len(updates) + len(redelivered)
-    assert api.wait_for(lambda a: sum(len(a.sent_to(c)) for c in chats) >= len(updates), 240)
-    time.sleep(0.5)
-    counts = {chat: len(api.sent_to(chat)) for chat in chats}
-    assert set(counts.values()) == {10}, "an update was lost or answered twice"
+    @pytest.mark.timeout(300)  # about 80 s on two busy cores
+    def test_two_thousand_updates_are_each_answered_exactly_once(
+            self, api: FakeBotApi, webhook_server: Process) -> None:
+        chats = [5000 + n for n in range(200)]
+        updates = [api.message_update(chat, "how many stabbings?") for _ in range(10)
+                   for chat in chats]
+        redelivered = updates[::50]
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(lambda u: post_update(webhook_server, u)[0],
+                                     updates + redelivered))
+        assert statuses.count(200) == len(updates) + len(redelivered)
+        assert api.wait_for(lambda a: sum(len(a.sent_to(c)) for c in chats) >= len(updates), 240)
+        time.sleep(0.5)
+        counts = {chat: len(api.sent_to(chat)) for chat in chats}
+        assert set(counts.values()) == {10}, "an update was lost or answered twice"
 
 
 @pytest.mark.parametrize(("per_minute", "sent"), [(12, 8), (6, 5), (30, 9)])

@@ -49,7 +49,9 @@ def site() -> Iterator[PageSite]:
     ferry = article_page("Ferry returns to Kelsey Bay", [
         "The ferry to Kelsey Bay returns on Monday after six weeks of repairs to its engine.",
         "Captain Ines Moreau said the crossing would take forty minutes."])
-    with page_site({"/ferry": (ferry, "text/html")}) as pages:
+    odd = article_page("Odd", ["A page whose server names a charset nobody can decode."])
+    with page_site({"/ferry": (ferry, "text/html"), "/odd": (odd, "text/html; charset=idna"),
+                    "/undefined": (odd, "text/html; charset=undefined")}) as pages:
         yield pages
 
 
@@ -191,3 +193,37 @@ def test_a_private_address_is_refused_unless_the_operator_allows_it(
     assert site.hits.get("/news/sea-wall", 0) == fetched
     assert commands == ["start", "help", "more", "sources", "library", "forget"]
     assert not any(tmp_path.iterdir())
+
+
+def test_a_file_larger_than_telegram_said_is_read_no_further_than_the_cap(
+        bot: tuple[FakeBotApi, Path]) -> None:
+    api, data_dir = bot
+    lying = api.lying_document("notes.txt", claimed=1000, served=64 * 2**20)
+    refused = reply_after(api, 36, api.message_update(36, None, document=lying))
+    assert refused["text"] == "Sorry — that file is over 1.0 MB, the most I read."
+    # What the bot read of the 64 MiB: its 1 MB cap and what the sockets buffer.
+    assert api.served[api.files[lying["file_id"]][0]] < 16 * 2**20
+    assert not list(data_dir.glob("tg-36/*.txt"))
+
+
+@pytest.mark.parametrize("path", ["/odd", "/undefined"])
+def test_a_page_in_a_charset_nobody_can_decode_is_one_polite_sentence(
+        bot: tuple[FakeBotApi, Path], site: PageSite, path: str) -> None:
+    api, _ = bot
+    refused = reply_after(api, 37, api.message_update(37, site.url(path)))
+    assert refused["text"].startswith("Sorry — ") and "cannot be read" in refused["text"]
+    assert "went wrong" not in refused["text"]
+
+
+def test_a_chat_adding_and_asking_about_a_hostile_article_never_holds_another_chats_answer(
+        bot: tuple[FakeBotApi, Path]) -> None:
+    api, _ = bot
+    # 60 KB: one "sentence" repeating the noun it is asked about.
+    text = "The report counted" + " stabbings" * 6000 + ".\n"
+    article = api.document(text.encode(), "stabbings.txt")
+    api.push(api.message_update(38, None, document=article))
+    api.push(api.message_update(38, "how many stabbings were there in the stabbings report?"))
+    asked = reply_after(api, 39, api.message_update(39, "Who is the deputy mayor for policing?"),
+                        timeout=15)
+    assert asked["text"].startswith("<b>Sophie Linden</b>")
+    assert api.wait_for(lambda a: len(a.sent_to(38)) >= 2, 120)

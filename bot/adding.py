@@ -1,0 +1,206 @@
+"""Where adding documents runs: apart from answering, and fairly between those who add.
+
+Extracting a page, embedding its sentences and writing a library's index take seconds of
+CPU for a large document. They run in processes of their own, never in the process that
+answers: a thread of the answering process would still share its interpreter lock, and one
+long step of an add (a regular expression over a megabyte, a sort) holds that lock for as
+long as it takes. Adds are queued per *tenant* (a library: a Telegram chat's, a web page
+session's, an API client's):
+
+- at most ``workers`` adds run at once, and a tenant's adds run one at a time, in order;
+- tenants take turns: the next add to start is from the tenant that has waited longest;
+- anonymous tenants (web page sessions, ``web-…``) together hold at most ``anonymous``
+  of the workers, so pages anyone can open never keep a chat or an API client waiting;
+- a tenant may have at most ``per_tenant`` adds waiting; more are refused (``adds_busy``).
+
+A job is a function and its arguments, which must pickle. A QuotebotError it raises comes
+back as :class:`AddRefused` with the same code, message and HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import multiprocessing
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from quotebot.errors import QuotebotError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Processes adding documents at once, per serving process.
+WORKERS = 3
+#: Of those, how many anonymous tenants (web page sessions) may hold at once.
+ANONYMOUS = 1
+#: Adds one tenant may have waiting.
+PER_TENANT = 8
+#: Name prefix of anonymous tenants.
+ANONYMOUS_PREFIX = "web-"
+
+
+class AddsBusy(QuotebotError):
+    code = "adds_busy"
+    http_status = 429
+
+
+class AddRefused(QuotebotError):
+    """A QuotebotError raised by a job in its worker process, as it was raised there."""
+
+    def __init__(self, message: str, *, code: str, http_status: int) -> None:
+        super().__init__(message, code=code)
+        self.http_status = http_status
+
+
+def run_job(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """In the worker: ``func(*args)`` as ("ok", result), or ("error", code, message,
+    status) for an error meant for the user (exceptions do not all pickle)."""
+    try:
+        return ("ok", func(*args))
+    except QuotebotError as exc:
+        return ("error", exc.code, exc.message, exc.http_status)
+
+
+def _warm_up() -> None:
+    """Nothing: a worker process that ran it has started."""
+
+
+@dataclass(slots=True)
+class _Job:
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Tenant:
+    jobs: deque[_Job] = field(default_factory=deque)
+    running: bool = False
+
+
+class AddQueue:
+    """Runs adds in worker processes (see the module). Use from one event loop."""
+
+    def __init__(self, workers: int = WORKERS, anonymous: int = ANONYMOUS,
+                 per_tenant: int = PER_TENANT) -> None:
+        self.workers = max(1, workers)
+        self.anonymous = max(1, min(anonymous, self.workers))
+        self.per_tenant = per_tenant
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        #: Tenants with adds waiting or running, the longest waiting first.
+        self._tenants: OrderedDict[str, _Tenant] = OrderedDict()
+        self._running = 0
+        self._running_anonymous = 0
+
+    async def run(self, tenant: str, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` in a worker process, in ``tenant``'s turn."""
+        state = self._tenants.get(tenant)
+        if state is None:
+            state = self._tenants[tenant] = _Tenant()
+        if len(state.jobs) >= self.per_tenant:
+            raise AddsBusy(f"{len(state.jobs)} documents are already waiting to be added here; "
+                           "please wait for them before sending more.")
+        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        state.jobs.append(_Job(func, args, future))
+        self._start_next()
+        outcome = await future
+        if outcome[0] == "error":
+            _, code, message, status = outcome
+            raise AddRefused(message, code=code, http_status=status)
+        result: T = outcome[1]
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def start(self) -> None:
+        """Start the worker processes now rather than at the first add (in the background:
+        this returns at once)."""
+        self._executor()
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            # Not forked from this process, which has threads and an event loop: forked
+            # from a server process that loaded what adding needs once, so that a worker
+            # starts in milliseconds.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["quotebot.bot.libraries", "quotebot.suggest"])
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers,
+                                                                mp_context=context)
+            # All of them at once: a tenant arriving while the others' adds run finds a
+            # process ready for it.
+            for _ in range(self.workers):
+                self._pool.submit(_warm_up)
+        return self._pool
+
+    def _start_next(self) -> None:
+        while self._running < self.workers:
+            picked = self._pick()
+            if picked is None:
+                return
+            name, state = picked
+            job = state.jobs.popleft()
+            if job.future.done():  # its caller went away before its turn
+                self._settle(name, state)
+                continue
+            state.running = True
+            anonymous = name.startswith(ANONYMOUS_PREFIX)
+            self._running += 1
+            self._running_anonymous += anonymous
+            self._tenants.move_to_end(name)  # served: to the back of the line
+            try:
+                done = asyncio.wrap_future(self._executor().submit(run_job, job.func, job.args))
+            except (BrokenProcessPool, RuntimeError) as exc:
+                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)
+                done = failed
+            done.add_done_callback(functools.partial(self._finished, name, state, anonymous,
+                                                     job))
+
+    def _pick(self) -> tuple[str, _Tenant] | None:
+        for name, state in self._tenants.items():
+            if state.running or not state.jobs:
+                continue
+            if name.startswith(ANONYMOUS_PREFIX) and self._running_anonymous >= self.anonymous:
+                continue
+            return name, state
+        return None
+
+    def _finished(self, name: str, state: _Tenant, anonymous: bool, job: _Job,
+                  result: asyncio.Future[Any]) -> None:
+        self._running -= 1
+        self._running_anonymous -= anonymous
+        state.running = False
+        exc = None if result.cancelled() else result.exception()
+        if isinstance(exc, BrokenProcessPool | RuntimeError):
+            # A worker died (killed, out of memory): the next add gets a new pool.
+            log.warning("a process adding documents stopped: %s", exc)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            exc = QuotebotError("The document could not be added: the process adding it "
+                                "stopped. Please try again.", code="add_failed")
+            exc.http_status = 503
+        if not job.future.done():
+            if result.cancelled():
+                job.future.cancel()
+            elif exc is not None:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(result.result())
+        if name in self._tenants:  # just served: behind those who waited meanwhile
+            self._tenants.move_to_end(name)
+        self._settle(name, state)
+        self._start_next()
+
+    def _settle(self, name: str, state: _Tenant) -> None:
+        if not state.jobs and not state.running:
+            self._tenants.pop(name, None)

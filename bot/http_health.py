@@ -1,0 +1,45 @@
+"""Health and metrics: ``GET /healthz`` and ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .http_common import (
+    ANSWERER,
+    CONFIG,
+    METRICS,
+    STORE,
+    dumps_json,
+)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """"ok", or "degraded" with the reason while answers go on without what was configured
+    (Redis unreachable or refusing the password: conversations are per process then).
+    Always 200 while the server answers, so a load balancer keeps sending it questions."""
+    answerer = request.app[ANSWERER]
+    engine = answerer.engine
+    store = request.app[STORE]
+    problem = await store.health()
+    body: dict[str, Any] = {
+        "status": "degraded" if problem else "ok",
+        "documents": len(engine.documents),
+        "sentences": engine.index.n_sentences,
+        "generation": engine.index.generation or None,
+        "worker": request.app[CONFIG].worker,
+        "semantic": answerer.semantic_status,
+        "telegram": request.app[CONFIG].telegram_webhook_enabled,
+        "sessions": store.kind,
+    }
+    if problem:
+        body["reason"] = problem
+    return web.json_response(body, dumps=dumps_json)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[METRICS].render(),
+                        content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,297 @@
+"""Libraries and uploads: ``/v1/libraries/{name}/docs`` (with the API key), the web page's
+``POST /v1/session/docs``, and the sweep that removes ended web page sessions' libraries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from quotebot.errors import QuotebotError, UnknownDocument
+from quotebot.session import SessionState
+
+from .http_common import (
+    ANSWERER,
+    CONFIG,
+    SESSION_BYTES,
+    SESSION_ID,
+    SHELF,
+    STORE,
+    UPLOAD_TIMEOUT,
+    WEB_ADDS,
+    ApiError,
+    dumps_json,
+    header_bytes,
+    json_field,
+    read_json_object,
+    unknown_session,
+)
+from .http_proxies import client_address, rate_limited
+from .libraries import (
+    Shelf,
+    check_name,
+    keep_session_library,
+    session_library,
+    sweep_session_libraries,
+    text_document,
+)
+
+log = logging.getLogger(__name__)
+
+
+#: Seconds between sweeps for the libraries of ended web page sessions (at most).
+SWEEP_EVERY = 60.0
+
+
+def authorize(request: web.Request) -> None:
+    """Let the request through when it carries the API key; ApiError 403 when libraries are
+    off, 401 (with ``WWW-Authenticate``) when the key is missing or wrong."""
+    config = request.app[CONFIG]
+    if not config.libraries_enabled or request.app[SHELF] is None:
+        raise ApiError(403, "libraries_disabled",
+                       "Libraries are off on this server. Its operator enables them by "
+                       "setting QUOTEBOT_API_KEY (at least 16 characters); clients then send "
+                       "'Authorization: Bearer KEY'.")
+    assert config.api_key is not None
+    scheme, _, given = header_bytes(request, "Authorization").strip().partition(b" ")
+    # Compared as the bytes sent, in constant time.
+    if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(),
+                                                              config.api_key.encode()):
+        log.warning("refused a library request without the right API key from %s",
+                    client_address(request))
+        raise ApiError(401, "unauthorized",
+                       "Send the server's API key as 'Authorization: Bearer KEY' to use "
+                       "libraries.", headers={"WWW-Authenticate": 'Bearer realm="quotebot"'})
+
+
+def _shelf(request: web.Request) -> Shelf:
+    shelf = request.app[SHELF]
+    assert shelf is not None  # authorize or the caller checked
+    return shelf
+
+
+def unknown_library(name: str) -> ApiError:
+    return ApiError(404, "unknown_library",
+                    f"There is no library {name!r} (or it has no documents): add one with "
+                    f"POST /v1/libraries/{name}/docs.")
+
+
+async def add_library_doc(request: web.Request) -> web.Response:
+    """POST /v1/libraries/{name}/docs: {"url"}, {"text", "title"?, "url"?} or a multipart
+    file (field "file") → 201 {"doc", "title", "url", "sentences"}."""
+    authorize(request)
+    name = check_name(request.match_info["name"])
+    config = request.app[CONFIG]
+    extract = await _document_from_request(request)
+    added, _ = await _shelf(request).add(name, extract, config.library_limits("api"))
+    return web.json_response(added.to_json(), status=201, dumps=dumps_json)
+
+
+async def list_library_docs(request: web.Request) -> web.Response:
+    """GET /v1/libraries/{name}/docs → {"library", "documents": [{"doc", "title", "url",
+    "sentences"}]}."""
+    authorize(request)
+    name = check_name(request.match_info["name"])
+    docs = await _shelf(request).documents(name)
+    if docs is None:
+        raise unknown_library(name)
+    return web.json_response({"library": name, "documents": [
+        {"doc": d.id, "title": d.title, "url": d.url, "sentences": d.sentences} for d in docs
+    ]}, dumps=dumps_json)
+
+
+async def show_library_doc(request: web.Request) -> web.Response:
+    """GET /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "text"}."""
+    authorize(request)
+    name = check_name(request.match_info["name"])
+    shelf = _shelf(request)
+
+    def read() -> Any:
+        engine = shelf.engine(name)
+        if engine is None:
+            raise unknown_library(name)
+        return engine.document(request.match_info["doc"])
+
+    try:
+        document = await request.app[ANSWERER].run(read)
+    except UnknownDocument:
+        raise _unknown_library_doc(name, request.match_info["doc"]) from None
+    return web.json_response({"doc": document.id, "title": document.title, "url": document.url,
+                              "text": document.text}, dumps=dumps_json)
+
+
+def _unknown_library_doc(name: str, doc: str) -> ApiError:
+    shown = doc if len(doc) <= 70 else doc[:70] + "…"
+    return ApiError(404, "unknown_document",
+                    f"No document {shown!r} in library {name!r}; GET /v1/libraries/{name}/docs "
+                    f"lists its documents.")
+
+
+async def remove_library_doc(request: web.Request) -> web.Response:
+    """DELETE /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "removed": true}."""
+    authorize(request)
+    name = check_name(request.match_info["name"])
+    try:
+        (gone,) = await _shelf(request).remove(name, [request.match_info["doc"]])
+    except QuotebotError as exc:
+        if exc.code == UnknownDocument.code:
+            raise _unknown_library_doc(name, request.match_info["doc"]) from None
+        raise
+    return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
+                              "removed": True}, dumps=dumps_json)
+
+
+async def web_config(request: web.Request) -> web.Response:
+    """GET /v1/config: what the web page may offer (adding links, and how many)."""
+    config = request.app[CONFIG]
+    uploads = config.web_uploads_enabled and request.app[SHELF] is not None
+    return web.json_response({"uploads": uploads,
+                              "max_documents": config.web_max_docs if uploads else 0})
+
+
+async def add_session_doc(request: web.Request) -> web.Response:
+    """POST /v1/session/docs: {"url", "session"?} → 201 {"doc", "title", "url",
+    "sentences", "session"}: the web page adds a link to its session's own library (with
+    ``--web-uploads``); the session's questions are answered from it first."""
+    app = request.app
+    config = app[CONFIG]
+    if not config.web_uploads_enabled or app[SHELF] is None:
+        raise ApiError(403, "uploads_disabled",
+                       "This server does not let the web page add links; its operator can "
+                       "enable it with QUOTEBOT_WEB_UPLOADS=1.")
+    refused = await rate_limited(request, "add", app[WEB_ADDS], "links added")
+    if refused is not None:
+        return refused
+    data = await read_json_object(request)
+    url = json_field(data, "url", str, required=True)
+    session = json_field(data, "session", str)
+    store = app[STORE]
+    if session is None:
+        session = secrets.token_urlsafe(SESSION_BYTES)
+        await store.put(f"http:{session}", SessionState())
+    elif not SESSION_ID.fullmatch(session) or await store.find(f"http:{session}") is None:
+        raise unknown_session(config)
+    shelf = _shelf(request)
+    name = session_library(session)
+    if not (shelf.root / name).exists() and \
+            len(shelf.session_libraries(saved=True)) >= config.web_max_libraries:
+        raise ApiError(503, "web_libraries_full",
+                       "The web page's own articles are full at the moment; please try again "
+                       "later, or ask about the articles this server reads.",
+                       headers={"Retry-After": "60"})
+    await keep_session_library(store, name)  # before adding: a sweep never takes it meanwhile
+    extract = await _document_from_link(request, url)
+    added, _ = await shelf.add(name, extract, config.library_limits("web"))
+    return web.json_response({**added.to_json(), "session": session}, status=201,
+                             dumps=dumps_json)
+
+
+Extraction = Callable[[], Any]
+
+
+async def _document_from_request(request: web.Request) -> Extraction:
+    """The document a request brings (a link to fetch, a text, or an uploaded file), as its
+    extraction, to run in the library's turn of the adding processes."""
+    from quotebot.ingest import extract_bytes
+
+    config = request.app[CONFIG]
+    if request.content_type == "multipart/form-data":
+        name, upload = await _read_upload(request)
+        return functools.partial(extract_bytes, upload, name=name,
+                                 max_bytes=config.max_document_bytes)
+    data = await read_json_object(request, max_body=config.max_document_bytes + 64 * 1024,
+                                  timeout=UPLOAD_TIMEOUT)
+    url = json_field(data, "url", str)
+    text = json_field(data, "text", str)
+    if (url is None) == (text is None):
+        raise ApiError(422, "missing_field",
+                       "Send {\"url\": \"https://…\"} to add a page, or {\"text\": \"…\", "
+                       "\"title\": \"…\"} to add a text, or the file as multipart field "
+                       "'file'.")
+    if text is None:
+        return await _document_from_link(request, url)
+    title = json_field(data, "title", str)
+    if not text.strip():
+        raise ApiError(422, "invalid_field", "The field 'text' is empty.")
+    return functools.partial(text_document, text, title, url)
+
+
+async def _document_from_link(request: web.Request, url: str) -> Extraction:
+    """Fetch ``url`` without blocking (only http(s), public addresses unless allowed); its
+    extraction."""
+    from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async, is_url
+
+    if not is_url(url):
+        raise ApiError(422, "invalid_field",
+                       "The field 'url' must be an http:// or https:// link.")
+    config = request.app[CONFIG]
+    page = await fetch_url_async(url, policy=FetchPolicy(max_bytes=config.max_document_bytes))
+    return functools.partial(document_from_page, page, max_bytes=config.max_document_bytes)
+
+
+async def _read_upload(request: web.Request) -> tuple[str, bytes]:
+    """The multipart field "file": its file name and bytes, refused (413) once over the
+    size cap, before the rest is read."""
+    from aiohttp import BodyPartReader
+
+    limit = request.app[CONFIG].max_document_bytes
+    too_large = ApiError(413, "file_too_large",
+                         f"The file is over the limit of {limit / 2**20:g} MB.")
+    length = request.content_length
+    if length is not None and length > limit + 64 * 1024:
+        raise too_large
+    try:
+        async with asyncio.timeout(UPLOAD_TIMEOUT):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                data = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        raise too_large
+                if part.name == "file":
+                    name = part.filename or "upload"
+                    return name.replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload", bytes(data)
+    except TimeoutError:
+        raise ApiError(408, "request_timeout",
+                       f"The upload did not arrive within {UPLOAD_TIMEOUT:g} s.") from None
+    except (ValueError, web.RequestPayloadError, AssertionError):
+        raise ApiError(400, "invalid_body", "The multipart body could not be read.") from None
+    raise ApiError(422, "missing_field", "Send the file as the multipart field 'file'.")
+
+
+async def session_libraries_context(app: web.Application) -> AsyncIterator[None]:
+    """Web page sessions' libraries go with their sessions: swept now (those of sessions a
+    restart forgot) and every SWEEP_EVERY seconds (those of expired sessions)."""
+    config, shelf = app[CONFIG], app[SHELF]
+    store = app[STORE]
+    # A store in memory knows only this process's sessions: with several workers, none may
+    # judge the others' libraries.
+    if shelf is None or (store.kind == "memory" and config.workers > 1) or not config.primary:
+        yield
+        return
+    every = min(SWEEP_EVERY, max(1.0, config.session_ttl / 2))
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await sweep_session_libraries(shelf, store)
+            except Exception:  # a sweep that fails is tried again at the next one
+                log.exception("could not remove the libraries of ended web page sessions")
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(sweep_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
