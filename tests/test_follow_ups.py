@@ -362,6 +362,12 @@ def test_yes_or_no_is_said_only_when_the_quote_states_it(coast: QuoteEngine) -> 
     yes = answer_once(coast, "Is the harbour museum open on Sundays?")
     assert yes.short is not None and yes.short.text == "Yes"
     assert "open on Sundays" in yes.quotes[0].text
+    # "Yes" and "No" are no words of the document: the JSON gives no offsets for them
+    # (offsets there always slice back to the answer), the first quote states them.
+    for said in (no, yes):
+        data = said.to_json()
+        assert data["answer"] in ("Yes", "No")
+        assert "answer_start" not in data and "answer_end" not in data
     for question in ("Is the lighthouse painted red and white by the keepers?",
                      "Isn't the harbour museum open on Sundays?",
                      "Is the harbour museum open on Sundays or Mondays?",

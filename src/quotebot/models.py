@@ -71,16 +71,20 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class ShortAnswer:
-    """The short answer to a factual question, verbatim from the first quote."""
+    """The short answer to a factual question: verbatim from the first quote, or "Yes" /
+    "No" read from it (``verbatim`` False)."""
 
     text: str
-    #: Character offsets into the document's text.
+    #: Character offsets into the document's text: of the answer itself when ``verbatim``,
+    #: else of the words that state it (the negation that says no, the quote that says yes).
     start: int
     end: int
     #: How likely the answer is right (see quotebot.confidence), when it was judged.
     confidence: float | None = None
     #: The evidence it was judged on, in the order of quotebot.confidence.FEATURES.
     evidence: tuple[float, ...] = ()
+    #: ``text == document[start:end]`` (False for "Yes" and "No").
+    verbatim: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +118,9 @@ class Answer:
             "quotes": [q.to_json() for q in self.quotes],
         }
         if self.short is not None:
-            data["answer_start"] = self.short.start
-            data["answer_end"] = self.short.end
+            if self.short.verbatim:  # offsets that slice back to the answer, or none
+                data["answer_start"] = self.short.start
+                data["answer_end"] = self.short.end
         if self.searched_for is not None:
             data["searched_for"] = self.searched_for
         if self.resolved_question is not None:

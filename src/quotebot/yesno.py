@@ -63,4 +63,4 @@ def yes_no_answer(question: str, quote: Quote, min_coverage: float) -> ShortAnsw
     read = read_yes_no(question, quote)
     if read is None or read.says is None or read.coverage < min_coverage:
         return None
-    return ShortAnswer(read.says, read.start, read.end)
+    return ShortAnswer(read.says, read.start, read.end, verbatim=False)
