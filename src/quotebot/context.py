@@ -172,9 +172,18 @@ def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation
             ) -> tuple[list[int], FloatArray]:
     """The candidates ranked by their scores in the conversation, ties to the earlier
-    sentence; those scores."""
+    sentence; those scores. When even so the best is far from the last answer, the
+    conversation has moved on (a new topic, another article): the question's own order
+    and scores stand."""
     combined = combine(plan, scores, sids, index, context, weights)
-    return np.lexsort((sids, -combined)).tolist(), combined
+    order = np.lexsort((sids, -combined)).tolist()
+    anchor = anchor_sid(index, context)
+    if order and anchor is not None:
+        doc_idx = np.asarray(index.doc_idx)
+        best = int(sids[order[0]])
+        if doc_idx[best] != doc_idx[anchor] or abs(best - anchor) > weights.window:
+            return np.lexsort((sids, -scores)).tolist(), scores
+    return order, combined
 
 
 def supplied(plan: QueryPlan, evidence: Evidence, terms: frozenset[int]) -> Evidence:

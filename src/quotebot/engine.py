@@ -325,11 +325,16 @@ class QuoteEngine:
             closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
             return Answer(question=question, answered=False, reason=verdict.reason,
                           closest=closest, searched_for=plan.searched_for)
-        if offset:
-            # "more" goes on only with passages the question still finds: its own score at
-            # least a share of its best passage's (shown pages stay as they were shown).
+        if offset or context is not None:
+            # "more", and the quotes after the first in a conversation, go on only with
+            # passages the question still finds: its own score at least a share of its best
+            # passage's (shown pages stay as they were shown).
+            # In a conversation they must also share a word with the question: the
+            # sentences around the last answer are candidates for the first quote only.
             floor = self.tuning.conversation.more_floor * float(own[alone])
-            order = order[:offset] + [i for i in order[offset:] if own[i] >= floor]
+            keep = max(offset, 1)
+            order = order[:keep] + [i for i in order[keep:] if own[i] >= floor and (
+                context is None or features.bm25[i] > 0)]
         page = order[offset:offset + k]
         if not page:
             return Answer(question=question, answered=False, continued=offset > 0,
