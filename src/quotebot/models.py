@@ -117,10 +117,10 @@ class Answer:
             "answer": self.short.text if self.short else None,
             "quotes": [q.to_json() for q in self.quotes],
         }
-        if self.short is not None:
-            if self.short.verbatim:  # offsets that slice back to the answer, or none
-                data["answer_start"] = self.short.start
-                data["answer_end"] = self.short.end
+        if self.short is not None and self.short.verbatim:
+            # Offsets that slice back to the answer, or none ("Yes", "No").
+            data["answer_start"] = self.short.start
+            data["answer_end"] = self.short.end
         if self.searched_for is not None:
             data["searched_for"] = self.searched_for
         if self.resolved_question is not None:
