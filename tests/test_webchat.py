@@ -83,30 +83,49 @@ def test_html_in_a_question_is_shown_as_text_never_run(server: Process) -> None:
     assert "<title>quotebot</title>" in dom
 
 
-def test_a_pasted_link_is_read_and_then_answered_from(uploads_server: Process,
-                                                      site: PageSite) -> None:
-    query = urllib.parse.urlencode({"add": site.url("/news/sea-wall"),
-                                    "q": "Who is the harbour master?"})
-    dom = rendered_page(uploads_server.url + "/?" + query)
-    assert '<form id="add">' in dom
-    assert ("Added Kelsey Bay votes to rebuild its sea wall after winter storms "
-            "(12 sentences).") in dom
-    assert '<p class="short">Tom Okafor</p>' in dom
-    # The tab's own documents have no page on the server: their citations are plain text.
-    assert ('<span class="cite">Kelsey Bay votes to rebuild its sea wall after winter storms '
-            "¶ ") in dom
-    assert "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences)" in dom
-    # The link went to this page's own library, under a name that does not show its session.
+async def press_add(page: Page) -> str:
+    """Press the Add button and wait for the line that says what came of it."""
+    await page.evaluate("document.getElementById('add-link').click(); true")
+    return str(await page.wait_for(
+        "(() => { const p = document.getElementById('added'); "
+        "return p.textContent.startsWith('Reading') || p.textContent.startsWith('Press') "
+        "? '' : p.className + ': ' + p.textContent; })()", 60))
+
+
+async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
+        uploads_server: Process, site: PageSite) -> None:
+    query = urllib.parse.urlencode({"add": site.url("/news/sea-wall")})
     data_dir: Path = uploads_server.extra["data_dir"]
-    assert [p.name[:4] for p in data_dir.iterdir()] == ["web-"]
+    before = sorted(p.name for p in data_dir.iterdir())
+    async with chromium_page() as page:
+        await page.goto(uploads_server.url + "/?" + query)
+        await page.wait_for("document.getElementById('link').value !== ''")
+        # A link to the bot's page puts nothing of another site in front of the reader.
+        assert sorted(p.name for p in data_dir.iterdir()) == before
+        assert "Press Add" in await page.evaluate("document.getElementById('added').textContent")
+        added = await press_add(page)
+        assert added == ("muted: Added Kelsey Bay votes to rebuild its sea wall after winter "
+                         "storms (12 sentences). Ask about it below; what it does not say comes "
+                         "from the article above.")
+        said = await page.ask("Who is the harbour master?")
+        assert "Tom Okafor" in said
+        # The tab's own documents have no page on the server: their citations are plain text.
+        cite = await page.evaluate("document.querySelector('#log .cite').outerHTML")
+        assert cite.startswith('<span class="cite">Kelsey Bay votes to rebuild its sea wall '
+                               "after winter storms ¶ ")
+        # The link went to this page's own library, under a name that does not show its session.
+        assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
+        assert len(list(data_dir.iterdir())) == len(before) + 1
 
 
-def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
-                                                           site: PageSite) -> None:
+async def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
+                                                                 site: PageSite) -> None:
     query = urllib.parse.urlencode({"add": site.url("/missing")})
-    dom = rendered_page(uploads_server.url + "/?" + query)
-    assert '<p id="added" class="error" aria-live="polite">' in dom
-    assert "404 Not Found" in dom
+    async with chromium_page() as page:
+        await page.goto(uploads_server.url + "/?" + query)
+        await page.wait_for("document.getElementById('link').value !== ''")
+        added = await press_add(page)
+        assert added.startswith("error: ") and "404 Not Found" in added
 
 
 def test_without_uploads_the_page_offers_no_link_field(server: Process) -> None:

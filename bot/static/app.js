@@ -194,9 +194,15 @@
       uploads = (await (await fetch("/v1/config")).json()).uploads === true;
     } catch (err) { /* an older server: no links */ }
     addForm.hidden = !uploads;
-    // /?add=LINK adds a link and /?q=… asks straight away (links, bookmarks, tests).
+    // /?add=LINK puts a link in the field for the reader to add (a link to this page must
+    // not put someone else's text in front of them as quotes); /?q=… asks the server's own
+    // articles straight away (links, bookmarks).
     const params = new URLSearchParams(location.search);
-    if (uploads && params.get("add")) await addLink(params.get("add"));
+    if (uploads && params.get("add")) {
+      linkInput.value = params.get("add");
+      addedLine.className = "muted";
+      addedLine.textContent = "Press Add to read this link, or change it.";
+    }
     if (params.get("q")) await ask(params.get("q"));
   }
   start();
