@@ -283,7 +283,8 @@ def text_document(text: str, title: str | None, url: str | None) -> Document:
 
 
 #: HTTP statuses of extraction errors (all about what the client sent, never the server).
-_EXTRACTION_STATUS = {"unsupported_file": 415, "file_too_large": 413}
+_EXTRACTION_STATUS = {"unsupported_file": 415, "file_too_large": 413,
+                      "document_too_large": 413}
 
 
 def extracted(extract: Callable[[], Document]) -> Document:

@@ -10,6 +10,7 @@ from quotebot.bot.libraries import (
     check_name,
     session_library,
 )
+from quotebot.models import Document
 
 
 def test_a_chats_library_is_named_by_its_chat_and_is_quotebots_own() -> None:
@@ -39,3 +40,20 @@ def test_other_names_are_refused_in_one_sentence(name: str) -> None:
     with pytest.raises(InvalidLibraryName) as refused:
         check_name(name)
     assert refused.value.message.endswith(".") and "\n" not in refused.value.message
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("document_too_large", 413), ("file_too_large", 413), ("unsupported_file", 415),
+    ("corpus_empty", 422),
+])
+def test_an_extraction_error_gets_the_status_of_what_the_client_sent(code: str,
+                                                                      status: int) -> None:
+    from quotebot.bot.libraries import extracted
+    from quotebot.errors import CorpusError
+
+    def extract() -> Document:
+        raise CorpusError("That document is not one quotebot can take.", code=code)
+
+    with pytest.raises(CorpusError) as info:
+        extracted(extract)
+    assert (info.value.code, info.value.http_status) == (code, status)
