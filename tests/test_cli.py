@@ -341,3 +341,14 @@ def test_answers_wrap_to_the_terminal_and_never_inside_a_word(
     words = " ".join(line.removeprefix("1. ").strip() for line in quote_lines).split()
     assert "Kelsey-Bay-to-Northport-and-back-again" in words  # never broken
     assert len(quote_lines) >= (3 if width == 60 else 2) or width == 120
+
+
+def test_an_empty_question_is_told_so_without_naming_an_article_it_may_not_have(
+        tmp_path: Path) -> None:
+    article = tmp_path / "harbour.txt"
+    article.write_text("The harbour wall was rebuilt in 2024.\n", encoding="utf-8")
+    for question in ("", "?!"):
+        result = CliRunner().invoke(main, ["ask", question, "--corpus", str(article)])
+        assert result.exit_code != 0
+        assert "who, what, when, where, how many" in result.output
+        assert "stabbings" not in result.output and "New York" not in result.output

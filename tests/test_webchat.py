@@ -61,6 +61,10 @@ def rendered_page(url: str) -> str:
 
 def test_the_page_asks_and_shows_the_short_answer_and_the_quote(server: Process) -> None:
     dom = rendered_page(server.url + "/?q=" + urllib.parse.quote("how many stabbings?"))
+    # It names the one article it reads, and suggests no question of an article it may lack.
+    assert ('<p id="intro">Ask about “Met police nypd visit”; every answer is a quote from '
+            "it, with where it comes from.</p>") in dom
+    assert "stabbings?\" autofocus" not in dom
     assert '<p class="short">72</p>' in dom
     assert "fatal <mark>stabbings</mark>" in dom
     assert ('<a class="cite" href="/docs/met-police-nypd-visit#2208-2351">'
@@ -107,6 +111,10 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         assert added == ("muted: Added Kelsey Bay votes to rebuild its sea wall after winter "
                          "storms (12 sentences). Ask about it below; what it does not say comes "
                          "from the article above.")
+        # The page speaks of what it reads now: the server's article and the tab's own.
+        assert await page.evaluate("document.getElementById('intro').textContent") == (
+            "Ask about these 2 documents; every answer is a quote from them, with where it "
+            "comes from.")
         said = await page.ask("Who is the harbour master?")
         assert "Tom Okafor" in said
         # The tab's own documents have no page on the server: their citations are plain text.

@@ -179,8 +179,15 @@
   });
 
   function showSources() {
-    const parts = corpusDocs.concat(added).map(d => `${d.title} (${d.sentences} sentences)`);
+    const docs = corpusDocs.concat(added);
+    const parts = docs.map(d => `${d.title} (${d.sentences} sentences)`);
     document.getElementById("sources").textContent = "Reading: " + parts.join(", ");
+    // Say what is being asked about: this server's documents, not an article it may lack.
+    document.getElementById("intro").textContent = docs.length === 1
+      ? `Ask about “${docs[0].title}”; every answer is a quote from it, with where it ` +
+        "comes from."
+      : `Ask about these ${docs.length} documents; every answer is a quote from them, ` +
+        "with where it comes from.";
   }
 
   async function start() {

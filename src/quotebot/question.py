@@ -126,8 +126,8 @@ def validate_question(question: object) -> str:
         raise InvalidQuestion(f"The question must be text, not {type(question).__name__}.")
     text = question.strip()
     if not text:
-        raise InvalidQuestion("The question is empty. Ask something about the article, "
-                              "for example: how many stabbings?", code="empty_question")
+        raise InvalidQuestion("The question is empty. Ask what the documents say, in words: "
+                              "who, what, when, where, how many …?", code="empty_question")
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestion(
             f"The question is {len(text):,} characters long; the limit is "
@@ -136,8 +136,8 @@ def validate_question(question: object) -> str:
         raise InvalidQuestion("The question contains invalid Unicode (a lone surrogate).",
                               code="invalid_unicode")
     if not any(ch.isalnum() for ch in text):
-        raise InvalidQuestion("The question has no words in it. Ask something about the "
-                              "article, for example: who went to New York?",
+        raise InvalidQuestion("The question has no words in it. Ask what the documents say, "
+                              "in words: who, what, when, where, how many …?",
                               code="no_words")
     return text
 
