@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -125,7 +126,9 @@ def main() -> None:
             alone = asyncio.run(phase(base, args.seconds, args.askers, 0))
             mixed = asyncio.run(phase(base, args.seconds, args.askers, args.adders))
         finally:
-            proc.terminate()
+            # Adds still running in the server's adding processes are not waited for.
+            subprocess.run(["pkill", "-KILL", "-P", str(proc.pid)], check=False)
+            proc.kill()
             proc.wait(60)
     load = os.getloadavg()
     print(f"| phase ({args.seconds:.0f} s each, {args.askers} askers) | questions | p50 ms | "
