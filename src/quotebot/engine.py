@@ -32,7 +32,7 @@ from quotebot.analysis import Token
 from quotebot.bm25 import idf_of
 from quotebot.confidence import Gate, evidence, same_answer
 from quotebot.context import Context
-from quotebot.decide import CONTRADICTIONS, Verdict, decide
+from quotebot.decide import CONTRADICTIONS, Evidence, Verdict, decide
 from quotebot.errors import UnknownDocument
 from quotebot.extract import extract_by_rule, needs
 from quotebot.features import Features, compute_features, gather_evidence
@@ -252,12 +252,9 @@ class QuoteEngine:
             out[n] = 0 <= paragraph < len(kinds) and kinds[paragraph] == HEADING
         return out
 
-    def _decide(self, plan: QueryPlan, features: Features, spans: _AnswerSpans, i: int
-                ) -> Verdict:
+    def _decide(self, plan: QueryPlan, spans: _AnswerSpans, i: int) -> Verdict:
         """The decision on candidate ``i`` as the question's best passage."""
-        return decide(plan, gather_evidence(plan, self.index, features, i, spans.tokens(i),
-                                            spans.has_answer, self.tuning.correction),
-                      self.tuning.decision)
+        return decide(plan, spans.evidence(i), self.tuning.decision)
 
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
                 doc: str | None = None, prefer_doc: str | None = None,
@@ -297,7 +294,7 @@ class QuoteEngine:
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
         best = order[0] if context is None else alone
-        verdict = self._decide(plan, features, spans, best)
+        verdict = self._decide(plan, spans, best)
         asked = next((n for n, c in enumerate(plan.concepts) if c.known
                       and c.surface == verdict.asked), None)
         if verdict.rule in CONTRADICTIONS and asked is not None:
@@ -307,7 +304,7 @@ class QuoteEngine:
             for i in order[1:self.tuning.decision.recheck + 1]:
                 if features.evidence[asked, i] <= 0:
                     continue
-                other = self._decide(plan, features, spans, i)
+                other = self._decide(plan, spans, i)
                 if other.answered:
                     order = [i, *(j for j in order if j != i)]
                     verdict = other
@@ -316,9 +313,7 @@ class QuoteEngine:
             # Words the conversation supplies are not missing, from the question's best
             # passage or the conversation's.
             verdict = conversation.decide_in_context(
-                plan, verdict, [gather_evidence(plan, self.index, features, i, spans.tokens(i),
-                                                spans.has_answer, self.tuning.correction)
-                                for i in dict.fromkeys((best, order[0]))],
+                plan, verdict, [spans.evidence(i) for i in dict.fromkeys((best, order[0]))],
                 conversation.context_terms(self.index, context), context,
                 self.tuning.decision)
         if not verdict.answered:
@@ -347,7 +342,6 @@ class QuoteEngine:
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0)
-
 
     def _scored(self, plan: QueryPlan, candidates: Candidates, limit: int
                 ) -> tuple[Features, _AnswerSpans, list[int], npt.NDArray[np.float64]]:
@@ -450,6 +444,7 @@ class _AnswerSpans:
         self.tuning = engine.tuning
         self._engine = engine
         self._spans: dict[int, tuple[tuple[int, int], str] | None] = {}
+        self._evidence: dict[int, Evidence] = {}
         #: What a sentence must hold for the rules to find an answer in it.
         self._needs = needs(plan.question)
         self.kind_asked = ("number" if self._needs == NUMBER else "time" if self._needs == TIME
@@ -486,6 +481,16 @@ class _AnswerSpans:
 
     def has_answer(self, i: int) -> bool:
         return self.span(i) is not None
+
+    def evidence(self, i: int) -> Evidence:
+        """The decision's evidence about candidate ``i`` (remembered: the decision, a
+        recheck and a conversation may each ask)."""
+        found = self._evidence.get(i)
+        if found is None:
+            found = gather_evidence(self.plan, self.index, self.features, i, self.tokens(i),
+                                    self.has_answer, self.tuning.correction)
+            self._evidence[i] = found
+        return found
 
     def quote(self, i: int, score: float | np.floating) -> Quote:
         return make_quote(self.index, int(self.features.sids[i]), float(score), self.tokens(i),

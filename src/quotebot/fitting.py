@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from quotebot.decide import Evidence, decide
 from quotebot.engine import QuoteEngine, _AnswerSpans
 from quotebot.errors import QuotebotError
 from quotebot.evaluate import Case, Conversation, evaluate, load_cases
-from quotebot.features import Features, compute_features, gather_evidence
+from quotebot.features import Features, compute_features
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question
 from quotebot.rerank import NUMBER_KINDS, LexicalScorer
@@ -147,7 +147,6 @@ class Examined:
     #: the article without them is one it only seems to answer).
     outside: BoolArray
     numeric: bool
-    _evidence: dict[int, Evidence] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return 0 if self.features is None else len(self.features)
@@ -163,14 +162,8 @@ class ArticleData:
 
     def evidence(self, q: Examined, i: int) -> Evidence:
         """The decision's evidence for candidate ``i`` of ``q`` (remembered)."""
-        found = q._evidence.get(i)
-        if found is None:
-            assert q.features is not None and q.spans is not None
-            engine = self.engine
-            found = gather_evidence(q.plan, engine.index, q.features, i, q.spans.tokens(i),
-                                    q.spans.has_answer, engine.tuning.correction)
-            q._evidence[i] = found
-        return found
+        assert q.spans is not None
+        return q.spans.evidence(i)
 
 
 def open_article(article: Article, *, index_dir: Path | None = None,
