@@ -136,6 +136,30 @@ def test_documents_are_downloaded_from_the_bot_api_and_added(
         False, False, True]
 
 
+def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_answer(
+        bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
+    api, _ = bot
+    chat = 36
+    before = reply_after(api, chat, api.message_update(chat, "/start"))
+    corpus_questions = [row[0]["text"] for row in before["reply_markup"]["inline_keyboard"]]
+    reply_after(api, chat, api.message_update(chat, site.url("/news/sea-wall")))
+    start = reply_after(api, chat, api.message_update(chat, "/start"))
+    assert plain(start["text"]).startswith(f"Hello! I answer questions about your article "
+                                           f"“{TITLE}”")
+    buttons = [row[0] for row in start["reply_markup"]["inline_keyboard"]]
+    assert len(buttons) >= 2
+    assert not {b["text"] for b in buttons} & set(corpus_questions)
+    assert all(re.fullmatch(r"lq:[A-Za-z0-9_-]{8}", b["callback_data"]) for b in buttons)
+    for button in buttons:  # each is answered by quoting the chat's article
+        answer = reply_after(api, chat, api.callback_update(chat, button["callback_data"],
+                                                            message_id=start["message_id"]))
+        assert plain(answer["text"]).startswith(button["text"])
+        assert "[sea-wall" in plain(answer["text"]), answer["text"]
+    help_ = plain(reply_after(api, chat, api.message_update(chat, "/help"))["text"])
+    assert f"your article “{TITLE}”" in help_ and buttons[0]["text"] in help_
+    assert "stabbings" not in help_ + plain(start["text"])
+
+
 def test_library_lists_forget_removes_and_the_limit_is_polite(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, _ = bot
