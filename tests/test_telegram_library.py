@@ -86,7 +86,8 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     answer = reply_after(api, 31, api.callback_update(31, buttons[0]["callback_data"],
                                                       message_id=ack["message_id"]))
     assert plain(answer["text"]).startswith(buttons[0]["text"])
-    assert "[sea-wall" in plain(answer["text"])
+    # Its citation names the article and links to the page it came from.
+    assert f'<i><a href="{site.url("/news/sea-wall")}">{TITLE} ¶ ' in answer["text"]
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
     assert answer["text"].startswith("<b>Tom Okafor</b>")
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
@@ -95,9 +96,9 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     continued = reply_after(api, 31, api.callback_update(31, more,
                                                          message_id=answer["message_id"]))
     # More gives the article's next passages, not the first ones again.
-    assert continued["text"].count("[sea-wall") == 3
-    assert set(re.findall(r"¶\d+ s\d+", plain(continued["text"]))).isdisjoint(
-        re.findall(r"¶\d+ s\d+", plain(answer["text"])))
+    assert continued["text"].count(f'<a href="{site.url("/news/sea-wall")}">') == 3
+    assert set(re.findall(r"<blockquote>(.*?)</blockquote>", continued["text"])).isdisjoint(
+        re.findall(r"<blockquote>(.*?)</blockquote>", answer["text"]))
     # What the article does not say comes from the server's own article.
     corpus = reply_after(api, 31, api.message_update(31, "how many stabbings?"))
     assert corpus["text"].startswith("<b>72</b>")
@@ -139,7 +140,7 @@ def test_documents_are_downloaded_from_the_bot_api_and_added(
 def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_answer(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, _ = bot
-    chat = 36
+    chat = 38
     before = reply_after(api, chat, api.message_update(chat, "/start"))
     corpus_questions = [row[0]["text"] for row in before["reply_markup"]["inline_keyboard"]]
     reply_after(api, chat, api.message_update(chat, site.url("/news/sea-wall")))
@@ -154,7 +155,7 @@ def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_
         answer = reply_after(api, chat, api.callback_update(chat, button["callback_data"],
                                                             message_id=start["message_id"]))
         assert plain(answer["text"]).startswith(button["text"])
-        assert "[sea-wall" in plain(answer["text"]), answer["text"]
+        assert f'<a href="{site.url("/news/sea-wall")}">{TITLE}' in answer["text"]
     help_ = plain(reply_after(api, chat, api.message_update(chat, "/help"))["text"])
     assert f"your article “{TITLE}”" in help_ and buttons[0]["text"] in help_
     assert "stabbings" not in help_ + plain(start["text"])
