@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from quotebot.question import MAX_QUESTION_CHARS
+from quotebot.errors import InvalidQuestion
+from quotebot.question import MAX_QUESTION_CHARS, validate_question
 from quotebot.session import SessionState
 
 from .http_common import (
@@ -69,6 +70,14 @@ async def ask(request: web.Request) -> web.Response:
         authorize(request)
         library = check_name(library)
     store = app[STORE]
+    try:
+        validate_question(question)
+    except InvalidQuestion as exc:
+        if exc.code not in _NO_QUESTION:
+            raise
+        own = session_library(session) if session and SESSION_ID.fullmatch(session) else None
+        raise ApiError(422, exc.code, await _with_examples(app, exc.message, library, own)
+                       ) from None
     if session is None:
         session = secrets.token_urlsafe(SESSION_BYTES)
         answer = await _turn(app, f"http:{session}", SessionState(), question, k, doc, library)
@@ -87,6 +96,31 @@ async def ask(request: web.Request) -> web.Response:
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
     return web.json_response({**answer.to_json(), "session": session}, dumps=dumps_json)
+
+
+#: Errors of a question with nothing to ask, answered with questions the documents answer.
+_NO_QUESTION = frozenset({"empty_question", "no_words"})
+
+
+async def _with_examples(app: web.Application, message: str, library: str | None,
+                         own_library: str | None) -> str:
+    """``message`` with example questions from the documents the question would have been
+    asked of: the named library, the session's own library when it added some, else the
+    corpus."""
+    from quotebot.suggest import examples_for, with_examples
+
+    shelf = app[SHELF]
+    corpus = app[ANSWERER].engine
+    name = library if library is not None else (
+        own_library if app[CONFIG].web_uploads_enabled else None)
+
+    def examples() -> list[str]:
+        engine = shelf.engine(name) if shelf is not None and name is not None else None
+        if engine is None and library is not None:
+            raise unknown_library(library)
+        return examples_for(engine or corpus, 2)
+
+    return with_examples(message, await app[ANSWERER].run(examples))
 
 
 async def _turn(app: web.Application, key: str, state: SessionState, question: str, k: int,

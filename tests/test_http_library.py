@@ -82,6 +82,18 @@ def test_a_client_with_the_key_adds_a_link_asks_it_lists_shows_and_removes_it(
                                                  "library": "news"}, AUTH)
         assert status == 200 and answer["answer"] == "Tom Okafor"
         assert answer["quotes"][0]["doc"] == SEA_WALL
+        # An empty question is told so with questions this library answers, not the corpus's.
+        status, body = server.post("/v1/ask", {"question": " ", "library": "news"}, AUTH)
+        assert status == 422 and is_error(body, "empty_question")
+        examples = re.findall(r"“([^”]+)”", body["error"]["message"])
+        assert examples and "stabbings" not in body["error"]["message"]
+        for example in examples:
+            status, answered = server.post("/v1/ask", {"question": example, "library": "news"},
+                                           AUTH)
+            assert answered["answered"] and answered["quotes"][0]["doc"] == SEA_WALL, example
+        status, body = server.post("/v1/ask", {"question": "?!"})
+        assert status == 422 and is_error(body, "no_words")
+        assert not set(re.findall(r"“([^”]+)”", body["error"]["message"])) & set(examples)
         # A follow-up in the same session stays with the library.
         status, more = server.post("/v1/ask", {"question": "more", "library": "news",
                                                "session": answer["session"]}, AUTH)

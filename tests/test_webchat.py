@@ -117,10 +117,12 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
             "comes from.")
         said = await page.ask("Who is the harbour master?")
         assert "Tom Okafor" in said
-        # The tab's own documents have no page on the server: their citations are plain text.
+        # The tab's own documents have no page on the server: their citations link to the
+        # page they came from, and name the section the quote is in.
         cite = await page.evaluate("document.querySelector('#log .cite').outerHTML")
-        assert cite.startswith('<span class="cite">Kelsey Bay votes to rebuild its sea wall '
-                               "after winter storms ¶ ")
+        assert cite == (f'<a class="cite" href="{site.url("/news/sea-wall")}" '
+                        'rel="noopener noreferrer">Kelsey Bay votes to rebuild its sea wall after '
+                        "winter storms › Who pays for the wall ¶ 8</a>")
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1

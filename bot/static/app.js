@@ -60,12 +60,19 @@
     return block;
   }
 
-  // "Title ¶ N", linking to the document page with the quote highlighted; a document this
-  // tab added to its own library has no page on the server, so its citation is plain text.
+  // "Title › Section ¶ N", linking to the document page with the quote highlighted; a
+  // document this tab added to its own library has no page on the server, so its citation
+  // links to the page it came from (or is plain text).
   function citation(q) {
-    const label = `${q.title} ¶ ${q.paragraph}`;
+    const label = [q.title, ...(q.section || [])].join(" › ") + ` ¶ ${q.paragraph}`;
     const own = added.some(d => d.doc === q.doc) && !corpusDocs.some(d => d.doc === q.doc);
-    if (own) return el("span", "cite", label);
+    if (own) {
+      if (!/^https?:\/\//i.test(q.url || "")) return el("span", "cite", label);
+      const original = el("a", "cite", label);
+      original.href = q.url;
+      original.rel = "noopener noreferrer";
+      return original;
+    }
     const link = el("a", "cite", label);
     link.href = `/docs/${encodeURIComponent(q.doc)}#${q.start}-${q.end}`;
     return link;

@@ -408,6 +408,7 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     x = evidence(spans.plan.question, spans.kind_asked, text, spans.tokens(best),
                  features.matched(best), span, rule, literal=float(features.literal[best]),
                  margin=margin, agreement=agreement, similarity=features.similarity(best),
+                 span_meaning=spans.meaning_of(best, text[span[0]:span[1]]),
                  rarity=spans.rarity)
     confidence = model.probability(x)
     if gate and confidence < model.threshold:
@@ -489,6 +490,17 @@ class _AnswerSpans:
 
     def has_answer(self, i: int) -> bool:
         return self.span(i) is not None
+
+    def meaning_of(self, i: int, part: str) -> float | None:
+        """The cosine of ``part`` of candidate ``i``'s sentence to the sentence, both read
+        alone (None without vectors). The stored vector of a sentence was read within its
+        paragraph, which tells a fragment from a whole answer less well."""
+        meaning = self._engine._meaning
+        if meaning is None:
+            return None
+        sentence = self.index.sentence(int(self.features.sids[i])).text
+        vectors = meaning.encoder.encode([part, sentence])
+        return float(np.dot(vectors[0], vectors[1]))
 
     def evidence(self, i: int) -> Evidence:
         """The decision's evidence about candidate ``i`` (remembered: the decision, a
