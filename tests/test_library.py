@@ -103,6 +103,47 @@ def test_a_private_address_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert site.hits == {}
 
 
+#: Runs `quotebot add` in this process and prints whether the index's machinery (NLTK,
+#: SciPy: seconds to load) was loaded by the time it finished.
+_ADD_AND_TELL = """
+import sys
+from quotebot.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("exit", exit.code, "loaded" if "quotebot.store" in sys.modules else "not loaded",
+          file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("link", "says"), [
+    ("http://127.0.0.1:9/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("http://[::1]/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("ftp://example.org/report.txt", "only http and https links, not ftp ones"),
+    ("http://no-such-host.invalid/report", "Could not find no-such-host.invalid"),
+])
+def test_a_link_that_cannot_be_fetched_is_refused_before_the_index_is_loaded(
+        tmp_path: Path, link: str, says: str) -> None:
+    result = subprocess.run([sys.executable, "-c", _ADD_AND_TELL, "add", link, "--to",
+                             str(tmp_path / "lib")], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, **OFF}, check=False)
+    assert f"Error: {link}: " in result.stderr and says in result.stderr
+    assert "exit 1 not loaded" in result.stderr
+    assert not (tmp_path / "lib").exists()
+
+
+def test_a_refused_link_does_not_keep_the_other_sources_from_being_added(
+        tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("The ferry to Kelsey Bay sails at noon.\n", encoding="utf-8")
+    result = run_cli("add", "http://127.0.0.1:9/report", str(note), "--to",
+                     str(tmp_path / "lib"), env=OFF)
+    assert result.returncode == 1
+    assert "Added note: " in result.stdout
+    assert "QUOTEBOT_ALLOW_PRIVATE_URLS=1" in result.stderr
+    assert "1 source could not be added; the others were." in result.stderr
+
+
 def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
     library = tmp_path / "library"
     first = article_page("Ferry timetable changes", [

@@ -558,24 +558,39 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """
     from dataclasses import replace
 
-    from quotebot.indexing import progress_lines
-    from quotebot.ingest import load_source, slugify
-    from quotebot.library import Library
-    from quotebot.models import Document
-    from quotebot.store import IndexFolder
+    from quotebot.ingest import check_link, is_url, load_source, slugify
 
     new_id = slugify(doc_id) if doc_id is not None else None
     if doc_id is not None and (not new_id or len(sources) != 1):
         raise click.UsageError("--id names one document: give one SOURCE, and an id of "
                                "letters, digits and hyphens (e.g. --id budget-2024).")
+    failed: list[tuple[str, QuotebotError]] = []
+    # A link that cannot be fetched (its scheme, its host, a private address) is said so at
+    # once, before the seconds that loading the index's machinery takes.
+    readable = []
+    for source in sources:
+        try:
+            if is_url(source):
+                check_link(source)
+            readable.append(source)
+        except QuotebotError as exc:
+            failed.append((_source_label(source), exc))
+    if not readable:
+        _report_failed(failed, as_json, added_some=False)
+        sys.exit(1)
+
+    from quotebot.indexing import progress_lines
+    from quotebot.library import Library
+    from quotebot.models import Document
+    from quotebot.store import IndexFolder
+
     library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
     _check_library_folder(library)
     IndexFolder(library.index_dir).check_writable()  # before any fetching
     steps = _SlowSteps()
-    failed: list[tuple[str, QuotebotError]] = []
     found: list[tuple[str, Document]] = []
     try:
-        for source in sources:
+        for source in readable:
             label = _source_label(source)
             steps.step(f"reading {label}")
             skipped: list[Any] = []
@@ -618,19 +633,25 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
                            f"{added.doc} --corpus {_shell_word(to)}`, and if it is not the whole "
                            "article, save the article's text as a .txt file and add that.",
                            err=True)
+    if result.added and not as_json:
+        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
+                   f"\"…\" --corpus {_shell_word(to)}")
+    if failed:
+        _report_failed(failed, as_json, added_some=bool(result.added))
+        sys.exit(1)
+
+
+def _report_failed(failed: list[tuple[str, QuotebotError]], as_json: bool, *,
+                   added_some: bool) -> None:
+    """Say which sources `add` could not add, and why."""
     for label, error in failed:
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))
         else:
             click.echo(f"Error: {label}: {error.message}", err=True)
-    if result.added and not as_json:
-        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
-                   f"\"…\" --corpus {_shell_word(to)}")
-    if failed:
-        if not as_json:
-            click.echo(f"{counted(len(failed), 'source')} could not be "
-                       f"added{'; the others were' if result.added else ''}.", err=True)
-        sys.exit(1)
+    if not as_json:
+        click.echo(f"{counted(len(failed), 'source')} could not be "
+                   f"added{'; the others were' if added_some else ''}.", err=True)
 
 
 def _check_library_folder(library: Any) -> None:
