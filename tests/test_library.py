@@ -136,8 +136,8 @@ def test_a_refused_link_does_not_keep_the_other_sources_from_being_added(
         tmp_path: Path) -> None:
     note = tmp_path / "note.txt"
     note.write_text("The ferry to Kelsey Bay sails at noon.\n", encoding="utf-8")
-    result = run_cli("add", "http://127.0.0.1:9/report", str(note), "--to",
-                     str(tmp_path / "lib"), env=OFF)
+    result = run_main("add", "http://127.0.0.1:9/report", str(note), "--to",
+                      str(tmp_path / "lib"), env=OFF)
     assert result.returncode == 1
     assert "Added note: " in result.stdout
     assert "QUOTEBOT_ALLOW_PRIVATE_URLS=1" in result.stderr
