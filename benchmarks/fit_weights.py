@@ -218,12 +218,13 @@ def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
     for label, report in reports.items():
         print(f"\nShort answers held out ({label}): shown when more likely right than wrong\n")
         print("| held-out article | short answers | right | precision before | shown | "
-              "precision shown | recall before | recall shown |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+              "precision shown | recall before | recall shown | AUC |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, r in report.items():
             print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
                   f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
-                  f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} |")
+                  f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
+                  f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} |")
     if write:
         weights = fit_gate(rows)
         source = (f"fitted by python benchmarks/fit_weights.py --gate-only --write "

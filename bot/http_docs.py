@@ -19,15 +19,19 @@ from .http_common import (
 
 
 async def list_docs(request: web.Request) -> web.Response:
+    """GET /v1/docs: the corpus's documents, each with its source ``url`` when it came
+    from a link."""
     engine = request.app[ANSWERER].engine
     return web.json_response({"documents": [
-        {"doc": d.id, "title": d.title, "sentences": d.sentences} for d in engine.documents
+        {"doc": d.id, "title": d.title, **({"url": d.url} if d.url else {}),
+         "sentences": d.sentences} for d in engine.documents
     ]}, dumps=dumps_json)
 
 
 async def show_doc(request: web.Request) -> web.Response:
     document = request.app[ANSWERER].engine.document(request.match_info["doc"])
     return web.json_response({"doc": document.id, "title": document.title,
+                              **({"url": document.url} if document.url else {}),
                               "text": document.text}, dumps=dumps_json)
 
 
@@ -73,9 +77,12 @@ async def doc_page(request: web.Request) -> web.Response:
         f'<p id="p{number}" data-start="{start}" data-end="{end}">'
         f"{escape(document.text[start:end])}</p>"
         for number, (start, end) in enumerate(paragraph_spans(document.text), start=1))
+    original = (f' · <a href="{escape(document.url)}" rel="noopener noreferrer">open the '
+                f'original</a>' if document.url.startswith(("https://", "http://")) else "")
     return _page(200, document.title,
                  f"<h1>{escape(document.title)}</h1>\n"
-                 f'<p class="muted">{escape(document.id)} · <a href="/">ask about it</a></p>\n'
+                 f'<p class="muted">{escape(document.id)} · <a href="/">ask about it</a>'
+                 f"{original}</p>\n"
                  f'<article id="text">\n{paragraphs}\n</article>\n'
                  f'<script src="/static/doc.js"></script>')
 

@@ -47,7 +47,9 @@ from .http_libraries import (
     add_library_doc,
     add_session_doc,
     list_library_docs,
+    list_session_docs,
     remove_library_doc,
+    remove_session_doc,
     session_libraries_context,
     show_library_doc,
     web_config,
@@ -164,6 +166,8 @@ def create_app(config: BotConfig) -> web.Application:
     app.router.add_delete("/v1/libraries/{name}/docs/{doc}", remove_library_doc)
     app.router.add_get("/v1/config", web_config)
     app.router.add_post("/v1/session/docs", add_session_doc)
+    app.router.add_get("/v1/session/docs", list_session_docs)
+    app.router.add_delete("/v1/session/docs/{doc}", remove_session_doc)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", static)

@@ -3,6 +3,7 @@ reports printed at the end of the run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -81,6 +82,12 @@ COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {
     "chromium": (lambda: chromium() is not None, "apt-get install chromium"),
     "systemd-analyze": (_program("systemd-analyze"), "apt-get install systemd"),
     "caddy": (_program("caddy"), "apt-get install caddy"),
+    "xapian-tcpsrv": (_program("xapian-tcpsrv"), "apt-get install xapian-tools"),
+    "xapian-replicate": (_program("xapian-replicate"), "apt-get install xapian-tools"),
+    "xapian-replicate-server": (_program("xapian-replicate-server"),
+                                "apt-get install xapian-tools"),
+    "xapian": (lambda: importlib.util.find_spec("xapian") is not None,
+               "pip install 'quotebot[xapian]'"),
     "shared": (lambda: (SHARED / "qa" / "article_qa.json").is_file(),
                "put the shared question sets at ../shared beside the checkout"),
 }

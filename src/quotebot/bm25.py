@@ -336,7 +336,7 @@ def group_scores(
     With one plain term per group this is exactly :meth:`BM25Matrix.scores`.
     Only sentences with a positive score are returned, in ascending id order.
     """
-    columns = _columns(matrix, _plain(groups))
+    columns = _columns(matrix, plain_groups(groups))
     if not columns:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     if len(columns) == 1 and len(columns[0]) == 1:
@@ -352,8 +352,10 @@ def group_scores(
     return _sparse_scores(columns)
 
 
-def _plain(groups: Sequence[Sequence[tuple[int, float]]]
-           ) -> Sequence[Sequence[tuple[int, float]]]:
+def plain_groups(groups: Sequence[Sequence[tuple[int, float]]]
+                 ) -> Sequence[Sequence[tuple[int, float]]]:
+    """``groups`` as scored: when every group is one term, a term repeated across groups
+    counts once, with its last weight (as in a query mapping)."""
     if all(len(g) == 1 for g in groups):
         # Plain terms: a term repeated across groups counts once (as in a query mapping).
         return [[(t, w)] for t, w in {t: w for g in groups for t, w in g}.items()]
@@ -388,7 +390,7 @@ def scores_of(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]],
     terms is), found by binary search in each term's postings: the cost follows
     ``len(ids)``, not the postings' length."""
     wanted = np.asarray(ids, dtype=np.int64)
-    return _scores_at(_columns(matrix, _plain(groups)), wanted)
+    return _scores_at(_columns(matrix, plain_groups(groups)), wanted)
 
 
 def _scores_at(columns: Sequence[Sequence[_Column]], wanted: npt.NDArray[np.int64]
@@ -430,7 +432,7 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     postings (a common word's, usually) are never read in full. The result is the same,
     ties included.
     """
-    groups = _plain(groups)
+    groups = plain_groups(groups)
     bounds: list[float] = []
     columns = _columns(matrix, groups, bounds)
     if k <= 0 or not columns:

@@ -27,6 +27,7 @@ from quotebot.options import (
     corpus_option,
     index_option,
     json_option,
+    search_url_option,
     semantic_option,
 )
 
@@ -143,9 +144,11 @@ doc_option = click.option(
 @click.argument("question", nargs=-1, required=True, metavar='"QUESTION"')
 @answering_options
 @doc_option
+@search_url_option
 @handle_errors
 def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, semantic: str,
-        k: int, as_json: bool, color: bool | None, doc: str | None) -> None:
+        k: int, as_json: bool, color: bool | None, doc: str | None, search_url: str | None
+        ) -> None:
     """Answer one QUESTION with quotes from the corpus. Put the question in quotes.
 
     \b
@@ -154,6 +157,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
         quotebot ask "who won?" --corpus ~/articles --doc cup-final.txt
+        quotebot ask "who won?" --corpus ~/articles --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
     """
     from quotebot.question import validate_question
     from quotebot.render import render_text
@@ -164,7 +168,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
             "The question must be one argument: put it in quotes, like this:\n"
             f"    {_retyped(question)}")
     text = validate_question(question[0])  # fail fast, before any index is opened
-    engine = open_engine(corpus, index_dir, semantic)
+    engine = open_engine(corpus, index_dir, semantic, search_url)
     answer = answer_once(engine, text, k, doc=resolve_doc(engine, doc) if doc else None)
     if as_json:
         click.echo(dumps(answer.to_json()))
@@ -229,9 +233,10 @@ REPL_COMMANDS = {
 @main.command()
 @answering_options
 @doc_option
+@search_url_option
 @handle_errors
 def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_json: bool,
-         color: bool | None, doc: str | None) -> None:
+         color: bool | None, doc: str | None, search_url: str | None) -> None:
     """Ask questions one after another; follow-ups ("more", "what did she say?") work.
 
     On a terminal it has history and line editing. With piped input it reads one
@@ -246,7 +251,7 @@ def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_js
     """
     from quotebot.session import Session
 
-    engine = open_engine(corpus, index_dir, semantic)
+    engine = open_engine(corpus, index_dir, semantic, search_url)
     session = Session(engine, doc=resolve_doc(engine, doc) if doc else None)
     interactive = sys.stdin.isatty() and not as_json
     use_color = _use_color(color)
@@ -654,11 +659,15 @@ def library_doc_id(known: Any, name: str) -> str:
               help="Add (or replace) a document in an existing index, without re-reading the rest.")
 @click.option("--remove", "remove", multiple=True, metavar="DOC",
               help="Remove a document (by id) from an existing index.")
+@click.option("--shards", "shards", type=click.IntRange(1, 1024), default=None, metavar="N",
+              help="Write N Xapian shards OUT/shard-0 … OUT/shard-(N-1) for xapian-tcpsrv "
+                   "instead of a saved index (needs --out and the xapian extra).")
 @semantic_option
 @json_option
 @handle_errors
 def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
-                  remove: tuple[str, ...], semantic: str, as_json: bool) -> None:
+                  remove: tuple[str, ...], shards: int | None, semantic: str,
+                  as_json: bool) -> None:
     """Build and save the sentence index of a corpus (or update a saved one).
 
     \b
@@ -667,9 +676,17 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
         quotebot index --corpus ~/articles --out ~/articles.idx
         quotebot index --out ~/articles.idx --add new-story.txt --remove old-story
         quotebot ask "who resigned?" --index ~/articles.idx
+        quotebot index --corpus ~/articles --out ~/shards --shards 2
     """
-    from quotebot.indexing import run_index
+    from quotebot.indexing import run_index, run_shards
 
+    if shards is not None:
+        if out is None or add or remove:
+            raise click.UsageError("--shards writes new shards into --out DIR: give --out, "
+                                   "and no --add or --remove.")
+        summary = run_shards(corpus=corpus, out=out, shards=shards)
+        click.echo(dumps(summary) if as_json else summary["message"])
+        return
     summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic)
     click.echo(dumps(summary) if as_json else summary["message"])
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from quotebot.errors import QuotebotError
-from quotebot.options import semantic_option
+from quotebot.options import search_url_option, semantic_option
 
 
 class EvalFileError(QuotebotError):
@@ -481,9 +481,11 @@ def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
 @click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Quotes per answer (top-3 needs 3).")
 @semantic_option
+@search_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | None,
-                 index_dir: str | None, k: int, semantic: str, as_json: bool) -> None:
+                 index_dir: str | None, k: int, semantic: str, search_url: str | None,
+                 as_json: bool) -> None:
     """Score quotebot on a question file: quote hit rates, short answers, abstention,
     follow-ups.
 
@@ -501,10 +503,16 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         quotebot eval squad-dev.json --corpus article.txt --json
         quotebot eval --held-out ../shared/training ../shared/benchmarks/squad-superbowl50
         quotebot eval ../shared/training/coqa/conversations.json
+        quotebot eval --search-url xapian://127.0.0.1:7001,127.0.0.1:7002
     """
     from quotebot.frontend import fail, open_engine
 
     try:
+        if search_url and (held_out_mode or (len(paths) == 1
+                                             and _is_conversation_file(paths[0]))):
+            raise EvalFileError("--search-url scores a question file (quotebot's or SQuAD's) "
+                                "over shards; conversation sets and --held-out run on the "
+                                "embedded index.")
         if len(paths) == 1 and _is_conversation_file(paths[0]):
             from quotebot.conversation_eval import (
                 evaluate_conversation_set,
@@ -528,7 +536,7 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
                 raise EvalFileError(f"Give one question file (got {len(paths)}); "
                                     f"--held-out takes several articles.")
             cases, conversations, _ = load_cases(paths[0])
-            engine = open_engine(corpus, index_dir, semantic)
+            engine = open_engine(corpus, index_dir, semantic, search_url)
             if not expected_text_found(engine, cases):
                 click.echo(wrong_corpus_warning(paths[0]), err=True)
             report = evaluate(engine, cases, conversations, k=k,

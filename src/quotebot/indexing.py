@@ -171,6 +171,24 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     return summary
 
 
+def run_shards(*, corpus: str | None, out: str, shards: int, show_progress: bool = True
+               ) -> dict[str, Any]:
+    """Build the index of ``corpus`` and write it as ``shards`` Xapian shards in ``out``
+    (see :func:`quotebot.xapian_backend.write_shards`); returns a summary."""
+    from quotebot.xapian_backend import write_shards
+
+    started = time.perf_counter()
+    progress, _ = progress_lines(corpus)
+    progress.enabled = show_progress
+    try:
+        index = SentenceIndex.build(load_corpus(resolve_corpus_path(corpus)), progress=progress)
+        summary = write_shards(index, out, shards)
+    finally:
+        progress.close()
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
 def _size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KB", "MB", "GB"):
