@@ -41,7 +41,7 @@ from .http_common import (
     ApiError,
     error_response,
 )
-from .http_docs import doc_page, favicon, list_docs, show_doc, static
+from .http_docs import doc_page, download_doc, favicon, list_docs, show_doc, static
 from .http_health import healthz, metrics
 from .http_libraries import (
     add_library_doc,
@@ -160,6 +160,7 @@ def create_app(config: BotConfig) -> web.Application:
     app.router.add_post("/v1/ask", ask)
     app.router.add_get("/v1/docs", list_docs)
     app.router.add_get("/v1/docs/{doc}", show_doc)
+    app.router.add_get("/v1/docs/{doc}/text", download_doc)
     app.router.add_post("/v1/libraries/{name}/docs", add_library_doc)
     app.router.add_get("/v1/libraries/{name}/docs", list_library_docs)
     app.router.add_get("/v1/libraries/{name}/docs/{doc}", show_library_doc)

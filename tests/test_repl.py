@@ -98,3 +98,35 @@ def test_doc_answers_from_one_article_until_cleared() -> None:
     started = jsonl("who said\n", "--corpus", str(OWN), "--semantic", "off", "-k", "5",
                     "--doc", "battery-jobs")
     assert {q["doc"] for q in started[0]["quotes"]} == {"battery-jobs"}
+
+
+def test_save_writes_the_conversation_as_markdown_with_its_citations(tmp_path: Path) -> None:
+    (tmp_path / "seal.md").write_text(
+        "---\ntitle: Harbour seal\nurl: https://example.org/wiki/Harbour_seal\n---\n"
+        "# Harbour seal\n\n## Population\n\nSurveys counted 205,000 harbour seals in "
+        "*Alaska* <b>in 2018</b>.\n", encoding="utf-8")
+    kept = tmp_path / "kept.md"
+    kept.write_text("my own notes\n", encoding="utf-8")
+    saved = tmp_path / "talk.md"
+    out = jsonl(f"How many harbour seals?\nWhat is the capital of France?\n:save {saved}\n"
+                f":save {kept}\n:save\nmore\n:save {saved}\n", "--corpus", str(tmp_path),
+                "--semantic", "off")
+    assert out[2] == {"saved": str(saved), "questions": 2}
+    assert out[3]["error"]["code"] == "file_exists" and "kept.md" in out[3]["error"]["message"]
+    assert out[4]["error"]["code"] == "missing_file_name"
+    assert out[6] == {"saved": str(saved), "questions": 3}  # its own file it writes again
+    assert kept.read_text(encoding="utf-8") == "my own notes\n"
+    quote = out[0]["quotes"][0]
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    short = [f"**{out[0]['answer']}**", ""] if out[0]["answer"] else []
+    assert lines[:7 + len(short)] == [
+        "# quotebot conversation", "",
+        "## How many harbour seals?", "", *short,
+        r"> Surveys counted 205,000 harbour seals in \*Alaska\* \<b\>in 2018\</b\>.",
+        ">",
+        "> — [Harbour seal › Population ¶ 3](<https://example.org/wiki/Harbour_seal>) · "
+        f"seal, characters {quote['start']}–{quote['end']}",
+    ]
+    france = lines.index("## What is the capital of France?")
+    assert lines[france + 1:france + 3] == ["", "*The article doesn't say.* " + out[1]["reason"]]
+    assert "## more" in lines[france:]
