@@ -170,17 +170,14 @@ def main() -> None:
 def fit_conversations(*, write: bool) -> None:
     """Leave-one-conversation-out figures on training/coqa, then (``write``) the weights
     fitted on every conversation."""
-    from quotebot.conversation_eval import (
-        evaluate_conversation_set,
-        format_conversation_report,
-        read_conversations,
-    )
+    from quotebot.conversation_eval import format_conversation_report, read_conversations
     from quotebot.conversation_fit import (
         examine_conversations,
         fit_conversation,
         write_conversation_weights,
     )
     from quotebot.engine import QuoteEngine
+    from quotebot.eval_command import evaluate_conversation_set
 
     coqa = SHARED / "training" / "coqa"
     path = coqa / "conversations.json"

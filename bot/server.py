@@ -58,7 +58,7 @@ from .http_webhook import telegram_context, telegram_webhook
 from .libraries import Shelf
 from .metrics import Metrics
 from .ratelimit import RateLimiter
-from .sessions import make_store
+from .sessions_redis import make_store
 
 log = logging.getLogger(__name__)
 

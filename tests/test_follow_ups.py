@@ -19,7 +19,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import UnknownDocument
 from quotebot.session import Session, SessionState, answer_once
 
-from conftest import run_cli
+from conftest import run_main
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
@@ -82,7 +82,7 @@ async def test_more_pages_through_the_passages_once_then_says_there_are_no_more(
 
 def test_the_repl_says_when_more_has_nothing_to_continue_or_nothing_left() -> None:
     """Catches the same in the REPL: "more" first, then "more" past the last passage."""
-    result = run_cli("repl", "--json", "--semantic", "off", "-k", "2",
+    result = run_main("repl", "--json", "--semantic", "off", "-k", "2",
                      stdin="more\n" + QUESTION + "\n" + "more\n" * 8)
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_main
 
 
 def jsonl(stdin: str, *args: str) -> list[dict]:  # type: ignore[type-arg]
-    result = run_cli("repl", "--json", *args, stdin=stdin)
+    result = run_main("repl", "--json", *args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     return [json.loads(line) for line in lines]
@@ -44,13 +44,13 @@ def test_sources_help_and_quit() -> None:
 
 
 def test_text_mode_prints_citations() -> None:
-    result = run_cli("repl", stdin="how many stabbings?\n")
+    result = run_main("repl", stdin="how many stabbings?\n")
     assert "Answer: 72" in result.stdout
     assert "[met-police-nypd-visit ¶9 s15]" in result.stdout
 
 
 def test_quotebot_with_no_arguments_is_the_repl() -> None:
-    result = run_cli(stdin="how many stabbings?\nWhat is the capital of France?\n")
+    result = run_main(stdin="how many stabbings?\nWhat is the capital of France?\n")
     assert result.returncode == 0
     assert "Answer: 72" in result.stdout
     assert "The article doesn't say." in result.stdout
@@ -60,7 +60,7 @@ OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
 
 
 def test_piped_text_echoes_each_question_and_shows_every_rewrite() -> None:
-    result = run_cli("repl", "--corpus", str(OWN), "--semantic", "off",
+    result = run_main("repl", "--corpus", str(OWN), "--semantic", "off",
                      stdin="Who is Karin Ek?\n\nwhat did she say?\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -71,7 +71,7 @@ def test_piped_text_echoes_each_question_and_shows_every_rewrite() -> None:
 
 
 def test_unknown_colon_commands_are_errors_that_list_the_commands() -> None:
-    text = run_cli("repl", "--semantic", "off", stdin=":foo\n").stdout
+    text = run_main("repl", "--semantic", "off", stdin=":foo\n").stdout
     assert "Error: Unknown command ':foo'" in text
     for command in (":sources", ":doc", ":new", ":help", ":quit"):
         assert command in text
@@ -81,7 +81,7 @@ def test_unknown_colon_commands_are_errors_that_list_the_commands() -> None:
 
 
 def test_more_after_new_says_there_is_nothing_to_continue() -> None:
-    text = run_cli("repl", "--semantic", "off", stdin="how many stabbings?\n:new\nmore\n").stdout
+    text = run_main("repl", "--semantic", "off", stdin="how many stabbings?\n:new\nmore\n").stdout
     tail = text.split("quotebot> more\n", 1)[1]
     assert tail.startswith("Nothing to continue")
     assert "The article doesn't say" not in tail

@@ -741,7 +741,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
 
 
 def _register_optional_commands() -> None:
-    from quotebot.evaluate import eval_command
+    from quotebot.eval_command import eval_command
 
     main.add_command(eval_command, "eval")
     try:
