@@ -309,35 +309,3 @@ class SentenceIndex:
         binary search in each term's paragraph postings, never a pass over every one."""
         pids, at = np.unique(self.paragraph_ids[sids], return_inverse=True)
         return self.paragraphs.scores_of(groups, pids)[at]
-
-    # -- building, saving, loading, updating (see build.py and files.py) -------------
-
-    @classmethod
-    def build(cls, docs: Sequence[Document] | Any, *, progress: Any = None) -> SentenceIndex:
-        """Split, analyse and index documents (see :func:`quotebot.store.build.build_index`)."""
-        from quotebot.store.build import build_index
-
-        return build_index(docs, progress=progress)
-
-    def with_documents(self, added: Sequence[Document] | Any = (),
-                       removed: Sequence[str] | Any = ()) -> SentenceIndex:
-        """A new index with documents added (or replaced) and removed; only the added ones
-        are analysed (see :func:`quotebot.store.build.merge_index`)."""
-        from quotebot.store.build import merge_index
-
-        return merge_index(self, list(added), list(removed))
-
-    def save(self, directory: Any) -> Any:
-        """Write a new generation in ``directory`` and make it current; returns its path."""
-        from quotebot.store.format import save_index
-
-        gen = save_index(self, directory)
-        self.generation = gen.name
-        return gen
-
-    @classmethod
-    def load(cls, directory: Any) -> SentenceIndex:
-        """Open a saved index, memory-mapped (IndexFileError naming what is wrong)."""
-        from quotebot.store.format import load_index
-
-        return load_index(directory)
