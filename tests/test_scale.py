@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quotebot import analysis, bm25
+from quotebot import analysis, bm25, postings
 from quotebot.bm25 import BM25Matrix, group_scores, top_k_of
 from quotebot.models import Document
 from quotebot.sentences import split_document
@@ -70,14 +70,19 @@ def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
     assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
 
 
-@pytest.mark.parametrize("run_tokens", [1, 7, 1000])
+@pytest.mark.parametrize(("run_tokens", "spill"), [(1, False), (7, False), (1000, False),
+                                                  (1000, True)])
 def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
-        monkeypatch: pytest.MonkeyPatch, run_tokens: int) -> None:
-    """Runs of sentences sorted apart and merged by term: the same postings, term
-    frequencies and weights as sorting every posting at once (empty sentences too)."""
+        monkeypatch: pytest.MonkeyPatch, run_tokens: int, spill: bool) -> None:
+    """Runs of sentences sorted apart (kept in memory or on disk) and merged by term, a
+    range of terms at a time: the same postings, term frequencies and weights as sorting
+    every posting at once (empty sentences too)."""
     corpus = [[], *zipf_corpus(1500, vocab=200), [], ["w1", "w1", "w1"], []]
     whole, vocab = BM25Matrix.from_token_lists(corpus)
     monkeypatch.setattr(bm25, "_RUN_TOKENS", run_tokens)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 100)
+    if spill:
+        monkeypatch.setattr(bm25, "_SPILL_TOKENS", 0)
     runs, vocab_runs = BM25Matrix.from_token_lists(corpus)
     assert vocab_runs == vocab
     assert_same_matrix(runs, whole)
@@ -88,9 +93,12 @@ def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
         sids == len(corpus) - 2)[0]]) == 3
 
 
-def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
-    """Grouping sentences' postings into paragraphs gives the matrix built from each
-    paragraph's tokens as one document."""
+@pytest.mark.parametrize("chunk", [1 << 20, 50])
+def test_paragraph_postings_are_those_of_the_paragraphs_text(
+        monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Grouping sentences' postings into paragraphs (a range of terms at a time) gives the
+    matrix built from each paragraph's tokens as one document."""
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", chunk)
     corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
     rng = np.random.default_rng(2)
     group_of = np.cumsum(rng.random(len(corpus)) < 0.3)

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import itertools
 import math
+import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.postings import PackedPostings, compact_counts
+from quotebot.postings import PackedPostings, PostingsWriter, compact_counts, term_chunks
 
 K1 = 1.5
 B = 0.75
@@ -185,34 +187,43 @@ class BM25Matrix:
                              f"{terms.shape[0]} term ids")
         # Sorted runs of whole sentences, about _RUN_TOKENS tokens each: within a run one
         # sort of (term, sentence) keys puts repeats side by side (their count is the tf).
-        # The runs follow each other in sentence order, so one stable sort by term then
-        # gives term-major order with sentences ascending, and the memory the sorting
-        # needs follows a run, not the corpus.
+        # Runs follow each other in sentence order and wait on disk; then, a range of
+        # terms at a time, each run's postings of those terms are gathered and packed, so
+        # building holds one run or one range of terms unpacked, not the corpus.
         ends = np.cumsum(lengths, dtype=np.int64)
         n = int(lengths.shape[0])
         # A run ends with the sentence that reaches each multiple of _RUN_TOKENS.
         cuts = np.searchsorted(ends, np.arange(_RUN_TOKENS, int(ends[-1]) if n else 0,
                                                _RUN_TOKENS)) + 1
         bounds = sorted({0, n, *np.minimum(cuts, n).tolist()})
-        run_terms, run_docs, run_tf = [], [], []
-        for first, last in itertools.pairwise(bounds):
-            lo = int(ends[first - 1]) if first else 0
-            hi = int(ends[last - 1]) if last else 0
-            t, d, f = _sorted_run(terms[lo:hi], lengths[first:last])
-            run_terms.append(t)
-            run_docs.append(d + first)
-            run_tf.append(f)
-        cols = np.concatenate(run_terms) if run_terms else np.zeros(0, np.int32)
-        del run_terms
-        order = np.argsort(cols, kind="stable")
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cols, minlength=n_terms), out=indptr[1:])
-        del cols
-        indices = (np.concatenate(run_docs) if run_docs else np.zeros(0, np.int32))[order]
-        del run_docs
-        tf16 = (np.concatenate(run_tf) if run_tf else np.zeros(0, np.uint16))[order]
-        del run_tf, order
-        return cls.from_postings(indptr, indices, tf16, lengths, k1=k1, b=b)
+        df = np.zeros(n_terms, dtype=np.int64)
+        with _Runs(spill=len(bounds) > 2 and terms.shape[0] > _SPILL_TOKENS) as runs:
+            for first, last in itertools.pairwise(bounds):
+                lo = int(ends[first - 1]) if first else 0
+                hi = int(ends[last - 1]) if last else 0
+                t, d, f = _sorted_run(terms[lo:hi], lengths[first:last])
+                counts = np.bincount(t, minlength=n_terms)
+                del t
+                df += counts
+                runs.add(counts, d + first, f)
+                del d, f
+            matrix = cls(_EMPTY_PACK, compact_counts(lengths), k1, b)
+            idf = lucene_idf(df, n).astype(np.float32)
+            writer = PostingsWriter()
+            for t0, t1 in term_chunks(_pointers(df)):
+                ids, tf = runs.terms(t0, t1)
+                weights = posting_weights(tf, matrix.norms(ids),
+                                          np.repeat(idf[t0:t1], df[t0:t1]))
+                writer.add(df[t0:t1], ids, tf, weights)
+                del ids, tf, weights
+        return matrix._packed_as(writer.finish())
+
+    def _packed_as(self, packed: PackedPostings) -> BM25Matrix:
+        self.packed = packed
+        self._df = None
+        self._idf32 = None
+        self._max = column_maxima(packed.block_ptr, packed.block_max)
+        return self
 
     @classmethod
     def from_postings(cls, indptr: npt.ArrayLike, indices: npt.ArrayLike, tf: npt.ArrayLike,
@@ -226,11 +237,7 @@ class BM25Matrix:
         weights = posting_weights(np.asarray(tf), matrix.norms(ids),
                                   np.repeat(lucene_idf(np.diff(ptr), int(lengths.shape[0]))
                                             .astype(np.float32), np.diff(ptr)))
-        matrix.packed = PackedPostings.pack(ptr, ids, tf, weights)
-        matrix._df = None
-        matrix._idf32 = None
-        matrix._max = column_maxima(ptr, weights)
-        return matrix
+        return matrix._packed_as(PackedPostings.pack(ptr, ids, tf, weights))
 
     def weighed(self, term: int, ids: npt.NDArray[np.int32],
                 tf: npt.NDArray[np.int64] | None) -> tuple[npt.NDArray[np.int32], FloatArray]:
@@ -309,28 +316,88 @@ class BM25Matrix:
     def grouped(self, group_of: npt.NDArray[np.int64], n_groups: int) -> BM25Matrix:
         """The BM25 matrix of groups of consecutive documents (sentences → paragraphs):
         a group's term frequencies and length are the sums of its documents'.
-        ``group_of`` gives each document's group, non-decreasing with the document id."""
+        ``group_of`` gives each document's group, non-decreasing with the document id.
+        Made a range of terms at a time, so the unpacked postings never stand whole."""
         group_of = np.asarray(group_of, dtype=np.int64)
-        indptr = np.asarray(self.indptr, dtype=np.int64)
-        indices, tf16 = self.postings_of()
-        # Within a term's column sentences ascend, so their groups do not decrease: a group's
-        # postings stand side by side, and one pass finds where each begins (no sort).
-        groups = group_of.astype(np.int32)[indices]
-        del indices
-        begins = np.ones(groups.shape[0], dtype=bool)
-        np.not_equal(groups[1:], groups[:-1], out=begins[1:])
-        begins[indptr[1:-1][indptr[1:-1] < groups.shape[0]]] = True  # each column's first
-        starts = np.flatnonzero(begins)
-        del begins
-        tf = (np.add.reduceat(np.asarray(tf16, dtype=np.int32), starts) if starts.size
-              else np.zeros(0, dtype=np.int32))
-        del tf16
-        indptr = np.searchsorted(starts, indptr).astype(np.int64)
+        group_of32 = group_of.astype(np.int32)
         doc_len = np.bincount(group_of, weights=np.asarray(self.doc_len, dtype=np.float64),
-                              minlength=n_groups).astype(np.int32)
-        return BM25Matrix.from_postings(
-            indptr, groups[starts], np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
-            doc_len, k1=self.k1, b=self.b)
+                              minlength=n_groups).astype(np.int64)
+        matrix = BM25Matrix(_EMPTY_PACK, compact_counts(doc_len), self.k1, self.b)
+        writer = PostingsWriter()
+        indptr = np.asarray(self.indptr, dtype=np.int64)
+        for lo, hi in term_chunks(indptr):
+            ids, tf = self.packed.decode_terms(lo, hi)
+            # Within a term's column sentences ascend, so their groups do not decrease: a
+            # group's postings stand side by side, and one pass finds where each begins.
+            groups = group_of32[ids]
+            ptr = indptr[lo:hi + 1] - indptr[lo]
+            begins = np.ones(groups.shape[0], dtype=bool)
+            np.not_equal(groups[1:], groups[:-1], out=begins[1:])
+            begins[ptr[1:-1][ptr[1:-1] < groups.shape[0]]] = True  # each column's first
+            starts = np.flatnonzero(begins)
+            sums = (np.add.reduceat(tf, starts) if starts.size
+                    else np.zeros(0, dtype=np.int64))
+            df = np.diff(np.searchsorted(starts, ptr))
+            kept = groups[starts]
+            weights = posting_weights(
+                np.minimum(sums, np.iinfo(np.uint16).max), matrix.norms(kept),
+                np.repeat(lucene_idf(df, n_groups).astype(np.float32), df))
+            writer.add(df, kept, np.minimum(sums, np.iinfo(np.uint16).max), weights)
+        return matrix._packed_as(writer.finish())
+
+
+class _Runs:
+    """Sorted runs of postings while building: each run's postings per term and their
+    sentence ids and term frequencies, term-major; on disk (memory-mapped) when there
+    are several, so that building holds one run at a time."""
+
+    def __init__(self, spill: bool) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = (
+            tempfile.TemporaryDirectory(prefix="quotebot-runs-") if spill else None)
+        self._runs: list[tuple[Any, Any, Any]] = []
+
+    def __enter__(self) -> _Runs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._runs.clear()
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    def add(self, counts: npt.NDArray[np.int64], ids: npt.NDArray[np.int32],
+            tf: npt.NDArray[np.uint16]) -> None:
+        arrays: list[Any] = [_pointers(counts), ids, compact_counts(tf)]
+        if self._folder is not None:
+            for i, name in enumerate(("ptr", "ids", "tf")):
+                path = Path(self._folder.name) / f"{len(self._runs)}-{name}.npy"
+                np.save(path, arrays[i], allow_pickle=False)
+                arrays[i] = np.load(path, mmap_mode="r")
+        self._runs.append((arrays[0], arrays[1], arrays[2]))
+
+    def terms(self, lo: int, hi: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Terms ``lo:hi``'s postings from every run: term-major, each term's sentences
+        ascending (runs are in sentence order)."""
+        ids, tf, term = [], [], []
+        for ptr, run_ids, run_tf in self._runs:
+            a, z = int(ptr[lo]), int(ptr[hi])
+            ids.append(np.asarray(run_ids[a:z]))
+            tf.append(np.asarray(run_tf[a:z], dtype=np.int64))
+            if len(self._runs) > 1:
+                term.append(np.repeat(np.arange(lo, hi, dtype=np.int32),
+                                      np.diff(np.asarray(ptr[lo:hi + 1]))))
+        if len(self._runs) == 1:
+            return ids[0], tf[0]
+        if not self._runs:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+        order = np.argsort(np.concatenate(term), kind="stable")
+        return np.concatenate(ids)[order], np.concatenate(tf)[order]
+
+
+def _pointers(counts: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    counts = np.asarray(counts, dtype=np.int64)
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
 
 
 def _norms(doc_len: npt.ArrayLike, avgdl: float, k1: float, b: float) -> FloatArray:
@@ -409,6 +476,8 @@ def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.
 
 #: Tokens per sorted run when building (see :meth:`BM25Matrix.from_flat`).
 _RUN_TOKENS = 1 << 22
+#: Above this many tokens, sorted runs wait on disk rather than in memory.
+_SPILL_TOKENS = 1 << 24
 
 
 def _sorted_run(terms: npt.NDArray[Any], lengths: npt.NDArray[np.int32]
@@ -604,6 +673,8 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     sizes = [sum(int(df[t]) for t, _ in g) for g in terms]
     every = list(dict.fromkeys(t for g in terms for t, _ in g))
     if sum(sizes) < _MAXSCORE_MIN:
+        if all(len(g) == 1 for g in terms):
+            return top_k_of(*_plain_scores(matrix, terms), k)
         return top_k_of(*_sparse_scores(_weighted(matrix, terms, _decode_terms(matrix, every))),
                         k)
     order = sorted(range(len(terms)), key=sizes.__getitem__)
@@ -770,6 +841,44 @@ def _sparse_scores(columns: Sequence[Sequence[_Column]]
             np.maximum.at(best, inverse[at:at + ids.size], _scaled(weights, w))
             at += ids.size
         total += best
+    keep = total > 0
+    return uniq[keep].astype(np.int64), total[keep]
+
+
+def _plain_scores(matrix: BM25Matrix, terms: Sequence[_Terms]
+                  ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """:func:`_sparse_scores` of groups of one term each, with the terms' postings decoded,
+    weighed and summed laid end to end: the same float32 operations, in the same order
+    (each sentence's weights added in group order), in a few NumPy calls for the whole
+    query rather than a few per term."""
+    packed = matrix.packed
+    ids_tf = [packed.column(g[0][0]) for g in terms]
+    sizes = np.asarray([ids.shape[0] for ids, _ in ids_tf], dtype=np.int64)
+    every = ids_tf[0][0] if len(ids_tf) == 1 else np.concatenate([ids for ids, _ in ids_tf])
+    norm, once = matrix._tables()
+    lengths = matrix.doc_len.take(every)
+    weights = once.take(lengths)
+    term_ids = np.asarray([g[0][0] for g in terms], dtype=np.int64)
+    weights *= np.repeat(matrix.idf32.take(term_ids), sizes)
+    at = 0
+    for (_, tf), size, group in zip(ids_tf, sizes.tolist(), terms, strict=True):
+        if tf is not None:
+            weights[at:at + size] = posting_weights(tf, norm.take(lengths[at:at + size]),
+                                                    matrix.idf32[group[0][0]])
+        at += size
+    scale = [g[0][1] for g in terms]
+    if any(w != 1 for w in scale):
+        weights *= np.repeat(np.asarray(scale, dtype=np.float32), sizes)
+    order = np.argsort(every, kind="stable")
+    ordered = every[order]
+    starts = np.empty(ordered.shape[0], dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(ordered.shape[0], dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    uniq = ordered[starts]
+    total = np.zeros(uniq.shape[0], dtype=np.float32)
+    np.add.at(total, inverse, weights)  # in order: each sentence's terms in group order
     keep = total > 0
     return uniq[keep].astype(np.int64), total[keep]
 

@@ -44,28 +44,41 @@ _ROW = np.arange(BLOCK, dtype=np.int64)[None, :]
 class PackedPostings:
     """Term-major postings (see the module's docstring).
 
+    ``terms`` has a row per term (and one more, the totals), read at once for a term:
     ``indptr[t]:indptr[t + 1]`` number term ``t``'s postings; ``block_ptr[t]:block_ptr[t
     + 1]`` its blocks, each with ``first`` (its first sentence id) and ``block_max`` (its
-    largest weight). Per term, ``id_at`` is where its ids start: in ``ids16`` (distances
-    from their block's first id) or, for ``~id_at`` when negative, in ``ids32``;
-    ``tf_at`` where its term frequencies start: in ``tf8``, or for ``-2 - tf_at`` below
-    -1 in ``tf16``, or :data:`ALL_ONES`.
+    largest weight). ``id_at`` is where its ids start: in ``ids16`` (distances from
+    their block's first id) or, for ``~id_at`` when negative, in ``ids32``; ``tf_at``
+    where its term frequencies start: in ``tf8``, or for ``-2 - tf_at`` below -1 in
+    ``tf16``, or :data:`ALL_ONES`.
     """
 
-    indptr: IntArray
-    block_ptr: IntArray
+    terms: IntArray
     first: npt.NDArray[np.int32]
     block_max: FloatArray
-    id_at: IntArray
-    tf_at: IntArray
     ids16: npt.NDArray[np.uint16]
     ids32: npt.NDArray[np.uint32]
     tf8: npt.NDArray[np.uint8]
     tf16: npt.NDArray[np.uint16]
 
     #: Names of the arrays, as saved.
-    FIELDS = ("indptr", "block_ptr", "first", "block_max", "id_at", "tf_at", "ids16",
-              "ids32", "tf8", "tf16")
+    FIELDS = ("terms", "first", "block_max", "ids16", "ids32", "tf8", "tf16")
+
+    @property
+    def indptr(self) -> IntArray:
+        return self.terms[:, 0]
+
+    @property
+    def block_ptr(self) -> IntArray:
+        return self.terms[:, 1]
+
+    @property
+    def id_at(self) -> IntArray:
+        return self.terms[:-1, 2]
+
+    @property
+    def tf_at(self) -> IntArray:
+        return self.terms[:-1, 3]
 
     @property
     def n_postings(self) -> int:
@@ -84,74 +97,22 @@ class PackedPostings:
         """Pack term-major postings: ``indices`` (sentence ids, ascending within a term),
         their term frequencies (at least 1) and weights."""
         ptr = np.asarray(indptr, dtype=np.int64)
-        ids = np.asarray(indices)
-        freqs = np.asarray(tf)
-        weights = np.asarray(weights, dtype=np.float32)
-        n_terms = ptr.shape[0] - 1
+        ids, freqs, weighed = np.asarray(indices), np.asarray(tf), np.asarray(weights)
+        writer = PostingsWriter()
         df = np.diff(ptr)
-        block_ptr = _pointers(-(-df // BLOCK))
-        n_blocks = int(block_ptr[-1])
-        first = np.zeros(n_blocks, dtype=np.int32)
-        block_max = np.zeros(n_blocks, dtype=np.float32)
-        wide = np.zeros(n_terms, dtype=bool)
-        repeated = np.zeros(n_terms, dtype=np.uint8)  # 0: all ones, 1: one byte, 2: two
-        parts: dict[str, list[npt.NDArray[Any]]] = {
-            "ids16": [], "ids32": [], "tf8": [], "tf16": []}
-        # First each term's kind, a chunk of terms at a time; then the streams.
-        chunks = _term_chunks(ptr)
-        for lo, hi in chunks:
+        for lo, hi in term_chunks(ptr):
             p0, p1 = int(ptr[lo]), int(ptr[hi])
-            starts = _block_starts(ptr, block_ptr, lo, hi) - p0
-            part = np.asarray(ids[p0:p1], dtype=np.int64)
-            b0, b1 = int(block_ptr[lo]), int(block_ptr[hi])
-            if b1 > b0:
-                first[b0:b1] = part[starts]
-                block_max[b0:b1] = np.maximum.reduceat(weights[p0:p1], starts)
-                last = part[np.append(starts[1:], p1 - p0) - 1]
-                long_block = (last - part[starts]) >= _SHORT
-                term_of_block = np.repeat(np.arange(hi - lo), np.diff(block_ptr[lo:hi + 1]))
-                wide[lo:hi] = np.bincount(term_of_block[long_block], minlength=hi - lo) > 0
-                term_first = ptr[lo:hi][df[lo:hi] > 0] - p0
-                top = np.zeros(hi - lo, dtype=np.int64)
-                top[df[lo:hi] > 0] = np.maximum.reduceat(
-                    np.asarray(freqs[p0:p1], dtype=np.int64), term_first)
-                repeated[lo:hi] = np.where(top > 255, 2, np.where(top > 1, 1, 0))
-        id_at = np.zeros(n_terms, dtype=np.int64)
-        tf_at = np.full(n_terms, ALL_ONES, dtype=np.int64)
-        id_at[~wide] = _pointers(np.where(wide, 0, df))[:-1][~wide]
-        id_at[wide] = ~_pointers(np.where(wide, df, 0))[:-1][wide]
-        tf_at[repeated == 1] = _pointers(np.where(repeated == 1, df, 0))[:-1][repeated == 1]
-        tf_at[repeated == 2] = -2 - _pointers(np.where(repeated == 2, df, 0))[:-1][
-            repeated == 2]
-        for lo, hi in chunks:
-            p0, p1 = int(ptr[lo]), int(ptr[hi])
-            term = np.repeat(np.arange(lo, hi), df[lo:hi])
-            part = np.asarray(ids[p0:p1], dtype=np.int64)
-            block = _block_of(ptr, block_ptr, term, p0)
-            mine = ~wide[term]
-            parts["ids16"].append((part[mine] - first[block[mine]]).astype(np.uint16))
-            parts["ids32"].append(part[~mine].astype(np.uint32))
-            part_tf = np.asarray(freqs[p0:p1])
-            parts["tf8"].append(part_tf[repeated[term] == 1].astype(np.uint8))
-            parts["tf16"].append(part_tf[repeated[term] == 2].astype(np.uint16))
-        # Blocks are read as whole rows of BLOCK values: a term's last may read past its
-        # stream's end into this padding.
-        streams = {name: np.concatenate([*values, np.zeros(BLOCK, dtype=dtype)])
-                   for (name, values), dtype in zip(
-                       parts.items(), (np.uint16, np.uint32, np.uint8, np.uint16), strict=True)}
-        return cls(ptr, block_ptr, first, block_max, id_at, tf_at, streams["ids16"],
-                   streams["ids32"], streams["tf8"], streams["tf16"])
+            writer.add(df[lo:hi], ids[p0:p1], freqs[p0:p1], weighed[p0:p1])
+        return writer.finish()
 
     def blocks_of(self, term: int) -> tuple[int, int]:
         return int(self.block_ptr[term]), int(self.block_ptr[term + 1])
 
     def column(self, term: int) -> tuple[Int32Array, IntArray | None]:
         """Term ``term``'s (sentence ids, term frequencies; None when all are 1)."""
-        lo, hi = self.indptr[term:term + 2].tolist()
+        (lo, b0, at, tf_at), (hi, b1, _, _) = self.terms[term:term + 2].tolist()
         df = hi - lo
-        at = self.id_at[term].item()
         if at >= 0:
-            b0, b1 = self.block_ptr[term:term + 2].tolist()
             ids = self.ids16[at:at + df].astype(np.int32)
             if b1 - b0 == 1:
                 ids += self.first[b0]
@@ -159,15 +120,11 @@ class PackedPostings:
                 ids += np.repeat(self.first[b0:b1], BLOCK)[:df]
         else:
             ids = self.ids32[~at:~at + df].astype(np.int32)
-        return ids, self._tf(term, 0, df)
-
-    def _tf(self, term: int, lo: int, hi: int) -> IntArray | None:
-        at = self.tf_at[term].item()
-        if at == ALL_ONES:
-            return None
-        if at >= 0:
-            return self.tf8[at + lo:at + hi].astype(np.int64)
-        return self.tf16[-2 - at + lo:-2 - at + hi].astype(np.int64)
+        if tf_at == ALL_ONES:
+            return ids, None
+        if tf_at >= 0:
+            return ids, self.tf8[tf_at:tf_at + df].astype(np.int64)
+        return ids, self.tf16[-2 - tf_at:-2 - tf_at + df].astype(np.int64)
 
     def blocks(self, term: int, local: IntArray) -> tuple[Int32Array, IntArray | None]:
         """(sentence ids, term frequencies; None when all are 1) of some blocks of ``term``
@@ -196,31 +153,113 @@ class PackedPostings:
         ptr = self.indptr
         ids = np.empty(self.n_postings, dtype=np.int32)
         tf = np.empty(self.n_postings, dtype=np.uint16)
-        df = np.diff(ptr)
-        for lo, hi in _term_chunks(ptr):
+        for lo, hi in term_chunks(ptr):
             p0, p1 = int(ptr[lo]), int(ptr[hi])
-            term = np.repeat(np.arange(lo, hi), df[lo:hi])
-            place = np.arange(p0, p1, dtype=np.int64) - ptr[term]
-            term_at = self.id_at[term]
-            narrow = term_at >= 0
-            at = term_at + place
-            out = np.empty(p1 - p0, dtype=np.int64)
-            out[narrow] = (self.ids16[at[narrow]]
-                           + self.first[_block_of(ptr, self.block_ptr, term[narrow], p0,
-                                                  place[narrow])].astype(np.int64))
-            out[~narrow] = self.ids32[~term_at[~narrow] + place[~narrow]]
-            ids[p0:p1] = out
-            tf_at = self.tf_at[term]
-            freqs = np.ones(p1 - p0, dtype=np.int64)
-            byte = tf_at >= 0
-            freqs[byte] = self.tf8[tf_at[byte] + place[byte]]
-            two = tf_at < ALL_ONES
-            freqs[two] = self.tf16[-2 - tf_at[two] + place[two]]
-            tf[p0:p1] = freqs
+            ids[p0:p1], tf[p0:p1] = self.decode_terms(lo, hi)
         return ids, tf
 
+    def decode_terms(self, lo: int, hi: int) -> tuple[IntArray, IntArray]:
+        """The sentence ids and term frequencies of terms ``lo:hi``, term-major."""
+        ptr = self.indptr
+        p0, p1 = int(ptr[lo]), int(ptr[hi])
+        term = np.repeat(np.arange(lo, hi), np.diff(ptr[lo:hi + 1]))
+        place = np.arange(p0, p1, dtype=np.int64) - ptr[term]
+        term_at = self.id_at[term]
+        narrow = term_at >= 0
+        at = term_at + place
+        ids = np.empty(p1 - p0, dtype=np.int64)
+        ids[narrow] = (self.ids16[at[narrow]]
+                       + self.first[_block_of(ptr, self.block_ptr, term[narrow], p0,
+                                              place[narrow])].astype(np.int64))
+        ids[~narrow] = self.ids32[~term_at[~narrow] + place[~narrow]]
+        tf_at = self.tf_at[term]
+        freqs = np.ones(p1 - p0, dtype=np.int64)
+        byte = tf_at >= 0
+        freqs[byte] = self.tf8[tf_at[byte] + place[byte]]
+        two = tf_at < ALL_ONES
+        freqs[two] = self.tf16[-2 - tf_at[two] + place[two]]
+        return ids, freqs
 
-def _term_chunks(ptr: IntArray) -> list[tuple[int, int]]:
+
+class PostingsWriter:
+    """Packs term-major postings a range of whole terms at a time, in term order: what
+    it holds is the packed postings so far, never the unpacked ones."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[npt.NDArray[Any]]] = {
+            name: [] for name in ("df", "first", "block_max", "id_at", "tf_at", *_STREAMS)}
+        self._sizes = dict.fromkeys(_STREAMS, 0)
+
+    def add(self, df: npt.ArrayLike, ids: npt.NDArray[Any], tf: npt.NDArray[Any],
+            weights: npt.NDArray[Any]) -> None:
+        """The next ``len(df)`` terms' postings: ``df[i]`` of them for the ``i``-th term,
+        its sentence ids ascending, with their term frequencies and weights."""
+        df = np.asarray(df, dtype=np.int64)
+        n = df.shape[0]
+        ptr = _pointers(df)
+        block_ptr = _pointers(-(-df // BLOCK))
+        starts = _block_starts(ptr, block_ptr, 0, n)
+        part = np.asarray(ids, dtype=np.int64)
+        freqs = np.asarray(tf, dtype=np.int64)
+        first = part[starts]
+        wide = np.zeros(n, dtype=bool)
+        top = np.zeros(n, dtype=np.int64)
+        parts = self._parts
+        if starts.shape[0]:
+            parts["block_max"].append(np.maximum.reduceat(
+                np.asarray(weights, dtype=np.float32), starts))
+            last = part[np.append(starts[1:], part.shape[0]) - 1]
+            term_of_block = np.repeat(np.arange(n), np.diff(block_ptr))
+            wide = np.bincount(term_of_block[(last - first) >= _SHORT], minlength=n) > 0
+            top[df > 0] = np.maximum.reduceat(freqs, ptr[:-1][df > 0])
+        repeated = np.where(top > 255, 2, np.where(top > 1, 1, 0))
+        sizes = self._sizes
+        id_at = np.where(wide, ~(sizes["ids32"] + _pointers(np.where(wide, df, 0))[:-1]),
+                         sizes["ids16"] + _pointers(np.where(wide, 0, df))[:-1])
+        tf_at = np.full(n, ALL_ONES, dtype=np.int64)
+        one, two = repeated == 1, repeated == 2
+        tf_at[one] = (sizes["tf8"] + _pointers(np.where(one, df, 0))[:-1])[one]
+        tf_at[two] = -2 - (sizes["tf16"] + _pointers(np.where(two, df, 0))[:-1])[two]
+        term = np.repeat(np.arange(n), df)
+        block = block_ptr[term] + (np.arange(part.shape[0]) - ptr[term]) // BLOCK
+        narrow = ~wide[term]
+        for name, values in (("ids16", (part - first[block])[narrow]),
+                             ("ids32", part[~narrow]), ("tf8", freqs[one[term]]),
+                             ("tf16", freqs[two[term]])):
+            parts[name].append(values.astype(_STREAMS[name]))
+            sizes[name] += values.shape[0]
+        parts["df"].append(df)
+        parts["first"].append(first.astype(np.int32))
+        parts["id_at"].append(id_at)
+        parts["tf_at"].append(tf_at)
+
+    def finish(self) -> PackedPostings:
+        parts = self._parts
+        df = np.concatenate(parts["df"]) if parts["df"] else np.zeros(0, np.int64)
+        joined: dict[str, Any] = {name: np.concatenate(parts[name]) if parts[name] else
+                  np.zeros(0, dtype) for name, dtype in (
+                      ("first", np.int32), ("block_max", np.float32), ("id_at", np.int64),
+                      ("tf_at", np.int64))}
+        # Blocks are read as whole rows of BLOCK values: a term's last may read past its
+        # stream's end into this padding.
+        streams = {name: np.concatenate([*parts[name], np.zeros(BLOCK, dtype=dtype)])
+                   for name, dtype in _STREAMS.items()}
+        terms = np.zeros((df.shape[0] + 1, 4), dtype=np.int64)
+        terms[:, 0] = _pointers(df)
+        terms[:, 1] = _pointers(-(-df // BLOCK))
+        terms[:-1, 2] = joined["id_at"]
+        terms[:-1, 3] = joined["tf_at"]
+        terms[-1, 3] = ALL_ONES
+        return PackedPostings(terms, joined["first"], joined["block_max"], streams["ids16"],
+                              streams["ids32"], streams["tf8"], streams["tf16"])
+
+
+#: The streams of values and their types.
+_STREAMS: dict[str, Any] = {"ids16": np.uint16, "ids32": np.uint32, "tf8": np.uint8,
+                            "tf16": np.uint16}
+
+
+def term_chunks(ptr: IntArray) -> list[tuple[int, int]]:
     """Ranges of terms holding about :data:`_CHUNK_POSTINGS` postings each (a term more
     common than that is a range of its own)."""
     n_terms = ptr.shape[0] - 1

@@ -122,9 +122,9 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
     for name in _PER_SENTENCE:
         if arrays[name].shape != (n_sent,):
             raise damaged(root, gen / f"{name}.npy", "does not match the sentence count")
-    if arrays["indptr"].shape != (n_terms + 1,) or int(arrays["indptr"][-1]) != counts[
+    if arrays["terms"].shape != (n_terms + 1, 4) or int(arrays["terms"][-1, 0]) != counts[
             "postings"]:
-        raise damaged(root, gen / "indptr.npy", "does not match the manifest's counts")
+        raise damaged(root, gen / "terms.npy", "does not match the manifest's counts")
     if arrays["tok_ptr"].shape != (n_sent + 1,) or int(arrays["tok_ptr"][-1]) != counts[
             "tokens"]:
         raise damaged(root, gen / "tok_ptr.npy", "does not match the manifest's counts")
@@ -171,12 +171,10 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
 def _packed(arrays: dict[str, Any], prefix: str, root: Path, gen: Path) -> PackedPostings:
     """The compressed postings saved under ``prefix``, checked for consistent shapes."""
     packed = PackedPostings(*(arrays[prefix + name] for name in _POSTINGS))
-    n_terms = packed.indptr.shape[0] - 1
-    n_blocks = packed.first.shape[0]
-    if (packed.block_ptr.shape != (n_terms + 1,) or int(packed.block_ptr[-1]) != n_blocks
-            or packed.block_max.shape != (n_blocks,)
-            or any(a.shape != (n_terms,) for a in (packed.id_at, packed.tf_at))):
-        raise damaged(root, gen / f"{prefix}block_ptr.npy", "does not match the postings")
+    if packed.terms.ndim != 2 or packed.terms.shape[1:] != (4,) or (
+            int(packed.block_ptr[-1]) != packed.first.shape[0]
+            or packed.block_max.shape != packed.first.shape):
+        raise damaged(root, gen / f"{prefix}terms.npy", "does not match the postings")
     return packed
 
 
