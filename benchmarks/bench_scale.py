@@ -19,7 +19,7 @@ tokens; each system maps them to its own ids, scores and returns the top 10. The
 of quotebot and bm25s are compared query by query.
 
 Part 2, what users wait for: English-like news text (corpora.write_news) indexed by
-`SentenceIndex.build` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
+`build_index` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
 process that answers questions with the full engine (plan, retrieve, features, rerank,
 decide, extract, quote; words only) and, for the same questions' own terms, retrieves
 BM25's top 10 alone. bm25s and rank-bm25 index the same sentences' index terms (written
@@ -288,12 +288,12 @@ def write_news(n: int, work: Path) -> dict[str, Any]:
 
 def build_news(n: int, work: Path) -> dict[str, Any]:
     from quotebot.corpus import load_corpus
-    from quotebot.store import SentenceIndex
+    from quotebot.store import build_index, save_index
 
     started = time.perf_counter()
     docs = load_corpus(work / "news")
-    index = SentenceIndex.build(docs)
-    index.save(work / "news-index")
+    index = build_index(docs)
+    save_index(index, work / "news-index")
     build_s = time.perf_counter() - started
     return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
@@ -351,9 +351,9 @@ def news_tokens(n: int, work: Path) -> dict[str, Any]:
     index and query plans: what the other libraries index and search, so that all three
     score the same sentences for the same words."""
     from quotebot.engine import QuoteEngine
-    from quotebot.store import SentenceIndex
+    from quotebot.store import load_index
 
-    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    engine = QuoteEngine(load_index(work / "news-index"))
     index = engine.index
     forms = index.forms
     terms_of = [[index.term(int(t)) for t in forms.terms[int(forms.terms_ptr[f]):
@@ -387,10 +387,10 @@ def serve_news(n: int, work: Path) -> dict[str, Any]:
     extract, quote; words only), and retrieval alone (BM25's top 10 for the question's
     own terms), for the same questions."""
     from quotebot.engine import QuoteEngine
-    from quotebot.store import SentenceIndex
+    from quotebot.store import load_index
 
     started = time.perf_counter()
-    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    engine = QuoteEngine(load_index(work / "news-index"))
     load_s = time.perf_counter() - started
     qs, query_terms = _news_queries(work)
     term_ids, matrix = engine.index.term_ids, engine.index.matrix

@@ -30,7 +30,7 @@ from quotebot.errors import QuotebotError
 from quotebot.indexing import ProgressLine, progress_lines
 from quotebot.models import Answer
 from quotebot.session import SessionState, follow_up
-from quotebot.store import IndexFolder, SentenceIndex
+from quotebot.store import IndexFolder, SentenceIndex, load_index
 from quotebot.store.catalogue import open_index
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ class Answerer:
                             getattr(exc, "message", exc))
 
     def _switch(self, directory: Path) -> None:
-        index = SentenceIndex.load(directory)
+        index = load_index(directory)
         if index.generation == self._engine.index.generation:
             return
         engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import (
     Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     ReplyParameters,
     Update,
     User,
@@ -154,12 +157,28 @@ class BotBase:
             f"and ask again.", **target.send_options())
         return False
 
+    async def question_buttons(self, target: Target, questions: list[str]
+                               ) -> InlineKeyboardMarkup | None:
+        """One button per question, asking it when pressed (a button's data is too short
+        for the question itself, so it is kept in the store)."""
+        from quotebot.session import SessionState
+
+        rows = []
+        for question in questions:
+            question_id = secrets.token_urlsafe(6)
+            await self.store.put(question_key(target.chat_id, question_id),
+                                 SessionState(question=question))
+            rows.append([InlineKeyboardButton(question, callback_data=f"lq:{question_id}")])
+        return InlineKeyboardMarkup(rows) if rows else None
+
     def _count(self, kind: str) -> None:
         self.metrics.inc("quotebot_telegram_updates_total", "Telegram updates handled, by kind.",
                          kind=kind)
 
     if TYPE_CHECKING:  # defined by the handler mixins
         async def texts(self) -> Texts: ...
+
+        async def chat_texts(self, chat_id: int) -> Texts: ...
 
         async def send_sources(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
                                offset: int) -> None: ...

@@ -77,7 +77,7 @@ class ConversationHandlers(BotBase):
         self._count("text")
         target = Target.of(message)
         if not text.strip():
-            await context.bot.send_message(chat.id, (await self.texts()).empty,
+            await context.bot.send_message(chat.id, (await self.chat_texts(chat.id)).empty,
                                            **target.send_options())
             return
         if not await self._admit(target, context):

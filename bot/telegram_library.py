@@ -8,13 +8,10 @@ import contextlib
 import functools
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
@@ -45,7 +42,6 @@ from .telegram_common import (
     BotBase,
     Target,
     one_at_a_time,
-    question_key,
 )
 from .telegram_menus import fit_lines
 from .telegram_start import short_error
@@ -159,16 +155,9 @@ class LibraryHandlers(BotBase):
         text = (f"Added <b>{fit_text(added.title, 300)}</b>{again}: {added.sentences:,} "
                 f"sentence{'s' if added.sentences != 1 else ''}. Ask me anything about it"
                 + (", for example:" if questions else "."))
-        from quotebot.session import SessionState
-
-        rows = []
-        for question in questions:
-            question_id = secrets.token_urlsafe(6)
-            await self.store.put(question_key(target.chat_id, question_id),
-                                 SessionState(question=question))
-            rows.append([InlineKeyboardButton(question, callback_data=f"lq:{question_id}")])
         await context.bot.send_message(target.chat_id, text, parse_mode=ParseMode.HTML,
-                                       reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+                                       reply_markup=await self.question_buttons(target,
+                                                                                questions),
                                        **target.send_options())
 
     async def _library_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE,

@@ -24,9 +24,10 @@ from quotebot.render import (
     fit_text,
     telegram_length,
 )
-from quotebot.suggest import suggest_questions
+from quotebot.suggest import examples_for
 
 from .addressing import needs_address
+from .libraries import chat_library
 
 if TYPE_CHECKING:
     # The engine's modules load NLTK, SciPy and more, which take seconds: a start that
@@ -64,15 +65,21 @@ class Texts:
     about: str
     help: str
     empty: str
+    #: True when these are about a chat's own articles, not the corpus the bot serves.
+    yours: bool = False
 
     @classmethod
-    def of(cls, engine: QuoteEngine, libraries: bool = False) -> Texts:
+    def of(cls, engine: QuoteEngine, libraries: bool = False, yours: bool = False) -> Texts:
         from quotebot.question import MAX_QUESTION_CHARS
 
-        suggestions = tuple(suggest_questions(engine, n=4))
+        suggestions = tuple(examples_for(engine, 4))
         docs = engine.documents
-        about = (f"“{fit_text(docs[0].title, 120)}”" if len(docs) == 1
-                 else f"the {len(docs):,} documents I read")
+        if yours:
+            about = (f"your article “{fit_text(docs[0].title, 120)}”" if len(docs) == 1
+                     else f"your {len(docs):,} articles")
+        else:
+            about = (f"“{fit_text(docs[0].title, 120)}”" if len(docs) == 1
+                     else f"the {len(docs):,} documents I read")
         example = (f", e.g. <i>{fit_text(suggestions[0], 200)}</i>" if suggestions else "")
         help_text = (
             f"Ask me anything about {about} and I answer by quoting it, with where each "
@@ -89,7 +96,7 @@ class Texts:
         )
         empty = ("Send me a question, e.g. “" + suggestions[0] + "”"
                  if suggestions else "Send me a question about what I read.")
-        return cls(engine, suggestions, about, help_text, empty)
+        return cls(engine, suggestions, about, help_text, empty, yours)
 
     def example(self, index: int, check: str) -> str | None:
         """The example question a button points to, if it is still in the list."""
@@ -116,26 +123,56 @@ class MenuHandlers(BotBase):
             self._texts = await self.answerer.run(Texts.of, engine, self.shelf is not None)
         return self._texts
 
+    async def chat_texts(self, chat_id: int) -> Texts:
+        """The texts about the articles chat ``chat_id`` added, which it is answered from
+        first, or about the corpus when it added none."""
+        shelf = self.shelf
+        if shelf is not None:
+            name = chat_library(chat_id)
+
+            def made() -> Texts | None:
+                engine = shelf.engine(name)
+                return None if engine is None else Texts.of(engine, True, yours=True)
+
+            texts = await self.answerer.run(made)
+            if texts is not None:
+                return texts
+        return await self.texts()
+
+    async def example_markup(self, texts: Texts, target: Target
+                             ) -> InlineKeyboardMarkup | None:
+        """Buttons asking the example questions of ``texts``: the corpus's by their place
+        in its list, a chat's own articles' kept in the store like an added article's."""
+        if texts.yours:
+            return await self.question_buttons(target, list(texts.suggestions))
+        return texts.example_buttons()
+
     @one_at_a_time
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("start")
         message = update.effective_message
         if message is None:
             return
-        texts = await self.texts()
+        target = Target.of(message)
+        texts = await self.chat_texts(message.chat.id)
         text = f"Hello! I answer questions about {texts.about} by quoting it.\n"
-        text += "Try one of these, or type your own:" if texts.suggestions else \
-            "Type a question; /sources lists what I read."
+        if texts.yours:
+            text += "Try one of these, or type your own; /library lists your articles:" \
+                if texts.suggestions else "Type a question; /library lists your articles."
+        else:
+            text += "Try one of these, or type your own:" if texts.suggestions else \
+                "Type a question; /sources lists what I read."
         await context.bot.send_message(message.chat.id, text, parse_mode=ParseMode.HTML,
-                                       reply_markup=texts.example_buttons(),
-                                       **Target.of(message).send_options())
+                                       reply_markup=await self.example_markup(texts, target),
+                                       **target.send_options())
 
     @one_at_a_time
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._count("help")
         message = update.effective_message
         if message is not None:
-            await context.bot.send_message(message.chat.id, (await self.texts()).help,
+            await context.bot.send_message(message.chat.id,
+                                           (await self.chat_texts(message.chat.id)).help,
                                            parse_mode=ParseMode.HTML,
                                            **Target.of(message).send_options())
 

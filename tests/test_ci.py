@@ -78,6 +78,20 @@ def test_redis_tests_fail_in_ci_when_redis_server_is_not_installed(tmp_path: Pat
     assert "passed" not in output and "skipped" not in output
 
 
+def test_shard_tests_fail_in_ci_when_xapian_tcpsrv_is_not_installed(tmp_path: Path) -> None:
+    """Catches: the sharded-index tests skipping in CI when xapian-tcpsrv is missing, which
+    would let CI pass without ever answering from shards."""
+    bin_dir = tmp_path / "bin"  # a PATH with Python and nothing else: no xapian-tcpsrv
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    env = {**without_ci(), "PATH": str(bin_dir), "CI": "true"}
+    result = run_pytest("tests/test_xapian_shards.py", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "needs xapian-tcpsrv, which is missing here (apt-get install xapian-tools" in output
+    assert "passed" not in output and "skipped" not in output
+
+
 def fake_program(path: Path, script: str) -> None:
     path.write_text("#!/bin/sh\n" + script, encoding="utf-8")
     path.chmod(0o755)
@@ -107,6 +121,7 @@ def test_ci_installs_each_system_package_on_its_own_and_goes_on_after_a_failure(
         "install -y -qq chromium",
         "install -y -qq systemd",
         "install -y -qq caddy",
+        "install -y -qq xapian-tools",
     ]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: could not install chromium; the tests that need chromium "

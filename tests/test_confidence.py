@@ -38,7 +38,7 @@ def features_of(question: str, sentence: str, answer: str, rule: str = "number",
                                           if t.norm in words and not t.is_stop)}
     at = sentence.index(answer)
     x = evidence(q, kind_asked, sentence, tokens, matched, (at, at + len(answer)), rule,
-                 literal=1.0, margin=0.5, agreement=False, similarity=None,
+                 literal=1.0, margin=0.5, agreement=False, similarity=None, span_meaning=None,
                  rarity=lambda token: 0.5)
     return dict(zip(FEATURES, x.tolist(), strict=True))
 
@@ -134,3 +134,20 @@ def test_below_the_threshold_only_the_quotes_answer(article: QuoteEngine) -> Non
     answer = engine.answer_question("how many stabbings?")
     assert answer.answered and answer.short is None
     assert "72 fatal stabbings" in answer.quotes[0].text
+
+
+def test_how_much_of_its_sentence_an_answer_carries_is_weighed_with_vectors(tmp_path: Path) -> None:
+    text = ("Sky launched its digital service in 1998 from the Astra 2A satellite.\n"
+            "The old analogue service was broadcast from another orbital position.\n")
+    path = tmp_path / "sky.txt"
+    path.write_text(text)
+    engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="on")
+    answer = engine._answer("When did Sky launch its digital service?", 3, 0, None,
+                            gate=False)
+    assert answer.short is not None and answer.short.text == "1998"
+    meaning = dict(zip(FEATURES, answer.short.evidence, strict=True))
+    assert meaning["has_vectors"] == 1.0 and 0.0 < meaning["span_meaning"] < 1.0
+    words_alone = QuoteEngine(engine.index)._answer(
+        "When did Sky launch its digital service?", 3, 0, None, gate=False)
+    assert words_alone.short is not None
+    assert dict(zip(FEATURES, words_alone.short.evidence, strict=True))["span_meaning"] == 0.0

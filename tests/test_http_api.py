@@ -314,3 +314,57 @@ def test_an_invalid_forwarded_allow_ips_is_one_clear_error_at_start(value: str) 
     assert len(lines) == 1, result.stderr
     assert "--forwarded-allow-ips" in lines[0] and "127.0.0.1" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+SEAL_PAGE = """---
+title: Harbour seal
+url: https://example.org/wiki/Harbour_seal
+---
+# Harbour seal
+
+The harbour seal lives along the coasts of the northern seas.
+
+## Population
+
+### Alaska
+
+Surveys in 2018 counted 205,000 harbour seals along the coast of Alaska.
+"""
+
+
+async def test_a_quote_names_its_section_and_the_page_its_document_came_from(
+        aiohttp_client: MakeClient, tmp_path: Any) -> None:
+    (tmp_path / "harbour-seal.md").write_text(SEAL_PAGE, encoding="utf-8")
+    (tmp_path / "note.txt").write_text("The ferry to Kelsey Bay sails at noon.\n",
+                                       encoding="utf-8")
+    client = await aiohttp_client(create_app(BotConfig(corpus=str(tmp_path), semantic="off",
+                                                       rate_limit_ip=0)))
+    _, data = await ask(client, {"question": "How many seals did the 2018 surveys count?"})
+    quote = data["quotes"][0]
+    assert quote["text"].startswith("Surveys in 2018 counted 205,000")
+    assert quote["section"] == ["Population", "Alaska"]
+    assert quote["url"] == "https://example.org/wiki/Harbour_seal"
+    _, data = await ask(client, {"question": "When does the ferry sail?"})
+    assert data["quotes"][0]["doc"] == "note"
+    assert "section" not in data["quotes"][0] and "url" not in data["quotes"][0]
+    docs = await (await client.get("/v1/docs")).json()
+    assert sorted(docs["documents"], key=lambda d: d["doc"]) == [
+        {"doc": "harbour-seal", "title": "Harbour seal",
+         "url": "https://example.org/wiki/Harbour_seal", "sentences": 5},
+        {"doc": "note", "title": docs["documents"][1]["title"], "sentences": 1}]
+    shown = await (await client.get("/v1/docs/harbour-seal")).json()
+    assert shown["url"] == "https://example.org/wiki/Harbour_seal"
+    assert shown["text"][quote["start"]:quote["end"]] == quote["text"]
+    page = await (await client.get("/docs/harbour-seal")).text()
+    assert ('<a href="https://example.org/wiki/Harbour_seal" rel="noopener noreferrer">open '
+            'the original</a>') in page
+    assert "open the original" not in await (await client.get("/docs/note")).text()
+    assert '<a href="/v1/docs/harbour-seal/text">download the text</a>' in page
+    download = await client.get("/v1/docs/harbour-seal/text")
+    assert download.status == 200 and download.content_type == "text/plain"
+    assert download.headers["Content-Disposition"].startswith(
+        'attachment; filename="harbour-seal.txt"')
+    text = (await download.read()).decode("utf-8")
+    assert text == shown["text"] and text[quote["start"]:quote["end"]] == quote["text"]
+    missing = await client.get("/v1/docs/nope/text")
+    assert missing.status == 404 and (await missing.json())["error"]["code"] == "unknown_document"

@@ -585,10 +585,11 @@ def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
 
 def test_a_citation_names_the_section_a_quote_is_in() -> None:
     from quotebot.render import section_citation
+    from quotebot.sentences import paragraph_section
 
     doc = load_source(PAGES / "harbour-seal.html")[0]
     lines = doc.text.splitlines()
     alaska = lines.index("Region: Alaska; Estimate: 205,000; Year of count: 2018") + 1
-    assert section_citation(doc.title, doc.text, alaska) == (
+    assert section_citation(doc.title, paragraph_section(doc.text, alaska), alaska) == (
         f"Harbour seal › Population ¶ {alaska}")
-    assert section_citation(doc.title, doc.text, 2) == "Harbour seal ¶ 2"
+    assert section_citation(doc.title, paragraph_section(doc.text, 2), 2) == "Harbour seal ¶ 2"

@@ -105,7 +105,7 @@ class TestOnePollingBot:
                                         text=True, timeout=60, check=True).stdout)
         for quote in cli["quotes"]:
             assert quote["text"] in plain(reply["text"])
-        assert "[met-police-nypd-visit ¶9 s15]" in plain(reply["text"])
+        assert "Met police nypd visit ¶ 9" in plain(reply["text"])
         buttons = reply["reply_markup"]["inline_keyboard"]
         assert re.fullmatch(r"more:[A-Za-z0-9_-]{8}", buttons[0][0]["callback_data"])
         assert api.rejected == []

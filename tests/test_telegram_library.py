@@ -86,7 +86,8 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     answer = reply_after(api, 31, api.callback_update(31, buttons[0]["callback_data"],
                                                       message_id=ack["message_id"]))
     assert plain(answer["text"]).startswith(buttons[0]["text"])
-    assert "[sea-wall" in plain(answer["text"])
+    # Its citation names the article and links to the page it came from.
+    assert f'<i><a href="{site.url("/news/sea-wall")}">{TITLE} ¶ ' in answer["text"]
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
     assert answer["text"].startswith("<b>Tom Okafor</b>")
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
@@ -95,9 +96,9 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     continued = reply_after(api, 31, api.callback_update(31, more,
                                                          message_id=answer["message_id"]))
     # More gives the article's next passages, not the first ones again.
-    assert continued["text"].count("[sea-wall") == 3
-    assert set(re.findall(r"¶\d+ s\d+", plain(continued["text"]))).isdisjoint(
-        re.findall(r"¶\d+ s\d+", plain(answer["text"])))
+    assert continued["text"].count(f'<a href="{site.url("/news/sea-wall")}">') == 3
+    assert set(re.findall(r"<blockquote>(.*?)</blockquote>", continued["text"])).isdisjoint(
+        re.findall(r"<blockquote>(.*?)</blockquote>", answer["text"]))
     # What the article does not say comes from the server's own article.
     corpus = reply_after(api, 31, api.message_update(31, "how many stabbings?"))
     assert corpus["text"].startswith("<b>72</b>")
@@ -134,6 +135,30 @@ def test_documents_are_downloaded_from_the_bot_api_and_added(
     assert refused["text"].startswith("Sorry — ") and "OCR" in refused["text"]
     assert [api.files[d["file_id"]][0] in api.downloads for d in (word, huge, scan)] == [
         False, False, True]
+
+
+def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_answer(
+        bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
+    api, _ = bot
+    chat = 38
+    before = reply_after(api, chat, api.message_update(chat, "/start"))
+    corpus_questions = [row[0]["text"] for row in before["reply_markup"]["inline_keyboard"]]
+    reply_after(api, chat, api.message_update(chat, site.url("/news/sea-wall")))
+    start = reply_after(api, chat, api.message_update(chat, "/start"))
+    assert plain(start["text"]).startswith(f"Hello! I answer questions about your article "
+                                           f"“{TITLE}”")
+    buttons = [row[0] for row in start["reply_markup"]["inline_keyboard"]]
+    assert len(buttons) >= 2
+    assert not {b["text"] for b in buttons} & set(corpus_questions)
+    assert all(re.fullmatch(r"lq:[A-Za-z0-9_-]{8}", b["callback_data"]) for b in buttons)
+    for button in buttons:  # each is answered by quoting the chat's article
+        answer = reply_after(api, chat, api.callback_update(chat, button["callback_data"],
+                                                            message_id=start["message_id"]))
+        assert plain(answer["text"]).startswith(button["text"])
+        assert f'<a href="{site.url("/news/sea-wall")}">{TITLE}' in answer["text"]
+    help_ = plain(reply_after(api, chat, api.message_update(chat, "/help"))["text"])
+    assert f"your article “{TITLE}”" in help_ and buttons[0]["text"] in help_
+    assert "stabbings" not in help_ + plain(start["text"])
 
 
 def test_library_lists_forget_removes_and_the_limit_is_polite(

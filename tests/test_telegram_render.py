@@ -51,8 +51,29 @@ def test_a_quote_full_of_markup_characters_is_shortened_never_empty() -> None:
     assert len(messages) == 1
     body = shown(messages[0])
     assert body.startswith("42\n\nThe answer is 42 &")
-    assert body.rstrip().endswith(f"[doc ¶1 s1] chars 500–{500 + len(text)}, shortened")
+    assert body.rstrip().endswith(f"Doc ¶ 1 chars 500–{500 + len(text)}, shortened")
     assert "…" in body
+
+
+def test_a_citation_names_the_section_and_links_to_where_the_document_came_from() -> None:
+    from dataclasses import replace
+
+    text = "The harbour seal numbers 205,000 in Alaska."
+    cited = replace(quote(text), title="Harbour seal & <friends>",
+                    section=("Population", "By region"), paragraph=7,
+                    url='https://example.org/seal?a=1&b="2"')
+    message = render_telegram(Answer("how many seals?", True, (cited,)))[0]
+    assert_sendable([message])
+    assert shown(message).rstrip().endswith("Harbour seal & <friends> › Population › By region ¶ 7")
+    assert '<a href="https://example.org/seal?a=1&amp;b=&quot;2&quot;">' in message
+    # No link but to a web page; a long title and headings are shortened at a word.
+    odd = replace(cited, url="javascript:alert(1)", title="Seals " * 40,
+                  section=("Sections " * 20,))
+    message = render_telegram(Answer("how many seals?", True, (odd,)))[0]
+    assert "<a " not in message
+    cite = shown(message).rstrip().rsplit("\n", 1)[-1]
+    assert cite.startswith("Seals Seals") and "… › Sections" in cite and cite.endswith("… ¶ 7")
+    assert len(cite) < 140
 
 
 def test_the_shortened_quote_keeps_the_short_answer_in_view() -> None:
@@ -71,7 +92,7 @@ def test_one_answer_is_at_most_three_messages_however_many_long_quotes() -> None
     quotes = tuple(quote("Ferries & boats <sail> " * 400, n) for n in range(1, 51))
     messages = render_telegram(Answer("q", True, quotes))
     assert_sendable(messages)
-    assert all(f"s{n}] chars" in "".join(messages) for n in (1, 2, 3))
+    assert "".join(messages).count("Doc ¶ 1 chars 100–") >= 3
 
 
 def test_wide_characters_count_as_telegram_counts_them() -> None:

@@ -546,7 +546,7 @@ def group_scores(
     With one plain term per group this is exactly :meth:`BM25Matrix.scores`.
     Only sentences with a positive score are returned, in ascending id order.
     """
-    terms = _terms(matrix, _plain(groups))
+    terms = _terms(matrix, plain_groups(groups))
     if not terms:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     columns = _weighted(matrix, terms, _decode_terms(matrix, [t for g in terms for t, _ in g]))
@@ -563,8 +563,10 @@ def group_scores(
     return _sparse_scores(columns)
 
 
-def _plain(groups: Sequence[Sequence[tuple[int, float]]]
-           ) -> Sequence[Sequence[tuple[int, float]]]:
+def plain_groups(groups: Sequence[Sequence[tuple[int, float]]]
+                 ) -> Sequence[Sequence[tuple[int, float]]]:
+    """``groups`` as scored: when every group is one term, a term repeated across groups
+    counts once, with its last weight (as in a query mapping)."""
     if all(len(g) == 1 for g in groups):
         # Plain terms: a term repeated across groups counts once (as in a query mapping).
         return [[(t, w)] for t, w in {t: w for g in groups for t, w in g}.items()]
@@ -610,7 +612,7 @@ def scores_of(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]],
     terms is), from the blocks that may hold them: the cost follows ``len(ids)``, not the
     postings' length."""
     wanted = np.asarray(ids, dtype=np.int64)
-    terms = _terms(matrix, _plain(groups))
+    terms = _terms(matrix, plain_groups(groups))
     if not terms or not wanted.size:
         return np.zeros(wanted.shape[0], dtype=np.float32)
     found = _blocks_around(matrix, list(dict.fromkeys(t for g in terms for t, _ in g)),
@@ -664,7 +666,7 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     most the other groups could add, stays below that ``k``-th score. The result is the
     same, ties included.
     """
-    groups = _plain(groups)
+    groups = plain_groups(groups)
     bounds: list[float] = []
     terms = _terms(matrix, groups, bounds)
     if k <= 0 or not terms:

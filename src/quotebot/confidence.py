@@ -55,6 +55,10 @@ FEATURES = (
     # The closest cosine of the question to the passage (0 without vectors), and whether
     # there were vectors at all.
     "similarity", "has_vectors",
+    # The cosine of the answer alone to its sentence (0 without vectors): a fragment of a
+    # phrase ("The old", "TV") carries little of what the sentence says, a whole answer
+    # much.
+    "span_meaning",
     # The answer's first word is a number; is capitalised (not opening the sentence).
     "starts_number", "starts_capital",
     # Share of the answer's words the question itself has (or abbreviates: "UMC" for
@@ -69,7 +73,8 @@ FEATURES = (
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
-_RULE_AT = {name: FEATURES.index(f"rule_{name}") for name in RULE_NAMES}
+_AT = {name: n for n, name in enumerate(FEATURES)}
+_RULE_AT = {name: _AT[f"rule_{name}"] for name in RULE_NAMES}
 
 _CLAUSE_MARK = re.compile(r"[,;:.!?()]|\s[-–—]\s")
 _NORM = re.compile(r"\W+")
@@ -99,57 +104,61 @@ class Gate:
 def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequence[Token],
              matched: Mapping[int, int], span: tuple[int, int], rule: str, *,
              literal: float, margin: float, agreement: bool, similarity: float | None,
-             rarity: Callable[[Token], float | None]) -> FloatArray:
+             span_meaning: float | None, rarity: Callable[[Token], float | None]
+             ) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
     ``kind_asked`` is "number", "time" or None (see :func:`quotebot.extract.needs`);
-    ``rule`` the extraction rule that found the answer."""
+    ``rule`` the extraction rule that found the answer; ``span_meaning`` the cosine of the
+    answer's text to its sentence (None without vectors)."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
     x = np.zeros(len(FEATURES), dtype=np.float64)
-    x[0] = 1.0
-    x[1] = kind_asked == "number"
-    x[2] = kind_asked == "time"
-    x[3] = kind is Kind.WHO and kind_asked is None
-    x[4] = kind is Kind.WHERE
-    x[5] = kind in (Kind.WHY, Kind.HOW) and kind_asked is None
-    x[6] = literal
+    x[_AT["bias"]] = 1.0
+    x[_AT["asks_number"]] = kind_asked == "number"
+    x[_AT["asks_time"]] = kind_asked == "time"
+    x[_AT["asks_person"]] = kind is Kind.WHO and kind_asked is None
+    x[_AT["asks_place"]] = kind is Kind.WHERE
+    x[_AT["asks_clause"]] = kind in (Kind.WHY, Kind.HOW) and kind_asked is None
+    x[_AT["literal"]] = literal
     outside = [m for m in matched if m not in inside]
     if inside and outside:
         lo, hi = inside[0], inside[-1]
         nearest = min(lo - m if m < lo else m - hi for m in outside)
     else:
         nearest = 50
-    x[7] = math.log1p(max(nearest, 0))
-    x[8] = (sum(1 for i in inside if i in matched) / len(inside)) if inside else 1.0
-    x[9] = math.log1p(len(inside))
-    x[10] = math.log1p(_rivals(tokens, inside, matched))
+    x[_AT["distance"]] = math.log1p(max(nearest, 0))
+    x[_AT["overlap"]] = (sum(1 for i in inside if i in matched) / len(inside)
+                         if inside else 1.0)
+    x[_AT["length"]] = math.log1p(len(inside))
+    x[_AT["rivals"]] = math.log1p(_rivals(tokens, inside, matched))
     clause = _clause(text, a, b)
     concepts = set(matched.values())
     in_clause = {c for m, c in matched.items() if clause[0] <= tokens[m].start < clause[1]}
-    x[11] = len(in_clause) / len(concepts) if concepts else 0.0
-    x[12] = margin
-    x[13] = float(agreement)
-    x[14] = similarity if similarity is not None else 0.0
-    x[15] = similarity is not None
+    x[_AT["clause_share"]] = len(in_clause) / len(concepts) if concepts else 0.0
+    x[_AT["margin"]] = margin
+    x[_AT["agreement"]] = float(agreement)
+    x[_AT["similarity"]] = similarity if similarity is not None else 0.0
+    x[_AT["has_vectors"]] = similarity is not None
+    x[_AT["span_meaning"]] = span_meaning if span_meaning is not None else 0.0
     if inside:
         first = tokens[inside[0]].surface
-        x[16] = first[:1].isdigit()
-        x[17] = first[:1].isupper() and inside[0] > 0
+        x[_AT["starts_number"]] = first[:1].isdigit()
+        x[_AT["starts_capital"]] = first[:1].isupper() and inside[0] > 0
     words = [tokens[i] for i in inside if not tokens[i].is_stop] or [tokens[i] for i in inside]
     if words:
-        x[18] = sum(1 for t in words if _in_question(t, question)) / len(words)
+        x[_AT["in_question"]] = sum(1 for t in words if _in_question(t, question)) / len(words)
         if len(words) > 1 and "".join(t.norm[:1] for t in words) in _question_words(question):
-            x[18] = 1.0
+            x[_AT["in_question"]] = 1.0
         rare = [r for r in (rarity(t) for t in words) if r is not None]
-        x[19] = sum(rare) / len(rare) if rare else 1.0
+        x[_AT["rarity"]] = sum(rare) / len(rare) if rare else 1.0
     counted = _counted(question) if kind_asked == "number" else None
     if counted and inside:
         noun = set(analyse_terms(counted))
-        x[20] = 1.0 if any(noun & set(t.terms) for t in tokens[inside[-1]:inside[-1] + 3]
-                           ) else -1.0
+        after = tokens[inside[-1]:inside[-1] + 3]
+        x[_AT["counts_asked"]] = 1.0 if any(noun & set(t.terms) for t in after) else -1.0
     x[_RULE_AT[rule]] = 1.0
     return x
 

@@ -98,10 +98,23 @@ def fit_gate(rows: Mapping[str, Rows]) -> FloatArray:
                        np.concatenate([r.right for r in rows.values()]))
 
 
+def auc(p: FloatArray, y: BoolArray) -> float | None:
+    """The chance that a right short answer is given a higher probability than a wrong one
+    (ties count half); None without both."""
+    n_right = int(y.sum())
+    n_wrong = len(y) - n_right
+    if not n_right or not n_wrong:
+        return None
+    higher = (p[y][:, None] > p[~y][None, :]).sum()
+    ties = (p[y][:, None] == p[~y][None, :]).sum()
+    return float((higher + ties / 2) / (n_right * n_wrong))
+
+
 def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
             ) -> dict[str, Any]:
     shown = p >= threshold
     right = int((shown & y).sum())
+    area = auc(p, y)
     return {
         "short_answers": len(y), "right_before_gate": int(y.sum()),
         "shown": int(shown.sum()), "shown_right": right,
@@ -110,6 +123,7 @@ def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
         # Of the questions the article answers, how many get a right short answer.
         "recall": round(right / answerable, 4) if answerable else None,
         "recall_before_gate": round(int(y.sum()) / answerable, 4) if answerable else None,
+        "auc": round(area, 4) if area is not None else None,
     }
 
 

@@ -55,9 +55,14 @@ class Quote:
     score: float
     #: Character spans (into ``text``) of the words that matched the question.
     highlights: tuple[tuple[int, int], ...] = ()
+    #: The headings of the section the quote is in, outermost first (``()`` outside any).
+    section: tuple[str, ...] = ()
+    #: Where the document came from, when it was added from a link.
+    url: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The quote as JSON: ``section`` and ``url`` only when the document has them."""
+        data: dict[str, Any] = {
             "text": self.text,
             "doc": self.doc,
             "title": self.title,
@@ -67,6 +72,11 @@ class Quote:
             "end": self.end,
             "score": round(self.score, 4),
         }
+        if self.section:
+            data["section"] = list(self.section)
+        if self.url:
+            data["url"] = self.url
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,17 @@ from collections.abc import Mapping, Sequence
 
 from quotebot.analysis import Token
 from quotebot.models import Quote, ShortAnswer
+from quotebot.sentences import paragraph_section
 from quotebot.store.model import SentenceIndex
 
 
 def make_quote(index: SentenceIndex, sid: int, score: float, tokens: Sequence[Token],
                matched: Mapping[int, int]) -> Quote:
-    """Sentence ``sid`` as a quote, its matched words as highlights."""
+    """Sentence ``sid`` as a quote, its matched words as highlights, with the section it is
+    in and its document's source."""
     sentence = index.sentence(sid)
-    info = index.docs[int(index.doc_idx[sid])]
+    position = int(index.doc_idx[sid])
+    info = index.docs[position]
     highlights = tuple((tokens[i].start, tokens[i].end) for i in sorted(matched)
                        if i < len(tokens))
     return Quote(
@@ -25,6 +28,7 @@ def make_quote(index: SentenceIndex, sid: int, score: float, tokens: Sequence[To
         paragraph=sentence.paragraph, sentence=sentence.sentence,
         start=sentence.start, end=sentence.end, score=round(float(score), 4),
         highlights=highlights,
+        section=paragraph_section(index.texts(position), sentence.paragraph), url=info.url,
     )
 
 

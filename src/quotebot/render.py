@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from quotebot.models import Answer, Quote
 
@@ -28,15 +28,11 @@ def citation(quote: Quote) -> str:
     return f"[{quote.doc} ¶{quote.paragraph} s{quote.sentence}]"
 
 
-def section_citation(title: str, document_text: str, paragraph: int) -> str:
+def section_citation(title: str, section: Sequence[str], paragraph: int) -> str:
     """Where a paragraph is, for people: ``Title › Section › Subsection ¶ N`` (``Title ¶ N``
-    outside any section), from the document's headings (see
-    :func:`quotebot.sentences.paragraph_sections`)."""
-    from quotebot.sentences import paragraph_sections
-
-    sections = paragraph_sections(document_text)
-    path = sections[paragraph - 1] if 0 < paragraph <= len(sections) else ()
-    return " › ".join((title, *path)) + f" ¶ {paragraph}"
+    outside any section); ``section`` is a quote's (see
+    :func:`quotebot.sentences.paragraph_section`)."""
+    return " › ".join((title, *section)) + f" ¶ {paragraph}"
 
 
 def mark(text: str, spans: Iterable[tuple[int, int]], wrap: Callable[[str], str]) -> str:
@@ -137,6 +133,44 @@ def _bold(text: str, color: bool) -> str:
 
 def _dim(text: str, color: bool) -> str:
     return f"{_DIM}{text}{_RESET}" if color else text
+
+
+# -- Markdown (a conversation saved to a file) ----------------------------------------------
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#|")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` shown as itself in Markdown (no emphasis, links, headings or HTML), on one
+    line."""
+    shown = " ".join(display_text(text).split())
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in shown)
+
+
+def render_markdown(turns: Sequence[Answer], title: str = "quotebot conversation") -> str:
+    """A conversation as Markdown: each question, its short answer and its quotes, each
+    quote with its citation (title, section, paragraph, linking to the document's page when
+    it came from one) and where it is in the document (id and character offsets)."""
+    lines = [f"# {markdown_escape(title)}", ""]
+    for answer in turns:
+        lines += [f"## {markdown_escape(answer.question)}", ""]
+        if answer.resolved_question and not answer.continued:
+            lines += [f"*Understood as: {markdown_escape(answer.resolved_question)}*", ""]
+        if not answer.answered:
+            reason = f" {markdown_escape(answer.reason)}" if answer.reason else ""
+            lines += [f"*{NOT_ANSWERED}*{reason}", ""]
+            continue
+        if answer.short is not None:
+            lines += [f"**{markdown_escape(answer.short.text)}**", ""]
+        for quote in answer.quotes:
+            label = markdown_escape(section_citation(quote.title, quote.section,
+                                                     quote.paragraph))
+            if quote.url.startswith(("https://", "http://")):
+                label = f"[{label}](<{quote.url.replace('>', '%3E').replace(' ', '%20')}>)"
+            lines += [f"> {markdown_escape(quote.text)}", ">",
+                      f"> — {label} · {markdown_escape(quote.doc)}, characters "
+                      f"{quote.start}–{quote.end}", ""]
+    return "\n".join(lines)
 
 
 # -- Telegram ---------------------------------------------------------------------------
@@ -289,10 +323,10 @@ def _answer_position(answer: Answer, quote: Quote) -> int:
 def _telegram_quote(quote: Quote, budget: int, center: int) -> str:
     """The quote's block, at most ``budget`` units long with its citation."""
     text = quote.text
-    cite = citation(quote)
+    cite = _telegram_citation(quote)
     body = _underline(text, quote.highlights, 0, len(text))
     if telegram_length(body) + _wrapping(cite) > budget:
-        cite += f" chars {quote.start}–{quote.end}, shortened"
+        cite = _telegram_citation(quote, f" chars {quote.start}–{quote.end}, shortened")
         limit = max(budget - _wrapping(cite), 1)
         room = limit
         while True:
@@ -303,11 +337,35 @@ def _telegram_quote(quote: Quote, budget: int, center: int) -> str:
             if over <= 0 or room <= 1:
                 break
             room = max(1, room - over)
-    return f"<blockquote>{body}</blockquote>\n<i>{telegram_escape(cite)}</i>"
+    return f"<blockquote>{body}</blockquote>\n<i>{cite}</i>"
+
+
+#: Characters a document's title takes at most in a Telegram citation (a heading: half).
+_CITED_TITLE = 80
+
+
+def _telegram_citation(quote: Quote, note: str = "") -> str:
+    """The quote's citation as Telegram HTML: its title, section and paragraph, linking to
+    the page it came from when it came from a link."""
+    label = section_citation(_shortened(quote.title, _CITED_TITLE),
+                             [_shortened(heading, _CITED_TITLE // 2)
+                              for heading in quote.section[-2:]], quote.paragraph)
+    cite = telegram_escape(label)
+    if quote.url.startswith(("https://", "http://")):
+        cite = f'<a href="{telegram_escape(quote.url).replace(chr(34), "&quot;")}">{cite}</a>'
+    return cite + telegram_escape(note)
+
+
+def _shortened(text: str, most: int) -> str:
+    """``text`` cut at a word with "…" when it is longer than ``most`` characters."""
+    if len(text) <= most:
+        return text
+    cut = text.rfind(" ", 0, most)
+    return text[:cut if cut > most // 2 else most - 1].rstrip() + ELLIPSIS
 
 
 def _wrapping(cite: str) -> int:
-    return telegram_length(f"<blockquote></blockquote>\n<i>{telegram_escape(cite)}</i>")
+    return telegram_length(f"<blockquote></blockquote>\n<i>{cite}</i>")
 
 
 def _underline(text: str, spans: Iterable[tuple[int, int]], start: int, end: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
@@ -92,6 +92,21 @@ def paragraph_sections(text: str) -> list[tuple[str, ...]]:
                 path.append((level, text[start:end]))
         sections.append(tuple(title for _, title in path))
     return sections
+
+
+def paragraph_section(text: str, paragraph: int) -> tuple[str, ...]:
+    """The section paragraph ``paragraph`` (1-based) of ``text`` is in, as
+    :func:`paragraph_sections` gives it (``()`` outside any section)."""
+    if "#" not in text:  # no headings: no sections (most plain texts)
+        return ()
+    sections = _sections_of(text)
+    return sections[paragraph - 1] if 0 < paragraph <= len(sections) else ()
+
+
+@lru_cache(maxsize=16)
+def _sections_of(text: str) -> tuple[tuple[str, ...], ...]:
+    # Quotes of one answer come mostly from the same few documents.
+    return tuple(paragraph_sections(text))
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:

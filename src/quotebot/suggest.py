@@ -10,6 +10,8 @@ sentences is read and asked about, so this stays fast on any corpus.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -93,6 +95,31 @@ def suggest_questions(engine: QuoteEngine, doc: str | None = None, n: int = 3) -
         if _answers_with(engine, question, sentence):
             kept.append(question)
     return kept
+
+
+_MADE: weakref.WeakKeyDictionary[QuoteEngine, dict[int, list[str]]] = \
+    weakref.WeakKeyDictionary()
+_MADE_LOCK = threading.Lock()
+
+
+def examples_for(engine: QuoteEngine, n: int = 3) -> list[str]:
+    """:func:`suggest_questions` over the whole of ``engine``, made once per engine (a
+    library's changed index is a new engine): front ends ask for them on every greeting."""
+    with _MADE_LOCK:
+        made = _MADE.get(engine, {}).get(n)
+    if made is None:
+        made = suggest_questions(engine, n=n)
+        with _MADE_LOCK:
+            _MADE.setdefault(engine, {})[n] = made
+    return list(made)
+
+
+def with_examples(message: str, examples: list[str]) -> str:
+    """``message`` followed by example questions, as an error or a greeting offers them."""
+    if not examples:
+        return message
+    quoted = " or ".join(f"“{q}”" for q in examples[:2])
+    return f"{message} For example: {quoted}"
 
 
 def _is_heading(engine: QuoteEngine, sentence: Sentence) -> bool:

@@ -31,6 +31,7 @@ from quotebot.ingest.fetch import (
     FetchedPage,
     FetchError,
     FetchPolicy,
+    check_link,
     fetch_url,
     fetch_url_async,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "FetchError",
     "FetchPolicy",
     "FetchedPage",
+    "check_link",
     "document_from_page",
     "extract_bytes",
     "extract_file",

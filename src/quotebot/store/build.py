@@ -272,12 +272,13 @@ def _token_rows(ptr: IntArray, sids: IntArray) -> IntArray:
     return rows
 
 
-def merge_index(base: SentenceIndex, added: list[Document], removed: list[str]
-                ) -> SentenceIndex:
+def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
+                removed: Sequence[str] = ()) -> SentenceIndex:
     """``base`` with ``added`` documents added (or replacing those with the same id) and
     ``removed`` ones dropped. Only the added documents are split and analysed; the
     others keep their sentences, tokens and term counts, and BM25 weights are
     recomputed from those."""
+    added, removed = list(added), list(removed)
     drop = set(removed) | {d.id for d in added}
     for doc_id in set(removed):
         base.doc_position(doc_id)  # raises UnknownDocument

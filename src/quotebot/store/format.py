@@ -46,8 +46,11 @@ _TABLES = ("vocab", "forms", "words")
 
 
 def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
-    """Write ``index`` as a new generation in ``directory`` and make it current."""
-    return IndexFolder(directory).write_generation(lambda out: _write_files(index, out))
+    """Write ``index`` as a new generation in ``directory`` and make it current; returns
+    its path, and ``index.generation`` is its name."""
+    gen = IndexFolder(directory).write_generation(lambda out: _write_files(index, out))
+    index.generation = gen.name
+    return gen
 
 
 def _write_files(index: SentenceIndex, out: Path) -> None:
