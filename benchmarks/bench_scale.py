@@ -309,7 +309,7 @@ INDEX_PARTS = {
     "text": ("texts.bin", "text_offsets"),
     "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
                        "docs.json", "manifest.json"),
-    "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf8", "tf16",
+    "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf4", "tf16",
                           "term_max"),
     "paragraph postings": ("para_",),
     "vocabulary": ("vocab",),

@@ -3,13 +3,13 @@ sentence id and largest weight of each block of :data:`BLOCK` postings.
 
 A term whose every block of ids spans fewer than 65,536 sentences (a common word's,
 whose ids lie close together) keeps each id as two bytes, its distance from its block's
-first id; any other term keeps four-byte ids. Term frequencies take one byte each (two
-where one is past 255), and none at all for a term that is never repeated in a
-sentence, as most are not. A term's values lie side by side in their stream, so reading
-a whole term is a slice and an addition, and reading some of its blocks (a lookup: the
-binary search over the blocks' first ids finds the block that may hold a sentence) is a
-gather of one row per block. The blocks' largest weights let top-k retrieval leave
-blocks unread.
+first id; any other term keeps four-byte ids. Term frequencies take half a byte each
+(two bytes for a term repeated more than 16 times somewhere), and none at all for a
+term that is never repeated in a sentence, as most are not. A term's values lie side by
+side in their stream, so reading a whole term is a slice and an addition, and reading
+some of its blocks (a lookup: the binary search over the blocks' first ids finds the
+block that may hold a sentence) is a gather of one row per block. The blocks' largest
+weights let top-k retrieval leave blocks unread.
 
 Weights are not stored: a posting's weight is computed from its term frequency, its
 sentence's length and the term's idf by the same float32 operations as when building,
@@ -49,8 +49,8 @@ class PackedPostings:
     + 1]`` its blocks, each with ``first`` (its first sentence id) and ``block_max`` (its
     largest weight). ``id_at`` is where its ids start: in ``ids16`` (distances from
     their block's first id) or, for ``~id_at`` when negative, in ``ids32``; ``tf_at``
-    where its term frequencies start: in ``tf8``, or for ``-2 - tf_at`` below -1 in
-    ``tf16``, or :data:`ALL_ONES`.
+    where its term frequencies start: in ``tf4`` (in half bytes, less one; a term's start
+    at a whole byte), or for ``-2 - tf_at`` below -1 in ``tf16``, or :data:`ALL_ONES`.
     """
 
     terms: IntArray
@@ -58,11 +58,11 @@ class PackedPostings:
     block_max: FloatArray
     ids16: npt.NDArray[np.uint16]
     ids32: npt.NDArray[np.uint32]
-    tf8: npt.NDArray[np.uint8]
+    tf4: npt.NDArray[np.uint8]
     tf16: npt.NDArray[np.uint16]
 
     #: Names of the arrays, as saved.
-    FIELDS = ("terms", "first", "block_max", "ids16", "ids32", "tf8", "tf16")
+    FIELDS = ("terms", "first", "block_max", "ids16", "ids32", "tf4", "tf16")
 
     @property
     def indptr(self) -> IntArray:
@@ -123,7 +123,13 @@ class PackedPostings:
         if tf_at == ALL_ONES:
             return ids, None
         if tf_at >= 0:
-            return ids, self.tf8[tf_at:tf_at + df].astype(np.int64)
+            pairs = self.tf4[tf_at >> 1:(tf_at >> 1) + (df + 1) // 2]
+            tf = np.empty(2 * pairs.shape[0], dtype=np.int64)
+            np.bitwise_and(pairs, 15, out=tf[0::2], casting="unsafe")
+            np.right_shift(pairs, 4, out=tf[1::2], casting="unsafe")
+            tf = tf[:df]
+            tf += 1
+            return ids, tf
         return ids, self.tf16[-2 - tf_at:-2 - tf_at + df].astype(np.int64)
 
     def blocks(self, term: int, local: IntArray) -> tuple[Int32Array, IntArray | None]:
@@ -143,9 +149,9 @@ class PackedPostings:
         tf_at = int(self.tf_at[term])
         if tf_at == ALL_ONES:
             return ids, None
-        source = self.tf8 if tf_at >= 0 else self.tf16
-        start = tf_at if tf_at >= 0 else -2 - tf_at
-        return ids, source[start + offsets][kept].astype(np.int64)
+        if tf_at >= 0:
+            return ids, _nibbles(self.tf4, (tf_at + offsets)[kept])
+        return ids, self.tf16[-2 - tf_at + offsets][kept].astype(np.int64)
 
     def decode_all(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
         """Every posting's sentence id and term frequency, term-major (as before packing),
@@ -174,8 +180,8 @@ class PackedPostings:
         ids[~narrow] = self.ids32[~term_at[~narrow] + place[~narrow]]
         tf_at = self.tf_at[term]
         freqs = np.ones(p1 - p0, dtype=np.int64)
-        byte = tf_at >= 0
-        freqs[byte] = self.tf8[tf_at[byte] + place[byte]]
+        half = tf_at >= 0
+        freqs[half] = _nibbles(self.tf4, tf_at[half] + place[half])
         two = tf_at < ALL_ONES
         freqs[two] = self.tf16[-2 - tf_at[two] + place[two]]
         return ids, freqs
@@ -212,22 +218,29 @@ class PostingsWriter:
             term_of_block = np.repeat(np.arange(n), np.diff(block_ptr))
             wide = np.bincount(term_of_block[(last - first) >= _SHORT], minlength=n) > 0
             top[df > 0] = np.maximum.reduceat(freqs, ptr[:-1][df > 0])
-        repeated = np.where(top > 255, 2, np.where(top > 1, 1, 0))
+        repeated = np.where(top > 16, 2, np.where(top > 1, 1, 0))
         sizes = self._sizes
         id_at = np.where(wide, ~(sizes["ids32"] + _pointers(np.where(wide, df, 0))[:-1]),
                          sizes["ids16"] + _pointers(np.where(wide, 0, df))[:-1])
         tf_at = np.full(n, ALL_ONES, dtype=np.int64)
         one, two = repeated == 1, repeated == 2
-        tf_at[one] = (sizes["tf8"] + _pointers(np.where(one, df, 0))[:-1])[one]
+        # Each term's half bytes start at a whole byte: an odd count is padded by one.
+        halves = np.where(one, df + (df & 1), 0)
+        tf_at[one] = (sizes["tf4"] + _pointers(halves)[:-1])[one]
         tf_at[two] = -2 - (sizes["tf16"] + _pointers(np.where(two, df, 0))[:-1])[two]
         term = np.repeat(np.arange(n), df)
         block = block_ptr[term] + (np.arange(part.shape[0]) - ptr[term]) // BLOCK
         narrow = ~wide[term]
+        nibbles = np.zeros(int(halves.sum()), dtype=np.uint8)
+        mine = one[term]
+        nibbles[(_pointers(halves)[:-1][term] + np.arange(part.shape[0]) - ptr[term])[mine]] = (
+            freqs[mine] - 1)
         for name, values in (("ids16", (part - first[block])[narrow]),
-                             ("ids32", part[~narrow]), ("tf8", freqs[one[term]]),
+                             ("ids32", part[~narrow]),
+                             ("tf4", nibbles[0::2] | (nibbles[1::2] << 4)),
                              ("tf16", freqs[two[term]])):
             parts[name].append(values.astype(_STREAMS[name]))
-            sizes[name] += values.shape[0]
+            sizes[name] += values.shape[0] * (2 if name == "tf4" else 1)
         parts["df"].append(df)
         parts["first"].append(first.astype(np.int32))
         parts["id_at"].append(id_at)
@@ -251,12 +264,21 @@ class PostingsWriter:
         terms[:-1, 3] = joined["tf_at"]
         terms[-1, 3] = ALL_ONES
         return PackedPostings(terms, joined["first"], joined["block_max"], streams["ids16"],
-                              streams["ids32"], streams["tf8"], streams["tf16"])
+                              streams["ids32"], streams["tf4"], streams["tf16"])
 
 
 #: The streams of values and their types.
-_STREAMS: dict[str, Any] = {"ids16": np.uint16, "ids32": np.uint32, "tf8": np.uint8,
+_STREAMS: dict[str, Any] = {"ids16": np.uint16, "ids32": np.uint32, "tf4": np.uint8,
                             "tf16": np.uint16}
+
+
+def _nibbles(pairs: npt.NDArray[np.uint8], at: IntArray) -> IntArray:
+    """Term frequencies kept as half bytes (less one) at half-byte places ``at``."""
+    values: IntArray = pairs[at >> 1].astype(np.int64)
+    values >>= (at & 1) * 4
+    values &= 15
+    values += 1
+    return values
 
 
 def term_chunks(ptr: IntArray) -> list[tuple[int, int]]:
