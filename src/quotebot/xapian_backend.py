@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -50,6 +51,8 @@ from quotebot.backends import Groups
 from quotebot.bm25 import idf_of, plain_groups
 from quotebot.errors import QuotebotError
 from quotebot.store.model import SentenceIndex
+
+log = logging.getLogger(__name__)
 
 #: The environment variable behind ``--search-url``.
 SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
@@ -354,7 +357,6 @@ class XapianBackend:
     def _connect(self) -> Any:
         xapian = self._xapian
         remotes = [self._open_shard(i) for i in range(len(self.shards))]
-        seen: dict[int, int] = {}
         for i, remote in enumerate(remotes):
             try:
                 meta = {key: remote.get_metadata(_META + key).decode()
@@ -380,12 +382,13 @@ class XapianBackend:
                 raise ShardUnavailable(
                     f"The shards were built as {meta['shards']} but --search-url names "
                     f"{len(self.shards)}: name every shard server, shard-0 first.")
-            seen[int(meta["shard"])] = i
-        if sorted(seen) != list(range(len(self.shards))):
-            missing = sorted(set(range(len(self.shards))) - set(seen))
-            raise ShardUnavailable(
-                f"--search-url names the same shard twice and not shard-"
-                f"{', shard-'.join(map(str, missing))}: name every shard server once.")
+            if meta["shard"] != str(i):
+                # Errors name shards by their place in --search-url: it must be their number.
+                host, port = self.shards[i]
+                raise ShardUnavailable(
+                    f"{host}:{port} serves shard-{meta['shard']} but stands in place "
+                    f"{i + 1} of --search-url: name the shard servers in order, shard-0 "
+                    f"first, each once.")
         combined = xapian.Database()
         for remote in remotes:
             combined.add_database(remote)
@@ -416,6 +419,8 @@ class XapianBackend:
                     self._db = None
                     down = self._first_down()
                     if down is None and attempt == 0:
+                        log.info("the search shards' connection failed (%s); connecting again",
+                                 _reason(exc))
                         continue
                     raise ShardUnavailable(
                         f"The search shard {down or 'servers'} stopped answering "
@@ -495,7 +500,9 @@ class XapianBackend:
         enquire.set_weighting_scheme(self._xapian.BM25Weight(self._k1, 0, 0,
                                                              self.index.matrix.b, 0))
         enquire.set_docid_order(self._xapian.Enquire.DONT_CARE)
-        mset = enquire.get_mset(0, k)
+        # Every match is counted (checkatleast): xapian-tcpsrv 1.4.22 (Debian 12's) crashes
+        # on some OR-of-MAX queries when its matcher skips postings it cannot need.
+        mset = enquire.get_mset(0, k, self._statistics(db).sentences)
         n = len(self.shards)
         docids = np.fromiter((item.docid for item in mset), dtype=np.int64, count=mset.size())
         scores = np.fromiter((item.weight for item in mset), dtype=np.float64,
