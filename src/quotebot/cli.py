@@ -539,7 +539,8 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
     folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
     its title, link, author and date, and DIR's saved index is updated, so that the next
-    `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
+    `quotebot ask … --corpus DIR` answers at once. Adding the same link, or a file of the
+    same name (edited since), again replaces it and keeps its id.
     A document's id is its file's name (report.pdf: report), or --id.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
@@ -623,10 +624,12 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
         if as_json:
             click.echo(dumps(added.to_json()))
         else:
-            again = " (replacing the earlier version)" if added.replaced else ""
+            # The same link, or a file of the same name, again: its new version replaced it.
+            verb = "Updated" if added.replaced else "Added"
+            again = " (its earlier version is replaced)" if added.replaced else ""
             origin = f" from {added.url}" if added.url else ""
-            click.echo(f"Added {added.doc}: {added.title} ({counted(added.sentences, 'sentence')}"
-                       f"{origin}){again}")
+            click.echo(f"{verb} {added.doc}: {added.title} "
+                       f"({counted(added.sentences, 'sentence')}{origin}){again}")
             if added.kept_little:
                 click.echo(f"Note: only {added.kept_words:,} of the page's {added.page_words:,} "
                            "words were kept as its article; check the text with `quotebot show "

@@ -147,11 +147,11 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
     """Every sentence's (term id, tf) pairs: ``terms[ptr[s]:ptr[s + 1]]`` and ``tf[…]``."""
     matrix = index.matrix
     term_of = np.repeat(np.arange(matrix.n_terms, dtype=np.int32), matrix.df)
-    order = np.argsort(np.asarray(matrix.indices), kind="stable")
+    sids, tf = matrix.postings_of()
+    order = np.argsort(sids, kind="stable")
     ptr = np.zeros(index.n_sentences + 1, dtype=np.int64)
-    np.cumsum(np.bincount(np.asarray(matrix.indices), minlength=index.n_sentences),
-              out=ptr[1:])
-    return ptr, term_of[order], np.asarray(matrix.tf, dtype=np.int64)[order]
+    np.cumsum(np.bincount(sids, minlength=index.n_sentences), out=ptr[1:])
+    return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
 
 
 def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
