@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 TESTS = ROOT / "tests"
 CI_SCRIPT = ROOT / ".ci" / "run"
