@@ -193,7 +193,9 @@ def fit_conversations(*, write: bool) -> None:
                                    conversations=len(cases))
         print(f"\nwrote [conversation] of {WEIGHTS.relative_to(HERE.parent)}: "
               f"context_weight={weights.context_weight:g}, "
-              f"prior_weight={weights.prior_weight:g}, prior_far={weights.prior_far:g}")
+              f"prior_weight={weights.prior_weight:g}, "
+              f"far_weight={weights.far_weight:g}, "
+              f"other_doc_weight={weights.other_doc_weight:g}")
 
 
 def fit_answer_gate(articles: list[Any], *, write: bool) -> None:

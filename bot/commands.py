@@ -16,7 +16,7 @@ import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
-from quotebot.options import corpus_option, index_option, semantic_option
+from quotebot.options import corpus_option, index_option, search_url_option, semantic_option
 
 from .command_options import (
     SecretSafeCommand,
@@ -47,6 +47,7 @@ SWITCH_INTERVAL = 0.0005
               show_envvar=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @corpus_option
 @index_option
+@search_url_option
 @semantic_option
 @token_option
 @click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", show_envvar=True,
@@ -106,8 +107,8 @@ SWITCH_INTERVAL = 0.0005
                    "--redis-url.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
-                  semantic: str, token: str | None, webhook_secret: str | None,
-                  webhook_url: str | None,
+                  search_url: str | None, semantic: str, token: str | None,
+                  webhook_secret: str | None, webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                   telegram_send_rate: float, rate_limit_ip: float,
                   forwarded_allow_ips: str | None, session_memory_mb: int, api_key: str | None,
@@ -133,6 +134,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         curl -s localhost:8080/v1/libraries/news/docs -H "Authorization: Bearer $KEY" \\
              -H 'Content-Type: application/json' -d '{"url": "https://example.org/story"}'
         quotebot serve --workers 2 --redis-url redis://localhost:6379/0
+        quotebot serve --index /srv/index --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
@@ -152,7 +154,12 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                    "`quotebot telegram` for polling.", err=True)
     if token and webhook_secret:
         token = _checked_settings(token, api_base_url, webhook_secret)
-    config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, host=host,
+    if search_url:
+        from quotebot.xapian_backend import parse_search_url
+
+        parse_search_url(search_url)  # a malformed URL stops here, in one line
+    config = BotConfig(corpus=corpus, index_dir=index_dir, search_url=search_url or None,
+                       semantic=semantic, host=host,
                        port=port, token=token,
                        webhook_secret=webhook_secret, webhook_url=webhook_url,
                        api_base_url=api_base_url, redis_url=redis_url,

@@ -126,7 +126,8 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
     answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
-                                       semantic=config.semantic, embed=config.primary)
+                                       semantic=config.semantic, embed=config.primary,
+                                       search_url=config.search_url)
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)

@@ -151,8 +151,8 @@ def redis_server() -> Iterator[Process]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 10.0
-                       ) -> Process:
+def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 10.0,
+                       options: tuple[str, ...] = ()) -> Process:
     """`xapian-tcpsrv` serving the shard ``folder`` on 127.0.0.1 (a free port unless given).
 
     It runs in a session of its own: on SIGTERM xapian-tcpsrv kills its whole process
@@ -169,7 +169,7 @@ def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 1
         log_path = folder.parent / f"{folder.name}.{chosen}.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen([binary, "--interface", "127.0.0.1", "--port", str(chosen),
-                                     str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                                     *options, str(folder)], stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, text=True,
                                     start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -407,3 +407,18 @@ def test_more_goes_on_only_with_passages_the_question_still_finds(tmp_path: Path
         shown.append(key)
     assert not more.answered and "no more" in more.reason.lower()
     assert len(shown) >= 2 and all(doc != "shops" for doc, _ in shown)
+
+
+def test_what_she_said_is_quoted_before_the_sentence_that_named_her() -> None:
+    """Catches: a position prior that holds a follow-up to the last answer's own sentence
+    ("… deputy mayor for policing Sophie Linden met senior NYPD officials.") when the
+    question's words ("say") point to a later paragraph of the same article ("Ms Linden
+    said: …")."""
+    session = Session(QuoteEngine.open())
+    session.ask(QUESTION)
+    first = session.ask("Who is the deputy mayor for policing?")
+    assert first.short is not None and first.short.text == "Sophie Linden"
+    answer = session.ask("What did she say?")
+    assert answer.resolved_question == "What did Sophie Linden say?"
+    assert answer.quotes[0].text.startswith("Ms Linden said")
+    assert answer.quotes[0].paragraph > first.quotes[0].paragraph

@@ -103,6 +103,47 @@ def test_a_private_address_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert site.hits == {}
 
 
+#: Runs `quotebot add` in this process and prints whether the index's machinery (NLTK,
+#: SciPy: seconds to load) was loaded by the time it finished.
+_ADD_AND_TELL = """
+import sys
+from quotebot.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("exit", exit.code, "loaded" if "quotebot.store" in sys.modules else "not loaded",
+          file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("link", "says"), [
+    ("http://127.0.0.1:9/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("http://[::1]/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("ftp://example.org/report.txt", "only http and https links, not ftp ones"),
+    ("http://no-such-host.invalid/report", "Could not find no-such-host.invalid"),
+])
+def test_a_link_that_cannot_be_fetched_is_refused_before_the_index_is_loaded(
+        tmp_path: Path, link: str, says: str) -> None:
+    result = subprocess.run([sys.executable, "-c", _ADD_AND_TELL, "add", link, "--to",
+                             str(tmp_path / "lib")], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, **OFF}, check=False)
+    assert f"Error: {link}: " in result.stderr and says in result.stderr
+    assert "exit 1 not loaded" in result.stderr
+    assert not (tmp_path / "lib").exists()
+
+
+def test_a_refused_link_does_not_keep_the_other_sources_from_being_added(
+        tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("The ferry to Kelsey Bay sails at noon.\n", encoding="utf-8")
+    result = run_main("add", "http://127.0.0.1:9/report", str(note), "--to",
+                      str(tmp_path / "lib"), env=OFF)
+    assert result.returncode == 1
+    assert "Added note: " in result.stdout
+    assert "QUOTEBOT_ALLOW_PRIVATE_URLS=1" in result.stderr
+    assert "1 source could not be added; the others were." in result.stderr
+
+
 def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
     library = tmp_path / "library"
     first = article_page("Ferry timetable changes", [
@@ -117,11 +158,45 @@ def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
         site.pages["/ferry"] = (second, "text/html")
         again = run_main("add", site.url("/ferry"), "--to", str(library), env=env)
     assert again.returncode == 0, again.stderr
-    assert "replacing the earlier version" in again.stdout
+    assert again.stdout.startswith("Updated ferry: Ferry timetable changes (")
+    assert "(its earlier version is replaced)" in again.stdout
     assert [p.name for p in library.glob("*.txt")] == ["ferry.txt"]  # named by the link
     answer = json.loads(run_main("ask", "How much are the fares?", "--corpus", str(library),
                                 "--json", env=OFF).stdout)
     assert answer["answer"] == "three pounds"
+
+
+def test_an_edited_file_added_again_replaces_itself_and_another_of_its_stem_does_not(
+        tmp_path: Path) -> None:
+    library, notes, elsewhere = tmp_path / "library", tmp_path / "notes", tmp_path / "other"
+    notes.mkdir()
+    elsewhere.mkdir()
+    budget = notes / "budget.md"
+    budget.write_text("# Budget\n\nThe council will spend £2 million on the sea wall.\n",
+                      encoding="utf-8")
+    first = run_main("add", str(budget), "--to", str(library), "--json", env=OFF)
+    assert json_lines(first.stdout)[0]["doc"] == "budget"
+    budget.write_text("# Budget\n\nThe council will spend £3 million on the sea wall.\n",
+                      encoding="utf-8")
+    again = run_main("add", str(budget), "--to", str(library), env=OFF)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Updated budget: Budget (")
+    # Another file whose name has the same stem is another document, with an id of its own.
+    (elsewhere / "budget.txt").write_text("Budget of the sailing club\nThe club spends £900 "
+                                          "on new sails.\n", encoding="utf-8")
+    other = run_main("add", str(elsewhere / "budget.txt"), "--to", str(library), "--json",
+                     env=OFF)
+    assert [(d["doc"], "replaced" in d) for d in json_lines(other.stdout)] == [
+        ("budget-2", False)]
+    assert sorted(p.name for p in library.glob("*.txt")) == ["budget-2.txt", "budget.txt"]
+    answer = json.loads(run_main("ask", "How much will the council spend?", "--corpus",
+                                 str(library), "--json", env=OFF).stdout)
+    assert answer["quotes"][0]["doc"] == "budget"
+    assert "£3 million" in answer["quotes"][0]["text"]
+    assert "£2 million" not in json.dumps(answer)
+    # The library keeps the file's name only, never where it was on this machine.
+    saved = (library / "budget.txt").read_text(encoding="utf-8")
+    assert "source: budget.md" in saved and str(tmp_path) not in saved
 
 
 def test_forget_removes_what_add_put_there_and_leaves_a_users_own_file(tmp_path: Path) -> None:

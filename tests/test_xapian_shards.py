@@ -11,6 +11,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from quotebot.session import Session
 
 from conftest import ROOT, requires, run_cli
 from fake_bot_api import free_port
-from servers import Process, start_xapian_shard, stop_xapian_shard, wait_until
+from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
 
 pytestmark = [pytest.mark.slow, requires("xapian-tcpsrv", "xapian")]
 
@@ -175,6 +177,44 @@ def test_a_shard_down_is_a_clear_error_and_answers_return_with_it(
             stop_xapian_shard(shard)
 
 
+def test_serve_answers_from_shards_and_refuses_while_one_is_down(
+        corpus: Path, shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
+    """Over HTTP: the same answer as the embedded index; a shard down is 503
+    shard_unavailable and /healthz "degraded" naming it; answers return with the shard."""
+    embedded, _ = engines
+    own = [start_xapian_shard(shards / f"shard-{i}") for i in range(2)]
+    try:
+        env = {"QUOTEBOT_CORPUS": str(corpus), "QUOTEBOT_SEMANTIC": "off",
+               "QUOTEBOT_SEARCH_URL": url_of(own)}
+        with serve(env=env, timeout=90) as server:
+            question = {"question": "who went to New York?"}
+            status, body = server.post("/v1/ask", question)
+            assert status == 200, body
+            expected = embedded.answer_question("who went to New York?")
+            assert [(q["doc"], q["start"], q["end"]) for q in body["quotes"]] == [
+                (q.doc, q.start, q.end) for q in expected.quotes]
+            assert health(server)["status"] == "ok"
+            stop_xapian_shard(own[1])
+            status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
+            assert status == 503 and body["error"]["code"] == "shard_unavailable", body
+            assert "shard-1" in body["error"]["message"]
+            down = health(server)
+            assert down["status"] == "degraded" and "shard-1" in down["reason"], down
+            own[1] = start_xapian_shard(shards / "shard-1", port=own[1].port)
+            status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
+            assert status == 200 and body["answer"] == "72", body
+            assert health(server)["status"] == "ok"
+    finally:
+        for shard in own:
+            stop_xapian_shard(shard)
+
+
+def health(server: Process) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
+        found: dict[str, Any] = json.loads(response.read())
+    return found
+
+
 @requires("xapian-replicate", "xapian-replicate-server")
 def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         shards: Path, servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine],
@@ -217,6 +257,25 @@ def can_connect(port: int) -> bool:
     return True
 
 
+def test_a_connection_the_server_closed_when_idle_is_opened_again(
+        shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
+    from quotebot.xapian_backend import XapianBackend
+
+    embedded, _ = engines
+    own = [start_xapian_shard(shards / f"shard-{i}", options=("--idle-timeout", "300"))
+           for i in range(2)]
+    try:
+        engine = QuoteEngine(embedded.index,
+                             search=XapianBackend.from_url(embedded.index, url_of(own)))
+        assert engine.answer_question("how many stabbings?").answered
+        time.sleep(1.0)  # the servers close the idle connections after 0.3 s
+        same_answers(embedded.answer_question("who went to New York?"),
+                     engine.answer_question("who went to New York?"))
+    finally:
+        for shard in own:
+            stop_xapian_shard(shard)
+
+
 def test_shards_of_another_corpus_are_refused(servers: list[Process], tmp_path: Path) -> None:
     from quotebot.xapian_backend import ShardUnavailable, XapianBackend
 
@@ -235,8 +294,11 @@ def test_every_shard_must_be_named_once_in_order(
     with pytest.raises(ShardUnavailable, match="built as 2 but --search-url names 1"):
         XapianBackend.from_url(index, one)
     twice = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{servers[0].port}"
-    with pytest.raises(ShardUnavailable, match="same shard twice"):
+    with pytest.raises(ShardUnavailable, match="serves shard-0 but stands in place 2"):
         XapianBackend.from_url(index, twice)
+    swapped = f"xapian://127.0.0.1:{servers[1].port},127.0.0.1:{servers[0].port}"
+    with pytest.raises(ShardUnavailable, match="in order, shard-0 first"):
+        XapianBackend.from_url(index, swapped)
 
 
 def test_a_document_lives_on_one_shard_whole(shards: Path, corpus: Path,

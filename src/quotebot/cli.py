@@ -539,7 +539,8 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
     folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
     its title, link, author and date, and DIR's saved index is updated, so that the next
-    `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
+    `quotebot ask … --corpus DIR` answers at once. Adding the same link, or a file of the
+    same name (edited since), again replaces it and keeps its id.
     A document's id is its file's name (report.pdf: report), or --id.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
@@ -558,24 +559,39 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """
     from dataclasses import replace
 
-    from quotebot.indexing import progress_lines
-    from quotebot.ingest import load_source, slugify
-    from quotebot.library import Library
-    from quotebot.models import Document
-    from quotebot.store import IndexFolder
+    from quotebot.ingest import check_link, is_url, load_source, slugify
 
     new_id = slugify(doc_id) if doc_id is not None else None
     if doc_id is not None and (not new_id or len(sources) != 1):
         raise click.UsageError("--id names one document: give one SOURCE, and an id of "
                                "letters, digits and hyphens (e.g. --id budget-2024).")
+    failed: list[tuple[str, QuotebotError]] = []
+    # A link that cannot be fetched (its scheme, its host, a private address) is said so at
+    # once, before the seconds that loading the index's machinery takes.
+    readable = []
+    for source in sources:
+        try:
+            if is_url(source):
+                check_link(source)
+            readable.append(source)
+        except QuotebotError as exc:
+            failed.append((_source_label(source), exc))
+    if not readable:
+        _report_failed(failed, as_json, added_some=False)
+        sys.exit(1)
+
+    from quotebot.indexing import progress_lines
+    from quotebot.library import Library
+    from quotebot.models import Document
+    from quotebot.store import IndexFolder
+
     library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
     _check_library_folder(library)
     IndexFolder(library.index_dir).check_writable()  # before any fetching
     steps = _SlowSteps()
-    failed: list[tuple[str, QuotebotError]] = []
     found: list[tuple[str, Document]] = []
     try:
-        for source in sources:
+        for source in readable:
             label = _source_label(source)
             steps.step(f"reading {label}")
             skipped: list[Any] = []
@@ -608,29 +624,37 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
         if as_json:
             click.echo(dumps(added.to_json()))
         else:
-            again = " (replacing the earlier version)" if added.replaced else ""
+            # The same link, or a file of the same name, again: its new version replaced it.
+            verb = "Updated" if added.replaced else "Added"
+            again = " (its earlier version is replaced)" if added.replaced else ""
             origin = f" from {added.url}" if added.url else ""
-            click.echo(f"Added {added.doc}: {added.title} ({counted(added.sentences, 'sentence')}"
-                       f"{origin}){again}")
+            click.echo(f"{verb} {added.doc}: {added.title} "
+                       f"({counted(added.sentences, 'sentence')}{origin}){again}")
             if added.kept_little:
                 click.echo(f"Note: only {added.kept_words:,} of the page's {added.page_words:,} "
                            "words were kept as its article; check the text with `quotebot show "
                            f"{added.doc} --corpus {_shell_word(to)}`, and if it is not the whole "
                            "article, save the article's text as a .txt file and add that.",
                            err=True)
+    if result.added and not as_json:
+        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
+                   f"\"…\" --corpus {_shell_word(to)}")
+    if failed:
+        _report_failed(failed, as_json, added_some=bool(result.added))
+        sys.exit(1)
+
+
+def _report_failed(failed: list[tuple[str, QuotebotError]], as_json: bool, *,
+                   added_some: bool) -> None:
+    """Say which sources `add` could not add, and why."""
     for label, error in failed:
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))
         else:
             click.echo(f"Error: {label}: {error.message}", err=True)
-    if result.added and not as_json:
-        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
-                   f"\"…\" --corpus {_shell_word(to)}")
-    if failed:
-        if not as_json:
-            click.echo(f"{counted(len(failed), 'source')} could not be "
-                       f"added{'; the others were' if result.added else ''}.", err=True)
-        sys.exit(1)
+    if not as_json:
+        click.echo(f"{counted(len(failed), 'source')} could not be "
+                   f"added{'; the others were' if added_some else ''}.", err=True)
 
 
 def _check_library_folder(library: Any) -> None:

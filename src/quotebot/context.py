@@ -9,10 +9,12 @@ candidate's):
 - the candidate's BM25 score for the context's words that the question does not have
   itself (relative to the best's), times ``context_weight``;
 - a position prior: the log-share of next answers found that many sentences after the
-  last answer (``prior``, from -``window`` to +``window``; ``prior_far`` for farther or
-  another document), times ``prior_weight``.
+  last answer (``prior``, from -``window`` to +``window``), times ``prior_weight``;
+- ``far_weight`` for a sentence of the same document farther than the window, and
+  ``other_doc_weight`` for one of another document: a passage is one story, and a
+  conversation stays in it unless the question's own words lead clearly elsewhere.
 
-The prior and both weights are fitted leave-one-conversation-out on conversations
+The prior and the weights are fitted leave-one-conversation-out on conversations
 (:mod:`quotebot.conversation_fit`); they live in ``[conversation]`` of weights.toml.
 The candidates are BM25's best for the question, for the context's words, and the
 sentences around the last answer.
@@ -129,7 +131,9 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
              index: SentenceIndex, context: Context, weights: Conversation,
              search: RetrievalBackend | None = None) -> FloatArray:
     """Per candidate: (the question's score relative to the best, the context words'
-    BM25 relative to the best, the position prior's log-share)."""
+    BM25 relative to the best, the position prior's log-share (0 beyond the window),
+    1 if in the last answer's document but beyond the window, 1 if in another
+    document)."""
     search = index if search is None else search
     n = sids.shape[0]
     top = float(scores.max()) if n else 0.0
@@ -137,15 +141,20 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     words = search.sentence_scores(context_groups(index, context, plan), sids)
     best = float(words.max()) if n else 0.0
     words = words / best if best > 0 else words
-    prior = np.full(n, weights.prior_far)
+    prior = np.zeros(n)
+    far = np.zeros(n)
+    other = np.zeros(n)
     anchor = anchor_sid(index, context)
     if anchor is not None:
         doc_idx = np.asarray(index.doc_idx)
         offset = sids - anchor
-        near = (doc_idx[sids] == doc_idx[anchor]) & (np.abs(offset) <= weights.window)
+        same = doc_idx[sids] == doc_idx[anchor]
+        near = same & (np.abs(offset) <= weights.window)
         table = np.asarray(weights.prior, np.float64)
         prior[near] = table[offset[near] + weights.window]
-    return np.column_stack([question, words, prior])
+        far[same & ~near] = 1.0
+        other[~same] = 1.0
+    return np.column_stack([question, words, prior, far, other])
 
 
 def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
@@ -153,7 +162,9 @@ def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             search: RetrievalBackend | None = None) -> FloatArray:
     """The candidates' scores in the conversation (see the module's docstring)."""
     x = features(plan, scores, sids, index, context, weights, search)
-    return x[:, 0] + weights.context_weight * x[:, 1] + weights.prior_weight * x[:, 2]
+    w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
+                  weights.other_doc_weight])
+    return np.asarray(x @ w, np.float64)
 
 
 def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],

@@ -367,13 +367,13 @@ class QuoteEngine:
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
         return features, spans, order, scores
 
-    def scores_in_context(self, question: str, context: Context
+    def scores_in_context(self, question: str, context: Context, entity: str | None = None
                           ) -> tuple[QueryPlan, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """The plan of ``question``, every candidate of it asked in ``context`` and the
-        question's own score for it, before the conversation reranks them (what its
-        weights are fitted on)."""
+        """The plan of ``question`` (``entity`` as in :meth:`answer_question`), every
+        candidate of it asked in ``context`` and the question's own score for it, before
+        the conversation reranks them (what its weights are fitted on)."""
         plan = plan_question(parse_question(validate_question(question)), self.index,
-                             self.tuning)
+                             self.tuning, entity=entity)
         candidates = retrieve(plan, self.search, self.tuning.retrieval)
         if plan.concepts:
             candidates = conversation.widen(candidates, plan, self.index, context,

@@ -125,8 +125,8 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         quotebot eval
         quotebot eval questions.json
         quotebot eval squad-dev.json --corpus article.txt --json
-        quotebot eval --held-out ../shared/training ../shared/benchmarks/squad-superbowl50
-        quotebot eval ../shared/training/coqa/conversations.json
+        quotebot eval --held-out squad/force squad/sky squad/methodist squad/super-bowl-50
+        quotebot eval conversations.json
         quotebot eval --search-url xapian://127.0.0.1:7001,127.0.0.1:7002
     """
     from quotebot.frontend import fail, open_engine

@@ -450,9 +450,13 @@ def _analyzer_version() -> str:
 
 
 def _earlier_version(doc: Document, docs: Sequence[Document]) -> Document | None:
-    """The document in ``docs`` that ``doc`` replaces: the same link, else the same text."""
+    """The document in ``docs`` that ``doc`` replaces: the same link, else one added from a
+    file of the same name (an edited file added again), else the same text."""
     for other in docs:
         if doc.url and other.url == doc.url:
+            return other
+    for other in docs:
+        if doc.source and not doc.url and not other.url and other.source == doc.source:
             return other
     text = doc.text.strip()
     for other in docs:

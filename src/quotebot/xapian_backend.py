@@ -7,8 +7,11 @@ Every sentence is one Xapian document:
 
 - its index terms are quotebot's own analysed terms (``W`` + term, the term frequency as
   the wdf), so that both backends see the same terms and the same sentence lengths;
-- a boolean term names it (``Q``), its value slot 0 says which sentence it is
-  (document id and position in the document) for the client;
+- its Xapian document id is its sentence id plus one, the same on every shard's client
+  (the shard records the corpus layout it was numbered in: its fingerprint and every
+  sentence's document), so a match needs no fetch to be placed; a boolean term names
+  it too (``Q``), and its value slot 0 says which sentence it is (document id and
+  position in the document);
 - its data is what answering needs about it (document, paragraph, offsets, text, the
   stored analysis of its tokens), so a shard holds its sentences whole;
 - the first sentence of each paragraph also carries the paragraph's statistics: the
@@ -30,15 +33,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -49,19 +52,22 @@ from quotebot.bm25 import idf_of, plain_groups
 from quotebot.errors import QuotebotError
 from quotebot.store.model import SentenceIndex
 
+log = logging.getLogger(__name__)
+
 #: The environment variable behind ``--search-url``.
 SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
 #: How long a shard may take to accept a connection, and to answer once connected.
 CONNECT_TIMEOUT_S = 2.0
 ANSWER_TIMEOUT_S = 10.0
 #: The layout of a shard's documents (see the module's docstring).
-SHARD_FORMAT = "1"
+SHARD_FORMAT = "2"
 #: Extra results asked of the shards beyond ``k``, so that sentences tied with the k-th
 #: are ordered by quotebot's rule (the earlier sentence first), not the shards' document ids.
 _TIE_MARGIN = 32
 #: Xapian's limit on a term's length is 245 bytes; longer terms are indexed by their hash.
 _MAX_TERM_BYTES = 240
 _META = "quotebot."
+T = TypeVar("T")
 
 
 class SearchUrlError(QuotebotError):
@@ -141,11 +147,11 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
     """Every sentence's (term id, tf) pairs: ``terms[ptr[s]:ptr[s + 1]]`` and ``tf[…]``."""
     matrix = index.matrix
     term_of = np.repeat(np.arange(matrix.n_terms, dtype=np.int32), matrix.df)
-    order = np.argsort(np.asarray(matrix.indices), kind="stable")
+    sids, tf = matrix.postings_of()
+    order = np.argsort(sids, kind="stable")
     ptr = np.zeros(index.n_sentences + 1, dtype=np.int64)
-    np.cumsum(np.bincount(np.asarray(matrix.indices), minlength=index.n_sentences),
-              out=ptr[1:])
-    return ptr, term_of[order], np.asarray(matrix.tf, dtype=np.int64)[order]
+    np.cumsum(np.bincount(sids, minlength=index.n_sentences), out=ptr[1:])
+    return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
 
 
 def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
@@ -206,13 +212,14 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
                     data["paragraph_length"] = int(doc_len[first:last].sum())
                     data["paragraph_tf"] = paragraph_tf
                 doc.set_data(json.dumps(data, ensure_ascii=False))
-                db.add_document(doc)
+                db.replace_document(sid + 1, doc)
                 counts[shard] += 1
             if progress is not None:
                 progress(last, position + 1)
         for i, db in enumerate(databases):
             db.set_metadata(_META + "format", SHARD_FORMAT)
             db.set_metadata(_META + "fingerprint", index.fingerprint)
+            db.set_metadata(_META + "layout", layout_of(index))
             db.set_metadata(_META + "shards", str(shards))
             db.set_metadata(_META + "shard", str(i))
             db.commit()
@@ -230,6 +237,14 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
                     + "). Serve each with: xapian-tcpsrv --port PORT "
                     + str(paths[0]).replace("shard-0", "shard-N") + "."),
     }
+
+
+def layout_of(index: SentenceIndex) -> str:
+    """A hash of how ``index`` numbers its sentences (its corpus and each sentence's
+    document, in order): shards and client agree on sentence ids when it is the same."""
+    digest = hashlib.sha256(index.fingerprint.encode())
+    digest.update(np.ascontiguousarray(index.doc_idx, dtype="<i4").tobytes())
+    return digest.hexdigest()[:32]
 
 
 def _check_replaceable(xapian: Any, path: Path) -> None:
@@ -310,10 +325,9 @@ class XapianBackend:
         self._db: Any = None
         self._stats: _Stats | None = None
         self._ordinals = _ordinals(index)
-        doc_idx = np.asarray(index.doc_idx, dtype=np.int64)
-        order = np.argsort(doc_idx, kind="stable")
-        self._sid_by_rank = order
-        self._doc_start = np.searchsorted(doc_idx[order], np.arange(len(index.docs)))
+        self._layout = layout_of(index)
+        #: Terms' document frequencies over all shards, for the connection's life.
+        self._df: dict[str, int] = {}
         self._k1 = index.matrix.k1
 
     @classmethod
@@ -343,11 +357,10 @@ class XapianBackend:
     def _connect(self) -> Any:
         xapian = self._xapian
         remotes = [self._open_shard(i) for i in range(len(self.shards))]
-        seen: dict[int, int] = {}
         for i, remote in enumerate(remotes):
             try:
                 meta = {key: remote.get_metadata(_META + key).decode()
-                        for key in ("format", "fingerprint", "shards", "shard")}
+                        for key in ("format", "fingerprint", "layout", "shards", "shard")}
             except xapian.Error as exc:
                 raise ShardUnavailable(f"The search shard {self._name(i)} does not answer "
                                        f"({_reason(exc)}).") from None
@@ -360,16 +373,22 @@ class XapianBackend:
                     f"{self._name(i)} holds another corpus than the one being answered "
                     f"from: rebuild the shards from this corpus with `quotebot index "
                     f"--shards N`, or open the corpus they were built from.")
+            if meta["layout"] != self._layout:
+                raise ShardUnavailable(
+                    f"{self._name(i)} numbers this corpus's sentences otherwise than the "
+                    f"index being answered from: rebuild the shards from this index with "
+                    f"`quotebot index --shards N`.")
             if meta["shards"] != str(len(self.shards)):
                 raise ShardUnavailable(
                     f"The shards were built as {meta['shards']} but --search-url names "
                     f"{len(self.shards)}: name every shard server, shard-0 first.")
-            seen[int(meta["shard"])] = i
-        if sorted(seen) != list(range(len(self.shards))):
-            missing = sorted(set(range(len(self.shards))) - set(seen))
-            raise ShardUnavailable(
-                f"--search-url names the same shard twice and not shard-"
-                f"{', shard-'.join(map(str, missing))}: name every shard server once.")
+            if meta["shard"] != str(i):
+                # Errors name shards by their place in --search-url: it must be their number.
+                host, port = self.shards[i]
+                raise ShardUnavailable(
+                    f"{host}:{port} serves shard-{meta['shard']} but stands in place "
+                    f"{i + 1} of --search-url: name the shard servers in order, shard-0 "
+                    f"first, each once.")
         combined = xapian.Database()
         for remote in remotes:
             combined.add_database(remote)
@@ -377,27 +396,43 @@ class XapianBackend:
 
     def check(self) -> None:
         """Connect to every shard now (raises :class:`ShardUnavailable`)."""
-        with self._session():
-            pass
+        self._call(lambda db: None)
 
-    @contextmanager
-    def _session(self) -> Iterator[Any]:
-        """The combined database, connected if need be; a shard's failure drops the
-        connection (the next call connects again) and is raised naming the shard."""
+    def _call(self, work: Callable[[Any], T]) -> T:
+        """``work(database)`` on the combined database, connected if need be.
+
+        A failure drops the connection. When every shard still accepts connections (a
+        server closes connections idle for a minute), ``work`` runs once more on a new
+        connection; else the failure is raised naming the shard that is down, and the
+        next call connects again.
+        """
         xapian = self._xapian
         with self._lock:
-            if self._db is None:
-                self._db = self._connect()
-                self._stats = None
-            try:
-                yield self._db
-            except (xapian.NetworkError, xapian.DatabaseError) as exc:
-                self._db = None
-                down = self._first_down()
-                raise ShardUnavailable(
-                    f"The search shard {down or 'servers'} stopped answering "
-                    f"({_reason(exc)}): no answer is given from part of the corpus."
-                ) from None
+            for attempt in range(2):
+                if self._db is None:
+                    self._db = self._connect()
+                    self._stats = None
+                    self._df.clear()
+                try:
+                    return work(self._db)
+                except (xapian.NetworkError, xapian.DatabaseError) as exc:
+                    self._db = None
+                    down = self._first_down()
+                    if down is None and attempt == 0:
+                        log.info("the search shards' connection failed (%s); connecting again",
+                                 _reason(exc))
+                        continue
+                    raise ShardUnavailable(
+                        f"The search shard {down or 'servers'} stopped answering "
+                        f"({_reason(exc)}): no answer is given from part of the corpus."
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def health(self) -> str | None:
+        """None when every shard accepts a connection, else which one does not (for
+        ``/healthz``; a fresh connection each, so it does not wait behind a question)."""
+        down = self._first_down()
+        return f"search shard {down} does not answer" if down else None
 
     def _first_down(self) -> str | None:
         for i in range(len(self.shards)):
@@ -417,6 +452,15 @@ class XapianBackend:
 
     # -- queries ---------------------------------------------------------------------
 
+    def _termfreq(self, db: Any, term: str) -> int:
+        found = self._df.get(term)
+        if found is None:
+            found = int(db.get_termfreq(term))
+            if len(self._df) >= 1_000_000:
+                self._df.clear()
+            self._df[term] = found
+        return found
+
     def _query(self, db: Any, groups: Groups) -> Any:
         """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
         terms, each scaled by its query weight and by Lucene's idf over Xapian's."""
@@ -431,7 +475,7 @@ class XapianBackend:
                 if weight <= 0 or not 0 <= term_id < n_terms:
                     continue
                 term = word_term(vocab.string(term_id))
-                df = int(db.get_termfreq(term))
+                df = self._termfreq(db, term)
                 if df == 0:
                     continue
                 scale = weight * idf_of(df, n) / ((self._k1 + 1) * _xapian_idf(df, n))
@@ -446,8 +490,9 @@ class XapianBackend:
 
     def _matches(self, db: Any, query: Any, k: int) -> tuple[npt.NDArray[np.int64],
                                                              npt.NDArray[np.float64]]:
-        """(local sentence ids, scores) of the best ``k`` matches, in the shards' order,
-        their documents fetched in one batch."""
+        """(local sentence ids, scores) of the best ``k`` matches, in the shards' order
+        (a combined document id ``d`` is shard ``(d - 1) % n``'s document
+        ``(d - 1) // n + 1``, and that is the sentence id plus one)."""
         enquire = self._xapian.Enquire(db)
         enquire.set_query(query)
         # k3 = 0: a term that stands in two concepts counts twice, as quotebot counts it
@@ -455,29 +500,29 @@ class XapianBackend:
         enquire.set_weighting_scheme(self._xapian.BM25Weight(self._k1, 0, 0,
                                                              self.index.matrix.b, 0))
         enquire.set_docid_order(self._xapian.Enquire.DONT_CARE)
-        mset = enquire.get_mset(0, k)
-        mset.fetch()
-        sids, scores = [], []
-        for item in mset:
-            doc_id, ordinal = json.loads(item.document.get_value(0))
-            sids.append(self._sid(doc_id, ordinal))
-            scores.append(item.weight)
-        return np.asarray(sids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
-
-    def _sid(self, doc_id: str, ordinal: int) -> int:
-        position = self.index.doc_position(doc_id)
-        return int(self._sid_by_rank[int(self._doc_start[position]) + ordinal])
+        # Every match is counted (checkatleast): xapian-tcpsrv 1.4.22 (Debian 12's) crashes
+        # on some OR-of-MAX queries when its matcher skips postings it cannot need.
+        mset = enquire.get_mset(0, k, self._statistics(db).sentences)
+        n = len(self.shards)
+        docids = np.fromiter((item.docid for item in mset), dtype=np.int64, count=mset.size())
+        scores = np.fromiter((item.weight for item in mset), dtype=np.float64,
+                             count=mset.size())
+        return (docids - 1) // n, scores
 
     def top_sentences(self, groups: Groups, k: int
                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         empty = np.empty(0, np.int64), np.empty(0, np.float32)
         if k <= 0:
             return empty
-        with self._session() as db:
+
+        def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
             query = self._query(db, groups)
-            if query is None:
-                return empty
-            sids, scores = self._matches(db, query, k + _TIE_MARGIN)
+            return None if query is None else self._matches(db, query, k + _TIE_MARGIN)
+
+        found = self._call(work)
+        if found is None:
+            return empty
+        sids, scores = found
         scores32 = scores.astype(np.float32)
         keep = scores32 > 0
         sids, scores32 = sids[keep], scores32[keep]
@@ -492,13 +537,19 @@ class XapianBackend:
         xapian = self._xapian
         names = [_sentence_term(self.index.docs[int(self.index.doc_idx[s])].id,
                                 int(self._ordinals[s])) for s in sids.tolist()]
-        with self._session() as db:
+
+        def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
             query = self._query(db, groups)
             if query is None:
-                return out
+                return None
             wanted = xapian.Query(xapian.Query.OP_OR, [xapian.Query(n) for n in names])
-            found, scores = self._matches(
-                db, xapian.Query(xapian.Query.OP_FILTER, query, wanted), len(names))
+            return self._matches(db, xapian.Query(xapian.Query.OP_FILTER, query, wanted),
+                                 len(names))
+
+        matched = self._call(work)
+        if matched is None:
+            return out
+        found, scores = matched
         score_of = dict(zip(found.tolist(), scores.astype(np.float32).tolist(), strict=True))
         return np.asarray([score_of.get(s, 0.0) for s in sids.tolist()], np.float64)
 
@@ -513,7 +564,9 @@ class XapianBackend:
         xapian = self._xapian
         vocab = index.vocab
         n_terms = len(vocab)
-        with self._session() as db:
+
+        def work(db: Any) -> tuple[_Stats, dict[tuple[str, int], tuple[int, dict[str, int]]],
+                                   dict[str, float]]:
             stats = self._statistics(db)
             query = xapian.Query(xapian.Query.OP_OR,
                                  [xapian.Query(_paragraph_term(d, p)) for d, p in distinct])
@@ -533,8 +586,16 @@ class XapianBackend:
                     if weight > 0 and 0 <= term_id < n_terms:
                         term = vocab.string(term_id)
                         if term not in idf:
-                            df = int(db.get_termfreq(_bounded("P", term)))
+                            df = self._termfreq(db, _bounded("P", term))
                             idf[term] = idf_of(df, stats.paragraphs) if df else 0.0
+            return stats, paragraphs, idf
+
+        stats, paragraphs, idf = self._call(work)
+        if len(paragraphs) < len(distinct):
+            missing = next(key for key in distinct if key not in paragraphs)
+            raise ShardUnavailable(
+                f"No shard holds paragraph {missing[1]} of {missing[0]!r}: the shards are "
+                f"not the whole corpus. Name every shard in --search-url, or rebuild them.")
         k1, b = self._k1, index.matrix.b
         score: dict[tuple[str, int], float] = {}
         for key in distinct:
