@@ -116,6 +116,7 @@ except SystemExit as exit:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("link", "says"), [
     ("http://127.0.0.1:9/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
     ("http://[::1]/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
