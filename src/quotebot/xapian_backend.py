@@ -461,7 +461,7 @@ class XapianBackend:
             self._df[term] = found
         return found
 
-    def _query(self, db: Any, groups: Groups) -> Any:
+    def _query(self, db: Any, groups: Groups) -> tuple[Any, bool] | None:
         """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
         terms, each scaled by its query weight and by Lucene's idf over Xapian's."""
         xapian = self._xapian
@@ -486,10 +486,11 @@ class XapianBackend:
                                 else xapian.Query(xapian.Query.OP_MAX, parts))
         if not concepts:
             return None
-        return xapian.Query(xapian.Query.OP_OR, concepts)
+        has_max = any(c.get_type() == xapian.Query.OP_MAX for c in concepts)
+        return xapian.Query(xapian.Query.OP_OR, concepts), has_max
 
-    def _matches(self, db: Any, query: Any, k: int) -> tuple[npt.NDArray[np.int64],
-                                                             npt.NDArray[np.float64]]:
+    def _matches(self, db: Any, query: Any, k: int, *, exact: bool = False
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """(local sentence ids, scores) of the best ``k`` matches, in the shards' order
         (a combined document id ``d`` is shard ``(d - 1) % n``'s document
         ``(d - 1) // n + 1``, and that is the sentence id plus one)."""
@@ -500,9 +501,10 @@ class XapianBackend:
         enquire.set_weighting_scheme(self._xapian.BM25Weight(self._k1, 0, 0,
                                                              self.index.matrix.b, 0))
         enquire.set_docid_order(self._xapian.Enquire.DONT_CARE)
-        # Every match is counted (checkatleast): xapian-tcpsrv 1.4.22 (Debian 12's) crashes
-        # on some OR-of-MAX queries when its matcher skips postings it cannot need.
-        mset = enquire.get_mset(0, k, self._statistics(db).sentences)
+        # ``exact`` counts every match (checkatleast), so the matcher skips no postings:
+        # xapian-tcpsrv 1.4.22 (Debian 12's) crashes on some ORs of MAXes of scaled terms
+        # when it does.
+        mset = enquire.get_mset(0, k, self._statistics(db).sentences if exact else 0)
         n = len(self.shards)
         docids = np.fromiter((item.docid for item in mset), dtype=np.int64, count=mset.size())
         scores = np.fromiter((item.weight for item in mset), dtype=np.float64,
@@ -516,8 +518,11 @@ class XapianBackend:
             return empty
 
         def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-            query = self._query(db, groups)
-            return None if query is None else self._matches(db, query, k + _TIE_MARGIN)
+            built = self._query(db, groups)
+            if built is None:
+                return None
+            query, has_max = built
+            return self._matches(db, query, k + _TIE_MARGIN, exact=has_max)
 
         found = self._call(work)
         if found is None:
@@ -539,12 +544,13 @@ class XapianBackend:
                                 int(self._ordinals[s])) for s in sids.tolist()]
 
         def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-            query = self._query(db, groups)
-            if query is None:
+            built = self._query(db, groups)
+            if built is None:
                 return None
+            query, has_max = built
             wanted = xapian.Query(xapian.Query.OP_OR, [xapian.Query(n) for n in names])
             return self._matches(db, xapian.Query(xapian.Query.OP_FILTER, query, wanted),
-                                 len(names))
+                                 len(names), exact=has_max)
 
         matched = self._call(work)
         if matched is None:
