@@ -19,7 +19,7 @@ tokens; each system maps them to its own ids, scores and returns the top 10. The
 of quotebot and bm25s are compared query by query.
 
 Part 2, what users wait for: English-like news text (corpora.write_news) indexed by
-`SentenceIndex.build` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
+`build_index` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
 process that answers questions with the full engine (plan, retrieve, features, rerank,
 decide, extract, quote; words only) and, for the same questions' own terms, retrieves
 BM25's top 10 alone. bm25s and rank-bm25 index the same sentences' index terms (written
@@ -114,28 +114,29 @@ def build_quotebot(n: int, work: Path) -> dict[str, Any]:
             "build_rss_mb": peak_rss_mb()}
 
 
-_MATRIX_ARRAYS = ("indptr", "indices", "tf", "weights", "doc_len")
-
-
 def _save_matrix(matrix: Any, vocab: list[str], folder: Path) -> None:
-    """The BM25 arrays as a saved index holds them (.npy, memory-mapped when read)."""
+    """The BM25 arrays as a saved index holds them (.npy, memory-mapped when read): the
+    compressed postings, each term's largest weight and the sentences' lengths."""
+    from quotebot.postings import compact_counts
+
     folder.mkdir(parents=True)
-    for name in _MATRIX_ARRAYS:
-        np.save(folder / f"{name}.npy", getattr(matrix, name), allow_pickle=False)
-    if hasattr(matrix, "max_weights"):
-        np.save(folder / "term_max.npy", matrix.max_weights, allow_pickle=False)
+    arrays = {**matrix.packed.arrays(), "term_max": matrix.max_weights,
+              "doc_len": compact_counts(matrix.doc_len)}
+    for name, values in arrays.items():
+        np.save(folder / f"{name}.npy", values, allow_pickle=False)
     (folder / "vocab.json").write_text(json.dumps(vocab))
 
 
 def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
     from quotebot.bm25 import BM25Matrix
+    from quotebot.postings import PackedPostings
 
-    arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
-              for name in _MATRIX_ARRAYS]
+    def load(name: str) -> Any:
+        return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+
     vocab = json.loads((folder / "vocab.json").read_text())
-    matrix = BM25Matrix(*arrays)
-    if (folder / "term_max.npy").is_file() and hasattr(matrix, "max_weights"):
-        matrix._max = np.load(folder / "term_max.npy", mmap_mode="r")
+    packed = PackedPostings(*(load(name) for name in PackedPostings.FIELDS))
+    matrix = BM25Matrix(packed, load("doc_len"), _max=load("term_max"))
     return matrix, {term: i for i, term in enumerate(vocab)}
 
 
@@ -287,19 +288,19 @@ def write_news(n: int, work: Path) -> dict[str, Any]:
 
 def build_news(n: int, work: Path) -> dict[str, Any]:
     from quotebot.corpus import load_corpus
-    from quotebot.store import SentenceIndex
+    from quotebot.store import build_index, save_index
 
     started = time.perf_counter()
     docs = load_corpus(work / "news")
-    index = SentenceIndex.build(docs)
-    index.save(work / "news-index")
+    index = build_index(docs)
+    save_index(index, work / "news-index")
     build_s = time.perf_counter() - started
     return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
             "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb(),
             "tokens": int(index.tokens.form.shape[0]),
-            "postings": int(index.matrix.indices.shape[0]),
-            "paragraph_postings": int(index.paragraphs.indices.shape[0]),
+            "postings": index.matrix.n_postings,
+            "paragraph_postings": index.paragraphs.n_postings,
             "parts_mb": index_parts_mb(work / "news-index")}
 
 
@@ -308,7 +309,8 @@ INDEX_PARTS = {
     "text": ("texts.bin", "text_offsets"),
     "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
                        "docs.json", "manifest.json"),
-    "sentence postings": ("indptr", "indices", "tf.", "weights", "term_max"),
+    "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf4", "tf16",
+                          "term_max"),
     "paragraph postings": ("para_",),
     "vocabulary": ("vocab",),
     "token table": ("tok_",),
@@ -349,9 +351,9 @@ def news_tokens(n: int, work: Path) -> dict[str, Any]:
     index and query plans: what the other libraries index and search, so that all three
     score the same sentences for the same words."""
     from quotebot.engine import QuoteEngine
-    from quotebot.store import SentenceIndex
+    from quotebot.store import load_index
 
-    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    engine = QuoteEngine(load_index(work / "news-index"))
     index = engine.index
     forms = index.forms
     terms_of = [[index.term(int(t)) for t in forms.terms[int(forms.terms_ptr[f]):
@@ -385,10 +387,10 @@ def serve_news(n: int, work: Path) -> dict[str, Any]:
     extract, quote; words only), and retrieval alone (BM25's top 10 for the question's
     own terms), for the same questions."""
     from quotebot.engine import QuoteEngine
-    from quotebot.store import SentenceIndex
+    from quotebot.store import load_index
 
     started = time.perf_counter()
-    engine = QuoteEngine(SentenceIndex.load(work / "news-index"))
+    engine = QuoteEngine(load_index(work / "news-index"))
     load_s = time.perf_counter() - started
     qs, query_terms = _news_queries(work)
     term_ids, matrix = engine.index.term_ids, engine.index.matrix

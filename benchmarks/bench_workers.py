@@ -192,9 +192,9 @@ def main() -> None:
 
 
 def _index(work: Path) -> Any:
-    from quotebot.store import SentenceIndex
+    from quotebot.store import load_index
 
-    return SentenceIndex.load(work / "news-index")
+    return load_index(work / "news-index")
 
 
 if __name__ == "__main__":

@@ -178,17 +178,14 @@ def main() -> None:
 def fit_conversations(*, write: bool) -> None:
     """Leave-one-conversation-out figures on training/coqa, then (``write``) the weights
     fitted on every conversation."""
-    from quotebot.conversation_eval import (
-        evaluate_conversation_set,
-        format_conversation_report,
-        read_conversations,
-    )
+    from quotebot.conversation_eval import format_conversation_report, read_conversations
     from quotebot.conversation_fit import (
         examine_conversations,
         fit_conversation,
         write_conversation_weights,
     )
     from quotebot.engine import QuoteEngine
+    from quotebot.eval_command import evaluate_conversation_set
 
     coqa = SHARED / "training" / "coqa"
     path = coqa / "conversations.json"
@@ -204,7 +201,9 @@ def fit_conversations(*, write: bool) -> None:
                                    conversations=len(cases))
         print(f"\nwrote [conversation] of {WEIGHTS.relative_to(HERE.parent)}: "
               f"context_weight={weights.context_weight:g}, "
-              f"prior_weight={weights.prior_weight:g}, prior_far={weights.prior_far:g}")
+              f"prior_weight={weights.prior_weight:g}, "
+              f"far_weight={weights.far_weight:g}, "
+              f"other_doc_weight={weights.other_doc_weight:g}")
 
 
 def fit_answer_gate(articles: list[Any], *, write: bool) -> None:

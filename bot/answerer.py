@@ -23,15 +23,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.indexing import ProgressLine, progress_lines
 from quotebot.models import Answer
 from quotebot.session import SessionState, follow_up
-from quotebot.store import IndexFolder, SentenceIndex
+from quotebot.store import IndexFolder, SentenceIndex, load_index
 from quotebot.store.catalogue import open_index
+
+if TYPE_CHECKING:
+    from quotebot.xapian_backend import XapianBackend
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +64,11 @@ class Answerer:
     """
 
     def __init__(self, engine: QuoteEngine, *, semantic: str = "auto", threads: int = 1,
-                 max_pending: int = 256, watch_seconds: float = 2.0, embed: bool = True
-                 ) -> None:
+                 max_pending: int = 256, watch_seconds: float = 2.0, embed: bool = True,
+                 search_url: str | None = None) -> None:
         self._engine = engine
+        #: Xapian shard servers that retrieval asks (None: the index itself).
+        self.search_url = search_url
         self.semantic_mode = semantic
         #: Compute missing vectors (else wait for another process to save them).
         self.embed = embed
@@ -84,17 +89,22 @@ class Answerer:
 
     @classmethod
     def open(cls, corpus: str | None, index_dir: str | None, *, semantic: str = "auto",
-             watch_seconds: float = 2.0, embed: bool = True) -> Answerer:
+             watch_seconds: float = 2.0, embed: bool = True,
+             search_url: str | None = None) -> Answerer:
         """Open the index (building it if need be), attach saved vectors, start computing
         missing ones in the background, and watch the index folder (blocks while the index
-        opens: call it from a thread in a server)."""
+        opens: call it from a thread in a server). With ``search_url``, retrieval asks
+        those Xapian shard servers; one that is down now is logged, answers are refused
+        with ``shard_unavailable`` until it answers, and ``/healthz`` names it."""
         indexing, embedding = progress_lines(corpus)
         try:
             index, directory = open_index(corpus, index_dir, progress=indexing)
         finally:
             indexing.close()
-        engine = _engine_with_saved_vectors(index, directory, semantic)
-        answerer = cls(engine, semantic=semantic, watch_seconds=watch_seconds, embed=embed)
+        search = _shards(index, search_url, check=False)
+        engine = _engine_with_saved_vectors(index, directory, semantic, search)
+        answerer = cls(engine, semantic=semantic, watch_seconds=watch_seconds, embed=embed,
+                       search_url=search_url)
         answerer._embed_in_background(engine, progress=embedding)
         answerer._start_watching()
         return answerer
@@ -213,10 +223,12 @@ class Answerer:
                             getattr(exc, "message", exc))
 
     def _switch(self, directory: Path) -> None:
-        index = SentenceIndex.load(directory)
+        index = load_index(directory)
         if index.generation == self._engine.index.generation:
             return
-        engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)
+        # Shards built from another generation are refused here: the old one stays.
+        search = _shards(index, self.search_url, check=True)
+        engine = _engine_with_saved_vectors(index, directory, self.semantic_mode, search)
         self._engine = engine  # one reference swap: a question uses one engine throughout
         # First turns of the old generation go (one the loop adds meanwhile is never given:
         # its engine is not the current one).
@@ -226,8 +238,26 @@ class Answerer:
         self._embed_in_background(engine)
 
 
+def _shards(index: SentenceIndex, search_url: str | None, *, check: bool
+            ) -> XapianBackend | None:
+    """The backend over ``search_url``'s shards for ``index`` (None without one)."""
+    if not search_url:
+        return None
+    from quotebot.xapian_backend import XapianBackend, parse_search_url
+
+    search = XapianBackend(index, parse_search_url(search_url))
+    try:
+        search.check()
+    except QuotebotError as exc:
+        if check:
+            raise
+        log.warning("%s", exc.message)
+    return search
+
+
 def _engine_with_saved_vectors(index: SentenceIndex, directory: Path | None,
-                               semantic: str) -> QuoteEngine:
-    engine = QuoteEngine(index, directory=directory)
+                               semantic: str, search: XapianBackend | None = None
+                               ) -> QuoteEngine:
+    engine = QuoteEngine(index, directory=directory, search=search)
     engine.attach_semantic(semantic, compute=False)
     return engine

@@ -16,89 +16,28 @@ import click
 
 from quotebot.errors import QuotebotError
 from quotebot.frontend import handle_errors
-from quotebot.options import corpus_option, index_option, semantic_option
+from quotebot.options import corpus_option, index_option, search_url_option, semantic_option
+
+from .command_options import (
+    SecretSafeCommand,
+    api_base_option,
+    chat_docs_option,
+    chat_limit_option,
+    chat_mb_option,
+    data_dir_option,
+    document_mb_option,
+    file_url_option,
+    megabytes,
+    redis_option,
+    send_rate_option,
+    token_option,
+)
 
 if TYPE_CHECKING:
     from .config import BotConfig
 
 #: Seconds a thread holds the interpreter lock before another that waits may take it.
 SWITCH_INTERVAL = 0.0005
-_SECRET_FLAGS = ("--token", "--webhook-secret", "--api-key")
-_SECRET_VARIABLES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "QUOTEBOT_API_KEY")
-
-
-class SecretSafeCommand(click.Command):
-    """A command whose usage errors never repeat a secret: the token, webhook secret and API
-    key from the environment or the flags, or anything given that looks like a bot token
-    (``quotebot telegram 123456:ABC…`` reports the extra argument masked)."""
-
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        given_args = list(args)  # parsing consumes the list
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            import itertools
-            import os
-            import re
-
-            from .config import Redactor
-
-            args = given_args
-            given = [os.environ.get(name) for name in _SECRET_VARIABLES]
-            given += [value for flag, value in itertools.pairwise(args) if flag in _SECRET_FLAGS]
-            given += [arg.split("=", 1)[1] for arg in args
-                      if arg.startswith(tuple(f"{f}=" for f in _SECRET_FLAGS))]
-            given += [arg for arg in args if re.search(r"[0-9]+:[A-Za-z0-9_-]{8,}", arg)]
-            raise click.UsageError(Redactor(*given)(exc.format_message()), exc.ctx) from None
-
-
-token_option = click.option(
-    "--token", envvar="TELEGRAM_BOT_TOKEN", show_envvar=True, default=None,
-    help="The bot token from @BotFather. Prefer the environment variable: flags show in `ps`.")
-api_base_option = click.option(
-    "--api-base-url", envvar="TELEGRAM_API_BASE_URL", show_envvar=True,
-    default="https://api.telegram.org/bot", show_default=True,
-    help="Bot API base URL; the token is appended (a local server on port P: "
-         "http://127.0.0.1:P/bot).")
-redis_option = click.option(
-    "--redis-url", envvar="QUOTEBOT_REDIS_URL", show_envvar=True, default=None,
-    help="Keep conversations in Redis (shared by replicas), e.g. redis://localhost:6379/0.")
-chat_limit_option = click.option(
-    "--rate-limit-chat", envvar="QUOTEBOT_RATE_LIMIT_CHAT", show_envvar=True, default=30.0,
-    type=click.FloatRange(min=0), show_default=True,
-    help="Questions per minute one Telegram chat may ask (0: no limit).")
-send_rate_option = click.option(
-    "--telegram-send-rate", envvar="QUOTEBOT_TELEGRAM_SEND_RATE", show_envvar=True, default=30.0,
-    type=click.FloatRange(min=0), show_default=True,
-    help="Messages per second the bot sends at most, over all chats (Telegram allows 30; "
-         "0: no limit).")
-
-data_dir_option = click.option(
-    "--data-dir", envvar="QUOTEBOT_DATA_DIR", show_envvar=True, default=None, metavar="DIR",
-    type=click.Path(file_okay=False, path_type=str),
-    help="Where libraries live, one folder each; replicas that share it share them "
-         "(default: $XDG_DATA_HOME/quotebot/libraries).")
-document_mb_option = click.option(
-    "--max-document-mb", envvar="QUOTEBOT_MAX_DOCUMENT_MB", show_envvar=True, default=10.0,
-    type=click.FloatRange(min=0.01), show_default=True,
-    help="Megabytes of a page, file or upload that may be added (and of its text).")
-chat_docs_option = click.option(
-    "--chat-max-docs", envvar="QUOTEBOT_CHAT_MAX_DOCS", show_envvar=True, default=20,
-    type=click.IntRange(min=0), show_default=True,
-    help="Articles each Telegram chat may add to its own library (0: chats cannot add).")
-chat_mb_option = click.option(
-    "--chat-max-mb", envvar="QUOTEBOT_CHAT_MAX_MB", show_envvar=True, default=5.0,
-    type=click.FloatRange(min=0), show_default=True,
-    help="Megabytes of text each Telegram chat's library may hold (0: no limit).")
-file_url_option = click.option(
-    "--api-base-file-url", envvar="TELEGRAM_API_BASE_FILE_URL", show_envvar=True, default=None,
-    help="Where the Bot API serves files sent to the bot; the token is appended (default: "
-         "TELEGRAM_API_BASE_URL with /file/bot for its /bot).")
-
-
-def _mb(value: float) -> int:
-    return int(value * 1024 * 1024)
 
 
 @click.command(cls=SecretSafeCommand)
@@ -108,6 +47,7 @@ def _mb(value: float) -> int:
               show_envvar=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @corpus_option
 @index_option
+@search_url_option
 @semantic_option
 @token_option
 @click.option("--webhook-secret", envvar="TELEGRAM_WEBHOOK_SECRET", show_envvar=True,
@@ -167,8 +107,8 @@ def _mb(value: float) -> int:
                    "--redis-url.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
-                  semantic: str, token: str | None, webhook_secret: str | None,
-                  webhook_url: str | None,
+                  search_url: str | None, semantic: str, token: str | None,
+                  webhook_secret: str | None, webhook_url: str | None,
                   api_base_url: str, redis_url: str | None, rate_limit_chat: float,
                   telegram_send_rate: float, rate_limit_ip: float,
                   forwarded_allow_ips: str | None, session_memory_mb: int, api_key: str | None,
@@ -194,6 +134,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
         curl -s localhost:8080/v1/libraries/news/docs -H "Authorization: Bearer $KEY" \\
              -H 'Content-Type: application/json' -d '{"url": "https://example.org/story"}'
         quotebot serve --workers 2 --redis-url redis://localhost:6379/0
+        quotebot serve --index /srv/index --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
         TELEGRAM_BOT_TOKEN=… TELEGRAM_WEBHOOK_SECRET=… quotebot serve --host 0.0.0.0 \\
              --webhook-url https://bot.example.org/telegram/webhook
     """
@@ -213,7 +154,12 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                    "`quotebot telegram` for polling.", err=True)
     if token and webhook_secret:
         token = _checked_settings(token, api_base_url, webhook_secret)
-    config = BotConfig(corpus=corpus, index_dir=index_dir, semantic=semantic, host=host,
+    if search_url:
+        from quotebot.xapian_backend import parse_search_url
+
+        parse_search_url(search_url)  # a malformed URL stops here, in one line
+    config = BotConfig(corpus=corpus, index_dir=index_dir, search_url=search_url or None,
+                       semantic=semantic, host=host,
                        port=port, token=token,
                        webhook_secret=webhook_secret, webhook_url=webhook_url,
                        api_base_url=api_base_url, redis_url=redis_url,
@@ -222,11 +168,11 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        forwarded_allow_ips=parse_forwarded_allow_ips(forwarded_allow_ips),
                        session_memory=session_memory_mb * 1024 * 1024, api_key=api_key,
                        data_dir=data_dir or default_data_dir(), web_uploads=web_uploads,
-                       max_document_bytes=_mb(max_document_mb),
+                       max_document_bytes=megabytes(max_document_mb),
                        library_max_docs=library_max_docs,
-                       library_max_bytes=_mb(library_max_mb), chat_max_docs=chat_max_docs,
-                       chat_max_bytes=_mb(chat_max_mb), web_max_docs=web_max_docs,
-                       web_max_bytes=_mb(web_max_mb), web_max_libraries=web_max_libraries,
+                       library_max_bytes=megabytes(library_max_mb), chat_max_docs=chat_max_docs,
+                       chat_max_bytes=megabytes(chat_max_mb), web_max_docs=web_max_docs,
+                       web_max_bytes=megabytes(web_max_mb), web_max_libraries=web_max_libraries,
                        api_base_file_url=api_base_file_url,
                        workers=workers)
     announced = f"quotebot serving on http://{host}:{port}"
@@ -357,8 +303,8 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
                        api_base_url=api_base_url, redis_url=redis_url,
                        rate_limit_chat=rate_limit_chat, telegram_send_rate=telegram_send_rate,
                        data_dir=data_dir or default_data_dir(),
-                       max_document_bytes=_mb(max_document_mb), chat_max_docs=chat_max_docs,
-                       chat_max_bytes=_mb(chat_max_mb), api_base_file_url=api_base_file_url)
+                       max_document_bytes=megabytes(max_document_mb), chat_max_docs=chat_max_docs,
+                       chat_max_bytes=megabytes(chat_max_mb), api_base_file_url=api_base_file_url)
     from . import telegram_start as tg
     from .telegram import TelegramBot
 
@@ -380,7 +326,7 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
         asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
         from .answerer import Answerer
         from .metrics import Metrics
-        from .sessions import make_store
+        from .sessions_redis import make_store
 
         answerer = Answerer.open(corpus, index_dir, semantic=semantic)
         engine = answerer.engine

@@ -31,6 +31,8 @@ class BotConfig:
 
     corpus: str | None = None
     index_dir: str | None = None
+    #: Xapian shard servers retrieval asks (xapian://HOST:PORT,…), or None: the index.
+    search_url: str | None = None
     #: Rerank by meaning: "auto", "on" or "off" (see quotebot.semantic).
     semantic: str = "auto"
     host: str = "127.0.0.1"

@@ -38,8 +38,8 @@ from .libraries import (
 
 
 async def ask(request: web.Request) -> web.Response:
-    """POST /v1/ask: {"question", "session"?, "k"?, "doc"?, "library"?} → the answer JSON and
-    its "session".
+    """POST /v1/ask: {"question", "session"?, "new"?, "k"?, "doc"?, "library"?} → the answer
+    JSON and its "session".
 
     Without ``session`` a conversation starts and its new id comes back; with one the
     server issued (and that has not expired) the question follows up on it; any other
@@ -58,6 +58,9 @@ async def ask(request: web.Request) -> web.Response:
     k = json_field(data, "k", int)
     doc = json_field(data, "doc", str)  # answer from this document alone
     library = json_field(data, "library", str)
+    # A new conversation in the same session: follow-ups forget what came before, and the
+    # documents the session added stay.
+    afresh = json_field(data, "new", bool) or False
     if k is None:
         k = 3
     if not 1 <= k <= 50:
@@ -89,8 +92,9 @@ async def ask(request: web.Request) -> web.Response:
             found = await store.find(key)
             if found is None:
                 raise unknown_session(app[CONFIG])
-            answer = await _turn(app, key, found, question, k, doc, library,
-                                 own_library=session_library(session))
+            answer = await _turn(app, key, SessionState() if afresh else found, question, k,
+                                 doc, library, own_library=session_library(session),
+                                 afresh=afresh)
             if app[CONFIG].web_uploads_enabled:
                 await keep_session_library(store, session_library(session), only_if_kept=True)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
@@ -124,8 +128,8 @@ async def _with_examples(app: web.Application, message: str, library: str | None
 
 
 async def _turn(app: web.Application, key: str, state: SessionState, question: str, k: int,
-                doc: str | None, library: str | None, own_library: str | None = None
-                ) -> Any:
+                doc: str | None, library: str | None, own_library: str | None = None,
+                afresh: bool = False) -> Any:
     """Answer one question of conversation ``key`` and keep its new state: from the named
     ``library``, or from the session's own library then the corpus (web uploads), or from
     the corpus."""
@@ -150,7 +154,8 @@ async def _turn(app: web.Application, key: str, state: SessionState, question: s
     if own_library is not None and doc is None and shelf is not None and \
             app[CONFIG].web_uploads_enabled:
         turn = await converse(answerer, shelf, own_library, store, key, question, k,
-                              corpus_state=state)
+                              corpus_state=state,
+                              library_state=SessionState() if afresh else None)
         return turn.answer
     answer, state = await answerer.follow_up(state, question, k, doc=doc)
     await store.put(key, state)

@@ -143,7 +143,7 @@ def json_field(data: dict[str, Any], name: str, kind: type, *, required: bool = 
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer"}.get(kind, kind.__name__)
+    return {str: "a string", int: "an integer", bool: "true or false"}.get(kind, kind.__name__)
 
 
 def _json_type(value: object) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from html import escape
 from importlib import resources
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -33,6 +34,19 @@ async def show_doc(request: web.Request) -> web.Response:
     return web.json_response({"doc": document.id, "title": document.title,
                               **({"url": document.url} if document.url else {}),
                               "text": document.text}, dumps=dumps_json)
+
+
+async def download_doc(request: web.Request) -> web.Response:
+    """GET /v1/docs/{doc}/text: the document's text as a file to save (UTF-8), named after
+    its id; quote offsets count its characters."""
+    document = request.app[ANSWERER].engine.document(request.match_info["doc"])
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                    for c in document.id)[:100] or "document"
+    disposition = (f'attachment; filename="{plain}.txt"; '
+                   f"filename*=UTF-8''{quote(document.id[:100], safe='')}.txt")
+    return web.Response(text=document.text, content_type="text/plain", charset="utf-8",
+                        headers={"Content-Disposition": disposition,
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 _STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
@@ -79,6 +93,8 @@ async def doc_page(request: web.Request) -> web.Response:
         for number, (start, end) in enumerate(paragraph_spans(document.text), start=1))
     original = (f' · <a href="{escape(document.url)}" rel="noopener noreferrer">open the '
                 f'original</a>' if document.url.startswith(("https://", "http://")) else "")
+    original += (f' · <a href="/v1/docs/{escape(quote(document.id, safe=""))}/text">download '
+                 f"the text</a>")
     return _page(200, document.title,
                  f"<h1>{escape(document.title)}</h1>\n"
                  f'<p class="muted">{escape(document.id)} · <a href="/">ask about it</a>'

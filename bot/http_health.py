@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -18,12 +19,17 @@ from .http_common import (
 
 async def healthz(request: web.Request) -> web.Response:
     """"ok", or "degraded" with the reason while answers go on without what was configured
-    (Redis unreachable or refusing the password: conversations are per process then).
+    (Redis unreachable or refusing the password: conversations are per process then), or
+    cannot be given (a search shard down: questions get 503 ``shard_unavailable``).
     Always 200 while the server answers, so a load balancer keeps sending it questions."""
     answerer = request.app[ANSWERER]
     engine = answerer.engine
     store = request.app[STORE]
     problem = await store.health()
+    shards = getattr(engine.search, "health", None)
+    if shards is not None:
+        down = await asyncio.to_thread(shards)
+        problem = "; ".join(p for p in (down, problem) if p) or None
     body: dict[str, Any] = {
         "status": "degraded" if problem else "ok",
         "documents": len(engine.documents),

@@ -194,6 +194,50 @@ async def add_session_doc(request: web.Request) -> web.Response:
                              dumps=dumps_json)
 
 
+async def _own_session(request: web.Request) -> str:
+    """The web page session named by ``?session=`` (one the server issued and that has not
+    expired) whose own library a request reads or changes; ApiError otherwise."""
+    app = request.app
+    if not app[CONFIG].web_uploads_enabled or app[SHELF] is None:
+        raise ApiError(403, "uploads_disabled",
+                       "This server does not let the web page add links; its operator can "
+                       "enable it with QUOTEBOT_WEB_UPLOADS=1.")
+    session = request.query.get("session", "")
+    if not SESSION_ID.fullmatch(session) or await app[STORE].find(f"http:{session}") is None:
+        raise unknown_session(app[CONFIG])
+    return session
+
+
+async def list_session_docs(request: web.Request) -> web.Response:
+    """GET /v1/session/docs?session=ID → {"documents": [{"doc", "title", "url",
+    "sentences"}]}: what the web page session added (none yet: an empty list)."""
+    session = await _own_session(request)
+    docs = await _shelf(request).documents(session_library(session)) or []
+    return web.json_response({"documents": [
+        {"doc": d.id, "title": d.title, "url": d.url, "sentences": d.sentences} for d in docs
+    ]}, dumps=dumps_json)
+
+
+async def remove_session_doc(request: web.Request) -> web.Response:
+    """DELETE /v1/session/docs/{doc}?session=ID → {"doc", "title", "url", "removed": true}:
+    the web page session's questions are no longer answered from that document."""
+    session = await _own_session(request)
+    name, doc = session_library(session), request.match_info["doc"]
+    unknown = ApiError(404, "unknown_document",
+                       f"This conversation added no document {doc[:70]!r}; GET "
+                       f"/v1/session/docs lists those it added.")
+    if not _shelf(request).library(name).exists():
+        raise unknown
+    try:
+        (gone,) = await _shelf(request).remove(name, [doc])
+    except QuotebotError as exc:
+        if exc.code == UnknownDocument.code:
+            raise unknown from None
+        raise
+    return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
+                              "removed": True}, dumps=dumps_json)
+
+
 Extraction = Callable[[], Any]
 
 

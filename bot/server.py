@@ -41,13 +41,15 @@ from .http_common import (
     ApiError,
     error_response,
 )
-from .http_docs import doc_page, favicon, list_docs, show_doc, static
+from .http_docs import doc_page, download_doc, favicon, list_docs, show_doc, static
 from .http_health import healthz, metrics
 from .http_libraries import (
     add_library_doc,
     add_session_doc,
     list_library_docs,
+    list_session_docs,
     remove_library_doc,
+    remove_session_doc,
     session_libraries_context,
     show_library_doc,
     web_config,
@@ -56,7 +58,7 @@ from .http_webhook import telegram_context, telegram_webhook
 from .libraries import Shelf
 from .metrics import Metrics
 from .ratelimit import RateLimiter
-from .sessions import make_store
+from .sessions_redis import make_store
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
     answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
-                                       semantic=config.semantic, embed=config.primary)
+                                       semantic=config.semantic, embed=config.primary,
+                                       search_url=config.search_url)
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
@@ -158,12 +161,15 @@ def create_app(config: BotConfig) -> web.Application:
     app.router.add_post("/v1/ask", ask)
     app.router.add_get("/v1/docs", list_docs)
     app.router.add_get("/v1/docs/{doc}", show_doc)
+    app.router.add_get("/v1/docs/{doc}/text", download_doc)
     app.router.add_post("/v1/libraries/{name}/docs", add_library_doc)
     app.router.add_get("/v1/libraries/{name}/docs", list_library_docs)
     app.router.add_get("/v1/libraries/{name}/docs/{doc}", show_library_doc)
     app.router.add_delete("/v1/libraries/{name}/docs/{doc}", remove_library_doc)
     app.router.add_get("/v1/config", web_config)
     app.router.add_post("/v1/session/docs", add_session_doc)
+    app.router.add_get("/v1/session/docs", list_session_docs)
+    app.router.add_delete("/v1/session/docs/{doc}", remove_session_doc)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", static)

@@ -13,7 +13,8 @@ replicas behind one load balancer share it, each with Redis's own primitive:
 A Redis store that loses its server (or whose password it refuses) keeps going in memory,
 logs a warning, reports why in ``health()`` (``/healthz``), and goes back to Redis when it
 returns. Memory is bounded in bytes, not entries: the least recently written conversations
-are dropped first.
+are dropped first. ``make_store`` (in sessions_redis.py, beside the Redis store) picks
+the one a process uses.
 """
 
 from __future__ import annotations
@@ -217,12 +218,3 @@ class MemorySessionStore(_Locks):
         self._data.clear()
         self.nbytes = 0
 
-
-def make_store(redis_url: str | None, ttl: int = DEFAULT_TTL, max_bytes: int = DEFAULT_MEMORY
-               ) -> SessionStore:
-    """Redis when ``redis_url`` is set, else memory."""
-    if redis_url:
-        from .sessions_redis import RedisSessionStore
-
-        return RedisSessionStore(redis_url, ttl=ttl, max_bytes=max_bytes)
-    return MemorySessionStore(ttl=ttl, max_bytes=max_bytes)

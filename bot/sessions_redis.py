@@ -26,6 +26,7 @@ from .sessions import (
     UPDATE_TTL,
     ConversationBusy,
     MemorySessionStore,
+    SessionStore,
     decode_state,
     encode_state,
 )
@@ -295,3 +296,11 @@ local ttl = math.ceil(next_full - now) + 1000
 redis.call('SET', KEYS[1], string.format('%.3f', next_full), 'PX', ttl)
 return 0
 """
+
+
+def make_store(redis_url: str | None, ttl: int = DEFAULT_TTL, max_bytes: int = DEFAULT_MEMORY
+               ) -> SessionStore:
+    """Redis when ``redis_url`` is set, else memory."""
+    if redis_url:
+        return RedisSessionStore(redis_url, ttl=ttl, max_bytes=max_bytes)
+    return MemorySessionStore(ttl=ttl, max_bytes=max_bytes)

@@ -3,6 +3,8 @@ reports printed at the end of the run."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 import shutil
 import subprocess
@@ -81,6 +83,12 @@ COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {
     "chromium": (lambda: chromium() is not None, "apt-get install chromium"),
     "systemd-analyze": (_program("systemd-analyze"), "apt-get install systemd"),
     "caddy": (_program("caddy"), "apt-get install caddy"),
+    "xapian-tcpsrv": (_program("xapian-tcpsrv"), "apt-get install xapian-tools"),
+    "xapian-replicate": (_program("xapian-replicate"), "apt-get install xapian-tools"),
+    "xapian-replicate-server": (_program("xapian-replicate-server"),
+                                "apt-get install xapian-tools"),
+    "xapian": (lambda: importlib.util.find_spec("xapian") is not None,
+               "pip install 'quotebot[xapian]'"),
     "shared": (lambda: (SHARED / "qa" / "article_qa.json").is_file(),
                "put the shared question sets at ../shared beside the checkout"),
 }
@@ -131,6 +139,39 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
                           env={**os.environ, **(env or {})}, check=False)
 
 
+def run_main(*args: str, stdin: str | None = None, env: dict[str, str | None] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    """Run `quotebot ARGS` through ``quotebot.cli.main`` in this process: the same command,
+    arguments, standard input, environment (a variable set to None is unset), output and
+    exit status as :func:`run_cli`, without a new interpreter's start-up. For what only a
+    process shows (signals, a kill mid-write, start-up, limits set on the process, what it
+    imports), use :func:`run_cli`.
+
+    An exception the command lets out fails the test where a process would print a
+    traceback; the logging set-up a command changes is put back afterwards."""
+    from click.testing import CliRunner
+
+    from quotebot.cli import main
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level
+                                           for name in ("httpx", "httpcore")}
+    argv = sys.argv
+    sys.argv = ["quotebot", *args]  # what the command line was, as a process sees it
+    try:
+        result = CliRunner().invoke(main, list(args), input=stdin, env=env,
+                                    catch_exceptions=True, prog_name="quotebot")
+    finally:
+        sys.argv = argv
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess([sys.executable, "-m", "quotebot", *args],
+                                       result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture()
 def cli() -> Any:
     return run_cli
@@ -150,3 +191,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in REPORTS:
         terminalreporter.write_sep("-", "quotebot eval")
         terminalreporter.write_line(report)
+
+
+def matrix_arrays(matrix: Any) -> dict[str, Any]:
+    """A BM25 matrix's postings decoded: pointers, sentence ids, term frequencies, weights
+    and sentence lengths, to compare two matrices whole."""
+    ids, tf = matrix.postings_of()
+    return {"indptr": matrix.indptr, "indices": ids, "tf": tf, "weights": matrix.weights(),
+            "doc_len": matrix.doc_len}
+
+
+def assert_same_matrix(got: Any, want: Any) -> None:
+    import numpy as np
+
+    mine, theirs = matrix_arrays(got), matrix_arrays(want)
+    for name, values in theirs.items():
+        assert np.array_equal(mine[name], values), name

@@ -149,3 +149,48 @@ def redis_server() -> Iterator[Process]:
     finally:
         stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 10.0,
+                       options: tuple[str, ...] = ()) -> Process:
+    """`xapian-tcpsrv` serving the shard ``folder`` on 127.0.0.1 (a free port unless given).
+
+    It runs in a session of its own: on SIGTERM xapian-tcpsrv kills its whole process
+    group, which would otherwise be pytest's. Stop it with :func:`stop_xapian_shard`.
+    """
+    binary = shutil.which("xapian-tcpsrv")
+    if binary is None:
+        raise RuntimeError("xapian-tcpsrv is not installed (apt-get install xapian-tools); "
+                           ".ci/run installs it")
+    import socket
+
+    for _ in range(5):  # a free port can be taken by someone else before the server binds
+        chosen = port or free_port()
+        log_path = folder.parent / f"{folder.name}.{chosen}.log"
+        with log_path.open("w") as log:
+            proc = subprocess.Popen([binary, "--interface", "127.0.0.1", "--port", str(chosen),
+                                     *options, str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, text=True,
+                                    start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", chosen),
+                                                                        0.2):
+                return Process(proc, chosen, log_path)
+            time.sleep(0.05)
+        stop_xapian_shard(Process(proc, chosen, log_path))
+        if port:
+            break
+    raise RuntimeError(f"xapian-tcpsrv did not start serving {folder}")
+
+
+def stop_xapian_shard(shard: Process, timeout: float = 10.0) -> None:
+    """Stop one shard server by its PID (SIGKILL when SIGTERM is not enough)."""
+    proc = shard.proc
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)

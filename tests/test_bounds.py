@@ -19,7 +19,7 @@ from quotebot.correction import correct
 from quotebot.engine import QuoteEngine
 from quotebot.models import Document
 from quotebot.sentences import MAX_SENTENCE_CHARS, split_document
-from quotebot.store.model import SentenceIndex
+from quotebot.store import build_index
 from quotebot.tuning import default_tuning
 
 from conftest import engine_over as open_engine
@@ -64,10 +64,10 @@ def test_the_longest_corrected_word_is_still_corrected() -> None:
     rules = default_tuning().correction
     word = "internationalisation"
     assert len(word) <= rules.max_length
-    index = SentenceIndex.build([Document("a", "A", f"The {word} of the port went ahead.")])
+    index = build_index([Document("a", "A", f"The {word} of the port went ahead.")])
     assert correct("internationalisatoin", index.words, rules) == word
     too_long = "x" * (rules.max_length + 1)
-    index = SentenceIndex.build([Document("b", "B", f"The {too_long} went ahead.")])
+    index = build_index([Document("b", "B", f"The {too_long} went ahead.")])
     assert correct(too_long[:-1] + "y", index.words, rules) is None
 
 

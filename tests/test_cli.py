@@ -1,4 +1,6 @@
-"""The CLI through its real entry point: answers, JSON shape, documents, indexes, errors."""
+"""The CLI through its entry point, quotebot.cli.main, in this process: answers, JSON shape,
+documents, indexes, errors. A process of its own where the process is the point: a port
+already taken, a terminal's progress bar."""
 
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ from click.testing import CliRunner
 
 from quotebot.cli import main
 
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 QUOTE_KEYS = {"text", "doc", "title", "paragraph", "sentence", "start", "end", "score"}
 
 
 def ask_json(*args: str) -> dict:  # type: ignore[type-arg]
-    result = run_cli("ask", *args, "--json")
+    result = run_main("ask", *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -27,7 +29,7 @@ def test_how_many_stabbings_gives_72_and_a_quote_that_slices_back() -> None:
     assert data["answered"] is True and data["answer"] == "72"
     first = data["quotes"][0]
     assert "72 fatal stabbings" in first["text"]
-    shown = json.loads(run_cli("show", "met-police-nypd-visit", "--json").stdout)
+    shown = json.loads(run_main("show", "met-police-nypd-visit", "--json").stdout)
     assert set(shown) == {"doc", "title", "text"}
     assert shown["text"][first["start"]:first["end"]] == first["text"]
     assert shown["text"][data["answer_start"]:data["answer_end"]] == "72"
@@ -55,15 +57,15 @@ def test_who_went_to_new_york_quotes_the_officers_or_the_representatives() -> No
 def test_a_question_the_article_does_not_answer_is_not_answered() -> None:
     data = ask_json("What is the capital of France?")
     assert data["answered"] is False and data["quotes"] == [] and data["answer"] is None
-    text = run_cli("ask", "What is the capital of France?").stdout
+    text = run_main("ask", "What is the capital of France?").stdout
     assert text.startswith("The article doesn't say.")
 
 
 def test_text_mode_cites_and_highlights() -> None:
-    plain = run_cli("ask", "how many stabbings?", "--no-color").stdout
+    plain = run_main("ask", "how many stabbings?", "--no-color").stdout
     assert "Answer: 72" in plain and "[met-police-nypd-visit ¶9 s15]" in plain
     assert "\x1b[" not in plain
-    colored = run_cli("ask", "how many stabbings?", "--color").stdout
+    colored = run_main("ask", "how many stabbings?", "--color").stdout
     assert "\x1b[1;33mstabbings\x1b[0m" in colored
 
 
@@ -76,10 +78,10 @@ def test_k_larger_than_the_corpus_gives_every_matching_sentence_once() -> None:
 
 
 def test_docs_and_show() -> None:
-    docs = json.loads(run_cli("docs", "--json").stdout)
+    docs = json.loads(run_main("docs", "--json").stdout)
     assert docs["documents"][0]["doc"] == "met-police-nypd-visit"
     assert docs["documents"][0]["sentences"] == 18
-    assert "Senior Met police officers" in run_cli("show", "met-police-nypd-visit").stdout
+    assert "Senior Met police officers" in run_main("show", "met-police-nypd-visit").stdout
 
 
 def test_your_own_articles_by_flag_and_by_environment(tmp_path: Path) -> None:
@@ -91,7 +93,7 @@ def test_your_own_articles_by_flag_and_by_environment(tmp_path: Path) -> None:
     (folder / "image.png").write_bytes(b"\x89PNG\x00\x00")
     by_flag = ask_json("when did the bridge reopen?", "--corpus", str(folder))
     assert by_flag["answer"] == "Monday" and by_flag["quotes"][0]["doc"] == "bridge"
-    by_env = run_cli("docs", "--json", env={"QUOTEBOT_CORPUS": str(folder)})
+    by_env = run_main("docs", "--json", env={"QUOTEBOT_CORPUS": str(folder)})
     titles = {d["doc"]: d["title"] for d in json.loads(by_env.stdout)["documents"]}
     assert titles == {"bridge": "Bridge", "notes": "Notes"}
 
@@ -100,7 +102,7 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
     article = tmp_path / "a.txt"
     article.write_text("Volunteers planted 300 trees in the park.\n", encoding="utf-8")
     out = tmp_path / "idx"
-    built = run_cli("index", "--corpus", str(article), "--out", str(out), "--json")
+    built = run_main("index", "--corpus", str(article), "--out", str(out), "--json")
     assert built.returncode == 0, built.stderr
     summary = json.loads(built.stdout)
     assert (summary["documents"], summary["sentences"]) == (1, 1)
@@ -109,10 +111,10 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
     assert data["answer"] == "300"
     extra = tmp_path / "b.txt"
     extra.write_text("The park opens on Saturday.\n", encoding="utf-8")
-    assert run_cli("index", "--out", str(out), "--add", str(extra)).returncode == 0
+    assert run_main("index", "--out", str(out), "--add", str(extra)).returncode == 0
     assert ask_json("when does the park open?", "--index", str(out))["answer"] == "Saturday"
-    assert run_cli("index", "--out", str(out), "--remove", "a").returncode == 0
-    assert json.loads(run_cli("docs", "--json", "--index", str(out)).stdout)["documents"][0][
+    assert run_main("index", "--out", str(out), "--remove", "a").returncode == 0
+    assert json.loads(run_main("docs", "--json", "--index", str(out)).stdout)["documents"][0][
         "doc"] == "b"
 
 
@@ -131,11 +133,11 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
 )
 def test_errors_are_one_clear_message_and_a_non_zero_exit(args: list[str], code: str,
                                                           needle: str) -> None:
-    as_json = run_cli(*args, "--json")
+    as_json = run_main(*args, "--json")
     assert as_json.returncode != 0
     error = json.loads(as_json.stdout)["error"]
     assert error["code"] == code and needle in error["message"]
-    as_text = run_cli(*args)
+    as_text = run_main(*args)
     assert as_text.returncode != 0
     assert as_text.stderr.startswith("Error: ") and needle in as_text.stderr
     assert "Traceback" not in as_text.stderr + as_text.stdout
@@ -150,14 +152,14 @@ def test_errors_are_one_clear_message_and_a_non_zero_exit(args: list[str], code:
 def test_unusable_corpus_files_are_explained(tmp_path: Path, content: bytes, code: str) -> None:
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
-    result = run_cli("ask", "anything", "--corpus", str(path), "--json")
+    result = run_main("ask", "anything", "--corpus", str(path), "--json")
     assert result.returncode != 0
     assert json.loads(result.stdout)["error"]["code"] == code
     assert "Traceback" not in result.stderr
 
 
 def test_an_empty_folder_is_explained(tmp_path: Path) -> None:
-    result = run_cli("docs", "--corpus", str(tmp_path))
+    result = run_main("docs", "--corpus", str(tmp_path))
     assert result.returncode != 0 and "no .txt or .md files" in result.stderr
 
 
@@ -175,12 +177,12 @@ OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
 
 
 def test_a_question_without_quotes_gets_the_command_to_type() -> None:
-    result = run_cli("ask", "who", "won", "the", "cup", "--corpus", str(OWN))
+    result = run_main("ask", "who", "won", "the", "cup", "--corpus", str(OWN))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f'quotebot ask "who won the cup" --corpus {OWN}' in result.stderr
-    bare = run_cli("who", "won", "the", "cup")
+    bare = run_main("who", "won", "the", "cup")
     assert bare.returncode == 2 and 'quotebot ask "who won the cup"' in bare.stderr
-    assert "Did you mean 'ask'" in run_cli("aks", "who won?").stderr
+    assert "Did you mean 'ask'" in run_main("aks", "who won?").stderr
 
 
 def test_log_options_work_after_the_command_too(tmp_path: Path) -> None:
@@ -190,11 +192,11 @@ def test_log_options_work_after_the_command_too(tmp_path: Path) -> None:
     (folder / "bad.txt").write_bytes(b"caf\xe9 au lait\n")
     for args in (["--log-format", "json", "docs", "--corpus", str(folder)],
                  ["docs", "--corpus", str(folder), "--log-format", "json"]):
-        result = run_cli(*args)
+        result = run_main(*args)
         assert result.returncode == 0, result.stderr
         line = json.loads(result.stderr.strip())  # the warning about bad.txt, as JSON
         assert line["level"] == "WARNING" and "bad.txt" in line["message"]
-    quiet = run_cli("docs", "--corpus", str(folder), "--log-level", "ERROR")
+    quiet = run_main("docs", "--corpus", str(folder), "--log-level", "ERROR")
     assert quiet.returncode == 0 and quiet.stderr == ""
     serve_help = CliRunner().invoke(main, ["serve", "--help"])
     assert "--log-format" in serve_help.output
@@ -202,7 +204,7 @@ def test_log_options_work_after_the_command_too(tmp_path: Path) -> None:
 
 def test_a_folder_whose_only_file_is_not_utf8_gives_one_error(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait\n")
-    result = run_cli("docs", "--corpus", str(tmp_path))
+    result = run_main("docs", "--corpus", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "not valid UTF-8" in result.stderr
@@ -212,23 +214,23 @@ def test_errors_name_the_option_or_variable_the_user_gave(tmp_path: Path) -> Non
     article = tmp_path / "a.txt"
     article.write_text("Volunteers planted 300 trees.\n", encoding="utf-8")
     out = tmp_path / "idx"
-    assert run_cli("index", "--corpus", str(article), "--out", str(out),
+    assert run_main("index", "--corpus", str(article), "--out", str(out),
                    "--semantic", "off").returncode == 0
-    added = run_cli("index", "--out", str(out), "--add", str(tmp_path / "missing.txt"))
+    added = run_main("index", "--out", str(out), "--add", str(tmp_path / "missing.txt"))
     assert added.returncode == 1 and "--add" in added.stderr and "--corpus" not in added.stderr
-    by_env = run_cli("docs", env={"QUOTEBOT_CORPUS": str(tmp_path / "gone")})
+    by_env = run_main("docs", env={"QUOTEBOT_CORPUS": str(tmp_path / "gone")})
     assert by_env.returncode == 1 and "QUOTEBOT_CORPUS" in by_env.stderr
     assert "--corpus" not in by_env.stderr
 
 
 def test_show_takes_the_file_name_or_path_of_a_document() -> None:
-    by_id = run_cli("show", "cup-final", "--corpus", str(OWN))
+    by_id = run_main("show", "cup-final", "--corpus", str(OWN))
     assert by_id.returncode == 0 and by_id.stdout.startswith("Harbour City win")
     for name in ("cup-final.txt", str(OWN / "cup-final.txt")):
-        result = run_cli("show", name, "--corpus", str(OWN))
+        result = run_main("show", name, "--corpus", str(OWN))
         assert result.returncode == 0, result.stderr
         assert result.stdout == by_id.stdout
-    missing = run_cli("show", "final.txt", "--corpus", str(OWN))
+    missing = run_main("show", "final.txt", "--corpus", str(OWN))
     assert missing.returncode == 1 and "cup-final" in missing.stderr  # lists the known ones
 
 
@@ -236,15 +238,15 @@ def test_doc_asks_one_article_of_a_folder() -> None:
     data = ask_json("who said", "-k", "5", "--semantic", "off", "--corpus", str(OWN),
                     "--doc", "tram-extension.txt")
     assert data["quotes"] and {q["doc"] for q in data["quotes"]} == {"tram-extension"}
-    unknown = run_cli("ask", "who said", "--corpus", str(OWN), "--doc", "nope", "--json")
+    unknown = run_main("ask", "who said", "--corpus", str(OWN), "--doc", "nope", "--json")
     assert unknown.returncode == 1
     assert json.loads(unknown.stdout)["error"]["code"] == "unknown_document"
 
 
 def test_version_has_a_short_form() -> None:
-    short = run_cli("-V")
+    short = run_main("-V")
     assert short.returncode == 0 and ", version " in short.stdout
-    assert short.stdout == run_cli("--version").stdout
+    assert short.stdout == run_main("--version").stdout
 
 
 def test_a_busy_port_is_one_line_not_a_traceback() -> None:
@@ -273,7 +275,7 @@ def test_quick_work_is_quiet_and_long_work_says_once_what_it_does(
     embedding(64, 3000)
     embedding(128, 3000)
     assert capsys.readouterr().err == "indexing 25,000 documents…\nembedding 3,000 passages…\n"
-    fresh = run_cli("docs", "--corpus", str(OWN), env={"XDG_CACHE_HOME": str(tmp_path)})
+    fresh = run_main("docs", "--corpus", str(OWN), env={"XDG_CACHE_HOME": str(tmp_path)})
     assert fresh.returncode == 0 and fresh.stderr == ""  # three articles build in no time
 
 
@@ -329,6 +331,7 @@ def test_answers_wrap_to_the_terminal_and_never_inside_a_word(
                        "again on Monday, after the Kelsey-Bay-to-Northport-and-back-again "
                        "crossing was closed for six weeks of repairs to its engine and hull.\n",
                        encoding="utf-8")
+    # A process: the width when COLUMNS is unset comes from the process's own stdout.
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     if columns is not None:
         env["COLUMNS"] = columns

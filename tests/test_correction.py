@@ -15,6 +15,7 @@ from quotebot.correction import correct, is_swap
 from quotebot.models import Document
 from quotebot.plan import plan_question
 from quotebot.question import parse_question
+from quotebot.store import build_index, merge_index
 from quotebot.store.model import SentenceIndex
 from quotebot.tuning import default_tuning
 
@@ -31,7 +32,7 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def index() -> SentenceIndex:
-    return SentenceIndex.build(CORPUS)
+    return build_index(CORPUS)
 
 
 def test_the_rules_are_the_ones_these_cases_are_written_for() -> None:
@@ -104,7 +105,7 @@ def test_ties_go_to_the_more_frequent_word_then_the_nearer_then_alphabetically(
 def test_words_of_removed_documents_are_not_suggested(index: SentenceIndex) -> None:
     """Catches: a correction towards a word whose documents were all removed (its count is
     0, but it stays in the words table)."""
-    updated = index.with_documents(removed=["ferries"])
+    updated = merge_index(index, removed=["ferries"])
     assert correct("harbor", index.words, RULES) == "harbour"
     assert correct("harbor", updated.words, RULES) is None
     assert correct("markeq", updated.words, RULES) == "market"
@@ -117,13 +118,13 @@ def test_a_rejected_candidate_does_not_end_the_search() -> None:
     text)."""
     docs = [Document("garden", "Garden", "An arbor and two arbors stood by the marked path."),
             Document("port", "Port", "The market by the harbour sold fish.")]
-    full = SentenceIndex.build(docs)
+    full = build_index(docs)
     # "arbors" is two edits from "harbor", "arbor" one but with another first letter.
     assert correct("harbor", full.words, RULES) == "harbour"
     # "marked" and "market" are both one edit from "markex"; with "marked" only in a
     # removed document, "market" is the one left.
     assert correct("markex", full.words, RULES) == "marked"
-    assert correct("markex", full.with_documents(removed=["garden"]).words, RULES) == "market"
+    assert correct("markex", merge_index(full, removed=["garden"]).words, RULES) == "market"
 
 
 def test_rules_come_from_the_tuning(index: SentenceIndex) -> None:

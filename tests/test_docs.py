@@ -43,6 +43,8 @@ NOT_RUN = {
     r"\bbenchmarks/mutation\.sh\b": "the mutation check: minutes of CPU per module; its "
                                    "scores are in docs/testing.md",
     r"\bmutmut show\b": "shows a mutant of a mutation run, which must have run first",
+    r"\bsquad/": "reads SQuAD articles a reader downloads first, as docs/quality.md says",
+    r"\.\./shared/": "reads the project's data folder beside a contributor's checkout",
 }
 
 
@@ -158,6 +160,12 @@ def test_the_json_keys_the_readme_names_are_the_ones_quotebot_prints(tmp_path: P
         real |= _keys(json.loads(line))
     real |= _keys(json.loads(run_cli("show", "met-police-nypd-visit", "--json").stdout))
     real |= _keys(json.loads(run_cli("show", "nope", "--json").stdout))
+    # A document from a link, with sections: its quotes carry both.
+    (tmp_path / "seal.md").write_text(
+        "---\ntitle: Harbour seal\nurl: https://example.org/seal\n---\n# Harbour seal\n\n"
+        "## Population\n\nSurveys counted 205,000 harbour seals in Alaska.\n", encoding="utf-8")
+    real |= _keys(json.loads(run_cli("ask", "How many harbour seals?", "--json", "--corpus",
+                                     str(tmp_path / "seal.md"), "--semantic", "off").stdout))
     words = {"null", "true", "false"}  # JSON values the section names, not keys
     assert named - words <= real, f"named in the README but never printed: {named - real}"
     assert {"searched_for", "resolved_question", "closest", "reason"} <= named

@@ -400,6 +400,39 @@ def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
     assert (nothing.prior, nothing.prior_weight) == (base.prior, base.prior_weight)
 
 
+def test_a_conversation_is_fitted_to_stay_in_its_document() -> None:
+    """Catches: one weight for "beyond the window" and "in another document" (a passage
+    far down the same article then weighs as little as another article's), and an other
+    document never weighed below the same one when the answers stay in their document."""
+    import numpy as np
+
+    from quotebot.conversation_fit import (
+        ELSEWHERE,
+        FAR,
+        Examined,
+        ExaminedTurn,
+        fit_conversation,
+    )
+    from quotebot.tuning import default_tuning
+
+    base = default_tuning().conversation
+    rng = np.random.default_rng(11)
+    turns = []
+    for n in range(60):
+        # The question's own best is right, near or far in the document, never elsewhere.
+        offsets = np.array([0, 1, FAR, ELSEWHERE, ELSEWHERE])
+        positive = np.zeros(5, bool)
+        positive[n % 3] = True
+        question = rng.random(5) * 0.5
+        question[n % 3] = 1.0
+        question[3] = 0.9
+        turns.append(ExaminedTurn(f"c{n % 6}", question, np.zeros(5), offsets, positive,
+                                  int(offsets[n % 3])))
+    fitted = fit_conversation(Examined(turns, []), base)
+    assert fitted.other_doc_weight < fitted.far_weight
+    assert fitted.other_doc_weight < 0
+
+
 def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:
     qa = tmp_path / "qa.json"
     qa.write_text(json.dumps({"questions": [

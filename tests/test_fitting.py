@@ -20,7 +20,7 @@ from quotebot.fitting import (
 from quotebot.models import Document
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question
-from quotebot.store.model import SentenceIndex
+from quotebot.store import build_index
 from quotebot.tuning import default_tuning, load_tuning
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "src" / "quotebot" / "data" / "weights.toml"
@@ -50,7 +50,7 @@ def test_the_listwise_model_recovers_a_known_weighting() -> None:
 
 @pytest.fixture()
 def plan() -> QueryPlan:
-    index = SentenceIndex.build([Document("a", "A", "The satellite was launched in 1998.\n")])
+    index = build_index([Document("a", "A", "The satellite was launched in 1998.\n")])
     return plan_question(parse_question("When was the satellite launched?"), index,
                          default_tuning())
 

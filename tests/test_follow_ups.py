@@ -19,7 +19,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import UnknownDocument
 from quotebot.session import Session, SessionState, answer_once
 
-from conftest import run_cli
+from conftest import run_main
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
@@ -82,7 +82,7 @@ async def test_more_pages_through_the_passages_once_then_says_there_are_no_more(
 
 def test_the_repl_says_when_more_has_nothing_to_continue_or_nothing_left() -> None:
     """Catches the same in the REPL: "more" first, then "more" past the last passage."""
-    result = run_cli("repl", "--json", "--semantic", "off", "-k", "2",
+    result = run_main("repl", "--json", "--semantic", "off", "-k", "2",
                      stdin="more\n" + QUESTION + "\n" + "more\n" * 8)
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
@@ -407,3 +407,18 @@ def test_more_goes_on_only_with_passages_the_question_still_finds(tmp_path: Path
         shown.append(key)
     assert not more.answered and "no more" in more.reason.lower()
     assert len(shown) >= 2 and all(doc != "shops" for doc, _ in shown)
+
+
+def test_what_she_said_is_quoted_before_the_sentence_that_named_her() -> None:
+    """Catches: a position prior that holds a follow-up to the last answer's own sentence
+    ("… deputy mayor for policing Sophie Linden met senior NYPD officials.") when the
+    question's words ("say") point to a later paragraph of the same article ("Ms Linden
+    said: …")."""
+    session = Session(QuoteEngine.open())
+    session.ask(QUESTION)
+    first = session.ask("Who is the deputy mayor for policing?")
+    assert first.short is not None and first.short.text == "Sophie Linden"
+    answer = session.ask("What did she say?")
+    assert answer.resolved_question == "What did Sophie Linden say?"
+    assert answer.quotes[0].text.startswith("Ms Linden said")
+    assert answer.quotes[0].paragraph > first.quotes[0].paragraph

@@ -359,3 +359,12 @@ async def test_a_quote_names_its_section_and_the_page_its_document_came_from(
     assert ('<a href="https://example.org/wiki/Harbour_seal" rel="noopener noreferrer">open '
             'the original</a>') in page
     assert "open the original" not in await (await client.get("/docs/note")).text()
+    assert '<a href="/v1/docs/harbour-seal/text">download the text</a>' in page
+    download = await client.get("/v1/docs/harbour-seal/text")
+    assert download.status == 200 and download.content_type == "text/plain"
+    assert download.headers["Content-Disposition"].startswith(
+        'attachment; filename="harbour-seal.txt"')
+    text = (await download.read()).decode("utf-8")
+    assert text == shown["text"] and text[quote["start"]:quote["end"]] == quote["text"]
+    missing = await client.get("/v1/docs/nope/text")
+    assert missing.status == 404 and (await missing.json())["error"]["code"] == "unknown_document"

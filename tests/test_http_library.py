@@ -247,11 +247,37 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
         status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
                                                         "session": "not-a-session-we-issued"})
         assert status == 404 and is_error(body, "unknown_session")
+        # The session lists what it added and removes it; nobody else can.
+        status, listed, _ = call(server, "GET", f"/v1/session/docs?session={session}")
+        assert (status, listed) == (200, {"documents": [
+            {"doc": SEA_WALL, "title": TITLE, "url": site.url("/news/sea-wall"),
+             "sentences": 12}]})
+        for method, path in (("GET", "/v1/session/docs"),
+                             ("GET", "/v1/session/docs?session=not-a-session-we-issued"),
+                             ("DELETE", f"/v1/session/docs/{SEA_WALL}?session=nope")):
+            status, body, _ = call(server, method, path)
+            assert status == 404 and is_error(body, "unknown_session"), path
+        status, body, _ = call(server, "DELETE", f"/v1/session/docs/ferry?session={session}")
+        assert status == 404 and is_error(body, "unknown_document")
+        status, body = server.post("/v1/ask", {"question": "more", "session": session,
+                                               "new": "yes"})
+        assert status == 422 and body["error"]["message"] == (
+            "The field 'new' must be true or false, not a string.")
+        status, gone, _ = call(server, "DELETE",
+                               f"/v1/session/docs/{SEA_WALL}?session={session}")
+        assert (status, gone["removed"], gone["doc"]) == (200, True, SEA_WALL)
+        status, listed, _ = call(server, "GET", f"/v1/session/docs?session={session}")
+        assert (status, listed) == (200, {"documents": []})
+        status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
+                                                 "session": session})
+        assert status == 200 and "Tom Okafor" not in json.dumps(answer)
         # Named libraries still need the key, which this server does not have.
         status, body, _ = call(server, "GET", "/v1/libraries/news/docs", headers=AUTH)
         assert status == 403 and is_error(body, "libraries_disabled")
     with serve(env={**OFF, "QUOTEBOT_DATA_DIR": str(tmp_path)}) as server:
         status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
+        assert status == 403 and is_error(body, "uploads_disabled")
+        status, body, _ = call(server, "GET", f"/v1/session/docs?session={session}")
         assert status == 403 and is_error(body, "uploads_disabled")
 
 

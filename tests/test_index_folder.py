@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
 
 ARTICLES = ROOT / "examples" / "articles"
 
@@ -23,7 +23,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def index(out: Path, *more: str) -> tuple[int, str, str]:
-    done = run_cli("index", "--out", str(out), "--corpus", str(ARTICLES), "--semantic", "off",
+    done = run_main("index", "--out", str(out), "--corpus", str(ARTICLES), "--semantic", "off",
                    *more)
     return done.returncode, done.stdout, done.stderr
 
@@ -98,7 +98,7 @@ def test_a_damaged_index_names_its_own_folder_not_the_parent(tmp_path: Path) -> 
     generation = (out / "CURRENT").read_text().strip()
     (out / generation / "manifest.json").write_text("garbage")
 
-    done = run_cli("ask", "how many jobs?", "--index", str(out), "--semantic", "off")
+    done = run_main("ask", "how many jobs?", "--index", str(out), "--semantic", "off")
 
     line = one_line_error(done.stderr)
     assert "damaged" in line
@@ -115,14 +115,14 @@ def test_reading_commands_never_rewrite_a_saved_index(tmp_path: Path) -> None:
     for source in ARTICLES.iterdir():
         (articles / source.name).write_bytes(source.read_bytes())
     out = tmp_path / "index"
-    done = run_cli("index", "--out", str(out), "--corpus", str(articles), "--semantic", "off")
+    done = run_main("index", "--out", str(out), "--corpus", str(articles), "--semantic", "off")
     assert done.returncode == 0, done.stderr
     (articles / "new-article.txt").write_text("The harbour reopened to ferries on Friday.\n")
     before = snapshot(out)
 
-    by_flag = run_cli("ask", "how many jobs?", "--index", str(out), "--corpus", str(articles),
+    by_flag = run_main("ask", "how many jobs?", "--index", str(out), "--corpus", str(articles),
                       "--semantic", "off", "--json")
-    by_env = run_cli("docs", env={"QUOTEBOT_INDEX": str(out), "QUOTEBOT_CORPUS": str(articles),
+    by_env = run_main("docs", env={"QUOTEBOT_INDEX": str(out), "QUOTEBOT_CORPUS": str(articles),
                                   "QUOTEBOT_SEMANTIC": "off"})
 
     assert by_flag.returncode == 0 and by_env.returncode == 0, by_flag.stderr + by_env.stderr
@@ -138,11 +138,11 @@ def test_index_given_a_file_or_someone_elses_folder_says_what_it_is(tmp_path: Pa
     '/etc/passwd'": advice the tool itself would then refuse."""
     notes = tmp_path / "notes.txt"
     notes.write_text("mine\n")
-    line = one_line_error(run_cli("ask", "hi", "--index", str(notes)).stderr)
+    line = one_line_error(run_main("ask", "hi", "--index", str(notes)).stderr)
     assert "is a file, not an index folder" in line and "damaged" not in line
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "a.jpg").write_bytes(b"jpg")
-    line = one_line_error(run_cli("ask", "hi", "--index", str(photos)).stderr)
+    line = one_line_error(run_main("ask", "hi", "--index", str(photos)).stderr)
     assert "holds other files" in line and f"--out '{photos}'" not in line
     assert notes.read_text() == "mine\n" and [p.name for p in photos.iterdir()] == ["a.jpg"]

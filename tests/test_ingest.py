@@ -220,12 +220,13 @@ def test_a_saved_document_reads_back_with_its_metadata_and_its_text_exactly(
     saved = save_document(doc, tmp_path / "library")
     path = Path(saved.path)
     assert path.parent == tmp_path / "library" and path.suffix == ".txt"
-    head = path.read_text(encoding="utf-8").split("\n", 6)
-    assert head[:6] == ["---", f"title: {doc.title}", f"url: {doc.url}",
-                        f"author: {doc.author}", f"date: {doc.date}", "---"]
+    head = path.read_text(encoding="utf-8").split("\n", 7)
+    assert head[:7] == ["---", f"title: {doc.title}", f"url: {doc.url}",
+                        f"author: {doc.author}", f"date: {doc.date}",
+                        "source: kelsey-bay-sea-wall.html", "---"]
     again = read_document(path)
-    assert (again.title, again.url, again.author, again.date) == (
-        doc.title, doc.url, doc.author, doc.date)
+    assert (again.title, again.url, again.author, again.date, again.source) == (
+        doc.title, doc.url, doc.author, doc.date, "kelsey-bay-sea-wall.html")
     assert again.text == doc.text == saved.text
     assert again.id == saved.id == path.stem
 

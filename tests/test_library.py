@@ -23,7 +23,7 @@ from quotebot.library import JOURNAL, LOCK, Library, LibraryError, LibraryLimits
 from quotebot.models import Document
 from quotebot.store.catalogue import default_index_dir, open_index
 
-from conftest import run_cli
+from conftest import run_main
 from pages import FIXTURES, NEWS_PAGE, article_page, page_site
 from servers import wait_until
 
@@ -48,19 +48,19 @@ def note(title: str, text: str, url: str = "") -> Document:
 
 def test_an_added_page_is_answered_from_the_librarys_own_index(tmp_path: Path) -> None:
     library = tmp_path / "library"
-    added = run_cli("add", str(NEWS_PAGE), "--to", str(library), "--json", env=OFF)
+    added = run_main("add", str(NEWS_PAGE), "--to", str(library), "--json", env=OFF)
     assert added.returncode == 0, added.stderr
     assert json_lines(added.stdout) == [{
         "doc": SEA_WALL, "title": "Kelsey Bay votes to rebuild its sea wall after winter storms",
         "url": "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "sentences": 12,
         "kept_words": 199, "page_words": 397}]
     assert "Note:" not in added.stderr  # the article is half of what the page shows
-    answer = json.loads(run_cli("ask", "Who is the harbour master?", "--corpus", str(library),
+    answer = json.loads(run_main("ask", "Who is the harbour master?", "--corpus", str(library),
                                 "--json", env=OFF).stdout)
     assert answer["answer"] == "Tom Okafor"
     # The library's saved index was used as it is: nothing was built into the cache.
     assert not default_index_dir(library).exists()
-    shown = json.loads(run_cli("show", SEA_WALL, "--corpus", str(library), "--json").stdout)
+    shown = json.loads(run_main("show", SEA_WALL, "--corpus", str(library), "--json").stdout)
     assert (shown["url"], shown["author"], shown["date"]) == (
         "https://news.example.org/local/2024/03/kelsey-bay-sea-wall", "Amira Holt", "2024-03-14")
     quote = answer["quotes"][0]  # type: ignore[index]
@@ -74,7 +74,7 @@ def test_a_folder_and_a_link_are_added_and_a_bad_source_is_named_while_the_rest_
     (folder / "scan.pdf").write_bytes((FIXTURES / "scanned-notice.pdf").read_bytes())
     library = tmp_path / "library"
     with page_site() as site:
-        result = run_cli("add", str(folder), site.url("/news/sea-wall"),
+        result = run_main("add", str(folder), site.url("/news/sea-wall"),
                          str(tmp_path / "missing.html"), "--to", str(library),
                          env={**OFF, "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"})
     assert result.returncode == 1
@@ -85,22 +85,63 @@ def test_a_folder_and_a_link_are_added_and_a_bad_source_is_named_while_the_rest_
     assert "scan.pdf" in errors[0] and "OCR" in errors[0]
     assert "missing.html" in errors[1] and "does not exist" in errors[1]
     assert "2 sources could not be added; the others were." in result.stderr
-    docs = json.loads(run_cli("docs", "--corpus", str(library), "--json").stdout)["documents"]
+    docs = json.loads(run_main("docs", "--corpus", str(library), "--json").stdout)["documents"]
     assert len(docs) == 4
-    answer = json.loads(run_cli("ask", "Who won the cup?", "--corpus", str(library), "--json",
+    answer = json.loads(run_main("ask", "Who won the cup?", "--corpus", str(library), "--json",
                                 env=OFF).stdout)
     assert answer["answered"] and "Harbour City" in answer["quotes"][0]["text"]
 
 
 def test_a_private_address_is_refused_unless_allowed(tmp_path: Path) -> None:
     with page_site() as site:
-        result = run_cli("add", site.url("/news/sea-wall"), "--to", str(tmp_path / "lib"),
+        result = run_main("add", site.url("/news/sea-wall"), "--to", str(tmp_path / "lib"),
                          "--json", env=OFF)
     assert result.returncode == 1
     (line,) = json_lines(result.stdout)
     assert line["source"] == site.url("/news/sea-wall")
     assert line["error"]["code"] == "url_not_allowed"  # type: ignore[index]
     assert site.hits == {}
+
+
+#: Runs `quotebot add` in this process and prints whether the index's machinery (NLTK,
+#: SciPy: seconds to load) was loaded by the time it finished.
+_ADD_AND_TELL = """
+import sys
+from quotebot.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    print("exit", exit.code, "loaded" if "quotebot.store" in sys.modules else "not loaded",
+          file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("link", "says"), [
+    ("http://127.0.0.1:9/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("http://[::1]/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
+    ("ftp://example.org/report.txt", "only http and https links, not ftp ones"),
+    ("http://no-such-host.invalid/report", "Could not find no-such-host.invalid"),
+])
+def test_a_link_that_cannot_be_fetched_is_refused_before_the_index_is_loaded(
+        tmp_path: Path, link: str, says: str) -> None:
+    result = subprocess.run([sys.executable, "-c", _ADD_AND_TELL, "add", link, "--to",
+                             str(tmp_path / "lib")], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, **OFF}, check=False)
+    assert f"Error: {link}: " in result.stderr and says in result.stderr
+    assert "exit 1 not loaded" in result.stderr
+    assert not (tmp_path / "lib").exists()
+
+
+def test_a_refused_link_does_not_keep_the_other_sources_from_being_added(
+        tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("The ferry to Kelsey Bay sails at noon.\n", encoding="utf-8")
+    result = run_main("add", "http://127.0.0.1:9/report", str(note), "--to",
+                      str(tmp_path / "lib"), env=OFF)
+    assert result.returncode == 1
+    assert "Added note: " in result.stdout
+    assert "QUOTEBOT_ALLOW_PRIVATE_URLS=1" in result.stderr
+    assert "1 source could not be added; the others were." in result.stderr
 
 
 def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
@@ -113,15 +154,49 @@ def test_adding_a_link_again_replaces_its_document(tmp_path: Path) -> None:
         "Fares rise to three pounds for adults."])
     env = {**OFF, "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
     with page_site({"/ferry": (first, "text/html")}) as site:
-        assert run_cli("add", site.url("/ferry"), "--to", str(library), env=env).returncode == 0
+        assert run_main("add", site.url("/ferry"), "--to", str(library), env=env).returncode == 0
         site.pages["/ferry"] = (second, "text/html")
-        again = run_cli("add", site.url("/ferry"), "--to", str(library), env=env)
+        again = run_main("add", site.url("/ferry"), "--to", str(library), env=env)
     assert again.returncode == 0, again.stderr
-    assert "replacing the earlier version" in again.stdout
+    assert again.stdout.startswith("Updated ferry: Ferry timetable changes (")
+    assert "(its earlier version is replaced)" in again.stdout
     assert [p.name for p in library.glob("*.txt")] == ["ferry.txt"]  # named by the link
-    answer = json.loads(run_cli("ask", "How much are the fares?", "--corpus", str(library),
+    answer = json.loads(run_main("ask", "How much are the fares?", "--corpus", str(library),
                                 "--json", env=OFF).stdout)
     assert answer["answer"] == "three pounds"
+
+
+def test_an_edited_file_added_again_replaces_itself_and_another_of_its_stem_does_not(
+        tmp_path: Path) -> None:
+    library, notes, elsewhere = tmp_path / "library", tmp_path / "notes", tmp_path / "other"
+    notes.mkdir()
+    elsewhere.mkdir()
+    budget = notes / "budget.md"
+    budget.write_text("# Budget\n\nThe council will spend £2 million on the sea wall.\n",
+                      encoding="utf-8")
+    first = run_main("add", str(budget), "--to", str(library), "--json", env=OFF)
+    assert json_lines(first.stdout)[0]["doc"] == "budget"
+    budget.write_text("# Budget\n\nThe council will spend £3 million on the sea wall.\n",
+                      encoding="utf-8")
+    again = run_main("add", str(budget), "--to", str(library), env=OFF)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Updated budget: Budget (")
+    # Another file whose name has the same stem is another document, with an id of its own.
+    (elsewhere / "budget.txt").write_text("Budget of the sailing club\nThe club spends £900 "
+                                          "on new sails.\n", encoding="utf-8")
+    other = run_main("add", str(elsewhere / "budget.txt"), "--to", str(library), "--json",
+                     env=OFF)
+    assert [(d["doc"], "replaced" in d) for d in json_lines(other.stdout)] == [
+        ("budget-2", False)]
+    assert sorted(p.name for p in library.glob("*.txt")) == ["budget-2.txt", "budget.txt"]
+    answer = json.loads(run_main("ask", "How much will the council spend?", "--corpus",
+                                 str(library), "--json", env=OFF).stdout)
+    assert answer["quotes"][0]["doc"] == "budget"
+    assert "£3 million" in answer["quotes"][0]["text"]
+    assert "£2 million" not in json.dumps(answer)
+    # The library keeps the file's name only, never where it was on this machine.
+    saved = (library / "budget.txt").read_text(encoding="utf-8")
+    assert "source: budget.md" in saved and str(tmp_path) not in saved
 
 
 def test_forget_removes_what_add_put_there_and_leaves_a_users_own_file(tmp_path: Path) -> None:
@@ -130,16 +205,16 @@ def test_forget_removes_what_add_put_there_and_leaves_a_users_own_file(tmp_path:
     own = library / "my-notes.txt"
     own.write_text("My notes\nThe harbour wall needs painting before the summer.\n",
                    encoding="utf-8")
-    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
-    refused = run_cli("forget", "my-notes", "--from", str(library), env=OFF)
+    assert run_main("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    refused = run_main("forget", "my-notes", "--from", str(library), env=OFF)
     assert refused.returncode == 1
     assert "did not add" in refused.stderr and own.exists()
-    gone = run_cli("forget", f"{SEA_WALL}.txt", "--from", str(library), "--json", env=OFF)
+    gone = run_main("forget", f"{SEA_WALL}.txt", "--from", str(library), "--json", env=OFF)
     assert gone.returncode == 0, gone.stderr
     assert json_lines(gone.stdout)[0]["doc"] == SEA_WALL
     assert sorted(p.name for p in library.iterdir() if not p.name.startswith(".")) == [
         "my-notes.txt"]
-    docs = json.loads(run_cli("docs", "--corpus", str(library), "--json").stdout)["documents"]
+    docs = json.loads(run_main("docs", "--corpus", str(library), "--json").stdout)["documents"]
     assert [d["doc"] for d in docs] == ["my-notes"]
     assert not default_index_dir(library).exists()
 
@@ -155,8 +230,8 @@ def test_an_added_page_answers_as_its_text_does(tmp_path: Path) -> None:
     answers = []
     for source in (NEWS_PAGE, FIXTURES / "news-article.txt"):
         library = tmp_path / source.suffix.strip(".")
-        assert run_cli("add", str(source), "--to", str(library), env=OFF).returncode == 0
-        turns = run_cli("repl", "--corpus", str(library), "--json", env=OFF,
+        assert run_main("add", str(source), "--to", str(library), env=OFF).returncode == 0
+        turns = run_main("repl", "--corpus", str(library), "--json", env=OFF,
                         stdin="\n".join(f":new\n{q}" for q in questions) + "\n")
         answers.append([(a["answer"], [q["text"] for q in a["quotes"]][:1])
                         for a in json_lines(turns.stdout) if "question" in a])
@@ -268,10 +343,10 @@ def test_adding_a_page_whose_article_is_less_than_half_of_it_says_so(tmp_path: P
                     "of the summer.</p></article>"
                     f"<nav><ul>{menu}</ul></nav></body></html>",
                     encoding="utf-8")
-    shown = run_cli("add", str(page), "--to", str(tmp_path / "lib"), env=OFF)
+    shown = run_main("add", str(page), "--to", str(tmp_path / "lib"), env=OFF)
     assert shown.returncode == 0, shown.stderr
     assert "Note: only " in shown.stderr and "words were kept as its article" in shown.stderr
-    [added] = json_lines(run_cli("add", str(page), "--to", str(tmp_path / "lib"), "--json",
+    [added] = json_lines(run_main("add", str(page), "--to", str(tmp_path / "lib"), "--json",
                                  env=OFF).stdout)
     assert 2 * int(added["kept_words"]) < int(added["page_words"])  # type: ignore[call-overload]
 
@@ -309,17 +384,17 @@ def long_article(tmp_path: Path, name: str, paragraphs: int) -> Path:
 def test_a_disk_that_fills_while_the_text_is_written_leaves_the_library_as_it_was(
         tmp_path: Path) -> None:
     library = tmp_path / "library"
-    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
-    before, docs_before = folder_state(library), run_cli("docs", "--corpus", str(library)).stdout
+    assert run_main("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    before, docs_before = folder_state(library), run_main("docs", "--corpus", str(library)).stdout
     big = long_article(tmp_path, "ferry-log.txt", 4000)  # 300 KB of text
     failed = add_with_file_size_limit(big, library, 150_000)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
     [error] = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
     assert "Cannot write into the library" in error and "the disk is full" in error
     assert folder_state(library) == before
-    assert run_cli("docs", "--corpus", str(library)).stdout == docs_before
+    assert run_main("docs", "--corpus", str(library)).stdout == docs_before
     # The next add finds nothing left over.
-    again = run_cli("add", str(long_article(tmp_path, "short.txt", 3)), "--to", str(library),
+    again = run_main("add", str(long_article(tmp_path, "short.txt", 3)), "--to", str(library),
                     "--json", env=OFF)
     assert again.returncode == 0
     assert sorted(p.name for p in library.glob("*.txt")) == [f"{SEA_WALL}.txt", "short.txt"]
@@ -328,23 +403,23 @@ def test_a_disk_that_fills_while_the_text_is_written_leaves_the_library_as_it_wa
 def test_an_index_write_that_fails_leaves_the_library_as_it_was(tmp_path: Path) -> None:
     library = tmp_path / "library"
     # A library whose index holds 300 KB of text: the next index write is that large.
-    assert run_cli("add", str(long_article(tmp_path, "ferry-log.txt", 4000)), "--to",
+    assert run_main("add", str(long_article(tmp_path, "ferry-log.txt", 4000)), "--to",
                    str(library), env=OFF).returncode == 0
-    before, docs_before = folder_state(library), run_cli("docs", "--corpus", str(library)).stdout
+    before, docs_before = folder_state(library), run_main("docs", "--corpus", str(library)).stdout
     small = long_article(tmp_path, "short.txt", 3)  # its text file is written, its index not
     failed = add_with_file_size_limit(small, library, 150_000)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
     assert len([line for line in failed.stderr.splitlines() if line.startswith("Error:")]) == 1
     assert folder_state(library) == before
-    assert run_cli("docs", "--corpus", str(library)).stdout == docs_before
-    answer = json.loads(run_cli("ask", "How many passengers in week 2?", "--corpus",
+    assert run_main("docs", "--corpus", str(library)).stdout == docs_before
+    answer = json.loads(run_main("ask", "How many passengers in week 2?", "--corpus",
                                 str(library), "--json", env=OFF).stdout)
     assert answer["answered"]
 
 
 def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) -> None:
     library = tmp_path / "library"
-    assert run_cli("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    assert run_main("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
     before = folder_state(library)
     big = long_article(tmp_path, "ferry-log.txt", 30_000)  # 2 MB: seconds of indexing
     adding = subprocess.Popen([sys.executable, "-m", "quotebot", "add", str(big), "--to",
@@ -360,7 +435,7 @@ def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) ->
     assert adding.returncode == -signal.SIGKILL
     assert (library / JOURNAL).exists()
     # The next change (here forget) first undoes what the killed add began.
-    forgot = run_cli("forget", SEA_WALL, "--from", str(library), env=OFF)
+    forgot = run_main("forget", SEA_WALL, "--from", str(library), env=OFF)
     assert forgot.returncode == 0, forgot.stderr
     assert not (library / "ferry-log.txt").exists() and not (library / JOURNAL).exists()
     assert set(folder_state(library)) == {name for name in before if not name.endswith(".txt")}
@@ -385,22 +460,22 @@ def test_a_document_is_named_by_its_file_or_its_id_and_found_by_the_start_of_it(
     ferry = write_article(sources, "ferry.txt", "Ferry returns",
                           "The ferry to Eastbrook returns on Monday after six weeks of repairs.")
     library = str(tmp_path / "library")
-    [added] = json_lines(run_cli("add", str(budget), "--to", library, "--json", env=OFF).stdout)
+    [added] = json_lines(run_main("add", str(budget), "--to", library, "--json", env=OFF).stdout)
     assert (added["doc"], added["title"]) == (
         "eastbrook-budget",
         "Eastbrook council votes to shut two libraries and raise council tax by 4.99%")
-    [chosen] = json_lines(run_cli("add", str(ferry), "--id", "eastbrook-ferry", "--to",
+    [chosen] = json_lines(run_main("add", str(ferry), "--id", "eastbrook-ferry", "--to",
                                   library, "--json", env=OFF).stdout)
     assert chosen["doc"] == "eastbrook-ferry"
     for name in ("eastbrook-budget.txt", "eastbrook-budget", "eastbrook-b"):
-        answer = json.loads(run_cli("ask", "When will the libraries close?", "--corpus",
+        answer = json.loads(run_main("ask", "When will the libraries close?", "--corpus",
                                     library, "--doc", name, "--json", env=OFF).stdout)
         assert answer["quotes"][0]["doc"] == "eastbrook-budget", name
-    ambiguous = run_cli("ask", "When?", "--corpus", library, "--doc", "eastbrook", env=OFF)
+    ambiguous = run_main("ask", "When?", "--corpus", library, "--doc", "eastbrook", env=OFF)
     assert ambiguous.returncode != 0
     assert ("'eastbrook' could be any of 2 documents: eastbrook-budget, eastbrook-ferry"
             in ambiguous.stderr)
-    assert "Removed eastbrook-ferry" in run_cli("forget", "eastbrook-f", "--from", library,
+    assert "Removed eastbrook-ferry" in run_main("forget", "eastbrook-f", "--from", library,
                                                 env=OFF).stdout
 
 
@@ -410,15 +485,15 @@ def test_a_library_moved_or_copied_still_adds_and_forgets(tmp_path: Path) -> Non
                           "The ferry to Eastbrook returns on Monday after six weeks of repairs.")
     second = write_article(sources, "bridge.txt", "Bridge reopens",
                            "The old bridge reopened on Friday after the flood went down.")
-    assert run_cli("add", str(first), "--to", str(tmp_path / "old"), env=OFF).returncode == 0
+    assert run_main("add", str(first), "--to", str(tmp_path / "old"), env=OFF).returncode == 0
     for kept in (tmp_path / "index.json", *(tmp_path / "old").rglob("*")):
         if kept.is_file() and kept.suffix in (".json", ".txt", ".bin"):
             assert str(tmp_path / "old") not in kept.read_text("utf-8", "replace"), kept
     shutil.copytree(tmp_path / "old", tmp_path / "copied")
     shutil.move(tmp_path / "old", tmp_path / "moved")
     for library in (tmp_path / "moved", tmp_path / "copied"):
-        added = run_cli("add", str(second), "--to", str(library), env=OFF)
+        added = run_main("add", str(second), "--to", str(library), env=OFF)
         assert added.returncode == 0 and added.stdout.startswith("Added bridge: Bridge reopens")
-        forgot = run_cli("forget", "ferry", "--from", str(library), env=OFF)
+        forgot = run_main("forget", "ferry", "--from", str(library), env=OFF)
         assert forgot.returncode == 0, forgot.stderr
         assert sorted(p.name for p in library.glob("*.txt")) == ["bridge.txt"]

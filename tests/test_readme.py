@@ -43,3 +43,18 @@ def test_the_json_example_matches_a_real_answer() -> None:
     assert example["quotes"][0] == real["quotes"][0]
     assert {k: v for k, v in example.items() if k != "quotes"} == {
         k: v for k, v in real.items() if k != "quotes"}
+
+
+def test_the_readmes_commands_need_nothing_a_users_clone_lacks() -> None:
+    """A command in the README runs in a fresh clone: it reads no folder beside the checkout
+    (the project's data lives there for contributors; docs/quality.md says how to get it),
+    and every repository file it names is in the clone."""
+    commands = [line for block in fenced_blocks(README) for line in block.splitlines()]
+    commands += [" ".join(span.split()) for span in re.findall(
+        r"`((?:quotebot|python|pytest)[^`]*)`", README)]  # a span may wrap onto the next line
+    outside = [c for c in commands if re.search(r"\.\./|/work/|\bshared/", c)]
+    assert outside == []
+    named = {path for c in commands for path in re.findall(
+        r"(?<![\w/.~-])((?:index|benchmarks|examples|docs|tests)/[\w./-]+\.\w+)", c)}
+    assert named and [p for p in sorted(named) if not (ROOT / p).exists()] == []
+    assert "docs/quality.md" in README and (ROOT / "docs" / "quality.md").is_file()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_main
 
 
 def jsonl(stdin: str, *args: str) -> list[dict]:  # type: ignore[type-arg]
-    result = run_cli("repl", "--json", *args, stdin=stdin)
+    result = run_main("repl", "--json", *args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     return [json.loads(line) for line in lines]
@@ -44,13 +44,13 @@ def test_sources_help_and_quit() -> None:
 
 
 def test_text_mode_prints_citations() -> None:
-    result = run_cli("repl", stdin="how many stabbings?\n")
+    result = run_main("repl", stdin="how many stabbings?\n")
     assert "Answer: 72" in result.stdout
     assert "[met-police-nypd-visit ¶9 s15]" in result.stdout
 
 
 def test_quotebot_with_no_arguments_is_the_repl() -> None:
-    result = run_cli(stdin="how many stabbings?\nWhat is the capital of France?\n")
+    result = run_main(stdin="how many stabbings?\nWhat is the capital of France?\n")
     assert result.returncode == 0
     assert "Answer: 72" in result.stdout
     assert "The article doesn't say." in result.stdout
@@ -60,7 +60,7 @@ OWN = Path(__file__).resolve().parent / "fixtures" / "own-articles"
 
 
 def test_piped_text_echoes_each_question_and_shows_every_rewrite() -> None:
-    result = run_cli("repl", "--corpus", str(OWN), "--semantic", "off",
+    result = run_main("repl", "--corpus", str(OWN), "--semantic", "off",
                      stdin="Who is Karin Ek?\n\nwhat did she say?\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -71,7 +71,7 @@ def test_piped_text_echoes_each_question_and_shows_every_rewrite() -> None:
 
 
 def test_unknown_colon_commands_are_errors_that_list_the_commands() -> None:
-    text = run_cli("repl", "--semantic", "off", stdin=":foo\n").stdout
+    text = run_main("repl", "--semantic", "off", stdin=":foo\n").stdout
     assert "Error: Unknown command ':foo'" in text
     for command in (":sources", ":doc", ":new", ":help", ":quit"):
         assert command in text
@@ -81,7 +81,7 @@ def test_unknown_colon_commands_are_errors_that_list_the_commands() -> None:
 
 
 def test_more_after_new_says_there_is_nothing_to_continue() -> None:
-    text = run_cli("repl", "--semantic", "off", stdin="how many stabbings?\n:new\nmore\n").stdout
+    text = run_main("repl", "--semantic", "off", stdin="how many stabbings?\n:new\nmore\n").stdout
     tail = text.split("quotebot> more\n", 1)[1]
     assert tail.startswith("Nothing to continue")
     assert "The article doesn't say" not in tail
@@ -98,3 +98,35 @@ def test_doc_answers_from_one_article_until_cleared() -> None:
     started = jsonl("who said\n", "--corpus", str(OWN), "--semantic", "off", "-k", "5",
                     "--doc", "battery-jobs")
     assert {q["doc"] for q in started[0]["quotes"]} == {"battery-jobs"}
+
+
+def test_save_writes_the_conversation_as_markdown_with_its_citations(tmp_path: Path) -> None:
+    (tmp_path / "seal.md").write_text(
+        "---\ntitle: Harbour seal\nurl: https://example.org/wiki/Harbour_seal\n---\n"
+        "# Harbour seal\n\n## Population\n\nSurveys counted 205,000 harbour seals in "
+        "*Alaska* <b>in 2018</b>.\n", encoding="utf-8")
+    kept = tmp_path / "kept.md"
+    kept.write_text("my own notes\n", encoding="utf-8")
+    saved = tmp_path / "talk.md"
+    out = jsonl(f"How many harbour seals?\nWhat is the capital of France?\n:save {saved}\n"
+                f":save {kept}\n:save\nmore\n:save {saved}\n", "--corpus", str(tmp_path),
+                "--semantic", "off")
+    assert out[2] == {"saved": str(saved), "questions": 2}
+    assert out[3]["error"]["code"] == "file_exists" and "kept.md" in out[3]["error"]["message"]
+    assert out[4]["error"]["code"] == "missing_file_name"
+    assert out[6] == {"saved": str(saved), "questions": 3}  # its own file it writes again
+    assert kept.read_text(encoding="utf-8") == "my own notes\n"
+    quote = out[0]["quotes"][0]
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    short = [f"**{out[0]['answer']}**", ""] if out[0]["answer"] else []
+    assert lines[:7 + len(short)] == [
+        "# quotebot conversation", "",
+        "## How many harbour seals?", "", *short,
+        r"> Surveys counted 205,000 harbour seals in \*Alaska\* \<b\>in 2018\</b\>.",
+        ">",
+        "> — [Harbour seal › Population ¶ 3](<https://example.org/wiki/Harbour_seal>) · "
+        f"seal, characters {quote['start']}–{quote['end']}",
+    ]
+    france = lines.index("## What is the capital of France?")
+    assert lines[france + 1:france + 3] == ["", "*The article doesn't say.* " + out[1]["reason"]]
+    assert "## more" in lines[france:]

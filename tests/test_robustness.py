@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from quotebot.store import SentenceIndex, current_generation
+from quotebot.store import current_generation, load_index
 
 from conftest import run_cli
 from servers import serve
@@ -31,7 +31,7 @@ def test_two_index_runs_at_once_leave_one_valid_index(tmp_path: Path) -> None:
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for run in runs:
         assert run.wait(120) == 0, run.stderr.read() if run.stderr else ""
-    index = SentenceIndex.load(out)
+    index = load_index(out)
     assert len(index.docs) == 40 and index.n_sentences == 2000
     assert current_generation(out).name.startswith("gen-")
     answer = json.loads(run_cli("ask", "how many boats in story 3?", "--index", str(out),

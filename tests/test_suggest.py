@@ -105,10 +105,10 @@ def test_suggested_questions_read_as_a_person_would_ask_and_never_come_from_head
 
 
 def test_the_repl_help_suggests_questions_from_the_documents_it_answers_from() -> None:
-    from conftest import run_cli
+    from conftest import run_main
 
     corpus = Path(__file__).resolve().parents[1] / "examples" / "articles"
-    shown = run_cli("repl", "--corpus", str(corpus), "--semantic", "off", stdin=":help\n")
+    shown = run_main("repl", "--corpus", str(corpus), "--semantic", "off", stdin=":help\n")
     examples = next(line for line in shown.stdout.splitlines() if line.startswith("Examples:"))
     assert "stabbings" not in examples
     questions = examples.removeprefix("Examples: ").split(" | ")

@@ -140,7 +140,7 @@ def test_documents_are_downloaded_from_the_bot_api_and_added(
 def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_answer(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, _ = bot
-    chat = 38
+    chat = 44
     before = reply_after(api, chat, api.message_update(chat, "/start"))
     corpus_questions = [row[0]["text"] for row in before["reply_markup"]["inline_keyboard"]]
     reply_after(api, chat, api.message_update(chat, site.url("/news/sea-wall")))

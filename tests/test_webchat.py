@@ -138,6 +138,45 @@ async def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server:
         assert added.startswith("error: ") and "404 Not Found" in added
 
 
+async def test_on_a_narrow_screen_a_reader_lists_removes_and_starts_afresh(
+        uploads_server: Process, site: PageSite) -> None:
+    async with chromium_page() as page:
+        await page.call("Emulation.setDeviceMetricsOverride", width=400, height=700,
+                        deviceScaleFactor=1, mobile=False)
+        await page.goto(uploads_server.url + "/?" + urllib.parse.urlencode(
+            {"add": site.url("/news/sea-wall")}))
+        await page.wait_for("document.getElementById('link').value !== ''")
+        assert (await press_add(page)).startswith("muted: Added Kelsey Bay")
+        listed = "Array.from(document.querySelectorAll('#mine li')).map(li => li.innerText)"
+        assert [" ".join(item.split()) for item in await page.evaluate(listed)] == [
+            "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences) Remove"]
+        # Enough answers to scroll: the last one always ends above the ask form.
+        for question in ("What did the council vote for?", "more", "Who is the harbour master?"):
+            await page.ask(question)
+            bottom = await page.evaluate(
+                "document.querySelector('#log .turn:last-child').getBoundingClientRect().bottom")
+            form_top = await page.evaluate(
+                "document.getElementById('ask').getBoundingClientRect().top")
+            assert bottom <= form_top + 1, (question, bottom, form_top)
+        assert await page.evaluate("document.documentElement.scrollHeight") > 700
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 400
+        # A reloaded tab still lists what it added.
+        await page.goto(uploads_server.url + "/")
+        await page.wait_for(f"({listed}).length === 1")
+        # New conversation: the log is cleared and "more" has nothing to continue, while the
+        # documents stay.
+        await page.evaluate("document.getElementById('new').click(); true")
+        assert await page.evaluate("document.querySelectorAll('#log .turn').length") == 0
+        assert "Ask a question first" in await page.ask("more")
+        assert "Tom Okafor" in await page.ask("Who is the harbour master?")
+        # Remove: the list empties and the document no longer answers.
+        await page.evaluate("document.querySelector('#mine button').click(); true")
+        await page.wait_for(f"({listed}).length === 0")
+        assert (await page.evaluate("document.getElementById('added').textContent")
+                ).startswith("Removed Kelsey Bay votes")
+        assert "Tom Okafor" not in await page.ask("Who is the harbour master?")
+
+
 def test_without_uploads_the_page_offers_no_link_field(server: Process) -> None:
     dom = rendered_page(server.url + "/?add=" + urllib.parse.quote("https://example.org/"))
     assert '<form id="add" hidden="">' in dom

@@ -16,8 +16,11 @@
   const addForm = document.getElementById("add");
   const linkInput = document.getElementById("link");
   const addedLine = document.getElementById("added");
+  const mine = document.getElementById("mine");
   let session = sessionStorage.getItem("quotebot-session");
   let lastQuestion = "";
+  // After "New conversation": the next question starts afresh (the tab's documents stay).
+  let afresh = false;
   const added = [];
   let corpusDocs = [];
 
@@ -78,19 +81,22 @@
     return link;
   }
 
-  function render(turn, data, asked) {
+  // `asked` is the question the answer is about (for "more", the one it continues, or ""
+  // when there is none); `isMore` says the reader asked for more.
+  function render(turn, data, asked, isMore) {
     const question = data.resolved_question || asked;
     if (data.error) {
       turn.appendChild(el("p", "error", data.error.message));
       return;
     }
     if (data.searched_for) turn.appendChild(el("p", "muted", "searched for: " + data.searched_for));
-    if (data.resolved_question && asked.toLowerCase() !== "more")
+    if (data.resolved_question && !isMore)
       turn.appendChild(el("p", "muted", "understood as: " + data.resolved_question));
     if (!data.answered) {
-      turn.appendChild(el("p", "none", data.quotes.length === 0 && asked.toLowerCase() === "more"
-        ? "No more passages about this." : "The article doesn't say."));
-      if (data.reason) turn.appendChild(el("p", "muted", data.reason));
+      // After "more", the server's reason says it all (nothing more, or nothing to continue).
+      turn.appendChild(el("p", "none", isMore ? data.reason || "No more passages about this."
+        : "The article doesn't say."));
+      if (data.reason && !isMore) turn.appendChild(el("p", "muted", data.reason));
       if (data.closest && data.closest.length) {
         turn.appendChild(el("p", "muted", "Closest passages (not an answer):"));
         for (const q of data.closest) turn.appendChild(quoteBlock(q, question, "closest"));
@@ -145,7 +151,8 @@
         addedLine.textContent = data.error.message;
         return;
       }
-      added.push(data);
+      const known = added.findIndex(d => d.doc === data.doc);
+      if (known >= 0) added[known] = data; else added.push(data);
       addedLine.textContent = `Added ${data.title} (${data.sentences} sentences). ` +
         "Ask about it below; what it does not say comes from the article above.";
       showSources();
@@ -162,13 +169,62 @@
     turn.appendChild(el("p", "q", question));
     log.appendChild(turn);
     try {
-      const data = await converse("/v1/ask", {question: question});
-      render(turn, data, question.toLowerCase() === "more" ? lastQuestion : question);
-      if (question.toLowerCase() !== "more") lastQuestion = question;
+      const fields = {question: question};
+      if (afresh) fields.new = true;
+      const data = await converse("/v1/ask", fields);
+      if (!data.error) afresh = false;
+      const isMore = question.toLowerCase() === "more";
+      render(turn, data, isMore ? lastQuestion : question, isMore);
+      if (!isMore) lastQuestion = question;
     } catch (err) {
       turn.appendChild(el("p", "error", "Could not reach quotebot: " + err));
     }
+    // The ask form stays at the bottom of the screen: the answer ends above it.
+    turn.style.scrollMarginBottom = (form.offsetHeight + 8) + "px";
     turn.scrollIntoView({block: "end"});
+  }
+
+  function newConversation() {
+    log.replaceChildren();
+    lastQuestion = "";
+    afresh = true;
+    moreButton.disabled = true;
+    input.focus();
+  }
+
+  // The tab's own documents, each with a button that removes it.
+  function showMine() {
+    mine.replaceChildren();
+    for (const d of added) {
+      const item = el("li");
+      item.appendChild(el("span", "", `${d.title} (${d.sentences} sentences)`));
+      const remove = el("button", "remove", "Remove");
+      remove.type = "button";
+      remove.setAttribute("aria-label", "Remove " + d.title);
+      remove.addEventListener("click", () => removeDoc(d));
+      item.appendChild(remove);
+      mine.appendChild(item);
+    }
+  }
+
+  async function removeDoc(d) {
+    try {
+      const response = await fetch(`/v1/session/docs/${encodeURIComponent(d.doc)}?session=` +
+        encodeURIComponent(session || ""), {method: "DELETE"});
+      const data = await response.json();
+      if (data.error && data.error.code !== "unknown_document") {
+        addedLine.className = "error";
+        addedLine.textContent = data.error.message;
+        return;
+      }
+      added.splice(added.indexOf(d), 1);
+      addedLine.className = "muted";
+      addedLine.textContent = `Removed ${d.title}; questions are no longer answered from it.`;
+      showSources();
+    } catch (err) {
+      addedLine.className = "error";
+      addedLine.textContent = "Could not reach quotebot: " + err;
+    }
   }
 
   form.addEventListener("submit", (event) => {
@@ -178,6 +234,7 @@
     ask(question);
   });
   moreButton.addEventListener("click", () => ask("more"));
+  document.getElementById("new").addEventListener("click", newConversation);
   addForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const url = linkInput.value;
@@ -187,8 +244,11 @@
 
   function showSources() {
     const docs = corpusDocs.concat(added);
-    const parts = docs.map(d => `${d.title} (${d.sentences} sentences)`);
-    document.getElementById("sources").textContent = "Reading: " + parts.join(", ");
+    const parts = corpusDocs.map(d => `${d.title} (${d.sentences} sentences)`);
+    document.getElementById("sources").textContent = "Reading: " + parts.join(", ") +
+      (added.length ? ` and ${added.length === 1 ? "your document" : "your " + added.length +
+        " documents"} below` : "");
+    showMine();
     // Say what is being asked about: this server's documents, not an article it may lack.
     document.getElementById("intro").textContent = docs.length === 1
       ? `Ask about “${docs[0].title}”; every answer is a quote from it, with where it ` +
@@ -208,6 +268,17 @@
       uploads = (await (await fetch("/v1/config")).json()).uploads === true;
     } catch (err) { /* an older server: no links */ }
     addForm.hidden = !uploads;
+    // A reloaded tab keeps its conversation: list the documents it added.
+    if (uploads && session) {
+      try {
+        const mineNow = await (await fetch("/v1/session/docs?session=" +
+          encodeURIComponent(session))).json();
+        if (Array.isArray(mineNow.documents)) {
+          added.splice(0, added.length, ...mineNow.documents);
+          showSources();
+        }
+      } catch (err) { /* the page still asks */ }
+    }
     // /?add=LINK puts a link in the field for the reader to add (a link to this page must
     // not put someone else's text in front of them as quotes); /?q=… asks the server's own
     // articles straight away (links, bookmarks).

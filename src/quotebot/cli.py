@@ -10,6 +10,7 @@ import difflib
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,6 +28,7 @@ from quotebot.options import (
     corpus_option,
     index_option,
     json_option,
+    search_url_option,
     semantic_option,
 )
 
@@ -143,9 +145,11 @@ doc_option = click.option(
 @click.argument("question", nargs=-1, required=True, metavar='"QUESTION"')
 @answering_options
 @doc_option
+@search_url_option
 @handle_errors
 def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, semantic: str,
-        k: int, as_json: bool, color: bool | None, doc: str | None) -> None:
+        k: int, as_json: bool, color: bool | None, doc: str | None, search_url: str | None
+        ) -> None:
     """Answer one QUESTION with quotes from the corpus. Put the question in quotes.
 
     \b
@@ -154,6 +158,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
         quotebot ask "who won?" --corpus ~/articles --doc cup-final.txt
+        quotebot ask "who won?" --corpus ~/articles --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
     """
     from quotebot.question import validate_question
     from quotebot.render import render_text
@@ -164,7 +169,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
             "The question must be one argument: put it in quotes, like this:\n"
             f"    {_retyped(question)}")
     text = validate_question(question[0])  # fail fast, before any index is opened
-    engine = open_engine(corpus, index_dir, semantic)
+    engine = open_engine(corpus, index_dir, semantic, search_url)
     answer = answer_once(engine, text, k, doc=resolve_doc(engine, doc) if doc else None)
     if as_json:
         click.echo(dumps(answer.to_json()))
@@ -201,6 +206,7 @@ Type a question about the article and press Enter.
   :sources        the documents being searched
   :doc DOC        answer from document DOC alone (:doc alone: from all of them again)
   :new            forget the conversation (follow-ups start afresh)
+  :save FILE      save the conversation so far, quotes and citations, as Markdown
   :help           this help
   :quit           leave (or Ctrl-D)
 """
@@ -223,15 +229,49 @@ REPL_COMMANDS = {
     ":sources": (":sources", ":docs"),
     ":doc": (":doc",),
     ":new": (":new", ":reset"),
+    ":save": (":save",),
 }
+#: Commands that take an argument.
+_WITH_ARGUMENT = (":doc", ":save")
+
+
+class Transcript:
+    """The REPL's conversation so far (since it started or since :new), and the files it
+    saved, which :save may write again."""
+
+    def __init__(self) -> None:
+        self.turns: list[Answer] = []
+        self.saved: set[Path] = set()
+
+    def save(self, argument: str) -> Path:
+        """Write the conversation to file ``argument`` as Markdown; never over a file this
+        REPL did not write."""
+        from quotebot.render import render_markdown
+
+        if not argument:
+            raise QuotebotError("Name the file to save to, e.g. :save notes.md",
+                                code="missing_file_name")
+        path = Path(argument).expanduser()
+        if path.exists() and path.resolve() not in self.saved:
+            raise QuotebotError(f"{argument!r} exists already: :save to another name "
+                                f"(quotebot never writes over a file it did not write).",
+                                code="file_exists")
+        try:
+            path.write_text(render_markdown(self.turns) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise QuotebotError(f"Could not write {argument!r}: "
+                                f"{exc.strerror or exc}.", code="cannot_write") from None
+        self.saved.add(path.resolve())
+        return path
 
 
 @main.command()
 @answering_options
 @doc_option
+@search_url_option
 @handle_errors
 def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_json: bool,
-         color: bool | None, doc: str | None) -> None:
+         color: bool | None, doc: str | None, search_url: str | None) -> None:
     """Ask questions one after another; follow-ups ("more", "what did she say?") work.
 
     On a terminal it has history and line editing. With piped input it reads one
@@ -246,19 +286,20 @@ def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_js
     """
     from quotebot.session import Session
 
-    engine = open_engine(corpus, index_dir, semantic)
+    engine = open_engine(corpus, index_dir, semantic, search_url)
     session = Session(engine, doc=resolve_doc(engine, doc) if doc else None)
     interactive = sys.stdin.isatty() and not as_json
     use_color = _use_color(color)
+    transcript = Transcript()
     if interactive:
-        _interactive_loop(session, k, use_color)
+        _interactive_loop(session, k, use_color, transcript)
     else:
         for line in sys.stdin:
             line = line.strip()
             if line and not as_json:
                 # Piped questions are not echoed by a terminal: show each with its answer.
                 click.echo(f"{_prompt(session)}{line}")
-            if not _repl_turn(session, line, k, as_json, use_color):
+            if not _repl_turn(session, line, k, as_json, use_color, transcript):
                 break
 
 
@@ -266,7 +307,7 @@ def _prompt(session: Any) -> str:
     return f"quotebot ({session.doc})> " if session.doc else "quotebot> "
 
 
-def _interactive_loop(session: Any, k: int, color: bool) -> None:
+def _interactive_loop(session: Any, k: int, color: bool, transcript: Transcript) -> None:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory, InMemoryHistory
 
@@ -291,11 +332,12 @@ def _interactive_loop(session: Any, k: int, color: bool) -> None:
             continue
         except EOFError:
             return
-        if not _repl_turn(session, line.strip(), k, False, color):
+        if not _repl_turn(session, line.strip(), k, False, color, transcript):
             return
 
 
-def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> bool:
+def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool,
+               transcript: Transcript) -> bool:
     """Handle one line; False means quit."""
     from quotebot.render import render_text
     from quotebot.session import SessionState
@@ -304,7 +346,8 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
         return True
     word, _, argument = line.partition(" ")
     command = next((name for name, spellings in REPL_COMMANDS.items()
-                    if word.lower() in spellings and (name == ":doc" or not argument)), None)
+                    if word.lower() in spellings and (name in _WITH_ARGUMENT or not argument)),
+                   None)
     try:
         if command == ":quit":
             return False
@@ -317,16 +360,24 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool) -> b
             return True
         if command == ":new":
             session.state = SessionState()
+            transcript.turns.clear()
             click.echo(dumps({"reset": True}) if as_json else "(new conversation)")
             return True
         if command == ":doc":
             _choose_doc(session, argument.strip(), as_json)
+            return True
+        if command == ":save":
+            path = transcript.save(argument.strip())
+            turns = len(transcript.turns)
+            click.echo(dumps({"saved": str(path), "questions": turns}) if as_json else
+                       f"(saved {turns} question{'s' if turns != 1 else ''} to {path})")
             return True
         if line.startswith(":"):
             raise QuotebotError(
                 f"Unknown command {word!r}. Commands: {', '.join(REPL_COMMANDS)} "
                 f"(:help explains them). Anything else is a question.", code="unknown_command")
         answer: Answer = session.ask(line, k)
+        transcript.turns.append(answer)
     except QuotebotError as exc:
         if as_json:
             click.echo(dumps(exc.to_json()))
@@ -488,7 +539,8 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
     folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
     its title, link, author and date, and DIR's saved index is updated, so that the next
-    `quotebot ask … --corpus DIR` answers at once. Adding the same link again replaces it.
+    `quotebot ask … --corpus DIR` answers at once. Adding the same link, or a file of the
+    same name (edited since), again replaces it and keeps its id.
     A document's id is its file's name (report.pdf: report), or --id.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
@@ -507,24 +559,39 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     """
     from dataclasses import replace
 
-    from quotebot.indexing import progress_lines
-    from quotebot.ingest import load_source, slugify
-    from quotebot.library import Library
-    from quotebot.models import Document
-    from quotebot.store import IndexFolder
+    from quotebot.ingest import check_link, is_url, load_source, slugify
 
     new_id = slugify(doc_id) if doc_id is not None else None
     if doc_id is not None and (not new_id or len(sources) != 1):
         raise click.UsageError("--id names one document: give one SOURCE, and an id of "
                                "letters, digits and hyphens (e.g. --id budget-2024).")
+    failed: list[tuple[str, QuotebotError]] = []
+    # A link that cannot be fetched (its scheme, its host, a private address) is said so at
+    # once, before the seconds that loading the index's machinery takes.
+    readable = []
+    for source in sources:
+        try:
+            if is_url(source):
+                check_link(source)
+            readable.append(source)
+        except QuotebotError as exc:
+            failed.append((_source_label(source), exc))
+    if not readable:
+        _report_failed(failed, as_json, added_some=False)
+        sys.exit(1)
+
+    from quotebot.indexing import progress_lines
+    from quotebot.library import Library
+    from quotebot.models import Document
+    from quotebot.store import IndexFolder
+
     library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
     _check_library_folder(library)
     IndexFolder(library.index_dir).check_writable()  # before any fetching
     steps = _SlowSteps()
-    failed: list[tuple[str, QuotebotError]] = []
     found: list[tuple[str, Document]] = []
     try:
-        for source in sources:
+        for source in readable:
             label = _source_label(source)
             steps.step(f"reading {label}")
             skipped: list[Any] = []
@@ -557,29 +624,37 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
         if as_json:
             click.echo(dumps(added.to_json()))
         else:
-            again = " (replacing the earlier version)" if added.replaced else ""
+            # The same link, or a file of the same name, again: its new version replaced it.
+            verb = "Updated" if added.replaced else "Added"
+            again = " (its earlier version is replaced)" if added.replaced else ""
             origin = f" from {added.url}" if added.url else ""
-            click.echo(f"Added {added.doc}: {added.title} ({counted(added.sentences, 'sentence')}"
-                       f"{origin}){again}")
+            click.echo(f"{verb} {added.doc}: {added.title} "
+                       f"({counted(added.sentences, 'sentence')}{origin}){again}")
             if added.kept_little:
                 click.echo(f"Note: only {added.kept_words:,} of the page's {added.page_words:,} "
                            "words were kept as its article; check the text with `quotebot show "
                            f"{added.doc} --corpus {_shell_word(to)}`, and if it is not the whole "
                            "article, save the article's text as a .txt file and add that.",
                            err=True)
+    if result.added and not as_json:
+        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
+                   f"\"…\" --corpus {_shell_word(to)}")
+    if failed:
+        _report_failed(failed, as_json, added_some=bool(result.added))
+        sys.exit(1)
+
+
+def _report_failed(failed: list[tuple[str, QuotebotError]], as_json: bool, *,
+                   added_some: bool) -> None:
+    """Say which sources `add` could not add, and why."""
     for label, error in failed:
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))
         else:
             click.echo(f"Error: {label}: {error.message}", err=True)
-    if result.added and not as_json:
-        click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
-                   f"\"…\" --corpus {_shell_word(to)}")
-    if failed:
-        if not as_json:
-            click.echo(f"{counted(len(failed), 'source')} could not be "
-                       f"added{'; the others were' if result.added else ''}.", err=True)
-        sys.exit(1)
+    if not as_json:
+        click.echo(f"{counted(len(failed), 'source')} could not be "
+                   f"added{'; the others were' if added_some else ''}.", err=True)
 
 
 def _check_library_folder(library: Any) -> None:
@@ -654,11 +729,15 @@ def library_doc_id(known: Any, name: str) -> str:
               help="Add (or replace) a document in an existing index, without re-reading the rest.")
 @click.option("--remove", "remove", multiple=True, metavar="DOC",
               help="Remove a document (by id) from an existing index.")
+@click.option("--shards", "shards", type=click.IntRange(1, 1024), default=None, metavar="N",
+              help="Write N Xapian shards OUT/shard-0 … OUT/shard-(N-1) for xapian-tcpsrv "
+                   "instead of a saved index (needs --out and the xapian extra).")
 @semantic_option
 @json_option
 @handle_errors
 def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
-                  remove: tuple[str, ...], semantic: str, as_json: bool) -> None:
+                  remove: tuple[str, ...], shards: int | None, semantic: str,
+                  as_json: bool) -> None:
     """Build and save the sentence index of a corpus (or update a saved one).
 
     \b
@@ -667,9 +746,17 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
         quotebot index --corpus ~/articles --out ~/articles.idx
         quotebot index --out ~/articles.idx --add new-story.txt --remove old-story
         quotebot ask "who resigned?" --index ~/articles.idx
+        quotebot index --corpus ~/articles --out ~/shards --shards 2
     """
-    from quotebot.indexing import run_index
+    from quotebot.indexing import run_index, run_shards
 
+    if shards is not None:
+        if out is None or add or remove:
+            raise click.UsageError("--shards writes new shards into --out DIR: give --out, "
+                                   "and no --add or --remove.")
+        summary = run_shards(corpus=corpus, out=out, shards=shards)
+        click.echo(dumps(summary) if as_json else summary["message"])
+        return
     summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic)
     click.echo(dumps(summary) if as_json else summary["message"])
 
@@ -678,7 +765,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
 
 
 def _register_optional_commands() -> None:
-    from quotebot.evaluate import eval_command
+    from quotebot.eval_command import eval_command
 
     main.add_command(eval_command, "eval")
     try:

@@ -9,10 +9,12 @@ candidate's):
 - the candidate's BM25 score for the context's words that the question does not have
   itself (relative to the best's), times ``context_weight``;
 - a position prior: the log-share of next answers found that many sentences after the
-  last answer (``prior``, from -``window`` to +``window``; ``prior_far`` for farther or
-  another document), times ``prior_weight``.
+  last answer (``prior``, from -``window`` to +``window``), times ``prior_weight``;
+- ``far_weight`` for a sentence of the same document farther than the window, and
+  ``other_doc_weight`` for one of another document: a passage is one story, and a
+  conversation stays in it unless the question's own words lead clearly elsewhere.
 
-The prior and both weights are fitted leave-one-conversation-out on conversations
+The prior and the weights are fitted leave-one-conversation-out on conversations
 (:mod:`quotebot.conversation_fit`); they live in ``[conversation]`` of weights.toml.
 The candidates are BM25's best for the question, for the context's words, and the
 sentences around the last answer.
@@ -34,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quotebot import analysis
-from quotebot.bm25 import top_k_of
+from quotebot.backends import RetrievalBackend
 from quotebot.decide import Evidence, Verdict, decide
 from quotebot.plan import QueryPlan
 from quotebot.retrieve import Candidates
@@ -97,32 +99,17 @@ def context_terms(index: SentenceIndex, context: Context) -> frozenset[int]:
     return frozenset(t for group in context_groups(index, context) for t, _ in group)
 
 
-def _scores_of(index: SentenceIndex, groups: list[list[tuple[int, float]]],
-               sids: npt.NDArray[np.int64]) -> FloatArray:
-    """BM25 of ``groups`` for each of ``sids`` (0 where a sentence has none of them)."""
-    out = np.zeros(sids.shape[0], np.float64)
-    if not groups or not sids.size:
-        return out
-    found, raw = index.matrix.group_scores(groups)
-    order = np.argsort(np.asarray(found), kind="stable")
-    ids = np.asarray(found)[order]
-    values = np.asarray(raw, np.float64)[order]
-    if ids.size:
-        at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
-        out = np.where(ids[at] == sids, values[at], 0.0)
-    return out
-
-
 def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context: Context,
-          settings: Retrieval, weights: Conversation) -> Candidates:
+          settings: Retrieval, weights: Conversation, search: RetrievalBackend | None = None
+          ) -> Candidates:
     """The question's candidates, plus BM25's best for the context's words and the
     sentences around the last answer (scored by the question's BM25, 0 where it has none
-    of its words)."""
+    of its words). ``search`` scores (default: ``index`` itself)."""
+    search = index if search is None else search
     extra: list[npt.NDArray[np.int64]] = []
     groups = context_groups(index, context, plan)
     if groups:
-        ids, scores = index.matrix.group_scores(groups)
-        best, _ = top_k_of(ids, scores, settings.candidates)
+        best, _ = search.top_sentences(groups, settings.candidates)
         extra.append(np.asarray(best, np.int64))
     anchor = anchor_sid(index, context)
     if anchor is not None:
@@ -136,46 +123,58 @@ def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context
     if not added.size:
         return candidates
     sids = np.concatenate([candidates.sids, added])
-    bm25 = np.concatenate([candidates.bm25, _scores_of(index, plan.groups(), added)])
+    bm25 = np.concatenate([candidates.bm25, search.sentence_scores(plan.groups(), added)])
     return Candidates(sids, bm25)
 
 
 def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
-             index: SentenceIndex, context: Context, weights: Conversation) -> FloatArray:
+             index: SentenceIndex, context: Context, weights: Conversation,
+             search: RetrievalBackend | None = None) -> FloatArray:
     """Per candidate: (the question's score relative to the best, the context words'
-    BM25 relative to the best, the position prior's log-share)."""
+    BM25 relative to the best, the position prior's log-share (0 beyond the window),
+    1 if in the last answer's document but beyond the window, 1 if in another
+    document)."""
+    search = index if search is None else search
     n = sids.shape[0]
     top = float(scores.max()) if n else 0.0
     question = scores / top if top > 0 else np.zeros(n)
-    words = _scores_of(index, context_groups(index, context, plan), sids)
+    words = search.sentence_scores(context_groups(index, context, plan), sids)
     best = float(words.max()) if n else 0.0
     words = words / best if best > 0 else words
-    prior = np.full(n, weights.prior_far)
+    prior = np.zeros(n)
+    far = np.zeros(n)
+    other = np.zeros(n)
     anchor = anchor_sid(index, context)
     if anchor is not None:
         doc_idx = np.asarray(index.doc_idx)
         offset = sids - anchor
-        near = (doc_idx[sids] == doc_idx[anchor]) & (np.abs(offset) <= weights.window)
+        same = doc_idx[sids] == doc_idx[anchor]
+        near = same & (np.abs(offset) <= weights.window)
         table = np.asarray(weights.prior, np.float64)
         prior[near] = table[offset[near] + weights.window]
-    return np.column_stack([question, words, prior])
+        far[same & ~near] = 1.0
+        other[~same] = 1.0
+    return np.column_stack([question, words, prior, far, other])
 
 
 def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
-            index: SentenceIndex, context: Context, weights: Conversation) -> FloatArray:
+            index: SentenceIndex, context: Context, weights: Conversation,
+            search: RetrievalBackend | None = None) -> FloatArray:
     """The candidates' scores in the conversation (see the module's docstring)."""
-    x = features(plan, scores, sids, index, context, weights)
-    return x[:, 0] + weights.context_weight * x[:, 1] + weights.prior_weight * x[:, 2]
+    x = features(plan, scores, sids, index, context, weights, search)
+    w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
+                  weights.other_doc_weight])
+    return np.asarray(x @ w, np.float64)
 
 
 def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
-            index: SentenceIndex, context: Context, weights: Conversation
-            ) -> tuple[list[int], FloatArray]:
+            index: SentenceIndex, context: Context, weights: Conversation,
+            search: RetrievalBackend | None = None) -> tuple[list[int], FloatArray]:
     """The candidates ranked by their scores in the conversation, ties to the earlier
     sentence; those scores. When even so the best is far from the last answer, the
     conversation has moved on (a new topic, another article): the question's own order
     and scores stand."""
-    combined = combine(plan, scores, sids, index, context, weights)
+    combined = combine(plan, scores, sids, index, context, weights, search)
     order = np.lexsort((sids, -combined)).tolist()
     anchor = anchor_sid(index, context)
     if order and anchor is not None:

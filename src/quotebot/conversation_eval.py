@@ -289,31 +289,3 @@ def format_conversation_report(data: dict[str, Any], *, max_misses: int = 15) ->
         if len(misses) > max_misses:
             lines.append(f"  … and {len(misses) - max_misses} more (--json lists them all)")
     return "\n".join(lines)
-
-
-def evaluate_conversation_set(path: Path, corpus: str | None, index_dir: str | None,
-                              semantic: str, *, k: int = 3, held_out: bool = False
-                              ) -> dict[str, Any]:
-    """Open the corpus of the set at ``path`` (``corpus/`` beside it unless given), ask
-    every conversation and report, held out when asked."""
-    from quotebot.frontend import open_engine
-
-    cases = read_conversations(path)
-    if corpus is None and index_dir is None:
-        corpus = str(default_corpus(path))
-    engine = open_engine(corpus, index_dir, semantic)
-    known = {d.id for d in engine.documents}
-    missing = sorted({c.doc for c in cases} - known)
-    if missing:
-        raise EvalFileError(f"The corpus has no passage {missing[0]!r} that "
-                            f"{str(path)!r} asks about; give its passages with --corpus.")
-    bm25 = plain_bm25(engine, cases)
-    if not held_out:
-        return report(run_conversations(engine, cases, k=k), bm25)
-    from quotebot.conversation_fit import held_out_conversations
-
-    if len(cases) < 2:
-        raise EvalFileError("--held-out needs at least two conversations (fit on the others, "
-                            "score on each).")
-    results, fitted = held_out_conversations(engine, cases, k=k)
-    return report(results, bm25, held_out=True, fitted=fitted)

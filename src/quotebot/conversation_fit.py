@@ -10,9 +10,9 @@ Fitting works on those arrays:
 
 - the position prior: the share of next answers found at each offset from the last
   (-window … +window sentences, one added to each count), as a log-share;
-- the weights of the context's words, of the prior and of being farther than the window
-  (or in another document), by the same listwise logistic model as the semantic weights,
-  relative to the question's own score;
+- the weights of the context's words, of the prior, of being farther than the window in
+  the same document and of being in another document, by the same listwise logistic
+  model as the semantic weights, relative to the question's own score;
 - the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
   (:func:`fit_yes_no`);
 - the floor of "more" (:func:`fit_more_floor`).
@@ -41,8 +41,10 @@ from quotebot.tuning import Conversation
 from quotebot.yesno import read_yes_no
 
 FloatArray = npt.NDArray[np.float64]
-#: Offset code of a candidate farther than the window from the last answer, or elsewhere.
+#: Offset code of a candidate farther than the window from the last answer, in its document.
 FAR = 10**6
+#: Offset code of a candidate in another document than the last answer's.
+ELSEWHERE = 2 * 10**6
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +55,10 @@ class ExaminedTurn:
     question: FloatArray
     words: FloatArray
     #: Per candidate: its offset in sentences from the last answer (FAR: beyond the
-    #: window or in another document).
+    #: window; ELSEWHERE: in another document).
     offsets: npt.NDArray[np.int64]
     positive: npt.NDArray[np.bool_]
-    #: The offset of the answer itself (FAR as above).
+    #: The offset of the answer itself (FAR, ELSEWHERE as above).
     answer_offset: int
 
 
@@ -68,8 +70,9 @@ def _offsets(engine: QuoteEngine, sids: npt.NDArray[np.int64], anchor: int, wind
              ) -> npt.NDArray[np.int64]:
     doc_idx = np.asarray(engine.index.doc_idx)
     offset = sids - anchor
-    near = (doc_idx[sids] == doc_idx[anchor]) & (np.abs(offset) <= window)
-    return np.where(near, offset, FAR).astype(np.int64)
+    same = doc_idx[sids] == doc_idx[anchor]
+    near = same & (np.abs(offset) <= window)
+    return np.where(near, offset, np.where(same, FAR, ELSEWHERE)).astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,8 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
                 continue
             question = answer.resolved_question or turn.question
             assert context.doc is not None and context.start is not None
-            plan, sids, scores = plain.scores_in_context(question, context)
+            plan, sids, scores = plain.scores_in_context(question, context,
+                                                         session.state.question_entity)
             anchor_sid = _sid_at(engine, context.doc, context.start)
             answer_sid = _sid_at(engine, case.doc, turn.span[0])
             if not sids.size or anchor_sid is None or answer_sid is None:
@@ -187,15 +191,18 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
     window = base.window
     counts = np.ones(2 * window + 2)  # the last one: farther, or elsewhere
     for turn in turns:
-        counts[turn.answer_offset + window if turn.answer_offset != FAR else -1] += 1
+        counts[turn.answer_offset + window if abs(turn.answer_offset) <= window else -1] += 1
     log_share = np.log(counts / counts.sum())
     xs, positives = [], []
     for turn in turns:
         if not turn.positive.any():
             continue
         far = turn.offsets == FAR
-        prior = np.where(far, 0.0, log_share[np.where(far, 0, turn.offsets + window)])
-        xs.append(np.column_stack([turn.question, turn.words, prior, far.astype(float)]))
+        elsewhere = turn.offsets == ELSEWHERE
+        beyond = far | elsewhere
+        prior = np.where(beyond, 0.0, log_share[np.where(beyond, 0, turn.offsets + window)])
+        xs.append(np.column_stack([turn.question, turn.words, prior, far.astype(float),
+                                   elsewhere.astype(float)]))
         positives.append(turn.positive)
     if not xs:
         return base
@@ -205,7 +212,8 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
     return replace(base, context_weight=round(float(w[1] / w[0]), 4),
                    prior_weight=round(float(w[2] / w[0]), 4),
                    prior=tuple(round(float(v), 4) for v in log_share[:-1]),
-                   prior_far=round(float(w[3] / w[2]), 4))
+                   far_weight=round(float(w[3] / w[0]), 4),
+                   other_doc_weight=round(float(w[4] / w[0]), 4))
 
 
 def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase], *,
@@ -225,7 +233,8 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
         engines[case.id] = with_tuning(engine, replace(engine.tuning, conversation=weights))
         fitted[case.id] = {"context_weight": weights.context_weight,
                            "prior_weight": weights.prior_weight,
-                           "prior_far": weights.prior_far,
+                           "far_weight": weights.far_weight,
+                           "other_doc_weight": weights.other_doc_weight,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
     results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
@@ -240,7 +249,8 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"({dt.date.today().isoformat()}) on {data}: {conversations} conversations, "
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
-    for name in ("context_weight", "prior_weight", "prior", "prior_far", "yes_no_coverage",
+    for name in ("context_weight", "prior_weight", "prior", "far_weight", "other_doc_weight",
+                 "yes_no_coverage",
                  "more_floor"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)

@@ -112,11 +112,11 @@ def document_from_text(text: str, doc_id: str, *, path: str = "") -> Document:
     meta, body = split_front_matter(text)
     return Document(id=doc_id, title=meta.get("title") or title_of(body, doc_id), text=body,
                     path=path, url=meta.get("url", ""), author=meta.get("author", ""),
-                    date=meta.get("date", ""))
+                    date=meta.get("date", ""), source=meta.get("source", ""))
 
 
 #: The front-matter keys that fill a Document's fields.
-FRONT_MATTER_KEYS = ("title", "url", "author", "date")
+FRONT_MATTER_KEYS = ("title", "url", "author", "date", "source")
 _FENCE = re.compile(r"---[ \t]*(?:\r?\n|\Z)")
 _FIELD = re.compile(r"([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*?)[ \t]*")
 #: A front-matter block longer than this is not one (a ``---`` rule that opens an article).

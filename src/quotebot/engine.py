@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from quotebot import context as conversation
 from quotebot.analysis import Token
+from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
 from quotebot.confidence import Gate, evidence, same_answer
 from quotebot.context import Context
@@ -82,8 +83,12 @@ class QuoteEngine:
     meaning once vectors are attached (:meth:`attach_semantic`)."""
 
     def __init__(self, index: SentenceIndex, *, tuning: Tuning | None = None,
-                 directory: Path | None = None) -> None:
+                 directory: Path | None = None, search: RetrievalBackend | None = None
+                 ) -> None:
         self.index = index
+        #: Where retrieval's candidates come from: the index itself, or a backend over
+        #: remote shards of the same corpus (see :mod:`quotebot.backends`).
+        self.search: RetrievalBackend = index if search is None else search
         #: The folder the index was loaded from or saved in, where its vectors belong.
         self.directory = directory
         self.tuning = tuning or default_tuning()
@@ -262,16 +267,17 @@ class QuoteEngine:
         plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
         limit = offset + k
         if doc is None:
-            candidates = retrieve(plan, self.index, self.tuning.retrieval, limit)
+            candidates = retrieve(plan, self.search, self.tuning.retrieval, limit)
         else:
             # Every match, then the document's own best: its sentences need not be among
             # the corpus's best few.
-            candidates = _within(retrieve(plan, self.index, self.tuning.retrieval,
+            candidates = _within(retrieve(plan, self.search, self.tuning.retrieval,
                                           self.index.n_sentences), self.index, doc,
                                  max(self.tuning.retrieval.candidates, limit))
         if context is not None and plan.concepts:
             candidates = conversation.widen(candidates, plan, self.index, context,
-                                            self.tuning.retrieval, self.tuning.conversation)
+                                            self.tuning.retrieval, self.tuning.conversation,
+                                            self.search)
             if doc is not None:
                 candidates = _within(candidates, self.index, doc, len(candidates))
         if not len(candidates):
@@ -286,7 +292,8 @@ class QuoteEngine:
         alone, own = order[0], scores
         if context is not None:
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
-                                                 context, self.tuning.conversation)
+                                                 context, self.tuning.conversation,
+                                                 self.search)
         if headings.any():
             # A heading names a section; it is no answer while a sentence under it is one.
             order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
@@ -360,17 +367,18 @@ class QuoteEngine:
         order, scores = rank(base, bonus, spans.has_answer, features.sids, limit)
         return features, spans, order, scores
 
-    def scores_in_context(self, question: str, context: Context
+    def scores_in_context(self, question: str, context: Context, entity: str | None = None
                           ) -> tuple[QueryPlan, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """The plan of ``question``, every candidate of it asked in ``context`` and the
-        question's own score for it, before the conversation reranks them (what its
-        weights are fitted on)."""
+        """The plan of ``question`` (``entity`` as in :meth:`answer_question`), every
+        candidate of it asked in ``context`` and the question's own score for it, before
+        the conversation reranks them (what its weights are fitted on)."""
         plan = plan_question(parse_question(validate_question(question)), self.index,
-                             self.tuning)
-        candidates = retrieve(plan, self.index, self.tuning.retrieval)
+                             self.tuning, entity=entity)
+        candidates = retrieve(plan, self.search, self.tuning.retrieval)
         if plan.concepts:
             candidates = conversation.widen(candidates, plan, self.index, context,
-                                            self.tuning.retrieval, self.tuning.conversation)
+                                            self.tuning.retrieval, self.tuning.conversation,
+                                            self.search)
         if not len(candidates):
             return plan, candidates.sids, candidates.bm25
         features, _, _, scores = self._scored(plan, candidates, len(candidates))

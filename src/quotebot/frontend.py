@@ -97,12 +97,14 @@ def _cannot_listen(exc: OSError) -> QuotebotError | None:
                          f"Check --host.", code="address_not_available")
 
 
-def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
-                ) -> QuoteEngine:
+def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off",
+                search_url: str | None = None) -> QuoteEngine:
     """The engine a command works with (``semantic="off"`` for those that only read).
 
     Building the index or embedding its sentences, when either takes over a second, is
-    reported on stderr (see :func:`quotebot.indexing.progress_lines`).
+    reported on stderr (see :func:`quotebot.indexing.progress_lines`). With
+    ``search_url`` (``xapian://HOST:PORT,…``), retrieval asks those shard servers, after
+    checking that they are all there and hold this corpus.
     """
     from quotebot.engine import QuoteEngine
     from quotebot.indexing import progress_lines
@@ -115,7 +117,12 @@ def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
         index, directory = open_index(_checked_corpus(corpus), index_dir, progress=indexing)
     finally:
         indexing.close()
-    engine = QuoteEngine(index)
+    search = None
+    if search_url:
+        from quotebot.xapian_backend import XapianBackend
+
+        search = XapianBackend.from_url(index, search_url)
+    engine = QuoteEngine(index, search=search)
     try:
         engine.attach_semantic(mode, directory, progress=embedding)
     finally:

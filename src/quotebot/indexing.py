@@ -14,7 +14,13 @@ from quotebot.corpus import corpus_files, load_corpus, read_document, resolve_co
 from quotebot.engine import QuoteEngine
 from quotebot.errors import CorpusError, IndexFileError, QuotebotError
 from quotebot.semantic import resolve_mode
-from quotebot.store import IndexFolder, SentenceIndex
+from quotebot.store import (
+    IndexFolder,
+    build_index,
+    load_index,
+    merge_index,
+    save_index,
+)
 from quotebot.store.catalogue import default_index_dir
 
 
@@ -128,7 +134,7 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     try:
         if add or remove:
             try:
-                base = SentenceIndex.load(target)
+                base = load_index(target)
             except IndexFileError as exc:
                 if exc.code == "index_missing":
                     raise IndexFileError(
@@ -137,13 +143,13 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
                         f"{str(target)!r}`.", code="index_missing") from exc
                 raise
             added = [read_document(f) for path in add for f in corpus_files(Path(path))]
-            index = base.with_documents(added=added, removed=remove)
+            index = merge_index(base, added=added, removed=remove)
         else:
             docs = load_corpus(resolve_corpus_path(corpus))
-            index = SentenceIndex.build(docs, progress=progress)
+            index = build_index(docs, progress=progress)
     finally:
         progress.close()
-    gen = index.save(target)
+    gen = save_index(index, target)
     # Embed the sentences now, so that the first question after start-up is quick.
     try:
         semantic_on = QuoteEngine(index).attach_semantic(resolve_mode(semantic), target,
@@ -168,6 +174,24 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         f"{summary['terms']:,} terms into {target} ({_size(size)}, {seconds:.2f} s"
         f"{', with semantic vectors' if semantic_on else ''})."
     )
+    return summary
+
+
+def run_shards(*, corpus: str | None, out: str, shards: int, show_progress: bool = True
+               ) -> dict[str, Any]:
+    """Build the index of ``corpus`` and write it as ``shards`` Xapian shards in ``out``
+    (see :func:`quotebot.xapian_backend.write_shards`); returns a summary."""
+    from quotebot.xapian_backend import write_shards
+
+    started = time.perf_counter()
+    progress, _ = progress_lines(corpus)
+    progress.enabled = show_progress
+    try:
+        index = build_index(load_corpus(resolve_corpus_path(corpus)), progress=progress)
+        summary = write_shards(index, out, shards)
+    finally:
+        progress.close()
+    summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
 
 

@@ -47,6 +47,7 @@ from typing import Any
 from quotebot.corpus import load_corpus
 from quotebot.errors import CorpusError, IndexFileError, QuotebotError, UnknownDocument
 from quotebot.models import Document
+from quotebot.store import build_index, load_index, merge_index, save_index
 from quotebot.store.catalogue import LIBRARY_INDEX
 from quotebot.store.files import IndexFolder, atomic_write_text
 from quotebot.store.model import DocInfo, SentenceIndex
@@ -171,7 +172,7 @@ class Library:
     def load_index(self) -> SentenceIndex:
         """The saved index; LibraryError ``unknown_library`` when there is none."""
         try:
-            return SentenceIndex.load(self.index_dir)
+            return load_index(self.index_dir)
         except IndexFileError as exc:
             if exc.code == "index_missing":
                 raise self._unknown() from None
@@ -368,7 +369,7 @@ class Library:
 
         docs = self._read_folder()
         try:
-            base: SentenceIndex | None = SentenceIndex.load(self.index_dir)
+            base: SentenceIndex | None = load_index(self.index_dir)
         except IndexFileError as exc:
             if exc.code not in ("index_missing", "index_version", "index_damaged"):
                 raise
@@ -377,11 +378,11 @@ class Library:
             index = base
         elif base is not None and base.analyzer_version == _analyzer_version():
             added, removed = _changes(base, docs)
-            index = base.with_documents(added=added, removed=removed)
-            index.save(self.index_dir)
+            index = merge_index(base, added=added, removed=removed)
+            save_index(index, self.index_dir)
         else:
-            index = SentenceIndex.build(docs, progress=progress)
-            index.save(self.index_dir)
+            index = build_index(docs, progress=progress)
+            save_index(index, self.index_dir)
         return index
 
     # -- what quotebot added ------------------------------------------------------------
@@ -449,9 +450,13 @@ def _analyzer_version() -> str:
 
 
 def _earlier_version(doc: Document, docs: Sequence[Document]) -> Document | None:
-    """The document in ``docs`` that ``doc`` replaces: the same link, else the same text."""
+    """The document in ``docs`` that ``doc`` replaces: the same link, else one added from a
+    file of the same name (an edited file added again), else the same text."""
     for other in docs:
         if doc.url and other.url == doc.url:
+            return other
+    for other in docs:
+        if doc.source and not doc.url and not other.url and other.source == doc.source:
             return other
     text = doc.text.strip()
     for other in docs:

@@ -14,6 +14,8 @@ class Document:
     ``url``, ``author`` and ``date`` are what is known of where the article came from;
     empty when nothing is. ``page_words`` is how many words the web page it was extracted
     from showed (0 when it was no page), to tell how much of the page the text kept.
+    ``source`` is the name of the file it was read from (no folder), so that adding that
+    file again replaces it.
     """
 
     id: str
@@ -24,6 +26,7 @@ class Document:
     author: str = ""
     date: str = ""
     page_words: int = 0
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

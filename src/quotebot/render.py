@@ -135,6 +135,44 @@ def _dim(text: str, color: bool) -> str:
     return f"{_DIM}{text}{_RESET}" if color else text
 
 
+# -- Markdown (a conversation saved to a file) ----------------------------------------------
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#|")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` shown as itself in Markdown (no emphasis, links, headings or HTML), on one
+    line."""
+    shown = " ".join(display_text(text).split())
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in shown)
+
+
+def render_markdown(turns: Sequence[Answer], title: str = "quotebot conversation") -> str:
+    """A conversation as Markdown: each question, its short answer and its quotes, each
+    quote with its citation (title, section, paragraph, linking to the document's page when
+    it came from one) and where it is in the document (id and character offsets)."""
+    lines = [f"# {markdown_escape(title)}", ""]
+    for answer in turns:
+        lines += [f"## {markdown_escape(answer.question)}", ""]
+        if answer.resolved_question and not answer.continued:
+            lines += [f"*Understood as: {markdown_escape(answer.resolved_question)}*", ""]
+        if not answer.answered:
+            reason = f" {markdown_escape(answer.reason)}" if answer.reason else ""
+            lines += [f"*{NOT_ANSWERED}*{reason}", ""]
+            continue
+        if answer.short is not None:
+            lines += [f"**{markdown_escape(answer.short.text)}**", ""]
+        for quote in answer.quotes:
+            label = markdown_escape(section_citation(quote.title, quote.section,
+                                                     quote.paragraph))
+            if quote.url.startswith(("https://", "http://")):
+                label = f"[{label}](<{quote.url.replace('>', '%3E').replace(' ', '%20')}>)"
+            lines += [f"> {markdown_escape(quote.text)}", ">",
+                      f"> — {label} · {markdown_escape(quote.doc)}, characters "
+                      f"{quote.start}–{quote.end}", ""]
+    return "\n".join(lines)
+
+
 # -- Telegram ---------------------------------------------------------------------------
 
 #: Messages one answer may take at most; longer quotes are shortened to fit.

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from quotebot.backends import RetrievalBackend
 from quotebot.plan import QueryPlan
-from quotebot.store.model import SentenceIndex
 from quotebot.tuning import Retrieval
 
 
@@ -28,17 +28,15 @@ class Candidates:
         return int(self.sids.shape[0])
 
 
-def retrieve(plan: QueryPlan, index: SentenceIndex, settings: Retrieval, limit: int = 0
+def retrieve(plan: QueryPlan, search: RetrievalBackend, settings: Retrieval, limit: int = 0
              ) -> Candidates:
-    """BM25's best ``max(settings.candidates, limit)`` sentences for ``plan``."""
+    """BM25's best ``max(settings.candidates, limit)`` sentences for ``plan``, from
+    ``search`` (the embedded index itself, or a backend over remote shards)."""
     groups = plan.groups()
     if not groups:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.float64))
-    ids, scores = index.matrix.top_groups(groups, max(settings.candidates, limit))
+    ids, scores = search.top_sentences(groups, max(settings.candidates, limit))
     total = scores.astype(np.float64)
     if settings.paragraph_weight and ids.size:
-        # Only the candidates' paragraphs are scored: a binary search in each term's
-        # paragraph postings, never a pass over every paragraph.
-        pids, at = np.unique(index.paragraph_ids[ids], return_inverse=True)
-        total += settings.paragraph_weight * index.paragraphs.scores_of(groups, pids)[at]
+        total += settings.paragraph_weight * search.paragraph_scores(groups, ids)
     return Candidates(ids.astype(np.int64), total)

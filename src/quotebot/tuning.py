@@ -104,7 +104,10 @@ class Conversation(_Section):
     window: int
     #: Log-share of next answers at each offset from the last, -window … +window.
     prior: tuple[float, ...]
-    prior_far: float
+    #: Added to a sentence of the last answer's document beyond the window, and to one of
+    #: another document.
+    far_weight: float
+    other_doc_weight: float
     #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
     yes_no_coverage: float
     #: "more" quotes a passage only if the question's own score for it is at least this

@@ -31,6 +31,7 @@ from quotebot.ingest.fetch import (
     FetchedPage,
     FetchError,
     FetchPolicy,
+    check_link,
     fetch_url,
     fetch_url_async,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "FetchError",
     "FetchPolicy",
     "FetchedPage",
+    "check_link",
     "document_from_page",
     "extract_bytes",
     "extract_file",
@@ -97,6 +99,14 @@ def extract_bytes(data: bytes, *, name: str, kind: str | None = None, doc_id: st
     Reading stops as soon as the text passes ``max_bytes`` (UTF-8; default
     :data:`~quotebot.ingest.html.MAX_TEXT_BYTES`) with CorpusError ``document_too_large``,
     and a PDF's reading stops after :data:`~quotebot.ingest.pdf.MAX_SECONDS`."""
+    doc = _extracted(data, name=name, kind=kind, doc_id=doc_id, url=url, charset=charset,
+                     path=path, max_bytes=max_bytes)
+    # A file remembers its name (not its folder), so that adding it again replaces it.
+    return doc if url else replace(doc, source=Path(name.replace("\\", "/")).name[:200])
+
+
+def _extracted(data: bytes, *, name: str, kind: str | None, doc_id: str | None, url: str,
+               charset: str | None, path: str, max_bytes: int | None) -> Document:
     kind = kind or kind_of(name, data)
     doc_id = doc_id or slugify(Path(name).stem) or "document"
     # Messages name a file by its name, a page by its host only.

@@ -327,6 +327,31 @@ def fetch_url(url: str, *, policy: FetchPolicy | None = None,
         return pool.submit(asyncio.run, fetch_url_async(url, policy=policy, dial=dial)).result()
 
 
+def check_link(url: str, *, policy: FetchPolicy | None = None) -> None:
+    """Refuse ``url`` at once, before anything else is done for it, when it cannot be
+    fetched: not http(s), no host, credentials, a host that cannot be found, or a private
+    address that is not allowed (the fetch checks every address again when it connects)."""
+    policy = policy or FetchPolicy()
+    target = check_url(url)
+    port = target.port or (443 if target.scheme == "https" else 80)
+
+    async def resolve() -> None:
+        try:
+            async with asyncio.timeout(policy.timeout):
+                await CheckedNetwork(policy).checked_addresses(target.host, port)
+        except TimeoutError as exc:
+            raise FetchError(f"Could not find {target.host} within {policy.timeout:g} "
+                             "seconds: check the link.", code="url_timeout") from exc
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(resolve())
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, resolve()).result()
+
+
 async def _fetch(url: httpx.URL, policy: FetchPolicy, network: CheckedNetwork) -> FetchedPage:
     timeout = httpx.Timeout(policy.timeout)
     async with httpx.AsyncClient(transport=_CheckedTransport(network), timeout=timeout,

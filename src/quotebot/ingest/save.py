@@ -6,7 +6,7 @@ hyphens only, at most 40 characters (cut between words), so it cannot leave the 
 hide in it, and a citation stays short. A file that
 holds another document is never overwritten: the new one gets ``-2``, ``-3``, … unless
 ``overwrite=True``. The same document again (the same link, or the same text) replaces
-its own file.
+its own file, and so does a file of the same name added again (its edited version).
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def render_document(doc: Document) -> str:
     head = render_front_matter({"title": _CONTROL.sub("", doc.title),
                                 "url": _CONTROL.sub("", doc.url),
                                 "author": _CONTROL.sub("", doc.author),
-                                "date": _CONTROL.sub("", doc.date)})
+                                "date": _CONTROL.sub("", doc.date),
+                                "source": _CONTROL.sub("", doc.source)})
     text = _CONTROL.sub("", doc.text)
     body = text if text.endswith("\n") or not text else text + "\n"
     return head + body
@@ -134,7 +135,8 @@ def save_document(doc: Document, folder: str | os.PathLike[str], *,
 
 
 def _same_document(path: Path, doc: Document) -> bool:
-    """Whether the file at ``path`` holds ``doc`` already: the same link, or the same text."""
+    """Whether the file at ``path`` holds ``doc`` already: the same link, else the same
+    file name it was added from (an edited file added again), else the same text."""
     if path.is_symlink() or not path.is_file():
         return False
     try:
@@ -143,6 +145,8 @@ def _same_document(path: Path, doc: Document) -> bool:
         return False
     if doc.url and existing.url:
         return existing.url == doc.url
+    if doc.source and existing.source and not doc.url and not existing.url:
+        return existing.source == doc.source
     return existing.text.strip() == doc.text.strip()
 
 

@@ -1,16 +1,23 @@
 """The saved sentence index: the model in memory, its build, its files and the catalogue.
 
 - :mod:`~quotebot.store.model`: :class:`SentenceIndex` and its tables, read-only arrays.
-- :mod:`~quotebot.store.build`: building an index from documents, and updating one.
-- :mod:`~quotebot.store.format` and :mod:`~quotebot.store.files`: the on-disk format,
-  generations, and the folder manifest that says what quotebot may delete.
+- :mod:`~quotebot.store.build`: building an index from documents (:func:`build_index`), and
+  updating one (:func:`merge_index`).
+- :mod:`~quotebot.store.format` and :mod:`~quotebot.store.files`: the on-disk format
+  (:func:`save_index`, :func:`load_index`), generations, and the folder manifest that says
+  what quotebot may delete.
+
+The model knows nothing of how it is built or stored: build and format import it, never
+the other way round.
 - :mod:`~quotebot.store.catalogue`: where indexes and vectors live, and which to open.
 """
 
 import os
 from pathlib import Path
 
+from quotebot.store.build import build_index, merge_index
 from quotebot.store.files import FORMAT_VERSION, IndexFolder, StringTable
+from quotebot.store.format import load_index, save_index
 from quotebot.store.model import DocInfo, SentenceIndex
 
 
@@ -20,4 +27,4 @@ def current_generation(directory: str | os.PathLike[str]) -> Path:
 
 
 __all__ = ["FORMAT_VERSION", "DocInfo", "IndexFolder", "SentenceIndex", "StringTable",
-           "current_generation"]
+           "build_index", "current_generation", "load_index", "merge_index", "save_index"]

@@ -27,7 +27,9 @@ from quotebot import analysis
 from quotebot.corpus import default_corpus_path, fingerprint, load_corpus, resolve_corpus_path
 from quotebot.errors import IndexFileError
 from quotebot.models import Document
+from quotebot.store.build import build_index
 from quotebot.store.files import IndexFolder, atomic_save_array
+from quotebot.store.format import load_index, save_index
 from quotebot.store.model import SentenceIndex
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def load_or_build(docs: list[Document], cache: Path, *, progress: Progress | Non
     """The index saved in ``cache`` if it matches ``docs``; otherwise build it and try to
     save it there (``cache`` is a folder quotebot owns)."""
     try:
-        saved = SentenceIndex.load(cache)
+        saved = load_index(cache)
     except IndexFileError as exc:
         if exc.code == "index_version":
             log.warning("rebuilding the cached index: it was made by another version of "
@@ -71,9 +73,9 @@ def load_or_build(docs: list[Document], cache: Path, *, progress: Progress | Non
         if holds(saved, docs):
             return saved
         log.info("the articles changed since the cached index was built; rebuilding")
-    index = SentenceIndex.build(docs, progress=progress)
+    index = build_index(docs, progress=progress)
     try:
-        index.save(cache)
+        save_index(index, cache)
     except IndexFileError as exc:
         log.info("could not cache the index (%s); using it in memory", exc.message)
     return index
@@ -105,14 +107,14 @@ def open_index(corpus: str | os.PathLike[str] | None, index_dir: str | os.PathLi
     if index_dir is not None:
         folder = Path(index_dir)
         try:
-            index = SentenceIndex.load(folder)
+            index = load_index(folder)
         except IndexFileError as exc:
             if exc.code != "index_missing" or corpus is None:
                 raise
             # No index there yet: build it from the corpus into that folder, once.
             docs = load_corpus(corpus)
-            index = SentenceIndex.build(docs, progress=progress)
-            index.save(folder)
+            index = build_index(docs, progress=progress)
+            save_index(index, folder)
             return index, folder
         if corpus is not None:
             docs = load_corpus(corpus)
@@ -128,7 +130,7 @@ def open_index(corpus: str | os.PathLike[str] | None, index_dir: str | os.PathLi
         # Only the library writes its own index (under its lock); a reader that finds it
         # out of date (files edited by hand) builds into the cache as for any folder.
         try:
-            index = SentenceIndex.load(library)
+            index = load_index(library)
         except IndexFileError as exc:
             log.info("not using the library's index: %s", exc.message)
         else:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from quotebot import analysis
 from quotebot.analysis import Token
+from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
@@ -282,34 +283,29 @@ class SentenceIndex:
     def n_paragraphs(self) -> int:
         return int(self.paragraph_starts.shape[0]) - 1
 
-    # -- building, saving, loading, updating (see build.py and files.py) -------------
+    # -- retrieval (the embedded backend: see quotebot.backends) -----------------------
 
-    @classmethod
-    def build(cls, docs: Sequence[Document] | Any, *, progress: Any = None) -> SentenceIndex:
-        """Split, analyse and index documents (see :func:`quotebot.store.build.build_index`)."""
-        from quotebot.store.build import build_index
+    def top_sentences(self, groups: Groups, k: int) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """The ``k`` best sentences for ``groups`` and their scores (MaxScore over the
+        postings: see :func:`quotebot.bm25.top_groups`)."""
+        return self.matrix.top_groups(groups, k)
 
-        return build_index(docs, progress=progress)
+    def sentence_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float64]:
+        """The score of each of ``sids`` (0 where it holds none of the terms)."""
+        out = np.zeros(sids.shape[0], np.float64)
+        if not groups or not sids.size:
+            return out
+        found, raw = self.matrix.group_scores(groups)
+        order = np.argsort(np.asarray(found), kind="stable")
+        ids = np.asarray(found)[order]
+        values = np.asarray(raw, np.float64)[order]
+        if ids.size:
+            at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
+            out = np.where(ids[at] == sids, values[at], 0.0)
+        return out
 
-    def with_documents(self, added: Sequence[Document] | Any = (),
-                       removed: Sequence[str] | Any = ()) -> SentenceIndex:
-        """A new index with documents added (or replaced) and removed; only the added ones
-        are analysed (see :func:`quotebot.store.build.merge_index`)."""
-        from quotebot.store.build import merge_index
-
-        return merge_index(self, list(added), list(removed))
-
-    def save(self, directory: Any) -> Any:
-        """Write a new generation in ``directory`` and make it current; returns its path."""
-        from quotebot.store.format import save_index
-
-        gen = save_index(self, directory)
-        self.generation = gen.name
-        return gen
-
-    @classmethod
-    def load(cls, directory: Any) -> SentenceIndex:
-        """Open a saved index, memory-mapped (IndexFileError naming what is wrong)."""
-        from quotebot.store.format import load_index
-
-        return load_index(directory)
+    def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
+        """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
+        binary search in each term's paragraph postings, never a pass over every one."""
+        pids, at = np.unique(self.paragraph_ids[sids], return_inverse=True)
+        return self.paragraphs.scores_of(groups, pids)[at]

@@ -1,0 +1,638 @@
+"""The sentence index on Xapian remote shards: building them, and retrieving from them.
+
+Sharding (``quotebot index --shards N``) writes ``OUT/shard-0 … OUT/shard-(N-1)``, Xapian
+databases that ``xapian-tcpsrv --port P OUT/shard-i`` serves as they are. Each document
+goes to one shard by a stable hash of its id, so a paragraph's sentences stay together.
+Every sentence is one Xapian document:
+
+- its index terms are quotebot's own analysed terms (``W`` + term, the term frequency as
+  the wdf), so that both backends see the same terms and the same sentence lengths;
+- its Xapian document id is its sentence id plus one, the same on every shard's client
+  (the shard records the corpus layout it was numbered in: its fingerprint and every
+  sentence's document), so a match needs no fetch to be placed; a boolean term names
+  it too (``Q``), and its value slot 0 says which sentence it is (document id and
+  position in the document);
+- its data is what answering needs about it (document, paragraph, offsets, text, the
+  stored analysis of its tokens), so a shard holds its sentences whole;
+- the first sentence of each paragraph also carries the paragraph's statistics: the
+  boolean terms ``P`` + term (paragraph document frequencies, summed across shards like
+  any term frequency), ``XPARA`` (the number of paragraphs) and ``F`` (the paragraph's
+  name), and the paragraph's length and term frequencies in its data.
+
+Retrieving (:class:`XapianBackend`) combines the shards in the client, which gives global
+statistics. Scores are quotebot's BM25 (Lucene's idf; see :mod:`quotebot.bm25`):
+Xapian's ``BM25Weight(k1, 0, 0, b, 0)`` gives ``(k1 + 1) · ln(tw) · tf / (tf + K)`` with
+``tw = (N - df + 0.5) / (df + 0.5)`` (``tw / 2 + 1`` below 2), so each term's query is
+scaled by its Lucene idf over that, and a concept is the ``OP_MAX`` of its scaled terms,
+``OP_OR`` over concepts, as :func:`quotebot.bm25.group_scores` scores them.
+
+Xapian is GPL-2.0-or-later; it is an optional extra (``pip install 'quotebot[xapian]'``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot.backends import Groups
+from quotebot.bm25 import idf_of, plain_groups
+from quotebot.errors import QuotebotError
+from quotebot.store.model import SentenceIndex
+
+log = logging.getLogger(__name__)
+
+#: The environment variable behind ``--search-url``.
+SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
+#: How long a shard may take to accept a connection, and to answer once connected.
+CONNECT_TIMEOUT_S = 2.0
+ANSWER_TIMEOUT_S = 10.0
+#: The layout of a shard's documents (see the module's docstring).
+SHARD_FORMAT = "2"
+#: Extra results asked of the shards beyond ``k``, so that sentences tied with the k-th
+#: are ordered by quotebot's rule (the earlier sentence first), not the shards' document ids.
+_TIE_MARGIN = 32
+#: Xapian's limit on a term's length is 245 bytes; longer terms are indexed by their hash.
+_MAX_TERM_BYTES = 240
+_META = "quotebot."
+T = TypeVar("T")
+
+
+class SearchUrlError(QuotebotError):
+    """A ``--search-url`` that is not ``xapian://HOST:PORT,HOST:PORT``."""
+
+    code = "search_url_invalid"
+    http_status = 500
+
+
+class ShardUnavailable(QuotebotError):
+    """A shard server that does not answer, or answers for another corpus: no answer is
+    given from part of the corpus."""
+
+    code = "shard_unavailable"
+    http_status = 503
+
+
+class ShardFolderError(QuotebotError):
+    """A shard folder that cannot be written."""
+
+    code = "shard_folder_error"
+    http_status = 500
+
+
+def _xapian() -> Any:
+    try:
+        import xapian
+    except ImportError:
+        raise QuotebotError(
+            "Xapian's Python bindings are not installed: install them with "
+            "pip install 'quotebot[xapian]'.", code="xapian_missing") from None
+    return xapian
+
+
+# -- names of things inside a shard ------------------------------------------------------
+
+
+def _bounded(prefix: str, name: str) -> str:
+    term = prefix + name
+    if len(term.encode()) <= _MAX_TERM_BYTES:
+        return term
+    return prefix + "#" + hashlib.sha1(name.encode()).hexdigest()
+
+
+def word_term(term: str) -> str:
+    """The Xapian term of quotebot's index term ``term``."""
+    return _bounded("W", term)
+
+
+def _doc_key(doc_id: str) -> str:
+    return hashlib.sha1(doc_id.encode()).hexdigest()[:20]
+
+
+def _sentence_term(doc_id: str, ordinal: int) -> str:
+    return f"Q{_doc_key(doc_id)}:{ordinal}"
+
+
+def _paragraph_term(doc_id: str, paragraph: int) -> str:
+    return f"F{_doc_key(doc_id)}:{paragraph}"
+
+
+_PARAGRAPHS = "XPARA"
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    """The shard a document goes to: a stable hash of its id (the same on every machine and
+    in every run, unlike Python's ``hash``)."""
+    return int.from_bytes(hashlib.sha1(doc_id.encode()).digest()[:8], "big") % shards
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
+                                                   npt.NDArray[np.int32],
+                                                   npt.NDArray[np.int64]]:
+    """Every sentence's (term id, tf) pairs: ``terms[ptr[s]:ptr[s + 1]]`` and ``tf[…]``."""
+    matrix = index.matrix
+    term_of = np.repeat(np.arange(matrix.n_terms, dtype=np.int32), matrix.df)
+    sids, tf = matrix.postings_of()
+    order = np.argsort(sids, kind="stable")
+    ptr = np.zeros(index.n_sentences + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sids, minlength=index.n_sentences), out=ptr[1:])
+    return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
+
+
+def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Write ``index``'s sentences into ``shards`` Xapian databases ``out/shard-i``.
+
+    A folder ``shard-i`` that is there already is replaced only when it is a quotebot
+    shard; anything else in ``out`` is left alone. Returns a summary.
+    """
+    xapian = _xapian()
+    if shards < 1:
+        raise ShardFolderError(f"--shards {shards}: give 1 or more.", code="shards_invalid")
+    target = Path(out)
+    paths = [target / f"shard-{i}" for i in range(shards)]
+    for path in paths:
+        _check_replaceable(xapian, path)
+    target.mkdir(parents=True, exist_ok=True)
+    databases = [xapian.WritableDatabase(str(p), xapian.DB_CREATE_OR_OVERWRITE) for p in paths]
+    ptr, term_ids, tfs = _sentence_terms(index)
+    vocab = index.vocab
+    doc_len = np.asarray(index.matrix.doc_len, dtype=np.int64)
+    starts = index.paragraph_starts
+    counts = [0] * shards
+    ordinal_of = _ordinals(index)
+    try:
+        for p in range(index.n_paragraphs):
+            first, last = int(starts[p]), int(starts[p + 1])
+            position = int(index.doc_idx[first])
+            doc_id = index.docs[position].id
+            shard = shard_of(doc_id, shards)
+            db = databases[shard]
+            lo, hi = int(ptr[first]), int(ptr[last])
+            paragraph_tf: dict[str, int] = {}
+            for t, f in zip(term_ids[lo:hi].tolist(), tfs[lo:hi].tolist(), strict=True):
+                term = vocab.string(t)
+                paragraph_tf[term] = paragraph_tf.get(term, 0) + f
+            for sid in range(first, last):
+                sentence = index.sentence(sid)
+                ordinal = int(ordinal_of[sid])
+                doc = xapian.Document()
+                a, b = int(ptr[sid]), int(ptr[sid + 1])
+                for t, f in zip(term_ids[a:b].tolist(), tfs[a:b].tolist(), strict=True):
+                    doc.add_term(word_term(vocab.string(t)), f)
+                doc.add_boolean_term(_sentence_term(doc_id, ordinal))
+                doc.add_value(0, json.dumps([doc_id, ordinal]))
+                data: dict[str, Any] = {
+                    "doc": doc_id, "ordinal": ordinal, "paragraph": sentence.paragraph,
+                    "sentence": sentence.sentence, "start": sentence.start,
+                    "end": sentence.end, "text": sentence.text,
+                    "tokens": [[t.start, t.end, t.norm, list(t.terms), t.is_stop]
+                               for t in index.sentence_tokens(sid)],
+                }
+                if sid == first:
+                    doc.add_boolean_term(_PARAGRAPHS)
+                    doc.add_boolean_term(_paragraph_term(doc_id, sentence.paragraph))
+                    for term in paragraph_tf:
+                        doc.add_boolean_term(_bounded("P", term))
+                    data["paragraph_length"] = int(doc_len[first:last].sum())
+                    data["paragraph_tf"] = paragraph_tf
+                doc.set_data(json.dumps(data, ensure_ascii=False))
+                db.replace_document(sid + 1, doc)
+                counts[shard] += 1
+            if progress is not None:
+                progress(last, position + 1)
+        for i, db in enumerate(databases):
+            db.set_metadata(_META + "format", SHARD_FORMAT)
+            db.set_metadata(_META + "fingerprint", index.fingerprint)
+            db.set_metadata(_META + "layout", layout_of(index))
+            db.set_metadata(_META + "shards", str(shards))
+            db.set_metadata(_META + "shard", str(i))
+            db.commit()
+    finally:
+        for db in databases:
+            db.close()
+    return {
+        "out": str(target),
+        "shards": [str(p) for p in paths],
+        "sentences": counts,
+        "documents": len(index.docs),
+        "message": (f"Wrote {index.n_sentences:,} sentences of {len(index.docs):,} documents "
+                    f"into {shards} shards in {target} ("
+                    + ", ".join(f"shard-{i}: {n:,}" for i, n in enumerate(counts))
+                    + "). Serve each with: xapian-tcpsrv --port PORT "
+                    + str(paths[0]).replace("shard-0", "shard-N") + "."),
+    }
+
+
+def layout_of(index: SentenceIndex) -> str:
+    """A hash of how ``index`` numbers its sentences (its corpus and each sentence's
+    document, in order): shards and client agree on sentence ids when it is the same."""
+    digest = hashlib.sha256(index.fingerprint.encode())
+    digest.update(np.ascontiguousarray(index.doc_idx, dtype="<i4").tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _check_replaceable(xapian: Any, path: Path) -> None:
+    """Refuse to overwrite ``path`` unless it is a quotebot shard (or absent)."""
+    if not path.exists():
+        return
+    try:
+        db = xapian.Database(str(path))
+        ours = bool(db.get_metadata(_META + "format"))
+        db.close()
+    except xapian.Error:
+        ours = False
+    if not ours:
+        raise ShardFolderError(
+            f"{str(path)!r} is there and is not a quotebot shard: move it away or choose "
+            f"another --out.")
+
+
+def _ordinals(index: SentenceIndex) -> npt.NDArray[np.int64]:
+    """Each sentence's position among its document's sentences (0 for the first)."""
+    doc_idx = np.asarray(index.doc_idx, dtype=np.int64)
+    order = np.argsort(doc_idx, kind="stable")
+    first = np.searchsorted(doc_idx[order], np.arange(len(index.docs)))
+    ordinal = np.empty(doc_idx.shape[0], dtype=np.int64)
+    ordinal[order] = np.arange(doc_idx.shape[0]) - first[doc_idx[order]]
+    return ordinal
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+def parse_search_url(url: str) -> list[tuple[str, int]]:
+    """``xapian://HOST:PORT,HOST:PORT`` → [(host, port), …], in shard order."""
+    if not url.startswith("xapian://"):
+        raise SearchUrlError(
+            f"--search-url {url!r}: give xapian://HOST:PORT,HOST:PORT (one address per "
+            f"shard server, shard-0 first).")
+    out: list[tuple[str, int]] = []
+    for part in url[len("xapian://"):].rstrip("/").split(","):
+        parsed = urlsplit("//" + part.strip())
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if not parsed.hostname or port is None or parsed.path:
+            raise SearchUrlError(
+                f"--search-url {url!r}: {part.strip()!r} is not HOST:PORT "
+                f"(like xapian://127.0.0.1:7001,127.0.0.1:7002).")
+        out.append((parsed.hostname, port))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Stats:
+    sentences: int
+    paragraphs: int
+    paragraph_avglen: float
+
+
+class XapianBackend:
+    """Retrieval from Xapian shard servers, for an engine whose index holds the same corpus
+    (checked by its fingerprint). Satisfies :class:`quotebot.backends.RetrievalBackend`.
+
+    One connection per shard, combined in the client (global statistics). A shard that
+    does not answer raises :class:`ShardUnavailable` naming it; the next question connects
+    again, so answers come back when the shard does.
+    """
+
+    def __init__(self, index: SentenceIndex, shards: Sequence[tuple[str, int]], *,
+                 connect_timeout: float = CONNECT_TIMEOUT_S,
+                 timeout: float = ANSWER_TIMEOUT_S) -> None:
+        self.index = index
+        self.shards = list(shards)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self._xapian = _xapian()
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self._stats: _Stats | None = None
+        self._ordinals = _ordinals(index)
+        self._layout = layout_of(index)
+        #: Terms' document frequencies over all shards, for the connection's life.
+        self._df: dict[str, int] = {}
+        self._k1 = index.matrix.k1
+
+    @classmethod
+    def from_url(cls, index: SentenceIndex, url: str) -> XapianBackend:
+        backend = cls(index, parse_search_url(url))
+        backend.check()
+        return backend
+
+    def _name(self, i: int) -> str:
+        host, port = self.shards[i]
+        return f"shard-{i} at {host}:{port}"
+
+    # -- connecting ------------------------------------------------------------------
+
+    def _open_shard(self, i: int) -> Any:
+        xapian = self._xapian
+        host, port = self.shards[i]
+        try:
+            return xapian.remote_open(host, port, int(self.timeout * 1000),
+                                      int(self.connect_timeout * 1000))
+        except xapian.Error as exc:
+            raise ShardUnavailable(
+                f"The search shard {self._name(i)} does not answer ({_reason(exc)}): no "
+                f"answer is given from part of the corpus. Start it, or check "
+                f"--search-url.") from None
+
+    def _connect(self) -> Any:
+        xapian = self._xapian
+        remotes = [self._open_shard(i) for i in range(len(self.shards))]
+        for i, remote in enumerate(remotes):
+            try:
+                meta = {key: remote.get_metadata(_META + key).decode()
+                        for key in ("format", "fingerprint", "layout", "shards", "shard")}
+            except xapian.Error as exc:
+                raise ShardUnavailable(f"The search shard {self._name(i)} does not answer "
+                                       f"({_reason(exc)}).") from None
+            if meta["format"] != SHARD_FORMAT:
+                raise ShardUnavailable(
+                    f"{self._name(i)} is not a quotebot shard of this version: rebuild the "
+                    f"shards with `quotebot index --shards N`.")
+            if meta["fingerprint"] != self.index.fingerprint:
+                raise ShardUnavailable(
+                    f"{self._name(i)} holds another corpus than the one being answered "
+                    f"from: rebuild the shards from this corpus with `quotebot index "
+                    f"--shards N`, or open the corpus they were built from.")
+            if meta["layout"] != self._layout:
+                raise ShardUnavailable(
+                    f"{self._name(i)} numbers this corpus's sentences otherwise than the "
+                    f"index being answered from: rebuild the shards from this index with "
+                    f"`quotebot index --shards N`.")
+            if meta["shards"] != str(len(self.shards)):
+                raise ShardUnavailable(
+                    f"The shards were built as {meta['shards']} but --search-url names "
+                    f"{len(self.shards)}: name every shard server, shard-0 first.")
+            if meta["shard"] != str(i):
+                # Errors name shards by their place in --search-url: it must be their number.
+                host, port = self.shards[i]
+                raise ShardUnavailable(
+                    f"{host}:{port} serves shard-{meta['shard']} but stands in place "
+                    f"{i + 1} of --search-url: name the shard servers in order, shard-0 "
+                    f"first, each once.")
+        combined = xapian.Database()
+        for remote in remotes:
+            combined.add_database(remote)
+        return combined
+
+    def check(self) -> None:
+        """Connect to every shard now (raises :class:`ShardUnavailable`)."""
+        self._call(lambda db: None)
+
+    def _call(self, work: Callable[[Any], T]) -> T:
+        """``work(database)`` on the combined database, connected if need be.
+
+        A failure drops the connection. When every shard still accepts connections (a
+        server closes connections idle for a minute), ``work`` runs once more on a new
+        connection; else the failure is raised naming the shard that is down, and the
+        next call connects again.
+        """
+        xapian = self._xapian
+        with self._lock:
+            for attempt in range(2):
+                if self._db is None:
+                    self._db = self._connect()
+                    self._stats = None
+                    self._df.clear()
+                try:
+                    return work(self._db)
+                except (xapian.NetworkError, xapian.DatabaseError) as exc:
+                    self._db = None
+                    down = self._first_down()
+                    if down is None and attempt == 0:
+                        log.info("the search shards' connection failed (%s); connecting again",
+                                 _reason(exc))
+                        continue
+                    raise ShardUnavailable(
+                        f"The search shard {down or 'servers'} stopped answering "
+                        f"({_reason(exc)}): no answer is given from part of the corpus."
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def health(self) -> str | None:
+        """None when every shard accepts a connection, else which one does not (for
+        ``/healthz``; a fresh connection each, so it does not wait behind a question)."""
+        down = self._first_down()
+        return f"search shard {down} does not answer" if down else None
+
+    def _first_down(self) -> str | None:
+        for i in range(len(self.shards)):
+            try:
+                self._open_shard(i).close()
+            except ShardUnavailable:
+                return self._name(i)
+        return None
+
+    def _statistics(self, db: Any) -> _Stats:
+        if self._stats is None:
+            paragraphs = int(db.get_termfreq(_PARAGRAPHS))
+            self._stats = _Stats(int(db.get_doccount()), paragraphs,
+                                 int(db.get_total_length()) / paragraphs if paragraphs
+                                 else 1.0)
+        return self._stats
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _termfreq(self, db: Any, term: str) -> int:
+        found = self._df.get(term)
+        if found is None:
+            found = int(db.get_termfreq(term))
+            if len(self._df) >= 1_000_000:
+                self._df.clear()
+            self._df[term] = found
+        return found
+
+    def _query(self, db: Any, groups: Groups) -> tuple[Any, bool] | None:
+        """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
+        terms, each scaled by its query weight and by Lucene's idf over Xapian's."""
+        xapian = self._xapian
+        n = self._statistics(db).sentences
+        vocab = self.index.vocab
+        n_terms = len(vocab)
+        concepts = []
+        for group in plain_groups(groups):
+            parts = []
+            for term_id, weight in group:
+                if weight <= 0 or not 0 <= term_id < n_terms:
+                    continue
+                term = word_term(vocab.string(term_id))
+                df = self._termfreq(db, term)
+                if df == 0:
+                    continue
+                scale = weight * idf_of(df, n) / ((self._k1 + 1) * _xapian_idf(df, n))
+                parts.append(xapian.Query(xapian.Query.OP_SCALE_WEIGHT, xapian.Query(term),
+                                          scale))
+            if parts:
+                concepts.append(parts[0] if len(parts) == 1
+                                else xapian.Query(xapian.Query.OP_MAX, parts))
+        if not concepts:
+            return None
+        has_max = any(c.get_type() == xapian.Query.OP_MAX for c in concepts)
+        return xapian.Query(xapian.Query.OP_OR, concepts), has_max
+
+    def _matches(self, db: Any, query: Any, k: int, *, exact: bool = False
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """(local sentence ids, scores) of the best ``k`` matches, in the shards' order
+        (a combined document id ``d`` is shard ``(d - 1) % n``'s document
+        ``(d - 1) // n + 1``, and that is the sentence id plus one)."""
+        enquire = self._xapian.Enquire(db)
+        enquire.set_query(query)
+        # k3 = 0: a term that stands in two concepts counts twice, as quotebot counts it
+        # (with k3 > 0 Xapian would also weigh it by its count in the query).
+        enquire.set_weighting_scheme(self._xapian.BM25Weight(self._k1, 0, 0,
+                                                             self.index.matrix.b, 0))
+        enquire.set_docid_order(self._xapian.Enquire.DONT_CARE)
+        # ``exact`` counts every match (checkatleast), so the matcher skips no postings:
+        # xapian-tcpsrv 1.4.22 (Debian 12's) crashes on some ORs of MAXes of scaled terms
+        # when it does.
+        mset = enquire.get_mset(0, k, self._statistics(db).sentences if exact else 0)
+        n = len(self.shards)
+        docids = np.fromiter((item.docid for item in mset), dtype=np.int64, count=mset.size())
+        scores = np.fromiter((item.weight for item in mset), dtype=np.float64,
+                             count=mset.size())
+        return (docids - 1) // n, scores
+
+    def top_sentences(self, groups: Groups, k: int
+                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        empty = np.empty(0, np.int64), np.empty(0, np.float32)
+        if k <= 0:
+            return empty
+
+        def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+            built = self._query(db, groups)
+            if built is None:
+                return None
+            query, has_max = built
+            return self._matches(db, query, k + _TIE_MARGIN, exact=has_max)
+
+        found = self._call(work)
+        if found is None:
+            return empty
+        sids, scores = found
+        scores32 = scores.astype(np.float32)
+        keep = scores32 > 0
+        sids, scores32 = sids[keep], scores32[keep]
+        order = np.lexsort((sids, -scores32))[:k]
+        return sids[order], scores32[order]
+
+    def sentence_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
+                        ) -> npt.NDArray[np.float64]:
+        out = np.zeros(sids.shape[0], np.float64)
+        if not len(groups) or not sids.size:
+            return out
+        xapian = self._xapian
+        names = [_sentence_term(self.index.docs[int(self.index.doc_idx[s])].id,
+                                int(self._ordinals[s])) for s in sids.tolist()]
+
+        def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+            built = self._query(db, groups)
+            if built is None:
+                return None
+            query, has_max = built
+            wanted = xapian.Query(xapian.Query.OP_OR, [xapian.Query(n) for n in names])
+            return self._matches(db, xapian.Query(xapian.Query.OP_FILTER, query, wanted),
+                                 len(names), exact=has_max)
+
+        matched = self._call(work)
+        if matched is None:
+            return out
+        found, scores = matched
+        score_of = dict(zip(found.tolist(), scores.astype(np.float32).tolist(), strict=True))
+        return np.asarray([score_of.get(s, 0.0) for s in sids.tolist()], np.float64)
+
+    def paragraph_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
+                         ) -> npt.NDArray[np.float64]:
+        index = self.index
+        keys = [(index.docs[int(index.doc_idx[s])].id, int(index.paragraph[s]))
+                for s in sids.tolist()]
+        distinct = list(dict.fromkeys(keys))
+        if not distinct:
+            return np.zeros(0, np.float64)
+        xapian = self._xapian
+        vocab = index.vocab
+        n_terms = len(vocab)
+
+        def work(db: Any) -> tuple[_Stats, dict[tuple[str, int], tuple[int, dict[str, int]]],
+                                   dict[str, float]]:
+            stats = self._statistics(db)
+            query = xapian.Query(xapian.Query.OP_OR,
+                                 [xapian.Query(_paragraph_term(d, p)) for d, p in distinct])
+            enquire = xapian.Enquire(db)
+            enquire.set_query(query)
+            enquire.set_weighting_scheme(xapian.BoolWeight())
+            mset = enquire.get_mset(0, len(distinct))
+            mset.fetch()
+            paragraphs: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
+            for item in mset:
+                data = json.loads(item.document.get_data())
+                paragraphs[(data["doc"], data["paragraph"])] = (data["paragraph_length"],
+                                                                data["paragraph_tf"])
+            idf: dict[str, float] = {}
+            for group in plain_groups(groups):
+                for term_id, weight in group:
+                    if weight > 0 and 0 <= term_id < n_terms:
+                        term = vocab.string(term_id)
+                        if term not in idf:
+                            df = self._termfreq(db, _bounded("P", term))
+                            idf[term] = idf_of(df, stats.paragraphs) if df else 0.0
+            return stats, paragraphs, idf
+
+        stats, paragraphs, idf = self._call(work)
+        if len(paragraphs) < len(distinct):
+            missing = next(key for key in distinct if key not in paragraphs)
+            raise ShardUnavailable(
+                f"No shard holds paragraph {missing[1]} of {missing[0]!r}: the shards are "
+                f"not the whole corpus. Name every shard in --search-url, or rebuild them.")
+        k1, b = self._k1, index.matrix.b
+        score: dict[tuple[str, int], float] = {}
+        for key in distinct:
+            length, tf = paragraphs.get(key, (0, {}))
+            norm = k1 * (1 - b + b * length / stats.paragraph_avglen)
+            total = 0.0
+            for group in plain_groups(groups):
+                best = 0.0
+                for term_id, weight in group:
+                    if weight <= 0 or not 0 <= term_id < n_terms:
+                        continue
+                    term = vocab.string(term_id)
+                    f = tf.get(term, 0)
+                    if f:
+                        best = max(best, weight * idf[term] * f / (f + norm))
+                total += best
+            score[key] = total
+        return np.asarray([score[key] for key in keys], np.float64)
+
+
+def _xapian_idf(df: int, n: int) -> float:
+    """The idf part of Xapian's BM25Weight (without ``k1 + 1``)."""
+    tw = (n - df + 0.5) / (df + 0.5)
+    if tw < 2:
+        tw = tw * 0.5 + 1
+    return math.log(tw)
+
+
+def _reason(exc: Exception) -> str:
+    """Xapian's message in a few words: "couldn't connect: connection refused"."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"\s*\(context: [^()]*(?:\([^()]*\))?[^()]*\)", "", text)
+    text = re.sub(r"\s*\(([^()]*)\)\s*$", r": \1", text).rstrip(".")
+    return text[:1].lower() + text[1:160].lower() if text else text
