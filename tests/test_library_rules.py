@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from quotebot.bot.libraries import (
@@ -57,3 +60,140 @@ def test_an_extraction_error_gets_the_status_of_what_the_client_sent(code: str,
     with pytest.raises(CorpusError) as info:
         extracted(extract)
     assert (info.value.code, info.value.http_status) == (code, status)
+
+
+def test_a_refused_name_is_quoted_in_the_message_and_a_long_one_cut_short() -> None:
+    with pytest.raises(InvalidLibraryName) as short:
+        check_name("News")
+    assert short.value.message.startswith("'News' is not a library name: use 1-64 lower-case")
+    assert short.value.message.endswith("starting with a letter or digit.")
+    long = "N" * 70 + "tail"
+    with pytest.raises(InvalidLibraryName) as cut:
+        check_name(long)
+    assert f"{'N' * 70 + '…'!r} is not a library name" in cut.value.message
+    assert "tail" not in cut.value.message
+    exactly = "N" * 70
+    with pytest.raises(InvalidLibraryName) as whole:
+        check_name(exactly)
+    assert whole.value.message.startswith(f"{exactly!r} is not")
+    with pytest.raises(InvalidLibraryName) as reserved:
+        check_name("tg-news")
+    assert reserved.value.message == (
+        "Library names starting with tg- or web- are quotebot's own (chats' and web pages' "
+        "libraries); choose another name.")
+
+
+def test_a_document_sent_as_text_is_titled_by_its_first_line_unless_a_title_is_given() -> None:
+    from quotebot.bot.libraries import text_document
+
+    sent = text_document("Ferry news\r\nThe ferry sails again on Monday.\r\n", None, None)
+    assert sent.title == "Ferry news" and "\r" not in sent.text and sent.url == ""
+    titled = text_document("The ferry sails again on Monday.\n", "  Ferry \n times ",
+                           "https://example.org/ferry")
+    assert titled.title == "Ferry times" and titled.url == "https://example.org/ferry"
+    assert text_document("Ferry news\nThe ferry sails.\n", "   ", None).title == "Ferry news"
+
+
+def test_a_page_that_cannot_be_decoded_or_holds_no_text_is_refused_as_the_clients() -> None:
+    from quotebot.bot.libraries import UnreadablePage, extracted
+    from quotebot.errors import QuotebotError
+
+    def undecodable() -> Document:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    with pytest.raises(UnreadablePage) as unreadable:
+        extracted(undecodable)
+    assert "encoding" in unreadable.value.message
+    with pytest.raises(QuotebotError) as empty:
+        extracted(lambda: Document("blank", "Blank", " \n\t\n"))
+    assert (empty.value.code, empty.value.http_status) == ("corpus_empty", 422)
+    doc = Document("ferry", "Ferry", "The ferry sails on Monday.\n")
+    assert extracted(lambda: doc) is doc
+
+
+def test_a_conversation_keeps_its_library_state_apart_from_its_corpus_state() -> None:
+    from quotebot.bot.libraries import library_key
+
+    assert library_key("tg:5") == "tg:5:lib" != library_key("tg:6")
+
+
+@pytest.fixture(scope="module")
+def library_and_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    from conftest import engine_over
+
+    library = engine_over(tmp_path_factory.mktemp("library"), "ferry.txt",
+                          "Ferry News\n\nThe Kelsey Bay ferry sails again on Monday after "
+                          "repairs.\n\nIts new engine cost 2 million pounds.\n\n"
+                          "The harbour master said the ferry carries 300 passengers.\n")
+    corpus = engine_over(tmp_path_factory.mktemp("corpus"), "tram.txt",
+                         "Tram News\n\nThe tram line to Northport opens in 2027.\n\n"
+                         "The tram depot was built by 40 workers.\n\n"
+                         "Councillor Karin Ek said the tram would be free on Sundays.\n")
+    return library, corpus
+
+
+def test_a_question_is_asked_of_the_library_first_then_of_the_corpus(
+        library_and_corpus: tuple[Any, Any]) -> None:
+    from quotebot.bot.libraries import take_turn
+    from quotebot.session import SessionState
+
+    library, corpus = library_and_corpus
+    empty = SessionState()
+    ferry = take_turn(library, corpus, empty, empty, "When does the ferry sail again?")
+    assert ferry.source == "library" and ferry.answer.answered
+    assert ferry.answer.quotes[0].doc == "ferry"
+    assert ferry.library_state.question is not None and ferry.corpus_state.question is None
+    # The corpus answers what the library does not; the library's "more" is then over.
+    tram = take_turn(library, corpus, ferry.library_state, ferry.corpus_state,
+                     "When does the tram line open?")
+    assert tram.source == "corpus" and tram.answer.answered
+    assert tram.answer.quotes[0].doc == "tram"
+    assert tram.library_state.question is None and tram.corpus_state.question is not None
+    # "more" goes on where the last answer came from.
+    more = take_turn(library, corpus, tram.library_state, tram.corpus_state, "more")
+    assert more.source == "corpus"
+    more_ferry = take_turn(library, corpus, ferry.library_state, ferry.corpus_state, "more")
+    assert more_ferry.source == "library"
+    assert all(q.doc == "ferry" for q in more_ferry.answer.quotes)
+
+
+def test_when_neither_answers_the_reason_is_about_the_library(
+        library_and_corpus: tuple[Any, Any]) -> None:
+    from quotebot.bot.libraries import take_turn
+    from quotebot.session import SessionState
+
+    library, corpus = library_and_corpus
+    asked = take_turn(library, corpus, SessionState(), SessionState(question="old"),
+                      "What is the capital of France?")
+    assert asked.source == "library" and not asked.answer.answered
+    assert asked.corpus_state.question is None
+
+
+def test_without_a_library_the_corpus_answers(library_and_corpus: tuple[Any, Any]) -> None:
+    from quotebot.bot.libraries import take_turn
+    from quotebot.session import SessionState
+
+    _, corpus = library_and_corpus
+    lib_state = SessionState(question="kept")
+    turn = take_turn(None, corpus, lib_state, SessionState(), "When does the tram line open?")
+    assert turn.source == "corpus" and turn.answer.answered
+    assert turn.library_state is lib_state
+
+
+def test_dropping_a_library_keeps_a_file_someone_else_put_there(tmp_path: Path) -> None:
+    from quotebot.bot.libraries import drop_library
+    from quotebot.library import Library
+
+    mine = tmp_path / "mine"
+    Library(mine).add([Document("ferry", "Ferry", "The ferry sails on Monday.\n")],
+                      semantic="off")
+    drop_library(str(mine))
+    assert not mine.exists()
+    shared = tmp_path / "shared"
+    Library(shared).add([Document("ferry", "Ferry", "The ferry sails on Monday.\n")],
+                        semantic="off")
+    (shared / "notes.txt").write_text("My own notes.\n", encoding="utf-8")
+    drop_library(str(shared))
+    assert (shared / "notes.txt").read_text(encoding="utf-8") == "My own notes.\n"
+    assert not any(p.suffix == ".txt" and p.name != "notes.txt" for p in shared.iterdir())
+    drop_library(str(tmp_path / "never-was"))  # nothing there: nothing to do

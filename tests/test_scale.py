@@ -120,6 +120,7 @@ def test_paragraph_postings_are_those_of_the_paragraphs_text(
     assert_same_matrix(grouped, direct)
 
 
+@pytest.mark.slow
 def test_common_and_rare_words_score_the_same_on_either_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Queries with common words are summed in a dense vector, others by sorting postings."""
@@ -328,6 +329,7 @@ def test_building_a_few_tokens_at_a_time_gives_the_same_index(
     assert whole.matrix.n_postings > 3 * 4
 
 
+@pytest.mark.slow
 def test_offsets_past_two_bytes_are_kept_in_four(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sentences are cut at 1,000 characters, so offsets fit in two bytes; were a longer
     one to come, its tokens' offsets, and those after it, are still exact."""
