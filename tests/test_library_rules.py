@@ -13,6 +13,7 @@ from quotebot.bot.libraries import (
     check_name,
     session_library,
 )
+from quotebot.errors import QuotebotError
 from quotebot.models import Document
 
 
@@ -203,10 +204,12 @@ def test_dropping_a_library_keeps_a_file_someone_else_put_there(tmp_path: Path) 
     shared = tmp_path / "shared"
     Library(shared).add([Document("ferry", "Ferry", "The ferry sails on Monday.\n")],
                         semantic="off")
+    # A file of someone's among quotebot's documents: the next add indexes it between them.
+    (shared / "a-notes.txt").write_text("My own notes.\n", encoding="utf-8")
     Library(shared).add([Document("tide", "Tide", "The tide was high on Sunday.\n")],
                         semantic="off")
-    for name in ("a-notes.txt", "z-notes.txt"):  # before and after quotebot's, by name
-        (shared / name).write_text("My own notes.\n", encoding="utf-8")
+    assert [d.id for d in Library(shared).documents()] == ["ferry", "a-notes", "tide"]
+    (shared / "z-notes.txt").write_text("My own notes.\n", encoding="utf-8")
     drop_library(str(shared))
     from quotebot.store.catalogue import LIBRARY_INDEX
 
@@ -233,3 +236,17 @@ def test_a_turn_gives_as_many_quotes_as_asked_wherever_it_is_answered(
     assert [len(t.answer.quotes) for t in turns[:3]] == [k] * 3
     assert all(1 <= len(t.answer.quotes) <= k for t in turns[3:])  # what is left, up to k
 
+
+
+def test_an_add_of_one_document_gives_it_or_raises_its_refusal(tmp_path: Path) -> None:
+    from quotebot.bot.libraries import single
+    from quotebot.library import Library, LibraryLimits
+
+    library = Library(tmp_path, LibraryLimits(max_document_bytes=60))
+    added = single(library.add([Document("ferry", "Ferry", "The ferry sails on Monday.\n")],
+                               semantic="off"))
+    assert added.doc == "ferry"
+    long = Document("log", "Log", "The ferry sailed again and again that week. " * 5)
+    with pytest.raises(QuotebotError) as refused:
+        single(library.add([long], semantic="off"))
+    assert refused.value.code == "document_too_large"
