@@ -15,8 +15,10 @@ for is too often not the last thing named (see :data:`REWRITTEN_KINDS`). Dates a
 are never people, and a place is what "there" means.
 
 "What about X?" asks the last question again with X in the slot the last question was
-about ("What did the chief executive say?" + "the union" → "What did the union say?").
-Every rewrite is returned as ``resolved_question``.
+about ("What did the chief executive say?" + "the union" → "What did the union say?");
+a phrase with no subject to swap in ("And in Canada?") asks the last question again with
+it beside, and a question of its own ("And are they targeting terrorists?") is asked as
+written. Every rewrite is returned as ``resolved_question``.
 
 The state is a small JSON-serialisable record, so a front end can keep it in memory or in
 Redis; :func:`follow_up` is a pure function of (engine, state, text).
@@ -283,14 +285,37 @@ def resolve(text: str, state: SessionState) -> tuple[str, str | None]:
     if state.question and is_fragment(text):
         return complete_fragment(text, state.question), state.question_entity
     match = _WHAT_ABOUT.match(text)
-    if match and state.question:
-        subject, entity = _replace_pronouns(match.group("x") or match.group("y"), state)
-        return swap_subject(state.question, subject, state.question_entity), entity
+    about = (match.group("x") or match.group("y")) if match else None
+    if about is not None and state.question and not _is_clause(about):
+        subject, entity = _replace_pronouns(about, state)
+        if _is_phrase(subject):
+            return swap_subject(state.question, subject, state.question_entity), entity
+        # "And in Canada?", "How about to the south?": no subject to swap in, the last
+        # question asked again about it.
+        return f"{state.question.rstrip(' ?.!')} ({subject})?", state.question_entity
     resolved, entity = _replace_pronouns(text, state)
     if state.place and _THERE_RE.search(resolved):
         resolved = _THERE_RE.sub(f"in {state.place}", resolved, count=1)
         entity = entity or state.place
     return resolved, entity
+
+
+def _is_clause(text: str) -> bool:
+    """Whether "what about …"/"and …" goes on as a question of its own ("And are they
+    targeting terrorists?", "What about the site does she find useful?"): it has a verb
+    of its own, a question word or a pronoun, and is asked as written."""
+    words = {t.norm for t in analysis.tokenize(text)}
+    return bool(words & (lexicon.AUXILIARIES | set(lexicon.words("do_support"))
+                         | lexicon.QUESTION_WORDS | {"why"} | set(_pronoun_kinds())))
+
+
+def _is_phrase(text: str) -> bool:
+    """A subject to swap into the last question: a name or a noun phrase, not a
+    preposition's phrase ("in Canada") nor only small words ("another")."""
+    tokens = analysis.tokenize(text)
+    small = set(lexicon.words("determiners"))
+    return (bool(tokens) and tokens[0].norm not in _FRAGMENT_OPENERS
+            and any(not t.is_stop and t.norm not in small for t in tokens))
 
 
 #: Words that open a fragment before its question word ("And when?", "For how long?").
