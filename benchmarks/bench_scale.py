@@ -114,28 +114,29 @@ def build_quotebot(n: int, work: Path) -> dict[str, Any]:
             "build_rss_mb": peak_rss_mb()}
 
 
-_MATRIX_ARRAYS = ("indptr", "indices", "tf", "weights", "doc_len")
-
-
 def _save_matrix(matrix: Any, vocab: list[str], folder: Path) -> None:
-    """The BM25 arrays as a saved index holds them (.npy, memory-mapped when read)."""
+    """The BM25 arrays as a saved index holds them (.npy, memory-mapped when read): the
+    compressed postings, each term's largest weight and the sentences' lengths."""
+    from quotebot.postings import compact_counts
+
     folder.mkdir(parents=True)
-    for name in _MATRIX_ARRAYS:
-        np.save(folder / f"{name}.npy", getattr(matrix, name), allow_pickle=False)
-    if hasattr(matrix, "max_weights"):
-        np.save(folder / "term_max.npy", matrix.max_weights, allow_pickle=False)
+    arrays = {**matrix.packed.arrays(), "term_max": matrix.max_weights,
+              "doc_len": compact_counts(matrix.doc_len)}
+    for name, values in arrays.items():
+        np.save(folder / f"{name}.npy", values, allow_pickle=False)
     (folder / "vocab.json").write_text(json.dumps(vocab))
 
 
 def _load_matrix(folder: Path) -> tuple[Any, dict[str, int]]:
     from quotebot.bm25 import BM25Matrix
+    from quotebot.postings import PackedPostings
 
-    arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
-              for name in _MATRIX_ARRAYS]
+    def load(name: str) -> Any:
+        return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+
     vocab = json.loads((folder / "vocab.json").read_text())
-    matrix = BM25Matrix(*arrays)
-    if (folder / "term_max.npy").is_file() and hasattr(matrix, "max_weights"):
-        matrix._max = np.load(folder / "term_max.npy", mmap_mode="r")
+    packed = PackedPostings(*(load(name) for name in PackedPostings.FIELDS))
+    matrix = BM25Matrix(packed, load("doc_len"), _max=load("term_max"))
     return matrix, {term: i for i, term in enumerate(vocab)}
 
 
@@ -298,8 +299,8 @@ def build_news(n: int, work: Path) -> dict[str, Any]:
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
             "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb(),
             "tokens": int(index.tokens.form.shape[0]),
-            "postings": int(index.matrix.indices.shape[0]),
-            "paragraph_postings": int(index.paragraphs.indices.shape[0]),
+            "postings": index.matrix.n_postings,
+            "paragraph_postings": index.paragraphs.n_postings,
             "parts_mb": index_parts_mb(work / "news-index")}
 
 
@@ -308,7 +309,8 @@ INDEX_PARTS = {
     "text": ("texts.bin", "text_offsets"),
     "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
                        "docs.json", "manifest.json"),
-    "sentence postings": ("indptr", "indices", "tf.", "weights", "term_max"),
+    "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf4", "tf16",
+                          "term_max"),
     "paragraph postings": ("para_",),
     "vocabulary": ("vocab",),
     "token table": ("tok_",),

@@ -191,3 +191,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in REPORTS:
         terminalreporter.write_sep("-", "quotebot eval")
         terminalreporter.write_line(report)
+
+
+def matrix_arrays(matrix: Any) -> dict[str, Any]:
+    """A BM25 matrix's postings decoded: pointers, sentence ids, term frequencies, weights
+    and sentence lengths, to compare two matrices whole."""
+    ids, tf = matrix.postings_of()
+    return {"indptr": matrix.indptr, "indices": ids, "tf": tf, "weights": matrix.weights(),
+            "doc_len": matrix.doc_len}
+
+
+def assert_same_matrix(got: Any, want: Any) -> None:
+    import numpy as np
+
+    mine, theirs = matrix_arrays(got), matrix_arrays(want)
+    for name, values in theirs.items():
+        assert np.array_equal(mine[name], values), name

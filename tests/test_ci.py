@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 TESTS = ROOT / "tests"
 CI_SCRIPT = ROOT / ".ci" / "run"
@@ -63,32 +67,26 @@ def test_a_missing_component_skips_locally_and_fails_in_ci(tmp_path: Path) -> No
     assert "CI is set, so this fails instead of skipping" in ci.stdout
 
 
-def test_redis_tests_fail_in_ci_when_redis_server_is_not_installed(tmp_path: Path) -> None:
-    """Catches: the Redis tests skipping in CI when redis-server is missing, which would
-    let CI pass without ever trying shared sessions."""
-    bin_dir = tmp_path / "bin"  # a PATH with Python and nothing else: no redis-server
+@pytest.mark.parametrize(("tests", "missing"), [
+    ("tests/test_redis_sessions.py", "redis-server, which is missing here (apt-get install "
+                                     "redis-server"),
+    ("tests/test_xapian_shards.py", "xapian-tcpsrv, which is missing here (apt-get install "
+                                    "xapian-tools"),
+])
+def test_tests_of_a_server_fail_in_ci_when_it_is_not_installed(tmp_path: Path, tests: str,
+                                                                missing: str) -> None:
+    """Catches: the Redis or the sharded-index tests skipping in CI when redis-server or
+    xapian-tcpsrv is missing, which would let CI pass without ever trying shared sessions
+    or answering from shards."""
+    bin_dir = tmp_path / "bin"  # a PATH with Python and nothing else: no servers
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(sys.executable)
     env = {**without_ci(), "PATH": str(bin_dir), "CI": "true"}
-    result = run_pytest("tests/test_redis_sessions.py", env=env)
+    result = run_pytest(tests, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert "needs redis-server, which is missing here (apt-get install redis-server" in output
+    assert f"needs {missing}" in output
     assert re.search(r"\b\d+ errors? in\b", output)
-    assert "passed" not in output and "skipped" not in output
-
-
-def test_shard_tests_fail_in_ci_when_xapian_tcpsrv_is_not_installed(tmp_path: Path) -> None:
-    """Catches: the sharded-index tests skipping in CI when xapian-tcpsrv is missing, which
-    would let CI pass without ever answering from shards."""
-    bin_dir = tmp_path / "bin"  # a PATH with Python and nothing else: no xapian-tcpsrv
-    bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)
-    env = {**without_ci(), "PATH": str(bin_dir), "CI": "true"}
-    result = run_pytest("tests/test_xapian_shards.py", env=env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
-    assert "needs xapian-tcpsrv, which is missing here (apt-get install xapian-tools" in output
     assert "passed" not in output and "skipped" not in output
 
 

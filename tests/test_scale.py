@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quotebot import analysis, bm25
+from quotebot import analysis, bm25, postings
 from quotebot.bm25 import BM25Matrix, group_scores, top_k_of
 from quotebot.models import Document
 from quotebot.sentences import split_document
@@ -28,6 +28,8 @@ from quotebot.store import (
     save_index,
 )
 from quotebot.store import files as store_files
+
+from conftest import assert_same_matrix, matrix_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,32 +72,53 @@ def test_token_lists_and_term_ids_build_the_same_matrix() -> None:
     from_tokens, vocab = BM25Matrix.from_token_lists(corpus)
     ids = {term: i for i, term in enumerate(vocab)}
     from_ids = BM25Matrix.from_term_ids([[ids[t] for t in s] for s in corpus], len(vocab))
-    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
-        assert np.array_equal(getattr(from_tokens, name), getattr(from_ids, name)), name
+    assert_same_matrix(from_tokens, from_ids)
     assert vocab == list(dict.fromkeys(t for sentence in corpus for t in sentence))
 
 
-@pytest.mark.parametrize("run_tokens", [1, 7, 1000])
+@pytest.mark.parametrize(("run_tokens", "spill"), [(1, False), (7, False), (1000, False),
+                                                  (1000, True)])
 def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
-        monkeypatch: pytest.MonkeyPatch, run_tokens: int) -> None:
-    """Runs of sentences sorted apart and merged by term: the same postings, term
-    frequencies and weights as sorting every posting at once (empty sentences too)."""
+        monkeypatch: pytest.MonkeyPatch, run_tokens: int, spill: bool) -> None:
+    """Runs of sentences sorted apart (kept in memory or on disk) and merged by term, a
+    range of terms at a time: the same postings, term frequencies and weights as sorting
+    every posting at once (empty sentences too)."""
     corpus = [[], *zipf_corpus(1500, vocab=200), [], ["w1", "w1", "w1"], []]
     whole, vocab = BM25Matrix.from_token_lists(corpus)
     monkeypatch.setattr(bm25, "_RUN_TOKENS", run_tokens)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 100)
+    if spill:
+        monkeypatch.setattr(bm25, "_SPILL_TOKENS", 0)
     runs, vocab_runs = BM25Matrix.from_token_lists(corpus)
     assert vocab_runs == vocab
-    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
-        assert np.array_equal(getattr(runs, name), getattr(whole, name)), name
+    assert_same_matrix(runs, whole)
     term = vocab.index("w1")
     sids = whole.postings(term)
-    assert np.all(np.diff(sids) > 0) and int(whole.tf[whole.indptr[term] + np.flatnonzero(
+    tf = matrix_arrays(whole)["tf"]
+    assert np.all(np.diff(sids) > 0) and int(tf[whole.indptr[term] + np.flatnonzero(
         sids == len(corpus) - 2)[0]]) == 3
 
 
-def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
-    """Grouping sentences' postings into paragraphs gives the matrix built from each
-    paragraph's tokens as one document."""
+def test_postings_are_kept_in_under_three_bytes_each() -> None:
+    """Sentence ids two bytes apart from their block's first where a word is common, term
+    frequencies in half a byte, none where every one is 1: unpacked, a posting took ten
+    bytes (its id, its term frequency and its weight)."""
+    matrix, _ = BM25Matrix.from_token_lists(zipf_corpus(20000, vocab=600))
+    packed = matrix.packed
+    size = sum(array.nbytes for array in packed.arrays().values())
+    assert size < 3 * matrix.n_postings
+    common = int(np.argmax(matrix.df))
+    assert packed.id_at[common] >= 0  # two-byte ids
+    ids, tf = packed.column(common)
+    assert tf is not None and ids.size == matrix.df[common]
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 50])
+def test_paragraph_postings_are_those_of_the_paragraphs_text(
+        monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Grouping sentences' postings into paragraphs (a range of terms at a time) gives the
+    matrix built from each paragraph's tokens as one document."""
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", chunk)
     corpus = [[], *zipf_corpus(800, vocab=150), [], ["w1"]]
     rng = np.random.default_rng(2)
     group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
@@ -108,10 +131,10 @@ def test_paragraph_postings_are_those_of_the_paragraphs_text() -> None:
     for sentence, group in zip(term_ids, group_of.tolist(), strict=True):
         joined[group].extend(sentence)
     direct = BM25Matrix.from_term_ids(joined, len(ids))
-    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
-        assert np.array_equal(getattr(grouped, name), getattr(direct, name)), name
+    assert_same_matrix(grouped, direct)
 
 
+@pytest.mark.slow
 def test_common_and_rare_words_score_the_same_on_either_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Queries with common words are summed in a dense vector, others by sorting postings."""
@@ -252,8 +275,7 @@ def test_building_matches_analysing_every_token_one_by_one() -> None:
     assert list(index.vocab) == list(term_ids)
     assert {w: int(index.words.count[i]) for i, w in enumerate(index.words.strings)} == words
     expected = BM25Matrix.from_term_ids(rows, len(term_ids))
-    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
-        assert np.array_equal(getattr(index.matrix, name), getattr(expected, name)), name
+    assert_same_matrix(index.matrix, expected)
 
 
 def test_a_saved_vocabulary_finds_every_term_and_no_other(tmp_path: Path) -> None:
@@ -315,14 +337,13 @@ def test_building_a_few_tokens_at_a_time_gives_the_same_index(
     whole = build_index(TRICKY)
     monkeypatch.setattr(build, "_CHUNK_TOKENS", 3)
     chunked = build_index(TRICKY)
-    for name in ("indptr", "indices", "tf", "weights", "doc_len"):
-        assert np.array_equal(getattr(chunked.matrix, name), getattr(whole.matrix, name))
-        assert np.array_equal(getattr(chunked.paragraphs, name),
-                              getattr(whole.paragraphs, name))
+    assert_same_matrix(chunked.matrix, whole.matrix)
+    assert_same_matrix(chunked.paragraphs, whole.paragraphs)
     assert np.array_equal(chunked.tokens.form, whole.tokens.form)
-    assert whole.matrix.indices.size > 3 * 4
+    assert whole.matrix.n_postings > 3 * 4
 
 
+@pytest.mark.slow
 def test_offsets_past_two_bytes_are_kept_in_four(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sentences are cut at 1,000 characters, so offsets fit in two bytes; were a longer
     one to come, its tokens' offsets, and those after it, are still exact."""

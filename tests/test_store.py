@@ -70,11 +70,11 @@ def test_a_second_save_swaps_the_current_generation(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "named"),
     [
-        (lambda gen: (gen / "weights.npy").write_bytes((gen / "weights.npy").read_bytes()[:-7]),
-         "weights.npy"),
+        (lambda gen: (gen / "ids16.npy").write_bytes((gen / "ids16.npy").read_bytes()[:-7]),
+         "ids16.npy"),
         (lambda gen: (gen / "manifest.json").write_text("{not json"), "manifest.json"),
         (lambda gen: (gen / "vocab.bin").unlink(), "vocab.bin"),
-        (lambda gen: (gen / "indices.npy").write_bytes(b"garbage"), "indices.npy"),
+        (lambda gen: (gen / "first.npy").write_bytes(b"garbage"), "first.npy"),
         (lambda gen: (gen.parent / "CURRENT").write_text("gen-missing\n"), "CURRENT"),
         (lambda gen: _replace_array(gen, "term_max.npy", np.zeros(2, np.float32)),
          "term_max.npy"),
@@ -107,7 +107,7 @@ def test_a_loaded_index_keeps_each_terms_largest_weight(tmp_path: Path) -> None:
     for name in ("matrix", "paragraphs"):
         saved, fresh = getattr(loaded, name), getattr(built, name)
         assert np.array_equal(saved.max_weights, fresh.max_weights)
-        assert saved.max_weights.max() == fresh.weights.max() > 0
+        assert saved.max_weights.max() == fresh.weights().max() > 0
 
 
 def test_an_index_of_an_older_format_is_rebuilt_with_a_log_line(

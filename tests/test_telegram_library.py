@@ -21,6 +21,8 @@ from fake_bot_api import BOT_USERNAME, FakeBotApi
 from pages import FIXTURES, NEWS_PAGE, PageSite, article_page, page_site
 from servers import stop
 
+pytestmark = pytest.mark.slow
+
 TITLE = "Kelsey Bay votes to rebuild its sea wall after winter storms"
 
 

@@ -30,7 +30,7 @@ from conftest import ROOT, requires, run_cli
 from fake_bot_api import free_port
 from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
 
-pytestmark = requires("xapian-tcpsrv", "xapian")
+pytestmark = [pytest.mark.slow, requires("xapian-tcpsrv", "xapian")]
 
 QA = json.loads(Path(DEFAULT_QA).read_text(encoding="utf-8"))
 QUESTIONS = [case["question"] for case in QA["questions"]]
@@ -294,8 +294,11 @@ def test_every_shard_must_be_named_once_in_order(
     with pytest.raises(ShardUnavailable, match="built as 2 but --search-url names 1"):
         XapianBackend.from_url(index, one)
     twice = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{servers[0].port}"
-    with pytest.raises(ShardUnavailable, match="same shard twice"):
+    with pytest.raises(ShardUnavailable, match="serves shard-0 but stands in place 2"):
         XapianBackend.from_url(index, twice)
+    swapped = f"xapian://127.0.0.1:{servers[1].port},127.0.0.1:{servers[0].port}"
+    with pytest.raises(ShardUnavailable, match="in order, shard-0 first"):
+        XapianBackend.from_url(index, swapped)
 
 
 def test_a_document_lives_on_one_shard_whole(shards: Path, corpus: Path,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -50,6 +51,8 @@ from quotebot.backends import Groups
 from quotebot.bm25 import idf_of, plain_groups
 from quotebot.errors import QuotebotError
 from quotebot.store.model import SentenceIndex
+
+log = logging.getLogger(__name__)
 
 #: The environment variable behind ``--search-url``.
 SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
@@ -144,11 +147,11 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
     """Every sentence's (term id, tf) pairs: ``terms[ptr[s]:ptr[s + 1]]`` and ``tf[…]``."""
     matrix = index.matrix
     term_of = np.repeat(np.arange(matrix.n_terms, dtype=np.int32), matrix.df)
-    order = np.argsort(np.asarray(matrix.indices), kind="stable")
+    sids, tf = matrix.postings_of()
+    order = np.argsort(sids, kind="stable")
     ptr = np.zeros(index.n_sentences + 1, dtype=np.int64)
-    np.cumsum(np.bincount(np.asarray(matrix.indices), minlength=index.n_sentences),
-              out=ptr[1:])
-    return ptr, term_of[order], np.asarray(matrix.tf, dtype=np.int64)[order]
+    np.cumsum(np.bincount(sids, minlength=index.n_sentences), out=ptr[1:])
+    return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
 
 
 def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
@@ -354,7 +357,6 @@ class XapianBackend:
     def _connect(self) -> Any:
         xapian = self._xapian
         remotes = [self._open_shard(i) for i in range(len(self.shards))]
-        seen: dict[int, int] = {}
         for i, remote in enumerate(remotes):
             try:
                 meta = {key: remote.get_metadata(_META + key).decode()
@@ -380,12 +382,13 @@ class XapianBackend:
                 raise ShardUnavailable(
                     f"The shards were built as {meta['shards']} but --search-url names "
                     f"{len(self.shards)}: name every shard server, shard-0 first.")
-            seen[int(meta["shard"])] = i
-        if sorted(seen) != list(range(len(self.shards))):
-            missing = sorted(set(range(len(self.shards))) - set(seen))
-            raise ShardUnavailable(
-                f"--search-url names the same shard twice and not shard-"
-                f"{', shard-'.join(map(str, missing))}: name every shard server once.")
+            if meta["shard"] != str(i):
+                # Errors name shards by their place in --search-url: it must be their number.
+                host, port = self.shards[i]
+                raise ShardUnavailable(
+                    f"{host}:{port} serves shard-{meta['shard']} but stands in place "
+                    f"{i + 1} of --search-url: name the shard servers in order, shard-0 "
+                    f"first, each once.")
         combined = xapian.Database()
         for remote in remotes:
             combined.add_database(remote)
@@ -416,6 +419,8 @@ class XapianBackend:
                     self._db = None
                     down = self._first_down()
                     if down is None and attempt == 0:
+                        log.info("the search shards' connection failed (%s); connecting again",
+                                 _reason(exc))
                         continue
                     raise ShardUnavailable(
                         f"The search shard {down or 'servers'} stopped answering "
@@ -456,7 +461,7 @@ class XapianBackend:
             self._df[term] = found
         return found
 
-    def _query(self, db: Any, groups: Groups) -> Any:
+    def _query(self, db: Any, groups: Groups) -> tuple[Any, bool] | None:
         """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
         terms, each scaled by its query weight and by Lucene's idf over Xapian's."""
         xapian = self._xapian
@@ -481,10 +486,11 @@ class XapianBackend:
                                 else xapian.Query(xapian.Query.OP_MAX, parts))
         if not concepts:
             return None
-        return xapian.Query(xapian.Query.OP_OR, concepts)
+        has_max = any(c.get_type() == xapian.Query.OP_MAX for c in concepts)
+        return xapian.Query(xapian.Query.OP_OR, concepts), has_max
 
-    def _matches(self, db: Any, query: Any, k: int) -> tuple[npt.NDArray[np.int64],
-                                                             npt.NDArray[np.float64]]:
+    def _matches(self, db: Any, query: Any, k: int, *, exact: bool = False
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """(local sentence ids, scores) of the best ``k`` matches, in the shards' order
         (a combined document id ``d`` is shard ``(d - 1) % n``'s document
         ``(d - 1) // n + 1``, and that is the sentence id plus one)."""
@@ -495,7 +501,10 @@ class XapianBackend:
         enquire.set_weighting_scheme(self._xapian.BM25Weight(self._k1, 0, 0,
                                                              self.index.matrix.b, 0))
         enquire.set_docid_order(self._xapian.Enquire.DONT_CARE)
-        mset = enquire.get_mset(0, k)
+        # ``exact`` counts every match (checkatleast), so the matcher skips no postings:
+        # xapian-tcpsrv 1.4.22 (Debian 12's) crashes on some ORs of MAXes of scaled terms
+        # when it does.
+        mset = enquire.get_mset(0, k, self._statistics(db).sentences if exact else 0)
         n = len(self.shards)
         docids = np.fromiter((item.docid for item in mset), dtype=np.int64, count=mset.size())
         scores = np.fromiter((item.weight for item in mset), dtype=np.float64,
@@ -509,8 +518,11 @@ class XapianBackend:
             return empty
 
         def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-            query = self._query(db, groups)
-            return None if query is None else self._matches(db, query, k + _TIE_MARGIN)
+            built = self._query(db, groups)
+            if built is None:
+                return None
+            query, has_max = built
+            return self._matches(db, query, k + _TIE_MARGIN, exact=has_max)
 
         found = self._call(work)
         if found is None:
@@ -532,12 +544,13 @@ class XapianBackend:
                                 int(self._ordinals[s])) for s in sids.tolist()]
 
         def work(db: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-            query = self._query(db, groups)
-            if query is None:
+            built = self._query(db, groups)
+            if built is None:
                 return None
+            query, has_max = built
             wanted = xapian.Query(xapian.Query.OP_OR, [xapian.Query(n) for n in names])
             return self._matches(db, xapian.Query(xapian.Query.OP_FILTER, query, wanted),
-                                 len(names))
+                                 len(names), exact=has_max)
 
         matched = self._call(work)
         if matched is None:

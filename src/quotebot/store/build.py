@@ -304,10 +304,12 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     old_to_new[kept] = np.arange(kept.size)
     matrix = base.matrix
     term_of_posting = np.repeat(np.arange(matrix.n_terms), np.diff(matrix.indptr))
-    keep_post = keep_mask[np.asarray(matrix.indices)]
+    base_ids, base_tf = matrix.postings_of()
+    keep_post = keep_mask[base_ids]
     t_parts = [term_of_posting[keep_post]]
-    s_parts = [old_to_new[np.asarray(matrix.indices)[keep_post]]]
-    tf_parts = [np.asarray(matrix.tf[keep_post], dtype=np.int64)]
+    s_parts = [old_to_new[base_ids[keep_post]]]
+    tf_parts = [np.asarray(base_tf[keep_post], dtype=np.int64)]
+    del base_ids, base_tf
     doc_len_parts = [np.asarray(matrix.doc_len)[keep_mask]]
     rows = _token_rows(np.asarray(base.tokens.ptr), kept)
     tok_form_parts = [np.asarray(base.tokens.form)[rows]]
@@ -336,9 +338,10 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
                 np.int32))
         f_matrix = fresh.matrix
         f_terms = np.repeat(np.arange(f_matrix.n_terms), np.diff(f_matrix.indptr))
+        f_ids, f_tf = f_matrix.postings_of()
         t_parts.append(term_remap[f_terms])
-        s_parts.append(np.asarray(f_matrix.indices, dtype=np.int64) + kept.size)
-        tf_parts.append(np.asarray(f_matrix.tf, dtype=np.int64))
+        s_parts.append(np.asarray(f_ids, dtype=np.int64) + kept.size)
+        tf_parts.append(np.asarray(f_tf, dtype=np.int64))
         doc_len_parts.append(np.asarray(f_matrix.doc_len))
         tok_form_parts.append(form_remap[np.asarray(fresh.tokens.form)].astype(np.int32))
         tok_start_parts.append(np.asarray(fresh.tokens.start))
@@ -352,10 +355,9 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     n_docs = max(int(doc_len.shape[0]), 1)
     order = np.argsort(t_all * n_docs + s_all, kind="stable")
     indptr = _pointers(np.bincount(t_all, minlength=len(vocab)))
-    merged_matrix = BM25Matrix(indptr, s_all[order].astype(np.int32),
-                               tf_all[order].astype(np.uint16), np.empty(0, np.float32),
-                               doc_len, matrix.k1, matrix.b)
-    merged_matrix.weights = merged_matrix.compute_weights()
+    merged_matrix = BM25Matrix.from_postings(indptr, s_all[order].astype(np.int32),
+                                             tf_all[order].astype(np.uint16), doc_len,
+                                             k1=matrix.k1, b=matrix.b)
 
     table = _FormTable()
     table.forms = list(form_ids)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from quotebot.bm25 import BM25Matrix
+from quotebot.postings import PackedPostings, compact_counts
 from quotebot.store.files import (
     FORMAT,
     FORMAT_VERSION,
@@ -32,9 +33,11 @@ from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
 #: Every array of a generation (``.npy``), besides those of the string tables.
-_ARRAYS = (*_PER_SENTENCE, "indptr", "indices", "tf", "weights",
-           "term_max", "para_indptr", "para_indices", "para_tf", "para_weights", "para_len",
-           "para_term_max",
+#: The arrays of compressed postings (see quotebot.postings), for sentences and, with the
+#: prefix ``para_``, paragraphs.
+_POSTINGS = PackedPostings.FIELDS
+_ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in _POSTINGS),
+           "para_len", "para_term_max",
            "tok_ptr", "tok_form", "tok_start",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
@@ -55,11 +58,11 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
     arrays: dict[str, Any] = {
         "doc_idx": index.doc_idx, "paragraph": index.paragraph,
         "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
-        "doc_len": matrix.doc_len, "indptr": matrix.indptr, "indices": matrix.indices,
-        "tf": matrix.tf, "weights": matrix.weights, "term_max": matrix.max_weights,
-        "para_indptr": index.paragraphs.indptr, "para_indices": index.paragraphs.indices,
-        "para_tf": index.paragraphs.tf, "para_weights": index.paragraphs.weights,
-        "para_len": index.paragraphs.doc_len, "para_term_max": index.paragraphs.max_weights,
+        "doc_len": compact_counts(matrix.doc_len), "term_max": matrix.max_weights,
+        **matrix.packed.arrays(),
+        **{f"para_{name}": a for name, a in index.paragraphs.packed.arrays().items()},
+        "para_len": compact_counts(index.paragraphs.doc_len),
+        "para_term_max": index.paragraphs.max_weights,
         "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
         "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
         "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
@@ -93,7 +96,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
             "documents": len(index.docs),
             "sentences": index.n_sentences,
             "terms": len(index.vocab),
-            "postings": int(matrix.indices.shape[0]),
+            "postings": matrix.n_postings,
             "tokens": int(tokens.form.shape[0]),
             "forms": len(forms.strings),
             "words": len(words.strings),
@@ -122,9 +125,9 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
     for name in _PER_SENTENCE:
         if arrays[name].shape != (n_sent,):
             raise damaged(root, gen / f"{name}.npy", "does not match the sentence count")
-    if arrays["indptr"].shape != (n_terms + 1,) or int(arrays["indptr"][-1]) != counts[
+    if arrays["terms"].shape != (n_terms + 1, 4) or int(arrays["terms"][-1, 0]) != counts[
             "postings"]:
-        raise damaged(root, gen / "indptr.npy", "does not match the manifest's counts")
+        raise damaged(root, gen / "terms.npy", "does not match the manifest's counts")
     if arrays["tok_ptr"].shape != (n_sent + 1,) or int(arrays["tok_ptr"][-1]) != counts[
             "tokens"]:
         raise damaged(root, gen / "tok_ptr.npy", "does not match the manifest's counts")
@@ -144,9 +147,8 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
     for name in ("term_max", "para_term_max"):
         if arrays[name].shape != (n_terms,):
             raise damaged(root, gen / f"{name}.npy", "does not match the term count")
-    matrix = BM25Matrix(arrays["indptr"], arrays["indices"], arrays["tf"], arrays["weights"],
-                        arrays["doc_len"], float(bm25["k1"]), float(bm25["b"]),
-                        _max=arrays["term_max"])
+    matrix = BM25Matrix(_packed(arrays, "", root, gen), arrays["doc_len"], float(bm25["k1"]),
+                        float(bm25["b"]), _max=arrays["term_max"])
     return SentenceIndex(
         docs=docs,
         texts=_blob_texts(blob, offsets),
@@ -154,9 +156,9 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
         vocab=tables["vocab"],
         matrix=matrix,
-        paragraphs=BM25Matrix(arrays["para_indptr"], arrays["para_indices"], arrays["para_tf"],
-                              arrays["para_weights"], arrays["para_len"], float(bm25["k1"]),
-                              float(bm25["b"]), _max=arrays["para_term_max"]),
+        paragraphs=BM25Matrix(_packed(arrays, "para_", root, gen), arrays["para_len"],
+                              float(bm25["k1"]), float(bm25["b"]),
+                              _max=arrays["para_term_max"]),
         tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
         forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
                     arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
@@ -167,6 +169,16 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         analyzer_version=manifest["analyzer_version"],
         generation=gen.name,
     )
+
+
+def _packed(arrays: dict[str, Any], prefix: str, root: Path, gen: Path) -> PackedPostings:
+    """The compressed postings saved under ``prefix``, checked for consistent shapes."""
+    packed = PackedPostings(*(arrays[prefix + name] for name in _POSTINGS))
+    if packed.terms.ndim != 2 or packed.terms.shape[1:] != (4,) or (
+            int(packed.block_ptr[-1]) != packed.first.shape[0]
+            or packed.block_max.shape != packed.first.shape):
+        raise damaged(root, gen / f"{prefix}terms.npy", "does not match the postings")
+    return packed
 
 
 class _BlobTexts:

@@ -1,0 +1,328 @@
+"""Compressed postings: each term's sentence ids and term frequencies, with the first
+sentence id and largest weight of each block of :data:`BLOCK` postings.
+
+A term whose every block of ids spans fewer than 65,536 sentences (a common word's,
+whose ids lie close together) keeps each id as two bytes, its distance from its block's
+first id; any other term keeps four-byte ids. Term frequencies take half a byte each
+(two bytes for a term repeated more than 16 times somewhere), and none at all for a
+term that is never repeated in a sentence, as most are not. A term's values lie side by
+side in their stream, so reading a whole term is a slice and an addition, and reading
+some of its blocks (a lookup: the binary search over the blocks' first ids finds the
+block that may hold a sentence) is a gather of one row per block. The blocks' largest
+weights let top-k retrieval leave blocks unread.
+
+Weights are not stored: a posting's weight is computed from its term frequency, its
+sentence's length and the term's idf by the same float32 operations as when building,
+so it comes out the same to the bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Postings per block (the last block of a term may hold fewer).
+BLOCK = 128
+#: Postings packed or unpacked at a time: the temporaries follow this, not the corpus.
+_CHUNK_POSTINGS = 1 << 20
+#: ``tf_at`` of a term whose term frequencies are all 1 (none stored).
+ALL_ONES = -1
+_SHORT = 1 << 16
+
+IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float32]
+#: A block's places, as a row to broadcast against a column of blocks.
+_ROW = np.arange(BLOCK, dtype=np.int64)[None, :]
+
+
+@dataclass(frozen=True, slots=True)
+class PackedPostings:
+    """Term-major postings (see the module's docstring).
+
+    ``terms`` has a row per term (and one more, the totals), read at once for a term:
+    ``indptr[t]:indptr[t + 1]`` number term ``t``'s postings; ``block_ptr[t]:block_ptr[t
+    + 1]`` its blocks, each with ``first`` (its first sentence id) and ``block_max`` (its
+    largest weight). ``id_at`` is where its ids start: in ``ids16`` (distances from
+    their block's first id) or, for ``~id_at`` when negative, in ``ids32``; ``tf_at``
+    where its term frequencies start: in ``tf4`` (in half bytes, less one; a term's start
+    at a whole byte), or for ``-2 - tf_at`` below -1 in ``tf16``, or :data:`ALL_ONES`.
+    """
+
+    terms: IntArray
+    first: npt.NDArray[np.int32]
+    block_max: FloatArray
+    ids16: npt.NDArray[np.uint16]
+    ids32: npt.NDArray[np.uint32]
+    tf4: npt.NDArray[np.uint8]
+    tf16: npt.NDArray[np.uint16]
+
+    #: Names of the arrays, as saved.
+    FIELDS = ("terms", "first", "block_max", "ids16", "ids32", "tf4", "tf16")
+
+    @property
+    def indptr(self) -> IntArray:
+        return self.terms[:, 0]
+
+    @property
+    def block_ptr(self) -> IntArray:
+        return self.terms[:, 1]
+
+    @property
+    def id_at(self) -> IntArray:
+        return self.terms[:-1, 2]
+
+    @property
+    def tf_at(self) -> IntArray:
+        return self.terms[:-1, 3]
+
+    @property
+    def n_postings(self) -> int:
+        return int(self.indptr[-1])
+
+    @property
+    def n_blocks(self) -> int:
+        return int(self.first.shape[0])
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    @classmethod
+    def pack(cls, indptr: npt.ArrayLike, indices: npt.ArrayLike, tf: npt.ArrayLike,
+             weights: npt.ArrayLike) -> PackedPostings:
+        """Pack term-major postings: ``indices`` (sentence ids, ascending within a term),
+        their term frequencies (at least 1) and weights."""
+        ptr = np.asarray(indptr, dtype=np.int64)
+        ids, freqs, weighed = np.asarray(indices), np.asarray(tf), np.asarray(weights)
+        writer = PostingsWriter()
+        df = np.diff(ptr)
+        for lo, hi in term_chunks(ptr):
+            p0, p1 = int(ptr[lo]), int(ptr[hi])
+            writer.add(df[lo:hi], ids[p0:p1], freqs[p0:p1], weighed[p0:p1])
+        return writer.finish()
+
+    def blocks_of(self, term: int) -> tuple[int, int]:
+        return int(self.block_ptr[term]), int(self.block_ptr[term + 1])
+
+    def column(self, term: int) -> tuple[Int32Array, IntArray | None]:
+        """Term ``term``'s (sentence ids, term frequencies; None when all are 1)."""
+        (lo, b0, at, tf_at), (hi, b1, _, _) = self.terms[term:term + 2].tolist()
+        df = hi - lo
+        if at >= 0:
+            ids = self.ids16[at:at + df].astype(np.int32)
+            if b1 - b0 == 1:
+                ids += self.first[b0]
+            else:
+                ids += np.repeat(self.first[b0:b1], BLOCK)[:df]
+        else:
+            ids = self.ids32[~at:~at + df].astype(np.int32)
+        if tf_at == ALL_ONES:
+            return ids, None
+        if tf_at >= 0:
+            pairs = self.tf4[tf_at >> 1:(tf_at >> 1) + (df + 1) // 2]
+            tf = np.empty(2 * pairs.shape[0], dtype=np.int64)
+            np.bitwise_and(pairs, 15, out=tf[0::2], casting="unsafe")
+            np.right_shift(pairs, 4, out=tf[1::2], casting="unsafe")
+            tf = tf[:df]
+            tf += 1
+            return ids, tf
+        return ids, self.tf16[-2 - tf_at:-2 - tf_at + df].astype(np.int64)
+
+    def blocks(self, term: int, local: IntArray) -> tuple[Int32Array, IntArray | None]:
+        """(sentence ids, term frequencies; None when all are 1) of some blocks of ``term``
+        (``local``: their numbers within the term, ascending), one row a block cut to its
+        length."""
+        df = int(self.indptr[term + 1] - self.indptr[term])
+        offsets = local[:, None] * BLOCK + _ROW
+        kept = offsets < df
+        at = int(self.id_at[term])
+        if at >= 0:
+            grid = self.ids16[at + offsets].astype(np.int32)
+            grid += self.first[int(self.block_ptr[term]) + local][:, None]
+        else:
+            grid = self.ids32[~at + offsets].astype(np.int32)
+        ids = grid[kept]
+        tf_at = int(self.tf_at[term])
+        if tf_at == ALL_ONES:
+            return ids, None
+        if tf_at >= 0:
+            return ids, _nibbles(self.tf4, (tf_at + offsets)[kept])
+        return ids, self.tf16[-2 - tf_at + offsets][kept].astype(np.int64)
+
+    def decode_all(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
+        """Every posting's sentence id and term frequency, term-major (as before packing),
+        a chunk of terms at a time."""
+        ptr = self.indptr
+        ids = np.empty(self.n_postings, dtype=np.int32)
+        tf = np.empty(self.n_postings, dtype=np.uint16)
+        for lo, hi in term_chunks(ptr):
+            p0, p1 = int(ptr[lo]), int(ptr[hi])
+            ids[p0:p1], tf[p0:p1] = self.decode_terms(lo, hi)
+        return ids, tf
+
+    def decode_terms(self, lo: int, hi: int) -> tuple[IntArray, IntArray]:
+        """The sentence ids and term frequencies of terms ``lo:hi``, term-major."""
+        ptr = self.indptr
+        p0, p1 = int(ptr[lo]), int(ptr[hi])
+        term = np.repeat(np.arange(lo, hi), np.diff(ptr[lo:hi + 1]))
+        place = np.arange(p0, p1, dtype=np.int64) - ptr[term]
+        term_at = self.id_at[term]
+        narrow = term_at >= 0
+        at = term_at + place
+        ids = np.empty(p1 - p0, dtype=np.int64)
+        ids[narrow] = (self.ids16[at[narrow]]
+                       + self.first[_block_of(ptr, self.block_ptr, term[narrow], p0,
+                                              place[narrow])].astype(np.int64))
+        ids[~narrow] = self.ids32[~term_at[~narrow] + place[~narrow]]
+        tf_at = self.tf_at[term]
+        freqs = np.ones(p1 - p0, dtype=np.int64)
+        half = tf_at >= 0
+        freqs[half] = _nibbles(self.tf4, tf_at[half] + place[half])
+        two = tf_at < ALL_ONES
+        freqs[two] = self.tf16[-2 - tf_at[two] + place[two]]
+        return ids, freqs
+
+
+class PostingsWriter:
+    """Packs term-major postings a range of whole terms at a time, in term order: what
+    it holds is the packed postings so far, never the unpacked ones."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, list[npt.NDArray[Any]]] = {
+            name: [] for name in ("df", "first", "block_max", "id_at", "tf_at", *_STREAMS)}
+        self._sizes = dict.fromkeys(_STREAMS, 0)
+
+    def add(self, df: npt.ArrayLike, ids: npt.NDArray[Any], tf: npt.NDArray[Any],
+            weights: npt.NDArray[Any]) -> None:
+        """The next ``len(df)`` terms' postings: ``df[i]`` of them for the ``i``-th term,
+        its sentence ids ascending, with their term frequencies and weights."""
+        df = np.asarray(df, dtype=np.int64)
+        n = df.shape[0]
+        ptr = _pointers(df)
+        block_ptr = _pointers(-(-df // BLOCK))
+        starts = _block_starts(ptr, block_ptr, 0, n)
+        part = np.asarray(ids, dtype=np.int64)
+        freqs = np.asarray(tf, dtype=np.int64)
+        first = part[starts]
+        wide = np.zeros(n, dtype=bool)
+        top = np.zeros(n, dtype=np.int64)
+        parts = self._parts
+        if starts.shape[0]:
+            parts["block_max"].append(np.maximum.reduceat(
+                np.asarray(weights, dtype=np.float32), starts))
+            last = part[np.append(starts[1:], part.shape[0]) - 1]
+            term_of_block = np.repeat(np.arange(n), np.diff(block_ptr))
+            wide = np.bincount(term_of_block[(last - first) >= _SHORT], minlength=n) > 0
+            top[df > 0] = np.maximum.reduceat(freqs, ptr[:-1][df > 0])
+        repeated = np.where(top > 16, 2, np.where(top > 1, 1, 0))
+        sizes = self._sizes
+        id_at = np.where(wide, ~(sizes["ids32"] + _pointers(np.where(wide, df, 0))[:-1]),
+                         sizes["ids16"] + _pointers(np.where(wide, 0, df))[:-1])
+        tf_at = np.full(n, ALL_ONES, dtype=np.int64)
+        one, two = repeated == 1, repeated == 2
+        # Each term's half bytes start at a whole byte: an odd count is padded by one.
+        halves = np.where(one, df + (df & 1), 0)
+        tf_at[one] = (sizes["tf4"] + _pointers(halves)[:-1])[one]
+        tf_at[two] = -2 - (sizes["tf16"] + _pointers(np.where(two, df, 0))[:-1])[two]
+        term = np.repeat(np.arange(n), df)
+        block = block_ptr[term] + (np.arange(part.shape[0]) - ptr[term]) // BLOCK
+        narrow = ~wide[term]
+        nibbles = np.zeros(int(halves.sum()), dtype=np.uint8)
+        mine = one[term]
+        nibbles[(_pointers(halves)[:-1][term] + np.arange(part.shape[0]) - ptr[term])[mine]] = (
+            freqs[mine] - 1)
+        for name, values in (("ids16", (part - first[block])[narrow]),
+                             ("ids32", part[~narrow]),
+                             ("tf4", nibbles[0::2] | (nibbles[1::2] << 4)),
+                             ("tf16", freqs[two[term]])):
+            parts[name].append(values.astype(_STREAMS[name]))
+            sizes[name] += values.shape[0] * (2 if name == "tf4" else 1)
+        parts["df"].append(df)
+        parts["first"].append(first.astype(np.int32))
+        parts["id_at"].append(id_at)
+        parts["tf_at"].append(tf_at)
+
+    def finish(self) -> PackedPostings:
+        parts = self._parts
+        df = np.concatenate(parts["df"]) if parts["df"] else np.zeros(0, np.int64)
+        joined: dict[str, Any] = {name: np.concatenate(parts[name]) if parts[name] else
+                  np.zeros(0, dtype) for name, dtype in (
+                      ("first", np.int32), ("block_max", np.float32), ("id_at", np.int64),
+                      ("tf_at", np.int64))}
+        # Blocks are read as whole rows of BLOCK values: a term's last may read past its
+        # stream's end into this padding.
+        streams = {name: np.concatenate([*parts[name], np.zeros(BLOCK, dtype=dtype)])
+                   for name, dtype in _STREAMS.items()}
+        terms = np.zeros((df.shape[0] + 1, 4), dtype=np.int64)
+        terms[:, 0] = _pointers(df)
+        terms[:, 1] = _pointers(-(-df // BLOCK))
+        terms[:-1, 2] = joined["id_at"]
+        terms[:-1, 3] = joined["tf_at"]
+        terms[-1, 3] = ALL_ONES
+        return PackedPostings(terms, joined["first"], joined["block_max"], streams["ids16"],
+                              streams["ids32"], streams["tf4"], streams["tf16"])
+
+
+#: The streams of values and their types.
+_STREAMS: dict[str, Any] = {"ids16": np.uint16, "ids32": np.uint32, "tf4": np.uint8,
+                            "tf16": np.uint16}
+
+
+def _nibbles(pairs: npt.NDArray[np.uint8], at: IntArray) -> IntArray:
+    """Term frequencies kept as half bytes (less one) at half-byte places ``at``."""
+    values: IntArray = pairs[at >> 1].astype(np.int64)
+    values >>= (at & 1) * 4
+    values &= 15
+    values += 1
+    return values
+
+
+def term_chunks(ptr: IntArray) -> list[tuple[int, int]]:
+    """Ranges of terms holding about :data:`_CHUNK_POSTINGS` postings each (a term more
+    common than that is a range of its own)."""
+    n_terms = ptr.shape[0] - 1
+    if n_terms <= 0:
+        return []
+    cuts = np.searchsorted(ptr, np.arange(_CHUNK_POSTINGS, int(ptr[-1]), _CHUNK_POSTINGS))
+    bounds = sorted({0, n_terms, *np.clip(cuts, 1, n_terms).tolist()})
+    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+
+
+def _block_starts(ptr: IntArray, block_ptr: IntArray, lo: int, hi: int) -> IntArray:
+    """The first posting of each block of terms ``lo:hi``."""
+    counts = np.diff(block_ptr[lo:hi + 1])
+    term = np.repeat(np.arange(lo, hi), counts)
+    local = np.arange(term.shape[0], dtype=np.int64) - (block_ptr[term] - block_ptr[lo])
+    starts: IntArray = ptr[term] + local * BLOCK
+    return starts
+
+
+def _block_of(ptr: IntArray, block_ptr: IntArray, term: IntArray, p0: int,
+              place: IntArray | None = None) -> IntArray:
+    """The block of each posting (of term ``term``, at ``place`` in its term's list, or
+    numbered from ``p0`` in order when ``place`` is not given)."""
+    if place is None:
+        place = np.arange(p0, p0 + term.shape[0], dtype=np.int64) - ptr[term]
+    block: IntArray = block_ptr[term] + place // BLOCK
+    return block
+
+
+def _pointers(counts: npt.ArrayLike) -> IntArray:
+    counts = np.asarray(counts, dtype=np.int64)
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+def compact_counts(values: Any) -> Any:
+    """Counts in the fewest bytes that hold them (sentence lengths fit in one or two)."""
+    values = np.asarray(values)
+    top = int(values.max()) if values.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
