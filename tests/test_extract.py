@@ -337,7 +337,7 @@ def test_a_colour_question_gets_the_one_colour_named(sentence: str, question: st
     check(sentence, question, expected)
 
 
-# -- why and how: the clause that gives the reason or the means -----------------------------
+# -- why: the clause that gives the reason ---------------------------------------------------
 
 @pytest.mark.parametrize(("sentence", "question", "expected"), [
     ("The match was postponed because the pitch was flooded after heavy rain.",
@@ -348,17 +348,8 @@ def test_a_colour_question_gets_the_one_colour_named(sentence: str, question: st
      "Why did the groundsmen cover the pitch?", "to keep it dry"),
     ("As a result of the revolution, Wesley was compelled to ordain two preachers.",
      "Why was Wesley compelled to ordain two preachers?", "the revolution"),
-    ("The company cut its debt by selling its stake in the mine.",
-     "How did the company cut its debt?", "by selling its stake in the mine"),
-    ("Scientists measured the force through careful experimentation, as the paper shows.",
-     "How did scientists measure the force?", "through careful experimentation"),
-    ("Here the strong force acts indirectly, transmitted as gluons between the quarks.",
-     "How is the strong force transmitted?", "as gluons between the quarks"),
-    ("Associating forces with vectors avoids such problems in the sums.",
-     "How do you avoid problems in the sums of forces?", "with vectors"),
 ])
-def test_why_and_how_get_the_clause_of_reason_or_means(sentence: str, question: str,
-                                                       expected: str) -> None:
+def test_why_gets_the_clause_of_reason(sentence: str, question: str, expected: str) -> None:
     check(sentence, question, expected)
 
 
@@ -483,9 +474,6 @@ def test_names_after_copulas_and_naming_words(sentence: str, question: str,
     ("The app ran on Windows 10 and on the new tablets.", "How many tablets ran the app?"),
     # "since" before a time is no reason.
     ("The club has played at the ground since 1990.", "Why does the club play at the ground?"),
-    # "with" far from the question's words is no means.
-    ("The company cut its debt, and the chairman later met with investors.",
-     "How did the company cut its debt?"),
     # No date in the sentence: no "when" answer from a number.
     ("The factory opened with 300 workers in the valley.", "When did the factory open?"),
     # The question's own words are not its answer.

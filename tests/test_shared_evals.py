@@ -58,9 +58,10 @@ def report(title: str, args: tuple[str, ...], data: dict[str, Any]) -> str:
 
 
 def test_article_questions() -> None:
-    """Catches: a ranking change that loses one of the article's own questions, an
-    abstention that answers an unanswerable question or declines an answerable one, and
-    follow-ups ("more", pronouns) that stop carrying over."""
+    """Catches: a ranking change that loses one of the article's own questions, a wrong
+    short answer shown or fewer shown, an abstention that answers an unanswerable question
+    or declines an answerable one, and follow-ups ("more", pronouns) that stop carrying
+    over."""
     args = (str(ARTICLE_QA),)
     data = evaluate(*args)
     questions = json.loads(ARTICLE_QA.read_text(encoding="utf-8"))["questions"]
@@ -69,7 +70,8 @@ def test_article_questions() -> None:
     assert overall["questions"] == len(questions)
     assert overall["answerable"] >= 15
     assert overall["top1"] == 1.0 and overall["top3"] == 1.0
-    assert overall["short_answer_accuracy"] == 1.0
+    # Every short answer shown is right; where none is sure enough, the quote answers.
+    assert overall["short_answer_precision"] == 1.0 and overall["short_answers_shown"] >= 10
     assert abstention["unanswerable"] >= 4
     assert abstention["abstained"] == abstention["unanswerable"]  # declined all, and only them
     assert abstention["precision"] == 1.0 and abstention["recall"] == 1.0

@@ -91,7 +91,6 @@ class Extraction(_Section):
     time_distance: int
     place_distance: int
     name_distance: int
-    gap_length: int
     max_tokens: int
 
 

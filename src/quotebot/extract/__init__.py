@@ -17,7 +17,7 @@ the sentence to the rules for that kind of answer:
   :mod:`~quotebot.extract.naming`);
 - :mod:`~quotebot.extract.places`: where;
 - :mod:`~quotebot.extract.phrases`: what, which — noun phrases;
-- :mod:`~quotebot.extract.clauses`: why, how did — clauses.
+- :mod:`~quotebot.extract.clauses`: why — clauses.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from quotebot.analysis import Token
-from quotebot.extract.clauses import means_answer, reason_answer
+from quotebot.extract.clauses import reason_answer
 from quotebot.extract.grammar import word_classes
 from quotebot.extract.naming import name_spans
 from quotebot.extract.numbers import measure_asked, number_answer, number_tokens, whole_number
@@ -36,7 +36,6 @@ from quotebot.extract.phrases import (
     headed_phrase,
     phrase_answer,
     role_answer,
-    what_answer,
 )
 from quotebot.extract.places import where_answer
 from quotebot.extract.shape import (
@@ -92,7 +91,7 @@ def extract_by_rule(
     ``matched`` maps indices of sentence tokens that match the question's words to the
     position of that word among the question's concepts (0 = first). ``is_name`` tells
     whether a capitalised word at the start of the sentence is a name. ``fill_gaps``
-    allows an untyped "what" question to be answered by the words that fill its gap.
+    allows a "who" question without a noun to be answered by a subject without a name.
     """
     limits = limits or default_tuning().extraction
     if len(tokens) > limits.max_tokens:
@@ -119,8 +118,6 @@ def extract_by_rule(
         return _by("place", where_answer(text, tokens, matched, question, limits, is_name))
     if kind is Kind.WHY:
         return _by("reason", reason_answer(text, tokens, matched))
-    if kind is Kind.HOW:
-        return _by("means", means_answer(text, tokens, matched, question))
     if kind is Kind.WHAT:
         if question.wh_noun in ("color", "colour"):
             return _by("colour", colour_answer(tokens, question))
@@ -153,21 +150,13 @@ def extract_by_rule(
             if named is not None:
                 return named, "name"
         phrase = phrase_answer(text, tokens, matched, question, shape)
-        if phrase is not None:
-            return phrase, "phrase"
-        if shape.form == "subject" and shape.head is None:
-            # "What caused the split?" → "the American Revolution": a name where the doer is.
-            named = who_answer(text, tokens, matched, as_name, limits, is_name, keep)
-            if named is not None:
-                return named, "doer_name"
-        return _by("gap", what_answer(text, tokens, matched, question, limits)
-                   if fill_gaps else None)
+        return (phrase, "phrase") if phrase is not None else None
     return None
 
 
 #: The rules :func:`extract_by_rule` names, in the order it may try them.
-RULE_NAMES = ("number", "time", "person", "subject", "place", "reason", "means", "colour",
-              "linked_name", "role", "headed_phrase", "name", "phrase", "doer_name", "gap")
+RULE_NAMES = ("number", "time", "person", "subject", "place", "reason", "colour",
+              "linked_name", "role", "headed_phrase", "name", "phrase")
 
 
 def _by(rule: str, span: Span | None) -> tuple[Span, str] | None:

@@ -1,6 +1,6 @@
 """Short answers to "what" and "which": the noun phrase the question's shape asks for (the
-subject, the object, what a copula says), the phrase the question's noun heads, a role, a
-colour, or the words that fill the question's gap."""
+subject, the object, what a copula says), the phrase the question's noun heads, a role or a
+colour."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from quotebot.extract.grammar import (
 from quotebot.extract.naming import name_spans
 from quotebot.extract.shape import Shape
 from quotebot.extract.spans import (
-    CLAUSE_END,
     COPULAS,
     Span,
     adjacent,
@@ -34,7 +33,6 @@ from quotebot.extract.spans import (
 )
 from quotebot.lexicon import COLOURS, NAMING_WORDS, TITLES
 from quotebot.question import Question
-from quotebot.tuning import Extraction
 
 
 def colour_answer(tokens: Sequence[Token], q: Question) -> Span | None:
@@ -253,68 +251,3 @@ def _phrase_after(text: str, tokens: Sequence[Token], tags: Sequence[str], q: Qu
         second = noun_phrase_after(text, tokens, tags, found[1] + 1)
         return new_part(tokens, second, q) if second is not None else None
     return new
-
-
-def what_answer(
-    text: str, tokens: Sequence[Token], matched: Mapping[int, int], q: Question,
-    limits: Extraction,
-) -> Span | None:
-    """The words that fill the question's gap: "… fallen behind the NYPD in [law-enforcement
-    technology]", "… fights [a violent crime epidemic] in the capital"."""
-    q_tokens = list(q.tokens)
-    content_pos = [i for i, t in enumerate(q_tokens) if t in q.content]
-    best: tuple[int, Span] | None = None
-    for m in sorted(matched):
-        q_idx = _question_index(tokens[m], q_tokens, content_pos)
-        if q_idx is None:
-            continue
-        # Function words that follow this word in the question ("look [for]", "NYPD [in]").
-        follow = []
-        k = q_idx + 1
-        while k < len(q_tokens) and q_tokens[k].is_stop:
-            follow.append(q_tokens[k].norm)
-            k += 1
-        next_content = q_tokens[k] if k < len(q_tokens) else None
-        # The gap: sentence tokens after m up to the next matched word or clause end.
-        j = m + 1
-        score = 0
-        lead = 0
-        while j < len(tokens) and lead < len(follow) and tokens[j].norm == follow[lead]:
-            j += 1
-            lead += 1
-        if follow and lead:
-            score += 2
-        gap_start = j
-        while j < len(tokens) and j not in matched:
-            if CLAUSE_END.search(text, tokens[j - 1].end, tokens[j].start):
-                break
-            j += 1
-        gap_end = j
-        if gap_end < len(tokens) and gap_end in matched and next_content is not None and (
-            same_word(tokens[gap_end], next_content)
-        ):
-            score += 2
-        if content_pos and q_idx == content_pos[-1]:
-            score += 1
-        while gap_end > gap_start and tokens[gap_end - 1].is_stop:
-            gap_end -= 1
-        if gap_end <= gap_start or gap_end - gap_start > limits.gap_length:
-            continue
-        first_word = tokens[gap_start]
-        if first_word.is_stop and first_word.norm not in ("the", "a", "an"):
-            continue  # "and Newton had …", "since": not a noun phrase
-        if all(tokens[i].is_stop for i in range(gap_start, gap_end)):
-            continue
-        if any(tokens[i].norm in ("is", "was", "are", "were", "been") for i in range(gap_start,
-                                                                                       gap_end)):
-            score -= 1
-        if score >= 2 and (best is None or score > best[0]):
-            best = (score, (tokens[gap_start].start, tokens[gap_end - 1].end))
-    return best[1] if best else None
-
-
-def _question_index(token: Token, q_tokens: list[Token], content_pos: list[int]) -> int | None:
-    for i in content_pos:
-        if same_word(token, q_tokens[i]):
-            return i
-    return None
