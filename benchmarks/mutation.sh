@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The mutation score of the modules where a wrong number is a wrong answer: mutmut changes
-# one thing at a time in the code (a < for a <=, a 2 for a 3, a word dropped) and runs the
-# module's fast tests; a change no test notices "survives". Prints killed/total per module
-# and the survivors. See docs/testing.md.
+# The mutation score of the modules where a wrong number is a wrong answer, and of the rules
+# the front ends and the store rest on: mutmut changes one thing at a time in the code (a <
+# for a <=, a 2 for a 3, a word dropped) and runs the module's fast tests; a change no test
+# notices "survives". Prints killed/total per module and the survivors. See docs/testing.md.
 #
 #   benchmarks/mutation.sh                  every module, one after the other
 #   benchmarks/mutation.sh decide extract   only these
 #
-# Modules: decide extract correction ratelimit fingerprint sentences addressing adding.
+# Modules: decide extract correction ratelimit fingerprint sentences addressing adding
+# libraries sessions session files fetch.
 # MUTATION_CHILDREN (default 2) is how many mutants are tested at once.
 # MUTATION_SAMPLE, a class of last digits such as "[05]", tests only the mutants whose
 # number ends in one of them (here 1 in 5, spread over every function): for a module whose
@@ -22,9 +23,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CHILDREN=${MUTATION_CHILDREN:-2}
 SAMPLE=${MUTATION_SAMPLE:-}
-ALL=(decide extract correction ratelimit fingerprint sentences addressing adding)
+ALL=(decide extract correction ratelimit fingerprint sentences addressing adding libraries sessions
+     session files fetch)
 
-# MODULE -> the files mutated, the mutants counted (a glob over mutant names) and the tests.
+# MODULE -> the files mutated, the mutants counted (globs over mutant names, spaces between)
+# and the tests.
 settings() {
   case "$1" in
     decide)
@@ -72,6 +75,40 @@ settings() {
       NAMES="quotebot.bot.adding.*"
       TESTS=("tests/test_adding.py")
       ;;
+    libraries)
+      # Its rules: library names, keys, a turn asked of a library then the corpus, what
+      # an extraction error tells the client, what dropping a library leaves. The Shelf,
+      # the adding processes and the session sweep are tested through the servers.
+      MUTATE=("src/quotebot/bot/libraries.py")
+      NAMES="quotebot.bot.libraries.x_check_name__* quotebot.bot.libraries.x_chat_library__*
+             quotebot.bot.libraries.x_session_library__* quotebot.bot.libraries.x_text_document__*
+             quotebot.bot.libraries.x_extracted__* quotebot.bot.libraries.x_single__*
+             quotebot.bot.libraries.x_library_key__* quotebot.bot.libraries.x_take_turn__*
+             quotebot.bot.libraries.x_drop_library__*"
+      TESTS=("tests/test_library_rules.py")
+      ;;
+    sessions)
+      # The memory store, its locks and the update claims; the Redis store's rules are
+      # tested against a real redis-server in tests/test_redis_sessions.py.
+      MUTATE=("src/quotebot/bot/sessions.py")
+      NAMES="quotebot.bot.sessions.*"
+      TESTS=("tests/test_session_store.py")
+      ;;
+    session)
+      MUTATE=("src/quotebot/session.py")
+      NAMES="quotebot.session.*"
+      TESTS=("tests/test_session.py" "tests/test_follow_ups.py")
+      ;;
+    files)
+      MUTATE=("src/quotebot/store/files.py")
+      NAMES="quotebot.store.files.*"
+      TESTS=("tests/test_store.py")
+      ;;
+    fetch)
+      MUTATE=("src/quotebot/ingest/fetch.py")
+      NAMES="quotebot.ingest.fetch.*"
+      TESTS=("tests/test_fetch.py")
+      ;;
     *)
       echo "unknown module: $1 (modules: ${ALL[*]})" >&2
       exit 2
@@ -113,11 +150,11 @@ EOF
 # results on standard input.)
 SCORE_PY='
 import fnmatch, sys
-module, names = sys.argv[1], sys.argv[2]
+module, names = sys.argv[1], sys.argv[2].split()
 statuses = {}
 for line in sys.stdin:
     name, sep, status = line.strip().rpartition(": ")
-    if sep and fnmatch.fnmatch(name, names):
+    if sep and any(fnmatch.fnmatch(name, pattern) for pattern in names):
         statuses[name] = status
 killed = sum(s in ("killed", "timeout") for s in statuses.values())
 total = len(statuses)
@@ -127,7 +164,7 @@ for name, status in sorted(statuses.items()):
         print(f"  {status}: {name}")
 '
 score() {
-  mutmut results --all true | python -c "$SCORE_PY" "$1" "$NAMES"
+  mutmut results --all true | python -c "$SCORE_PY" "$1" "${patterns[*]}"
 }
 
 modules=("$@")
@@ -135,12 +172,14 @@ modules=("$@")
 summary=()
 for module in "${modules[@]}"; do
   settings "$module"
-  NAMES="$NAMES$SAMPLE"
+  # NAMES is one glob or several (spaces between): each gets the sample's digits.
+  read -r -a patterns <<<"${NAMES//$'\n'/ }"
+  patterns=("${patterns[@]/%/$SAMPLE}")
   dir="$ROOT/build/mutation/$module"
   stage "$dir"
   echo "== $module: mutating ${MUTATE[*]}; tests: ${TESTS[*]}"
   started=$(date +%s)
-  (cd "$dir" && mutmut run --max-children "$CHILDREN" "$NAMES" >"$dir/run.log" 2>&1) || {
+  (cd "$dir" && mutmut run --max-children "$CHILDREN" "${patterns[@]}" >"$dir/run.log" 2>&1) || {
     echo "mutmut failed for $module; the end of $dir/run.log:" >&2
     tail -20 "$dir/run.log" >&2
     exit 1

@@ -12,6 +12,8 @@ import pytest
 from quotebot.bot.adding import AddQueue, AddRefused, AddsBusy
 from quotebot.errors import QuotebotError
 
+pytestmark = pytest.mark.slow
+
 T = TypeVar("T")
 
 

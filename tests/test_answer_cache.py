@@ -12,6 +12,8 @@ from quotebot.engine import QuoteEngine
 from quotebot.models import Document
 from quotebot.store.build import build_index
 
+pytestmark = pytest.mark.slow
+
 EMOJI = "😀"  # four bytes a character in memory: a budget in characters would be 4× over
 
 

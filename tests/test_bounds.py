@@ -102,6 +102,7 @@ def test_real_sentences_are_never_cut() -> None:
     assert [s.text for s in split_document(Document("d", "D", sentence))] == [sentence]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [10_000_000])
 def test_a_10_mb_one_line_document_is_indexed_and_answered(tmp_path: Path, size: int) -> None:
     rng = random.Random(3)

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 TESTS = ROOT / "tests"
 CI_SCRIPT = ROOT / ".ci" / "run"
 

@@ -249,6 +249,7 @@ def test_version_has_a_short_form() -> None:
     assert short.stdout == run_main("--version").stdout
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_one_line_not_a_traceback() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -279,6 +280,7 @@ def test_quick_work_is_quiet_and_long_work_says_once_what_it_does(
     assert fresh.returncode == 0 and fresh.stderr == ""  # three articles build in no time
 
 
+@pytest.mark.slow
 def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: Path) -> None:
     import fcntl
     import os
@@ -321,6 +323,7 @@ def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: P
     assert stdout.startswith(b"Indexed 1,500 documents")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("columns", "width"), [(None, 80), ("60", 60), ("120", 120)])
 def test_answers_wrap_to_the_terminal_and_never_inside_a_word(
         tmp_path: Path, columns: str | None, width: int) -> None:

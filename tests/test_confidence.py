@@ -13,10 +13,13 @@ from quotebot.analysis import tokenize
 from quotebot.confidence import FEATURES, Gate, evidence, same_answer
 from quotebot.engine import QuoteEngine
 from quotebot.fitting_gate import (
+    TARGET_PRECISION,
     THRESHOLD,
     Rows,
+    fit_threshold,
     fit_weights,
     held_out,
+    nested_held_out,
     probabilities,
     summary,
     write_gate,
@@ -81,7 +84,7 @@ def test_the_fit_weighs_the_evidence_that_separates_right_from_wrong() -> None:
     w = fit_weights(x, right)
     assert w[FEATURES.index("margin")] > 2.0
     p = probabilities(x, w)
-    shown = summary(p, right, THRESHOLD, answerable=400)
+    shown = summary(p, right, 0.5, answerable=400)
     assert shown["precision"] > shown["precision_before_gate"]
     assert shown["shown"] < 400
 
@@ -96,10 +99,43 @@ def test_held_out_judges_each_article_by_the_others() -> None:
         return Rows(x, x[:, FEATURES.index("literal")] > 0.6, n)
 
     report = held_out({"a": rows(100), "b": rows(120), "c": rows(80)})
-    assert set(report) == {"a", "b", "c", "pooled"}
+    assert set(report) == {"a", "b", "c", "pooled", "threshold"}
+    assert report["threshold"] == THRESHOLD
     assert report["pooled"]["short_answers"] == 300
     assert report["pooled"]["shown"] == sum(report[k]["shown"] for k in "abc")
     assert report["pooled"]["precision"] > 0.9
+
+
+def test_the_threshold_is_the_lowest_that_reaches_the_precision() -> None:
+    # Ranked by probability: 30 right, then one wrong in every two.
+    p = np.linspace(1.0, 0.0, 60)
+    right = np.r_[np.ones(30, bool), np.arange(30) % 2 == 0]
+    threshold = fit_threshold(p, right, 0.9)
+    shown = p >= threshold
+    assert right[shown].mean() >= 0.9
+    # One answer more, and the precision falls below.
+    assert right[p >= p[shown.sum()]].mean() < 0.9
+    # Never reached: nothing is shown.
+    assert fit_threshold(p, np.zeros(60, bool), 0.9) == 1.0
+    # Reached only by too few answers: nothing is shown either.
+    assert fit_threshold(p, np.r_[np.ones(5, bool), np.zeros(55, bool)], 0.9) == 1.0
+
+
+def test_a_threshold_fitted_on_the_other_articles_judges_each_one() -> None:
+    rng = np.random.default_rng(2)
+
+    def rows(n: int) -> Rows:
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, FEATURES.index("literal")] = rng.random(n)
+        right = x[:, FEATURES.index("literal")] + 0.2 * rng.standard_normal(n) > 0.5
+        return Rows(x, right, n)
+
+    articles = {"a": rows(150), "b": rows(150), "c": rows(150)}
+    report = nested_held_out(articles, TARGET_PRECISION)
+    assert all(0.5 < report[k]["threshold"] <= 1.0 for k in "abc")
+    assert report["pooled"]["shown"] == sum(report[k]["shown"] for k in "abc") > 0
+    assert report["pooled"]["precision"] > 0.8
 
 
 def test_the_written_gate_is_the_one_read_back(tmp_path: Path) -> None:
@@ -125,7 +161,8 @@ def article() -> QuoteEngine:
 def test_a_short_answer_is_shown_with_its_confidence(article: QuoteEngine) -> None:
     answer = article.answer_question("how many stabbings?")
     assert answer.short is not None and answer.short.text == "72"
-    assert answer.short.confidence is not None and answer.short.confidence >= THRESHOLD
+    assert answer.short.confidence is not None
+    assert answer.short.confidence >= default_tuning().answer.threshold
 
 
 def test_below_the_threshold_only_the_quotes_answer(article: QuoteEngine) -> None:

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import click
+import pytest
 import yaml
 
 from quotebot.cli import main
@@ -21,6 +22,8 @@ from quotebot.cli import main
 from conftest import ROOT, requires, run_cli
 from fake_bot_api import free_port
 from servers import stop, wait_http
+
+pytestmark = pytest.mark.slow
 
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")

@@ -16,7 +16,9 @@ import pytest
 
 from quotebot.engine import QuoteEngine
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
+
+pytestmark = pytest.mark.slow
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -24,6 +26,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {
     r"\bpip install\b": "installs packages from PyPI: needs the network",
     r"(^|&& )pytest$": "the test suite itself, which runs this test",
+    r"^pytest -m ": "a tier of the test suite, whose tests the whole suite runs anyway",
     r"\bquotebot telegram\b": "talks to Telegram's Bot API: needs the network and a real "
                               "bot token",
     r"deploy/set-webhook\.sh": "registers a webhook with Telegram: needs the network and a "
@@ -44,7 +47,6 @@ NOT_RUN = {
                                    "scores are in docs/testing.md",
     r"\bmutmut show\b": "shows a mutant of a mutation run, which must have run first",
     r"\bsquad/": "reads SQuAD articles a reader downloads first, as docs/quality.md says",
-    r"\.\./shared/": "reads the project's data folder beside a contributor's checkout",
 }
 
 
@@ -153,18 +155,19 @@ def test_the_json_keys_the_readme_names_are_the_ones_quotebot_prints(tmp_path: P
     named |= _keys(json.loads(re.search(r"```json\n(.*?)```", section, re.S)[1]))  # type: ignore[index]
     real: set[str] = set()
     for question in ("how many stabings?", "What is the capital of France?"):
-        real |= _keys(json.loads(run_cli("ask", question, "--json", "--semantic", "off").stdout))
-    turns = run_cli("repl", "--json", "--semantic", "off",
+        real |= _keys(json.loads(run_main("ask", question, "--json", "--semantic",
+                                          "off").stdout))
+    turns = run_main("repl", "--json", "--semantic", "off",
                     stdin="Who is the deputy mayor for policing?\nWhat did she say?\n")
     for line in turns.stdout.splitlines():
         real |= _keys(json.loads(line))
-    real |= _keys(json.loads(run_cli("show", "met-police-nypd-visit", "--json").stdout))
-    real |= _keys(json.loads(run_cli("show", "nope", "--json").stdout))
+    real |= _keys(json.loads(run_main("show", "met-police-nypd-visit", "--json").stdout))
+    real |= _keys(json.loads(run_main("show", "nope", "--json").stdout))
     # A document from a link, with sections: its quotes carry both.
     (tmp_path / "seal.md").write_text(
         "---\ntitle: Harbour seal\nurl: https://example.org/seal\n---\n# Harbour seal\n\n"
         "## Population\n\nSurveys counted 205,000 harbour seals in Alaska.\n", encoding="utf-8")
-    real |= _keys(json.loads(run_cli("ask", "How many harbour seals?", "--json", "--corpus",
+    real |= _keys(json.loads(run_main("ask", "How many harbour seals?", "--json", "--corpus",
                                      str(tmp_path / "seal.md"), "--semantic", "off").stdout))
     words = {"null", "true", "false"}  # JSON values the section names, not keys
     assert named - words <= real, f"named in the README but never printed: {named - real}"
@@ -180,8 +183,7 @@ def test_the_own_articles_transcript_is_what_quotebot_prints() -> None:
     shown = shown[2:]
     questions = [line.removeprefix("quotebot> ") for line in shown
                  if line.startswith("quotebot> ")]
-    result = run_cli(*command.split()[2:], "--no-color", stdin="\n".join(questions) + "\n",
-                     timeout=300)
+    result = run_main(*command.split()[2:], "--no-color", stdin="\n".join(questions) + "\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip("\n").split("\n") == shown
 
@@ -197,7 +199,7 @@ def test_the_add_transcript_is_what_quotebot_prints(tmp_path: Path) -> None:
         command, *shown = part.rstrip("\n").split("\n")
         args = shlex.split(command.replace("~", str(tmp_path)))
         assert args[0] == "quotebot"
-        result = run_cli(*args[1:], env=env, timeout=300)
+        result = run_main(*args[1:], env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.replace(str(tmp_path), "~").rstrip("\n").split("\n") == shown
         ran += 1
@@ -218,5 +220,5 @@ def test_the_scaling_example_query_is_the_plan_quotebot_makes() -> None:
     plan = engine.plan(question)
     assert shown == [[(engine.index.term(t), round(w, 4)) for t, w in group]
                      for group in plan.groups()]
-    real = run_cli("ask", question, "--json")
+    real = run_main("ask", question, "--json")
     assert json.loads(real.stdout)["answer"] == answer

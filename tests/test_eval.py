@@ -237,6 +237,7 @@ def write_articles(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_held_out_scores_each_article_with_numbers_fitted_on_the_others(tmp_path: Path
                                                                          ) -> None:
     root = write_articles(tmp_path / "articles")
@@ -362,6 +363,7 @@ def test_a_conversation_set_without_its_passages_gets_one_clear_error(tmp_path: 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_others(
         tmp_path: Path) -> None:
     path = write_conversation_set(tmp_path / "set")

@@ -39,7 +39,7 @@ from quotebot.ingest.fetch import (
     is_public_address,
 )
 
-from conftest import run_cli
+from conftest import run_main
 from pages import NEWS_PAGE, article_page, page_site
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -256,6 +256,7 @@ def refused(url: str, code: str, **kwargs: object) -> FetchError:
 # -- what a link gives -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("private_allowed")
 def test_a_link_to_a_news_page_gives_the_article_with_where_it_came_from(server: Server) -> None:
     [doc] = load_source(server.url("/news/2024/article"))
@@ -351,6 +352,7 @@ def test_a_page_that_says_it_is_too_large_is_not_read(server: Server) -> None:
     refused(server.url("/declared-large"), "url_too_large")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("private_allowed")
 def test_a_compressed_page_is_capped_by_what_it_inflates_to(server: Server) -> None:
     error = refused(server.url("/gzip-bomb"), "url_too_large", max_bytes=2 * MB)
@@ -551,9 +553,9 @@ def test_a_page_in_a_charset_that_cannot_be_read_is_one_clear_error(tmp_path: Pa
                                           "weeks of repairs to its engine."])
     with page_site({"/ferry": (page, f"text/html; charset={charset}")}) as site:
         env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
-        shown = run_cli("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), env=env)
-        as_json = run_cli("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), "--json",
-                          env=env)
+        shown = run_main("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), env=env)
+        as_json = run_main("add", site.url("/ferry"), "--to", str(tmp_path / "lib"), "--json",
+                           env=env)
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
     errors = [line for line in shown.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and f"character set {charset!r}" in errors[0], shown.stderr

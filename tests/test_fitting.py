@@ -26,6 +26,7 @@ from quotebot.tuning import default_tuning, load_tuning
 WEIGHTS = Path(__file__).resolve().parent.parent / "src" / "quotebot" / "data" / "weights.toml"
 
 
+@pytest.mark.slow
 def test_the_listwise_model_recovers_a_known_weighting() -> None:
     """Lists of candidates whose right one is drawn from a softmax of known weights: the
     fit finds those weights again."""
@@ -55,6 +56,7 @@ def plan() -> QueryPlan:
                          default_tuning())
 
 
+@pytest.mark.slow
 def test_thresholds_decline_what_they_can_within_the_budget(plan: QueryPlan) -> None:
     """Answerable questions' best passages cover 40–100 % of them, unanswerable ones'
     0–60 %: the coverage floor goes as high as declining at most 3 % of the answerable

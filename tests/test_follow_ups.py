@@ -145,14 +145,17 @@ def test_pronouns_follow_the_gender_the_article_shows_not_the_most_recent_name(
     assert "£2 million" in " ".join(q.text for q in he.quotes)
 
 
-def test_it_means_the_scheme_the_last_question_was_about(own: QuoteEngine) -> None:
-    """Catches: "it" taken for the last name answered (the team that won the cup) instead
-    of the thing the conversation moved on to."""
+def test_it_is_left_as_written_and_the_conversation_finds_what_it_is(own: QuoteEngine) -> None:
+    """Catches: "it" replaced by something the last turns named (the team that won the
+    cup, or any noun of the last question: most often the wrong one), and a follow-up with
+    "it" not answered from the article the conversation moved on to."""
     session = Session(own)
-    assert session.ask("who won the cup?").short.text == "Harbour City"  # type: ignore[union-attr]
+    session.ask("who won the cup?")
     session.ask("when was the tram extension approved?")
     answer = session.ask("who voted against it?")
-    assert answer.resolved_question == "who voted against the tram extension?"
+    assert answer.resolved_question is None
+    assert answer.answered and all(q.doc == "tram-extension" for q in answer.quotes)
+    assert any("voted against the scheme" in q.text for q in answer.quotes[:2])
 
 
 def test_a_date_is_never_a_person(own: QuoteEngine) -> None:

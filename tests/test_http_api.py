@@ -20,6 +20,8 @@ from quotebot.bot.server import create_app
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 

@@ -22,6 +22,8 @@ import pytest
 from pages import FIXTURES, PageSite, article_page, page_site
 from servers import Process, serve, wait_until
 
+pytestmark = pytest.mark.slow
+
 KEY = "test-key-" + "k" * 24
 AUTH = {"Authorization": f"Bearer {KEY}"}
 OFF = {"QUOTEBOT_SEMANTIC": "off"}

@@ -18,7 +18,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
-from conftest import run_cli
+from conftest import run_main
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -546,6 +546,7 @@ def make_pdfs() -> object:
     return module
 
 
+@pytest.mark.slow
 def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
         tmp_path: Path) -> None:
     # 2,000 pages that share one content stream of 30 KB of text: a 310 KB file.
@@ -556,14 +557,15 @@ def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
         extract_bytes(book.read_bytes(), name="book.pdf", max_bytes=2**20)
     assert info.value.code == "document_too_large" and "1.0 MB" in info.value.message
     # The command line holds the library's cap while reading, and says so in one line.
-    added = run_cli("add", str(book), "--to", str(tmp_path / "lib"), "--max-document-mb", "1",
-                    env={"QUOTEBOT_SEMANTIC": "off"}, timeout=120)
+    added = run_main("add", str(book), "--to", str(tmp_path / "lib"), "--max-document-mb", "1",
+                     env={"QUOTEBOT_SEMANTIC": "off"})
     assert added.returncode == 1 and "Traceback" not in added.stderr
     [error] = [line for line in added.stderr.splitlines() if line.startswith("Error:")]
     assert error.endswith("has more than 1.0 MB of text, the most a document may have here; "
                           "add a shorter part of it.")
 
 
+@pytest.mark.slow
 def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> None:
     page = ("<html><body><article>" + "".join(f"<p>Item {n}: a short line of text.</p>"
                                               for n in range(200_000))
@@ -574,6 +576,7 @@ def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> Non
     assert info.value.code == "document_too_large" and "parts" in info.value.message
 
 
+@pytest.mark.slow
 def test_a_page_stops_at_the_text_cap_while_it_is_written() -> None:
     paragraph = "The ferry to Kelsey Bay returns on Monday after six weeks of repairs. " * 20
     page = ("<html><body><article>" + "".join(f"<p>{n} {paragraph}</p>" for n in range(1500))

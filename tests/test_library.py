@@ -116,6 +116,7 @@ except SystemExit as exit:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("link", "says"), [
     ("http://127.0.0.1:9/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
     ("http://[::1]/report", "QUOTEBOT_ALLOW_PRIVATE_URLS=1"),
@@ -297,6 +298,7 @@ def test_the_index_follows_files_edited_by_hand(tmp_path: Path) -> None:
     assert read_document(cup).text == index.document(cup.stem).text
 
 
+@pytest.mark.slow
 def test_writers_take_turns_and_every_document_reaches_the_index(tmp_path: Path) -> None:
     errors: list[BaseException] = []
 
@@ -381,6 +383,7 @@ def long_article(tmp_path: Path, name: str, paragraphs: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_while_the_text_is_written_leaves_the_library_as_it_was(
         tmp_path: Path) -> None:
     library = tmp_path / "library"
@@ -400,6 +403,7 @@ def test_a_disk_that_fills_while_the_text_is_written_leaves_the_library_as_it_wa
     assert sorted(p.name for p in library.glob("*.txt")) == [f"{SEA_WALL}.txt", "short.txt"]
 
 
+@pytest.mark.slow
 def test_an_index_write_that_fails_leaves_the_library_as_it_was(tmp_path: Path) -> None:
     library = tmp_path / "library"
     # A library whose index holds 300 KB of text: the next index write is that large.
@@ -417,6 +421,7 @@ def test_an_index_write_that_fails_leaves_the_library_as_it_was(tmp_path: Path) 
     assert answer["answered"]
 
 
+@pytest.mark.slow
 def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) -> None:
     library = tmp_path / "library"
     assert run_main("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
@@ -479,6 +484,7 @@ def test_a_document_is_named_by_its_file_or_its_id_and_found_by_the_start_of_it(
                                                 env=OFF).stdout
 
 
+@pytest.mark.slow
 def test_a_library_moved_or_copied_still_adds_and_forgets(tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     first = write_article(sources, "ferry.txt", "Ferry returns",

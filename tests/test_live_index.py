@@ -12,8 +12,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import run_cli
 from servers import serve, wait_until
+
+pytestmark = pytest.mark.slow
 
 STORY = ("Harbour News\n\nThe ferry to Norrby sails at seven every morning. "
          "It carries 240 passengers.\n\nThe harbour master, Jon Berg, said the timetable "

@@ -14,10 +14,13 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from conftest import requires
 from fake_bot_api import FakeBotApi
 from servers import redis_server, serve
+
+pytestmark = pytest.mark.slow
 
 SECRET = "load-secret"
 

@@ -15,6 +15,8 @@ from quotebot.errors import InvalidQuestion
 from quotebot.models import Document
 from quotebot.sentences import MAX_SENTENCE_CHARS, split_document
 
+pytestmark = pytest.mark.slow
+
 # Text with the awkward parts of Unicode: RTL scripts, emoji, combining marks, NUL,
 # line and paragraph separators, curly quotes, ellipses and abbreviations.
 AWKWARD = st.sampled_from(
@@ -126,6 +128,7 @@ QUESTION = st.one_of(
                               "Linden", "the", "what", "about", "it", "ﬁ", "zzz", "72", "-"]),
              max_size=12).map(" ".join),
 )
+
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

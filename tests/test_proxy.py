@@ -17,6 +17,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from browser import chromium_page
 from conftest import ROOT, requires
 from fake_bot_api import free_port
@@ -24,7 +26,7 @@ from servers import Process, serve, stop
 
 CADDY = shutil.which("caddy")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = requires("caddy")
+pytestmark = [pytest.mark.slow, requires("caddy")]
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ import pytest
 from fake_bot_api import FakeBotApi, free_port
 from servers import Process, serve
 
+pytestmark = pytest.mark.slow
+
 SECRET = "edge-webhook-secret"
 
 

@@ -159,6 +159,7 @@ def ask(connection: http.client.HTTPConnection) -> tuple[int, dict[str, str], An
     return response.status, dict(response.headers), json.loads(response.read())
 
 
+@pytest.mark.slow
 def test_http_clients_get_exactly_the_burst_then_429_with_the_limiters_retry_after() -> None:
     """Catches over HTTP: a burst off by one, a limit not applied per address, and a
     Retry-After that is not the limiter's time until the next token."""

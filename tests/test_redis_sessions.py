@@ -14,7 +14,7 @@ import pytest
 from conftest import requires
 from servers import Process, redis_server, serve, wait_until
 
-pytestmark = requires("redis-server", "redis-cli")
+pytestmark = [pytest.mark.slow, requires("redis-server", "redis-cli")]
 
 
 @pytest.fixture()

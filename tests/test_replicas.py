@@ -15,7 +15,7 @@ from conftest import requires
 from fake_bot_api import BOT_ID, FakeBotApi
 from servers import Process, redis_server, serve
 
-pytestmark = requires("redis-server")
+pytestmark = [pytest.mark.slow, requires("redis-server")]
 
 SECRET = "replica-webhook-secret"
 

@@ -8,10 +8,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from quotebot.store import current_generation, load_index
 
 from conftest import run_cli
 from servers import serve
+
+pytestmark = pytest.mark.slow
 
 
 def test_two_index_runs_at_once_leave_one_valid_index(tmp_path: Path) -> None:

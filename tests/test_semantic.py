@@ -24,6 +24,8 @@ from quotebot.store.catalogue import default_index_dir, load_or_build
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow
+
 MATCH_REPORT = """\
 County Cup Final
 

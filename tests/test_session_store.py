@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import pytest
+
 from quotebot.bot.sessions import MemorySessionStore, encode_state
 from quotebot.session import SessionState
 
@@ -28,6 +30,7 @@ def test_a_conversation_is_stored_as_compact_utf8() -> None:
     assert b"null" not in encode_state(SessionState(question="x"))
 
 
+@pytest.mark.slow
 async def test_the_memory_store_stays_under_its_byte_budget_under_a_flood() -> None:
     budget = 2 * 1024 * 1024
     store = MemorySessionStore(max_bytes=budget)
@@ -51,6 +54,7 @@ async def test_the_memory_store_stays_under_its_byte_budget_under_a_flood() -> N
     assert await store.find("http:flood-00000") is None  # the least recently written went
 
 
+@pytest.mark.slow
 def test_a_flooded_server_drops_its_oldest_conversations_and_keeps_answering() -> None:
     env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0",
            "QUOTEBOT_SESSION_MEMORY_MB": "1"}

@@ -20,11 +20,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from quotebot.evaluate import format_report
 
 from conftest import REPORTS, ROOT, SHARED, requires, run_cli
 
-pytestmark = requires("shared")
+pytestmark = [pytest.mark.slow, requires("shared")]
 
 ARTICLE_QA = SHARED / "qa" / "article_qa.json"
 SQUAD = SHARED / "benchmarks" / "squad-superbowl50"

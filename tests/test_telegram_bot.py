@@ -25,6 +25,8 @@ from quotebot.session import Session
 from fake_bot_api import BOT_ID, BOT_USERNAME, FakeBotApi
 from servers import Process, serve, stop
 
+pytestmark = pytest.mark.slow
+
 SECRET = "s3cret-webhook-token"
 
 

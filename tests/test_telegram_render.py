@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,7 @@ def test_the_shortened_quote_keeps_the_short_answer_in_view() -> None:
     assert body.count("…") == 2
 
 
+@pytest.mark.slow
 def test_one_answer_is_at_most_three_messages_however_many_long_quotes() -> None:
     quotes = tuple(quote("Ferries & boats <sail> " * 400, n) for n in range(1, 51))
     messages = render_telegram(Answer("q", True, quotes))
@@ -115,6 +117,7 @@ def test_every_kind_of_answer_gives_a_message() -> None:
         assert_sendable(render_telegram(answer))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(st.characters(codec="utf-8"), min_size=1, max_size=6000),
        marks=st.lists(st.tuples(st.integers(-5, 6000), st.integers(-5, 6000)), max_size=6),

@@ -15,6 +15,8 @@ import pytest
 
 from fake_bot_api import FakeBotApi, free_port
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "7310982245:AAH-quoteBotSecretPart_x9"
 SECRET = "wh-secret-Zq81fLm"
 WEBHOOK = "https://bot.example.org/telegram/webhook"

@@ -20,7 +20,7 @@ from pages import PageSite, page_site
 from servers import Process, serve
 
 CHROMIUM = chromium()
-pytestmark = requires("chromium")
+pytestmark = [pytest.mark.slow, requires("chromium")]
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import requires
 from fake_bot_api import free_port
 from servers import redis_server, stop, wait_http
+
+pytestmark = pytest.mark.slow
 
 
 def get(url: str) -> Any:

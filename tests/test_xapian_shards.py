@@ -30,7 +30,7 @@ from conftest import ROOT, requires, run_cli
 from fake_bot_api import free_port
 from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
 
-pytestmark = requires("xapian-tcpsrv", "xapian")
+pytestmark = [pytest.mark.slow, requires("xapian-tcpsrv", "xapian")]
 
 QA = json.loads(Path(DEFAULT_QA).read_text(encoding="utf-8"))
 QUESTIONS = [case["question"] for case in QA["questions"]]

@@ -91,19 +91,26 @@ class Examined:
     yes_no: list[YesNoTurn]
 
 
-def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
-                          ) -> Examined:
+def neutral_weights(base: Conversation) -> Conversation:
+    """``base`` with nothing of the conversation weighed: each turn ranked as if alone."""
+    return replace(base, context_weight=0.0, prior_weight=0.0, far_weight=0.0,
+                   other_doc_weight=0.0)
+
+
+def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
+                          asked_with: Conversation | None = None) -> Examined:
     """Every turn with a span asked after an answer, as the engine weighs it in the
     context a conversation gives it: each conversation is asked through a Session with
-    the neutral weights (nothing fitted), and each turn's candidates are examined in the
-    context the conversation had then (the anchors the fitted weights will see are our
-    own answers, not the people's)."""
+    ``asked_with`` (the neutral weights when None), and each turn's candidates are
+    examined in the context the conversation had then (the anchors the fitted weights
+    will see are our own answers, not the people's)."""
     from quotebot.fitting import with_tuning
     from quotebot.session import Session
 
     window = engine.tuning.conversation.window
-    neutral = replace(engine.tuning.conversation, context_weight=0.0, prior_weight=0.0)
-    plain = with_tuning(engine, replace(engine.tuning, conversation=neutral))
+    neutral = neutral_weights(engine.tuning.conversation)
+    asking = neutral if asked_with is None else asked_with
+    plain = with_tuning(engine, replace(engine.tuning, conversation=asking))
     index = engine.index
     out = []
     yes_no = []
