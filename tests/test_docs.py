@@ -47,7 +47,6 @@ NOT_RUN = {
                                    "scores are in docs/testing.md",
     r"\bmutmut show\b": "shows a mutant of a mutation run, which must have run first",
     r"\bsquad/": "reads SQuAD articles a reader downloads first, as docs/quality.md says",
-    r"\.\./shared/": "reads the project's data folder beside a contributor's checkout",
 }
 
 
