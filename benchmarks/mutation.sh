@@ -102,7 +102,7 @@ settings() {
     files)
       MUTATE=("src/quotebot/store/files.py")
       NAMES="quotebot.store.files.*"
-      TESTS=("tests/test_store.py" "tests/test_index_folder.py")
+      TESTS=("tests/test_store.py")
       ;;
     fetch)
       MUTATE=("src/quotebot/ingest/fetch.py")

@@ -99,6 +99,20 @@ def test_building_in_sorted_runs_gives_the_matrix_of_one_sort(
         sids == len(corpus) - 2)[0]]) == 3
 
 
+def test_postings_are_kept_in_under_three_bytes_each() -> None:
+    """Sentence ids two bytes apart from their block's first where a word is common, term
+    frequencies in half a byte, none where every one is 1: unpacked, a posting took ten
+    bytes (its id, its term frequency and its weight)."""
+    matrix, _ = BM25Matrix.from_token_lists(zipf_corpus(20000, vocab=600))
+    packed = matrix.packed
+    size = sum(array.nbytes for array in packed.arrays().values())
+    assert size < 3 * matrix.n_postings
+    common = int(np.argmax(matrix.df))
+    assert packed.id_at[common] >= 0  # two-byte ids
+    ids, tf = packed.column(common)
+    assert tf is not None and ids.size == matrix.df[common]
+
+
 @pytest.mark.parametrize("chunk", [1 << 20, 50])
 def test_paragraph_postings_are_those_of_the_paragraphs_text(
         monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:

@@ -130,6 +130,28 @@ def test_an_index_of_an_older_format_is_rebuilt_with_a_log_line(
         "format_version"] == FORMAT_VERSION
 
 
+def test_an_index_folder_of_an_older_format_is_rebuilt_from_the_corpus_given(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`--index DIR --corpus PATH` over an index this quotebot cannot read rebuilds it there
+    from the corpus, saying so; without a corpus the error says how to rebuild."""
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("The bridge reopened on Monday.\n", encoding="utf-8")
+    folder = tmp_path / "idx"
+    save_index(build_index(load_corpus(str(corpus))), folder)
+    gen = folder / current_generation(folder)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFileError) as info:
+        QuoteEngine.open(index_dir=folder, semantic="off")
+    assert info.value.code == "index_version" and "quotebot index --out" in info.value.message
+    with caplog.at_level("WARNING"):
+        engine = QuoteEngine.open(corpus, index_dir=folder, semantic="off")
+    assert "made by another version of quotebot" in caplog.text
+    assert engine.answer_question("when did the bridge reopen?").answered
+    assert load_index(folder).n_sentences == 1
+
+
 def test_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
     with pytest.raises(IndexFileError) as info:
         load_index(tmp_path / "nothing")

@@ -163,6 +163,24 @@ def test_start_help_and_an_empty_message_offer_questions_the_chats_own_articles_
     assert "stabbings" not in help_ + plain(start["text"])
 
 
+def test_an_edited_document_sent_again_replaces_its_earlier_version(
+        bot: tuple[FakeBotApi, Path]) -> None:
+    api, data_dir = bot
+    chat = 45
+    first = api.document(b"Harbour notes\nThe ferry leaves Kelsey Bay at nine.\n", "notes.txt")
+    ack = reply_after(api, chat, api.message_update(chat, None, document=first))
+    assert plain(ack["text"]).startswith("Added Harbour notes: ")
+    edited = api.document(b"Harbour notes\nThe ferry leaves Kelsey Bay at ten.\n", "notes.txt")
+    again = reply_after(api, chat, api.message_update(chat, None, document=edited))
+    assert plain(again["text"]).startswith("Added Harbour notes (the new version): ")
+    listed = plain(reply_after(api, chat, api.message_update(chat, "/library"))["text"])
+    assert listed.split("\n")[:2] == ["Your articles (1 of 2):", "1. Harbour notes (2 sentences)"]
+    assert [p.name for p in (data_dir / f"tg-{chat}").glob("*.txt")] == ["notes.txt"]
+    answer = plain(reply_after(api, chat, api.message_update(
+        chat, "When does the ferry leave Kelsey Bay?"))["text"])
+    assert "at ten" in answer and "at nine" not in answer
+
+
 def test_library_lists_forget_removes_and_the_limit_is_polite(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, _ = bot

@@ -442,10 +442,11 @@ _WHOLE = 4
 
 
 def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.int64],
-                   hi: npt.NDArray[np.int64]) -> dict[int, _Raw]:
+                   hi: npt.NDArray[np.int64], whole: dict[int, _Raw] | None = None
+                   ) -> dict[int, _Raw]:
     """For each of ``terms``, its postings in the blocks that may hold a sentence of some
     range ``lo[i]:hi[i]``: for a sentence in such a range, the term's postings given
-    hold it if the term's column does."""
+    hold it if the term's column does. Lists read whole are also put in ``whole``."""
     packed = matrix.packed
     out: dict[int, _Raw] = {}
     lo32 = lo.astype(np.int32)
@@ -455,6 +456,8 @@ def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.
         b0, b1 = packed.blocks_of(term)
         if b1 - b0 == 1:
             out[term] = packed.column(term)
+            if whole is not None:
+                whole[term] = out[term]
             continue
         firsts = packed.first[b0:b1]
         # A block holds the ids from its first to the next block's first.
@@ -469,8 +472,12 @@ def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.
             mine = np.unique(np.repeat(a - _starts(span), span)
                              + np.arange(int(span.sum())))
         # Reading a whole term is a slice: quicker than gathering most of its blocks.
-        out[term] = (packed.column(term) if mine.shape[0] * _WHOLE > b1 - b0
-                     else packed.blocks(term, mine))
+        if mine.shape[0] * _WHOLE > b1 - b0:
+            out[term] = packed.column(term)
+            if whole is not None:
+                whole[term] = out[term]
+        else:
+            out[term] = packed.blocks(term, mine)
     return out
 
 
@@ -681,6 +688,7 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
                         k)
     order = sorted(range(len(terms)), key=sizes.__getitem__)
     decoded: dict[int, _Raw] = {}
+    whole: dict[int, _Raw] = {}  # lists a lookup read whole: kept for the next lookups
     threshold = 0.0
     for taken in range(1, len(terms)):
         rest = order[taken:]
@@ -692,8 +700,9 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
                                          for t, _ in terms[g]]
         cand = (parts[0] if len(parts) == 1 else _distinct(np.concatenate(parts))[0]).astype(
             np.int64)
-        around = _blocks_around(matrix, [t for t in every if t not in decoded], cand, cand + 1)
-        scores = _scores_at(matrix, _raw(terms, {**around, **decoded}), cand)
+        around = _blocks_around(matrix, [t for t in every if t not in decoded and t not in whole],
+                                cand, cand + 1, whole)
+        scores = _scores_at(matrix, _raw(terms, {**around, **whole, **decoded}), cand)
         if scores.shape[0] < k:
             continue
         kth = float(np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k])
@@ -703,8 +712,9 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
             keep = scores > 0
             return top_k_of(cand[keep], scores[keep], k)
         threshold = max(threshold, kth)
-    pruned = _blocks_above(matrix, terms, bounds, threshold, skip=decoded)
-    return _top_by_scratch(matrix, _weighted(matrix, terms, {**pruned, **decoded}), k)
+    known = {**whole, **decoded}
+    pruned = _blocks_above(matrix, terms, bounds, threshold, skip=known)
+    return _top_by_scratch(matrix, _weighted(matrix, terms, {**pruned, **known}), k)
 
 
 def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[float],

@@ -332,6 +332,8 @@ class XapianBackend:
 
     @classmethod
     def from_url(cls, index: SentenceIndex, url: str) -> XapianBackend:
+        """The backend over ``url``'s shard servers (``xapian://HOST:PORT,…``), connected
+        and checked now (raises :class:`SearchUrlError` or :class:`ShardUnavailable`)."""
         backend = cls(index, parse_search_url(url))
         backend.check()
         return backend

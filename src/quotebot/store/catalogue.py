@@ -109,9 +109,13 @@ def open_index(corpus: str | os.PathLike[str] | None, index_dir: str | os.PathLi
         try:
             index = load_index(folder)
         except IndexFileError as exc:
-            if exc.code != "index_missing" or corpus is None:
+            if exc.code not in ("index_missing", "index_version") or corpus is None:
                 raise
-            # No index there yet: build it from the corpus into that folder, once.
+            if exc.code == "index_version":
+                log.warning("rebuilding the saved index %s from %s: it was made by another "
+                            "version of quotebot", folder, corpus)
+            # No index there yet (or one this quotebot cannot read): build it from the
+            # corpus into that folder, once.
             docs = load_corpus(corpus)
             index = build_index(docs, progress=progress)
             save_index(index, folder)
