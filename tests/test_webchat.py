@@ -177,6 +177,52 @@ async def test_on_a_narrow_screen_a_reader_lists_removes_and_starts_afresh(
         assert "Tom Okafor" not in await page.ask("Who is the harbour master?")
 
 
+def data_url_text(url: str, media_type: str) -> str:
+    head, _, body = url.partition(",")
+    assert head == f"data:{media_type};charset=utf-8", head
+    return urllib.parse.unquote(body)
+
+
+async def test_the_conversation_downloads_as_markdown_and_json_with_its_citations(
+        server: Process) -> None:
+    """The two download links hold the conversation shown: each question, its answer and
+    quotes; every quote slices back to its document; a new conversation empties them."""
+    async with chromium_page() as page:
+        await page.goto(server.url + "/")
+        assert await page.evaluate("document.getElementById('save').hidden") is True
+        await page.ask("how many stabbings?")
+        await page.ask("Who is the deputy mayor for policing?")
+        await page.ask("What did she say?")
+        href = "document.getElementById('{}').href"
+        markdown = data_url_text(await page.evaluate(href.format("save")), "text/markdown")
+        saved = json.loads(data_url_text(await page.evaluate(href.format("save-json")),
+                                         "application/json"))
+        name = await page.evaluate("document.getElementById('save').download")
+        await page.evaluate("document.getElementById('new').click(); true")
+        emptied = await page.evaluate("document.getElementById('save').hidden")
+    assert name.endswith(".md")
+    turns = saved["turns"]
+    assert [t["question"] for t in turns] == [
+        "how many stabbings?", "Who is the deputy mayor for policing?", "What did she say?"]
+    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings == [t["question"] for t in turns]
+    for turn in turns:
+        answer = turn["answer"]
+        assert answer["answered"] and answer["quotes"]
+        if answer.get("answer"):
+            assert f"**{answer['answer']}**" in markdown
+        for quote in answer["quotes"]:
+            with urllib.request.urlopen(f"{server.url}/v1/docs/{quote['doc']}/text",
+                                        timeout=30) as response:
+                text = response.read().decode("utf-8")
+            assert text[quote["start"]:quote["end"]] == quote["text"]
+            assert (f"{quote['doc']}, characters {quote['start']}\u2013{quote['end']}"
+                    in markdown)
+            assert f"\u00b6 {quote['paragraph']}" in markdown
+    assert "*Understood as: What did Sophie Linden say?*" in markdown
+    assert emptied is True
+
+
 def test_without_uploads_the_page_offers_no_link_field(server: Process) -> None:
     dom = rendered_page(server.url + "/?add=" + urllib.parse.quote("https://example.org/"))
     assert '<form id="add" hidden="">' in dom

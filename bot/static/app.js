@@ -23,6 +23,8 @@
   let afresh = false;
   const added = [];
   let corpusDocs = [];
+  // The conversation shown: each question with the server's answer, for the download links.
+  const transcript = [];
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -176,6 +178,10 @@
       const isMore = question.toLowerCase() === "more";
       render(turn, data, isMore ? lastQuestion : question, isMore);
       if (!isMore) lastQuestion = question;
+      if (!data.error) {
+        transcript.push({question: question, answer: data});
+        offerDownloads();
+      }
     } catch (err) {
       turn.appendChild(el("p", "error", "Could not reach quotebot: " + err));
     }
@@ -186,6 +192,8 @@
 
   function newConversation() {
     log.replaceChildren();
+    transcript.length = 0;
+    offerDownloads();
     lastQuestion = "";
     afresh = true;
     moreButton.disabled = true;
@@ -224,6 +232,50 @@
     } catch (err) {
       addedLine.className = "error";
       addedLine.textContent = "Could not reach quotebot: " + err;
+    }
+  }
+
+  // Markdown that shows `text` as itself on one line (as the REPL's :save writes it).
+  function mdEscape(text) {
+    return String(text).split(/\s+/).filter(Boolean).join(" ")
+      .replace(/[\\`*_\[\]<>#|]/g, c => "\\" + c);
+  }
+
+  // The conversation as Markdown: each question, its short answer and its quotes, each with
+  // its citation and where it is in its document (id and character offsets).
+  function transcriptMarkdown() {
+    const lines = ["# quotebot conversation", ""];
+    for (const {question, answer} of transcript) {
+      lines.push("## " + mdEscape(question), "");
+      if (answer.resolved_question && question.toLowerCase() !== "more")
+        lines.push(`*Understood as: ${mdEscape(answer.resolved_question)}*`, "");
+      if (!answer.answered) {
+        lines.push("*The article doesn't say.*" + (answer.reason ? " " + mdEscape(answer.reason) : ""), "");
+        continue;
+      }
+      if (answer.answer) lines.push(`**${mdEscape(answer.answer)}**`, "");
+      for (const q of answer.quotes) {
+        let label = mdEscape([q.title, ...(q.section || [])].join(" › ") + ` ¶ ${q.paragraph}`);
+        if (/^https?:\/\//i.test(q.url || ""))
+          label = `[${label}](<${q.url.replace(/>/g, "%3E").replace(/ /g, "%20")}>)`;
+        lines.push("> " + mdEscape(q.text), ">",
+          `> — ${label} · ${mdEscape(q.doc)}, characters ${q.start}–${q.end}`, "");
+      }
+    }
+    return lines.join("\n");
+  }
+
+  // The two download links hold the conversation so far (hidden while it is empty), as
+  // data: addresses (the page's content policy lets a link save them; nothing is fetched).
+  function offerDownloads() {
+    for (const [id, type, body] of [
+      ["save", "text/markdown", () => transcriptMarkdown()],
+      ["save-json", "application/json", () => JSON.stringify({turns: transcript}, null, 2)],
+    ]) {
+      const link = document.getElementById(id);
+      link.hidden = transcript.length === 0;
+      if (link.hidden) link.removeAttribute("href");
+      else link.href = `data:${type};charset=utf-8,` + encodeURIComponent(body());
     }
   }
 
