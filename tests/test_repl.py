@@ -100,6 +100,20 @@ def test_doc_answers_from_one_article_until_cleared() -> None:
     assert {q["doc"] for q in started[0]["quotes"]} == {"battery-jobs"}
 
 
+def test_save_to_a_json_file_writes_each_question_with_its_answer(tmp_path: Path) -> None:
+    (tmp_path / "seal.md").write_text(
+        "# Harbour seal\n\nSurveys counted 205,000 harbour seals in Alaska in 2018.\n\n"
+        "Seals haul out on rocky shores.\n", encoding="utf-8")
+    saved = tmp_path / "talk.JSON"
+    out = jsonl(f"How many harbour seals?\nWhere do seals haul out?\n:save {saved}\n",
+                "--corpus", str(tmp_path), "--semantic", "off")
+    assert out[2] == {"saved": str(saved), "questions": 2}
+    turns = json.loads(saved.read_text(encoding="utf-8"))["turns"]
+    assert [t["question"] for t in turns] == ["How many harbour seals?",
+                                              "Where do seals haul out?"]
+    assert [t["answer"] for t in turns] == out[:2]  # what the REPL printed, whole
+
+
 def test_save_writes_the_conversation_as_markdown_with_its_citations(tmp_path: Path) -> None:
     (tmp_path / "seal.md").write_text(
         "---\ntitle: Harbour seal\nurl: https://example.org/wiki/Harbour_seal\n---\n"

@@ -7,6 +7,7 @@ them, so ``quotebot --help`` and ``quotebot ask`` start quickly.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shlex
 import sys
@@ -207,6 +208,7 @@ Type a question about the article and press Enter.
   :doc DOC        answer from document DOC alone (:doc alone: from all of them again)
   :new            forget the conversation (follow-ups start afresh)
   :save FILE      save the conversation so far, quotes and citations, as Markdown
+                  (or as JSON when FILE ends in .json)
   :help           this help
   :quit           leave (or Ctrl-D)
 """
@@ -244,8 +246,9 @@ class Transcript:
         self.saved: set[Path] = set()
 
     def save(self, argument: str) -> Path:
-        """Write the conversation to file ``argument`` as Markdown; never over a file this
-        REPL did not write."""
+        """Write the conversation to file ``argument``: JSON when its name ends in .json
+        (each question with its answer in the answers' JSON shape, as the web page saves it),
+        else Markdown; never over a file this REPL did not write."""
         from quotebot.render import render_markdown
 
         if not argument:
@@ -257,7 +260,10 @@ class Transcript:
                                 f"(quotebot never writes over a file it did not write).",
                                 code="file_exists")
         try:
-            path.write_text(render_markdown(self.turns) + "\n", encoding="utf-8")
+            text = (json.dumps({"turns": [{"question": a.question, "answer": a.to_json()}
+                                          for a in self.turns]}, ensure_ascii=False, indent=2)
+                    if path.suffix.lower() == ".json" else render_markdown(self.turns))
+            path.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             raise QuotebotError(f"Could not write {argument!r}: "
                                 f"{exc.strerror or exc}.", code="cannot_write") from None
