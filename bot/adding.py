@@ -11,7 +11,9 @@ session's, an API client's):
 - tenants take turns: the next add to start is from the tenant that has waited longest;
 - anonymous tenants (web page sessions, ``web-…``) together hold at most ``anonymous``
   of the workers, so pages anyone can open never keep a chat or an API client waiting;
-- a tenant may have at most ``per_tenant`` adds waiting; more are refused (``adds_busy``).
+- a tenant may have at most ``per_tenant`` adds waiting; more are refused (``adds_busy``);
+- an add that runs longer than ``seconds`` is stopped in its worker (``add_too_slow``), and
+  its library is left as it was (an add undoes itself on any exception: quotebot.library).
 
 A job is a function and its arguments, which must pickle. A QuotebotError it raises comes
 back as :class:`AddRefused` with the same code, message and HTTP status.
@@ -24,6 +26,7 @@ import concurrent.futures
 import functools
 import logging
 import multiprocessing
+import signal
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -44,11 +47,19 @@ ANONYMOUS = 1
 PER_TENANT = 8
 #: Name prefix of anonymous tenants.
 ANONYMOUS_PREFIX = "web-"
+#: Seconds one add may run in its worker before it is stopped. Reading is bounded by size
+#: while it happens; this bounds what size alone does not (a slow page, a pathological PDF).
+ADD_SECONDS = 600.0
 
 
 class AddsBusy(QuotebotError):
     code = "adds_busy"
     http_status = 429
+
+
+class AddTooSlow(QuotebotError):
+    code = "add_too_slow"
+    http_status = 413
 
 
 class AddRefused(QuotebotError):
@@ -59,13 +70,32 @@ class AddRefused(QuotebotError):
         self.http_status = http_status
 
 
-def run_job(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+def run_job(func: Callable[..., Any], args: tuple[Any, ...],
+            seconds: float = ADD_SECONDS) -> tuple[Any, ...]:
     """In the worker: ``func(*args)`` as ("ok", result), or ("error", code, message,
-    status) for an error meant for the user (exceptions do not all pickle)."""
+    status) for an error meant for the user (exceptions do not all pickle). Past
+    ``seconds`` the job is interrupted where it is (a signal of this worker's own timer),
+    which the job sees as :class:`AddTooSlow`; the worker goes on to the next job."""
+    done = False
+
+    def too_slow(signum: int, frame: object) -> None:
+        if not done:
+            raise AddTooSlow(f"Adding this document took longer than {seconds:g} seconds, "
+                             "so it was stopped and nothing was added. A smaller document, "
+                             "or the document split in parts, can be added.")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return ("ok", func(*args))
+        result = func(*args)
+        done = True
+        return ("ok", result)
     except QuotebotError as exc:
         return ("error", exc.code, exc.message, exc.http_status)
+    finally:
+        done = True
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _warm_up() -> None:
@@ -89,8 +119,9 @@ class AddQueue:
     """Runs adds in worker processes (see the module). Use from one event loop."""
 
     def __init__(self, workers: int = WORKERS, anonymous: int = ANONYMOUS,
-                 per_tenant: int = PER_TENANT) -> None:
+                 per_tenant: int = PER_TENANT, seconds: float = ADD_SECONDS) -> None:
         self.workers = max(1, workers)
+        self.seconds = seconds
         self.anonymous = max(1, min(anonymous, self.workers))
         self.per_tenant = per_tenant
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -157,7 +188,8 @@ class AddQueue:
             self._running_anonymous += anonymous
             self._tenants.move_to_end(name)  # served: to the back of the line
             try:
-                done = asyncio.wrap_future(self._executor().submit(run_job, job.func, job.args))
+                done = asyncio.wrap_future(self._executor().submit(run_job, job.func, job.args,
+                                                                self.seconds))
             except (BrokenProcessPool, RuntimeError) as exc:
                 failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 failed.set_exception(exc)

@@ -24,6 +24,14 @@ def timed(label: str, seconds: float) -> tuple[str, float, float]:
     return label, started, time.monotonic()
 
 
+def spin(seconds: float) -> str:
+    """In a worker: compute for ``seconds`` (Python code, as extraction is)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "finished"
+
+
 def refuse(code: str) -> None:
     error = QuotebotError(f"Refused with {code}.", code=code)
     error.http_status = 409
@@ -92,3 +100,21 @@ def test_a_tenant_with_too_many_adds_waiting_is_refused_politely() -> None:
 
     said = with_queue(AddQueue(workers=1, per_tenant=2), work)
     assert said.startswith("2 documents are already waiting") and said.endswith(" other")
+
+
+def test_an_add_past_its_time_is_stopped_and_the_worker_goes_on() -> None:
+    async def work(queue: AddQueue) -> tuple[AddRefused, float, list[str]]:
+        await queue.run("warm", timed, "warm", 0.0)  # the processes are up
+        started = time.monotonic()
+        with pytest.raises(AddRefused) as stopped:
+            await queue.run("desk", spin, 30.0)
+        took = time.monotonic() - started
+        # The same tenant and another go on in the same worker, with a fresh timer each.
+        after = [await queue.run("desk", spin, 0.5), await queue.run("other", spin, 0.5)]
+        return stopped.value, took, after
+
+    stopped, took, after = with_queue(AddQueue(workers=1, seconds=1.0), work)
+    assert stopped.code == "add_too_slow" and stopped.http_status == 413
+    assert "longer than 1 seconds" in stopped.message and "nothing was added" in stopped.message
+    assert took < 10, took
+    assert after == ["finished", "finished"]
