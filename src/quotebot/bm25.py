@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -823,21 +823,30 @@ def _scaled(weights: FloatArray, w: np.float32) -> FloatArray:
     return weights if w == 1 else weights * w
 
 
-def _sparse_scores(columns: Sequence[Sequence[_Column]]
-                   ) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    # One sort of all postings numbers the matching sentences 0..m-1; then the same
-    # sums and maxima as the dense path, over m entries instead of every sentence. (A
-    # stable sort merges the columns, each already in order: several times quicker than
-    # np.unique's.)
-    every = np.concatenate([c for cols in columns for c, _, _ in cols])
-    order = np.argsort(every, kind="stable")
-    ordered = every[order]
+#: A kind of sentence id (int32 in postings, int64 once merged).
+_Id = TypeVar("_Id", bound=np.integer[Any])
+
+
+def _numbered(ids: npt.NDArray[_Id]) -> tuple[npt.NDArray[_Id], npt.NDArray[np.intp]]:
+    """The distinct ``ids`` in order, and each id's number among them (``uniq[inverse] ==
+    ids``). A stable sort merges the columns ``ids`` is made of, each already in order:
+    several times quicker than np.unique's."""
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
     starts = np.empty(ordered.shape[0], dtype=bool)
     starts[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     inverse = np.empty(ordered.shape[0], dtype=np.intp)
     inverse[order] = np.cumsum(starts) - 1
-    uniq = ordered[starts]
+    return ordered[starts], inverse
+
+
+def _sparse_scores(columns: Sequence[Sequence[_Column]]
+                   ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    # One sort of all postings numbers the matching sentences 0..m-1; then the same
+    # sums and maxima as the dense path, over m entries instead of every sentence.
+    every = np.concatenate([c for cols in columns for c, _, _ in cols])
+    uniq, inverse = _numbered(every)
     total = np.zeros(uniq.size, dtype=np.float32)
     best = np.empty(uniq.size, dtype=np.float32) if any(len(c) > 1 for c in columns) else None
     at = 0
@@ -881,14 +890,7 @@ def _plain_scores(matrix: BM25Matrix, terms: Sequence[_Terms]
     scale = [g[0][1] for g in terms]
     if any(w != 1 for w in scale):
         weights *= np.repeat(np.asarray(scale, dtype=np.float32), sizes)
-    order = np.argsort(every, kind="stable")
-    ordered = every[order]
-    starts = np.empty(ordered.shape[0], dtype=bool)
-    starts[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    inverse = np.empty(ordered.shape[0], dtype=np.intp)
-    inverse[order] = np.cumsum(starts) - 1
-    uniq = ordered[starts]
+    uniq, inverse = _numbered(every)
     total = np.zeros(uniq.shape[0], dtype=np.float32)
     np.add.at(total, inverse, weights)  # in order: each sentence's terms in group order
     keep = total > 0
