@@ -99,7 +99,7 @@ settings() {
     session)
       MUTATE=("src/quotebot/session.py")
       NAMES="quotebot.session.*"
-      TESTS=("tests/test_session.py" "tests/test_follow_ups.py")
+      TESTS=("tests/test_session.py" "tests/test_session_rules.py" "tests/test_follow_ups.py")
       ;;
     files)
       MUTATE=("src/quotebot/store/files.py")
