@@ -32,6 +32,7 @@ from quotebot.session import (
     is_fragment,
     learn_kind,
     referents_of,
+    resolve,
     swap_subject,
 )
 from quotebot.store import SentenceIndex, build_index
@@ -139,6 +140,18 @@ def test_what_about_a_clause_is_asked_as_written(about: str, clause: bool) -> No
     ("When did Leeds play in Leeds?", "York", "Leeds", "When did York play in Leeds?"),
     # No phrase, name or count: the last word that is not the verb.
     ("Why did prices rise?", "wages", None, "Why did wages rise?"),
+    # Nothing to swap: the question asked again about it.
+    ("Who is it?", "rent", None, "Who is it (rent)?"),
+    # A name opening the question is a name; one capitalised word opening it is not.
+    ("Karin Ek said what?", "Tom Hale", None, "Tom Hale said what?"),
+    ("Leeds beat whom?", "Tom Hale", None, "Leeds beat whom (Tom Hale)?"),
+    # A phrase ends before the question's verb, even after "will"/"is" opening it.
+    ("What did the council approve?", "the mayor", None, "What did the mayor approve?"),
+    ("Is the plant closing?", "the mill", None, "Is the mill closing?"),
+    ("Will the scheme cost more?", "the tram", None, "Will the tram cost more?"),
+    # The name the last question was about, not the longest one in it.
+    ("What did Karin Ek tell the Riverside Harbour Board?", "Tom Hale", "Karin Ek",
+     "What did Tom Hale tell the Riverside Harbour Board?"),
 ])
 def test_what_about_x_puts_x_in_the_slot_of_its_sort(question: str, subject: str,
                                                      entity: str | None, swapped: str) -> None:
@@ -167,13 +180,16 @@ def index_of(*texts: str) -> SentenceIndex:
      "Lena Moss", True, ""),
     # A place: written after "in"/"to" in at least half of its mentions.
     (["She moved to New York. The team flew to New York."], "New York", True, "place"),
-    (["Crowds filled Leeds. Leeds is busy. Leeds grew. Shops in Leeds opened."], "Leeds", True,
-     ""),
+    (["Crowds filled Leeds. Leeds grew. Shops in Leeds opened."], "Leeds", True, ""),
+    (["Leeds is the city we moved to. Crowds filled Leeds."], "Leeds", True, ""),
     (["Crowds filled Leeds. Rain hit Leeds. Shops in Leeds and in Leeds opened."], "Leeds",
      True, "place"),
     # A role is a person; a group is "they"; a thing without evidence is "it" or "they".
-    (["The officer arrived on Monday. She said the road was closed."], "the officer", False,
+    (["The chef arrived on Monday. She said the menu would change."], "the chef", False,
      "she"),
+    (["The member arrived on Monday. He said the club would close."], "the member", False,
+     "he"),
+    (["The harbour reopened. It was busy."], "the", False, ""),
     (["The union met on Monday. They voted to strike."], "the union", False, "they"),
     (["The union met on Monday. She voted to strike."], "the union", False, "it"),
     (["The bread sold out."], "the bread", False, "it"),
@@ -183,6 +199,7 @@ def index_of(*texts: str) -> SentenceIndex:
     # "Riverside manager Tom Hale …": Riverside qualifies the next word and says nothing.
     (["Riverside manager Tom Hale said his team won. Riverside is a club. It won."],
      "Riverside", True, "it"),
+    (["Riverside fans said Riverside lost its final."], "Riverside", True, "it"),
 ])
 def test_the_pronoun_of_a_name_is_learned_from_the_article(texts: list[str], text: str,
                                                            name: bool, kind: str) -> None:
@@ -250,7 +267,8 @@ def test_a_where_answer_is_the_place_there_stands_for() -> None:
 def test_a_who_answer_and_the_questions_names_become_referents() -> None:
     index = index_of(ARTICLE)
     found, place = referents_of(index, answered("Who moved to New York?", "Karin Ek",
-                                                ARTICLE), "Who moved to New York?")
+                                                "Tom Hale saw Karin Ek leave."),
+                                "Who moved to New York?")
     assert found == [("Karin Ek", "she"), ("New York", "place")]
     assert place == "New York"
     found, place = referents_of(index, answered("Who met?", "The union",
@@ -263,6 +281,11 @@ def test_a_who_answer_without_a_person_borrows_the_quotes_first_name() -> None:
     index = index_of(ARTICLE)
     said = Answer(question="Who spoke?", answered=True, quotes=(quote(ARTICLE),))
     assert referents_of(index, said, "Who spoke?") == ([("Karin Ek", "she")], None)
+    # Read as a name: a name's pronoun, not a thing's.
+    hale = index_of("Tom Hale arrived on Monday. He said the harbour was busy.")
+    spoke = Answer(question="Who spoke?", answered=True,
+                   quotes=(quote("Tom Hale arrived on Monday."),))
+    assert referents_of(hale, spoke, "Who spoke?") == ([("Tom Hale", "he")], None)
     # Not for a question of another kind, nor once a person is known.
     assert referents_of(index, replace_question(said, "What was said?"),
                         "What was said?") == ([], None)
@@ -290,8 +313,9 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
 
 
 def test_more_with_every_passage_shown_says_so_and_shows_nothing(twins: QuoteEngine) -> None:
-    first, state = follow_up(twins, SessionState(), "bridge repairs", k=2)
-    assert len(first.quotes) == 2
+    question = "how much did the bridge repairs cost?"
+    first, state = follow_up(twins, SessionState(), question, k=2)
+    assert len(first.quotes) == 2 and first.short is not None
     shown = tuple((q.doc, q.start) for q in first.quotes)
     # As if the engine found only what was shown: its offset back at the start.
     again, after = follow_up(twins, SessionState(question=state.question, seen=shown), "more",
@@ -299,7 +323,7 @@ def test_more_with_every_passage_shown_says_so_and_shows_nothing(twins: QuoteEng
     assert (again.answered, again.quotes, again.short, again.reason) == (
         False, (), None, NO_MORE)
     assert (again.question, again.resolved_question, again.continued) == (
-        "more", "bridge repairs", True)
+        "more", question, True)
     assert after.shown == 0 and after.seen == shown
 
 
@@ -333,3 +357,32 @@ def test_one_question_without_a_conversation_gives_as_many_quotes_as_asked(
     assert len(answer_once(twins, "bridge repairs").quotes) == 3
     assert len(answer_once(twins, "bridge repairs", 1).quotes) == 1
 
+
+
+def test_there_is_the_place_the_conversation_is_about() -> None:
+    state = SessionState(question="Where did Karin Ek move?", place="Leeds")
+    assert resolve("What happened there?", state) == ("What happened in Leeds?", "Leeds")
+    assert resolve("What happened there?", SessionState(question="x")) == (
+        "What happened there?", None)
+
+
+@pytest.fixture(scope="module")
+def harbour(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    folder = tmp_path_factory.mktemp("harbour")
+    (folder / "harbour.txt").write_text(
+        "Karin Ek opened the harbour in May.\nThe harbour cost 2 million pounds.\n",
+        encoding="utf-8")
+    return QuoteEngine.open(folder / "harbour.txt", index_dir=folder / "index",
+                            semantic="off")
+
+
+def test_the_next_state_keeps_what_the_turn_was_about(harbour: QuoteEngine) -> None:
+    # The article shows no pronoun for Karin Ek; the conversation said "she" and keeps it.
+    state = SessionState(question="Who opened the harbour?", referents=(("Karin Ek", "she"),),
+                         place="Leeds")
+    answer, after = follow_up(harbour, state, "When did she open the harbour?")
+    assert answer.resolved_question == "When did Karin Ek open the harbour?"
+    assert after.question_entity == "Karin Ek"
+    assert after.referents[0] == ("Karin Ek", "she")
+    assert after.place == "Leeds"  # no place named this turn: the last one stays
+    assert after.seen == tuple((q.doc, q.start) for q in answer.quotes) != ()
