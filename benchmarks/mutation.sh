@@ -109,7 +109,7 @@ settings() {
     fetch)
       MUTATE=("src/quotebot/ingest/fetch.py")
       NAMES="quotebot.ingest.fetch.*"
-      TESTS=("tests/test_fetch.py")
+      TESTS=("tests/test_fetch.py" "tests/test_fetch_rules.py")
       ;;
     *)
       echo "unknown module: $1 (modules: ${ALL[*]})" >&2
