@@ -12,6 +12,7 @@ import gzip
 import socket
 import socketserver
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 
@@ -304,6 +305,7 @@ ANSWERS = {
     "/raw-deflate": answer("200 OK", {"Content-Type": "text/html",
                                       "Content-Encoding": "deflate"},
                            zlib.compress(PAGE)[2:-4]),
+    "/video": answer("200 OK", {"Content-Type": "video/mp4"}, b"\x00\x00\x00\x18ftypmp42"),
     "/gone": answer("410 Gone", {"Content-Type": "text/html"}, b"gone"),
     "/teapot": answer("503 " + "Busy " * 20, {"Content-Type": "text/html"}, b"busy"),
     "/no-phrase": answer("500 ", {"Content-Type": "text/html"}, b"x"),
@@ -328,6 +330,10 @@ class _Canned(socketserver.BaseRequestHandler):
         method, path, _ = head[0].split(" ", 2)
         self.server.requests.append((method, path, dict(  # type: ignore[attr-defined]
             line.split(": ", 1) for line in head[1:])))
+        if path == "/stall":
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+            time.sleep(1.0)
+            return
         self.request.sendall(ANSWERS[path])
 
 
@@ -382,6 +388,9 @@ def test_a_body_without_a_type_is_read_by_what_it_starts_with(canned: Canned) ->
     ("/brotli", "url_fetch_failed",
      "127.0.0.1 sent the page compressed as 'br', which quotebot cannot read."),
     ("/broken-gzip", "url_fetch_failed", "The page from 127.0.0.1 could not be decompressed."),
+    ("/video", "url_unsupported_type",
+     "127.0.0.1 sent a video/mp4 file; quotebot reads web pages (HTML), PDF, plain text and "
+     "markdown."),
     ("/gone", "url_fetch_failed", "127.0.0.1 answered 410 Gone: the page could not be fetched."),
     ("/teapot", "url_fetch_failed",
      "127.0.0.1 answered 503 " + ("Busy " * 20)[:59] + ": the page could not be fetched."),
@@ -401,3 +410,23 @@ def test_a_page_that_cannot_be_read_says_why(canned: Canned, path: str, code: st
 def test_a_raw_deflate_body_is_read(canned: Canned) -> None:
     port, _ = canned
     assert get(port, "/raw-deflate") == PAGE
+
+
+def test_a_page_that_does_not_come_in_time_names_the_host_and_the_limit(
+        canned: Canned) -> None:
+    port, _ = canned
+    with pytest.raises(FetchError) as info:
+        fetch_url(f"http://127.0.0.1:{port}/stall",
+                  policy=FetchPolicy(allow_private=True, timeout=0.2))
+    assert (info.value.code, info.value.message) == (
+        "url_timeout", "127.0.0.1 did not send the page within 0.2 seconds. Try again later, "
+        "or save the page and add the file.")
+
+
+async def test_the_blocking_fetch_keeps_its_policy_inside_an_event_loop(
+        canned: Canned, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    port, _ = canned
+    page = fetch_url(f"http://127.0.0.1:{port}/untyped-page",
+                     policy=FetchPolicy(allow_private=True))
+    assert page.body == PAGE

@@ -359,6 +359,13 @@ def test_one_question_without_a_conversation_gives_as_many_quotes_as_asked(
 
 
 
+def test_what_about_a_name_takes_the_place_of_the_name_the_last_question_was_about() -> None:
+    state = SessionState(question="What did Karin Ek tell the Riverside Harbour Board?",
+                         question_entity="Karin Ek")
+    assert resolve("what about Tom Hale?", state) == (
+        "What did Tom Hale tell the Riverside Harbour Board?", None)
+
+
 def test_there_is_the_place_the_conversation_is_about() -> None:
     state = SessionState(question="Where did Karin Ek move?", place="Leeds")
     assert resolve("What happened there?", state) == ("What happened in Leeds?", "Leeds")
