@@ -152,6 +152,9 @@ async def test_expired_conversations_are_dropped_by_the_next_write(clock: Clock)
     assert len(store) == 2 and await store.find("http:middle") is not None
     assert store.nbytes == cost("http:middle", SessionState(question="middle")) + cost(
         "http:new", SessionState(question="new"))
+    clock.now += 29.5  # "middle" is at its last moment: a write keeps it
+    await store.put("http:newer", SessionState(question="newer"))
+    assert len(store) == 3 and await store.find("http:middle") is not None
 
 
 async def test_the_byte_count_is_each_conversations_key_json_and_overhead(clock: Clock) -> None:
@@ -193,6 +196,7 @@ async def test_over_its_budget_the_least_recently_written_conversation_goes(
 async def test_an_update_is_first_delivered_once_among_the_last_ids() -> None:
     store = MemorySessionStore()
     assert await store.first_delivery("7") is True
+    assert await store.first_delivery("8") is True
     assert await store.first_delivery("7") is False
     recent = RecentIds(size=2)
     assert [recent.first(u) for u in ("1", "2", "3")] == [True, True, True]
