@@ -652,9 +652,10 @@ def _scores_at(matrix: BM25Matrix, columns: Sequence[Sequence[_RawColumn]],
     return total
 
 
-#: MaxScore gives up (and scores every posting) once the sentences it would look up
-#: outnumber this share of the postings it would leave unread.
-_LOOKUP_SHARE = 1 / 8
+#: MaxScore takes no more groups once their postings would pass this share of the postings
+#: of the groups left (the groups taken are read whole; the rest only around the candidates
+#: that can still win, since those are pruned by a floor for the k-th score).
+_LOOKUP_SHARE = 1 / 2
 #: Below this many postings in all, scoring every one costs less than looking up.
 _MAXSCORE_MIN = 16_384
 
@@ -690,6 +691,11 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     decoded: dict[int, _Raw] = {}
     whole: dict[int, _Raw] = {}  # lists a lookup read whole: kept for the next lookups
     threshold = _block_floor(matrix, terms, k)
+    # The sentences of the groups taken (``seen``), and those of them that may still be
+    # among the best with their full scores; the groups left are scored apart.
+    seen = found = np.empty(0, np.int64)
+    found_scores = np.empty(0, np.float32)
+    left = order
     for taken in range(1, len(terms)):
         rest = order[taken:]
         if sum(sizes[g] for g in order[:taken]) > sum(sizes[g] for g in rest) * _LOOKUP_SHARE:
@@ -700,31 +706,43 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
                                          for t, _ in terms[g]]
         cand = (parts[0] if len(parts) == 1 else _distinct(np.concatenate(parts))[0]).astype(
             np.int64)
-        if cand.shape[0] < k:
-            continue
         # What the groups taken give each candidate is at most its score: the k-th best of
         # those is a floor for the k-th best score, and a candidate that cannot reach the
         # floor with the most the rest could add is not looked up in the rest's postings.
         reach = sum(bounds[g] for g in rest) * (1 + 1e-5)
         partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded), cand)
-        floor = float(np.partition(partial, cand.shape[0] - k)[cand.shape[0] - k])
-        threshold = max(threshold, floor)
-        cand = cand[partial + reach >= threshold]
+        if cand.shape[0] >= k:
+            floor = float(np.partition(partial, cand.shape[0] - k)[cand.shape[0] - k])
+            threshold = max(threshold, floor)
+        seen, left = cand, rest
+        found = cand[partial + reach >= threshold]
         around = _blocks_around(matrix, [t for t in every if t not in decoded and t not in whole],
-                                cand, cand + 1, whole)
-        scores = _scores_at(matrix, _raw(terms, {**around, **whole, **decoded}), cand)
-        if scores.shape[0] < k:  # (a floor from before may leave fewer than k)
+                                found, found + 1, whole)
+        found_scores = _scores_at(matrix, _raw(terms, {**around, **whole, **decoded}), found)
+        if found_scores.shape[0] < k:  # (the floor may leave fewer than k)
             continue
-        kth = float(np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k])
+        kth = float(np.partition(found_scores, found_scores.shape[0] - k)
+                    [found_scores.shape[0] - k])
         # A sentence outside scores at most the sum of the rest's bounds (with a margin
         # for float32 rounding); it must fall strictly below the k-th to be left out.
         if reach < kth:
-            keep = scores > 0
-            return top_k_of(cand[keep], scores[keep], k)
+            keep = found_scores > 0
+            return top_k_of(found[keep], found_scores[keep], k)
         threshold = max(threshold, kth)
-    known = {**whole, **decoded}
-    pruned = _blocks_above(matrix, terms, bounds, threshold, skip=known)
-    return _top_by_scratch(matrix, _weighted(matrix, terms, {**pruned, **known}), k)
+    # A sentence outside ``seen`` holds none of the groups taken: its score is what the
+    # groups left give it, and only their blocks that can reach the threshold are read.
+    rest_terms = [terms[g] for g in sorted(left)]
+    wanted = {t for group in rest_terms for t, _ in group}
+    known = {t: raw for t, raw in {**whole, **decoded}.items() if t in wanted}
+    pruned = _blocks_above(matrix, rest_terms, [bounds[g] for g in sorted(left)], threshold,
+                           skip=known)
+    ids, scores = _top_by_scratch(matrix, _weighted(matrix, rest_terms, {**pruned, **known}), k,
+                                  exclude=seen)
+    if not found.shape[0]:
+        return ids, scores
+    keep = found_scores > 0
+    return top_k_of(np.concatenate([ids, found[keep]]),
+                    np.concatenate([scores, found_scores[keep]]), k)
 
 
 def _block_floor(matrix: BM25Matrix, terms: Sequence[_Terms], k: int) -> float:
@@ -770,7 +788,8 @@ def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[
     return out
 
 
-def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k: int
+def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k: int,
+                    exclude: npt.NDArray[np.int64] | None = None
                     ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """``top_k_of`` of every matching sentence's score, without sorting them all.
 
@@ -803,6 +822,10 @@ def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k:
     finally:
         for ids in parts:
             total[ids] = 0.0
+    if exclude is not None and exclude.shape[0]:
+        # (Sentences ``exclude`` (ascending) are scored elsewhere: left out here.)
+        at = np.minimum(np.searchsorted(exclude, every), exclude.shape[0] - 1)
+        values[exclude[at] == every] = 0.0
     # A sentence stands once in each part at most, so the best k * len(parts) postings
     # hold the k best sentences, and the k-th best score among them is the k-th overall.
     reach = k * len(parts)

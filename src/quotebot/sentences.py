@@ -85,7 +85,7 @@ def heading_at(text: str, offset: int) -> bool:
     start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     end = _LINE.match(text, start)
     line = text[start:end.end()] if end is not None else ""
-    return any(level for _, _, level in paragraph_levels(line))
+    return "#" in line and any(level for _, _, level in paragraph_levels(line))
 
 
 def paragraph_sections(text: str) -> list[tuple[str, ...]]:
