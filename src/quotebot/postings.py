@@ -315,6 +315,15 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
     return ptr
 
 
+def distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The distinct values, ascending (``np.unique``'s result by one sort: NumPy 2's
+    hashing ``unique`` is several times slower on a few hundred integers)."""
+    ordered = np.sort(values)
+    first = np.ones(ordered.shape[0], dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def compact_counts(values: Any) -> Any:
     """Counts in the fewest bytes that hold them (sentence lengths fit in one or two)."""
     values = np.asarray(values)

@@ -21,6 +21,7 @@ from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
+from quotebot.postings import distinct
 from quotebot.store.files import StringTable
 
 IntArray = npt.NDArray[np.int64]
@@ -124,7 +125,7 @@ class Forms:
         """The forms indexed under any of ``term_ids``."""
         parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
                  for t in term_ids]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
+        return distinct(np.concatenate(parts)) if parts else np.empty(0, np.int32)
 
     def analysed(self, form: int, vocab: StringTable, words: StringTable
                  ) -> tuple[str, str, tuple[str, ...], bool]:
@@ -176,7 +177,7 @@ class Words:
         hi = np.searchsorted(self.delete_hash, hashes, "right")
         found = [self.delete_word[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
                  if b > a]
-        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int32)
+        return distinct(np.concatenate(found)) if found else np.empty(0, np.int32)
 
 
 @dataclass(slots=True)
@@ -307,5 +308,4 @@ class SentenceIndex:
     def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
         binary search in each term's paragraph postings, never a pass over every one."""
-        pids, at = np.unique(self.paragraph_ids[sids], return_inverse=True)
-        return self.paragraphs.scores_of(groups, pids)[at]
+        return self.paragraphs.scores_of(groups, self.paragraph_ids[sids])
