@@ -22,6 +22,7 @@ from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
 from quotebot.postings import distinct
+from quotebot.sentences import heading_at
 from quotebot.store.files import StringTable
 
 IntArray = npt.NDArray[np.int64]
@@ -251,6 +252,24 @@ class SentenceIndex:
             end=end,
             text=self.texts(pos)[start:end],
         )
+
+    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
+        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line).
+
+        Between a heading's text and the sentence before it stand at least a line break, a
+        ``#`` and a space (a document's first heading: the ``#`` and the space), so only a
+        paragraph whose first sentence starts that far from the sentence before is read
+        from its document's text."""
+        sids = np.asarray(sids, dtype=np.int64)
+        first = self.paragraph_starts[self.paragraph_ids[sids]]
+        before = np.maximum(first - 1, 0)
+        opens_doc = (first == 0) | (self.doc_idx[before] != self.doc_idx[first])
+        gap = self.start[first].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
+        out = np.zeros(sids.shape[0], dtype=bool)
+        for i in np.flatnonzero(gap >= np.where(opens_doc, 2, 3)).tolist():
+            sid = int(sids[i])
+            out[i] = heading_at(self.texts(int(self.doc_idx[sid])), int(self.start[sid]))
+        return out
 
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
