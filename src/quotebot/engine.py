@@ -51,7 +51,6 @@ from quotebot.semantic import (
     SemanticUnavailable,
     resolve_mode,
 )
-from quotebot.sentences import heading_at
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import NUMBER, TIME, DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -241,9 +240,7 @@ class QuoteEngine:
 
     def _headings(self, sids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of sentences ``sids`` are headings (``## Section`` lines of a document)."""
-        index = self.index
-        return np.array([heading_at(index.texts(int(index.doc_idx[sid])), int(index.start[sid]))
-                         for sid in sids.tolist()], dtype=bool)
+        return self.index.in_headings(sids)
 
     def _decide(self, plan: QueryPlan, spans: _AnswerSpans, i: int) -> Verdict:
         """The decision on candidate ``i`` as the question's best passage."""
