@@ -260,10 +260,11 @@ class Transcript:
                                 f"(quotebot never writes over a file it did not write).",
                                 code="file_exists")
         try:
+            # The Markdown ends with its own line break, as the web page's download.
             text = (json.dumps({"turns": [{"question": a.question, "answer": a.to_json()}
                                           for a in self.turns]}, ensure_ascii=False, indent=2)
-                    if path.suffix.lower() == ".json" else render_markdown(self.turns))
-            path.write_text(text + "\n", encoding="utf-8")
+                    + "\n" if path.suffix.lower() == ".json" else render_markdown(self.turns))
+            path.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise QuotebotError(f"Could not write {argument!r}: "
                                 f"{exc.strerror or exc}.", code="cannot_write") from None
