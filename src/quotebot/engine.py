@@ -51,7 +51,7 @@ from quotebot.semantic import (
     SemanticUnavailable,
     resolve_mode,
 )
-from quotebot.sentences import HEADING, paragraph_kinds
+from quotebot.sentences import heading_at
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import NUMBER, TIME, DocInfo, SentenceIndex
 from quotebot.tuning import Tuning, default_tuning
@@ -104,7 +104,6 @@ class QuoteEngine:
         self._answer_bytes = 0
         self._lock = threading.Lock()
         #: Per document (by position): the kind of each paragraph, heading or text.
-        self._paragraph_kinds: dict[int, list[str]] = {}
 
     @classmethod
     def open(cls, corpus: str | os.PathLike[str] | None = None, *,
@@ -246,19 +245,8 @@ class QuoteEngine:
     def _headings(self, sids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of sentences ``sids`` are headings (``## Section`` lines of a document)."""
         index = self.index
-        out = np.zeros(len(sids), dtype=bool)
-        for n, sid in enumerate(sids.tolist()):
-            position = int(index.doc_idx[sid])
-            kinds = self._paragraph_kinds.get(position)
-            if kinds is None:
-                kinds = paragraph_kinds(index.texts(position))
-                with self._lock:
-                    if len(self._paragraph_kinds) >= 4096:
-                        self._paragraph_kinds.clear()
-                    self._paragraph_kinds[position] = kinds
-            paragraph = int(index.paragraph[sid]) - 1
-            out[n] = 0 <= paragraph < len(kinds) and kinds[paragraph] == HEADING
-        return out
+        return np.array([heading_at(index.texts(int(index.doc_idx[sid])), int(index.start[sid]))
+                         for sid in sids.tolist()], dtype=bool)
 
     def _decide(self, plan: QueryPlan, spans: _AnswerSpans, i: int) -> Verdict:
         """The decision on candidate ``i`` as the question's best passage."""
