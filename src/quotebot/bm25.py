@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.postings import PackedPostings, PostingsWriter, compact_counts, term_chunks
+from quotebot.postings import (
+    PackedPostings,
+    PostingsWriter,
+    compact_counts,
+    distinct,
+    term_chunks,
+)
 
 K1 = 1.5
 B = 0.75
@@ -466,10 +472,10 @@ def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.
         keep = nonempty & (z >= 0)
         a, z = np.maximum(a[keep], 0), z[keep]
         if (a == z).all():
-            mine = np.unique(a)
+            mine = distinct(a)
         else:
             span = z - a + 1
-            mine = np.unique(np.repeat(a - _starts(span), span)
+            mine = distinct(np.repeat(a - _starts(span), span)
                              + np.arange(int(span.sum())))
         # Reading a whole term is a slice: quicker than gathering most of its blocks.
         if mine.shape[0] * _WHOLE > b1 - b0:
