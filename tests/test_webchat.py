@@ -196,7 +196,7 @@ async def test_the_conversation_downloads_as_markdown_and_json_with_its_citation
         await page.ask("What did she say?")
         # The Markdown comes from the server (the REPL's :save) once the last answer shows.
         await page.wait_for("(() => { const link = document.getElementById('save'); "
-                            "return !link.hidden && decodeURIComponent(link.href)"
+                            "return decodeURIComponent(link.href)"
                             ".includes('## What did she say?'); })()")
         href = "document.getElementById('{}').href"
         markdown = data_url_text(await page.evaluate(href.format("save")), "text/markdown")

@@ -247,20 +247,19 @@
     const version = ++downloads;
     const json = document.getElementById("save-json");
     const markdown = document.getElementById("save");
-    json.hidden = markdown.hidden = true;
+    // Both links show at once (the page does not move when the Markdown comes); the
+    // Markdown link has no address until it does.
+    json.hidden = markdown.hidden = transcript.length === 0;
     json.removeAttribute("href");
     markdown.removeAttribute("href");
     if (transcript.length === 0) return;
     const turns = JSON.stringify({turns: transcript});
     json.href = dataUrl("application/json", JSON.stringify({turns: transcript}, null, 2));
-    json.hidden = false;
     try {
       const response = await fetch("/v1/transcript", {
         method: "POST", headers: {"Content-Type": "application/json"}, body: turns});
       const text = await response.text();
-      if (!response.ok || version !== downloads) return;
-      markdown.href = dataUrl("text/markdown", text);
-      markdown.hidden = false;
+      if (response.ok && version === downloads) markdown.href = dataUrl("text/markdown", text);
     } catch (err) { /* the JSON download still holds the conversation */ }
   }
 
