@@ -286,7 +286,7 @@ def test_shards_of_two_corpora_are_refused(servers: list[Process], tmp_path: Pat
     other = start_xapian_shard(tmp_path / "shard-1")
     try:
         mixed = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{other.port}"
-        with pytest.raises(ShardUnavailable, match="shard-1 .* holds another corpus"):
+        with pytest.raises(ShardUnavailable, match=r"shard-1 .* holds another corpus"):
             open_sharded_engine(mixed)
     finally:
         stop_xapian_shard(other)
@@ -344,3 +344,30 @@ def test_a_search_url_that_is_not_one_is_named(corpus: Path) -> None:
                    "http://127.0.0.1:7001")
     assert done.returncode != 0
     assert "xapian://HOST:PORT,HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_what_answering_fetches_from_the_shards_is_the_corpus_s_own(
+        engines: tuple[QuoteEngine, QuoteEngine]) -> None:
+    """Texts, tokens, postings and sentences in ranges, as the answering side reads them
+    from the shards, are those of the embedded index (beyond what the questions ask)."""
+    embedded, sharded = engines
+    local, remote = embedded.index, sharded.index
+    assert remote is not local and remote.n_sentences == local.n_sentences
+    for position in range(len(local.docs)):
+        assert remote.texts(position) == local.texts(position)
+    sids = np.arange(local.n_sentences, dtype=np.int64)[::-1]
+    for a, b in zip(local.tokens.gather(sids), remote.tokens.gather(sids), strict=True):
+        assert a.tolist() == b.tolist()
+    assert [local.sentence_tokens(s) for s in range(5)] == [
+        remote.sentence_tokens(s) for s in range(5)]
+    rng = np.random.default_rng(5)
+    lo = rng.integers(0, local.n_sentences, 40)
+    hi = lo + rng.integers(0, 12, 40)
+    hi = np.minimum(hi, local.n_sentences)
+    for term in range(0, len(local.vocab), max(1, len(local.vocab) // 60)):
+        terms = [term, (term * 7) % len(local.vocab)]
+        assert local.matrix.postings(term).tolist() == remote.matrix.postings(term).tolist()
+        assert local.matrix.count_in_ranges(terms, lo, hi).tolist() == (
+            remote.matrix.count_in_ranges(terms, lo, hi).tolist())
+        assert local.matrix.contains(terms, lo).tolist() == (
+            remote.matrix.contains(terms, lo).tolist())

@@ -18,7 +18,8 @@ Every sentence is one Xapian document:
 - the first sentence of each paragraph also carries the paragraph's statistics: the
   boolean terms ``P`` + term (paragraph document frequencies, summed across shards like
   any term frequency), ``XPARA`` (the number of paragraphs) and ``F`` (the paragraph's
-  name), and the paragraph's length and term frequencies in its data;
+  name), and the paragraph's length, term frequencies and which of its sentences hold
+  each term in its data;
 - each document's text is the shard's metadata ``quotebot.text.`` + a hash of its id, and
   every shard carries the corpus's lexicon (:mod:`quotebot.store.lexicon`: the documents'
   metadata, where each sentence is, the vocabulary, word forms and words), so a machine
@@ -207,6 +208,11 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
             for t, f in zip(term_ids[lo:hi].tolist(), tfs[lo:hi].tolist(), strict=True):
                 term = vocab.string(t)
                 paragraph_tf[term] = paragraph_tf.get(term, 0) + f
+            # Which of the paragraph's sentences hold each term (by place in it).
+            paragraph_postings: dict[str, list[int]] = {}
+            for sid in range(first, last):
+                for t in term_ids[int(ptr[sid]):int(ptr[sid + 1])].tolist():
+                    paragraph_postings.setdefault(str(t), []).append(sid - first)
             for sid in range(first, last):
                 sentence = index.sentence(sid)
                 ordinal = int(ordinal_of[sid])
@@ -230,6 +236,7 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
                         doc.add_boolean_term(_bounded("P", term))
                     data["paragraph_length"] = int(doc_len[first:last].sum())
                     data["paragraph_tf"] = paragraph_tf
+                    data["paragraph_postings"] = paragraph_postings
                 doc.set_data(json.dumps(data, ensure_ascii=False))
                 db.replace_document(sid + 1, doc)
                 counts[shard] += 1
@@ -359,11 +366,15 @@ class XapianBackend:
         #: What was fetched of the corpus: sentences' (terms, forms, starts), texts.
         self._sentences: dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]] = {}
         self._texts: dict[int, str] = {}
+        #: Paragraphs' data, by their first sentence.
+        self._paragraphs: dict[int, _Paragraph] = {}
+        #: Which shard holds each document (by its position in the index).
+        self._shard_of: dict[int, int] = {}
         self._text_chars = 0
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
-        #: Terms' document frequencies over all shards, for the connection's life.
-        self._df: dict[str, int] = {}
+        self._df = index.matrix.df
+        self._paragraph_df = index.paragraphs.df
         self._k1 = index.matrix.k1
 
     @classmethod
@@ -377,6 +388,7 @@ class XapianBackend:
         shards = parse_search_url(url)
         lexicon = _first_lexicon(_xapian(), shards, connect_timeout, timeout)
         tokens, postings = _ShardTokens(), _ShardPostings(lexicon.df, lexicon.k1, lexicon.b)
+        paragraphs = _ShardPostings(lexicon.paragraph_df, lexicon.k1, lexicon.b)
         texts = _ShardTexts()
         index = SentenceIndex(
             docs=lexicon.docs, texts=texts, doc_idx=lexicon.doc_idx,
@@ -385,12 +397,12 @@ class XapianBackend:
             # What answering asks of these (see _ShardPostings, _ShardTokens) is fetched;
             # the embedded retrieval methods of the index are not for them: retrieval
             # asks this backend.
-            matrix=cast(BM25Matrix, postings), paragraphs=cast(BM25Matrix, postings),
+            matrix=cast(BM25Matrix, postings), paragraphs=cast(BM25Matrix, paragraphs),
             tokens=cast(Tokens, tokens), forms=lexicon.forms, words=lexicon.words,
             fingerprint=lexicon.fingerprint, analyzer_version=lexicon.analyzer_version,
             generation="shards")
         backend = cls(index, shards, connect_timeout=connect_timeout, timeout=timeout)
-        texts.backend = tokens.backend = postings.backend = backend
+        texts.backend = tokens.backend = postings.backend = paragraphs.backend = backend
         return backend
 
     def _name(self, i: int) -> str:
@@ -460,7 +472,6 @@ class XapianBackend:
                 if self._db is None:
                     self._db = self._connect()
                     self._stats = None
-                    self._df.clear()
                 try:
                     return work(self._db)
                 except (xapian.NetworkError, xapian.DatabaseError) as exc:
@@ -503,36 +514,57 @@ class XapianBackend:
         return [kept[s] for s in sids]
 
     def _fetch_sentences(self, sids: list[int]) -> None:
-        xapian = self._xapian
-        index = self.index
-        names = [_sentence_term(index.docs[int(index.doc_idx[s])].id, int(self._ordinals[s]))
-                 for s in sids]
-        n = len(self.shards)
-
-        def work(db: Any) -> dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]]:
-            enquire = xapian.Enquire(db)
-            enquire.set_query(xapian.Query(xapian.Query.OP_OR,
-                                           [xapian.Query(name) for name in names]))
-            enquire.set_weighting_scheme(xapian.BoolWeight())
-            mset = enquire.get_mset(0, len(names))
-            mset.fetch()  # one pipelined round of requests, not one per document
-            found = {}
-            for item in mset:
-                data = json.loads(item.document.get_data())
-                found[(item.docid - 1) // n] = (np.asarray(data["terms"], np.int32),
-                                                data["forms"], data["starts"])
-            return found
-
-        found = self._call(work)
-        if len(found) < len(sids):
-            missing = next(s for s in sids if s not in found)
-            raise ShardUnavailable(
-                f"No shard holds sentence {int(self._ordinals[missing]) + 1} of "
-                f"{index.docs[int(index.doc_idx[missing])].id!r}: the shards are not the "
-                f"whole corpus. Name every shard in --search-url, or rebuild them.")
+        found = {sid: (np.asarray(data["terms"], np.int32), data["forms"], data["starts"])
+                 for sid, data in zip(sids, self._call(lambda db: self._data(db, sids)),
+                                      strict=True)}
         if len(self._sentences) + len(found) > _KEPT_SENTENCES:
             self._sentences.clear()
         self._sentences.update(found)
+
+    def _data(self, db: Any, sids: Sequence[int]) -> list[dict[str, Any]]:
+        """The stored data of sentences ``sids``, asked of the shard that holds each by its
+        document id (one short request each: fewer round trips than a query for them)."""
+        xapian = self._xapian
+        index, n = self.index, len(self.shards)
+        out = []
+        for sid in sids:
+            position = int(index.doc_idx[sid])
+            shard = self._shard_of.get(position)
+            if shard is None:
+                shard = self._shard_of[position] = shard_of(index.docs[position].id, n)
+            try:
+                data = json.loads(db.get_document(sid * n + shard + 1).get_data())
+            except xapian.DocNotFoundError:
+                data = {}
+            if data.get("doc") != index.docs[position].id or data.get(
+                    "ordinal") != int(self._ordinals[sid]):
+                raise ShardUnavailable(
+                    f"{self._name(shard)} does not hold sentence "
+                    f"{int(self._ordinals[sid]) + 1} of {index.docs[position].id!r}: the "
+                    f"shards are not the whole corpus. Rebuild them with `quotebot index "
+                    f"--shards N`.")
+            out.append(data)
+        return out
+
+    def paragraphs(self, firsts: Sequence[int]) -> dict[int, _Paragraph]:
+        """The paragraphs that open with sentences ``firsts``: their length, term
+        frequencies and which of their sentences hold each term (fetched, and kept)."""
+        kept = self._paragraphs
+        wanted = list(dict.fromkeys(f for f in firsts if f not in kept))
+        fetched: dict[int, _Paragraph] = {}
+        for lo in range(0, len(wanted), _FETCH_BATCH):
+            batch = wanted[lo:lo + _FETCH_BATCH]
+            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
+            for first, data in zip(batch, rows, strict=True):
+                fetched[first] = _Paragraph(
+                    int(data["paragraph_length"]), data["paragraph_tf"],
+                    {int(t): np.asarray(at, np.int64)
+                     for t, at in data["paragraph_postings"].items()})
+        found = {f: fetched.get(f) or kept[f] for f in firsts}
+        if len(kept) + len(fetched) > _KEPT_SENTENCES:
+            kept.clear()
+        kept.update(fetched)
+        return found
 
     def text(self, position: int) -> str:
         """The text of the index's document ``position``, from the shard that holds it
@@ -574,15 +606,6 @@ class XapianBackend:
 
     # -- queries ---------------------------------------------------------------------
 
-    def _termfreq(self, db: Any, term: str) -> int:
-        found = self._df.get(term)
-        if found is None:
-            found = int(db.get_termfreq(term))
-            if len(self._df) >= 1_000_000:
-                self._df.clear()
-            self._df[term] = found
-        return found
-
     def _query(self, db: Any, groups: Groups) -> tuple[Any, bool] | None:
         """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
         terms, each scaled by its query weight and by Lucene's idf over Xapian's."""
@@ -597,7 +620,9 @@ class XapianBackend:
                 if weight <= 0 or not 0 <= term_id < n_terms:
                     continue
                 term = word_term(vocab.string(term_id))
-                df = self._termfreq(db, term)
+                # The corpus's document frequencies are the shards' summed (one corpus,
+                # checked by its fingerprint): no request for them.
+                df = int(self._df[term_id])
                 if df == 0:
                     continue
                 scale = weight * idf_of(df, n) / ((self._k1 + 1) * _xapian_idf(df, n))
@@ -684,50 +709,32 @@ class XapianBackend:
     def paragraph_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
                          ) -> npt.NDArray[np.float64]:
         index = self.index
-        keys = [(index.docs[int(index.doc_idx[s])].id, int(index.paragraph[s]))
-                for s in sids.tolist()]
+        starts = index.paragraph_starts
+        keys = starts[index.paragraph_ids[sids]].tolist()  # each paragraph's first sentence
         distinct = list(dict.fromkeys(keys))
         if not distinct:
             return np.zeros(0, np.float64)
-        xapian = self._xapian
         vocab = index.vocab
         n_terms = len(vocab)
+        paragraphs = self.paragraphs(distinct)
 
-        def work(db: Any) -> tuple[_Stats, dict[tuple[str, int], tuple[int, dict[str, int]]],
-                                   dict[str, float]]:
+        def work(db: Any) -> tuple[_Stats, dict[str, float]]:
             stats = self._statistics(db)
-            query = xapian.Query(xapian.Query.OP_OR,
-                                 [xapian.Query(_paragraph_term(d, p)) for d, p in distinct])
-            enquire = xapian.Enquire(db)
-            enquire.set_query(query)
-            enquire.set_weighting_scheme(xapian.BoolWeight())
-            mset = enquire.get_mset(0, len(distinct))
-            mset.fetch()
-            paragraphs: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
-            for item in mset:
-                data = json.loads(item.document.get_data())
-                paragraphs[(data["doc"], data["paragraph"])] = (data["paragraph_length"],
-                                                                data["paragraph_tf"])
             idf: dict[str, float] = {}
             for group in plain_groups(groups):
                 for term_id, weight in group:
                     if weight > 0 and 0 <= term_id < n_terms:
                         term = vocab.string(term_id)
                         if term not in idf:
-                            df = self._termfreq(db, _bounded("P", term))
+                            df = int(self._paragraph_df[term_id])
                             idf[term] = idf_of(df, stats.paragraphs) if df else 0.0
-            return stats, paragraphs, idf
+            return stats, idf
 
-        stats, paragraphs, idf = self._call(work)
-        if len(paragraphs) < len(distinct):
-            missing = next(key for key in distinct if key not in paragraphs)
-            raise ShardUnavailable(
-                f"No shard holds paragraph {missing[1]} of {missing[0]!r}: the shards are "
-                f"not the whole corpus. Name every shard in --search-url, or rebuild them.")
+        stats, idf = self._call(work)
         k1, b = self._k1, index.matrix.b
-        score: dict[tuple[str, int], float] = {}
+        score: dict[int, float] = {}
         for key in distinct:
-            length, tf = paragraphs.get(key, (0, {}))
+            length, tf = paragraphs[key].length, paragraphs[key].tf
             norm = k1 * (1 - b + b * length / stats.paragraph_avglen)
             total = 0.0
             for group in plain_groups(groups):
@@ -818,6 +825,15 @@ def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeo
     raise failure
 
 
+@dataclass(frozen=True, slots=True)
+class _Paragraph:
+    length: int
+    #: Term → its frequency in the paragraph.
+    tf: dict[str, int]
+    #: Term id → the places in the paragraph of the sentences that hold it, ascending.
+    postings: dict[int, npt.NDArray[np.int64]]
+
+
 class _ShardTexts:
     """``index.texts`` of an index on shards: a document's text from its shard."""
 
@@ -871,23 +887,36 @@ class _ShardPostings:
 
     def count_in_ranges(self, term_ids: Sequence[int], lo: npt.NDArray[np.int64],
                         hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """As :meth:`quotebot.bm25.BM25Matrix.count_in_ranges`, from the sentences'
-        terms."""
+        """As :meth:`quotebot.bm25.BM25Matrix.count_in_ranges`, from the postings of the
+        paragraphs the ranges overlap (those of the candidates are fetched already, for
+        their paragraph's BM25)."""
         lo = np.asarray(lo, dtype=np.int64)
         hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
-        terms = np.asarray([t for t in dict.fromkeys(term_ids)
-                            if 0 <= t < self.n_terms and self.df[t]], dtype=np.int32)
-        if not terms.size or not lo.size:
-            return np.zeros(lo.shape[0], dtype=np.int64)
-        sids = np.unique(np.concatenate([np.arange(a, b) for a, b in
-                                         zip(lo.tolist(), hi.tolist(), strict=True)]
-                                        + [np.empty(0, np.int64)])).astype(np.int64)
-        rows = self.backend.sentences(sids.tolist())
-        held = np.fromiter((int(np.isin(row, terms).sum()) for row, _, _ in rows), np.int64,
-                           len(rows))
-        running = np.zeros(sids.shape[0] + 1, dtype=np.int64)
-        np.cumsum(held, out=running[1:])
-        return running[np.searchsorted(sids, hi)] - running[np.searchsorted(sids, lo)]
+        total = np.zeros(lo.shape[0], dtype=np.int64)
+        terms = [t for t in dict.fromkeys(term_ids) if 0 <= t < self.n_terms and self.df[t]]
+        ranges = np.flatnonzero(hi > lo)
+        if not terms or not ranges.size:
+            return total
+        index = self.backend.index
+        starts, paragraph_ids = index.paragraph_starts, index.paragraph_ids
+        first_p = paragraph_ids[lo[ranges]]
+        last_p = paragraph_ids[hi[ranges] - 1]
+        wanted = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in
+                                           zip(first_p.tolist(), last_p.tolist(),
+                                               strict=True)]))
+        paragraphs = self.backend.paragraphs(starts[wanted].tolist())
+        for i, a, b in zip(ranges.tolist(), first_p.tolist(), last_p.tolist(), strict=True):
+            count = 0
+            for p in range(a, b + 1):
+                first = int(starts[p])
+                postings = paragraphs[first].postings
+                low, high = int(lo[i]) - first, int(hi[i]) - first
+                for t in terms:
+                    at = postings.get(t)
+                    if at is not None:
+                        count += int(np.searchsorted(at, high) - np.searchsorted(at, low))
+            total[i] = count
+        return total
 
     def contains(self, term_ids: Sequence[int], sids: npt.NDArray[np.int64]
                  ) -> npt.NDArray[np.bool_]:

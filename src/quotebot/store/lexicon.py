@@ -2,11 +2,12 @@
 postings, as one blob of bytes.
 
 That is the documents' metadata, where each sentence is (document, paragraph, offsets),
-the vocabulary with each term's document frequency, the word forms with their index
-terms, and the words with their typo-correction table: sizes that grow with the
-vocabulary and the number of sentences, not with the text. Xapian shards carry it (see
-:mod:`quotebot.xapian_backend`), so a machine that answers from them needs no copy of
-the corpus. NumPy's ``.npz`` without pickle, with a format version.
+the vocabulary with each term's document frequency (over sentences and over
+paragraphs), the word forms with their index terms, and the words with their
+typo-correction table: sizes that grow with the vocabulary and the number of sentences,
+not with the text. Xapian shards carry it (see :mod:`quotebot.xapian_backend`), so a
+machine that answers from them needs no copy of the corpus. NumPy's ``.npz`` without
+pickle, with a format version.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Lexicon:
     end: npt.NDArray[np.int64]
     vocab: StringTable
     df: npt.NDArray[np.int64]
+    #: Each term's document frequency over paragraphs (each paragraph one document).
+    paragraph_df: npt.NDArray[np.int64]
     forms: Forms
     words: Words
     fingerprint: str
@@ -57,7 +60,7 @@ def lexicon_bytes(index: SentenceIndex) -> bytes:
         "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
         "doc_idx": index.doc_idx, "paragraph": index.paragraph,
         "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
-        "df": index.matrix.df,
+        "df": index.matrix.df, "paragraph_df": index.paragraphs.df,
         "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
         "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
         "form_word": forms.word, "form_count": forms.count,
@@ -94,7 +97,7 @@ def read_lexicon(data: bytes) -> Lexicon:
             docs=[DocInfo(*row) for row in meta["docs"]],
             doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
             sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
-            vocab=tables["vocab"], df=arrays["df"],
+            vocab=tables["vocab"], df=arrays["df"], paragraph_df=arrays["paragraph_df"],
             forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
                         arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
                         arrays["form_count"], arrays["form_start_count"],
