@@ -431,3 +431,23 @@ def test_the_performance_page_shows_the_figures_of_the_saved_run() -> None:
     shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
     assert shown == bench.docs_block(results)
     assert "tantivy" in shown and "load average" in shown
+
+
+def test_a_rare_word_beside_one_in_most_sentences_gives_the_top_k_of_every_score(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rare word's few sentences get their full scores; every other sentence is scored
+    by the common word alone, from its blocks that can reach the k-th score."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", 0)
+    rng = np.random.default_rng(12)
+    corpus = [["the", *(f"w{int(i)}" for i in rng.integers(0, 50, size=int(rng.integers(2, 30))))]
+              if rng.random() < 0.9 else [f"w{int(rng.integers(0, 50))}"] for _ in range(3000)]
+    for sid in (5, 700, 2999):
+        corpus[sid].append("okapi")
+    matrix, vocab = BM25Matrix.from_token_lists(corpus)
+    ids = {term: i for i, term in enumerate(vocab)}
+    for words in (["okapi", "the"], ["the", "okapi", "w3"], ["okapi", "w7"]):
+        groups = [[(ids[w], 1.0)] for w in words]
+        for k in (1, 3, 10, 2000):
+            want = top_k_of(*group_scores(matrix, groups), k)
+            got = matrix.top_groups(groups, k)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

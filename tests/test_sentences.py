@@ -6,7 +6,13 @@ import pytest
 
 from quotebot.corpus import load_corpus
 from quotebot.models import Document
-from quotebot.sentences import paragraph_spans, split_document
+from quotebot.sentences import (
+    HEADING,
+    heading_at,
+    paragraph_kinds,
+    paragraph_spans,
+    split_document,
+)
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +154,20 @@ def test_a_sentence_without_words_is_dropped_and_the_next_one_kept() -> None:
     without words."""
     text = "* * *\n... ! The ferry sank. It was cold.\n"
     assert split(text) == ["The ferry sank.", "It was cold."]
+
+
+def test_a_sentence_is_in_a_heading_when_its_paragraph_is_one() -> None:
+    """Catches: a heading told from the wrong line (the one before or after, a ``\\r``
+    line end missed), or a line of ``#1`` text, or of marks alone, taken for a heading."""
+    text = ("# Ferries of York\r\n"
+            "The ferry sails daily. It is cheap.\n"
+            "## Timetable ##\n"
+            "######\n"
+            "#1 in the city. Boats leave at noon.\r"
+            "  ### Fares \t###  \n"
+            "Adults pay two pounds.")
+    kinds = paragraph_kinds(text)
+    sentences = split_document(Document("t", "T", text))
+    assert [heading_at(text, s.start) for s in sentences] == [
+        kinds[s.paragraph - 1] == HEADING for s in sentences]
+    assert sum(heading_at(text, s.start) for s in sentences) == 3

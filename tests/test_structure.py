@@ -3,6 +3,9 @@ never quoted first, nor given as the short answer, while a sentence answers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from quotebot.engine import QuoteEngine
@@ -50,3 +53,28 @@ def test_who_is_the_ceo_is_not_answered_by_a_heading(engine: QuoteEngine) -> Non
     answer = engine.answer_question("Who is the CEO of Startup and Code?")
     assert answer.answered, answer.reason
     assert answer.short is None or answer.short.text == "Ingrid Solberg"
+
+
+def test_the_index_knows_every_heading_sentence(tmp_path: Path) -> None:
+    """Catches: a heading missed because only paragraphs far enough from the sentence
+    before are read (a document's first line, a heading under a heading, ``\\r\\n`` line
+    ends, a heading of two sentences, closing marks), or text taken for a heading."""
+    from quotebot.models import Document
+    from quotebot.sentences import heading_at
+    from quotebot.store import build_index, load_index, save_index
+
+    docs = [
+        Document("a", "A", "# Ferries\r\n## Timetable ##\r\nBoats leave at noon. They are red.\r\n"
+                           "### Fares. Adults pay\n  indented text line.\n######\n#1 in town."),
+        Document("b", "B", "Plain text first.\n\n# A heading. Of two sentences\nMore text.\n"
+                           "#\tTabbed heading\nEnd."),
+        Document("c", "C", "No headings. None at all.\nJust lines."),
+    ]
+    built = build_index(docs)
+    save_index(built, tmp_path)
+    for index in (built, load_index(tmp_path)):
+        sids = np.arange(index.n_sentences)
+        want = [heading_at(index.texts(int(index.doc_idx[s])), int(index.start[s]))
+                for s in sids.tolist()]
+        assert index.in_headings(sids).tolist() == want
+        assert sum(want) == 7

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from quotebot.postings import PackedPostings, PostingsWriter, compact_counts, term_chunks
+from quotebot.postings import (
+    PackedPostings,
+    PostingsWriter,
+    compact_counts,
+    distinct,
+    term_chunks,
+)
 
 K1 = 1.5
 B = 0.75
@@ -466,10 +472,10 @@ def _blocks_around(matrix: BM25Matrix, terms: Sequence[int], lo: npt.NDArray[np.
         keep = nonempty & (z >= 0)
         a, z = np.maximum(a[keep], 0), z[keep]
         if (a == z).all():
-            mine = np.unique(a)
+            mine = distinct(a)
         else:
             span = z - a + 1
-            mine = np.unique(np.repeat(a - _starts(span), span)
+            mine = distinct(np.repeat(a - _starts(span), span)
                              + np.arange(int(span.sum())))
         # Reading a whole term is a slice: quicker than gathering most of its blocks.
         if mine.shape[0] * _WHOLE > b1 - b0:
@@ -652,9 +658,10 @@ def _scores_at(matrix: BM25Matrix, columns: Sequence[Sequence[_RawColumn]],
     return total
 
 
-#: MaxScore gives up (and scores every posting) once the sentences it would look up
-#: outnumber this share of the postings it would leave unread.
-_LOOKUP_SHARE = 1 / 8
+#: MaxScore takes no more groups once their postings would pass this share of the postings
+#: of the groups left (the groups taken are read whole; the rest only around the candidates
+#: that can still win, since those are pruned by a floor for the k-th score).
+_LOOKUP_SHARE = 1 / 2
 #: Below this many postings in all, scoring every one costs less than looking up.
 _MAXSCORE_MIN = 16_384
 
@@ -683,13 +690,18 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     every = list(dict.fromkeys(t for g in terms for t, _ in g))
     if sum(sizes) < _MAXSCORE_MIN:
         if all(len(g) == 1 for g in terms):
-            return top_k_of(*_plain_scores(matrix, terms), k)
+            return _plain_top(matrix, terms, k)
         return top_k_of(*_sparse_scores(_weighted(matrix, terms, _decode_terms(matrix, every))),
                         k)
     order = sorted(range(len(terms)), key=sizes.__getitem__)
     decoded: dict[int, _Raw] = {}
     whole: dict[int, _Raw] = {}  # lists a lookup read whole: kept for the next lookups
-    threshold = 0.0
+    threshold = _block_floor(matrix, terms, k)
+    # The sentences of the groups taken (``seen``), and those of them that may still be
+    # among the best with their full scores; the groups left are scored apart.
+    seen = found = np.empty(0, np.int64)
+    found_scores = np.empty(0, np.float32)
+    left = order
     for taken in range(1, len(terms)):
         rest = order[taken:]
         if sum(sizes[g] for g in order[:taken]) > sum(sizes[g] for g in rest) * _LOOKUP_SHARE:
@@ -700,21 +712,58 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
                                          for t, _ in terms[g]]
         cand = (parts[0] if len(parts) == 1 else _distinct(np.concatenate(parts))[0]).astype(
             np.int64)
+        # What the groups taken give each candidate is at most its score: the k-th best of
+        # those is a floor for the k-th best score, and a candidate that cannot reach the
+        # floor with the most the rest could add is not looked up in the rest's postings.
+        reach = sum(bounds[g] for g in rest) * (1 + 1e-5)
+        partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded), cand)
+        if cand.shape[0] >= k:
+            floor = float(np.partition(partial, cand.shape[0] - k)[cand.shape[0] - k])
+            threshold = max(threshold, floor)
+        seen, left = cand, rest
+        found = cand[partial + reach >= threshold]
         around = _blocks_around(matrix, [t for t in every if t not in decoded and t not in whole],
-                                cand, cand + 1, whole)
-        scores = _scores_at(matrix, _raw(terms, {**around, **whole, **decoded}), cand)
-        if scores.shape[0] < k:
+                                found, found + 1, whole)
+        found_scores = _scores_at(matrix, _raw(terms, {**around, **whole, **decoded}), found)
+        if found_scores.shape[0] < k:  # (the floor may leave fewer than k)
             continue
-        kth = float(np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k])
+        kth = float(np.partition(found_scores, found_scores.shape[0] - k)
+                    [found_scores.shape[0] - k])
         # A sentence outside scores at most the sum of the rest's bounds (with a margin
         # for float32 rounding); it must fall strictly below the k-th to be left out.
-        if sum(bounds[g] for g in rest) * (1 + 1e-5) < kth:
-            keep = scores > 0
-            return top_k_of(cand[keep], scores[keep], k)
+        if reach < kth:
+            keep = found_scores > 0
+            return top_k_of(found[keep], found_scores[keep], k)
         threshold = max(threshold, kth)
-    known = {**whole, **decoded}
-    pruned = _blocks_above(matrix, terms, bounds, threshold, skip=known)
-    return _top_by_scratch(matrix, _weighted(matrix, terms, {**pruned, **known}), k)
+    # A sentence outside ``seen`` holds none of the groups taken: its score is what the
+    # groups left give it, and only their blocks that can reach the threshold are read.
+    rest_terms = [terms[g] for g in sorted(left)]
+    wanted = {t for group in rest_terms for t, _ in group}
+    known = {t: raw for t, raw in {**whole, **decoded}.items() if t in wanted}
+    pruned = _blocks_above(matrix, rest_terms, [bounds[g] for g in sorted(left)], threshold,
+                           skip=known)
+    ids, scores = _top_by_scratch(matrix, _weighted(matrix, rest_terms, {**pruned, **known}), k,
+                                  exclude=seen)
+    if not found.shape[0]:
+        return ids, scores
+    keep = found_scores > 0
+    return top_k_of(np.concatenate([ids, found[keep]]),
+                    np.concatenate([scores, found_scores[keep]]), k)
+
+
+def _block_floor(matrix: BM25Matrix, terms: Sequence[_Terms], k: int) -> float:
+    """A floor for the ``k``-th best score, from the blocks' largest weights: ``k`` blocks
+    of a term hold ``k`` sentences (a term's sentences are distinct) each of which scores
+    at least its block's largest weight times the term's weight in the query."""
+    packed = matrix.packed
+    floor = 0.0
+    for group in terms:
+        for term, w in group:
+            b0, b1 = packed.blocks_of(term)
+            if b1 - b0 >= k:
+                kth = np.partition(packed.block_max[b0:b1], b1 - b0 - k)[b1 - b0 - k]
+                floor = max(floor, float(kth * w) / (1 + 1e-5))
+    return floor
 
 
 def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[float],
@@ -745,7 +794,8 @@ def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[
     return out
 
 
-def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k: int
+def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k: int,
+                    exclude: npt.NDArray[np.int64] | None = None
                     ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """``top_k_of`` of every matching sentence's score, without sorting them all.
 
@@ -778,6 +828,10 @@ def _top_by_scratch(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]], k:
     finally:
         for ids in parts:
             total[ids] = 0.0
+    if exclude is not None and exclude.shape[0]:
+        # (Sentences ``exclude`` (ascending) are scored elsewhere: left out here.)
+        at = np.minimum(np.searchsorted(exclude, every), exclude.shape[0] - 1)
+        values[exclude[at] == every] = 0.0
     # A sentence stands once in each part at most, so the best k * len(parts) postings
     # hold the k best sentences, and the k-th best score among them is the k-th overall.
     reach = k * len(parts)
@@ -866,35 +920,74 @@ def _sparse_scores(columns: Sequence[Sequence[_Column]]
     return uniq[keep].astype(np.int64), total[keep]
 
 
-def _plain_scores(matrix: BM25Matrix, terms: Sequence[_Terms]
-                  ) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """:func:`_sparse_scores` of groups of one term each, with the terms' postings decoded,
-    weighed and summed laid end to end: the same float32 operations, in the same order
-    (each sentence's weights added in group order), in a few NumPy calls for the whole
-    query rather than a few per term."""
+def _plain_weights(matrix: BM25Matrix, terms: Sequence[_Terms]
+                   ) -> tuple[npt.NDArray[np.int32], FloatArray]:
+    """Groups of one term each: their terms' postings laid end to end, (sentence ids,
+    weights times the query's weights), in a few NumPy calls for the whole query rather
+    than a few per term. The weights are those of :meth:`BM25Matrix.weighed`, to the bit
+    (a term frequency of 1 in :func:`posting_weights` is what its table holds)."""
     packed = matrix.packed
     ids_tf = [packed.column(g[0][0]) for g in terms]
-    sizes = np.asarray([ids.shape[0] for ids, _ in ids_tf], dtype=np.int64)
+    sizes = [ids.shape[0] for ids, _ in ids_tf]
     every = ids_tf[0][0] if len(ids_tf) == 1 else np.concatenate([ids for ids, _ in ids_tf])
     norm, once = matrix._tables()
     lengths = matrix.doc_len.take(every)
-    weights = once.take(lengths)
-    term_ids = np.asarray([g[0][0] for g in terms], dtype=np.int64)
-    weights *= np.repeat(matrix.idf32.take(term_ids), sizes)
-    at = 0
-    for (_, tf), size, group in zip(ids_tf, sizes.tolist(), terms, strict=True):
-        if tf is not None:
-            weights[at:at + size] = posting_weights(tf, norm.take(lengths[at:at + size]),
-                                                    matrix.idf32[group[0][0]])
-        at += size
+    idf = matrix.idf32.take([g[0][0] for g in terms])
+    if all(tf is None for _, tf in ids_tf):
+        weights = once.take(lengths)
+    else:
+        weights = np.ones(every.shape[0], dtype=np.float32)
+        at = 0
+        for (_, tf), size in zip(ids_tf, sizes, strict=True):
+            if tf is not None:
+                weights[at:at + size] = tf
+            at += size
+        norms = norm.take(lengths)
+        norms += weights
+        np.divide(weights, norms, out=weights)
+    weights *= idf[0] if len(sizes) == 1 else np.repeat(idf, sizes)
     scale = [g[0][1] for g in terms]
     if any(w != 1 for w in scale):
         weights *= np.repeat(np.asarray(scale, dtype=np.float32), sizes)
-    uniq, inverse = _numbered(every)
-    total = np.zeros(uniq.shape[0], dtype=np.float32)
-    np.add.at(total, inverse, weights)  # in order: each sentence's terms in group order
-    keep = total > 0
-    return uniq[keep].astype(np.int64), total[keep]
+    return every, weights
+
+
+def _plain_top(matrix: BM25Matrix, terms: Sequence[_Terms], k: int
+               ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``top_k_of(*group_scores(matrix, terms), k)`` for groups of one term each, summed in
+    this thread's scratch vector instead of numbering the sentences by a sort: the same
+    float32 sums (each sentence's weights added in group order, from zero), read back per
+    posting and set back to zero."""
+    every, weights = _plain_weights(matrix, terms)
+    at = every.astype(np.intp)  # (ufunc.at is several times quicker with native ids)
+    total = _zeroed_scratch(matrix, "sums")
+    try:
+        np.add.at(total, at, weights)
+        values = total.take(at)
+    finally:
+        total.put(at, 0.0)
+    return _top_of_repeated(every, values, k, len(terms))
+
+
+def _top_of_repeated(ids: npt.NDArray[Any], values: FloatArray, k: int, repeats: int
+                     ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``top_k_of`` of sentences ``ids`` with scores ``values``, where a sentence may stand
+    up to ``repeats`` times (always with the same score), without sorting them all."""
+    reach = k * repeats
+    if ids.shape[0] > reach:
+        # The best ``reach`` entries hold at least k sentences: the k-th best score is at
+        # least the least of them, so nothing below it is needed.
+        least = np.partition(values, ids.shape[0] - reach)[ids.shape[0] - reach]
+        keep = np.flatnonzero(values >= least)
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))
+    ids, values = ids[order], values[order]
+    # The entries of one sentence stand side by side now (same score, same id).
+    first = np.ones(ids.shape[0], dtype=bool)
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    first &= values > 0
+    chosen = np.flatnonzero(first)[:k]
+    return ids[chosen].astype(np.int64), values[chosen]
 
 
 def _dense_totals(matrix: BM25Matrix, columns: Sequence[Sequence[_Column]]

@@ -78,6 +78,16 @@ def paragraph_kinds(text: str) -> list[str]:
     return [HEADING if level else TEXT for _, _, level in paragraph_levels(text)]
 
 
+def heading_at(text: str, offset: int) -> bool:
+    """Whether the paragraph holding character ``offset`` of ``text`` is a heading, as
+    :func:`paragraph_kinds` says, from that paragraph's line alone (a paragraph is one
+    line): the cost follows the line, not the document."""
+    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    end = _LINE.match(text, start)
+    line = text[start:end.end()] if end is not None else ""
+    return "#" in line and any(level for _, _, level in paragraph_levels(line))
+
+
 def paragraph_sections(text: str) -> list[tuple[str, ...]]:
     """The section each paragraph of ``text`` is in: the headings above it, outermost first
     (a heading's own section ends with itself). The document's title heading (a single

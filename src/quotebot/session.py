@@ -40,7 +40,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.extract import name_spans
 from quotebot.models import Answer
 from quotebot.names import can_be_name, is_acronym, is_calendar_word, is_capitalised
-from quotebot.question import Kind, parse_question, validate_question
+from quotebot.question import Kind, Question, as_question, parse_question, validate_question
 from quotebot.store.model import SentenceIndex
 from quotebot.yesno import yes_no_answer
 
@@ -78,6 +78,11 @@ MAX_REFERENTS = 6
 #: questions' words lead back to the last answer, which the position prior weighs
 #: already: with them the held-out figures on training/coqa are lower).
 HISTORY_TURNS = 2
+#: How many of the conversation's earlier questions tell retrieval what it is about, and
+#: how many characters of them a conversation keeps (bounds, not fits: a CoQA conversation
+#: has 15 turns on average, of 40 characters a question).
+ASKED_TURNS = 20
+ASKED_CHARS = 2000
 #: How many mentions of a name are read to learn its pronoun.
 MAX_MENTIONS = 16
 #: How many words into the next sentence its opening pronoun may come ("Their leader …",
@@ -134,6 +139,8 @@ class SessionState:
     anchor: int | None = None
     #: The context ``question`` was asked in (its words, document and start), for "more".
     asked_in: tuple[str, str | None, int | None] | None = None
+    #: The questions of the conversation before ``question``, newest first.
+    asked: tuple[str, ...] = ()
     #: The passages of ``question`` shown so far (document, start): "more" never repeats one.
     seen: tuple[tuple[str, int], ...] = ()
 
@@ -141,6 +148,7 @@ class SessionState:
         data = asdict(self)
         data["referents"] = [list(r) for r in self.referents]
         data["history"] = list(self.history)
+        data["asked"] = list(self.asked)
         data["asked_in"] = list(self.asked_in) if self.asked_in is not None else None
         data["seen"] = self.seen_json()
         return data
@@ -152,7 +160,8 @@ class SessionState:
         """What this conversation tells the next turn's retrieval (None before any turn)."""
         if self.question is None:
             return None
-        return Context(" ".join(self.history), self.doc, self.anchor)
+        return Context(" ".join(self.history), self.doc, self.anchor,
+                       " ".join((self.question, *self.asked)))
 
     @classmethod
     def from_json(cls, data: object) -> SessionState:
@@ -168,6 +177,9 @@ class SessionState:
         history = data.get("history")
         if isinstance(history, list) and all(isinstance(h, str) for h in history):
             fields["history"] = tuple(history[:HISTORY_TURNS])
+        asked_before = data.get("asked")
+        if isinstance(asked_before, list) and all(isinstance(q, str) for q in asked_before):
+            fields["asked"] = _kept(asked_before)
         anchor = data.get("anchor")
         fields["anchor"] = anchor if isinstance(anchor, int) and anchor >= 0 else None
         asked = data.get("asked_in")
@@ -217,7 +229,9 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     if is_more(text):
         if state.question is None:
             return Answer(question=text, answered=False, reason=NOTHING_TO_CONTINUE), state
-        asked = Context(*state.asked_in) if state.asked_in is not None else None
+        # The context the question was asked in: its earlier questions are those before it.
+        asked = (Context(*state.asked_in, " ".join(state.asked))
+                 if state.asked_in is not None else None)
         answer = engine.answer_question(state.question, k, offset=state.shown,
                                         entity=state.question_entity, doc=state.scope,
                                         prefer_doc=state.prefer, context=asked)
@@ -231,13 +245,17 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         return answer, replace(state, shown=state.shown + len(answer.quotes),
                                seen=_seen(state.seen, answer))
 
-    resolved, entity = resolve(text, state)
+    said = analysis.tokenize(text)
+    resolved, entity = resolve(text, state, said)
+    # Parsed once for every stage of the turn: planning, the yes/no reading, referents
+    # (from the words as said when they were not rewritten).
+    question = parse_question(validate_question(resolved), said if resolved == text else None)
     prefer = state.doc if doc is None else None
     context = state.context()
-    answer = engine.answer_question(resolved, k, entity=entity, doc=doc, prefer_doc=prefer,
+    answer = engine.answer_question(question, k, entity=entity, doc=doc, prefer_doc=prefer,
                                     context=context)
     if answer.answered and answer.short is None and answer.quotes:
-        yes_no = yes_no_answer(resolved, answer.quotes[0],
+        yes_no = yes_no_answer(question, answer.quotes[0],
                                engine.tuning.conversation.yes_no_coverage)
         if yes_no is not None:
             answer = replace(answer, short=yes_no)
@@ -246,7 +264,7 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     # What a pronoun was replaced by stays what it was (not re-read from the rewrite).
     kept = [(t, kind) for t, kind in state.referents
             if t.casefold() in resolved.casefold() and t.casefold() not in text.casefold()]
-    found, place = referents_of(engine.index, answer, resolved, kept)
+    found, place = referents_of(engine.index, answer, question, kept)
     new_state = SessionState(
         question=resolved,
         question_entity=entity,
@@ -261,8 +279,21 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         anchor=answer.quotes[0].start if answer.quotes else state.anchor,
         asked_in=(context.words, context.doc, context.start) if context else None,
         seen=_seen((), answer),
+        asked=_kept((state.question, *state.asked) if state.question else state.asked),
     )
     return answer, new_state
+
+
+def _kept(asked: Sequence[str]) -> tuple[str, ...]:
+    """The newest of ``asked`` a conversation keeps (see :data:`ASKED_TURNS`)."""
+    kept: list[str] = []
+    size = 0
+    for question in asked[:ASKED_TURNS]:
+        size += len(question)
+        if size > ASKED_CHARS:
+            break
+        kept.append(question)
+    return tuple(kept)
 
 
 def _seen(seen: tuple[tuple[str, int], ...], answer: Answer) -> tuple[tuple[str, int], ...]:
@@ -279,10 +310,11 @@ def answer_once(engine: QuoteEngine, text: str, k: int = 3, *, doc: str | None =
 # -- resolving a question ---------------------------------------------------------------------
 
 
-def resolve(text: str, state: SessionState) -> tuple[str, str | None]:
+def resolve(text: str, state: SessionState, tokens: Sequence[Token] | None = None
+            ) -> tuple[str, str | None]:
     """(question with fragments, pronouns, "there" and "what about X" resolved, the name a
-    pronoun stood for, searched as one concept)."""
-    if state.question and is_fragment(text):
+    pronoun stood for, searched as one concept). ``tokens`` are ``text``'s, if made already."""
+    if state.question and is_fragment(text, tokens):
         return complete_fragment(text, state.question), state.question_entity
     match = _WHAT_ABOUT.match(text)
     about = (match.group("x") or match.group("y")) if match else None
@@ -328,12 +360,12 @@ _ONLY_THEN = re.compile(r"^(?:and\s+)?then(?:\s+what)?[\s?.!]*$|^and\s+after\s+t
                         re.IGNORECASE)
 
 
-def is_fragment(text: str) -> bool:
+def is_fragment(text: str, tokens: Sequence[Token] | None = None) -> bool:
     """A question of a question word and nothing to ask about: "When?", "Why?", "By who?",
-    "How many?", "And then?", "For how long?"."""
+    "How many?", "And then?", "For how long?" (``tokens``: ``text``'s, if made already)."""
     if _ONLY_THEN.match(text.strip()):
         return True
-    words = [t.norm for t in analysis.tokenize(text)]
+    words = [t.norm for t in (analysis.tokenize(text) if tokens is None else tokens)]
     if not words or len(words) > 4:
         return False
     asks = [w for w in words if w in lexicon.QUESTION_WORDS or w == "why"]
@@ -557,7 +589,7 @@ def _is_name(text: str) -> bool:
 # -- what an answer was about -----------------------------------------------------------------
 
 
-def referents_of(index: SentenceIndex, answer: Answer, question: str,
+def referents_of(index: SentenceIndex, answer: Answer, question: str | Question,
                  kept: Sequence[tuple[str, str]] = ()
                  ) -> tuple[list[tuple[str, str]], str | None]:
     """(the referents an answer makes, most important first; the place it names).
@@ -565,12 +597,12 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
     ``kept`` are referents the question was rewritten with: they stay as they were, and
     their words are not read again as names or phrases of the question.
     """
-    parsed = parse_question(question)
-    masked = question
+    parsed = as_question(question)
+    masked = parsed.text
     for text, _ in kept:
         masked = re.sub(re.escape(text), lambda m: " " * len(m.group()), masked,
                         flags=re.IGNORECASE)
-    tokens = analysis.tokenize(masked)
+    tokens = list(parsed.tokens) if masked == parsed.text else analysis.tokenize(masked)
     found: list[tuple[str, str]] = []
     place: str | None = None
 
@@ -605,7 +637,7 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
         add(masked[start:end], name=False)
     if (parsed.kind is Kind.WHO and answer.answered and answer.quotes
             and not any(k in ("she", "he", "") for _, k in found)):
-        quoted = _quoted_name(answer.quotes[0].text, question)
+        quoted = _quoted_name(answer.quotes[0].text, parsed)
         if quoted is not None:
             add(quoted, name=True)
     return found, place
@@ -623,10 +655,10 @@ def _is_date(text: str) -> bool:
                for t in analysis.tokenize(text))
 
 
-def _quoted_name(text: str, question: str) -> str | None:
+def _quoted_name(text: str, question: str | Question) -> str | None:
     """The first name of two words or more in a quote: one the question names, else a new one."""
     tokens = analysis.tokenize(text)
-    question_norms = {t.norm for t in analysis.tokenize(question)}
+    question_norms = {t.norm for t in as_question(question).tokens}
     names = [tokens[a:b + 1] for a, b in name_spans(text, tokens) if b > a]
     names = [words for words in names if not any(is_calendar_word(t.surface) for t in words)]
     for words in sorted(names, key=lambda w: not all(t.norm in question_norms for t in w)):

@@ -123,19 +123,12 @@ def with_examples(message: str, examples: list[str]) -> str:
 
 
 def _is_heading(engine: QuoteEngine, sentence: Sentence) -> bool:
-    from quotebot.sentences import HEADING
-
-    kinds = _kinds(engine, sentence.doc)
-    return 0 < sentence.paragraph <= len(kinds) and kinds[sentence.paragraph - 1] == HEADING
-
-
-def _kinds(engine: QuoteEngine, doc_id: str) -> list[str]:
-    from quotebot.sentences import paragraph_kinds
+    from quotebot.sentences import heading_at
 
     try:
-        return paragraph_kinds(engine.document(doc_id).text)
+        return heading_at(engine.document(sentence.doc).text, sentence.start)
     except QuotebotError:
-        return []
+        return False
 
 
 def _sentences(engine: QuoteEngine, doc: str | None) -> Iterator[Sentence]:

@@ -21,6 +21,8 @@ from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
+from quotebot.postings import distinct
+from quotebot.sentences import heading_at
 from quotebot.store.files import StringTable
 
 IntArray = npt.NDArray[np.int64]
@@ -133,7 +135,7 @@ class Forms:
         """The forms indexed under any of ``term_ids``."""
         parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
                  for t in term_ids]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
+        return distinct(np.concatenate(parts)) if parts else np.empty(0, np.int32)
 
     def analysed(self, form: int, vocab: StringTable, words: StringTable
                  ) -> tuple[str, str, tuple[str, ...], bool]:
@@ -185,7 +187,7 @@ class Words:
         hi = np.searchsorted(self.delete_hash, hashes, "right")
         found = [self.delete_word[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
                  if b > a]
-        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int32)
+        return distinct(np.concatenate(found)) if found else np.empty(0, np.int32)
 
 
 @dataclass(slots=True)
@@ -260,6 +262,24 @@ class SentenceIndex:
             text=self.texts(pos)[start:end],
         )
 
+    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
+        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line).
+
+        Between a heading's text and the sentence before it stand at least a line break, a
+        ``#`` and a space (a document's first heading: the ``#`` and the space), so only a
+        paragraph whose first sentence starts that far from the sentence before is read
+        from its document's text."""
+        sids = np.asarray(sids, dtype=np.int64)
+        first = self.paragraph_starts[self.paragraph_ids[sids]]
+        before = np.maximum(first - 1, 0)
+        opens_doc = (first == 0) | (self.doc_idx[before] != self.doc_idx[first])
+        gap = self.start[first].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
+        out = np.zeros(sids.shape[0], dtype=bool)
+        for i in np.flatnonzero(gap >= np.where(opens_doc, 2, 3)).tolist():
+            sid = int(sids[i])
+            out[i] = heading_at(self.texts(int(self.doc_idx[sid])), int(self.start[sid]))
+        return out
+
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         forms, starts = self.tokens.of(sid)
@@ -315,5 +335,4 @@ class SentenceIndex:
     def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
         binary search in each term's paragraph postings, never a pass over every one."""
-        pids, at = np.unique(self.paragraph_ids[sids], return_inverse=True)
-        return self.paragraphs.scores_of(groups, pids)[at]
+        return self.paragraphs.scores_of(groups, self.paragraph_ids[sids])
