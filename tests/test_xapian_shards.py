@@ -371,3 +371,46 @@ def test_what_answering_fetches_from_the_shards_is_the_corpus_s_own(
             remote.matrix.count_in_ranges(terms, lo, hi).tolist())
         assert local.matrix.contains(terms, lo).tolist() == (
             remote.matrix.contains(terms, lo).tolist())
+
+
+def test_the_compose_shard_servers_serve_what_the_replicas_ask(shards: Path) -> None:
+    """deploy/compose.shards.yaml: each shard service's command, run here on the folder its
+    volume mounts, serves the shard its place in QUOTEBOT_SEARCH_URL names, and the
+    replicas (which wait for healthy shards, with the Xapian client in their image)
+    answer from them alone."""
+    import yaml
+
+    deploy = ROOT / "deploy"
+    compose = yaml.safe_load((deploy / "compose.shards.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    bot = services["quotebot"]
+    assert bot["build"]["args"]["EXTRAS"] == "xapian"
+    assert 'pip install ".${EXTRAS:+[$EXTRAS]}"' in (deploy / "Dockerfile").read_text(
+        encoding="utf-8")
+    assert "apt-get install -y --no-install-recommends xapian-tools" in (
+        deploy / "Dockerfile.shard").read_text(encoding="utf-8")
+    url = bot["environment"]["QUOTEBOT_SEARCH_URL"]
+    names = [part.split(":")[0] for part in url.removeprefix("xapian://").split(",")]
+    assert names == [f"shard-{i}" for i in range(2)]
+    started: dict[str, Process] = {}
+    try:
+        for name in names:
+            service = services[name]
+            assert bot["depends_on"][name]["condition"] == "service_healthy"
+            assert service["build"]["dockerfile"] == "deploy/Dockerfile.shard"
+            command = list(service["command"])
+            assert command[:3] == ["xapian-tcpsrv", "--port", url.split(f"{name}:")[1][:4]]
+            host_side, inside, _ = service["volumes"][0].split(":")
+            assert command[-1] == inside and host_side.startswith("./shards/")
+            started[name] = start_xapian_shard(shards / host_side.removeprefix("./shards/"),
+                                               options=tuple(command[3:-1]))
+        here = url
+        for name, shard in started.items():
+            here = here.replace(f"{name}:{url.split(f'{name}:')[1][:4]}",
+                                f"127.0.0.1:{shard.port}")
+        done = run_cli("ask", "how many stabbings?", "--json", "--search-url", here)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["answer"] == "72"
+    finally:
+        for shard in started.values():
+            stop_xapian_shard(shard)
