@@ -308,9 +308,12 @@ class BM25Matrix:
         hi = np.asarray(hi, dtype=np.int64)
         total = np.zeros(lo.shape[0], dtype=np.int64)
         terms = [t for t in dict.fromkeys(term_ids) if 0 <= t < self.n_terms and self.df[t]]
+        # (Sentence ids fit in int32, as the postings hold them: searching int32 postings
+        # for int64 ids would copy the postings to int64 first.)
+        lo32, hi32 = lo.astype(np.int32), hi.astype(np.int32)
         for sids, _ in _blocks_around(self, terms, lo, hi).values():
             if sids.size:
-                total += np.searchsorted(sids, hi) - np.searchsorted(sids, lo)
+                total += np.searchsorted(sids, hi32) - np.searchsorted(sids, lo32)
         return total
 
     def contains(self, term_ids: Sequence[int], sids: npt.NDArray[np.int64]
@@ -717,7 +720,15 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
         # those is a floor for the k-th best score, and a candidate that cannot reach the
         # floor with the most the rest could add is not looked up in the rest's postings.
         reach = sum(bounds[g] for g in rest) * (1 + 1e-5)
-        partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded), cand)
+        first_group = terms[order[0]]
+        if taken == 1 and len(first_group) == 1:
+            # (One term taken: its candidates are its postings, their partial scores its
+            # weights, as _scores_at would find them.)
+            term, w = first_group[0]
+            partial = _scaled(matrix.weighed(term, *decoded[term])[1], w)
+        else:
+            partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded),
+                                 cand)
         if cand.shape[0] >= k:
             floor = float(np.partition(partial, cand.shape[0] - k)[cand.shape[0] - k])
             threshold = max(threshold, floor)

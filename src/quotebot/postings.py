@@ -113,11 +113,13 @@ class PackedPostings:
         (lo, b0, at, tf_at), (hi, b1, _, _) = self.terms[term:term + 2].tolist()
         df = hi - lo
         if at >= 0:
-            ids = self.ids16[at:at + df].astype(np.int32)
             if b1 - b0 == 1:
+                ids = self.ids16[at:at + df].astype(np.int32)
                 ids += self.first[b0]
             else:
-                ids += np.repeat(self.first[b0:b1], BLOCK)[:df]
+                # Blocks as rows (the last read past the term's end, then cut): one pass.
+                rows = self.ids16[at:at + (b1 - b0) * BLOCK].reshape(b1 - b0, BLOCK)
+                ids = np.add(rows, self.first[b0:b1, None], dtype=np.int32).reshape(-1)[:df]
         else:
             ids = self.ids32[~at:~at + df].astype(np.int32)
         if tf_at == ALL_ONES:
