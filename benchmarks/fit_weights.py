@@ -203,6 +203,7 @@ def fit_conversations(*, write: bool) -> None:
               f"context_weight={weights.context_weight:g}, "
               f"prior_weight={weights.prior_weight:g}, "
               f"far_weight={weights.far_weight:g}, "
+              f"asked_weight={weights.asked_weight:g}, "
               f"other_doc_weight={weights.other_doc_weight:g}")
 
 

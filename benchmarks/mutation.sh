@@ -92,22 +92,24 @@ settings() {
       # tested against a real redis-server in tests/test_redis_sessions.py.
       MUTATE=("src/quotebot/bot/sessions.py")
       NAMES="quotebot.bot.sessions.*"
-      TESTS=("tests/test_session_store.py")
+      # The flood tests (seconds each, and a server process running the installed code) are
+      # left to the suite; the store's rules are tested on a clock moved by hand.
+      TESTS=("tests/test_session_store.py" "-m" "not slow")
       ;;
     session)
       MUTATE=("src/quotebot/session.py")
       NAMES="quotebot.session.*"
-      TESTS=("tests/test_session.py" "tests/test_follow_ups.py")
+      TESTS=("tests/test_session.py" "tests/test_session_rules.py" "tests/test_follow_ups.py")
       ;;
     files)
       MUTATE=("src/quotebot/store/files.py")
       NAMES="quotebot.store.files.*"
-      TESTS=("tests/test_store.py")
+      TESTS=("tests/test_store.py" "tests/test_store_files.py" "tests/test_index_folder.py")
       ;;
     fetch)
       MUTATE=("src/quotebot/ingest/fetch.py")
       NAMES="quotebot.ingest.fetch.*"
-      TESTS=("tests/test_fetch.py")
+      TESTS=("tests/test_fetch.py" "tests/test_fetch_rules.py")
       ;;
     *)
       echo "unknown module: $1 (modules: ${ALL[*]})" >&2
@@ -126,6 +128,8 @@ stage() {
   mkdir -p "$dir/src/quotebot/index"
   cp -p index/__init__.py index/*.txt index/*.json "$dir/src/quotebot/index/"
   cp -rp tests "$dir/tests"
+  # The example articles, which tests index (tests/conftest.py's ROOT is the copy's root).
+  cp -rp examples "$dir/examples"
   find "$dir" -name __pycache__ -prune -exec rm -rf {} +
   # pyproject.toml with this module's files and tests in [tool.mutmut].
   python - "$dir/pyproject.toml" "${MUTATE[@]}" -- "${TESTS[@]}" <<'EOF'

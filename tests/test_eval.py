@@ -392,8 +392,8 @@ def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
         # and the question's own score says little.
         offsets = np.array([-1, 0, 1, 2, FAR])
         positive = offsets == 1
-        turns.append(ExaminedTurn(f"c{n % 6}", rng.random(5), np.zeros(5), offsets, positive,
-                                  1))
+        turns.append(ExaminedTurn(f"c{n % 6}", rng.random(5), np.zeros(5), np.zeros(5),
+                                  offsets, positive, 1))
     fitted = fit_conversation(Examined(turns, []), base)
     prior = dict(zip(range(-base.window, base.window + 1), fitted.prior, strict=True))
     assert max(prior, key=prior.__getitem__) == 1
@@ -421,18 +421,56 @@ def test_a_conversation_is_fitted_to_stay_in_its_document() -> None:
     rng = np.random.default_rng(11)
     turns = []
     for n in range(60):
-        # The question's own best is right, near or far in the document, never elsewhere.
+        # The question's own best is right, near (most often the next sentence) or far in
+        # the document, never elsewhere.
         offsets = np.array([0, 1, FAR, ELSEWHERE, ELSEWHERE])
+        answer = (1, 1, 0, 2)[n % 4]
         positive = np.zeros(5, bool)
-        positive[n % 3] = True
-        question = rng.random(5) * 0.5
-        question[n % 3] = 1.0
-        question[3] = 0.9
-        turns.append(ExaminedTurn(f"c{n % 6}", question, np.zeros(5), offsets, positive,
-                                  int(offsets[n % 3])))
+        positive[answer] = True
+        question = rng.random(5) * 0.8
+        question[answer] += 0.4
+        question[3] += 0.3
+        turns.append(ExaminedTurn(f"c{n % 6}", question, np.zeros(5), np.zeros(5), offsets,
+                                  positive, int(offsets[answer])))
     fitted = fit_conversation(Examined(turns, []), base)
+    assert fitted.prior_weight != base.prior_weight, "fitted, not the weights as they were"
     assert fitted.other_doc_weight < fitted.far_weight
     assert fitted.other_doc_weight < 0
+
+
+def test_the_earlier_questions_are_fitted_to_find_the_passage_the_last_answer_missed(
+        ) -> None:
+    """Catches: the earlier questions' words not weighed, or weighed against the data, when
+    the last answer went to another passage and the people's own words point back to
+    theirs."""
+    import numpy as np
+
+    from quotebot.conversation_fit import ELSEWHERE, Examined, ExaminedTurn, fit_conversation
+    from quotebot.tuning import default_tuning
+
+    base = default_tuning().conversation
+    rng = np.random.default_rng(5)
+    turns = []
+    for n in range(60):
+        # Every other turn the last answer was in another passage: the answer is
+        # "elsewhere", where the earlier questions' words are; otherwise it is the
+        # sentence after the last answer, in the passage those words point to. The
+        # question's own score says a little.
+        offsets = np.array([0, 1, ELSEWHERE, ELSEWHERE, ELSEWHERE])
+        positive = np.zeros(5, bool)
+        answer = 1 if n % 2 else 2 + n % 3
+        positive[answer] = True
+        asked = rng.random(5) * 0.3
+        asked[[0, 1] if n % 2 else [answer]] = 1.0
+        question = rng.random(5) * 0.5
+        question[answer] += 0.3
+        turns.append(ExaminedTurn(f"c{n % 6}", question, np.zeros(5), asked, offsets,
+                                  positive, int(offsets[answer])))
+    fitted = fit_conversation(Examined(turns, []), base)
+    assert fitted.prior_weight != base.prior_weight, "fitted, not the weights as they were"
+    assert fitted.asked_weight > 1.0
+    nothing = fit_conversation(Examined([], []), base)
+    assert nothing.asked_weight == base.asked_weight
 
 
 def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:

@@ -425,3 +425,36 @@ def test_what_she_said_is_quoted_before_the_sentence_that_named_her() -> None:
     assert answer.resolved_question == "What did Sophie Linden say?"
     assert answer.quotes[0].text.startswith("Ms Linden said")
     assert answer.quotes[0].paragraph > first.quotes[0].paragraph
+
+
+def test_the_earlier_questions_bring_a_follow_up_back_after_an_answer_went_astray(
+        tmp_path: Path) -> None:
+    """Catches: a follow-up led only by where the last answer was, when that answer went
+    to another article and the person's own questions were about this one."""
+    from dataclasses import replace
+
+    from quotebot.fitting import with_tuning
+
+    (tmp_path / "a-lighthouse.txt").write_text(
+        "The lighthouse on Gull Point guards the harbour mouth.\n"
+        "Its keeper, Anna Berg, lit the lamp every night for forty years.\n"
+        "The tower was built in 1871.\n", encoding="utf-8")
+    (tmp_path / "b-mill.txt").write_text(
+        "The mill stands by the river.\n"
+        "Its wheel ground flour for the whole valley.\n"
+        "The mill was built in 1890.\n", encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    mill = engine.document("b-mill").text
+    # The last answer went to the mill; the questions were about the lighthouse.
+    state = SessionState(question="Who lit the lamp on Gull Point?",
+                         asked=("Who keeps the lighthouse on Gull Point?",),
+                         doc="b-mill", anchor=mill.index("Its wheel"))
+    weights = engine.tuning.conversation
+    assert weights.asked_weight > 0
+    unheard = with_tuning(engine, replace(engine.tuning,
+                                          conversation=replace(weights, asked_weight=0.0)))
+    assert Session(unheard, state).ask("When was it built?").quotes[0].doc == "b-mill"
+    answer = Session(engine, state).ask("When was it built?")
+    assert answer.quotes[0].doc == "a-lighthouse" and "1871" in answer.quotes[0].text
+    kept = SessionState.from_json(json.loads(json.dumps(state.to_json())))
+    assert kept.asked == state.asked

@@ -1,4 +1,6 @@
-"""Conversations in memory stay within their byte budget, however large and many they are."""
+"""Conversations in memory: kept until idle for the TTL, within their byte budget however
+large and many they are, the least recently written dropped first; turns locked per
+conversation; an update answered once."""
 
 from __future__ import annotations
 
@@ -7,7 +9,17 @@ import tracemalloc
 
 import pytest
 
-from quotebot.bot.sessions import MemorySessionStore, encode_state
+from quotebot.bot import sessions
+from quotebot.bot.ratelimit import Arrival, RateLimiter
+from quotebot.bot.sessions import (
+    ENTRY_OVERHEAD,
+    RECENT_UPDATES,
+    ConversationBusy,
+    MemorySessionStore,
+    RecentIds,
+    decode_state,
+    encode_state,
+)
 from quotebot.session import SessionState
 
 from servers import serve
@@ -69,3 +81,156 @@ def test_a_flooded_server_drops_its_oldest_conversations_and_keeps_answering() -
         assert (status, oldest["error"]["code"]) == (404, "unknown_session")
         status, newest = server.post("/v1/ask", {"question": "more", "session": sessions[-1]})
         assert status == 200 and newest["resolved_question"] == question
+
+
+# -- the memory store's rules, on a clock moved by hand ----------------------------------
+
+
+class Clock:
+    """``time.monotonic`` for the store, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    # The store's own view of the clock only: the event loop keeps the real one.
+    monkeypatch.setattr(sessions, "time", moved)
+    return moved
+
+
+def cost(key: str, state: SessionState) -> int:
+    return int(ENTRY_OVERHEAD) + len(key) + len(encode_state(state))
+
+
+def test_a_conversation_comes_back_as_it_was_written() -> None:
+    state = SessionState(question="who went to New York?", question_entity="Ms Linden",
+                         referents=(("Ms Linden", "she"),), place="London", shown=3,
+                         history=("who went?",), seen=(("doc", 4),), anchor=2)
+    assert decode_state(encode_state(state)) == state
+    assert decode_state(encode_state(state).decode()) == state
+    for unreadable in (b"{not json", b"\xff\xfe", "", b"[1, 2]", b"null"):
+        assert decode_state(unreadable) == SessionState()
+
+
+def test_a_busy_conversation_is_a_conflict_with_its_own_code() -> None:
+    busy = ConversationBusy("busy")
+    assert (busy.code, busy.http_status) == ("conversation_busy", 409)
+
+
+async def test_an_idle_conversation_expires_after_the_ttl_and_not_before(clock: Clock) -> None:
+    store = MemorySessionStore(ttl=60)
+    state = SessionState(question="who went?")
+    assert await store.find("http:a") is None
+    assert await store.get("http:a") == SessionState()
+    await store.put("http:a", state)
+    clock.now += 60  # the last moment it is kept
+    assert await store.find("http:a") == state
+    assert await store.get("http:a") == state
+    clock.now += 0.01
+    assert await store.find("http:a") is None
+    assert (len(store), store.nbytes) == (0, 0)  # forgotten, not only hidden
+    await store.put("http:a", state)  # a write starts its time again
+    clock.now += 59
+    await store.put("http:a", state)
+    clock.now += 59
+    assert await store.find("http:a") == state
+
+
+async def test_expired_conversations_are_dropped_by_the_next_write(clock: Clock) -> None:
+    store = MemorySessionStore(ttl=60)
+    await store.put("http:old", SessionState(question="old"))
+    clock.now += 30
+    await store.put("http:middle", SessionState(question="middle"))
+    clock.now += 30.5
+    await store.put("http:new", SessionState(question="new"))
+    assert len(store) == 2 and await store.find("http:middle") is not None
+    assert store.nbytes == cost("http:middle", SessionState(question="middle")) + cost(
+        "http:new", SessionState(question="new"))
+    clock.now += 29.5  # "middle" is at its last moment: a write keeps it
+    await store.put("http:newer", SessionState(question="newer"))
+    assert len(store) == 3 and await store.find("http:middle") is not None
+
+
+async def test_the_byte_count_is_each_conversations_key_json_and_overhead(clock: Clock) -> None:
+    store = MemorySessionStore()
+    first, second = SessionState(question="who went?"), SessionState(question="x", shown=2)
+    await store.put("tg:1", first)
+    assert store.nbytes == cost("tg:1", first) == (
+        ENTRY_OVERHEAD + len("tg:1") + len(b'{"question":"who went?"}'))
+    await store.put("tg:1", second)  # replaced, not counted twice
+    assert (len(store), store.nbytes) == (1, cost("tg:1", second))
+    await store.put("tg:22", first)
+    assert store.nbytes == cost("tg:1", second) + cost("tg:22", first)
+    store.forget("tg:1")
+    store.forget("tg:1")  # forgetting twice takes nothing more
+    assert (len(store), store.nbytes) == (1, cost("tg:22", first))
+    await store.close()
+    assert (len(store), store.nbytes) == (0, 0)
+    assert await store.find("tg:22") is None
+
+
+async def test_over_its_budget_the_least_recently_written_conversation_goes(
+        clock: Clock) -> None:
+    state = SessionState(question="who went to New York?")
+    one = cost("http:a", state)
+    store = MemorySessionStore(max_bytes=2 * one)
+    await store.put("http:a", state)
+    await store.put("http:b", state)
+    assert len(store) == 2 and store.nbytes == 2 * one  # exactly the budget is allowed
+    await store.put("http:a", state)  # written again: now the most recent
+    await store.put("http:c", state)
+    assert await store.find("http:b") is None
+    assert await store.find("http:a") == state and await store.find("http:c") == state
+    assert store.nbytes == 2 * one
+    small = MemorySessionStore(max_bytes=one - 1)  # nothing fits: nothing is kept
+    await small.put("http:a", state)
+    assert (len(small), small.nbytes) == (0, 0)
+
+
+async def test_an_update_is_first_delivered_once_among_the_last_ids() -> None:
+    store = MemorySessionStore()
+    assert await store.first_delivery("7") is True
+    assert await store.first_delivery("8") is True
+    assert await store.first_delivery("7") is False
+    recent = RecentIds(size=2)
+    assert [recent.first(u) for u in ("1", "2", "3")] == [True, True, True]
+    assert recent.first("3") is False and recent.first("2") is False
+    assert recent.first("1") is True  # the oldest was forgotten, the last two were not
+    assert RecentIds().size == RECENT_UPDATES
+
+
+async def test_turns_of_one_conversation_share_a_lock_and_unused_locks_are_forgotten(
+        ) -> None:
+    store = MemorySessionStore()
+    held = store.lock("tg:held")
+    assert store.lock("tg:held") is held and store.lock("tg:other") is not held
+    async with held:
+        spare = store.lock("tg:spare")
+        for n in range(10_000 - 3):
+            store.lock(f"tg:{n}")
+        # 10,000 locks are kept as they are ...
+        assert store.lock("tg:spare") is spare
+        store.lock("tg:one-more")
+        # ... and past that, those nobody holds are forgotten; the held one stays.
+        assert store.lock("tg:held") is held
+        assert store.lock("tg:spare") is not spare
+
+
+async def test_a_request_over_the_rate_is_told_how_long_to_wait(clock: Clock) -> None:
+    store = MemorySessionStore()
+    limits = RateLimiter(per_minute=60, burst=1, clock=lambda: clock.now)
+    assert await store.take("ip:1", limits) == 0.0
+    assert await store.take("ip:1", limits) == pytest.approx(1.0)
+    clock.now += 0.9999999
+    assert await store.take("ip:1", limits) == 1e-3  # never 0, which would mean "go"
+    clock.now += 1
+    # Counted when it arrived, a second earlier, not now.
+    assert await store.take("ip:1", limits, Arrival(clock.now - 1, 0.0)) > 0
+    assert await store.take("ip:1", limits, Arrival(clock.now, 0.0)) == 0.0
+    assert await store.health() is None and store.kind == "memory"

@@ -12,12 +12,17 @@ candidate's):
   last answer (``prior``, from -``window`` to +``window``), times ``prior_weight``;
 - ``far_weight`` for a sentence of the same document farther than the window, and
   ``other_doc_weight`` for one of another document: a passage is one story, and a
-  conversation stays in it unless the question's own words lead clearly elsewhere.
+  conversation stays in it unless the question's own words lead clearly elsewhere;
+- the BM25 for the words of the conversation's earlier questions of the best paragraph
+  among the candidates of the candidate's document (relative to the best), times
+  ``asked_weight``: the people's own words say which document the conversation is
+  about, where an earlier answer may have gone astray (the last answer's place is only
+  as good as that answer).
 
 The prior and the weights are fitted leave-one-conversation-out on conversations
 (:mod:`quotebot.conversation_fit`); they live in ``[conversation]`` of weights.toml.
-The candidates are BM25's best for the question, for the context's words, and the
-sentences around the last answer.
+The candidates are BM25's best for the question, for the context's words, for the
+earlier questions' words, and the sentences around the last answer.
 
 Declining in a conversation: a word of the question that the conversation supplies (it
 was in the last turns) is not missing. Once a conversation is under way, a question
@@ -56,9 +61,11 @@ class Context:
     #: quote.
     doc: str | None = None
     start: int | None = None
+    #: The conversation's earlier questions, as the person asked them.
+    asked: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.words.strip()) or self.anchor_known
+        return bool(self.words.strip()) or bool(self.asked.strip()) or self.anchor_known
 
     @property
     def anchor_known(self) -> bool:
@@ -83,10 +90,22 @@ def context_groups(index: SentenceIndex, context: Context, plan: QueryPlan | Non
                    ) -> list[list[tuple[int, float]]]:
     """BM25 query groups for the context's words: each content word once, but none the
     question itself asks about (the question's own score counts those already)."""
+    return word_groups(index, context.words, plan)
+
+
+def asked_groups(index: SentenceIndex, context: Context) -> list[list[tuple[int, float]]]:
+    """BM25 query groups for the words of the conversation's earlier questions."""
+    return word_groups(index, context.asked)
+
+
+def word_groups(index: SentenceIndex, text: str, plan: QueryPlan | None = None
+                ) -> list[list[tuple[int, float]]]:
+    """Each content word of ``text`` the index knows once, as a group of its own, but
+    none ``plan`` asks about."""
     vocab = index.term_ids
     own = {t for c in plan.concepts for t in (*c.terms, *c.related)} if plan else set()
     seen: dict[int, None] = {}
-    for token in analysis.tokenize(context.words):
+    for token in analysis.tokenize(text):
         if token.is_stop:
             continue
         for term in token.terms[:1]:
@@ -102,15 +121,16 @@ def context_terms(index: SentenceIndex, context: Context) -> frozenset[int]:
 def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context: Context,
           settings: Retrieval, weights: Conversation, search: RetrievalBackend | None = None
           ) -> Candidates:
-    """The question's candidates, plus BM25's best for the context's words and the
-    sentences around the last answer (scored by the question's BM25, 0 where it has none
-    of its words). ``search`` scores (default: ``index`` itself)."""
+    """The question's candidates, plus BM25's best for the context's words and for the
+    earlier questions' words, and the sentences around the last answer (scored by the
+    question's BM25, 0 where it has none of its words). ``search`` scores (default:
+    ``index`` itself)."""
     search = index if search is None else search
     extra: list[npt.NDArray[np.int64]] = []
-    groups = context_groups(index, context, plan)
-    if groups:
-        best, _ = search.top_sentences(groups, settings.candidates)
-        extra.append(np.asarray(best, np.int64))
+    for groups in (context_groups(index, context, plan), asked_groups(index, context)):
+        if groups:
+            best, _ = search.top_sentences(groups, settings.candidates)
+            extra.append(np.asarray(best, np.int64))
     anchor = anchor_sid(index, context)
     if anchor is not None:
         doc_idx = np.asarray(index.doc_idx)
@@ -133,14 +153,22 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     """Per candidate: (the question's score relative to the best, the context words'
     BM25 relative to the best, the position prior's log-share (0 beyond the window),
     1 if in the last answer's document but beyond the window, 1 if in another
-    document)."""
+    document, its document's best paragraph BM25 for the earlier questions' words
+    relative to the best)."""
     search = index if search is None else search
     n = sids.shape[0]
-    top = float(scores.max()) if n else 0.0
-    question = scores / top if top > 0 else np.zeros(n)
-    words = search.sentence_scores(context_groups(index, context, plan), sids)
-    best = float(words.max()) if n else 0.0
-    words = words / best if best > 0 else words
+    question = _relative(scores)
+    words = _relative(search.sentence_scores(context_groups(index, context, plan), sids))
+    groups = asked_groups(index, context)
+    asked = np.zeros(n)
+    if groups and n:
+        # A document's share is its best paragraph's among the candidates: which document
+        # the conversation is about, not which paragraph of it (a later question may be
+        # about another part of the same article).
+        docs, at = np.unique(np.asarray(index.doc_idx)[sids], return_inverse=True)
+        best = np.zeros(docs.shape[0])
+        np.maximum.at(best, at, np.asarray(search.paragraph_scores(groups, sids), np.float64))
+        asked = _relative(best[at])
     prior = np.zeros(n)
     far = np.zeros(n)
     other = np.zeros(n)
@@ -154,7 +182,14 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
         prior[near] = table[offset[near] + weights.window]
         far[same & ~near] = 1.0
         other[~same] = 1.0
-    return np.column_stack([question, words, prior, far, other])
+    return np.column_stack([question, words, prior, far, other, asked])
+
+
+def _relative(scores: npt.ArrayLike) -> FloatArray:
+    """``scores`` as shares of the best (all 0 when none is positive)."""
+    values = np.asarray(scores, np.float64)
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else np.zeros(values.shape[0])
 
 
 def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
@@ -163,7 +198,7 @@ def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     """The candidates' scores in the conversation (see the module's docstring)."""
     x = features(plan, scores, sids, index, context, weights, search)
     w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
-                  weights.other_doc_weight])
+                  weights.other_doc_weight, weights.asked_weight])
     return np.asarray(x @ w, np.float64)
 
 
@@ -171,18 +206,9 @@ def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation,
             search: RetrievalBackend | None = None) -> tuple[list[int], FloatArray]:
     """The candidates ranked by their scores in the conversation, ties to the earlier
-    sentence; those scores. When even so the best is far from the last answer, the
-    conversation has moved on (a new topic, another article): the question's own order
-    and scores stand."""
+    sentence; those scores."""
     combined = combine(plan, scores, sids, index, context, weights, search)
-    order = np.lexsort((sids, -combined)).tolist()
-    anchor = anchor_sid(index, context)
-    if order and anchor is not None:
-        doc_idx = np.asarray(index.doc_idx)
-        best = int(sids[order[0]])
-        if doc_idx[best] != doc_idx[anchor] or abs(best - anchor) > weights.window:
-            return np.lexsort((sids, -scores)).tolist(), scores
-    return order, combined
+    return np.lexsort((sids, -combined)).tolist(), combined
 
 
 def supplied(plan: QueryPlan, evidence: Evidence, terms: frozenset[int]) -> Evidence:

@@ -11,8 +11,9 @@ Fitting works on those arrays:
 - the position prior: the share of next answers found at each offset from the last
   (-window … +window sentences, one added to each count), as a log-share;
 - the weights of the context's words, of the prior, of being farther than the window in
-  the same document and of being in another document, by the same listwise logistic
-  model as the semantic weights, relative to the question's own score;
+  the same document, of being in another document and of the earlier questions' words
+  in the document, by the same listwise logistic model as the semantic weights,
+  relative to the question's own score;
 - the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
   (:func:`fit_yes_no`);
 - the floor of "more" (:func:`fit_more_floor`).
@@ -54,6 +55,9 @@ class ExaminedTurn:
     #: relative to the best candidate's.
     question: FloatArray
     words: FloatArray
+    #: Per candidate: its document's best paragraph BM25 for the earlier questions' words,
+    #: relative to the best candidate's.
+    asked: FloatArray
     #: Per candidate: its offset in sentences from the last answer (FAR: beyond the
     #: window; ELSEWHERE: in another document).
     offsets: npt.NDArray[np.int64]
@@ -94,7 +98,7 @@ class Examined:
 def neutral_weights(base: Conversation) -> Conversation:
     """``base`` with nothing of the conversation weighed: each turn ranked as if alone."""
     return replace(base, context_weight=0.0, prior_weight=0.0, far_weight=0.0,
-                   other_doc_weight=0.0)
+                   other_doc_weight=0.0, asked_weight=0.0)
 
 
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
@@ -140,7 +144,7 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
                 np.asarray(index.end)[sids] > turn.span[0])
             answer_offset = int(_offsets(engine, np.array([answer_sid]), anchor_sid,
                                          window)[0])
-            out.append(ExaminedTurn(case.id, x[:, 0], x[:, 1],
+            out.append(ExaminedTurn(case.id, x[:, 0], x[:, 1], x[:, 5],
                                     _offsets(engine, sids, anchor_sid, window), positive,
                                     answer_offset))
     return Examined(out, yes_no)
@@ -209,7 +213,7 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
         beyond = far | elsewhere
         prior = np.where(beyond, 0.0, log_share[np.where(beyond, 0, turn.offsets + window)])
         xs.append(np.column_stack([turn.question, turn.words, prior, far.astype(float),
-                                   elsewhere.astype(float)]))
+                                   elsewhere.astype(float), turn.asked]))
         positives.append(turn.positive)
     if not xs:
         return base
@@ -220,7 +224,8 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
                    prior_weight=round(float(w[2] / w[0]), 4),
                    prior=tuple(round(float(v), 4) for v in log_share[:-1]),
                    far_weight=round(float(w[3] / w[0]), 4),
-                   other_doc_weight=round(float(w[4] / w[0]), 4))
+                   other_doc_weight=round(float(w[4] / w[0]), 4),
+                   asked_weight=round(float(w[5] / w[0]), 4))
 
 
 def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase], *,
@@ -242,6 +247,7 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
                            "prior_weight": weights.prior_weight,
                            "far_weight": weights.far_weight,
                            "other_doc_weight": weights.other_doc_weight,
+                           "asked_weight": weights.asked_weight,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
     results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
@@ -257,7 +263,7 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
     for name in ("context_weight", "prior_weight", "prior", "far_weight", "other_doc_weight",
-                 "yes_no_coverage",
+                 "asked_weight", "yes_no_coverage",
                  "more_floor"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)

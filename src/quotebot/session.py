@@ -78,6 +78,11 @@ MAX_REFERENTS = 6
 #: questions' words lead back to the last answer, which the position prior weighs
 #: already: with them the held-out figures on training/coqa are lower).
 HISTORY_TURNS = 2
+#: How many of the conversation's earlier questions tell retrieval what it is about, and
+#: how many characters of them a conversation keeps (bounds, not fits: a CoQA conversation
+#: has 15 turns on average, of 40 characters a question).
+ASKED_TURNS = 20
+ASKED_CHARS = 2000
 #: How many mentions of a name are read to learn its pronoun.
 MAX_MENTIONS = 16
 #: How many words into the next sentence its opening pronoun may come ("Their leader …",
@@ -134,6 +139,8 @@ class SessionState:
     anchor: int | None = None
     #: The context ``question`` was asked in (its words, document and start), for "more".
     asked_in: tuple[str, str | None, int | None] | None = None
+    #: The questions of the conversation before ``question``, newest first.
+    asked: tuple[str, ...] = ()
     #: The passages of ``question`` shown so far (document, start): "more" never repeats one.
     seen: tuple[tuple[str, int], ...] = ()
 
@@ -141,6 +148,7 @@ class SessionState:
         data = asdict(self)
         data["referents"] = [list(r) for r in self.referents]
         data["history"] = list(self.history)
+        data["asked"] = list(self.asked)
         data["asked_in"] = list(self.asked_in) if self.asked_in is not None else None
         data["seen"] = self.seen_json()
         return data
@@ -152,7 +160,8 @@ class SessionState:
         """What this conversation tells the next turn's retrieval (None before any turn)."""
         if self.question is None:
             return None
-        return Context(" ".join(self.history), self.doc, self.anchor)
+        return Context(" ".join(self.history), self.doc, self.anchor,
+                       " ".join((self.question, *self.asked)))
 
     @classmethod
     def from_json(cls, data: object) -> SessionState:
@@ -168,6 +177,9 @@ class SessionState:
         history = data.get("history")
         if isinstance(history, list) and all(isinstance(h, str) for h in history):
             fields["history"] = tuple(history[:HISTORY_TURNS])
+        asked_before = data.get("asked")
+        if isinstance(asked_before, list) and all(isinstance(q, str) for q in asked_before):
+            fields["asked"] = _kept(asked_before)
         anchor = data.get("anchor")
         fields["anchor"] = anchor if isinstance(anchor, int) and anchor >= 0 else None
         asked = data.get("asked_in")
@@ -217,7 +229,9 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     if is_more(text):
         if state.question is None:
             return Answer(question=text, answered=False, reason=NOTHING_TO_CONTINUE), state
-        asked = Context(*state.asked_in) if state.asked_in is not None else None
+        # The context the question was asked in: its earlier questions are those before it.
+        asked = (Context(*state.asked_in, " ".join(state.asked))
+                 if state.asked_in is not None else None)
         answer = engine.answer_question(state.question, k, offset=state.shown,
                                         entity=state.question_entity, doc=state.scope,
                                         prefer_doc=state.prefer, context=asked)
@@ -261,8 +275,21 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         anchor=answer.quotes[0].start if answer.quotes else state.anchor,
         asked_in=(context.words, context.doc, context.start) if context else None,
         seen=_seen((), answer),
+        asked=_kept((state.question, *state.asked) if state.question else state.asked),
     )
     return answer, new_state
+
+
+def _kept(asked: Sequence[str]) -> tuple[str, ...]:
+    """The newest of ``asked`` a conversation keeps (see :data:`ASKED_TURNS`)."""
+    kept: list[str] = []
+    size = 0
+    for question in asked[:ASKED_TURNS]:
+        size += len(question)
+        if size > ASKED_CHARS:
+            break
+        kept.append(question)
+    return tuple(kept)
 
 
 def _seen(seen: tuple[tuple[str, int], ...], answer: Answer) -> tuple[tuple[str, int], ...]:

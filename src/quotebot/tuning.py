@@ -107,6 +107,8 @@ class Conversation(_Section):
     #: another document.
     far_weight: float
     other_doc_weight: float
+    #: Times the BM25 of a sentence's paragraph for the earlier questions' words.
+    asked_weight: float
     #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
     yes_no_coverage: float
     #: "more" quotes a passage only if the question's own score for it is at least this

@@ -454,10 +454,11 @@ class IndexFolder:
         folder if nothing else is in it."""
         try:
             listed = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))["files"]
+            # A manifest damaged into another shape (files: 7) lists nothing.
+            names = [n for n in listed if isinstance(n, str) and "/" not in n]
         except (OSError, ValueError, KeyError, TypeError):
-            listed = {}
-        names = [n for n in listed if isinstance(n, str) and "/" not in n] + ["manifest.json"]
-        for name in names:
+            names = []
+        for name in [*names, "manifest.json"]:
             with contextlib.suppress(OSError):
                 (gen / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
