@@ -8,13 +8,17 @@ written here, so that each runs in milliseconds.
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from dataclasses import replace
+from types import FrameType
 
 import pytest
 
 from quotebot import analysis
 from quotebot.engine import QuoteEngine
 from quotebot.models import Answer, Document, Quote, ShortAnswer
+from quotebot.question import parse_question
 from quotebot.session import (
     HISTORY_TURNS,
     MAX_REFERENTS,
@@ -393,3 +397,27 @@ def test_the_next_state_keeps_what_the_turn_was_about(harbour: QuoteEngine) -> N
     assert after.referents[0] == ("Karin Ek", "she")
     assert after.place == "Leeds"  # no place named this turn: the last one stays
     assert after.seen == tuple((q.doc, q.start) for q in answer.quotes) != ()
+
+
+def test_a_turn_parses_its_question_once_for_every_stage(harbour: QuoteEngine) -> None:
+    """Planning, the yes/no reading and the referents share one parse of the question:
+    counted by the calls the interpreter makes into the parser and the tokenizer."""
+    calls: Counter[tuple[str, str]] = Counter()
+    counted = {parse_question.__code__: "parse", analysis.tokenize.__code__: "tokenize"}
+
+    def count(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code in counted:
+            calls[counted[frame.f_code], frame.f_locals["text"]] += 1
+
+    state = SessionState(question="Who opened the harbour?", referents=(("Karin Ek", "she"),))
+    for text, resolved in [("Did she open the harbour?", "Did Karin Ek open the harbour?"),
+                           ("How much did the harbour cost?", None)]:
+        calls.clear()
+        sys.setprofile(count)
+        try:
+            answer, _ = follow_up(harbour, state, text)
+        finally:
+            sys.setprofile(None)
+        assert answer.answered and answer.resolved_question == resolved
+        asked = resolved or text
+        assert (calls["parse", asked], calls["tokenize", asked]) == (1, 1), calls

@@ -39,7 +39,7 @@ from quotebot.extract import extract_by_rule, needs
 from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote, ShortAnswer
 from quotebot.plan import QueryPlan, plan_question
-from quotebot.question import parse_question, validate_question
+from quotebot.question import Question, parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
 from quotebot.retrieve import Candidates, retrieve
@@ -180,7 +180,7 @@ class QuoteEngine:
 
     # -- answering ----------------------------------------------------------------------
 
-    def answer_question(self, question: str, k: int = 3, *, offset: int = 0,
+    def answer_question(self, question: str | Question, k: int = 3, *, offset: int = 0,
                         entity: str | None = None, doc: str | None = None,
                         prefer_doc: str | None = None, context: Context | None = None
                         ) -> Answer:
@@ -191,9 +191,13 @@ class QuoteEngine:
         document alone (UnknownDocument when there is none); ``prefer_doc`` puts that
         document's sentences first among equal scores (the document a conversation is about).
         ``context`` is what the conversation so far tells retrieval (the last turns' words,
-        where the last answer was; see :mod:`quotebot.context`).
+        where the last answer was; see :mod:`quotebot.context`). ``question`` may come
+        parsed (a conversation parses its turn's question once for every stage).
         """
-        question = validate_question(question)
+        parsed = question if isinstance(question, Question) else None
+        question = validate_question(parsed.text if parsed is not None else question)
+        if parsed is not None and parsed.text != question:
+            parsed = None
         k = max(1, min(int(k), 50))
         if doc is not None:
             self.index.doc_position(doc)  # raises UnknownDocument
@@ -209,7 +213,8 @@ class QuoteEngine:
             if cached is not None:
                 self._answers.move_to_end(key)
                 return cached
-        answer = self._answer(question, k, offset, entity, doc, prefer_doc, context)
+        answer = self._answer(question, k, offset, entity, doc, prefer_doc, context,
+                              parsed=parsed)
         self._remember(key, answer)
         return answer
 
@@ -248,8 +253,10 @@ class QuoteEngine:
 
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
                 doc: str | None = None, prefer_doc: str | None = None,
-                context: Context | None = None, *, gate: bool = True) -> Answer:
-        plan = plan_question(parse_question(question), self.index, self.tuning, entity=entity)
+                context: Context | None = None, *, gate: bool = True,
+                parsed: Question | None = None) -> Answer:
+        plan = plan_question(parsed or parse_question(question), self.index, self.tuning,
+                             entity=entity)
         limit = offset + k
         if doc is None:
             candidates = retrieve(plan, self.search, self.tuning.retrieval, limit)

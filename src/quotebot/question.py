@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -52,9 +53,10 @@ class Question:
         return frozenset(t.norm for t in self.content)
 
 
-def parse_question(text: str) -> Question:
-    """Recognise the question's kind and its content words."""
-    tokens = tokenize(text)
+def parse_question(text: str, tokens: Sequence[Token] | None = None) -> Question:
+    """Recognise the question's kind and its content words (``tokens``: ``text``'s, when
+    they were made already)."""
+    tokens = list(tokens) if tokens is not None else tokenize(text)
     norms = [t.norm for t in tokens]
     kind, wh_noun, skip = _classify(_LEADING_NOISE.sub("", text).casefold(), norms)
     content = tuple(t for i, t in enumerate(tokens) if not t.is_stop and i not in skip)
@@ -63,6 +65,12 @@ def parse_question(text: str) -> Question:
     head = _noun_phrase_head(tokens, after + 1) if copula else None
     return Question(text=text, kind=kind, tokens=tuple(tokens), content=content, wh_noun=wh_noun,
                     copula=copula, head=head)
+
+
+def as_question(question: str | Question) -> Question:
+    """``question`` parsed, unless it already is: a turn parses its question once and
+    hands the parse down."""
+    return question if isinstance(question, Question) else parse_question(question)
 
 
 def _noun_phrase_head(tokens: list[Token], start: int) -> str | None:

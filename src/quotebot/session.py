@@ -40,7 +40,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.extract import name_spans
 from quotebot.models import Answer
 from quotebot.names import can_be_name, is_acronym, is_calendar_word, is_capitalised
-from quotebot.question import Kind, parse_question, validate_question
+from quotebot.question import Kind, Question, as_question, parse_question, validate_question
 from quotebot.store.model import SentenceIndex
 from quotebot.yesno import yes_no_answer
 
@@ -245,13 +245,17 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         return answer, replace(state, shown=state.shown + len(answer.quotes),
                                seen=_seen(state.seen, answer))
 
-    resolved, entity = resolve(text, state)
+    said = analysis.tokenize(text)
+    resolved, entity = resolve(text, state, said)
+    # Parsed once for every stage of the turn: planning, the yes/no reading, referents
+    # (from the words as said when they were not rewritten).
+    question = parse_question(validate_question(resolved), said if resolved == text else None)
     prefer = state.doc if doc is None else None
     context = state.context()
-    answer = engine.answer_question(resolved, k, entity=entity, doc=doc, prefer_doc=prefer,
+    answer = engine.answer_question(question, k, entity=entity, doc=doc, prefer_doc=prefer,
                                     context=context)
     if answer.answered and answer.short is None and answer.quotes:
-        yes_no = yes_no_answer(resolved, answer.quotes[0],
+        yes_no = yes_no_answer(question, answer.quotes[0],
                                engine.tuning.conversation.yes_no_coverage)
         if yes_no is not None:
             answer = replace(answer, short=yes_no)
@@ -260,7 +264,7 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     # What a pronoun was replaced by stays what it was (not re-read from the rewrite).
     kept = [(t, kind) for t, kind in state.referents
             if t.casefold() in resolved.casefold() and t.casefold() not in text.casefold()]
-    found, place = referents_of(engine.index, answer, resolved, kept)
+    found, place = referents_of(engine.index, answer, question, kept)
     new_state = SessionState(
         question=resolved,
         question_entity=entity,
@@ -306,10 +310,11 @@ def answer_once(engine: QuoteEngine, text: str, k: int = 3, *, doc: str | None =
 # -- resolving a question ---------------------------------------------------------------------
 
 
-def resolve(text: str, state: SessionState) -> tuple[str, str | None]:
+def resolve(text: str, state: SessionState, tokens: Sequence[Token] | None = None
+            ) -> tuple[str, str | None]:
     """(question with fragments, pronouns, "there" and "what about X" resolved, the name a
-    pronoun stood for, searched as one concept)."""
-    if state.question and is_fragment(text):
+    pronoun stood for, searched as one concept). ``tokens`` are ``text``'s, if made already."""
+    if state.question and is_fragment(text, tokens):
         return complete_fragment(text, state.question), state.question_entity
     match = _WHAT_ABOUT.match(text)
     about = (match.group("x") or match.group("y")) if match else None
@@ -355,12 +360,12 @@ _ONLY_THEN = re.compile(r"^(?:and\s+)?then(?:\s+what)?[\s?.!]*$|^and\s+after\s+t
                         re.IGNORECASE)
 
 
-def is_fragment(text: str) -> bool:
+def is_fragment(text: str, tokens: Sequence[Token] | None = None) -> bool:
     """A question of a question word and nothing to ask about: "When?", "Why?", "By who?",
-    "How many?", "And then?", "For how long?"."""
+    "How many?", "And then?", "For how long?" (``tokens``: ``text``'s, if made already)."""
     if _ONLY_THEN.match(text.strip()):
         return True
-    words = [t.norm for t in analysis.tokenize(text)]
+    words = [t.norm for t in (analysis.tokenize(text) if tokens is None else tokens)]
     if not words or len(words) > 4:
         return False
     asks = [w for w in words if w in lexicon.QUESTION_WORDS or w == "why"]
@@ -584,7 +589,7 @@ def _is_name(text: str) -> bool:
 # -- what an answer was about -----------------------------------------------------------------
 
 
-def referents_of(index: SentenceIndex, answer: Answer, question: str,
+def referents_of(index: SentenceIndex, answer: Answer, question: str | Question,
                  kept: Sequence[tuple[str, str]] = ()
                  ) -> tuple[list[tuple[str, str]], str | None]:
     """(the referents an answer makes, most important first; the place it names).
@@ -592,12 +597,12 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
     ``kept`` are referents the question was rewritten with: they stay as they were, and
     their words are not read again as names or phrases of the question.
     """
-    parsed = parse_question(question)
-    masked = question
+    parsed = as_question(question)
+    masked = parsed.text
     for text, _ in kept:
         masked = re.sub(re.escape(text), lambda m: " " * len(m.group()), masked,
                         flags=re.IGNORECASE)
-    tokens = analysis.tokenize(masked)
+    tokens = list(parsed.tokens) if masked == parsed.text else analysis.tokenize(masked)
     found: list[tuple[str, str]] = []
     place: str | None = None
 
@@ -632,7 +637,7 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str,
         add(masked[start:end], name=False)
     if (parsed.kind is Kind.WHO and answer.answered and answer.quotes
             and not any(k in ("she", "he", "") for _, k in found)):
-        quoted = _quoted_name(answer.quotes[0].text, question)
+        quoted = _quoted_name(answer.quotes[0].text, parsed)
         if quoted is not None:
             add(quoted, name=True)
     return found, place
@@ -650,10 +655,10 @@ def _is_date(text: str) -> bool:
                for t in analysis.tokenize(text))
 
 
-def _quoted_name(text: str, question: str) -> str | None:
+def _quoted_name(text: str, question: str | Question) -> str | None:
     """The first name of two words or more in a quote: one the question names, else a new one."""
     tokens = analysis.tokenize(text)
-    question_norms = {t.norm for t in analysis.tokenize(question)}
+    question_norms = {t.norm for t in as_question(question).tokens}
     names = [tokens[a:b + 1] for a, b in name_spans(text, tokens) if b > a]
     names = [words for words in names if not any(is_calendar_word(t.surface) for t in words)]
     for words in sorted(names, key=lambda w: not all(t.norm in question_norms for t in w)):

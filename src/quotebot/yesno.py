@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from quotebot import analysis
 from quotebot.features import is_negation
 from quotebot.models import Quote, ShortAnswer
-from quotebot.question import Kind, parse_question
+from quotebot.question import Kind, Question, as_question
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +30,13 @@ class YesNo:
     end: int = 0
 
 
-def read_yes_no(question: str, quote: Quote) -> YesNo | None:
+def read_yes_no(question: str | Question, quote: Quote) -> YesNo | None:
     """How ``quote`` answers ``question`` (None when the question is no plain yes/no
     question)."""
-    parsed = parse_question(question)
+    parsed = as_question(question)
     if parsed.kind is not Kind.YES_NO:
         return None
-    tokens = analysis.tokenize(question)
+    tokens = parsed.tokens
     norms = {t.norm for t in tokens}
     if "or" in norms or any(is_negation(t) for t in tokens):
         return None
@@ -57,7 +57,8 @@ def read_yes_no(question: str, quote: Quote) -> YesNo | None:
     return YesNo("Yes", coverage, quote.start, quote.end)
 
 
-def yes_no_answer(question: str, quote: Quote, min_coverage: float) -> ShortAnswer | None:
+def yes_no_answer(question: str | Question, quote: Quote, min_coverage: float
+                  ) -> ShortAnswer | None:
     """"Yes" or "No" as a short answer (its offsets: the negation that says no, or the
     quote that says yes), when ``quote`` states it."""
     read = read_yes_no(question, quote)
