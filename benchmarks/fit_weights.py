@@ -224,11 +224,13 @@ def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
     # over the automatic limit, or --semantic off, has no vectors): it is fitted on both.
     both = combined(rows, words)
     fitted = gate_held_out(both, None)["threshold"]
+    shown_at = "shown when more likely right than wrong"
+    strict = f"shown at a probability of {TARGET_PRECISION:g} or more"
     reports = {
-        "with meaning: shown when more likely right than wrong": gate_held_out(
-            both, judged=rows),
-        "words alone: shown when more likely right than wrong": gate_held_out(
-            both, judged=words),
+        f"with meaning: {shown_at}": gate_held_out(both, judged=rows),
+        f"words alone: {shown_at}": gate_held_out(both, judged=words),
+        f"with meaning: {strict}": gate_held_out(both, TARGET_PRECISION, judged=rows),
+        f"words alone: {strict}": gate_held_out(both, TARGET_PRECISION, judged=words),
         f"with meaning and by words alone, each article at a threshold fitted on the others "
         f"for a precision of {TARGET_PRECISION:g} (the threshold on all four: "
         f"{fitted:.3f})": nested_held_out(both),
@@ -249,8 +251,7 @@ def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
         weights = fit_gate(both)
         source = (f"fitted by python benchmarks/fit_weights.py --gate-only --write "
                   f"({dt.date.today().isoformat()}) on {', '.join(rows)}")
-        precision = reports["with meaning: shown when more likely right than wrong"][
-            "pooled"]["precision"]
+        precision = reports[f"with meaning: {shown_at}"]["pooled"]["precision"]
         write_gate(WEIGHTS, weights, precision, source)
         print(f"\nwrote [answer] of {WEIGHTS.relative_to(HERE.parent)}")
 

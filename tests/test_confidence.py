@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quotebot.analysis import tokenize
-from quotebot.confidence import FEATURES, Gate, evidence, same_answer
+from quotebot.confidence import FEATURES, Gate, evidence, missing_verbs, same_answer
 from quotebot.engine import QuoteEngine
 from quotebot.fitting_gate import (
     TARGET_PRECISION,
@@ -188,3 +188,70 @@ def test_how_much_of_its_sentence_an_answer_carries_is_weighed_with_vectors(tmp_
         "When did Sky launch its digital service?", 3, 0, None, gate=False)
     assert words_alone.short is not None
     assert dict(zip(FEATURES, words_alone.short.evidence, strict=True))["span_meaning"] == 0.0
+
+
+def test_a_fragment_cut_at_a_function_word_is_told_apart() -> None:
+    question = "What did observations confirm?"
+    sentence = "Observations made during the 1970s confirmed the theory of weak forces."
+    fragment = features_of(question, sentence, "Observations made", rule="phrase",
+                           kind_asked=None)
+    phrase = features_of(question, sentence, "the theory of weak forces", rule="phrase",
+                         kind_asked=None)
+    assert fragment["ends_outside_phrase"] == 1.0
+    assert phrase["ends_outside_phrase"] == 0.0
+    assert phrase["noun_share"] > fragment["noun_share"]
+
+
+def test_a_sentence_that_lacks_the_asked_verb_is_told_apart() -> None:
+    question = parse_question("How many customers did Sky lose in 2015?")
+    concepts = [t.surface for t in question.content]
+
+    def share(sentence: str) -> float:
+        tokens = tokenize(sentence)
+        matched = {i: n for i, t in enumerate(tokens) for n, c in enumerate(question.content)
+                   if set(t.terms) & set(c.terms)}
+        return missing_verbs(question, concepts, matched)
+
+    assert share("In 2015 Sky gained 400,000 customers.") == 1.0
+    assert share("In 2015 Sky lose 400,000 customers, it said.") == 0.0
+    # A question without a verb of its own asks for none.
+    assert missing_verbs(parse_question("How many customers in 2015?"), ["customers", "2015"],
+                         {}) == 0.0
+
+
+def test_the_fit_does_not_depend_on_the_units_of_the_evidence() -> None:
+    rng = np.random.default_rng(3)
+    x = np.zeros((300, len(FEATURES)))
+    x[:, 0] = 1.0
+    margin = FEATURES.index("margin")
+    x[:, margin] = rng.random(300)
+    right = x[:, margin] + rng.normal(0, 0.2, 300) > 0.5
+    scaled = x.copy()
+    scaled[:, margin] *= 100.0
+    assert probabilities(scaled, fit_weights(scaled, right)) == pytest.approx(
+        probabilities(x, fit_weights(x, right)), abs=1e-4)
+
+
+def test_a_rule_that_found_few_answers_weighs_little() -> None:
+    rng = np.random.default_rng(4)
+    x = np.zeros((400, len(FEATURES)))
+    x[:, 0] = 1.0
+    x[:, FEATURES.index("literal")] = rng.random(400)
+    right = x[:, FEATURES.index("literal")] + rng.normal(0, 0.2, 400) > 0.5
+    rare = FEATURES.index("rule_role")
+    x[:3, rare] = 1.0
+    right[:3] = True
+    w = fit_weights(x, right)
+    assert abs(w[rare]) < abs(w[FEATURES.index("literal")])
+
+
+def test_passages_that_agree_on_the_answer_support_it(tmp_path: Path) -> None:
+    text = ("The museum opened in 1998 after a long campaign.\n"
+            "Visitors have come to the museum since it opened in 1998.\n"
+            "A new wing of the museum opened in 2005.\n")
+    engine = QuoteEngine(build_index([Document("m", "Museum", text)]))
+    answer = engine._answer("When did the museum open?", 3, 0, None, gate=False)
+    assert answer.short is not None and answer.short.text == "1998"
+    found = dict(zip(FEATURES, answer.short.evidence, strict=True))
+    assert found["support"] > 0.0
+    assert 0.0 < found["coverage"] <= 1.0

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from quotebot.analysis import Token
 from quotebot.analysis import terms as analyse_terms
 from quotebot.extract import RULE_NAMES
+from quotebot.extract.grammar import NOUN, VERB, word_classes
 from quotebot.question import Kind, Question
 from quotebot.tuning import Answer
 
@@ -70,6 +71,23 @@ FEATURES = (
     # A "how many X" answer whose number counts X (1), counts something else (-1: "160
     # years" for "how many people"), or no counted noun asked (0).
     "counts_asked",
+    # Share of the answer's words that may stand in a noun phrase (nouns, adjectives,
+    # numbers), and whether its last word may not ("unless", "made"): a fragment cut at
+    # the wrong place.
+    "noun_share", "ends_outside_phrase",
+    # The cosines of the answer alone to the question, and to the noun the question asks
+    # for ("what [force]", "who is the [CEO]"): whether it is the kind of thing asked
+    # (0 without vectors, or without such a noun).
+    "answer_question", "answer_type",
+    # log(1 + how many of the next best passages also hold the answer's words): agreement
+    # between passages.
+    "support",
+    # Share of the question's evidence (idf mass of its words) the passage covers.
+    "coverage",
+    # The question's verbs ("lose", "commended") that the sentence lacks, by share of the
+    # question's verbs: a sentence about another act ("gained", "criticized") answers
+    # another question.
+    "missing_verbs",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
@@ -104,14 +122,20 @@ class Gate:
 def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequence[Token],
              matched: Mapping[int, int], span: tuple[int, int], rule: str, *,
              literal: float, margin: float, agreement: bool, similarity: float | None,
-             span_meaning: float | None, rarity: Callable[[Token], float | None]
+             span_meaning: float | None, rarity: Callable[[Token], float | None],
+             answer_question: float | None = None, answer_type: float | None = None,
+             support: int = 0, coverage: float = 0.0, missing_verbs: float = 0.0
              ) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
     ``kind_asked`` is "number", "time" or None (see :func:`quotebot.extract.needs`);
     ``rule`` the extraction rule that found the answer; ``span_meaning`` the cosine of the
-    answer's text to its sentence (None without vectors)."""
+    answer's text to its sentence (None without vectors), ``answer_question`` and
+    ``answer_type`` its cosines to the question and to the noun it asks for; ``support``
+    how many of the next best passages hold the answer too; ``coverage`` the share of the
+    question's evidence the passage covers; ``missing_verbs`` the share of the question's
+    verbs it lacks (:func:`missing_verbs`)."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -159,8 +183,36 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
         noun = set(analyse_terms(counted))
         after = tokens[inside[-1]:inside[-1] + 3]
         x[_AT["counts_asked"]] = 1.0 if any(noun & set(t.terms) for t in after) else -1.0
+    if inside:
+        classes = word_classes(tokens)
+        x[_AT["noun_share"]] = sum(1 for i in inside if classes[i] == NOUN) / len(inside)
+        x[_AT["ends_outside_phrase"]] = classes[inside[-1]] != NOUN
+    x[_AT["answer_question"]] = answer_question if answer_question is not None else 0.0
+    x[_AT["answer_type"]] = answer_type if answer_type is not None else 0.0
+    x[_AT["support"]] = math.log1p(support)
+    x[_AT["coverage"]] = coverage
+    x[_AT["missing_verbs"]] = missing_verbs
     x[_RULE_AT[rule]] = 1.0
     return x
+
+
+def missing_verbs(question: Question, concepts: Sequence[str], matched: Mapping[int, int]
+                  ) -> float:
+    """The share of the question's verbs (content words read as verbs) whose concepts
+    (``concepts``: each concept's word as written) no token of the sentence ``matched``;
+    0 for a question without such verbs."""
+    found = set(matched.values())
+    classes = word_classes(question.tokens)
+    verbs = {t.norm for t, c in zip(question.tokens, classes, strict=True)
+             if c == VERB and not t.is_stop}
+    asked = [n for n, surface in enumerate(concepts) if surface.casefold() in verbs]
+    return sum(1 for n in asked if n not in found) / len(asked) if asked else 0.0
+
+
+def asked_noun(question: Question) -> str | None:
+    """The noun naming the kind of answer asked for: "what [force]", "which [channel]",
+    "who is the [CEO]", "how many [people]"."""
+    return question.wh_noun or question.head or _counted(question)
 
 
 def _counted(question: Question) -> str | None:

@@ -31,7 +31,7 @@ from quotebot import context as conversation
 from quotebot.analysis import Token
 from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
-from quotebot.confidence import Gate, evidence, same_answer
+from quotebot.confidence import Gate, asked_noun, evidence, missing_verbs, same_answer
 from quotebot.context import Context
 from quotebot.decide import CONTRADICTIONS, Evidence, Verdict, decide
 from quotebot.errors import UnknownDocument
@@ -63,6 +63,9 @@ ANSWER_CACHE_BYTES = 16 * 1024 * 1024
 #: What an answer and each of its quotes take besides their strings (measured with
 #: tracemalloc, tests/test_answer_cache.py; rounded up).
 _ANSWER_OVERHEAD = 640
+#: How many passages after the first are read for the short answer's words (agreement
+#: between passages; a bound, not a fit).
+_SUPPORT = 5
 
 Progress = Callable[[int, int], None]
 #: (question, k, offset, entity, doc, prefer_doc, context): what an answer depends on.
@@ -397,11 +400,20 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     agreement = rival is not None and same_answer(
         text[span[0]:span[1]],
         spans.index.sentence(int(features.sids[second])).text[rival[0]:rival[1]])
+    part = text[span[0]:span[1]]
+    folded = part.casefold()
+    support = sum(1 for i in order[1:_SUPPORT + 1]
+                  if folded in spans.index.sentence(int(features.sids[i])).text.casefold())
+    span_meaning, answer_question, answer_type = spans.meanings_of(best, part)
     x = evidence(spans.plan.question, spans.kind_asked, text, spans.tokens(best),
                  features.matched(best), span, rule, literal=float(features.literal[best]),
                  margin=margin, agreement=agreement, similarity=features.similarity(best),
-                 span_meaning=spans.meaning_of(best, text[span[0]:span[1]]),
-                 rarity=spans.rarity)
+                 span_meaning=span_meaning, rarity=spans.rarity,
+                 answer_question=answer_question, answer_type=answer_type, support=support,
+                 coverage=spans.evidence(best).coverage,
+                 missing_verbs=missing_verbs(spans.plan.question,
+                                             [c.surface for c in spans.plan.concepts],
+                                             features.matched(best)))
     confidence = model.probability(x)
     if gate and confidence < model.threshold:
         return None
@@ -483,16 +495,21 @@ class _AnswerSpans:
     def has_answer(self, i: int) -> bool:
         return self.span(i) is not None
 
-    def meaning_of(self, i: int, part: str) -> float | None:
-        """The cosine of ``part`` of candidate ``i``'s sentence to the sentence, both read
-        alone (None without vectors). The stored vector of a sentence was read within its
-        paragraph, which tells a fragment from a whole answer less well."""
+    def meanings_of(self, i: int, part: str
+                    ) -> tuple[float | None, float | None, float | None]:
+        """The cosines of ``part`` of candidate ``i``'s sentence to the sentence (both read
+        alone: the stored vector of a sentence was read within its paragraph, which tells
+        a fragment from a whole answer less well), to the question, and to the noun the
+        question asks for (None without vectors, or without such a noun)."""
         meaning = self._engine._meaning
         if meaning is None:
-            return None
-        sentence = self.index.sentence(int(self.features.sids[i])).text
-        vectors = meaning.encoder.encode([part, sentence])
-        return float(np.dot(vectors[0], vectors[1]))
+            return None, None, None
+        question = self.plan.question
+        noun = asked_noun(question)
+        texts = [part, self.index.sentence(int(self.features.sids[i])).text, question.text]
+        vectors = meaning.encoder.encode(texts if noun is None else [*texts, noun])
+        return (float(np.dot(vectors[0], vectors[1])), float(np.dot(vectors[0], vectors[2])),
+                None if noun is None else float(np.dot(vectors[0], vectors[3])))
 
     def evidence(self, i: int) -> Evidence:
         """The decision's evidence about candidate ``i`` (remembered: the decision, a
