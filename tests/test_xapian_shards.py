@@ -414,3 +414,15 @@ def test_the_compose_shard_servers_serve_what_the_replicas_ask(shards: Path) -> 
     finally:
         for shard in started.values():
             stop_xapian_shard(shard)
+
+
+def test_eval_over_shards_gives_the_embedded_index_s_figures(corpus: Path,
+                                                             servers: list[Process]) -> None:
+    embedded = run_cli("eval", str(DEFAULT_QA), "--corpus", str(corpus), "--semantic", "off",
+                       "--json")
+    sharded = run_cli("eval", str(DEFAULT_QA), "--search-url", url_of(servers), "--json")
+    assert embedded.returncode == 0 and sharded.returncode == 0, sharded.stderr
+    a, b = json.loads(embedded.stdout), json.loads(sharded.stdout)
+    a.pop("seconds")
+    b.pop("seconds")
+    assert a["overall"]["questions"] == len(QUESTIONS) and a == b

@@ -45,6 +45,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -370,6 +371,7 @@ class XapianBackend:
         self._paragraphs: dict[int, _Paragraph] = {}
         #: Which shard holds each document (by its position in the index).
         self._shard_of: dict[int, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._text_chars = 0
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
@@ -523,27 +525,43 @@ class XapianBackend:
 
     def _data(self, db: Any, sids: Sequence[int]) -> list[dict[str, Any]]:
         """The stored data of sentences ``sids``, asked of the shard that holds each by its
-        document id (one short request each: fewer round trips than a query for them)."""
-        xapian = self._xapian
+        document id (one short request each: fewer round trips than a query for them),
+        every shard at once (one thread each: the bindings let go of the interpreter
+        while a shard answers)."""
         index, n = self.index, len(self.shards)
-        out = []
+        by_shard: dict[int, list[int]] = {}
         for sid in sids:
             position = int(index.doc_idx[sid])
             shard = self._shard_of.get(position)
             if shard is None:
                 shard = self._shard_of[position] = shard_of(index.docs[position].id, n)
+            by_shard.setdefault(shard, []).append(sid)
+        if len(by_shard) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=n,
+                                                thread_name_prefix="quotebot-shards")
+            parts = list(self._pool.map(self._shard_data, by_shard, by_shard.values()))
+        else:
+            parts = [self._shard_data(shard, wanted) for shard, wanted in by_shard.items()]
+        found = {sid: data for part in parts for sid, data in part.items()}
+        return [found[sid] for sid in sids]
+
+    def _shard_data(self, shard: int, sids: list[int]) -> dict[int, dict[str, Any]]:
+        xapian = self._xapian
+        index, remote = self.index, self._remotes[shard]
+        out = {}
+        for sid in sids:
+            doc_id, ordinal = index.docs[int(index.doc_idx[sid])].id, int(self._ordinals[sid])
             try:
-                data = json.loads(db.get_document(sid * n + shard + 1).get_data())
+                data = json.loads(remote.get_document(sid + 1).get_data())
             except xapian.DocNotFoundError:
                 data = {}
-            if data.get("doc") != index.docs[position].id or data.get(
-                    "ordinal") != int(self._ordinals[sid]):
+            if data.get("doc") != doc_id or data.get("ordinal") != ordinal:
                 raise ShardUnavailable(
-                    f"{self._name(shard)} does not hold sentence "
-                    f"{int(self._ordinals[sid]) + 1} of {index.docs[position].id!r}: the "
-                    f"shards are not the whole corpus. Rebuild them with `quotebot index "
-                    f"--shards N`.")
-            out.append(data)
+                    f"{self._name(shard)} does not hold sentence {ordinal + 1} of "
+                    f"{doc_id!r}: the shards are not the whole corpus. Rebuild them with "
+                    f"`quotebot index --shards N`.")
+            out[sid] = data
         return out
 
     def paragraphs(self, firsts: Sequence[int]) -> dict[int, _Paragraph]:
