@@ -268,10 +268,11 @@ class Transcript:
                 raise QuotebotError(f"{argument!r} exists already: :save to another name "
                                     f"(quotebot writes again only the file it saved in this "
                                     f"conversation).", code="file_exists")
+            # The Markdown ends with its own line break, as the web page's download.
             text = (json.dumps({"turns": [{"question": a.question, "answer": a.to_json()}
                                           for a in self.turns]}, ensure_ascii=False, indent=2)
-                    if path.suffix.lower() == ".json" else render_markdown(self.turns))
-            path.write_text(text + "\n", encoding="utf-8")
+                    + "\n" if path.suffix.lower() == ".json" else render_markdown(self.turns))
+            path.write_text(text, encoding="utf-8")
             self.saved.add(path.resolve())
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -269,7 +269,10 @@ class QuoteEngine:
             candidates = _within(retrieve(plan, self.search, self.tuning.retrieval,
                                           self.index.n_sentences), self.index, doc,
                                  max(self.tuning.retrieval.candidates, limit))
-        if context is not None and plan.concepts:
+        if context is not None and (plan.concepts or context.anchor_known):
+            # A question of common words alone ("When was that?") is asked of the
+            # conversation: the sentences around the last answer, and those its words
+            # and earlier questions lead to.
             candidates = conversation.widen(candidates, plan, self.index, context,
                                             self.tuning.retrieval, self.tuning.conversation,
                                             self.search)
@@ -370,7 +373,7 @@ class QuoteEngine:
         plan = plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
         candidates = retrieve(plan, self.search, self.tuning.retrieval)
-        if plan.concepts:
+        if plan.concepts or context.anchor_known:
             candidates = conversation.widen(candidates, plan, self.index, context,
                                             self.tuning.retrieval, self.tuning.conversation,
                                             self.search)

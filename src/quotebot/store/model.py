@@ -76,6 +76,15 @@ class Tokens:
         pos = np.arange(seg.shape[0], dtype=np.int64) - first[seg]
         return np.asarray(self.form[lo[seg] + pos]), seg, pos
 
+    def of(self, sid: int) -> tuple[list[int], list[int]]:
+        """Sentence ``sid``'s (word-form ids, offsets from the sentence's start)."""
+        lo, hi = int(self.ptr[sid]), int(self.ptr[sid + 1])
+        return self.form[lo:hi].tolist(), self.start[lo:hi].tolist()
+
+    def prefetch(self, sids: IntArray) -> None:
+        """Nothing to do: the tokens are here (a table whose tokens are elsewhere fetches
+        ``sids``'s at once, ahead of a loop over them)."""
+
 
 #: Flags of a word form (see ``Forms.flags``).
 NUMBER = 1
@@ -273,11 +282,10 @@ class SentenceIndex:
 
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
-        lo, hi = int(self.tokens.ptr[sid]), int(self.tokens.ptr[sid + 1])
+        forms, starts = self.tokens.of(sid)
         analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
         out = []
-        for form, start in zip(self.tokens.form[lo:hi].tolist(),
-                               self.tokens.start[lo:hi].tolist(), strict=True):
+        for form, start in zip(forms, starts, strict=True):
             surface, norm, terms, is_stop = analysed(form, vocab, words)
             out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
         return tuple(out)
@@ -312,17 +320,11 @@ class SentenceIndex:
 
     def sentence_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float64]:
         """The score of each of ``sids`` (0 where it holds none of the terms)."""
-        out = np.zeros(sids.shape[0], np.float64)
         if not groups or not sids.size:
-            return out
-        found, raw = self.matrix.group_scores(groups)
-        order = np.argsort(np.asarray(found), kind="stable")
-        ids = np.asarray(found)[order]
-        values = np.asarray(raw, np.float64)[order]
-        if ids.size:
-            at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
-            out = np.where(ids[at] == sids, values[at], 0.0)
-        return out
+            return np.zeros(sids.shape[0], np.float64)
+        # Only these sentences are scored (the blocks of each term that may hold them),
+        # never every sentence that holds a term.
+        return self.matrix.scores_of(groups, sids).astype(np.float64)
 
     def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
