@@ -57,7 +57,7 @@ import numpy.typing as npt
 from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
-from quotebot.store.format import TEXT_CACHE_CHARS
+from quotebot.store.format import RecentTexts
 from quotebot.store.lexicon import Lexicon, LexiconError, lexicon_bytes, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
 
@@ -366,13 +366,12 @@ class XapianBackend:
         self._stats: _Stats | None = None
         #: What was fetched of the corpus: sentences' (terms, forms, starts), texts.
         self._sentences: dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]] = {}
-        self._texts: dict[int, str] = {}
+        self._texts = RecentTexts(self._fetch_text)
         #: Paragraphs' data, by their first sentence.
         self._paragraphs: dict[int, _Paragraph] = {}
         #: Which shard holds each document (by its position in the index).
         self._shard_of: dict[int, int] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._text_chars = 0
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
         self._df = index.matrix.df
@@ -586,10 +585,10 @@ class XapianBackend:
 
     def text(self, position: int) -> str:
         """The text of the index's document ``position``, from the shard that holds it
-        (recent ones are kept, up to TEXT_CACHE_CHARS characters)."""
-        found = self._texts.get(position)
-        if found is not None:
-            return found
+        (recent ones are kept)."""
+        return self._texts(position)
+
+    def _fetch_text(self, position: int) -> str:
         doc_id = self.index.docs[position].id
         shard = shard_of(doc_id, len(self.shards))
         data = self._call(lambda db: self._remotes[shard].get_metadata(_text_key(doc_id)))
@@ -597,13 +596,7 @@ class XapianBackend:
             raise ShardUnavailable(
                 f"{self._name(shard)} does not hold the text of {doc_id!r}: the shards are "
                 f"not the whole corpus. Rebuild them with `quotebot index --shards N`.")
-        text = bytes(data).decode("utf-8", "surrogatepass")
-        if self._text_chars + len(text) > TEXT_CACHE_CHARS:
-            self._texts.clear()
-            self._text_chars = 0
-        self._texts[position] = text
-        self._text_chars += len(text)
-        return text
+        return bytes(data).decode("utf-8", "surrogatepass")
 
     def postings(self, term_id: int) -> npt.NDArray[np.int32]:
         """The sentences holding term ``term_id``, ascending."""
