@@ -344,17 +344,11 @@ class SentenceIndex:
 
     def sentence_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float64]:
         """The score of each of ``sids`` (0 where it holds none of the terms)."""
-        out = np.zeros(sids.shape[0], np.float64)
         if not groups or not sids.size:
-            return out
-        found, raw = self.matrix.group_scores(groups)
-        order = np.argsort(np.asarray(found), kind="stable")
-        ids = np.asarray(found)[order]
-        values = np.asarray(raw, np.float64)[order]
-        if ids.size:
-            at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
-            out = np.where(ids[at] == sids, values[at], 0.0)
-        return out
+            return np.zeros(sids.shape[0], np.float64)
+        # Only these sentences are scored (the blocks of each term that may hold them),
+        # never every sentence that holds a term.
+        return self.matrix.scores_of(groups, sids).astype(np.float64)
 
     def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
