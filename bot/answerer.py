@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
@@ -32,9 +32,6 @@ from quotebot.models import Answer
 from quotebot.session import SessionState, follow_up
 from quotebot.store import IndexFolder, SentenceIndex, load_index
 from quotebot.store.catalogue import open_index
-
-if TYPE_CHECKING:
-    from quotebot.xapian_backend import XapianBackend
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +90,23 @@ class Answerer:
              search_url: str | None = None) -> Answerer:
         """Open the index (building it if need be), attach saved vectors, start computing
         missing ones in the background, and watch the index folder (blocks while the index
-        opens: call it from a thread in a server). With ``search_url``, retrieval asks
-        those Xapian shard servers; one that is down now is logged, answers are refused
-        with ``shard_unavailable`` until it answers, and ``/healthz`` names it."""
+        opens: call it from a thread in a server). With ``search_url``, it answers from
+        those Xapian shard servers alone (``corpus`` and ``index_dir`` are not read); one
+        that is down now is logged, answers are refused with ``shard_unavailable`` until
+        it answers, and ``/healthz`` names it."""
+        if search_url:
+            from quotebot.xapian_backend import open_sharded_engine
+
+            return cls(open_sharded_engine(search_url, semantic, check=False),
+                       semantic="off", watch_seconds=watch_seconds, embed=embed,
+                       search_url=search_url)
         indexing, embedding = progress_lines(corpus)
         try:
             index, directory = open_index(corpus, index_dir, progress=indexing)
         finally:
             indexing.close()
-        search = _shards(index, search_url, check=False)
-        engine = _engine_with_saved_vectors(index, directory, semantic, search)
-        answerer = cls(engine, semantic=semantic, watch_seconds=watch_seconds, embed=embed,
-                       search_url=search_url)
+        engine = _engine_with_saved_vectors(index, directory, semantic)
+        answerer = cls(engine, semantic=semantic, watch_seconds=watch_seconds, embed=embed)
         answerer._embed_in_background(engine, progress=embedding)
         answerer._start_watching()
         return answerer
@@ -226,9 +228,7 @@ class Answerer:
         index = load_index(directory)
         if index.generation == self._engine.index.generation:
             return
-        # Shards built from another generation are refused here: the old one stays.
-        search = _shards(index, self.search_url, check=True)
-        engine = _engine_with_saved_vectors(index, directory, self.semantic_mode, search)
+        engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)
         self._engine = engine  # one reference swap: a question uses one engine throughout
         # First turns of the old generation go (one the loop adds meanwhile is never given:
         # its engine is not the current one).
@@ -238,26 +238,8 @@ class Answerer:
         self._embed_in_background(engine)
 
 
-def _shards(index: SentenceIndex, search_url: str | None, *, check: bool
-            ) -> XapianBackend | None:
-    """The backend over ``search_url``'s shards for ``index`` (None without one)."""
-    if not search_url:
-        return None
-    from quotebot.xapian_backend import XapianBackend, parse_search_url
-
-    search = XapianBackend(index, parse_search_url(search_url))
-    try:
-        search.check()
-    except QuotebotError as exc:
-        if check:
-            raise
-        log.warning("%s", exc.message)
-    return search
-
-
 def _engine_with_saved_vectors(index: SentenceIndex, directory: Path | None,
-                               semantic: str, search: XapianBackend | None = None
-                               ) -> QuoteEngine:
-    engine = QuoteEngine(index, directory=directory, search=search)
+                               semantic: str) -> QuoteEngine:
+    engine = QuoteEngine(index, directory=directory)
     engine.attach_semantic(semantic, compute=False)
     return engine

@@ -6,8 +6,9 @@ in a cleanup context, and every handler only translates HTTP to core calls.
 malformed to reach the application in the one error shape.
 
 The rooms: asking (http_ask), documents and pages (http_docs), libraries and uploads
-(http_libraries), health and metrics (http_health), the Telegram webhook (http_webhook),
-client addresses behind proxies (http_proxies); what they share is in http_common.
+(http_libraries), saved conversations (http_transcript), health and metrics (http_health),
+the Telegram webhook (http_webhook), client addresses behind proxies (http_proxies); what
+they share is in http_common.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from .http_libraries import (
     show_library_doc,
     web_config,
 )
+from .http_transcript import transcript
 from .http_webhook import telegram_context, telegram_webhook
 from .libraries import Shelf
 from .metrics import Metrics
@@ -159,6 +161,7 @@ def create_app(config: BotConfig) -> web.Application:
     app.cleanup_ctx.append(session_libraries_context)
     app.cleanup_ctx.append(telegram_context)
     app.router.add_post("/v1/ask", ask)
+    app.router.add_post("/v1/transcript", transcript)
     app.router.add_get("/v1/docs", list_docs)
     app.router.add_get("/v1/docs/{doc}", show_doc)
     app.router.add_get("/v1/docs/{doc}/text", download_doc)

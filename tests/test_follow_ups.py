@@ -341,6 +341,21 @@ def test_a_question_nothing_in_the_conversation_or_corpus_connects_is_still_decl
     assert answer.answered is False and answer.quotes == ()
 
 
+def test_a_question_of_common_words_alone_is_answered_from_the_conversation(
+        towns: QuoteEngine) -> None:
+    """Catches: "When was that?" declined in a conversation for having no word of its own
+    ("No sentence shares a word with the question"), though the conversation says what
+    "that" is; and the same question answered with no conversation to give it a meaning."""
+    alone = answer_once(towns, "When was that?")
+    assert alone.answered is False and alone.quotes == ()
+    session = Session(towns)
+    session.ask("Where are the old maps of the county?")
+    answer = session.ask("When was that?")
+    assert answer.answered and answer.quotes[0].doc == "hilltop"
+    assert "2004" in " ".join(q.text for q in answer.quotes)
+    assert answer.reason is not None and "conversation" in answer.reason
+
+
 # -- yes or no ---------------------------------------------------------------------------------
 
 COAST = ("The old lighthouse stands on Gull Point. The lighthouse is not open to visitors. "

@@ -144,3 +144,31 @@ def test_save_writes_the_conversation_as_markdown_with_its_citations(tmp_path: P
     france = lines.index("## What is the capital of France?")
     assert lines[france + 1:france + 3] == ["", "*The article doesn't say.* " + out[1]["reason"]]
     assert "## more" in lines[france:]
+
+
+def test_save_to_a_name_no_file_can_have_is_an_error_and_the_conversation_goes_on(
+        tmp_path: Path) -> None:
+    (tmp_path / "seal.md").write_text("Seals haul out on rocky shores.\n", encoding="utf-8")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    names = [tmp_path / ("a" * 300 + ".md"), f"{tmp_path}/bad\0name.md", f"{folder}/",
+             folder, f"{tmp_path}/new-folder/", tmp_path / ".json"]
+    out = jsonl("Where do seals haul out?\n" + "".join(f":save {n}\n" for n in names)
+                + "more\n", "--corpus", str(tmp_path), "--semantic", "off")
+    assert len(out) == 2 + len(names)  # every :save answered, and the REPL asked "more"
+    codes = [line["error"]["code"] for line in out[1:-1]]
+    assert codes == ["cannot_write", "cannot_write", "file_is_folder", "file_is_folder",
+                     "file_is_folder", "missing_file_name"]
+    assert out[-1]["question"] == "more"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "seal.md"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_new_conversation_never_saves_over_the_last_ones_file(tmp_path: Path) -> None:
+    (tmp_path / "seal.md").write_text("Seals haul out on rocky shores.\n", encoding="utf-8")
+    talk = tmp_path / "talk.md"
+    out = jsonl(f"Where do seals haul out?\n:save {talk}\n:new\nWhat do seals do?\n"
+                f":save {talk}\n", "--corpus", str(tmp_path), "--semantic", "off")
+    assert out[1] == {"saved": str(talk), "questions": 1}
+    assert out[4]["error"]["code"] == "file_exists"
+    assert "## Where do seals haul out?" in talk.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,11 @@ from quotebot.store.files import (
 )
 
 NOW = 1_900_000_000.0
+
+
+def damage(root: Path) -> str:
+    """The start of the message of a damaged index in ``root``, as a pattern."""
+    return re.escape(f"The saved index in {str(root)!r} is damaged: ")
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -167,16 +173,17 @@ def test_an_array_is_mapped_read_only_as_a_plain_array(tmp_path: Path) -> None:
     assert type(array) is np.ndarray and array.tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError):
         array[0] = 9  # mapped read-only: a reader never writes into the saved index
-    with pytest.raises(IndexFileError, match=r"b\.npy is missing\. Rebuild"):
+    with pytest.raises(IndexFileError, match=damage(tmp_path) + r"b\.npy is missing\. Rebuild"):
         load_array(tmp_path / "b.npy", tmp_path)
     (tmp_path / "c.npy").write_bytes(b"garbage")
-    with pytest.raises(IndexFileError, match=r"c\.npy cannot be read\. Rebuild"):
+    with pytest.raises(IndexFileError, match=damage(tmp_path) + r"c\.npy cannot be read\. Rebuild"):
         load_array(tmp_path / "c.npy", tmp_path)
     (tmp_path / "d.npy").write_bytes((tmp_path / "a.npy").read_bytes()[:-3])
-    with pytest.raises(IndexFileError, match=r"d\.npy cannot be read\. Rebuild"):
+    with pytest.raises(IndexFileError, match=damage(tmp_path) + r"d\.npy cannot be read\. Rebuild"):
         load_array(tmp_path / "d.npy", tmp_path)
     (tmp_path / "obj.npy").mkdir()
-    with pytest.raises(IndexFileError, match=r"obj\.npy cannot be read\. Rebuild"):
+    with pytest.raises(IndexFileError,
+                       match=damage(tmp_path) + r"obj\.npy cannot be read\. Rebuild"):
         load_array(tmp_path / "obj.npy", tmp_path)
 
 
@@ -185,10 +192,11 @@ def test_a_text_file_is_mapped_and_an_empty_one_is_empty_bytes(tmp_path: Path) -
     (tmp_path / "empty.bin").write_bytes(b"")
     assert map_bytes(tmp_path / "texts.bin", tmp_path)[:] == b"Cats sit."
     assert map_bytes(tmp_path / "empty.bin", tmp_path) == b""
-    with pytest.raises(IndexFileError, match=r"none\.bin is missing\. Rebuild"):
+    with pytest.raises(IndexFileError, match=damage(tmp_path) + r"none\.bin is missing\. Rebuild"):
         map_bytes(tmp_path / "none.bin", tmp_path)
     (tmp_path / "dir.bin").mkdir()
-    with pytest.raises(IndexFileError, match=r"dir\.bin cannot be read\. Rebuild"):
+    with pytest.raises(IndexFileError,
+                       match=damage(tmp_path) + r"dir\.bin cannot be read\. Rebuild"):
         map_bytes(tmp_path / "dir.bin", tmp_path)
 
 
@@ -210,8 +218,9 @@ def test_a_string_table_maps_ids_to_strings_and_back(tmp_path: Path) -> None:
         assert [table[s] for s in strings] == [0, 1, 2, 3, 4]
         assert table.id_of("cow") is None and table.id_of("cow") is None  # remembered too
         assert "dog" in table and "cow" not in table and 3 not in table  # type: ignore[comparison-overlap]
-        with pytest.raises(KeyError):
+        with pytest.raises(KeyError) as missing:
             table["cow"]
+        assert missing.value.args == ("cow",)
         with pytest.raises(KeyError):
             table[0]  # type: ignore[index]
         with pytest.raises(IndexError, match=r"string id 5 out of range \(0\.\.4\)"):
@@ -238,20 +247,28 @@ def test_strings_with_the_same_hash_are_told_apart_by_their_bytes() -> None:
                         np.array([0, 2, 1], dtype=np.int32))
     assert table.id_of("b") == 1  # the third under that hash
     assert table.id_of("a") is None  # a different hash: not searched for at all
+    # The second under that hash, and one that is not there at all.
+    table = StringTable(b"abc", offsets, np.array([key] * 3, dtype=np.uint64),
+                        np.array([0, 1, 2], dtype=np.int32))
+    assert table.id_of("b") == 1
+    table = StringTable(b"ac", offsets[:3], np.array([key] * 2, dtype=np.uint64),
+                        np.array([0, 1], dtype=np.int32))
+    assert table.id_of("b") is None
 
 
 def test_a_string_table_whose_bytes_do_not_match_its_offsets_is_damaged(
         tmp_path: Path) -> None:
     table = StringTable.from_strings(["cat", "dog"])
     arrays = table.arrays("vocab")
+    mismatch = damage(tmp_path) + r"vocab\.bin does not match its offsets"
     for blob in (b"catdo", b"catdogs"):
         (tmp_path / "vocab.bin").write_bytes(blob)
-        with pytest.raises(IndexFileError, match=r"vocab\.bin does not match its offsets"):
+        with pytest.raises(IndexFileError, match=mismatch):
             StringTable.open(tmp_path, tmp_path, "vocab", arrays)
     (tmp_path / "vocab.bin").write_bytes(b"catdog")
     for name in ("vocab_hash", "vocab_order"):
         short = dict(arrays, **{name: arrays[name][:1]})
-        with pytest.raises(IndexFileError, match=r"vocab\.bin does not match its offsets"):
+        with pytest.raises(IndexFileError, match=mismatch):
             StringTable.open(tmp_path, tmp_path, "vocab", short)
     assert StringTable.open(tmp_path, tmp_path, "vocab", arrays)["dog"] == 1
 
@@ -312,9 +329,11 @@ def test_no_index_says_what_is_there_instead(tmp_path: Path) -> None:
         f"No saved index in {str(missing)!r}: it holds other files. Give the folder "
         "`quotebot index --out DIR` wrote, or build one into a new folder with "
         "`quotebot index --out DIR`."))
-    with pytest.raises(IndexFileError, match="is a file, not an index folder") as info:
+    with pytest.raises(IndexFileError) as info:
         IndexFolder(missing / "notes.txt").current()
-    assert info.value.code == "index_missing"
+    assert (info.value.code, info.value.message) == ("index_missing", (
+        f"{str(missing / 'notes.txt')!r} is a file, not an index folder: give the folder "
+        "`quotebot index --out DIR` wrote."))
     assert IndexFolder(missing).current_name() is None
     (missing / CURRENT).write_text("\n")
     assert IndexFolder(missing).current_name() is None
@@ -364,7 +383,9 @@ def test_a_manifest_without_a_field_names_it(tmp_path: Path, field: str) -> None
     with pytest.raises(IndexFileError) as info:
         IndexFolder(tmp_path).manifest(gen)
     assert info.value.code == "index_damaged"
-    assert f"manifest.json lacks the field {field!r}. Rebuild" in info.value.message
+    assert info.value.message.startswith(
+        f"The saved index in {str(tmp_path)!r} is damaged: manifest.json lacks the field "
+        f"{field!r}. Rebuild")
 
 
 # -- whose folder it is -------------------------------------------------------------------
@@ -427,8 +448,10 @@ def test_only_an_empty_or_missing_folder_or_an_index_is_written_into(tmp_path: P
     with pytest.raises(IndexFileError, match="is not empty and holds no quotebot index") as info:
         IndexFolder(tmp_path).check_writable()
     assert info.value.code == "index_folder_not_ours"
-    with pytest.raises(IndexFileError, match="is a file, not a folder") as info:
+    with pytest.raises(IndexFileError) as info:
         IndexFolder(tmp_path / "photo.jpg").check_writable()
+    assert info.value.message == (f"{str(tmp_path / 'photo.jpg')!r} is a file, not a folder; "
+                                  "give --out a folder for the index.")
     assert info.value.code == "index_not_a_folder"
     (tmp_path / FOLDER_MANIFEST).write_text(json.dumps({"format": FOLDER_FORMAT, "owned": []}))
     IndexFolder(tmp_path).check_writable()

@@ -75,15 +75,19 @@ def _continued(question: str) -> Any:
     return session.ask("more")
 
 
-class TestOnePollingBot:
-    """One `quotebot telegram` polling one fake Bot API, for the tests that need nothing else
-    (each talks in chats of its own)."""
+class _OneFakeApi:
+    """One fake Bot API for all the tests of a class (each talks in chats of its own)."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def api(cls) -> Iterator[FakeBotApi]:
         with FakeBotApi() as fake:
             yield fake
+
+
+class TestOnePollingBot(_OneFakeApi):
+    """One `quotebot telegram` polling one fake Bot API, for the tests that need nothing else
+    (each talks in chats of its own)."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -413,15 +417,9 @@ def post_update(server: Process, update: dict[str, Any], secret: str | None = SE
 _FORGED_CHATS = itertools.count(2200)
 
 
-class TestOneWebhookServer:
+class TestOneWebhookServer(_OneFakeApi):
     """One `quotebot serve` taking updates on its webhook, for the tests that need nothing
     else (each talks in chats of its own)."""
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def api(cls) -> Iterator[FakeBotApi]:
-        with FakeBotApi() as fake:
-            yield fake
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -186,13 +186,18 @@ def data_url_text(url: str, media_type: str) -> str:
 async def test_the_conversation_downloads_as_markdown_and_json_with_its_citations(
         server: Process) -> None:
     """The two download links hold the conversation shown: each question, its answer and
-    quotes; every quote slices back to its document; a new conversation empties them."""
+    quotes (the Markdown is the server's, as the REPL's :save writes it); every quote slices
+    back to its document; a new conversation empties them."""
     async with chromium_page() as page:
         await page.goto(server.url + "/")
         assert await page.evaluate("document.getElementById('save').hidden") is True
         await page.ask("how many stabbings?")
         await page.ask("Who is the deputy mayor for policing?")
         await page.ask("What did she say?")
+        # The Markdown comes from the server (the REPL's :save) once the last answer shows.
+        await page.wait_for("(() => { const link = document.getElementById('save'); "
+                            "return decodeURIComponent(link.href)"
+                            ".includes('## What did she say?'); })()")
         href = "document.getElementById('{}').href"
         markdown = data_url_text(await page.evaluate(href.format("save")), "text/markdown")
         saved = json.loads(data_url_text(await page.evaluate(href.format("save-json")),

@@ -1,7 +1,8 @@
 """The sentence index on Xapian remote shards: two real `xapian-tcpsrv` servers on
-127.0.0.1 answer every question of the shipped question set with the same quotes, in the
-same order and with the same scores as the embedded index; a shard that is down gives a
-clear error, never an answer from part of the corpus."""
+127.0.0.1, and nothing else of the corpus, answer every question of the shipped question
+set with the same quotes, in the same order and with the same scores as the embedded
+index; a shard that is down gives a clear error, never an answer from part of the
+corpus."""
 
 from __future__ import annotations
 
@@ -76,13 +77,11 @@ def url_of(servers: list[Process]) -> str:
 @pytest.fixture(scope="module")
 def engines(corpus: Path, servers: list[Process], tmp_path_factory: pytest.TempPathFactory
             ) -> tuple[QuoteEngine, QuoteEngine]:
-    from quotebot.xapian_backend import XapianBackend
+    from quotebot.xapian_backend import open_sharded_engine
 
     embedded = QuoteEngine.open(corpus, index_dir=tmp_path_factory.mktemp("index"),
                                 semantic="off")
-    sharded = QuoteEngine(embedded.index,
-                          search=XapianBackend.from_url(embedded.index, url_of(servers)))
-    return embedded, sharded
+    return embedded, open_sharded_engine(url_of(servers))
 
 
 def same_answers(a: Any, b: Any) -> None:
@@ -133,11 +132,16 @@ def test_follow_ups_over_shards_go_as_over_the_embedded_index(
         same_answers(local.ask(turn), remote.ask(turn))
 
 
-def test_ask_over_shards_prints_the_same_json(corpus: Path, servers: list[Process]) -> None:
+def test_ask_over_shards_prints_the_same_json_with_no_copy_of_the_corpus(
+        corpus: Path, servers: list[Process], tmp_path: Path) -> None:
     question = "how many stabbings?"
-    args = ("ask", question, "--corpus", str(corpus), "--semantic", "off", "--json")
-    embedded = run_cli(*args)
-    sharded = run_cli(*args, env={"QUOTEBOT_SEARCH_URL": url_of(servers)})
+    embedded = run_cli("ask", question, "--corpus", str(corpus), "--semantic", "off",
+                       "--json")
+    # The answering side has the shard servers' address and nothing else: no corpus, no
+    # index (a corpus named that is not there is not read).
+    sharded = run_cli("ask", question, "--json",
+                      env={"QUOTEBOT_SEARCH_URL": url_of(servers),
+                           "QUOTEBOT_CORPUS": str(tmp_path / "absent")})
     assert embedded.returncode == 0 and sharded.returncode == 0, sharded.stderr
     a, b = json.loads(embedded.stdout), json.loads(sharded.stdout)
     assert a["answer"] == b["answer"] == "72"
@@ -147,14 +151,13 @@ def test_ask_over_shards_prints_the_same_json(corpus: Path, servers: list[Proces
 
 def test_a_shard_down_is_a_clear_error_and_answers_return_with_it(
         corpus: Path, shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
-    from quotebot.xapian_backend import ShardUnavailable, XapianBackend
+    from quotebot.xapian_backend import ShardUnavailable, open_sharded_engine
 
     embedded, _ = engines
     own = [start_xapian_shard(shards / f"shard-{i}") for i in range(2)]
     try:
         url = url_of(own)
-        engine = QuoteEngine(embedded.index,
-                             search=XapianBackend.from_url(embedded.index, url))
+        engine = open_sharded_engine(url)
         assert engine.answer_question("how many stabbings?").answered
         stop_xapian_shard(own[1])
         with pytest.raises(ShardUnavailable, match=r"shard-1 at 127\.0\.0\.1:"):
@@ -219,7 +222,7 @@ def health(server: Process) -> dict[str, Any]:
 def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         shards: Path, servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine],
         tmp_path: Path) -> None:
-    from quotebot.xapian_backend import XapianBackend
+    from quotebot.xapian_backend import open_sharded_engine
 
     port = free_port()
     master = subprocess.Popen(
@@ -237,8 +240,7 @@ def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         replica = start_xapian_shard(tmp_path / "shard-1")
         embedded, _ = engines
         url = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{replica.port}"
-        engine = QuoteEngine(embedded.index,
-                             search=XapianBackend.from_url(embedded.index, url))
+        engine = open_sharded_engine(url)
         for question in QUESTIONS:
             same_answers(embedded.answer_question(question), engine.answer_question(question))
     finally:
@@ -259,14 +261,13 @@ def can_connect(port: int) -> bool:
 
 def test_a_connection_the_server_closed_when_idle_is_opened_again(
         shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
-    from quotebot.xapian_backend import XapianBackend
+    from quotebot.xapian_backend import open_sharded_engine
 
     embedded, _ = engines
     own = [start_xapian_shard(shards / f"shard-{i}", options=("--idle-timeout", "300"))
            for i in range(2)]
     try:
-        engine = QuoteEngine(embedded.index,
-                             search=XapianBackend.from_url(embedded.index, url_of(own)))
+        engine = open_sharded_engine(url_of(own))
         assert engine.answer_question("how many stabbings?").answered
         time.sleep(1.0)  # the servers close the idle connections after 0.3 s
         same_answers(embedded.answer_question("who went to New York?"),
@@ -276,29 +277,33 @@ def test_a_connection_the_server_closed_when_idle_is_opened_again(
             stop_xapian_shard(shard)
 
 
-def test_shards_of_another_corpus_are_refused(servers: list[Process], tmp_path: Path) -> None:
-    from quotebot.xapian_backend import ShardUnavailable, XapianBackend
+def test_shards_of_two_corpora_are_refused(servers: list[Process], tmp_path: Path) -> None:
+    from quotebot.xapian_backend import ShardUnavailable, open_sharded_engine
 
-    other = QuoteEngine.open(ROOT / "tests" / "fixtures" / "own-articles",
-                             index_dir=tmp_path / "index", semantic="off")
-    with pytest.raises(ShardUnavailable, match="another corpus"):
-        XapianBackend.from_url(other.index, url_of(servers))
+    done = run_cli("index", "--corpus", str(ROOT / "tests" / "fixtures" / "own-articles"),
+                   "--out", str(tmp_path), "--shards", "2")
+    assert done.returncode == 0, done.stderr
+    other = start_xapian_shard(tmp_path / "shard-1")
+    try:
+        mixed = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{other.port}"
+        with pytest.raises(ShardUnavailable, match=r"shard-1 .* holds another corpus"):
+            open_sharded_engine(mixed)
+    finally:
+        stop_xapian_shard(other)
 
 
-def test_every_shard_must_be_named_once_in_order(
-        servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine]) -> None:
-    from quotebot.xapian_backend import ShardUnavailable, XapianBackend
+def test_every_shard_must_be_named_once_in_order(servers: list[Process]) -> None:
+    from quotebot.xapian_backend import ShardUnavailable, open_sharded_engine
 
-    index = engines[0].index
     one = f"xapian://127.0.0.1:{servers[0].port}"
     with pytest.raises(ShardUnavailable, match="built as 2 but --search-url names 1"):
-        XapianBackend.from_url(index, one)
+        open_sharded_engine(one)
     twice = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{servers[0].port}"
     with pytest.raises(ShardUnavailable, match="serves shard-0 but stands in place 2"):
-        XapianBackend.from_url(index, twice)
+        open_sharded_engine(twice)
     swapped = f"xapian://127.0.0.1:{servers[1].port},127.0.0.1:{servers[0].port}"
     with pytest.raises(ShardUnavailable, match="in order, shard-0 first"):
-        XapianBackend.from_url(index, swapped)
+        open_sharded_engine(swapped)
 
 
 def test_a_document_lives_on_one_shard_whole(shards: Path, corpus: Path,
@@ -339,3 +344,101 @@ def test_a_search_url_that_is_not_one_is_named(corpus: Path) -> None:
                    "http://127.0.0.1:7001")
     assert done.returncode != 0
     assert "xapian://HOST:PORT,HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_what_answering_fetches_from_the_shards_is_the_corpus_s_own(
+        engines: tuple[QuoteEngine, QuoteEngine]) -> None:
+    """Texts, tokens, postings and sentences in ranges, as the answering side reads them
+    from the shards, are those of the embedded index (beyond what the questions ask)."""
+    embedded, sharded = engines
+    local, remote = embedded.index, sharded.index
+    assert remote is not local and remote.n_sentences == local.n_sentences
+    for position in range(len(local.docs)):
+        assert remote.texts(position) == local.texts(position)
+    sids = np.arange(local.n_sentences, dtype=np.int64)[::-1]
+    for a, b in zip(local.tokens.gather(sids), remote.tokens.gather(sids), strict=True):
+        assert a.tolist() == b.tolist()
+    assert [local.sentence_tokens(s) for s in range(5)] == [
+        remote.sentence_tokens(s) for s in range(5)]
+    rng = np.random.default_rng(5)
+    lo = rng.integers(0, local.n_sentences, 40)
+    hi = lo + rng.integers(0, 12, 40)
+    hi = np.minimum(hi, local.n_sentences)
+    for term in range(0, len(local.vocab), max(1, len(local.vocab) // 60)):
+        terms = [term, (term * 7) % len(local.vocab)]
+        assert local.matrix.postings(term).tolist() == remote.matrix.postings(term).tolist()
+        assert local.matrix.count_in_ranges(terms, lo, hi).tolist() == (
+            remote.matrix.count_in_ranges(terms, lo, hi).tolist())
+        assert local.matrix.contains(terms, lo).tolist() == (
+            remote.matrix.contains(terms, lo).tolist())
+
+
+def test_the_compose_shard_servers_serve_what_the_replicas_ask(shards: Path) -> None:
+    """deploy/compose.shards.yaml: each shard service's command, run here on the folder its
+    volume mounts, serves the shard its place in QUOTEBOT_SEARCH_URL names, and the
+    replicas (which wait for healthy shards, with the Xapian client in their image)
+    answer from them alone."""
+    import yaml
+
+    deploy = ROOT / "deploy"
+    compose = yaml.safe_load((deploy / "compose.shards.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    bot = services["quotebot"]
+    assert bot["build"]["args"]["EXTRAS"] == "xapian"
+    assert 'pip install ".${EXTRAS:+[$EXTRAS]}"' in (deploy / "Dockerfile").read_text(
+        encoding="utf-8")
+    assert "apt-get install -y --no-install-recommends xapian-tools" in (
+        deploy / "Dockerfile.shard").read_text(encoding="utf-8")
+    url = bot["environment"]["QUOTEBOT_SEARCH_URL"]
+    names = [part.split(":")[0] for part in url.removeprefix("xapian://").split(",")]
+    assert names == [f"shard-{i}" for i in range(2)]
+    started: dict[str, Process] = {}
+    try:
+        for name in names:
+            service = services[name]
+            assert bot["depends_on"][name]["condition"] == "service_healthy"
+            assert service["build"]["dockerfile"] == "deploy/Dockerfile.shard"
+            command = list(service["command"])
+            assert command[:3] == ["xapian-tcpsrv", "--port", url.split(f"{name}:")[1][:4]]
+            host_side, inside, _ = service["volumes"][0].split(":")
+            assert command[-1] == inside and host_side.startswith("./shards/")
+            started[name] = start_xapian_shard(shards / host_side.removeprefix("./shards/"),
+                                               options=tuple(command[3:-1]))
+        here = url
+        for name, shard in started.items():
+            here = here.replace(f"{name}:{url.split(f'{name}:')[1][:4]}",
+                                f"127.0.0.1:{shard.port}")
+        done = run_cli("ask", "how many stabbings?", "--json", "--search-url", here)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["answer"] == "72"
+    finally:
+        for shard in started.values():
+            stop_xapian_shard(shard)
+
+
+def test_eval_over_shards_gives_the_embedded_index_s_figures(corpus: Path,
+                                                             servers: list[Process]) -> None:
+    embedded = run_cli("eval", str(DEFAULT_QA), "--corpus", str(corpus), "--semantic", "off",
+                       "--json")
+    sharded = run_cli("eval", str(DEFAULT_QA), "--search-url", url_of(servers), "--json")
+    assert embedded.returncode == 0 and sharded.returncode == 0, sharded.stderr
+    a, b = json.loads(embedded.stdout), json.loads(sharded.stdout)
+    a.pop("seconds")
+    b.pop("seconds")
+    assert a["overall"]["questions"] == len(QUESTIONS) and a == b
+
+
+def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_answer(
+        engines: tuple[QuoteEngine, QuoteEngine], servers: list[Process],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetches split into batches of 3, and what was fetched forgotten beyond 4 sentences
+    or paragraphs: the same answers, only more requests."""
+    import quotebot.xapian_backend as shards
+
+    monkeypatch.setattr(shards, "_FETCH_BATCH", 3)
+    monkeypatch.setattr(shards, "_KEPT_SENTENCES", 4)
+    embedded, _ = engines
+    sharded = shards.open_sharded_engine(url_of(servers))
+    for question in QUESTIONS[:8]:
+        same_answers(embedded.answer_question(question, k=5),
+                     sharded.answer_question(question, k=5))

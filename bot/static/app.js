@@ -235,48 +235,32 @@
     }
   }
 
-  // Markdown that shows `text` as itself on one line (as the REPL's :save writes it).
-  function mdEscape(text) {
-    return String(text).split(/\s+/).filter(Boolean).join(" ")
-      .replace(/[\\`*_\[\]<>#|]/g, c => "\\" + c);
-  }
-
-  // The conversation as Markdown: each question, its short answer and its quotes, each with
-  // its citation and where it is in its document (id and character offsets).
-  function transcriptMarkdown() {
-    const lines = ["# quotebot conversation", ""];
-    for (const {question, answer} of transcript) {
-      lines.push("## " + mdEscape(question), "");
-      if (answer.resolved_question && question.toLowerCase() !== "more")
-        lines.push(`*Understood as: ${mdEscape(answer.resolved_question)}*`, "");
-      if (!answer.answered) {
-        lines.push("*The article doesn't say.*" + (answer.reason ? " " + mdEscape(answer.reason) : ""), "");
-        continue;
-      }
-      if (answer.answer) lines.push(`**${mdEscape(answer.answer)}**`, "");
-      for (const q of answer.quotes) {
-        let label = mdEscape([q.title, ...(q.section || [])].join(" › ") + ` ¶ ${q.paragraph}`);
-        if (/^https?:\/\//i.test(q.url || ""))
-          label = `[${label}](<${q.url.replace(/>/g, "%3E").replace(/ /g, "%20")}>)`;
-        lines.push("> " + mdEscape(q.text), ">",
-          `> — ${label} · ${mdEscape(q.doc)}, characters ${q.start}–${q.end}`, "");
-      }
-    }
-    return lines.join("\n");
-  }
-
   // The two download links hold the conversation so far (hidden while it is empty), as
-  // data: addresses (the page's content policy lets a link save them; nothing is fetched).
-  function offerDownloads() {
-    for (const [id, type, body] of [
-      ["save", "text/markdown", () => transcriptMarkdown()],
-      ["save-json", "application/json", () => JSON.stringify({turns: transcript}, null, 2)],
-    ]) {
-      const link = document.getElementById(id);
-      link.hidden = transcript.length === 0;
-      if (link.hidden) link.removeAttribute("href");
-      else link.href = `data:${type};charset=utf-8,` + encodeURIComponent(body());
-    }
+  // data: addresses (the page's content policy lets a link save them; nothing is fetched
+  // when one is clicked). The Markdown is the server's (POST /v1/transcript), the same the
+  // REPL's :save writes; a reply that comes after a newer turn is dropped.
+  let downloads = 0;
+  function dataUrl(type, text) {
+    return `data:${type};charset=utf-8,` + encodeURIComponent(text);
+  }
+  async function offerDownloads() {
+    const version = ++downloads;
+    const json = document.getElementById("save-json");
+    const markdown = document.getElementById("save");
+    // Both links show at once (the page does not move when the Markdown comes); the
+    // Markdown link has no address until it does.
+    json.hidden = markdown.hidden = transcript.length === 0;
+    json.removeAttribute("href");
+    markdown.removeAttribute("href");
+    if (transcript.length === 0) return;
+    const turns = JSON.stringify({turns: transcript});
+    json.href = dataUrl("application/json", JSON.stringify({turns: transcript}, null, 2));
+    try {
+      const response = await fetch("/v1/transcript", {
+        method: "POST", headers: {"Content-Type": "application/json"}, body: turns});
+      const text = await response.text();
+      if (response.ok && version === downloads) markdown.href = dataUrl("text/markdown", text);
+    } catch (err) { /* the JSON download still holds the conversation */ }
   }
 
   form.addEventListener("submit", (event) => {

@@ -159,7 +159,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
         quotebot ask "who won?" --corpus ~/articles --doc cup-final.txt
-        quotebot ask "who won?" --corpus ~/articles --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
+        quotebot ask "who won?" --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
     """
     from quotebot.question import validate_question
     from quotebot.render import render_text
@@ -239,35 +239,45 @@ _WITH_ARGUMENT = (":doc", ":save")
 
 class Transcript:
     """The REPL's conversation so far (since it started or since :new), and the files it
-    saved, which :save may write again."""
+    saved in it, which :save may write again."""
 
     def __init__(self) -> None:
         self.turns: list[Answer] = []
         self.saved: set[Path] = set()
 
+    def new(self) -> None:
+        """A new conversation: its :save never writes over the last one's file."""
+        self.turns.clear()
+        self.saved.clear()
+
     def save(self, argument: str) -> Path:
         """Write the conversation to file ``argument``: JSON when its name ends in .json
         (each question with its answer in the answers' JSON shape, as the web page saves it),
-        else Markdown; never over a file this REPL did not write."""
+        else Markdown; never over a file this conversation did not write."""
         from quotebot.render import render_markdown
 
-        if not argument:
+        path = Path(argument).expanduser()
+        if not argument or path.name.lower() in ("", ".", "..", ".json", ".md"):
             raise QuotebotError("Name the file to save to, e.g. :save notes.md",
                                 code="missing_file_name")
-        path = Path(argument).expanduser()
-        if path.exists() and path.resolve() not in self.saved:
-            raise QuotebotError(f"{argument!r} exists already: :save to another name "
-                                f"(quotebot never writes over a file it did not write).",
-                                code="file_exists")
         try:
+            if argument.endswith(("/", os.sep)) or path.is_dir():
+                raise QuotebotError(f"{argument!r} is a folder: name a file in it, e.g. "
+                                    f":save {path / 'notes.md'}", code="file_is_folder")
+            if path.exists() and path.resolve() not in self.saved:
+                raise QuotebotError(f"{argument!r} exists already: :save to another name "
+                                    f"(quotebot writes again only the file it saved in this "
+                                    f"conversation).", code="file_exists")
+            # The Markdown ends with its own line break, as the web page's download.
             text = (json.dumps({"turns": [{"question": a.question, "answer": a.to_json()}
                                           for a in self.turns]}, ensure_ascii=False, indent=2)
-                    if path.suffix.lower() == ".json" else render_markdown(self.turns))
-            path.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise QuotebotError(f"Could not write {argument!r}: "
-                                f"{exc.strerror or exc}.", code="cannot_write") from None
-        self.saved.add(path.resolve())
+                    + "\n" if path.suffix.lower() == ".json" else render_markdown(self.turns))
+            path.write_text(text, encoding="utf-8")
+            self.saved.add(path.resolve())
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise QuotebotError(f"Could not write {argument!r}: {reason}.",
+                                code="cannot_write") from None
         return path
 
 
@@ -366,7 +376,7 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool,
             return True
         if command == ":new":
             session.state = SessionState()
-            transcript.turns.clear()
+            transcript.new()
             click.echo(dumps({"reset": True}) if as_json else "(new conversation)")
             return True
         if command == ":doc":

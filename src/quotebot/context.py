@@ -28,8 +28,9 @@ Declining in a conversation: a word of the question that the conversation suppli
 was in the last turns) is not missing. Once a conversation is under way, a question
 connected to it (a word of the question in the passage or in the last turns) is not
 declined for covering too little of the question alone: people leave out what was just
-said. It is still declined when nothing connects it, when the corpus lacks a name it
-asks about, or when the passage contradicts it.
+said; so is a question of common words alone ("When was that?", "How old is he?"),
+which only the conversation gives a meaning. It is still declined when nothing connects
+it, when the corpus lacks a name it asks about, or when the passage contradicts it.
 """
 
 from __future__ import annotations
@@ -248,6 +249,9 @@ def decide_in_context(plan: QueryPlan, verdict: Verdict, candidates: Sequence[Ev
         again = decide(plan, supplied(plan, evidence, terms), thresholds)
         if again.answered:
             return again
+    if context.anchor_known and not plan.concepts and candidates:
+        return Verdict(True, ("The question's words are all common ones; the conversation "
+                              "so far says what it is about."), "conversation")
     if not context.anchor_known or verdict.rule not in COVERAGE_RULES:
         return verdict
     for evidence in candidates:

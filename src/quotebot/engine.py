@@ -275,7 +275,10 @@ class QuoteEngine:
             # on questions it only seems to answer).
             outside = ~np.isin(self.index.paragraph_ids[candidates.sids], list(leave_out))
             candidates = Candidates(candidates.sids[outside], candidates.bm25[outside])
-        if context is not None and plan.concepts:
+        if context is not None and (plan.concepts or context.anchor_known):
+            # A question of common words alone ("When was that?") is asked of the
+            # conversation: the sentences around the last answer, and those its words
+            # and earlier questions lead to.
             candidates = conversation.widen(candidates, plan, self.index, context,
                                             self.tuning.retrieval, self.tuning.conversation,
                                             self.search)
@@ -376,7 +379,7 @@ class QuoteEngine:
         plan = plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
         candidates = retrieve(plan, self.search, self.tuning.retrieval)
-        if plan.concepts:
+        if plan.concepts or context.anchor_known:
             candidates = conversation.widen(candidates, plan, self.index, context,
                                             self.tuning.retrieval, self.tuning.conversation,
                                             self.search)

@@ -103,8 +103,9 @@ def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
 
     Building the index or embedding its sentences, when either takes over a second, is
     reported on stderr (see :func:`quotebot.indexing.progress_lines`). With
-    ``search_url`` (``xapian://HOST:PORT,…``), retrieval asks those shard servers, after
-    checking that they are all there and hold this corpus.
+    ``search_url`` (``xapian://HOST:PORT,…``), the engine answers from those shard servers
+    alone (``corpus`` and ``index_dir`` are not read), after checking that they are all
+    there and hold one corpus.
     """
     from quotebot.engine import QuoteEngine
     from quotebot.indexing import progress_lines
@@ -112,17 +113,16 @@ def open_engine(corpus: str | None, index_dir: str | None, semantic: str = "off"
     from quotebot.store.catalogue import open_index
 
     mode = resolve_mode(semantic)
+    if search_url:
+        from quotebot.xapian_backend import open_sharded_engine
+
+        return open_sharded_engine(search_url, mode)
     indexing, embedding = progress_lines(corpus)
     try:
         index, directory = open_index(_checked_corpus(corpus), index_dir, progress=indexing)
     finally:
         indexing.close()
-    search = None
-    if search_url:
-        from quotebot.xapian_backend import XapianBackend
-
-        search = XapianBackend.from_url(index, search_url)
-    engine = QuoteEngine(index, search=search)
+    engine = QuoteEngine(index)
     try:
         engine.attach_semantic(mode, directory, progress=embedding)
     finally:

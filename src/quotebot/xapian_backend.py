@@ -12,12 +12,18 @@ Every sentence is one Xapian document:
   sentence's document), so a match needs no fetch to be placed; a boolean term names
   it too (``Q``), and its value slot 0 says which sentence it is (document id and
   position in the document);
-- its data is what answering needs about it (document, paragraph, offsets, text, the
-  stored analysis of its tokens), so a shard holds its sentences whole;
+- its data is what answering needs about it (document, paragraph, offsets, text, its
+  index terms' ids, and the stored analysis of its tokens: word-form ids and offsets), so
+  a shard holds its sentences whole;
 - the first sentence of each paragraph also carries the paragraph's statistics: the
   boolean terms ``P`` + term (paragraph document frequencies, summed across shards like
   any term frequency), ``XPARA`` (the number of paragraphs) and ``F`` (the paragraph's
-  name), and the paragraph's length and term frequencies in its data.
+  name), and the paragraph's length, term frequencies and which of its sentences hold
+  each term in its data;
+- each document's text is the shard's metadata ``quotebot.text.`` + a hash of its id, and
+  every shard carries the corpus's lexicon (:mod:`quotebot.store.lexicon`: the documents'
+  metadata, where each sentence is, the vocabulary, word forms and words), so a machine
+  that answers from the shards needs no copy of the corpus (:meth:`XapianBackend.open`).
 
 Retrieving (:class:`XapianBackend`) combines the shards in the client, which gives global
 statistics. Scores are quotebot's BM25 (Lucene's idf; see :mod:`quotebot.bm25`):
@@ -39,18 +45,24 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
 
 from quotebot.backends import Groups
-from quotebot.bm25 import idf_of, plain_groups
+from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
-from quotebot.store.model import SentenceIndex
+from quotebot.store.format import RecentTexts
+from quotebot.store.lexicon import Lexicon, LexiconError, lexicon_bytes, read_lexicon
+from quotebot.store.model import SentenceIndex, Tokens
+
+if TYPE_CHECKING:
+    from quotebot.engine import QuoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +72,12 @@ SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
 CONNECT_TIMEOUT_S = 2.0
 ANSWER_TIMEOUT_S = 10.0
 #: The layout of a shard's documents (see the module's docstring).
-SHARD_FORMAT = "2"
+SHARD_FORMAT = "3"
+#: The lexicon is stored in parts of at most this many bytes (metadata values).
+_LEXICON_PART = 4 * 1024 * 1024
+#: Sentences fetched from the shards per request, and kept fetched at most.
+_FETCH_BATCH = 1000
+_KEPT_SENTENCES = 200_000
 #: Extra results asked of the shards beyond ``k``, so that sentences tied with the k-th
 #: are ordered by quotebot's rule (the earlier sentence first), not the shards' document ids.
 _TIE_MARGIN = 32
@@ -68,6 +85,7 @@ _TIE_MARGIN = 32
 _MAX_TERM_BYTES = 240
 _META = "quotebot."
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class SearchUrlError(QuotebotError):
@@ -123,6 +141,10 @@ def _doc_key(doc_id: str) -> str:
 
 def _sentence_term(doc_id: str, ordinal: int) -> str:
     return f"Q{_doc_key(doc_id)}:{ordinal}"
+
+
+def _text_key(doc_id: str) -> str:
+    return f"{_META}text.{_doc_key(doc_id)}"
 
 
 def _paragraph_term(doc_id: str, paragraph: int) -> str:
@@ -188,6 +210,11 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
             for t, f in zip(term_ids[lo:hi].tolist(), tfs[lo:hi].tolist(), strict=True):
                 term = vocab.string(t)
                 paragraph_tf[term] = paragraph_tf.get(term, 0) + f
+            # Which of the paragraph's sentences hold each term (by place in it).
+            paragraph_postings: dict[str, list[int]] = {}
+            for sid in range(first, last):
+                for t in term_ids[int(ptr[sid]):int(ptr[sid + 1])].tolist():
+                    paragraph_postings.setdefault(str(t), []).append(sid - first)
             for sid in range(first, last):
                 sentence = index.sentence(sid)
                 ordinal = int(ordinal_of[sid])
@@ -197,12 +224,12 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
                     doc.add_term(word_term(vocab.string(t)), f)
                 doc.add_boolean_term(_sentence_term(doc_id, ordinal))
                 doc.add_value(0, json.dumps([doc_id, ordinal]))
+                forms, offsets = index.tokens.of(sid)
                 data: dict[str, Any] = {
                     "doc": doc_id, "ordinal": ordinal, "paragraph": sentence.paragraph,
                     "sentence": sentence.sentence, "start": sentence.start,
                     "end": sentence.end, "text": sentence.text,
-                    "tokens": [[t.start, t.end, t.norm, list(t.terms), t.is_stop]
-                               for t in index.sentence_tokens(sid)],
+                    "terms": term_ids[a:b].tolist(), "forms": forms, "starts": offsets,
                 }
                 if sid == first:
                     doc.add_boolean_term(_PARAGRAPHS)
@@ -211,12 +238,23 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
                         doc.add_boolean_term(_bounded("P", term))
                     data["paragraph_length"] = int(doc_len[first:last].sum())
                     data["paragraph_tf"] = paragraph_tf
+                    data["paragraph_postings"] = paragraph_postings
                 doc.set_data(json.dumps(data, ensure_ascii=False))
                 db.replace_document(sid + 1, doc)
                 counts[shard] += 1
             if progress is not None:
                 progress(last, position + 1)
+        for position, info in enumerate(index.docs):
+            databases[shard_of(info.id, shards)].set_metadata(
+                _text_key(info.id), index.texts(position).encode("utf-8", "surrogatepass"))
+        lexicon = lexicon_bytes(index)
+        parts = [lexicon[i:i + _LEXICON_PART]
+                 for i in range(0, len(lexicon), _LEXICON_PART)] or [b""]
         for i, db in enumerate(databases):
+            for j, part in enumerate(parts):
+                db.set_metadata(f"{_META}lexicon.{j}", part)
+            db.set_metadata(_META + "lexicon.parts", str(len(parts)))
+            db.set_metadata(_META + "lexicon.sha256", hashlib.sha256(lexicon).hexdigest())
             db.set_metadata(_META + "format", SHARD_FORMAT)
             db.set_metadata(_META + "fingerprint", index.fingerprint)
             db.set_metadata(_META + "layout", layout_of(index))
@@ -305,8 +343,9 @@ class _Stats:
 
 
 class XapianBackend:
-    """Retrieval from Xapian shard servers, for an engine whose index holds the same corpus
-    (checked by its fingerprint). Satisfies :class:`quotebot.backends.RetrievalBackend`.
+    """Retrieval from Xapian shard servers, for an index of the same corpus (checked by its
+    fingerprint): the one :meth:`open` reads from the shards themselves. Satisfies
+    :class:`quotebot.backends.RetrievalBackend`.
 
     One connection per shard, combined in the client (global statistics). A shard that
     does not answer raises :class:`ShardUnavailable` naming it; the next question connects
@@ -323,19 +362,49 @@ class XapianBackend:
         self._xapian = _xapian()
         self._lock = threading.Lock()
         self._db: Any = None
+        #: Each shard's own connection (the metadata of a combined database is the first's).
+        self._remotes: list[Any] = []
         self._stats: _Stats | None = None
+        #: What was fetched of the corpus: sentences' (terms, forms, starts), texts.
+        self._sentences: dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]] = {}
+        self._texts = RecentTexts(self._fetch_text)
+        #: Paragraphs' data, by their first sentence.
+        self._paragraphs: dict[int, _Paragraph] = {}
+        #: Which shard holds each document (by its position in the index).
+        self._shard_of: dict[int, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
-        #: Terms' document frequencies over all shards, for the connection's life.
-        self._df: dict[str, int] = {}
+        self._df = index.matrix.df
+        self._paragraph_df = index.paragraphs.df
         self._k1 = index.matrix.k1
 
     @classmethod
-    def from_url(cls, index: SentenceIndex, url: str) -> XapianBackend:
-        """The backend over ``url``'s shard servers (``xapian://HOST:PORT,…``), connected
-        and checked now (raises :class:`SearchUrlError` or :class:`ShardUnavailable`)."""
-        backend = cls(index, parse_search_url(url))
-        backend.check()
+    def open(cls, url: str, *, connect_timeout: float = CONNECT_TIMEOUT_S,
+             timeout: float = ANSWER_TIMEOUT_S) -> XapianBackend:
+        """The backend over ``url``'s shard servers with the index they hold, needing no
+        copy of the corpus here: the lexicon is read from the first shard that answers,
+        and the index's texts, tokens and postings are fetched from the shards, in
+        batches, as answering needs them (``backend.index``). A shard that is down now
+        is not checked here: questions are refused naming it until it answers."""
+        shards = parse_search_url(url)
+        lexicon = _first_lexicon(_xapian(), shards, connect_timeout, timeout)
+        tokens, postings = _ShardTokens(), _ShardPostings(lexicon.df, lexicon.k1, lexicon.b)
+        paragraphs = _ShardPostings(lexicon.paragraph_df, lexicon.k1, lexicon.b)
+        texts = _ShardTexts()
+        index = SentenceIndex(
+            docs=lexicon.docs, texts=texts, doc_idx=lexicon.doc_idx,
+            paragraph=lexicon.paragraph, sentence_no=lexicon.sentence_no,
+            start=lexicon.start, end=lexicon.end, vocab=lexicon.vocab,
+            # What answering asks of these (see _ShardPostings, _ShardTokens) is fetched;
+            # the embedded retrieval methods of the index are not for them: retrieval
+            # asks this backend.
+            matrix=cast(BM25Matrix, postings), paragraphs=cast(BM25Matrix, paragraphs),
+            tokens=cast(Tokens, tokens), forms=lexicon.forms, words=lexicon.words,
+            fingerprint=lexicon.fingerprint, analyzer_version=lexicon.analyzer_version,
+            generation="shards")
+        backend = cls(index, shards, connect_timeout=connect_timeout, timeout=timeout)
+        texts.backend = tokens.backend = postings.backend = paragraphs.backend = backend
         return backend
 
     def _name(self, i: int) -> str:
@@ -345,16 +414,7 @@ class XapianBackend:
     # -- connecting ------------------------------------------------------------------
 
     def _open_shard(self, i: int) -> Any:
-        xapian = self._xapian
-        host, port = self.shards[i]
-        try:
-            return xapian.remote_open(host, port, int(self.timeout * 1000),
-                                      int(self.connect_timeout * 1000))
-        except xapian.Error as exc:
-            raise ShardUnavailable(
-                f"The search shard {self._name(i)} does not answer ({_reason(exc)}): no "
-                f"answer is given from part of the corpus. Start it, or check "
-                f"--search-url.") from None
+        return _open_remote(self._xapian, self.shards, i, self.connect_timeout, self.timeout)
 
     def _connect(self) -> Any:
         xapian = self._xapian
@@ -372,14 +432,13 @@ class XapianBackend:
                     f"shards with `quotebot index --shards N`.")
             if meta["fingerprint"] != self.index.fingerprint:
                 raise ShardUnavailable(
-                    f"{self._name(i)} holds another corpus than the one being answered "
-                    f"from: rebuild the shards from this corpus with `quotebot index "
-                    f"--shards N`, or open the corpus they were built from.")
+                    f"{self._name(i)} holds another corpus than the other shards: name "
+                    f"the servers of one build of `quotebot index --shards N`, or rebuild "
+                    f"them all from one corpus.")
             if meta["layout"] != self._layout:
                 raise ShardUnavailable(
                     f"{self._name(i)} numbers this corpus's sentences otherwise than the "
-                    f"index being answered from: rebuild the shards from this index with "
-                    f"`quotebot index --shards N`.")
+                    f"other shards: rebuild them all with `quotebot index --shards N`.")
             if meta["shards"] != str(len(self.shards)):
                 raise ShardUnavailable(
                     f"The shards were built as {meta['shards']} but --search-url names "
@@ -394,6 +453,7 @@ class XapianBackend:
         combined = xapian.Database()
         for remote in remotes:
             combined.add_database(remote)
+        self._remotes = remotes
         return combined
 
     def check(self) -> None:
@@ -414,7 +474,6 @@ class XapianBackend:
                 if self._db is None:
                     self._db = self._connect()
                     self._stats = None
-                    self._df.clear()
                 try:
                     return work(self._db)
                 except (xapian.NetworkError, xapian.DatabaseError) as exc:
@@ -444,6 +503,112 @@ class XapianBackend:
                 return self._name(i)
         return None
 
+    # -- the corpus, fetched -----------------------------------------------------------
+
+    def sentences(self, sids: Sequence[int]
+                  ) -> list[tuple[npt.NDArray[np.int32], list[int], list[int]]]:
+        """Each of ``sids``'s (index term ids, word-form ids, their offsets from the
+        sentence's start), fetched from the shards in batches (and kept)."""
+        rows = self._fetched(self._sentences, sids, lambda data: (
+            np.asarray(data["terms"], np.int32), data["forms"], data["starts"]))
+        return [rows[s] for s in sids]
+
+    def _fetched(self, kept: dict[int, K], sids: Sequence[int],
+                 make: Callable[[dict[str, Any]], K]) -> dict[int, K]:
+        """What ``kept`` holds for sentences ``sids``; the data of those it lacks fetched
+        in batches, made by ``make`` and kept (up to _KEPT_SENTENCES, then ``kept``
+        starts again). Safe with several answering threads: what is returned was read
+        once, whatever another thread does to ``kept`` meanwhile."""
+        found: dict[int, K] = {}
+        missing: list[int] = []
+        for sid in dict.fromkeys(sids):
+            row = kept.get(sid)
+            if row is None:
+                missing.append(sid)
+            else:
+                found[sid] = row
+        for lo in range(0, len(missing), _FETCH_BATCH):
+            batch = missing[lo:lo + _FETCH_BATCH]
+            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
+            fetched = {sid: make(data) for sid, data in zip(batch, rows, strict=True)}
+            if len(kept) + len(fetched) > _KEPT_SENTENCES:
+                kept.clear()
+            kept.update(fetched)
+            found.update(fetched)
+        return found
+
+    def _data(self, db: Any, sids: Sequence[int]) -> list[dict[str, Any]]:
+        """The stored data of sentences ``sids``, asked of the shard that holds each by its
+        document id (one short request each: fewer round trips than a query for them),
+        every shard at once (one thread each: the bindings let go of the interpreter
+        while a shard answers)."""
+        index, n = self.index, len(self.shards)
+        by_shard: dict[int, list[int]] = {}
+        for sid in sids:
+            position = int(index.doc_idx[sid])
+            shard = self._shard_of.get(position)
+            if shard is None:
+                shard = self._shard_of[position] = shard_of(index.docs[position].id, n)
+            by_shard.setdefault(shard, []).append(sid)
+        if len(by_shard) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=n,
+                                                thread_name_prefix="quotebot-shards")
+            parts = list(self._pool.map(self._shard_data, by_shard, by_shard.values()))
+        else:
+            parts = [self._shard_data(shard, wanted) for shard, wanted in by_shard.items()]
+        found = {sid: data for part in parts for sid, data in part.items()}
+        return [found[sid] for sid in sids]
+
+    def _shard_data(self, shard: int, sids: list[int]) -> dict[int, dict[str, Any]]:
+        xapian = self._xapian
+        index, remote = self.index, self._remotes[shard]
+        out = {}
+        for sid in sids:
+            doc_id, ordinal = index.docs[int(index.doc_idx[sid])].id, int(self._ordinals[sid])
+            try:
+                data = json.loads(remote.get_document(sid + 1).get_data())
+            except xapian.DocNotFoundError:
+                data = {}
+            if data.get("doc") != doc_id or data.get("ordinal") != ordinal:
+                raise ShardUnavailable(
+                    f"{self._name(shard)} does not hold sentence {ordinal + 1} of "
+                    f"{doc_id!r}: the shards are not the whole corpus. Rebuild them with "
+                    f"`quotebot index --shards N`.")
+            out[sid] = data
+        return out
+
+    def paragraphs(self, firsts: Sequence[int]) -> dict[int, _Paragraph]:
+        """The paragraphs that open with sentences ``firsts``: their length, term
+        frequencies and which of their sentences hold each term (fetched, and kept)."""
+        return self._fetched(self._paragraphs, firsts, lambda data: _Paragraph(
+            int(data["paragraph_length"]), data["paragraph_tf"],
+            {int(t): np.asarray(at, np.int64) for t, at in data["paragraph_postings"].items()}))
+
+    def text(self, position: int) -> str:
+        """The text of the index's document ``position``, from the shard that holds it
+        (recent ones are kept)."""
+        return self._texts(position)
+
+    def _fetch_text(self, position: int) -> str:
+        doc_id = self.index.docs[position].id
+        shard = shard_of(doc_id, len(self.shards))
+        data = self._call(lambda db: self._remotes[shard].get_metadata(_text_key(doc_id)))
+        if not data:
+            raise ShardUnavailable(
+                f"{self._name(shard)} does not hold the text of {doc_id!r}: the shards are "
+                f"not the whole corpus. Rebuild them with `quotebot index --shards N`.")
+        return bytes(data).decode("utf-8", "surrogatepass")
+
+    def postings(self, term_id: int) -> npt.NDArray[np.int32]:
+        """The sentences holding term ``term_id``, ascending."""
+        term = word_term(self.index.vocab.string(term_id))
+        n = len(self.shards)
+        docids = self._call(lambda db: np.fromiter((p.docid for p in db.postlist(term)),
+                                                   dtype=np.int64))
+        # Combined document ids ascend with the sentence ids: (sid) * n + shard + 1.
+        return ((docids - 1) // n).astype(np.int32)
+
     def _statistics(self, db: Any) -> _Stats:
         if self._stats is None:
             paragraphs = int(db.get_termfreq(_PARAGRAPHS))
@@ -453,15 +618,6 @@ class XapianBackend:
         return self._stats
 
     # -- queries ---------------------------------------------------------------------
-
-    def _termfreq(self, db: Any, term: str) -> int:
-        found = self._df.get(term)
-        if found is None:
-            found = int(db.get_termfreq(term))
-            if len(self._df) >= 1_000_000:
-                self._df.clear()
-            self._df[term] = found
-        return found
 
     def _query(self, db: Any, groups: Groups) -> tuple[Any, bool] | None:
         """quotebot's BM25 query for ``groups``: OR over concepts of the MAX of their
@@ -477,7 +633,9 @@ class XapianBackend:
                 if weight <= 0 or not 0 <= term_id < n_terms:
                     continue
                 term = word_term(vocab.string(term_id))
-                df = self._termfreq(db, term)
+                # The corpus's document frequencies are the shards' summed (one corpus,
+                # checked by its fingerprint): no request for them.
+                df = int(self._df[term_id])
                 if df == 0:
                     continue
                 scale = weight * idf_of(df, n) / ((self._k1 + 1) * _xapian_idf(df, n))
@@ -564,50 +722,32 @@ class XapianBackend:
     def paragraph_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
                          ) -> npt.NDArray[np.float64]:
         index = self.index
-        keys = [(index.docs[int(index.doc_idx[s])].id, int(index.paragraph[s]))
-                for s in sids.tolist()]
+        starts = index.paragraph_starts
+        keys = starts[index.paragraph_ids[sids]].tolist()  # each paragraph's first sentence
         distinct = list(dict.fromkeys(keys))
         if not distinct:
             return np.zeros(0, np.float64)
-        xapian = self._xapian
         vocab = index.vocab
         n_terms = len(vocab)
+        paragraphs = self.paragraphs(distinct)
 
-        def work(db: Any) -> tuple[_Stats, dict[tuple[str, int], tuple[int, dict[str, int]]],
-                                   dict[str, float]]:
+        def work(db: Any) -> tuple[_Stats, dict[str, float]]:
             stats = self._statistics(db)
-            query = xapian.Query(xapian.Query.OP_OR,
-                                 [xapian.Query(_paragraph_term(d, p)) for d, p in distinct])
-            enquire = xapian.Enquire(db)
-            enquire.set_query(query)
-            enquire.set_weighting_scheme(xapian.BoolWeight())
-            mset = enquire.get_mset(0, len(distinct))
-            mset.fetch()
-            paragraphs: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
-            for item in mset:
-                data = json.loads(item.document.get_data())
-                paragraphs[(data["doc"], data["paragraph"])] = (data["paragraph_length"],
-                                                                data["paragraph_tf"])
             idf: dict[str, float] = {}
             for group in plain_groups(groups):
                 for term_id, weight in group:
                     if weight > 0 and 0 <= term_id < n_terms:
                         term = vocab.string(term_id)
                         if term not in idf:
-                            df = self._termfreq(db, _bounded("P", term))
+                            df = int(self._paragraph_df[term_id])
                             idf[term] = idf_of(df, stats.paragraphs) if df else 0.0
-            return stats, paragraphs, idf
+            return stats, idf
 
-        stats, paragraphs, idf = self._call(work)
-        if len(paragraphs) < len(distinct):
-            missing = next(key for key in distinct if key not in paragraphs)
-            raise ShardUnavailable(
-                f"No shard holds paragraph {missing[1]} of {missing[0]!r}: the shards are "
-                f"not the whole corpus. Name every shard in --search-url, or rebuild them.")
+        stats, idf = self._call(work)
         k1, b = self._k1, index.matrix.b
-        score: dict[tuple[str, int], float] = {}
+        score: dict[int, float] = {}
         for key in distinct:
-            length, tf = paragraphs.get(key, (0, {}))
+            length, tf = paragraphs[key].length, paragraphs[key].tf
             norm = k1 * (1 - b + b * length / stats.paragraph_avglen)
             total = 0.0
             for group in plain_groups(groups):
@@ -622,6 +762,179 @@ class XapianBackend:
                 total += best
             score[key] = total
         return np.asarray([score[key] for key in keys], np.float64)
+
+
+def open_sharded_engine(url: str, semantic: str = "off", *, check: bool = True
+                        ) -> QuoteEngine:
+    """An engine that answers from ``url``'s shard servers alone (see
+    :meth:`XapianBackend.open`), every shard checked now; with ``check`` False, a shard
+    that is down is only logged (questions are refused naming it until it answers).
+    Reranking by meaning needs every sentence's vector on the answering machine: it is
+    off, and ``semantic="on"`` is refused."""
+    from quotebot.engine import QuoteEngine
+
+    if semantic == "on":
+        raise QuotebotError("Reranking by meaning is not available when answering from "
+                            "search shards: leave --semantic at auto or off with "
+                            "--search-url.", code="semantic_unavailable")
+    backend = XapianBackend.open(url)
+    try:
+        backend.check()
+    except ShardUnavailable as exc:
+        if check:
+            raise
+        log.warning("%s", exc.message)
+    return QuoteEngine(backend.index, search=backend)
+
+
+def _open_remote(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
+                 connect_timeout: float, timeout: float) -> Any:
+    host, port = shards[i]
+    try:
+        return xapian.remote_open(host, port, int(timeout * 1000), int(connect_timeout * 1000))
+    except xapian.Error as exc:
+        raise ShardUnavailable(
+            f"The search shard shard-{i} at {host}:{port} does not answer ({_reason(exc)}): "
+            f"no answer is given from part of the corpus. Start it, or check "
+            f"--search-url.") from None
+
+
+def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeout: float,
+                   timeout: float) -> Lexicon:
+    """The lexicon of the first shard that answers (ShardUnavailable when none does)."""
+    failure: ShardUnavailable | None = None
+    for i, (host, port) in enumerate(shards):
+        try:
+            remote = _open_remote(xapian, shards, i, connect_timeout, timeout)
+        except ShardUnavailable as exc:
+            failure = failure or exc
+            continue
+        try:
+            if remote.get_metadata(_META + "format").decode() != SHARD_FORMAT:
+                raise ShardUnavailable(
+                    f"shard-{i} at {host}:{port} is not a quotebot shard of this version: "
+                    f"rebuild the shards with `quotebot index --shards N`.")
+            parts = int(remote.get_metadata(_META + "lexicon.parts").decode() or 0)
+            data = b"".join(bytes(remote.get_metadata(f"{_META}lexicon.{j}"))
+                            for j in range(parts))
+            digest = remote.get_metadata(_META + "lexicon.sha256").decode()
+        except xapian.Error as exc:
+            failure = failure or ShardUnavailable(
+                f"The search shard shard-{i} at {host}:{port} does not answer "
+                f"({_reason(exc)}).")
+            continue
+        finally:
+            remote.close()
+        if not parts or hashlib.sha256(data).hexdigest() != digest:
+            raise ShardUnavailable(f"shard-{i} at {host}:{port} holds a damaged lexicon: "
+                                   f"rebuild the shards with `quotebot index --shards N`.")
+        try:
+            return read_lexicon(data)
+        except LexiconError as exc:
+            raise ShardUnavailable(
+                f"shard-{i} at {host}:{port} holds a lexicon this version cannot read "
+                f"({exc}): rebuild the shards with `quotebot index --shards N`.") from None
+    assert failure is not None
+    raise failure
+
+
+@dataclass(frozen=True, slots=True)
+class _Paragraph:
+    length: int
+    #: Term → its frequency in the paragraph.
+    tf: dict[str, int]
+    #: Term id → the places in the paragraph of the sentences that hold it, ascending.
+    postings: dict[int, npt.NDArray[np.int64]]
+
+
+class _ShardTexts:
+    """``index.texts`` of an index on shards: a document's text from its shard."""
+
+    backend: XapianBackend
+
+    def __call__(self, position: int) -> str:
+        return self.backend.text(position)
+
+
+class _ShardTokens:
+    """``index.tokens`` of an index on shards (see :class:`quotebot.store.model.Tokens`)."""
+
+    backend: XapianBackend
+
+    def of(self, sid: int) -> tuple[list[int], list[int]]:
+        _, forms, starts = self.backend.sentences([sid])[0]
+        return forms, starts
+
+    def prefetch(self, sids: npt.NDArray[np.int64]) -> None:
+        self.backend.sentences(np.asarray(sids).tolist())
+
+    def gather(self, sids: npt.NDArray[np.int64]
+               ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        rows = self.backend.sentences(np.asarray(sids).tolist())
+        counts = np.fromiter((len(forms) for _, forms, _ in rows), np.int64, len(rows))
+        seg = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        first = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=first[1:])
+        pos = np.arange(seg.shape[0], dtype=np.int64) - first[seg]
+        forms = np.fromiter((f for _, row, _ in rows for f in row), np.int32, int(first[-1]))
+        return forms, seg, pos
+
+
+class _ShardPostings:
+    """``index.matrix`` of an index on shards: what answering asks of it besides scores
+    (document frequencies from the lexicon; postings and sentences' terms fetched)."""
+
+    backend: XapianBackend
+
+    def __init__(self, df: npt.NDArray[np.int64], k1: float, b: float) -> None:
+        self.df = df
+        self.k1 = k1
+        self.b = b
+
+    @property
+    def n_terms(self) -> int:
+        return int(self.df.shape[0])
+
+    def postings(self, term_id: int) -> npt.NDArray[np.int32]:
+        return self.backend.postings(term_id)
+
+    def count_in_ranges(self, term_ids: Sequence[int], lo: npt.NDArray[np.int64],
+                        hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """As :meth:`quotebot.bm25.BM25Matrix.count_in_ranges`, from the postings of the
+        paragraphs the ranges overlap (those of the candidates are fetched already, for
+        their paragraph's BM25)."""
+        lo = np.asarray(lo, dtype=np.int64)
+        hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
+        total = np.zeros(lo.shape[0], dtype=np.int64)
+        terms = [t for t in dict.fromkeys(term_ids) if 0 <= t < self.n_terms and self.df[t]]
+        ranges = np.flatnonzero(hi > lo)
+        if not terms or not ranges.size:
+            return total
+        index = self.backend.index
+        starts, paragraph_ids = index.paragraph_starts, index.paragraph_ids
+        first_p = paragraph_ids[lo[ranges]]
+        last_p = paragraph_ids[hi[ranges] - 1]
+        wanted = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in
+                                           zip(first_p.tolist(), last_p.tolist(),
+                                               strict=True)]))
+        paragraphs = self.backend.paragraphs(starts[wanted].tolist())
+        for i, a, b in zip(ranges.tolist(), first_p.tolist(), last_p.tolist(), strict=True):
+            count = 0
+            for p in range(a, b + 1):
+                first = int(starts[p])
+                postings = paragraphs[first].postings
+                low, high = int(lo[i]) - first, int(hi[i]) - first
+                for t in terms:
+                    at = postings.get(t)
+                    if at is not None:
+                        count += int(np.searchsorted(at, high) - np.searchsorted(at, low))
+            total[i] = count
+        return total
+
+    def contains(self, term_ids: Sequence[int], sids: npt.NDArray[np.int64]
+                 ) -> npt.NDArray[np.bool_]:
+        sids = np.asarray(sids, dtype=np.int64)
+        return self.count_in_ranges(term_ids, sids, sids + 1) > 0
 
 
 def _xapian_idf(df: int, n: int) -> float:
