@@ -8,7 +8,7 @@ index terms, so answering a question never tokenises corpus text again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,20 @@ class Forms:
     _analysed: dict[int, tuple[str, str, tuple[str, ...], bool]] = field(
         default_factory=dict, repr=False, compare=False)
 
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the table, by the names they are saved under (strings apart)."""
+        return {"form_terms_ptr": self.terms_ptr, "form_terms": self.terms,
+                "term_forms_ptr": self.term_forms_ptr, "term_forms": self.term_forms,
+                "form_word": self.word, "form_count": self.count,
+                "form_start_count": self.start_count, "form_flags": self.flags}
+
+    @classmethod
+    def from_arrays(cls, strings: StringTable, arrays: Mapping[str, Any]) -> Forms:
+        """The table of :meth:`arrays`, read back."""
+        return cls(strings, arrays["form_terms_ptr"], arrays["form_terms"],
+                   arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
+                   arrays["form_count"], arrays["form_start_count"], arrays["form_flags"])
+
     def of_terms(self, term_ids: Sequence[int]) -> npt.NDArray[np.int32]:
         """The forms indexed under any of ``term_ids``."""
         parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
@@ -176,6 +190,16 @@ class Words:
     count: IntArray
     delete_hash: npt.NDArray[np.uint64]
     delete_word: npt.NDArray[np.int32]
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the table, by the names they are saved under (strings apart)."""
+        return {"word_count": self.count, "delete_hash": self.delete_hash,
+                "delete_word": self.delete_word}
+
+    @classmethod
+    def from_arrays(cls, strings: StringTable, arrays: Mapping[str, Any]) -> Words:
+        """The table of :meth:`arrays`, read back."""
+        return cls(strings, arrays["word_count"], arrays["delete_hash"], arrays["delete_word"])
 
     def count_of(self, word: str) -> int:
         wid = self.strings.id_of(word)
