@@ -113,6 +113,34 @@ def test_postings_are_kept_in_under_three_bytes_each() -> None:
     assert tf is not None and ids.size == matrix.df[common]
 
 
+def test_some_blocks_of_a_term_are_those_rows_of_its_column(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading some blocks gives those blocks of the whole column: two- and four-byte ids,
+    term frequencies in half bytes, in two bytes or not stored, the short last block."""
+    monkeypatch.setattr(postings, "_SHORT", 1000)  # four-byte ids past 1,000 sentences
+    corpus = zipf_corpus(6000, vocab=400)
+    corpus[17] = ["w1"] * 40  # a term frequency past 16: two bytes
+    matrix, vocab = BM25Matrix.from_token_lists(corpus)
+    packed = matrix.packed
+    rng = np.random.default_rng(3)
+    kinds = set()
+    for term in range(len(vocab)):
+        b0, b1 = packed.blocks_of(term)
+        ids, tf = packed.column(term)
+        kinds.add((packed.id_at[term] >= 0, int(np.sign(packed.tf_at[term] + 1))))
+        for local in (np.arange(b1 - b0), np.flatnonzero(rng.random(b1 - b0) < 0.5),
+                      np.asarray([b1 - b0 - 1])):
+            got_ids, got_tf = packed.blocks(term, local)
+            want = np.concatenate([np.arange(j * postings.BLOCK,
+                                             min((j + 1) * postings.BLOCK, ids.shape[0]))
+                                   for j in local.tolist()] or [np.zeros(0, np.int64)])
+            assert np.array_equal(got_ids, ids[want])
+            assert (got_tf is None) == (tf is None)
+            if tf is not None and got_tf is not None:
+                assert np.array_equal(got_tf, tf[want])
+    assert {(True, 1), (True, -1), (False, 0)} <= kinds
+
+
 @pytest.mark.parametrize("chunk", [1 << 20, 50])
 def test_paragraph_postings_are_those_of_the_paragraphs_text(
         monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:

@@ -414,3 +414,31 @@ def test_the_compose_shard_servers_serve_what_the_replicas_ask(shards: Path) -> 
     finally:
         for shard in started.values():
             stop_xapian_shard(shard)
+
+
+def test_eval_over_shards_gives_the_embedded_index_s_figures(corpus: Path,
+                                                             servers: list[Process]) -> None:
+    embedded = run_cli("eval", str(DEFAULT_QA), "--corpus", str(corpus), "--semantic", "off",
+                       "--json")
+    sharded = run_cli("eval", str(DEFAULT_QA), "--search-url", url_of(servers), "--json")
+    assert embedded.returncode == 0 and sharded.returncode == 0, sharded.stderr
+    a, b = json.loads(embedded.stdout), json.loads(sharded.stdout)
+    a.pop("seconds")
+    b.pop("seconds")
+    assert a["overall"]["questions"] == len(QUESTIONS) and a == b
+
+
+def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_answer(
+        engines: tuple[QuoteEngine, QuoteEngine], servers: list[Process],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetches split into batches of 3, and what was fetched forgotten beyond 4 sentences
+    or paragraphs: the same answers, only more requests."""
+    import quotebot.xapian_backend as shards
+
+    monkeypatch.setattr(shards, "_FETCH_BATCH", 3)
+    monkeypatch.setattr(shards, "_KEPT_SENTENCES", 4)
+    embedded, _ = engines
+    sharded = shards.open_sharded_engine(url_of(servers))
+    for question in QUESTIONS[:8]:
+        same_answers(embedded.answer_question(question, k=5),
+                     sharded.answer_question(question, k=5))

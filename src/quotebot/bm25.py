@@ -308,9 +308,12 @@ class BM25Matrix:
         hi = np.asarray(hi, dtype=np.int64)
         total = np.zeros(lo.shape[0], dtype=np.int64)
         terms = [t for t in dict.fromkeys(term_ids) if 0 <= t < self.n_terms and self.df[t]]
+        # (Sentence ids fit in int32, as the postings hold them: searching int32 postings
+        # for int64 ids would copy the postings to int64 first.)
+        lo32, hi32 = lo.astype(np.int32), hi.astype(np.int32)
         for sids, _ in _blocks_around(self, terms, lo, hi).values():
             if sids.size:
-                total += np.searchsorted(sids, hi) - np.searchsorted(sids, lo)
+                total += np.searchsorted(sids, hi32) - np.searchsorted(sids, lo32)
         return total
 
     def contains(self, term_ids: Sequence[int], sids: npt.NDArray[np.int64]
@@ -586,25 +589,25 @@ def plain_groups(groups: Sequence[Sequence[tuple[int, float]]]
     return groups
 
 
-def _terms(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]],
-           bounds: list[float] | None = None) -> list[_Terms]:
+def _terms(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
+           ) -> list[_Terms]:
     """Each group's terms that have postings, with their weights; groups without any
-    dropped. ``bounds``, when given, receives each kept group's highest possible score."""
+    dropped."""
     out: list[_Terms] = []
     df = matrix.df
+    n_terms = df.shape[0]
     for group in groups:
-        kept: _Terms = []
-        bound = 0.0
-        for term, w in group:
-            if 0 <= term < matrix.n_terms and w > 0 and df[term]:
-                kept.append((term, np.float32(w)))
-                if bounds is not None:
-                    bound = max(bound, float(matrix.max_weights[term]) * w)
+        kept: _Terms = [(term, np.float32(w)) for term, w in group
+                        if 0 <= term < n_terms and w > 0 and df[term]]
         if kept:
             out.append(kept)
-            if bounds is not None:
-                bounds.append(bound)
     return out
+
+
+def _bounds(matrix: BM25Matrix, terms: Sequence[_Terms]) -> list[float]:
+    """Each group's highest possible score."""
+    top = matrix.max_weights
+    return [max(float(top[term]) * float(w) for term, w in group) for group in terms]
 
 
 def _weighted(matrix: BM25Matrix, terms: Sequence[_Terms], postings: Mapping[int, _Raw]
@@ -680,19 +683,20 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     most the other groups could add, stays below that ``k``-th score. The result is the
     same, ties included.
     """
-    groups = plain_groups(groups)
-    bounds: list[float] = []
-    terms = _terms(matrix, groups, bounds)
+    terms = _terms(matrix, plain_groups(groups))
     if k <= 0 or not terms:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     df = matrix.df
-    sizes = [sum(int(df[t]) for t, _ in g) for g in terms]
-    every = list(dict.fromkeys(t for g in terms for t, _ in g))
+    sizes = [int(df[g[0][0]]) if len(g) == 1 else sum(int(df[t]) for t, _ in g)
+             for g in terms]
     if sum(sizes) < _MAXSCORE_MIN:
         if all(len(g) == 1 for g in terms):
             return _plain_top(matrix, terms, k)
+        every = list(dict.fromkeys(t for g in terms for t, _ in g))
         return top_k_of(*_sparse_scores(_weighted(matrix, terms, _decode_terms(matrix, every))),
                         k)
+    every = list(dict.fromkeys(t for g in terms for t, _ in g))
+    bounds = _bounds(matrix, terms)
     order = sorted(range(len(terms)), key=sizes.__getitem__)
     decoded: dict[int, _Raw] = {}
     whole: dict[int, _Raw] = {}  # lists a lookup read whole: kept for the next lookups
@@ -716,7 +720,15 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
         # those is a floor for the k-th best score, and a candidate that cannot reach the
         # floor with the most the rest could add is not looked up in the rest's postings.
         reach = sum(bounds[g] for g in rest) * (1 + 1e-5)
-        partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded), cand)
+        first_group = terms[order[0]]
+        if taken == 1 and len(first_group) == 1:
+            # (One term taken: its candidates are its postings, their partial scores its
+            # weights, as _scores_at would find them.)
+            term, w = first_group[0]
+            partial = _scaled(matrix.weighed(term, *decoded[term])[1], w)
+        else:
+            partial = _scores_at(matrix, _raw([terms[g] for g in order[:taken]], decoded),
+                                 cand)
         if cand.shape[0] >= k:
             floor = float(np.partition(partial, cand.shape[0] - k)[cand.shape[0] - k])
             threshold = max(threshold, floor)

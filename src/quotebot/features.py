@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,9 @@ from quotebot.question import Kind
 from quotebot.retrieve import Candidates
 from quotebot.store.model import IntArray, SentenceIndex
 from quotebot.tuning import Correction, Lexical
+
+if TYPE_CHECKING:
+    from quotebot.bm25 import BM25Matrix
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -206,20 +210,28 @@ def _paragraph_context(plan: QueryPlan, index: SentenceIndex, sids: IntArray,
     hi = np.minimum(starts[paragraph + 1], sids + span + 1)
     matrix = index.matrix
     for c, concept in enumerate(plan.concepts):
-        if not lacking[c].any():
+        # Only where the sentence lacks the word, the sentences before and after it at once.
+        some = np.flatnonzero(lacking[c])
+        if not some.size:
             continue
-
-        def elsewhere(terms: tuple[int, ...]) -> npt.NDArray[np.bool_]:
-            if not terms:
-                return np.zeros(sids.shape[0], dtype=bool)
-            return (matrix.count_in_ranges(terms, lo, sids)
-                    + matrix.count_in_ranges(terms, sids + 1, hi)) > 0
-
-        own = elsewhere(concept.terms)
-        related = elsewhere(concept.related)
-        value = np.where(own, 1.0, np.where(related, plan.expansion_weight, 0.0))
-        context[c] = np.where(lacking[c], value, 0.0)
+        ranges = (lo[some], sids[some], hi[some])
+        own = _held_around(matrix, concept.terms, *ranges)
+        related = _held_around(matrix, concept.related, *ranges)
+        context[c, some] = np.where(own, 1.0, np.where(related, plan.expansion_weight, 0.0))
     return context
+
+
+def _held_around(matrix: BM25Matrix, terms: tuple[int, ...], lo: IntArray, sids: IntArray,
+                 hi: IntArray) -> npt.NDArray[np.bool_]:
+    """Whether a sentence of ``lo[i]:sids[i]`` or ``sids[i] + 1:hi[i]`` holds any of
+    ``terms`` (both sides in one count)."""
+    n = sids.shape[0]
+    if not terms:
+        return np.zeros(n, dtype=bool)
+    found = matrix.count_in_ranges(terms, np.concatenate([lo, sids + 1]),
+                                   np.concatenate([sids, hi]))
+    held: npt.NDArray[np.bool_] = (found[:n] + found[n:]) > 0
+    return held
 
 
 def _proximity(chosen: list[npt.NDArray[np.bool_]], seg: IntArray, pos: IntArray, n: int
@@ -368,6 +380,8 @@ _DIGIT = re.compile(r"\d")
 #: Numbers shorter than this ("12", "50") are too common for one in the place of another to
 #: mean anything; years ("1995"), large numbers and codes ("MPEG-3") are not.
 _NUMBER_SHAPE = 4
+#: A number written in groups of digits ("3,222,000", "1.5").
+_GROUPED = re.compile(r"\d+(?:[.,]\d+)+")
 
 
 def _shape(surface: str) -> str:
@@ -383,7 +397,13 @@ def _numbers(plan: QueryPlan, evidence: FloatArray, text: str, tokens: Sequence[
     found: list[Clash] = []
     for c, concept in enumerate(plan.concepts):
         surface = concept.surface
-        if evidence[c] > 0 or not _DIGIT.search(surface):
+        if not _DIGIT.search(surface):
+            continue
+        whole = tuple(analysis.terms(surface)[:1])
+        if evidence[c] > 0 and (not _GROUPED.fullmatch(surface) or any(
+                t.terms[:1] == whole for t in tokens)):
+            # Found; a number written in groups ("3,222,000") only when found whole, not
+            # by the groups it shares with another ("4,222,000").
             continue
         shape = _shape(surface)
         if len(shape) < _NUMBER_SHAPE:

@@ -36,8 +36,6 @@ _SHORT = 1 << 16
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float32]
-#: A block's places, as a row to broadcast against a column of blocks.
-_ROW = np.arange(BLOCK, dtype=np.int64)[None, :]
 #: The two term frequencies a byte of half bytes holds (low half first), by the byte.
 _PAIRS = np.stack([np.arange(256) & 15, np.arange(256) >> 4], axis=1).astype(np.int64) + 1
 
@@ -115,11 +113,13 @@ class PackedPostings:
         (lo, b0, at, tf_at), (hi, b1, _, _) = self.terms[term:term + 2].tolist()
         df = hi - lo
         if at >= 0:
-            ids = self.ids16[at:at + df].astype(np.int32)
             if b1 - b0 == 1:
+                ids = self.ids16[at:at + df].astype(np.int32)
                 ids += self.first[b0]
             else:
-                ids += np.repeat(self.first[b0:b1], BLOCK)[:df]
+                # Blocks as rows (the last read past the term's end, then cut): one pass.
+                rows = self.ids16[at:at + (b1 - b0) * BLOCK].reshape(b1 - b0, BLOCK)
+                ids = np.add(rows, self.first[b0:b1, None], dtype=np.int32).reshape(-1)[:df]
         else:
             ids = self.ids32[~at:~at + df].astype(np.int32)
         if tf_at == ALL_ONES:
@@ -133,22 +133,27 @@ class PackedPostings:
         """(sentence ids, term frequencies; None when all are 1) of some blocks of ``term``
         (``local``: their numbers within the term, ascending), one row a block cut to its
         length."""
-        df = int(self.indptr[term + 1] - self.indptr[term])
-        offsets = local[:, None] * BLOCK + _ROW
-        kept = offsets < df
-        at = int(self.id_at[term])
+        (lo, b0, at, tf_at), (hi, b1, _, _) = self.terms[term:term + 2].tolist()
+        rows = b1 - b0
+        # Only the term's last block may be short: what follows it is cut off at the end.
+        short = (rows * BLOCK - (hi - lo)) if local.shape[0] and local[-1] == rows - 1 else 0
         if at >= 0:
-            grid = self.ids16[at + offsets].astype(np.int32)
-            grid += self.first[int(self.block_ptr[term]) + local][:, None]
+            grid = self.ids16[at:at + rows * BLOCK].reshape(rows, BLOCK)[local].astype(np.int32)
+            grid += self.first[b0 + local][:, None]
         else:
-            grid = self.ids32[~at + offsets].astype(np.int32)
-        ids = grid[kept]
-        tf_at = int(self.tf_at[term])
+            grid = self.ids32[~at:~at + rows * BLOCK].reshape(rows, BLOCK)[local].astype(
+                np.int32)
+        ids = grid.reshape(-1)[:grid.size - short]
         if tf_at == ALL_ONES:
             return ids, None
         if tf_at >= 0:
-            return ids, _nibbles(self.tf4, (tf_at + offsets)[kept])
-        return ids, self.tf16[-2 - tf_at + offsets][kept].astype(np.int64)
+            pairs = self.tf4[tf_at >> 1:(tf_at >> 1) + rows * BLOCK // 2].reshape(
+                rows, BLOCK // 2)[local]
+            tf = _PAIRS.take(pairs, axis=0).reshape(-1)
+        else:
+            tf = self.tf16[-2 - tf_at:-2 - tf_at + rows * BLOCK].reshape(rows, BLOCK)[
+                local].astype(np.int64).reshape(-1)
+        return ids, tf[:tf.shape[0] - short]
 
     def decode_all(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16]]:
         """Every posting's sentence id and term frequency, term-major (as before packing),

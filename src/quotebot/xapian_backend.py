@@ -45,6 +45,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -56,7 +57,7 @@ import numpy.typing as npt
 from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
-from quotebot.store.format import TEXT_CACHE_CHARS
+from quotebot.store.format import RecentTexts
 from quotebot.store.lexicon import Lexicon, LexiconError, lexicon_bytes, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
 
@@ -84,6 +85,7 @@ _TIE_MARGIN = 32
 _MAX_TERM_BYTES = 240
 _META = "quotebot."
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class SearchUrlError(QuotebotError):
@@ -365,12 +367,12 @@ class XapianBackend:
         self._stats: _Stats | None = None
         #: What was fetched of the corpus: sentences' (terms, forms, starts), texts.
         self._sentences: dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]] = {}
-        self._texts: dict[int, str] = {}
+        self._texts = RecentTexts(self._fetch_text)
         #: Paragraphs' data, by their first sentence.
         self._paragraphs: dict[int, _Paragraph] = {}
         #: Which shard holds each document (by its position in the index).
         self._shard_of: dict[int, int] = {}
-        self._text_chars = 0
+        self._pool: ThreadPoolExecutor | None = None
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
         self._df = index.matrix.df
@@ -507,71 +509,88 @@ class XapianBackend:
                   ) -> list[tuple[npt.NDArray[np.int32], list[int], list[int]]]:
         """Each of ``sids``'s (index term ids, word-form ids, their offsets from the
         sentence's start), fetched from the shards in batches (and kept)."""
-        kept = self._sentences
-        missing = list(dict.fromkeys(s for s in sids if s not in kept))
-        for lo in range(0, len(missing), _FETCH_BATCH):
-            self._fetch_sentences(missing[lo:lo + _FETCH_BATCH])
-        return [kept[s] for s in sids]
+        rows = self._fetched(self._sentences, sids, lambda data: (
+            np.asarray(data["terms"], np.int32), data["forms"], data["starts"]))
+        return [rows[s] for s in sids]
 
-    def _fetch_sentences(self, sids: list[int]) -> None:
-        found = {sid: (np.asarray(data["terms"], np.int32), data["forms"], data["starts"])
-                 for sid, data in zip(sids, self._call(lambda db: self._data(db, sids)),
-                                      strict=True)}
-        if len(self._sentences) + len(found) > _KEPT_SENTENCES:
-            self._sentences.clear()
-        self._sentences.update(found)
+    def _fetched(self, kept: dict[int, K], sids: Sequence[int],
+                 make: Callable[[dict[str, Any]], K]) -> dict[int, K]:
+        """What ``kept`` holds for sentences ``sids``; the data of those it lacks fetched
+        in batches, made by ``make`` and kept (up to _KEPT_SENTENCES, then ``kept``
+        starts again). Safe with several answering threads: what is returned was read
+        once, whatever another thread does to ``kept`` meanwhile."""
+        found: dict[int, K] = {}
+        missing: list[int] = []
+        for sid in dict.fromkeys(sids):
+            row = kept.get(sid)
+            if row is None:
+                missing.append(sid)
+            else:
+                found[sid] = row
+        for lo in range(0, len(missing), _FETCH_BATCH):
+            batch = missing[lo:lo + _FETCH_BATCH]
+            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
+            fetched = {sid: make(data) for sid, data in zip(batch, rows, strict=True)}
+            if len(kept) + len(fetched) > _KEPT_SENTENCES:
+                kept.clear()
+            kept.update(fetched)
+            found.update(fetched)
+        return found
 
     def _data(self, db: Any, sids: Sequence[int]) -> list[dict[str, Any]]:
         """The stored data of sentences ``sids``, asked of the shard that holds each by its
-        document id (one short request each: fewer round trips than a query for them)."""
-        xapian = self._xapian
+        document id (one short request each: fewer round trips than a query for them),
+        every shard at once (one thread each: the bindings let go of the interpreter
+        while a shard answers)."""
         index, n = self.index, len(self.shards)
-        out = []
+        by_shard: dict[int, list[int]] = {}
         for sid in sids:
             position = int(index.doc_idx[sid])
             shard = self._shard_of.get(position)
             if shard is None:
                 shard = self._shard_of[position] = shard_of(index.docs[position].id, n)
+            by_shard.setdefault(shard, []).append(sid)
+        if len(by_shard) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=n,
+                                                thread_name_prefix="quotebot-shards")
+            parts = list(self._pool.map(self._shard_data, by_shard, by_shard.values()))
+        else:
+            parts = [self._shard_data(shard, wanted) for shard, wanted in by_shard.items()]
+        found = {sid: data for part in parts for sid, data in part.items()}
+        return [found[sid] for sid in sids]
+
+    def _shard_data(self, shard: int, sids: list[int]) -> dict[int, dict[str, Any]]:
+        xapian = self._xapian
+        index, remote = self.index, self._remotes[shard]
+        out = {}
+        for sid in sids:
+            doc_id, ordinal = index.docs[int(index.doc_idx[sid])].id, int(self._ordinals[sid])
             try:
-                data = json.loads(db.get_document(sid * n + shard + 1).get_data())
+                data = json.loads(remote.get_document(sid + 1).get_data())
             except xapian.DocNotFoundError:
                 data = {}
-            if data.get("doc") != index.docs[position].id or data.get(
-                    "ordinal") != int(self._ordinals[sid]):
+            if data.get("doc") != doc_id or data.get("ordinal") != ordinal:
                 raise ShardUnavailable(
-                    f"{self._name(shard)} does not hold sentence "
-                    f"{int(self._ordinals[sid]) + 1} of {index.docs[position].id!r}: the "
-                    f"shards are not the whole corpus. Rebuild them with `quotebot index "
-                    f"--shards N`.")
-            out.append(data)
+                    f"{self._name(shard)} does not hold sentence {ordinal + 1} of "
+                    f"{doc_id!r}: the shards are not the whole corpus. Rebuild them with "
+                    f"`quotebot index --shards N`.")
+            out[sid] = data
         return out
 
     def paragraphs(self, firsts: Sequence[int]) -> dict[int, _Paragraph]:
         """The paragraphs that open with sentences ``firsts``: their length, term
         frequencies and which of their sentences hold each term (fetched, and kept)."""
-        kept = self._paragraphs
-        wanted = list(dict.fromkeys(f for f in firsts if f not in kept))
-        fetched: dict[int, _Paragraph] = {}
-        for lo in range(0, len(wanted), _FETCH_BATCH):
-            batch = wanted[lo:lo + _FETCH_BATCH]
-            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
-            for first, data in zip(batch, rows, strict=True):
-                fetched[first] = _Paragraph(
-                    int(data["paragraph_length"]), data["paragraph_tf"],
-                    {int(t): np.asarray(at, np.int64)
-                     for t, at in data["paragraph_postings"].items()})
-        found = {f: fetched.get(f) or kept[f] for f in firsts}
-        if len(kept) + len(fetched) > _KEPT_SENTENCES:
-            kept.clear()
-        kept.update(fetched)
-        return found
+        return self._fetched(self._paragraphs, firsts, lambda data: _Paragraph(
+            int(data["paragraph_length"]), data["paragraph_tf"],
+            {int(t): np.asarray(at, np.int64) for t, at in data["paragraph_postings"].items()}))
 
     def text(self, position: int) -> str:
         """The text of the index's document ``position``, from the shard that holds it
-        (recent ones are kept, up to TEXT_CACHE_CHARS characters)."""
-        found = self._texts.get(position)
-        if found is not None:
-            return found
+        (recent ones are kept)."""
+        return self._texts(position)
+
+    def _fetch_text(self, position: int) -> str:
         doc_id = self.index.docs[position].id
         shard = shard_of(doc_id, len(self.shards))
         data = self._call(lambda db: self._remotes[shard].get_metadata(_text_key(doc_id)))
@@ -579,13 +598,7 @@ class XapianBackend:
             raise ShardUnavailable(
                 f"{self._name(shard)} does not hold the text of {doc_id!r}: the shards are "
                 f"not the whole corpus. Rebuild them with `quotebot index --shards N`.")
-        text = bytes(data).decode("utf-8", "surrogatepass")
-        if self._text_chars + len(text) > TEXT_CACHE_CHARS:
-            self._texts.clear()
-            self._text_chars = 0
-        self._texts[position] = text
-        self._text_chars += len(text)
-        return text
+        return bytes(data).decode("utf-8", "surrogatepass")
 
     def postings(self, term_id: int) -> npt.NDArray[np.int32]:
         """The sentences holding term ``term_id``, ascending."""

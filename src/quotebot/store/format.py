@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "para_len": compact_counts(index.paragraphs.doc_len),
         "para_term_max": index.paragraphs.max_weights,
         "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
-        "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
-        "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
-        "form_word": forms.word, "form_count": forms.count,
-        "form_start_count": forms.start_count, "form_flags": forms.flags,
-        "word_count": words.count, "delete_hash": words.delete_hash,
-        "delete_word": words.delete_word,
+        **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
@@ -160,11 +156,8 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
                               float(bm25["k1"]), float(bm25["b"]),
                               _max=arrays["para_term_max"]),
         tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
-        forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
-                    arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
-                    arrays["form_count"], arrays["form_start_count"], arrays["form_flags"]),
-        words=Words(tables["words"], arrays["word_count"], arrays["delete_hash"],
-                    arrays["delete_word"]),
+        forms=Forms.from_arrays(tables["forms"], arrays),
+        words=Words.from_arrays(tables["words"], arrays),
         fingerprint=manifest["fingerprint"],
         analyzer_version=manifest["analyzer_version"],
         generation=gen.name,
@@ -181,21 +174,20 @@ def _packed(arrays: dict[str, Any], prefix: str, root: Path, gen: Path) -> Packe
     return packed
 
 
-class _BlobTexts:
-    """Document texts decoded from the memory-mapped ``texts.bin``; recently used ones are
-    kept decoded, up to :data:`TEXT_CACHE_CHARS` characters in all."""
+class RecentTexts:
+    """Document texts by position, read by ``read`` (decoded from the memory-mapped
+    ``texts.bin``, or fetched from a shard); recently used ones are kept, up to
+    :data:`TEXT_CACHE_CHARS` characters in all."""
 
-    def __init__(self, blob: Any, offsets: Any) -> None:
-        self._blob = blob
-        self._offsets = offsets
+    def __init__(self, read: Callable[[int], str]) -> None:
+        self._read = read
         self._recent: dict[int, str] = {}
         self._chars = 0
 
     def __call__(self, pos: int) -> str:
         text = self._recent.get(pos)
         if text is None:
-            lo, hi = int(self._offsets[pos]), int(self._offsets[pos + 1])
-            text = bytes(self._blob[lo:hi]).decode("utf-8", "surrogatepass")
+            text = self._read(pos)
             if self._chars + len(text) > TEXT_CACHE_CHARS:
                 self._recent.clear()
                 self._chars = 0
@@ -208,6 +200,10 @@ class _BlobTexts:
 TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
 
-def _blob_texts(blob: Any, offsets: Any) -> _BlobTexts:
-    return _BlobTexts(blob, offsets)
+def _blob_texts(blob: Any, offsets: Any) -> RecentTexts:
+    def read(pos: int) -> str:
+        lo, hi = int(offsets[pos]), int(offsets[pos + 1])
+        return bytes(blob[lo:hi]).decode("utf-8", "surrogatepass")
+
+    return RecentTexts(read)
 

@@ -61,12 +61,7 @@ def lexicon_bytes(index: SentenceIndex) -> bytes:
         "doc_idx": index.doc_idx, "paragraph": index.paragraph,
         "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
         "df": index.matrix.df, "paragraph_df": index.paragraphs.df,
-        "form_terms_ptr": forms.terms_ptr, "form_terms": forms.terms,
-        "term_forms_ptr": forms.term_forms_ptr, "term_forms": forms.term_forms,
-        "form_word": forms.word, "form_count": forms.count,
-        "form_start_count": forms.start_count, "form_flags": forms.flags,
-        "word_count": words.count, "delete_hash": words.delete_hash,
-        "delete_word": words.delete_word,
+        **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
@@ -98,12 +93,8 @@ def read_lexicon(data: bytes) -> Lexicon:
             doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
             sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
             vocab=tables["vocab"], df=arrays["df"], paragraph_df=arrays["paragraph_df"],
-            forms=Forms(tables["forms"], arrays["form_terms_ptr"], arrays["form_terms"],
-                        arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
-                        arrays["form_count"], arrays["form_start_count"],
-                        arrays["form_flags"]),
-            words=Words(tables["words"], arrays["word_count"], arrays["delete_hash"],
-                        arrays["delete_word"]),
+            forms=Forms.from_arrays(tables["forms"], arrays),
+            words=Words.from_arrays(tables["words"], arrays),
             fingerprint=str(meta["fingerprint"]),
             analyzer_version=str(meta["analyzer_version"]),
             k1=float(meta["k1"]), b=float(meta["b"]))

@@ -8,7 +8,7 @@ index terms, so answering a question never tokenises corpus text again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,20 @@ class Forms:
     _analysed: dict[int, tuple[str, str, tuple[str, ...], bool]] = field(
         default_factory=dict, repr=False, compare=False)
 
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the table, by the names they are saved under (strings apart)."""
+        return {"form_terms_ptr": self.terms_ptr, "form_terms": self.terms,
+                "term_forms_ptr": self.term_forms_ptr, "term_forms": self.term_forms,
+                "form_word": self.word, "form_count": self.count,
+                "form_start_count": self.start_count, "form_flags": self.flags}
+
+    @classmethod
+    def from_arrays(cls, strings: StringTable, arrays: Mapping[str, Any]) -> Forms:
+        """The table of :meth:`arrays`, read back."""
+        return cls(strings, arrays["form_terms_ptr"], arrays["form_terms"],
+                   arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
+                   arrays["form_count"], arrays["form_start_count"], arrays["form_flags"])
+
     def of_terms(self, term_ids: Sequence[int]) -> npt.NDArray[np.int32]:
         """The forms indexed under any of ``term_ids``."""
         parts = [self.term_forms[int(self.term_forms_ptr[t]):int(self.term_forms_ptr[t + 1])]
@@ -176,6 +190,16 @@ class Words:
     count: IntArray
     delete_hash: npt.NDArray[np.uint64]
     delete_word: npt.NDArray[np.int32]
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the table, by the names they are saved under (strings apart)."""
+        return {"word_count": self.count, "delete_hash": self.delete_hash,
+                "delete_word": self.delete_word}
+
+    @classmethod
+    def from_arrays(cls, strings: StringTable, arrays: Mapping[str, Any]) -> Words:
+        """The table of :meth:`arrays`, read back."""
+        return cls(strings, arrays["word_count"], arrays["delete_hash"], arrays["delete_word"])
 
     def count_of(self, word: str) -> int:
         wid = self.strings.id_of(word)
@@ -320,17 +344,11 @@ class SentenceIndex:
 
     def sentence_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float64]:
         """The score of each of ``sids`` (0 where it holds none of the terms)."""
-        out = np.zeros(sids.shape[0], np.float64)
         if not groups or not sids.size:
-            return out
-        found, raw = self.matrix.group_scores(groups)
-        order = np.argsort(np.asarray(found), kind="stable")
-        ids = np.asarray(found)[order]
-        values = np.asarray(raw, np.float64)[order]
-        if ids.size:
-            at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
-            out = np.where(ids[at] == sids, values[at], 0.0)
-        return out
+            return np.zeros(sids.shape[0], np.float64)
+        # Only these sentences are scored (the blocks of each term that may hold them),
+        # never every sentence that holds a term.
+        return self.matrix.scores_of(groups, sids).astype(np.float64)
 
     def paragraph_scores(self, groups: Groups, sids: IntArray) -> npt.NDArray[np.float32]:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
