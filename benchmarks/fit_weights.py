@@ -232,8 +232,8 @@ def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False)
     # over the automatic limit, or --semantic off, has no vectors): it is fitted on both.
     both = combined(rows, words)
     fitted = gate_held_out(both, None)["threshold"]
-    shown_at = "shown when more likely right than wrong"
-    strict = f"shown at a probability of {TARGET_PRECISION:g} or more"
+    shown_at = "shown as the gate decides"
+    strict = f"shown at a probability of {TARGET_PRECISION:g} or more, the target"
     reports = {
         f"with meaning: {shown_at}": gate_held_out(both, judged=rows),
         f"words alone: {shown_at}": gate_held_out(both, judged=words),

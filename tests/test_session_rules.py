@@ -320,7 +320,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
 def test_more_with_every_passage_shown_says_so_and_shows_nothing(twins: QuoteEngine) -> None:
     question = "how much did the bridge repairs cost?"
     first, state = follow_up(twins, SessionState(), question, k=2)
-    assert len(first.quotes) == 2 and first.short is not None
+    assert len(first.quotes) == 2 and (first.short or first.withheld) is not None
     shown = tuple((q.doc, q.start) for q in first.quotes)
     # As if the engine found only what was shown: its offset back at the start.
     again, after = follow_up(twins, SessionState(question=state.question, seen=shown), "more",
@@ -398,8 +398,10 @@ def test_the_next_state_keeps_what_the_turn_was_about(harbour: QuoteEngine) -> N
     assert answer.resolved_question == "When did Karin Ek open the harbour?"
     # What the next turn's retrieval is told: this answer, where it was, what was asked.
     assert after.doc == answer.quotes[0].doc and after.anchor == answer.quotes[0].start
-    # The newest short answer first ("" when there was none), then the one before.
-    assert after.history == (answer.short.text if answer.short else "", "Karin Ek")
+    # The newest short answer first, shown or withheld ("" when there was none), then
+    # the one before.
+    lead = answer.short or answer.withheld
+    assert after.history == (lead.text if lead else "", "Karin Ek")
     context = state.context()
     assert context is not None
     assert after.asked_in == (context.words, context.doc, context.start)

@@ -104,6 +104,8 @@ class Gate:
 
     weights: tuple[float, ...]
     threshold: float
+    #: Below ``threshold``, at or above this: withheld, for a conversation to learn from.
+    lead: float = 0.0
 
     @classmethod
     def of(cls, section: Answer) -> Gate:
@@ -112,7 +114,7 @@ class Gate:
         if unknown:
             raise ValueError(f"weights.toml [answer] weights: unknown {sorted(unknown)}")
         return cls(tuple(float(section.weights.get(name, 0.0)) for name in FEATURES),
-                   float(section.threshold))
+                   float(section.threshold), float(section.lead))
 
     def probability(self, x: FloatArray) -> float:
         z = float(np.dot(np.asarray(self.weights, dtype=np.float64), x))

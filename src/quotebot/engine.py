@@ -346,13 +346,15 @@ class QuoteEngine:
             return Answer(question=question, answered=False, continued=offset > 0,
                           reason="There are no more passages about this.",
                           searched_for=plan.searched_for)
-        short = None
+        short = withheld = None
         if offset == 0 and not headings[page[0]]:
             short = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
+            if gate and short is not None and (short.confidence or 0.0) < self._gate.threshold:
+                short, withheld = None, short
         return Answer(question=question, answered=True,
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
-                      continued=offset > 0)
+                      continued=offset > 0, withheld=withheld)
 
     def _scored(self, plan: QueryPlan, candidates: Candidates, limit: int
                 ) -> tuple[Features, _AnswerSpans, list[int], npt.NDArray[np.float64]]:
@@ -393,7 +395,8 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                         scores: npt.NDArray[np.float64], model: Gate, *, gate: bool = True
                         ) -> ShortAnswer | None:
     """The first quote's short answer with its confidence (see quotebot.confidence), or
-    None when the rules find none or (``gate``) it is not likely enough to be right."""
+    None when the rules find none or (``gate``) it is not even likely enough to be right
+    to be withheld (below the gate's ``lead``)."""
     best = order[0]
     found = spans.span_by_rule(best)
     if found is None:
@@ -424,7 +427,7 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                                              [c.surface for c in spans.plan.concepts],
                                              features.matched(best)))
     confidence = model.probability(x)
-    if gate and confidence < model.threshold:
+    if gate and confidence < min(model.lead, model.threshold):
         return None
     short = make_short_answer(spans.index, sid, span)
     return replace(short, confidence=round(confidence, 4), evidence=tuple(x.tolist()))

@@ -10,8 +10,10 @@ short answers given to answerable questions asked without the paragraphs that an
 are fitted on too, as wrong ones, with the bias then refitted on the real rows alone
 (:func:`fit_gate`): held out this raises the recall at high probabilities. Measured
 evidence is standardised before the fit, so that its penalty weighs every piece alike. A
-short answer is shown when the model finds it more likely right than wrong
-(:data:`THRESHOLD`): a principle, not a number tuned to the data.
+short answer is shown when the model gives it at least the probability of being right that
+is asked of the short answers shown, 0.9 (:data:`THRESHOLD`, :data:`TARGET_PRECISION`): a
+principle, not a number tuned to the data. Below it the quotes alone answer: a quote is
+always a safe answer, a wrong short answer in bold is not.
 
 :func:`held_out` reports leave-one-article-out precision, recall and AUC: each article's
 short answers judged by a gate fitted on the other articles only. :func:`nested_held_out`
@@ -48,8 +50,8 @@ BoolArray = npt.NDArray[np.bool_]
 RIGHT_F1 = 0.5
 #: The precision asked of the short answers shown.
 TARGET_PRECISION = 0.9
-#: Shown when more likely right than wrong.
-THRESHOLD = 0.5
+#: Shown when at least as likely right as the precision asked of shown short answers.
+THRESHOLD = TARGET_PRECISION
 #: A precision measured over fewer shown short answers than this says too little.
 MIN_SHOWN = 20
 #: L2 penalty on the weights (not the bias), per row.
@@ -287,7 +289,7 @@ def write_gate(path: Path, weights: FloatArray, precision: float | None, source:
     lines = {
         "weights": f'weights = {{ value = {{ {table} }}, source = "{source}" }}',
         "threshold": (f'threshold = {{ value = {values["threshold"]}, source = "hand-set: '
-                      f'shown when more likely right than wrong" }}'),
+                      f'the precision asked of shown short answers" }}'),
         "precision": (f'precision = {{ value = {precision or 0.0}, source = "{source}: '
                       f'held-out precision of shown short answers" }}'),
     }

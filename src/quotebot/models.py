@@ -121,6 +121,10 @@ class Answer:
     closest: tuple[Quote, ...] = ()
     #: True when this answer continues an earlier one ("more").
     continued: bool = False
+    #: The short answer the gate found more likely right than wrong but not likely enough
+    #: to show: never shown, but a conversation may learn from it who "she" is (the rewrite
+    #: it makes is shown).
+    withheld: ShortAnswer | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON shape every front end returns (see DESIGN.md)."""

@@ -274,14 +274,20 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         referents=_merge(found, state.referents),
         place=place or state.place,
         shown=len(answer.quotes),
-        history=(answer.short.text if answer.short is not None else "",
-                 *state.history)[:HISTORY_TURNS],
+        history=(_lead_text(answer), *state.history)[:HISTORY_TURNS],
         anchor=answer.quotes[0].start if answer.quotes else state.anchor,
         asked_in=(context.words, context.doc, context.start) if context else None,
         seen=_seen((), answer),
         asked=_kept((state.question, *state.asked) if state.question else state.asked),
     )
     return answer, new_state
+
+
+def _lead_text(answer: Answer) -> str:
+    """The short answer a conversation goes on from: the one shown, else the one withheld
+    (see :attr:`Answer.withheld`), else none."""
+    lead = answer.short or answer.withheld
+    return lead.text if lead is not None else ""
 
 
 def _kept(asked: Sequence[str]) -> tuple[str, ...]:
@@ -618,7 +624,8 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str | Question,
 
     question_names = [_without_possessive(masked[tokens[a].start:tokens[b].end])
                       for a, b in _question_names(masked, tokens)]
-    short = answer.short.text if answer.answered and answer.short is not None else None
+    lead = answer.short or answer.withheld
+    short = lead.text if answer.answered and lead is not None else None
     if short is not None and parsed.kind is Kind.WHERE:
         place = short
     elif short is not None and parsed.kind in (Kind.WHO, Kind.WHAT) and not (

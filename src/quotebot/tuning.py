@@ -131,6 +131,9 @@ class Answer(_Section):
     weights: dict[str, float]
     threshold: float
     precision: float
+    #: The probability at which a short answer too unsure to show still tells a
+    #: conversation who or what was meant (:attr:`quotebot.models.Answer.withheld`).
+    lead: float
 
 
 _SECTIONS: dict[str, type[_Section]] = {
