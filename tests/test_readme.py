@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_main
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,22 @@ def test_the_ask_transcript_is_what_quotebot_prints() -> None:
     assert command == '$ quotebot ask "how many stabbings?"'
     printed = run_cli("ask", "how many stabbings?", "--no-color").stdout.rstrip("\n")
     assert printed.split("\n") == expected
+
+
+def test_the_real_session_is_what_the_repl_prints() -> None:
+    """The session under "A real session": each turn's lines are the first lines the REPL
+    prints for it ("…" leaves out the rest of a turn)."""
+    block = next(b for b in fenced_blocks(README) if b.startswith("$ quotebot\n"))
+    turns = re.split(r"\n(?=quotebot> )", block.rstrip("\n"))[1:]
+    questions = [t.split("\n", 1)[0].removeprefix("quotebot> ") for t in turns]
+    printed = run_main("repl", "--no-color", stdin="\n".join(questions) + "\n").stdout
+    real = re.split(r"\n+(?=quotebot> )", printed.rstrip("\n"))
+    assert len(real) == len(turns) == 3
+    for shown, said in zip(turns, real, strict=True):
+        lines = shown.rstrip("\n").split("\n")
+        if lines[-1] == "…":
+            lines = lines[:-1]
+        assert said.split("\n")[:len(lines)] == lines
 
 
 def test_the_json_example_matches_a_real_answer() -> None:
