@@ -6,6 +6,8 @@
     python benchmarks/fit_weights.py --conversations [--write]
                         # the [conversation] weights, on ../shared/training/coqa
     python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
+    python benchmarks/fit_weights.py --gate-only --left-out   # … fitted on the wrong short
+                        # answers given without the paragraphs that answer as well
 
 The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
 with unanswerable questions) and the visible half of ../shared/benchmarks/squad-superbowl50.
@@ -87,12 +89,16 @@ def main() -> None:
     parser.add_argument("--gate-only", action="store_true",
                         help="fit only the short-answer gate ([answer]), with the other "
                              "numbers as they are")
+    parser.add_argument("--left-out", action="store_true",
+                        help="with --gate-only: also fit the gate on the short answers given "
+                             "to answerable questions asked without the paragraphs that "
+                             "answer them (as wrong ones)")
     args = parser.parse_args()
     if args.conversations:
         fit_conversations(write=args.write)
         return
     if args.gate_only:
-        fit_answer_gate(find_articles(args.articles), write=args.write)
+        fit_answer_gate(find_articles(args.articles), write=args.write, left_out=args.left_out)
         return
 
     started = time.perf_counter()
@@ -207,18 +213,20 @@ def fit_conversations(*, write: bool) -> None:
               f"other_doc_weight={weights.other_doc_weight:g}")
 
 
-def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
-    """The short-answer gate: every article's short answers, leave-one-article-out figures
-    with vectors and by words alone, then (``write``) the gate fitted on all articles."""
+def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False) -> None:
+    """The short-answer gate: every article's short answers (with ``left_out``, and those
+    given without the paragraphs that answer), leave-one-article-out figures with vectors
+    and by words alone, then (``write``) the gate fitted on all articles."""
     rows: dict[str, Rows] = {}
     words: dict[str, Rows] = {}
     for article in articles:
         engine = open_article(article, index_dir=CACHE / article.name)
         cases, _, _ = load_cases(article.questions)
-        rows[article.name] = answer_rows(engine, cases)
+        rows[article.name] = answer_rows(engine, cases, left_out=left_out)
         words[article.name] = answer_rows(QuoteEngine(engine.index, tuning=engine.tuning),
-                                          cases)
-        print(f"examined {article.name}: {len(rows[article.name].right)} short answers",
+                                          cases, left_out=left_out)
+        print(f"examined {article.name}: {len(rows[article.name].right)} short answers, "
+              f"{len(rows[article.name].left_out)} more without the paragraphs that answer",
               file=sys.stderr)
     # One gate judges the short answers found with meaning and by words alone (a corpus
     # over the automatic limit, or --semantic off, has no vectors): it is fitted on both.
@@ -249,7 +257,8 @@ def fit_answer_gate(articles: list[Any], *, write: bool) -> None:
                   f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} |")
     if write:
         weights = fit_gate(both)
-        source = (f"fitted by python benchmarks/fit_weights.py --gate-only --write "
+        command = "--gate-only --left-out --write" if left_out else "--gate-only --write"
+        source = (f"fitted by python benchmarks/fit_weights.py {command} "
                   f"({dt.date.today().isoformat()}) on {', '.join(rows)}")
         precision = reports[f"with meaning: {shown_at}"]["pooled"]["precision"]
         write_gate(WEIGHTS, weights, precision, source)

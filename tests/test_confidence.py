@@ -12,10 +12,13 @@ import pytest
 from quotebot.analysis import tokenize
 from quotebot.confidence import FEATURES, Gate, evidence, missing_verbs, same_answer
 from quotebot.engine import QuoteEngine
+from quotebot.evaluate import Case
 from quotebot.fitting_gate import (
     TARGET_PRECISION,
     THRESHOLD,
     Rows,
+    answer_rows,
+    fit_gate,
     fit_threshold,
     fit_weights,
     held_out,
@@ -255,3 +258,41 @@ def test_passages_that_agree_on_the_answer_support_it(tmp_path: Path) -> None:
     found = dict(zip(FEATURES, answer.short.evidence, strict=True))
     assert found["support"] > 0.0
     assert 0.0 < found["coverage"] <= 1.0
+
+
+def test_a_question_asked_without_the_paragraph_that_answers_it_gives_a_wrong_row(
+        tmp_path: Path) -> None:
+    text = ("The city museum opened in 1998 after a long campaign.\n\n"
+            "The city museum shop opened in 2005, beside the station.\n")
+    engine = QuoteEngine(build_index([Document("m", "Museum", text)]))
+    case = Case(id="a", question="When did the city museum open?", kind="when",
+                expect=["1998"], answers=["1998"], squad=True)
+    rows = answer_rows(engine, [case], left_out=True)
+    assert rows.right.tolist() == [True]
+    # Without its own paragraph the question finds the shop's year: a short answer that
+    # only seems to answer, kept to fit on.
+    assert len(rows.left_out) == 1
+    assert answer_rows(engine, [case]).left_out.shape == (0, len(FEATURES))
+
+
+def test_rows_of_questions_left_unanswered_teach_the_weights_not_the_rate() -> None:
+    rng = np.random.default_rng(5)
+
+    def rows(n: int) -> Rows:
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, FEATURES.index("literal")] = rng.random(n)
+        right = x[:, FEATURES.index("literal")] + 0.3 * rng.standard_normal(n) > 0.4
+        left_out = np.zeros((2 * n, len(FEATURES)))
+        left_out[:, 0] = 1.0
+        left_out[:, FEATURES.index("literal")] = 0.5 * rng.random(2 * n)
+        return Rows(x, right, n, left_out)
+
+    articles = {"a": rows(200), "b": rows(200)}
+    weights = fit_gate(articles)
+    assert weights[FEATURES.index("literal")] > 0
+    # Twice as many made-up wrong rows as real ones, yet the probabilities of the real
+    # ones average the share of them that is right.
+    x = np.vstack([r.x for r in articles.values()])
+    right = np.concatenate([r.right for r in articles.values()])
+    assert probabilities(x, weights).mean() == pytest.approx(right.mean(), abs=0.01)

@@ -376,6 +376,35 @@ def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_oth
     assert report["all"]["turns"] == 5
 
 
+def test_moving_conversations_are_examined_and_scored_leaving_the_last_passage(
+        tmp_path: Path) -> None:
+    """Catches weights fitted only on conversations that never leave their passage: with
+    ``moving`` the bakery's first turn is asked after the lighthouse's first question,
+    examined as a turn whose answer is in another document, and scored (the lead-in
+    itself is not)."""
+    from quotebot.conversation_eval import read_conversations, run_conversations
+    from quotebot.conversation_fit import ELSEWHERE, examine_conversations
+    from quotebot.engine import QuoteEngine
+
+    path = write_conversation_set(tmp_path / "set")
+    cases = read_conversations(path)
+    engine = QuoteEngine.open(tmp_path / "set" / "corpus", index_dir=tmp_path / "index",
+                              semantic="off")
+    alone = examine_conversations(engine, cases, moving=False).turns
+    moving = examine_conversations(engine, cases).turns
+    assert [t.conversation for t in moving if t.answer_offset == ELSEWHERE] == ["bakery"]
+    assert len(moving) == len(alone) + 1
+    results = run_conversations(engine, cases, moving=True)
+    assert [(r.conversation, r.position) for r in results] == [
+        ("lighthouse", 0), ("lighthouse", 1), ("lighthouse", 2), ("bakery", 0),
+        ("bakery", 1)]
+    assert results[3].top3 is True  # its own words lead it to the bakery
+    result = CliRunner().invoke(main, ["eval", str(path), "--moving", "--json",
+                                       "--semantic", "off"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["first_turns"]["turns"] == 2
+
+
 def test_the_position_prior_is_fitted_where_next_answers_are() -> None:
     """Catches: a prior that is not fitted on the data (flat, or peaked elsewhere), and
     weights that ignore what decides the ranking."""

@@ -216,6 +216,8 @@ async def test_a_link_is_checked_from_inside_an_event_loop_too() -> None:
 # -- the body ---------------------------------------------------------------------------------
 
 PAGE = b"<html><body><p>The sea wall was finished in May.</p></body></html>" * 50
+#: A page that comes in many reads.
+BIG = b"<p>" + b"The sea wall was finished in May. " * 6000 + b"</p>"
 
 
 def inflate(decoder: _Decoder, body: bytes, room: int = 10**9, chunk: int = 7) -> bytes:
@@ -305,6 +307,13 @@ ANSWERS = {
     "/raw-deflate": answer("200 OK", {"Content-Type": "text/html",
                                       "Content-Encoding": "deflate"},
                            zlib.compress(PAGE)[2:-4]),
+    "/exact": answer("200 OK", {"Content-Type": "text/html"}, PAGE, length=False),
+    "/exact-declared": answer("200 OK", {"Content-Type": "text/html"}, PAGE),
+    "/declared-large": answer("200 OK", {"Content-Type": "text/html",
+                                         "Content-Length": str(10**9)}, b"", length=False),
+    "/big": answer("200 OK", {"Content-Type": "text/html"}, BIG),
+    "/bad-request": answer("400 Bad Request", {"Content-Type": "text/html"}, b"bad"),
+    "/loop": answer("302 Found", {"Location": "/loop"}, b""),
     "/video": answer("200 OK", {"Content-Type": "video/mp4"}, b"\x00\x00\x00\x18ftypmp42"),
     "/gone": answer("410 Gone", {"Content-Type": "text/html"}, b"gone"),
     "/teapot": answer("503 " + "Busy " * 20, {"Content-Type": "text/html"}, b"busy"),
@@ -391,6 +400,8 @@ def test_a_body_without_a_type_is_read_by_what_it_starts_with(canned: Canned) ->
     ("/video", "url_unsupported_type",
      "127.0.0.1 sent a video/mp4 file; quotebot reads web pages (HTML), PDF, plain text and "
      "markdown."),
+    ("/bad-request", "url_fetch_failed",
+     "127.0.0.1 answered 400 Bad Request: the page could not be fetched."),
     ("/gone", "url_fetch_failed", "127.0.0.1 answered 410 Gone: the page could not be fetched."),
     ("/teapot", "url_fetch_failed",
      "127.0.0.1 answered 503 " + ("Busy " * 20)[:59] + ": the page could not be fetched."),
@@ -430,3 +441,49 @@ async def test_the_blocking_fetch_keeps_its_policy_inside_an_event_loop(
     page = fetch_url(f"http://127.0.0.1:{port}/untyped-page",
                      policy=FetchPolicy(allow_private=True))
     assert page.body == PAGE
+
+
+def test_a_page_of_exactly_the_size_cap_is_read_and_one_byte_more_is_not(
+        canned: Canned) -> None:
+    port, _ = canned
+    for path in ("/exact", "/exact-declared"):
+        page = fetch_url(f"http://127.0.0.1:{port}{path}",
+                         policy=FetchPolicy(allow_private=True, max_bytes=len(PAGE)))
+        assert page.body == PAGE
+        with pytest.raises(FetchError) as info:
+            fetch_url(f"http://127.0.0.1:{port}{path}",
+                      policy=FetchPolicy(allow_private=True, max_bytes=len(PAGE) - 1))
+        assert info.value.code == "url_too_large"
+    with pytest.raises(FetchError) as info:
+        fetch_url(f"http://127.0.0.1:{port}/declared-large",
+                  policy=FetchPolicy(allow_private=True, max_bytes=2 * 1024 * 1024))
+    assert info.value.message == (
+        "The page from 127.0.0.1 is larger than 2 MB; quotebot reads smaller articles.")
+
+
+def test_a_page_in_many_reads_is_put_back_together(canned: Canned) -> None:
+    port, _ = canned
+    assert get(port, "/big") == BIG
+
+
+def test_redirects_past_the_limit_say_how_many(canned: Canned) -> None:
+    port, _ = canned
+    with pytest.raises(FetchError) as info:
+        fetch_url(f"http://127.0.0.1:{port}/loop",
+                  policy=FetchPolicy(allow_private=True, max_redirects=2))
+    assert (info.value.code, info.value.message) == (
+        "url_fetch_failed",
+        "127.0.0.1 redirected more than 2 times; give the link the redirects end at.")
+
+
+def test_a_named_host_is_looked_up_on_the_links_port(canned: Canned) -> None:
+    port, _ = canned
+    resolver = Resolver("127.0.0.1")
+    page = fetch_url(f"http://canned.test:{port}/untyped-page",
+                     policy=FetchPolicy(allow_private=True, resolver=resolver))
+    assert page.body == PAGE and resolver.asked == [("canned.test", port)]
+
+
+def test_a_link_as_long_as_allowed_is_taken() -> None:
+    url = "http://example.org/" + "a" * (MAX_URL_CHARS - len("http://example.org/"))
+    assert len(url) == MAX_URL_CHARS and str(check_url(url)) == url

@@ -473,3 +473,16 @@ def test_the_earlier_questions_bring_a_follow_up_back_after_an_answer_went_astra
     assert answer.quotes[0].doc == "a-lighthouse" and "1871" in answer.quotes[0].text
     kept = SessionState.from_json(json.loads(json.dumps(state.to_json())))
     assert kept.asked == state.asked
+
+
+def test_a_question_about_another_article_leaves_the_conversations_article(
+        own: QuoteEngine) -> None:
+    """Catches weights fitted only on conversations that never leave their passage: after
+    two turns about the tram, "What did the chief executive say?" is the battery plant's
+    chief executive, whom no sentence of the tram article names."""
+    session = Session(own)
+    session.ask("Who is Karin Ek?")
+    assert session.ask("what did she say?").quotes[0].doc.startswith("tram")
+    answer = session.ask("What did the chief executive say?")
+    assert answer.quotes[0].doc == "battery-jobs"
+    assert "chief executive" in answer.quotes[0].text

@@ -95,6 +95,27 @@ def test_a_page_with_no_article_is_refused_clearly(page: bytes) -> None:
     assert "login.html" in info.value.message
 
 
+@pytest.mark.parametrize("data", [
+    bytes(range(256)) * 40,  # bytes of every value, as in an image or an archive
+    b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56 + b"<html><body><p>Not a page.</p>" * 20,
+])
+def test_a_binary_file_named_html_is_refused_not_read_as_a_page_of_replacements(
+        data: bytes) -> None:
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(data, name="photo.html")
+    assert info.value.code == "page_not_text"
+    assert "photo.html" in info.value.message
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_a_page_in_utf16_or_utf32_with_its_byte_order_mark_is_read(codec: str) -> None:
+    text = ("<html><body><article><p>The ferry to Inchmorra leaves the pier at nine every "
+            "morning and returns at five in the evening.</p></article></body></html>")
+    doc = extract_bytes(text.encode(codec), name="ferry.html")
+    assert "The ferry to Inchmorra leaves the pier at nine" in doc.text
+    assert "\ufffd" not in doc.text
+
+
 def test_a_page_in_another_encoding_is_read_as_its_server_says() -> None:
     page = ("<html><body><article><p>Le café de la place a rouvert ses portes lundi matin "
             "après trois semaines de travaux.</p><p>Les habitués étaient au rendez-vous dès "

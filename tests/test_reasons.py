@@ -78,3 +78,20 @@ def test_a_year_the_article_lacks_is_still_named_as_missing(island: QuoteEngine)
     answer = island.answer_question("Who bought the island in 1977?")
     assert not answer.answered
     assert "1977" in answer.reason
+
+
+HOMES = ("On 31 March 2012, the company announced the number of homes with its box was "
+         "4,222,000.\nThe box was launched in 2006 with twelve channels.\n")
+
+
+def test_a_number_written_in_groups_is_not_found_by_the_groups_it_shares(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    engine = engine_over(tmp_path_factory.mktemp("homes"), "homes.txt", HOMES)
+    answer = engine.answer_question(
+        "When did the company announce the number of homes with its box was 3,222,000?")
+    assert not answer.answered
+    assert "4,222,000" in answer.reason and "3,222,000" in answer.reason
+    # The number as the article writes it is found, and answered.
+    assert engine.answer_question(
+        "When did the company announce the number of homes with its box was 4,222,000?"
+    ).answered

@@ -16,6 +16,7 @@ from types import FrameType
 import pytest
 
 from quotebot import analysis
+from quotebot.context import Context
 from quotebot.engine import QuoteEngine
 from quotebot.models import Answer, Document, Quote, ShortAnswer
 from quotebot.question import parse_question
@@ -390,9 +391,19 @@ def harbour(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
 def test_the_next_state_keeps_what_the_turn_was_about(harbour: QuoteEngine) -> None:
     # The article shows no pronoun for Karin Ek; the conversation said "she" and keeps it.
     state = SessionState(question="Who opened the harbour?", referents=(("Karin Ek", "she"),),
-                         place="Leeds")
+                         place="Leeds", history=("Karin Ek",), doc="harbour", anchor=0,
+                         asked=("Who runs the port?",))
     answer, after = follow_up(harbour, state, "When did she open the harbour?")
+    assert answer.question == "When did she open the harbour?"
     assert answer.resolved_question == "When did Karin Ek open the harbour?"
+    # What the next turn's retrieval is told: this answer, where it was, what was asked.
+    assert after.doc == answer.quotes[0].doc and after.anchor == answer.quotes[0].start
+    # The newest short answer first ("" when there was none), then the one before.
+    assert after.history == (answer.short.text if answer.short else "", "Karin Ek")
+    context = state.context()
+    assert context is not None
+    assert after.asked_in == (context.words, context.doc, context.start)
+    assert after.asked == ("Who opened the harbour?", "Who runs the port?")
     assert after.question_entity == "Karin Ek"
     assert after.referents[0] == ("Karin Ek", "she")
     assert after.place == "Leeds"  # no place named this turn: the last one stays
@@ -421,3 +432,16 @@ def test_a_turn_parses_its_question_once_for_every_stage(harbour: QuoteEngine) -
         assert answer.answered and answer.resolved_question == resolved
         asked = resolved or text
         assert (calls["parse", asked], calls["tokenize", asked]) == (1, 1), calls
+
+
+def test_what_a_conversation_tells_the_next_turn() -> None:
+    state = SessionState(question="Who opened it?", history=("Karin Ek", "May"), doc="harbour",
+                         anchor=12, asked=("Who runs the port?",))
+    assert state.context() == Context("Karin Ek May", "harbour", 12,
+                                      "Who opened it? Who runs the port?")
+    assert SessionState().context() is None
+
+
+def test_more_before_any_question_keeps_what_was_said(harbour: QuoteEngine) -> None:
+    answer, state = follow_up(harbour, SessionState(), "more")
+    assert (answer.question, answer.answered, state) == ("more", False, SessionState())

@@ -207,6 +207,7 @@ async def test_the_conversation_downloads_as_markdown_and_json_with_its_citation
         emptied = await page.evaluate("document.getElementById('save').hidden")
     assert name.endswith(".md")
     turns = saved["turns"]
+    assert all("session" not in t["answer"] for t in turns)  # it would let a reader in
     assert [t["question"] for t in turns] == [
         "how many stabbings?", "Who is the deputy mayor for policing?", "What did she say?"]
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]

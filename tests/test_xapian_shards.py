@@ -426,3 +426,19 @@ def test_eval_over_shards_gives_the_embedded_index_s_figures(corpus: Path,
     a.pop("seconds")
     b.pop("seconds")
     assert a["overall"]["questions"] == len(QUESTIONS) and a == b
+
+
+def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_answer(
+        engines: tuple[QuoteEngine, QuoteEngine], servers: list[Process],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetches split into batches of 3, and what was fetched forgotten beyond 4 sentences
+    or paragraphs: the same answers, only more requests."""
+    import quotebot.xapian_backend as shards
+
+    monkeypatch.setattr(shards, "_FETCH_BATCH", 3)
+    monkeypatch.setattr(shards, "_KEPT_SENTENCES", 4)
+    embedded, _ = engines
+    sharded = shards.open_sharded_engine(url_of(servers))
+    for question in QUESTIONS[:8]:
+        same_answers(embedded.answer_question(question, k=5),
+                     sharded.answer_question(question, k=5))

@@ -179,7 +179,10 @@
       render(turn, data, isMore ? lastQuestion : question, isMore);
       if (!isMore) lastQuestion = question;
       if (!data.error) {
-        transcript.push({question: question, answer: data});
+        // The session id stays out of what is saved: a file passed on must not give
+        // its reader this conversation and its documents.
+        const {session: _session, ...answer} = data;
+        transcript.push({question: question, answer: answer});
         offerDownloads();
       }
     } catch (err) {

@@ -159,7 +159,7 @@ def ask(question: tuple[str, ...], corpus: str | None, index_dir: str | None, se
         quotebot ask "who went to New York?" --json
         quotebot ask "what did the mayor announce?" --corpus ~/articles -k 5
         quotebot ask "who won?" --corpus ~/articles --doc cup-final.txt
-        quotebot ask "who won?" --corpus ~/articles --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
+        quotebot ask "who won?" --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
     """
     from quotebot.question import validate_question
     from quotebot.render import render_text

@@ -146,16 +146,28 @@ def score_turn(case: ConversationCase, position: int, turn: Turn, answer: Any
     return result
 
 
+def lead_in(cases: Sequence[ConversationCase], position: int) -> str | None:
+    """The question the conversation at ``position`` follows when people move from one
+    passage to another in one conversation: the previous conversation's first question
+    (None for the first)."""
+    return cases[position - 1].turns[0].question if position > 0 else None
+
+
 def run_conversations(engine: Any, cases: Sequence[ConversationCase], *, k: int = 3,
-                      engine_for: Callable[[ConversationCase], Any] | None = None
-                      ) -> list[TurnResult]:
+                      engine_for: Callable[[ConversationCase], Any] | None = None,
+                      moving: bool = False) -> list[TurnResult]:
     """Ask every conversation turn by turn through a Session; ``engine_for`` gives the
-    engine a conversation is asked of (held out: one fitted without it)."""
+    engine a conversation is asked of (held out: one fitted without it). ``moving``: each
+    conversation is asked after its :func:`lead_in` (not scored), so that its first turn
+    moves to another passage."""
     from quotebot.session import Session
 
     results = []
-    for case in cases:
+    for number, case in enumerate(cases):
         session = Session(engine_for(case) if engine_for is not None else engine)
+        before = lead_in(cases, number) if moving else None
+        if before is not None:
+            session.ask(before, k)
         for position, turn in enumerate(case.turns):
             results.append(score_turn(case, position, turn, session.ask(turn.question, k)))
     return results

@@ -36,7 +36,12 @@ import numpy.typing as npt
 
 from quotebot import context as conversation
 from quotebot.context import Context
-from quotebot.conversation_eval import ConversationCase, TurnResult, run_conversations
+from quotebot.conversation_eval import (
+    ConversationCase,
+    TurnResult,
+    lead_in,
+    run_conversations,
+)
 from quotebot.engine import QuoteEngine
 from quotebot.tuning import Conversation
 from quotebot.yesno import read_yes_no
@@ -102,7 +107,8 @@ def neutral_weights(base: Conversation) -> Conversation:
 
 
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
-                          asked_with: Conversation | None = None) -> Examined:
+                          asked_with: Conversation | None = None, *, moving: bool = True
+                          ) -> Examined:
     """Every turn with a span asked after an answer, as the engine weighs it in the
     context a conversation gives it: each conversation is asked through a Session with
     ``asked_with`` (the neutral weights when None), and each turn's candidates are
@@ -118,8 +124,13 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
     index = engine.index
     out = []
     yes_no = []
-    for case in cases:
+    for number, case in enumerate(cases):
         session = Session(plain)
+        # Asked after another passage's question, its first turn is one that moves on:
+        # the weights learn when a conversation leaves its passage, not only that it stays.
+        before = lead_in(cases, number) if moving else None
+        if before is not None:
+            session.ask(before)
         for turn in case.turns:
             context = session.state.context()
             answer = session.ask(turn.question)
@@ -229,9 +240,10 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
 
 
 def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase], *,
-                           k: int = 3) -> tuple[list[TurnResult], dict[str, Any]]:
-    """Each conversation asked with weights fitted on the others only; the results and
-    the weights of each fold."""
+                           k: int = 3, moving: bool = False
+                           ) -> tuple[list[TurnResult], dict[str, Any]]:
+    """Each conversation asked with weights fitted on the others only (after the previous
+    one's first question when ``moving``); the results and the weights of each fold."""
     from quotebot.fitting import with_tuning
 
     examined = examine_conversations(engine, cases)
@@ -250,7 +262,8 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
                            "asked_weight": weights.asked_weight,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
-    results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id])
+    results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id],
+                                moving=moving)
     return results, fitted
 
 

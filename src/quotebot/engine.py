@@ -257,7 +257,8 @@ class QuoteEngine:
     def _answer(self, question: str, k: int, offset: int, entity: str | None,
                 doc: str | None = None, prefer_doc: str | None = None,
                 context: Context | None = None, *, gate: bool = True,
-                parsed: Question | None = None) -> Answer:
+                parsed: Question | None = None,
+                leave_out: frozenset[int] = frozenset()) -> Answer:
         plan = plan_question(parsed or parse_question(question), self.index, self.tuning,
                              entity=entity)
         limit = offset + k
@@ -269,6 +270,11 @@ class QuoteEngine:
             candidates = _within(retrieve(plan, self.search, self.tuning.retrieval,
                                           self.index.n_sentences), self.index, doc,
                                  max(self.tuning.retrieval.candidates, limit))
+        if leave_out:
+            # The question asked of the corpus without these paragraphs (fitting the gate
+            # on questions it only seems to answer).
+            outside = ~np.isin(self.index.paragraph_ids[candidates.sids], list(leave_out))
+            candidates = Candidates(candidates.sids[outside], candidates.bm25[outside])
         if context is not None and (plan.concepts or context.anchor_known):
             # A question of common words alone ("When was that?") is asked of the
             # conversation: the sentences around the last answer, and those its words

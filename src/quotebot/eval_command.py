@@ -37,10 +37,12 @@ from quotebot.options import search_url_option, semantic_option
 
 
 def evaluate_conversation_set(path: Path, corpus: str | None, index_dir: str | None,
-                              semantic: str, *, k: int = 3, held_out: bool = False
-                              ) -> dict[str, Any]:
+                              semantic: str, *, k: int = 3, held_out: bool = False,
+                              moving: bool = False) -> dict[str, Any]:
     """Open the corpus of the set at ``path`` (``corpus/`` beside it unless given), ask
-    every conversation and report, held out when asked."""
+    every conversation and report, held out when asked; ``moving``: each conversation
+    asked after the previous one's first question (see
+    :func:`quotebot.conversation_eval.lead_in`)."""
     from quotebot.frontend import open_engine
 
     cases = read_conversations(path)
@@ -54,13 +56,13 @@ def evaluate_conversation_set(path: Path, corpus: str | None, index_dir: str | N
                             f"{str(path)!r} asks about; give its passages with --corpus.")
     bm25 = plain_bm25(engine, cases)
     if not held_out:
-        return report(run_conversations(engine, cases, k=k), bm25)
+        return report(run_conversations(engine, cases, k=k, moving=moving), bm25)
     from quotebot.conversation_fit import held_out_conversations
 
     if len(cases) < 2:
         raise EvalFileError("--held-out needs at least two conversations (fit on the others, "
                             "score on each).")
-    results, fitted = held_out_conversations(engine, cases, k=k)
+    results, fitted = held_out_conversations(engine, cases, k=k, moving=moving)
     return report(results, bm25, held_out=True, fitted=fitted)
 
 
@@ -98,6 +100,10 @@ def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
               help="Leave-one-article-out: PATHS are folders of articles with their "
                    "questions (<name>.txt beside questions.json, or folders of such "
                    "folders); each article is scored with numbers fitted on the others.")
+@click.option("--moving", is_flag=True,
+              help="Conversation sets: ask each conversation right after the previous "
+                   "one's first question, as one chat that moves from passage to passage "
+                   "(its first turn then scores leaving the last passage).")
 @click.option("--corpus", "corpus", envvar="QUOTEBOT_CORPUS", type=click.Path(path_type=str),
               default=None, show_envvar=True, help="The articles the questions are about.")
 @click.option("--index", "index_dir", envvar="QUOTEBOT_INDEX", type=click.Path(path_type=str),
@@ -107,7 +113,8 @@ def run_held_out(paths: Sequence[Path], *, k: int = 3, progress: bool = False
 @semantic_option
 @search_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | None,
+def eval_command(paths: tuple[Path, ...], held_out_mode: bool, moving: bool,
+                 corpus: str | None,
                  index_dir: str | None, k: int, semantic: str, search_url: str | None,
                  as_json: bool) -> None:
     """Score quotebot on a question file: quote hit rates, short answers, abstention,
@@ -127,6 +134,7 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
         quotebot eval squad-dev.json --corpus article.txt --json
         quotebot eval --held-out squad/force squad/sky squad/methodist squad/super-bowl-50
         quotebot eval conversations.json
+        quotebot eval conversations.json --held-out --moving
         quotebot eval --search-url xapian://127.0.0.1:7001,127.0.0.1:7002
     """
     from quotebot.frontend import fail, open_engine
@@ -139,7 +147,7 @@ def eval_command(paths: tuple[Path, ...], held_out_mode: bool, corpus: str | Non
                                 "embedded index.")
         if len(paths) == 1 and _is_conversation_file(paths[0]):
             report = evaluate_conversation_set(paths[0], corpus, index_dir, semantic, k=k,
-                                               held_out=held_out_mode)
+                                               held_out=held_out_mode, moving=moving)
             click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json
                        else format_conversation_report(report))
             return

@@ -380,6 +380,8 @@ _DIGIT = re.compile(r"\d")
 #: Numbers shorter than this ("12", "50") are too common for one in the place of another to
 #: mean anything; years ("1995"), large numbers and codes ("MPEG-3") are not.
 _NUMBER_SHAPE = 4
+#: A number written in groups of digits ("3,222,000", "1.5").
+_GROUPED = re.compile(r"\d+(?:[.,]\d+)+")
 
 
 def _shape(surface: str) -> str:
@@ -395,7 +397,13 @@ def _numbers(plan: QueryPlan, evidence: FloatArray, text: str, tokens: Sequence[
     found: list[Clash] = []
     for c, concept in enumerate(plan.concepts):
         surface = concept.surface
-        if evidence[c] > 0 or not _DIGIT.search(surface):
+        if not _DIGIT.search(surface):
+            continue
+        whole = tuple(analysis.terms(surface)[:1])
+        if evidence[c] > 0 and (not _GROUPED.fullmatch(surface) or any(
+                t.terms[:1] == whole for t in tokens)):
+            # Found; a number written in groups ("3,222,000") only when found whole, not
+            # by the groups it shares with another ("4,222,000").
             continue
         shape = _shape(surface)
         if len(shape) < _NUMBER_SHAPE:

@@ -194,7 +194,7 @@ def examine(article: Article, engine: QuoteEngine) -> ArticleData:
         raise FitError("Fitting needs the sentence model (semantic reranking).")
     vectors = meaning.encoder.encode([c.question for c in cases]) if cases else np.zeros(
         (0, 0), dtype=np.float32)
-    paragraphs = _paragraph_texts(engine)
+    paragraphs = paragraph_texts(engine)
     tuning = engine.tuning
     lexical = LexicalScorer(tuning.lexical)
     out = []
@@ -227,7 +227,8 @@ def examine(article: Article, engine: QuoteEngine) -> ArticleData:
     return ArticleData(article, engine, cases, conversations, out)
 
 
-def _paragraph_texts(engine: QuoteEngine) -> list[str]:
+def paragraph_texts(engine: QuoteEngine) -> list[str]:
+    """Every paragraph's text, case-folded, by paragraph id."""
     index = engine.index
     starts = index.paragraph_starts
     texts = []

@@ -29,9 +29,9 @@ semantic_option = click.option(
 search_url_option = click.option(
     "--search-url", "search_url", envvar="QUOTEBOT_SEARCH_URL", show_envvar=True, default=None,
     metavar="URL",
-    help="Retrieve from Xapian shard servers, xapian://HOST:PORT,HOST:PORT (shard-0 first; "
-         "built by `quotebot index --shards N`). The corpus or --index is still read for "
-         "the rest of answering and must be the one the shards were built from.",
+    help="Answer from Xapian shard servers alone, xapian://HOST:PORT,HOST:PORT (shard-0 "
+         "first; built by `quotebot index --shards N`): the corpus and --index are not "
+         "read, and reranking by meaning is off.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 k_option = click.option("-k", "k", type=click.IntRange(1, 50), default=3, show_default=True,

@@ -85,6 +85,7 @@ _TIE_MARGIN = 32
 _MAX_TERM_BYTES = 240
 _META = "quotebot."
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class SearchUrlError(QuotebotError):
@@ -508,19 +509,33 @@ class XapianBackend:
                   ) -> list[tuple[npt.NDArray[np.int32], list[int], list[int]]]:
         """Each of ``sids``'s (index term ids, word-form ids, their offsets from the
         sentence's start), fetched from the shards in batches (and kept)."""
-        kept = self._sentences
-        missing = list(dict.fromkeys(s for s in sids if s not in kept))
-        for lo in range(0, len(missing), _FETCH_BATCH):
-            self._fetch_sentences(missing[lo:lo + _FETCH_BATCH])
-        return [kept[s] for s in sids]
+        rows = self._fetched(self._sentences, sids, lambda data: (
+            np.asarray(data["terms"], np.int32), data["forms"], data["starts"]))
+        return [rows[s] for s in sids]
 
-    def _fetch_sentences(self, sids: list[int]) -> None:
-        found = {sid: (np.asarray(data["terms"], np.int32), data["forms"], data["starts"])
-                 for sid, data in zip(sids, self._call(lambda db: self._data(db, sids)),
-                                      strict=True)}
-        if len(self._sentences) + len(found) > _KEPT_SENTENCES:
-            self._sentences.clear()
-        self._sentences.update(found)
+    def _fetched(self, kept: dict[int, K], sids: Sequence[int],
+                 make: Callable[[dict[str, Any]], K]) -> dict[int, K]:
+        """What ``kept`` holds for sentences ``sids``; the data of those it lacks fetched
+        in batches, made by ``make`` and kept (up to _KEPT_SENTENCES, then ``kept``
+        starts again). Safe with several answering threads: what is returned was read
+        once, whatever another thread does to ``kept`` meanwhile."""
+        found: dict[int, K] = {}
+        missing: list[int] = []
+        for sid in dict.fromkeys(sids):
+            row = kept.get(sid)
+            if row is None:
+                missing.append(sid)
+            else:
+                found[sid] = row
+        for lo in range(0, len(missing), _FETCH_BATCH):
+            batch = missing[lo:lo + _FETCH_BATCH]
+            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
+            fetched = {sid: make(data) for sid, data in zip(batch, rows, strict=True)}
+            if len(kept) + len(fetched) > _KEPT_SENTENCES:
+                kept.clear()
+            kept.update(fetched)
+            found.update(fetched)
+        return found
 
     def _data(self, db: Any, sids: Sequence[int]) -> list[dict[str, Any]]:
         """The stored data of sentences ``sids``, asked of the shard that holds each by its
@@ -566,22 +581,9 @@ class XapianBackend:
     def paragraphs(self, firsts: Sequence[int]) -> dict[int, _Paragraph]:
         """The paragraphs that open with sentences ``firsts``: their length, term
         frequencies and which of their sentences hold each term (fetched, and kept)."""
-        kept = self._paragraphs
-        wanted = list(dict.fromkeys(f for f in firsts if f not in kept))
-        fetched: dict[int, _Paragraph] = {}
-        for lo in range(0, len(wanted), _FETCH_BATCH):
-            batch = wanted[lo:lo + _FETCH_BATCH]
-            rows = self._call(lambda db: self._data(db, batch))  # noqa: B023 (called now)
-            for first, data in zip(batch, rows, strict=True):
-                fetched[first] = _Paragraph(
-                    int(data["paragraph_length"]), data["paragraph_tf"],
-                    {int(t): np.asarray(at, np.int64)
-                     for t, at in data["paragraph_postings"].items()})
-        found = {f: fetched.get(f) or kept[f] for f in firsts}
-        if len(kept) + len(fetched) > _KEPT_SENTENCES:
-            kept.clear()
-        kept.update(fetched)
-        return found
+        return self._fetched(self._paragraphs, firsts, lambda data: _Paragraph(
+            int(data["paragraph_length"]), data["paragraph_tf"],
+            {int(t): np.asarray(at, np.int64) for t, at in data["paragraph_postings"].items()}))
 
     def text(self, position: int) -> str:
         """The text of the index's document ``position``, from the shard that holds it

@@ -154,9 +154,19 @@ def _decoded(data: bytes, charset: str | None, name: str) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", errors="replace")
     named = charset
+    if not named and data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        named = "utf-32"
+    elif not named and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        named = "utf-16"
     if not named:
         meta = _META_CHARSET.search(data[:4096])
         named = meta.group(1).decode("ascii") if meta else None
+    if b"\x00" in data[:8192] and not _wide(data, named):
+        # Text in any 8-bit character set has no NUL byte; a program, an image or an
+        # archive saved as .html does, and would read as a page of U+FFFD.
+        raise CorpusError(f"{name} looks like a binary file, not a web page. quotebot "
+                          "reads HTML pages, PDFs and UTF-8 .txt and .md files.",
+                          code="page_not_text")
     if not named:
         return data.decode("utf-8", errors="replace")
     try:
@@ -170,6 +180,19 @@ def _decoded(data: bytes, charset: str | None, name: str) -> str:
         return data.decode(codec.name, errors="replace")
     except (UnicodeError, ValueError) as exc:  # "undefined" refuses every byte
         raise _unreadable(name, named) from exc
+
+
+def _wide(data: bytes, charset: str | None) -> bool:
+    """Whether the page's bytes are UTF-16 or UTF-32 (by their byte order mark, or the
+    character set named), whose text has NUL bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+                        codecs.BOM_UTF32_BE)):
+        return True
+    try:
+        return charset is not None and codecs.lookup(charset).name.startswith(
+            ("utf-16", "utf-32"))
+    except LookupError:
+        return False
 
 
 def _unreadable(name: str, charset: str | None = None) -> CorpusError:
