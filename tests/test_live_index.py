@@ -72,7 +72,7 @@ def test_quotebot_index_under_a_live_server_is_picked_up_without_a_failed_reques
         # must be answered from the new generation, not remembered from the old one.
         for _ in range(2):
             status, early = server.post("/v1/ask", {"question": "how many stops has the tram?"})
-            assert status == 200 and early["answer"] != "14"
+            assert status == 200 and not any("14 stops" in q["text"] for q in early["quotes"])
         statuses: list[int] = []
         stop = threading.Event()
 
@@ -94,7 +94,7 @@ def test_quotebot_index_under_a_live_server_is_picked_up_without_a_failed_reques
         finally:
             stop.set()
             asker.join(30)
-    assert status == 200 and answer["answer"] == "14"
+    assert status == 200 and "14 stops" in answer["quotes"][0]["text"]
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
     assert "now answering from index generation" in server.log()
     assert "Traceback" not in server.log()

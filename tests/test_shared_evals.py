@@ -8,8 +8,10 @@ table and come from `quotebot eval --held-out` / benchmarks/fit_weights.py. The 
 below are on articles the weights were fitted on, so they hold the code to what it does,
 not to how well it generalises: the article's own questions 15/15 at top-1, 4/4
 unanswerable ones declined, 2/2 follow-ups; SQuAD v1.1 Super Bowl 50 (405 questions)
-top-1 73.6 %, top-3 88.1 %, exact match 35.8 %, F1 40.5 %, 12 declined; SQuAD 2.0 Sky (UK)
-(108 answerable, 102 unanswerable questions) 35 % of the unanswerable ones declined with
+top-1 73.3 %, top-3 88.1 %, 23 short answers shown of which 95.7 % right (a short answer
+is shown only when the gate finds it right with a probability of 0.9), 10 declined; SQuAD
+2.0 Sky (UK) (108 answerable, 102 unanswerable questions) 35 % of the unanswerable ones
+declined with
 99 % of the answerable ones answered; every question asked of the other corpus declined,
 both ways. The floors sit just under those figures, so a ranking or abstention regression
 fails here instead of only changing a number.
@@ -71,7 +73,7 @@ def test_article_questions() -> None:
     assert overall["answerable"] >= 15
     assert overall["top1"] == 1.0 and overall["top3"] == 1.0
     # Every short answer shown is right; where none is sure enough, the quote answers.
-    assert overall["short_answer_precision"] == 1.0 and overall["short_answers_shown"] >= 10
+    assert overall["short_answer_precision"] == 1.0 and overall["short_answers_shown"] >= 5
     assert abstention["unanswerable"] >= 4
     assert abstention["abstained"] == abstention["unanswerable"]  # declined all, and only them
     assert abstention["precision"] == 1.0 and abstention["recall"] == 1.0
@@ -80,7 +82,8 @@ def test_article_questions() -> None:
 
 def test_squad_super_bowl_50() -> None:
     """Catches: a retrieval or reranking regression on a long article that is not ours
-    (top-1 under 72 % or top-3 under 86 %), worse short answers, more abstentions."""
+    (top-1 under 72 % or top-3 under 86 %), short answers shown that are wrong (under 90 %
+    right) or far fewer of them, more abstentions."""
     args = (str(SQUAD_QUESTIONS), *ON_SQUAD)
     data = evaluate(*args)
     overall = data["overall"]
@@ -88,8 +91,9 @@ def test_squad_super_bowl_50() -> None:
     assert overall["questions"] == overall["answerable"] == 405
     assert overall["top1"] >= 0.72
     assert overall["top3"] >= 0.86
-    assert overall["exact_match"] >= 0.34
-    assert overall["f1"] >= 0.39
+    # Precision before coverage: few short answers, nearly all right.
+    assert overall["short_answer_precision"] >= 0.9
+    assert overall["short_answers_shown"] >= 20
     assert overall["abstained"] <= 16
 
 

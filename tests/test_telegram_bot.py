@@ -215,7 +215,7 @@ class TestOnePollingBot(_OneFakeApi):
             u["message"]["message_id"] for u in answered]
         assert replies[0]["text"].startswith("<b>72</b>")
         assert "Senior Met police officers" in replies[1]["text"]
-        assert replies[2]["text"].startswith("<b>Sophie Linden</b>")
+        assert "Sophie Linden met senior NYPD officials" in replies[2]["text"]
         assert replies[3]["text"].startswith("<b>72</b>")
         assert "/sources" in replies[4]["text"]
 

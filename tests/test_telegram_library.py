@@ -91,7 +91,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     # Its citation names the article and links to the page it came from.
     assert f'<i><a href="{site.url("/news/sea-wall")}">{TITLE} ¶ ' in answer["text"]
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
-    assert answer["text"].startswith("<b>Tom Okafor</b>")
+    assert "Tom Okafor" in answer["text"].split("</blockquote>")[0]
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
     more = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert more.startswith("morel:")
@@ -270,5 +270,5 @@ def test_a_chat_adding_and_asking_about_a_hostile_article_never_holds_another_ch
     api.push(api.message_update(38, "how many stabbings were there in the stabbings report?"))
     asked = reply_after(api, 39, api.message_update(39, "Who is the deputy mayor for policing?"),
                         timeout=15)
-    assert asked["text"].startswith("<b>Sophie Linden</b>")
+    assert "Sophie Linden met senior NYPD officials" in asked["text"]
     assert api.wait_for(lambda a: len(a.sent_to(38)) >= 2, 120)

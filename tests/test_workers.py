@@ -71,7 +71,7 @@ def test_two_workers_share_the_port_conversations_and_a_clean_stop() -> None:
             assert workers_seen(url) == {0, 1}
             # A conversation started on one worker goes on wherever the next request lands.
             first = post(url + "/v1/ask", {"question": "Who is the deputy mayor for policing?"})
-            assert first["answer"] == "Sophie Linden"
+            assert "Sophie Linden" in first["quotes"][0]["text"]
             for _ in range(6):
                 more = post(url + "/v1/ask", {"question": "What did she say?",
                                               "session": first["session"]})
