@@ -153,6 +153,19 @@ def lead_in(cases: Sequence[ConversationCase], position: int) -> str | None:
     return cases[position - 1].turns[0].question if position > 0 else None
 
 
+def start_session(engine: Any, cases: Sequence[ConversationCase], position: int, *,
+                  moving: bool, k: int = 3) -> Any:
+    """A Session for the conversation at ``position``, which (``moving``) has been asked
+    its :func:`lead_in` first."""
+    from quotebot.session import Session
+
+    session = Session(engine)
+    before = lead_in(cases, position) if moving else None
+    if before is not None:
+        session.ask(before, k)
+    return session
+
+
 def run_conversations(engine: Any, cases: Sequence[ConversationCase], *, k: int = 3,
                       engine_for: Callable[[ConversationCase], Any] | None = None,
                       moving: bool = False) -> list[TurnResult]:
@@ -160,14 +173,10 @@ def run_conversations(engine: Any, cases: Sequence[ConversationCase], *, k: int 
     engine a conversation is asked of (held out: one fitted without it). ``moving``: each
     conversation is asked after its :func:`lead_in` (not scored), so that its first turn
     moves to another passage."""
-    from quotebot.session import Session
-
     results = []
     for number, case in enumerate(cases):
-        session = Session(engine_for(case) if engine_for is not None else engine)
-        before = lead_in(cases, number) if moving else None
-        if before is not None:
-            session.ask(before, k)
+        session = start_session(engine_for(case) if engine_for is not None else engine,
+                                cases, number, moving=moving, k=k)
         for position, turn in enumerate(case.turns):
             results.append(score_turn(case, position, turn, session.ask(turn.question, k)))
     return results

@@ -39,8 +39,8 @@ from quotebot.context import Context
 from quotebot.conversation_eval import (
     ConversationCase,
     TurnResult,
-    lead_in,
     run_conversations,
+    start_session,
 )
 from quotebot.engine import QuoteEngine
 from quotebot.tuning import Conversation
@@ -115,7 +115,6 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
     examined in the context the conversation had then (the anchors the fitted weights
     will see are our own answers, not the people's)."""
     from quotebot.fitting import with_tuning
-    from quotebot.session import Session
 
     window = engine.tuning.conversation.window
     neutral = neutral_weights(engine.tuning.conversation)
@@ -125,12 +124,9 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
     out = []
     yes_no = []
     for number, case in enumerate(cases):
-        session = Session(plain)
         # Asked after another passage's question, its first turn is one that moves on:
         # the weights learn when a conversation leaves its passage, not only that it stays.
-        before = lead_in(cases, number) if moving else None
-        if before is not None:
-            session.ask(before)
+        session = start_session(plain, cases, number, moving=moving)
         for turn in case.turns:
             context = session.state.context()
             answer = session.ask(turn.question)

@@ -348,9 +348,7 @@ class QuoteEngine:
                           searched_for=plan.searched_for)
         short = withheld = None
         if offset == 0 and not headings[page[0]]:
-            short = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
-            if gate and short is not None and (short.confidence or 0.0) < self._gate.threshold:
-                short, withheld = None, short
+            short, withheld = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
         return Answer(question=question, answered=True,
                       quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
@@ -393,14 +391,14 @@ class QuoteEngine:
 
 def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                         scores: npt.NDArray[np.float64], model: Gate, *, gate: bool = True
-                        ) -> ShortAnswer | None:
-    """The first quote's short answer with its confidence (see quotebot.confidence), or
-    None when the rules find none or (``gate``) it is not even likely enough to be right
-    to be withheld (below the gate's ``lead``)."""
+                        ) -> tuple[ShortAnswer | None, ShortAnswer | None]:
+    """The first quote's short answer with its confidence (see quotebot.confidence), as
+    (shown, withheld): shown when the gate's threshold is reached (or not ``gate``),
+    withheld when only its ``lead`` is, neither when the rules find none."""
     best = order[0]
     found = spans.span_by_rule(best)
     if found is None:
-        return None
+        return None, None
     span, rule = found
     features = spans.features
     sid = int(features.sids[best])
@@ -427,10 +425,11 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                                              [c.surface for c in spans.plan.concepts],
                                              features.matched(best)))
     confidence = model.probability(x)
-    if gate and confidence < min(model.lead, model.threshold):
-        return None
-    short = make_short_answer(spans.index, sid, span)
-    return replace(short, confidence=round(confidence, 4), evidence=tuple(x.tolist()))
+    short = replace(make_short_answer(spans.index, sid, span),
+                    confidence=round(confidence, 4), evidence=tuple(x.tolist()))
+    if not gate or confidence >= model.threshold:
+        return short, None
+    return None, (short if confidence >= model.lead else None)
 
 
 def _answer_size(answer: Answer) -> int:

@@ -38,7 +38,7 @@ from quotebot.analysis import Token
 from quotebot.context import Context
 from quotebot.engine import QuoteEngine
 from quotebot.extract import name_spans
-from quotebot.models import Answer
+from quotebot.models import Answer, ShortAnswer
 from quotebot.names import can_be_name, is_acronym, is_calendar_word, is_capitalised
 from quotebot.question import Kind, Question, as_question, parse_question, validate_question
 from quotebot.store.model import SentenceIndex
@@ -274,7 +274,8 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         referents=_merge(found, state.referents),
         place=place or state.place,
         shown=len(answer.quotes),
-        history=(_lead_text(answer), *state.history)[:HISTORY_TURNS],
+        history=((lead.text if (lead := _lead(answer)) else ""),
+                 *state.history)[:HISTORY_TURNS],
         anchor=answer.quotes[0].start if answer.quotes else state.anchor,
         asked_in=(context.words, context.doc, context.start) if context else None,
         seen=_seen((), answer),
@@ -283,11 +284,10 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     return answer, new_state
 
 
-def _lead_text(answer: Answer) -> str:
+def _lead(answer: Answer) -> ShortAnswer | None:
     """The short answer a conversation goes on from: the one shown, else the one withheld
-    (see :attr:`Answer.withheld`), else none."""
-    lead = answer.short or answer.withheld
-    return lead.text if lead is not None else ""
+    (see :attr:`Answer.withheld`)."""
+    return answer.short or answer.withheld
 
 
 def _kept(asked: Sequence[str]) -> tuple[str, ...]:
@@ -624,7 +624,7 @@ def referents_of(index: SentenceIndex, answer: Answer, question: str | Question,
 
     question_names = [_without_possessive(masked[tokens[a].start:tokens[b].end])
                       for a, b in _question_names(masked, tokens)]
-    lead = answer.short or answer.withheld
+    lead = _lead(answer)
     short = lead.text if answer.answered and lead is not None else None
     if short is not None and parsed.kind is Kind.WHERE:
         place = short

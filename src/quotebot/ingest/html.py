@@ -161,7 +161,7 @@ def _decoded(data: bytes, charset: str | None, name: str) -> str:
     if not named:
         meta = _META_CHARSET.search(data[:4096])
         named = meta.group(1).decode("ascii") if meta else None
-    if b"\x00" in data[:8192] and not _wide(data, named):
+    if b"\x00" in data[:8192] and not _wide(named):
         # Text in any 8-bit character set has no NUL byte; a program, an image or an
         # archive saved as .html does, and would read as a page of U+FFFD.
         raise CorpusError(f"{name} looks like a binary file, not a web page. quotebot "
@@ -182,12 +182,9 @@ def _decoded(data: bytes, charset: str | None, name: str) -> str:
         raise _unreadable(name, named) from exc
 
 
-def _wide(data: bytes, charset: str | None) -> bool:
-    """Whether the page's bytes are UTF-16 or UTF-32 (by their byte order mark, or the
-    character set named), whose text has NUL bytes."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
-                        codecs.BOM_UTF32_BE)):
-        return True
+def _wide(charset: str | None) -> bool:
+    """Whether the character set named (by the server, a byte order mark or the page) is
+    UTF-16 or UTF-32, whose text has NUL bytes."""
     try:
         return charset is not None and codecs.lookup(charset).name.startswith(
             ("utf-16", "utf-32"))
