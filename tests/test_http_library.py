@@ -477,13 +477,13 @@ def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
         shelf = Shelf(tmp_path, semantic="off")
         try:
             for name in ("web-live", "web-ending"):
-                await keep_session_library(store, name)
+                await keep_session_library(shelf, store, name)
                 await shelf.add(name, functools.partial(
                     Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
-            await keep_session_library(store, "web-never-added", only_if_kept=True)
+            await keep_session_library(shelf, store, "web-never-added", only_if_kept=True)
             first = await sweep_session_libraries(shelf, store)
             now[0] += 40
-            await keep_session_library(store, "web-live", only_if_kept=True)  # asked again
+            await keep_session_library(shelf, store, "web-live", only_if_kept=True)  # asked
             now[0] += 40  # the other session's last question was 80 s ago
             second = await sweep_session_libraries(shelf, store)
             return first, second, shelf.session_libraries()
@@ -492,3 +492,83 @@ def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
 
     assert asyncio.run(lifetime()) == ([], ["web-ending"], ["web-live"])
     assert not (tmp_path / "web-ending").exists()
+
+
+def test_without_a_shared_store_a_library_goes_once_untouched_for_a_session_lifetime(
+        tmp_path: Path) -> None:
+    """Several workers without Redis: no worker knows the others' sessions, so the sweep
+    judges by the folder's time of change, which each question of the session sets."""
+    import asyncio
+    import os
+
+    from quotebot.bot.libraries import Shelf, keep_session_library, sweep_session_libraries
+    from quotebot.bot.sessions import MemorySessionStore
+    from quotebot.library import LibraryLimits
+    from quotebot.models import Document
+
+    day = 24 * 3600
+
+    async def lifetime() -> tuple[list[str], list[str], list[str]]:
+        store = MemorySessionStore(ttl=day)  # knows none of the sessions below
+        shelf = Shelf(tmp_path, semantic="off")
+        try:
+            for name in ("web-live", "web-ending", "web-asked"):
+                await shelf.add(name, functools.partial(
+                    Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
+            first = await sweep_session_libraries(shelf, store, idle=day)
+            now = time.time()
+            os.utime(tmp_path / "web-ending", (now - day - 60, now - day - 60))
+            os.utime(tmp_path / "web-asked", (now - day + 60, now - day + 60))
+            os.utime(tmp_path / "web-live", (now - day - 60, now - day - 60))
+            await keep_session_library(shelf, store, "web-live")  # a question just now
+            second = await sweep_session_libraries(shelf, store, idle=day)
+            return first, second, shelf.session_libraries()
+        finally:
+            shelf.close()
+
+    assert asyncio.run(lifetime()) == ([], ["web-ending"], ["web-asked", "web-live"])
+    assert not (tmp_path / "web-ending").exists()
+
+
+def test_two_workers_without_redis_remove_web_libraries_of_ended_sessions_and_keep_live_ones(
+        site: PageSite, tmp_path: Path) -> None:
+    import os
+
+    from quotebot.bot.libraries import session_library
+    from quotebot.library import Library
+    from quotebot.models import Document
+
+    note = Document("note", "Note", "The kiosk sells 40 papers a day.\n")
+    old, recent = "web-" + "c" * 32, "web-" + "d" * 32
+    for name in (old, recent):
+        Library(tmp_path / name).add([note], semantic="off")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(tmp_path / old, (two_days_ago, two_days_ago))
+    env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_WORKERS": "2"}
+    with serve(env=env, timeout=90) as server:
+        assert wait_until(lambda: not (tmp_path / old).exists(), 30)
+        status, added = server.post("/v1/session/docs", {"url": site.url("/ferry")},
+                                    timeout=60)
+        assert status == 201
+        # Sessions that may still be alive in a worker's memory keep their libraries.
+        assert (tmp_path / session_library(added["session"])).exists()
+        assert (tmp_path / recent).exists()
+    assert "Traceback" not in server.log()
+
+
+def test_web_page_libraries_together_are_limited_in_size(site: PageSite, tmp_path: Path
+                                                         ) -> None:
+    env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1",
+           "QUOTEBOT_WEB_MAX_TOTAL_MB": "0.001"}  # about 1 KB: one small library passes it
+    with serve(env=env) as server:
+        status, added = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 201
+        status, body = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 503 and is_error(body, "web_libraries_full"), body
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
+                                                        "session": added["session"]})
+        assert status == 503 and is_error(body, "web_libraries_full"), body
+        status, answer = server.post("/v1/ask", {"question": "When does the ferry return?",
+                                                 "session": added["session"]})
+        assert status == 200 and "Monday" in answer["quotes"][0]["text"]
+    assert len(list(tmp_path.glob("web-*"))) == 1
