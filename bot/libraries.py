@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -155,7 +156,7 @@ class Shelf:
         self._open: OrderedDict[str, _Open] = OrderedDict()
         self._lock = threading.Lock()
         #: Where changes run: apart from answering, each library's in its turn.
-        self.adds = adds or AddQueue()
+        self.adds = adds or AddQueue(warm=functools.partial(warm_adding_process, semantic))
 
     def library(self, name: str, limits: LibraryLimits | None = None) -> Library:
         check_name(name, reserved_ok=True)
@@ -266,6 +267,16 @@ class Shelf:
 
 
 # -- what the adding processes run ----------------------------------------------------------
+
+
+def warm_adding_process(semantic: str) -> None:
+    """Load the sentence model now (unless ``semantic`` is off), as an add would."""
+    if semantic == "off":
+        return
+    from quotebot.semantic import Encoder, SemanticUnavailable
+
+    with contextlib.suppress(SemanticUnavailable):
+        Encoder.load()
 
 
 def add_document(root: str, limits: LibraryLimits, semantic: str,
