@@ -5,6 +5,7 @@ already taken, a terminal's progress bar."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -319,6 +320,7 @@ def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: P
     assert process.returncode == 0
     text = shown.decode("utf-8", "replace")
     assert "indexing:" in text and "%|" in text and "doc/s" in text  # tqdm's bar and rate
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, ", text)  # time taken, then time left
     assert "\n" not in text  # redrawn in place on one line, and cleared at the end
     assert stdout.startswith(b"Indexed 1,500 documents")
 
