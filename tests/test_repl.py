@@ -172,3 +172,21 @@ def test_a_new_conversation_never_saves_over_the_last_ones_file(tmp_path: Path) 
     assert out[1] == {"saved": str(talk), "questions": 1}
     assert out[4]["error"]["code"] == "file_exists"
     assert "## Where do seals haul out?" in talk.read_text(encoding="utf-8")
+
+
+def test_answers_wrap_to_the_terminals_width_and_never_inside_a_word(tmp_path: Path) -> None:
+    article = tmp_path / "ferry.txt"
+    article.write_text("Ferry news\nThe harbour master said the ferry would carry passengers "
+                       "again on Monday, after the Kelsey-Bay-to-Northport-and-back-again "
+                       "crossing was closed for six weeks of repairs to its engine and hull.\n",
+                       encoding="utf-8")
+    for columns, width in (("50", 50), (None, 80)):  # 80 when the width is unknown
+        shown = run_main("repl", "--corpus", str(article), "--semantic", "off",
+                         stdin="When will the ferry carry passengers?\n",
+                         env={"COLUMNS": columns})
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()[1:]  # after the question echoed at the prompt
+        assert lines and all(len(line) <= width for line in lines), shown.stdout
+        assert max(len(line) for line in lines) > width - 15  # the width is used, too
+        words = " ".join(line.strip() for line in lines).split()
+        assert "Kelsey-Bay-to-Northport-and-back-again" in words and "hull." in words
