@@ -190,3 +190,16 @@ def test_answers_wrap_to_the_terminals_width_and_never_inside_a_word(tmp_path: P
         assert max(len(line) for line in lines) > width - 15  # the width is used, too
         words = " ".join(line.strip() for line in lines).split()
         assert "Kelsey-Bay-to-Northport-and-back-again" in words and "hull." in words
+
+
+def test_doc_takes_the_start_of_an_id_and_names_the_ids_it_could_be(tmp_path: Path) -> None:
+    (tmp_path / "eastbrook-budget.txt").write_text(
+        "Budget\nThe council voted to close the libraries in March.\n", encoding="utf-8")
+    (tmp_path / "eastbrook-ferry.txt").write_text(
+        "Ferry\nThe ferry returns on Monday.\n", encoding="utf-8")
+    out = jsonl(":doc eastbrook\n:doc eastbrook-b\nwhen will the libraries close?\n",
+                "--corpus", str(tmp_path), "--semantic", "off")
+    assert out[0]["error"]["code"] == "unknown_document"
+    assert "eastbrook-budget, eastbrook-ferry" in out[0]["error"]["message"]
+    assert out[1] == {"doc": "eastbrook-budget"}
+    assert {q["doc"] for q in out[2]["quotes"]} == {"eastbrook-budget"}
