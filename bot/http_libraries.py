@@ -18,6 +18,7 @@ from aiohttp import web
 from quotebot.errors import QuotebotError, UnknownDocument
 from quotebot.session import SessionState
 
+from .answerer import Busy
 from .http_common import (
     ANSWERER,
     CONFIG,
@@ -150,11 +151,20 @@ async def remove_library_doc(request: web.Request) -> web.Response:
 
 
 async def web_config(request: web.Request) -> web.Response:
-    """GET /v1/config: what the web page may offer (adding links, and how many)."""
+    """GET /v1/config: what the web page may offer: adding links (and how many), and
+    questions the server's documents answer, for the question box's placeholder."""
+    from quotebot.suggest import examples_for
+
     config = request.app[CONFIG]
     uploads = config.web_uploads_enabled and request.app[SHELF] is not None
+    answerer = request.app[ANSWERER]
+    try:
+        examples = await answerer.run(examples_for, answerer.engine, 2)
+    except Busy:
+        examples = []  # the page still asks; its box says only "Ask a question…"
     return web.json_response({"uploads": uploads,
-                              "max_documents": config.web_max_docs if uploads else 0})
+                              "max_documents": config.web_max_docs if uploads else 0,
+                              "examples": examples}, dumps=dumps_json)
 
 
 async def add_session_doc(request: web.Request) -> web.Response:

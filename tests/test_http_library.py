@@ -183,7 +183,8 @@ def test_with_no_key_configured_the_library_endpoints_are_off(tmp_path: Path) ->
         status, answer = server.post("/v1/ask", {"question": "how many stabbings?"})
         assert status == 200 and answer["answer"] == "72"
         status, config, _ = call(server, "GET", "/v1/config")
-        assert (status, config) == (200, {"uploads": False, "max_documents": 0})
+        assert status == 200 and (config["uploads"], config["max_documents"]) == (False, 0)
+        assert config["examples"][:1] == ["How many homicides?"]  # the shipped article's
     assert not any(tmp_path.iterdir())
 
 
@@ -229,7 +230,7 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
            "QUOTEBOT_WEB_MAX_DOCS": "1", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
     with serve(env=env) as server:
         status, config, _ = call(server, "GET", "/v1/config")
-        assert (status, config) == (200, {"uploads": True, "max_documents": 1})
+        assert status == 200 and (config["uploads"], config["max_documents"]) == (True, 1)
         status, added = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
         assert status == 201 and added["title"] == TITLE and added["sentences"] == 12
         session = added["session"]
