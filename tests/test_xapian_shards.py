@@ -6,6 +6,7 @@ corpus."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -218,25 +219,43 @@ def health(server: Process) -> dict[str, Any]:
     return found
 
 
+@contextlib.contextmanager
+def replication_master(folder: Path) -> Iterator[int]:
+    """`xapian-replicate-server` for the shards in ``folder`` (its port), in its own
+    session, stopped by its PID."""
+    port = free_port()
+    master = subprocess.Popen(
+        ["xapian-replicate-server", "--interface", "127.0.0.1", "--port", str(port),
+         str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        assert wait_until(lambda: can_connect(port), 10, 0.05)
+        yield port
+    finally:
+        if master.poll() is None:
+            os.kill(master.pid, signal.SIGTERM)
+        master.wait(10)
+
+
+def replicate(port: int, shard: str, to: Path) -> None:
+    """One `xapian-replicate --one-shot` of ``shard`` into ``to``."""
+    copied = subprocess.run(
+        ["xapian-replicate", "--host", "127.0.0.1", "--port", str(port), "--master", shard,
+         "--one-shot", "--timeout", "10", str(to)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert copied.returncode == 0, copied.stderr
+
+
 @requires("xapian-replicate", "xapian-replicate-server")
 def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         shards: Path, servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine],
         tmp_path: Path) -> None:
     from quotebot.xapian_backend import open_sharded_engine
 
-    port = free_port()
-    master = subprocess.Popen(
-        ["xapian-replicate-server", "--interface", "127.0.0.1", "--port", str(port),
-         str(shards)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
     replica: Process | None = None
+    with replication_master(shards) as port:
+        replicate(port, "shard-1", tmp_path / "shard-1")
     try:
-        assert wait_until(lambda: can_connect(port), 10, 0.05)
-        copied = subprocess.run(
-            ["xapian-replicate", "--host", "127.0.0.1", "--port", str(port), "--master",
-             "shard-1", "--one-shot", "--timeout", "10", str(tmp_path / "shard-1")],
-            capture_output=True, text=True, timeout=60, check=False)
-        assert copied.returncode == 0, copied.stderr
         replica = start_xapian_shard(tmp_path / "shard-1")
         embedded, _ = engines
         url = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{replica.port}"
@@ -246,9 +265,6 @@ def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
     finally:
         if replica is not None:
             stop_xapian_shard(replica)
-        if master.poll() is None:
-            os.kill(master.pid, signal.SIGTERM)
-        master.wait(10)
 
 
 def can_connect(port: int) -> bool:
@@ -701,3 +717,34 @@ def test_killing_a_shard_under_load_gives_whole_answers_or_refusals_and_answers_
     back = [status for at, _, status, _ in replies if at == "back"]
     first_answer = back.index(200)
     assert all(status == 200 for status in back[first_answer:]), back
+
+
+@requires("xapian-replicate", "xapian-replicate-server")
+def test_a_replica_brought_up_to_date_answers_about_a_document_added_after_it_was_made(
+        writable: tuple[Path, list[Process], list[Process]],
+        engines: tuple[QuoteEngine, QuoteEngine], tmp_path: Path) -> None:
+    """The shard the added article goes to is replicated before the add and again after:
+    the replica, with the other shard's server, answers the four articles as the embedded
+    index does (the add's documents and lexicon travel with the database)."""
+    from quotebot.xapian_backend import open_sharded_engine, shard_of
+
+    out, readers, writers = writable
+    target = shard_of("met-police-nypd-visit", 2)
+    copy = tmp_path / "replica" / f"shard-{target}"
+    copy.parent.mkdir()
+    with replication_master(out) as port:
+        replicate(port, f"shard-{target}", copy)
+        done = run_cli("add", str(MET), "--search-url", url_of(writers))
+        assert done.returncode == 0, done.stderr
+        replicate(port, f"shard-{target}", copy)
+    replica = start_xapian_shard(copy)
+    try:
+        servers = [replica if i == target else readers[i] for i in range(2)]
+        engine = open_sharded_engine(url_of(servers))
+        embedded, _ = engines
+        assert engine.answer_question("how many stabbings?").answered
+        for question in QUESTIONS[:12]:
+            same_answers(embedded.answer_question(question), engine.answer_question(question))
+    finally:
+        stop_xapian_shard(replica)
+
