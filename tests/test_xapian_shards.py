@@ -748,3 +748,48 @@ def test_a_replica_brought_up_to_date_answers_about_a_document_added_after_it_wa
     finally:
         stop_xapian_shard(replica)
 
+
+def test_shards_written_a_document_at_a_time_are_those_of_the_whole_index(
+        corpus: Path, tmp_path: Path) -> None:
+    """`quotebot index --shards` reads and analyses the corpus a batch of documents at a
+    time: with batches of one document, every shard holds the same sentences (terms,
+    frequencies, data), texts and lexicon as shards written from the index built at
+    once."""
+    import xapian
+
+    from quotebot.corpus import iter_corpus, load_corpus
+    from quotebot.store.build import build_index
+    from quotebot.store.lexicon import read_lexicon
+    from quotebot.xapian_backend import write_shards
+
+    whole = write_shards(build_index(load_corpus(corpus)), tmp_path / "whole", 2)
+    streamed = write_shards(iter_corpus(corpus), tmp_path / "streamed", 2, batch_chars=1)
+    assert streamed["sentences"] == whole["sentences"]
+    for i in range(2):
+        a = xapian.Database(str(tmp_path / "whole" / f"shard-{i}"))
+        b = xapian.Database(str(tmp_path / "streamed" / f"shard-{i}"))
+        assert a.get_doccount() == b.get_doccount() > 0
+        for post in a.postlist(""):
+            ours, theirs = a.get_document(post.docid), b.get_document(post.docid)
+            assert json.loads(ours.get_data()) == json.loads(theirs.get_data())
+            assert [(t.term, t.wdf) for t in ours.termlist()] == [
+                (t.term, t.wdf) for t in theirs.termlist()]
+        keys = list(a.metadata_keys())
+        assert keys == list(b.metadata_keys())
+        for key in keys:
+            if not key.startswith(b"quotebot.lexicon."):
+                assert a.get_metadata(key) == b.get_metadata(key), key
+        parts = int(a.get_metadata("quotebot.lexicon.parts"))
+        x, y = (read_lexicon(b"".join(bytes(db.get_metadata(f"quotebot.lexicon.{j}"))
+                                      for j in range(parts))) for db in (a, b))
+        assert x.vocab.strings() == y.vocab.strings()
+        assert x.forms.strings.strings() == y.forms.strings.strings()
+        assert x.words.strings.strings() == y.words.strings.strings()
+        for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
+                     "paragraph_df"):
+            assert np.array_equal(getattr(x, name), getattr(y, name)), name
+        for table in ("forms", "words"):
+            for name, values in getattr(x, table).arrays().items():
+                assert np.array_equal(getattr(y, table).arrays()[name], values), name
+        a.close()
+        b.close()

@@ -43,6 +43,7 @@ Xapian is GPL-2.0-or-later; it is an optional extra (``pip install 'quotebot[xap
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -51,7 +52,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
 from quotebot.store.format import RecentTexts
-from quotebot.store.lexicon import Lexicon, LexiconError, lexicon_bytes, read_lexicon
+from quotebot.store.lexicon import Lexicon, LexiconError, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ ANSWER_TIMEOUT_S = 10.0
 SETTLE_S = 3.0
 #: The layout of a shard's documents (see the module's docstring).
 SHARD_FORMAT = "3"
+#: How much text ``quotebot index --shards`` analyses at a time (see :func:`write_shards`).
+BATCH_CHARS = 16_000_000
 #: The lexicon is stored in parts of at most this many bytes (metadata values).
 _LEXICON_PART = 4 * 1024 * 1024
 #: Sentences fetched from the shards per request, and kept fetched at most.
@@ -187,13 +190,22 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
     return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
 
 
-def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Write ``index``'s sentences into ``shards`` Xapian databases ``out/shard-i``.
+def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathLike[str],
+                 shards: int, *, progress: Callable[[int, int], None] | None = None,
+                 batch_chars: int = BATCH_CHARS) -> dict[str, Any]:
+    """Write the sentences of ``source`` into ``shards`` Xapian databases ``out/shard-i``.
 
-    A folder ``shard-i`` that is there already is replaced only when it is a quotebot
-    shard; anything else in ``out`` is left alone. Returns a summary.
+    ``source`` is an index, or documents: those are split, analysed and written a batch
+    of about ``batch_chars`` characters of text at a time, each batch's sentences
+    numbered after the last's and the lexicon extended by it (as ``quotebot add`` does),
+    so that what is held at once is one batch's index and the corpus's lexicon, never
+    the corpus's postings; the shards are those of the whole corpus's index built at
+    once. A folder ``shard-i`` that is there already is replaced only when it is a
+    quotebot shard; anything else in ``out`` is left alone. Returns a summary.
     """
+    from quotebot.corpus import add_to_fingerprint
+    from quotebot.store.build import build_index, extend_lexicon
+
     xapian = _xapian()
     if shards < 1:
         raise ShardFolderError(f"--shards {shards}: give 1 or more.", code="shards_invalid")
@@ -203,40 +215,81 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
         _check_replaceable(xapian, path)
     target.mkdir(parents=True, exist_ok=True)
     databases = [xapian.WritableDatabase(str(p), xapian.DB_CREATE_OR_OVERWRITE) for p in paths]
-    writer = _ParagraphWriter(xapian, index)
-    starts = index.paragraph_starts
     counts = [0] * shards
+    digest = hashlib.sha256()
+    lexicon: Lexicon | None = None
     try:
-        for p in range(index.n_paragraphs):
-            first, last = int(starts[p]), int(starts[p + 1])
-            position = int(index.doc_idx[first])
-            shard = shard_of(index.docs[position].id, shards)
-            for docid, doc in writer.documents(first, last):
-                databases[shard].replace_document(docid, doc)
-            counts[shard] += last - first
-            if progress is not None:
-                progress(last, position + 1)
-        for position, info in enumerate(index.docs):
-            databases[shard_of(info.id, shards)].set_metadata(
-                _text_key(info.id), index.texts(position).encode("utf-8", "surrogatepass"))
-        lexicon = lexicon_bytes(index)
+        for db in databases:  # ours from the start: a build stopped part way is replaceable
+            db.set_metadata(_META + "format", SHARD_FORMAT)
+
+        def fingerprinted(docs: Iterable[Document]) -> Iterator[Document]:
+            for doc in docs:
+                add_to_fingerprint(digest, doc)
+                yield doc
+
+        batches = ([source] if isinstance(source, SentenceIndex) else
+                   (build_index(batch) for batch in _batches(fingerprinted(source),
+                                                             batch_chars)))
+        for index in batches:
+            first_sid, first_doc = (0, 0) if lexicon is None else (
+                int(lexicon.doc_idx.shape[0]), len(lexicon.docs))
+            if lexicon is None:
+                lexicon, writer = Lexicon.of(index), _ParagraphWriter(xapian, index)
+            else:
+                lexicon, onto = extend_lexicon(lexicon, index, "")
+                writer = _ParagraphWriter(xapian, index, terms=onto.terms, forms=onto.forms,
+                                          first_sid=first_sid)
+            starts = index.paragraph_starts
+            for p in range(index.n_paragraphs):
+                first, last = int(starts[p]), int(starts[p + 1])
+                position = int(index.doc_idx[first])
+                shard = shard_of(index.docs[position].id, shards)
+                for docid, doc in writer.documents(first, last):
+                    databases[shard].replace_document(docid, doc)
+                counts[shard] += last - first
+                if progress is not None:
+                    progress(first_sid + last, first_doc + position + 1)
+            for position, info in enumerate(index.docs):
+                databases[shard_of(info.id, shards)].set_metadata(
+                    _text_key(info.id), index.texts(position).encode("utf-8", "surrogatepass"))
+        if lexicon is None:
+            raise ShardFolderError("The corpus has no documents to write into shards.",
+                                   code="corpus_empty")
+        if not isinstance(source, SentenceIndex):
+            lexicon = dataclasses.replace(lexicon, fingerprint=digest.hexdigest()[:32])
+        data, layout = lexicon.to_bytes(), layout_of(lexicon)
         for i, db in enumerate(databases):
-            _set_corpus(db, lexicon, index.fingerprint, layout_of(index), shards, i, 0)
+            _set_corpus(db, data, lexicon.fingerprint, layout, shards, i, 0)
             db.commit()
     finally:
         for db in databases:
             db.close()
+    n_sentences, n_docs = int(lexicon.doc_idx.shape[0]), len(lexicon.docs)
     return {
         "out": str(target),
         "shards": [str(p) for p in paths],
         "sentences": counts,
-        "documents": len(index.docs),
-        "message": (f"Wrote {index.n_sentences:,} sentences of {len(index.docs):,} documents "
+        "documents": n_docs,
+        "message": (f"Wrote {n_sentences:,} sentences of {n_docs:,} documents "
                     f"into {shards} shards in {target} ("
                     + ", ".join(f"shard-{i}: {n:,}" for i, n in enumerate(counts))
                     + "). Serve each with: xapian-tcpsrv --port PORT "
                     + str(paths[0]).replace("shard-0", "shard-N") + "."),
     }
+
+
+def _batches(docs: Iterable[Document], chars: int) -> Iterator[list[Document]]:
+    """``docs`` in lists of at least ``chars`` characters of text (the last may be less)."""
+    batch: list[Document] = []
+    size = 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc.text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def layout_of(index: SentenceIndex | Lexicon) -> str:
@@ -286,6 +339,11 @@ class _ParagraphWriter:
         self._ptr, self._local, self._tfs = _sentence_terms(index)
         #: The ids the shards store (the lexicon's), and each local id's term.
         self._terms = self._local if terms is None else terms[self._local]
+        if terms is not None:  # each sentence's terms by the lexicon's ids, as a build has them
+            owner = np.repeat(np.arange(index.n_sentences), np.diff(self._ptr))
+            order = np.lexsort((self._terms, owner))
+            self._local, self._terms, self._tfs = (
+                self._local[order], self._terms[order], self._tfs[order])
         self._vocab = index.vocab.strings()
         self._forms = forms
         self._doc_len = np.asarray(index.matrix.doc_len, dtype=np.int64)

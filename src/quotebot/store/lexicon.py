@@ -82,17 +82,12 @@ class Lexicon:
         return out.getvalue()
 
 
-def lexicon_bytes(index: SentenceIndex) -> bytes:
-    """``index``'s lexicon as bytes (compressed)."""
-    return Lexicon.of(index).to_bytes()
-
-
 class LexiconError(ValueError):
     """Bytes that are not a lexicon of this version."""
 
 
 def read_lexicon(data: bytes) -> Lexicon:
-    """The lexicon written by :func:`lexicon_bytes` (LexiconError when it is not one)."""
+    """The lexicon written by :meth:`Lexicon.to_bytes` (LexiconError when it is not one)."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
