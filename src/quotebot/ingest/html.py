@@ -263,10 +263,32 @@ def loosen_article(tree: Any) -> None:
             div.tag = "p"
 
 
+class _Heading(str):
+    """A line written for a heading of the page, as the ``#`` line that marks it."""
+
+    __slots__ = ()
+
+
+#: How a line that reads as a heading starts (as quotebot.sentences reads headings).
+_READS_AS_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+
+
 def units(body: Any) -> Iterator[str]:
-    """The lines of trafilatura's result: headings as ``#`` lines, one unit per line."""
+    """The lines of trafilatura's result: headings as ``#`` lines, one unit per line. A
+    line that is no heading but would read as one (a "# comment" in a block of code) goes
+    on the end of the line before it, so that it never opens a section."""
+    previous: str | None = None  # held back until the next line is known (lines stream)
     for element in body:
-        yield from _units(element)
+        for line in _units(element):
+            if (previous is not None and not isinstance(line, _Heading)
+                    and _READS_AS_HEADING.match(line)):
+                previous += " " + line
+                continue
+            if previous is not None:
+                yield previous
+            previous = line
+    if previous is not None:
+        yield previous
 
 
 def _units(element: Any) -> Iterator[str]:
@@ -276,7 +298,7 @@ def _units(element: Any) -> Iterator[str]:
         if text:
             rend = element.get("rend", "")
             level = int(rend[1]) if re.fullmatch(r"h[1-6]", rend) else 2
-            yield "#" * level + " " + text
+            yield _Heading("#" * level + " " + text)
     elif tag == "list":
         yield from _list_units(element)
     elif tag == "table":

@@ -92,8 +92,10 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
     doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
     paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
-    token_table = Tokens(_pointers(counts), tok, compact_offsets(
-        np.frombuffer(starts, dtype=np.uint16 if starts.typecode == "H" else np.int32)))
+    ptr = _pointers(counts)
+    token_table = Tokens.pack(ptr, tok, np.frombuffer(
+        starts, dtype=np.uint16 if starts.typecode == "H" else np.int32), len(table.forms))
+    del starts
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
@@ -106,7 +108,7 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
         matrix=matrix,
         paragraphs=paragraph_matrix(matrix, doc_idx_array, paragraph_array),
         tokens=token_table,
-        forms=_forms(table, token_table),
+        forms=_forms(table, ptr, tok),
         words=_words(table.words, table.form_word, np.bincount(tok, minlength=len(table.forms))),
         fingerprint=fingerprint(docs),
     )
@@ -203,20 +205,13 @@ def _wider(starts: array[int], parts: list[str]) -> array[int]:
     return wide
 
 
-def compact_offsets(starts: npt.ArrayLike) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:
-    """Tokens' offsets in their sentences, two bytes each: sentences are cut at
-    ``MAX_SENTENCE_CHARS``, so every offset fits (four bytes each should one not)."""
-    values = np.asarray(starts)
-    if values.size == 0 or int(values.max()) <= np.iinfo(np.uint16).max:
-        return values.astype(np.uint16)
-    return values.astype(np.int32)
-
-
-def _forms(table: _FormTable, tokens: Tokens) -> Forms:
+def _forms(table: _FormTable, ptr: IntArray, tok: npt.NDArray[np.int32]) -> Forms:
+    """The forms table of ``table``, counted over the tokens ``tok`` (form ids; sentence
+    ``s``'s at ``ptr[s]:ptr[s + 1]``)."""
     n_forms = len(table.forms)
-    count = np.bincount(tokens.form, minlength=n_forms).astype(np.int64)
-    has_tokens = tokens.ptr[1:] > tokens.ptr[:-1]
-    openers = tokens.form[tokens.ptr[:-1][has_tokens]]
+    count = np.bincount(tok, minlength=n_forms).astype(np.int64)
+    has_tokens = ptr[1:] > ptr[:-1]
+    openers = tok[ptr[:-1][has_tokens]]
     start_count = np.bincount(openers, minlength=n_forms).astype(np.int64)
     return _counted_forms(table, count, start_count, form_flags(table.forms))
 
@@ -345,8 +340,8 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     del base_ids, base_tf
     doc_len_parts = [np.asarray(matrix.doc_len)[keep_mask]]
     rows = _token_rows(np.asarray(base.tokens.ptr), kept)
-    tok_form_parts = [np.asarray(base.tokens.form)[rows]]
-    tok_start_parts = [np.asarray(base.tokens.start)[rows]]
+    tok_form_parts = [base.tokens.forms_at(rows)]
+    tok_start_parts = [base.tokens.start[rows]]
     tok_count_parts = [np.diff(np.asarray(base.tokens.ptr))[kept]]
 
     if fresh is not None:
@@ -362,8 +357,8 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
         s_parts.append(np.asarray(f_ids, dtype=np.int64) + kept.size)
         tf_parts.append(np.asarray(f_tf, dtype=np.int64))
         doc_len_parts.append(np.asarray(f_matrix.doc_len))
-        tok_form_parts.append(form_remap[np.asarray(fresh.tokens.form)].astype(np.int32))
-        tok_start_parts.append(np.asarray(fresh.tokens.start))
+        tok_form_parts.append(form_remap[fresh.tokens.form].astype(np.int32))
+        tok_start_parts.append(fresh.tokens.start)
         tok_count_parts.append(np.diff(np.asarray(fresh.tokens.ptr)))
 
     vocab = list(term_ids)
@@ -385,10 +380,10 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     table.terms_ptr = np.concatenate(terms_ptr_parts).astype(np.int64)
     table.terms = np.concatenate(terms_parts).astype(np.int32)
     table.form_word = np.concatenate(form_word_parts).astype(np.int32)
-    tokens = Tokens(_pointers(np.concatenate(tok_count_parts)),
-                    np.concatenate(tok_form_parts).astype(np.int32),
-                    compact_offsets(np.concatenate(tok_start_parts)))
-    forms_table = _forms(table, tokens)
+    tok_ptr = _pointers(np.concatenate(tok_count_parts))
+    tok = np.concatenate(tok_form_parts).astype(np.int32)
+    tokens = Tokens.pack(tok_ptr, tok, np.concatenate(tok_start_parts), len(table.forms))
+    forms_table = _forms(table, tok_ptr, tok)
 
     def column(name: str) -> Any:
         old = np.asarray(getattr(base, name))[keep_mask]
