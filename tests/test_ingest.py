@@ -485,6 +485,9 @@ def test_a_documentation_page_keeps_every_section_without_permalink_marks() -> N
     startup = next(line for line in lines if line.startswith("Upon startup with the -s"))
     assert ("IDLE first checks for IDLESTARTUP; if IDLESTARTUP is present the file referenced "
             "is run.") in startup
+    # A list item of two paragraphs is two units, not one run-together sentence.
+    typing = lines.index("Alt-/ (Expand word) is also useful to reduce typing")
+    assert lines[typing + 1] == "Command history"
     words = len(" ".join(lines).split())
     assert words > 5500  # of the 5,967 words of the page's main text
 

@@ -333,15 +333,37 @@ def _list_units(element: Any) -> Iterator[str]:
         if rend.startswith("dt"):
             term = f"{term}, {text}" if term and text else term or text
             continue
+        # An item of several paragraphs is a unit per paragraph: their text run together
+        # would make one sentence of two ("…to reduce typingCommand history").
+        lines = _paragraphs(item) if text else []
         if term:
-            text = f"{term}: {text}" if text else term
+            lines = [f"{term}: {lines[0]}", *lines[1:]] if lines else [term]
             term = ""
-        if text:
-            yield text
+        yield from lines
         for child in nested:
             yield from _list_units(child)
     if term:
         yield term
+
+
+def _paragraphs(item: Any) -> list[str]:
+    """The item's text, a line per paragraph when it has more than one (``<p>``)."""
+    if sum(1 for _ in item.iterchildren("p")) < 2:
+        return [_text(item)]
+    lines: list[str] = []
+    loose = item.text or ""  # text between paragraphs is a line of its own
+    for child in item:
+        if child.tag == "p":
+            if loose.strip():
+                lines.append(" ".join(loose.split()))
+            loose = ""
+            lines.append(_text(child))
+        else:
+            loose += "".join(child.itertext())
+        loose += child.tail or ""
+    if loose.strip():
+        lines.append(" ".join(loose.split()))
+    return [line for line in lines if line]
 
 
 def table_rows(rows: list[list[tuple[str, bool]]]) -> Iterator[str]:
