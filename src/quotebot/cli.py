@@ -481,13 +481,17 @@ def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
 
 class _SlowSteps:
     """Says on stderr what a command is doing, once it has taken over ``delay`` seconds: the
-    step under way then, and every step after it (quick work stays quiet)."""
+    step under way then, and every step after it (quick work stays quiet). On a terminal
+    (``live``) the step is one status line, redrawn in place, that a progress bar takes over
+    and that is cleared at the end; else each step is a line of its own."""
 
-    def __init__(self, delay: float = 1.0) -> None:
+    def __init__(self, delay: float = 1.0, *, live: bool | None = None) -> None:
         import threading
 
         self._current = ""
         self._shown = False
+        self._live = sys.stderr.isatty() if live is None else live
+        self._drawn = False
         self._lock = threading.Lock()
         self._timer = threading.Timer(delay, self._show_current)
         self._timer.daemon = True
@@ -497,16 +501,30 @@ class _SlowSteps:
         with self._lock:
             self._shown = True
             if self._current:
-                click.echo(f"{self._current}…", err=True)
+                self._say(self._current)
+
+    def _say(self, text: str) -> None:
+        if self._live:
+            # "\r" and erase-to-end: the step replaces the last one on the same line.
+            click.echo(f"\r\x1b[K{text}…", err=True, nl=False)
+            self._drawn = True
+        else:
+            click.echo(f"{text}…", err=True)
 
     def step(self, text: str) -> None:
         with self._lock:
             self._current = text
             if self._shown:
-                click.echo(f"{text}…", err=True)
+                self._say(text)
 
     def close(self) -> None:
         self._timer.cancel()
+        with self._lock:
+            if self._drawn:
+                click.echo("\r\x1b[K", err=True, nl=False)  # what follows starts clean
+                self._drawn = False
+            self._shown = False  # a step the timer still shows after this is not drawn
+            self._current = ""
 
 
 def _source_label(source: str) -> str:
