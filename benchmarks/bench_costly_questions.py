@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -33,9 +32,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from bench_http import free_port, start
-
-HERE = Path(__file__).resolve().parent
+from bench_http import ask_loop, free_port, print_table, save_results, start
 
 
 def article(size: int = 1_000_000) -> tuple[str, list[str]]:
@@ -104,20 +101,6 @@ def in_process(corpus: Path, words: list[str]) -> dict[str, float]:
     return out
 
 
-async def ask_loop(session: aiohttp.ClientSession, url: str, until: float,
-                   make: Any, latencies: list[float], errors: list[int]) -> None:
-    while time.monotonic() < until:
-        started = time.perf_counter()
-        try:
-            async with session.post(url, json={"question": make()}) as response:
-                await response.read()
-                if response.status != 200:
-                    errors.append(response.status)
-        except aiohttp.ClientError:
-            errors.append(0)
-        latencies.append(time.perf_counter() - started)
-
-
 async def phase(url: str, seconds: float, words: list[str], askers: int, costly: int
                 ) -> dict[str, Any]:
     ordinary: list[float] = []
@@ -161,24 +144,20 @@ def main() -> None:
         finally:
             proc.kill()
             proc.wait(60)
-    load = os.getloadavg()
-    print("| one question, in process (median) | ms |\n|---|---:|")
-    for name, value in single.items():
-        print(f"| {name} | {value:.1f} |")
-    print(f"\n| phase ({args.seconds:.0f} s each, {args.askers} ordinary askers) | ordinary "
-          "questions | costly questions | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, r in (("alone", alone), (f"beside {args.costly} costly askers", mixed)):
-        print(f"| {name} | {r['ordinary_questions']} | {r['costly_questions']} | "
-              f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
     ratio = mixed["p99_ms"] / alone["p99_ms"]
+    load = save_results("costly_questions", {
+        "seconds": args.seconds, "askers": args.askers, "costly": args.costly,
+        "in_process": single, "alone": alone, "beside_costly": mixed, "p99_ratio": ratio})
+    print_table(["one question, in process (median)", "ms"],
+                [[name, f"{value:.1f}"] for name, value in single.items()])
+    print()
+    print_table([f"phase ({args.seconds:.0f} s each, {args.askers} ordinary askers)",
+                 "ordinary questions", "costly questions", "p50 ms", "p99 ms", "errors"],
+                [[name, r["ordinary_questions"], r["costly_questions"], f"{r['p50_ms']:.1f}",
+                  f"{r['p99_ms']:.1f}", r["errors"]]
+                 for name, r in (("alone", alone), (f"beside {args.costly} costly askers", mixed))])
     print(f"\nordinary askers' p99 beside costly askers ÷ alone: {ratio:.2f}×; load average "
-          f"after the run {load[0]:.1f}")
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "costly_questions.json").write_text(json.dumps(
-        {"seconds": args.seconds, "askers": args.askers, "costly": args.costly,
-         "in_process": single, "alone": alone, "beside_costly": mixed, "p99_ratio": ratio,
-         "load_average_after": load[0]}, indent=2) + "\n")
+          f"after the run {load:.1f}")
 
 
 if __name__ == "__main__":
