@@ -84,18 +84,21 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
         done += len(sentences)
         if progress is not None:
             progress(done, pos + 1)
-    counts = np.frombuffer(n_tokens, dtype=np.int32).astype(np.int64)
-    tok = np.frombuffer(tokens, dtype=np.int32).copy()
+    ptr = _pointers(np.frombuffer(n_tokens, dtype=np.int32))
+    # (Views of the arrays filled above, not copies: the build's memory follows the
+    # tokens once, not twice.)
+    tok = np.frombuffer(tokens, dtype=np.int32)
     table = _analyse_forms(list(form_ids))
-    term_ids = _token_terms(table, tok)
-    doc_len = _terms_per_sentence(table, tok, counts)
+    doc_len = _terms_per_sentence(table, tok, ptr)
+    term_ids = _token_terms(table, tok, int(doc_len.sum()))
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
+    del term_ids
     doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
     paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
-    ptr = _pointers(counts)
     token_table = Tokens.pack(ptr, tok, np.frombuffer(
         starts, dtype=np.uint16 if starts.typecode == "H" else np.int32), len(table.forms))
     del starts
+    forms_table = _forms(table, ptr, tok)
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
@@ -108,8 +111,8 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
         matrix=matrix,
         paragraphs=paragraph_matrix(matrix, doc_idx_array, paragraph_array),
         tokens=token_table,
-        forms=_forms(table, ptr, tok),
-        words=_words(table.words, table.form_word, np.bincount(tok, minlength=len(table.forms))),
+        forms=forms_table,
+        words=_words(table.words, table.form_word, forms_table.count),
         fingerprint=fingerprint(docs),
     )
 
@@ -144,8 +147,11 @@ def _analyse_forms(forms: list[str], vocab: list[str] | None = None,
     flat: list[int] = []
     per_form = np.zeros(len(forms), dtype=np.int64)
     form_word = np.full(len(forms), -1, dtype=np.int32)
+    # Each form is analysed once here: the uncached analysis, so that the build does not
+    # leave a quarter of a million forms in the cache that questions use.
+    analyse = analysis.analyse_word.__wrapped__
     for fid, surface in enumerate(forms):
-        norm, terms, is_stop = analysis.analyse_word(surface)
+        norm, terms, is_stop = analyse(surface)
         if is_stop:
             continue
         ids = [term_ids.setdefault(term, len(term_ids)) for term in terms]
@@ -170,15 +176,17 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
 
 
 #: Tokens handled at a time where a pass over every token needs 8-byte temporaries.
-_CHUNK_TOKENS = 1 << 22
+_CHUNK_TOKENS = 1 << 20
 
 
-def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """The index terms of every token, laid end to end (a chunk of tokens at a time, so
-    the temporaries follow the chunk, not the corpus)."""
+def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32], total: int
+                 ) -> npt.NDArray[np.int32]:
+    """The ``total`` index terms of every token, laid end to end (a chunk of tokens at a
+    time, so the temporaries follow the chunk, not the corpus)."""
     per_form = np.diff(table.terms_ptr)
     first_term = table.terms_ptr[:-1]
-    parts = []
+    out = np.empty(total, dtype=np.int32)
+    at = 0
     for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
         chunk = tok[lo:lo + _CHUNK_TOKENS]
         per_token = per_form[chunk]
@@ -186,15 +194,26 @@ def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[n
         # Each token's terms in place: where its form's terms start, plus 0, 1, …
         where = np.repeat(first_term[chunk] - bounds[:-1], per_token)
         where += np.arange(where.size, dtype=np.int64)
-        parts.append(table.terms[where])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        out[at:at + where.shape[0]] = table.terms[where]
+        at += where.shape[0]
+    return out
 
 
-def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
+def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], ptr: IntArray
                         ) -> npt.NDArray[np.int32]:
-    per_token = np.diff(table.terms_ptr).astype(np.int32)[tok]
-    bounds = _pointers(per_token)
-    return np.diff(bounds[_pointers(counts)]).astype(np.int32)
+    """How many index terms each sentence has (its tokens ``tok[ptr[s]:ptr[s + 1]]``), a
+    chunk of tokens at a time."""
+    per_form = np.diff(table.terms_ptr)
+    before = np.zeros(ptr.shape[0], dtype=np.int64)  # terms before each sentence's start
+    carry = 0
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        hi = min(lo + _CHUNK_TOKENS, tok.shape[0])
+        running = np.cumsum(per_form[tok[lo:hi]])
+        # The sentence starts in (lo, hi]: those at lo were the chunk before's.
+        a, z = np.searchsorted(ptr, [lo, hi], side="right").tolist()
+        before[a:z] = carry + running[ptr[a:z] - lo - 1]
+        carry += int(running[-1])
+    return np.diff(before).astype(np.int32)
 
 
 def _wider(starts: array[int], parts: list[str]) -> array[int]:
@@ -209,7 +228,10 @@ def _forms(table: _FormTable, ptr: IntArray, tok: npt.NDArray[np.int32]) -> Form
     """The forms table of ``table``, counted over the tokens ``tok`` (form ids; sentence
     ``s``'s at ``ptr[s]:ptr[s + 1]``)."""
     n_forms = len(table.forms)
-    count = np.bincount(tok, minlength=n_forms).astype(np.int64)
+    # (bincount reads ids as 8 bytes each: a chunk at a time.)
+    count = np.zeros(n_forms, dtype=np.int64)
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        count += np.bincount(tok[lo:lo + _CHUNK_TOKENS], minlength=n_forms)
     has_tokens = ptr[1:] > ptr[:-1]
     openers = tok[ptr[:-1][has_tokens]]
     start_count = np.bincount(openers, minlength=n_forms).astype(np.int64)
