@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conftest import quotes_the_stabbings
 from pages import FIXTURES, PageSite, article_page, page_site
 from servers import Process, serve, wait_until
 
@@ -82,7 +83,7 @@ def test_a_client_with_the_key_adds_a_link_asks_it_lists_shows_and_removes_it(
                                          "kept_words": 199, "page_words": 397})
         status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
                                                  "library": "news"}, AUTH)
-        assert status == 200 and answer["answer"] == "Tom Okafor"
+        assert status == 200 and "Tom Okafor" in answer["quotes"][0]["text"]
         assert answer["quotes"][0]["doc"] == SEA_WALL
         # An empty question is told so with questions this library answers, not the corpus's.
         status, body = server.post("/v1/ask", {"question": " ", "library": "news"}, AUTH)
@@ -136,7 +137,7 @@ def test_texts_and_files_are_added_and_bad_ones_refused_in_the_one_error_shape(
         assert status == 201 and added["title"] == "The River Report"
         status, answer = server.post("/v1/ask", {"question": "How much will the repairs cost?",
                                                  "library": "notes"}, AUTH)
-        assert status == 200 and answer["answer"] == "£380,000"
+        assert status == 200 and "£380,000" in answer["quotes"][0]["text"]
         word, word_type = multipart("file", "minutes.docx", b"PK\x03\x04 a word file")
         refusals = [
             (call(server, "POST", "/v1/libraries/notes/docs", {}, AUTH), 422, "missing_field"),
@@ -181,7 +182,7 @@ def test_with_no_key_configured_the_library_endpoints_are_off(tmp_path: Path) ->
                                                "library": "news"}, AUTH)
         assert status == 403 and is_error(body, "libraries_disabled")
         status, answer = server.post("/v1/ask", {"question": "how many stabbings?"})
-        assert status == 200 and answer["answer"] == "72"
+        assert status == 200 and quotes_the_stabbings(answer)
         status, config, _ = call(server, "GET", "/v1/config")
         assert (status, config) == (200, {"uploads": False, "max_documents": 0})
     assert not any(tmp_path.iterdir())
@@ -235,11 +236,11 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
         session = added["session"]
         status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
                                                  "session": session})
-        assert status == 200 and answer["answer"] == "Tom Okafor"
+        assert status == 200 and "Tom Okafor" in answer["quotes"][0]["text"]
         # What the link does not say comes from the server's article, in the same session.
         status, answer = server.post("/v1/ask", {"question": "how many stabbings?",
                                                  "session": session})
-        assert status == 200 and answer["answer"] == "72"
+        assert status == 200 and quotes_the_stabbings(answer)
         status, other = server.post("/v1/ask", {"question": "Who is the harbour master?"})
         assert status == 200 and "Tom Okafor" not in json.dumps(other)
         # One link per session here (QUOTEBOT_WEB_MAX_DOCS=1); a second is refused politely.
@@ -328,7 +329,7 @@ def test_control_characters_never_break_a_library_or_lose_a_document(tmp_path: P
         assert sorted(d["title"] for d in listed["documents"]) == ["Badtitle", "Ferry"]
         status, answer = server.post("/v1/ask", {"question": "When did the shop open?",
                                                  "library": "shop"}, AUTH)
-        assert status == 200 and answer["answer"] == "Friday"
+        assert status == 200 and "Friday" in answer["quotes"][0]["text"]
         status, shown, _ = call(server, "GET", f"/v1/libraries/shop/docs/{other['doc']}",
                                 headers=AUTH)
         assert status == 200 and shown["text"].strip() == "The ferry sails at seven."

@@ -27,7 +27,7 @@ from quotebot.plan import plan_question
 from quotebot.question import parse_question
 from quotebot.session import Session
 
-from conftest import ROOT, requires, run_cli
+from conftest import ROOT, quotes_the_stabbings, requires, run_cli
 from fake_bot_api import free_port
 from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
 
@@ -144,7 +144,7 @@ def test_ask_over_shards_prints_the_same_json_with_no_copy_of_the_corpus(
                            "QUOTEBOT_CORPUS": str(tmp_path / "absent")})
     assert embedded.returncode == 0 and sharded.returncode == 0, sharded.stderr
     a, b = json.loads(embedded.stdout), json.loads(sharded.stdout)
-    assert a["answer"] == b["answer"] == "72"
+    assert a["answer"] == b["answer"] and quotes_the_stabbings(a)
     assert [{**q, "score": round(q["score"], 3)} for q in a["quotes"]] == [
         {**q, "score": round(q["score"], 3)} for q in b["quotes"]]
 
@@ -205,7 +205,7 @@ def test_serve_answers_from_shards_and_refuses_while_one_is_down(
             assert down["status"] == "degraded" and "shard-1" in down["reason"], down
             own[1] = start_xapian_shard(shards / "shard-1", port=own[1].port)
             status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
-            assert status == 200 and body["answer"] == "72", body
+            assert status == 200 and quotes_the_stabbings(body), body
             assert health(server)["status"] == "ok"
     finally:
         for shard in own:
@@ -410,7 +410,7 @@ def test_the_compose_shard_servers_serve_what_the_replicas_ask(shards: Path) -> 
                                 f"127.0.0.1:{shard.port}")
         done = run_cli("ask", "how many stabbings?", "--json", "--search-url", here)
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["answer"] == "72"
+        assert quotes_the_stabbings(json.loads(done.stdout))
     finally:
         for shard in started.values():
             stop_xapian_shard(shard)
