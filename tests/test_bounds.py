@@ -158,10 +158,10 @@ def test_a_question_of_a_hundred_common_words_searches_for_its_rarest_few(tmp_pa
 @pytest.mark.slow
 def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Path) -> None:
     """A question of 120 common words of a 1 MB article took 0.6 s of the one thread that
-    answers (an ordinary one 5 ms), so two of them held every question behind them for a
-    second. Measured against the server's own pace: the ordinary question asked behind two
-    costly ones is answered sooner than forty ordinary questions asked one after another,
-    which two questions of 0.6 s each could not be."""
+    answers (an ordinary one 5 ms), and one of a 990-letter word 3.6 s, so two of them held
+    every question behind them for seconds. Measured against the server's own pace: the
+    ordinary question asked behind two costly ones is answered sooner than forty ordinary
+    questions asked one after another, which two questions of 0.6 s each could not be."""
     text, words = common_words_article(1_000_000)
     corpus = tmp_path / "common.txt"
     corpus.write_text(text, encoding="utf-8")
@@ -170,8 +170,10 @@ def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Pa
     def ordinary() -> str:  # a new one each time: answers are remembered
         return f"where did {rng.choice(words)} {rng.choice(words)} go?"
 
-    def costly() -> str:
-        return " ".join(rng.sample(words, 150))[:999]
+    def costly(n: int) -> str:
+        if n % 2:
+            return " ".join(rng.sample(words, 150))[:999]
+        return "what is " + "".join(rng.choice(string.ascii_lowercase) for _ in range(990)) + "?"
 
     with serve(env={"QUOTEBOT_CORPUS": str(corpus), "QUOTEBOT_SEMANTIC": "off",
                     "QUOTEBOT_RATE_LIMIT_IP": "0"}, timeout=120) as server:
@@ -190,7 +192,7 @@ def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Pa
 
         for _attempt in range(5):
             finished.clear()
-            askers = [threading.Thread(target=ask, args=(f"costly-{i}", costly()))
+            askers = [threading.Thread(target=ask, args=(f"costly-{i}", costly(i)))
                       for i in range(2)]
             for asker in askers:
                 asker.start()

@@ -400,11 +400,17 @@ def test_a_token_far_from_the_one_before_keeps_its_offset(tmp_path: Path) -> Non
         assert list(loaded.sentence_tokens(sid)) == analysis.tokenize(loaded.sentence(sid).text)
 
 
+@pytest.mark.parametrize("chunk", [1 << 20, 7])
 @pytest.mark.parametrize("n_forms", [3, 65_536, 65_537, 262_145, 1 << 20 | 1, (1 << 24) + 1])
-def test_the_packed_token_table_gives_back_every_form_and_offset(n_forms: int) -> None:
+def test_the_packed_token_table_gives_back_every_form_and_offset(
+        n_forms: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Form ids take two bytes and a few bits more when the corpus has more forms than
-    two bytes hold; each sentence's forms and offsets come back as they went in."""
+    two bytes hold; each sentence's forms and offsets come back as they went in, however
+    many tokens are packed at a time."""
+    from quotebot.store import model
     from quotebot.store.model import Tokens
+
+    monkeypatch.setattr(model, "_PACK_CHUNK", chunk)
 
     rng = np.random.default_rng(n_forms)
     counts = rng.integers(0, 25, size=300)

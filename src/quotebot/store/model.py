@@ -61,6 +61,10 @@ class DocInfo:
 FAR_STEP = 255
 
 
+#: Tokens packed at a time (the temporaries are 8 bytes a token).
+_PACK_CHUNK = 1 << 20
+
+
 def form_high_bits(n_forms: int) -> int:
     """Bits a token needs for its form id above the low 16 (0, 2, 4, 8 or 16)."""
     need = max(int(n_forms) - 1, 0).bit_length() - 16
@@ -96,31 +100,39 @@ class Tokens:
         pointers = np.asarray(ptr, dtype=np.int64)
         forms = np.asarray(form)
         bits = form_high_bits(n_forms)
-        high: npt.NDArray[Any] = np.empty(0, dtype=np.uint8)
-        if bits:
-            per = max(8 // bits, 1)
-            values = (forms >> 16).astype(np.uint16 if bits == 16 else np.uint8)
-            if per > 1:
-                padded = np.zeros(-(-values.shape[0] // per) * per, dtype=np.uint8)
-                padded[:values.shape[0]] = values
-                lanes = padded.reshape(-1, per)
-                high = np.zeros(lanes.shape[0], dtype=np.uint8)
-                for lane in range(per):
-                    high |= lanes[:, lane] << np.uint8(lane * bits)
-            else:
-                high = values
-        starts = np.asarray(start, dtype=np.int32)
-        steps = np.empty(starts.shape[0], dtype=np.int32)
-        if starts.shape[0]:
-            steps[0] = starts[0]
-            np.subtract(starts[1:], starts[:-1], out=steps[1:])
-            firsts = pointers[:-1][pointers[1:] > pointers[:-1]]
-            steps[firsts] = starts[firsts]
-        far_at = np.flatnonzero(steps >= FAR_STEP).astype(np.int64)
-        far = steps[far_at].astype(np.int64)
-        np.minimum(steps, FAR_STEP, out=steps)
-        return cls(pointers, forms.astype(np.uint16), high, bits, steps.astype(np.uint8),
-                   far_at, far)
+        per = max(8 // bits, 1) if bits else 1
+        high: npt.NDArray[Any] = np.zeros(-(-forms.shape[0] // per) if bits else 0,
+                                          dtype=np.uint16 if bits == 16 else np.uint8)
+        size = max(per, _PACK_CHUNK // per * per)
+        for lo in range(0, high.shape[0] * per, size):
+            values = (forms[lo:lo + size] >> 16).astype(high.dtype)
+            lanes = np.zeros(-(-values.shape[0] // per) * per, dtype=high.dtype)
+            lanes[:values.shape[0]] = values
+            packed = high[lo // per:lo // per + lanes.shape[0] // per]
+            for lane, values in enumerate(lanes.reshape(-1, per).T):
+                packed |= values << np.uint8(lane * bits)
+        starts = np.asarray(start)
+        n = starts.shape[0]
+        step = np.empty(n, dtype=np.uint8)
+        firsts = pointers[:-1][pointers[1:] > pointers[:-1]]
+        far_parts: list[npt.NDArray[np.int64]] = []
+        far_at_parts: list[npt.NDArray[np.int64]] = []
+        for lo in range(0, n, _PACK_CHUNK):  # (a chunk at a time: 4-byte temporaries)
+            hi = min(lo + _PACK_CHUNK, n)
+            steps = starts[lo:hi].astype(np.int64)
+            steps[1:] -= starts[lo:hi - 1]
+            if lo:
+                steps[0] -= int(starts[lo - 1])
+            a, z = np.searchsorted(firsts, [lo, hi]).tolist()
+            steps[firsts[a:z] - lo] = starts[firsts[a:z]]
+            far = np.flatnonzero(steps >= FAR_STEP)
+            far_at_parts.append(far + lo)
+            far_parts.append(steps[far])
+            np.minimum(steps, FAR_STEP, out=steps)
+            step[lo:hi] = steps
+        far_at = np.concatenate(far_at_parts) if far_at_parts else np.empty(0, np.int64)
+        far_steps = np.concatenate(far_parts) if far_parts else np.empty(0, np.int64)
+        return cls(pointers, forms.astype(np.uint16), high, bits, step, far_at, far_steps)
 
     @property
     def n_tokens(self) -> int:
@@ -157,7 +169,11 @@ class Tokens:
     def form(self) -> npt.NDArray[np.int32]:
         """Every token's form id, sentence after sentence (building and updating read
         them all; answering reads a few sentences' with :meth:`of` and :meth:`gather`)."""
-        return self.forms_at(np.arange(self.n_tokens, dtype=np.int64))
+        out = np.empty(self.n_tokens, dtype=np.int32)
+        for lo in range(0, self.n_tokens, _PACK_CHUNK):  # (8-byte temporaries: a chunk)
+            hi = min(lo + _PACK_CHUNK, self.n_tokens)
+            out[lo:hi] = self.forms_at(np.arange(lo, hi, dtype=np.int64))
+        return out
 
     @property
     def start(self) -> npt.NDArray[np.int64]:
@@ -219,7 +235,7 @@ def form_flags(surfaces: Sequence[str]) -> npt.NDArray[np.uint8]:
     times = CALENDAR | frozenset(MONTH_ABBREVIATIONS) | TIME_WORDS
     flags = np.zeros(len(surfaces), dtype=np.uint8)
     for i, surface in enumerate(surfaces):
-        norm = analysis.analyse_word(surface)[0]
+        norm = analysis.normalise(surface)  # (analyse_word's first part, not cached)
         if surface[:1].isdigit() or norm in NUMBER_WORDS:
             flags[i] = NUMBER | TIME
         elif norm in times:
