@@ -81,6 +81,8 @@ class BotConfig:
     web_max_bytes: int = 1 * MB
     #: Web page sessions that may have a library at once (each goes with its session).
     web_max_libraries: int = 1000
+    #: Bytes on disk all web page sessions' libraries may take together (0: no limit).
+    web_max_total_bytes: int = 1024 * MB
     #: Where Telegram serves files (None: the Bot API URL with /file/bot for /bot).
     api_base_file_url: str | None = None
     #: Answering processes on the port (``--workers``).
@@ -123,6 +125,14 @@ class BotConfig:
             return self.api_base_file_url
         base = self.api_base_url
         return base[:-len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+
+    def text_limit(self, kind: str) -> int:
+        """Bytes of text a document added to an API client's ("api"), a chat's ("chat") or
+        a web page's ("web") library may have: its reading stops there, since the library
+        could hold no more (a 300 KB PDF can hold 60 MB of text, a minute of reading)."""
+        size = {"api": self.library_max_bytes, "chat": self.chat_max_bytes,
+                "web": self.web_max_bytes}[kind]
+        return min(self.max_document_bytes, size) if size else self.max_document_bytes
 
     def library_limits(self, kind: str) -> Any:
         """The limits of an API client's ("api"), a chat's ("chat") or a web page's ("web")

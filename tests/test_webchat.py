@@ -109,7 +109,7 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         assert "Press Add" in await page.evaluate("document.getElementById('added').textContent")
         added = await press_add(page)
         assert added == ("muted: Added Kelsey Bay votes to rebuild its sea wall after winter "
-                         "storms (12 sentences). Ask about it below; what it does not say comes "
+                         "storms (13 sentences). Ask about it below; what it does not say comes "
                          "from the article above.")
         # The page speaks of what it reads now: the server's article and the tab's own.
         assert await page.evaluate("document.getElementById('intro').textContent") == (
@@ -122,7 +122,7 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         cite = await page.evaluate("document.querySelector('#log .cite').outerHTML")
         assert cite == (f'<a class="cite" href="{site.url("/news/sea-wall")}" '
                         'rel="noopener noreferrer">Kelsey Bay votes to rebuild its sea wall after '
-                        "winter storms › Who pays for the wall ¶ 8</a>")
+                        "winter storms › Who pays for the wall ¶ 9</a>")
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1
@@ -149,7 +149,7 @@ async def test_on_a_narrow_screen_a_reader_lists_removes_and_starts_afresh(
         assert (await press_add(page)).startswith("muted: Added Kelsey Bay")
         listed = "Array.from(document.querySelectorAll('#mine li')).map(li => li.innerText)"
         assert [" ".join(item.split()) for item in await page.evaluate(listed)] == [
-            "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences) Remove"]
+            "Kelsey Bay votes to rebuild its sea wall after winter storms (13 sentences) Remove"]
         # Enough answers to scroll: the last one always ends above the ask form.
         for question in ("What did the council vote for?", "more", "Who is the harbour master?"):
             await page.ask(question)
@@ -330,6 +330,22 @@ async def test_a_citation_opens_the_document_with_exactly_the_quote_highlighted(
                             "document.querySelectorAll('#log .turn').length === 1")
         more = await page.click_more()
         assert "The council counted 72 moorings" not in more
+
+
+async def test_the_question_box_suggests_a_question_the_servers_own_documents_answer(
+        harbour: Process) -> None:
+    async with chromium_page() as page:
+        await page.goto(harbour.url + "/")
+        placeholder = await page.wait_for(
+            "(p => p.startsWith('e.g. ') && p)(document.getElementById('question').placeholder)")
+        example = placeholder.removeprefix("e.g. ")
+        assert "stabbings" not in example and example.endswith("?")
+        said = await page.ask(example)
+        cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
+    assert said.startswith(example) and "doesn't say" not in said
+    assert cite.startswith("Kelsey Bay harbour report") or "Tide tables" in cite
+    status, _, body = get(harbour.url + "/v1/config")
+    assert status == 200 and json.loads(body)["examples"][0] == example
 
 
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:
