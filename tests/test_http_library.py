@@ -211,7 +211,7 @@ def test_a_library_survives_a_restart_and_replicas_sharing_the_folder_share_it(
         for server in (again, replica):
             status, answer = server.post("/v1/ask", {"question": "Who is the harbour master?",
                                                      "library": "shared"}, AUTH)
-            assert status == 200 and answer["answer"] == "Tom Okafor"
+            assert status == 200 and "Tom Okafor" in answer["quotes"][0]["text"]
         # What one replica adds, the other answers from at once.
         text = (FIXTURES / "own-articles" / "cup-final.txt").read_text()
         status, added, _ = call(replica, "POST", "/v1/libraries/shared/docs", {"text": text},
@@ -221,7 +221,7 @@ def test_a_library_survives_a_restart_and_replicas_sharing_the_folder_share_it(
         assert {d["doc"] for d in listed["documents"]} == {SEA_WALL, added["doc"]}
         status, answer = again.post("/v1/ask", {"question": "Who scored the winner?",
                                                 "library": "shared"}, AUTH)
-        assert status == 200 and answer["answer"] == "Lena Moss"
+        assert status == 200 and "Lena Moss" in answer["quotes"][0]["text"]
 
 
 def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(

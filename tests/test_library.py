@@ -220,10 +220,12 @@ def test_forget_removes_what_add_put_there_and_leaves_a_users_own_file(tmp_path:
     assert not default_index_dir(library).exists()
 
 
-def test_an_added_page_answers_as_its_text_does(tmp_path: Path) -> None:
+def test_an_added_page_answers_as_its_text_does(tmp_path: Path, gate_open: None) -> None:
     """Quality parity: the page through `quotebot add` gives the short answers and best
     quotes that the article's text file gives through `quotebot add` (the file holds the
-    headline as its first line, the page's text does not, so later quotes may differ)."""
+    headline as its first line, the page's text does not, so later quotes may differ).
+    Every short answer found is shown: the two documents' lengths differ by that line,
+    which the gate weighs."""
     questions = ["When was the old wall built?", "How many homes are behind the wall?",
                  "Who is the harbour master?", "When will the exhibition be held?",
                  "How much will the Environment Agency pay?", "Who voted against the plan?",
@@ -239,10 +241,8 @@ def test_an_added_page_answers_as_its_text_does(tmp_path: Path) -> None:
     from_page, from_text = answers
     assert len(from_page) == len(questions)
     assert from_page == from_text
-    # Each first quote holds the answer, whether or not it is sure enough to show.
-    assert [word in quotes[0] for (_, quotes), word in zip(from_page[:7], [
-        "1887", "640", "Tom Okafor", "2 April", "£9 million", "Harriet Lyle", "September"],
-        strict=True)] == [True] * 7
+    assert [a for a, _ in from_page[:7]] == ["1887", "640", "Tom Okafor", "2 April",
+                                            "£9 million", "Harriet Lyle", "September"]
     assert from_page[7] == (None, [])
 
 

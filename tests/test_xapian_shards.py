@@ -528,7 +528,7 @@ def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
         assert asked.returncode == 0, asked.stderr
         body = json.loads(asked.stdout)
         expected = embedded.answer_question("how many stabbings?")
-        assert body["answer"] == "72"
+        assert quotes_the_stabbings(body)
         assert [(q["doc"], q["start"], q["end"], q["text"]) for q in body["quotes"]] == [
             (q.doc, q.start, q.end, q.text) for q in expected.quotes]
         assert [q["score"] for q in body["quotes"]] == pytest.approx(
@@ -538,7 +538,7 @@ def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
 
         def served() -> bool:
             status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
-            return status == 200 and body["answer"] == "72"
+            return status == 200 and quotes_the_stabbings(body)
 
         assert wait_until(served, 20, 0.2)
 
