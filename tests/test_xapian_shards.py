@@ -793,3 +793,47 @@ def test_shards_written_a_document_at_a_time_are_those_of_the_whole_index(
                 assert np.array_equal(getattr(y, table).arrays()[name], values), name
         a.close()
         b.close()
+
+
+def test_a_repl_answering_from_shards_answers_a_document_added_while_it_runs(
+        writable: tuple[Path, list[Process], list[Process]]) -> None:
+    """The REPL asks the shards before each question whether they hold a newer corpus:
+    the article added between two questions is quoted by the second."""
+    import queue
+    import sys
+    import threading
+
+    _, readers, writers = writable
+    repl = subprocess.Popen(
+        [sys.executable, "-m", "quotebot", "repl", "--search-url", url_of(readers)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        bufsize=1)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert repl.stdout is not None
+        for line in repl.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def answer_to(question: str) -> str:
+        """Everything the REPL prints for ``question``, up to the blank line after it."""
+        assert repl.stdin is not None
+        repl.stdin.write(question + "\n")
+        repl.stdin.flush()
+        printed: list[str] = []
+        while not printed or printed[-1].strip() or len(printed) < 3:
+            printed.append(lines.get(timeout=60))
+        return "".join(printed)
+
+    try:
+        assert "72" not in answer_to("how many stabbings?")
+        done = run_cli("add", str(MET), "--search-url", url_of(writers))
+        assert done.returncode == 0, done.stderr
+        after = answer_to("how many stabbings?")
+        assert "Answer: 72" in after and "[met-police-nypd-visit ¶9 s15]" in after, after
+    finally:
+        assert repl.stdin is not None
+        repl.stdin.close()
+        repl.wait(30)
