@@ -28,7 +28,7 @@ from quotebot.plan import plan_question
 from quotebot.question import parse_question
 from quotebot.session import Session
 
-from conftest import ROOT, requires, run_cli
+from conftest import ROOT, assert_same_lexicon, requires, run_cli
 from fake_bot_api import free_port
 from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
 
@@ -782,15 +782,7 @@ def test_shards_written_a_document_at_a_time_are_those_of_the_whole_index(
         parts = int(a.get_metadata("quotebot.lexicon.parts"))
         x, y = (read_lexicon(b"".join(bytes(db.get_metadata(f"quotebot.lexicon.{j}"))
                                       for j in range(parts))) for db in (a, b))
-        assert x.vocab.strings() == y.vocab.strings()
-        assert x.forms.strings.strings() == y.forms.strings.strings()
-        assert x.words.strings.strings() == y.words.strings.strings()
-        for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
-                     "paragraph_df"):
-            assert np.array_equal(getattr(x, name), getattr(y, name)), name
-        for table in ("forms", "words"):
-            for name, values in getattr(x, table).arrays().items():
-                assert np.array_equal(getattr(y, table).arrays()[name], values), name
+        assert_same_lexicon(y, x)
         a.close()
         b.close()
 
@@ -837,3 +829,50 @@ def test_a_repl_answering_from_shards_answers_a_document_added_while_it_runs(
         assert repl.stdin is not None
         repl.stdin.close()
         repl.wait(30)
+
+
+# -- reranking by meaning over shards ----------------------------------------------------
+
+
+def test_shards_with_vectors_rerank_by_meaning_as_the_embedded_index_also_after_an_add(
+        corpus: Path, tmp_path: Path) -> None:
+    """`quotebot index --shards 2 --semantic on` stores each sentence's vectors (its own,
+    its window's, its paragraph's) in the shards, and `quotebot add` those of the article
+    it adds: an engine answering from the shards alone reranks by meaning, and gives every
+    shipped question the answer the embedded index of the four articles gives with
+    meaning on."""
+    from quotebot.xapian_backend import open_sharded_engine
+
+    out = tmp_path / "shards"
+    done = run_cli("index", "--corpus", str(ROOT / "tests" / "fixtures" / "own-articles"),
+                   "--out", str(out), "--shards", "2", "--semantic", "on")
+    assert done.returncode == 0, done.stderr
+    started: list[Process] = []
+    try:
+        for i in range(2):
+            started.append(start_xapian_shard(out / f"shard-{i}"))
+            started.append(start_xapian_shard(out / f"shard-{i}", options=("--writable",)))
+        readers, writers = started[0::2], started[1::2]
+        added = run_cli("add", str(MET), "--search-url", url_of(writers))
+        assert added.returncode == 0, added.stderr
+        embedded = QuoteEngine.open(corpus, index_dir=tmp_path / "index", semantic="on")
+        sharded = open_sharded_engine(url_of(readers), "on")
+        assert embedded.semantic and sharded.semantic
+        for question in QUESTIONS:
+            same_answers(embedded.answer_question(question, k=5),
+                         sharded.answer_question(question, k=5))
+    finally:
+        for shard in started:
+            stop_xapian_shard(shard)
+
+
+def test_meaning_asked_of_shards_without_vectors_is_one_clear_line(
+        servers: list[Process]) -> None:
+    done = run_cli("ask", "who went to New York?", "--search-url", url_of(servers),
+                   "--semantic", "on")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "built without vectors" in lines[0], lines
+    assert "--semantic on" in lines[0]
+    auto = run_cli("ask", "how many stabbings?", "--search-url", url_of(servers), "--json")
+    assert auto.returncode == 0 and json.loads(auto.stdout)["answer"] == "72"
