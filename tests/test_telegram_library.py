@@ -274,3 +274,23 @@ def test_a_chat_adding_and_asking_about_a_hostile_article_never_holds_another_ch
                         timeout=15)
     assert "Sophie Linden met senior NYPD officials" in asked["text"]
     assert api.wait_for(lambda a: len(a.sent_to(38)) >= 2, 120)
+
+
+def test_a_chat_sending_a_pdf_of_more_text_than_its_library_holds_is_refused_at_that_size(
+        tmp_path: Path) -> None:
+    """A 310 KB PDF of 2,000 pages sharing one content stream holds 60 MB of text: a chat's
+    library holds 1 MB here, so reading stops there, not at the 10 MB a file may have."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    make_pdfs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_pdfs)
+    book = make_pdfs.shared_stream_pdf(2000, 560)
+    with FakeBotApi() as api, polling_bot(api, tmp_path, QUOTEBOT_CHAT_MAX_MB="1",
+                                          QUOTEBOT_RATE_LIMIT_CHAT="0"):
+        refused = reply_after(api, 42, api.message_update(
+            42, None, document=api.document(book, "book.pdf")), timeout=120)
+    assert refused["text"].startswith("Sorry — ") and " 1.0 MB of text" in refused["text"], \
+        refused["text"]
+    assert not list(tmp_path.glob("tg-42/*.pdf"))

@@ -24,6 +24,7 @@ from quotebot.corpus import fingerprint
 from quotebot.models import Document
 from quotebot.sentences import split_document
 from quotebot.store.files import StringTable, hash_bytes
+from quotebot.store.lexicon import Lexicon
 from quotebot.store.model import (
     DocInfo,
     Forms,
@@ -234,6 +235,13 @@ def _forms(table: _FormTable, ptr: IntArray, tok: npt.NDArray[np.int32]) -> Form
     has_tokens = ptr[1:] > ptr[:-1]
     openers = tok[ptr[:-1][has_tokens]]
     start_count = np.bincount(openers, minlength=n_forms).astype(np.int64)
+    return _counted_forms(table, count, start_count, form_flags(table.forms))
+
+
+def _counted_forms(table: _FormTable, count: IntArray, start_count: IntArray,
+                   flags: npt.NDArray[np.uint8]) -> Forms:
+    """The forms of ``table``, with their counts (of tokens, of sentence openers)."""
+    n_forms = len(table.forms)
     owner = np.repeat(np.arange(n_forms, dtype=np.int32), np.diff(table.terms_ptr))
     order = np.argsort(table.terms, kind="stable")
     term_forms_ptr = _pointers(np.bincount(table.terms, minlength=len(table.vocab)))
@@ -241,8 +249,7 @@ def _forms(table: _FormTable, ptr: IntArray, tok: npt.NDArray[np.int32]) -> Form
         strings=StringTable.from_strings(table.forms),
         terms_ptr=table.terms_ptr, terms=table.terms,
         term_forms_ptr=term_forms_ptr, term_forms=owner[order],
-        word=table.form_word, count=count, start_count=start_count,
-        flags=form_flags(table.forms),
+        word=table.form_word, count=count, start_count=start_count, flags=flags,
     )
 
 
@@ -287,6 +294,32 @@ def _token_rows(ptr: IntArray, sids: IntArray) -> IntArray:
     rows = np.repeat(lo - first, counts)
     rows += np.arange(rows.shape[0], dtype=np.int64)
     return rows
+
+
+class _Remap:
+    """Ids in ``fresh`` (an index of added documents) → ids in the index it is added to,
+    whose terms, forms and words are ``term_ids``, ``form_ids`` and ``word_ids`` (string →
+    id). Those keep their ids; ``fresh``'s new ones are added to the three mappings, after
+    them, in ``fresh``'s order."""
+
+    def __init__(self, fresh: SentenceIndex, term_ids: dict[str, int],
+                 form_ids: dict[str, int], word_ids: dict[str, int]) -> None:
+        n_forms = len(form_ids)
+        self.terms = np.asarray([term_ids.setdefault(t, len(term_ids))
+                                 for t in fresh.vocab.strings()], dtype=np.int64)
+        self.forms = np.asarray([form_ids.setdefault(f, len(form_ids))
+                                 for f in fresh.forms.strings.strings()], dtype=np.int64)
+        words = np.asarray([word_ids.setdefault(w, len(word_ids))
+                            for w in fresh.words.strings.strings()], dtype=np.int64)
+        # Forms new to the index bring their terms and words along: how many terms each
+        # has, the terms (in new ids) and its word (−1 for a stop word).
+        new_forms = np.flatnonzero(self.forms >= n_forms)
+        ptr = np.asarray(fresh.forms.terms_ptr)
+        self.new_form_terms = ptr[new_forms + 1] - ptr[new_forms]
+        self.new_terms = self.terms[np.asarray(fresh.forms.terms)[
+            _token_rows(ptr, new_forms)]].astype(np.int32)
+        fw = np.asarray(fresh.forms.word)[new_forms]
+        self.new_form_word = np.where(fw >= 0, words[np.maximum(fw, 0)], -1).astype(np.int32)
 
 
 def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
@@ -334,25 +367,11 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     tok_count_parts = [np.diff(np.asarray(base.tokens.ptr))[kept]]
 
     if fresh is not None:
-        term_remap = np.asarray([term_ids.setdefault(t, len(term_ids))
-                                 for t in fresh.vocab.strings()], dtype=np.int64)
-        fresh_forms = fresh.forms.strings.strings()
-        form_remap = np.asarray([form_ids.setdefault(f, len(form_ids)) for f in fresh_forms],
-                                dtype=np.int64)
-        word_remap = np.asarray([word_ids.setdefault(w, len(word_ids))
-                                 for w in fresh.words.strings.strings()], dtype=np.int64)
-        # Forms new to the index bring their terms and words along.
-        new_forms = np.flatnonzero(form_remap >= len(forms))
-        if new_forms.size:
-            ptr = np.asarray(fresh.forms.terms_ptr)
-            per = ptr[new_forms + 1] - ptr[new_forms]
-            terms_ptr_parts.append(terms_ptr_parts[0][-1] + np.cumsum(per))
-            rows_new = _token_rows(ptr, new_forms)
-            terms_parts.append(term_remap[np.asarray(fresh.forms.terms)[rows_new]].astype(
-                np.int32))
-            fw = np.asarray(fresh.forms.word)[new_forms]
-            form_word_parts.append(np.where(fw >= 0, word_remap[np.maximum(fw, 0)], -1).astype(
-                np.int32))
+        onto = _Remap(fresh, term_ids, form_ids, word_ids)
+        term_remap, form_remap = onto.terms, onto.forms
+        terms_ptr_parts.append(terms_ptr_parts[0][-1] + np.cumsum(onto.new_form_terms))
+        terms_parts.append(onto.new_terms)
+        form_word_parts.append(onto.new_form_word)
         f_matrix = fresh.matrix
         f_terms = np.repeat(np.arange(f_matrix.n_terms), np.diff(f_matrix.indptr))
         f_ids, f_tf = f_matrix.postings_of()
@@ -417,3 +436,62 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
         words=_words(table.words, table.form_word, forms_table.count, previous=base.words),
         fingerprint=fingerprint(all_docs),
     )
+
+
+def extend_lexicon(base: Lexicon, fresh: SentenceIndex, fingerprint: str) -> tuple[Lexicon,
+                                                                                   _Remap]:
+    """``base`` (a lexicon) with the documents of ``fresh`` (an index of them alone) added
+    after its own, as :func:`merge_index` adds them: ``base``'s sentences, terms, forms and
+    words keep their ids, and document frequencies and counts are summed. Returns the
+    lexicon, whose corpus is named by ``fingerprint``, and how ``fresh``'s ids map onto
+    it."""
+    term_ids = {t: i for i, t in enumerate(base.vocab.strings())}
+    form_ids = {f: i for i, f in enumerate(base.forms.strings.strings())}
+    word_ids = {w: i for i, w in enumerate(base.words.strings.strings())}
+    n_forms = len(form_ids)
+    onto = _Remap(fresh, term_ids, form_ids, word_ids)
+    old_ptr = np.asarray(base.forms.terms_ptr, dtype=np.int64)
+    table = _FormTable()
+    table.forms = list(form_ids)
+    table.vocab = list(term_ids)
+    table.words = list(word_ids)
+    table.terms_ptr = np.concatenate([old_ptr, old_ptr[-1] + np.cumsum(onto.new_form_terms)])
+    table.terms = np.concatenate([np.asarray(base.forms.terms), onto.new_terms]).astype(np.int32)
+    table.form_word = np.concatenate([np.asarray(base.forms.word),
+                                      onto.new_form_word]).astype(np.int32)
+    count = _summed(base.forms.count, onto.forms, fresh.forms.count, len(table.forms))
+    flags = np.concatenate([np.asarray(base.forms.flags),
+                            form_flags(table.forms[n_forms:])]).astype(np.uint8)
+    forms = _counted_forms(table, count, _summed(base.forms.start_count, onto.forms,
+                                                  fresh.forms.start_count, len(table.forms)),
+                           flags)
+    n_docs = len(base.docs)
+
+    def column(name: str, dtype: Any) -> Any:
+        return np.concatenate([np.asarray(getattr(base, name)),
+                               np.asarray(getattr(fresh, name))]).astype(dtype)
+
+    return Lexicon(
+        docs=[*base.docs, *fresh.docs],
+        doc_idx=np.concatenate([np.asarray(base.doc_idx),
+                                np.asarray(fresh.doc_idx) + n_docs]).astype(np.int32),
+        paragraph=column("paragraph", np.int32), sentence_no=column("sentence_no", np.int32),
+        start=column("start", np.int64), end=column("end", np.int64),
+        vocab=StringTable.from_strings(table.vocab),
+        df=_summed(base.df, onto.terms, fresh.matrix.df, len(table.vocab)),
+        paragraph_df=_summed(base.paragraph_df, onto.terms, fresh.paragraphs.df,
+                             len(table.vocab)),
+        forms=forms,
+        words=_words(table.words, table.form_word, count, previous=base.words),
+        fingerprint=fingerprint, analyzer_version=base.analyzer_version, k1=base.k1,
+        b=base.b,
+    ), onto
+
+
+def _summed(old: npt.ArrayLike, remap: IntArray, added: npt.ArrayLike, n: int) -> IntArray:
+    """Counts ``old`` (by old id) plus ``added`` (by the ids ``remap`` gives), over ``n`` ids."""
+    out = np.zeros(n, dtype=np.int64)
+    base = np.asarray(old, dtype=np.int64)
+    out[:base.shape[0]] = base
+    np.add.at(out, remap, np.asarray(added, dtype=np.int64))
+    return out
