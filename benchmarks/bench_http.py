@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,41 @@ def child_env() -> dict[str, str]:
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
     return env
+
+
+async def ask_loop(session: aiohttp.ClientSession, url: str, until: float,
+                   make: Callable[[], str], latencies: list[float], errors: list[int]) -> None:
+    """Ask ``make()`` at ``url`` one question after another until ``until``: each
+    question's seconds in ``latencies``, the statuses other than 200 in ``errors`` (0: no
+    answer at all)."""
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        try:
+            async with session.post(url, json={"question": make()}) as response:
+                await response.read()
+                if response.status != 200:
+                    errors.append(response.status)
+        except aiohttp.ClientError:
+            errors.append(0)
+        latencies.append(time.perf_counter() - started)
+
+
+def save_results(name: str, figures: dict[str, Any]) -> float:
+    """Write ``figures`` with the load average after the run to benchmarks/results/NAME.json;
+    returns that load average."""
+    load = os.getloadavg()[0]
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / f"{name}.json").write_text(json.dumps(
+        {**figures, "load_average_after": load}, indent=2) + "\n")
+    return load
+
+
+def print_table(header: list[str], rows: list[list[Any]]) -> None:
+    """A Markdown table: the first column left-aligned, the others right-aligned."""
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---:|" * (len(header) - 1))
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
 
 
 def start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import numpy as np
-from bench_http import free_port, start
+from bench_http import ask_loop, free_port, print_table, save_results, start
 
-HERE = Path(__file__).resolve().parent
 KEY = "mixed-load-benchmark-key-0123456789"
 WORDS = ("harbour council ferry island museum winter storm bridge river market school "
          "festival library station tram mayor budget report district water").split()
@@ -48,21 +47,10 @@ def article(n: int, size: int = 1_000_000) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-async def ask_loop(session: aiohttp.ClientSession, url: str, until: float, salt: int,
-                   latencies: list[float], errors: list[int]) -> None:
-    n = 0
-    while time.monotonic() < until:
-        question = f"how many stabbings in {salt}-{n}?"
-        n += 1
-        started = time.perf_counter()
-        try:
-            async with session.post(url, json={"question": question}) as response:
-                await response.read()
-                if response.status != 200:
-                    errors.append(response.status)
-        except aiohttp.ClientError:
-            errors.append(0)
-        latencies.append(time.perf_counter() - started)
+def new_questions(salt: int) -> Callable[[], str]:
+    """A new question at each call (the answer cache never answers)."""
+    counter = itertools.count()
+    return lambda: f"how many stabbings in {salt}-{next(counter)}?"
 
 
 async def add_loop(session: aiohttp.ClientSession, base: str, name: str, until: float,
@@ -97,8 +85,8 @@ async def phase(base: str, seconds: float, askers: int, adders: int) -> dict[str
     until = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=askers + adders)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [ask_loop(session, base + "/v1/ask", until, time.time_ns() + i, latencies,
-                          errors) for i in range(askers)]
+        tasks = [ask_loop(session, base + "/v1/ask", until, new_questions(time.time_ns() + i),
+                          latencies, errors) for i in range(askers)]
         tasks += [add_loop(session, base, f"adder-{i}", until, adds, statuses)
                   for i in range(adders)]
         await asyncio.gather(*tasks)
@@ -130,21 +118,18 @@ def main() -> None:
             subprocess.run(["pkill", "-KILL", "-P", str(proc.pid)], check=False)
             proc.kill()
             proc.wait(60)
-    load = os.getloadavg()
-    print(f"| phase ({args.seconds:.0f} s each, {args.askers} askers) | questions | p50 ms | "
-          "p99 ms | errors | adds done | add statuses |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for name, r in (("askers alone", alone), (f"with {args.adders} adders of 1 MB", mixed)):
-        print(f"| {name} | {r['questions']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['errors']} | {r['adds']} | {r['add_statuses']} |")
     ratio = mixed["p99_ms"] / alone["p99_ms"]
+    load = save_results("mixed_load", {
+        "seconds": args.seconds, "askers": args.askers, "adders": args.adders,
+        "alone": alone, "with_adders": mixed, "p99_ratio": ratio})
+    print_table([f"phase ({args.seconds:.0f} s each, {args.askers} askers)", "questions",
+                 "p50 ms", "p99 ms", "errors", "adds done", "add statuses"],
+                [[name, r["questions"], f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", r["errors"],
+                  r["adds"], r["add_statuses"]]
+                 for name, r in (("askers alone", alone),
+                                 (f"with {args.adders} adders of 1 MB", mixed))])
     print(f"\naskers' p99 with adders ÷ alone: {ratio:.2f}× (target ≤ 2×); load average "
-          f"after the run {load[0]:.1f}")
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "mixed_load.json").write_text(json.dumps(
-        {"seconds": args.seconds, "askers": args.askers, "adders": args.adders,
-         "alone": alone, "with_adders": mixed, "p99_ratio": ratio,
-         "load_average_after": load[0]}, indent=2) + "\n")
+          f"after the run {load:.1f}")
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ def build_news(n: int, work: Path) -> dict[str, Any]:
     return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
             "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb(),
-            "tokens": int(index.tokens.form.shape[0]),
+            "tokens": index.tokens.n_tokens,
             "postings": index.matrix.n_postings,
             "paragraph_postings": index.paragraphs.n_postings,
             "parts_mb": index_parts_mb(work / "news-index")}

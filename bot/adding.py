@@ -102,6 +102,18 @@ def _warm_up() -> None:
     """Nothing: a worker process that ran it has started."""
 
 
+def _prepare(warm: Callable[[], None] | None) -> None:
+    """In each worker process as it starts: ``warm()``, whose failure only means that the
+    first add does the work itself."""
+    if warm is None:
+        return
+    try:
+        warm()
+    except Exception:  # a process that failed to warm up still adds
+        log.warning("a process adding documents could not load everything at start",
+                    exc_info=True)
+
+
 @dataclass(slots=True)
 class _Job:
     func: Callable[..., Any]
@@ -119,8 +131,12 @@ class AddQueue:
     """Runs adds in worker processes (see the module). Use from one event loop."""
 
     def __init__(self, workers: int = WORKERS, anonymous: int = ANONYMOUS,
-                 per_tenant: int = PER_TENANT, seconds: float = ADD_SECONDS) -> None:
+                 per_tenant: int = PER_TENANT, seconds: float = ADD_SECONDS,
+                 warm: Callable[[], None] | None = None) -> None:
+        """``warm`` (it must pickle) runs in each worker process as it starts, so that what
+        adds need is loaded before the first add comes."""
         self.workers = max(1, workers)
+        self.warm = warm
         self.seconds = seconds
         self.anonymous = max(1, min(anonymous, self.workers))
         self.per_tenant = per_tenant
@@ -163,9 +179,10 @@ class AddQueue:
             # from a server process that loaded what adding needs once, so that a worker
             # starts in milliseconds.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["quotebot.bot.libraries", "quotebot.suggest"])
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers,
-                                                                mp_context=context)
+            context.set_forkserver_preload(["quotebot.bot.adding_preload"])
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_prepare,
+                initargs=(self.warm,))
             # All of them at once: a tenant arriving while the others' adds run finds a
             # process ready for it.
             for _ in range(self.workers):

@@ -9,7 +9,9 @@
 - A new generation of the index (``quotebot index`` into the folder being served) is
   picked up by itself: the folder's ``CURRENT`` is checked every ``watch_seconds``,
   and the new index replaces the old one between questions, with no restart and no
-  failed request. Readers of the old generation keep their mapped pages.
+  failed request. Readers of the old generation keep their mapped pages. Answering from
+  search shards, a corpus they all hold anew (``quotebot add --search-url``) is picked
+  up the same way.
 """
 
 from __future__ import annotations
@@ -97,9 +99,11 @@ class Answerer:
         if search_url:
             from quotebot.xapian_backend import open_sharded_engine
 
-            return cls(open_sharded_engine(search_url, semantic, check=False),
-                       semantic="off", watch_seconds=watch_seconds, embed=embed,
-                       search_url=search_url)
+            answerer = cls(open_sharded_engine(search_url, semantic, check=False),
+                           semantic="off", watch_seconds=watch_seconds, embed=embed,
+                           search_url=search_url)
+            answerer._start_watching()
+            return answerer
         indexing, embedding = progress_lines(corpus)
         try:
             index, directory = open_index(corpus, index_dir, progress=indexing)
@@ -112,9 +116,10 @@ class Answerer:
         return answerer
 
     def _start_watching(self) -> None:
-        if self._engine.directory is not None and self.watch_seconds > 0:
-            self._watcher = threading.Thread(target=self._watch, name="quotebot-watch",
-                                             daemon=True)
+        watch = (self._watch if self._engine.directory is not None
+                 else self._watch_shards if self.search_url else None)
+        if watch is not None and self.watch_seconds > 0:
+            self._watcher = threading.Thread(target=watch, name="quotebot-watch", daemon=True)
             self._watcher.start()
 
     def close(self) -> None:
@@ -224,15 +229,28 @@ class Answerer:
                 log.warning("could not open the new index generation %s: %s", name,
                             getattr(exc, "message", exc))
 
+    def _watch_shards(self) -> None:
+        """Answer from the search shards' new corpus once they all hold it (a document was
+        added through writable shard servers)."""
+        from quotebot.xapian_backend import newer_engine
+
+        while not self._closed.wait(self.watch_seconds):
+            engine = newer_engine(self._engine)
+            if engine is not None:
+                self._use(engine)
+
+    def _use(self, engine: QuoteEngine) -> None:
+        self._engine = engine  # one reference swap: a question uses one engine throughout
+        # First turns of the old corpus go (one the loop adds meanwhile is never given:
+        # its engine is not the current one).
+        self._first_turns.clear()
+
     def _switch(self, directory: Path) -> None:
         index = load_index(directory)
         if index.generation == self._engine.index.generation:
             return
         engine = _engine_with_saved_vectors(index, directory, self.semantic_mode)
-        self._engine = engine  # one reference swap: a question uses one engine throughout
-        # First turns of the old generation go (one the loop adds meanwhile is never given:
-        # its engine is not the current one).
-        self._first_turns.clear()
+        self._use(engine)
         log.info("now answering from index generation %s (%d documents, %d sentences)",
                  index.generation, len(index.docs), index.n_sentences)
         self._embed_in_background(engine)

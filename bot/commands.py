@@ -99,6 +99,10 @@ SWITCH_INTERVAL = 0.0005
               default=1000, type=click.IntRange(min=1), show_default=True,
               help="Web page sessions that may hold added links at once (each session's go "
                    "when it expires).")
+@click.option("--web-max-total-mb", envvar="QUOTEBOT_WEB_MAX_TOTAL_MB", show_envvar=True,
+              default=1024.0, type=click.FloatRange(min=0), show_default=True,
+              help="Megabytes on disk all web page sessions' libraries may take together "
+                   "(text, index and vectors; 0: no limit).")
 @file_url_option
 @click.option("--workers", envvar="QUOTEBOT_WORKERS", show_envvar=True, default=1,
               type=click.IntRange(1, 64), show_default=True,
@@ -115,7 +119,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   data_dir: str | None, web_uploads: bool, max_document_mb: float,
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
-                  web_max_libraries: int, api_base_file_url: str | None, workers: int
+                  web_max_libraries: int, web_max_total_mb: float,
+                  api_base_file_url: str | None, workers: int
                   ) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
@@ -173,6 +178,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        library_max_bytes=megabytes(library_max_mb), chat_max_docs=chat_max_docs,
                        chat_max_bytes=megabytes(chat_max_mb), web_max_docs=web_max_docs,
                        web_max_bytes=megabytes(web_max_mb), web_max_libraries=web_max_libraries,
+                       web_max_total_bytes=megabytes(web_max_total_mb),
                        api_base_file_url=api_base_file_url,
                        workers=workers)
     announced = f"quotebot serving on http://{host}:{port}"

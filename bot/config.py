@@ -81,6 +81,8 @@ class BotConfig:
     web_max_bytes: int = 1 * MB
     #: Web page sessions that may have a library at once (each goes with its session).
     web_max_libraries: int = 1000
+    #: Bytes on disk all web page sessions' libraries may take together (0: no limit).
+    web_max_total_bytes: int = 1024 * MB
     #: Where Telegram serves files (None: the Bot API URL with /file/bot for /bot).
     api_base_file_url: str | None = None
     #: Answering processes on the port (``--workers``).

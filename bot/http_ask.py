@@ -95,8 +95,10 @@ async def ask(request: web.Request) -> web.Response:
             answer = await _turn(app, key, SessionState() if afresh else found, question, k,
                                  doc, library, own_library=session_library(session),
                                  afresh=afresh)
-            if app[CONFIG].web_uploads_enabled:
-                await keep_session_library(store, session_library(session), only_if_kept=True)
+            shelf = app[SHELF]
+            if app[CONFIG].web_uploads_enabled and shelf is not None:
+                await keep_session_library(shelf, store, session_library(session),
+                                           only_if_kept=True)
     app[METRICS].inc("quotebot_answers_total", "Answers given, by outcome.",
                      outcome="answered" if answer.answered else "abstained", frontend="http")
     return web.json_response({**answer.to_json(), "session": session}, dumps=dumps_json)

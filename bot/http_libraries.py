@@ -18,6 +18,7 @@ from aiohttp import web
 from quotebot.errors import QuotebotError, UnknownDocument
 from quotebot.session import SessionState
 
+from .answerer import Busy
 from .http_common import (
     ANSWERER,
     CONFIG,
@@ -150,11 +151,20 @@ async def remove_library_doc(request: web.Request) -> web.Response:
 
 
 async def web_config(request: web.Request) -> web.Response:
-    """GET /v1/config: what the web page may offer (adding links, and how many)."""
+    """GET /v1/config: what the web page may offer: adding links (and how many), and
+    questions the server's documents answer, for the question box's placeholder."""
+    from quotebot.suggest import examples_for
+
     config = request.app[CONFIG]
     uploads = config.web_uploads_enabled and request.app[SHELF] is not None
+    answerer = request.app[ANSWERER]
+    try:
+        examples = await answerer.run(examples_for, answerer.engine, 2)
+    except Busy:
+        examples = []  # the page still asks; its box says only "Ask a question…"
     return web.json_response({"uploads": uploads,
-                              "max_documents": config.web_max_docs if uploads else 0})
+                              "max_documents": config.web_max_docs if uploads else 0,
+                              "examples": examples}, dumps=dumps_json)
 
 
 async def add_session_doc(request: web.Request) -> web.Response:
@@ -181,13 +191,19 @@ async def add_session_doc(request: web.Request) -> web.Response:
         raise unknown_session(config)
     shelf = _shelf(request)
     name = session_library(session)
-    if not (shelf.root / name).exists() and \
-            len(shelf.session_libraries(saved=True)) >= config.web_max_libraries:
+    # Both checked before the add: adds under way in other processes may pass them by the
+    # size of one library each.
+    if (not (shelf.root / name).exists()
+            and len(shelf.session_libraries(saved=True)) >= config.web_max_libraries) or (
+            config.web_max_total_bytes
+            and await asyncio.to_thread(shelf.session_libraries_bytes)
+            >= config.web_max_total_bytes):
         raise ApiError(503, "web_libraries_full",
                        "The web page's own articles are full at the moment; please try again "
                        "later, or ask about the articles this server reads.",
                        headers={"Retry-After": "60"})
-    await keep_session_library(store, name)  # before adding: a sweep never takes it meanwhile
+    # Before adding: a sweep never takes it meanwhile.
+    await keep_session_library(shelf, store, name)
     extract = await _document_from_link(request, url)
     added, _ = await shelf.add(name, extract, config.library_limits("web"))
     return web.json_response({**added.to_json(), "session": session}, status=201,
@@ -316,20 +332,24 @@ async def _read_upload(request: web.Request) -> tuple[str, bytes]:
 
 async def session_libraries_context(app: web.Application) -> AsyncIterator[None]:
     """Web page sessions' libraries go with their sessions: swept now (those of sessions a
-    restart forgot) and every SWEEP_EVERY seconds (those of expired sessions)."""
+    restart forgot) and every SWEEP_EVERY seconds (those of expired sessions), by worker 0.
+
+    A store in memory knows only its own process's sessions: with several workers and no
+    Redis, a library goes once its session could no longer be alive anywhere, untouched for
+    the sessions' lifetime (so after a restart the libraries of forgotten sessions stay
+    until then, instead of at once)."""
     config, shelf = app[CONFIG], app[SHELF]
     store = app[STORE]
-    # A store in memory knows only this process's sessions: with several workers, none may
-    # judge the others' libraries.
-    if shelf is None or (store.kind == "memory" and config.workers > 1) or not config.primary:
+    if shelf is None or not config.primary:
         yield
         return
+    idle = config.session_ttl if store.kind == "memory" and config.workers > 1 else None
     every = min(SWEEP_EVERY, max(1.0, config.session_ttl / 2))
 
     async def sweep_forever() -> None:
         while True:
             try:
-                await sweep_session_libraries(shelf, store)
+                await sweep_session_libraries(shelf, store, idle=idle)
             except Exception:  # a sweep that fails is tried again at the next one
                 log.exception("could not remove the libraries of ended web page sessions")
             await asyncio.sleep(every)

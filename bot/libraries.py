@@ -14,11 +14,15 @@ answered last; "what did she say?" looks in the one it asks).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
+import os
 import re
 import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -93,21 +97,34 @@ def chat_library(chat_id: int) -> str:
 _KEPT = "weblib:"
 
 
-async def keep_session_library(store: SessionStore, name: str, *, only_if_kept: bool = False
-                               ) -> None:
+async def keep_session_library(shelf: Shelf, store: SessionStore, name: str, *,
+                               only_if_kept: bool = False) -> None:
     """Mark web page session library ``name`` as in use for another session lifetime (with
-    ``only_if_kept``: only if it is marked already, i.e. the session added something)."""
+    ``only_if_kept``: only if it is marked already, i.e. the session added something): in
+    ``store``, and on its folder's time of change, which every process sharing the data
+    folder sees (see :func:`sweep_session_libraries`)."""
     if only_if_kept and await store.find(_KEPT + name) is None:
         return
     await store.put(_KEPT + name, SessionState())
+    await asyncio.to_thread(shelf.touch, name)
 
 
-async def sweep_session_libraries(shelf: Shelf, store: SessionStore) -> list[str]:
-    """Remove the libraries of web page sessions that ended (expired, or forgotten by a
-    restart); returns their names."""
+async def sweep_session_libraries(shelf: Shelf, store: SessionStore, *,
+                                  idle: float | None = None) -> list[str]:
+    """Remove the libraries of web page sessions that ended; returns their names.
+
+    A session ended when ``store`` no longer has it (expired, or forgotten by a restart).
+    With ``idle`` (seconds: the sessions' lifetime), the store is not asked, for it does not
+    know every session (several processes, each with its own memory): a session ended when
+    its library's folder has not been touched for that long, since every question of the
+    session touches it."""
     gone = []
     for name in await asyncio.to_thread(shelf.session_libraries):
-        if await store.find(_KEPT + name) is None:
+        if idle is not None:
+            ended = await asyncio.to_thread(shelf.idle_for, name) > idle
+        else:
+            ended = await store.find(_KEPT + name) is None
+        if ended:
             await shelf.drop(name)
             gone.append(name)
     if gone:
@@ -139,7 +156,7 @@ class Shelf:
         self._open: OrderedDict[str, _Open] = OrderedDict()
         self._lock = threading.Lock()
         #: Where changes run: apart from answering, each library's in its turn.
-        self.adds = adds or AddQueue()
+        self.adds = adds or AddQueue(warm=functools.partial(warm_adding_process, semantic))
 
     def library(self, name: str, limits: LibraryLimits | None = None) -> Library:
         check_name(name, reserved_ok=True)
@@ -190,6 +207,28 @@ class Shelf:
                       if p.name.startswith("web-") and LIBRARY_NAME.fullmatch(p.name)
                       and (not saved or self.library(p.name).exists()))
 
+    def touch(self, name: str) -> None:
+        """Set the time of change of library ``name``'s folder (if it has one) to now."""
+        with contextlib.suppress(OSError):
+            os.utime(self.root / name)
+
+    def idle_for(self, name: str) -> float:
+        """Seconds since library ``name``'s folder was changed or touched (0 if it is gone)."""
+        try:
+            return time.time() - (self.root / name).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def session_libraries_bytes(self) -> int:
+        """Bytes the files of all web page sessions' libraries take."""
+        total = 0
+        for name in self.session_libraries():
+            for folder, _, files in os.walk(self.root / name):
+                for file in files:
+                    with contextlib.suppress(OSError):
+                        total += os.lstat(os.path.join(folder, file)).st_size
+        return total
+
     # -- changing (in the adding processes, see quotebot.bot.adding) -----------------------
 
     async def add(self, name: str, extract: Callable[[], Document], limits: LibraryLimits,
@@ -228,6 +267,16 @@ class Shelf:
 
 
 # -- what the adding processes run ----------------------------------------------------------
+
+
+def warm_adding_process(semantic: str) -> None:
+    """Load the sentence model now (unless ``semantic`` is off), as an add would."""
+    if semantic == "off":
+        return
+    from quotebot.semantic import Encoder, SemanticUnavailable
+
+    with contextlib.suppress(SemanticUnavailable):
+        Encoder.load()
 
 
 def add_document(root: str, limits: LibraryLimits, semantic: str,

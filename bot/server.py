@@ -127,17 +127,23 @@ def _http_error(exc: web.HTTPException) -> web.Response:
 async def engine_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     started = time.perf_counter()
-    answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
-                                       semantic=config.semantic, embed=config.primary,
-                                       search_url=config.search_url)
-    app[ANSWERER] = answerer
-    app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
-                            max_bytes=config.session_memory)
     shelf = Shelf(config.data_dir, semantic=config.semantic) if config.data_dir else None
     app[SHELF] = shelf
     if shelf is not None and (config.libraries_enabled or config.web_uploads_enabled or (
             config.telegram_webhook_enabled and config.chat_libraries_enabled)):
-        shelf.adds.start()  # so that the first add does not wait for the processes
+        # While the index opens, so that the first add does not wait for the processes.
+        shelf.adds.start()
+    try:
+        answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
+                                           semantic=config.semantic, embed=config.primary,
+                                           search_url=config.search_url)
+    except BaseException:
+        if shelf is not None:
+            shelf.close()
+        raise
+    app[ANSWERER] = answerer
+    app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
+                            max_bytes=config.session_memory)
     engine = answerer.engine
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
              len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,

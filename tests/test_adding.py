@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 from quotebot.bot.adding import AddQueue, AddRefused, AddsBusy
+from quotebot.bot.libraries import warm_adding_process
 from quotebot.errors import QuotebotError
 
 pytestmark = pytest.mark.slow
@@ -118,3 +120,26 @@ def test_an_add_past_its_time_is_stopped_and_the_worker_goes_on() -> None:
     assert "longer than 1 seconds" in stopped.message and "nothing was added" in stopped.message
     assert took < 10, took
     assert after == ["finished", "finished"]
+
+
+def what_is_loaded() -> tuple[bool, bool]:
+    """In a worker: whether lemminflect's lemma tables and the sentence model are loaded."""
+    from lemminflect.core.Lemmatizer import Lemmatizer
+
+    from quotebot.semantic import _load_encoder
+
+    return hasattr(Lemmatizer(), "lemma_dict"), _load_encoder.cache_info().currsize > 0
+
+
+@pytest.mark.parametrize("semantic", ["on", "off"])
+def test_a_process_has_what_adds_need_loaded_before_its_first_add(semantic: str) -> None:
+    """Each process's first add once waited 2.2 s for lemminflect's tables (and a second
+    for the sentence model): they are loaded as the processes start."""
+    async def work(queue: AddQueue) -> list[tuple[bool, bool]]:
+        queue.start()
+        return list(await asyncio.gather(*(queue.run(f"t{n}", what_is_loaded)
+                                           for n in range(2))))
+
+    loaded = with_queue(AddQueue(workers=2, warm=functools.partial(warm_adding_process,
+                                                                   semantic)), work)
+    assert loaded == [(True, semantic == "on")] * 2

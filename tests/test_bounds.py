@@ -10,6 +10,8 @@ step fails them by far while a busy machine does not.
 from __future__ import annotations
 
 import random
+import string
+import threading
 import time
 from pathlib import Path
 
@@ -18,11 +20,14 @@ import pytest
 from quotebot.correction import correct
 from quotebot.engine import QuoteEngine
 from quotebot.models import Document
+from quotebot.plan import MAX_CONCEPTS, plan_question
+from quotebot.question import parse_question
 from quotebot.sentences import MAX_SENTENCE_CHARS, split_document
 from quotebot.store import build_index
 from quotebot.tuning import default_tuning
 
 from conftest import engine_over as open_engine
+from servers import serve
 
 #: Seconds any one of these questions may take (an ordinary one takes milliseconds).
 LIMIT = 5.0
@@ -113,3 +118,93 @@ def test_a_10_mb_one_line_document_is_indexed_and_answered(tmp_path: Path, size:
     assert max(len(index.sentence(sid).text) for sid in range(index.n_sentences)
                ) <= MAX_SENTENCE_CHARS
     assert timed_answer(engine, "What kind of wall was built?") < LIMIT
+
+
+def common_words_article(size: int) -> tuple[str, list[str]]:
+    """An article of ``size`` characters written with 600 words, and those words: each is
+    in hundreds of its sentences, as the common words of a large library are."""
+    rng = random.Random(4)
+    words = sorted({"".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 9)))
+                    for _ in range(600)})
+    lines, written = [], 0
+    while written < size:
+        line = " ".join(rng.choice(words) for _ in range(12)).capitalize() + "."
+        lines.append(line)
+        written += len(line) + 1
+    return "\n".join(lines) + "\n", words
+
+
+def test_a_question_of_a_hundred_common_words_searches_for_its_rarest_few(tmp_path: Path
+                                                                         ) -> None:
+    text, words = common_words_article(200_000)
+    engine = engine_over(tmp_path, text + "The zephyrine lantern glowed.\n")
+    asked = words[:100]
+    question = "zephyrine " + " ".join(asked) + " lantern?"
+    plan = plan_question(parse_question(question), engine.index, engine.tuning)
+    assert len(plan.concepts) == MAX_CONCEPTS
+    labels = [c.label for c in plan.concepts]
+    # The two words of one sentence are the rarest: kept, in the question's order.
+    assert labels[0] == "zephyrine" and labels[-1] == "lantern"
+    kept_idf = min(c.idf for c in plan.concepts)
+    left_out = [w for w in asked if w not in labels]
+    assert all(plan_question(parse_question(w + "?"), engine.index, engine.tuning)
+               .concepts[0].idf <= kept_idf for w in left_out)
+    # A question within the bound is searched for whole.
+    short = " ".join(words[:MAX_CONCEPTS]) + "?"
+    assert len(plan_question(parse_question(short), engine.index, engine.tuning).concepts
+               ) == MAX_CONCEPTS
+
+
+@pytest.mark.slow
+def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Path) -> None:
+    """A question of 120 common words of a 1 MB article took 0.6 s of the one thread that
+    answers (an ordinary one 5 ms), and one of a 990-letter word 3.6 s, so two of them held
+    every question behind them for seconds. Measured against the server's own pace: the
+    ordinary question asked behind two costly ones is answered sooner than forty ordinary
+    questions asked one after another, which two questions of 0.6 s each could not be."""
+    text, words = common_words_article(1_000_000)
+    corpus = tmp_path / "common.txt"
+    corpus.write_text(text, encoding="utf-8")
+    rng = random.Random(5)
+
+    def ordinary() -> str:  # a new one each time: answers are remembered
+        return f"where did {rng.choice(words)} {rng.choice(words)} go?"
+
+    def costly(n: int) -> str:
+        if n % 2:
+            return " ".join(rng.sample(words, 150))[:999]
+        return "what is " + "".join(rng.choice(string.ascii_lowercase) for _ in range(990)) + "?"
+
+    with serve(env={"QUOTEBOT_CORPUS": str(corpus), "QUOTEBOT_SEMANTIC": "off",
+                    "QUOTEBOT_RATE_LIMIT_IP": "0"}, timeout=120) as server:
+        for _ in range(3):
+            assert server.post("/v1/ask", {"question": ordinary()}, timeout=60)[0] == 200
+        started = time.monotonic()
+        for _ in range(40):
+            assert server.post("/v1/ask", {"question": ordinary()}, timeout=60)[0] == 200
+        forty = time.monotonic() - started
+        finished: dict[str, float] = {}
+
+        def ask(name: str, question: str) -> None:
+            status, _ = server.post("/v1/ask", {"question": question}, timeout=60)
+            assert status == 200
+            finished[name] = time.monotonic()
+
+        for _attempt in range(5):
+            finished.clear()
+            askers = [threading.Thread(target=ask, args=(f"costly-{i}", costly(i)))
+                      for i in range(2)]
+            for asker in askers:
+                asker.start()
+            asked = time.monotonic()
+            ask("ordinary", ordinary())
+            for asker in askers:
+                asker.join(60)
+            if len(finished) == 3 and max(finished["costly-0"], finished["costly-1"]
+                                          ) <= finished["ordinary"]:
+                break  # both costly questions were answered first: it waited behind them
+        else:
+            pytest.fail("the ordinary question never came behind the two costly ones")
+        waited = finished["ordinary"] - asked
+    assert waited < forty, (waited, forty)
+    assert "Traceback" not in server.log()

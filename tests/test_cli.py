@@ -5,6 +5,7 @@ already taken, a terminal's progress bar."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -280,8 +281,9 @@ def test_quick_work_is_quiet_and_long_work_says_once_what_it_does(
     assert fresh.returncode == 0 and fresh.stderr == ""  # three articles build in no time
 
 
-@pytest.mark.slow
-def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: Path) -> None:
+def on_a_terminal(*args: str) -> tuple[int, str, bytes]:
+    """``quotebot ARGS`` with stderr on a terminal of 24 rows of 100 and stdout a pipe: its
+    exit status, what the terminal showed, and stdout."""
     import fcntl
     import os
     import pty
@@ -290,19 +292,11 @@ def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: P
     import sys
     import termios
 
-    corpus = tmp_path / "articles"
-    corpus.mkdir()
-    for n in range(1500):  # a few seconds of work
-        (corpus / f"story-{n}.txt").write_text("".join(
-            f"Story {n} says the ferry carried {n * k} passengers in week {k} of the year.\n"
-            for k in range(60)), encoding="utf-8")
-    leader, follower = pty.openpty()  # stderr is a terminal of 24 rows of 100; stdout a pipe
+    leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "quotebot", "index", "--corpus", str(corpus), "--out",
-             str(tmp_path / "index"), "--semantic", "off"], stdout=subprocess.PIPE,
-            stderr=follower)
+        process = subprocess.Popen([sys.executable, "-m", "quotebot", *args],
+                                   stdout=subprocess.PIPE, stderr=follower)
         os.close(follower)
         shown = b""
         while True:
@@ -313,14 +307,48 @@ def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: P
             if not chunk:
                 break
             shown += chunk
-        stdout, _ = process.communicate(timeout=120)
+        stdout, _ = process.communicate(timeout=300)
     finally:
         os.close(leader)
-    assert process.returncode == 0
-    text = shown.decode("utf-8", "replace")
+    return process.returncode, shown.decode("utf-8", "replace"), stdout
+
+
+def ferry_stories(folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"story-{n}.txt").write_text("".join(
+            f"Story {n} says the ferry carried {n * k} passengers in week {k} of the year.\n"
+            for k in range(60)), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_long_build_on_a_terminal_shows_a_progress_bar_on_one_line(tmp_path: Path) -> None:
+    corpus = ferry_stories(tmp_path / "articles", 1500)  # a few seconds of work
+    status, text, stdout = on_a_terminal("index", "--corpus", str(corpus), "--out",
+                                         str(tmp_path / "index"), "--semantic", "off")
+    assert status == 0
     assert "indexing:" in text and "%|" in text and "doc/s" in text  # tqdm's bar and rate
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, ", text)  # time taken, then time left
     assert "\n" not in text  # redrawn in place on one line, and cleared at the end
     assert stdout.startswith(b"Indexed 1,500 documents")
+
+
+@pytest.mark.slow
+def test_adding_on_a_terminal_shows_its_steps_and_the_embedding_bar_on_one_line(
+        tmp_path: Path) -> None:
+    folder = ferry_stories(tmp_path / "stories", 12)  # seconds of embedding
+    status, text, stdout = on_a_terminal("add", str(folder), "--to", str(tmp_path / "lib"),
+                                         "--semantic", "on")
+    assert status == 0, text
+    assert "embedding:" in text and "passage/s" in text and "%|" in text
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d, ", text)
+    assert "\n" not in text  # steps and bars share one line, cleared at the end
+    assert text.endswith("\r\x1b[K") or text.rstrip(" ").endswith("\r")
+    assert stdout.decode().count("\nAdded story-") == 11
+    # Piped, the same add says what it does once per step and draws no bar.
+    again = run_main("add", str(folder), "--to", str(tmp_path / "piped"), "--semantic", "on")
+    assert again.returncode == 0 and "%|" not in again.stderr and "\r" not in again.stderr
 
 
 @pytest.mark.slow

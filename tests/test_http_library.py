@@ -181,9 +181,10 @@ def test_with_no_key_configured_the_library_endpoints_are_off(tmp_path: Path) ->
                                                "library": "news"}, AUTH)
         assert status == 403 and is_error(body, "libraries_disabled")
         status, answer = server.post("/v1/ask", {"question": "how many stabbings?"})
-        assert status == 200 and answer["answer"] == "72"
+        assert status == 200 and "72 fatal stabbings" in answer["quotes"][0]["text"]
         status, config, _ = call(server, "GET", "/v1/config")
-        assert (status, config) == (200, {"uploads": False, "max_documents": 0})
+        assert status == 200 and (config["uploads"], config["max_documents"]) == (False, 0)
+        assert config["examples"][:1] == ["How many homicides?"]  # the shipped article's
     assert not any(tmp_path.iterdir())
 
 
@@ -229,7 +230,7 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
            "QUOTEBOT_WEB_MAX_DOCS": "1", "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}
     with serve(env=env) as server:
         status, config, _ = call(server, "GET", "/v1/config")
-        assert (status, config) == (200, {"uploads": True, "max_documents": 1})
+        assert status == 200 and (config["uploads"], config["max_documents"]) == (True, 1)
         status, added = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall")})
         assert status == 201 and added["title"] == TITLE and added["sentences"] == 12
         session = added["session"]
@@ -239,7 +240,7 @@ def test_a_web_page_session_adds_a_link_that_only_its_own_questions_see(
         # What the link does not say comes from the server's article, in the same session.
         status, answer = server.post("/v1/ask", {"question": "how many stabbings?",
                                                  "session": session})
-        assert status == 200 and answer["answer"] == "72"
+        assert status == 200 and "72 fatal stabbings" in answer["quotes"][0]["text"]
         status, other = server.post("/v1/ask", {"question": "Who is the harbour master?"})
         assert status == 200 and "Tom Okafor" not in json.dumps(other)
         # One link per session here (QUOTEBOT_WEB_MAX_DOCS=1); a second is refused politely.
@@ -411,6 +412,55 @@ def test_an_api_clients_add_is_not_held_behind_web_pages_adding_large_pages(
     assert api_done < max(at for at, _ in finished.values()), "the API add waited for a page"
 
 
+def test_documents_that_grow_while_read_are_refused_at_the_cap_and_answering_goes_on(
+        busy: Process, site: PageSite) -> None:
+    """A 310 KB PDF whose 2,000 pages share one content stream (60 MB of text) was still
+    being read after 45 s, and a web page link to 200,000 short paragraphs (8.7 MB, under
+    the fetch cap) answered nothing within 45 s, its extraction running on."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    make_pdfs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_pdfs)
+    book = make_pdfs.shared_stream_pdf(2000, 560)
+    assert len(book) < 400_000
+    site.pages["/list"] = (("<html><body><article>" + "".join(
+        f"<p>Item {n}: a short line of text.</p>" for n in range(200_000))
+        + "</article></body></html>").encode(), "text/html; charset=utf-8")
+    body, content_type = multipart("file", "book.pdf", book)
+    status, refused, _ = call(busy, "POST", "/v1/libraries/books/docs", body=body,
+                              headers=AUTH, content_type=content_type)
+    assert status == 413 and is_error(refused, "document_too_large"), refused
+    status, refused = busy.post("/v1/session/docs", {"url": site.url("/list")}, timeout=30)
+    assert status == 413 and is_error(refused, "document_too_large"), refused
+    status, answer = busy.post("/v1/ask", {"question": "how many stabbings?"})
+    assert status == 200 and "72 fatal stabbings" in answer["quotes"][0]["text"]
+    assert "Traceback" not in busy.log()
+
+
+def test_one_key_is_one_tenant_as_the_docs_say(busy: Process) -> None:
+    """The docs once spoke of clients keeping libraries "of their own" while any holder of
+    the one key reads and deletes every library: they now say what the server does."""
+    guide = " ".join((Path(__file__).parents[1] / "docs" / "bot.md").read_text(
+        encoding="utf-8").split())
+    assert ("There is one key, so its holders are one tenant: every client with the key can "
+            "list, read, ask and delete every named library.") in guide
+    status, added, _ = call(busy, "POST", "/v1/libraries/alice-notes/docs",
+                            {"text": "The kiosk sells 40 papers a day.", "title": "Kiosk"},
+                            {**AUTH, "User-Agent": "alice"})
+    assert status == 201
+    other = {**AUTH, "User-Agent": "bob"}
+    status, listed, _ = call(busy, "GET", "/v1/libraries/alice-notes/docs", headers=other)
+    assert status == 200 and [d["doc"] for d in listed["documents"]] == [added["doc"]]
+    status, _, _ = call(busy, "DELETE", f"/v1/libraries/alice-notes/docs/{added['doc']}",
+                        headers=other)
+    assert status == 200
+    status, _, _ = call(busy, "GET", f"/v1/libraries/alice-notes/docs/{added['doc']}",
+                           headers=AUTH)
+    assert status == 404
+
+
 def test_a_missing_document_of_a_library_names_the_library_and_its_listing(
         busy: Process) -> None:
     call(busy, "POST", "/v1/libraries/shelf-a/docs", {"text": "Ferries run hourly."}, AUTH)
@@ -477,13 +527,13 @@ def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
         shelf = Shelf(tmp_path, semantic="off")
         try:
             for name in ("web-live", "web-ending"):
-                await keep_session_library(store, name)
+                await keep_session_library(shelf, store, name)
                 await shelf.add(name, functools.partial(
                     Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
-            await keep_session_library(store, "web-never-added", only_if_kept=True)
+            await keep_session_library(shelf, store, "web-never-added", only_if_kept=True)
             first = await sweep_session_libraries(shelf, store)
             now[0] += 40
-            await keep_session_library(store, "web-live", only_if_kept=True)  # asked again
+            await keep_session_library(shelf, store, "web-live", only_if_kept=True)  # asked
             now[0] += 40  # the other session's last question was 80 s ago
             second = await sweep_session_libraries(shelf, store)
             return first, second, shelf.session_libraries()
@@ -492,3 +542,83 @@ def test_a_web_page_sessions_library_is_removed_once_the_session_expires(
 
     assert asyncio.run(lifetime()) == ([], ["web-ending"], ["web-live"])
     assert not (tmp_path / "web-ending").exists()
+
+
+def test_without_a_shared_store_a_library_goes_once_untouched_for_a_session_lifetime(
+        tmp_path: Path) -> None:
+    """Several workers without Redis: no worker knows the others' sessions, so the sweep
+    judges by the folder's time of change, which each question of the session sets."""
+    import asyncio
+    import os
+
+    from quotebot.bot.libraries import Shelf, keep_session_library, sweep_session_libraries
+    from quotebot.bot.sessions import MemorySessionStore
+    from quotebot.library import LibraryLimits
+    from quotebot.models import Document
+
+    day = 24 * 3600
+
+    async def lifetime() -> tuple[list[str], list[str], list[str]]:
+        store = MemorySessionStore(ttl=day)  # knows none of the sessions below
+        shelf = Shelf(tmp_path, semantic="off")
+        try:
+            for name in ("web-live", "web-ending", "web-asked"):
+                await shelf.add(name, functools.partial(
+                    Document, "d", "D", "Ferries run hourly.\n"), LibraryLimits())
+            first = await sweep_session_libraries(shelf, store, idle=day)
+            now = time.time()
+            os.utime(tmp_path / "web-ending", (now - day - 60, now - day - 60))
+            os.utime(tmp_path / "web-asked", (now - day + 60, now - day + 60))
+            os.utime(tmp_path / "web-live", (now - day - 60, now - day - 60))
+            await keep_session_library(shelf, store, "web-live")  # a question just now
+            second = await sweep_session_libraries(shelf, store, idle=day)
+            return first, second, shelf.session_libraries()
+        finally:
+            shelf.close()
+
+    assert asyncio.run(lifetime()) == ([], ["web-ending"], ["web-asked", "web-live"])
+    assert not (tmp_path / "web-ending").exists()
+
+
+def test_two_workers_without_redis_remove_web_libraries_of_ended_sessions_and_keep_live_ones(
+        site: PageSite, tmp_path: Path) -> None:
+    import os
+
+    from quotebot.bot.libraries import session_library
+    from quotebot.library import Library
+    from quotebot.models import Document
+
+    note = Document("note", "Note", "The kiosk sells 40 papers a day.\n")
+    old, recent = "web-" + "c" * 32, "web-" + "d" * 32
+    for name in (old, recent):
+        Library(tmp_path / name).add([note], semantic="off")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(tmp_path / old, (two_days_ago, two_days_ago))
+    env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_WORKERS": "2"}
+    with serve(env=env, timeout=90) as server:
+        assert wait_until(lambda: not (tmp_path / old).exists(), 30)
+        status, added = server.post("/v1/session/docs", {"url": site.url("/ferry")},
+                                    timeout=60)
+        assert status == 201
+        # Sessions that may still be alive in a worker's memory keep their libraries.
+        assert (tmp_path / session_library(added["session"])).exists()
+        assert (tmp_path / recent).exists()
+    assert "Traceback" not in server.log()
+
+
+def test_web_page_libraries_together_are_limited_in_size(site: PageSite, tmp_path: Path
+                                                         ) -> None:
+    env = {**keyed_env(tmp_path), "QUOTEBOT_WEB_UPLOADS": "1",
+           "QUOTEBOT_WEB_MAX_TOTAL_MB": "0.001"}  # about 1 KB: one small library passes it
+    with serve(env=env) as server:
+        status, added = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 201
+        status, body = server.post("/v1/session/docs", {"url": site.url("/ferry")})
+        assert status == 503 and is_error(body, "web_libraries_full"), body
+        status, body = server.post("/v1/session/docs", {"url": site.url("/news/sea-wall"),
+                                                        "session": added["session"]})
+        assert status == 503 and is_error(body, "web_libraries_full"), body
+        status, answer = server.post("/v1/ask", {"question": "When does the ferry return?",
+                                                 "session": added["session"]})
+        assert status == 200 and "Monday" in answer["quotes"][0]["text"]
+    assert len(list(tmp_path.glob("web-*"))) == 1

@@ -485,6 +485,9 @@ def test_a_documentation_page_keeps_every_section_without_permalink_marks() -> N
     startup = next(line for line in lines if line.startswith("Upon startup with the -s"))
     assert ("IDLE first checks for IDLESTARTUP; if IDLESTARTUP is present the file referenced "
             "is run.") in startup
+    # A list item of two paragraphs is two units, not one run-together sentence.
+    typing = lines.index("Alt-/ (Expand word) is also useful to reduce typing")
+    assert lines[typing + 1] == "Command history"
     words = len(" ".join(lines).split())
     assert words > 5500  # of the 5,967 words of the page's main text
 
@@ -553,6 +556,29 @@ def test_headings_are_known_as_headings_with_the_section_of_each_paragraph() -> 
     sentence = next(s for s in split_document(doc) if s.paragraph == menus + 1)
     assert sentence.text == "Menus" == doc.text[sentence.start:sentence.end]
 
+
+
+def test_every_heading_of_a_page_is_one_of_its_headings_never_a_comment_in_its_code() -> None:
+    import lxml.html
+
+    from quotebot.sentences import paragraph_levels, paragraph_sections
+
+    page = PAGES / "cpython-idle.html"
+    doc = load_source(page)[0]
+    tree = lxml.html.fromstring(page.read_bytes())
+    page_headings = {" ".join(h.text_content().replace("¶", "").split())
+                     for h in tree.iter("h1", "h2", "h3", "h4", "h5", "h6")}
+    headings = [doc.text[start:end] for start, end, level in paragraph_levels(doc.text)
+                if level]
+    assert len(headings) > 30 and set(headings) <= page_headings
+    # The Python comment "# Result varies by OS and font." stays on its line of code ...
+    lines = doc.text.splitlines()
+    assert ">>> print(s, end='') # Display s as is. # Result varies by OS and font. Try it." in (
+        lines)
+    # ... so the sections after it are the page's own.
+    sections = paragraph_sections(doc.text)
+    help_entry = next(i for i, line in enumerate(lines) if line.startswith("Help menu entry"))
+    assert sections[help_entry] == ("Help and Preferences", "Help sources")
 
 # -- bounds held while reading ------------------------------------------------------------------
 

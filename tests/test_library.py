@@ -353,6 +353,26 @@ def test_adding_a_page_whose_article_is_less_than_half_of_it_says_so(tmp_path: P
     assert 2 * int(added["kept_words"]) < int(added["page_words"])  # type: ignore[call-overload]
 
 
+def test_an_added_pdf_answers_from_a_table_row_with_its_header_and_never_from_its_footer(
+        tmp_path: Path) -> None:
+    library = str(tmp_path / "library")
+    added = run_main("add", str(FIXTURES / "water-report.pdf"), "--to", library, env=OFF)
+    assert added.returncode == 0 and added.stdout.startswith("Added water-report: 2024 Water")
+    answer = json.loads(run_main("ask", "How much nitrate was found?", "--corpus", library,
+                                 "--json", env=OFF).stdout)
+    assert answer["quotes"][0]["text"] == ("Substance: Nitrate; Highest level found: 3.1 mg/L; "
+                                           "Allowed (MCL): 10 mg/L; Violation: No")
+    # The running footer (its words on every page) is no quote, whatever is asked.
+    footer = json.loads(run_main("ask", "Millbrook Water District - 2024 Water Quality Report",
+                                 "--corpus", library, "-k", "20", "--json", env=OFF).stdout)
+    text = json.loads(run_main("show", "water-report", "--corpus", library, "--json").stdout)[
+        "text"]
+    assert footer["quotes"] and "Water District -" not in text
+    for quote in footer["quotes"] + answer["quotes"]:
+        assert text[quote["start"]:quote["end"]] == quote["text"]
+        assert "Quality Report -" not in quote["text"] and not quote["text"].isdigit()
+
+
 # -- adds are all or nothing ----------------------------------------------------------------------
 
 

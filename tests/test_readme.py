@@ -78,3 +78,21 @@ def test_the_readmes_commands_need_nothing_a_users_clone_lacks() -> None:
         r"(?<![\w/.~-])((?:index|benchmarks|examples|docs|tests)/[\w./-]+\.\w+)", c)}
     assert named and [p for p in sorted(named) if not (ROOT / p).exists()] == []
     assert "docs/quality.md" in README and (ROOT / "docs" / "quality.md").is_file()
+
+
+def test_the_commands_table_names_every_command_the_web_pages_address_and_private_links(
+        ) -> None:
+    from quotebot.cli import main
+
+    table = [line for line in README.splitlines() if line.startswith("| `quotebot")]
+    assert {name for line in table for name in re.findall(r"`quotebot (\w+)", line)} == set(
+        main.commands)
+    rows = {re.findall(r"`quotebot (\w+)", line)[-1]: line for line in table}
+    assert "QUOTEBOT_ALLOW_PRIVATE_URLS=1" in rows["add"]
+    serve = {p.name: p.default for p in main.commands["serve"].params}
+    address = f"<http://{serve['host']}:{serve['port']}/>"
+    assert address in rows["serve"]
+    # The first screen, before any section, says how to reach the page and the bot.
+    first_screen = README.split("\n## ", 1)[0]
+    assert address in first_screen and "quotebot telegram" in first_screen
+    assert "quotebot add" in first_screen

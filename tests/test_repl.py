@@ -172,3 +172,34 @@ def test_a_new_conversation_never_saves_over_the_last_ones_file(tmp_path: Path) 
     assert out[1] == {"saved": str(talk), "questions": 1}
     assert out[4]["error"]["code"] == "file_exists"
     assert "## Where do seals haul out?" in talk.read_text(encoding="utf-8")
+
+
+def test_answers_wrap_to_the_terminals_width_and_never_inside_a_word(tmp_path: Path) -> None:
+    article = tmp_path / "ferry.txt"
+    article.write_text("Ferry news\nThe harbour master said the ferry would carry passengers "
+                       "again on Monday, after the Kelsey-Bay-to-Northport-and-back-again "
+                       "crossing was closed for six weeks of repairs to its engine and hull.\n",
+                       encoding="utf-8")
+    for columns, width in (("50", 50), (None, 80)):  # 80 when the width is unknown
+        shown = run_main("repl", "--corpus", str(article), "--semantic", "off",
+                         stdin="When will the ferry carry passengers?\n",
+                         env={"COLUMNS": columns})
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()[1:]  # after the question echoed at the prompt
+        assert lines and all(len(line) <= width for line in lines), shown.stdout
+        assert max(len(line) for line in lines) > width - 15  # the width is used, too
+        words = " ".join(line.strip() for line in lines).split()
+        assert "Kelsey-Bay-to-Northport-and-back-again" in words and "hull." in words
+
+
+def test_doc_takes_the_start_of_an_id_and_names_the_ids_it_could_be(tmp_path: Path) -> None:
+    (tmp_path / "eastbrook-budget.txt").write_text(
+        "Budget\nThe council voted to close the libraries in March.\n", encoding="utf-8")
+    (tmp_path / "eastbrook-ferry.txt").write_text(
+        "Ferry\nThe ferry returns on Monday.\n", encoding="utf-8")
+    out = jsonl(":doc eastbrook\n:doc eastbrook-b\nwhen will the libraries close?\n",
+                "--corpus", str(tmp_path), "--semantic", "off")
+    assert out[0]["error"]["code"] == "unknown_document"
+    assert "eastbrook-budget, eastbrook-ferry" in out[0]["error"]["message"]
+    assert out[1] == {"doc": "eastbrook-budget"}
+    assert {q["doc"] for q in out[2]["quotes"]} == {"eastbrook-budget"}

@@ -382,10 +382,55 @@ def test_offsets_past_two_bytes_are_kept_in_four(monkeypatch: pytest.MonkeyPatch
     docs = [Document("a", "A", "A short one first. " + long_sentence + " Then more words."),
             Document("b", "B", "And a last document.")]
     index = build_index(docs)
-    assert index.tokens.start.dtype == np.int32
     assert int(index.tokens.start.max()) > 65_535
     for sid in range(index.n_sentences):
         assert list(index.sentence_tokens(sid)) == analysis.tokenize(index.sentence(sid).text)
+
+
+def test_a_token_far_from_the_one_before_keeps_its_offset(tmp_path: Path) -> None:
+    """A token's offset is kept as a one-byte step from the token before: a long word
+    (a web address) puts the next one 255 characters or more further, saved apart."""
+    address = "https://example.org/" + "a" * 400
+    docs = [Document("a", "A", f"Read {address} today. {'x' * 300} and then more."),
+            Document("b", "B", "Short words here.")]
+    save_index(build_index(docs), tmp_path)
+    loaded = load_index(tmp_path)
+    assert loaded.tokens.far.shape[0] >= 2
+    for sid in range(loaded.n_sentences):
+        assert list(loaded.sentence_tokens(sid)) == analysis.tokenize(loaded.sentence(sid).text)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 7])
+@pytest.mark.parametrize("n_forms", [3, 65_536, 65_537, 262_145, 1 << 20 | 1, (1 << 24) + 1])
+def test_the_packed_token_table_gives_back_every_form_and_offset(
+        n_forms: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Form ids take two bytes and a few bits more when the corpus has more forms than
+    two bytes hold; each sentence's forms and offsets come back as they went in, however
+    many tokens are packed at a time."""
+    from quotebot.store import model
+    from quotebot.store.model import Tokens
+
+    monkeypatch.setattr(model, "_PACK_CHUNK", chunk)
+
+    rng = np.random.default_rng(n_forms)
+    counts = rng.integers(0, 25, size=300)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    form = rng.integers(0, n_forms, size=int(ptr[-1]))
+    form[:1] = n_forms - 1
+    start = np.concatenate([np.cumsum(rng.integers(0, 400, size=c)) for c in counts])
+    tokens = Tokens.pack(ptr, form, start, n_forms)
+    assert np.array_equal(tokens.form, form)
+    assert np.array_equal(tokens.start, start)
+    for sid in range(counts.shape[0]):
+        lo, hi = int(ptr[sid]), int(ptr[sid + 1])
+        assert tokens.of(sid) == (form[lo:hi].tolist(), start[lo:hi].tolist())
+    sids = np.array([5, 2, 299, 0])
+    forms, seg, pos = tokens.gather(sids)
+    assert forms.tolist() == [f for s in sids for f in form[ptr[s]:ptr[s + 1]].tolist()]
+    assert seg.tolist() == [i for i, s in enumerate(sids) for _ in range(counts[s])]
+    assert pos.tolist() == [p for s in sids for p in range(counts[s])]
+    if n_forms <= 1 << 18:
+        assert tokens.form_low.nbytes + tokens.form_high.nbytes <= 2.25 * form.shape[0] + 1
 
 
 def test_a_loaded_index_keeps_answering_after_its_generation_is_deleted(

@@ -13,6 +13,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.semantic import (
     BATCH_TOKENS,
     MAX_TOKENS,
+    QUESTION_TOKENS,
     VOCAB,
     Encoder,
     SemanticUnavailable,
@@ -84,6 +85,19 @@ def test_batches_packed_by_length_give_the_vectors_of_texts_encoded_one_at_a_tim
     alone = np.vstack([encoder.encode([text]) for text in texts])
     assert np.allclose(together, alone, atol=1e-5)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_question_is_read_up_to_its_64th_word_piece() -> None:
+    encoder = Encoder.load()
+    longest = ("Which committee made an effort to invite companies owned by people, who are "
+               "transgender or gay, to take part in contract business associated with Super "
+               "Bowl 50.")
+    assert encoder.cut(longest) == longest  # the longest question of the shared sets
+    pasted = "Why did the supercalifragilistic kick-off move? " * 20
+    cut = encoder.cut(pasted)
+    assert pasted.startswith(cut) and len(cut) < len(pasted)
+    assert len(encoder.pieces([cut])[0]) == QUESTION_TOKENS < len(encoder.pieces([pasted])[0])
+    assert len(encoder.pieces([pasted[:len(cut) + 1]])[0]) == QUESTION_TOKENS + 1
 
 
 def test_a_sentence_about_he_is_found_through_the_name_before_it(corpus: Path,

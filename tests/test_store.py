@@ -238,3 +238,34 @@ def test_a_same_length_edit_changes_the_fingerprint_and_the_answers(tmp_path: Pa
     assert build_index([edited, *DOCS[1:]]).fingerprint != \
         build_index(DOCS).fingerprint
     assert build_index(DOCS).fingerprint == build_index(DOCS).fingerprint
+
+
+def test_a_lexicon_extended_by_added_documents_is_the_merged_index_s() -> None:
+    """What shards are given when a document is added to them: the lexicon of the index
+    with the document added, term, form and word ids kept, computed from the old lexicon
+    and the new document alone (no postings or tokens of the others)."""
+    from quotebot.store.build import extend_lexicon
+    from quotebot.store.lexicon import Lexicon, read_lexicon
+
+    corpus = load_corpus(Path(__file__).parent / "fixtures" / "own-articles")
+    base = build_index([*DOCS[:2], *corpus[:2]])
+    added = [DOCS[2], corpus[2]]
+    old = read_lexicon(Lexicon.of(base).to_bytes())
+    extended, remap = extend_lexicon(old, build_index(added), "next")
+    merged = Lexicon.of(merge_index(base, added=added))
+    assert len(remap.terms) and int(remap.terms.max()) >= len(base.vocab)  # new terms came
+    again = read_lexicon(extended.to_bytes())
+    assert again.fingerprint == "next"
+    assert [d.id for d in again.docs] == [d.id for d in merged.docs]
+    assert again.vocab.strings() == merged.vocab.strings()
+    assert again.vocab.strings()[:len(base.vocab)] == base.vocab.strings()
+    assert again.forms.strings.strings() == merged.forms.strings.strings()
+    assert again.words.strings.strings() == merged.words.strings.strings()
+    for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
+                 "paragraph_df"):
+        assert np.array_equal(getattr(again, name), getattr(merged, name)), name
+    for table in ("forms", "words"):
+        ours, theirs = getattr(again, table).arrays(), getattr(merged, table).arrays()
+        for name, values in theirs.items():
+            assert np.array_equal(ours[name], values), name
+    assert again.words.strings["postman"] is not None

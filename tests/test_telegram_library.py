@@ -92,6 +92,8 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     assert f'<i><a href="{site.url("/news/sea-wall")}">{TITLE} ¶ ' in answer["text"]
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
     assert "Tom Okafor" in answer["text"].split("</blockquote>")[0]
+    # ... and the section the quote is in, as the page's heading has it.
+    assert f"{TITLE} › Who pays for the wall ¶ 8" in plain(answer["text"])
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
     more = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert more.startswith("morel:")

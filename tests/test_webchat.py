@@ -331,6 +331,22 @@ async def test_a_citation_opens_the_document_with_exactly_the_quote_highlighted(
         assert "The council counted 72 moorings" not in more
 
 
+async def test_the_question_box_suggests_a_question_the_servers_own_documents_answer(
+        harbour: Process) -> None:
+    async with chromium_page() as page:
+        await page.goto(harbour.url + "/")
+        placeholder = await page.wait_for(
+            "(p => p.startsWith('e.g. ') && p)(document.getElementById('question').placeholder)")
+        example = placeholder.removeprefix("e.g. ")
+        assert "stabbings" not in example and example.endswith("?")
+        said = await page.ask(example)
+        cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
+    assert said.startswith(example) and "doesn't say" not in said
+    assert cite.startswith("Kelsey Bay harbour report") or "Tide tables" in cite
+    status, _, body = get(harbour.url + "/v1/config")
+    assert status == 200 and json.loads(body)["examples"][0] == example
+
+
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:
     async with chromium_page() as page:
         await ask_on_page(page, harbour.url, "how many moorings?")

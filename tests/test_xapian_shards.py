@@ -6,6 +6,7 @@ corpus."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -218,25 +219,43 @@ def health(server: Process) -> dict[str, Any]:
     return found
 
 
+@contextlib.contextmanager
+def replication_master(folder: Path) -> Iterator[int]:
+    """`xapian-replicate-server` for the shards in ``folder`` (its port), in its own
+    session, stopped by its PID."""
+    port = free_port()
+    master = subprocess.Popen(
+        ["xapian-replicate-server", "--interface", "127.0.0.1", "--port", str(port),
+         str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        assert wait_until(lambda: can_connect(port), 10, 0.05)
+        yield port
+    finally:
+        if master.poll() is None:
+            os.kill(master.pid, signal.SIGTERM)
+        master.wait(10)
+
+
+def replicate(port: int, shard: str, to: Path) -> None:
+    """One `xapian-replicate --one-shot` of ``shard`` into ``to``."""
+    copied = subprocess.run(
+        ["xapian-replicate", "--host", "127.0.0.1", "--port", str(port), "--master", shard,
+         "--one-shot", "--timeout", "10", str(to)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert copied.returncode == 0, copied.stderr
+
+
 @requires("xapian-replicate", "xapian-replicate-server")
 def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         shards: Path, servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine],
         tmp_path: Path) -> None:
     from quotebot.xapian_backend import open_sharded_engine
 
-    port = free_port()
-    master = subprocess.Popen(
-        ["xapian-replicate-server", "--interface", "127.0.0.1", "--port", str(port),
-         str(shards)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
     replica: Process | None = None
+    with replication_master(shards) as port:
+        replicate(port, "shard-1", tmp_path / "shard-1")
     try:
-        assert wait_until(lambda: can_connect(port), 10, 0.05)
-        copied = subprocess.run(
-            ["xapian-replicate", "--host", "127.0.0.1", "--port", str(port), "--master",
-             "shard-1", "--one-shot", "--timeout", "10", str(tmp_path / "shard-1")],
-            capture_output=True, text=True, timeout=60, check=False)
-        assert copied.returncode == 0, copied.stderr
         replica = start_xapian_shard(tmp_path / "shard-1")
         embedded, _ = engines
         url = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{replica.port}"
@@ -246,9 +265,6 @@ def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
     finally:
         if replica is not None:
             stop_xapian_shard(replica)
-        if master.poll() is None:
-            os.kill(master.pid, signal.SIGTERM)
-        master.wait(10)
 
 
 def can_connect(port: int) -> bool:
@@ -442,3 +458,338 @@ def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_an
     for question in QUESTIONS[:8]:
         same_answers(embedded.answer_question(question, k=5),
                      sharded.answer_question(question, k=5))
+
+
+# -- adding through writable shard servers ---------------------------------------------
+
+MET = ROOT / "index" / "met-police-nypd-visit.txt"
+
+
+@pytest.fixture
+def writable(tmp_path: Path) -> Iterator[tuple[Path, list[Process], list[Process]]]:
+    """Two shards of three small articles, each served twice: read-only for answering,
+    --writable for adding (one writer at a time, readers beside it)."""
+    out = tmp_path / "shards"
+    done = run_cli("index", "--corpus", str(ROOT / "tests" / "fixtures" / "own-articles"),
+                   "--out", str(out), "--shards", "2")
+    assert done.returncode == 0, done.stderr
+    readers: list[Process] = []
+    writers: list[Process] = []
+    try:
+        for i in range(2):
+            readers.append(start_xapian_shard(out / f"shard-{i}"))
+            writers.append(start_xapian_shard(out / f"shard-{i}", options=("--writable",)))
+        yield out, readers, writers
+    finally:
+        for shard in readers + writers:
+            stop_xapian_shard(shard)
+
+
+def revisions(out: Path) -> list[str]:
+    import xapian
+
+    found = []
+    for i in range(2):
+        db = xapian.Database(str(out / f"shard-{i}"))
+        found.append(db.get_metadata("quotebot.revision").decode())
+        db.close()
+    return found
+
+
+def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
+        corpus: Path, writable: tuple[Path, list[Process], list[Process]]) -> None:
+    """`quotebot add --search-url` puts the article on the shard its id hashes to and the
+    corpus's statistics on both: a new `ask` answers about it as the embedded index of
+    the four articles does (the same quotes and scores), a server that was answering
+    from the shards before answers about it within seconds, an engine opened before
+    reads the new corpus, and the older articles are answered as before."""
+    from quotebot.xapian_backend import newer_engine, open_sharded_engine, shard_of
+
+    out, readers, writers = writable
+    read_url, write_url = url_of(readers), url_of(writers)
+    before = open_sharded_engine(read_url)
+    assert not before.answer_question("how many stabbings?").answered
+    assert newer_engine(before) is None
+    embedded = QuoteEngine.open(corpus, semantic="off")
+    with serve(env={"QUOTEBOT_SEARCH_URL": read_url, "QUOTEBOT_SEMANTIC": "off"},
+               timeout=90) as server:
+        status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
+        assert status == 200 and not body["answered"], body
+        added = run_cli("add", str(MET), "--search-url", write_url, "--json")
+        assert added.returncode == 0, added.stderr
+        assert json.loads(added.stdout) == {
+            "doc": "met-police-nypd-visit", "title": "Met police nypd visit", "url": "",
+            "sentences": embedded.index.docs[embedded.index.doc_position(
+                "met-police-nypd-visit")].sentences}
+        target = shard_of("met-police-nypd-visit", 2)
+        assert revisions(out) == ["1", "1"]
+
+        asked = run_cli("ask", "how many stabbings?", "--json", "--search-url", read_url)
+        assert asked.returncode == 0, asked.stderr
+        body = json.loads(asked.stdout)
+        expected = embedded.answer_question("how many stabbings?")
+        assert body["answer"] == "72"
+        assert [(q["doc"], q["start"], q["end"], q["text"]) for q in body["quotes"]] == [
+            (q.doc, q.start, q.end, q.text) for q in expected.quotes]
+        assert [q["score"] for q in body["quotes"]] == pytest.approx(
+            [q.score for q in expected.quotes], abs=1.01e-4)
+        text = embedded.document("met-police-nypd-visit").text
+        assert all(text[q["start"]:q["end"]] == q["text"] for q in body["quotes"])
+
+        def served() -> bool:
+            status, body = server.post("/v1/ask", {"question": "how many stabbings?"})
+            return status == 200 and body["answer"] == "72"
+
+        assert wait_until(served, 20, 0.2)
+
+    after = newer_engine(before)
+    assert after is not None and newer_engine(after) is None
+    for question in ("how many stabbings?", "who won the cup final?",
+                     "how long is the tram extension?"):
+        same_answers(embedded.answer_question(question), after.answer_question(question))
+    # Only the shard the id hashes to holds the article's sentences.
+    import xapian
+
+    held = []
+    for i in range(2):
+        db = xapian.Database(str(out / f"shard-{i}"))
+        held.append({json.loads(db.get_document(p.docid).get_data())["doc"]
+                     for p in db.postlist("")})
+        db.close()
+    assert ["met-police-nypd-visit" in docs for docs in held] == [i == target
+                                                                  for i in range(2)]
+
+
+def test_adding_to_shards_that_are_not_writable_is_one_clear_line_and_changes_nothing(
+        writable: tuple[Path, list[Process], list[Process]]) -> None:
+    out, readers, writers = writable
+    done = run_cli("add", str(MET), "--search-url", url_of(readers))
+    assert done.returncode != 0 and not done.stdout.strip()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert "shard-0" in lines[0] and "does not take writes" in lines[0]
+    assert "xapian-tcpsrv --writable" in lines[0]
+    # One shard writable, the other not: still nothing written to either.
+    mixed = f"xapian://127.0.0.1:{writers[0].port},127.0.0.1:{readers[1].port}"
+    done = run_cli("add", str(MET), "--search-url", mixed, "--json")
+    assert done.returncode != 0
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "shard_not_writable" and "shard-1" in error["message"]
+    assert revisions(out) == ["0", "0"]
+
+
+def test_a_second_add_while_one_is_writing_is_told_to_wait(
+        writable: tuple[Path, list[Process], list[Process]]) -> None:
+    import xapian
+
+    out, _, writers = writable
+    holding = xapian.remote_open_writable("127.0.0.1", writers[1].port, 10000, 2000)
+    try:
+        done = run_cli("add", str(MET), "--search-url", url_of(writers))
+        assert done.returncode != 0
+        assert "shard-1" in done.stderr and "being written by another" in done.stderr
+    finally:
+        holding.close()
+    assert revisions(out) == ["0", "0"]
+    done = run_cli("add", str(MET), "--search-url", url_of(writers))
+    assert done.returncode == 0, done.stderr
+    assert revisions(out) == ["1", "1"]
+
+
+def test_an_add_stopped_between_its_commits_is_refused_by_readers_and_completed_by_the_next(
+        writable: tuple[Path, list[Process], list[Process]],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The connection to the second shard to commit fails after the first committed: the
+    shards are at two revisions, which readers refuse (after waiting for them to agree)
+    rather than answer from; the next add brings the shard behind up, then adds its own
+    document, and both documents are answered as by the embedded index."""
+    import xapian
+
+    import quotebot.xapian_backend as shards
+    from quotebot.models import Document
+    from quotebot.xapian_backend import ShardUnavailable, add_to_shards, open_sharded_engine
+
+    out, readers, writers = writable
+    monkeypatch.setattr(shards, "SETTLE_S", 0.3)
+    real = shards._set_corpus
+    written: list[int] = []
+
+    def fails_on_the_second(db: Any, *args: Any) -> None:
+        written.append(args[4])
+        if len(written) == 2:
+            raise xapian.NetworkError("connection reset by peer")
+        real(db, *args)
+
+    met = Document("met-police-nypd-visit", "Met police nypd visit",
+                   MET.read_text(encoding="utf-8"))
+    with monkeypatch.context() as patch:
+        patch.setattr(shards, "_set_corpus", fails_on_the_second)
+        with pytest.raises(ShardUnavailable, match="run the same `quotebot add` again"):
+            add_to_shards(url_of(writers), [met])
+    target = shards.shard_of(met.id, 2)
+    assert written[0] == target
+    assert revisions(out)[target] == "1" and revisions(out)[1 - target] == "0"
+    with pytest.raises(ShardUnavailable, match="different revisions"):
+        open_sharded_engine(url_of(readers))
+
+    note = tmp_path / "harbour-note.txt"
+    note.write_text("The harbour wall was rebuilt in 2019 by a crew of 40 masons.\n",
+                    encoding="utf-8")
+    done = run_cli("add", str(note), "--search-url", url_of(writers))
+    assert done.returncode == 0, done.stderr
+    assert revisions(out) == ["2", "2"]
+    both = tmp_path / "both"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "own-articles", both)
+    shutil.copy(MET, both)
+    shutil.copy(note, both)
+    embedded = QuoteEngine.open(both, semantic="off")
+    sharded = open_sharded_engine(url_of(readers))
+    for question in ("how many stabbings?", "who rebuilt the harbour wall?",
+                     "how many masons?", "who won the cup final?"):
+        same_answers(embedded.answer_question(question), sharded.answer_question(question))
+
+
+def test_killing_a_shard_under_load_gives_whole_answers_or_refusals_and_answers_return(
+        shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
+    """Three clients ask `serve` questions without pause while one shard server (and its
+    connections' processes) is killed with SIGKILL and started again: every reply is the
+    embedded index's whole answer or 503 shard_unavailable — never an answer from the
+    shard left — and once the shard is back, every reply is an answer again."""
+    import re
+    import threading
+
+    embedded, _ = engines
+    words = sorted({w.lower() for position in range(len(embedded.index.docs))
+                    for w in re.findall(r"[A-Za-z]{5,}", embedded.index.texts(position))})
+    questions = QUESTIONS + [f"what does it say about {w}?" for w in words[:240]]
+    expected = {q: embedded.answer_question(q) for q in questions}
+    own = [start_xapian_shard(shards / f"shard-{i}") for i in range(2)]
+    replies: list[tuple[str, str, int, Any]] = []  # (phase, question, status, body)
+    phase = ["up"]
+    done = threading.Event()
+
+    def client(first: int) -> None:
+        i = first
+        while not done.is_set() and i < first + 10 * len(questions):
+            question = questions[i % len(questions)]
+            at = phase[0]
+            status, body = server.post("/v1/ask", {"question": question}, timeout=30)
+            replies.append((at if at == phase[0] else "changing", question, status, body))
+            i += 1
+
+    def count(wanted: str, status: int | None = None) -> int:
+        return sum(1 for at, _, s, _ in replies if at == wanted and status in (None, s))
+
+    try:
+        env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_SEARCH_URL": url_of(own)}
+        with serve(env=env, timeout=90) as server:
+            clients = [threading.Thread(target=client, args=(n * 97,)) for n in range(3)]
+            for thread in clients:
+                thread.start()
+            try:
+                assert wait_until(lambda: count("up") >= 15, 60, 0.05)
+                phase[0] = "down"
+                os.killpg(own[1].proc.pid, signal.SIGKILL)  # the server and its children
+                own[1].proc.wait(10)
+                assert wait_until(lambda: count("down", 503) >= 5, 60, 0.05)
+                phase[0] = "back"
+                own[1] = start_xapian_shard(shards / "shard-1", port=own[1].port)
+                assert wait_until(lambda: count("back", 200) >= 30, 90, 0.05)
+            finally:
+                done.set()
+                for thread in clients:
+                    thread.join(60)
+    finally:
+        for shard in own:
+            stop_xapian_shard(shard)
+    for at, question, status, body in replies:
+        if status == 503:
+            assert body["error"]["code"] == "shard_unavailable", body
+            assert at != "up", (question, body)
+            continue
+        assert status == 200, (at, question, status, body)
+        want = expected[question]
+        assert (body["answered"], body["answer"]) == (
+            want.answered, want.short.text if want.short else None), question
+        assert [(q["doc"], q["start"], q["end"]) for q in body["quotes"]] == [
+            (q.doc, q.start, q.end) for q in want.quotes], question
+    # Once the shard was back and answering, nothing was refused any more.
+    back = [status for at, _, status, _ in replies if at == "back"]
+    first_answer = back.index(200)
+    assert all(status == 200 for status in back[first_answer:]), back
+
+
+@requires("xapian-replicate", "xapian-replicate-server")
+def test_a_replica_brought_up_to_date_answers_about_a_document_added_after_it_was_made(
+        writable: tuple[Path, list[Process], list[Process]],
+        engines: tuple[QuoteEngine, QuoteEngine], tmp_path: Path) -> None:
+    """The shard the added article goes to is replicated before the add and again after:
+    the replica, with the other shard's server, answers the four articles as the embedded
+    index does (the add's documents and lexicon travel with the database)."""
+    from quotebot.xapian_backend import open_sharded_engine, shard_of
+
+    out, readers, writers = writable
+    target = shard_of("met-police-nypd-visit", 2)
+    copy = tmp_path / "replica" / f"shard-{target}"
+    copy.parent.mkdir()
+    with replication_master(out) as port:
+        replicate(port, f"shard-{target}", copy)
+        done = run_cli("add", str(MET), "--search-url", url_of(writers))
+        assert done.returncode == 0, done.stderr
+        replicate(port, f"shard-{target}", copy)
+    replica = start_xapian_shard(copy)
+    try:
+        servers = [replica if i == target else readers[i] for i in range(2)]
+        engine = open_sharded_engine(url_of(servers))
+        embedded, _ = engines
+        assert engine.answer_question("how many stabbings?").answered
+        for question in QUESTIONS[:12]:
+            same_answers(embedded.answer_question(question), engine.answer_question(question))
+    finally:
+        stop_xapian_shard(replica)
+
+
+def test_shards_written_a_document_at_a_time_are_those_of_the_whole_index(
+        corpus: Path, tmp_path: Path) -> None:
+    """`quotebot index --shards` reads and analyses the corpus a batch of documents at a
+    time: with batches of one document, every shard holds the same sentences (terms,
+    frequencies, data), texts and lexicon as shards written from the index built at
+    once."""
+    import xapian
+
+    from quotebot.corpus import iter_corpus, load_corpus
+    from quotebot.store.build import build_index
+    from quotebot.store.lexicon import read_lexicon
+    from quotebot.xapian_backend import write_shards
+
+    whole = write_shards(build_index(load_corpus(corpus)), tmp_path / "whole", 2)
+    streamed = write_shards(iter_corpus(corpus), tmp_path / "streamed", 2, batch_chars=1)
+    assert streamed["sentences"] == whole["sentences"]
+    for i in range(2):
+        a = xapian.Database(str(tmp_path / "whole" / f"shard-{i}"))
+        b = xapian.Database(str(tmp_path / "streamed" / f"shard-{i}"))
+        assert a.get_doccount() == b.get_doccount() > 0
+        for post in a.postlist(""):
+            ours, theirs = a.get_document(post.docid), b.get_document(post.docid)
+            assert json.loads(ours.get_data()) == json.loads(theirs.get_data())
+            assert [(t.term, t.wdf) for t in ours.termlist()] == [
+                (t.term, t.wdf) for t in theirs.termlist()]
+        keys = list(a.metadata_keys())
+        assert keys == list(b.metadata_keys())
+        for key in keys:
+            if not key.startswith(b"quotebot.lexicon."):
+                assert a.get_metadata(key) == b.get_metadata(key), key
+        parts = int(a.get_metadata("quotebot.lexicon.parts"))
+        x, y = (read_lexicon(b"".join(bytes(db.get_metadata(f"quotebot.lexicon.{j}"))
+                                      for j in range(parts))) for db in (a, b))
+        assert x.vocab.strings() == y.vocab.strings()
+        assert x.forms.strings.strings() == y.forms.strings.strings()
+        assert x.words.strings.strings() == y.words.strings.strings()
+        for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
+                     "paragraph_df"):
+            assert np.array_equal(getattr(x, name), getattr(y, name)), name
+        for table in ("forms", "words"):
+            for name, values in getattr(x, table).arrays().items():
+                assert np.array_equal(getattr(y, table).arrays()[name], values), name
+        a.close()
+        b.close()

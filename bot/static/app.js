@@ -304,7 +304,12 @@
     } catch (err) { /* the page still asks */ }
     let uploads = false;
     try {
-      uploads = (await (await fetch("/v1/config")).json()).uploads === true;
+      const config = await (await fetch("/v1/config")).json();
+      uploads = config.uploads === true;
+      // A question the server's documents answer shows what to ask of them.
+      if (Array.isArray(config.examples) && typeof config.examples[0] === "string") {
+        input.placeholder = "e.g. " + config.examples[0];
+      }
     } catch (err) { /* an older server: no links */ }
     addForm.hidden = !uploads;
     // A reloaded tab keeps its conversation: list the documents it added.

@@ -357,8 +357,9 @@ class BM25Matrix:
 
 class _Runs:
     """Sorted runs of postings while building: each run's postings per term and their
-    sentence ids and term frequencies, term-major; on disk (memory-mapped) when there
-    are several, so that building holds one run at a time."""
+    sentence ids and term frequencies, term-major; on disk when there are several, so
+    that building holds one run at a time (read back a range of terms at a time, not
+    memory-mapped: mapped pages once read would count in the build's memory)."""
 
     def __init__(self, spill: bool) -> None:
         self._folder: tempfile.TemporaryDirectory[str] | None = (
@@ -377,10 +378,10 @@ class _Runs:
             tf: npt.NDArray[np.uint16]) -> None:
         arrays: list[Any] = [_pointers(counts), ids, compact_counts(tf)]
         if self._folder is not None:
-            for i, name in enumerate(("ptr", "ids", "tf")):
-                path = Path(self._folder.name) / f"{len(self._runs)}-{name}.npy"
-                np.save(path, arrays[i], allow_pickle=False)
-                arrays[i] = np.load(path, mmap_mode="r")
+            for i, name in ((1, "ids"), (2, "tf")):
+                path = Path(self._folder.name) / f"{len(self._runs)}-{name}.bin"
+                arrays[i].tofile(path)
+                arrays[i] = _OnDisk(path, arrays[i].dtype)
         self._runs.append((arrays[0], arrays[1], arrays[2]))
 
     def terms(self, lo: int, hi: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
@@ -400,6 +401,19 @@ class _Runs:
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         order = np.argsort(np.concatenate(term), kind="stable")
         return np.concatenate(ids)[order], np.concatenate(tf)[order]
+
+
+@dataclass(frozen=True, slots=True)
+class _OnDisk:
+    """An array written raw to ``path``, whose slices are read from the file."""
+
+    path: Path
+    dtype: np.dtype[Any]
+
+    def __getitem__(self, part: slice) -> npt.NDArray[Any]:
+        count = part.stop - part.start
+        return np.fromfile(self.path, dtype=self.dtype, count=count,
+                           offset=part.start * self.dtype.itemsize)
 
 
 def _pointers(counts: npt.ArrayLike) -> npt.NDArray[np.int64]:

@@ -392,6 +392,11 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool,
             raise QuotebotError(
                 f"Unknown command {word!r}. Commands: {', '.join(REPL_COMMANDS)} "
                 f"(:help explains them). Anything else is a question.", code="unknown_command")
+        if session.engine.search is not session.engine.index:
+            # Answering from search shards: a document added to them since is answered.
+            from quotebot.xapian_backend import newer_engine
+
+            session.engine = newer_engine(session.engine) or session.engine
         answer: Answer = session.ask(line, k)
         transcript.turns.append(answer)
     except QuotebotError as exc:
@@ -426,9 +431,11 @@ def _choose_doc(session: Any, name: str, as_json: bool) -> None:
 @click.argument("doc")
 @corpus_option
 @index_option
+@search_url_option
 @json_option
 @handle_errors
-def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> None:
+def show(doc: str, corpus: str | None, index_dir: str | None, search_url: str | None,
+         as_json: bool) -> None:
     """Print document DOC exactly as indexed, so quote offsets can be checked. DOC is its
     id (from `quotebot docs`), its file name or its path.
 
@@ -437,8 +444,9 @@ def show(doc: str, corpus: str | None, index_dir: str | None, as_json: bool) -> 
         quotebot show met-police-nypd-visit
         quotebot show cup-final.txt --corpus ~/articles
         quotebot show met-police-nypd-visit --json | jq -r '.text[2208:2351]'
+        quotebot show cup-final --search-url xapian://10.0.0.5:7001,10.0.0.6:7001
     """
-    engine = open_engine(corpus, index_dir)
+    engine = open_engine(corpus, index_dir, search_url=search_url)
     document = engine.document(resolve_doc(engine, doc))
     if as_json:
         # Where the document came from, when it is known (an added page or a front matter).
@@ -481,13 +489,17 @@ def _print_docs(engine: QuoteEngine, as_json: bool) -> None:
 
 class _SlowSteps:
     """Says on stderr what a command is doing, once it has taken over ``delay`` seconds: the
-    step under way then, and every step after it (quick work stays quiet)."""
+    step under way then, and every step after it (quick work stays quiet). On a terminal
+    (``live``) the step is one status line, redrawn in place, that a progress bar takes over
+    and that is cleared at the end; else each step is a line of its own."""
 
-    def __init__(self, delay: float = 1.0) -> None:
+    def __init__(self, delay: float = 1.0, *, live: bool | None = None) -> None:
         import threading
 
         self._current = ""
         self._shown = False
+        self._live = sys.stderr.isatty() if live is None else live
+        self._drawn = False
         self._lock = threading.Lock()
         self._timer = threading.Timer(delay, self._show_current)
         self._timer.daemon = True
@@ -497,16 +509,30 @@ class _SlowSteps:
         with self._lock:
             self._shown = True
             if self._current:
-                click.echo(f"{self._current}…", err=True)
+                self._say(self._current)
+
+    def _say(self, text: str) -> None:
+        if self._live:
+            # "\r" and erase-to-end: the step replaces the last one on the same line.
+            click.echo(f"\r\x1b[K{text}…", err=True, nl=False)
+            self._drawn = True
+        else:
+            click.echo(f"{text}…", err=True)
 
     def step(self, text: str) -> None:
         with self._lock:
             self._current = text
             if self._shown:
-                click.echo(f"{text}…", err=True)
+                self._say(text)
 
     def close(self) -> None:
         self._timer.cancel()
+        with self._lock:
+            if self._drawn:
+                click.echo("\r\x1b[K", err=True, nl=False)  # what follows starts clean
+                self._drawn = False
+            self._shown = False  # a step the timer still shows after this is not drawn
+            self._current = ""
 
 
 def _source_label(source: str) -> str:
@@ -541,8 +567,11 @@ def _with_limits(func: Any) -> Any:
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--to", "to", required=True, metavar="DIR", type=click.Path(path_type=str),
+@click.option("--to", "to", default=None, metavar="DIR", type=click.Path(path_type=str),
               help="The library folder (created if missing); --corpus DIR answers from it.")
+@click.option("--search-url", "search_url", default=None, metavar="URL",
+              help="Add to Xapian shards instead of a folder: their writable servers "
+                   "(xapian-tcpsrv --writable), xapian://HOST:PORT,HOST:PORT, shard-0 first.")
 @click.option("--id", "doc_id", metavar="ID", default=None,
               help="The document's id (one SOURCE only); by default its file's name, or for "
                    "a link the link's last part or its title.")
@@ -550,14 +579,20 @@ def _with_limits(func: Any) -> Any:
 @json_option
 @_with_limits
 @handle_errors
-def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as_json: bool,
-        max_documents: int, max_document_mb: float, max_library_mb: float) -> None:
+def add(sources: tuple[str, ...], to: str | None, search_url: str | None, doc_id: str | None,
+        semantic: str, as_json: bool, max_documents: int, max_document_mb: float,
+        max_library_mb: float) -> None:
     """Add articles to a library folder: each SOURCE is a file (.txt, .md, .html, .pdf), a
     folder of them, or an http(s) link. The text is extracted, saved in DIR as a .txt with
     its title, link, author and date, and DIR's saved index is updated, so that the next
     `quotebot ask … --corpus DIR` answers at once. Adding the same link, or a file of the
     same name (edited since), again replaces it and keeps its id.
     A document's id is its file's name (report.pdf: report), or --id.
+
+    With --search-url instead of --to, the documents go to Xapian shards (`quotebot index
+    --shards N`) through servers started with `xapian-tcpsrv --writable` on every shard's
+    folder: each to the shard its id hashes to, with the corpus's statistics updated on
+    every shard, so servers answering from the shards answer about it within seconds.
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
     still added. When a page's article is less than half of the words the page shows, a note
@@ -570,6 +605,7 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
         quotebot add https://example.org/news/story --to ~/articles
         quotebot add saved-page.html report.pdf notes/ --to ~/articles
         quotebot add https://example.org/2024/03/14/ --id budget --to ~/articles
+        quotebot add report.pdf --search-url xapian://10.0.0.5:7101,10.0.0.6:7101
         quotebot ask "who resigned?" --corpus ~/articles
         quotebot forget story --from ~/articles
     """
@@ -577,6 +613,13 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
 
     from quotebot.ingest import check_link, is_url, load_source, slugify
 
+    if (to is None) == (search_url is None):
+        raise click.UsageError("Say where to add: --to DIR (a library folder) or --search-url "
+                               "xapian://HOST:PORT,… (writable shard servers), one of them.")
+    if search_url is not None:
+        from quotebot.xapian_backend import parse_search_url
+
+        parse_search_url(search_url)  # a malformed URL stops here, before any reading
     new_id = slugify(doc_id) if doc_id is not None else None
     if doc_id is not None and (not new_id or len(sources) != 1):
         raise click.UsageError("--id names one document: give one SOURCE, and an id of "
@@ -601,9 +644,15 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
     from quotebot.models import Document
     from quotebot.store import IndexFolder
 
-    library = Library(to, _limits(max_documents, max_document_mb, max_library_mb))
-    _check_library_folder(library)
-    IndexFolder(library.index_dir).check_writable()  # before any fetching
+    limits = _limits(max_documents, max_document_mb, max_library_mb)
+    library = Library(to or ".", limits)
+    if search_url is not None:
+        from quotebot.xapian_backend import add_to_shards, check_writable
+
+        check_writable(search_url)  # before any fetching
+    else:
+        _check_library_folder(library)
+        IndexFolder(library.index_dir).check_writable()  # before any fetching
     steps = _SlowSteps()
     found: list[tuple[str, Document]] = []
     try:
@@ -614,7 +663,7 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
             try:
                 # The library's cap holds while reading: a huge file stops at it.
                 found += [(label, doc) for doc in load_source(
-                    source, skipped=skipped, max_bytes=library.limits.max_document_bytes)]
+                    source, skipped=skipped, max_bytes=limits.max_document_bytes)]
             except QuotebotError as exc:
                 failed.append((label, exc))
             failed += [(label, exc) for exc in skipped]
@@ -625,13 +674,19 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
             found = [(found[0][0], replace(found[0][1], id=new_id))]
         if found:
             steps.step(f"indexing {counted(len(found), 'document')}")
-        indexing, embedding = progress_lines(to)
-        try:
-            result = library.add([doc for _, doc in found], semantic=semantic,
-                                 progress=indexing if found else None, embedding=embedding)
-        finally:
-            indexing.close()
-            embedding.close()
+        if search_url is not None:
+            result = add_to_shards(search_url, [doc for _, doc in found])
+            where = f"--search-url {search_url}"
+        else:
+            where = f"--corpus {_shell_word(str(to))}"
+            indexing, embedding = progress_lines(to)
+            try:
+                result = library.add([doc for _, doc in found], semantic=semantic,
+                                     progress=indexing if found else None,
+                                     embedding=embedding)
+            finally:
+                indexing.close()
+                embedding.close()
     finally:
         steps.close()
     source_of = {id(doc): label for label, doc in found}
@@ -649,12 +704,12 @@ def add(sources: tuple[str, ...], to: str, doc_id: str | None, semantic: str, as
             if added.kept_little:
                 click.echo(f"Note: only {added.kept_words:,} of the page's {added.page_words:,} "
                            "words were kept as its article; check the text with `quotebot show "
-                           f"{added.doc} --corpus {_shell_word(to)}`, and if it is not the whole "
+                           f"{added.doc} {where}`, and if it is not the whole "
                            "article, save the article's text as a .txt file and add that.",
                            err=True)
     if result.added and not as_json:
         click.echo(f"Ask about {'it' if len(result.added) == 1 else 'them'}: quotebot ask "
-                   f"\"…\" --corpus {_shell_word(to)}")
+                   f"\"…\" {where}")
     if failed:
         _report_failed(failed, as_json, added_some=bool(result.added))
         sys.exit(1)

@@ -212,24 +212,38 @@ def load_corpus(path: str | os.PathLike[str] | None = None) -> list[Document]:
     In a folder, a file that cannot be read as UTF-8 text is skipped with a warning,
     so one bad file does not stop the rest; a single bad file is an error.
     """
+    return list(iter_corpus(path))
+
+
+def iter_corpus(path: str | os.PathLike[str] | None = None) -> Iterator[Document]:
+    """The articles of a corpus one at a time, as :func:`load_corpus` reads them (for
+    work that need not hold them all). A corpus with no text is a CorpusError once every
+    file has been read."""
     root = resolve_corpus_path(path)
     files = corpus_files(root)
-    docs: list[Document] = []
     skipped: list[CorpusError] = []
+    read = has_text = False
     for file, doc_id in unique_ids(files, root):
         try:
-            docs.append(read_document(file, doc_id))
+            doc = read_document(file, doc_id)
         except CorpusError as exc:
             if not root.is_dir():
                 raise
-            skipped.append(exc)
-    if not docs and skipped:
+            if read:
+                log.warning("skipping a file: %s", exc.message)
+            else:  # said after the first good file, or raised when none is
+                skipped.append(exc)
+            continue
+        if not read:
+            for problem in skipped:
+                log.warning("skipping a file: %s", problem.message)
+        read = True
+        has_text = has_text or bool(doc.text.strip())
+        yield doc
+    if not read and skipped:
         raise skipped[0]  # one error, not a warning about the same file before it
-    for problem in skipped:
-        log.warning("skipping a file: %s", problem.message)
-    if all(not d.text.strip() for d in docs):
+    if not has_text:
         raise CorpusError(f"Corpus {str(root)!r} has no text in it.", code="corpus_empty")
-    return docs
 
 
 def unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
@@ -255,8 +269,13 @@ def fingerprint(docs: Iterable[Document]) -> str:
     """A content hash of a corpus: changes when any document's id, title or text changes."""
     digest = hashlib.sha256()
     for doc in docs:
-        digest.update(doc.id.encode("utf-8", "surrogatepass") + b"\x00")
-        # A title in front matter can change while the text stays the same.
-        digest.update(doc.title.encode("utf-8", "surrogatepass") + b"\x02")
-        digest.update(doc.text.encode("utf-8", "surrogatepass") + b"\x01")
+        add_to_fingerprint(digest, doc)
     return digest.hexdigest()[:32]
+
+
+def add_to_fingerprint(digest: hashlib._Hash, doc: Document) -> None:
+    """Hash ``doc`` into ``digest``, as :func:`fingerprint` does each document in turn."""
+    digest.update(doc.id.encode("utf-8", "surrogatepass") + b"\x00")
+    # A title in front matter can change while the text stays the same.
+    digest.update(doc.title.encode("utf-8", "surrogatepass") + b"\x02")
+    digest.update(doc.text.encode("utf-8", "surrogatepass") + b"\x01")

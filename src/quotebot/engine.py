@@ -362,7 +362,7 @@ class QuoteEngine:
         meaning = self._meaning
         scorer: Scorer = self._lexical
         if meaning is not None:
-            vector = meaning.encoder.encode([plan.question.text])[0]
+            vector = meaning.encoder.encode([meaning.encoder.cut(plan.question.text)])[0]
             features.cosines = meaning.vectors.similarities(  # type: ignore[attr-defined]
                 vector, features.sids)
             scorer = SemanticScorer(self._lexical, self.tuning.semantic)
@@ -517,7 +517,8 @@ class _AnswerSpans:
             return None, None, None
         question = self.plan.question
         noun = asked_noun(question)
-        texts = [part, self.index.sentence(int(self.features.sids[i])).text, question.text]
+        texts = [part, self.index.sentence(int(self.features.sids[i])).text,
+                 meaning.encoder.cut(question.text)]
         vectors = meaning.encoder.encode(texts if noun is None else [*texts, noun])
         return (float(np.dot(vectors[0], vectors[1])), float(np.dot(vectors[0], vectors[2])),
                 None if noun is None else float(np.dot(vectors[0], vectors[3])))

@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from quotebot.corpus import corpus_files, load_corpus, read_document, resolve_corpus_path
+from quotebot.corpus import (
+    corpus_files,
+    iter_corpus,
+    load_corpus,
+    read_document,
+    resolve_corpus_path,
+)
 from quotebot.engine import QuoteEngine
 from quotebot.errors import CorpusError, IndexFileError, QuotebotError
 from quotebot.semantic import resolve_mode
@@ -179,16 +185,17 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
 
 def run_shards(*, corpus: str | None, out: str, shards: int, show_progress: bool = True
                ) -> dict[str, Any]:
-    """Build the index of ``corpus`` and write it as ``shards`` Xapian shards in ``out``
-    (see :func:`quotebot.xapian_backend.write_shards`); returns a summary."""
+    """Write the index of ``corpus`` as ``shards`` Xapian shards in ``out``, reading and
+    analysing a batch of documents at a time (see
+    :func:`quotebot.xapian_backend.write_shards`); returns a summary."""
     from quotebot.xapian_backend import write_shards
 
     started = time.perf_counter()
     progress, _ = progress_lines(corpus)
     progress.enabled = show_progress
     try:
-        index = build_index(load_corpus(resolve_corpus_path(corpus)), progress=progress)
-        summary = write_shards(index, out, shards)
+        summary = write_shards(iter_corpus(resolve_corpus_path(corpus)), out, shards,
+                               progress=progress)
     finally:
         progress.close()
     summary["seconds"] = round(time.perf_counter() - started, 3)

@@ -23,6 +23,12 @@ from quotebot.question import Question, parse_question
 from quotebot.store.model import SentenceIndex
 from quotebot.tuning import Tuning
 
+#: Concepts one question searches for, at most: the rarest are kept. Retrieval and every
+#: feature cost grow with the concepts times their postings, so a question of 200 common
+#: words once took two seconds of a 5 MB library (an ordinary one 11 ms); no question of
+#: the shared question sets (3,105) has more than 17 content words.
+MAX_CONCEPTS = 24
+
 
 @dataclass(frozen=True, slots=True)
 class Concept:
@@ -137,11 +143,23 @@ def plan_question(question: Question, index: SentenceIndex, tuning: Tuning, *,
                 and looks_like_name(token.surface, at_start=position == 0)):
             item = replace(item, proper=True)
         concepts.append(replace(item, surface=token.surface))
+    concepts = _rarest(concepts, MAX_CONCEPTS, keep_first=bool(entity))
     if any(c.corrected_from for c in concepts):
         # Read the question as corrected, so that "new yrok" is about New York throughout
         # (a corrected word is no new name in an answer, and means what it should).
         question = parse_question(_corrected(question.text, concepts))
     return QueryPlan(question, tuple(concepts), tuning.retrieval.expansion_weight)
+
+
+def _rarest(concepts: list[Concept], limit: int, *, keep_first: bool) -> list[Concept]:
+    """At most ``limit`` of ``concepts``, in their order: the first when ``keep_first`` (a
+    name a pronoun stands for), then those of the highest idf."""
+    if len(concepts) <= limit:
+        return concepts
+    kept = set(range(int(keep_first)))
+    by_idf = sorted(range(len(kept), len(concepts)), key=lambda i: (-concepts[i].idf, i))
+    kept.update(by_idf[:limit - len(kept)])
+    return [c for i, c in enumerate(concepts) if i in kept]
 
 
 def _acronyms(question: Question, index: SentenceIndex) -> dict[int, tuple[str, ...]]:

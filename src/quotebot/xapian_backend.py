@@ -25,6 +25,11 @@ Every sentence is one Xapian document:
   metadata, where each sentence is, the vocabulary, word forms and words), so a machine
   that answers from the shards needs no copy of the corpus (:meth:`XapianBackend.open`).
 
+Adding (:func:`add_to_shards`, ``quotebot add --search-url``) goes through servers started
+with ``xapian-tcpsrv --writable``: a document's sentences go to its shard, numbered after
+the corpus's, and the extended lexicon to every shard, with a revision that answering
+processes use to tell a finished add from one between its commits.
+
 Retrieving (:class:`XapianBackend`) combines the shards in the client, which gives global
 statistics. Scores are quotebot's BM25 (Lucene's idf; see :mod:`quotebot.bm25`):
 Xapian's ``BM25Weight(k1, 0, 0, b, 0)`` gives ``(k1 + 1) · ln(tw) · tf / (tf + K)`` with
@@ -37,6 +42,8 @@ Xapian is GPL-2.0-or-later; it is an optional extra (``pip install 'quotebot[xap
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -44,7 +51,8 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +66,13 @@ from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
 from quotebot.store.format import RecentTexts
-from quotebot.store.lexicon import Lexicon, LexiconError, lexicon_bytes, read_lexicon
+from quotebot.store.lexicon import Lexicon, LexiconError, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
 
 if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine
+    from quotebot.library import AddResult
+    from quotebot.models import Document
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +81,12 @@ SEARCH_URL_ENV = "QUOTEBOT_SEARCH_URL"
 #: How long a shard may take to accept a connection, and to answer once connected.
 CONNECT_TIMEOUT_S = 2.0
 ANSWER_TIMEOUT_S = 10.0
+#: How long shards at different revisions (an add between its commits) are waited for.
+SETTLE_S = 3.0
 #: The layout of a shard's documents (see the module's docstring).
 SHARD_FORMAT = "3"
+#: How much text ``quotebot index --shards`` analyses at a time (see :func:`write_shards`).
+BATCH_CHARS = 16_000_000
 #: The lexicon is stored in parts of at most this many bytes (metadata values).
 _LEXICON_PART = 4 * 1024 * 1024
 #: Sentences fetched from the shards per request, and kept fetched at most.
@@ -176,13 +190,22 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
     return ptr, term_of[order], np.asarray(tf, dtype=np.int64)[order]
 
 
-def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int, *,
-                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Write ``index``'s sentences into ``shards`` Xapian databases ``out/shard-i``.
+def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathLike[str],
+                 shards: int, *, progress: Callable[[int, int], None] | None = None,
+                 batch_chars: int = BATCH_CHARS) -> dict[str, Any]:
+    """Write the sentences of ``source`` into ``shards`` Xapian databases ``out/shard-i``.
 
-    A folder ``shard-i`` that is there already is replaced only when it is a quotebot
-    shard; anything else in ``out`` is left alone. Returns a summary.
+    ``source`` is an index, or documents: those are split, analysed and written a batch
+    of about ``batch_chars`` characters of text at a time, each batch's sentences
+    numbered after the last's and the lexicon extended by it (as ``quotebot add`` does),
+    so that what is held at once is one batch's index and the corpus's lexicon, never
+    the corpus's postings; the shards are those of the whole corpus's index built at
+    once. A folder ``shard-i`` that is there already is replaced only when it is a
+    quotebot shard; anything else in ``out`` is left alone. Returns a summary.
     """
+    from quotebot.corpus import add_to_fingerprint
+    from quotebot.store.build import build_index, extend_lexicon
+
     xapian = _xapian()
     if shards < 1:
         raise ShardFolderError(f"--shards {shards}: give 1 or more.", code="shards_invalid")
@@ -192,84 +215,62 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
         _check_replaceable(xapian, path)
     target.mkdir(parents=True, exist_ok=True)
     databases = [xapian.WritableDatabase(str(p), xapian.DB_CREATE_OR_OVERWRITE) for p in paths]
-    ptr, term_ids, tfs = _sentence_terms(index)
-    vocab = index.vocab
-    doc_len = np.asarray(index.matrix.doc_len, dtype=np.int64)
-    starts = index.paragraph_starts
     counts = [0] * shards
-    ordinal_of = _ordinals(index)
+    digest = hashlib.sha256()
+    lexicon: Lexicon | None = None
     try:
-        for p in range(index.n_paragraphs):
-            first, last = int(starts[p]), int(starts[p + 1])
-            position = int(index.doc_idx[first])
-            doc_id = index.docs[position].id
-            shard = shard_of(doc_id, shards)
-            db = databases[shard]
-            lo, hi = int(ptr[first]), int(ptr[last])
-            paragraph_tf: dict[str, int] = {}
-            for t, f in zip(term_ids[lo:hi].tolist(), tfs[lo:hi].tolist(), strict=True):
-                term = vocab.string(t)
-                paragraph_tf[term] = paragraph_tf.get(term, 0) + f
-            # Which of the paragraph's sentences hold each term (by place in it).
-            paragraph_postings: dict[str, list[int]] = {}
-            for sid in range(first, last):
-                for t in term_ids[int(ptr[sid]):int(ptr[sid + 1])].tolist():
-                    paragraph_postings.setdefault(str(t), []).append(sid - first)
-            for sid in range(first, last):
-                sentence = index.sentence(sid)
-                ordinal = int(ordinal_of[sid])
-                doc = xapian.Document()
-                a, b = int(ptr[sid]), int(ptr[sid + 1])
-                for t, f in zip(term_ids[a:b].tolist(), tfs[a:b].tolist(), strict=True):
-                    doc.add_term(word_term(vocab.string(t)), f)
-                doc.add_boolean_term(_sentence_term(doc_id, ordinal))
-                doc.add_value(0, json.dumps([doc_id, ordinal]))
-                forms, offsets = index.tokens.of(sid)
-                data: dict[str, Any] = {
-                    "doc": doc_id, "ordinal": ordinal, "paragraph": sentence.paragraph,
-                    "sentence": sentence.sentence, "start": sentence.start,
-                    "end": sentence.end, "text": sentence.text,
-                    "terms": term_ids[a:b].tolist(), "forms": forms, "starts": offsets,
-                }
-                if sid == first:
-                    doc.add_boolean_term(_PARAGRAPHS)
-                    doc.add_boolean_term(_paragraph_term(doc_id, sentence.paragraph))
-                    for term in paragraph_tf:
-                        doc.add_boolean_term(_bounded("P", term))
-                    data["paragraph_length"] = int(doc_len[first:last].sum())
-                    data["paragraph_tf"] = paragraph_tf
-                    data["paragraph_postings"] = paragraph_postings
-                doc.set_data(json.dumps(data, ensure_ascii=False))
-                db.replace_document(sid + 1, doc)
-                counts[shard] += 1
-            if progress is not None:
-                progress(last, position + 1)
-        for position, info in enumerate(index.docs):
-            databases[shard_of(info.id, shards)].set_metadata(
-                _text_key(info.id), index.texts(position).encode("utf-8", "surrogatepass"))
-        lexicon = lexicon_bytes(index)
-        parts = [lexicon[i:i + _LEXICON_PART]
-                 for i in range(0, len(lexicon), _LEXICON_PART)] or [b""]
-        for i, db in enumerate(databases):
-            for j, part in enumerate(parts):
-                db.set_metadata(f"{_META}lexicon.{j}", part)
-            db.set_metadata(_META + "lexicon.parts", str(len(parts)))
-            db.set_metadata(_META + "lexicon.sha256", hashlib.sha256(lexicon).hexdigest())
+        for db in databases:  # ours from the start: a build stopped part way is replaceable
             db.set_metadata(_META + "format", SHARD_FORMAT)
-            db.set_metadata(_META + "fingerprint", index.fingerprint)
-            db.set_metadata(_META + "layout", layout_of(index))
-            db.set_metadata(_META + "shards", str(shards))
-            db.set_metadata(_META + "shard", str(i))
+
+        def fingerprinted(docs: Iterable[Document]) -> Iterator[Document]:
+            for doc in docs:
+                add_to_fingerprint(digest, doc)
+                yield doc
+
+        batches = ([source] if isinstance(source, SentenceIndex) else
+                   (build_index(batch) for batch in _batches(fingerprinted(source),
+                                                             batch_chars)))
+        for index in batches:
+            first_sid, first_doc = (0, 0) if lexicon is None else (
+                int(lexicon.doc_idx.shape[0]), len(lexicon.docs))
+            if lexicon is None:
+                lexicon, writer = Lexicon.of(index), _ParagraphWriter(xapian, index)
+            else:
+                lexicon, onto = extend_lexicon(lexicon, index, "")
+                writer = _ParagraphWriter(xapian, index, terms=onto.terms, forms=onto.forms,
+                                          first_sid=first_sid)
+            starts = index.paragraph_starts
+            for p in range(index.n_paragraphs):
+                first, last = int(starts[p]), int(starts[p + 1])
+                position = int(index.doc_idx[first])
+                shard = shard_of(index.docs[position].id, shards)
+                for docid, doc in writer.documents(first, last):
+                    databases[shard].replace_document(docid, doc)
+                counts[shard] += last - first
+                if progress is not None:
+                    progress(first_sid + last, first_doc + position + 1)
+            for position, info in enumerate(index.docs):
+                databases[shard_of(info.id, shards)].set_metadata(
+                    _text_key(info.id), index.texts(position).encode("utf-8", "surrogatepass"))
+        if lexicon is None:
+            raise ShardFolderError("The corpus has no documents to write into shards.",
+                                   code="corpus_empty")
+        if not isinstance(source, SentenceIndex):
+            lexicon = dataclasses.replace(lexicon, fingerprint=digest.hexdigest()[:32])
+        data, layout = lexicon.to_bytes(), layout_of(lexicon)
+        for i, db in enumerate(databases):
+            _set_corpus(db, data, lexicon.fingerprint, layout, shards, i, 0)
             db.commit()
     finally:
         for db in databases:
             db.close()
+    n_sentences, n_docs = int(lexicon.doc_idx.shape[0]), len(lexicon.docs)
     return {
         "out": str(target),
         "shards": [str(p) for p in paths],
         "sentences": counts,
-        "documents": len(index.docs),
-        "message": (f"Wrote {index.n_sentences:,} sentences of {len(index.docs):,} documents "
+        "documents": n_docs,
+        "message": (f"Wrote {n_sentences:,} sentences of {n_docs:,} documents "
                     f"into {shards} shards in {target} ("
                     + ", ".join(f"shard-{i}: {n:,}" for i, n in enumerate(counts))
                     + "). Serve each with: xapian-tcpsrv --port PORT "
@@ -277,12 +278,123 @@ def write_shards(index: SentenceIndex, out: str | os.PathLike[str], shards: int,
     }
 
 
-def layout_of(index: SentenceIndex) -> str:
+def _batches(docs: Iterable[Document], chars: int) -> Iterator[list[Document]]:
+    """``docs`` in lists of at least ``chars`` characters of text (the last may be less)."""
+    batch: list[Document] = []
+    size = 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc.text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def layout_of(index: SentenceIndex | Lexicon) -> str:
     """A hash of how ``index`` numbers its sentences (its corpus and each sentence's
     document, in order): shards and client agree on sentence ids when it is the same."""
     digest = hashlib.sha256(index.fingerprint.encode())
     digest.update(np.ascontiguousarray(index.doc_idx, dtype="<i4").tobytes())
     return digest.hexdigest()[:32]
+
+
+def _set_corpus(db: Any, lexicon: bytes, fingerprint: str, layout: str, shards: int,
+                shard: int, revision: int, parent: str = "") -> None:
+    """Write what names a shard's corpus and its place in it into ``db``'s metadata: the
+    lexicon (in parts), the fingerprint and layout, the number of shards and its own,
+    the revision (0 when built, one more for each document ``quotebot add`` writes to a
+    shard) and the fingerprint of the revision before."""
+    parts = [lexicon[i:i + _LEXICON_PART]
+             for i in range(0, len(lexicon), _LEXICON_PART)] or [b""]
+    old_parts = int(db.get_metadata(_META + "lexicon.parts").decode() or 0)
+    for j, part in enumerate(parts):
+        db.set_metadata(f"{_META}lexicon.{j}", part)
+    for j in range(len(parts), old_parts):
+        db.set_metadata(f"{_META}lexicon.{j}", b"")
+    db.set_metadata(_META + "lexicon.parts", str(len(parts)))
+    db.set_metadata(_META + "lexicon.sha256", hashlib.sha256(lexicon).hexdigest())
+    db.set_metadata(_META + "format", SHARD_FORMAT)
+    db.set_metadata(_META + "fingerprint", fingerprint)
+    db.set_metadata(_META + "layout", layout)
+    db.set_metadata(_META + "shards", str(shards))
+    db.set_metadata(_META + "shard", str(shard))
+    db.set_metadata(_META + "revision", str(revision))
+    db.set_metadata(_META + "parent", parent)
+
+
+class _ParagraphWriter:
+    """The Xapian documents of an index's paragraphs (see the module's docstring).
+
+    For documents added to shards, ``index`` holds them alone: ``terms`` and ``forms``
+    map its term and form ids onto the shards' lexicon's, and ``first_sid`` is the
+    shards' id of its first sentence."""
+
+    def __init__(self, xapian: Any, index: SentenceIndex, *,
+                 terms: npt.NDArray[np.int64] | None = None,
+                 forms: npt.NDArray[np.int64] | None = None, first_sid: int = 0) -> None:
+        self._xapian = xapian
+        self._index = index
+        self._ptr, self._local, self._tfs = _sentence_terms(index)
+        #: The ids the shards store (the lexicon's), and each local id's term.
+        self._terms = self._local if terms is None else terms[self._local]
+        if terms is not None:  # each sentence's terms by the lexicon's ids, as a build has them
+            owner = np.repeat(np.arange(index.n_sentences), np.diff(self._ptr))
+            order = np.lexsort((self._terms, owner))
+            self._local, self._terms, self._tfs = (
+                self._local[order], self._terms[order], self._tfs[order])
+        self._vocab = index.vocab.strings()
+        self._forms = forms
+        self._doc_len = np.asarray(index.matrix.doc_len, dtype=np.int64)
+        self._ordinals = _ordinals(index)
+        self._first_sid = first_sid
+
+    def documents(self, first: int, last: int) -> list[tuple[int, Any]]:
+        """(Xapian document id, document) of each sentence of the paragraph of sentences
+        ``first`` to ``last`` (excluded)."""
+        index, ptr, tfs = self._index, self._ptr, self._tfs
+        doc_id = index.docs[int(index.doc_idx[first])].id
+        lo, hi = int(ptr[first]), int(ptr[last])
+        paragraph_tf: dict[str, int] = {}
+        vocab, local = self._vocab, self._local
+        for t, f in zip(local[lo:hi].tolist(), tfs[lo:hi].tolist(), strict=True):
+            paragraph_tf[vocab[t]] = paragraph_tf.get(vocab[t], 0) + f
+        # Which of the paragraph's sentences hold each term (by place in it).
+        paragraph_postings: dict[str, list[int]] = {}
+        for sid in range(first, last):
+            for t in self._terms[int(ptr[sid]):int(ptr[sid + 1])].tolist():
+                paragraph_postings.setdefault(str(t), []).append(sid - first)
+        out = []
+        for sid in range(first, last):
+            sentence = index.sentence(sid)
+            ordinal = int(self._ordinals[sid])
+            doc = self._xapian.Document()
+            a, b = int(ptr[sid]), int(ptr[sid + 1])
+            for t, f in zip(local[a:b].tolist(), tfs[a:b].tolist(), strict=True):
+                doc.add_term(word_term(vocab[t]), f)
+            doc.add_boolean_term(_sentence_term(doc_id, ordinal))
+            doc.add_value(0, json.dumps([doc_id, ordinal]))
+            forms, offsets = index.tokens.of(sid)
+            if self._forms is not None:
+                forms = self._forms[forms].tolist()
+            data: dict[str, Any] = {
+                "doc": doc_id, "ordinal": ordinal, "paragraph": sentence.paragraph,
+                "sentence": sentence.sentence, "start": sentence.start,
+                "end": sentence.end, "text": sentence.text,
+                "terms": self._terms[a:b].tolist(), "forms": forms, "starts": offsets,
+            }
+            if sid == first:
+                doc.add_boolean_term(_PARAGRAPHS)
+                doc.add_boolean_term(_paragraph_term(doc_id, sentence.paragraph))
+                for term in paragraph_tf:
+                    doc.add_boolean_term(_bounded("P", term))
+                data["paragraph_length"] = int(self._doc_len[first:last].sum())
+                data["paragraph_tf"] = paragraph_tf
+                data["paragraph_postings"] = paragraph_postings
+            doc.set_data(json.dumps(data, ensure_ascii=False))
+            out.append((self._first_sid + sid + 1, doc))
+        return out
 
 
 def _check_replaceable(xapian: Any, path: Path) -> None:
@@ -309,6 +421,198 @@ def _ordinals(index: SentenceIndex) -> npt.NDArray[np.int64]:
     ordinal = np.empty(doc_idx.shape[0], dtype=np.int64)
     ordinal[order] = np.arange(doc_idx.shape[0]) - first[doc_idx[order]]
     return ordinal
+
+
+# -- adding through writable servers ------------------------------------------------------
+
+#: How long a writable shard server may take to answer (writing a lexicon takes longer
+#: than answering a question).
+WRITE_TIMEOUT_S = 60.0
+
+
+class ShardNotWritable(QuotebotError):
+    """A shard server that does not take writes (started without ``--writable``), or that
+    another ``quotebot add`` is writing to."""
+
+    code = "shard_not_writable"
+    http_status = 503
+
+
+class DocumentInShards(QuotebotError):
+    """A document whose id the shards hold already."""
+
+    code = "document_exists"
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class _ShardCorpus:
+    """What a shard's metadata says of the corpus it holds."""
+
+    fingerprint: str
+    revision: int
+    #: The fingerprint of the revision before (empty for a build).
+    parent: str
+
+
+def add_to_shards(url: str, docs: Sequence[Document], *,
+                  connect_timeout: float = CONNECT_TIMEOUT_S,
+                  timeout: float = WRITE_TIMEOUT_S) -> AddResult:
+    """Add ``docs`` to the corpus on ``url``'s shard servers, every one started with
+    ``xapian-tcpsrv --writable``, named in order (shard-0 first).
+
+    A document goes to the shard its id hashes to, its sentences numbered after the
+    corpus's; the lexicon (document frequencies, words, where each sentence is) is
+    extended and written to every shard, so that statistics stay global. Each shard is
+    committed once per target shard: the one that takes the documents first, then the
+    others, so an add stopped part way is completed by the next (the lexicon of the
+    newest revision is copied to the shards behind it). A document whose id the shards
+    hold is refused (listed in the result). Readers pick up the new corpus by themselves
+    (:meth:`XapianBackend.newer`).
+    """
+    from quotebot.ingest.html import words_kept
+    from quotebot.library import AddedDocument, AddResult
+    from quotebot.store.build import build_index, extend_lexicon
+
+    xapian = _xapian()
+    shards = parse_search_url(url)
+    n = len(shards)
+    result = AddResult()
+    remotes: list[Any] = []
+    try:
+        # Every shard is opened for writing before anything is read: the write locks keep
+        # another add out until this one is done.
+        for i in range(n):
+            remotes.append(_open_writable(xapian, shards, i, connect_timeout, timeout))
+        names = [_shard_name(shards, i) for i in range(n)]
+        states = [_corpus_of(xapian, remotes[i], names[i], n, i) for i in range(n)]
+        newest = max(range(n), key=lambda i: states[i].revision)
+        lexicon = _lexicon_of(xapian, remotes[newest], names[newest])
+        top = states[newest]
+        # A shard one revision behind, at the corpus the newest came from, is one an
+        # earlier add stopped before: it is brought up to the newest. Anything else is
+        # another corpus.
+        behind = [i for i, state in enumerate(states) if state.revision != top.revision]
+        for i, state in enumerate(states):
+            if state.fingerprint != top.fingerprint and not (
+                    i in behind and state.revision == top.revision - 1
+                    and state.fingerprint == top.parent):
+                raise ShardUnavailable(
+                    f"{names[i]} holds another corpus than {names[newest]}: name the "
+                    f"writable servers of one build of `quotebot index --shards N`, in order.")
+        revision = top.revision
+        if behind:
+            log.warning("completing an earlier add on %s", ", ".join(names[i] for i in behind))
+            _commit_corpus(remotes, behind, lexicon, n, revision, top.parent)
+        known = {info.id for info in lexicon.docs}
+        by_shard: dict[int, list[Document]] = {}
+        for doc in docs:
+            if doc.id in known:
+                result.refused.append((doc, DocumentInShards(
+                    f"The shards hold a document {doc.id!r} already: give this one another "
+                    f"id with --id (replacing a document in shards needs a rebuild with "
+                    f"`quotebot index --shards N`).")))
+                continue
+            known.add(doc.id)
+            by_shard.setdefault(shard_of(doc.id, n), []).append(doc)
+        for target, group in sorted(by_shard.items()):
+            fresh = build_index(group)
+            if fresh.analyzer_version != lexicon.analyzer_version:
+                raise ShardUnavailable(
+                    f"The shards were built by another version of quotebot's analysis "
+                    f"({lexicon.analyzer_version}, this is {fresh.analyzer_version}): rebuild "
+                    f"them with `quotebot index --shards N`.")
+            digest = hashlib.sha256(f"{lexicon.fingerprint}+{fresh.fingerprint}".encode())
+            extended, onto = extend_lexicon(lexicon, fresh, digest.hexdigest()[:32])
+            writer = _ParagraphWriter(xapian, fresh, terms=onto.terms, forms=onto.forms,
+                                      first_sid=int(lexicon.doc_idx.shape[0]))
+            starts = fresh.paragraph_starts
+            for p in range(fresh.n_paragraphs):
+                for docid, xdoc in writer.documents(int(starts[p]), int(starts[p + 1])):
+                    remotes[target].replace_document(docid, xdoc)
+            for position, info in enumerate(fresh.docs):
+                remotes[target].set_metadata(_text_key(info.id), fresh.texts(position).encode(
+                    "utf-8", "surrogatepass"))
+            revision += 1
+            # The shard that takes the documents first: until the others follow, readers
+            # see shards at two revisions and wait for them to agree.
+            _commit_corpus(remotes, [target, *(i for i in range(n) if i != target)],
+                           extended, n, revision, lexicon.fingerprint)
+            lexicon = extended
+            for position, (info, doc) in enumerate(zip(fresh.docs, group, strict=True)):
+                result.added.append(AddedDocument(
+                    info.id, info.title, info.url, info.sentences, info.author, info.date,
+                    kept_words=words_kept(doc.text) if doc.page_words else 0,
+                    page_words=doc.page_words))
+                log.info("added %s to %s (document %d of the shard's add)", info.id,
+                         names[target], position + 1)
+    except xapian.Error as exc:
+        raise ShardUnavailable(
+            f"A search shard stopped answering while adding ({_reason(exc)}): run the same "
+            f"`quotebot add` again when every shard answers, to complete it.") from None
+    finally:
+        for remote in remotes:
+            with contextlib.suppress(xapian.Error):
+                remote.close()
+    return result
+
+
+def check_writable(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`ShardNotWritable` (or :class:`ShardUnavailable`) unless every shard
+    server of ``url`` takes writes now: said before any source is fetched."""
+    xapian = _xapian()
+    shards = parse_search_url(url)
+    for i in range(len(shards)):
+        _open_writable(xapian, shards, i, connect_timeout, WRITE_TIMEOUT_S).close()
+
+
+def _commit_corpus(remotes: Sequence[Any], order: Sequence[int], lexicon: Lexicon,
+                   shards: int, revision: int, parent: str) -> None:
+    data, layout = lexicon.to_bytes(), layout_of(lexicon)
+    for i in order:
+        _set_corpus(remotes[i], data, lexicon.fingerprint, layout, shards, i, revision,
+                    parent)
+        remotes[i].commit()
+
+
+def _shard_name(shards: Sequence[tuple[str, int]], i: int) -> str:
+    host, port = shards[i]
+    return f"shard-{i} at {host}:{port}"
+
+
+def _open_writable(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
+                   connect_timeout: float, timeout: float) -> Any:
+    name = _shard_name(shards, i)
+    try:
+        return xapian.remote_open_writable(shards[i][0], shards[i][1], int(timeout * 1000),
+                                           int(connect_timeout * 1000))
+    except xapian.InvalidOperationError:
+        raise ShardNotWritable(
+            f"The search shard {name} does not take writes: start a server for writing on "
+            f"its folder (xapian-tcpsrv --writable --port PORT …/shard-{i}) and name the "
+            f"writable servers in --search-url, shard-0 first. Nothing was added.") from None
+    except xapian.DatabaseLockError:
+        raise ShardNotWritable(
+            f"The search shard {name} is being written by another `quotebot add`: try again "
+            f"when it has finished. Nothing was added.") from None
+    except xapian.Error as exc:
+        raise ShardUnavailable(
+            f"The search shard {name} does not answer ({_reason(exc)}): nothing was added. "
+            f"Start it, or check --search-url.") from None
+
+
+def _corpus_of(xapian: Any, remote: Any, name: str, shards: int, i: int) -> _ShardCorpus:
+    """The corpus shard ``remote`` holds, checked to be shard ``i`` of ``shards``."""
+    meta = {key: remote.get_metadata(_META + key).decode()
+            for key in ("format", "fingerprint", "shards", "shard", "revision", "parent")}
+    if meta["format"] != SHARD_FORMAT:
+        raise ShardUnavailable(f"{name} is not a quotebot shard of this version: rebuild the "
+                               f"shards with `quotebot index --shards N`.")
+    if meta["shards"] != str(shards) or meta["shard"] != str(i):
+        raise ShardUnavailable(
+            f"{name} serves shard-{meta['shard']} of {meta['shards']}: name every shard's "
+            f"server once, in order, shard-0 first ({shards} named).")
+    return _ShardCorpus(meta["fingerprint"], int(meta["revision"] or 0), meta["parent"])
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -357,6 +661,8 @@ class XapianBackend:
                  timeout: float = ANSWER_TIMEOUT_S) -> None:
         self.index = index
         self.shards = list(shards)
+        #: The --search-url of the shards.
+        self.url = "xapian://" + ",".join(f"{host}:{port}" for host, port in self.shards)
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self._xapian = _xapian()
@@ -404,6 +710,7 @@ class XapianBackend:
             fingerprint=lexicon.fingerprint, analyzer_version=lexicon.analyzer_version,
             generation="shards")
         backend = cls(index, shards, connect_timeout=connect_timeout, timeout=timeout)
+        backend.url = url
         texts.backend = tokens.backend = postings.backend = paragraphs.backend = backend
         return backend
 
@@ -417,19 +724,39 @@ class XapianBackend:
         return _open_remote(self._xapian, self.shards, i, self.connect_timeout, self.timeout)
 
     def _connect(self) -> Any:
-        xapian = self._xapian
-        remotes = [self._open_shard(i) for i in range(len(self.shards))]
-        for i, remote in enumerate(remotes):
-            try:
-                meta = {key: remote.get_metadata(_META + key).decode()
-                        for key in ("format", "fingerprint", "layout", "shards", "shard")}
-            except xapian.Error as exc:
-                raise ShardUnavailable(f"The search shard {self._name(i)} does not answer "
-                                       f"({_reason(exc)}).") from None
+        remotes, metas = self._open_all()
+        try:
+            self._check_corpus(metas)
+        except ShardUnavailable:
+            for remote in remotes:
+                remote.close()
+            raise
+        combined = self._xapian.Database()
+        for remote in remotes:
+            combined.add_database(remote)
+        self._remotes = remotes
+        return combined
+
+    def _check_corpus(self, metas: Sequence[dict[str, str]]) -> None:
+        """Raise :class:`ShardUnavailable` unless shards whose metadata are ``metas``
+        hold this backend's corpus, each in its place."""
+        for i, meta in enumerate(metas):
             if meta["format"] != SHARD_FORMAT:
                 raise ShardUnavailable(
                     f"{self._name(i)} is not a quotebot shard of this version: rebuild the "
                     f"shards with `quotebot index --shards N`.")
+            if len({m["revision"] for m in metas}) > 1:
+                raise ShardUnavailable(
+                    "The search shards are at different revisions ("
+                    + ", ".join(f"shard-{j}: {m['revision'] or 0}" for j, m in enumerate(metas))
+                    + "): a `quotebot add` is under way or stopped part way; run it again "
+                    "to complete it.")
+            if len({m["fingerprint"] for m in metas}) == 1 and (
+                    meta["fingerprint"] != self.index.fingerprint):
+                raise ShardUnavailable(
+                    "The search shards hold another corpus than the one this process read "
+                    "(a document was added, or they were rebuilt): a server reads it again "
+                    "by itself within seconds; ask again.")
             if meta["fingerprint"] != self.index.fingerprint:
                 raise ShardUnavailable(
                     f"{self._name(i)} holds another corpus than the other shards: name "
@@ -450,11 +777,45 @@ class XapianBackend:
                     f"{host}:{port} serves shard-{meta['shard']} but stands in place "
                     f"{i + 1} of --search-url: name the shard servers in order, shard-0 "
                     f"first, each once.")
-        combined = xapian.Database()
+
+    def _open_all(self) -> tuple[list[Any], list[dict[str, str]]]:
+        """A connection to every shard, and what each one's metadata says of its corpus.
+
+        Shards at different revisions are a ``quotebot add`` between its commits (each
+        shard commits once, a moment apart): they are read again until they agree, for
+        up to :data:`SETTLE_S`."""
+        xapian = self._xapian
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            remotes = [self._open_shard(i) for i in range(len(self.shards))]
+            metas = []
+            for i, remote in enumerate(remotes):
+                try:
+                    metas.append({key: remote.get_metadata(_META + key).decode()
+                                  for key in ("format", "fingerprint", "layout", "shards",
+                                              "shard", "revision")})
+                except xapian.Error as exc:
+                    raise ShardUnavailable(f"The search shard {self._name(i)} does not "
+                                           f"answer ({_reason(exc)}).") from None
+            if len({m["revision"] for m in metas}) == 1 or time.monotonic() > deadline:
+                return remotes, metas
+            for remote in remotes:
+                remote.close()
+            time.sleep(0.05)
+
+    def newer(self) -> bool:
+        """Whether the shards hold a newer corpus than this backend's index (a document
+        was added: :func:`add_to_shards`), every shard agreeing on it. Asked on fresh
+        connections, so it does not wait behind a question; False when a shard does not
+        answer."""
+        try:
+            remotes, metas = self._open_all()
+        except ShardUnavailable:
+            return False
         for remote in remotes:
-            combined.add_database(remote)
-        self._remotes = remotes
-        return combined
+            remote.close()
+        found = {m["fingerprint"] for m in metas}
+        return len(found) == 1 and found != {self.index.fingerprint}
 
     def check(self) -> None:
         """Connect to every shard now (raises :class:`ShardUnavailable`)."""
@@ -787,6 +1148,24 @@ def open_sharded_engine(url: str, semantic: str = "off", *, check: bool = True
     return QuoteEngine(backend.index, search=backend)
 
 
+def newer_engine(engine: QuoteEngine) -> QuoteEngine | None:
+    """An engine over ``engine``'s shards when they hold another corpus than it read (a
+    document was added, or they were rebuilt), every shard agreeing on it; None when
+    ``engine`` does not answer from shards, or they hold its corpus (or one is down:
+    questions say so)."""
+    search = engine.search
+    if not isinstance(search, XapianBackend) or not search.newer():
+        return None
+    try:
+        fresh = open_sharded_engine(search.url)
+    except ShardUnavailable as exc:
+        log.warning("could not read the search shards' new corpus: %s", exc.message)
+        return None
+    log.info("now answering from the search shards' corpus of %d documents, %d sentences",
+             len(fresh.index.docs), fresh.index.n_sentences)
+    return fresh
+
+
 def _open_remote(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
                  connect_timeout: float, timeout: float) -> Any:
     host, port = shards[i]
@@ -810,14 +1189,7 @@ def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeo
             failure = failure or exc
             continue
         try:
-            if remote.get_metadata(_META + "format").decode() != SHARD_FORMAT:
-                raise ShardUnavailable(
-                    f"shard-{i} at {host}:{port} is not a quotebot shard of this version: "
-                    f"rebuild the shards with `quotebot index --shards N`.")
-            parts = int(remote.get_metadata(_META + "lexicon.parts").decode() or 0)
-            data = b"".join(bytes(remote.get_metadata(f"{_META}lexicon.{j}"))
-                            for j in range(parts))
-            digest = remote.get_metadata(_META + "lexicon.sha256").decode()
+            return _lexicon_of(xapian, remote, f"shard-{i} at {host}:{port}")
         except xapian.Error as exc:
             failure = failure or ShardUnavailable(
                 f"The search shard shard-{i} at {host}:{port} does not answer "
@@ -825,17 +1197,28 @@ def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeo
             continue
         finally:
             remote.close()
-        if not parts or hashlib.sha256(data).hexdigest() != digest:
-            raise ShardUnavailable(f"shard-{i} at {host}:{port} holds a damaged lexicon: "
-                                   f"rebuild the shards with `quotebot index --shards N`.")
-        try:
-            return read_lexicon(data)
-        except LexiconError as exc:
-            raise ShardUnavailable(
-                f"shard-{i} at {host}:{port} holds a lexicon this version cannot read "
-                f"({exc}): rebuild the shards with `quotebot index --shards N`.") from None
     assert failure is not None
     raise failure
+
+
+def _lexicon_of(xapian: Any, remote: Any, name: str) -> Lexicon:
+    """The lexicon shard ``remote`` (called ``name`` in errors) carries."""
+    if remote.get_metadata(_META + "format").decode() != SHARD_FORMAT:
+        raise ShardUnavailable(
+            f"{name} is not a quotebot shard of this version: rebuild the shards with "
+            f"`quotebot index --shards N`.")
+    parts = int(remote.get_metadata(_META + "lexicon.parts").decode() or 0)
+    data = b"".join(bytes(remote.get_metadata(f"{_META}lexicon.{j}")) for j in range(parts))
+    digest = remote.get_metadata(_META + "lexicon.sha256").decode()
+    if not parts or hashlib.sha256(data).hexdigest() != digest:
+        raise ShardUnavailable(f"{name} holds a damaged lexicon: rebuild the shards with "
+                               f"`quotebot index --shards N`.")
+    try:
+        return read_lexicon(data)
+    except LexiconError as exc:
+        raise ShardUnavailable(
+            f"{name} holds a lexicon this version cannot read ({exc}): rebuild the shards "
+            f"with `quotebot index --shards N`.") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,10 +263,32 @@ def loosen_article(tree: Any) -> None:
             div.tag = "p"
 
 
+class _Heading(str):
+    """A line written for a heading of the page, as the ``#`` line that marks it."""
+
+    __slots__ = ()
+
+
+#: How a line that reads as a heading starts (as quotebot.sentences reads headings).
+_READS_AS_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+
+
 def units(body: Any) -> Iterator[str]:
-    """The lines of trafilatura's result: headings as ``#`` lines, one unit per line."""
+    """The lines of trafilatura's result: headings as ``#`` lines, one unit per line. A
+    line that is no heading but would read as one (a "# comment" in a block of code) goes
+    on the end of the line before it, so that it never opens a section."""
+    previous: str | None = None  # held back until the next line is known (lines stream)
     for element in body:
-        yield from _units(element)
+        for line in _units(element):
+            if (previous is not None and not isinstance(line, _Heading)
+                    and _READS_AS_HEADING.match(line)):
+                previous += " " + line
+                continue
+            if previous is not None:
+                yield previous
+            previous = line
+    if previous is not None:
+        yield previous
 
 
 def _units(element: Any) -> Iterator[str]:
@@ -276,7 +298,7 @@ def _units(element: Any) -> Iterator[str]:
         if text:
             rend = element.get("rend", "")
             level = int(rend[1]) if re.fullmatch(r"h[1-6]", rend) else 2
-            yield "#" * level + " " + text
+            yield _Heading("#" * level + " " + text)
     elif tag == "list":
         yield from _list_units(element)
     elif tag == "table":
@@ -311,15 +333,37 @@ def _list_units(element: Any) -> Iterator[str]:
         if rend.startswith("dt"):
             term = f"{term}, {text}" if term and text else term or text
             continue
+        # An item of several paragraphs is a unit per paragraph: their text run together
+        # would make one sentence of two ("…to reduce typingCommand history").
+        lines = _paragraphs(item) if text else []
         if term:
-            text = f"{term}: {text}" if text else term
+            lines = [f"{term}: {lines[0]}", *lines[1:]] if lines else [term]
             term = ""
-        if text:
-            yield text
+        yield from lines
         for child in nested:
             yield from _list_units(child)
     if term:
         yield term
+
+
+def _paragraphs(item: Any) -> list[str]:
+    """The item's text, a line per paragraph when it has more than one (``<p>``)."""
+    if sum(1 for _ in item.iterchildren("p")) < 2:
+        return [_text(item)]
+    lines: list[str] = []
+    loose = item.text or ""  # text between paragraphs is a line of its own
+    for child in item:
+        if child.tag == "p":
+            if loose.strip():
+                lines.append(" ".join(loose.split()))
+            loose = ""
+            lines.append(_text(child))
+        else:
+            loose += "".join(child.itertext())
+        loose += child.tail or ""
+    if loose.strip():
+        lines.append(" ".join(loose.split()))
+    return [line for line in lines if line]
 
 
 def table_rows(rows: list[list[tuple[str, bool]]]) -> Iterator[str]:

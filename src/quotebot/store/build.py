@@ -24,6 +24,7 @@ from quotebot.corpus import fingerprint
 from quotebot.models import Document
 from quotebot.sentences import split_document
 from quotebot.store.files import StringTable, hash_bytes
+from quotebot.store.lexicon import Lexicon
 from quotebot.store.model import (
     DocInfo,
     Forms,
@@ -83,16 +84,21 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
         done += len(sentences)
         if progress is not None:
             progress(done, pos + 1)
-    counts = np.frombuffer(n_tokens, dtype=np.int32).astype(np.int64)
-    tok = np.frombuffer(tokens, dtype=np.int32).copy()
+    ptr = _pointers(np.frombuffer(n_tokens, dtype=np.int32))
+    # (Views of the arrays filled above, not copies: the build's memory follows the
+    # tokens once, not twice.)
+    tok = np.frombuffer(tokens, dtype=np.int32)
     table = _analyse_forms(list(form_ids))
-    term_ids = _token_terms(table, tok)
-    doc_len = _terms_per_sentence(table, tok, counts)
+    doc_len = _terms_per_sentence(table, tok, ptr)
+    term_ids = _token_terms(table, tok, int(doc_len.sum()))
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
+    del term_ids
     doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
     paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
-    token_table = Tokens(_pointers(counts), tok, compact_offsets(
-        np.frombuffer(starts, dtype=np.uint16 if starts.typecode == "H" else np.int32)))
+    token_table = Tokens.pack(ptr, tok, np.frombuffer(
+        starts, dtype=np.uint16 if starts.typecode == "H" else np.int32), len(table.forms))
+    del starts
+    forms_table = _forms(table, ptr, tok)
     return SentenceIndex(
         docs=infos,
         texts=texts.__getitem__,
@@ -105,8 +111,8 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
         matrix=matrix,
         paragraphs=paragraph_matrix(matrix, doc_idx_array, paragraph_array),
         tokens=token_table,
-        forms=_forms(table, token_table),
-        words=_words(table.words, table.form_word, np.bincount(tok, minlength=len(table.forms))),
+        forms=forms_table,
+        words=_words(table.words, table.form_word, forms_table.count),
         fingerprint=fingerprint(docs),
     )
 
@@ -141,8 +147,11 @@ def _analyse_forms(forms: list[str], vocab: list[str] | None = None,
     flat: list[int] = []
     per_form = np.zeros(len(forms), dtype=np.int64)
     form_word = np.full(len(forms), -1, dtype=np.int32)
+    # Each form is analysed once here: the uncached analysis, so that the build does not
+    # leave a quarter of a million forms in the cache that questions use.
+    analyse = analysis.analyse_word.__wrapped__
     for fid, surface in enumerate(forms):
-        norm, terms, is_stop = analysis.analyse_word(surface)
+        norm, terms, is_stop = analyse(surface)
         if is_stop:
             continue
         ids = [term_ids.setdefault(term, len(term_ids)) for term in terms]
@@ -167,15 +176,17 @@ def _pointers(counts: npt.ArrayLike) -> IntArray:
 
 
 #: Tokens handled at a time where a pass over every token needs 8-byte temporaries.
-_CHUNK_TOKENS = 1 << 22
+_CHUNK_TOKENS = 1 << 20
 
 
-def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """The index terms of every token, laid end to end (a chunk of tokens at a time, so
-    the temporaries follow the chunk, not the corpus)."""
+def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32], total: int
+                 ) -> npt.NDArray[np.int32]:
+    """The ``total`` index terms of every token, laid end to end (a chunk of tokens at a
+    time, so the temporaries follow the chunk, not the corpus)."""
     per_form = np.diff(table.terms_ptr)
     first_term = table.terms_ptr[:-1]
-    parts = []
+    out = np.empty(total, dtype=np.int32)
+    at = 0
     for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
         chunk = tok[lo:lo + _CHUNK_TOKENS]
         per_token = per_form[chunk]
@@ -183,15 +194,26 @@ def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32]) -> npt.NDArray[n
         # Each token's terms in place: where its form's terms start, plus 0, 1, …
         where = np.repeat(first_term[chunk] - bounds[:-1], per_token)
         where += np.arange(where.size, dtype=np.int64)
-        parts.append(table.terms[where])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        out[at:at + where.shape[0]] = table.terms[where]
+        at += where.shape[0]
+    return out
 
 
-def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], counts: IntArray
+def _terms_per_sentence(table: _FormTable, tok: npt.NDArray[np.int32], ptr: IntArray
                         ) -> npt.NDArray[np.int32]:
-    per_token = np.diff(table.terms_ptr).astype(np.int32)[tok]
-    bounds = _pointers(per_token)
-    return np.diff(bounds[_pointers(counts)]).astype(np.int32)
+    """How many index terms each sentence has (its tokens ``tok[ptr[s]:ptr[s + 1]]``), a
+    chunk of tokens at a time."""
+    per_form = np.diff(table.terms_ptr)
+    before = np.zeros(ptr.shape[0], dtype=np.int64)  # terms before each sentence's start
+    carry = 0
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        hi = min(lo + _CHUNK_TOKENS, tok.shape[0])
+        running = np.cumsum(per_form[tok[lo:hi]])
+        # The sentence starts in (lo, hi]: those at lo were the chunk before's.
+        a, z = np.searchsorted(ptr, [lo, hi], side="right").tolist()
+        before[a:z] = carry + running[ptr[a:z] - lo - 1]
+        carry += int(running[-1])
+    return np.diff(before).astype(np.int32)
 
 
 def _wider(starts: array[int], parts: list[str]) -> array[int]:
@@ -202,21 +224,24 @@ def _wider(starts: array[int], parts: list[str]) -> array[int]:
     return wide
 
 
-def compact_offsets(starts: npt.ArrayLike) -> npt.NDArray[np.uint16] | npt.NDArray[np.int32]:
-    """Tokens' offsets in their sentences, two bytes each: sentences are cut at
-    ``MAX_SENTENCE_CHARS``, so every offset fits (four bytes each should one not)."""
-    values = np.asarray(starts)
-    if values.size == 0 or int(values.max()) <= np.iinfo(np.uint16).max:
-        return values.astype(np.uint16)
-    return values.astype(np.int32)
-
-
-def _forms(table: _FormTable, tokens: Tokens) -> Forms:
+def _forms(table: _FormTable, ptr: IntArray, tok: npt.NDArray[np.int32]) -> Forms:
+    """The forms table of ``table``, counted over the tokens ``tok`` (form ids; sentence
+    ``s``'s at ``ptr[s]:ptr[s + 1]``)."""
     n_forms = len(table.forms)
-    count = np.bincount(tokens.form, minlength=n_forms).astype(np.int64)
-    has_tokens = tokens.ptr[1:] > tokens.ptr[:-1]
-    openers = tokens.form[tokens.ptr[:-1][has_tokens]]
+    # (bincount reads ids as 8 bytes each: a chunk at a time.)
+    count = np.zeros(n_forms, dtype=np.int64)
+    for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
+        count += np.bincount(tok[lo:lo + _CHUNK_TOKENS], minlength=n_forms)
+    has_tokens = ptr[1:] > ptr[:-1]
+    openers = tok[ptr[:-1][has_tokens]]
     start_count = np.bincount(openers, minlength=n_forms).astype(np.int64)
+    return _counted_forms(table, count, start_count, form_flags(table.forms))
+
+
+def _counted_forms(table: _FormTable, count: IntArray, start_count: IntArray,
+                   flags: npt.NDArray[np.uint8]) -> Forms:
+    """The forms of ``table``, with their counts (of tokens, of sentence openers)."""
+    n_forms = len(table.forms)
     owner = np.repeat(np.arange(n_forms, dtype=np.int32), np.diff(table.terms_ptr))
     order = np.argsort(table.terms, kind="stable")
     term_forms_ptr = _pointers(np.bincount(table.terms, minlength=len(table.vocab)))
@@ -224,8 +249,7 @@ def _forms(table: _FormTable, tokens: Tokens) -> Forms:
         strings=StringTable.from_strings(table.forms),
         terms_ptr=table.terms_ptr, terms=table.terms,
         term_forms_ptr=term_forms_ptr, term_forms=owner[order],
-        word=table.form_word, count=count, start_count=start_count,
-        flags=form_flags(table.forms),
+        word=table.form_word, count=count, start_count=start_count, flags=flags,
     )
 
 
@@ -272,6 +296,32 @@ def _token_rows(ptr: IntArray, sids: IntArray) -> IntArray:
     return rows
 
 
+class _Remap:
+    """Ids in ``fresh`` (an index of added documents) → ids in the index it is added to,
+    whose terms, forms and words are ``term_ids``, ``form_ids`` and ``word_ids`` (string →
+    id). Those keep their ids; ``fresh``'s new ones are added to the three mappings, after
+    them, in ``fresh``'s order."""
+
+    def __init__(self, fresh: SentenceIndex, term_ids: dict[str, int],
+                 form_ids: dict[str, int], word_ids: dict[str, int]) -> None:
+        n_forms = len(form_ids)
+        self.terms = np.asarray([term_ids.setdefault(t, len(term_ids))
+                                 for t in fresh.vocab.strings()], dtype=np.int64)
+        self.forms = np.asarray([form_ids.setdefault(f, len(form_ids))
+                                 for f in fresh.forms.strings.strings()], dtype=np.int64)
+        words = np.asarray([word_ids.setdefault(w, len(word_ids))
+                            for w in fresh.words.strings.strings()], dtype=np.int64)
+        # Forms new to the index bring their terms and words along: how many terms each
+        # has, the terms (in new ids) and its word (−1 for a stop word).
+        new_forms = np.flatnonzero(self.forms >= n_forms)
+        ptr = np.asarray(fresh.forms.terms_ptr)
+        self.new_form_terms = ptr[new_forms + 1] - ptr[new_forms]
+        self.new_terms = self.terms[np.asarray(fresh.forms.terms)[
+            _token_rows(ptr, new_forms)]].astype(np.int32)
+        fw = np.asarray(fresh.forms.word)[new_forms]
+        self.new_form_word = np.where(fw >= 0, words[np.maximum(fw, 0)], -1).astype(np.int32)
+
+
 def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
                 removed: Sequence[str] = ()) -> SentenceIndex:
     """``base`` with ``added`` documents added (or replacing those with the same id) and
@@ -312,30 +362,16 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     del base_ids, base_tf
     doc_len_parts = [np.asarray(matrix.doc_len)[keep_mask]]
     rows = _token_rows(np.asarray(base.tokens.ptr), kept)
-    tok_form_parts = [np.asarray(base.tokens.form)[rows]]
-    tok_start_parts = [np.asarray(base.tokens.start)[rows]]
+    tok_form_parts = [base.tokens.forms_at(rows)]
+    tok_start_parts = [base.tokens.start[rows]]
     tok_count_parts = [np.diff(np.asarray(base.tokens.ptr))[kept]]
 
     if fresh is not None:
-        term_remap = np.asarray([term_ids.setdefault(t, len(term_ids))
-                                 for t in fresh.vocab.strings()], dtype=np.int64)
-        fresh_forms = fresh.forms.strings.strings()
-        form_remap = np.asarray([form_ids.setdefault(f, len(form_ids)) for f in fresh_forms],
-                                dtype=np.int64)
-        word_remap = np.asarray([word_ids.setdefault(w, len(word_ids))
-                                 for w in fresh.words.strings.strings()], dtype=np.int64)
-        # Forms new to the index bring their terms and words along.
-        new_forms = np.flatnonzero(form_remap >= len(forms))
-        if new_forms.size:
-            ptr = np.asarray(fresh.forms.terms_ptr)
-            per = ptr[new_forms + 1] - ptr[new_forms]
-            terms_ptr_parts.append(terms_ptr_parts[0][-1] + np.cumsum(per))
-            rows_new = _token_rows(ptr, new_forms)
-            terms_parts.append(term_remap[np.asarray(fresh.forms.terms)[rows_new]].astype(
-                np.int32))
-            fw = np.asarray(fresh.forms.word)[new_forms]
-            form_word_parts.append(np.where(fw >= 0, word_remap[np.maximum(fw, 0)], -1).astype(
-                np.int32))
+        onto = _Remap(fresh, term_ids, form_ids, word_ids)
+        term_remap, form_remap = onto.terms, onto.forms
+        terms_ptr_parts.append(terms_ptr_parts[0][-1] + np.cumsum(onto.new_form_terms))
+        terms_parts.append(onto.new_terms)
+        form_word_parts.append(onto.new_form_word)
         f_matrix = fresh.matrix
         f_terms = np.repeat(np.arange(f_matrix.n_terms), np.diff(f_matrix.indptr))
         f_ids, f_tf = f_matrix.postings_of()
@@ -343,8 +379,8 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
         s_parts.append(np.asarray(f_ids, dtype=np.int64) + kept.size)
         tf_parts.append(np.asarray(f_tf, dtype=np.int64))
         doc_len_parts.append(np.asarray(f_matrix.doc_len))
-        tok_form_parts.append(form_remap[np.asarray(fresh.tokens.form)].astype(np.int32))
-        tok_start_parts.append(np.asarray(fresh.tokens.start))
+        tok_form_parts.append(form_remap[fresh.tokens.form].astype(np.int32))
+        tok_start_parts.append(fresh.tokens.start)
         tok_count_parts.append(np.diff(np.asarray(fresh.tokens.ptr)))
 
     vocab = list(term_ids)
@@ -366,10 +402,10 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     table.terms_ptr = np.concatenate(terms_ptr_parts).astype(np.int64)
     table.terms = np.concatenate(terms_parts).astype(np.int32)
     table.form_word = np.concatenate(form_word_parts).astype(np.int32)
-    tokens = Tokens(_pointers(np.concatenate(tok_count_parts)),
-                    np.concatenate(tok_form_parts).astype(np.int32),
-                    compact_offsets(np.concatenate(tok_start_parts)))
-    forms_table = _forms(table, tokens)
+    tok_ptr = _pointers(np.concatenate(tok_count_parts))
+    tok = np.concatenate(tok_form_parts).astype(np.int32)
+    tokens = Tokens.pack(tok_ptr, tok, np.concatenate(tok_start_parts), len(table.forms))
+    forms_table = _forms(table, tok_ptr, tok)
 
     def column(name: str) -> Any:
         old = np.asarray(getattr(base, name))[keep_mask]
@@ -400,3 +436,62 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
         words=_words(table.words, table.form_word, forms_table.count, previous=base.words),
         fingerprint=fingerprint(all_docs),
     )
+
+
+def extend_lexicon(base: Lexicon, fresh: SentenceIndex, fingerprint: str) -> tuple[Lexicon,
+                                                                                   _Remap]:
+    """``base`` (a lexicon) with the documents of ``fresh`` (an index of them alone) added
+    after its own, as :func:`merge_index` adds them: ``base``'s sentences, terms, forms and
+    words keep their ids, and document frequencies and counts are summed. Returns the
+    lexicon, whose corpus is named by ``fingerprint``, and how ``fresh``'s ids map onto
+    it."""
+    term_ids = {t: i for i, t in enumerate(base.vocab.strings())}
+    form_ids = {f: i for i, f in enumerate(base.forms.strings.strings())}
+    word_ids = {w: i for i, w in enumerate(base.words.strings.strings())}
+    n_forms = len(form_ids)
+    onto = _Remap(fresh, term_ids, form_ids, word_ids)
+    old_ptr = np.asarray(base.forms.terms_ptr, dtype=np.int64)
+    table = _FormTable()
+    table.forms = list(form_ids)
+    table.vocab = list(term_ids)
+    table.words = list(word_ids)
+    table.terms_ptr = np.concatenate([old_ptr, old_ptr[-1] + np.cumsum(onto.new_form_terms)])
+    table.terms = np.concatenate([np.asarray(base.forms.terms), onto.new_terms]).astype(np.int32)
+    table.form_word = np.concatenate([np.asarray(base.forms.word),
+                                      onto.new_form_word]).astype(np.int32)
+    count = _summed(base.forms.count, onto.forms, fresh.forms.count, len(table.forms))
+    flags = np.concatenate([np.asarray(base.forms.flags),
+                            form_flags(table.forms[n_forms:])]).astype(np.uint8)
+    forms = _counted_forms(table, count, _summed(base.forms.start_count, onto.forms,
+                                                  fresh.forms.start_count, len(table.forms)),
+                           flags)
+    n_docs = len(base.docs)
+
+    def column(name: str, dtype: Any) -> Any:
+        return np.concatenate([np.asarray(getattr(base, name)),
+                               np.asarray(getattr(fresh, name))]).astype(dtype)
+
+    return Lexicon(
+        docs=[*base.docs, *fresh.docs],
+        doc_idx=np.concatenate([np.asarray(base.doc_idx),
+                                np.asarray(fresh.doc_idx) + n_docs]).astype(np.int32),
+        paragraph=column("paragraph", np.int32), sentence_no=column("sentence_no", np.int32),
+        start=column("start", np.int64), end=column("end", np.int64),
+        vocab=StringTable.from_strings(table.vocab),
+        df=_summed(base.df, onto.terms, fresh.matrix.df, len(table.vocab)),
+        paragraph_df=_summed(base.paragraph_df, onto.terms, fresh.paragraphs.df,
+                             len(table.vocab)),
+        forms=forms,
+        words=_words(table.words, table.form_word, count, previous=base.words),
+        fingerprint=fingerprint, analyzer_version=base.analyzer_version, k1=base.k1,
+        b=base.b,
+    ), onto
+
+
+def _summed(old: npt.ArrayLike, remap: IntArray, added: npt.ArrayLike, n: int) -> IntArray:
+    """Counts ``old`` (by old id) plus ``added`` (by the ids ``remap`` gives), over ``n`` ids."""
+    out = np.zeros(n, dtype=np.int64)
+    base = np.asarray(old, dtype=np.int64)
+    out[:base.shape[0]] = base
+    np.add.at(out, remap, np.asarray(added, dtype=np.int64))
+    return out

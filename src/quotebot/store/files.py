@@ -44,7 +44,7 @@ import numpy.typing as npt
 from quotebot.errors import IndexFileError
 
 FORMAT = "quotebot-index"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 CURRENT = "CURRENT"
 FOLDER_MANIFEST = "quotebot-index.json"
 FOLDER_FORMAT = "quotebot-index-folder"

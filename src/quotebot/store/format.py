@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len
 _POSTINGS = PackedPostings.FIELDS
 _ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in _POSTINGS),
            "para_len", "para_term_max",
-           "tok_ptr", "tok_form", "tok_start",
+           "tok_ptr", "tok_form_low", "tok_form_high", "tok_step", "tok_far_at", "tok_far",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
            "delete_word", "text_offsets")
@@ -57,15 +58,16 @@ def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
 def _write_files(index: SentenceIndex, out: Path) -> None:
     matrix, tokens, forms, words = index.matrix, index.tokens, index.forms, index.words
     arrays: dict[str, Any] = {
-        "doc_idx": index.doc_idx, "paragraph": index.paragraph,
-        "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
+        # (Positions and offsets in the fewest bytes that hold them: readers take the
+        # values, never the type.)
+        **{name: compact_counts(getattr(index, name))
+           for name in ("doc_idx", "paragraph", "sentence_no", "start", "end")},
         "doc_len": compact_counts(matrix.doc_len), "term_max": matrix.max_weights,
         **matrix.packed.arrays(),
         **{f"para_{name}": a for name, a in index.paragraphs.packed.arrays().items()},
         "para_len": compact_counts(index.paragraphs.doc_len),
         "para_term_max": index.paragraphs.max_weights,
-        "tok_ptr": tokens.ptr, "tok_form": tokens.form, "tok_start": tokens.start,
-        **forms.arrays(), **words.arrays(),
+        **tokens.arrays(), **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
@@ -74,7 +76,10 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
     offsets = [0]
     with open(out / "texts.bin", "wb") as fh:
         for pos in range(len(index.docs)):
-            data = index.texts(pos).encode("utf-8", "surrogatepass")
+            # Each document compressed apart: a quote reads one document, and inflating
+            # one costs tens of microseconds (the text is the index's largest part).
+            data = zlib.compress(index.texts(pos).encode("utf-8", "surrogatepass"),
+                                 TEXT_COMPRESSION)
             fh.write(data)
             offsets.append(offsets[-1] + len(data))
     arrays["text_offsets"] = np.asarray(offsets, dtype=np.int64)
@@ -93,7 +98,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
             "sentences": index.n_sentences,
             "terms": len(index.vocab),
             "postings": matrix.n_postings,
-            "tokens": int(tokens.form.shape[0]),
+            "tokens": tokens.n_tokens,
             "forms": len(forms.strings),
             "words": len(words.strings),
         },
@@ -128,6 +133,12 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
             "tokens"]:
         raise damaged(root, gen / "tok_ptr.npy", "does not match the manifest's counts")
     tables = {name: StringTable.open(gen, root, name, arrays) for name in _TABLES}
+    tokens = Tokens.from_arrays(arrays, len(tables["forms"]))
+    for name, size in (("tok_form_low", tokens.n_tokens), ("tok_step", tokens.n_tokens),
+                       ("tok_form_high", tokens.high_size(tokens.n_tokens)),
+                       ("tok_far", tokens.far_at.shape[0])):
+        if arrays[name].shape != (size,) or tokens.n_tokens != counts["tokens"]:
+            raise damaged(root, gen / f"{name}.npy", "does not match the manifest's counts")
     if len(tables["vocab"]) != n_terms:
         raise damaged(root, gen / "vocab.bin", "does not match the term count")
     rows = read_json(gen / "docs.json", root)
@@ -155,7 +166,7 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         paragraphs=BM25Matrix(_packed(arrays, "para_", root, gen), arrays["para_len"],
                               float(bm25["k1"]), float(bm25["b"]),
                               _max=arrays["para_term_max"]),
-        tokens=Tokens(arrays["tok_ptr"], arrays["tok_form"], arrays["tok_start"]),
+        tokens=tokens,
         forms=Forms.from_arrays(tables["forms"], arrays),
         words=Words.from_arrays(tables["words"], arrays),
         fingerprint=manifest["fingerprint"],
@@ -196,6 +207,9 @@ class RecentTexts:
         return text
 
 
+#: zlib's level for the documents' text: its default (level 9 makes files no smaller here,
+#: 1 makes them 5% larger; inflating takes the same time at any level).
+TEXT_COMPRESSION = 6
 #: How many characters of decoded document text a loaded index keeps at most.
 TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
@@ -203,7 +217,7 @@ TEXT_CACHE_CHARS = 32 * 1024 * 1024
 def _blob_texts(blob: Any, offsets: Any) -> RecentTexts:
     def read(pos: int) -> str:
         lo, hi = int(offsets[pos]), int(offsets[pos + 1])
-        return bytes(blob[lo:hi]).decode("utf-8", "surrogatepass")
+        return zlib.decompress(blob[lo:hi]).decode("utf-8", "surrogatepass")
 
     return RecentTexts(read)
 

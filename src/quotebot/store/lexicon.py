@@ -30,7 +30,7 @@ _TABLES = ("vocab", "forms", "words")
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    """An index's lexicon, read back (see the module's docstring)."""
+    """An index's lexicon (see the module's docstring)."""
 
     docs: list[DocInfo]
     doc_idx: npt.NDArray[np.int32]
@@ -49,28 +49,37 @@ class Lexicon:
     k1: float
     b: float
 
+    @classmethod
+    def of(cls, index: SentenceIndex) -> Lexicon:
+        """``index``'s lexicon."""
+        return cls(docs=list(index.docs), doc_idx=index.doc_idx, paragraph=index.paragraph,
+                   sentence_no=index.sentence_no, start=index.start, end=index.end,
+                   vocab=index.vocab, df=index.matrix.df, paragraph_df=index.paragraphs.df,
+                   forms=index.forms, words=index.words, fingerprint=index.fingerprint,
+                   analyzer_version=index.analyzer_version, k1=index.matrix.k1,
+                   b=index.matrix.b)
 
-def lexicon_bytes(index: SentenceIndex) -> bytes:
-    """``index``'s lexicon as bytes (compressed)."""
-    forms, words = index.forms, index.words
-    meta = {"format": LEXICON_FORMAT, "fingerprint": index.fingerprint,
-            "analyzer_version": index.analyzer_version, "k1": index.matrix.k1,
-            "b": index.matrix.b, "docs": [d.to_row() for d in index.docs]}
-    arrays: dict[str, Any] = {
-        "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
-        "doc_idx": index.doc_idx, "paragraph": index.paragraph,
-        "sentence_no": index.sentence_no, "start": index.start, "end": index.end,
-        "df": index.matrix.df, "paragraph_df": index.paragraphs.df,
-        **forms.arrays(), **words.arrays(),
-    }
-    for name, table in (("vocab", index.vocab), ("forms", forms.strings),
-                        ("words", words.strings)):
-        arrays.update(table.arrays(name))
-        arrays[f"{name}_blob"] = np.frombuffer(table.blob(), np.uint8)
-    out = io.BytesIO()
-    contiguous: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    np.savez_compressed(out, **contiguous)
-    return out.getvalue()
+    def to_bytes(self) -> bytes:
+        """The lexicon as bytes (compressed; :func:`read_lexicon` reads them back)."""
+        forms, words = self.forms, self.words
+        meta = {"format": LEXICON_FORMAT, "fingerprint": self.fingerprint,
+                "analyzer_version": self.analyzer_version, "k1": self.k1,
+                "b": self.b, "docs": [d.to_row() for d in self.docs]}
+        arrays: dict[str, Any] = {
+            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
+            "doc_idx": self.doc_idx, "paragraph": self.paragraph,
+            "sentence_no": self.sentence_no, "start": self.start, "end": self.end,
+            "df": self.df, "paragraph_df": self.paragraph_df,
+            **forms.arrays(), **words.arrays(),
+        }
+        for name, table in (("vocab", self.vocab), ("forms", forms.strings),
+                            ("words", words.strings)):
+            arrays.update(table.arrays(name))
+            arrays[f"{name}_blob"] = np.frombuffer(table.blob(), np.uint8)
+        out = io.BytesIO()
+        contiguous: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+        np.savez_compressed(out, **contiguous)
+        return out.getvalue()
 
 
 class LexiconError(ValueError):
@@ -78,7 +87,7 @@ class LexiconError(ValueError):
 
 
 def read_lexicon(data: bytes) -> Lexicon:
-    """The lexicon written by :func:`lexicon_bytes` (LexiconError when it is not one)."""
+    """The lexicon written by :meth:`Lexicon.to_bytes` (LexiconError when it is not one)."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

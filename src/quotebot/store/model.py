@@ -21,7 +21,7 @@ from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
-from quotebot.postings import distinct
+from quotebot.postings import compact_counts, distinct
 from quotebot.sentences import heading_at
 from quotebot.store.files import StringTable
 
@@ -56,14 +56,137 @@ class DocInfo:
                 self.date]
 
 
+#: A token's step (its start less the previous token's, or its offset in the sentence for
+#: the first) that stands for "see ``far``": steps of 255 characters or more.
+FAR_STEP = 255
+
+
+#: Tokens packed at a time (the temporaries are 8 bytes a token).
+_PACK_CHUNK = 1 << 20
+
+
+def form_high_bits(n_forms: int) -> int:
+    """Bits a token needs for its form id above the low 16 (0, 2, 4, 8 or 16)."""
+    need = max(int(n_forms) - 1, 0).bit_length() - 16
+    return next(bits for bits in (0, 2, 4, 8, 16) if need <= bits)
+
+
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Every sentence's tokens: ``form[ptr[s]:ptr[s + 1]]`` are sentence ``s``'s word-form
-    ids, ``start`` their character offsets from the sentence's start (two bytes each)."""
+    """Every sentence's tokens: ``ptr[s]:ptr[s + 1]`` are sentence ``s``'s, each a word-form
+    id and a character offset from the sentence's start, packed.
 
-    ptr: npt.NDArray[np.int64]
-    form: npt.NDArray[np.int32]
-    start: npt.NDArray[np.uint16] | npt.NDArray[np.int32]
+    A form id is its low 16 bits (``form_low``) and, when the corpus has more forms, its
+    high bits, ``high_bits`` each, several to a byte (``form_high``): 2¼ bytes a token
+    for up to 262,144 forms instead of 4. An offset is kept as its step from the previous
+    token's (one byte: the previous token's length plus the space); the rare step of
+    :data:`FAR_STEP` or more is in ``far`` at its token's place ``far_at``.
+    """
+
+    ptr: npt.NDArray[np.int64] | npt.NDArray[np.uint32]
+    form_low: npt.NDArray[np.uint16]
+    form_high: npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+    high_bits: int
+    step: npt.NDArray[np.uint8]
+    far_at: npt.NDArray[np.int64]
+    far: npt.NDArray[np.int64]
+
+    @classmethod
+    def pack(cls, ptr: npt.ArrayLike, form: npt.ArrayLike, start: npt.ArrayLike,
+             n_forms: int) -> Tokens:
+        """The table of tokens ``form`` (form ids) at offsets ``start`` (from their
+        sentence's start), sentence ``s``'s at ``ptr[s]:ptr[s + 1]``; ``n_forms`` is the
+        number of forms the ids are drawn from."""
+        pointers = np.asarray(ptr, dtype=np.int64)
+        forms = np.asarray(form)
+        bits = form_high_bits(n_forms)
+        per = max(8 // bits, 1) if bits else 1
+        high: npt.NDArray[Any] = np.zeros(-(-forms.shape[0] // per) if bits else 0,
+                                          dtype=np.uint16 if bits == 16 else np.uint8)
+        size = max(per, _PACK_CHUNK // per * per)
+        for lo in range(0, high.shape[0] * per, size):
+            values = (forms[lo:lo + size] >> 16).astype(high.dtype)
+            lanes = np.zeros(-(-values.shape[0] // per) * per, dtype=high.dtype)
+            lanes[:values.shape[0]] = values
+            packed = high[lo // per:lo // per + lanes.shape[0] // per]
+            for lane, values in enumerate(lanes.reshape(-1, per).T):
+                packed |= values << np.uint8(lane * bits)
+        starts = np.asarray(start)
+        n = starts.shape[0]
+        step = np.empty(n, dtype=np.uint8)
+        firsts = pointers[:-1][pointers[1:] > pointers[:-1]]
+        far_parts: list[npt.NDArray[np.int64]] = []
+        far_at_parts: list[npt.NDArray[np.int64]] = []
+        for lo in range(0, n, _PACK_CHUNK):  # (a chunk at a time: 4-byte temporaries)
+            hi = min(lo + _PACK_CHUNK, n)
+            steps = starts[lo:hi].astype(np.int64)
+            steps[1:] -= starts[lo:hi - 1]
+            if lo:
+                steps[0] -= int(starts[lo - 1])
+            a, z = np.searchsorted(firsts, [lo, hi]).tolist()
+            steps[firsts[a:z] - lo] = starts[firsts[a:z]]
+            far = np.flatnonzero(steps >= FAR_STEP)
+            far_at_parts.append(far + lo)
+            far_parts.append(steps[far])
+            np.minimum(steps, FAR_STEP, out=steps)
+            step[lo:hi] = steps
+        far_at = np.concatenate(far_at_parts) if far_at_parts else np.empty(0, np.int64)
+        far_steps = np.concatenate(far_parts) if far_parts else np.empty(0, np.int64)
+        return cls(pointers, forms.astype(np.uint16), high, bits, step, far_at, far_steps)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.form_low.shape[0])
+
+    def high_size(self, n_tokens: int) -> int:
+        """The length of ``form_high`` for ``n_tokens`` tokens."""
+        if not self.high_bits:
+            return 0
+        per = max(8 // self.high_bits, 1)
+        return -(-n_tokens // per)
+
+    def forms_at(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """The form ids of the tokens at flat positions ``rows``."""
+        forms = self.form_low.take(rows).astype(np.int32)
+        bits = self.high_bits
+        if bits:
+            per = max(8 // bits, 1)
+            high = self.form_high.take(rows // per).astype(np.int32)
+            if per > 1:
+                high >>= (rows % per).astype(np.int32) * bits
+                high &= (1 << bits) - 1
+            forms |= high << 16
+        return forms
+
+    def _steps(self, lo: int, hi: int) -> npt.NDArray[np.int64]:
+        steps = self.step[lo:hi].astype(np.int64)
+        far = np.flatnonzero(steps == FAR_STEP)
+        if far.shape[0]:
+            steps[far] = self.far[np.searchsorted(self.far_at, far + lo)]
+        return steps
+
+    @property
+    def form(self) -> npt.NDArray[np.int32]:
+        """Every token's form id, sentence after sentence (building and updating read
+        them all; answering reads a few sentences' with :meth:`of` and :meth:`gather`)."""
+        out = np.empty(self.n_tokens, dtype=np.int32)
+        for lo in range(0, self.n_tokens, _PACK_CHUNK):  # (8-byte temporaries: a chunk)
+            hi = min(lo + _PACK_CHUNK, self.n_tokens)
+            out[lo:hi] = self.forms_at(np.arange(lo, hi, dtype=np.int64))
+        return out
+
+    @property
+    def start(self) -> npt.NDArray[np.int64]:
+        """Every token's offset from its sentence's start, sentence after sentence."""
+        steps = self._steps(0, self.n_tokens)
+        starts = np.cumsum(steps)
+        ptr = np.asarray(self.ptr, dtype=np.int64)
+        firsts = ptr[:-1][ptr[1:] > ptr[:-1]]
+        # Each sentence counts from its own start: less what the tokens before it summed.
+        before = starts[firsts] - steps[firsts]
+        counts = (ptr[1:] - ptr[:-1])[ptr[1:] > ptr[:-1]]
+        starts -= np.repeat(before, counts)
+        return starts
 
     def gather(self, sids: IntArray) -> tuple[npt.NDArray[np.int32], IntArray, IntArray]:
         """The tokens of several sentences laid end to end: (form ids, which of ``sids``
@@ -74,16 +197,30 @@ class Tokens:
         first = np.zeros(sids.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts, out=first[1:])
         pos = np.arange(seg.shape[0], dtype=np.int64) - first[seg]
-        return np.asarray(self.form[lo[seg] + pos]), seg, pos
+        return self.forms_at(lo[seg] + pos), seg, pos
 
     def of(self, sid: int) -> tuple[list[int], list[int]]:
         """Sentence ``sid``'s (word-form ids, offsets from the sentence's start)."""
         lo, hi = int(self.ptr[sid]), int(self.ptr[sid + 1])
-        return self.form[lo:hi].tolist(), self.start[lo:hi].tolist()
+        forms = self.forms_at(np.arange(lo, hi, dtype=np.int64))
+        return forms.tolist(), np.cumsum(self._steps(lo, hi)).tolist()
 
     def prefetch(self, sids: IntArray) -> None:
         """Nothing to do: the tokens are here (a table whose tokens are elsewhere fetches
         ``sids``'s at once, ahead of a loop over them)."""
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the table, by the names they are saved under."""
+        return {"tok_ptr": compact_counts(self.ptr), "tok_form_low": self.form_low,
+                "tok_form_high": self.form_high, "tok_step": self.step,
+                "tok_far_at": self.far_at, "tok_far": self.far}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any], n_forms: int) -> Tokens:
+        """The table of :meth:`arrays`, read back (``n_forms``: the forms table's size)."""
+        return cls(arrays["tok_ptr"], arrays["tok_form_low"], arrays["tok_form_high"],
+                   form_high_bits(n_forms), arrays["tok_step"], arrays["tok_far_at"],
+                   arrays["tok_far"])
 
 
 #: Flags of a word form (see ``Forms.flags``).
@@ -98,7 +235,7 @@ def form_flags(surfaces: Sequence[str]) -> npt.NDArray[np.uint8]:
     times = CALENDAR | frozenset(MONTH_ABBREVIATIONS) | TIME_WORDS
     flags = np.zeros(len(surfaces), dtype=np.uint8)
     for i, surface in enumerate(surfaces):
-        norm = analysis.analyse_word(surface)[0]
+        norm = analysis.normalise(surface)  # (analyse_word's first part, not cached)
         if surface[:1].isdigit() or norm in NUMBER_WORDS:
             flags[i] = NUMBER | TIME
         elif norm in times:
