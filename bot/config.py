@@ -126,6 +126,14 @@ class BotConfig:
         base = self.api_base_url
         return base[:-len("/bot")] + "/file/bot" if base.endswith("/bot") else base
 
+    def text_limit(self, kind: str) -> int:
+        """Bytes of text a document added to an API client's ("api"), a chat's ("chat") or
+        a web page's ("web") library may have: its reading stops there, since the library
+        could hold no more (a 300 KB PDF can hold 60 MB of text, a minute of reading)."""
+        size = {"api": self.library_max_bytes, "chat": self.chat_max_bytes,
+                "web": self.web_max_bytes}[kind]
+        return min(self.max_document_bytes, size) if size else self.max_document_bytes
+
     def library_limits(self, kind: str) -> Any:
         """The limits of an API client's ("api"), a chat's ("chat") or a web page's ("web")
         library."""

@@ -204,7 +204,7 @@ async def add_session_doc(request: web.Request) -> web.Response:
                        headers={"Retry-After": "60"})
     # Before adding: a sweep never takes it meanwhile.
     await keep_session_library(shelf, store, name)
-    extract = await _document_from_link(request, url)
+    extract = await _document_from_link(request, url, config.text_limit("web"))
     added, _ = await shelf.add(name, extract, config.library_limits("web"))
     return web.json_response({**added.to_json(), "session": session}, status=201,
                              dumps=dumps_json)
@@ -266,7 +266,7 @@ async def _document_from_request(request: web.Request) -> Extraction:
     if request.content_type == "multipart/form-data":
         name, upload = await _read_upload(request)
         return functools.partial(extract_bytes, upload, name=name,
-                                 max_bytes=config.max_document_bytes)
+                                 max_bytes=config.text_limit("api"))
     data = await read_json_object(request, max_body=config.max_document_bytes + 64 * 1024,
                                   timeout=UPLOAD_TIMEOUT)
     url = json_field(data, "url", str)
@@ -277,16 +277,17 @@ async def _document_from_request(request: web.Request) -> Extraction:
                        "\"title\": \"…\"} to add a text, or the file as multipart field "
                        "'file'.")
     if text is None:
-        return await _document_from_link(request, url)
+        return await _document_from_link(request, url, config.text_limit("api"))
     title = json_field(data, "title", str)
     if not text.strip():
         raise ApiError(422, "invalid_field", "The field 'text' is empty.")
     return functools.partial(text_document, text, title, url)
 
 
-async def _document_from_link(request: web.Request, url: str) -> Extraction:
+async def _document_from_link(request: web.Request, url: str, text_limit: int
+                              ) -> Extraction:
     """Fetch ``url`` without blocking (only http(s), public addresses unless allowed); its
-    extraction."""
+    extraction, which reads at most ``text_limit`` bytes of text."""
     from quotebot.ingest import FetchPolicy, document_from_page, fetch_url_async, is_url
 
     if not is_url(url):
@@ -294,7 +295,7 @@ async def _document_from_link(request: web.Request, url: str) -> Extraction:
                        "The field 'url' must be an http:// or https:// link.")
     config = request.app[CONFIG]
     page = await fetch_url_async(url, policy=FetchPolicy(max_bytes=config.max_document_bytes))
-    return functools.partial(document_from_page, page, max_bytes=config.max_document_bytes)
+    return functools.partial(document_from_page, page, max_bytes=text_limit)
 
 
 async def _read_upload(request: web.Request) -> tuple[str, bytes]:

@@ -102,7 +102,8 @@ class LibraryHandlers(BotBase):
             log.warning("could not download a document from the Bot API: %s", short_error(exc))
             raise QuotebotError("I could not download that file from Telegram. Please send it "
                                 "again.", code="download_failed") from None
-        return functools.partial(extract_bytes, data, name=name, max_bytes=limit)
+        return functools.partial(extract_bytes, data, name=name,
+                                 max_bytes=self.config.text_limit("chat"))
 
     async def _fetch(self, link: str) -> Callable[[], Document]:
         """The page a link points to (a public address; fetched without blocking); its
@@ -112,7 +113,7 @@ class LibraryHandlers(BotBase):
         page = await fetch_url_async(link, policy=FetchPolicy(
             max_bytes=self.config.max_document_bytes))
         return functools.partial(document_from_page, page,
-                                 max_bytes=self.config.max_document_bytes)
+                                 max_bytes=self.config.text_limit("chat"))
 
     async def add_article(self, context: ContextTypes.DEFAULT_TYPE, target: Target,
                           fetch: Callable[[], Awaitable[Callable[[], Document]]], *,

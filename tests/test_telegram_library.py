@@ -80,7 +80,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, data_dir = bot
     ack = reply_after(api, 31, api.message_update(31, site.url("/news/sea-wall")))
-    assert plain(ack["text"]).startswith(f"Added {TITLE}: 12 sentences. Ask me anything")
+    assert plain(ack["text"]).startswith(f"Added {TITLE}: 13 sentences. Ask me anything")
     buttons = [row[0] for row in ack["reply_markup"]["inline_keyboard"]]
     assert len(buttons) == 3
     assert all(re.fullmatch(r"lq:[A-Za-z0-9_-]{8}", b["callback_data"]) for b in buttons)
@@ -93,7 +93,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
     assert "Tom Okafor" in answer["text"].split("</blockquote>")[0]
     # ... and the section the quote is in, as the page's heading has it.
-    assert f"{TITLE} › Who pays for the wall ¶ 8" in plain(answer["text"])
+    assert f"{TITLE} › Who pays for the wall ¶ 9" in plain(answer["text"])
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
     more = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert more.startswith("morel:")
@@ -196,7 +196,7 @@ def test_library_lists_forget_removes_and_the_limit_is_polite(
     reply_after(api, chat, api.message_update(chat, site.url("/ferry")))
     listed = plain(reply_after(api, chat, api.message_update(chat, "/library"))["text"])
     assert listed.split("\n") == [
-        "Your articles (2 of 2):", f"1. {TITLE} (12 sentences)",
+        "Your articles (2 of 2):", f"1. {TITLE} (13 sentences)",
         "2. Ferry returns to Kelsey Bay (3 sentences)", "/forget N removes article N."]
     over = reply_after(api, chat, api.message_update(chat, "https://example.org/third"))
     assert over["text"] == ("Sorry — your library is full: it holds 2 articles, the most a "
@@ -274,3 +274,23 @@ def test_a_chat_adding_and_asking_about_a_hostile_article_never_holds_another_ch
                         timeout=15)
     assert "Sophie Linden met senior NYPD officials" in asked["text"]
     assert api.wait_for(lambda a: len(a.sent_to(38)) >= 2, 120)
+
+
+def test_a_chat_sending_a_pdf_of_more_text_than_its_library_holds_is_refused_at_that_size(
+        tmp_path: Path) -> None:
+    """A 310 KB PDF of 2,000 pages sharing one content stream holds 60 MB of text: a chat's
+    library holds 1 MB here, so reading stops there, not at the 10 MB a file may have."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
+    assert spec is not None and spec.loader is not None
+    make_pdfs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_pdfs)
+    book = make_pdfs.shared_stream_pdf(2000, 560)
+    with FakeBotApi() as api, polling_bot(api, tmp_path, QUOTEBOT_CHAT_MAX_MB="1",
+                                          QUOTEBOT_RATE_LIMIT_CHAT="0"):
+        refused = reply_after(api, 42, api.message_update(
+            42, None, document=api.document(book, "book.pdf")), timeout=120)
+    assert refused["text"].startswith("Sorry — ") and " 1.0 MB of text" in refused["text"], \
+        refused["text"]
+    assert not list(tmp_path.glob("tg-42/*.pdf"))

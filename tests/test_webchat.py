@@ -109,7 +109,7 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         assert "Press Add" in await page.evaluate("document.getElementById('added').textContent")
         added = await press_add(page)
         assert added == ("muted: Added Kelsey Bay votes to rebuild its sea wall after winter "
-                         "storms (12 sentences). Ask about it below; what it does not say comes "
+                         "storms (13 sentences). Ask about it below; what it does not say comes "
                          "from the article above.")
         # The page speaks of what it reads now: the server's article and the tab's own.
         assert await page.evaluate("document.getElementById('intro').textContent") == (
@@ -122,7 +122,7 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         cite = await page.evaluate("document.querySelector('#log .cite').outerHTML")
         assert cite == (f'<a class="cite" href="{site.url("/news/sea-wall")}" '
                         'rel="noopener noreferrer">Kelsey Bay votes to rebuild its sea wall after '
-                        "winter storms › Who pays for the wall ¶ 8</a>")
+                        "winter storms › Who pays for the wall ¶ 9</a>")
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1
@@ -149,7 +149,7 @@ async def test_on_a_narrow_screen_a_reader_lists_removes_and_starts_afresh(
         assert (await press_add(page)).startswith("muted: Added Kelsey Bay")
         listed = "Array.from(document.querySelectorAll('#mine li')).map(li => li.innerText)"
         assert [" ".join(item.split()) for item in await page.evaluate(listed)] == [
-            "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences) Remove"]
+            "Kelsey Bay votes to rebuild its sea wall after winter storms (13 sentences) Remove"]
         # Enough answers to scroll: the last one always ends above the ask form.
         for question in ("What did the council vote for?", "more", "Who is the harbour master?"):
             await page.ask(question)
