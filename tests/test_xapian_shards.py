@@ -876,3 +876,43 @@ def test_meaning_asked_of_shards_without_vectors_is_one_clear_line(
     assert "--semantic on" in lines[0]
     auto = run_cli("ask", "how many stabbings?", "--search-url", url_of(servers), "--json")
     assert auto.returncode == 0 and json.loads(auto.stdout)["answer"] == "72"
+
+
+@requires("shared")
+def test_every_super_bowl_50_question_is_answered_over_shards_as_by_the_embedded_index(
+        corpus: Path, tmp_path: Path) -> None:
+    """The Super Bowl 50 article beside the four others, on two shard servers: each of
+    its 405 SQuAD questions retrieves the same candidates with the same scores (to 1e-6)
+    and gets the same answer as from the embedded index."""
+    from quotebot.evaluate import load_cases
+    from quotebot.xapian_backend import open_sharded_engine
+
+    from conftest import SHARED
+
+    squad = SHARED / "benchmarks" / "squad-superbowl50"
+    both = tmp_path / "corpus"
+    shutil.copytree(corpus, both)
+    shutil.copy(squad / "super-bowl-50.txt", both)
+    done = run_cli("index", "--corpus", str(both), "--out", str(tmp_path / "shards"),
+                   "--shards", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert min(json.loads(done.stdout)["sentences"]) > 0
+    cases, _, _ = load_cases(squad / "questions.json")
+    assert len(cases) == 405
+    own = [start_xapian_shard(tmp_path / "shards" / f"shard-{i}") for i in range(2)]
+    try:
+        embedded = QuoteEngine.open(both, index_dir=tmp_path / "index", semantic="off")
+        sharded = open_sharded_engine(url_of(own))
+        index, backend = embedded.index, sharded.search
+        for case in cases:
+            groups = plan_question(parse_question(case.question), index,
+                                   embedded.tuning).groups()
+            ids, scores = index.top_sentences(groups, 60)
+            remote_ids, remote_scores = backend.top_sentences(groups, 60)
+            assert ids.tolist() == remote_ids.tolist(), case.question
+            assert np.allclose(scores, remote_scores, rtol=1e-6, atol=1e-6), case.question
+            same_answers(embedded.answer_question(case.question),
+                         sharded.answer_question(case.question))
+    finally:
+        for shard in own:
+            stop_xapian_shard(shard)
