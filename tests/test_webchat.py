@@ -127,6 +127,13 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1
+        # The question box suggests a question the added page answers, and it does.
+        placeholder = await page.evaluate("document.getElementById('question').placeholder")
+        assert placeholder.startswith("e.g. ") and "stabbings" not in placeholder
+        said = await page.ask(placeholder.removeprefix("e.g. "))
+        cite = await page.evaluate(
+            "document.querySelector('#log .turn:last-child .cite').textContent")
+        assert "doesn't say" not in said and cite.startswith("Kelsey Bay votes to rebuild")
 
 
 async def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
