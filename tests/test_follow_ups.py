@@ -125,6 +125,52 @@ def test_she_after_a_woman_is_named_means_her_and_the_rewrite_is_shown(own: Quot
     assert "Karin Ek" in first or first.startswith("She said")
 
 
+def test_a_follow_up_shows_its_quotes_scores_on_the_scale_of_a_question_asked_alone(
+        own: QuoteEngine) -> None:
+    """Catches: scores in a conversation on a scale of their own (shares of the best, 0.97
+    against 9.42 for the same passage asked alone), which a reader compares across turns."""
+    alone = Session(own).ask("Who is Karin Ek?").quotes[0]
+    session = Session(own)
+    session.ask("What did the chief executive say?")
+    followed = session.ask("Who is Karin Ek?").quotes[0]
+    assert (followed.doc, followed.start) == (alone.doc, alone.start)
+    # The conversation weighs it down a little (the last answer was in another article),
+    # never to another scale.
+    assert 0.5 * alone.score <= followed.score <= 2 * alone.score
+    assert all(q.score >= 0 for q in session.ask("what about the union?").quotes)
+
+
+def test_more_after_its_document_was_removed_says_so(tmp_path: Path) -> None:
+    """Catches: "more" after the document it pages through is removed from the library,
+    declined with a reason that is not true ("no sentence shares a word with the
+    question": the question was answered a moment ago) instead of saying what happened."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text(
+        "The harbour master, Tom Okafor, closed the pier on Friday. Storm waves broke the "
+        "sea wall in two places. Repairs to the sea wall will take six weeks.\n",
+        encoding="utf-8")
+    (folder / "market.txt").write_text(
+        "The Saturday market moves to the town square in May. Forty stalls sell food and "
+        "crafts.\n", encoding="utf-8")
+    engine = QuoteEngine.open(folder, index_dir=tmp_path / "index", semantic="off")
+    session = Session(engine)
+    first = session.ask("What happened to the sea wall?", 1)
+    assert first.answered and first.quotes[0].doc == "harbour"
+    (folder / "harbour.txt").unlink()
+    smaller = QuoteEngine.open(folder, index_dir=tmp_path / "index2", semantic="off")
+    more = Session(smaller, session.state).ask("more")
+    assert not more.answered and more.quotes == () and more.closest == ()
+    assert "'harbour'" in (more.reason or "") and "removed" in (more.reason or "")
+    # With the document still there, paging to the end says there is no more.
+    kept = Session(engine, session.state)
+    for _ in range(10):
+        last = kept.ask("more")
+        if not last.answered:
+            break
+    assert last.reason == "There are no more passages about this."
+
+
 def test_pronouns_follow_the_gender_the_article_shows_not_the_most_recent_name(
         tmp_path: Path) -> None:
     """Catches: "he" taken for the last person named whatever the article calls them, or a
