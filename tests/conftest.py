@@ -207,3 +207,23 @@ def assert_same_matrix(got: Any, want: Any) -> None:
     mine, theirs = matrix_arrays(got), matrix_arrays(want)
     for name, values in theirs.items():
         assert np.array_equal(mine[name], values), name
+
+
+def assert_same_lexicon(got: Any, want: Any) -> None:
+    """Two lexicons (:class:`quotebot.store.lexicon.Lexicon`) hold the same documents,
+    sentences, terms, forms and words with the same ids and counts (fingerprints apart)."""
+    import numpy as np
+
+    assert [d.id for d in got.docs] == [d.id for d in want.docs]
+    for table in ("vocab", "forms", "words"):
+        strings = [getattr(x, table) for x in (got, want)]
+        if table != "vocab":
+            strings = [s.strings for s in strings]
+        assert strings[0].strings() == strings[1].strings(), table
+    for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
+                 "paragraph_df"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    for table in ("forms", "words"):
+        mine, theirs = getattr(got, table).arrays(), getattr(want, table).arrays()
+        for name, values in theirs.items():
+            assert np.array_equal(mine[name], values), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 import urllib.error
@@ -126,6 +127,13 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1
+        # The question box suggests a question the added page answers, and it does.
+        placeholder = await page.evaluate("document.getElementById('question').placeholder")
+        assert placeholder.startswith("e.g. ") and "stabbings" not in placeholder
+        said = await page.ask(placeholder.removeprefix("e.g. "))
+        cite = await page.evaluate(
+            "document.querySelector('#log .turn:last-child .cite').textContent")
+        assert "doesn't say" not in said and cite.startswith("Kelsey Bay votes to rebuild")
 
 
 async def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
@@ -339,12 +347,21 @@ async def test_the_question_box_suggests_a_question_the_servers_own_documents_an
             "(p => p.startsWith('e.g. ') && p)(document.getElementById('question').placeholder)")
         example = placeholder.removeprefix("e.g. ")
         assert "stabbings" not in example and example.endswith("?")
+        # The page speaks of the documents it reads, not of an article it may lack.
+        assert await page.evaluate("document.getElementById('intro').textContent") == (
+            "Ask about these 2 documents; every answer is a quote from them, with where it "
+            "comes from.")
         said = await page.ask(example)
         cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
     assert said.startswith(example) and "doesn't say" not in said
     assert cite.startswith("Kelsey Bay harbour report") or "Tide tables" in cite
     status, _, body = get(harbour.url + "/v1/config")
     assert status == 200 and json.loads(body)["examples"][0] == example
+    # An empty question over the API is answered with the same kind of hint.
+    status, error = harbour.post("/v1/ask", {"question": " "})
+    assert status == 422 and error["error"]["code"] == "empty_question"
+    hinted = re.findall(r"“([^”]+)”", error["error"]["message"])
+    assert example in hinted and "stabbings" not in error["error"]["message"]
 
 
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:

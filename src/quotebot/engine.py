@@ -165,11 +165,17 @@ class QuoteEngine:
                 return False
             log.info("embedding %d sentences for semantic reranking", self.index.n_sentences)
             vectors = compute_vectors(self.index, encoder, directory, progress=progress)
+        self.use_vectors(vectors, encoder)
+        return True
+
+    def use_vectors(self, vectors: object, encoder: Encoder) -> None:
+        """Rerank by meaning from now on with ``vectors`` (anything with
+        :meth:`quotebot.semantic.SentenceVectors.similarities`: saved ones, or those of
+        search shards) and the ``encoder`` that made them."""
         with self._lock:
             self._meaning = _Meaning(vectors, encoder)
             self._answers.clear()
             self._answer_bytes = 0
-        return True
 
     # -- corpus -------------------------------------------------------------------------
 
