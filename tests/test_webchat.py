@@ -365,6 +365,25 @@ async def test_the_question_box_suggests_a_question_the_servers_own_documents_an
     assert example in hinted and "stabbings" not in error["error"]["message"]
 
 
+async def test_after_adding_a_link_the_page_speaks_of_the_servers_documents_not_an_article(
+        site: PageSite, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR.format(filler=""), encoding="utf-8")
+    (corpus / "tides.txt").write_text(TIDES, encoding="utf-8")
+    with serve(env={"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_CORPUS": str(corpus),
+                    "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_DATA_DIR": str(tmp_path / "data"),
+                    "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}) as server:
+        async with chromium_page() as page:
+            await page.goto(server.url + "/?" + urllib.parse.urlencode(
+                {"add": site.url("/news/sea-wall")}))
+            await page.wait_for("document.getElementById('link').value !== ''")
+            added = await press_add(page)
+            intro = await page.evaluate("document.getElementById('intro').textContent")
+    assert added.endswith("what it does not say comes from the documents above.")
+    assert intro.startswith("Ask about these 3 documents;")
+
+
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:
     async with chromium_page() as page:
         await ask_on_page(page, harbour.url, "how many moorings?")
