@@ -44,12 +44,13 @@ from quotebot.fitting import (
     write_weights,
 )
 from quotebot.fitting_gate import (
-    TARGET_PRECISION,
+    L2,
+    THRESHOLD,
     Rows,
     answer_rows,
+    choose_penalty,
     combined,
     fit_gate,
-    nested_held_out,
     write_gate,
 )
 from quotebot.fitting_gate import held_out as gate_held_out
@@ -98,7 +99,8 @@ def main() -> None:
         fit_conversations(write=args.write)
         return
     if args.gate_only:
-        fit_answer_gate(find_articles(args.articles), write=args.write, left_out=args.left_out)
+        fit_answer_gate(find_articles(args.articles), write=args.write, left_out=args.left_out,
+                        json_path=args.json)
         return
 
     started = time.perf_counter()
@@ -213,10 +215,14 @@ def fit_conversations(*, write: bool) -> None:
               f"other_doc_weight={weights.other_doc_weight:g}")
 
 
-def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False) -> None:
-    """The short-answer gate: every article's short answers (with ``left_out``, and those
-    given without the paragraphs that answer), leave-one-article-out figures with vectors
-    and by words alone, then (``write``) the gate fitted on all articles."""
+def gate_rows(articles: list[Any], *, left_out: bool = False
+              ) -> tuple[dict[str, Rows], dict[str, Rows]]:
+    """Every group's short answers found with meaning and by words alone: each article
+    one group (with ``left_out``, also the short answers given without the paragraphs that
+    answer), and the CoQA conversations over short passages one group per source."""
+    from quotebot.conversation_eval import read_conversations
+    from quotebot.fitting_gate import conversation_rows
+
     rows: dict[str, Rows] = {}
     words: dict[str, Rows] = {}
     for article in articles:
@@ -225,42 +231,80 @@ def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False)
         rows[article.name] = answer_rows(engine, cases, left_out=left_out)
         words[article.name] = answer_rows(QuoteEngine(engine.index, tuning=engine.tuning),
                                           cases, left_out=left_out)
-        print(f"examined {article.name}: {len(rows[article.name].right)} short answers, "
-              f"{len(rows[article.name].left_out)} more without the paragraphs that answer",
+        print(f"examined {article.name}: {len(rows[article.name].right)} short answers",
               file=sys.stderr)
+    coqa = SHARED / "training" / "coqa"
+    path = coqa / "conversations.json"
+    sources = {c["doc"]: c["source"] for c in
+               json.loads(path.read_text(encoding="utf-8"))["conversations"]}
+    conversations = read_conversations(path)
+    engine = QuoteEngine.open(coqa / "corpus", index_dir=CACHE / "coqa", semantic="on")
+    for source in sorted(set(sources.values())):
+        group = [c for c in conversations if sources[c.doc] == source]
+        name = f"coqa-{source}"
+        rows[name] = conversation_rows(engine, group)
+        words[name] = conversation_rows(QuoteEngine(engine.index, tuning=engine.tuning), group)
+        print(f"examined {name}: {len(group)} conversations, "
+              f"{len(rows[name].right)} short answers", file=sys.stderr)
+    return rows, words
+
+
+def print_gate_report(label: str, report: dict[str, Any]) -> None:
+    print(f"\nShort answers held out ({label})\n")
+    print("| held-out group | short answers | right | precision before | shown | "
+          "precision shown | recall before | recall shown | AUC |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in report.items():
+        if name == "threshold":
+            continue
+        print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
+              f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
+              f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
+              f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} |")
+    pooled = report["pooled"]
+    if "reliability" in pooled:
+        print(f"\nReliability (log loss {pooled['log_loss']:.4f}):\n")
+        print("| probability | short answers | mean probability | share right |")
+        print("|---|---:|---:|---:|")
+        for b in pooled["reliability"]:
+            print(f"| {b['bin']} | {b['n']} | {b['predicted']:.3f} | {b['observed']:.3f} |")
+
+
+def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False,
+                    json_path: Path | None = None) -> None:
+    """The short-answer gate: every group's short answers, the penalty chosen by
+    leave-one-group-out log loss, leave-one-group-out figures with vectors and by words
+    alone, then (``write``) the gate fitted on all groups."""
+    rows, words = gate_rows(articles, left_out=left_out)
     # One gate judges the short answers found with meaning and by words alone (a corpus
     # over the automatic limit, or --semantic off, has no vectors): it is fitted on both.
     both = combined(rows, words)
-    fitted = gate_held_out(both, None)["threshold"]
-    shown_at = "shown as the gate decides"
-    strict = f"shown at a probability of {TARGET_PRECISION:g} or more, the target"
+    penalty, losses = choose_penalty(both)
+    print("\nHeld-out log loss by L2 strength (evidence whose weight changes sign between "
+          "folds left out): " + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in losses.items()))
+    print(f"chosen: L2 {penalty.l2:g}, left out: {', '.join(sorted(penalty.dropped)) or '–'}")
     reports = {
-        f"with meaning: {shown_at}": gate_held_out(both, judged=rows),
-        f"words alone: {shown_at}": gate_held_out(both, judged=words),
-        f"with meaning: {strict}": gate_held_out(both, TARGET_PRECISION, judged=rows),
-        f"words alone: {strict}": gate_held_out(both, TARGET_PRECISION, judged=words),
-        f"with meaning and by words alone, each article at a threshold fitted on the others "
-        f"for a precision of {TARGET_PRECISION:g} (the threshold on all four: "
-        f"{fitted:.3f})": nested_held_out(both),
+        f"with meaning, shown at a probability of {THRESHOLD:g}":
+            gate_held_out(both, judged=rows, penalty=penalty),
+        f"words alone, shown at a probability of {THRESHOLD:g}":
+            gate_held_out(both, judged=words, penalty=penalty),
+        f"with meaning, the penalty before (L2 {L2:g}, every piece of evidence)":
+            gate_held_out(both, judged=rows),
     }
     for label, report in reports.items():
-        print(f"\nShort answers held out ({label})\n")
-        print("| held-out article | short answers | right | precision before | shown | "
-              "precision shown | recall before | recall shown | AUC |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for name, r in report.items():
-            if name == "threshold":
-                continue
-            print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
-                  f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
-                  f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
-                  f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} |")
+        print_gate_report(label, report)
+    if json_path is not None:
+        json_path.write_text(json.dumps({"losses": {str(k): v for k, v in losses.items()},
+                                         "l2": penalty.l2, "dropped": sorted(penalty.dropped),
+                                         "reports": reports}, indent=2) + "\n")
     if write:
-        weights = fit_gate(both)
+        weights = fit_gate(both, penalty)
         command = "--gate-only --left-out --write" if left_out else "--gate-only --write"
         source = (f"fitted by python benchmarks/fit_weights.py {command} "
-                  f"({dt.date.today().isoformat()}) on {', '.join(rows)}")
-        precision = reports[f"with meaning: {shown_at}"]["pooled"]["precision"]
+                  f"({dt.date.today().isoformat()}) on {', '.join(rows)}, L2 {penalty.l2:g} "
+                  f"chosen by leave-one-group-out log loss, left out as changing sign "
+                  f"between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
+        precision = next(iter(reports.values()))["pooled"]["precision"]
         write_gate(WEIGHTS, weights, precision, source)
         print(f"\nwrote [answer] of {WEIGHTS.relative_to(HERE.parent)}")
 

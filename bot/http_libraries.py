@@ -150,26 +150,38 @@ async def remove_library_doc(request: web.Request) -> web.Response:
                               "removed": True}, dumps=dumps_json)
 
 
-async def web_config(request: web.Request) -> web.Response:
-    """GET /v1/config: what the web page may offer: adding links (and how many), and
-    questions the server's documents answer, for the question box's placeholder."""
+async def suggested_questions(app: web.Application, library: str | None = None) -> list[str]:
+    """Two questions the documents answer, for the web page's question box: those of
+    ``library`` (the server's corpus when it is None or empty); none while the server is too
+    busy to make them (the page still asks; its box says only "Ask a question…")."""
     from quotebot.suggest import examples_for
 
+    answerer, shelf = app[ANSWERER], app[SHELF]
+
+    def made() -> list[str]:
+        engine = shelf.engine(library) if shelf is not None and library is not None else None
+        return examples_for(engine or answerer.engine, 2)
+
+    try:
+        return await answerer.run(made)
+    except Busy:
+        return []
+
+
+async def web_config(request: web.Request) -> web.Response:
+    """GET /v1/config: what the web page may offer: adding links (and how many), and
+    questions the server's documents answer (``examples``)."""
     config = request.app[CONFIG]
     uploads = config.web_uploads_enabled and request.app[SHELF] is not None
-    answerer = request.app[ANSWERER]
-    try:
-        examples = await answerer.run(examples_for, answerer.engine, 2)
-    except Busy:
-        examples = []  # the page still asks; its box says only "Ask a question…"
     return web.json_response({"uploads": uploads,
                               "max_documents": config.web_max_docs if uploads else 0,
-                              "examples": examples}, dumps=dumps_json)
+                              "examples": await suggested_questions(request.app)},
+                             dumps=dumps_json)
 
 
 async def add_session_doc(request: web.Request) -> web.Response:
     """POST /v1/session/docs: {"url", "session"?} → 201 {"doc", "title", "url",
-    "sentences", "session"}: the web page adds a link to its session's own library (with
+    "sentences", "session", "examples"}: the web page adds a link to its session's own library (with
     ``--web-uploads``); the session's questions are answered from it first."""
     app = request.app
     config = app[CONFIG]
@@ -206,7 +218,8 @@ async def add_session_doc(request: web.Request) -> web.Response:
     await keep_session_library(shelf, store, name)
     extract = await _document_from_link(request, url, config.text_limit("web"))
     added, _ = await shelf.add(name, extract, config.library_limits("web"))
-    return web.json_response({**added.to_json(), "session": session}, status=201,
+    return web.json_response({**added.to_json(), "session": session,
+                              "examples": await suggested_questions(app, name)}, status=201,
                              dumps=dumps_json)
 
 

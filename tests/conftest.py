@@ -187,6 +187,36 @@ def engine_over(folder: Path, name: str, text: str) -> QuoteEngine:
     return QuoteEngine.open(path, index_dir=folder / "index", semantic="off")
 
 
+def quotes_the_stabbings(answer: dict[str, Any]) -> bool:
+    """Whether a JSON answer to "how many stabbings?" of the shipped article quotes the
+    sentence that counts them (its short answer, 72, is shown only when the gate is sure
+    enough: tests of transport and serving check the quote, which is always the answer)."""
+    quotes = answer.get("quotes") or [{}]
+    return answer.get("answered") is True and "72 fatal stabbings" in quotes[0].get("text", "")
+
+
+def open_gate(engine: QuoteEngine) -> QuoteEngine:
+    """``engine`` showing every short answer the extraction rules find. For tests that pin
+    the span found, or how it is scored and followed up, on corpora of a few sentences:
+    whether an answer is likely right enough to show is the gate's to say, and
+    tests/test_confidence.py tests the gate."""
+    from quotebot.fitting import with_tuning
+    from quotebot.tuning import default_tuning
+
+    return with_tuning(engine, default_tuning().with_values({"answer.threshold": 0.0}))
+
+
+@pytest.fixture()
+def gate_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every engine opened in the test (the CLI's too) shows every short answer found (see
+    :func:`open_gate`)."""
+    from quotebot import engine
+    from quotebot.tuning import default_tuning
+
+    tuning = default_tuning().with_values({"answer.threshold": 0.0})
+    monkeypatch.setattr(engine, "default_tuning", lambda: tuning)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in REPORTS:
         terminalreporter.write_sep("-", "quotebot eval")
@@ -207,3 +237,23 @@ def assert_same_matrix(got: Any, want: Any) -> None:
     mine, theirs = matrix_arrays(got), matrix_arrays(want)
     for name, values in theirs.items():
         assert np.array_equal(mine[name], values), name
+
+
+def assert_same_lexicon(got: Any, want: Any) -> None:
+    """Two lexicons (:class:`quotebot.store.lexicon.Lexicon`) hold the same documents,
+    sentences, terms, forms and words with the same ids and counts (fingerprints apart)."""
+    import numpy as np
+
+    assert [d.id for d in got.docs] == [d.id for d in want.docs]
+    for table in ("vocab", "forms", "words"):
+        strings = [getattr(x, table) for x in (got, want)]
+        if table != "vocab":
+            strings = [s.strings for s in strings]
+        assert strings[0].strings() == strings[1].strings(), table
+    for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
+                 "paragraph_df"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    for table in ("forms", "words"):
+        mine, theirs = getattr(got, table).arrays(), getattr(want, table).arrays()
+        for name, values in theirs.items():
+            assert np.array_equal(mine[name], values), name

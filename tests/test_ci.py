@@ -148,7 +148,7 @@ def test_runs_as_if_nothing_were_exported(tmp_path):
     corpus.write_text("The bridge reopened on Monday.\\n", encoding="utf-8")
     mine = run_cli("ask", "when did the bridge reopen?", "--corpus", str(corpus), "--json",
                    "--semantic", "off")
-    assert json.loads(mine.stdout)["answer"] == "Monday", mine.stderr
+    assert "on Monday" in json.loads(mine.stdout)["quotes"][0]["text"], mine.stderr
     cache = Path(os.environ["XDG_CACHE_HOME"])
     assert list(cache.rglob("manifest.json")), "the index was not cached in the test's cache"
 """

@@ -25,15 +25,15 @@ def ask_json(*args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_how_many_stabbings_gives_72_and_a_quote_that_slices_back() -> None:
-    data = ask_json("how many stabbings?")
-    assert data["answered"] is True and data["answer"] == "72"
+def test_how_many_offences_gives_15000_and_a_quote_that_slices_back() -> None:
+    data = ask_json("how many offences?")
+    assert data["answered"] is True and data["answer"] == "15,000"
     first = data["quotes"][0]
-    assert "72 fatal stabbings" in first["text"]
+    assert "15,000 offences" in first["text"]
     shown = json.loads(run_main("show", "met-police-nypd-visit", "--json").stdout)
     assert set(shown) == {"doc", "title", "text"}
     assert shown["text"][first["start"]:first["end"]] == first["text"]
-    assert shown["text"][data["answer_start"]:data["answer_end"]] == "72"
+    assert shown["text"][data["answer_start"]:data["answer_end"]] == "15,000"
 
 
 def test_the_json_shape_is_the_contract() -> None:
@@ -63,11 +63,11 @@ def test_a_question_the_article_does_not_answer_is_not_answered() -> None:
 
 
 def test_text_mode_cites_and_highlights() -> None:
-    plain = run_main("ask", "how many stabbings?", "--no-color").stdout
-    assert "Answer: 72" in plain and "[met-police-nypd-visit ¶9 s15]" in plain
+    plain = run_main("ask", "how many offences?", "--no-color").stdout
+    assert "Answer: 15,000" in plain and "[met-police-nypd-visit ¶9 s16]" in plain
     assert "\x1b[" not in plain
-    colored = run_main("ask", "how many stabbings?", "--color").stdout
-    assert "\x1b[1;33mstabbings\x1b[0m" in colored
+    colored = run_main("ask", "how many offences?", "--color").stdout
+    assert "\x1b[1;33moffences\x1b[0m" in colored
 
 
 def test_k_larger_than_the_corpus_gives_every_matching_sentence_once() -> None:
@@ -93,7 +93,8 @@ def test_your_own_articles_by_flag_and_by_environment(tmp_path: Path) -> None:
     (folder / "notes.md").write_text("# Notes\n\nThe tunnel stays closed.\n", encoding="utf-8")
     (folder / "image.png").write_bytes(b"\x89PNG\x00\x00")
     by_flag = ask_json("when did the bridge reopen?", "--corpus", str(folder))
-    assert by_flag["answer"] == "Monday" and by_flag["quotes"][0]["doc"] == "bridge"
+    assert by_flag["quotes"][0]["text"] == "The old bridge reopened on Monday after repairs."
+    assert by_flag["quotes"][0]["doc"] == "bridge"
     by_env = run_main("docs", "--json", env={"QUOTEBOT_CORPUS": str(folder)})
     titles = {d["doc"]: d["title"] for d in json.loads(by_env.stdout)["documents"]}
     assert titles == {"bridge": "Bridge", "notes": "Notes"}
@@ -109,11 +110,12 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
     assert (summary["documents"], summary["sentences"]) == (1, 1)
     article.unlink()  # the index holds the text: the corpus is no longer needed
     data = ask_json("how many trees were planted?", "--index", str(out))
-    assert data["answer"] == "300"
+    assert data["quotes"][0]["text"] == "Volunteers planted 300 trees in the park."
     extra = tmp_path / "b.txt"
     extra.write_text("The park opens on Saturday.\n", encoding="utf-8")
     assert run_main("index", "--out", str(out), "--add", str(extra)).returncode == 0
-    assert ask_json("when does the park open?", "--index", str(out))["answer"] == "Saturday"
+    assert ask_json("when does the park open?", "--index", str(out))["quotes"][0]["text"] == (
+        "The park opens on Saturday.")
     assert run_main("index", "--out", str(out), "--remove", "a").returncode == 0
     assert json.loads(run_main("docs", "--json", "--index", str(out)).stdout)["documents"][0][
         "doc"] == "b"

@@ -10,21 +10,35 @@ import numpy as np
 import pytest
 
 from quotebot.analysis import tokenize
-from quotebot.confidence import FEATURES, Gate, evidence, missing_verbs, same_answer
+from quotebot.confidence import (
+    FEATURES,
+    Gate,
+    evidence,
+    missing_verbs,
+    missing_words,
+    same_answer,
+)
+from quotebot.conversation_eval import ConversationCase, Turn
 from quotebot.engine import QuoteEngine
 from quotebot.evaluate import Case
 from quotebot.fitting_gate import (
     TARGET_PRECISION,
     THRESHOLD,
+    Penalty,
     Rows,
     answer_rows,
+    choose_penalty,
+    conversation_rows,
     fit_gate,
     fit_threshold,
     fit_weights,
     held_out,
+    log_loss,
     nested_held_out,
     probabilities,
+    reliability,
     summary,
+    unstable,
     write_gate,
 )
 from quotebot.models import Document
@@ -163,9 +177,14 @@ def article() -> QuoteEngine:
 
 def test_a_short_answer_is_shown_with_its_confidence(article: QuoteEngine) -> None:
     answer = article.answer_question("how many stabbings?")
-    assert answer.short is not None and answer.short.text == "72"
-    assert answer.short.confidence is not None
-    assert answer.short.confidence >= default_tuning().answer.threshold
+    found = answer.short or answer.withheld
+    assert found is not None and found.text == "72" and found.confidence is not None
+    # Shown exactly when its confidence reaches the threshold.
+    assert (answer.short is not None) == (found.confidence >= default_tuning().answer.threshold)
+    lenient = default_tuning().with_values({"answer.threshold": found.confidence})
+    shown = QuoteEngine(article.index, tuning=lenient).answer_question("how many stabbings?")
+    assert shown.short is not None and shown.short.text == "72"
+    assert shown.short.confidence == found.confidence
 
 
 def test_below_the_threshold_only_the_quotes_answer(article: QuoteEngine) -> None:
@@ -296,3 +315,89 @@ def test_rows_of_questions_left_unanswered_teach_the_weights_not_the_rate() -> N
     x = np.vstack([r.x for r in articles.values()])
     right = np.concatenate([r.right for r in articles.values()])
     assert probabilities(x, weights).mean() == pytest.approx(right.mean(), abs=0.01)
+
+
+def test_the_penalty_leaves_out_evidence_that_says_opposite_things_in_different_groups(
+        ) -> None:
+    rng = np.random.default_rng(6)
+    literal, margin = FEATURES.index("literal"), FEATURES.index("margin")
+
+    def rows(n: int, sign: float) -> Rows:
+        # "literal" tells right from wrong in every group; "margin" says right in one
+        # group and wrong in the other.
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, literal] = rng.random(n)
+        x[:, margin] = rng.random(n)
+        score = x[:, literal] + sign * 0.6 * (x[:, margin] - 0.5)
+        return Rows(x, score + 0.15 * rng.standard_normal(n) > 0.5, n)
+
+    groups = {"a": rows(200, 1.0), "b": rows(200, -1.0), "c": rows(200, 1.0),
+              "d": rows(200, -1.0)}
+    assert "margin" in unstable(groups, Penalty(1e-3))
+    penalty, losses = choose_penalty(groups, choices=(1e-3, 1e-1))
+    assert set(losses) == {1e-3, 1e-1}
+    assert "margin" in penalty.dropped and "literal" not in penalty.dropped
+    assert losses[penalty.l2] == min(losses.values())
+    weights = fit_gate(groups, penalty)
+    assert weights[margin] == 0.0 and weights[literal] > 0
+
+
+def test_a_calibrated_gate_has_the_reliability_it_claims() -> None:
+    rng = np.random.default_rng(7)
+    p = rng.random(20000)
+    right = rng.random(20000) < p
+    table = reliability(p, right)
+    assert [b["bin"] for b in table] == ["0–0.2", "0.2–0.4", "0.4–0.6", "0.6–0.8",
+                                         "0.8–0.9", "0.9–1"]
+    assert sum(b["n"] for b in table) == 20000
+    assert all(abs(b["predicted"] - b["observed"]) < 0.03 for b in table)
+    # Sure of everything, right half the time: far worse than saying one half.
+    sure = np.full(20000, 0.99)
+    assert log_loss(sure, right) > log_loss(np.full(20000, 0.5), right) > log_loss(p, right)
+
+
+def test_what_of_the_question_the_corpus_and_the_passage_lack_is_measured() -> None:
+    # Three words: one the corpus lacks (idf as the rarest, 4), one the passage lacks.
+    unknown, rarest = missing_words([4.0, 2.0, 2.0], [False, True, True], [0.0, 0.0, 1.0],
+                                    4.0)
+    assert unknown == pytest.approx(0.5)
+    assert rarest == pytest.approx(0.5)
+    # A word the corpus lacks is not counted as one the passage lacks.
+    assert missing_words([4.0, 2.0], [False, True], [0.0, 1.0], 4.0)[1] == 0.0
+    assert missing_words([2.0, 1.0], [True, True], [1.0, 0.5], 4.0) == (0.0, 0.0)
+
+
+def test_the_gate_knows_how_long_the_document_is(tmp_path: Path) -> None:
+    short = QuoteEngine(build_index([Document("m", "Museum", (
+        "The city museum opened in 1998 after a long campaign.\n"))]))
+    long = QuoteEngine(build_index([Document("m", "Museum", (
+        "The city museum opened in 1998 after a long campaign.\n"
+        + "".join(f"Room {n} of the museum shows paintings from {1800 + n}.\n"
+                  for n in range(1, 40))))]))
+
+    def found(engine: QuoteEngine) -> dict[str, float]:
+        answer = engine._answer("When did the city museum open?", 3, 0, None, gate=False)
+        assert answer.short is not None and answer.short.text == "1998"
+        return dict(zip(FEATURES, answer.short.evidence, strict=True))
+
+    assert found(short)["doc_sentences"] == pytest.approx(np.log1p(1))
+    assert found(long)["doc_sentences"] == pytest.approx(np.log1p(40))
+    # Every room's year is found with the museum: a time the question could ask for.
+    assert found(long)["typed_candidates"] > found(short)["typed_candidates"] > 0
+
+
+def test_each_turn_of_a_conversation_over_a_short_passage_gives_a_row() -> None:
+    text = ("Anna Berg founded the bakery in 1998. She sold it to her nephew in 2012. "
+            "The bakery is in Millbrook.\n")
+    engine = QuoteEngine(build_index([Document("bakery", "Bakery", text)]))
+    case = ConversationCase("c1", "bakery", (
+        Turn("When was the bakery founded?", "1998"),
+        Turn("Is it in Millbrook?", "yes", yesno="yes"),
+        Turn("When did she sell it?", "in 2010"),
+    ))
+    rows = conversation_rows(engine, [case])
+    # The yes/no turn is no span to judge; the second year is wrong against "in 2010".
+    assert rows.answerable == 2
+    assert rows.right.tolist() == [True, False]
+    assert rows.x.shape == (2, len(FEATURES))

@@ -19,7 +19,7 @@ import yaml
 
 from quotebot.cli import main
 
-from conftest import ROOT, requires, run_cli
+from conftest import ROOT, quotes_the_stabbings, requires, run_cli
 from fake_bot_api import free_port
 from servers import stop, wait_http
 
@@ -138,7 +138,7 @@ def test_the_images_build_and_start_commands_work_here(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/v1/ask", data=b'{"question": "how many stabbings?"}',
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["answer"] == "72"
+            assert quotes_the_stabbings(json.loads(response.read()))
     finally:
         assert stop(proc) == 0
 

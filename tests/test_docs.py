@@ -145,9 +145,10 @@ def _keys(value: object) -> set[str]:
     return set()
 
 
-def test_the_json_keys_the_readme_names_are_the_ones_quotebot_prints(tmp_path: Path) -> None:
+def test_the_json_keys_the_readme_names_are_the_ones_quotebot_prints(tmp_path: Path,
+                                                                   gate_open: None) -> None:
     """Catches a key spelt differently in the README ("searched for") than in the JSON
-    (``searched_for``)."""
+    (``searched_for``). Every short answer found is shown, so that its keys are printed."""
     section = _section("The JSON answer")
     spans = re.findall(r"`([^`\n]+)`", section)
     named = {k for span in spans for k in re.findall(r'"([A-Za-z_ ]+)"\s*:', span)}

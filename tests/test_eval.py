@@ -40,8 +40,8 @@ def test_squad_normalisation_and_scores() -> None:
     assert token_f1("Panthers", "Denver Broncos") == 0.0
 
 
-def test_reports_hit_rates_short_answers_abstention_and_followups(tmp_path: Path,
-                                                                  corpus: Path) -> None:
+def test_reports_hit_rates_short_answers_abstention_and_followups(
+        tmp_path: Path, corpus: Path, gate_open: None) -> None:
     qa = tmp_path / "qa.json"
     qa.write_text(json.dumps({
         "questions": [
@@ -77,7 +77,8 @@ def test_reports_hit_rates_short_answers_abstention_and_followups(tmp_path: Path
     assert "failed g: How many visitors came? → more" in text and "failed f" not in text
 
 
-def test_reads_squad_files_and_scores_short_answers(tmp_path: Path, corpus: Path) -> None:
+def test_reads_squad_files_and_scores_short_answers(tmp_path: Path, corpus: Path,
+                                                   gate_open: None) -> None:
     squad = {"version": "1.1", "data": [{"title": "Harbour", "paragraphs": [{
         "context": ARTICLE.replace("\n", " "),
         "qas": [
@@ -502,7 +503,8 @@ def test_the_earlier_questions_are_fitted_to_find_the_passage_the_last_answer_mi
     assert nothing.asked_weight == base.asked_weight
 
 
-def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path) -> None:
+def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path,
+                                                          gate_open: None) -> None:
     qa = tmp_path / "qa.json"
     qa.write_text(json.dumps({"questions": [
         {"id": "a", "kind": "number", "question": "How many visitors came?",
@@ -519,7 +521,8 @@ def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus
     assert overall["short_answer_precision"] == 0.5
 
 
-def test_reads_squad_questions_written_flat(tmp_path: Path, corpus: Path) -> None:
+def test_reads_squad_questions_written_flat(tmp_path: Path, corpus: Path,
+                                           gate_open: None) -> None:
     qa = tmp_path / "qa.json"
     qa.write_text(json.dumps({"questions": [
         {"id": "a", "doc": "harbour", "question": "How many visitors came?",

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from quotebot.bot.config import BotConfig, parse_forwarded_allow_ips
 from quotebot.bot.server import create_app
 
-from conftest import ROOT
+from conftest import ROOT, quotes_the_stabbings
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +36,11 @@ async def ask(client: Client, payload: Any) -> tuple[int, Any]:
     return response.status, await response.json()
 
 
-async def test_answers_how_many_stabbings_with_72_and_the_quote(client: Client) -> None:
-    status, data = await ask(client, {"question": "how many stabbings?"})
+async def test_answers_how_many_offences_with_15000_and_the_quote(client: Client) -> None:
+    status, data = await ask(client, {"question": "how many offences?"})
     assert status == 200
-    assert data["answered"] is True and data["answer"] == "72"
-    assert "72 fatal stabbings" in data["quotes"][0]["text"]
+    assert data["answered"] is True and data["answer"] == "15,000"
+    assert "15,000 offences" in data["quotes"][0]["text"]
 
 
 async def test_gives_the_same_json_as_the_cli(client: Client) -> None:
@@ -229,7 +229,7 @@ async def test_bad_requests_get_one_error_shape_and_the_server_keeps_answering(
     assert not re.search(r"NoneType|\b(?:str|int|dict|list|bool|float)\b",
                          data["error"]["message"]), data["error"]["message"]
     good_status, good = await ask(client, {"question": "how many stabbings?"})
-    assert good_status == 200 and good["answer"] == "72"
+    assert good_status == 200 and quotes_the_stabbings(good)
 
 
 def test_at_least_thirty_kinds_of_bad_request_are_tried() -> None:

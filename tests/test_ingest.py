@@ -18,7 +18,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
-from conftest import run_main
+from conftest import open_gate, run_main
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,6 +27,8 @@ NEWS_TEXT = FIXTURES / "news-article.txt"
 #: The article's paragraphs as a reader sees them on the page.
 BODY = [
     "# Kelsey Bay votes to rebuild its sea wall after winter storms",
+    # The standfirst under the headline, above the byline where trafilatura starts.
+    "Councillors backed the £14.2 million plan by 31 votes to 9 after a winter of flooding.",
     "Councillors in Kelsey Bay have voted to rebuild the town's Victorian sea wall, which was "
     "breached three times during the winter storms.",
     "The £14.2 million plan was approved by 31 votes to 9 at a full council meeting on "
@@ -193,7 +195,7 @@ def test_a_browser_printed_pdf_gives_the_same_paragraphs_as_the_page() -> None:
     doc = load_source(FIXTURES / "printed-article.pdf")[0]
     lines = doc.text.splitlines()
     # The headline, set on two lines, is one heading.
-    assert lines == [BODY[0], BODY[1], BODY[2], BODY[3], BODY[5]]
+    assert lines == [BODY[0], BODY[2], BODY[3], BODY[4], BODY[6]]  # (the page has a standfirst)
 
 
 def test_a_scanned_pdf_without_text_is_refused_with_its_own_code() -> None:
@@ -260,7 +262,7 @@ def test_quotes_and_show_refer_to_the_text_after_the_front_matter(tmp_path: Path
     quote = answer.quotes[0]
     shown = engine.document(quote.doc)
     assert shown.text[quote.start:quote.end] == quote.text
-    assert quote.paragraph == 8  # the eighth line of the article, not of the file
+    assert quote.paragraph == 9  # the ninth line of the article, not of the file
     assert "---" not in shown.text and "title:" not in shown.text
     assert quote.title == "Kelsey Bay votes to rebuild its sea wall after winter storms"
 
@@ -445,8 +447,9 @@ def test_the_article_as_a_page_and_as_text_gives_the_same_answers(tmp_path: Path
     save_document(load_source(NEWS_PAGE)[0], tmp_path / "from-page")
     (tmp_path / "from-text").mkdir()
     shutil.copy(NEWS_TEXT, tmp_path / "from-text" / "sea-wall.txt")
-    from_page = engine_over(tmp_path / "from-page", tmp_path)
-    from_text = engine_over(tmp_path / "from-text", tmp_path)
+    # Every short answer found is shown: the page and the text must give the same ones.
+    from_page = open_gate(engine_over(tmp_path / "from-page", tmp_path))
+    from_text = open_gate(engine_over(tmp_path / "from-text", tmp_path))
     assert from_page.documents[0].title == from_text.documents[0].title
     for question, expected in PARITY_QUESTIONS.items():
         page_answer = from_page.answer_question(question)
@@ -497,12 +500,15 @@ def test_a_press_release_keeps_its_about_box_and_drops_the_newsroom_around_it(
     lines = page_lines("nordvik-audio-press-release.html")
     assert "## About Nordvik Audio" in lines
     assert "Investment: NOK 420 million over three years" in lines  # a list item, one line
+    # The dateline under the headline is no paragraph of the release (a standfirst would be).
+    assert "# Nordvik Audio opens its first factory outside Norway" in lines
+    assert "21 May 2024" not in lines
     for boilerplate in ("cookies", "More from the newsroom", "Get our news by email",
                         "Kyst Mini", "Privacy notice", "Organisation number", "Norsk"):
         assert not any(boilerplate in line for line in lines), boilerplate
     save_document(load_source(PAGES / "nordvik-audio-press-release.html")[0], tmp_path)
     answer = engine_over(tmp_path, tmp_path).answer_question("When was Nordvik Audio founded?")
-    assert answer.answered and answer.short is not None and answer.short.text == "1978"
+    assert answer.answered and "1978" in answer.quotes[0].text
 
 
 def test_a_table_row_is_one_line_with_its_header_and_a_definition_with_its_term() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import requires
+from conftest import quotes_the_stabbings, requires
 from fake_bot_api import FakeBotApi
 from servers import redis_server, serve
 
@@ -41,7 +41,7 @@ async def hammer(url: str, total: int, concurrency: int, payload: dict[str, Any]
                 try:
                     async with session.post(url, json=payload) as response:
                         body = await response.json()
-                        if response.status != 200 or body.get("answer") != "72":
+                        if response.status != 200 or not quotes_the_stabbings(body):
                             failures.append((response.status, body))
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     failures.append(repr(exc))
@@ -123,7 +123,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_cleanly() -> None:
                                                 json={"question": "how many stabbings?"},
                                                 headers={"X-Request-Id": rid}) as r:
                             body = await r.json()
-                            if r.status == 200 and body["answer"] == "72":
+                            if r.status == 200 and quotes_the_stabbings(body):
                                 answered[rid] = time.monotonic()
                             else:
                                 wrong.append((rid, r.status, body))
@@ -192,8 +192,8 @@ def test_requests_waiting_on_redis_at_sigterm_are_answered_before_exit() -> None
                 thread.join(30)
         finally:
             redis.proc.send_signal(signal.SIGCONT)
-        assert [(status, body.get("answer")) for status, body in replies] == [(200, "72")] * 3, \
-            replies
+        assert [(status, quotes_the_stabbings(body)) for status, body in replies] == [
+            (200, True)] * 3, replies
         assert server.proc.wait(15) == 0
 
 

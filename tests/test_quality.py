@@ -10,6 +10,8 @@ import pytest
 from quotebot.engine import QuoteEngine
 from quotebot.question import Kind, parse_question
 
+from conftest import open_gate
+
 ARTICLE = """\
 The Riverside Choir travelled to Vienna last spring to sing at the Musikverein.
 Maria Lopez announced a new youth programme for singers under eighteen.
@@ -25,7 +27,7 @@ Rehearsals usually take place in the old library on Mondays.
 def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
     folder = tmp_path_factory.mktemp("choir")
     (folder / "choir-tour.txt").write_text(ARTICLE, encoding="utf-8")
-    return QuoteEngine.open(folder / "choir-tour.txt", index_dir=folder / "index")
+    return open_gate(QuoteEngine.open(folder / "choir-tour.txt", index_dir=folder / "index"))
 
 
 def first_quote(engine: QuoteEngine, question: str) -> str:
@@ -190,7 +192,7 @@ The players stayed at the Grand Marine Hotel before the final.
 def match(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
     folder = tmp_path_factory.mktemp("match")
     (folder / "cup-final.txt").write_text(MATCH, encoding="utf-8")
-    return QuoteEngine.open(folder / "cup-final.txt", index_dir=folder / "index")
+    return open_gate(QuoteEngine.open(folder / "cup-final.txt", index_dir=folder / "index"))
 
 
 @pytest.mark.parametrize(
@@ -259,7 +261,7 @@ def test_how_many_skips_dates_and_names_and_keeps_units_apart(
         tmp_path_factory: pytest.TempPathFactory, question: str, short: str) -> None:
     folder = tmp_path_factory.mktemp("game")
     (folder / "game.txt").write_text(GAME, encoding="utf-8")
-    engine = QuoteEngine.open(folder / "game.txt", index_dir=folder / "index")
+    engine = open_gate(QuoteEngine.open(folder / "game.txt", index_dir=folder / "index"))
     answer = engine.answer_question(question)
     assert answer.short is not None, (question, answer.quotes[0].text if answer.quotes else None)
     assert answer.short.text == short

@@ -17,23 +17,23 @@ def jsonl(stdin: str, *args: str) -> list[dict]:  # type: ignore[type-arg]
 
 def test_one_json_object_per_question_and_follow_ups_carry_over() -> None:
     out = jsonl("Who is the deputy mayor for policing?\nWhat did she say?\n"
-                "how many stabbings?\nmore\n")
+                "how many offences?\nmore\n")
     assert len(out) == 4
     assert "Sophie Linden" in out[0]["quotes"][0]["text"]
     assert out[1]["resolved_question"] == "What did Sophie Linden say?"
     assert out[1]["quotes"][0]["text"].startswith("Ms Linden said")
-    assert out[2]["answer"] == "72"
+    assert "15,000 offences" in out[2]["quotes"][0]["text"]
     # "more" continues the question before it. (Comparing its quotes with the answer's
-    # proved nothing: the article has no fourth passage about stabbings, so "more" has
+    # proved nothing: the article has no fourth passage about offences, so "more" has
     # none; tests/test_follow_ups.py pages through a longer answer.)
-    assert out[3]["resolved_question"] == "how many stabbings?"
+    assert out[3]["resolved_question"] == "how many offences?"
 
 
 def test_blank_lines_are_skipped_and_bad_lines_get_the_error_shape() -> None:
-    out = jsonl("\n   \n???\nhow many stabbings?\n\n")
+    out = jsonl("\n   \n???\nhow many offences?\n\n")
     assert len(out) == 2
     assert out[0]["error"]["code"] == "no_words"
-    assert out[1]["answer"] == "72"
+    assert out[1]["answer"] == "15,000"
 
 
 def test_sources_help_and_quit() -> None:
@@ -44,15 +44,15 @@ def test_sources_help_and_quit() -> None:
 
 
 def test_text_mode_prints_citations() -> None:
-    result = run_main("repl", stdin="how many stabbings?\n")
-    assert "Answer: 72" in result.stdout
-    assert "[met-police-nypd-visit ¶9 s15]" in result.stdout
+    result = run_main("repl", stdin="how many offences?\n")
+    assert "Answer: 15,000" in result.stdout
+    assert "[met-police-nypd-visit ¶9 s16]" in result.stdout
 
 
 def test_quotebot_with_no_arguments_is_the_repl() -> None:
-    result = run_main(stdin="how many stabbings?\nWhat is the capital of France?\n")
+    result = run_main(stdin="how many offences?\nWhat is the capital of France?\n")
     assert result.returncode == 0
-    assert "Answer: 72" in result.stdout
+    assert "Answer: 15,000" in result.stdout
     assert "The article doesn't say." in result.stdout
 
 

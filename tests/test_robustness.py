@@ -84,5 +84,5 @@ def test_a_ten_megabyte_paragraph_does_not_stop_the_rest_of_its_folder(tmp_path:
                    "--semantic", "off", "--json", timeout=300)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    assert answer["answer"] == "2027" and answer["quotes"][0]["doc"] == "tram"
+    assert "open in 2027" in answer["quotes"][0]["text"] and answer["quotes"][0]["doc"] == "tram"
     assert "Traceback" not in done.stderr

@@ -400,6 +400,25 @@ def test_a_token_far_from_the_one_before_keeps_its_offset(tmp_path: Path) -> Non
         assert list(loaded.sentence_tokens(sid)) == analysis.tokenize(loaded.sentence(sid).text)
 
 
+@pytest.mark.slow
+def test_a_corpus_of_more_forms_than_two_bytes_hold_keeps_its_tokens(tmp_path: Path) -> None:
+    """Past 65,536 word forms a token's form id takes two more bits: saved, loaded and
+    updated, every sentence still gives the tokens that tokenising it gives."""
+    words = [f"k{i:05d}q" for i in range(70_000)]
+    docs = [Document(f"d{n}", f"D{n}", " ".join(" ".join(words[at:at + 20]) + "."
+                                              for at in range(n, n + 2_000, 20)))
+            for n in range(0, 70_000, 2_000)]
+    save_index(build_index(docs), tmp_path)
+    loaded = load_index(tmp_path)
+    assert len(loaded.forms.strings) > 65_536 and loaded.tokens.high_bits == 2
+    updated = merge_index(loaded, added=[Document("e", "E", "Fresh words k00003q here.")],
+                          removed=["d0"])
+    for index in (loaded, updated):
+        for sid in range(0, index.n_sentences, 7):
+            assert list(index.sentence_tokens(sid)) == analysis.tokenize(
+                index.sentence(sid).text)
+
+
 @pytest.mark.parametrize("chunk", [1 << 20, 7])
 @pytest.mark.parametrize("n_forms", [3, 65_536, 65_537, 262_145, 1 << 20 | 1, (1 << 24) + 1])
 def test_the_packed_token_table_gives_back_every_form_and_offset(

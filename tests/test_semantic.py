@@ -23,7 +23,7 @@ from quotebot.semantic import (
 )
 from quotebot.store.catalogue import default_index_dir, load_or_build
 
-from conftest import run_cli
+from conftest import open_gate, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_a_question_is_read_up_to_its_64th_word_piece() -> None:
 def test_a_sentence_about_he_is_found_through_the_name_before_it(corpus: Path,
                                                                  engine: QuoteEngine) -> None:
     question = "How many goals has Jamie Cole scored this season?"
-    answer = engine.answer_question(question)
+    answer = open_gate(engine).answer_question(question)
     assert answer.quotes[0].text.startswith("He has now scored 31 goals")
     assert answer.short is not None and answer.short.text == "31"
     # Words alone pick the sentence that names him instead.
@@ -160,7 +160,8 @@ def test_off_means_words_only_and_nothing_written(tmp_path: Path) -> None:
     path.write_text("Ada Lovelace wrote the first program.\n", encoding="utf-8")
     engine = QuoteEngine.open(path, index_dir=tmp_path / "index", semantic="off")
     assert engine.vectors is None
-    assert engine.answer_question("Who wrote the first program?").short.text == "Ada Lovelace"  # type: ignore[union-attr]
+    assert engine.answer_question("Who wrote the first program?").quotes[0].text == (
+        "Ada Lovelace wrote the first program.")
     assert not vector_files(tmp_path / "index")
 
 
@@ -212,7 +213,7 @@ def test_an_updated_corpus_embeds_only_its_new_passages(tmp_path: Path) -> None:
     assert engine.vectors is not None
     rows = [sid for sid in range(index.n_sentences) if index.sentence(sid).doc == "cup-final"]
     assert np.array_equal(np.asarray(engine.vectors.sentences)[rows], old_rows)
-    assert engine.answer_question("When is heavy rain expected?").short.text == "Sunday"  # type: ignore[union-attr]
+    assert "Sunday" in engine.answer_question("When is heavy rain expected?").quotes[0].text
 
 
 def sentence_passages(folder: Path, text: str) -> tuple[QuoteEngine, Any]:

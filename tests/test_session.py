@@ -7,6 +7,8 @@ import pytest
 from quotebot.engine import QuoteEngine
 from quotebot.session import Session, SessionState, is_more, resolve, swap_subject
 
+from conftest import open_gate
+
 ARTICLE = """\
 Chef Amara Okafor opened a new restaurant in Leeds last week.
 She said the menu would change every season.
@@ -21,7 +23,8 @@ The bakery next door sells 400 loaves a day.
 def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
     folder = tmp_path_factory.mktemp("food")
     (folder / "restaurant.txt").write_text(ARTICLE, encoding="utf-8")
-    return QuoteEngine.open(folder / "restaurant.txt", index_dir=folder / "index")
+    # Every short answer found is shown: these tests follow the conversation from it.
+    return open_gate(QuoteEngine.open(folder / "restaurant.txt", index_dir=folder / "index"))
 
 
 def test_more_gives_the_next_passages_then_says_there_are_no_more(engine: QuoteEngine) -> None:

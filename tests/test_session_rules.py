@@ -42,6 +42,8 @@ from quotebot.session import (
 )
 from quotebot.store import SentenceIndex, build_index
 
+from conftest import open_gate
+
 # -- a saved state ------------------------------------------------------------------------
 
 
@@ -319,6 +321,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
 
 def test_more_with_every_passage_shown_says_so_and_shows_nothing(twins: QuoteEngine) -> None:
     question = "how much did the bridge repairs cost?"
+    twins = open_gate(twins)  # the first answer has a short answer, "more" none
     first, state = follow_up(twins, SessionState(), question, k=2)
     assert len(first.quotes) == 2 and (first.short or first.withheld) is not None
     shown = tuple((q.doc, q.start) for q in first.quotes)

@@ -23,6 +23,8 @@ from quotebot.store import (
 )
 from quotebot.store.catalogue import default_index_dir
 
+from conftest import assert_same_lexicon, open_gate
+
 DOCS = [
     Document("alpha", "Alpha", "Cats sit on mats. Dogs chase cats.\nBirds sing at dawn."),
     Document("beta", "Beta",
@@ -196,7 +198,8 @@ def test_an_engine_rebuilds_its_cached_index_when_the_corpus_changes(
         "when did the bridge reopen?").answered
     corpus.write_text("The tunnel closed on Friday.\n", encoding="utf-8")
     engine = QuoteEngine.open(corpus, semantic="off")
-    assert engine.answer_question("when did the tunnel close?").short.text == "Friday"  # type: ignore[union-attr]
+    assert engine.answer_question("when did the tunnel close?").quotes[0].text == (
+        "The tunnel closed on Friday.")
 
 
 def test_a_saved_index_is_never_rewritten_by_answering_from_it(
@@ -209,7 +212,8 @@ def test_a_saved_index_is_never_rewritten_by_answering_from_it(
         added=[Document("extra", "Extra", "The ferry sank on Sunday.")]), saved)
     generation = current_generation(saved)
     engine = QuoteEngine.open(corpus, index_dir=saved, semantic="off")
-    assert engine.answer_question("when did the ferry sink?").short.text == "Sunday"  # type: ignore[union-attr]
+    assert engine.answer_question("when did the ferry sink?").quotes[0].text == (
+        "The ferry sank on Sunday.")
     assert current_generation(saved) == generation
     assert "was built from other articles" in caplog.text and "quotebot index" in caplog.text
     assert len(load_corpus()) == 1
@@ -226,7 +230,7 @@ def test_a_same_length_edit_changes_the_fingerprint_and_the_answers(tmp_path: Pa
                         ("The bridge reopened after 94 weeks.\n", "94"),  # swapped
                         ("The bridge reopened after 95 weeks.\n", "95")]:  # replaced
         corpus.write_text(text, encoding="utf-8")
-        engine = QuoteEngine.open(corpus, semantic="off")
+        engine = open_gate(QuoteEngine.open(corpus, semantic="off"))
         answer = engine.answer_question("how many weeks until the bridge reopened?")
         assert answer.short is not None and answer.short.text == weeks
         assert answer.quotes[0].text == text.strip()
@@ -256,16 +260,6 @@ def test_a_lexicon_extended_by_added_documents_is_the_merged_index_s() -> None:
     assert len(remap.terms) and int(remap.terms.max()) >= len(base.vocab)  # new terms came
     again = read_lexicon(extended.to_bytes())
     assert again.fingerprint == "next"
-    assert [d.id for d in again.docs] == [d.id for d in merged.docs]
-    assert again.vocab.strings() == merged.vocab.strings()
+    assert_same_lexicon(again, merged)
     assert again.vocab.strings()[:len(base.vocab)] == base.vocab.strings()
-    assert again.forms.strings.strings() == merged.forms.strings.strings()
-    assert again.words.strings.strings() == merged.words.strings.strings()
-    for name in ("doc_idx", "paragraph", "sentence_no", "start", "end", "df",
-                 "paragraph_df"):
-        assert np.array_equal(getattr(again, name), getattr(merged, name)), name
-    for table in ("forms", "words"):
-        ours, theirs = getattr(again, table).arrays(), getattr(merged, table).arrays()
-        for name, values in theirs.items():
-            assert np.array_equal(ours[name], values), name
     assert again.words.strings["postman"] is not None

@@ -99,15 +99,15 @@ class TestOnePollingBot(_OneFakeApi):
 
     def test_polling_bot_answers_like_the_repl(
             self, api: FakeBotApi, polling_bot: subprocess.Popen[str]) -> None:
-        question = api.message_update(11, "how many stabbings?")
+        question = api.message_update(11, "how many offences?")
         api.push(question)
         assert api.wait_for(lambda a: len(a.sent_to(11)) >= 1)
         reply = api.sent_to(11)[0]
         assert reply["reply_parameters"]["message_id"] == question["message"]["message_id"]
         assert reply["parse_mode"] == "HTML"
-        assert reply["text"].startswith("<b>72</b>")
+        assert reply["text"].startswith("<b>15,000</b>")
         cli = json.loads(subprocess.run([sys.executable, "-m", "quotebot", "ask",
-                                         "how many stabbings?", "--json"], capture_output=True,
+                                         "how many offences?", "--json"], capture_output=True,
                                         text=True, timeout=60, check=True).stdout)
         for quote in cli["quotes"]:
             assert quote["text"] in plain(reply["text"])
@@ -213,10 +213,10 @@ class TestOnePollingBot(_OneFakeApi):
         replies = api.sent_to(group)
         assert [r["reply_parameters"]["message_id"] for r in replies] == [
             u["message"]["message_id"] for u in answered]
-        assert replies[0]["text"].startswith("<b>72</b>")
+        assert "with 72 fatal" in replies[0]["text"]
         assert "Senior Met police officers" in replies[1]["text"]
         assert "Sophie Linden met senior NYPD officials" in replies[2]["text"]
-        assert replies[3]["text"].startswith("<b>72</b>")
+        assert "with 72 fatal" in replies[3]["text"]
         assert "/sources" in replies[4]["text"]
 
     def test_in_groups_each_member_has_their_own_follow_ups(
@@ -432,7 +432,7 @@ class TestOneWebhookServer(_OneFakeApi):
         status, body = post_update(webhook_server, api.message_update(21, "how many stabbings?"))
         assert (status, body["ok"]) == (200, True)
         assert api.wait_for(lambda a: len(a.sent_to(21)) >= 1)
-        assert texts(api, 21)[0].startswith("<b>72</b>")
+        assert "with 72 fatal" in texts(api, 21)[0]
 
     @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
     def test_webhook_rejects_forged_calls_and_processes_nothing(
@@ -541,7 +541,7 @@ def test_a_flooding_chat_gets_exactly_its_burst_then_one_polite_warning(
         assert api.wait_for(lambda a: len(a.sent_to(31)) >= burst + 1, 20)
         time.sleep(1.0)
         flood = texts(api, 31)
-    assert [t.startswith("<b>72</b>") for t in flood] == [True] * burst + [False]
+    assert ["with 72 fatal" in t for t in flood] == [True] * burst + [False]
     assert "faster than I can read" in flood[-1]
     assert other_latency < 5
 

@@ -80,7 +80,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
         bot: tuple[FakeBotApi, Path], site: PageSite) -> None:
     api, data_dir = bot
     ack = reply_after(api, 31, api.message_update(31, site.url("/news/sea-wall")))
-    assert plain(ack["text"]).startswith(f"Added {TITLE}: 12 sentences. Ask me anything")
+    assert plain(ack["text"]).startswith(f"Added {TITLE}: 13 sentences. Ask me anything")
     buttons = [row[0] for row in ack["reply_markup"]["inline_keyboard"]]
     assert len(buttons) == 3
     assert all(re.fullmatch(r"lq:[A-Za-z0-9_-]{8}", b["callback_data"]) for b in buttons)
@@ -93,7 +93,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
     answer = reply_after(api, 31, api.message_update(31, "Who is the harbour master?"))
     assert "Tom Okafor" in answer["text"].split("</blockquote>")[0]
     # ... and the section the quote is in, as the page's heading has it.
-    assert f"{TITLE} › Who pays for the wall ¶ 8" in plain(answer["text"])
+    assert f"{TITLE} › Who pays for the wall ¶ 9" in plain(answer["text"])
     answer = reply_after(api, 31, api.message_update(31, "What did the council vote for?"))
     more = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert more.startswith("morel:")
@@ -105,7 +105,7 @@ def test_a_link_becomes_the_chats_article_and_is_answered_from_it(
         re.findall(r"<blockquote>(.*?)</blockquote>", answer["text"]))
     # What the article does not say comes from the server's own article.
     corpus = reply_after(api, 31, api.message_update(31, "how many stabbings?"))
-    assert corpus["text"].startswith("<b>72</b>")
+    assert "with 72 fatal" in corpus["text"]
     # Another chat never sees the first chat's article.
     other = reply_after(api, 32, api.message_update(32, "Who is the harbour master?"))
     assert "Tom Okafor" not in plain(other["text"])
@@ -122,7 +122,7 @@ def test_documents_are_downloaded_from_the_bot_api_and_added(
     assert plain(ack["text"]).startswith("Added The River Report: ")
     assert api.downloads[-1:] == [api.files[pdf["file_id"]][0]]
     answer = reply_after(api, 33, api.message_update(33, "How much will the repairs cost?"))
-    assert answer["text"].startswith("<b>£380,000</b>")
+    assert "£380,000" in plain(answer["text"])
     page = api.document(NEWS_PAGE.read_bytes(), "sea-wall.html")
     ack = reply_after(api, 33, api.message_update(33, None, document=page,
                                                   caption="our local news"))
@@ -196,7 +196,7 @@ def test_library_lists_forget_removes_and_the_limit_is_polite(
     reply_after(api, chat, api.message_update(chat, site.url("/ferry")))
     listed = plain(reply_after(api, chat, api.message_update(chat, "/library"))["text"])
     assert listed.split("\n") == [
-        "Your articles (2 of 2):", f"1. {TITLE} (12 sentences)",
+        "Your articles (2 of 2):", f"1. {TITLE} (13 sentences)",
         "2. Ferry returns to Kelsey Bay (3 sentences)", "/forget N removes article N."]
     over = reply_after(api, chat, api.message_update(chat, "https://example.org/third"))
     assert over["text"] == ("Sorry — your library is full: it holds 2 articles, the most a "
@@ -212,7 +212,7 @@ def test_library_lists_forget_removes_and_the_limit_is_polite(
     answer = reply_after(api, chat, api.message_update(chat, "Who is the harbour master?"))
     assert "Tom Okafor" not in plain(answer["text"])
     answer = reply_after(api, chat, api.message_update(chat, "Who is the captain?"))
-    assert answer["text"].startswith("<b>Ines Moreau</b>")
+    assert "Ines Moreau" in plain(answer["text"])
 
 
 def test_in_groups_only_links_and_documents_meant_for_the_bot_are_added(

@@ -60,7 +60,9 @@ async def test_the_page_and_the_repl_save_a_conversation_as_the_same_markdown(
     assert "(<https://example.org/wiki/Harbour_seal>)" in text
 
 
-async def test_the_page_saves_the_turns_the_server_answered(client: Client) -> None:
+async def test_the_page_saves_the_turns_the_server_answered(gate_open: None,
+                                                           client: Client) -> None:
+    """Every short answer found is shown (``gate_open``), so that its Markdown is seen."""
     turns: list[dict[str, Any]] = []
     session = None
     for question in ["Who counted the harbour seals?", "How long do seals dive?"]:

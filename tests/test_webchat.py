@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 import urllib.error
@@ -60,14 +61,14 @@ def rendered_page(url: str) -> str:
 
 
 def test_the_page_asks_and_shows_the_short_answer_and_the_quote(server: Process) -> None:
-    dom = rendered_page(server.url + "/?q=" + urllib.parse.quote("how many stabbings?"))
+    dom = rendered_page(server.url + "/?q=" + urllib.parse.quote("how many offences?"))
     # It names the one article it reads, and suggests no question of an article it may lack.
     assert ('<p id="intro">Ask about “Met police nypd visit”; every answer is a quote from '
             "it, with where it comes from.</p>") in dom
-    assert "stabbings?\" autofocus" not in dom
-    assert '<p class="short">72</p>' in dom
-    assert "fatal <mark>stabbings</mark>" in dom
-    assert ('<a class="cite" href="/docs/met-police-nypd-visit#2208-2351">'
+    assert "offences?\" autofocus" not in dom
+    assert '<p class="short">15,000</p>' in dom
+    assert " <mark>offences</mark> during" in dom
+    assert ('<a class="cite" href="/docs/met-police-nypd-visit#2352-2460">'
             "Met police nypd visit ¶ 9</a>") in dom
     assert 'id="more"' in dom and 'id="more" disabled' not in dom
     assert "Reading: Met police nypd visit (18 sentences)" in dom
@@ -109,7 +110,7 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         assert "Press Add" in await page.evaluate("document.getElementById('added').textContent")
         added = await press_add(page)
         assert added == ("muted: Added Kelsey Bay votes to rebuild its sea wall after winter "
-                         "storms (12 sentences). Ask about it below; what it does not say comes "
+                         "storms (13 sentences). Ask about it below; what it does not say comes "
                          "from the article above.")
         # The page speaks of what it reads now: the server's article and the tab's own.
         assert await page.evaluate("document.getElementById('intro').textContent") == (
@@ -122,10 +123,17 @@ async def test_a_link_in_the_address_is_read_only_when_the_reader_presses_add(
         cite = await page.evaluate("document.querySelector('#log .cite').outerHTML")
         assert cite == (f'<a class="cite" href="{site.url("/news/sea-wall")}" '
                         'rel="noopener noreferrer">Kelsey Bay votes to rebuild its sea wall after '
-                        "winter storms › Who pays for the wall ¶ 8</a>")
+                        "winter storms › Who pays for the wall ¶ 9</a>")
         # The link went to this page's own library, under a name that does not show its session.
         assert {p.name[:4] for p in data_dir.iterdir()} == {"web-"}
         assert len(list(data_dir.iterdir())) == len(before) + 1
+        # The question box suggests a question the added page answers, and it does.
+        placeholder = await page.evaluate("document.getElementById('question').placeholder")
+        assert placeholder.startswith("e.g. ") and "stabbings" not in placeholder
+        said = await page.ask(placeholder.removeprefix("e.g. "))
+        cite = await page.evaluate(
+            "document.querySelector('#log .turn:last-child .cite').textContent")
+        assert "doesn't say" not in said and cite.startswith("Kelsey Bay votes to rebuild")
 
 
 async def test_a_link_that_cannot_be_read_is_said_so_on_the_page(uploads_server: Process,
@@ -149,7 +157,7 @@ async def test_on_a_narrow_screen_a_reader_lists_removes_and_starts_afresh(
         assert (await press_add(page)).startswith("muted: Added Kelsey Bay")
         listed = "Array.from(document.querySelectorAll('#mine li')).map(li => li.innerText)"
         assert [" ".join(item.split()) for item in await page.evaluate(listed)] == [
-            "Kelsey Bay votes to rebuild its sea wall after winter storms (12 sentences) Remove"]
+            "Kelsey Bay votes to rebuild its sea wall after winter storms (13 sentences) Remove"]
         # Enough answers to scroll: the last one always ends above the ask form.
         for question in ("What did the council vote for?", "more", "Who is the harbour master?"):
             await page.ask(question)
@@ -225,7 +233,8 @@ async def test_the_conversation_downloads_as_markdown_and_json_with_its_citation
             assert (f"{quote['doc']}, characters {quote['start']}\u2013{quote['end']}"
                     in markdown)
             assert f"\u00b6 {quote['paragraph']}" in markdown
-    assert "*Understood as: What did Sophie Linden say?*" in markdown
+    # "she" is rewritten to whom the last answer was about, and the rewrite is shown.
+    assert "*Understood as: What did " in markdown and "Ms Linden said" in markdown
     assert emptied is True
 
 
@@ -339,12 +348,40 @@ async def test_the_question_box_suggests_a_question_the_servers_own_documents_an
             "(p => p.startsWith('e.g. ') && p)(document.getElementById('question').placeholder)")
         example = placeholder.removeprefix("e.g. ")
         assert "stabbings" not in example and example.endswith("?")
+        # The page speaks of the documents it reads, not of an article it may lack.
+        assert await page.evaluate("document.getElementById('intro').textContent") == (
+            "Ask about these 2 documents; every answer is a quote from them, with where it "
+            "comes from.")
         said = await page.ask(example)
         cite = await page.evaluate("document.querySelector('#log blockquote .cite').textContent")
     assert said.startswith(example) and "doesn't say" not in said
     assert cite.startswith("Kelsey Bay harbour report") or "Tide tables" in cite
     status, _, body = get(harbour.url + "/v1/config")
     assert status == 200 and json.loads(body)["examples"][0] == example
+    # An empty question over the API is answered with the same kind of hint.
+    status, error = harbour.post("/v1/ask", {"question": " "})
+    assert status == 422 and error["error"]["code"] == "empty_question"
+    hinted = re.findall(r"“([^”]+)”", error["error"]["message"])
+    assert example in hinted and "stabbings" not in error["error"]["message"]
+
+
+async def test_after_adding_a_link_the_page_speaks_of_the_servers_documents_not_an_article(
+        site: PageSite, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR.format(filler=""), encoding="utf-8")
+    (corpus / "tides.txt").write_text(TIDES, encoding="utf-8")
+    with serve(env={"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_CORPUS": str(corpus),
+                    "QUOTEBOT_WEB_UPLOADS": "1", "QUOTEBOT_DATA_DIR": str(tmp_path / "data"),
+                    "QUOTEBOT_ALLOW_PRIVATE_URLS": "1"}) as server:
+        async with chromium_page() as page:
+            await page.goto(server.url + "/?" + urllib.parse.urlencode(
+                {"add": site.url("/news/sea-wall")}))
+            await page.wait_for("document.getElementById('link').value !== ''")
+            added = await press_add(page)
+            intro = await page.evaluate("document.getElementById('intro').textContent")
+    assert added.endswith("what it does not say comes from the documents above.")
+    assert intro.startswith("Ask about these 3 documents;")
 
 
 async def test_the_short_answer_is_marked_inside_its_quote(harbour: Process) -> None:

@@ -141,6 +141,13 @@
     return data;
   }
 
+  // A question the documents answer, in the question box, shows what to ask of them.
+  function suggest(examples) {
+    if (Array.isArray(examples) && typeof examples[0] === "string") {
+      input.placeholder = "e.g. " + examples[0];
+    }
+  }
+
   async function addLink(url) {
     url = url.trim();
     if (!url) return;
@@ -156,7 +163,9 @@
       const known = added.findIndex(d => d.doc === data.doc);
       if (known >= 0) added[known] = data; else added.push(data);
       addedLine.textContent = `Added ${data.title} (${data.sentences} sentences). ` +
-        "Ask about it below; what it does not say comes from the article above.";
+        "Ask about it below; what it does not say comes from the " +
+        (corpusDocs.length === 1 ? "article" : "documents") + " above.";
+      suggest(data.examples);
       showSources();
     } catch (err) {
       addedLine.className = "error";
@@ -306,10 +315,7 @@
     try {
       const config = await (await fetch("/v1/config")).json();
       uploads = config.uploads === true;
-      // A question the server's documents answer shows what to ask of them.
-      if (Array.isArray(config.examples) && typeof config.examples[0] === "string") {
-        input.placeholder = "e.g. " + config.examples[0];
-      }
+      suggest(config.examples);
     } catch (err) { /* an older server: no links */ }
     addForm.hidden = !uploads;
     // A reloaded tab keeps its conversation: list the documents it added.

@@ -818,6 +818,11 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
         quotebot index --out ~/articles.idx --add new-story.txt --remove old-story
         quotebot ask "who resigned?" --index ~/articles.idx
         quotebot index --corpus ~/articles --out ~/shards --shards 2
+        quotebot index --corpus ~/articles --out ~/shards --shards 2 --semantic on
+
+    With --shards, --semantic on also stores every sentence's vectors in the shards, so
+    that answering from them reranks by meaning (auto and off leave them out: embedding
+    is the slowest part of a build).
     """
     from quotebot.indexing import run_index, run_shards
 
@@ -825,7 +830,7 @@ def index_command(corpus: str | None, out: str | None, add: tuple[str, ...],
         if out is None or add or remove:
             raise click.UsageError("--shards writes new shards into --out DIR: give --out, "
                                    "and no --add or --remove.")
-        summary = run_shards(corpus=corpus, out=out, shards=shards)
+        summary = run_shards(corpus=corpus, out=out, shards=shards, semantic=semantic)
         click.echo(dumps(summary) if as_json else summary["message"])
         return
     summary = run_index(corpus=corpus, out=out, add=add, remove=remove, semantic=semantic)

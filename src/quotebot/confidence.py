@@ -88,6 +88,19 @@ FEATURES = (
     # question's verbs: a sentence about another act ("gained", "criticized") answers
     # another question.
     "missing_verbs",
+    # The question's words the corpus lacks, by share of the question's idf mass: a
+    # question about something the corpus never names only seems to be answered.
+    "unknown_words",
+    # The relative idf (0..1) of the rarest of the question's words the corpus has but the
+    # passage lacks (0 when it lacks none): a passage without the question's most telling
+    # word answers another question.
+    "missing_rarest",
+    # log(1 + sentences of the answer's document): a short story, a press release or a
+    # long article.
+    "doc_sentences",
+    # log(1 + passages found that hold the kind of answer asked for, a number or a time;
+    # 0 when the question asks for neither): how many rivals the answer had to beat.
+    "typed_candidates",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
@@ -126,8 +139,9 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
              literal: float, margin: float, agreement: bool, similarity: float | None,
              span_meaning: float | None, rarity: Callable[[Token], float | None],
              answer_question: float | None = None, answer_type: float | None = None,
-             support: int = 0, coverage: float = 0.0, missing_verbs: float = 0.0
-             ) -> FloatArray:
+             support: int = 0, coverage: float = 0.0, missing_verbs: float = 0.0,
+             unknown_words: float = 0.0, missing_rarest: float = 0.0,
+             doc_sentences: int = 0, typed_candidates: int = 0) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
@@ -137,7 +151,10 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     ``answer_type`` its cosines to the question and to the noun it asks for; ``support``
     how many of the next best passages hold the answer too; ``coverage`` the share of the
     question's evidence the passage covers; ``missing_verbs`` the share of the question's
-    verbs it lacks (:func:`missing_verbs`)."""
+    verbs it lacks (:func:`missing_verbs`); ``unknown_words`` and ``missing_rarest`` what
+    of the question the corpus and the passage lack (:func:`missing_words`);
+    ``doc_sentences`` the length of the answer's document in sentences;
+    ``typed_candidates`` how many passages found hold the kind of answer asked for."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -194,6 +211,10 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     x[_AT["support"]] = math.log1p(support)
     x[_AT["coverage"]] = coverage
     x[_AT["missing_verbs"]] = missing_verbs
+    x[_AT["unknown_words"]] = unknown_words
+    x[_AT["missing_rarest"]] = missing_rarest
+    x[_AT["doc_sentences"]] = math.log1p(doc_sentences)
+    x[_AT["typed_candidates"]] = math.log1p(typed_candidates)
     x[_RULE_AT[rule]] = 1.0
     return x
 
@@ -209,6 +230,19 @@ def missing_verbs(question: Question, concepts: Sequence[str], matched: Mapping[
              if c == VERB and not t.is_stop}
     asked = [n for n, surface in enumerate(concepts) if surface.casefold() in verbs]
     return sum(1 for n in asked if n not in found) / len(asked) if asked else 0.0
+
+
+def missing_words(idfs: Sequence[float], known: Sequence[bool], found: Sequence[float],
+                  rarest: float) -> tuple[float, float]:
+    """What of the question's concepts (each one's ``idfs``, whether the corpus ``known``
+    it, how strongly the passage ``found`` it) is missing: the share of their idf mass the
+    corpus lacks, and the idf of the rarest the corpus has but the passage lacks, relative
+    to ``rarest`` (the idf of a word no sentence has). A word the corpus lacks is often
+    misspelt; one it has elsewhere tells that the passage is about something else."""
+    mass = sum(idfs)
+    unknown = sum(w for w, k in zip(idfs, known, strict=True) if not k) / mass if mass else 0.0
+    lacking = [w for w, k, f in zip(idfs, known, found, strict=True) if k and f <= 0]
+    return unknown, (min(max(lacking) / rarest, 1.0) if lacking and rarest > 0 else 0.0)
 
 
 def asked_noun(question: Question) -> str | None:

@@ -12,8 +12,9 @@ Fitting works on those arrays:
   (-window … +window sentences, one added to each count), as a log-share;
 - the weights of the context's words, of the prior, of being farther than the window in
   the same document, of being in another document and of the earlier questions' words
-  in the document, by the same listwise logistic model as the semantic weights,
-  relative to the question's own score;
+  in the document, by the same listwise logistic model as the semantic weights, in
+  the units of :func:`quotebot.context.question_strength` (the question's own score's
+  weight is 1);
 - the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
   (:func:`fit_yes_no`);
 - the floor of "more" (:func:`fit_more_floor`).
@@ -56,7 +57,8 @@ ELSEWHERE = 2 * 10**6
 @dataclass(frozen=True, slots=True)
 class ExaminedTurn:
     conversation: str
-    #: Per candidate: the question's own score and the context words' score, each
+    #: Per candidate: the question's own score relative to the best candidate's, times
+    #: :func:`quotebot.context.question_strength`, and the context words' score
     #: relative to the best candidate's.
     question: FloatArray
     words: FloatArray
@@ -187,9 +189,11 @@ def fit_more_floor(turns: Sequence[ExaminedTurn]) -> float:
     turns whose right passage the question finds by its own words but not first."""
     found = []
     for turn in turns:
-        if not turn.positive.any() or turn.positive[int(np.argmax(turn.question))]:
+        best = float(turn.question.max()) if turn.question.size else 0.0
+        if best <= 0 or not turn.positive.any() \
+                or turn.positive[int(np.argmax(turn.question))]:
             continue
-        score = float(turn.question[turn.positive].max())
+        score = float(turn.question[turn.positive].max()) / best
         if score > 0:
             found.append(score)
     if not found:

@@ -31,7 +31,14 @@ from quotebot import context as conversation
 from quotebot.analysis import Token
 from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
-from quotebot.confidence import Gate, asked_noun, evidence, missing_verbs, same_answer
+from quotebot.confidence import (
+    Gate,
+    asked_noun,
+    evidence,
+    missing_verbs,
+    missing_words,
+    same_answer,
+)
 from quotebot.context import Context
 from quotebot.decide import CONTRADICTIONS, Evidence, Verdict, decide
 from quotebot.errors import UnknownDocument
@@ -165,11 +172,17 @@ class QuoteEngine:
                 return False
             log.info("embedding %d sentences for semantic reranking", self.index.n_sentences)
             vectors = compute_vectors(self.index, encoder, directory, progress=progress)
+        self.use_vectors(vectors, encoder)
+        return True
+
+    def use_vectors(self, vectors: object, encoder: Encoder) -> None:
+        """Rerank by meaning from now on with ``vectors`` (anything with
+        :meth:`quotebot.semantic.SentenceVectors.similarities`: saved ones, or those of
+        search shards) and the ``encoder`` that made them."""
         with self._lock:
             self._meaning = _Meaning(vectors, encoder)
             self._answers.clear()
             self._answer_bytes = 0
-        return True
 
     # -- corpus -------------------------------------------------------------------------
 
@@ -415,15 +428,25 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     support = sum(1 for i in order[1:_SUPPORT + 1]
                   if folded in spans.index.sentence(int(features.sids[i])).text.casefold())
     span_meaning, answer_question, answer_type = spans.meanings_of(best, part)
+    about = spans.evidence(best)
+    concepts = spans.plan.concepts
+    unknown, missing_rarest = missing_words(
+        [c.idf for c in concepts], [c.known for c in concepts], about.evidence,
+        idf_of(0, max(spans.index.n_sentences, 1)))
+    typed = (int(np.count_nonzero(features.holds & spans.needs))
+             if spans.kind_asked is not None else 0)
     x = evidence(spans.plan.question, spans.kind_asked, text, spans.tokens(best),
                  features.matched(best), span, rule, literal=float(features.literal[best]),
                  margin=margin, agreement=agreement, similarity=features.similarity(best),
                  span_meaning=span_meaning, rarity=spans.rarity,
                  answer_question=answer_question, answer_type=answer_type, support=support,
-                 coverage=spans.evidence(best).coverage,
+                 coverage=about.coverage,
                  missing_verbs=missing_verbs(spans.plan.question,
-                                             [c.surface for c in spans.plan.concepts],
-                                             features.matched(best)))
+                                             [c.surface for c in concepts],
+                                             features.matched(best)),
+                 unknown_words=unknown, missing_rarest=missing_rarest,
+                 doc_sentences=spans.index.docs[int(spans.index.doc_idx[sid])].sentences,
+                 typed_candidates=typed)
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))
@@ -470,8 +493,8 @@ class _AnswerSpans:
         self._spans: dict[int, tuple[tuple[int, int], str] | None] = {}
         self._evidence: dict[int, Evidence] = {}
         #: What a sentence must hold for the rules to find an answer in it.
-        self._needs = needs(plan.question)
-        self.kind_asked = ("number" if self._needs == NUMBER else "time" if self._needs == TIME
+        self.needs = needs(plan.question)
+        self.kind_asked = ("number" if self.needs == NUMBER else "time" if self.needs == TIME
                            else None)
 
     def tokens(self, i: int) -> Sequence[Token]:
@@ -483,7 +506,7 @@ class _AnswerSpans:
 
     def span_by_rule(self, i: int) -> tuple[tuple[int, int], str] | None:
         """Candidate ``i``'s short answer and the rule that found it."""
-        if self._needs and not self.features.holds[i] & self._needs:
+        if self.needs and not self.features.holds[i] & self.needs:
             return None  # no number (or time) in the sentence: nothing to look for
         if i not in self._spans:
             sid = int(self.features.sids[i])

@@ -1,35 +1,40 @@
-"""Fitting the short-answer gate (:mod:`quotebot.confidence`) on articles with questions.
+"""Fitting the short-answer gate (:mod:`quotebot.confidence`) on groups of questions.
 
 Every question of an article is answered through the engine with the gate open; each
 short answer it would show becomes a row: its evidence, and whether it is right (token F1
 of at least :data:`RIGHT_F1` against one of the question's gold answers; any short answer
-to a question the article does not answer is wrong). A logistic model is fitted on the
-rows, those found with meaning and by words alone together (:func:`combined`): one gate
-judges both, and learns what missing vectors take away. On request (``left_out``) the
-short answers given to answerable questions asked without the paragraphs that answer them
-are fitted on too, as wrong ones, with the bias then refitted on the real rows alone
-(:func:`fit_gate`): held out this raises the recall at high probabilities. Measured
-evidence is standardised before the fit, so that its penalty weighs every piece alike. A
-short answer is shown when the model gives it at least the probability of being right that
-is asked of the short answers shown, 0.9 (:data:`THRESHOLD`, :data:`TARGET_PRECISION`): a
-principle, not a number tuned to the data. Below it the quotes alone answer: a quote is
-always a safe answer, a wrong short answer in bold is not.
+to a question the article does not answer is wrong). Conversations over short passages
+give rows the same way, turn by turn (:func:`conversation_rows`). A logistic model is
+fitted on the rows, those found with meaning and by words alone together
+(:func:`combined`): one gate judges both, and learns what missing vectors take away.
+Measured evidence is standardised before the fit, so that its penalty weighs every piece
+alike. How strongly the weights are held back, and which evidence is fitted at all, is
+chosen by how well the probabilities hold on groups left out of the fit
+(:func:`choose_penalty`): the leave-one-group-out log loss, with the evidence whose weight
+changes sign between folds left out. A short answer is shown when the model gives it at
+least the probability of being right that is asked of the short answers shown, 0.9
+(:data:`THRESHOLD`, :data:`TARGET_PRECISION`): a principle, not a number tuned to the data.
+Below it the quotes alone answer: a quote is always a safe answer, a wrong short answer in
+bold is not.
 
-:func:`held_out` reports leave-one-article-out precision, recall and AUC: each article's
-short answers judged by a gate fitted on the other articles only. :func:`nested_held_out`
-measures whether a threshold fitted for a precision (:data:`TARGET_PRECISION`,
-:func:`fit_threshold`) carries to an article none of it was fitted on: each article is
-judged by weights *and* a threshold fitted on the others. On the training articles it did
-not (fitted on two articles, the inner gates are weaker, and the one article with
-unanswerable questions is judged by thresholds fitted without any): such thresholds showed
-almost nothing on most articles, so the threshold stays a principle.
+On request (``left_out``) the short answers given to answerable questions asked without
+the paragraphs that answer them are fitted on too, as wrong ones, with the bias then
+refitted on the real rows alone (:func:`fit_gate`); held out this made the probabilities
+worse on the training groups, so the gate ships without them.
+
+:func:`held_out` reports leave-one-group-out precision, recall, AUC, log loss and
+reliability: each group's short answers judged by a gate fitted on the other groups only.
+:func:`nested_held_out` measures whether a threshold fitted for a precision
+(:data:`TARGET_PRECISION`, :func:`fit_threshold`) carries to a group none of it was fitted
+on: on the training articles it did not, so the threshold stays a principle.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +43,12 @@ import numpy.typing as npt
 from scipy.optimize import minimize, minimize_scalar
 
 from quotebot.confidence import FEATURES
+from quotebot.conversation_eval import ConversationCase
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.evaluate import Case, token_f1
 from quotebot.fitting import paragraph_texts
+from quotebot.session import Session
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -54,8 +61,25 @@ TARGET_PRECISION = 0.9
 THRESHOLD = TARGET_PRECISION
 #: A precision measured over fewer shown short answers than this says too little.
 MIN_SHOWN = 20
-#: L2 penalty on the weights (not the bias), per row.
+#: L2 penalty on the weights (not the bias), per row, unless chosen (:func:`choose_penalty`).
 L2 = 1e-3
+#: The L2 strengths the gate's penalty is chosen from, by held-out log loss.
+L2_CHOICES = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+#: How many times evidence whose weight changes sign between folds is left out.
+PRUNING_ROUNDS = 4
+#: The bins of probability a reliability table reports.
+BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Penalty:
+    """How the gate is fitted: the L2 strength, and the evidence left out of the fit."""
+
+    l2: float = L2
+    dropped: frozenset[str] = frozenset()
+
+    def keep(self) -> BoolArray:
+        return np.array([f not in self.dropped for f in FEATURES], dtype=bool)
 
 
 def _no_rows() -> FloatArray:
@@ -106,10 +130,43 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
                 np.asarray(wrong, dtype=np.float64).reshape(-1, len(FEATURES)))
 
 
-def fit_weights(x: FloatArray, y: BoolArray, *, l2: float = L2) -> FloatArray:
-    """Logistic regression weights (the first column is the bias, not penalised)."""
+def conversation_rows(engine: QuoteEngine, cases: Sequence[ConversationCase]) -> Rows:
+    """Every short answer ``engine`` finds for the turns of conversations over short
+    passages (``cases``, one document each), asked turn by turn through a conversation as
+    people ask them: its evidence, and whether it is right against the answer a person
+    gave. Turns answered yes or no are left out: their answer is not a span. ``engine``'s
+    gate is set to withhold every short answer."""
+    # Every short answer is withheld, never shown, so the conversation goes on from the
+    # same answers whatever the gate fitted before would show; each keeps its evidence.
+    engine._gate = replace(engine._gate, threshold=float("inf"), lead=0.0)
+    xs: list[tuple[float, ...]] = []
+    right: list[bool] = []
+    answerable = 0
+    for case in cases:
+        session = Session(engine, doc=case.doc)
+        for turn in case.turns:
+            answer = session.ask(turn.question)
+            if turn.yesno is not None:
+                continue
+            answerable += turn.answerable
+            short = answer.withheld or answer.short
+            if answer.answered and short is not None and short.evidence:
+                xs.append(short.evidence)
+                right.append(turn.answerable and token_f1(short.text, turn.answer) >= RIGHT_F1)
+    return Rows(np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURES)),
+                np.asarray(right, dtype=bool), answerable)
+
+
+def fit_weights(x: FloatArray, y: BoolArray, *, l2: float = L2,
+                keep: BoolArray | None = None) -> FloatArray:
+    """Logistic regression weights (the first column is the bias, not penalised); only the
+    columns ``keep`` marks are fitted, the others weigh 0."""
     if not len(y) or y.all() or not y.any():
         raise QuotebotError("The gate needs right and wrong short answers to fit on.")
+    if keep is not None:
+        out = np.zeros(x.shape[1], dtype=np.float64)
+        out[keep] = fit_weights(x[:, keep], y, l2=l2)
+        return out
     target = y.astype(np.float64)
     penalty = np.ones(x.shape[1])
     penalty[0] = 0.0
@@ -143,16 +200,21 @@ def probabilities(x: FloatArray, w: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40))), dtype=np.float64)
 
 
-def fit_gate(rows: Mapping[str, Rows]) -> FloatArray:
-    """Weights fitted on every article's rows and its left-out rows (as wrong), with the
-    bias then refitted on the real rows alone: the left-out rows teach which evidence
-    tells a wrong short answer, but they are not questions people ask, so a probability is
-    the chance that a short answer to a real question is right."""
+def fit_gate(rows: Mapping[str, Rows], penalty: Penalty | None = None) -> FloatArray:
+    """Weights fitted on every group's rows (with the ``penalty``'s L2 strength, on the
+    evidence it keeps). Rows given without the paragraphs that answer (``left_out``) are
+    fitted on too, as wrong ones, with the bias then refitted on the real rows alone: they
+    teach which evidence tells a wrong short answer, but they are not questions people
+    ask, so a probability is the chance that a short answer to a real question is right."""
+    penalty = penalty or Penalty()
     x = np.vstack([r.x for r in rows.values()])
     right = np.concatenate([r.right for r in rows.values()])
     left_out = np.vstack([r.left_out for r in rows.values()])
     weights = fit_weights(np.vstack([x, left_out]),
-                          np.concatenate([right, np.zeros(len(left_out), dtype=bool)]))
+                          np.concatenate([right, np.zeros(len(left_out), dtype=bool)]),
+                          l2=penalty.l2, keep=penalty.keep())
+    if not len(left_out):
+        return weights
     z = x @ weights
     target = right.astype(np.float64)
     shift = minimize_scalar(
@@ -160,6 +222,63 @@ def fit_gate(rows: Mapping[str, Rows]) -> FloatArray:
         bounds=(-20.0, 20.0), method="bounded")
     weights[0] += float(shift.x)
     return weights
+
+
+def log_loss(p: FloatArray, y: BoolArray) -> float:
+    """The mean log loss of probabilities ``p`` of being right, against ``y``: how well
+    calibrated and how sharp they are (lower is better)."""
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(np.where(y, np.log(q), np.log(1 - q))))
+
+
+def reliability(p: FloatArray, y: BoolArray, edges: Sequence[float] = BINS
+                ) -> list[dict[str, Any]]:
+    """Per bin of probability (``edges``): how many short answers, the mean probability
+    given and the share that was right. Calibrated, the two agree."""
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        inside = (p >= lo) & ((p < hi) if hi < 1.0 else (p <= hi))
+        if inside.any():
+            out.append({"bin": f"{lo:g}–{hi:g}", "n": int(inside.sum()),
+                        "predicted": round(float(p[inside].mean()), 3),
+                        "observed": round(float(y[inside].mean()), 3)})
+    return out
+
+
+def unstable(rows: Mapping[str, Rows], penalty: Penalty) -> frozenset[str]:
+    """The evidence whose weight changes sign between the leave-one-group-out fits: what
+    it says about one group it does not say about another."""
+    weights = np.array([fit_gate({n: r for n, r in rows.items() if n != name}, penalty)
+                        for name in rows])
+    keep = penalty.keep()
+    return frozenset(f for n, f in enumerate(FEATURES) if n > 0 and keep[n]
+                     and (weights[:, n] > 1e-9).any() and (weights[:, n] < -1e-9).any())
+
+
+def choose_penalty(rows: Mapping[str, Rows], choices: Sequence[float] = L2_CHOICES,
+                   rounds: int = PRUNING_ROUNDS) -> tuple[Penalty, dict[float, float]]:
+    """The penalty whose gate is best calibrated on groups it was not fitted on: for each
+    L2 strength of ``choices``, the evidence whose weight changes sign between folds is
+    left out (again, up to ``rounds`` times, as leaving some out moves the others), and
+    the leave-one-group-out log loss of the real rows decides. Also each strength's log
+    loss."""
+    y = np.concatenate([r.right for r in rows.values()])
+    losses: dict[float, float] = {}
+    best: tuple[float, Penalty] | None = None
+    for l2 in choices:
+        penalty = Penalty(l2)
+        for _ in range(rounds):
+            flipping = unstable(rows, penalty)
+            if not flipping:
+                break
+            penalty = Penalty(l2, penalty.dropped | flipping)
+        ps = held_out_probabilities(rows, penalty=penalty)
+        losses[l2] = round(log_loss(np.concatenate(list(ps.values())), y), 4)
+        if best is None or losses[l2] < best[0]:
+            best = (losses[l2], penalty)
+    if best is None:
+        raise QuotebotError("No L2 strength to choose from.")
+    return best[1], losses
 
 
 def auc(p: FloatArray, y: BoolArray) -> float | None:
@@ -192,13 +311,15 @@ def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
 
 
 def held_out_probabilities(rows: Mapping[str, Rows],
-                           judged: Mapping[str, Rows] | None = None) -> dict[str, FloatArray]:
-    """Each article's short answers' probabilities (those of ``judged``, by default
-    ``rows``) by a gate fitted on the other articles' ``rows``."""
+                           judged: Mapping[str, Rows] | None = None, *,
+                           penalty: Penalty | None = None) -> dict[str, FloatArray]:
+    """Each group's short answers' probabilities (those of ``judged``, by default
+    ``rows``) by a gate fitted on the other groups' ``rows``."""
     if len(rows) < 2:
         raise QuotebotError("Leave-one-article-out fitting of the gate needs two articles.")
     judged = rows if judged is None else judged
-    return {name: probabilities(held.x, fit_gate({n: r for n, r in rows.items() if n != name}))
+    return {name: probabilities(held.x, fit_gate({n: r for n, r in rows.items() if n != name},
+                                                 penalty))
             for name, held in judged.items()}
 
 
@@ -228,14 +349,14 @@ def fit_threshold(p: FloatArray, y: BoolArray, target: float = TARGET_PRECISION,
 
 
 def held_out(rows: Mapping[str, Rows], threshold: float | None = THRESHOLD,
-             target: float = TARGET_PRECISION, judged: Mapping[str, Rows] | None = None
-             ) -> dict[str, Any]:
+             target: float = TARGET_PRECISION, judged: Mapping[str, Rows] | None = None,
+             penalty: Penalty | None = None) -> dict[str, Any]:
     """Leave-one-article-out: each article's short answers (of ``judged``, by default
     ``rows``) judged by a gate fitted on the other articles' ``rows``, then all articles
     pooled; at ``threshold``, or (None) the one these held-out probabilities give for
     ``target`` (in ``report["threshold"]``)."""
     judged = rows if judged is None else judged
-    ps = held_out_probabilities(rows, judged)
+    ps = held_out_probabilities(rows, judged, penalty=penalty)
     pooled = np.concatenate(list(ps.values()))
     ys = np.concatenate([r.right for r in judged.values()])
     if threshold is None:
@@ -244,12 +365,14 @@ def held_out(rows: Mapping[str, Rows], threshold: float | None = THRESHOLD,
                               for name, held in judged.items()}
     answerable = sum(r.answerable for r in judged.values())
     report["pooled"] = summary(pooled, ys, threshold, answerable)
+    report["pooled"]["log_loss"] = round(log_loss(pooled, ys), 4)
+    report["pooled"]["reliability"] = reliability(pooled, ys)
     report["threshold"] = round(threshold, 4)
     return report
 
 
-def nested_held_out(rows: Mapping[str, Rows], target: float = TARGET_PRECISION
-                    ) -> dict[str, Any]:
+def nested_held_out(rows: Mapping[str, Rows], target: float = TARGET_PRECISION,
+                    penalty: Penalty | None = None) -> dict[str, Any]:
     """Each article judged by weights and a threshold (for ``target``) fitted on the other
     articles only, then pooled: what the fitted threshold is worth on an unseen article."""
     if len(rows) < 3:
@@ -258,10 +381,10 @@ def nested_held_out(rows: Mapping[str, Rows], target: float = TARGET_PRECISION
     shown_p, ys = [], []
     for name, held in rows.items():
         others = {n: r for n, r in rows.items() if n != name}
-        inner = held_out_probabilities(others)
+        inner = held_out_probabilities(others, penalty=penalty)
         threshold = fit_threshold(np.concatenate(list(inner.values())),
                                   np.concatenate([r.right for r in others.values()]), target)
-        p = probabilities(held.x, fit_gate(others))
+        p = probabilities(held.x, fit_gate(others, penalty))
         report[name] = {**summary(p, held.right, threshold, held.answerable),
                         "threshold": round(threshold, 4)}
         # Pooled as shown or not: each article at its own threshold.

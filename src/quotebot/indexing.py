@@ -183,19 +183,25 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
     return summary
 
 
-def run_shards(*, corpus: str | None, out: str, shards: int, show_progress: bool = True
-               ) -> dict[str, Any]:
+def run_shards(*, corpus: str | None, out: str, shards: int, show_progress: bool = True,
+               semantic: str = "off") -> dict[str, Any]:
     """Write the index of ``corpus`` as ``shards`` Xapian shards in ``out``, reading and
     analysing a batch of documents at a time (see
-    :func:`quotebot.xapian_backend.write_shards`); returns a summary."""
+    :func:`quotebot.xapian_backend.write_shards`), with every sentence's vectors when
+    ``semantic`` is "on"; returns a summary."""
+    from quotebot.semantic import Encoder, resolve_mode
     from quotebot.xapian_backend import write_shards
+
+    with_vectors = resolve_mode(semantic) == "on"
+    if with_vectors:
+        Encoder.load()  # a model that is missing is said before any work
 
     started = time.perf_counter()
     progress, _ = progress_lines(corpus)
     progress.enabled = show_progress
     try:
         summary = write_shards(iter_corpus(resolve_corpus_path(corpus)), out, shards,
-                               progress=progress)
+                               progress=progress, semantic=with_vectors)
     finally:
         progress.close()
     summary["seconds"] = round(time.perf_counter() - started, 3)

@@ -286,6 +286,11 @@ class Library:
         if journal is not None:
             log.warning("undoing an unfinished add in %s", self.root.name)
             self._undo(journal)
+        # A write killed between creating its temporary file and renaming it (the journal's
+        # own, or a document's) leaves that file; with the lock held no write is under way.
+        for unfinished in self.root.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                unfinished.unlink()
 
     def _undo(self, journal: _Journal) -> None:
         """Put the folder back as the journal found it, then the index with it."""

@@ -59,6 +59,10 @@ _QUOTED = re.compile(r"“[^”]*(?:”|$)|\"[^\"]*(?:\"|$)|«[^»]*(?:»|$)")
 NOTHING_TO_CONTINUE = "Ask a question first; \"more\" continues the last answer."
 #: Why "more" has nothing left to show.
 NO_MORE = "There are no more passages about this."
+#: Why "more" has nothing left to show when the passages shown came from a document removed
+#: since.
+REMOVED = ("The document {doc!r}, which the last answer quoted, has been removed; ask a new "
+           "question.")
 #: How many passages of one question a conversation remembers having shown.
 MAX_SEEN = 60
 
@@ -236,9 +240,11 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
                                         entity=state.question_entity, doc=state.scope,
                                         prefer_doc=state.prefer, context=asked)
         fresh = tuple(q for q in answer.quotes if [q.doc, q.start] not in state.seen_json())
-        if answer.quotes and not fresh:
-            answer = replace(answer, answered=False, quotes=(), short=None,
-                             reason=NO_MORE)
+        if not fresh:
+            # Whatever stopped the question (its words may have gone with a document), what
+            # the person asked for is more of what was shown: say why there is none.
+            answer = replace(answer, answered=False, quotes=(), short=None, closest=(),
+                             reason=_why_no_more(engine, state))
         elif len(fresh) < len(answer.quotes):
             answer = replace(answer, quotes=fresh)
         answer = replace(answer, question=text, resolved_question=state.question, continued=True)
@@ -282,6 +288,16 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         asked=_kept((state.question, *state.asked) if state.question else state.asked),
     )
     return answer, new_state
+
+
+def _why_no_more(engine: QuoteEngine, state: SessionState) -> str:
+    """Why "more" has nothing to add: a document the shown passages came from was removed,
+    or there is nothing more about the question."""
+    known = {d.id for d in engine.documents}
+    gone = next((doc for doc, _ in state.seen if doc not in known), None)
+    if gone is None and state.doc is not None and state.doc not in known:
+        gone = state.doc
+    return NO_MORE if gone is None else REMOVED.format(doc=gone)
 
 
 def _lead(answer: Answer) -> ShortAnswer | None:

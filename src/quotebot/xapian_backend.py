@@ -14,7 +14,8 @@ Every sentence is one Xapian document:
   position in the document);
 - its data is what answering needs about it (document, paragraph, offsets, text, its
   index terms' ids, and the stored analysis of its tokens: word-form ids and offsets), so
-  a shard holds its sentences whole;
+  a shard holds its sentences whole; built with ``--semantic on``, its values hold its
+  vectors and its window's (and its paragraph's, on a paragraph's first sentence);
 - the first sentence of each paragraph also carries the paragraph's statistics: the
   boolean terms ``P`` + term (paragraph document frequencies, summed across shards like
   any term frequency), ``XPARA`` (the number of paragraphs) and ``F`` (the paragraph's
@@ -56,7 +57,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -65,6 +66,7 @@ import numpy.typing as npt
 from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.errors import QuotebotError
+from quotebot.semantic import DIM, MODEL_SHA256, PASSAGES_VERSION, SentenceVectors
 from quotebot.store.format import RecentTexts
 from quotebot.store.lexicon import Lexicon, LexiconError, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
@@ -87,6 +89,9 @@ SETTLE_S = 3.0
 SHARD_FORMAT = "3"
 #: How much text ``quotebot index --shards`` analyses at a time (see :func:`write_shards`).
 BATCH_CHARS = 16_000_000
+#: Value slots of a sentence's vectors (its own and its window's; its paragraph's on the
+#: paragraph's first sentence), float16, when the shards were built with them.
+_SENTENCE_VECTORS, _PARAGRAPH_VECTOR = 1, 2
 #: The lexicon is stored in parts of at most this many bytes (metadata values).
 _LEXICON_PART = 4 * 1024 * 1024
 #: Sentences fetched from the shards per request, and kept fetched at most.
@@ -192,7 +197,7 @@ def _sentence_terms(index: SentenceIndex) -> tuple[npt.NDArray[np.int64],
 
 def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathLike[str],
                  shards: int, *, progress: Callable[[int, int], None] | None = None,
-                 batch_chars: int = BATCH_CHARS) -> dict[str, Any]:
+                 batch_chars: int = BATCH_CHARS, semantic: bool = False) -> dict[str, Any]:
     """Write the sentences of ``source`` into ``shards`` Xapian databases ``out/shard-i``.
 
     ``source`` is an index, or documents: those are split, analysed and written a batch
@@ -200,8 +205,10 @@ def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathL
     numbered after the last's and the lexicon extended by it (as ``quotebot add`` does),
     so that what is held at once is one batch's index and the corpus's lexicon, never
     the corpus's postings; the shards are those of the whole corpus's index built at
-    once. A folder ``shard-i`` that is there already is replaced only when it is a
-    quotebot shard; anything else in ``out`` is left alone. Returns a summary.
+    once. With ``semantic``, each sentence also carries its vectors for reranking by
+    meaning (the bundled model's, computed a batch at a time). A folder ``shard-i`` that
+    is there already is replaced only when it is a quotebot shard; anything else in
+    ``out`` is left alone. Returns a summary.
     """
     from quotebot.corpus import add_to_fingerprint
     from quotebot.store.build import build_index, extend_lexicon
@@ -233,12 +240,14 @@ def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathL
         for index in batches:
             first_sid, first_doc = (0, 0) if lexicon is None else (
                 int(lexicon.doc_idx.shape[0]), len(lexicon.docs))
+            vectors = _vectors_of(index) if semantic else None
             if lexicon is None:
-                lexicon, writer = Lexicon.of(index), _ParagraphWriter(xapian, index)
+                lexicon = Lexicon.of(index)
+                writer = _ParagraphWriter(xapian, index, vectors=vectors)
             else:
                 lexicon, onto = extend_lexicon(lexicon, index, "")
                 writer = _ParagraphWriter(xapian, index, terms=onto.terms, forms=onto.forms,
-                                          first_sid=first_sid)
+                                          first_sid=first_sid, vectors=vectors)
             starts = index.paragraph_starts
             for p in range(index.n_paragraphs):
                 first, last = int(starts[p]), int(starts[p + 1])
@@ -258,8 +267,9 @@ def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathL
         if not isinstance(source, SentenceIndex):
             lexicon = dataclasses.replace(lexicon, fingerprint=digest.hexdigest()[:32])
         data, layout = lexicon.to_bytes(), layout_of(lexicon)
+        version = vectors_version() if semantic else ""
         for i, db in enumerate(databases):
-            _set_corpus(db, data, lexicon.fingerprint, layout, shards, i, 0)
+            _set_corpus(db, data, lexicon.fingerprint, layout, shards, i, 0, vectors=version)
             db.commit()
     finally:
         for db in databases:
@@ -301,11 +311,12 @@ def layout_of(index: SentenceIndex | Lexicon) -> str:
 
 
 def _set_corpus(db: Any, lexicon: bytes, fingerprint: str, layout: str, shards: int,
-                shard: int, revision: int, parent: str = "") -> None:
+                shard: int, revision: int, parent: str = "", vectors: str = "") -> None:
     """Write what names a shard's corpus and its place in it into ``db``'s metadata: the
     lexicon (in parts), the fingerprint and layout, the number of shards and its own,
     the revision (0 when built, one more for each document ``quotebot add`` writes to a
-    shard) and the fingerprint of the revision before."""
+    shard), the fingerprint of the revision before, and which model's vectors the
+    sentences carry (empty when none: see :func:`vectors_version`)."""
     parts = [lexicon[i:i + _LEXICON_PART]
              for i in range(0, len(lexicon), _LEXICON_PART)] or [b""]
     old_parts = int(db.get_metadata(_META + "lexicon.parts").decode() or 0)
@@ -322,6 +333,20 @@ def _set_corpus(db: Any, lexicon: bytes, fingerprint: str, layout: str, shards: 
     db.set_metadata(_META + "shard", str(shard))
     db.set_metadata(_META + "revision", str(revision))
     db.set_metadata(_META + "parent", parent)
+    db.set_metadata(_META + "vectors", vectors)
+
+
+def vectors_version() -> str:
+    """What names the vectors this version of quotebot makes: the model and the passages
+    embedded (shards whose vectors were made otherwise are not reranked by meaning)."""
+    return f"{MODEL_SHA256[:16]}.{PASSAGES_VERSION}"
+
+
+def _vectors_of(index: SentenceIndex) -> SentenceVectors:
+    """The vectors of ``index``'s sentences, windows and paragraphs, computed now."""
+    from quotebot.semantic import Encoder, passages
+
+    return SentenceVectors.compute(passages(index), Encoder.load())
 
 
 class _ParagraphWriter:
@@ -333,8 +358,10 @@ class _ParagraphWriter:
 
     def __init__(self, xapian: Any, index: SentenceIndex, *,
                  terms: npt.NDArray[np.int64] | None = None,
-                 forms: npt.NDArray[np.int64] | None = None, first_sid: int = 0) -> None:
+                 forms: npt.NDArray[np.int64] | None = None, first_sid: int = 0,
+                 vectors: SentenceVectors | None = None) -> None:
         self._xapian = xapian
+        self._vectors = vectors
         self._index = index
         self._ptr, self._local, self._tfs = _sentence_terms(index)
         #: The ids the shards store (the lexicon's), and each local id's term.
@@ -384,7 +411,14 @@ class _ParagraphWriter:
                 "end": sentence.end, "text": sentence.text,
                 "terms": self._terms[a:b].tolist(), "forms": forms, "starts": offsets,
             }
+            vectors = self._vectors
+            if vectors is not None:
+                doc.add_value(_SENTENCE_VECTORS, np.concatenate(
+                    [vectors.sentences[sid], vectors.windows[sid]]).astype("<f2").tobytes())
             if sid == first:
+                if vectors is not None:
+                    doc.add_value(_PARAGRAPH_VECTOR, np.asarray(
+                        vectors.paragraphs[vectors.paragraph_of[sid]], "<f2").tobytes())
                 doc.add_boolean_term(_PARAGRAPHS)
                 doc.add_boolean_term(_paragraph_term(doc_id, sentence.paragraph))
                 for term in paragraph_tf:
@@ -453,6 +487,8 @@ class _ShardCorpus:
     revision: int
     #: The fingerprint of the revision before (empty for a build).
     parent: str
+    #: Which vectors its sentences carry (empty: none).
+    vectors: str
 
 
 def add_to_shards(url: str, docs: Sequence[Document], *,
@@ -501,9 +537,15 @@ def add_to_shards(url: str, docs: Sequence[Document], *,
                     f"{names[i]} holds another corpus than {names[newest]}: name the "
                     f"writable servers of one build of `quotebot index --shards N`, in order.")
         revision = top.revision
+        vectors = top.vectors
+        if vectors and vectors != vectors_version():
+            raise ShardUnavailable(
+                "The shards carry vectors of another embedding model than this quotebot's: "
+                "rebuild them with `quotebot index --shards N --semantic on`. Nothing was "
+                "added.")
         if behind:
             log.warning("completing an earlier add on %s", ", ".join(names[i] for i in behind))
-            _commit_corpus(remotes, behind, lexicon, n, revision, top.parent)
+            _commit_corpus(remotes, behind, lexicon, n, revision, top.parent, vectors)
         known = {info.id for info in lexicon.docs}
         by_shard: dict[int, list[Document]] = {}
         for doc in docs:
@@ -525,7 +567,8 @@ def add_to_shards(url: str, docs: Sequence[Document], *,
             digest = hashlib.sha256(f"{lexicon.fingerprint}+{fresh.fingerprint}".encode())
             extended, onto = extend_lexicon(lexicon, fresh, digest.hexdigest()[:32])
             writer = _ParagraphWriter(xapian, fresh, terms=onto.terms, forms=onto.forms,
-                                      first_sid=int(lexicon.doc_idx.shape[0]))
+                                      first_sid=int(lexicon.doc_idx.shape[0]),
+                                      vectors=_vectors_of(fresh) if vectors else None)
             starts = fresh.paragraph_starts
             for p in range(fresh.n_paragraphs):
                 for docid, xdoc in writer.documents(int(starts[p]), int(starts[p + 1])):
@@ -537,7 +580,7 @@ def add_to_shards(url: str, docs: Sequence[Document], *,
             # The shard that takes the documents first: until the others follow, readers
             # see shards at two revisions and wait for them to agree.
             _commit_corpus(remotes, [target, *(i for i in range(n) if i != target)],
-                           extended, n, revision, lexicon.fingerprint)
+                           extended, n, revision, lexicon.fingerprint, vectors)
             lexicon = extended
             for position, (info, doc) in enumerate(zip(fresh.docs, group, strict=True)):
                 result.added.append(AddedDocument(
@@ -567,11 +610,11 @@ def check_writable(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> N
 
 
 def _commit_corpus(remotes: Sequence[Any], order: Sequence[int], lexicon: Lexicon,
-                   shards: int, revision: int, parent: str) -> None:
+                   shards: int, revision: int, parent: str, vectors: str) -> None:
     data, layout = lexicon.to_bytes(), layout_of(lexicon)
     for i in order:
         _set_corpus(remotes[i], data, lexicon.fingerprint, layout, shards, i, revision,
-                    parent)
+                    parent, vectors)
         remotes[i].commit()
 
 
@@ -604,7 +647,8 @@ def _open_writable(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
 def _corpus_of(xapian: Any, remote: Any, name: str, shards: int, i: int) -> _ShardCorpus:
     """The corpus shard ``remote`` holds, checked to be shard ``i`` of ``shards``."""
     meta = {key: remote.get_metadata(_META + key).decode()
-            for key in ("format", "fingerprint", "shards", "shard", "revision", "parent")}
+            for key in ("format", "fingerprint", "shards", "shard", "revision", "parent",
+                        "vectors")}
     if meta["format"] != SHARD_FORMAT:
         raise ShardUnavailable(f"{name} is not a quotebot shard of this version: rebuild the "
                                f"shards with `quotebot index --shards N`.")
@@ -612,7 +656,8 @@ def _corpus_of(xapian: Any, remote: Any, name: str, shards: int, i: int) -> _Sha
         raise ShardUnavailable(
             f"{name} serves shard-{meta['shard']} of {meta['shards']}: name every shard's "
             f"server once, in order, shard-0 first ({shards} named).")
-    return _ShardCorpus(meta["fingerprint"], int(meta["revision"] or 0), meta["parent"])
+    return _ShardCorpus(meta["fingerprint"], int(meta["revision"] or 0), meta["parent"],
+                        meta["vectors"])
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -663,6 +708,9 @@ class XapianBackend:
         self.shards = list(shards)
         #: The --search-url of the shards.
         self.url = "xapian://" + ",".join(f"{host}:{port}" for host, port in self.shards)
+        #: Which vectors the shards' sentences carry (see :func:`vectors_version`; empty:
+        #: none).
+        self.vectors = ""
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self._xapian = _xapian()
@@ -672,7 +720,7 @@ class XapianBackend:
         self._remotes: list[Any] = []
         self._stats: _Stats | None = None
         #: What was fetched of the corpus: sentences' (terms, forms, starts), texts.
-        self._sentences: dict[int, tuple[npt.NDArray[np.int32], list[int], list[int]]] = {}
+        self._sentences: dict[int, _Sentence] = {}
         self._texts = RecentTexts(self._fetch_text)
         #: Paragraphs' data, by their first sentence.
         self._paragraphs: dict[int, _Paragraph] = {}
@@ -694,7 +742,7 @@ class XapianBackend:
         batches, as answering needs them (``backend.index``). A shard that is down now
         is not checked here: questions are refused naming it until it answers."""
         shards = parse_search_url(url)
-        lexicon = _first_lexicon(_xapian(), shards, connect_timeout, timeout)
+        lexicon, vectors = _first_lexicon(_xapian(), shards, connect_timeout, timeout)
         tokens, postings = _ShardTokens(), _ShardPostings(lexicon.df, lexicon.k1, lexicon.b)
         paragraphs = _ShardPostings(lexicon.paragraph_df, lexicon.k1, lexicon.b)
         texts = _ShardTexts()
@@ -711,6 +759,7 @@ class XapianBackend:
             generation="shards")
         backend = cls(index, shards, connect_timeout=connect_timeout, timeout=timeout)
         backend.url = url
+        backend.vectors = vectors
         texts.backend = tokens.backend = postings.backend = paragraphs.backend = backend
         return backend
 
@@ -762,6 +811,12 @@ class XapianBackend:
                     f"{self._name(i)} holds another corpus than the other shards: name "
                     f"the servers of one build of `quotebot index --shards N`, or rebuild "
                     f"them all from one corpus.")
+            if meta["vectors"] != self.vectors:
+                raise ShardUnavailable(
+                    f"{self._name(i)} was built "
+                    f"{'with' if meta['vectors'] else 'without'} vectors, unlike "
+                    f"the shard read first: rebuild them all with one `quotebot index "
+                    f"--shards N`.")
             if meta["layout"] != self._layout:
                 raise ShardUnavailable(
                     f"{self._name(i)} numbers this corpus's sentences otherwise than the "
@@ -793,7 +848,7 @@ class XapianBackend:
                 try:
                     metas.append({key: remote.get_metadata(_META + key).decode()
                                   for key in ("format", "fingerprint", "layout", "shards",
-                                              "shard", "revision")})
+                                              "shard", "revision", "vectors")})
                 except xapian.Error as exc:
                     raise ShardUnavailable(f"The search shard {self._name(i)} does not "
                                            f"answer ({_reason(exc)}).") from None
@@ -866,12 +921,13 @@ class XapianBackend:
 
     # -- the corpus, fetched -----------------------------------------------------------
 
-    def sentences(self, sids: Sequence[int]
-                  ) -> list[tuple[npt.NDArray[np.int32], list[int], list[int]]]:
+    def sentences(self, sids: Sequence[int]) -> list[_Sentence]:
         """Each of ``sids``'s (index term ids, word-form ids, their offsets from the
-        sentence's start), fetched from the shards in batches (and kept)."""
-        rows = self._fetched(self._sentences, sids, lambda data: (
-            np.asarray(data["terms"], np.int32), data["forms"], data["starts"]))
+        sentence's start, its and its window's vectors), fetched from the shards in
+        batches (and kept)."""
+        rows = self._fetched(self._sentences, sids, lambda data: _Sentence(
+            np.asarray(data["terms"], np.int32), data["forms"], data["starts"],
+            data["vectors"]))
         return [rows[s] for s in sids]
 
     def _fetched(self, kept: dict[int, K], sids: Sequence[int],
@@ -928,7 +984,10 @@ class XapianBackend:
         for sid in sids:
             doc_id, ordinal = index.docs[int(index.doc_idx[sid])].id, int(self._ordinals[sid])
             try:
-                data = json.loads(remote.get_document(sid + 1).get_data())
+                document = remote.get_document(sid + 1)
+                data = json.loads(document.get_data())
+                data["vectors"] = document.get_value(_SENTENCE_VECTORS)
+                data["paragraph_vector"] = document.get_value(_PARAGRAPH_VECTOR)
             except xapian.DocNotFoundError:
                 data = {}
             if data.get("doc") != doc_id or data.get("ordinal") != ordinal:
@@ -944,7 +1003,8 @@ class XapianBackend:
         frequencies and which of their sentences hold each term (fetched, and kept)."""
         return self._fetched(self._paragraphs, firsts, lambda data: _Paragraph(
             int(data["paragraph_length"]), data["paragraph_tf"],
-            {int(t): np.asarray(at, np.int64) for t, at in data["paragraph_postings"].items()}))
+            {int(t): np.asarray(at, np.int64) for t, at in data["paragraph_postings"].items()},
+            data["paragraph_vector"]))
 
     def text(self, position: int) -> str:
         """The text of the index's document ``position``, from the shard that holds it
@@ -1130,14 +1190,12 @@ def open_sharded_engine(url: str, semantic: str = "off", *, check: bool = True
     """An engine that answers from ``url``'s shard servers alone (see
     :meth:`XapianBackend.open`), every shard checked now; with ``check`` False, a shard
     that is down is only logged (questions are refused naming it until it answers).
-    Reranking by meaning needs every sentence's vector on the answering machine: it is
-    off, and ``semantic="on"`` is refused."""
+    Reranking by meaning (``semantic`` "auto" or "on") uses the vectors the shards carry
+    (``quotebot index --shards N --semantic on``), fetched with the candidates; "on" is
+    refused when they carry none, "auto" answers by words then."""
     from quotebot.engine import QuoteEngine
+    from quotebot.semantic import Encoder, SemanticUnavailable
 
-    if semantic == "on":
-        raise QuotebotError("Reranking by meaning is not available when answering from "
-                            "search shards: leave --semantic at auto or off with "
-                            "--search-url.", code="semantic_unavailable")
     backend = XapianBackend.open(url)
     try:
         backend.check()
@@ -1145,7 +1203,28 @@ def open_sharded_engine(url: str, semantic: str = "off", *, check: bool = True
         if check:
             raise
         log.warning("%s", exc.message)
-    return QuoteEngine(backend.index, search=backend)
+    engine = QuoteEngine(backend.index, search=backend)
+    if semantic == "off":
+        return engine
+    if backend.vectors != vectors_version():
+        reason = ("were built without vectors" if not backend.vectors else
+                  "carry vectors of another embedding model")
+        if semantic == "on":
+            raise QuotebotError(
+                f"The search shards {reason}: rebuild them with `quotebot index --shards N "
+                f"--semantic on` to rerank by meaning, or leave --semantic at auto or off.",
+                code="semantic_unavailable")
+        log.info("semantic reranking off: the search shards %s", reason)
+        return engine
+    try:
+        encoder = Encoder.load()
+    except SemanticUnavailable as exc:
+        if semantic == "on":
+            raise
+        log.info("semantic reranking off: %s", exc.message)
+        return engine
+    engine.use_vectors(_ShardVectors(backend), encoder)
+    return engine
 
 
 def newer_engine(engine: QuoteEngine) -> QuoteEngine | None:
@@ -1157,7 +1236,7 @@ def newer_engine(engine: QuoteEngine) -> QuoteEngine | None:
     if not isinstance(search, XapianBackend) or not search.newer():
         return None
     try:
-        fresh = open_sharded_engine(search.url)
+        fresh = open_sharded_engine(search.url, "auto" if engine.semantic else "off")
     except ShardUnavailable as exc:
         log.warning("could not read the search shards' new corpus: %s", exc.message)
         return None
@@ -1179,8 +1258,9 @@ def _open_remote(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
 
 
 def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeout: float,
-                   timeout: float) -> Lexicon:
-    """The lexicon of the first shard that answers (ShardUnavailable when none does)."""
+                   timeout: float) -> tuple[Lexicon, str]:
+    """The lexicon of the first shard that answers, and which vectors its sentences carry
+    (ShardUnavailable when none answers)."""
     failure: ShardUnavailable | None = None
     for i, (host, port) in enumerate(shards):
         try:
@@ -1189,7 +1269,8 @@ def _first_lexicon(xapian: Any, shards: Sequence[tuple[str, int]], connect_timeo
             failure = failure or exc
             continue
         try:
-            return _lexicon_of(xapian, remote, f"shard-{i} at {host}:{port}")
+            return (_lexicon_of(xapian, remote, f"shard-{i} at {host}:{port}"),
+                    remote.get_metadata(_META + "vectors").decode())
         except xapian.Error as exc:
             failure = failure or ShardUnavailable(
                 f"The search shard shard-{i} at {host}:{port} does not answer "
@@ -1228,6 +1309,48 @@ class _Paragraph:
     tf: dict[str, int]
     #: Term id → the places in the paragraph of the sentences that hold it, ascending.
     postings: dict[int, npt.NDArray[np.int64]]
+    #: Its vector (float16 bytes; empty when the shards carry none).
+    vector: bytes
+
+
+class _Sentence(NamedTuple):
+    """What answering fetches of a sentence (see :meth:`XapianBackend.sentences`)."""
+
+    terms: npt.NDArray[np.int32]
+    forms: list[int]
+    starts: list[int]
+    #: Its vector and its window's (float16 bytes; empty when the shards carry none).
+    vectors: bytes
+
+
+class _ShardVectors:
+    """The vectors of an index on shards, fetched with its sentences and paragraphs (as
+    :class:`quotebot.semantic.SentenceVectors` answers from saved ones)."""
+
+    def __init__(self, backend: XapianBackend) -> None:
+        self.backend = backend
+
+    def similarities(self, question: npt.NDArray[np.float32], sids: npt.NDArray[np.int64]
+                     ) -> tuple[npt.NDArray[np.float32], ...]:
+        """Cosine of ``question`` with each sentence, its window and its paragraph."""
+        backend, index = self.backend, self.backend.index
+        wanted = np.asarray(sids, dtype=np.int64)
+        rows = backend.sentences(wanted.tolist())
+        firsts = index.paragraph_starts[index.paragraph_ids[wanted]].tolist()
+        paragraphs = backend.paragraphs(firsts)
+        pairs = _float16(b"".join(row.vectors for row in rows), 2 * len(rows))
+        own = _float16(b"".join(paragraphs[f].vector for f in firsts), len(firsts))
+        q = question.astype(np.float32)
+        return (pairs[0::2].astype(np.float32) @ q, pairs[1::2].astype(np.float32) @ q,
+                own.astype(np.float32) @ q)
+
+
+def _float16(data: bytes, rows: int) -> npt.NDArray[np.float16]:
+    """``rows`` vectors of float16 from ``data`` (ShardUnavailable when they are not)."""
+    if len(data) != rows * DIM * 2:
+        raise ShardUnavailable("The search shards carry no vectors for some sentences: "
+                               "rebuild them with `quotebot index --shards N --semantic on`.")
+    return np.frombuffer(data, dtype="<f2").reshape(rows, DIM)
 
 
 class _ShardTexts:
@@ -1245,8 +1368,8 @@ class _ShardTokens:
     backend: XapianBackend
 
     def of(self, sid: int) -> tuple[list[int], list[int]]:
-        _, forms, starts = self.backend.sentences([sid])[0]
-        return forms, starts
+        row = self.backend.sentences([sid])[0]
+        return row.forms, row.starts
 
     def prefetch(self, sids: npt.NDArray[np.int64]) -> None:
         self.backend.sentences(np.asarray(sids).tolist())
@@ -1254,12 +1377,12 @@ class _ShardTokens:
     def gather(self, sids: npt.NDArray[np.int64]
                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         rows = self.backend.sentences(np.asarray(sids).tolist())
-        counts = np.fromiter((len(forms) for _, forms, _ in rows), np.int64, len(rows))
+        counts = np.fromiter((len(row.forms) for row in rows), np.int64, len(rows))
         seg = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
         first = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=first[1:])
         pos = np.arange(seg.shape[0], dtype=np.int64) - first[seg]
-        forms = np.fromiter((f for _, row, _ in rows for f in row), np.int32, int(first[-1]))
+        forms = np.fromiter((f for row in rows for f in row.forms), np.int32, int(first[-1]))
         return forms, seg, pos
 
 

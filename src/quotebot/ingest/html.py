@@ -85,7 +85,9 @@ def read_page(data: bytes | str, *, doc_id: str, name: str, url: str = "",
     page_words = len(visible_text(tree).split())
     clean_permalinks(tree)
     loosen_article(tree)
-    headline = next((_text(h1) for h1 in tree.iter("h1") if _text(h1)), "")
+    first = next((h1 for h1 in tree.iter("h1") if _text(h1)), None)
+    headline = _text(first) if first is not None else ""
+    lede = _lede(first) if first is not None else []
     try:
         result: Any = trafilatura.bare_extraction(
             tree, url=url or None, with_metadata=True, include_comments=False,
@@ -101,6 +103,11 @@ def read_page(data: bytes | str, *, doc_id: str, name: str, url: str = "",
     if headline and not (lines and lines[0].startswith("#")) and not any(
             line.lstrip("# ") == headline for line in lines[:3]):
         lines.insert(0, "# " + headline)
+    # ... and so does the line under it (a news page's standfirst) that trafilatura, starting
+    # below it, left out.
+    if lede and lines and lines[0] == "# " + headline:
+        written = "\n".join(lines)
+        lines[1:1] = [line for line in lede if line not in written]
     text = "".join(line + "\n" for line in lines)
     # A few words are what is left of a menu or a form when a page has no article.
     if len(text.split()) < MIN_WORDS:
@@ -261,6 +268,26 @@ def loosen_article(tree: Any) -> None:
         elif len(div) == 1 and div[0].tag in ("strong", "b", "em") and len(
                 " ".join(div.itertext()).split()) >= MIN_WORDS:
             div.tag = "p"
+
+
+#: The fewest words of a paragraph under the headline that is the article's (a standfirst),
+#: not a dateline or a "Source code:" line.
+LEDE_WORDS = 8
+
+
+def _lede(headline: Any) -> list[str]:
+    """The paragraphs right under the page's headline (its next elements, while they are
+    ``<p>``) that read as sentences of the article: a standfirst."""
+    lede: list[str] = []
+    for sibling in headline.itersiblings():
+        if not isinstance(sibling.tag, str):
+            continue  # a comment between them
+        if sibling.tag != "p":
+            break
+        text = _text(sibling)
+        if len(text.split()) >= LEDE_WORDS and text.endswith((".", "!", "?")):
+            lede.append(text)
+    return lede
 
 
 class _Heading(str):

@@ -168,7 +168,7 @@ def _create(path: Path, content: str) -> bool:
 def _replace(path: Path, content: str) -> None:
     """Replace a file whole (a reader sees the old or the new text, never half of one)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 out.write(content)

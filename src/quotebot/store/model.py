@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,17 @@ FAR_STEP = 255
 
 #: Tokens packed at a time (the temporaries are 8 bytes a token).
 _PACK_CHUNK = 1 << 20
+
+
+def _spread(bits: int) -> list[tuple[int, ...]]:
+    """Each byte of packed high bits as the values of its tokens, first token first."""
+    per = 8 // bits
+    mask = (1 << bits) - 1
+    return [tuple(byte >> (lane * bits) & mask for lane in range(per)) for byte in range(256)]
+
+
+#: :func:`_spread` by the number of bits (16 bits are one value a token, not packed).
+_SPREAD = {bits: _spread(bits) for bits in (2, 4, 8)}
 
 
 def form_high_bits(n_forms: int) -> int:
@@ -202,8 +214,23 @@ class Tokens:
     def of(self, sid: int) -> tuple[list[int], list[int]]:
         """Sentence ``sid``'s (word-form ids, offsets from the sentence's start)."""
         lo, hi = int(self.ptr[sid]), int(self.ptr[sid + 1])
-        forms = self.forms_at(np.arange(lo, hi, dtype=np.int64))
-        return forms.tolist(), np.cumsum(self._steps(lo, hi)).tolist()
+        # (A few dozen tokens: list operations cost less than NumPy's calls here.)
+        forms = self.form_low[lo:hi].tolist()
+        bits = self.high_bits
+        if bits and hi > lo:
+            if bits == 16:
+                high = self.form_high[lo:hi].tolist()
+            else:
+                per = 8 // bits
+                spread = _SPREAD[bits]
+                packed = self.form_high[lo // per:(hi - 1) // per + 1].tolist()
+                high = list(chain.from_iterable(spread[byte] for byte in packed))
+                high = high[lo % per:lo % per + hi - lo]
+            forms = [f | h << 16 for f, h in zip(forms, high, strict=True)]
+        steps = self.step[lo:hi].tobytes()
+        if FAR_STEP in steps:
+            return forms, np.cumsum(self._steps(lo, hi)).tolist()
+        return forms, list(accumulate(steps))
 
     def prefetch(self, sids: IntArray) -> None:
         """Nothing to do: the tokens are here (a table whose tokens are elsewhere fetches
