@@ -29,7 +29,9 @@ from quotebot.evaluate import format_report
 
 from conftest import REPORTS, ROOT, SHARED, requires, run_cli
 
-pytestmark = [pytest.mark.slow, requires("shared")]
+#: Each eval may take its subprocess's whole 300 s on a loaded machine (SB50: 84 s at a load
+#: of 8 on two cores), more than the suite's 120 s a test.
+pytestmark = [pytest.mark.slow, requires("shared"), pytest.mark.timeout(330)]
 
 ARTICLE_QA = SHARED / "qa" / "article_qa.json"
 SQUAD = SHARED / "benchmarks" / "squad-superbowl50"
