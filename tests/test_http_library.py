@@ -367,6 +367,19 @@ def wards_text(n: int) -> bytes:
         f"homes on Tuesday." for i in range(6)) for p in range(1700)).encode()
 
 
+def add_link_as_a_page(server: Process, url: str, timeout: float = 10) -> tuple[int, Any]:
+    """The web page adding a link, waiting as told when this address has added its burst of
+    links (the tests of one server share 127.0.0.1, and a quick run uses the burst up)."""
+    for _ in range(3):
+        status, body = server.post("/v1/session/docs", {"url": url}, timeout=timeout)
+        if status != 429:
+            break
+        wait = re.search(r"retry in (\d+) s", body["error"]["message"])
+        assert wait is not None, body
+        time.sleep(float(wait[1]) + 0.5)
+    return status, body
+
+
 @pytest.fixture(scope="module")
 def busy(site: PageSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     """One server with libraries and web page uploads, for the tests of fairness and errors."""
@@ -436,7 +449,7 @@ def test_documents_that_grow_while_read_are_refused_at_the_cap_and_answering_goe
     # A web page's library holds 1 MB of text: reading a link for it stops there, not at the
     # 10 MB a page may have (ten times the reading, a minute on a busy machine).
     site.pages["/book.pdf"] = (book, "application/pdf")
-    status, refused = busy.post("/v1/session/docs", {"url": site.url("/book.pdf")}, timeout=90)
+    status, refused = add_link_as_a_page(busy, site.url("/book.pdf"), timeout=90)
     assert status == 413 and is_error(refused, "document_too_large"), refused
     assert "more than 1.0 MB of text" in refused["error"]["message"]
     status, answer = busy.post("/v1/ask", {"question": "how many stabbings?"})
@@ -482,7 +495,7 @@ def test_a_page_in_a_charset_nobody_can_decode_is_unreadable_page_never_internal
     status, body, _ = call(busy, "POST", "/v1/libraries/odd/docs", {"url": site.url(path)},
                            AUTH)
     assert status == 422 and is_error(body, "unreadable_page"), body
-    status, body = busy.post("/v1/session/docs", {"url": site.url(path)})
+    status, body = add_link_as_a_page(busy, site.url(path))
     assert status == 422 and is_error(body, "unreadable_page"), body
     assert "Traceback" not in busy.log()
 
