@@ -471,11 +471,13 @@ def test_an_add_killed_mid_write_is_undone_by_the_next_change(tmp_path: Path) ->
 def test_a_write_killed_before_its_rename_leaves_no_file_after_the_next_change(
         tmp_path: Path) -> None:
     """A kill between a write's temporary file and its rename (the journal's own write, or a
-    document's) left that file in the library, listed among its files for good."""
+    document's) left that file in the library, listed among its files for good; a user's
+    own file of a like name stays."""
     library = tmp_path / "library"
     assert run_main("add", str(NEWS_PAGE), "--to", str(library), env=OFF).returncode == 0
+    (library / ".tmp-draft").write_text("A user's own notes.\n", encoding="utf-8")
     before = folder_state(library)
-    (library / ".tmp-k2j4l1").write_text('{"created": [', encoding="utf-8")
+    (library / ".quotebot-tmp-k2j4l1").write_text('{"created": [', encoding="utf-8")
     ferry = long_article(tmp_path, "ferry-log.txt", 3)
     assert run_main("add", str(ferry), "--to", str(library), env=OFF).returncode == 0
     after = folder_state(library)

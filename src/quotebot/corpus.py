@@ -32,6 +32,10 @@ from quotebot.models import Document
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md")
+#: The start of the name of a file quotebot writes before renaming it into a folder of
+#: documents (a library's): a name of quotebot's own, so that what a killed write left can be
+#: told from a user's files (which may be called anything else, '.tmp-draft' included).
+TEMPORARY_PREFIX = ".quotebot-tmp-"
 #: The environment variable that names a corpus when ``--corpus`` is not given.
 CORPUS_ENV = "QUOTEBOT_CORPUS"
 

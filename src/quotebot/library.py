@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from quotebot.corpus import load_corpus
+from quotebot.corpus import TEMPORARY_PREFIX, load_corpus
 from quotebot.errors import CorpusError, IndexFileError, QuotebotError, UnknownDocument
 from quotebot.models import Document
 from quotebot.store import build_index, load_index, merge_index, save_index
@@ -287,8 +287,9 @@ class Library:
             log.warning("undoing an unfinished add in %s", self.root.name)
             self._undo(journal)
         # A write killed between creating its temporary file and renaming it (the journal's
-        # own, or a document's) leaves that file; with the lock held no write is under way.
-        for unfinished in self.root.glob(".tmp-*"):
+        # own, the manifest's or a document's) leaves that file; with the lock held no write
+        # is under way. A user's own files never have quotebot's temporary names.
+        for unfinished in self.root.glob(TEMPORARY_PREFIX + "*"):
             with contextlib.suppress(OSError):
                 unfinished.unlink()
 
@@ -406,7 +407,7 @@ class Library:
     def _write_owned(self, owned: set[str]) -> None:
         present = {name for name in owned if (self.root / name).is_file()}
         try:
-            atomic_write_text(self.root / MANIFEST, json.dumps(
+            atomic_write_text(self.root / MANIFEST, prefix=TEMPORARY_PREFIX, text=json.dumps(
                 {"format": MANIFEST_FORMAT, "version": 1, "files": sorted(present)},
                 indent=1) + "\n")
         except OSError as exc:
@@ -547,7 +548,7 @@ class _Journal:
             shutil.copy2(path, self.root / copy)
 
     def _save(self) -> None:
-        atomic_write_text(self.root / JOURNAL, json.dumps(
+        atomic_write_text(self.root / JOURNAL, prefix=TEMPORARY_PREFIX, text=json.dumps(
             {"owned_before": sorted(self.owned_before), "created": self.created,
              "kept": self.kept}, indent=1) + "\n")
         self.written = True

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from quotebot.corpus import SUFFIXES, document_from_text, render_front_matter
+from quotebot.corpus import (
+    SUFFIXES,
+    TEMPORARY_PREFIX,
+    document_from_text,
+    render_front_matter,
+)
 from quotebot.errors import CorpusError
 from quotebot.models import Document
 
@@ -168,7 +173,7 @@ def _create(path: Path, content: str) -> bool:
 def _replace(path: Path, content: str) -> None:
     """Replace a file whole (a reader sees the old or the new text, never half of one)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 out.write(content)

@@ -81,8 +81,9 @@ def atomic_save_array(path: Path, array: npt.NDArray[Any]) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+def atomic_write_text(path: Path, text: str, *, prefix: str = ".tmp-") -> None:
+    """Write ``text`` as ``path`` whole, through a temporary file named ``prefix…`` beside it."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
