@@ -22,13 +22,14 @@ process group); the server finishes the questions in flight and then closes them
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import pickle
 import signal
+import socket
+import struct
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,6 +46,10 @@ T = TypeVar("T")
 #: What every process forked by the server's fork server has loaded (the same list for
 #: answering and adding: the fork server is one per process and reads it once).
 PRELOAD = ["quotebot.bot.adding_preload"]
+#: Seconds an answering process has to finish its question once the server closes.
+CLOSE_SECONDS = 10.0
+#: Each message between the server and an answering process: its length, then its pickle.
+_LENGTH = struct.Struct("!Q")
 
 
 class AnsweringStopped(QuotebotError):
@@ -68,70 +73,168 @@ class Opening:
     log_format: str = "text"
 
 
+class _Process:
+    """One answering process and the server's end of its socket."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, sock: socket.socket,
+                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.process = process
+        self.sock = sock
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, message: Any) -> Any:
+        """Send ``message``, return the reply (IncompleteReadError, ConnectionError: the
+        process is gone)."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self.writer.write(_LENGTH.pack(len(data)) + data)
+        await self.writer.drain()
+        return await _receive(self.reader)
+
+    def close(self) -> None:
+        # The end of the stream reaches the process now (the transport's own close waits
+        # for the loop's next turn, which a server stopping may not take).
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError, RuntimeError):
+            self.writer.close()
+
+
+async def _receive(reader: asyncio.StreamReader) -> Any:
+    (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+    return pickle.loads(await reader.readexactly(length))
+
+
 class AnswerProcesses:
-    """A pool of answering processes; ``call`` runs a job in one of them. Use from one
-    event loop."""
+    """Answering processes; ``call`` runs a job in the first one free. Use from one event
+    loop.
+
+    The server talks to each process over a socket of its own, from the event loop itself:
+    no thread of the server takes part (a thread would take turns for the interpreter lock
+    with the loop, which is what answering apart is for). Questions wait for a free process
+    in the order they came; one whose caller went away (a client that hung up) is not
+    answered."""
 
     def __init__(self, opening: Opening, processes: int = 1) -> None:
         self.opening = opening
         self.processes = max(1, processes)
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._started: list[concurrent.futures.Future[Any]] = []
-
-    def start(self) -> None:
-        """Start the processes now (they open the index in the background; see ``ready``)."""
-        self._executor()
+        self._idle: asyncio.Queue[_Process] | None = None
+        self._all: list[_Process] = []
+        self._closed = False
+        self._replacing: set[asyncio.Future[None]] = set()
 
     async def ready(self) -> None:
-        """Wait until every process has opened the index (a process that cannot raises
-        here, as the server's own opening would)."""
-        self._executor()
-        try:
-            for started in self._started:
-                await asyncio.wrap_future(started)
-        except BrokenProcessPool:
+        """Start the processes and wait until each has opened the index (one that cannot
+        raises here, as the server's own opening would)."""
+        self._idle = asyncio.Queue()
+        started = await asyncio.gather(*(self._start() for _ in range(self.processes)),
+                                       return_exceptions=True)
+        failed = [e for e in started if isinstance(e, BaseException)]
+        for process in started:
+            if isinstance(process, _Process):
+                self._idle.put_nowait(process)
+        if failed:
             self.close()
-            raise AnsweringStopped("The processes that answer questions could not open the "
-                                   "index; the reason is logged above.") from None
+            raise failed[0]
 
     async def call(self, job: Callable[..., T], args: tuple[Any, ...]) -> T:
         """``job(here, *args)`` in an answering process, ``here`` being its :class:`Here`."""
-        try:
-            future = self._executor().submit(_run, job, args)
-        except (BrokenProcessPool, RuntimeError) as exc:
-            raise self._stopped(exc) from None
-        try:
-            outcome = await asyncio.wrap_future(future)
-        except BrokenProcessPool as exc:
-            raise self._stopped(exc) from None
+        if self._idle is None or self._closed:
+            raise AnsweringStopped("The server is stopping; please ask again in a moment.")
+        process = await self._idle.get()
+        # Once sent, the reply is read even if the caller goes away, so that the process
+        # is free for the next question.
+        exchange = asyncio.ensure_future(self._exchange(process, (job, args)))
+        outcome = await asyncio.shield(exchange)
         if outcome[0] == "error":
             raise _rebuilt(*outcome[1:])
         result: T = outcome[1]
         return result
 
+    async def _exchange(self, process: _Process, message: Any) -> tuple[Any, ...]:
+        try:
+            outcome: tuple[Any, ...] = await process.exchange(message)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self._replace_soon(process, exc)
+            raise AnsweringStopped("The process answering this question stopped; please "
+                                   "ask again.") from None
+        except BaseException:
+            # A reply that cannot be read or a message that cannot be sent: the socket may
+            # be mid-message, so the process is not used again.
+            self._replace_soon(process, None)
+            raise
+        assert self._idle is not None
+        self._idle.put_nowait(process)
+        return outcome
+
+    def _replace_soon(self, process: _Process, exc: BaseException | None) -> None:
+        task = asyncio.ensure_future(self._replace(process, exc))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _replace(self, process: _Process, exc: BaseException | None) -> None:
+        """Stop ``process`` and start another in its place (a process killed or out of
+        memory: the questions after this one are answered)."""
+        process.close()
+        with contextlib.suppress(ValueError):
+            self._all.remove(process)
+        if self._closed:
+            return
+        log.warning("an answering process stopped%s; starting another",
+                    f" ({type(exc).__name__})" if exc is not None else "")
+        await asyncio.to_thread(_end, process.process, 0.0)
+        try:
+            new = await self._start()
+        except (QuotebotError, OSError) as failed:
+            log.error("could not start an answering process again: %s",
+                      getattr(failed, "message", failed))
+            return
+        assert self._idle is not None
+        self._idle.put_nowait(new)
+
+    async def _start(self) -> _Process:
+        ours, theirs = socket.socketpair()
+        # Forked from a fork server that has loaded the modules answering runs, not from
+        # this process, which has threads and an event loop.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        process = context.Process(target=_serve, args=(theirs, self.opening),
+                                  name="quotebot-answer")
+        try:
+            await asyncio.to_thread(process.start)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        started = _Process(process, ours, reader, writer)
+        try:
+            hello = await _receive(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            hello = ("failed", "it stopped while opening the index")
+        if hello[0] != "ready":
+            started.close()
+            await asyncio.to_thread(_end, process, 0.0)
+            raise AnsweringStopped(f"The process that answers questions could not start: "
+                                   f"{hello[1]}")
+        self._all.append(started)
+        return started
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Close every process: each finishes the question it is answering, if any (up to
+        ``CLOSE_SECONDS``), and exits."""
+        self._closed = True
+        for process in self._all:
+            process.close()
+        for process in self._all:
+            _end(process.process, CLOSE_SECONDS)
+        self._all = []
 
-    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            # Forked from a fork server that has loaded the modules answering runs, not
-            # from this process, which has threads and an event loop.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=context, initializer=_open,
-                initargs=(self.opening,))
-            self._started = [self._pool.submit(_opened) for _ in range(self.processes)]
-        return self._pool
 
-    def _stopped(self, exc: BaseException) -> QuotebotError:
-        """A process died (killed, out of memory): the next question gets new ones."""
-        log.warning("an answering process stopped: %s", exc)
-        self.close()
-        return AnsweringStopped("The process answering this question stopped; please ask "
-                                "again.")
+def _end(process: multiprocessing.process.BaseProcess, seconds: float) -> None:
+    """Wait up to ``seconds`` for ``process`` to exit (its socket closed), then kill it."""
+    process.join(seconds)
+    if process.is_alive():
+        process.kill()
+        process.join(5.0)
 
 
 def opening_for(corpus: str | None, index_dir: str | None, *, semantic: str,
@@ -147,41 +250,70 @@ def opening_for(corpus: str | None, index_dir: str | None, *, semantic: str,
 
 # -- in the answering process --------------------------------------------------------------
 
-#: What this answering process answers with (set as it starts).
-_answerer: Answerer | None = None
-_shelf: Shelf | None = None
 
-
-def _open(opening: Opening) -> None:
-    global _answerer, _shelf
+def _serve(sock: socket.socket, opening: Opening) -> None:
+    """Open the index, say "ready", then answer each job that comes until the server
+    closes the socket."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(opening.log_level, opening.log_format)
-    # The server computes missing vectors and saves them; this process picks them up.
-    _answerer = Answerer.open(opening.corpus, opening.index_dir, semantic=opening.semantic,
-                              watch_seconds=opening.watch_seconds, embed=False,
-                              search_url=opening.search_url)
-    _shelf = Shelf(opening.data_dir, semantic=opening.semantic) if opening.data_dir else None
+    with sock, sock.makefile("rb") as incoming:
+        try:
+            # The server computes missing vectors and saves them; this process picks them
+            # up once saved.
+            answerer = Answerer.open(opening.corpus, opening.index_dir,
+                                     semantic=opening.semantic,
+                                     watch_seconds=opening.watch_seconds, embed=False,
+                                     search_url=opening.search_url)
+            shelf = Shelf(opening.data_dir, semantic=opening.semantic) if opening.data_dir \
+                else None
+        except QuotebotError as exc:
+            _send(sock, ("failed", exc.message))
+            return
+        _send(sock, ("ready",))
+        while True:
+            header = incoming.read(_LENGTH.size)
+            if len(header) < _LENGTH.size:
+                return  # the server closed: its questions are all answered
+            (length,) = _LENGTH.unpack(header)
+            job, args = pickle.loads(incoming.read(length))
+            outcome = _run(job, Here(answerer.engine, shelf), args)
+            try:
+                _send(sock, outcome)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                _send(sock, _error(QuotebotError(
+                    f"The answer could not be sent back ({type(exc).__name__}).",
+                    code="internal_error")))
 
 
-def _opened() -> None:
-    """Nothing: a process that ran it has opened the index."""
+def _send(sock: socket.socket, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(data)) + data)
 
 
-def _run(job: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+def _run(job: Callable[..., Any], here: Here, args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``job(here, *args)`` as ("ok", result), or ("error", …) for an error meant for the
     user, given back as raised (see :func:`_rebuilt`)."""
-    assert _answerer is not None
     try:
-        return ("ok", job(Here(_answerer.engine, _shelf), *args))
+        return ("ok", job(here, *args))
     except QuotebotError as exc:
-        state = dict(vars(exc))
-        try:
-            pickle.dumps(state)
-        except Exception:  # an attribute that does not pickle: what the user sees is kept
-            state = {"message": exc.message, "code": exc.code}
-        state.setdefault("http_status", exc.http_status)
-        return ("error", type(exc), exc.args, state)
+        return _error(exc)
+    except Exception:
+        log.exception("unexpected error while answering")
+        failed = QuotebotError("Something went wrong on our side; the error is logged. "
+                               "Please try again.", code="internal_error")
+        failed.http_status = 500
+        return _error(failed)
+
+
+def _error(exc: QuotebotError) -> tuple[Any, ...]:
+    state = dict(vars(exc))
+    try:
+        pickle.dumps(state)
+    except Exception:  # an attribute that does not pickle: what the user sees is kept
+        state = {"message": exc.message, "code": exc.code}
+    state.setdefault("http_status", exc.http_status)
+    return ("error", type(exc), exc.args, state)
 
 
 def _rebuilt(kind: type[QuotebotError], args: tuple[Any, ...], state: dict[str, Any]
