@@ -31,6 +31,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from quotebot.errors import QuotebotError
@@ -256,6 +257,8 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
     closes the socket."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(OSError):  # named so in ps and top (Linux)
+        Path("/proc/self/comm").write_text("quotebot-answer")
     configure_logging(opening.log_level, opening.log_format)
     with sock, sock.makefile("rb") as incoming:
         try:
