@@ -22,9 +22,11 @@ process group); the server finishes the questions in flight and then closes them
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import socket
@@ -128,6 +130,9 @@ class AnswerProcesses:
         """Start the processes and wait until each has opened the index (one that cannot
         raises here, as the server's own opening would)."""
         self._idle = asyncio.Queue()
+        # Before multiprocessing's own exit handler (which waits for every process): a
+        # server that exits without closing them closes them then.
+        atexit.register(self.close)
         started = await asyncio.gather(*(self._start() for _ in range(self.processes)),
                                        return_exceptions=True)
         failed = [e for e in started if isinstance(e, BaseException)]
@@ -223,6 +228,7 @@ class AnswerProcesses:
         """Close every process: each finishes the question it is answering, if any (up to
         ``CLOSE_SECONDS``), and exits."""
         self._closed = True
+        atexit.unregister(self.close)
         for process in self._all:
             process.close()
         for process in self._all:
@@ -259,6 +265,10 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # named so in ps and top (Linux)
         Path("/proc/self/comm").write_text("quotebot-answer")
+    with contextlib.suppress(OSError, AttributeError):
+        # Answering is batch work: the scheduler lets the event loop of the server in
+        # first when it wakes (a request, a health check), the share of CPU is unchanged.
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     configure_logging(opening.log_level, opening.log_format)
     with sock, sock.makefile("rb") as incoming:
         try:

@@ -288,6 +288,10 @@ async def _serve(app: web.Application, *, host: str, port: int, print: Callable[
     except asyncio.CancelledError:
         await runner.cleanup()
         raise KeyboardInterrupt from None
+    except BaseException:
+        # What started before the failure (the index, the answering processes) stops.
+        await runner.cleanup()
+        raise
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         print(f"======== Running on http://{host}:{port} ========")
