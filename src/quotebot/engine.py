@@ -73,6 +73,9 @@ _ANSWER_OVERHEAD = 640
 #: How many passages after the first are read for the short answer's words (agreement
 #: between passages; a bound, not a fit).
 _SUPPORT = 5
+#: A heading's section is looked for within this many sentences after it (headings under
+#: headings).
+_HEADINGS_IN_A_ROW = 8
 
 Progress = Callable[[int, int], None]
 #: (question, k, offset, entity, doc, prefer_doc, context): what an answer depends on.
@@ -341,7 +344,7 @@ class QuoteEngine:
                 conversation.context_terms(self.index, context), context,
                 self.tuning.decision)
         if not verdict.answered:
-            closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
+            closest = self._quotes(spans, order, order[:k], scores, headings)
             return Answer(question=question, answered=False, reason=verdict.reason,
                           closest=closest, searched_for=plan.searched_for)
         if offset:
@@ -363,9 +366,40 @@ class QuoteEngine:
         if offset == 0 and not headings[page[0]]:
             short, withheld = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
         return Answer(question=question, answered=True,
-                      quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
+                      quotes=self._quotes(spans, order, page, scores, headings), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0, withheld=withheld)
+
+    def _quotes(self, spans: _AnswerSpans, order: Sequence[int], page: Sequence[int],
+                scores: npt.NDArray[np.float64], headings: npt.NDArray[np.bool_]
+                ) -> tuple[Quote, ...]:
+        """The quotes of candidates ``page`` (of all those in ``order``): a heading is no
+        quote, but the first sentence under it stands in for it, unless that sentence is
+        quoted in its own right (it is among the candidates) or is on the page already."""
+        sids = spans.features.sids
+        listed = {int(sids[i]) for i in order if not headings[i]}
+        quotes: list[Quote] = []
+        for i in page:
+            if not headings[i]:
+                quotes.append(spans.quote(i, scores[i]))
+                continue
+            under = self._under_heading(int(sids[i]))
+            if under is not None and under not in listed:
+                listed.add(under)
+                quotes.append(make_quote(self.index, under, float(scores[i]),
+                                         self.sentence_tokens(under), {}))
+        return tuple(quotes)
+
+    def _under_heading(self, sid: int) -> int | None:
+        """The first sentence of heading ``sid``'s section that is no heading (None: the
+        section is empty)."""
+        index = self.index
+        doc = int(index.doc_idx[sid])
+        last = min(sid + _HEADINGS_IN_A_ROW, index.n_sentences - 1)
+        following = np.arange(sid + 1, last + 1, dtype=np.int64)
+        following = following[index.doc_idx[following] == doc]
+        plain = np.flatnonzero(~index.in_headings(following))
+        return int(following[plain[0]]) if plain.size else None
 
     def _scored(self, plan: QueryPlan, candidates: Candidates, limit: int
                 ) -> tuple[Features, _AnswerSpans, list[int], npt.NDArray[np.float64]]:
