@@ -107,3 +107,19 @@ def test_a_question_only_a_heading_holds_is_answered_by_the_sentence_under_it(
     answer = engine.answer_question("startup", k=3)
     assert answer.answered, answer.reason
     assert answer.quotes[0].text.startswith("The company's chief executive is Ingrid Solberg")
+
+
+def test_more_after_a_heading_gives_a_full_page_of_sentences(tmp_path: Path) -> None:
+    """Catches: a heading whose sentence is quoted already taking a place on the page, so
+    that a page (and "more") gives fewer quotes than there are passages."""
+    text = "# Harbour\n\n" + "".join(
+        f"## Boats {n}\n\nThe harbour counted {n} {'boats' if n < 3 else 'vessels'} on "
+        f"day {n}.\n\n" for n in range(1, 6))
+    engine = engine_over(tmp_path, "harbour.md", text)
+    first = engine.answer_question("boats", k=3)
+    more = engine.answer_question("boats", k=3, offset=3)
+    quoted = [q.text for q in (*first.quotes, *more.quotes)]
+    assert [len(first.quotes), len(more.quotes)] == [3, 2]
+    assert sorted(quoted) == sorted(
+        f"The harbour counted {n} {'boats' if n < 3 else 'vessels'} on day {n}."
+        for n in range(1, 6))
