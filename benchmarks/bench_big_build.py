@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,25 +53,24 @@ def write_parts(n: int, work: Path) -> dict[str, Any]:
     return {}
 
 
-def _corpus(n: int, work: Path) -> Path:
-    """A folder of links to the first n/1M parts (the corpus of that size)."""
-    folder = work / f"corpus-{n}"
-    folder.mkdir(exist_ok=True)
-    for i in range(-(-n // PART)):
-        link = folder / f"part-{i}"
-        if not link.exists():
-            link.symlink_to(work / "news" / f"part-{i}", target_is_directory=True)
-    return folder
+def _documents(n: int, work: Path) -> Iterator[Any]:
+    """The documents of the first n/1M parts, read one at a time, as `quotebot index`
+    reads a folder of them."""
+    from quotebot.corpus import corpus_files, read_document, unique_ids
+
+    root = work / "news"
+    parts = {f"part-{i}" for i in range(-(-n // PART))}
+    files = [f for f in corpus_files(root) if f.relative_to(root).parts[0] in parts]
+    return (read_document(f, doc_id) for f, doc_id in unique_ids(files, root))
 
 
 def build(n: int, work: Path) -> dict[str, Any]:
-    from quotebot.corpus import iter_corpus
     from quotebot.store.writer import write_index
 
     out = work / f"index-{n}"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    gen = write_index(iter_corpus(_corpus(n, work)), out)
+    gen = write_index(_documents(n, work), out)
     build_s = time.perf_counter() - started
     counts = json.loads((gen / "manifest.json").read_text())["counts"]
     text_mb = sum(p.stat().st_size for p in (work / "news").glob(
@@ -129,7 +129,7 @@ def docs_block(results: dict[str, Any]) -> str:
              "p99 ms | quotes that slice back | serving peak RSS MB | load average "
              "(build, serve) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for d in results["sizes"].values():
+    for d in sorted(results["sizes"].values(), key=lambda d: d["sentences"]):
         lines.append(
             f"| {d['sentences']:,} | {d['documents']:,} | {d['text_mb']:,.0f} | "
             f"{d['build_s']:,.0f} | {d['build_rss_mb']:,.0f} | {d['size_mb']:,.0f} | "
@@ -176,14 +176,15 @@ def main() -> None:
                                "started": time.strftime("%Y-%m-%d %H:%M"), "sizes": {}}
     wall = time.perf_counter()
     run("write", max(sizes), work)
+    RESULTS.mkdir(exist_ok=True)
     for n in sizes:
         row = run("build", n, work)
         row.update(run("serve", n, work))
         results["sizes"][str(n)] = row
+        results["wall_s"] = round(time.perf_counter() - wall, 1)
+        # Saved after each size: a long run stopped part way keeps the sizes it finished.
+        (RESULTS / "big_build.json").write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(row), file=sys.stderr, flush=True)
-    results["wall_s"] = round(time.perf_counter() - wall, 1)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "big_build.json").write_text(json.dumps(results, indent=2) + "\n")
     print(docs_block(results))
 
 
