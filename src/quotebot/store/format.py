@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from quotebot.bm25 import BM25Matrix
 from quotebot.postings import PackedPostings, compact_counts
@@ -56,33 +57,83 @@ def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
 
 
 def _write_files(index: SentenceIndex, out: Path) -> None:
-    matrix, tokens, forms, words = index.matrix, index.tokens, index.forms, index.words
+    texts = TextsFile(out)
+    for pos in range(len(index.docs)):
+        texts.add(index.texts(pos))
     arrays: dict[str, Any] = {
         # (Positions and offsets in the fewest bytes that hold them: readers take the
         # values, never the type.)
         **{name: compact_counts(getattr(index, name))
            for name in ("doc_idx", "paragraph", "sentence_no", "start", "end")},
+        **index.tokens.arrays(), "text_offsets": texts.close(),
+    }
+    write_tables(out, arrays, index, n_tokens=index.tokens.n_tokens)
+
+
+class TextsFile:
+    """``texts.bin`` of a generation being written, a document at a time: each document
+    compressed apart (a quote reads one document, and inflating one costs tens of
+    microseconds; the text is the index's largest part)."""
+
+    def __init__(self, out: Path) -> None:
+        self._fh = open(out / "texts.bin", "wb")  # noqa: SIM115 (closed by close)
+        self._offsets = [0]
+
+    def add(self, text: str) -> None:
+        data = zlib.compress(text.encode("utf-8", "surrogatepass"), TEXT_COMPRESSION)
+        self._fh.write(data)
+        self._offsets.append(self._offsets[-1] + len(data))
+
+    def close(self) -> npt.NDArray[np.int64]:
+        """Closes the file; returns where each document's text starts in it (and the end)."""
+        self._fh.close()
+        return np.asarray(self._offsets, dtype=np.int64)
+
+
+class NpyFile:
+    """A ``.npy`` file of ``length`` values of ``dtype``, written a part at a time: the
+    same bytes as ``np.save`` of the whole array."""
+
+    def __init__(self, path: Path, dtype: Any, length: int) -> None:
+        self.dtype = np.dtype(dtype)
+        self._fh = open(path, "wb")  # noqa: SIM115 (closed by close)
+        self._left = length
+        np.lib.format.write_array_header_1_0(self._fh, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+            "shape": (length,)})
+
+    def write(self, values: npt.ArrayLike) -> None:
+        part = np.ascontiguousarray(values, dtype=self.dtype)
+        self._left -= part.shape[0]
+        self._fh.write(part.tobytes())
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._left:
+            raise ValueError(f"{self._fh.name}: {self._left} values short of its length")
+
+
+def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int) -> None:
+    """Write the rest of a generation in ``out`` besides ``arrays`` (saved as they are)
+    and what is already there (the text, and arrays written part by part): the postings,
+    forms, words and string tables of ``index`` (a :class:`SentenceIndex`, or what a
+    streamed build has of one: ``docs``, ``vocab``, ``matrix``, ``paragraphs``, ``forms``,
+    ``words``, ``fingerprint``, ``analyzer_version`` and ``n_sentences``), the documents'
+    metadata and the manifest."""
+    matrix, forms, words = index.matrix, index.forms, index.words
+    arrays = {
+        **arrays,
         "doc_len": compact_counts(matrix.doc_len), "term_max": matrix.max_weights,
         **matrix.packed.arrays(),
         **{f"para_{name}": a for name, a in index.paragraphs.packed.arrays().items()},
         "para_len": compact_counts(index.paragraphs.doc_len),
         "para_term_max": index.paragraphs.max_weights,
-        **tokens.arrays(), **forms.arrays(), **words.arrays(),
+        **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
         arrays.update(table.arrays(name))
         (out / f"{name}.bin").write_bytes(table.blob())
-    offsets = [0]
-    with open(out / "texts.bin", "wb") as fh:
-        for pos in range(len(index.docs)):
-            # Each document compressed apart: a quote reads one document, and inflating
-            # one costs tens of microseconds (the text is the index's largest part).
-            data = zlib.compress(index.texts(pos).encode("utf-8", "surrogatepass"),
-                                 TEXT_COMPRESSION)
-            fh.write(data)
-            offsets.append(offsets[-1] + len(data))
-    arrays["text_offsets"] = np.asarray(offsets, dtype=np.int64)
     for name, values in arrays.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
     write_json(out / "docs.json", [d.to_row() for d in index.docs])
@@ -98,7 +149,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
             "sentences": index.n_sentences,
             "terms": len(index.vocab),
             "postings": matrix.n_postings,
-            "tokens": tokens.n_tokens,
+            "tokens": n_tokens,
             "forms": len(forms.strings),
             "words": len(words.strings),
         },
