@@ -44,7 +44,7 @@ import numpy.typing as npt
 from quotebot.errors import IndexFileError
 
 FORMAT = "quotebot-index"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 CURRENT = "CURRENT"
 FOLDER_MANIFEST = "quotebot-index.json"
 FOLDER_FORMAT = "quotebot-index-folder"

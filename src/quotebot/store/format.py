@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from quotebot.store.files import (
     write_json,
 )
 from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+from quotebot.store.texts import TextBlocks, TextBlockWriter, text_dictionary
 
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
@@ -43,7 +43,7 @@ _ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in 
            "tok_ptr", "tok_form_low", "tok_form_high", "tok_step", "tok_far_at", "tok_far",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
-           "delete_word", "text_offsets")
+           "delete_word", "text_offsets", "text_starts", "text_blocks")
 _TABLES = ("vocab", "forms", "words")
 
 
@@ -73,16 +73,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
                         ("words", words.strings)):
         arrays.update(table.arrays(name))
         (out / f"{name}.bin").write_bytes(table.blob())
-    offsets = [0]
-    with open(out / "texts.bin", "wb") as fh:
-        for pos in range(len(index.docs)):
-            # Each document compressed apart: a quote reads one document, and inflating
-            # one costs tens of microseconds (the text is the index's largest part).
-            data = zlib.compress(index.texts(pos).encode("utf-8", "surrogatepass"),
-                                 TEXT_COMPRESSION)
-            fh.write(data)
-            offsets.append(offsets[-1] + len(data))
-    arrays["text_offsets"] = np.asarray(offsets, dtype=np.int64)
+    arrays.update(_write_texts(index, out))
     for name, values in arrays.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
     write_json(out / "docs.json", [d.to_row() for d in index.docs])
@@ -106,6 +97,25 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(out / "manifest.json", manifest, indent=2)
+
+
+#: Sentences whose text makes the blocks' shared dictionary (spread evenly over the corpus;
+#: about twice what the dictionary holds, so that it is full).
+_DICTIONARY_SAMPLES = 512
+
+
+def _write_texts(index: SentenceIndex, out: Path) -> dict[str, Any]:
+    """Write the documents' text in blocks (see :mod:`quotebot.store.texts`)."""
+    n = index.n_sentences
+    sample = [index.sentence(int(sid)).text for sid in
+              np.unique(np.linspace(0, n - 1, min(n, _DICTIONARY_SAMPLES)).astype(np.int64))
+              ] if n else []
+    writer = TextBlockWriter(out, text_dictionary(sample))
+    doc_idx = np.asarray(index.doc_idx)
+    first = np.searchsorted(doc_idx, np.arange(len(index.docs) + 1)).tolist()
+    for pos in range(len(index.docs)):
+        writer.add(index.texts(pos), np.asarray(index.end[first[pos]:first[pos + 1]]).tolist())
+    return writer.close()
 
 
 def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
@@ -148,8 +158,11 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         raise damaged(root, gen / "docs.json", "does not hold document rows") from exc
     if len(docs) != counts["documents"]:
         raise damaged(root, gen / "docs.json", "does not match the document count")
-    offsets = np.asarray(load_array(gen / "text_offsets.npy", root))
-    blob = map_bytes(gen / "texts.bin", root)
+    blocks = TextBlocks(map_bytes(gen / "texts.bin", root), arrays["text_offsets"],
+                        arrays["text_starts"], arrays["text_blocks"],
+                        _read_bytes(gen / "text_dictionary.bin", root))
+    if blocks.n_documents != len(docs) or arrays["text_starts"].shape != (blocks.n_blocks(),):
+        raise damaged(root, gen / "text_blocks.npy", "does not match the document count")
     bm25 = manifest["bm25"]
     for name in ("term_max", "para_term_max"):
         if arrays[name].shape != (n_terms,):
@@ -158,7 +171,8 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
                         float(bm25["b"]), _max=arrays["term_max"])
     return SentenceIndex(
         docs=docs,
-        texts=_blob_texts(blob, offsets),
+        texts=RecentTexts(blocks.document),
+        text_reader=blocks,
         doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
         sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
         vocab=tables["vocab"],
@@ -207,17 +221,12 @@ class RecentTexts:
         return text
 
 
-#: zlib's level for the documents' text: its default (level 9 makes files no smaller here,
-#: 1 makes them 5% larger; inflating takes the same time at any level).
-TEXT_COMPRESSION = 6
 #: How many characters of decoded document text a loaded index keeps at most.
 TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
 
-def _blob_texts(blob: Any, offsets: Any) -> RecentTexts:
-    def read(pos: int) -> str:
-        lo, hi = int(offsets[pos]), int(offsets[pos + 1])
-        return zlib.decompress(blob[lo:hi]).decode("utf-8", "surrogatepass")
-
-    return RecentTexts(read)
-
+def _read_bytes(path: Path, root: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise damaged(root, path, "cannot be read") from exc
