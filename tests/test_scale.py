@@ -606,3 +606,58 @@ def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
     assert (line, begin) == (text[8:], 8)
     assert reader.line(0, 3) == ("# Title", 0)
     assert texts.block_cuts(10_000, [100, 2100, 2200, 9999, 10_000]) == [0, 2100, 9999]
+
+
+def _batched_corpus() -> list[Document]:
+    """Real articles, then documents each bringing words of their own (so the vocabulary
+    grows from batch to batch), one with a token far from the one before it, and one
+    with no text."""
+    fixtures = ROOT / "tests" / "fixtures"
+    paths = [fixtures / "news-article.txt", *sorted((fixtures / "own-articles").glob("*.txt"))]
+    docs = [Document(p.stem, p.stem, p.read_text(encoding="utf-8"), str(p)) for p in paths]
+    rng = np.random.default_rng(11)
+    for i in range(12):
+        words = [f"word{int(w)}" for w in rng.zipf(1.3, size=300) if w < 5000]
+        paragraphs = [" ".join(words[j:j + 12]).capitalize() + "." for j in range(0, 240, 12)]
+        docs.append(Document(f"made-{i}", f"Made {i}", "\n\n".join(paragraphs)))
+    docs.append(Document("far", "Far", "See https://example.org/" + "a" * 400
+                         + " for more. The 1,200 councils agreed on 3 May."))
+    docs.append(Document("empty", "Empty", ""))
+    return docs
+
+
+def _generation_files(root: Path) -> dict[str, bytes]:
+    """The files of the current generation in ``root``, the manifest without its date."""
+    gen = root / (root / "CURRENT").read_text().strip()
+    files = {p.name: p.read_bytes() for p in gen.iterdir() if p.name != "manifest.json"}
+    manifest = json.loads((gen / "manifest.json").read_text())
+    del manifest["created"]
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
+
+
+def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quotebot.store import model
+    from quotebot.store.writer import write_index
+
+    docs = _batched_corpus()
+    save_index(build_index(docs), tmp_path / "at-once")
+    write_index(docs, tmp_path / "one-batch")
+    # Every document a batch of its own, postings sorted in runs of about 40 terms, and
+    # tokens packed 4 at a time: every seam of the streamed build is crossed.
+    monkeypatch.setattr(model, "_PACK_CHUNK", 5)
+    write_index(docs, tmp_path / "batches", batch_chars=1, run_tokens=40)
+    expected = _generation_files(tmp_path / "at-once")
+    assert _generation_files(tmp_path / "one-batch") == expected
+    batched = _generation_files(tmp_path / "batches")
+    assert sorted(batched) == sorted(expected)
+    assert [name for name in expected if batched[name] != expected[name]] == []
+
+    index = load_index(tmp_path / "batches")
+    assert index.n_sentences > 250 and len(index.docs) == len(docs)
+    for sid in range(index.n_sentences):
+        s = index.sentence(sid)
+        assert s.text == index.texts(int(index.doc_idx[sid]))[s.start:s.end]
+    ids, _ = index.matrix.top_k({index.term_ids["word1"]: 1.0}, 10)
+    assert ids.size == 10

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from quotebot.bm25 import BM25Matrix
 from quotebot.postings import PackedPostings, compact_counts
@@ -30,7 +31,7 @@ from quotebot.store.files import (
     write_json,
 )
 from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
-from quotebot.store.texts import TextBlocks, TextBlockWriter, text_dictionary
+from quotebot.store.texts import TextBlocks, TextBlockWriter
 
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
@@ -56,24 +57,64 @@ def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
 
 
 def _write_files(index: SentenceIndex, out: Path) -> None:
-    matrix, tokens, forms, words = index.matrix, index.tokens, index.forms, index.words
+    texts = TextBlockWriter(out)
+    first = np.searchsorted(np.asarray(index.doc_idx), np.arange(len(index.docs) + 1)).tolist()
+    for pos in range(len(index.docs)):
+        texts.add(index.texts(pos), np.asarray(index.end[first[pos]:first[pos + 1]]).tolist())
     arrays: dict[str, Any] = {
         # (Positions and offsets in the fewest bytes that hold them: readers take the
         # values, never the type.)
         **{name: compact_counts(getattr(index, name))
            for name in ("doc_idx", "paragraph", "sentence_no", "start", "end")},
+        **index.tokens.arrays(), **texts.close(),
+    }
+    write_tables(out, arrays, index, n_tokens=index.tokens.n_tokens)
+
+
+class NpyFile:
+    """A ``.npy`` file of ``length`` values of ``dtype``, written a part at a time: the
+    same bytes as ``np.save`` of the whole array."""
+
+    def __init__(self, path: Path, dtype: Any, length: int) -> None:
+        self.dtype = np.dtype(dtype)
+        self._fh = open(path, "wb")  # noqa: SIM115 (closed by close)
+        self._left = length
+        np.lib.format.write_array_header_1_0(self._fh, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+            "shape": (length,)})
+
+    def write(self, values: npt.ArrayLike) -> None:
+        part = np.ascontiguousarray(values, dtype=self.dtype)
+        self._left -= part.shape[0]
+        self._fh.write(part.tobytes())
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._left:
+            raise ValueError(f"{self._fh.name}: {self._left} values short of its length")
+
+
+def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int) -> None:
+    """Write the rest of a generation in ``out`` besides ``arrays`` (saved as they are)
+    and what is already there (the text, and arrays written part by part): the postings,
+    forms, words and string tables of ``index`` (a :class:`SentenceIndex`, or what a
+    streamed build has of one: ``docs``, ``vocab``, ``matrix``, ``paragraphs``, ``forms``,
+    ``words``, ``fingerprint``, ``analyzer_version`` and ``n_sentences``), the documents'
+    metadata and the manifest."""
+    matrix, forms, words = index.matrix, index.forms, index.words
+    arrays = {
+        **arrays,
         "doc_len": compact_counts(matrix.doc_len), "term_max": matrix.max_weights,
         **matrix.packed.arrays(),
         **{f"para_{name}": a for name, a in index.paragraphs.packed.arrays().items()},
         "para_len": compact_counts(index.paragraphs.doc_len),
         "para_term_max": index.paragraphs.max_weights,
-        **tokens.arrays(), **forms.arrays(), **words.arrays(),
+        **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
         arrays.update(table.arrays(name))
         (out / f"{name}.bin").write_bytes(table.blob())
-    arrays.update(_write_texts(index, out))
     for name, values in arrays.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
     write_json(out / "docs.json", [d.to_row() for d in index.docs])
@@ -89,7 +130,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
             "sentences": index.n_sentences,
             "terms": len(index.vocab),
             "postings": matrix.n_postings,
-            "tokens": tokens.n_tokens,
+            "tokens": n_tokens,
             "forms": len(forms.strings),
             "words": len(words.strings),
         },
@@ -97,25 +138,6 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(out / "manifest.json", manifest, indent=2)
-
-
-#: Sentences whose text makes the blocks' shared dictionary (spread evenly over the corpus;
-#: about twice what the dictionary holds, so that it is full).
-_DICTIONARY_SAMPLES = 512
-
-
-def _write_texts(index: SentenceIndex, out: Path) -> dict[str, Any]:
-    """Write the documents' text in blocks (see :mod:`quotebot.store.texts`)."""
-    n = index.n_sentences
-    sample = [index.sentence(int(sid)).text for sid in
-              np.unique(np.linspace(0, n - 1, min(n, _DICTIONARY_SAMPLES)).astype(np.int64))
-              ] if n else []
-    writer = TextBlockWriter(out, text_dictionary(sample))
-    doc_idx = np.asarray(index.doc_idx)
-    first = np.searchsorted(doc_idx, np.arange(len(index.docs) + 1)).tolist()
-    for pos in range(len(index.docs)):
-        writer.add(index.texts(pos), np.asarray(index.end[first[pos]:first[pos + 1]]).tolist())
-    return writer.close()
 
 
 def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:

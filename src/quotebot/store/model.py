@@ -84,6 +84,63 @@ def form_high_bits(n_forms: int) -> int:
     return next(bits for bits in (0, 2, 4, 8, 16) if need <= bits)
 
 
+class TokenPacker:
+    """Packs a token table a chunk of tokens at a time, in order (what
+    :meth:`Tokens.pack` does whole, for a writer that streams the tokens from a file):
+    ``chunk`` gives each chunk's (low form bits, high form bits, steps); ``far`` the far
+    steps at the end. Every chunk but the last holds a multiple of 4 tokens."""
+
+    def __init__(self, ptr: npt.NDArray[np.int64], bits: int) -> None:
+        self.bits = bits
+        self.per = max(8 // bits, 1) if bits else 1
+        self.high_dtype: type[Any] = np.uint16 if bits == 16 else np.uint8
+        self._firsts = ptr[:-1][ptr[1:] > ptr[:-1]]  # each sentence's first token
+        self._at = 0
+        self._last_start = 0
+        self._far_at: list[npt.NDArray[np.int64]] = []
+        self._far: list[npt.NDArray[np.int64]] = []
+
+    def chunk(self, forms: npt.NDArray[Any], starts: npt.NDArray[Any]
+              ) -> tuple[npt.NDArray[np.uint16], npt.NDArray[Any], npt.NDArray[np.uint8]]:
+        lo, n = self._at, int(starts.shape[0])
+        hi = lo + n
+        high: npt.NDArray[Any] = np.zeros(0, dtype=self.high_dtype)
+        if self.bits:
+            if lo % self.per:
+                raise ValueError("a chunk of tokens must start at a multiple of 4")
+            lanes = np.zeros(-(-n // self.per) * self.per, dtype=self.high_dtype)
+            lanes[:n] = (forms >> 16).astype(self.high_dtype)
+            high = np.zeros(lanes.shape[0] // self.per, dtype=self.high_dtype)
+            for lane, values in enumerate(lanes.reshape(-1, self.per).T):
+                high |= values << np.uint8(lane * self.bits)
+        steps = starts.astype(np.int64)
+        steps[1:] -= starts[:-1]
+        if n:
+            steps[0] -= self._last_start
+            self._last_start = int(starts[-1])
+        a, z = np.searchsorted(self._firsts, [lo, hi]).tolist()
+        steps[self._firsts[a:z] - lo] = starts[self._firsts[a:z] - lo]
+        far = np.flatnonzero(steps >= FAR_STEP)
+        self._far_at.append(far + lo)
+        self._far.append(steps[far])
+        np.minimum(steps, FAR_STEP, out=steps)
+        self._at = hi
+        return forms.astype(np.uint16), high, steps.astype(np.uint8)
+
+    def far(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(token places, steps) of every step of :data:`FAR_STEP` or more so far."""
+        return _joined(self._far_at, np.int64), _joined(self._far, np.int64)
+
+
+def pack_chunk() -> int:
+    """Tokens packed at a time: :data:`_PACK_CHUNK`, a multiple of 4."""
+    return max(4, _PACK_CHUNK // 4 * 4)
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
 @dataclass(frozen=True, slots=True)
 class Tokens:
     """Every sentence's tokens: ``ptr[s]:ptr[s + 1]`` are sentence ``s``'s, each a word-form
@@ -112,40 +169,21 @@ class Tokens:
         number of forms the ids are drawn from."""
         pointers = np.asarray(ptr, dtype=np.int64)
         forms = np.asarray(form)
-        bits = form_high_bits(n_forms)
-        per = max(8 // bits, 1) if bits else 1
-        high: npt.NDArray[Any] = np.zeros(-(-forms.shape[0] // per) if bits else 0,
-                                          dtype=np.uint16 if bits == 16 else np.uint8)
-        size = max(per, _PACK_CHUNK // per * per)
-        for lo in range(0, high.shape[0] * per, size):
-            values = (forms[lo:lo + size] >> 16).astype(high.dtype)
-            lanes = np.zeros(-(-values.shape[0] // per) * per, dtype=high.dtype)
-            lanes[:values.shape[0]] = values
-            packed = high[lo // per:lo // per + lanes.shape[0] // per]
-            for lane, values in enumerate(lanes.reshape(-1, per).T):
-                packed |= values << np.uint8(lane * bits)
         starts = np.asarray(start)
-        n = starts.shape[0]
-        step = np.empty(n, dtype=np.uint8)
-        firsts = pointers[:-1][pointers[1:] > pointers[:-1]]
-        far_parts: list[npt.NDArray[np.int64]] = []
-        far_at_parts: list[npt.NDArray[np.int64]] = []
-        for lo in range(0, n, _PACK_CHUNK):  # (a chunk at a time: 4-byte temporaries)
-            hi = min(lo + _PACK_CHUNK, n)
-            steps = starts[lo:hi].astype(np.int64)
-            steps[1:] -= starts[lo:hi - 1]
-            if lo:
-                steps[0] -= int(starts[lo - 1])
-            a, z = np.searchsorted(firsts, [lo, hi]).tolist()
-            steps[firsts[a:z] - lo] = starts[firsts[a:z]]
-            far = np.flatnonzero(steps >= FAR_STEP)
-            far_at_parts.append(far + lo)
-            far_parts.append(steps[far])
-            np.minimum(steps, FAR_STEP, out=steps)
-            step[lo:hi] = steps
-        far_at = np.concatenate(far_at_parts) if far_at_parts else np.empty(0, np.int64)
-        far_steps = np.concatenate(far_parts) if far_parts else np.empty(0, np.int64)
-        return cls(pointers, forms.astype(np.uint16), high, bits, step, far_at, far_steps)
+        bits = form_high_bits(n_forms)
+        packer = TokenPacker(pointers, bits)
+        low, high, step = [], [], []
+        # (A chunk at a time: the temporaries are 8 bytes a token.)
+        size = pack_chunk()
+        for lo in range(0, starts.shape[0], size):
+            hi = min(lo + size, starts.shape[0])
+            chunk = packer.chunk(forms[lo:hi], starts[lo:hi])
+            low.append(chunk[0])
+            high.append(chunk[1])
+            step.append(chunk[2])
+        far_at, far = packer.far()
+        return cls(pointers, _joined(low, np.uint16), _joined(high, packer.high_dtype), bits,
+                   _joined(step, np.uint8), far_at, far)
 
     @property
     def n_tokens(self) -> int:

@@ -3,7 +3,7 @@
 A quote needs one sentence, not its whole document: each document's text is cut after
 the first sentence that ends at least :data:`BLOCK_CHARS` characters into a block, and
 each block is deflated on its own with a dictionary shared by the whole index (text
-sampled evenly from the corpus), so a small block still compresses as well as a whole
+taken evenly from the corpus's first megabyte), so a small block still compresses as well as a whole
 document would. Reading a sentence inflates its block alone (about 2 KB); a document is
 its blocks joined. Sentences never cross a block, so a sentence's text is a slice of one.
 
@@ -38,14 +38,22 @@ COMPRESSION = 6
 BLOCK_CACHE_CHARS = 8 * 1024 * 1024
 #: Raw deflate: no header and no checksum per block (the manifest checks file sizes).
 _RAW = -15
+#: The dictionary is made from the first documents' text, about this many characters of
+#: it (read before the first block is written): a build that streams its documents
+#: writes the same bytes as one that has them all.
+SAMPLE_CHARS = 1 << 20
+_PIECE = 128
 
 
-def text_dictionary(samples: Sequence[str]) -> bytes:
-    """A dictionary for the blocks: the end of ``samples`` (sentences spread over the
-    corpus) joined, up to :data:`DICTIONARY_BYTES` (deflate looks for matches closest
-    first, so the most useful text goes last)."""
-    data = "\n".join(samples).encode("utf-8", "surrogatepass")
-    return data[-DICTIONARY_BYTES:]
+def text_dictionary(texts: Sequence[str]) -> bytes:
+    """A dictionary for the blocks: :data:`DICTIONARY_BYTES` of ``texts`` (the corpus's
+    first documents) in pieces of 128 bytes taken evenly from end to end."""
+    data = "\n".join(texts).encode("utf-8", "surrogatepass")
+    if len(data) <= DICTIONARY_BYTES:
+        return data
+    pieces = DICTIONARY_BYTES // _PIECE
+    step = (len(data) - _PIECE) / (pieces - 1)
+    return b"".join(data[round(i * step):round(i * step) + _PIECE] for i in range(pieces))
 
 
 def block_cuts(text_length: int, ends: Sequence[int]) -> list[int]:
@@ -59,23 +67,41 @@ def block_cuts(text_length: int, ends: Sequence[int]) -> list[int]:
 
 
 class TextBlockWriter:
-    """Writes ``texts.bin`` of a generation a document at a time; :meth:`close` returns
-    the arrays that go with it."""
+    """Writes ``texts.bin`` and ``text_dictionary.bin`` of a generation a document at a
+    time; :meth:`close` returns the arrays that go with them."""
 
-    def __init__(self, out: Path, dictionary: bytes) -> None:
-        self._dictionary = dictionary
-        (out / "text_dictionary.bin").write_bytes(dictionary)
+    def __init__(self, out: Path) -> None:
+        self._out = out
         self._fh = open(out / "texts.bin", "wb")  # noqa: SIM115 (closed by close)
+        self._dictionary: bytes | None = None
+        self._waiting: list[tuple[str, list[int]]] = []
+        self._waiting_chars = 0
         self._offsets = [0]
         self._starts: list[int] = []
         self._blocks = [0]
 
     def add(self, text: str, ends: Sequence[int]) -> None:
         """A document's text, with its sentences' ends (ascending)."""
+        if self._dictionary is None:
+            self._waiting.append((text, list(ends)))
+            self._waiting_chars += len(text)
+            if self._waiting_chars >= SAMPLE_CHARS:
+                self._start()
+            return
+        self._write(text, ends)
+
+    def _start(self) -> None:
+        self._dictionary = text_dictionary([text for text, _ in self._waiting])
+        (self._out / "text_dictionary.bin").write_bytes(self._dictionary)
+        waiting, self._waiting = self._waiting, []
+        for text, ends in waiting:
+            self._write(text, ends)
+
+    def _write(self, text: str, ends: Sequence[int]) -> None:
         cuts = block_cuts(len(text), ends)
         for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True):
             packer = zlib.compressobj(COMPRESSION, zlib.DEFLATED, _RAW,
-                                      zdict=self._dictionary)
+                                      zdict=self._dictionary or b"")
             data = packer.compress(text[a:b].encode("utf-8", "surrogatepass")) + packer.flush()
             self._fh.write(data)
             self._offsets.append(self._offsets[-1] + len(data))
@@ -83,6 +109,8 @@ class TextBlockWriter:
         self._blocks.append(len(self._starts))
 
     def close(self) -> dict[str, npt.NDArray[Any]]:
+        if self._dictionary is None:
+            self._start()
         self._fh.close()
         return {"text_offsets": np.asarray(self._offsets, dtype=np.int64),
                 "text_starts": compact_counts(np.asarray(self._starts, dtype=np.int64)),
