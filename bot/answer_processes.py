@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from quotebot.errors import QuotebotError
 from quotebot.logs import JsonFormatter, configure_logging
 
+from .adding import FORKSERVER_PRELOAD
 from .answerer import Answerer, Here
 from .libraries import Shelf
 
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: What every process forked by the server's fork server has loaded (the same list for
-#: answering and adding: the fork server is one per process and reads it once).
-PRELOAD = ["quotebot.bot.adding_preload"]
 #: Seconds an answering process has to finish its question once the server closes.
 CLOSE_SECONDS = 10.0
 #: Each message between the server and an answering process: its length, then its pickle.
@@ -124,29 +122,42 @@ class AnswerProcesses:
         self._idle: asyncio.Queue[_Process] | None = None
         self._all: list[_Process] = []
         self._closed = False
-        self._replacing: set[asyncio.Future[None]] = set()
+        #: Processes being started.
+        self._starting = 0
+        self._tasks: set[asyncio.Future[None]] = set()
 
-    async def ready(self) -> None:
-        """Start the processes and wait until each has opened the index (one that cannot
-        raises here, as the server's own opening would)."""
+    @property
+    def ready(self) -> int:
+        """How many processes have opened the index and take questions."""
+        return 0 if self._closed else len(self._all)
+
+    @staticmethod
+    def prepare() -> None:
+        """Start the fork server the processes come from, with what they load (blocks for
+        a moment: call it in a thread, while the server opens the index)."""
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(FORKSERVER_PRELOAD)
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+    def start(self) -> None:
+        """Start the processes (in the background: this returns at once; see ``ready``)."""
         self._idle = asyncio.Queue()
         # Before multiprocessing's own exit handler (which waits for every process): a
         # server that exits without closing them closes them then.
         atexit.register(self.close)
-        started = await asyncio.gather(*(self._start() for _ in range(self.processes)),
-                                       return_exceptions=True)
-        failed = [e for e in started if isinstance(e, BaseException)]
-        for process in started:
-            if isinstance(process, _Process):
-                self._idle.put_nowait(process)
-        if failed:
-            self.close()
-            raise failed[0]
+        for _ in range(self.processes):
+            self._start_soon()
 
     async def call(self, job: Callable[..., T], args: tuple[Any, ...]) -> T:
         """``job(here, *args)`` in an answering process, ``here`` being its :class:`Here`."""
         if self._idle is None or self._closed:
             raise AnsweringStopped("The server is stopping; please ask again in a moment.")
+        if not self._all and not self._starting:
+            self._start_soon()  # they could not start: try again, for the next question
+            raise AnsweringStopped("No process can answer questions at the moment (the "
+                                   "reason is logged); please ask again in a minute.")
         process = await self._idle.get()
         # Once sent, the reply is read even if the caller goes away, so that the process
         # is free for the next question.
@@ -174,11 +185,6 @@ class AnswerProcesses:
         return outcome
 
     def _replace_soon(self, process: _Process, exc: BaseException | None) -> None:
-        task = asyncio.ensure_future(self._replace(process, exc))
-        self._replacing.add(task)
-        task.add_done_callback(self._replacing.discard)
-
-    async def _replace(self, process: _Process, exc: BaseException | None) -> None:
         """Stop ``process`` and start another in its place (a process killed or out of
         memory: the questions after this one are answered)."""
         process.close()
@@ -188,22 +194,39 @@ class AnswerProcesses:
             return
         log.warning("an answering process stopped%s; starting another",
                     f" ({type(exc).__name__})" if exc is not None else "")
-        await asyncio.to_thread(_end, process.process, 0.0)
+        self._start_soon(ending=process)
+
+    def _start_soon(self, ending: _Process | None = None) -> None:
+        self._starting += 1
+        task = asyncio.ensure_future(self._start_into_idle(ending))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_into_idle(self, ending: _Process | None) -> None:
         try:
-            new = await self._start()
-        except (QuotebotError, OSError) as failed:
-            log.error("could not start an answering process again: %s",
-                      getattr(failed, "message", failed))
+            if ending is not None:
+                await asyncio.to_thread(_end, ending.process, 0.0)
+            process = await self._start()
+        except (QuotebotError, OSError) as exc:
+            log.error("could not start a process answering questions: %s",
+                      getattr(exc, "message", exc))
             return
+        finally:
+            self._starting -= 1
+        if self._closed:
+            process.close()
+            await asyncio.to_thread(_end, process.process, CLOSE_SECONDS)
+            return
+        self._all.append(process)
         assert self._idle is not None
-        self._idle.put_nowait(new)
+        self._idle.put_nowait(process)
 
     async def _start(self) -> _Process:
         ours, theirs = socket.socketpair()
         # Forked from a fork server that has loaded the modules answering runs, not from
         # this process, which has threads and an event loop.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(FORKSERVER_PRELOAD)
         process = context.Process(target=_serve, args=(theirs, self.opening),
                                   name="quotebot-answer")
         try:
@@ -221,7 +244,6 @@ class AnswerProcesses:
             await asyncio.to_thread(_end, process, 0.0)
             raise AnsweringStopped(f"The process that answers questions could not start: "
                                    f"{hello[1]}")
-        self._all.append(started)
         return started
 
     def close(self) -> None:
@@ -270,7 +292,8 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
         # first when it wakes (a request, a health check), the share of CPU is unchanged.
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     configure_logging(opening.log_level, opening.log_format)
-    with sock, sock.makefile("rb") as incoming:
+    with sock, sock.makefile("rb") as incoming, contextlib.suppress(ConnectionError):
+        # (A ConnectionError: the server went away, stopped while this process started.)
         try:
             # The server computes missing vectors and saves them; this process picks them
             # up once saved.

@@ -73,6 +73,10 @@ class Elsewhere(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def ready(self) -> int:
+        """How many processes are ready for questions."""
+
 
 def corpus_turn(here: Here, state: SessionState, text: str, k: int,
                 options: dict[str, Any]) -> tuple[Answer, SessionState]:
@@ -187,8 +191,9 @@ class Answerer:
         when there are some (``job`` a module-level function, its arguments and result
         plain data that pickle; the process opens the libraries of the server's data
         folder, which ``shelf`` must be), else in this process's answering thread with
-        ``shelf``; Busy when too many are waiting."""
-        if self.elsewhere is None:
+        ``shelf`` (also while no answering process is ready: as the server starts, or
+        after one stopped); Busy when too many are waiting."""
+        if self.elsewhere is None or not self.elsewhere.ready:
             return await self.run(job, Here(self._engine, shelf), *args)
         self._admit()
         self._pending += 1

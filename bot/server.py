@@ -136,18 +136,22 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
         shelf.adds.start()
     answerer: Answerer | None = None
     try:
+        if config.answer_processes:
+            # The modules answering runs load while the index opens.
+            await asyncio.to_thread(AnswerProcesses.prepare)
         answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
                                            semantic=config.semantic, embed=config.primary,
                                            search_url=config.search_url)
         if config.answer_processes:
-            # Once the index is open (and saved, if it was built): they open it too.
+            # Once the index is open (and saved, if it was built): they open it too, while
+            # the server starts serving.
             processes = AnswerProcesses(opening_for(
                 config.corpus, config.index_dir, semantic=config.semantic,
                 watch_seconds=answerer.watch_seconds, search_url=config.search_url,
                 data_dir=str(shelf.root) if shelf is not None else None),
                 config.answer_processes)
             answerer.elsewhere = processes
-            await processes.ready()
+            processes.start()
     except BaseException:
         if answerer is not None:
             answerer.close()

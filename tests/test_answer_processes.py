@@ -78,6 +78,12 @@ def answering_processes(pid: int) -> list[int]:
     return named
 
 
+def health_of(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url + "/healthz", timeout=20) as reply:
+        found: dict[str, object] = json.loads(reply.read())
+    return found
+
+
 def ask(url: str, question: str, timeout: float = 30, k: int = 3
         ) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(url + "/v1/ask", method="POST",
@@ -105,9 +111,12 @@ def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
            "QUOTEBOT_INDEX": str(tmp_path / "index")}
     with serve(env=env, timeout=120) as server:
         pid = server.proc.pid
+        # The server answers at once, itself until its answering process is ready.
+        assert ask(server.url, questions[0])[0] == 200
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         answering = answering_processes(pid)
         assert len(answering) == 1, server.log()
-        ask(server.url, questions[0])  # the first answer reads what later ones share
+        assert ask(server.url, questions[1])[0] == 200  # reads what later answers share
         serving_before = cpu_seconds(pid)
         answering_before = cpu_seconds(answering[0])
         statuses: list[int] = []
@@ -117,8 +126,7 @@ def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
 
         def poll() -> None:
             while asking.is_set():
-                with urllib.request.urlopen(server.url + "/healthz", timeout=20) as reply:
-                    health.append(json.loads(reply.read()))
+                health.append(health_of(server.url))
                 time.sleep(0.05)
 
         poller = threading.Thread(target=poll)
@@ -150,6 +158,7 @@ def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is
     answering process is killed (out of memory, by an operator)."""
     env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0"}
     with serve(env=env) as server:
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         status, body = ask(server.url, "how many stabbings?")
         assert status == 200 and quotes_the_stabbings(body)
         (answering,) = answering_processes(server.proc.pid)
@@ -166,7 +175,11 @@ def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is
                                                      k=len(replies) + 4))
                           or replies[-1][0] == 200, timeout=60, step=0.5), replies
         assert quotes_the_stabbings(replies[-1][1])
+        # Another process takes the questions again.
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         (again,) = answering_processes(server.proc.pid)
         assert again != answering
+        status, body = ask(server.url, "how many stabbings?", k=2)
+        assert status == 200 and quotes_the_stabbings(body)
         log = server.log()
     assert "Traceback" not in log
