@@ -18,8 +18,9 @@ quantised to a byte, so its lists are timed but not compared. Every query is a l
 tokens; each system maps them to its own ids, scores and returns the top 10. The top 10
 of quotebot and bm25s are compared query by query.
 
-Part 2, what users wait for: English-like news text (corpora.write_news) indexed by
-`build_index` (Punkt sentences, analysis, BM25), saved, then opened by a fresh
+Part 2, what users wait for: English-like news text (corpora.write_news) indexed as
+`quotebot index` does (`write_index`: Punkt sentences, analysis, BM25, a batch of
+documents at a time, straight to disk), then opened by a fresh
 process that answers questions with the full engine (plan, retrieve, features, rerank,
 decide, extract, quote; words only) and, for the same questions' own terms, retrieves
 BM25's top 10 alone. bm25s and rank-bm25 index the same sentences' index terms (written
@@ -287,15 +288,16 @@ def write_news(n: int, work: Path) -> dict[str, Any]:
 
 
 def build_news(n: int, work: Path) -> dict[str, Any]:
-    from quotebot.corpus import load_corpus
-    from quotebot.store import build_index, save_index
+    from quotebot.corpus import iter_corpus
+    from quotebot.store import load_index
+    from quotebot.store.writer import write_index
 
     started = time.perf_counter()
-    docs = load_corpus(work / "news")
-    index = build_index(docs)
-    save_index(index, work / "news-index")
+    # As `quotebot index` builds: a batch of documents at a time, straight to disk.
+    write_index(iter_corpus(work / "news"), work / "news-index")
     build_s = time.perf_counter() - started
-    return {"build_s": build_s, "documents": len(docs), "sentences": index.n_sentences,
+    index = load_index(work / "news-index")
+    return {"build_s": build_s, "documents": len(index.docs), "sentences": index.n_sentences,
             "terms": len(index.vocab), "size_mb": dir_mb(work / "news-index"),
             "text_mb": dir_mb(work / "news"), "build_rss_mb": peak_rss_mb(),
             "tokens": index.tokens.n_tokens,
@@ -306,7 +308,7 @@ def build_news(n: int, work: Path) -> dict[str, Any]:
 
 #: The parts of a saved index, by the files that hold them (prefixes of their names).
 INDEX_PARTS = {
-    "text": ("texts.bin", "text_offsets"),
+    "text": ("texts.bin", "text_"),
     "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
                        "docs.json", "manifest.json"),
     "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf4", "tf16",

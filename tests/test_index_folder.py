@@ -55,6 +55,22 @@ def test_a_folder_of_the_users_own_is_refused_and_left_as_it_was(tmp_path: Path)
     assert snapshot(photos) == before
 
 
+def test_a_folder_another_run_has_only_begun_is_written_into(tmp_path: Path) -> None:
+    """Catches: a second `quotebot index` into a new folder refusing it as "not empty" because
+    the first run, an instant ahead, has made only its lock and is writing the folder's
+    manifest through a temporary file."""
+    out = tmp_path / "index"
+    out.mkdir()
+    (out / ".quotebot-index.lock").touch()
+    (out / ".quotebot-tmp-k3j9x").write_text('{"format": ')
+
+    code, _, stderr = index(out)
+
+    assert code == 0, stderr
+    assert (out / "CURRENT").read_text().startswith("gen-")
+    assert "quotebot-index.json" in os.listdir(out)
+
+
 def test_a_regular_file_is_one_error_and_stays_as_it_was(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("keep me\n")

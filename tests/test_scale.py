@@ -543,3 +543,121 @@ def test_a_rare_word_beside_one_in_most_sentences_gives_the_top_k_of_every_score
             want = top_k_of(*group_scores(matrix, groups), k)
             got = matrix.top_groups(groups, k)
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def _sectioned_documents() -> list[Document]:
+    """Documents with headings at several levels, a title, a heading of two sentences,
+    Windows line ends, a paragraph long enough to span blocks, characters of two to
+    four bytes in UTF-8 and a lone surrogate."""
+    long = " ".join(f"Sentence {i} of the long paragraph says café, 東京 and 🦭 once."
+                    for i in range(120))
+    first = "\n".join([
+        "# The title", "Opening words before any section.",
+        "## History", "Founded in 1901 by the river. It grew fast.",
+        "### Early years", long,
+        "### Later years ###", "The harbour closed in 1990.",
+        "## Notes. Two sentences here", "A note on sources \udc80 kept as written.",
+        "#### Deep", "Deepest section's text.",
+        "## Places", "Alaska has seals.",
+    ])
+    second = "\r\n".join(["Plain text with no headings.", long, "# Not the first line",
+                          "Under a heading of level one that is not the title."])
+    return [Document(id="sections", title="Sections", text=first),
+            Document(id="crlf", title="Windows", text=second),
+            Document(id="empty-ish", title="Short", text="One sentence only.")]
+
+
+def test_a_saved_index_gives_every_sentence_section_and_heading_as_its_document_does(
+        tmp_path: Path) -> None:
+    from quotebot.sentences import heading_at, paragraph_section
+
+    docs = _sectioned_documents()
+    built = build_index(docs)
+    save_index(built, tmp_path / "idx")
+    loaded = load_index(tmp_path / "idx")
+    assert loaded.text_reader is not None
+    # The long paragraph is cut into blocks of whole sentences.
+    assert loaded.text_reader.n_blocks() > len(docs) + 2
+    sids = np.arange(loaded.n_sentences)
+    for index in (built, loaded):
+        for sid in sids.tolist():
+            sentence = index.sentence(sid)
+            text = next(d.text for d in docs if d.id == sentence.doc)
+            assert sentence.text == text[sentence.start:sentence.end]
+            assert index.section(sid) == paragraph_section(text, sentence.paragraph), sid
+        want = [heading_at(next(d.text for d in docs if d.id == index.sentence(s).doc),
+                           int(index.start[s])) for s in sids.tolist()]
+        assert index.in_headings(sids).tolist() == want
+        assert sum(want) == 9  # seven headings in the first document, one of two sentences
+    assert [loaded.document(d.id).text for d in docs] == [d.text for d in docs]
+    found = {loaded.sentence(s).text: loaded.section(s) for s in sids.tolist()}
+    assert found["The harbour closed in 1990."] == ("History", "Later years")
+    assert found["Deepest section's text."] == ("Notes. Two sentences here", "Deep")
+
+
+def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
+    from quotebot.store import texts
+
+    text = "# Title\n" + " ".join(f"Words of sentence {i}." for i in range(400))
+    save_index(build_index([Document(id="d", title="d", text=text)]), tmp_path / "idx")
+    reader = load_index(tmp_path / "idx").text_reader
+    assert reader is not None and reader.n_blocks() >= 3
+    line, begin = reader.line(0, len(text) - 5)
+    assert (line, begin) == (text[8:], 8)
+    assert reader.line(0, 3) == ("# Title", 0)
+    assert texts.block_cuts(10_000, [100, 2100, 2200, 9999, 10_000]) == [0, 2100, 9999]
+
+
+def _batched_corpus() -> list[Document]:
+    """Real articles, then documents each bringing words of their own (so the vocabulary
+    grows from batch to batch), one with a token far from the one before it, and one
+    with no text."""
+    fixtures = ROOT / "tests" / "fixtures"
+    paths = [fixtures / "news-article.txt", *sorted((fixtures / "own-articles").glob("*.txt"))]
+    docs = [Document(p.stem, p.stem, p.read_text(encoding="utf-8"), str(p)) for p in paths]
+    rng = np.random.default_rng(11)
+    for i in range(12):
+        words = [f"word{int(w)}" for w in rng.zipf(1.3, size=300) if w < 5000]
+        paragraphs = [" ".join(words[j:j + 12]).capitalize() + "." for j in range(0, 240, 12)]
+        docs.append(Document(f"made-{i}", f"Made {i}", "\n\n".join(paragraphs)))
+    docs.append(Document("far", "Far", "See https://example.org/" + "a" * 400
+                         + " for more. The 1,200 councils agreed on 3 May."))
+    docs.append(Document("empty", "Empty", ""))
+    return docs
+
+
+def _generation_files(root: Path) -> dict[str, bytes]:
+    """The files of the current generation in ``root``, the manifest without its date."""
+    gen = root / (root / "CURRENT").read_text().strip()
+    files = {p.name: p.read_bytes() for p in gen.iterdir() if p.name != "manifest.json"}
+    manifest = json.loads((gen / "manifest.json").read_text())
+    del manifest["created"]
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
+
+
+def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quotebot.store import model
+    from quotebot.store.writer import write_index
+
+    docs = _batched_corpus()
+    save_index(build_index(docs), tmp_path / "at-once")
+    write_index(docs, tmp_path / "one-batch")
+    # Every document a batch of its own, postings sorted in runs of about 40 terms, and
+    # tokens packed 4 at a time: every seam of the streamed build is crossed.
+    monkeypatch.setattr(model, "_PACK_CHUNK", 5)
+    write_index(docs, tmp_path / "batches", batch_chars=1, run_tokens=40)
+    expected = _generation_files(tmp_path / "at-once")
+    assert _generation_files(tmp_path / "one-batch") == expected
+    batched = _generation_files(tmp_path / "batches")
+    assert sorted(batched) == sorted(expected)
+    assert [name for name in expected if batched[name] != expected[name]] == []
+
+    index = load_index(tmp_path / "batches")
+    assert index.n_sentences > 250 and len(index.docs) == len(docs)
+    for sid in range(index.n_sentences):
+        s = index.sentence(sid)
+        assert s.text == index.texts(int(index.doc_idx[sid]))[s.start:s.end]
+    ids, _ = index.matrix.top_k({index.term_ids["word1"]: 1.0}, 10)
+    assert ids.size == 10

@@ -191,38 +191,19 @@ class BM25Matrix:
         if int(lengths.sum()) != terms.shape[0]:
             raise ValueError(f"doc_len sums to {int(lengths.sum())} but there are "
                              f"{terms.shape[0]} term ids")
-        # Sorted runs of whole sentences, about _RUN_TOKENS tokens each: within a run one
-        # sort of (term, sentence) keys puts repeats side by side (their count is the tf).
-        # Runs follow each other in sentence order and wait on disk; then, a range of
-        # terms at a time, each run's postings of those terms are gathered and packed, so
-        # building holds one run or one range of terms unpacked, not the corpus.
+        # Sorted runs of whole sentences, about _RUN_TOKENS tokens each (see SortedRuns).
         ends = np.cumsum(lengths, dtype=np.int64)
         n = int(lengths.shape[0])
         # A run ends with the sentence that reaches each multiple of _RUN_TOKENS.
         cuts = np.searchsorted(ends, np.arange(_RUN_TOKENS, int(ends[-1]) if n else 0,
                                                _RUN_TOKENS)) + 1
         bounds = sorted({0, n, *np.minimum(cuts, n).tolist()})
-        df = np.zeros(n_terms, dtype=np.int64)
-        with _Runs(spill=len(bounds) > 2 and terms.shape[0] > _SPILL_TOKENS) as runs:
+        with SortedRuns(spill=len(bounds) > 2 and terms.shape[0] > _SPILL_TOKENS) as runs:
             for first, last in itertools.pairwise(bounds):
                 lo = int(ends[first - 1]) if first else 0
                 hi = int(ends[last - 1]) if last else 0
-                t, d, f = _sorted_run(terms[lo:hi], lengths[first:last])
-                counts = np.bincount(t, minlength=n_terms)
-                del t
-                df += counts
-                runs.add(counts, d + first, f)
-                del d, f
-            matrix = cls(_EMPTY_PACK, compact_counts(lengths), k1, b)
-            idf = lucene_idf(df, n).astype(np.float32)
-            writer = PostingsWriter()
-            for t0, t1 in term_chunks(_pointers(df)):
-                ids, tf = runs.terms(t0, t1)
-                weights = posting_weights(tf, matrix.norms(ids),
-                                          np.repeat(idf[t0:t1], df[t0:t1]))
-                writer.add(df[t0:t1], ids, tf, weights)
-                del ids, tf, weights
-        return matrix._packed_as(writer.finish())
+                runs.add(terms[lo:hi], lengths[first:last], n_terms)
+            return runs.matrix(lengths, n_terms, k1=k1, b=b)
 
     def _packed_as(self, packed: PackedPostings) -> BM25Matrix:
         self.packed = packed
@@ -355,6 +336,56 @@ class BM25Matrix:
         return matrix._packed_as(writer.finish())
 
 
+class SortedRuns:
+    """A BM25 matrix built from sentences given a run at a time, in order: within a run
+    one sort of (term, sentence) keys puts repeats side by side (their count is the tf).
+    Runs wait in memory, or on disk with ``spill``; then, a range of terms at a time,
+    each run's postings of those terms are gathered and packed, so building holds one
+    run or one range of terms unpacked, not the corpus. A run may know fewer terms than
+    the runs after it (a corpus read a batch at a time meets new words as it goes)."""
+
+    def __init__(self, spill: bool) -> None:
+        self._runs = _Runs(spill)
+        self._df = np.zeros(0, dtype=np.int64)
+        self.n_docs = 0
+
+    def __enter__(self) -> SortedRuns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._runs.__exit__()
+
+    def add(self, terms: npt.NDArray[Any], lengths: npt.NDArray[np.int32],
+            n_terms: int) -> None:
+        """The next sentences: ``lengths[i]`` terms each, ``terms`` laid end to end, all
+        below ``n_terms``."""
+        t, d, f = _sorted_run(terms, np.asarray(lengths, dtype=np.int32))
+        counts = np.bincount(t, minlength=n_terms)
+        del t
+        if counts.shape[0] > self._df.shape[0]:
+            self._df = np.concatenate([self._df, np.zeros(counts.shape[0] - self._df.shape[0],
+                                                          dtype=np.int64)])
+        self._df[:counts.shape[0]] += counts
+        self._runs.add(counts, d + self.n_docs, f)
+        self.n_docs += int(lengths.shape[0])
+
+    def matrix(self, doc_len: npt.ArrayLike, n_terms: int, *, k1: float = K1,
+               b: float = B) -> BM25Matrix:
+        """The matrix of every run's sentences, whose lengths are ``doc_len``."""
+        lengths = np.asarray(doc_len)
+        df = np.zeros(n_terms, dtype=np.int64)
+        df[:self._df.shape[0]] = self._df
+        matrix = BM25Matrix(_EMPTY_PACK, compact_counts(lengths), k1, b)
+        idf = lucene_idf(df, int(lengths.shape[0])).astype(np.float32)
+        writer = PostingsWriter()
+        for t0, t1 in term_chunks(_pointers(df)):
+            ids, tf = self._runs.terms(t0, t1)
+            weights = posting_weights(tf, matrix.norms(ids), np.repeat(idf[t0:t1], df[t0:t1]))
+            writer.add(df[t0:t1], ids, tf, weights)
+            del ids, tf, weights
+        return matrix._packed_as(writer.finish())
+
+
 class _Runs:
     """Sorted runs of postings while building: each run's postings per term and their
     sentence ids and term frequencies, term-major; on disk when there are several, so
@@ -389,15 +420,18 @@ class _Runs:
         ascending (runs are in sentence order)."""
         ids, tf, term = [], [], []
         for ptr, run_ids, run_tf in self._runs:
-            a, z = int(ptr[lo]), int(ptr[hi])
+            # (A run that ended before terms lo:hi were met has none of them.)
+            known = int(ptr.shape[0]) - 1
+            top = min(hi, known)
+            a, z = int(ptr[min(lo, known)]), int(ptr[top])
             ids.append(np.asarray(run_ids[a:z]))
             tf.append(np.asarray(run_tf[a:z], dtype=np.int64))
-            if len(self._runs) > 1:
-                term.append(np.repeat(np.arange(lo, hi, dtype=np.int32),
-                                      np.diff(np.asarray(ptr[lo:hi + 1]))))
+            if len(self._runs) > 1 and lo < top:
+                term.append(np.repeat(np.arange(lo, top, dtype=np.int32),
+                                      np.diff(np.asarray(ptr[lo:top + 1]))))
         if len(self._runs) == 1:
             return ids[0], tf[0]
-        if not self._runs:
+        if not term:
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         order = np.argsort(np.concatenate(term), kind="stable")
         return np.concatenate(ids)[order], np.concatenate(tf)[order]

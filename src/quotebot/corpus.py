@@ -38,6 +38,9 @@ SUFFIXES = (".txt", ".md")
 TEMPORARY_PREFIX = ".quotebot-tmp-"
 #: The environment variable that names a corpus when ``--corpus`` is not given.
 CORPUS_ENV = "QUOTEBOT_CORPUS"
+#: How much text a build reads and analyses at a time (``quotebot index``, and its
+#: ``--shards``): what a build holds grows with this, not with the corpus.
+BATCH_CHARS = 16_000_000
 
 
 def default_corpus_path() -> Path:
@@ -267,6 +270,20 @@ def unique_ids(files: Iterable[Path], root: Path) -> Iterator[tuple[Path, str]]:
             n += 1
         seen.add(doc_id)
         yield file, doc_id
+
+
+def batches(docs: Iterable[Document], chars: int = BATCH_CHARS) -> Iterator[list[Document]]:
+    """``docs`` in lists of at least ``chars`` characters of text (the last may be less)."""
+    batch: list[Document] = []
+    size = 0
+    for doc in docs:
+        batch.append(doc)
+        size += len(doc.text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def fingerprint(docs: Iterable[Document]) -> str:

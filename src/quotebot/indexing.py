@@ -13,7 +13,6 @@ from typing import Any
 from quotebot.corpus import (
     corpus_files,
     iter_corpus,
-    load_corpus,
     read_document,
     resolve_corpus_path,
 )
@@ -22,12 +21,12 @@ from quotebot.errors import CorpusError, IndexFileError, QuotebotError
 from quotebot.semantic import resolve_mode
 from quotebot.store import (
     IndexFolder,
-    build_index,
     load_index,
     merge_index,
     save_index,
 )
 from quotebot.store.catalogue import default_index_dir
+from quotebot.store.writer import write_index
 
 
 class ProgressLine:
@@ -150,12 +149,15 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
                 raise
             added = [read_document(f) for path in add for f in corpus_files(Path(path))]
             index = merge_index(base, added=added, removed=remove)
+            save_index(index, target)
         else:
-            docs = load_corpus(resolve_corpus_path(corpus))
-            index = build_index(docs, progress=progress)
+            # A batch of documents at a time, straight into the new generation: the
+            # build's memory does not grow with the corpus's text.
+            write_index(iter_corpus(resolve_corpus_path(corpus)), target, progress=progress)
+            index = load_index(target)
     finally:
         progress.close()
-    gen = save_index(index, target)
+    gen = folder.current()
     # Embed the sentences now, so that the first question after start-up is quick.
     try:
         semantic_on = QuoteEngine(index).attach_semantic(resolve_mode(semantic), target,

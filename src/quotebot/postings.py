@@ -250,22 +250,27 @@ class PostingsWriter:
 
     def finish(self) -> PackedPostings:
         parts = self._parts
-        df = np.concatenate(parts["df"]) if parts["df"] else np.zeros(0, np.int64)
-        joined: dict[str, Any] = {name: np.concatenate(parts[name]) if parts[name] else
-                  np.zeros(0, dtype) for name, dtype in (
-                      ("first", np.int32), ("block_max", np.float32), ("id_at", np.int64),
-                      ("tf_at", np.int64))}
+
+        def joined(name: str, dtype: Any, pad: int = 0) -> npt.NDArray[Any]:
+            # Each list of parts is dropped once joined: the packed postings stand twice
+            # only one stream at a time.
+            return np.concatenate([*parts.pop(name), np.zeros(pad, dtype=dtype)]
+                                  ).astype(dtype, copy=False)
+
+        df = joined("df", np.int64)
+        first, block_max = joined("first", np.int32), joined("block_max", np.float32)
+        id_at, tf_at = joined("id_at", np.int64), joined("tf_at", np.int64)
         # Blocks are read as whole rows of BLOCK values: a term's last may read past its
         # stream's end into this padding.
-        streams = {name: np.concatenate([*parts[name], np.zeros(BLOCK, dtype=dtype)])
-                   for name, dtype in _STREAMS.items()}
+        streams = {name: joined(name, dtype, BLOCK) for name, dtype in _STREAMS.items()}
         terms = np.zeros((df.shape[0] + 1, 4), dtype=np.int64)
         terms[:, 0] = _pointers(df)
         terms[:, 1] = _pointers(-(-df // BLOCK))
-        terms[:-1, 2] = joined["id_at"]
-        terms[:-1, 3] = joined["tf_at"]
+        terms[:-1, 2] = id_at
+        terms[:-1, 3] = tf_at
         terms[-1, 3] = ALL_ONES
-        return PackedPostings(terms, joined["first"], joined["block_max"], streams["ids16"],
+        self.__init__()  # type: ignore[misc]  # (empty again)
+        return PackedPostings(terms, first, block_max, streams["ids16"],
                               streams["ids32"], streams["tf4"], streams["tf16"])
 
 
@@ -332,8 +337,12 @@ def distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def compact_counts(values: Any) -> Any:
     """Counts in the fewest bytes that hold them (sentence lengths fit in one or two)."""
     values = np.asarray(values)
-    top = int(values.max()) if values.size else 0
+    return values.astype(compact_dtype(int(values.max()) if values.size else 0))
+
+
+def compact_dtype(top: int) -> type[Any]:
+    """The fewest bytes that hold counts up to ``top`` (see :func:`compact_counts`)."""
     for dtype in (np.uint8, np.uint16, np.uint32):
         if top <= np.iinfo(dtype).max:
-            return values.astype(dtype)
-    return values.astype(np.int64)
+            return dtype
+    return np.int64

@@ -65,6 +65,7 @@ import numpy.typing as npt
 
 from quotebot.backends import Groups
 from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
+from quotebot.corpus import BATCH_CHARS, batches
 from quotebot.errors import QuotebotError
 from quotebot.semantic import DIM, MODEL_SHA256, PASSAGES_VERSION, SentenceVectors
 from quotebot.store.format import RecentTexts
@@ -87,8 +88,6 @@ ANSWER_TIMEOUT_S = 10.0
 SETTLE_S = 3.0
 #: The layout of a shard's documents (see the module's docstring).
 SHARD_FORMAT = "3"
-#: How much text ``quotebot index --shards`` analyses at a time (see :func:`write_shards`).
-BATCH_CHARS = 16_000_000
 #: Value slots of a sentence's vectors (its own and its window's; its paragraph's on the
 #: paragraph's first sentence), float16, when the shards were built with them.
 _SENTENCE_VECTORS, _PARAGRAPH_VECTOR = 1, 2
@@ -234,10 +233,9 @@ def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathL
                 add_to_fingerprint(digest, doc)
                 yield doc
 
-        batches = ([source] if isinstance(source, SentenceIndex) else
-                   (build_index(batch) for batch in _batches(fingerprinted(source),
-                                                             batch_chars)))
-        for index in batches:
+        built = ([source] if isinstance(source, SentenceIndex) else
+                 (build_index(batch) for batch in batches(fingerprinted(source), batch_chars)))
+        for index in built:
             first_sid, first_doc = (0, 0) if lexicon is None else (
                 int(lexicon.doc_idx.shape[0]), len(lexicon.docs))
             vectors = _vectors_of(index) if semantic else None
@@ -286,20 +284,6 @@ def write_shards(source: SentenceIndex | Iterable[Document], out: str | os.PathL
                     + "). Serve each with: xapian-tcpsrv --port PORT "
                     + str(paths[0]).replace("shard-0", "shard-N") + "."),
     }
-
-
-def _batches(docs: Iterable[Document], chars: int) -> Iterator[list[Document]]:
-    """``docs`` in lists of at least ``chars`` characters of text (the last may be less)."""
-    batch: list[Document] = []
-    size = 0
-    for doc in docs:
-        batch.append(doc)
-        size += len(doc.text)
-        if size >= chars:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 def layout_of(index: SentenceIndex | Lexicon) -> str:

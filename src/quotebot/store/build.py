@@ -39,74 +39,101 @@ from quotebot.store.model import (
 Progress = Callable[[int, int], None]
 
 
+class Split:
+    """A batch of documents split into sentences and tokens: per sentence its document
+    (a position counted over every batch), paragraph, number, offsets and tokens (form
+    ids and offsets from the sentence's start), laid end to end."""
+
+    def __init__(self) -> None:
+        self.infos: list[DocInfo] = []
+        self.texts: list[str] = []
+        self.doc_idx, self.paragraph, self.sentence_no = array("i"), array("i"), array("i")
+        self.start, self.end = array("q"), array("q")
+        self.tokens = array("i")  # form id of every token, sentence after sentence
+        self.n_tokens = array("i")  # tokens per sentence
+        # Each token's offset in its sentence, two bytes each (sentences are cut at
+        # MAX_SENTENCE_CHARS); four if a longer sentence ever comes (see _wider).
+        self.starts: array[int] = array("H")
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """One of the arrays above as NumPy's (a view, not a copy)."""
+        values = getattr(self, name)
+        return np.frombuffer(values, dtype=np.dtype(values.typecode))
+
+
+class Splitter:
+    """Splits documents into :class:`Split` batches. Each distinct word form ("Police",
+    "police's") gets an id, the same over every batch, in order of first appearance: per
+    sentence there is one regex split and a few calls in C."""
+
+    def __init__(self) -> None:
+        self.form_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        self.documents = 0
+        self.sentences = 0
+
+    def split(self, docs: Sequence[Document], progress: Progress | None = None) -> Split:
+        out = Split()
+        intern = self.form_ids.__getitem__
+        split = analysis.SPLIT_RE.split
+        tokens, n_tokens, starts = out.tokens, out.n_tokens, out.starts
+        for doc in docs:
+            sentences = split_document(doc)
+            out.infos.append(DocInfo(doc.id, doc.title, doc.path, len(sentences), doc.url,
+                                     doc.author, doc.date))
+            out.texts.append(doc.text)
+            out.doc_idx.extend(array("i", [self.documents]) * len(sentences))
+            for s in sentences:
+                out.paragraph.append(s.paragraph)
+                out.sentence_no.append(s.sentence)
+                out.start.append(s.start)
+                out.end.append(s.end)
+                parts = split(s.text)
+                surfaces = parts[1::2]
+                n_tokens.append(len(surfaces))
+                tokens.extend(map(intern, surfaces))
+                # parts are gap, token, gap, …, gap: a token starts where the pieces
+                # before it end, so the running sums at even places are the tokens' starts.
+                known = len(starts)
+                try:
+                    starts.extend(islice(accumulate(map(len, parts)), 0, 2 * len(surfaces),
+                                         2))
+                except OverflowError:
+                    del starts[known:]  # extend stopped part way
+                    starts = out.starts = _wider(starts, parts)
+            self.documents += 1
+            self.sentences += len(sentences)
+            if progress is not None:
+                progress(self.sentences, self.documents)
+        return out
+
+
 def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = None
                 ) -> SentenceIndex:
     """Split, analyse and index ``docs``; ``progress(sentences, documents)`` as it goes."""
     docs = list(docs)
-    infos: list[DocInfo] = []
-    texts: list[str] = []
-    doc_idx, paragraph, sentence_no = array("i"), array("i"), array("i")
-    start, end = array("q"), array("q")
-    # Each distinct word form ("Police", "police's") gets an id and is analysed once,
-    # after the loop: per sentence there is one regex split and a few calls in C.
-    form_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
-    intern = form_ids.__getitem__
-    split = analysis.SPLIT_RE.split
-    tokens = array("i")  # form id of every token, sentence after sentence
-    n_tokens = array("i")  # tokens per sentence
-    # Each token's offset in its sentence, two bytes each (sentences are cut at
-    # MAX_SENTENCE_CHARS); four if a longer sentence ever comes (see _wider).
-    starts: array[int] = array("H")
-    done = 0
-    for pos, doc in enumerate(docs):
-        sentences = split_document(doc)
-        infos.append(DocInfo(doc.id, doc.title, doc.path, len(sentences), doc.url,
-                             doc.author, doc.date))
-        texts.append(doc.text)
-        doc_idx.extend(array("i", [pos]) * len(sentences))
-        for s in sentences:
-            paragraph.append(s.paragraph)
-            sentence_no.append(s.sentence)
-            start.append(s.start)
-            end.append(s.end)
-            parts = split(s.text)
-            surfaces = parts[1::2]
-            n_tokens.append(len(surfaces))
-            tokens.extend(map(intern, surfaces))
-            # parts are gap, token, gap, …, gap: a token starts where the pieces before
-            # it end, so the running sums at even places are the tokens' starts.
-            known = len(starts)
-            try:
-                starts.extend(islice(accumulate(map(len, parts)), 0, 2 * len(surfaces), 2))
-            except OverflowError:
-                del starts[known:]  # extend stopped part way
-                starts = _wider(starts, parts)
-        done += len(sentences)
-        if progress is not None:
-            progress(done, pos + 1)
-    ptr = _pointers(np.frombuffer(n_tokens, dtype=np.int32))
+    splitter = Splitter()
+    part = splitter.split(docs, progress)
+    ptr = _pointers(part.column("n_tokens"))
     # (Views of the arrays filled above, not copies: the build's memory follows the
     # tokens once, not twice.)
-    tok = np.frombuffer(tokens, dtype=np.int32)
-    table = _analyse_forms(list(form_ids))
+    tok = part.column("tokens")
+    table = _analyse_forms(list(splitter.form_ids))
     doc_len = _terms_per_sentence(table, tok, ptr)
     term_ids = _token_terms(table, tok, int(doc_len.sum()))
     matrix = BM25Matrix.from_flat(term_ids, doc_len, len(table.vocab))
     del term_ids
-    doc_idx_array = np.frombuffer(doc_idx, dtype=np.int32).copy()
-    paragraph_array = np.frombuffer(paragraph, dtype=np.int32).copy()
-    token_table = Tokens.pack(ptr, tok, np.frombuffer(
-        starts, dtype=np.uint16 if starts.typecode == "H" else np.int32), len(table.forms))
-    del starts
+    doc_idx_array = part.column("doc_idx").copy()
+    paragraph_array = part.column("paragraph").copy()
+    token_table = Tokens.pack(ptr, tok, part.column("starts"), len(table.forms))
     forms_table = _forms(table, ptr, tok)
     return SentenceIndex(
-        docs=infos,
-        texts=texts.__getitem__,
+        docs=part.infos,
+        texts=part.texts.__getitem__,
         doc_idx=doc_idx_array,
         paragraph=paragraph_array,
-        sentence_no=np.frombuffer(sentence_no, dtype=np.int32).copy(),
-        start=np.frombuffer(start, dtype=np.int64).copy(),
-        end=np.frombuffer(end, dtype=np.int64).copy(),
+        sentence_no=part.column("sentence_no").copy(),
+        start=part.column("start").copy(),
+        end=part.column("end").copy(),
         vocab=StringTable.from_strings(table.vocab),
         matrix=matrix,
         paragraphs=paragraph_matrix(matrix, doc_idx_array, paragraph_array),
@@ -136,36 +163,67 @@ class _FormTable:
         self.form_word = np.empty(0, dtype=np.int32)
 
 
+class FormAnalysis:
+    """Word forms analysed as they come: each form once, term and word ids given in
+    order of first appearance (as a token-by-token pass would), continuing ``vocab`` and
+    ``words``."""
+
+    def __init__(self, vocab: list[str] | None = None, words: list[str] | None = None
+                 ) -> None:
+        self.forms: list[str] = []
+        self.term_ids = {term: i for i, term in enumerate(vocab or [])}
+        self.word_ids = {word: i for i, word in enumerate(words or [])}
+        self._flat = array("i")
+        self._per_form = array("q")
+        self._form_word = array("i")
+
+    def add(self, forms: Sequence[str]) -> None:
+        """Analyse ``forms``, the next ones (their ids follow those before)."""
+        term_ids, word_ids = self.term_ids, self.word_ids
+        # The uncached analysis, so that the build does not leave a quarter of a million
+        # forms in the cache that questions use.
+        analyse = analysis.analyse_word.__wrapped__
+        for surface in forms:
+            norm, terms, is_stop = analyse(surface)
+            if is_stop:
+                self._per_form.append(0)
+                self._form_word.append(-1)
+                continue
+            ids = [term_ids.setdefault(term, len(term_ids)) for term in terms]
+            self._per_form.append(len(ids))
+            self._flat.extend(ids)
+            self._form_word.append(word_ids.setdefault(norm, len(word_ids)))
+        self.forms.extend(forms)
+
+    def table(self) -> _FormTable:
+        """The forms so far as arrays (copies: the analysis may go on)."""
+        table = _FormTable()
+        table.forms = self.forms
+        table.vocab = list(self.term_ids)
+        table.words = list(self.word_ids)
+        table.terms_ptr = _pointers(np.frombuffer(self._per_form, dtype=np.int64))
+        table.terms = np.frombuffer(self._flat, dtype=np.int32).copy()
+        table.form_word = np.frombuffer(self._form_word, dtype=np.int32).copy()
+        return table
+
+    def term_table(self) -> _FormTable:
+        """The forms' terms alone (no copy of the lists of strings): to map tokens to
+        terms while the analysis goes on."""
+        table = _FormTable()
+        table.terms_ptr = _pointers(np.frombuffer(self._per_form, dtype=np.int64))
+        table.terms = np.frombuffer(self._flat, dtype=np.int32)
+        return table
+
+
 def _analyse_forms(forms: list[str], vocab: list[str] | None = None,
                    words: list[str] | None = None) -> _FormTable:
     """Analyse each form once; term and word ids continue ``vocab`` and ``words``.
 
     Term ids are given in order of first appearance, as a token-by-token pass would.
     """
-    term_ids = {term: i for i, term in enumerate(vocab or [])}
-    word_ids = {word: i for i, word in enumerate(words or [])}
-    flat: list[int] = []
-    per_form = np.zeros(len(forms), dtype=np.int64)
-    form_word = np.full(len(forms), -1, dtype=np.int32)
-    # Each form is analysed once here: the uncached analysis, so that the build does not
-    # leave a quarter of a million forms in the cache that questions use.
-    analyse = analysis.analyse_word.__wrapped__
-    for fid, surface in enumerate(forms):
-        norm, terms, is_stop = analyse(surface)
-        if is_stop:
-            continue
-        ids = [term_ids.setdefault(term, len(term_ids)) for term in terms]
-        per_form[fid] = len(ids)
-        flat.extend(ids)
-        form_word[fid] = word_ids.setdefault(norm, len(word_ids))
-    table = _FormTable()
-    table.forms = forms
-    table.vocab = list(term_ids)
-    table.words = list(word_ids)
-    table.terms_ptr = _pointers(per_form)
-    table.terms = np.asarray(flat, dtype=np.int32)
-    table.form_word = form_word
-    return table
+    analysed = FormAnalysis(vocab, words)
+    analysed.add(forms)
+    return analysed.table()
 
 
 def _pointers(counts: npt.ArrayLike) -> IntArray:

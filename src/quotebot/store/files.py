@@ -41,10 +41,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from quotebot.corpus import TEMPORARY_PREFIX
 from quotebot.errors import IndexFileError
 
 FORMAT = "quotebot-index"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 CURRENT = "CURRENT"
 FOLDER_MANIFEST = "quotebot-index.json"
 FOLDER_FORMAT = "quotebot-index-folder"
@@ -81,7 +82,7 @@ def atomic_save_array(path: Path, array: npt.NDArray[Any]) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str, *, prefix: str = ".tmp-") -> None:
+def atomic_write_text(path: Path, text: str, *, prefix: str = TEMPORARY_PREFIX) -> None:
     """Write ``text`` as ``path`` whole, through a temporary file named ``prefix…`` beside it."""
     fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
     try:
@@ -339,7 +340,10 @@ class IndexFolder:
                 code="index_not_a_folder")
         if root.is_dir():
             try:
-                empty = next(root.iterdir(), None) is None
+                # Another run starting on this folder first makes its lock and writes the
+                # folder's manifest through a temporary file: neither makes the folder a user's.
+                empty = all(p.name == _LOCK or p.name.startswith(TEMPORARY_PREFIX)
+                            for p in root.iterdir())
             except OSError as exc:
                 raise _unwritable(root, exc) from None
             if not empty and not self.is_index():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from quotebot.bm25 import BM25Matrix
 from quotebot.postings import PackedPostings, compact_counts
@@ -31,6 +31,7 @@ from quotebot.store.files import (
     write_json,
 )
 from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+from quotebot.store.texts import TextBlocks, TextBlockWriter
 
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
@@ -43,7 +44,7 @@ _ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in 
            "tok_ptr", "tok_form_low", "tok_form_high", "tok_step", "tok_far_at", "tok_far",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
-           "delete_word", "text_offsets")
+           "delete_word", "text_offsets", "text_starts", "text_blocks")
 _TABLES = ("vocab", "forms", "words")
 
 
@@ -56,33 +57,64 @@ def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
 
 
 def _write_files(index: SentenceIndex, out: Path) -> None:
-    matrix, tokens, forms, words = index.matrix, index.tokens, index.forms, index.words
+    texts = TextBlockWriter(out)
+    first = np.searchsorted(np.asarray(index.doc_idx), np.arange(len(index.docs) + 1)).tolist()
+    for pos in range(len(index.docs)):
+        texts.add(index.texts(pos), np.asarray(index.end[first[pos]:first[pos + 1]]).tolist())
     arrays: dict[str, Any] = {
         # (Positions and offsets in the fewest bytes that hold them: readers take the
         # values, never the type.)
         **{name: compact_counts(getattr(index, name))
            for name in ("doc_idx", "paragraph", "sentence_no", "start", "end")},
+        **index.tokens.arrays(), **texts.close(),
+    }
+    write_tables(out, arrays, index, n_tokens=index.tokens.n_tokens)
+
+
+class NpyFile:
+    """A ``.npy`` file of ``length`` values of ``dtype``, written a part at a time: the
+    same bytes as ``np.save`` of the whole array."""
+
+    def __init__(self, path: Path, dtype: Any, length: int) -> None:
+        self.dtype = np.dtype(dtype)
+        self._fh = open(path, "wb")  # noqa: SIM115 (closed by close)
+        self._left = length
+        np.lib.format.write_array_header_1_0(self._fh, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+            "shape": (length,)})
+
+    def write(self, values: npt.ArrayLike) -> None:
+        part = np.ascontiguousarray(values, dtype=self.dtype)
+        self._left -= part.shape[0]
+        self._fh.write(part.tobytes())
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._left:
+            raise ValueError(f"{self._fh.name}: {self._left} values short of its length")
+
+
+def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int) -> None:
+    """Write the rest of a generation in ``out`` besides ``arrays`` (saved as they are)
+    and what is already there (the text, and arrays written part by part): the postings,
+    forms, words and string tables of ``index`` (a :class:`SentenceIndex`, or what a
+    streamed build has of one: ``docs``, ``vocab``, ``matrix``, ``paragraphs``, ``forms``,
+    ``words``, ``fingerprint``, ``analyzer_version`` and ``n_sentences``), the documents'
+    metadata and the manifest."""
+    matrix, forms, words = index.matrix, index.forms, index.words
+    arrays = {
+        **arrays,
         "doc_len": compact_counts(matrix.doc_len), "term_max": matrix.max_weights,
         **matrix.packed.arrays(),
         **{f"para_{name}": a for name, a in index.paragraphs.packed.arrays().items()},
         "para_len": compact_counts(index.paragraphs.doc_len),
         "para_term_max": index.paragraphs.max_weights,
-        **tokens.arrays(), **forms.arrays(), **words.arrays(),
+        **forms.arrays(), **words.arrays(),
     }
     for name, table in (("vocab", index.vocab), ("forms", forms.strings),
                         ("words", words.strings)):
         arrays.update(table.arrays(name))
         (out / f"{name}.bin").write_bytes(table.blob())
-    offsets = [0]
-    with open(out / "texts.bin", "wb") as fh:
-        for pos in range(len(index.docs)):
-            # Each document compressed apart: a quote reads one document, and inflating
-            # one costs tens of microseconds (the text is the index's largest part).
-            data = zlib.compress(index.texts(pos).encode("utf-8", "surrogatepass"),
-                                 TEXT_COMPRESSION)
-            fh.write(data)
-            offsets.append(offsets[-1] + len(data))
-    arrays["text_offsets"] = np.asarray(offsets, dtype=np.int64)
     for name, values in arrays.items():
         np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
     write_json(out / "docs.json", [d.to_row() for d in index.docs])
@@ -98,7 +130,7 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
             "sentences": index.n_sentences,
             "terms": len(index.vocab),
             "postings": matrix.n_postings,
-            "tokens": tokens.n_tokens,
+            "tokens": n_tokens,
             "forms": len(forms.strings),
             "words": len(words.strings),
         },
@@ -148,8 +180,11 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         raise damaged(root, gen / "docs.json", "does not hold document rows") from exc
     if len(docs) != counts["documents"]:
         raise damaged(root, gen / "docs.json", "does not match the document count")
-    offsets = np.asarray(load_array(gen / "text_offsets.npy", root))
-    blob = map_bytes(gen / "texts.bin", root)
+    blocks = TextBlocks(map_bytes(gen / "texts.bin", root), arrays["text_offsets"],
+                        arrays["text_starts"], arrays["text_blocks"],
+                        _read_bytes(gen / "text_dictionary.bin", root))
+    if blocks.n_documents != len(docs) or arrays["text_starts"].shape != (blocks.n_blocks(),):
+        raise damaged(root, gen / "text_blocks.npy", "does not match the document count")
     bm25 = manifest["bm25"]
     for name in ("term_max", "para_term_max"):
         if arrays[name].shape != (n_terms,):
@@ -158,7 +193,8 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
                         float(bm25["b"]), _max=arrays["term_max"])
     return SentenceIndex(
         docs=docs,
-        texts=_blob_texts(blob, offsets),
+        texts=RecentTexts(blocks.document),
+        text_reader=blocks,
         doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
         sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
         vocab=tables["vocab"],
@@ -207,17 +243,12 @@ class RecentTexts:
         return text
 
 
-#: zlib's level for the documents' text: its default (level 9 makes files no smaller here,
-#: 1 makes them 5% larger; inflating takes the same time at any level).
-TEXT_COMPRESSION = 6
 #: How many characters of decoded document text a loaded index keeps at most.
 TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
 
-def _blob_texts(blob: Any, offsets: Any) -> RecentTexts:
-    def read(pos: int) -> str:
-        lo, hi = int(offsets[pos]), int(offsets[pos + 1])
-        return zlib.decompress(blob[lo:hi]).decode("utf-8", "surrogatepass")
-
-    return RecentTexts(read)
-
+def _read_bytes(path: Path, root: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise damaged(root, path, "cannot be read") from exc

@@ -23,8 +23,9 @@ from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
 from quotebot.postings import compact_counts, distinct
-from quotebot.sentences import heading_at
+from quotebot.sentences import paragraph_levels
 from quotebot.store.files import StringTable
+from quotebot.store.texts import TextBlocks
 
 IntArray = npt.NDArray[np.int64]
 
@@ -83,6 +84,63 @@ def form_high_bits(n_forms: int) -> int:
     return next(bits for bits in (0, 2, 4, 8, 16) if need <= bits)
 
 
+class TokenPacker:
+    """Packs a token table a chunk of tokens at a time, in order (what
+    :meth:`Tokens.pack` does whole, for a writer that streams the tokens from a file):
+    ``chunk`` gives each chunk's (low form bits, high form bits, steps); ``far`` the far
+    steps at the end. Every chunk but the last holds a multiple of 4 tokens."""
+
+    def __init__(self, ptr: npt.NDArray[np.int64], bits: int) -> None:
+        self.bits = bits
+        self.per = max(8 // bits, 1) if bits else 1
+        self.high_dtype: type[Any] = np.uint16 if bits == 16 else np.uint8
+        self._firsts = ptr[:-1][ptr[1:] > ptr[:-1]]  # each sentence's first token
+        self._at = 0
+        self._last_start = 0
+        self._far_at: list[npt.NDArray[np.int64]] = []
+        self._far: list[npt.NDArray[np.int64]] = []
+
+    def chunk(self, forms: npt.NDArray[Any], starts: npt.NDArray[Any]
+              ) -> tuple[npt.NDArray[np.uint16], npt.NDArray[Any], npt.NDArray[np.uint8]]:
+        lo, n = self._at, int(starts.shape[0])
+        hi = lo + n
+        high: npt.NDArray[Any] = np.zeros(0, dtype=self.high_dtype)
+        if self.bits:
+            if lo % self.per:
+                raise ValueError("a chunk of tokens must start at a multiple of 4")
+            lanes = np.zeros(-(-n // self.per) * self.per, dtype=self.high_dtype)
+            lanes[:n] = (forms >> 16).astype(self.high_dtype)
+            high = np.zeros(lanes.shape[0] // self.per, dtype=self.high_dtype)
+            for lane, values in enumerate(lanes.reshape(-1, self.per).T):
+                high |= values << np.uint8(lane * self.bits)
+        steps = starts.astype(np.int64)
+        steps[1:] -= starts[:-1]
+        if n:
+            steps[0] -= self._last_start
+            self._last_start = int(starts[-1])
+        a, z = np.searchsorted(self._firsts, [lo, hi]).tolist()
+        steps[self._firsts[a:z] - lo] = starts[self._firsts[a:z] - lo]
+        far = np.flatnonzero(steps >= FAR_STEP)
+        self._far_at.append(far + lo)
+        self._far.append(steps[far])
+        np.minimum(steps, FAR_STEP, out=steps)
+        self._at = hi
+        return forms.astype(np.uint16), high, steps.astype(np.uint8)
+
+    def far(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(token places, steps) of every step of :data:`FAR_STEP` or more so far."""
+        return _joined(self._far_at, np.int64), _joined(self._far, np.int64)
+
+
+def pack_chunk() -> int:
+    """Tokens packed at a time: :data:`_PACK_CHUNK`, a multiple of 4."""
+    return max(4, _PACK_CHUNK // 4 * 4)
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
 @dataclass(frozen=True, slots=True)
 class Tokens:
     """Every sentence's tokens: ``ptr[s]:ptr[s + 1]`` are sentence ``s``'s, each a word-form
@@ -111,40 +169,21 @@ class Tokens:
         number of forms the ids are drawn from."""
         pointers = np.asarray(ptr, dtype=np.int64)
         forms = np.asarray(form)
-        bits = form_high_bits(n_forms)
-        per = max(8 // bits, 1) if bits else 1
-        high: npt.NDArray[Any] = np.zeros(-(-forms.shape[0] // per) if bits else 0,
-                                          dtype=np.uint16 if bits == 16 else np.uint8)
-        size = max(per, _PACK_CHUNK // per * per)
-        for lo in range(0, high.shape[0] * per, size):
-            values = (forms[lo:lo + size] >> 16).astype(high.dtype)
-            lanes = np.zeros(-(-values.shape[0] // per) * per, dtype=high.dtype)
-            lanes[:values.shape[0]] = values
-            packed = high[lo // per:lo // per + lanes.shape[0] // per]
-            for lane, values in enumerate(lanes.reshape(-1, per).T):
-                packed |= values << np.uint8(lane * bits)
         starts = np.asarray(start)
-        n = starts.shape[0]
-        step = np.empty(n, dtype=np.uint8)
-        firsts = pointers[:-1][pointers[1:] > pointers[:-1]]
-        far_parts: list[npt.NDArray[np.int64]] = []
-        far_at_parts: list[npt.NDArray[np.int64]] = []
-        for lo in range(0, n, _PACK_CHUNK):  # (a chunk at a time: 4-byte temporaries)
-            hi = min(lo + _PACK_CHUNK, n)
-            steps = starts[lo:hi].astype(np.int64)
-            steps[1:] -= starts[lo:hi - 1]
-            if lo:
-                steps[0] -= int(starts[lo - 1])
-            a, z = np.searchsorted(firsts, [lo, hi]).tolist()
-            steps[firsts[a:z] - lo] = starts[firsts[a:z]]
-            far = np.flatnonzero(steps >= FAR_STEP)
-            far_at_parts.append(far + lo)
-            far_parts.append(steps[far])
-            np.minimum(steps, FAR_STEP, out=steps)
-            step[lo:hi] = steps
-        far_at = np.concatenate(far_at_parts) if far_at_parts else np.empty(0, np.int64)
-        far_steps = np.concatenate(far_parts) if far_parts else np.empty(0, np.int64)
-        return cls(pointers, forms.astype(np.uint16), high, bits, step, far_at, far_steps)
+        bits = form_high_bits(n_forms)
+        packer = TokenPacker(pointers, bits)
+        low, high, step = [], [], []
+        # (A chunk at a time: the temporaries are 8 bytes a token.)
+        size = pack_chunk()
+        for lo in range(0, starts.shape[0], size):
+            hi = min(lo + size, starts.shape[0])
+            chunk = packer.chunk(forms[lo:hi], starts[lo:hi])
+            low.append(chunk[0])
+            high.append(chunk[1])
+            step.append(chunk[2])
+        far_at, far = packer.far()
+        return cls(pointers, _joined(low, np.uint16), _joined(high, packer.high_dtype), bits,
+                   _joined(step, np.uint8), far_at, far)
 
     @property
     def n_tokens(self) -> int:
@@ -402,6 +441,9 @@ class SentenceIndex:
     analyzer_version: str = analysis.ANALYZER_VERSION
     #: The saved generation this index was loaded from or saved as ("" in memory only).
     generation: str = ""
+    #: A saved index's text, read a block of sentences at a time (None: ``texts`` alone,
+    #: in memory or from shards).
+    text_reader: TextBlocks | None = field(default=None, repr=False)
     _doc_pos: dict[str, int] | None = field(default=None, repr=False)
     _paragraph_table: tuple[IntArray, IntArray] | None = field(default=None, repr=False)
 
@@ -441,41 +483,88 @@ class SentenceIndex:
     def sentence(self, sid: int) -> Sentence:
         pos = int(self.doc_idx[sid])
         start, end = int(self.start[sid]), int(self.end[sid])
+        reader = self.text_reader
         return Sentence(
             doc=self.docs[pos].id,
             paragraph=int(self.paragraph[sid]),
             sentence=int(self.sentence_no[sid]),
             start=start,
             end=end,
-            text=self.texts(pos)[start:end],
+            text=self.texts(pos)[start:end] if reader is None else reader.span(pos, start, end),
         )
 
-    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
-        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line).
+    def _line(self, pos: int, offset: int) -> tuple[str, int]:
+        """The line of document ``pos`` holding character ``offset``, and its start."""
+        if self.text_reader is not None:
+            return self.text_reader.line(pos, offset)
+        text = self.texts(pos)
+        begin = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+        stop = min((i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0),
+                   default=len(text))
+        return text[begin:stop], begin
 
-        Between a heading's text and the sentence before it stand at least a line break, a
-        ``#`` and a space (a document's first heading: the ``#`` and the space), so only a
-        paragraph whose first sentence starts that far from the sentence before is read
-        from its document's text."""
+    def _heading(self, sid: int) -> tuple[int, str] | None:
+        """(level, title) of the heading that sentence ``sid`` is in, None if it is in text
+        (as :func:`quotebot.sentences.paragraph_levels` reads its line)."""
+        line, _ = self._line(int(self.doc_idx[sid]), int(self.start[sid]))
+        if "#" not in line:
+            return None
+        found = next(iter(paragraph_levels(line)), None)
+        if found is None or not found[2]:
+            return None
+        return found[2], line[found[0]:found[1]]
+
+    def _maybe_headings(self, firsts: IntArray) -> npt.NDArray[np.bool_]:
+        """Which paragraphs (by their first sentences) may be headings: between a heading's
+        text and the sentence before it stand at least a line break, a ``#`` and a space (a
+        document's first heading: the ``#`` and the space)."""
+        before = np.maximum(firsts - 1, 0)
+        opens_doc = (firsts == 0) | (self.doc_idx[before] != self.doc_idx[firsts])
+        gap = self.start[firsts].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
+        maybe: npt.NDArray[np.bool_] = gap >= np.where(opens_doc, 2, 3)
+        return maybe
+
+    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
+        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line). Only a
+        paragraph that may be one (see :meth:`_maybe_headings`) has its line read."""
         sids = np.asarray(sids, dtype=np.int64)
         first = self.paragraph_starts[self.paragraph_ids[sids]]
-        before = np.maximum(first - 1, 0)
-        opens_doc = (first == 0) | (self.doc_idx[before] != self.doc_idx[first])
-        gap = self.start[first].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
         out = np.zeros(sids.shape[0], dtype=bool)
-        for i in np.flatnonzero(gap >= np.where(opens_doc, 2, 3)).tolist():
-            sid = int(sids[i])
-            out[i] = heading_at(self.texts(int(self.doc_idx[sid])), int(self.start[sid]))
+        for i in np.flatnonzero(self._maybe_headings(first)).tolist():
+            out[i] = self._heading(int(first[i])) is not None
         return out
+
+    def section(self, sid: int) -> tuple[str, ...]:
+        """The section sentence ``sid`` is in: the headings above its paragraph, outermost
+        first, as :func:`quotebot.sentences.paragraph_section` finds them in the document,
+        from the lines of the paragraphs that may be headings alone. (A heading without a
+        word, which holds no sentence, is not seen.)"""
+        doc_first = sid - int(self.sentence_no[sid]) + 1  # (numbered from 1 in a document)
+        ids, starts = self._paragraph_arrays()
+        firsts = starts[int(ids[doc_first]):int(ids[sid]) + 1]
+        path: list[tuple[int, str]] = []
+        for first in firsts[self._maybe_headings(firsts)].tolist():
+            found = self._heading(first)
+            if found is None:
+                continue
+            level, title = found
+            while path and path[-1][0] >= level:
+                path.pop()
+            if not (int(self.paragraph[first]) == 1 and level == 1):
+                path.append((level, title))
+        return tuple(title for _, title in path)
 
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         forms, starts = self.tokens.of(sid)
         analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
+        known = self.forms._analysed.get
+        # (tuple.__new__ makes a Token a third as fast as its generated constructor.)
+        new = tuple.__new__
         out = []
         for form, start in zip(forms, starts, strict=True):
-            surface, norm, terms, is_stop = analysed(form, vocab, words)
-            out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
+            surface, norm, terms, is_stop = known(form) or analysed(form, vocab, words)
+            out.append(new(Token, (surface, start, start + len(surface), norm, terms, is_stop)))
         return tuple(out)
 
     # -- paragraphs ------------------------------------------------------------------
