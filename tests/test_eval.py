@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from quotebot.answer_overlap import exact_match, normalize_answer, token_f1
 from quotebot.cli import main
-from quotebot.evaluate import exact_match, format_report, normalize_answer, token_f1
+from quotebot.evaluate import format_report
 
 ARTICLE = (
     "The harbour festival drew 40,000 visitors over three days.\n"

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from quotebot import context as conversation
 from quotebot.analysis import Token
+from quotebot.answer_overlap import token_f1
 from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
 from quotebot.confidence import (
@@ -42,7 +43,6 @@ from quotebot.confidence import (
 from quotebot.context import Context
 from quotebot.decide import CONTRADICTIONS, Evidence, Verdict, decide
 from quotebot.errors import UnknownDocument
-from quotebot.evaluate import token_f1
 from quotebot.extract import extract_by_rule, needs
 from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote, ShortAnswer

@@ -46,11 +46,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize, minimize_scalar
 
+from quotebot.answer_overlap import token_f1
 from quotebot.confidence import FEATURES
 from quotebot.conversation_eval import ConversationCase
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
-from quotebot.evaluate import Case, token_f1
+from quotebot.evaluate import Case
 from quotebot.fitting import paragraph_texts
 from quotebot.session import Session
 
