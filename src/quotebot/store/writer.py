@@ -125,7 +125,7 @@ class _StreamedBuild:
         self.columns = {name: _Column(scratch / name) for name in _SENTENCE_COLUMNS}
         self.tok_form = _Column(scratch / "tok_form", np.int32)
         self.tok_start = _Column(scratch / "tok_start", np.int32)
-        self.n_tokens = array("q")  # tokens per sentence
+        self.n_tokens = array("i")  # tokens per sentence
         self.doc_len = array("i")  # index terms per sentence
         self.form_count = np.zeros(0, dtype=np.int64)
         self.start_count = np.zeros(0, dtype=np.int64)
@@ -149,7 +149,7 @@ class _StreamedBuild:
         ptr = _pointers(part.column("n_tokens"))
         self.tok_form.append(tok)
         self.tok_start.append(part.column("starts"))
-        self.n_tokens.extend(array("q", part.column("n_tokens").astype(np.int64).tobytes()))
+        self.n_tokens.extend(part.n_tokens)
         table = self.analysis.term_table()
         doc_len = _terms_per_sentence(table, tok, ptr)
         self.doc_len.extend(array("i", doc_len.tobytes()))
@@ -176,15 +176,20 @@ class _StreamedBuild:
         for column in (*self.columns.values(), self.tok_form, self.tok_start):
             column.done()
         text_offsets = self.texts.close()
+        del self.splitter  # (its word forms are the analysis's too)
         table = self.analysis.table()
+        # What needs a few bytes a sentence first, and dropped: the postings, packed
+        # whole, come after.
+        n_tokens = self._write_tokens(len(table.forms))
+        del self.n_tokens
+        for name, column in self.columns.items():
+            column.save(self.out / f"{name}.npy")
         with self.runs:
             matrix = self.runs.matrix(np.frombuffer(self.doc_len, dtype=np.int32),
                                       len(table.vocab))
+        del self.doc_len
         paragraphs = paragraph_matrix(matrix, self.columns["doc_idx"].read(),
                                       self.columns["paragraph"].read())
-        n_tokens = self._write_tokens(len(table.forms))
-        for name, column in self.columns.items():
-            column.save(self.out / f"{name}.npy")
         forms = _counted_forms(table, self.form_count, self.start_count,
                                form_flags(table.forms))
         index = _Saved(
@@ -198,7 +203,7 @@ class _StreamedBuild:
     def _write_tokens(self, n_forms: int) -> int:
         """Pack the tokens from their scratch files into the token table's files; returns
         how many there are."""
-        ptr = _pointers(np.frombuffer(self.n_tokens, dtype=np.int64))
+        ptr = _pointers(np.frombuffer(self.n_tokens, dtype=np.int32))
         n = int(ptr[-1])
         packer = TokenPacker(ptr, form_high_bits(n_forms))
         per = packer.per
