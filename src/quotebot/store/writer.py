@@ -18,6 +18,7 @@ import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,10 @@ class _StreamedBuild:
         size = pack_chunk()
         for forms, starts in zip(self.tok_form.parts(size), self.tok_start.parts(size),
                                  strict=True):
-            for npy, values in zip(files.values(), packer.chunk(forms, starts), strict=True):
-                npy.write(values)
+            low, high, step = packer.chunk(forms, starts)
+            files["tok_form_low"].write(low)
+            files["tok_form_high"].write(high)
+            files["tok_step"].write(step)
         for npy in files.values():
             npy.close()
         far_at, far = packer.far()
@@ -225,22 +228,20 @@ class _StreamedBuild:
         return n
 
 
+@dataclass(frozen=True, slots=True)
 class _Saved:
     """What :func:`~quotebot.store.format.write_tables` reads of an index, from a
     streamed build."""
 
-    def __init__(self, *, docs: list[DocInfo], vocab: StringTable, matrix: Any,
-                 paragraphs: Any, forms: Any, words: Any, fingerprint: str,
-                 n_sentences: int) -> None:
-        self.docs = docs
-        self.vocab = vocab
-        self.matrix = matrix
-        self.paragraphs = paragraphs
-        self.forms = forms
-        self.words = words
-        self.fingerprint = fingerprint
-        self.n_sentences = n_sentences
-        self.analyzer_version = analysis.ANALYZER_VERSION
+    docs: list[DocInfo]
+    vocab: StringTable
+    matrix: Any
+    paragraphs: Any
+    forms: Any
+    words: Any
+    fingerprint: str
+    n_sentences: int
+    analyzer_version: str = analysis.ANALYZER_VERSION
 
 
 def _grown(counts: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
