@@ -13,6 +13,8 @@ writes for the same documents built at once, byte for byte.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import tempfile
@@ -178,17 +180,20 @@ class _StreamedBuild:
             column.done()
         text_offsets = self.texts.close()
         del self.splitter  # (its word forms are the analysis's too)
+        _release_freed()
         table = self.analysis.table()
         # What needs a few bytes a sentence first, and dropped: the postings, packed
         # whole, come after.
         n_tokens = self._write_tokens(len(table.forms))
         del self.n_tokens
+        _release_freed()
         for name, column in self.columns.items():
             column.save(self.out / f"{name}.npy")
         with self.runs:
             matrix = self.runs.matrix(np.frombuffer(self.doc_len, dtype=np.int32),
                                       len(table.vocab))
         del self.doc_len
+        _release_freed()
         paragraphs = paragraph_matrix(matrix, self.columns["doc_idx"].read(),
                                       self.columns["paragraph"].read())
         forms = _counted_forms(table, self.form_count, self.start_count,
@@ -242,6 +247,19 @@ class _Saved:
     fingerprint: str
     n_sentences: int
     analyzer_version: str = analysis.ANALYZER_VERSION
+
+
+def _release_freed() -> None:
+    """Give the memory freed so far back to the operating system. The C library keeps
+    freed blocks in its heap for reuse, and a build frees thousands of temporary arrays
+    of every size, so what it holds in the heap, unused, grows with the corpus unless
+    handed back before the postings are packed. Only glibc has ``malloc_trim``;
+    elsewhere this does nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _grown(counts: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
