@@ -308,7 +308,7 @@ def build_news(n: int, work: Path) -> dict[str, Any]:
 
 #: The parts of a saved index, by the files that hold them (prefixes of their names).
 INDEX_PARTS = {
-    "text": ("texts.bin", "text_offsets"),
+    "text": ("texts.bin", "text_"),
     "sentence table": ("doc_idx", "paragraph.", "sentence_no", "start.", "end.", "doc_len",
                        "docs.json", "manifest.json"),
     "sentence postings": ("terms.", "first", "block_max", "ids16", "ids32", "tf4", "tf16",

@@ -188,8 +188,7 @@ def fit_conversations(*, write: bool) -> None:
     fitted on every conversation."""
     from quotebot.conversation_eval import format_conversation_report, read_conversations
     from quotebot.conversation_fit import (
-        examine_conversations,
-        fit_conversation,
+        fit_on_own_anchors,
         write_conversation_weights,
     )
     from quotebot.engine import QuoteEngine
@@ -203,8 +202,7 @@ def fit_conversations(*, write: bool) -> None:
     if write:
         engine = QuoteEngine.open(coqa / "corpus")
         cases = read_conversations(path)
-        weights = fit_conversation(examine_conversations(engine, cases),
-                                   default_tuning().conversation)
+        weights = fit_on_own_anchors(engine, cases, default_tuning().conversation)
         write_conversation_weights(WEIGHTS, weights, data="../shared/training/coqa",
                                    conversations=len(cases))
         print(f"\nwrote [conversation] of {WEIGHTS.relative_to(HERE.parent)}: "

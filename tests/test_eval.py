@@ -377,6 +377,30 @@ def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_oth
     assert report["all"]["turns"] == 5
 
 
+def test_a_held_out_conversation_is_never_fitted_on_its_own_answers(tmp_path: Path) -> None:
+    """Catches leakage in the fit that asks the turns again with fitted weights: each
+    conversation's held-out weights must stay the same whatever its own answers say, while
+    the other conversation's, fitted on them, change."""
+    from quotebot.conversation_eval import read_conversations
+    from quotebot.conversation_fit import held_out_conversations
+    from quotebot.engine import QuoteEngine
+
+    path = write_conversation_set(tmp_path / "set")
+    engine = QuoteEngine.open(tmp_path / "set" / "corpus", index_dir=tmp_path / "index",
+                              semantic="off")
+    _, fitted = held_out_conversations(engine, read_conversations(path))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    # The lighthouse's answers moved: "When did she retire?" now answered by the beacon.
+    moved = "replaced by an automatic beacon"
+    start = LIGHTHOUSE.index(moved)
+    for turn in data["conversations"][0]["turns"][1:]:
+        turn["span"] = {"text": moved, "start": start, "end": start + len(moved)}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    _, again = held_out_conversations(engine, read_conversations(path))
+    assert again["lighthouse"] == fitted["lighthouse"]
+    assert again["bakery"] != fitted["bakery"]
+
+
 def test_moving_conversations_are_examined_and_scored_leaving_the_last_passage(
         tmp_path: Path) -> None:
     """Catches weights fitted only on conversations that never leave their passage: with

@@ -545,6 +545,69 @@ def test_a_rare_word_beside_one_in_most_sentences_gives_the_top_k_of_every_score
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
+def _sectioned_documents() -> list[Document]:
+    """Documents with headings at several levels, a title, a heading of two sentences,
+    Windows line ends, a paragraph long enough to span blocks, characters of two to
+    four bytes in UTF-8 and a lone surrogate."""
+    long = " ".join(f"Sentence {i} of the long paragraph says café, 東京 and 🦭 once."
+                    for i in range(120))
+    first = "\n".join([
+        "# The title", "Opening words before any section.",
+        "## History", "Founded in 1901 by the river. It grew fast.",
+        "### Early years", long,
+        "### Later years ###", "The harbour closed in 1990.",
+        "## Notes. Two sentences here", "A note on sources \udc80 kept as written.",
+        "#### Deep", "Deepest section's text.",
+        "## Places", "Alaska has seals.",
+    ])
+    second = "\r\n".join(["Plain text with no headings.", long, "# Not the first line",
+                          "Under a heading of level one that is not the title."])
+    return [Document(id="sections", title="Sections", text=first),
+            Document(id="crlf", title="Windows", text=second),
+            Document(id="empty-ish", title="Short", text="One sentence only.")]
+
+
+def test_a_saved_index_gives_every_sentence_section_and_heading_as_its_document_does(
+        tmp_path: Path) -> None:
+    from quotebot.sentences import heading_at, paragraph_section
+
+    docs = _sectioned_documents()
+    built = build_index(docs)
+    save_index(built, tmp_path / "idx")
+    loaded = load_index(tmp_path / "idx")
+    assert loaded.text_reader is not None
+    # The long paragraph is cut into blocks of whole sentences.
+    assert loaded.text_reader.n_blocks() > len(docs) + 2
+    sids = np.arange(loaded.n_sentences)
+    for index in (built, loaded):
+        for sid in sids.tolist():
+            sentence = index.sentence(sid)
+            text = next(d.text for d in docs if d.id == sentence.doc)
+            assert sentence.text == text[sentence.start:sentence.end]
+            assert index.section(sid) == paragraph_section(text, sentence.paragraph), sid
+        want = [heading_at(next(d.text for d in docs if d.id == index.sentence(s).doc),
+                           int(index.start[s])) for s in sids.tolist()]
+        assert index.in_headings(sids).tolist() == want
+        assert sum(want) == 9  # seven headings in the first document, one of two sentences
+    assert [loaded.document(d.id).text for d in docs] == [d.text for d in docs]
+    found = {loaded.sentence(s).text: loaded.section(s) for s in sids.tolist()}
+    assert found["The harbour closed in 1990."] == ("History", "Later years")
+    assert found["Deepest section's text."] == ("Notes. Two sentences here", "Deep")
+
+
+def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
+    from quotebot.store import texts
+
+    text = "# Title\n" + " ".join(f"Words of sentence {i}." for i in range(400))
+    save_index(build_index([Document(id="d", title="d", text=text)]), tmp_path / "idx")
+    reader = load_index(tmp_path / "idx").text_reader
+    assert reader is not None and reader.n_blocks() >= 3
+    line, begin = reader.line(0, len(text) - 5)
+    assert (line, begin) == (text[8:], 8)
+    assert reader.line(0, 3) == ("# Title", 0)
+    assert texts.block_cuts(10_000, [100, 2100, 2200, 9999, 10_000]) == [0, 2100, 9999]
+
+
 def _batched_corpus() -> list[Document]:
     """Real articles, then documents each bringing words of their own (so the vocabulary
     grows from batch to batch), one with a token far from the one before it, and one

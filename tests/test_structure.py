@@ -78,3 +78,48 @@ def test_the_index_knows_every_heading_sentence(tmp_path: Path) -> None:
                 for s in sids.tolist()]
         assert index.in_headings(sids).tolist() == want
         assert sum(want) == 7
+
+
+@pytest.mark.parametrize("question", [
+    "What happened during the clearances and emigration?",
+    "What is the population of Inchmorra?",
+    "Who is the chief executive of Startup and Code?",
+    "population",
+    "Startup and Code",
+])
+def test_no_quote_is_a_heading(engine: QuoteEngine, question: str) -> None:
+    """Catches: a heading quoted second or third, after the sentences that answer, or
+    first, when only a heading holds the question's words."""
+    headings = {"Clearances and emigration", "Population", "Startup and Code", "Inchmorra"}
+    answer = engine.answer_question(question, k=3)
+    assert answer.answered, answer.reason
+    assert answer.quotes
+    assert not {q.text for q in answer.quotes} & headings
+    assert len({(q.doc, q.start) for q in answer.quotes}) == len(answer.quotes)
+
+
+def test_a_question_only_a_heading_holds_is_answered_by_the_sentence_under_it(
+        engine: QuoteEngine) -> None:
+    """Catches: the heading quoted, or nothing, when the question's word is the section's
+    name ("population") and not its sentence's."""
+    answer = engine.answer_question("population", k=3)
+    assert answer.quotes[0].text.startswith("Inchmorra has a population of 160 people")
+    answer = engine.answer_question("startup", k=3)
+    assert answer.answered, answer.reason
+    assert answer.quotes[0].text.startswith("The company's chief executive is Ingrid Solberg")
+
+
+def test_more_after_a_heading_gives_a_full_page_of_sentences(tmp_path: Path) -> None:
+    """Catches: a heading whose sentence is quoted already taking a place on the page, so
+    that a page (and "more") gives fewer quotes than there are passages."""
+    text = "# Harbour\n\n" + "".join(
+        f"## Boats {n}\n\nThe harbour counted {n} {'boats' if n < 3 else 'vessels'} on "
+        f"day {n}.\n\n" for n in range(1, 6))
+    engine = engine_over(tmp_path, "harbour.md", text)
+    first = engine.answer_question("boats", k=3)
+    more = engine.answer_question("boats", k=3, offset=3)
+    quoted = [q.text for q in (*first.quotes, *more.quotes)]
+    assert [len(first.quotes), len(more.quotes)] == [3, 2]
+    assert sorted(quoted) == sorted(
+        f"The harbour counted {n} {'boats' if n < 3 else 'vessels'} on day {n}."
+        for n in range(1, 6))

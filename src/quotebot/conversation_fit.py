@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -239,21 +239,49 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
                    asked_weight=round(float(w[5] / w[0]), 4))
 
 
+def leaving_out(examined: Examined, conversations: Collection[str]) -> Examined:
+    """``examined`` without the turns of ``conversations``."""
+    return Examined([t for t in examined.turns if t.conversation not in conversations],
+                    [t for t in examined.yes_no if t.conversation not in conversations])
+
+
+def fit_on_own_anchors(engine: QuoteEngine, cases: Sequence[ConversationCase],
+                       base: Conversation) -> Conversation:
+    """The weights fitted on turns examined in the context the fitted weights give them:
+    fitted once on the turns asked with neutral weights, then again on the turns asked
+    with those (see :func:`held_out_conversations`)."""
+    first = fit_conversation(examine_conversations(engine, cases), base)
+    return fit_conversation(examine_conversations(engine, cases, first), base)
+
+
 def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase], *,
                            k: int = 3, moving: bool = False
                            ) -> tuple[list[TurnResult], dict[str, Any]]:
     """Each conversation asked with weights fitted on the others only (after the previous
-    one's first question when ``moving``); the results and the weights of each fold."""
+    one's first question when ``moving``); the results and the weights of each fold.
+
+    Asked with neutral weights, a conversation's answers leave its passage far more often
+    than asked with fitted ones (152 of 370 examined turns on training/coqa followed an
+    answer in another passage), and weights fitted on those turns learn that staying in
+    the last answer's passage matters little. So the turns are examined again, asked with
+    fitted weights, and the weights fitted on those, as :func:`fit_on_own_anchors` does.
+    Without leakage: the conversations are split in two halves (every other one); a
+    conversation's fold examines every turn with the weights fitted on the other half's
+    neutral turns, which never saw it, and is fitted on the others' turns so examined."""
     from quotebot.fitting import with_tuning
 
-    examined = examine_conversations(engine, cases)
+    base = engine.tuning.conversation
+    neutral = examine_conversations(engine, cases)
+    again: dict[str, Examined] = {}
+    for half in (cases[0::2], cases[1::2]):
+        ids = {c.id for c in half}
+        anchors = fit_conversation(leaving_out(neutral, ids), base)
+        examined = examine_conversations(engine, cases, anchors)
+        again.update((c.id, examined) for c in half)
     engines: dict[str, QuoteEngine] = {}
     fitted: dict[str, Any] = {}
     for case in cases:
-        weights = fit_conversation(
-            Examined([t for t in examined.turns if t.conversation != case.id],
-                     [t for t in examined.yes_no if t.conversation != case.id]),
-            engine.tuning.conversation)
+        weights = fit_conversation(leaving_out(again[case.id], {case.id}), base)
         engines[case.id] = with_tuning(engine, replace(engine.tuning, conversation=weights))
         fitted[case.id] = {"context_weight": weights.context_weight,
                            "prior_weight": weights.prior_weight,

@@ -73,6 +73,9 @@ _ANSWER_OVERHEAD = 640
 #: How many passages after the first are read for the short answer's words (agreement
 #: between passages; a bound, not a fit).
 _SUPPORT = 5
+#: A heading's section is looked for within this many sentences after it (headings under
+#: headings).
+_HEADINGS_IN_A_ROW = 8
 
 Progress = Callable[[int, int], None]
 #: (question, k, offset, entity, doc, prefer_doc, context): what an answer depends on.
@@ -311,9 +314,18 @@ class QuoteEngine:
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
                                                  context, self.tuning.conversation,
                                                  self.search)
+        stand_ins: dict[int, int] = {}
         if headings.any():
-            # A heading names a section; it is no answer while a sentence under it is one.
+            # A heading names a section; it is no answer while a sentence under it is one,
+            # and no quote at all: the first sentence under it stands in for it, unless that
+            # sentence is a candidate of its own (or stands in for another heading already).
             order = [i for i in order if not headings[i]] + [i for i in order if headings[i]]
+            stand_ins = self._stand_ins(features.sids, order, headings)
+            order = [i for i in order if not headings[i] or i in stand_ins]
+            if not order:  # headings alone, over empty sections
+                verdict = decide(plan, None, self.tuning.decision)
+                return Answer(question=question, answered=False, reason=verdict.reason,
+                              searched_for=plan.searched_for)
             alone = alone if not headings[alone] else order[0]
         if prefer_doc is not None:
             order = _prefer(order, scores, features.sids, self.index, prefer_doc)
@@ -341,7 +353,7 @@ class QuoteEngine:
                 conversation.context_terms(self.index, context), context,
                 self.tuning.decision)
         if not verdict.answered:
-            closest = tuple(spans.quote(i, scores[i]) for i in order[:k])
+            closest = self._quotes(spans, order[:k], scores, stand_ins)
             return Answer(question=question, answered=False, reason=verdict.reason,
                           closest=closest, searched_for=plan.searched_for)
         if offset:
@@ -363,9 +375,44 @@ class QuoteEngine:
         if offset == 0 and not headings[page[0]]:
             short, withheld = _gated_short_answer(spans, order, scores, self._gate, gate=gate)
         return Answer(question=question, answered=True,
-                      quotes=tuple(spans.quote(i, scores[i]) for i in page), short=short,
+                      quotes=self._quotes(spans, page, scores, stand_ins), short=short,
                       reason=verdict.reason, searched_for=plan.searched_for,
                       continued=offset > 0, withheld=withheld)
+
+    def _stand_ins(self, sids: npt.NDArray[np.int64], order: Sequence[int],
+                   headings: npt.NDArray[np.bool_]) -> dict[int, int]:
+        """For each heading among candidates ``order``, the sentence that stands in for it:
+        the first under it, unless that one is a candidate or stands in already."""
+        listed = {int(sids[i]) for i in order if not headings[i]}
+        stand_ins: dict[int, int] = {}
+        for i in order:
+            if headings[i]:
+                under = self._under_heading(int(sids[i]))
+                if under is not None and under not in listed:
+                    listed.add(under)
+                    stand_ins[i] = under
+        return stand_ins
+
+    def _quotes(self, spans: _AnswerSpans, page: Sequence[int],
+                scores: npt.NDArray[np.float64], stand_ins: dict[int, int]
+                ) -> tuple[Quote, ...]:
+        """The quotes of candidates ``page``, a heading's by the sentence standing in for
+        it (``stand_ins``)."""
+        return tuple(spans.quote(i, scores[i]) if i not in stand_ins else
+                     make_quote(self.index, stand_ins[i], float(scores[i]),
+                                self.sentence_tokens(stand_ins[i]), {})
+                     for i in page)
+
+    def _under_heading(self, sid: int) -> int | None:
+        """The first sentence of heading ``sid``'s section that is no heading (None: the
+        section is empty)."""
+        index = self.index
+        doc = int(index.doc_idx[sid])
+        last = min(sid + _HEADINGS_IN_A_ROW, index.n_sentences - 1)
+        following = np.arange(sid + 1, last + 1, dtype=np.int64)
+        following = following[index.doc_idx[following] == doc]
+        plain = np.flatnonzero(~index.in_headings(following))
+        return int(following[plain[0]]) if plain.size else None
 
     def _scored(self, plan: QueryPlan, candidates: Candidates, limit: int
                 ) -> tuple[Features, _AnswerSpans, list[int], npt.NDArray[np.float64]]:

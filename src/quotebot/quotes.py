@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 
 from quotebot.analysis import Token
 from quotebot.models import Quote, ShortAnswer
-from quotebot.sentences import paragraph_section
 from quotebot.store.model import SentenceIndex
 
 
@@ -28,7 +27,7 @@ def make_quote(index: SentenceIndex, sid: int, score: float, tokens: Sequence[To
         paragraph=sentence.paragraph, sentence=sentence.sentence,
         start=sentence.start, end=sentence.end, score=round(float(score), 4),
         highlights=highlights,
-        section=paragraph_section(index.texts(position), sentence.paragraph), url=info.url,
+        section=index.section(sid), url=info.url,
     )
 
 

@@ -45,7 +45,7 @@ from quotebot.corpus import TEMPORARY_PREFIX
 from quotebot.errors import IndexFileError
 
 FORMAT = "quotebot-index"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 CURRENT = "CURRENT"
 FOLDER_MANIFEST = "quotebot-index.json"
 FOLDER_FORMAT = "quotebot-index-folder"

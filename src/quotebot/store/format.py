@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from quotebot.store.files import (
     write_json,
 )
 from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
+from quotebot.store.texts import TextBlocks, TextBlockWriter
 
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
@@ -44,7 +44,7 @@ _ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in 
            "tok_ptr", "tok_form_low", "tok_form_high", "tok_step", "tok_far_at", "tok_far",
            "form_terms_ptr", "form_terms", "term_forms_ptr", "term_forms", "form_word",
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
-           "delete_word", "text_offsets")
+           "delete_word", "text_offsets", "text_starts", "text_blocks")
 _TABLES = ("vocab", "forms", "words")
 
 
@@ -57,37 +57,18 @@ def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
 
 
 def _write_files(index: SentenceIndex, out: Path) -> None:
-    texts = TextsFile(out)
+    texts = TextBlockWriter(out)
+    first = np.searchsorted(np.asarray(index.doc_idx), np.arange(len(index.docs) + 1)).tolist()
     for pos in range(len(index.docs)):
-        texts.add(index.texts(pos))
+        texts.add(index.texts(pos), np.asarray(index.end[first[pos]:first[pos + 1]]).tolist())
     arrays: dict[str, Any] = {
         # (Positions and offsets in the fewest bytes that hold them: readers take the
         # values, never the type.)
         **{name: compact_counts(getattr(index, name))
            for name in ("doc_idx", "paragraph", "sentence_no", "start", "end")},
-        **index.tokens.arrays(), "text_offsets": texts.close(),
+        **index.tokens.arrays(), **texts.close(),
     }
     write_tables(out, arrays, index, n_tokens=index.tokens.n_tokens)
-
-
-class TextsFile:
-    """``texts.bin`` of a generation being written, a document at a time: each document
-    compressed apart (a quote reads one document, and inflating one costs tens of
-    microseconds; the text is the index's largest part)."""
-
-    def __init__(self, out: Path) -> None:
-        self._fh = open(out / "texts.bin", "wb")  # noqa: SIM115 (closed by close)
-        self._offsets = [0]
-
-    def add(self, text: str) -> None:
-        data = zlib.compress(text.encode("utf-8", "surrogatepass"), TEXT_COMPRESSION)
-        self._fh.write(data)
-        self._offsets.append(self._offsets[-1] + len(data))
-
-    def close(self) -> npt.NDArray[np.int64]:
-        """Closes the file; returns where each document's text starts in it (and the end)."""
-        self._fh.close()
-        return np.asarray(self._offsets, dtype=np.int64)
 
 
 class NpyFile:
@@ -199,8 +180,11 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
         raise damaged(root, gen / "docs.json", "does not hold document rows") from exc
     if len(docs) != counts["documents"]:
         raise damaged(root, gen / "docs.json", "does not match the document count")
-    offsets = np.asarray(load_array(gen / "text_offsets.npy", root))
-    blob = map_bytes(gen / "texts.bin", root)
+    blocks = TextBlocks(map_bytes(gen / "texts.bin", root), arrays["text_offsets"],
+                        arrays["text_starts"], arrays["text_blocks"],
+                        _read_bytes(gen / "text_dictionary.bin", root))
+    if blocks.n_documents != len(docs) or arrays["text_starts"].shape != (blocks.n_blocks(),):
+        raise damaged(root, gen / "text_blocks.npy", "does not match the document count")
     bm25 = manifest["bm25"]
     for name in ("term_max", "para_term_max"):
         if arrays[name].shape != (n_terms,):
@@ -209,7 +193,8 @@ def load_index(directory: str | os.PathLike[str]) -> SentenceIndex:
                         float(bm25["b"]), _max=arrays["term_max"])
     return SentenceIndex(
         docs=docs,
-        texts=_blob_texts(blob, offsets),
+        texts=RecentTexts(blocks.document),
+        text_reader=blocks,
         doc_idx=arrays["doc_idx"], paragraph=arrays["paragraph"],
         sentence_no=arrays["sentence_no"], start=arrays["start"], end=arrays["end"],
         vocab=tables["vocab"],
@@ -258,17 +243,12 @@ class RecentTexts:
         return text
 
 
-#: zlib's level for the documents' text: its default (level 9 makes files no smaller here,
-#: 1 makes them 5% larger; inflating takes the same time at any level).
-TEXT_COMPRESSION = 6
 #: How many characters of decoded document text a loaded index keeps at most.
 TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
 
-def _blob_texts(blob: Any, offsets: Any) -> RecentTexts:
-    def read(pos: int) -> str:
-        lo, hi = int(offsets[pos]), int(offsets[pos + 1])
-        return zlib.decompress(blob[lo:hi]).decode("utf-8", "surrogatepass")
-
-    return RecentTexts(read)
-
+def _read_bytes(path: Path, root: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise damaged(root, path, "cannot be read") from exc

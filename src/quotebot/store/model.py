@@ -23,8 +23,9 @@ from quotebot.bm25 import BM25Matrix
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
 from quotebot.postings import compact_counts, distinct
-from quotebot.sentences import heading_at
+from quotebot.sentences import paragraph_levels
 from quotebot.store.files import StringTable
+from quotebot.store.texts import TextBlocks
 
 IntArray = npt.NDArray[np.int64]
 
@@ -440,6 +441,9 @@ class SentenceIndex:
     analyzer_version: str = analysis.ANALYZER_VERSION
     #: The saved generation this index was loaded from or saved as ("" in memory only).
     generation: str = ""
+    #: A saved index's text, read a block of sentences at a time (None: ``texts`` alone,
+    #: in memory or from shards).
+    text_reader: TextBlocks | None = field(default=None, repr=False)
     _doc_pos: dict[str, int] | None = field(default=None, repr=False)
     _paragraph_table: tuple[IntArray, IntArray] | None = field(default=None, repr=False)
 
@@ -479,41 +483,88 @@ class SentenceIndex:
     def sentence(self, sid: int) -> Sentence:
         pos = int(self.doc_idx[sid])
         start, end = int(self.start[sid]), int(self.end[sid])
+        reader = self.text_reader
         return Sentence(
             doc=self.docs[pos].id,
             paragraph=int(self.paragraph[sid]),
             sentence=int(self.sentence_no[sid]),
             start=start,
             end=end,
-            text=self.texts(pos)[start:end],
+            text=self.texts(pos)[start:end] if reader is None else reader.span(pos, start, end),
         )
 
-    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
-        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line).
+    def _line(self, pos: int, offset: int) -> tuple[str, int]:
+        """The line of document ``pos`` holding character ``offset``, and its start."""
+        if self.text_reader is not None:
+            return self.text_reader.line(pos, offset)
+        text = self.texts(pos)
+        begin = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+        stop = min((i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0),
+                   default=len(text))
+        return text[begin:stop], begin
 
-        Between a heading's text and the sentence before it stand at least a line break, a
-        ``#`` and a space (a document's first heading: the ``#`` and the space), so only a
-        paragraph whose first sentence starts that far from the sentence before is read
-        from its document's text."""
+    def _heading(self, sid: int) -> tuple[int, str] | None:
+        """(level, title) of the heading that sentence ``sid`` is in, None if it is in text
+        (as :func:`quotebot.sentences.paragraph_levels` reads its line)."""
+        line, _ = self._line(int(self.doc_idx[sid]), int(self.start[sid]))
+        if "#" not in line:
+            return None
+        found = next(iter(paragraph_levels(line)), None)
+        if found is None or not found[2]:
+            return None
+        return found[2], line[found[0]:found[1]]
+
+    def _maybe_headings(self, firsts: IntArray) -> npt.NDArray[np.bool_]:
+        """Which paragraphs (by their first sentences) may be headings: between a heading's
+        text and the sentence before it stand at least a line break, a ``#`` and a space (a
+        document's first heading: the ``#`` and the space)."""
+        before = np.maximum(firsts - 1, 0)
+        opens_doc = (firsts == 0) | (self.doc_idx[before] != self.doc_idx[firsts])
+        gap = self.start[firsts].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
+        maybe: npt.NDArray[np.bool_] = gap >= np.where(opens_doc, 2, 3)
+        return maybe
+
+    def in_headings(self, sids: IntArray) -> npt.NDArray[np.bool_]:
+        """Whether each of sentences ``sids`` is in a heading (a ``## Section`` line). Only a
+        paragraph that may be one (see :meth:`_maybe_headings`) has its line read."""
         sids = np.asarray(sids, dtype=np.int64)
         first = self.paragraph_starts[self.paragraph_ids[sids]]
-        before = np.maximum(first - 1, 0)
-        opens_doc = (first == 0) | (self.doc_idx[before] != self.doc_idx[first])
-        gap = self.start[first].astype(np.int64) - np.where(opens_doc, 0, self.end[before])
         out = np.zeros(sids.shape[0], dtype=bool)
-        for i in np.flatnonzero(gap >= np.where(opens_doc, 2, 3)).tolist():
-            sid = int(sids[i])
-            out[i] = heading_at(self.texts(int(self.doc_idx[sid])), int(self.start[sid]))
+        for i in np.flatnonzero(self._maybe_headings(first)).tolist():
+            out[i] = self._heading(int(first[i])) is not None
         return out
+
+    def section(self, sid: int) -> tuple[str, ...]:
+        """The section sentence ``sid`` is in: the headings above its paragraph, outermost
+        first, as :func:`quotebot.sentences.paragraph_section` finds them in the document,
+        from the lines of the paragraphs that may be headings alone. (A heading without a
+        word, which holds no sentence, is not seen.)"""
+        doc_first = sid - int(self.sentence_no[sid]) + 1  # (numbered from 1 in a document)
+        ids, starts = self._paragraph_arrays()
+        firsts = starts[int(ids[doc_first]):int(ids[sid]) + 1]
+        path: list[tuple[int, str]] = []
+        for first in firsts[self._maybe_headings(firsts)].tolist():
+            found = self._heading(first)
+            if found is None:
+                continue
+            level, title = found
+            while path and path[-1][0] >= level:
+                path.pop()
+            if not (int(self.paragraph[first]) == 1 and level == 1):
+                path.append((level, title))
+        return tuple(title for _, title in path)
 
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         forms, starts = self.tokens.of(sid)
         analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
+        known = self.forms._analysed.get
+        # (tuple.__new__ makes a Token a third as fast as its generated constructor.)
+        new = tuple.__new__
         out = []
         for form, start in zip(forms, starts, strict=True):
-            surface, norm, terms, is_stop = analysed(form, vocab, words)
-            out.append(Token(surface, start, start + len(surface), norm, terms, is_stop))
+            surface, norm, terms, is_stop = known(form) or analysed(form, vocab, words)
+            out.append(new(Token, (surface, start, start + len(surface), norm, terms, is_stop)))
         return tuple(out)
 
     # -- paragraphs ------------------------------------------------------------------

@@ -44,8 +44,9 @@ from quotebot.store.build import (
     paragraph_matrix,
 )
 from quotebot.store.files import IndexFolder, StringTable
-from quotebot.store.format import NpyFile, TextsFile, write_tables
+from quotebot.store.format import NpyFile, write_tables
 from quotebot.store.model import DocInfo, TokenPacker, form_flags, form_high_bits, pack_chunk
+from quotebot.store.texts import TextBlockWriter
 
 Progress = Callable[[int, int], None]
 
@@ -122,7 +123,7 @@ class _StreamedBuild:
         self.out = out
         self.splitter = Splitter()
         self.analysis = FormAnalysis()
-        self.texts = TextsFile(out)
+        self.texts = TextBlockWriter(out)
         self.infos: list[DocInfo] = []
         self.digest = hashlib.sha256()
         self.columns = {name: _Column(scratch / name) for name in _SENTENCE_COLUMNS}
@@ -139,9 +140,12 @@ class _StreamedBuild:
 
     def add(self, docs: Sequence[Document], progress: Progress | None) -> None:
         part = self.splitter.split(docs, progress)
-        for doc in docs:
+        ends = part.column("end").tolist()
+        at = 0
+        for doc, info in zip(docs, part.infos, strict=True):
             add_to_fingerprint(self.digest, doc)
-            self.texts.add(doc.text)
+            self.texts.add(doc.text, ends[at:at + info.sentences])
+            at += info.sentences
         self.infos.extend(part.infos)
         known = len(self.analysis.forms)
         self.analysis.add(list(islice(self.splitter.form_ids, known, None)))
@@ -178,7 +182,7 @@ class _StreamedBuild:
         self._flush()
         for column in (*self.columns.values(), self.tok_form, self.tok_start):
             column.done()
-        text_offsets = self.texts.close()
+        text_arrays = self.texts.close()
         del self.splitter  # (its word forms are the analysis's too)
         _release_freed()
         table = self.analysis.table()
@@ -204,7 +208,7 @@ class _StreamedBuild:
             words=_words(table.words, table.form_word, forms.count),
             fingerprint=self.digest.hexdigest()[:32],
             n_sentences=self.columns["doc_idx"].length)
-        write_tables(self.out, {"text_offsets": text_offsets}, index, n_tokens=n_tokens)
+        write_tables(self.out, text_arrays, index, n_tokens=n_tokens)
 
     def _write_tokens(self, n_forms: int) -> int:
         """Pack the tokens from their scratch files into the token table's files; returns

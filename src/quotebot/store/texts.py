@@ -1,0 +1,200 @@
+"""The documents' text in a saved index: blocks of whole sentences, compressed apart.
+
+A quote needs one sentence, not its whole document: each document's text is cut after
+the first sentence that ends at least :data:`BLOCK_CHARS` characters into a block, and
+each block is deflated on its own with a dictionary shared by the whole index (text
+taken evenly from the corpus's first megabyte), so a small block still compresses as well as a whole
+document would. Reading a sentence inflates its block alone (about 2 KB); a document is
+its blocks joined. Sentences never cross a block, so a sentence's text is a slice of one.
+
+Files of a generation: ``texts.bin`` (the blocks, raw deflate), ``text_dictionary.bin``,
+``text_offsets.npy`` (where each block starts in ``texts.bin``, then its size),
+``text_starts.npy`` (the character in its document where each block starts) and
+``text_blocks.npy`` (each document's first block, then the number of blocks).
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quotebot.postings import compact_counts
+
+#: A block ends with the first sentence that ends this many characters or more after the
+#: block's start (or with its document): inflating 2 KB costs a third of a whole news
+#: article's 5 KB, and blocks of 1 KB compress 5% worse.
+BLOCK_CHARS = 2048
+#: The shared dictionary's size: deflate's whole window.
+DICTIONARY_BYTES = 32 * 1024
+#: zlib's level for the blocks: its default (level 9 makes them no smaller here).
+COMPRESSION = 6
+#: How many characters of inflated blocks a loaded index keeps at most.
+BLOCK_CACHE_CHARS = 8 * 1024 * 1024
+#: Raw deflate: no header and no checksum per block (the manifest checks file sizes).
+_RAW = -15
+#: The dictionary is made from the first documents' text, about this many characters of
+#: it (read before the first block is written): a build that streams its documents
+#: writes the same bytes as one that has them all.
+SAMPLE_CHARS = 1 << 20
+_PIECE = 128
+
+
+def text_dictionary(texts: Sequence[str]) -> bytes:
+    """A dictionary for the blocks: :data:`DICTIONARY_BYTES` of ``texts`` (the corpus's
+    first documents) in pieces of 128 bytes taken evenly from end to end."""
+    data = "\n".join(texts).encode("utf-8", "surrogatepass")
+    if len(data) <= DICTIONARY_BYTES:
+        return data
+    pieces = DICTIONARY_BYTES // _PIECE
+    step = (len(data) - _PIECE) / (pieces - 1)
+    return b"".join(data[round(i * step):round(i * step) + _PIECE] for i in range(pieces))
+
+
+def block_cuts(text_length: int, ends: Sequence[int]) -> list[int]:
+    """Where a document's blocks start: at 0, then after each sentence (of ``ends``,
+    ascending) that ends :data:`BLOCK_CHARS` or more after the current block's start."""
+    cuts = [0]
+    for end in ends:
+        if end - cuts[-1] >= BLOCK_CHARS and end < text_length:
+            cuts.append(end)
+    return cuts
+
+
+class TextBlockWriter:
+    """Writes ``texts.bin`` and ``text_dictionary.bin`` of a generation a document at a
+    time; :meth:`close` returns the arrays that go with them."""
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._fh = open(out / "texts.bin", "wb")  # noqa: SIM115 (closed by close)
+        self._dictionary: bytes | None = None
+        self._waiting: list[tuple[str, list[int]]] = []
+        self._waiting_chars = 0
+        self._offsets = [0]
+        self._starts: list[int] = []
+        self._blocks = [0]
+
+    def add(self, text: str, ends: Sequence[int]) -> None:
+        """A document's text, with its sentences' ends (ascending)."""
+        if self._dictionary is None:
+            self._waiting.append((text, list(ends)))
+            self._waiting_chars += len(text)
+            if self._waiting_chars >= SAMPLE_CHARS:
+                self._start()
+            return
+        self._write(text, ends)
+
+    def _start(self) -> None:
+        self._dictionary = text_dictionary([text for text, _ in self._waiting])
+        (self._out / "text_dictionary.bin").write_bytes(self._dictionary)
+        waiting, self._waiting = self._waiting, []
+        for text, ends in waiting:
+            self._write(text, ends)
+
+    def _write(self, text: str, ends: Sequence[int]) -> None:
+        cuts = block_cuts(len(text), ends)
+        for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True):
+            packer = zlib.compressobj(COMPRESSION, zlib.DEFLATED, _RAW,
+                                      zdict=self._dictionary or b"")
+            data = packer.compress(text[a:b].encode("utf-8", "surrogatepass")) + packer.flush()
+            self._fh.write(data)
+            self._offsets.append(self._offsets[-1] + len(data))
+            self._starts.append(a)
+        self._blocks.append(len(self._starts))
+
+    def close(self) -> dict[str, npt.NDArray[Any]]:
+        if self._dictionary is None:
+            self._start()
+        self._fh.close()
+        return {"text_offsets": np.asarray(self._offsets, dtype=np.int64),
+                "text_starts": compact_counts(np.asarray(self._starts, dtype=np.int64)),
+                "text_blocks": np.asarray(self._blocks, dtype=np.int64)}
+
+
+class TextBlocks:
+    """The documents' text of a loaded index, read a block at a time from the
+    memory-mapped ``texts.bin``; recently read blocks are kept, up to
+    :data:`BLOCK_CACHE_CHARS` characters."""
+
+    def __init__(self, blob: Any, offsets: npt.NDArray[Any], starts: npt.NDArray[Any],
+                 blocks: npt.NDArray[Any], dictionary: bytes) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._starts = starts
+        self._blocks = blocks
+        # Each read copies this inflater, which has the dictionary set already.
+        self._inflater = zlib.decompressobj(_RAW, zdict=dictionary)
+        self._recent: dict[int, str] = {}
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    @property
+    def n_documents(self) -> int:
+        return int(self._blocks.shape[0]) - 1
+
+    def n_blocks(self) -> int:
+        return int(self._offsets.shape[0]) - 1
+
+    def block(self, number: int) -> str:
+        """Block ``number``'s text (kept for the next read)."""
+        text = self._recent.get(number)
+        if text is None:
+            text = self._inflate(number)
+            with self._lock:
+                if self._chars + len(text) > BLOCK_CACHE_CHARS:
+                    self._recent.clear()
+                    self._chars = 0
+                self._recent[number] = text
+                self._chars += len(text)
+        return text
+
+    def document(self, pos: int) -> str:
+        """Document ``pos``'s whole text (its blocks are not kept: the caller keeps it)."""
+        lo, hi = int(self._blocks[pos]), int(self._blocks[pos + 1])
+        recent = self._recent
+        return "".join(recent.get(b) or self._inflate(b) for b in range(lo, hi))
+
+    def _inflate(self, number: int) -> str:
+        lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
+        inflater = self._inflater.copy()
+        return (inflater.decompress(self._blob[lo:hi]) + inflater.flush()).decode(
+            "utf-8", "surrogatepass")
+
+    def _holding(self, pos: int, offset: int) -> tuple[int, int]:
+        """(the block of document ``pos`` holding character ``offset``, its start)."""
+        lo, hi = int(self._blocks[pos]), int(self._blocks[pos + 1])
+        at = lo + int(np.searchsorted(self._starts[lo:hi], offset, "right")) - 1
+        return at, int(self._starts[at])
+
+    def span(self, pos: int, start: int, end: int) -> str:
+        """``document(pos)[start:end]`` for a sentence's span, from the block holding it."""
+        number, first = self._holding(pos, start)
+        text = self.block(number)
+        if end - first <= len(text):
+            return text[start - first:end - first]
+        return self.document(pos)[start:end]  # (not a sentence: it crosses blocks)
+
+    def line(self, pos: int, offset: int) -> tuple[str, int]:
+        """The line of document ``pos`` holding character ``offset`` (without its line
+        break) and where it starts."""
+        number, first = self._holding(pos, offset)
+        text = self.block(number)
+        at = offset - first
+        begin = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+        stop = min((i for i in (text.find("\n", at), text.find("\r", at)) if i >= 0),
+                   default=-1)
+        last = number == int(self._blocks[pos + 1]) - 1
+        if (begin > 0 or first == 0) and (stop >= 0 or last):
+            return text[begin:stop if stop >= 0 else len(text)], first + begin
+        # The line crosses a block's edge: read it from the whole document.
+        whole = self.document(pos)
+        begin = max(whole.rfind("\n", 0, offset), whole.rfind("\r", 0, offset)) + 1
+        stop = min((i for i in (whole.find("\n", offset), whole.find("\r", offset))
+                    if i >= 0), default=len(whole))
+        return whole[begin:stop], begin
