@@ -213,7 +213,8 @@ class _StreamedBuild:
         size = pack_chunk()
         for forms, starts in zip(self.tok_form.parts(size), self.tok_start.parts(size),
                                  strict=True):
-            for npy, values in zip(files.values(), packer.chunk(forms, starts), strict=True):
+            packed: tuple[npt.NDArray[Any], ...] = packer.chunk(forms, starts)
+            for npy, values in zip(files.values(), packed, strict=True):
                 npy.write(values)
         for npy in files.values():
             npy.close()
