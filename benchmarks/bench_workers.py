@@ -65,13 +65,14 @@ def get_ms(url: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def serve(index: Path, workers: int, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(index: Path, workers: int, redis_url: str, extra: tuple[str, ...] = ()
+          ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = dict(os.environ, QUOTEBOT_SEMANTIC="off", QUOTEBOT_RATE_LIMIT_IP="0",
                QUOTEBOT_REDIS_URL=redis_url, QUOTEBOT_INDEX=str(index))
     env.pop("QUOTEBOT_CORPUS", None)
     proc = subprocess.Popen([sys.executable, "-m", "quotebot", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env,
+                             "--workers", str(workers), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: What the server's fork server loads before it forks a process adding documents or
+#: answering questions (one list: the fork server is one per process and reads it once).
+FORKSERVER_PRELOAD = ["quotebot.bot.adding_preload", "quotebot.bot.answer_processes"]
 #: Processes adding documents at once, per serving process.
 WORKERS = 3
 #: Of those, how many anonymous tenants (web page sessions) may hold at once.
@@ -179,7 +182,7 @@ class AddQueue:
             # from a server process that loaded what adding needs once, so that a worker
             # starts in milliseconds.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["quotebot.bot.adding_preload"])
+            context.set_forkserver_preload(FORKSERVER_PRELOAD)
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_prepare,
                 initargs=(self.warm,))

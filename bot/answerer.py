@@ -24,8 +24,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
@@ -34,6 +35,9 @@ from quotebot.models import Answer
 from quotebot.session import SessionState, follow_up
 from quotebot.store import IndexFolder, SentenceIndex, load_index
 from quotebot.store.catalogue import open_index
+
+if TYPE_CHECKING:
+    from .libraries import Shelf
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,34 @@ class Busy(QuotebotError):
 #: How many first turns of conversations are remembered (see Answerer.follow_up).
 FIRST_TURNS = 1024
 _FRESH = SessionState()
+
+
+@dataclass(frozen=True, slots=True)
+class Here:
+    """What a job of :meth:`Answerer.call` answers with where it runs: the current engine
+    of the corpus, and the libraries (None: the server has none)."""
+
+    corpus: QuoteEngine
+    shelf: Shelf | None
+
+
+class Elsewhere(Protocol):
+    """Where jobs run when not in this process's answering thread (see
+    quotebot.bot.answer_processes)."""
+
+    async def call(self, job: Callable[..., T], args: tuple[Any, ...]) -> T: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def ready(self) -> int:
+        """How many processes are ready for questions."""
+
+
+def corpus_turn(here: Here, state: SessionState, text: str, k: int,
+                options: dict[str, Any]) -> tuple[Answer, SessionState]:
+    """One turn of a conversation with the corpus (a job of :meth:`Answerer.call`)."""
+    return follow_up(here.corpus, state, text, k, **options)
 
 
 class Answerer:
@@ -82,6 +114,8 @@ class Answerer:
             OrderedDict())
         self._embedding: threading.Thread | None = None
         self._closed = threading.Event()
+        #: The processes questions are answered in (None: this process's thread).
+        self.elsewhere: Elsewhere | None = None
         self._watcher: threading.Thread | None = None
 
     # -- opening ------------------------------------------------------------------------
@@ -125,6 +159,8 @@ class Answerer:
     def close(self) -> None:
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.elsewhere is not None:
+            self.elsewhere.close()
 
     # -- what front ends use ------------------------------------------------------------
 
@@ -142,15 +178,34 @@ class Answerer:
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` in a worker thread; Busy when too many are waiting."""
-        if self._pending >= self.max_pending:
-            raise Busy("The server is answering many questions at the moment; try again in "
-                       "a few seconds.")
+        self._admit()
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, func, *args)
         finally:
             self._pending -= 1
+
+    async def call(self, job: Callable[..., T], *args: Any, shelf: Shelf | None = None) -> T:
+        """``job(here, *args)``, ``here`` being a :class:`Here`: in an answering process
+        when there are some (``job`` a module-level function, its arguments and result
+        plain data that pickle; the process opens the libraries of the server's data
+        folder, which ``shelf`` must be), else in this process's answering thread with
+        ``shelf`` (also while no answering process is ready: as the server starts, or
+        after one stopped); Busy when too many are waiting."""
+        if self.elsewhere is None or not self.elsewhere.ready:
+            return await self.run(job, Here(self._engine, shelf), *args)
+        self._admit()
+        self._pending += 1
+        try:
+            return await self.elsewhere.call(job, args)
+        finally:
+            self._pending -= 1
+
+    def _admit(self) -> None:
+        if self._pending >= self.max_pending:
+            raise Busy("The server is answering many questions at the moment; try again in "
+                       "a few seconds.")
 
     async def follow_up(self, state: SessionState, text: str, k: int = 3, **options: Any
                         ) -> tuple[Answer, SessionState]:
@@ -169,7 +224,7 @@ class Answerer:
                 with contextlib.suppress(KeyError):  # cleared meanwhile by a new generation
                     self._first_turns.move_to_end(key)
                 return hit[1]
-        result = await self.run(lambda: follow_up(engine, state, text, k, **options))
+        result = await self.call(corpus_turn, state, text, k, options)
         if first:
             self._first_turns[key] = (engine, result)
             with contextlib.suppress(KeyError):

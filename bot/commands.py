@@ -109,6 +109,11 @@ SWITCH_INTERVAL = 0.0005
               help="Answering processes on the port (about one per core); with more than one, "
                    "conversations, rate limits and Telegram updates are shared through "
                    "--redis-url.")
+@click.option("--answer-processes", envvar="QUOTEBOT_ANSWER_PROCESSES", show_envvar=True,
+              default=1, type=click.IntRange(0, 64), show_default=True,
+              help="Processes answering questions for each worker, apart from the one that "
+                   "serves HTTP, so /healthz and the web page stay quick while answering is "
+                   "busy (0: answer in a thread of the worker itself).")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
                   search_url: str | None, semantic: str, token: str | None,
@@ -120,7 +125,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
                   web_max_libraries: int, web_max_total_mb: float,
-                  api_base_file_url: str | None, workers: int
+                  api_base_file_url: str | None, workers: int, answer_processes: int
                   ) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
@@ -180,7 +185,7 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        web_max_bytes=megabytes(web_max_mb), web_max_libraries=web_max_libraries,
                        web_max_total_bytes=megabytes(web_max_total_mb),
                        api_base_file_url=api_base_file_url,
-                       workers=workers)
+                       workers=workers, answer_processes=answer_processes)
     announced = f"quotebot serving on http://{host}:{port}"
     if workers == 1:
         _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))

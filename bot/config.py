@@ -89,6 +89,9 @@ class BotConfig:
     workers: int = 1
     #: This process's number among the workers (0 when there is one).
     worker: int = 0
+    #: Processes answering questions for each worker, apart from its event loop (0: a
+    #: thread of the worker answers).
+    answer_processes: int = 1
 
     def __post_init__(self) -> None:
         if self.redis_url:

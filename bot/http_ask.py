@@ -33,6 +33,7 @@ from .libraries import (
     check_name,
     converse,
     keep_session_library,
+    library_turn,
     session_library,
 )
 
@@ -140,17 +141,11 @@ async def _turn(app: web.Application, key: str, state: SessionState, question: s
     shelf = app[SHELF]
     if library is not None:
         assert shelf is not None  # authorize checked that libraries are on
-        named = library
-
-        def from_library() -> tuple[Any, SessionState]:
-            from quotebot.session import follow_up
-
-            engine = shelf.engine(named)
-            if engine is None:
-                raise unknown_library(named)
-            return follow_up(engine, state, question, k, doc=doc)
-
-        answer, state = await answerer.run(from_library)
+        found = await answerer.call(library_turn, library, state, question, k, doc,
+                                    shelf=shelf)
+        if found is None:
+            raise unknown_library(library)
+        answer, state = found
         await store.put(key, state)
         return answer
     if own_library is not None and doc is None and shelf is not None and \

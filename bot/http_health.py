@@ -39,6 +39,8 @@ async def healthz(request: web.Request) -> web.Response:
         "semantic": answerer.semantic_status,
         "telegram": request.app[CONFIG].telegram_webhook_enabled,
         "sessions": store.kind,
+        # Processes answering apart from this one (0: this process answers, in a thread).
+        "answer_processes": answerer.elsewhere.ready if answerer.elsewhere is not None else 0,
     }
     if problem:
         body["reason"] = problem

@@ -49,7 +49,7 @@ from .adding import AddQueue
 if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine
 
-    from .answerer import Answerer
+    from .answerer import Answerer, Here
     from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
@@ -407,6 +407,25 @@ def take_turn(library: QuoteEngine | None, corpus: QuoteEngine, library_state: S
     return Turn(answer, "library", new_library, replace(new_corpus, question=None))
 
 
+def conversation_turn(here: Here, name: str, library_state: SessionState,
+                      corpus_state: SessionState, text: str, k: int) -> Turn:
+    """:func:`take_turn` with library ``name`` (a job of Answerer.call)."""
+    assert here.shelf is not None
+    return take_turn(here.shelf.engine(name), here.corpus, library_state, corpus_state, text,
+                     k)
+
+
+def library_turn(here: Here, name: str, state: SessionState, text: str, k: int,
+                 doc: str | None) -> tuple[Answer, SessionState] | None:
+    """One turn of a conversation with library ``name`` alone (a job of Answerer.call);
+    None when it has no documents."""
+    assert here.shelf is not None
+    engine = here.shelf.engine(name)
+    if engine is None:
+        return None
+    return follow_up(engine, state, text, k, doc=doc)
+
+
 async def converse(answerer: Answerer, shelf: Shelf, name: str, store: SessionStore,
                    conversation: str, text: str, k: int = 3,
                    library_state: SessionState | None = None,
@@ -417,13 +436,8 @@ async def converse(answerer: Answerer, shelf: Shelf, name: str, store: SessionSt
         library_state = await store.get(library_key(conversation))
     if corpus_state is None:
         corpus_state = await store.get(conversation)
-    corpus = answerer.engine
-    lib_state, corp_state = library_state, corpus_state
-
-    def turn() -> Turn:
-        return take_turn(shelf.engine(name), corpus, lib_state, corp_state, text, k)
-
-    result: Turn = await answerer.run(turn)
+    result: Turn = await answerer.call(conversation_turn, name, library_state, corpus_state,
+                                       text, k, shelf=shelf)
     await store.put(library_key(conversation), result.library_state)
     await store.put(conversation, result.corpus_state)
     return result

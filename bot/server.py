@@ -26,6 +26,7 @@ from aiohttp import http_exceptions, web
 from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
 
+from .answer_processes import AnswerProcesses, opening_for
 from .answerer import Answerer
 from .config import BotConfig
 from .http_ask import ask
@@ -133,11 +134,27 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
             config.telegram_webhook_enabled and config.chat_libraries_enabled)):
         # While the index opens, so that the first add does not wait for the processes.
         shelf.adds.start()
+    answerer: Answerer | None = None
     try:
+        if config.answer_processes:
+            # The modules answering runs load while the index opens.
+            await asyncio.to_thread(AnswerProcesses.prepare)
         answerer = await asyncio.to_thread(Answerer.open, config.corpus, config.index_dir,
                                            semantic=config.semantic, embed=config.primary,
                                            search_url=config.search_url)
+        if config.answer_processes:
+            # Once the index is open (and saved, if it was built): they open it too, while
+            # the server starts serving.
+            processes = AnswerProcesses(opening_for(
+                config.corpus, config.index_dir, semantic=config.semantic,
+                watch_seconds=answerer.watch_seconds, search_url=config.search_url,
+                data_dir=str(shelf.root) if shelf is not None else None),
+                config.answer_processes)
+            answerer.elsewhere = processes
+            processes.start()
     except BaseException:
+        if answerer is not None:
+            answerer.close()
         if shelf is not None:
             shelf.close()
         raise
@@ -275,6 +292,10 @@ async def _serve(app: web.Application, *, host: str, port: int, print: Callable[
     except asyncio.CancelledError:
         await runner.cleanup()
         raise KeyboardInterrupt from None
+    except BaseException:
+        # What started before the failure (the index, the answering processes) stops.
+        await runner.cleanup()
+        raise
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         print(f"======== Running on http://{host}:{port} ========")

@@ -378,6 +378,7 @@ def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_oth
     assert report["all"]["turns"] == 5
 
 
+@pytest.mark.slow
 def test_a_held_out_conversation_is_never_fitted_on_its_own_answers(tmp_path: Path) -> None:
     """Catches leakage in the fit that asks the turns again with fitted weights: each
     conversation's held-out weights must stay the same whatever its own answers say, while

@@ -30,7 +30,9 @@ SEALS = ("---\ntitle: Harbour seal\nurl: https://example.org/wiki/Harbour_seal\n
 @pytest.fixture()
 async def client(aiohttp_client: MakeClient, tmp_path: Path) -> Client:
     (tmp_path / "seal.md").write_text(SEALS, encoding="utf-8")
-    config = BotConfig(rate_limit_ip=0, semantic="off", corpus=str(tmp_path))
+    # Answered in the test's own process, where ``gate_open`` opens the short-answer gate.
+    config = BotConfig(rate_limit_ip=0, semantic="off", corpus=str(tmp_path),
+                       answer_processes=0)
     return await aiohttp_client(create_app(config))
 
 

@@ -1,0 +1,231 @@
+"""Health while answering is saturated: /healthz and the web page, answering in a thread of
+each worker against answering in processes apart from the event loop.
+
+    python benchmarks/bench_health.py [--sentences 200000] [--seconds 20] [--workers 2]
+
+A news-like corpus (corpora.write_news) is indexed once. `quotebot serve --workers N` runs
+on it (words only, the rate limit off, conversations in a throwaway redis-server), once with
+`--answer-processes 0` (answers in a thread of each worker, the event loop waiting for the
+interpreter lock) and once with `--answer-processes 1`, the two taking turns for
+``--rounds`` rounds. In each, `wrk` (a C client) posts a new question on every request at 32
+connections, which saturates answering; meanwhile one client asks `/healthz` every 50 ms and
+another fetches the web page (`GET /`) every 50 ms, each on a new connection as a load
+balancer or a reader would. CPU seconds of each worker (its event loop's process, and its
+answering processes) are read from /proc before and after, and divided by the questions
+answered. One run; the ratios between the two ways are the point.
+Prints a table and writes benchmarks/results/health.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_scale  # noqa: E402
+import bench_workers  # noqa: E402
+
+RESULTS = HERE / "results"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int, *, depth: int = 1_000) -> list[int]:
+    """``pid``'s children, grandchildren … down to ``depth`` generations (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    out: list[int] = []
+    todo = [(pid, 0)]
+    while todo:
+        parent, level = todo.pop()
+        if level >= depth:
+            continue
+        for child in children.get(parent, []):
+            out.append(child)
+            todo.append((child, level + 1))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds ``pid`` has used itself (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def worker_cpu(server: int) -> dict[int, dict[str, float]]:
+    """For each worker process of ``server``: CPU seconds of the worker itself ("loop") and
+    of the processes under it ("answering": the answering processes, their fork server)."""
+    # Workers are forked by the server (with --workers N > 1); what multiprocessing starts
+    # runs its own command.
+    workers = [p for p in descendants(server, depth=1)
+               if "multiprocessing" not in command(p)] or [server]
+    return {w: {"loop": cpu_seconds(w),
+                "answering": sum(cpu_seconds(p) for p in descendants(w))} for w in workers}
+
+
+def poll(url: str, stop: threading.Event, into: list[float]) -> None:
+    while not stop.wait(0.05):
+        into.append(bench_workers.get_ms(url))
+
+
+def saturate(url: str, server: int, questions: Path, seconds: int, offset: int
+             ) -> dict[str, Any]:
+    """wrk at 32 connections for ``seconds`` with /healthz and / polled alongside."""
+    script = questions.with_suffix(".lua")
+    script.write_text(bench_workers.WRK_SCRIPT)
+    health: list[float] = []
+    page: list[float] = []
+    stop = threading.Event()
+    pollers = [threading.Thread(target=poll, args=(url + "/healthz", stop, health)),
+               threading.Thread(target=poll, args=(url + "/", stop, page))]
+    before = worker_cpu(server)
+    for poller in pollers:
+        poller.start()
+    try:
+        done = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency",
+                               "-s", str(script), url], capture_output=True, text=True,
+                              env=dict(os.environ, QUESTIONS=str(questions),
+                                       OFFSET=str(offset)), check=True)
+    finally:
+        stop.set()
+        for poller in pollers:
+            poller.join()
+    after = worker_cpu(server)
+    out = done.stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    answered = total - (int(errors.group(1)) if errors else 0)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    workers = []
+    for pid, used in after.items():
+        was = before.get(pid, {"loop": 0.0, "answering": 0.0})
+        workers.append({"loop_s": used["loop"] - was["loop"],
+                        "answering_s": used["answering"] - was["answering"]})
+    cpu = sum(w["loop_s"] + w["answering_s"] for w in workers)
+    return {"answers": answered, "answers_per_s": answered / seconds,
+            "ask_p50_ms": bench_workers._ms(p50.group(1), p50.group(2)) if p50 else None,
+            "healthz_p50_ms": float(np.percentile(health, 50)),
+            "healthz_p99_ms": float(np.percentile(health, 99)),
+            "healthz_max_ms": max(health),
+            "page_p50_ms": float(np.percentile(page, 50)),
+            "page_p99_ms": float(np.percentile(page, 99)),
+            "workers": workers,
+            "cpu_ms_per_answer": 1000 * cpu / max(1, answered),
+            "loop_cpu_ms_per_answer": 1000 * sum(w["loop_s"] for w in workers)
+            / max(1, answered)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=200_000)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("redis-server") is None:
+        sys.exit("needs wrk and redis-server (Debian packages wrk, redis-server)")
+    results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M"),
+                               "load_average_start": os.getloadavg()[0],
+                               "sentences": args.sentences, "workers": args.workers,
+                               "seconds": args.seconds, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="bench-health-") as tmp:
+        work = Path(tmp)
+        print(f"indexing {args.sentences:,} sentences of news text …", file=sys.stderr)
+        for step in ("news.write", "news.build"):
+            results.update(bench_scale.run(step, args.sentences, work))
+        questions = work / "questions.txt"
+        questions.write_text("\n".join(q.replace('"', "") for q in bench_scale.questions(
+            bench_workers._index(work), 3000)) + "\n")
+        redis_port = bench_workers.free_port()
+        redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "",
+                                  "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        try:
+            for round_ in range(args.rounds):
+                for processes in (0, 1):
+                    print(f"round {round_ + 1}: {args.workers} worker(s), answering "
+                          f"{'in processes' if processes else 'in threads'} …",
+                          file=sys.stderr)
+                    proc, url = bench_workers.serve(
+                        work / "news-index", args.workers,
+                        f"redis://127.0.0.1:{redis_port}/0",
+                        extra=("--answer-processes", str(processes)))
+                    try:
+                        row = saturate(url, proc.pid, questions, args.seconds,
+                                       offset=1000 * (2 * round_ + processes))
+                    finally:
+                        proc.terminate()
+                        proc.wait(60)
+                    row.update(answer_processes=processes, round=round_ + 1,
+                               load_average=os.getloadavg()[0])
+                    results["runs"].append(row)
+        finally:
+            redis.terminate()
+            redis.wait(10)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "health.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{results['sentences']:,} sentences of news text, --workers "
+          f"{results['workers']}, wrk at 32 connections for {results['seconds']} s, words "
+          "only\n")
+    print("| answering | round | answers/s | ask p50 ms | /healthz p50 ms | /healthz p99 ms "
+          "| web page p50 ms | web page p99 ms | CPU ms per answer (event loops) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in results["runs"]:
+        print(f"| {'processes' if row['answer_processes'] else 'threads'} | {row['round']} "
+              f"| {row['answers_per_s']:,.0f} | {row['ask_p50_ms']:.0f} "
+              f"| {row['healthz_p50_ms']:.1f} | {row['healthz_p99_ms']:.1f} "
+              f"| {row['page_p50_ms']:.1f} | {row['page_p99_ms']:.1f} "
+              f"| {row['cpu_ms_per_answer']:.2f} ({row['loop_cpu_ms_per_answer']:.2f}) |")
+    ratios = {}
+    for key in ("healthz_p99_ms", "page_p99_ms", "answers_per_s", "cpu_ms_per_answer"):
+        threads = np.median([r[key] for r in results["runs"] if not r["answer_processes"]])
+        processes = np.median([r[key] for r in results["runs"] if r["answer_processes"]])
+        ratios[key] = processes / threads
+    print("\nprocesses ÷ threads (medians of the rounds): "
+          + ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items()))
+    print("\nCPU seconds of each worker while saturated (event loop + answering processes):")
+    for row in results["runs"]:
+        print(f"  {'processes' if row['answer_processes'] else 'threads'} round {row['round']}: "
+              + "; ".join(f"{w['loop_s']:.1f} + {w['answering_s']:.1f} s"
+                          for w in row["workers"]))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:
+        print_table(json.loads((RESULTS / "health.json").read_text()))
+    else:
+        main()

@@ -1,0 +1,185 @@
+"""Answering apart from the event loop: `quotebot serve` answers questions in processes of
+their own, so /healthz is answered while answering is saturated, and a process that dies
+is replaced."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import random
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import quotes_the_stabbings
+from servers import serve, wait_until
+
+pytestmark = pytest.mark.slow
+
+TICKS = os.sysconf("SC_CLK_TCK")
+WORDS = ("harbour council budget river bridge school teacher market farmer winter station "
+         "railway engineer museum painting library novel doctor hospital patient mayor "
+         "election voter festival concert orchestra stadium player coach season factory "
+         "worker strike union miner village mountain forest ranger storm flood rescue").split()
+
+
+def write_corpus(folder: Path, sentences: int) -> None:
+    """Articles of ``sentences`` plain sentences made of :data:`WORDS` (seeded)."""
+    rng = random.Random(22)
+    folder.mkdir()
+    for n in range(sentences // 100):
+        lines = []
+        for _ in range(100):
+            words = rng.sample(WORDS, 9)
+            lines.append(f"The {words[0]} of the {words[1]} met {rng.randint(2, 999)} "
+                         f"{words[2]}s near the {words[3]} and the {words[4]} after the "
+                         f"{words[5]} {words[6]} told the {words[7]} about the {words[8]}.")
+        paragraphs = "\n\n".join(" ".join(lines[i:i + 5]) for i in range(0, 100, 5))
+        (folder / f"article-{n:03d}.txt").write_text(f"Article {n}\n\n{paragraphs}\n")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def answering_processes(pid: int) -> list[int]:
+    """The server's answering processes (each names itself quotebot-answer)."""
+    named = []
+    for child in descendants(pid):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "quotebot-answer":
+                named.append(child)
+        except OSError:
+            continue
+    return named
+
+
+def health_of(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url + "/healthz", timeout=20) as reply:
+        found: dict[str, object] = json.loads(reply.read())
+    return found
+
+
+def ask(url: str, question: str, timeout: float = 30, k: int = 3
+        ) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url + "/v1/ask", method="POST",
+                                     data=json.dumps({"question": question, "k": k}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
+        tmp_path: Path) -> None:
+    """Catches: answering on the server's event loop process (a thread of it), where every
+    answer takes turns with /healthz for the interpreter lock. While 16 clients keep the
+    answering process busy, /healthz is answered again and again, "ok", and the CPU of the
+    answers is spent in the answering process, not in the process serving HTTP."""
+    write_corpus(tmp_path / "corpus", 3000)
+    rng = random.Random(7)
+    questions = [f"why did the {a} and the {b} tell the {c} about {d} {e}?"
+                 for a, b, c, d, e in (rng.sample(WORDS, 5) for _ in range(400))]
+    env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0",
+           "QUOTEBOT_CORPUS": str(tmp_path / "corpus"),
+           "QUOTEBOT_INDEX": str(tmp_path / "index")}
+    with serve(env=env, timeout=120) as server:
+        pid = server.proc.pid
+        # The server answers at once, itself until its answering process is ready.
+        assert ask(server.url, questions[0])[0] == 200
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
+        answering = answering_processes(pid)
+        assert len(answering) == 1, server.log()
+        assert ask(server.url, questions[1])[0] == 200  # reads what later answers share
+        serving_before = cpu_seconds(pid)
+        answering_before = cpu_seconds(answering[0])
+        statuses: list[int] = []
+        health: list[dict[str, object]] = []
+        asking = threading.Event()
+        asking.set()
+
+        def poll() -> None:
+            while asking.is_set():
+                health.append(health_of(server.url))
+                time.sleep(0.05)
+
+        poller = threading.Thread(target=poll)
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            poller.start()
+            try:
+                statuses = [s for s, _ in pool.map(lambda q: ask(server.url, q), questions)]
+            finally:
+                asking.clear()
+                poller.join(30)
+        serving = cpu_seconds(pid) - serving_before
+        answered = cpu_seconds(answering[0]) - answering_before
+        log = server.log()
+    assert statuses == [200] * len(questions), log
+    # /healthz came back all along (each within its bounded wait), never held until the
+    # questions were done.
+    assert len(health) >= 10
+    assert {h["status"] for h in health} == {"ok"}
+    # The answers' work was done apart from the process serving HTTP.
+    print(f"\nwhile saturated: answering process {answered:.2f} s of CPU, serving process "
+          f"{serving:.2f} s; /healthz answered {len(health)} times")
+    assert answered > serving, (answered, serving)
+    assert "Traceback" not in log
+
+
+def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is_answered(
+        ) -> None:
+    """Catches: a server that hangs, or answers 500 with a traceback for ever, once its
+    answering process is killed (out of memory, by an operator)."""
+    env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0"}
+    with serve(env=env) as server:
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
+        status, body = ask(server.url, "how many stabbings?")
+        assert status == 200 and quotes_the_stabbings(body)
+        (answering,) = answering_processes(server.proc.pid)
+        os.kill(answering, signal.SIGKILL)
+        status, body = ask(server.url, "how many shootings?")
+        if status != 200:
+            assert status == 503, body
+            error = body["error"]
+            assert isinstance(error, dict) and error["code"] == "answering_stopped"
+            assert str(error["message"]).endswith("please ask again.")
+        replies: list[tuple[int, dict[str, object]]] = []
+        # Each with another k: a first question asked before is answered from memory.
+        assert wait_until(lambda: replies.append(ask(server.url, "how many stabbings?",
+                                                     k=len(replies) + 4))
+                          or replies[-1][0] == 200, timeout=60, step=0.5), replies
+        assert quotes_the_stabbings(replies[-1][1])
+        # Another process takes the questions again.
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
+        (again,) = answering_processes(server.proc.pid)
+        assert again != answering
+        status, body = ask(server.url, "how many stabbings?", k=2)
+        assert status == 200 and quotes_the_stabbings(body)
+        log = server.log()
+    assert "Traceback" not in log
