@@ -252,10 +252,16 @@ class PostingsWriter:
         parts = self._parts
 
         def joined(name: str, dtype: Any, pad: int = 0) -> npt.NDArray[Any]:
-            # Each list of parts is dropped once joined: the packed postings stand twice
-            # only one stream at a time.
-            return np.concatenate([*parts.pop(name), np.zeros(pad, dtype=dtype)]
-                                  ).astype(dtype, copy=False)
+            # Each part is dropped once copied: the packed postings never stand twice.
+            pieces = parts.pop(name)
+            out = np.zeros(sum(piece.shape[0] for piece in pieces) + pad, dtype=dtype)
+            at = 0
+            pieces.reverse()
+            while pieces:
+                piece = pieces.pop()
+                out[at:at + piece.shape[0]] = piece
+                at += piece.shape[0]
+            return out
 
         df = joined("df", np.int64)
         first, block_max = joined("first", np.int32), joined("block_max", np.float32)

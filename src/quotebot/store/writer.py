@@ -13,11 +13,14 @@ writes for the same documents built at once, byte for byte.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -126,7 +129,7 @@ class _StreamedBuild:
         self.columns = {name: _Column(scratch / name) for name in _SENTENCE_COLUMNS}
         self.tok_form = _Column(scratch / "tok_form", np.int32)
         self.tok_start = _Column(scratch / "tok_start", np.int32)
-        self.n_tokens = array("q")  # tokens per sentence
+        self.n_tokens = array("i")  # tokens per sentence
         self.doc_len = array("i")  # index terms per sentence
         self.form_count = np.zeros(0, dtype=np.int64)
         self.start_count = np.zeros(0, dtype=np.int64)
@@ -153,7 +156,7 @@ class _StreamedBuild:
         ptr = _pointers(part.column("n_tokens"))
         self.tok_form.append(tok)
         self.tok_start.append(part.column("starts"))
-        self.n_tokens.extend(array("q", part.column("n_tokens").astype(np.int64).tobytes()))
+        self.n_tokens.extend(part.n_tokens)
         table = self.analysis.term_table()
         doc_len = _terms_per_sentence(table, tok, ptr)
         self.doc_len.extend(array("i", doc_len.tobytes()))
@@ -180,15 +183,23 @@ class _StreamedBuild:
         for column in (*self.columns.values(), self.tok_form, self.tok_start):
             column.done()
         text_arrays = self.texts.close()
+        del self.splitter  # (its word forms are the analysis's too)
+        _release_freed()
         table = self.analysis.table()
+        # What needs a few bytes a sentence first, and dropped: the postings, packed
+        # whole, come after.
+        n_tokens = self._write_tokens(len(table.forms))
+        del self.n_tokens
+        _release_freed()
+        for name, column in self.columns.items():
+            column.save(self.out / f"{name}.npy")
         with self.runs:
             matrix = self.runs.matrix(np.frombuffer(self.doc_len, dtype=np.int32),
                                       len(table.vocab))
+        del self.doc_len
+        _release_freed()
         paragraphs = paragraph_matrix(matrix, self.columns["doc_idx"].read(),
                                       self.columns["paragraph"].read())
-        n_tokens = self._write_tokens(len(table.forms))
-        for name, column in self.columns.items():
-            column.save(self.out / f"{name}.npy")
         forms = _counted_forms(table, self.form_count, self.start_count,
                                form_flags(table.forms))
         index = _Saved(
@@ -202,7 +213,7 @@ class _StreamedBuild:
     def _write_tokens(self, n_forms: int) -> int:
         """Pack the tokens from their scratch files into the token table's files; returns
         how many there are."""
-        ptr = _pointers(np.frombuffer(self.n_tokens, dtype=np.int64))
+        ptr = _pointers(np.frombuffer(self.n_tokens, dtype=np.int32))
         n = int(ptr[-1])
         packer = TokenPacker(ptr, form_high_bits(n_forms))
         per = packer.per
@@ -213,8 +224,10 @@ class _StreamedBuild:
         size = pack_chunk()
         for forms, starts in zip(self.tok_form.parts(size), self.tok_start.parts(size),
                                  strict=True):
-            for npy, values in zip(files.values(), packer.chunk(forms, starts), strict=True):
-                npy.write(values)
+            low, high, step = packer.chunk(forms, starts)
+            files["tok_form_low"].write(low)
+            files["tok_form_high"].write(high)
+            files["tok_step"].write(step)
         for npy in files.values():
             npy.close()
         far_at, far = packer.far()
@@ -224,22 +237,33 @@ class _StreamedBuild:
         return n
 
 
+@dataclass(frozen=True, slots=True)
 class _Saved:
     """What :func:`~quotebot.store.format.write_tables` reads of an index, from a
     streamed build."""
 
-    def __init__(self, *, docs: list[DocInfo], vocab: StringTable, matrix: Any,
-                 paragraphs: Any, forms: Any, words: Any, fingerprint: str,
-                 n_sentences: int) -> None:
-        self.docs = docs
-        self.vocab = vocab
-        self.matrix = matrix
-        self.paragraphs = paragraphs
-        self.forms = forms
-        self.words = words
-        self.fingerprint = fingerprint
-        self.n_sentences = n_sentences
-        self.analyzer_version = analysis.ANALYZER_VERSION
+    docs: list[DocInfo]
+    vocab: StringTable
+    matrix: Any
+    paragraphs: Any
+    forms: Any
+    words: Any
+    fingerprint: str
+    n_sentences: int
+    analyzer_version: str = analysis.ANALYZER_VERSION
+
+
+def _release_freed() -> None:
+    """Give the memory freed so far back to the operating system. The C library keeps
+    freed blocks in its heap for reuse, and a build frees thousands of temporary arrays
+    of every size, so what it holds in the heap, unused, grows with the corpus unless
+    handed back before the postings are packed. Only glibc has ``malloc_trim``;
+    elsewhere this does nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _grown(counts: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
