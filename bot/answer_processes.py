@@ -160,6 +160,7 @@ class AnswerProcesses:
         self._closed = False
         #: Processes being started.
         self._starting = 0
+        self._spawning: dict[multiprocessing.process.BaseProcess, socket.socket] = {}
         self._tasks: set[asyncio.Future[None]] = set()
 
     @property
@@ -266,16 +267,21 @@ class AnswerProcesses:
         context.set_forkserver_preload(FORKSERVER_PRELOAD)
         process = context.Process(target=_serve, args=(theirs, self.opening),
                                   name="quotebot-answer")
+        # Closed with the others even while it starts (a server stopped meanwhile).
+        self._spawning[process] = ours
         try:
             await asyncio.to_thread(process.start)
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_connection(sock=ours)
-        started = _Process(process, ours, reader, writer)
         try:
-            hello = await _receive(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            hello = ("failed", "it stopped while opening the index")
+            reader, writer = await asyncio.open_connection(sock=ours)
+            started = _Process(process, ours, reader, writer)
+            try:
+                hello = await _receive(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                hello = ("failed", "it stopped while opening the index")
+        finally:
+            self._spawning.pop(process, None)
         if hello[0] != "ready":
             started.close()
             await asyncio.to_thread(_end, process, 0.0)
@@ -290,8 +296,14 @@ class AnswerProcesses:
         atexit.unregister(self.close)
         for process in self._all:
             process.close()
+        for sock in self._spawning.values():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         for process in self._all:
             _end(process.process, CLOSE_SECONDS)
+        for spawned in list(self._spawning):
+            if spawned.pid is not None:  # started: it exits once it has opened the index
+                _end(spawned, CLOSE_SECONDS)
         self._all = []
 
 
