@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from bench_quality import plain_bm25
 
 from quotebot.engine import QuoteEngine
@@ -44,13 +45,15 @@ from quotebot.fitting import (
     write_weights,
 )
 from quotebot.fitting_gate import (
-    L2,
     THRESHOLD,
     Rows,
     answer_rows,
     choose_penalty,
     combined,
+    expected_threshold,
     fit_gate,
+    held_out_probabilities,
+    nested_held_out,
     write_gate,
 )
 from quotebot.fitting_gate import held_out as gate_held_out
@@ -255,6 +258,8 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
     for name, r in report.items():
         if name == "threshold":
             continue
+        if "short_answers" not in r:
+            continue
         print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
               f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
               f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
@@ -281,19 +286,36 @@ def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False,
     print("\nHeld-out log loss by L2 strength (evidence whose weight changes sign between "
           "folds left out): " + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in losses.items()))
     print(f"chosen: L2 {penalty.l2:g}, left out: {', '.join(sorted(penalty.dropped)) or '–'}")
+    # Each threshold is the lowest probability at which the short answers shown are
+    # expected, by their held-out probabilities, to be right 0.9 of the time: one for an
+    # engine with vectors, one for an engine of words alone.
+    thresholds = tuple(
+        expected_threshold(np.concatenate(list(held_out_probabilities(
+            both, judged, penalty=penalty).values())))
+        for judged in (rows, words))
+    print(f"thresholds: {thresholds[0]:.4f} with meaning, {thresholds[1]:.4f} by words alone")
+    nested = {
+        "with meaning, weights and threshold fitted without the group":
+            nested_held_out(both, judged=rows, penalty=penalty),
+        "words alone, weights and threshold fitted without the group":
+            nested_held_out(both, judged=words, penalty=penalty),
+    }
     reports = {
+        f"with meaning, shown at the threshold {thresholds[0]:.4f}":
+            gate_held_out(both, judged=rows, penalty=penalty, threshold=thresholds[0]),
+        f"words alone, shown at the threshold {thresholds[1]:.4f}":
+            gate_held_out(both, judged=words, penalty=penalty, threshold=thresholds[1]),
         f"with meaning, shown at a probability of {THRESHOLD:g}":
             gate_held_out(both, judged=rows, penalty=penalty),
         f"words alone, shown at a probability of {THRESHOLD:g}":
             gate_held_out(both, judged=words, penalty=penalty),
-        f"with meaning, the penalty before (L2 {L2:g}, every piece of evidence)":
-            gate_held_out(both, judged=rows),
     }
-    for label, report in reports.items():
+    for label, report in {**nested, **reports}.items():
         print_gate_report(label, report)
     if json_path is not None:
         json_path.write_text(json.dumps({"losses": {str(k): v for k, v in losses.items()},
                                          "l2": penalty.l2, "dropped": sorted(penalty.dropped),
+                                         "thresholds": thresholds, "nested": nested,
                                          "reports": reports}, indent=2) + "\n")
     if write:
         weights = fit_gate(both, penalty)
@@ -302,10 +324,10 @@ def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False,
                   f"({dt.date.today().isoformat()}) on {', '.join(rows)}, L2 {penalty.l2:g} "
                   f"chosen by leave-one-group-out log loss, left out as changing sign "
                   f"between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
-        precision = next(iter(reports.values()))["pooled"]["precision"]
-        write_gate(WEIGHTS, weights, precision, source)
+        precisions = tuple(r["pooled"]["precision"] for r in nested.values())
+        write_gate(WEIGHTS, weights, (thresholds[0], thresholds[1]),
+                   (precisions[0], precisions[1]), source)
         print(f"\nwrote [answer] of {WEIGHTS.relative_to(HERE.parent)}")
-
 
 if __name__ == "__main__":
     main()

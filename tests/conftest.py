@@ -203,7 +203,8 @@ def open_gate(engine: QuoteEngine) -> QuoteEngine:
     from quotebot.fitting import with_tuning
     from quotebot.tuning import default_tuning
 
-    return with_tuning(engine, default_tuning().with_values({"answer.threshold": 0.0}))
+    return with_tuning(engine, default_tuning().with_values(
+        {"answer.threshold": 0.0, "answer.words_threshold": 0.0}))
 
 
 @pytest.fixture()
@@ -213,7 +214,7 @@ def gate_open(monkeypatch: pytest.MonkeyPatch) -> None:
     from quotebot import engine
     from quotebot.tuning import default_tuning
 
-    tuning = default_tuning().with_values({"answer.threshold": 0.0})
+    tuning = default_tuning().with_values({"answer.threshold": 0.0, "answer.words_threshold": 0.0})
     monkeypatch.setattr(engine, "default_tuning", lambda: tuning)
 
 

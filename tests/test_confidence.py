@@ -29,6 +29,7 @@ from quotebot.fitting_gate import (
     answer_rows,
     choose_penalty,
     conversation_rows,
+    expected_threshold,
     fit_gate,
     fit_threshold,
     fit_weights,
@@ -149,7 +150,7 @@ def test_a_threshold_fitted_on_the_other_articles_judges_each_one() -> None:
         return Rows(x, right, n)
 
     articles = {"a": rows(150), "b": rows(150), "c": rows(150)}
-    report = nested_held_out(articles, TARGET_PRECISION)
+    report = nested_held_out(articles, target=TARGET_PRECISION)
     assert all(0.5 < report[k]["threshold"] <= 1.0 for k in "abc")
     assert report["pooled"]["shown"] == sum(report[k]["shown"] for k in "abc") > 0
     assert report["pooled"]["precision"] > 0.8
@@ -159,13 +160,26 @@ def test_the_written_gate_is_the_one_read_back(tmp_path: Path) -> None:
     path = tmp_path / "weights.toml"
     shutil.copy(WEIGHTS, path)
     weights = np.linspace(-1, 1, len(FEATURES))
-    write_gate(path, weights, 0.71, "fitted by a test")
+    write_gate(path, weights, (0.83, 0.87), (0.71, 0.69), "fitted by a test")
     gate = Gate.of(load_tuning(path).answer)
     assert gate.weights == pytest.approx(tuple(np.round(weights, 4)))
-    assert gate.threshold == THRESHOLD
-    assert load_tuning(path).answer.precision == 0.71
+    assert (gate.threshold, gate.words_threshold) == (0.83, 0.87)
+    assert (gate.threshold_for(True), gate.threshold_for(False)) == (0.83, 0.87)
+    section = load_tuning(path).answer
+    assert (section.precision, section.words_precision) == (0.71, 0.69)
     # The rest of the file is as it was.
     assert path.read_text().split("[answer]")[0] == WEIGHTS.read_text().split("[answer]")[0]
+
+
+def test_the_threshold_is_where_the_answers_shown_are_expected_right_as_often_as_asked(
+        ) -> None:
+    p = np.array([0.99, 0.95, 0.9, 0.85, 0.8, 0.7, 0.5])
+    threshold = expected_threshold(p, 0.9)
+    # 0.99, 0.95, 0.9, 0.85, 0.8 average 0.898; without 0.8 they average 0.9225.
+    assert threshold == 0.85
+    assert p[p >= threshold].mean() >= 0.9 > p[p >= 0.8].mean()
+    assert expected_threshold(np.array([0.6, 0.5]), 0.9) == 1.0
+    assert expected_threshold(np.array([0.95, 0.6]), 0.7) == 0.6
 
 
 @pytest.fixture(scope="module")
@@ -180,19 +194,28 @@ def test_a_short_answer_is_shown_with_its_confidence(article: QuoteEngine) -> No
     found = answer.short or answer.withheld
     assert found is not None and found.text == "72" and found.confidence is not None
     # Shown exactly when its confidence reaches the threshold.
-    assert (answer.short is not None) == (found.confidence >= default_tuning().answer.threshold)
-    lenient = default_tuning().with_values({"answer.threshold": found.confidence})
+    # (By words alone: the engine has no vectors.)
+    threshold = default_tuning().answer.words_threshold
+    assert (answer.short is not None) == (found.confidence >= threshold)
+    # (Its confidence is rounded to 4 places: the threshold is set just below it.)
+    lenient = default_tuning().with_values(
+        {"answer.words_threshold": found.confidence - 5e-5})
     shown = QuoteEngine(article.index, tuning=lenient).answer_question("how many stabbings?")
     assert shown.short is not None and shown.short.text == "72"
     assert shown.short.confidence == found.confidence
 
 
 def test_below_the_threshold_only_the_quotes_answer(article: QuoteEngine) -> None:
-    strict = default_tuning().with_values({"answer.threshold": 1.0})
+    strict = default_tuning().with_values({"answer.words_threshold": 1.0})
     engine = QuoteEngine(article.index, tuning=strict)
     answer = engine.answer_question("how many stabbings?")
     assert answer.answered and answer.short is None
     assert "72 fatal stabbings" in answer.quotes[0].text
+    # An engine without vectors answers to its own threshold, not to the one with vectors.
+    words_only = default_tuning().with_values({"answer.threshold": 1.0,
+                                               "answer.words_threshold": 0.0})
+    shown = QuoteEngine(article.index, tuning=words_only).answer_question("how many stabbings?")
+    assert shown.short is not None and shown.short.text == "72"
 
 
 def test_how_much_of_its_sentence_an_answer_carries_is_weighed_with_vectors(tmp_path: Path) -> None:
@@ -366,6 +389,51 @@ def test_what_of_the_question_the_corpus_and_the_passage_lack_is_measured() -> N
     # A word the corpus lacks is not counted as one the passage lacks.
     assert missing_words([4.0, 2.0], [False, True], [0.0, 1.0], 4.0)[1] == 0.0
     assert missing_words([2.0, 1.0], [True, True], [1.0, 0.5], 4.0) == (0.0, 0.0)
+
+
+def test_the_next_passages_answers_agree_or_rival(tmp_path: Path) -> None:
+    """Catches: the next passages' own short answers not counted, or counted on the wrong
+    side: the same year twice agrees, another year rivals."""
+    agreeing = QuoteEngine(build_index([Document("m", "Museum", (
+        "The city museum opened in 1998 after a long campaign.\n"
+        "Visitors have come to the city museum since it opened in 1998.\n"))]))
+    rival = QuoteEngine(build_index([Document("m", "Museum", (
+        "The city museum opened in 1998 after a long campaign.\n"
+        "The city museum's new wing opened in 2005.\n"))]))
+
+    def found(engine: QuoteEngine) -> dict[str, float]:
+        answer = engine._answer("When did the city museum open?", 3, 0, None, gate=False)
+        assert answer.short is not None and answer.short.text == "1998"
+        return dict(zip(FEATURES, answer.short.evidence, strict=True))
+
+    assert (found(agreeing)["agreeing_answers"], found(agreeing)["rival_answers"]) == (
+        pytest.approx(np.log1p(1)), 0.0)
+    assert (found(rival)["agreeing_answers"], found(rival)["rival_answers"]) == (
+        0.0, pytest.approx(np.log1p(1)))
+    # One way of ranking without vectors: the first passage is first by its words.
+    assert found(rival)["lexical_first"] == 1.0 and found(rival)["meaning_first"] == 0.0
+
+
+def test_where_the_answer_stands_and_whether_it_has_the_asked_shape_are_weighed() -> None:
+    """Catches: the question's words before the answer not counted, or a name asked for
+    ("who") not told from a lower-case phrase."""
+    question = parse_question("Who founded the bakery?")
+    text = "Anna Berg founded the bakery in 1998."
+    tokens = tokenize(text)
+    matched = {i: n for n, i in enumerate(
+        next(j for j, t in enumerate(tokens) if t.norm == w) for w in ("founded", "bakery"))}
+
+    def found(span: tuple[int, int]) -> dict[str, float]:
+        x = evidence(question, None, text, tokens, matched, span, "person", literal=1.0,
+                     margin=0.5, agreement=False, similarity=None, span_meaning=None,
+                     rarity=lambda t: 0.5, question_words=2)
+        return dict(zip(FEATURES, x, strict=True))
+
+    name = found((0, 9))  # "Anna Berg", before the question's words
+    year = found((text.index("1998"), text.index("1998") + 4))  # after them
+    assert name["after_question"] == 0.0 and year["after_question"] == 1.0
+    assert name["shape_match"] == 1.0 and year["shape_match"] == -1.0
+    assert name["question_words"] == pytest.approx(np.log1p(2))
 
 
 def test_the_gate_knows_how_long_the_document_is(tmp_path: Path) -> None:

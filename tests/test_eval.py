@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from quotebot.answer_overlap import exact_match, normalize_answer, token_f1
 from quotebot.cli import main
-from quotebot.evaluate import exact_match, format_report, normalize_answer, token_f1
+from quotebot.evaluate import format_report
 
 ARTICLE = (
     "The harbour festival drew 40,000 visitors over three days.\n"
@@ -377,6 +378,7 @@ def test_held_out_conversations_are_each_answered_with_weights_fitted_on_the_oth
     assert report["all"]["turns"] == 5
 
 
+@pytest.mark.slow
 def test_a_held_out_conversation_is_never_fitted_on_its_own_answers(tmp_path: Path) -> None:
     """Catches leakage in the fit that asks the turns again with fitted weights: each
     conversation's held-out weights must stay the same whatever its own answers say, while

@@ -19,7 +19,7 @@ from quotebot.store.build import build_index
 from quotebot.tuning import default_tuning
 
 #: Every short answer the rules find is shown.
-OPEN = default_tuning().with_values({"answer.threshold": 0.0})
+OPEN = default_tuning().with_values({"answer.threshold": 0.0, "answer.words_threshold": 0.0})
 OTHER = ("\n\nThe weather in the region was mild for the season.\n\n"
          "Local schools reopened after the holidays.\n")
 

@@ -101,6 +101,22 @@ FEATURES = (
     # log(1 + passages found that hold the kind of answer asked for, a number or a time;
     # 0 when the question asks for neither): how many rivals the answer had to beat.
     "typed_candidates",
+    # log(1 + how many of the next best passages give a short answer of their own that is
+    # not this one), and log(1 + how many give this one): rivals and agreement between the
+    # top passages' candidates.
+    "rival_answers", "agreeing_answers",
+    # The answer's passage is also the first by its words alone (BM25), and by meaning
+    # alone (0 without vectors): the ways of ranking agree on where the answer is.
+    "lexical_first", "meaning_first",
+    # Share of the question's words in the sentence that come before the answer.
+    "after_question",
+    # Whether the answer has the shape asked for: a capitalised name for "who" and
+    # "where" (1), or not (-1); 0 for other questions (a number or a time is always
+    # asked of a sentence that holds one).
+    "shape_match",
+    # log(1 + the question's concepts): a question of few words is easily answered by a
+    # sentence about something else.
+    "question_words",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
@@ -119,6 +135,8 @@ class Gate:
     threshold: float
     #: Below ``threshold``, at or above this: withheld, for a conversation to learn from.
     lead: float = 0.0
+    #: The probability to reach when the engine answers by words alone (no vectors).
+    words_threshold: float | None = None
 
     @classmethod
     def of(cls, section: Answer) -> Gate:
@@ -127,7 +145,14 @@ class Gate:
         if unknown:
             raise ValueError(f"weights.toml [answer] weights: unknown {sorted(unknown)}")
         return cls(tuple(float(section.weights.get(name, 0.0)) for name in FEATURES),
-                   float(section.threshold), float(section.lead))
+                   float(section.threshold), float(section.lead),
+                   float(section.words_threshold))
+
+    def threshold_for(self, has_vectors: bool) -> float:
+        """The probability a short answer must reach, with vectors or by words alone."""
+        if has_vectors or self.words_threshold is None:
+            return self.threshold
+        return self.words_threshold
 
     def probability(self, x: FloatArray) -> float:
         z = float(np.dot(np.asarray(self.weights, dtype=np.float64), x))
@@ -141,7 +166,9 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
              answer_question: float | None = None, answer_type: float | None = None,
              support: int = 0, coverage: float = 0.0, missing_verbs: float = 0.0,
              unknown_words: float = 0.0, missing_rarest: float = 0.0,
-             doc_sentences: int = 0, typed_candidates: int = 0) -> FloatArray:
+             doc_sentences: int = 0, typed_candidates: int = 0, rival_answers: int = 0,
+             agreeing_answers: int = 0, lexical_first: bool = False,
+             meaning_first: bool = False, question_words: int = 0) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
@@ -154,7 +181,11 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     verbs it lacks (:func:`missing_verbs`); ``unknown_words`` and ``missing_rarest`` what
     of the question the corpus and the passage lack (:func:`missing_words`);
     ``doc_sentences`` the length of the answer's document in sentences;
-    ``typed_candidates`` how many passages found hold the kind of answer asked for."""
+    ``typed_candidates`` how many passages found hold the kind of answer asked for;
+    ``rival_answers`` and ``agreeing_answers`` how many of the next best passages give
+    another short answer or this one; ``lexical_first`` and ``meaning_first`` whether the
+    passage is also the first by words alone and by meaning alone; ``question_words`` how
+    many concepts the question has."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -215,6 +246,15 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     x[_AT["missing_rarest"]] = missing_rarest
     x[_AT["doc_sentences"]] = math.log1p(doc_sentences)
     x[_AT["typed_candidates"]] = math.log1p(typed_candidates)
+    x[_AT["rival_answers"]] = math.log1p(rival_answers)
+    x[_AT["agreeing_answers"]] = math.log1p(agreeing_answers)
+    x[_AT["lexical_first"]] = float(lexical_first)
+    x[_AT["meaning_first"]] = float(meaning_first)
+    if inside and outside:
+        x[_AT["after_question"]] = sum(1 for m in outside if m < inside[0]) / len(outside)
+    if inside and kind_asked is None and kind in (Kind.WHO, Kind.WHERE):
+        x[_AT["shape_match"]] = 1.0 if tokens[inside[0]].surface[:1].isupper() else -1.0
+    x[_AT["question_words"]] = math.log1p(question_words)
     x[_RULE_AT[rule]] = 1.0
     return x
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quotebot.evaluate import EvalFileError, token_f1
+from quotebot.answer_overlap import token_f1
+from quotebot.evaluate import EvalFileError
 
 
 @dataclass(frozen=True, slots=True)

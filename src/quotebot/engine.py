@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from quotebot import context as conversation
 from quotebot.analysis import Token
+from quotebot.answer_overlap import token_f1
 from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
 from quotebot.confidence import (
@@ -76,6 +77,8 @@ _SUPPORT = 5
 #: A heading's section is looked for within this many sentences after it (headings under
 #: headings).
 _HEADINGS_IN_A_ROW = 8
+#: Two short answers say the same when their token F1 reaches this (as a right one does).
+_SAME_ANSWER_F1 = 0.5
 
 Progress = Callable[[int, int], None]
 #: (question, k, offset, entity, doc, prefer_doc, context): what an answer depends on.
@@ -474,6 +477,18 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     folded = part.casefold()
     support = sum(1 for i in order[1:_SUPPORT + 1]
                   if folded in spans.index.sentence(int(features.sids[i])).text.casefold())
+    rivals = agreeing = 0
+    for i in order[1:_SUPPORT + 1]:
+        other = spans.span(i)
+        if other is None:
+            continue
+        words = spans.index.sentence(int(features.sids[i])).text[other[0]:other[1]]
+        if token_f1(words, part) >= _SAME_ANSWER_F1:
+            agreeing += 1
+        else:
+            rivals += 1
+    best_cosine = (None if features.cosines is None
+                   else [features.similarity(i) or 0.0 for i in range(len(features))])
     span_meaning, answer_question, answer_type = spans.meanings_of(best, part)
     about = spans.evidence(best)
     concepts = spans.plan.concepts
@@ -493,11 +508,15 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                                              features.matched(best)),
                  unknown_words=unknown, missing_rarest=missing_rarest,
                  doc_sentences=spans.index.docs[int(spans.index.doc_idx[sid])].sentences,
-                 typed_candidates=typed)
+                 typed_candidates=typed, rival_answers=rivals, agreeing_answers=agreeing,
+                 lexical_first=bool(features.bm25[best] >= features.bm25.max()),
+                 meaning_first=(best_cosine is not None
+                                and best_cosine[best] >= max(best_cosine)),
+                 question_words=len(concepts))
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))
-    if not gate or confidence >= model.threshold:
+    if not gate or confidence >= model.threshold_for(features.cosines is not None):
         return short, None
     return None, (short if confidence >= model.lead else None)
 

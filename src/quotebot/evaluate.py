@@ -8,16 +8,15 @@ Every question goes through :meth:`QuoteEngine.answer_question`, the code path o
 from __future__ import annotations
 
 import json
-import re
-import string
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quotebot.answer_overlap import exact_match, token_f1
 from quotebot.errors import QuotebotError
 
 
@@ -177,30 +176,6 @@ def wrong_corpus_warning(path: Path | str) -> str:
             f"are the questions about another article? (give it with --corpus)")
 
 
-# -- SQuAD's answer normalisation and scores (as in the official v1.1 script) -------------
-
-_PUNCT = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCT)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, gold: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = Counter(pred) & Counter(ref)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(ref)
-    return 2 * precision * recall / (precision + recall)
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -131,6 +131,10 @@ class Answer(_Section):
     weights: dict[str, float]
     threshold: float
     precision: float
+    #: The same for an engine that answers by words alone (no sentence vectors): its
+    #: short answers' probabilities run differently, so its threshold is its own.
+    words_threshold: float
+    words_precision: float
     #: The probability at which a short answer too unsure to show still tells a
     #: conversation who or what was meant (:attr:`quotebot.models.Answer.withheld`).
     lead: float
