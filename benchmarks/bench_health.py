@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -94,35 +93,14 @@ def worker_cpu(server: int) -> dict[int, dict[str, float]]:
                 "answering": sum(cpu_seconds(p) for p in descendants(w))} for w in workers}
 
 
-def poll(url: str, stop: threading.Event, into: list[float]) -> None:
-    while not stop.wait(0.05):
-        into.append(bench_workers.get_ms(url))
-
-
 def saturate(url: str, server: int, questions: Path, seconds: int, offset: int
              ) -> dict[str, Any]:
     """wrk at 32 connections for ``seconds`` with /healthz and / polled alongside."""
-    script = questions.with_suffix(".lua")
-    script.write_text(bench_workers.WRK_SCRIPT)
     health: list[float] = []
     page: list[float] = []
-    stop = threading.Event()
-    pollers = [threading.Thread(target=poll, args=(url + "/healthz", stop, health)),
-               threading.Thread(target=poll, args=(url + "/", stop, page))]
     before = worker_cpu(server)
-    for poller in pollers:
-        poller.start()
-    try:
-        done = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency",
-                               "-s", str(script), url], capture_output=True, text=True,
-                              env=dict(os.environ, QUESTIONS=str(questions),
-                                       OFFSET=str(offset)), check=True)
-    finally:
-        stop.set()
-        for poller in pollers:
-            poller.join()
+    out = bench_workers.wrk(url, questions, seconds, offset, {"/healthz": health, "/": page})
     after = worker_cpu(server)
-    out = done.stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     answered = total - (int(errors.group(1)) if errors else 0)

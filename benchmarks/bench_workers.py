@@ -89,19 +89,21 @@ def serve(index: Path, workers: int, redis_url: str, extra: tuple[str, ...] = ()
     return proc, url
 
 
-def load(url: str, questions: Path, seconds: int, offset: int) -> dict[str, Any]:
-    """wrk at 32 connections for ``seconds``, with /healthz polled alongside."""
+def wrk(url: str, questions: Path, seconds: int, offset: int,
+        polled: dict[str, list[float]]) -> str:
+    """wrk at 32 connections for ``seconds`` (its report), while each path of ``polled`` is
+    fetched every 50 ms, its times in ms added to its list."""
     script = questions.with_suffix(".lua")
     script.write_text(WRK_SCRIPT)
-    slowest: list[float] = []
     stop = threading.Event()
 
-    def poll() -> None:
+    def poll(path: str, into: list[float]) -> None:
         while not stop.wait(0.05):
-            slowest.append(get_ms(url + "/healthz"))
+            into.append(get_ms(url + path))
 
-    poller = threading.Thread(target=poll)
-    poller.start()
+    pollers = [threading.Thread(target=poll, args=item) for item in polled.items()]
+    for poller in pollers:
+        poller.start()
     try:
         done = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency",
                                "-s", str(script), url], capture_output=True, text=True,
@@ -109,8 +111,15 @@ def load(url: str, questions: Path, seconds: int, offset: int) -> dict[str, Any]
                                        OFFSET=str(offset)), check=True)
     finally:
         stop.set()
-        poller.join()
-    out = done.stdout
+        for poller in pollers:
+            poller.join()
+    return done.stdout
+
+
+def load(url: str, questions: Path, seconds: int, offset: int) -> dict[str, Any]:
+    """wrk at 32 connections for ``seconds``, with /healthz polled alongside."""
+    slowest: list[float] = []
+    out = wrk(url, questions, seconds, offset, {"/healthz": slowest})
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -31,6 +31,7 @@ import pickle
 import signal
 import socket
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Questions sent to an answering process at once: the next is there as soon as it has
+#: answered one, without waiting for the event loop's turn to send it.
+PIPELINE = 2
 #: Seconds an answering process has to finish its question once the server closes.
 CLOSE_SECONDS = 10.0
 #: Each message between the server and an answering process: its length, then its pickle.
@@ -83,14 +87,45 @@ class _Process:
         self.sock = sock
         self.reader = reader
         self.writer = writer
+        #: The replies awaited, in the order the questions were sent.
+        self.waiting: deque[asyncio.Future[tuple[Any, ...]]] = deque()
+        self.alive = True
+        self.replies: asyncio.Future[None] | None = None
 
-    async def exchange(self, message: Any) -> Any:
-        """Send ``message``, return the reply (IncompleteReadError, ConnectionError: the
-        process is gone)."""
+    def send(self, message: Any) -> asyncio.Future[tuple[Any, ...]]:
+        """Send ``message``; the future of its reply."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        reply: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
         self.writer.write(_LENGTH.pack(len(data)) + data)
-        await self.writer.drain()
-        return await _receive(self.reader)
+        self.waiting.append(reply)
+        return reply
+
+    async def read_replies(self, replied: Callable[[_Process], None],
+                           stopped: Callable[[_Process, BaseException], None]) -> None:
+        """Give each reply to the question it answers, calling ``replied`` after each,
+        until the process stops (then ``stopped``)."""
+        try:
+            while True:
+                (length,) = _LENGTH.unpack(await self.reader.readexactly(_LENGTH.size))
+                data = await self.reader.readexactly(length)
+                reply = self.waiting.popleft()
+                try:
+                    outcome = pickle.loads(data)
+                except Exception as exc:  # one reply that cannot be read; the next can
+                    if not reply.done():
+                        reply.set_exception(exc)
+                else:
+                    if not reply.done():
+                        reply.set_result(outcome)
+                replied(self)
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError) as exc:
+            self.alive = False
+            while self.waiting:
+                reply = self.waiting.popleft()
+                if not reply.done():
+                    reply.set_exception(AnsweringStopped(
+                        "The process answering this question stopped; please ask again."))
+            stopped(self, exc)
 
     def close(self) -> None:
         # The end of the stream reaches the process now (the transport's own close waits
@@ -107,7 +142,8 @@ async def _receive(reader: asyncio.StreamReader) -> Any:
 
 
 class AnswerProcesses:
-    """Answering processes; ``call`` runs a job in the first one free. Use from one event
+    """Answering processes; ``call`` runs a job in the first one with room (each holds
+    up to ``PIPELINE`` questions: the one it answers and the next). Use from one event
     loop.
 
     The server talks to each process over a socket of its own, from the event loop itself:
@@ -158,31 +194,29 @@ class AnswerProcesses:
             self._start_soon()  # they could not start: try again, for the next question
             raise AnsweringStopped("No process can answer questions at the moment (the "
                                    "reason is logged); please ask again in a minute.")
-        process = await self._idle.get()
-        # Once sent, the reply is read even if the caller goes away, so that the process
-        # is free for the next question.
-        exchange = asyncio.ensure_future(self._exchange(process, (job, args)))
-        outcome = await asyncio.shield(exchange)
+        while True:
+            process = await self._idle.get()
+            if process.alive:
+                break
+        # The reply is read even if the caller goes away, so that the process's place is
+        # given back.
+        try:
+            reply = process.send((job, args))
+        except BaseException:
+            self._idle.put_nowait(process)
+            raise
+        outcome = await asyncio.shield(reply)
         if outcome[0] == "error":
             raise _rebuilt(*outcome[1:])
         result: T = outcome[1]
         return result
 
-    async def _exchange(self, process: _Process, message: Any) -> tuple[Any, ...]:
-        try:
-            outcome: tuple[Any, ...] = await process.exchange(message)
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            self._replace_soon(process, exc)
-            raise AnsweringStopped("The process answering this question stopped; please "
-                                   "ask again.") from None
-        except BaseException:
-            # A reply that cannot be read or a message that cannot be sent: the socket may
-            # be mid-message, so the process is not used again.
-            self._replace_soon(process, None)
-            raise
-        assert self._idle is not None
-        self._idle.put_nowait(process)
-        return outcome
+    def _replied(self, process: _Process) -> None:
+        if process.alive and self._idle is not None:
+            self._idle.put_nowait(process)
+
+    def _stopped(self, process: _Process, exc: BaseException) -> None:
+        self._replace_soon(process, None if self._closed else exc)
 
     def _replace_soon(self, process: _Process, exc: BaseException | None) -> None:
         """Stop ``process`` and start another in its place (a process killed or out of
@@ -218,8 +252,11 @@ class AnswerProcesses:
             await asyncio.to_thread(_end, process.process, CLOSE_SECONDS)
             return
         self._all.append(process)
+        process.replies = asyncio.ensure_future(process.read_replies(self._replied,
+                                                                     self._stopped))
         assert self._idle is not None
-        self._idle.put_nowait(process)
+        for _ in range(PIPELINE):
+            self._idle.put_nowait(process)
 
     async def _start(self) -> _Process:
         ours, theirs = socket.socketpair()

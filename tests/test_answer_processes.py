@@ -4,6 +4,7 @@ is replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import os
@@ -16,6 +17,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from quotebot.bot.answer_processes import AnswerProcesses, Opening
+from quotebot.bot.answerer import Answerer, corpus_turn
+from quotebot.session import SessionState, follow_up
 
 from conftest import quotes_the_stabbings
 from servers import serve, wait_until
@@ -183,3 +188,57 @@ def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is
         assert status == 200 and quotes_the_stabbings(body)
         log = server.log()
     assert "Traceback" not in log
+
+
+def test_answers_from_a_process_are_the_ones_given_here_and_askers_who_left_free_its_place(
+        tmp_path: Path) -> None:
+    """Catches: answers that differ from the engine's own once they travel (a conversation
+    state lost on the way), and a process whose place is never given back when the asker
+    of a question it holds went away (a client that hung up): the questions after it
+    would wait for ever."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 200)
+    index = tmp_path / "index"
+    here = Answerer.open(str(corpus), str(index), semantic="off", watch_seconds=0)
+    questions = [f"how many {a}s met the {b}?" for a, b in zip(WORDS[:8], WORDS[8:16], strict=True)]
+    expected = []
+    state = SessionState()
+    for question in questions[:3]:  # a conversation: each turn follows the one before
+        answer, state = follow_up(here.engine, state, question)
+        expected.append(answer.to_json())
+    alone = [follow_up(here.engine, SessionState(), q)[0].to_json() for q in questions[3:]]
+    here.close()
+
+    async def ask_apart() -> tuple[list[object], list[object], list[object]]:
+        processes = AnswerProcesses(Opening(str(corpus), str(index), "off", 0.0, None, None))
+        processes.start()
+        try:
+            for _ in range(600):  # bounded: 60 s for the process to open the index
+                if processes.ready:
+                    break
+                await asyncio.sleep(0.1)
+            assert processes.ready == 1
+            turns: list[object] = []
+            state = SessionState()
+            for question in questions[:3]:
+                answer, state = await processes.call(corpus_turn, (state, question, 3, {}))
+                turns.append(answer.to_json())
+            asked = [asyncio.ensure_future(processes.call(corpus_turn,
+                                                          (SessionState(), q, 3, {})))
+                     for q in questions[3:]]
+            await asyncio.sleep(0)
+            for left in asked[:3]:
+                left.cancel()  # their askers went away: one is sent, others wait
+            outcomes = await asyncio.gather(*asked, return_exceptions=True)
+            # The process answers again, as many times as it has places.
+            after = [await processes.call(corpus_turn, (SessionState(), q, 3, {}))
+                     for q in questions[3:]]
+            return turns, list(outcomes), [a.to_json() for a, _ in after]
+        finally:
+            processes.close()
+
+    turns, outcomes, after = asyncio.run(ask_apart())
+    assert turns == expected
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes[:3])
+    assert [o[0].to_json() for o in outcomes[3:]] == alone[3:]  # type: ignore[index]
+    assert after == alone
