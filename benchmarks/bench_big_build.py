@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,8 @@ def serve(n: int, work: Path) -> dict[str, Any]:
             "quotes_that_slice_back": slices, "serving_rss_mb": bench_scale.peak_rss_mb()}
 
 
-WORKERS = {"write": write_parts, "build": build, "serve": serve}
+WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
+    "write": write_parts, "build": build, "serve": serve}
 
 
 def run(worker: str, n: int, work: Path) -> dict[str, Any]:
@@ -174,12 +175,7 @@ def main() -> None:
                         "benchmarks/results/big_build.json")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        name, n, work = args.worker
-        print(json.dumps(WORKERS[name](int(n), Path(work))))
-        return
-    if args.docs:
-        write_docs(json.loads((RESULTS / "big_build.json").read_text()))
+    if bench_scale.worker_or_docs(args, WORKERS, write_docs, RESULTS / "big_build.json"):
         return
     work = Path(args.work) if args.work else Path(tempfile_dir())
     work.mkdir(parents=True, exist_ok=True)

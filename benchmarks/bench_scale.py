@@ -484,6 +484,22 @@ WORKERS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
 # -- running ------------------------------------------------------------------------------------
 
 
+def worker_or_docs(args: argparse.Namespace,
+                   workers: dict[str, Callable[[int, Path], dict[str, Any]]],
+                   write_docs: Callable[[dict[str, Any]], None], results: Path) -> bool:
+    """Do what ``--worker NAME N WORK`` (one measurement, printed as JSON for the parent
+    process) or ``--docs`` (the docs' figures rewritten from ``results``) asks; whether
+    either was asked."""
+    if args.worker:
+        name, n, work = args.worker
+        print(json.dumps(workers[name](int(n), Path(work))))
+        return True
+    if args.docs:
+        write_docs(json.loads(results.read_text()))
+        return True
+    return False
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     # Unset together, for benchmark processes only (see the module docstring).
@@ -578,12 +594,7 @@ def main() -> None:
                         "benchmarks/results/scale.json")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        name, n, work = args.worker
-        print(json.dumps(WORKERS[name](int(n), Path(work))))
-        return
-    if args.docs:
-        write_docs(json.loads((RESULTS / "scale.json").read_text()))
+    if worker_or_docs(args, WORKERS, write_docs, RESULTS / "scale.json"):
         return
 
     systems = {"quotebot", "bm25s", *args.systems.split(",")}

@@ -661,3 +661,23 @@ def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
         assert s.text == index.texts(int(index.doc_idx[sid]))[s.start:s.end]
     ids, _ = index.matrix.top_k({index.term_ids["word1"]: 1.0}, 10)
     assert ids.size == 10
+
+
+def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:
+    """docs/performance.md's table of builds of millions of sentences is what
+    bench_big_build.py prints for benchmarks/results/big_build.json."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_big_build", ROOT / "benchmarks" / "bench_big_build.py")
+        assert spec is not None and spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    results = json.loads((ROOT / "benchmarks" / "results" / "big_build.json").read_text())
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert page.count(bench.DOCS_BEGIN) == page.count(bench.DOCS_END) == 1
+    shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
+    assert shown == bench.docs_block(results)
+    assert "10M sentences" in shown

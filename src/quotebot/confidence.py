@@ -6,10 +6,11 @@ evidence about the answer found in its sentence (:data:`FEATURES`): what kind of
 the question asks for, how much of the question the sentence holds, how close the
 question's words are to the answer and whether they share its clause, whether the
 sentence offers rivals of the same shape (two years for one "when"), how far the first
-passage leads the second and whether the second gives the same answer, and how close in
-meaning the passage is. Its weights and the threshold come from ``[answer]`` in
-``data/weights.toml``, fitted by ``benchmarks/fit_weights.py`` leave-one-article-out for a
-precision of shown answers the file records.
+passage leads the second, whether the next passages give the same short answer or others,
+whether ranking by words and by meaning both put the passage first, and how close in
+meaning the passage is. Its weights and thresholds (one with vectors, one by words alone)
+come from ``[answer]`` in ``data/weights.toml``, fitted by ``benchmarks/fit_weights.py``
+leave-one-group-out for the precision of shown answers the file records.
 """
 
 from __future__ import annotations
