@@ -68,9 +68,9 @@ from quotebot.bm25 import BM25Matrix, idf_of, plain_groups
 from quotebot.corpus import BATCH_CHARS, batches
 from quotebot.errors import QuotebotError
 from quotebot.semantic import DIM, MODEL_SHA256, PASSAGES_VERSION, SentenceVectors
-from quotebot.store.format import RecentTexts
 from quotebot.store.lexicon import Lexicon, LexiconError, read_lexicon
 from quotebot.store.model import SentenceIndex, Tokens
+from quotebot.store.texts import RecentTexts
 
 if TYPE_CHECKING:
     from quotebot.engine import QuoteEngine

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from quotebot.store.files import (
     write_json,
 )
 from quotebot.store.model import DocInfo, Forms, SentenceIndex, Tokens, Words
-from quotebot.store.texts import TextBlocks, TextBlockWriter
+from quotebot.store.texts import RecentTexts, TextBlocks, TextBlockWriter
 
 #: Arrays with one row per sentence.
 _PER_SENTENCE = ("doc_idx", "paragraph", "sentence_no", "start", "end", "doc_len")
@@ -221,30 +220,6 @@ def _packed(arrays: dict[str, Any], prefix: str, root: Path, gen: Path) -> Packe
     return packed
 
 
-class RecentTexts:
-    """Document texts by position, read by ``read`` (decoded from the memory-mapped
-    ``texts.bin``, or fetched from a shard); recently used ones are kept, up to
-    :data:`TEXT_CACHE_CHARS` characters in all."""
-
-    def __init__(self, read: Callable[[int], str]) -> None:
-        self._read = read
-        self._recent: dict[int, str] = {}
-        self._chars = 0
-
-    def __call__(self, pos: int) -> str:
-        text = self._recent.get(pos)
-        if text is None:
-            text = self._read(pos)
-            if self._chars + len(text) > TEXT_CACHE_CHARS:
-                self._recent.clear()
-                self._chars = 0
-            self._recent[pos] = text
-            self._chars += len(text)
-        return text
-
-
-#: How many characters of decoded document text a loaded index keeps at most.
-TEXT_CACHE_CHARS = 32 * 1024 * 1024
 
 
 def _read_bytes(path: Path, root: Path) -> bytes:

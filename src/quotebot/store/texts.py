@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ DICTIONARY_BYTES = 32 * 1024
 COMPRESSION = 6
 #: How many characters of inflated blocks a loaded index keeps at most.
 BLOCK_CACHE_CHARS = 8 * 1024 * 1024
+#: How many characters of whole document text a loaded index keeps at most.
+TEXT_CACHE_CHARS = 32 * 1024 * 1024
 #: Raw deflate: no header and no checksum per block (the manifest checks file sizes).
 _RAW = -15
 #: The dictionary is made from the first documents' text, about this many characters of
@@ -117,6 +119,35 @@ class TextBlockWriter:
                 "text_blocks": np.asarray(self._blocks, dtype=np.int64)}
 
 
+class RecentTexts:
+    """Texts by number (a document's or a block's), read by ``read`` (inflated from the
+    memory-mapped ``texts.bin``, or fetched from a shard); recently used ones are kept, up
+    to ``limit`` characters in all."""
+
+    def __init__(self, read: Callable[[int], str], limit: int = TEXT_CACHE_CHARS) -> None:
+        self._read = read
+        self._limit = limit
+        self._recent: dict[int, str] = {}
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def kept(self, number: int) -> str | None:
+        """Text ``number`` if it is kept, without reading it."""
+        return self._recent.get(number)
+
+    def __call__(self, number: int) -> str:
+        text = self._recent.get(number)
+        if text is None:
+            text = self._read(number)
+            with self._lock:
+                if self._chars + len(text) > self._limit:
+                    self._recent.clear()
+                    self._chars = 0
+                self._recent[number] = text
+                self._chars += len(text)
+        return text
+
+
 class TextBlocks:
     """The documents' text of a loaded index, read a block at a time from the
     memory-mapped ``texts.bin``; recently read blocks are kept, up to
@@ -130,9 +161,7 @@ class TextBlocks:
         self._blocks = blocks
         # Each read copies this inflater, which has the dictionary set already.
         self._inflater = zlib.decompressobj(_RAW, zdict=dictionary)
-        self._recent: dict[int, str] = {}
-        self._chars = 0
-        self._lock = threading.Lock()
+        self._recent = RecentTexts(self._inflate, BLOCK_CACHE_CHARS)
 
     @property
     def n_documents(self) -> int:
@@ -143,22 +172,13 @@ class TextBlocks:
 
     def block(self, number: int) -> str:
         """Block ``number``'s text (kept for the next read)."""
-        text = self._recent.get(number)
-        if text is None:
-            text = self._inflate(number)
-            with self._lock:
-                if self._chars + len(text) > BLOCK_CACHE_CHARS:
-                    self._recent.clear()
-                    self._chars = 0
-                self._recent[number] = text
-                self._chars += len(text)
-        return text
+        return self._recent(number)
 
     def document(self, pos: int) -> str:
         """Document ``pos``'s whole text (its blocks are not kept: the caller keeps it)."""
         lo, hi = int(self._blocks[pos]), int(self._blocks[pos + 1])
-        recent = self._recent
-        return "".join(recent.get(b) or self._inflate(b) for b in range(lo, hi))
+        kept = self._recent.kept
+        return "".join(kept(b) or self._inflate(b) for b in range(lo, hi))
 
     def _inflate(self, number: int) -> str:
         lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
