@@ -30,6 +30,7 @@ from quotebot.postings import (
     PostingsWriter,
     compact_counts,
     distinct,
+    pointers,
     term_chunks,
 )
 
@@ -378,7 +379,7 @@ class SortedRuns:
         matrix = BM25Matrix(_EMPTY_PACK, compact_counts(lengths), k1, b)
         idf = lucene_idf(df, int(lengths.shape[0])).astype(np.float32)
         writer = PostingsWriter()
-        for t0, t1 in term_chunks(_pointers(df)):
+        for t0, t1 in term_chunks(pointers(df)):
             ids, tf = self._runs.terms(t0, t1)
             weights = posting_weights(tf, matrix.norms(ids), np.repeat(idf[t0:t1], df[t0:t1]))
             writer.add(df[t0:t1], ids, tf, weights)
@@ -407,7 +408,7 @@ class _Runs:
 
     def add(self, counts: npt.NDArray[np.int64], ids: npt.NDArray[np.int32],
             tf: npt.NDArray[np.uint16]) -> None:
-        arrays: list[Any] = [_pointers(counts), ids, compact_counts(tf)]
+        arrays: list[Any] = [pointers(counts), ids, compact_counts(tf)]
         if self._folder is not None:
             for i, name in ((1, "ids"), (2, "tf")):
                 path = Path(self._folder.name) / f"{len(self._runs)}-{name}.bin"
@@ -448,13 +449,6 @@ class _OnDisk:
         count = part.stop - part.start
         return np.fromfile(self.path, dtype=self.dtype, count=count,
                            offset=part.start * self.dtype.itemsize)
-
-
-def _pointers(counts: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    counts = np.asarray(counts, dtype=np.int64)
-    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return ptr
 
 
 def _norms(doc_len: npt.ArrayLike, avgdl: float, k1: float, b: float) -> FloatArray:

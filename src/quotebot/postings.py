@@ -204,8 +204,8 @@ class PostingsWriter:
         its sentence ids ascending, with their term frequencies and weights."""
         df = np.asarray(df, dtype=np.int64)
         n = df.shape[0]
-        ptr = _pointers(df)
-        block_ptr = _pointers(-(-df // BLOCK))
+        ptr = pointers(df)
+        block_ptr = pointers(-(-df // BLOCK))
         starts = _block_starts(ptr, block_ptr, 0, n)
         part = np.asarray(ids, dtype=np.int64)
         freqs = np.asarray(tf, dtype=np.int64)
@@ -222,20 +222,20 @@ class PostingsWriter:
             top[df > 0] = np.maximum.reduceat(freqs, ptr[:-1][df > 0])
         repeated = np.where(top > 16, 2, np.where(top > 1, 1, 0))
         sizes = self._sizes
-        id_at = np.where(wide, ~(sizes["ids32"] + _pointers(np.where(wide, df, 0))[:-1]),
-                         sizes["ids16"] + _pointers(np.where(wide, 0, df))[:-1])
+        id_at = np.where(wide, ~(sizes["ids32"] + pointers(np.where(wide, df, 0))[:-1]),
+                         sizes["ids16"] + pointers(np.where(wide, 0, df))[:-1])
         tf_at = np.full(n, ALL_ONES, dtype=np.int64)
         one, two = repeated == 1, repeated == 2
         # Each term's half bytes start at a whole byte: an odd count is padded by one.
         halves = np.where(one, df + (df & 1), 0)
-        tf_at[one] = (sizes["tf4"] + _pointers(halves)[:-1])[one]
-        tf_at[two] = -2 - (sizes["tf16"] + _pointers(np.where(two, df, 0))[:-1])[two]
+        tf_at[one] = (sizes["tf4"] + pointers(halves)[:-1])[one]
+        tf_at[two] = -2 - (sizes["tf16"] + pointers(np.where(two, df, 0))[:-1])[two]
         term = np.repeat(np.arange(n), df)
         block = block_ptr[term] + (np.arange(part.shape[0]) - ptr[term]) // BLOCK
         narrow = ~wide[term]
         nibbles = np.zeros(int(halves.sum()), dtype=np.uint8)
         mine = one[term]
-        nibbles[(_pointers(halves)[:-1][term] + np.arange(part.shape[0]) - ptr[term])[mine]] = (
+        nibbles[(pointers(halves)[:-1][term] + np.arange(part.shape[0]) - ptr[term])[mine]] = (
             freqs[mine] - 1)
         for name, values in (("ids16", (part - first[block])[narrow]),
                              ("ids32", part[~narrow]),
@@ -270,8 +270,8 @@ class PostingsWriter:
         # stream's end into this padding.
         streams = {name: joined(name, dtype, BLOCK) for name, dtype in _STREAMS.items()}
         terms = np.zeros((df.shape[0] + 1, 4), dtype=np.int64)
-        terms[:, 0] = _pointers(df)
-        terms[:, 1] = _pointers(-(-df // BLOCK))
+        terms[:, 0] = pointers(df)
+        terms[:, 1] = pointers(-(-df // BLOCK))
         terms[:-1, 2] = id_at
         terms[:-1, 3] = tf_at
         terms[-1, 3] = ALL_ONES
@@ -324,7 +324,9 @@ def _block_of(ptr: IntArray, block_ptr: IntArray, term: IntArray, p0: int,
     return block
 
 
-def _pointers(counts: npt.ArrayLike) -> IntArray:
+def pointers(counts: npt.ArrayLike) -> IntArray:
+    """Where each of ``counts``' runs starts in their concatenation, and where the last ends:
+    [0, c0, c0+c1, …]."""
     counts = np.asarray(counts, dtype=np.int64)
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])

@@ -22,6 +22,7 @@ from quotebot import analysis
 from quotebot.bm25 import BM25Matrix
 from quotebot.corpus import fingerprint
 from quotebot.models import Document
+from quotebot.postings import pointers
 from quotebot.sentences import split_document
 from quotebot.store.files import StringTable, hash_bytes
 from quotebot.store.lexicon import Lexicon
@@ -113,7 +114,7 @@ def build_index(docs: Sequence[Document] | Any, *, progress: Progress | None = N
     docs = list(docs)
     splitter = Splitter()
     part = splitter.split(docs, progress)
-    ptr = _pointers(part.column("n_tokens"))
+    ptr = pointers(part.column("n_tokens"))
     # (Views of the arrays filled above, not copies: the build's memory follows the
     # tokens once, not twice.)
     tok = part.column("tokens")
@@ -201,7 +202,7 @@ class FormAnalysis:
         table.forms = self.forms
         table.vocab = list(self.term_ids)
         table.words = list(self.word_ids)
-        table.terms_ptr = _pointers(np.frombuffer(self._per_form, dtype=np.int64))
+        table.terms_ptr = pointers(np.frombuffer(self._per_form, dtype=np.int64))
         table.terms = np.frombuffer(self._flat, dtype=np.int32).copy()
         table.form_word = np.frombuffer(self._form_word, dtype=np.int32).copy()
         return table
@@ -210,7 +211,7 @@ class FormAnalysis:
         """The forms' terms alone (no copy of the lists of strings): to map tokens to
         terms while the analysis goes on."""
         table = _FormTable()
-        table.terms_ptr = _pointers(np.frombuffer(self._per_form, dtype=np.int64))
+        table.terms_ptr = pointers(np.frombuffer(self._per_form, dtype=np.int64))
         table.terms = np.frombuffer(self._flat, dtype=np.int32)
         return table
 
@@ -224,13 +225,6 @@ def _analyse_forms(forms: list[str], vocab: list[str] | None = None,
     analysed = FormAnalysis(vocab, words)
     analysed.add(forms)
     return analysed.table()
-
-
-def _pointers(counts: npt.ArrayLike) -> IntArray:
-    counts = np.asarray(counts, dtype=np.int64)
-    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return ptr
 
 
 #: Tokens handled at a time where a pass over every token needs 8-byte temporaries.
@@ -248,7 +242,7 @@ def _token_terms(table: _FormTable, tok: npt.NDArray[np.int32], total: int
     for lo in range(0, tok.shape[0], _CHUNK_TOKENS):
         chunk = tok[lo:lo + _CHUNK_TOKENS]
         per_token = per_form[chunk]
-        bounds = _pointers(per_token)
+        bounds = pointers(per_token)
         # Each token's terms in place: where its form's terms start, plus 0, 1, …
         where = np.repeat(first_term[chunk] - bounds[:-1], per_token)
         where += np.arange(where.size, dtype=np.int64)
@@ -302,7 +296,7 @@ def _counted_forms(table: _FormTable, count: IntArray, start_count: IntArray,
     n_forms = len(table.forms)
     owner = np.repeat(np.arange(n_forms, dtype=np.int32), np.diff(table.terms_ptr))
     order = np.argsort(table.terms, kind="stable")
-    term_forms_ptr = _pointers(np.bincount(table.terms, minlength=len(table.vocab)))
+    term_forms_ptr = pointers(np.bincount(table.terms, minlength=len(table.vocab)))
     return Forms(
         strings=StringTable.from_strings(table.forms),
         terms_ptr=table.terms_ptr, terms=table.terms,
@@ -348,7 +342,7 @@ def _token_rows(ptr: IntArray, sids: IntArray) -> IntArray:
     """Flat positions in the token table of the tokens of ``sids``, in order."""
     lo = np.asarray(ptr[sids], dtype=np.int64)
     counts = np.asarray(ptr[sids + 1], dtype=np.int64) - lo
-    first = _pointers(counts)[:-1]
+    first = pointers(counts)[:-1]
     rows = np.repeat(lo - first, counts)
     rows += np.arange(rows.shape[0], dtype=np.int64)
     return rows
@@ -448,7 +442,7 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     doc_len = np.concatenate(doc_len_parts).astype(np.int32)
     n_docs = max(int(doc_len.shape[0]), 1)
     order = np.argsort(t_all * n_docs + s_all, kind="stable")
-    indptr = _pointers(np.bincount(t_all, minlength=len(vocab)))
+    indptr = pointers(np.bincount(t_all, minlength=len(vocab)))
     merged_matrix = BM25Matrix.from_postings(indptr, s_all[order].astype(np.int32),
                                              tf_all[order].astype(np.uint16), doc_len,
                                              k1=matrix.k1, b=matrix.b)
@@ -460,7 +454,7 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     table.terms_ptr = np.concatenate(terms_ptr_parts).astype(np.int64)
     table.terms = np.concatenate(terms_parts).astype(np.int32)
     table.form_word = np.concatenate(form_word_parts).astype(np.int32)
-    tok_ptr = _pointers(np.concatenate(tok_count_parts))
+    tok_ptr = pointers(np.concatenate(tok_count_parts))
     tok = np.concatenate(tok_form_parts).astype(np.int32)
     tokens = Tokens.pack(tok_ptr, tok, np.concatenate(tok_start_parts), len(table.forms))
     forms_table = _forms(table, tok_ptr, tok)

@@ -32,12 +32,11 @@ from quotebot import analysis
 from quotebot.bm25 import _RUN_TOKENS, SortedRuns
 from quotebot.corpus import BATCH_CHARS, add_to_fingerprint, batches
 from quotebot.models import Document
-from quotebot.postings import compact_counts, compact_dtype
+from quotebot.postings import compact_counts, compact_dtype, pointers
 from quotebot.store.build import (
     FormAnalysis,
     Splitter,
     _counted_forms,
-    _pointers,
     _terms_per_sentence,
     _token_terms,
     _words,
@@ -153,7 +152,7 @@ class _StreamedBuild:
         for name, column in self.columns.items():
             column.append(part.column(name))
         tok = part.column("tokens")
-        ptr = _pointers(part.column("n_tokens"))
+        ptr = pointers(part.column("n_tokens"))
         self.tok_form.append(tok)
         self.tok_start.append(part.column("starts"))
         self.n_tokens.extend(part.n_tokens)
@@ -213,7 +212,7 @@ class _StreamedBuild:
     def _write_tokens(self, n_forms: int) -> int:
         """Pack the tokens from their scratch files into the token table's files; returns
         how many there are."""
-        ptr = _pointers(np.frombuffer(self.n_tokens, dtype=np.int32))
+        ptr = pointers(np.frombuffer(self.n_tokens, dtype=np.int32))
         n = int(ptr[-1])
         packer = TokenPacker(ptr, form_high_bits(n_forms))
         per = packer.per
