@@ -6,8 +6,9 @@
     python benchmarks/fit_weights.py --conversations [--write]
                         # the [conversation] weights, on ../shared/training/coqa
     python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
-    python benchmarks/fit_weights.py --gate-only --left-out   # … fitted on the wrong short
-                        # answers given without the paragraphs that answer as well
+    python benchmarks/fit_weights.py --gate-only --real-only   # … fitted without the wrong
+                        # short answers given without the paragraphs that answer (they are
+                        # reported on either way)
 
 The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
 with unanswerable questions) and the visible half of ../shared/benchmarks/squad-superbowl50.
@@ -49,11 +50,14 @@ from quotebot.fitting_gate import (
     Rows,
     answer_rows,
     choose_penalty,
+    choose_target,
     combined,
     expected_threshold,
     fit_gate,
     held_out_probabilities,
-    nested_held_out,
+    nested_probabilities,
+    nested_report,
+    without_removed,
     write_gate,
 )
 from quotebot.fitting_gate import held_out as gate_held_out
@@ -93,17 +97,17 @@ def main() -> None:
     parser.add_argument("--gate-only", action="store_true",
                         help="fit only the short-answer gate ([answer]), with the other "
                              "numbers as they are")
-    parser.add_argument("--left-out", action="store_true",
-                        help="with --gate-only: also fit the gate on the short answers given "
+    parser.add_argument("--real-only", action="store_true",
+                        help="with --gate-only: fit the gate without the short answers given "
                              "to answerable questions asked without the paragraphs that "
-                             "answer them (as wrong ones)")
+                             "answer them (as wrong ones); they are reported on either way")
     args = parser.parse_args()
     if args.conversations:
         fit_conversations(write=args.write)
         return
     if args.gate_only:
-        fit_answer_gate(find_articles(args.articles), write=args.write, left_out=args.left_out,
-                        json_path=args.json)
+        fit_answer_gate(*gate_rows(find_articles(args.articles)), write=args.write,
+                        left_out=not args.real_only, json_path=args.json)
         return
 
     started = time.perf_counter()
@@ -216,11 +220,12 @@ def fit_conversations(*, write: bool) -> None:
               f"other_doc_weight={weights.other_doc_weight:g}")
 
 
-def gate_rows(articles: list[Any], *, left_out: bool = False
+def gate_rows(articles: list[Any], *, left_out: bool = True
               ) -> tuple[dict[str, Rows], dict[str, Rows]]:
     """Every group's short answers found with meaning and by words alone: each article
-    one group (with ``left_out``, also the short answers given without the paragraphs that
-    answer), and the CoQA conversations over short passages one group per source."""
+    one group (with ``left_out``, also the short answers given to its answerable questions
+    without the paragraphs that answer them), and the CoQA conversations over short
+    passages one group per source."""
     from quotebot.conversation_eval import read_conversations
     from quotebot.fitting_gate import conversation_rows
 
@@ -253,8 +258,9 @@ def gate_rows(articles: list[Any], *, left_out: bool = False
 def print_gate_report(label: str, report: dict[str, Any]) -> None:
     print(f"\nShort answers held out ({label})\n")
     print("| held-out group | short answers | right | precision before | shown | "
-          "precision shown | recall before | recall shown | AUC |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "precision shown | recall before | recall shown | AUC | answer removed: short "
+          "answers | shown |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in report.items():
         if name == "threshold":
             continue
@@ -263,7 +269,9 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
         print(f"| {name} | {r['short_answers']} | {r['right_before_gate']} | "
               f"{pct(r['precision_before_gate'])} | {r['shown']} | {pct(r['precision'])} | "
               f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
-              f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} |")
+              f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} | "
+              f"{r.get('removed', '–')} | {r.get('removed_shown', '–')} "
+              f"({pct(r.get('removed_shown_share'))}) |")
     pooled = report["pooled"]
     if "reliability" in pooled:
         print(f"\nReliability (log loss {pooled['log_loss']:.4f}):\n")
@@ -273,32 +281,46 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
             print(f"| {b['bin']} | {b['n']} | {b['predicted']:.3f} | {b['observed']:.3f} |")
 
 
-def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False,
-                    json_path: Path | None = None) -> None:
-    """The short-answer gate: every group's short answers, the penalty chosen by
-    leave-one-group-out log loss, leave-one-group-out figures with vectors and by words
-    alone, then (``write``) the gate fitted on all groups."""
-    rows, words = gate_rows(articles, left_out=left_out)
+def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: bool,
+                    left_out: bool = True, json_path: Path | None = None) -> None:
+    """The short-answer gate on every group's short answers (``rows`` found with meaning,
+    ``words`` by words alone): the penalty chosen by leave-one-group-out log loss, the
+    thresholds' target chosen by what thresholds fitted without each group give on it,
+    leave-one-group-out figures with vectors and by words alone, then (``write``) the gate
+    fitted on all groups."""
     # One gate judges the short answers found with meaning and by words alone (a corpus
-    # over the automatic limit, or --semantic off, has no vectors): it is fitted on both.
-    both = combined(rows, words)
+    # over the automatic limit, or --semantic off, has no vectors): it is fitted on both;
+    # on those given without the passages that answer with ``left_out``, and judged on
+    # them either way.
+    both = combined(rows, words) if left_out else without_removed(combined(rows, words))
     penalty, losses = choose_penalty(both)
     print("\nHeld-out log loss by L2 strength (evidence whose weight changes sign between "
           "folds left out): " + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in losses.items()))
     print(f"chosen: L2 {penalty.l2:g}, left out: {', '.join(sorted(penalty.dropped)) or '–'}")
     # Each threshold is the lowest probability at which the short answers shown are
-    # expected, by their held-out probabilities, to be right 0.9 of the time: one for an
-    # engine with vectors, one for an engine of words alone.
+    # expected, by their held-out probabilities, to be right a share of the time: one for
+    # an engine with vectors, one for an engine of words alone. The share is the lowest
+    # whose thresholds, fitted without each group, show short answers right 0.9 of the time
+    # on it: held out, probabilities run high.
+    nested = [(nested_probabilities(both, judged, penalty), judged) for judged in (rows, words)]
+    target, by_target = choose_target(nested)
+    print("\nThresholds fitted without each group, by the share they expect right: pooled "
+          "shown / precision (95% lower bound) / recall, with meaning | words alone")
+    for t, pooled in by_target.items():
+        print(f"  {t:g}: " + " | ".join(
+            f"{r['shown']} / {pct(r['precision'])} ({pct(r['precision_low'])}) / "
+            f"{pct(r['recall'])}" for r in pooled))
     thresholds = tuple(
         expected_threshold(np.concatenate(list(held_out_probabilities(
-            both, judged, penalty=penalty).values())))
+            both, judged, penalty=penalty).values())), target)
         for judged in (rows, words))
-    print(f"thresholds: {thresholds[0]:.4f} with meaning, {thresholds[1]:.4f} by words alone")
-    nested = {
+    print(f"chosen: {target:g}; thresholds: {thresholds[0]:.4f} with meaning, "
+          f"{thresholds[1]:.4f} by words alone")
+    nested_reports = {
         "with meaning, weights and threshold fitted without the group":
-            nested_held_out(both, judged=rows, penalty=penalty),
+            nested_report(nested[0][0], rows, target),
         "words alone, weights and threshold fitted without the group":
-            nested_held_out(both, judged=words, penalty=penalty),
+            nested_report(nested[1][0], words, target),
     }
     reports = {
         f"with meaning, shown at the threshold {thresholds[0]:.4f}":
@@ -310,24 +332,30 @@ def fit_answer_gate(articles: list[Any], *, write: bool, left_out: bool = False,
         f"words alone, shown at a probability of {THRESHOLD:g}":
             gate_held_out(both, judged=words, penalty=penalty),
     }
-    for label, report in {**nested, **reports}.items():
+    for label, report in {**nested_reports, **reports}.items():
         print_gate_report(label, report)
     if json_path is not None:
         json_path.write_text(json.dumps({"losses": {str(k): v for k, v in losses.items()},
                                          "l2": penalty.l2, "dropped": sorted(penalty.dropped),
-                                         "thresholds": thresholds, "nested": nested,
+                                         "target": target,
+                                         "by_target": {str(k): v for k, v in
+                                                       by_target.items()},
+                                         "thresholds": thresholds, "nested": nested_reports,
                                          "reports": reports}, indent=2) + "\n")
     if write:
         weights = fit_gate(both, penalty)
-        command = "--gate-only --left-out --write" if left_out else "--gate-only --write"
+        command = "--gate-only --write" if left_out else "--gate-only --real-only --write"
+        fitted_on = "short answers" + (" and those given without the paragraphs that answer"
+                                       if left_out else "")
         source = (f"fitted by python benchmarks/fit_weights.py {command} "
-                  f"({dt.date.today().isoformat()}) on {', '.join(rows)}, L2 {penalty.l2:g} "
-                  f"chosen by leave-one-group-out log loss, left out as changing sign "
-                  f"between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
-        precisions = tuple(r["pooled"]["precision"] for r in nested.values())
+                  f"({dt.date.today().isoformat()}) on the {fitted_on} of {', '.join(rows)}, "
+                  f"L2 {penalty.l2:g} chosen by leave-one-group-out log loss, left out as "
+                  f"changing sign between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
+        precisions = tuple(r["pooled"]["precision"] for r in nested_reports.values())
         write_gate(WEIGHTS, weights, (thresholds[0], thresholds[1]),
-                   (precisions[0], precisions[1]), source)
+                   (precisions[0], precisions[1]), source, target)
         print(f"\nwrote [answer] of {WEIGHTS.relative_to(HERE.parent)}")
+
 
 if __name__ == "__main__":
     main()

@@ -28,6 +28,7 @@ from quotebot.fitting_gate import (
     Rows,
     answer_rows,
     choose_penalty,
+    choose_target,
     conversation_rows,
     expected_threshold,
     fit_gate,
@@ -36,10 +37,14 @@ from quotebot.fitting_gate import (
     held_out,
     log_loss,
     nested_held_out,
+    nested_probabilities,
+    nested_report,
+    precision_bound,
     probabilities,
     reliability,
     summary,
     unstable,
+    without_removed,
     write_gate,
 )
 from quotebot.models import Document
@@ -469,3 +474,81 @@ def test_each_turn_of_a_conversation_over_a_short_passage_gives_a_row() -> None:
     assert rows.answerable == 2
     assert rows.right.tolist() == [True, False]
     assert rows.x.shape == (2, len(FEATURES))
+
+
+def test_the_precision_shown_has_a_lower_bound_that_asks_more_of_few_answers() -> None:
+    # 20 of 20 right is no proof of 0.9 at 95% confidence; 60 of 60 is.
+    assert precision_bound(20, 20) < TARGET_PRECISION < precision_bound(60, 60)
+    assert precision_bound(0, 0) == 0.0
+    assert precision_bound(93, 100) < TARGET_PRECISION < 93 / 100
+
+
+def test_thresholds_ask_more_of_probabilities_that_run_high_on_groups_left_out() -> None:
+    rng = np.random.default_rng(9)
+
+    def rows(n: int, noise: float) -> Rows:
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, FEATURES.index("literal")] = rng.random(n)
+        right = x[:, FEATURES.index("literal")] + noise * rng.standard_normal(n) > 0.5
+        return Rows(x, right, n)
+
+    # Groups unlike each other: the probabilities fitted on some run high on another.
+    articles = {"a": rows(300, 0.02), "b": rows(300, 0.2), "c": rows(300, 0.2)}
+    nested = nested_probabilities(articles)
+    targets = (0.9, 0.93, 0.96, 0.99)
+    target, reports = choose_target([(nested, articles)], targets=targets)
+    assert set(reports) == set(targets)
+    assert target > 0.9
+    chosen = reports[target][0]
+    assert chosen["precision"] >= TARGET_PRECISION
+    # A lower target shows more, and too often wrong.
+    lower = [t for t in reports if t < target]
+    assert all(reports[t][0]["precision"] < TARGET_PRECISION for t in lower)
+    assert all(reports[t][0]["shown"] >= chosen["shown"] for t in lower)
+    # The same as judging each group at a threshold fitted without it.
+    assert nested_report(nested, articles, target)["pooled"] == chosen
+    assert nested_held_out(articles, target=target)["pooled"] == chosen
+
+
+def test_short_answers_given_without_the_passage_that_answers_are_reported_apart() -> None:
+    rng = np.random.default_rng(8)
+
+    def rows(n: int) -> Rows:
+        x = np.zeros((n, len(FEATURES)))
+        x[:, 0] = 1.0
+        x[:, FEATURES.index("coverage")] = rng.random(n)
+        right = x[:, FEATURES.index("coverage")] + 0.1 * rng.standard_normal(n) > 0.5
+        removed = np.zeros((n // 2, len(FEATURES)))
+        removed[:, 0] = 1.0
+        removed[:, FEATURES.index("coverage")] = 0.6 * rng.random(n // 2)
+        return Rows(x, right, n, removed)
+
+    articles = {"a": rows(200), "b": rows(160), "c": rows(120)}
+    fitted_on_real = without_removed(articles)
+    assert all(len(r.left_out) == 0 for r in fitted_on_real.values())
+    report = held_out(fitted_on_real, threshold=0.8, judged=articles)
+    assert [report[k]["removed"] for k in "abc"] == [100, 80, 60]
+    assert report["pooled"]["removed"] == 240
+    assert report["pooled"]["removed_shown"] == sum(report[k]["removed_shown"] for k in "abc")
+    # Their coverage is low: few of them reach the threshold, unlike the real ones.
+    assert report["pooled"]["removed_shown_share"] < report["pooled"]["shown"] / 480
+    nested = nested_held_out(fitted_on_real, judged=articles)
+    assert nested["pooled"]["removed"] == 240
+    assert nested["pooled"]["removed_shown"] == sum(nested[k]["removed_shown"] for k in "abc")
+
+
+def test_how_much_of_the_question_the_passage_scores_is_weighed(tmp_path: Path) -> None:
+    engine = QuoteEngine(build_index([Document("m", "Museum", (
+        "The city museum opened in 1998 after a long campaign.\n"
+        "The station opened in 2005.\n"))]))
+
+    def found(question: str) -> dict[str, float]:
+        answer = engine._answer(question, 3, 0, None, gate=False)
+        assert answer.short is not None
+        return dict(zip(FEATURES, answer.short.evidence, strict=True))
+
+    whole = found("When did the city museum open?")
+    part = found("When did the city museum shop open?")
+    assert 0.0 < part["score_share"] < whole["score_share"] <= 2.0
+    assert 0.0 < whole["proximity"] <= 1.0

@@ -118,6 +118,13 @@ FEATURES = (
     # log(1 + the question's concepts): a question of few words is easily answered by a
     # sentence about something else.
     "question_words",
+    # The passage's BM25 score relative to the question's idf mass (what a sentence holding
+    # every word of it many times would score): a passage that only seems to answer, its
+    # answering sentences absent, scores low for the question.
+    "score_share",
+    # Share of the question's consecutive words found close together and in order in the
+    # passage (quotebot.features).
+    "proximity",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
@@ -169,7 +176,8 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
              unknown_words: float = 0.0, missing_rarest: float = 0.0,
              doc_sentences: int = 0, typed_candidates: int = 0, rival_answers: int = 0,
              agreeing_answers: int = 0, lexical_first: bool = False,
-             meaning_first: bool = False, question_words: int = 0) -> FloatArray:
+             meaning_first: bool = False, question_words: int = 0,
+             score_share: float = 0.0, proximity: float = 0.0) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
@@ -186,7 +194,9 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     ``rival_answers`` and ``agreeing_answers`` how many of the next best passages give
     another short answer or this one; ``lexical_first`` and ``meaning_first`` whether the
     passage is also the first by words alone and by meaning alone; ``question_words`` how
-    many concepts the question has."""
+    many concepts the question has; ``score_share`` the passage's BM25 relative to the
+    question's idf mass and ``proximity`` how close together and in order it holds the
+    question's words."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -256,6 +266,8 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     if inside and kind_asked is None and kind in (Kind.WHO, Kind.WHERE):
         x[_AT["shape_match"]] = 1.0 if tokens[inside[0]].surface[:1].isupper() else -1.0
     x[_AT["question_words"]] = math.log1p(question_words)
+    x[_AT["score_share"]] = score_share
+    x[_AT["proximity"]] = proximity
     x[_RULE_AT[rule]] = 1.0
     return x
 

@@ -515,13 +515,23 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                  lexical_first=bool(features.bm25[best] >= features.bm25.max()),
                  meaning_first=(best_cosine is not None
                                 and best_cosine[best] >= max(best_cosine)),
-                 question_words=len(concepts))
+                 question_words=len(concepts),
+                 score_share=_score_share(float(features.bm25[best]),
+                                          [c.idf for c in concepts]),
+                 proximity=float(features.proximity[best]))
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))
     if not gate or confidence >= model.threshold_for(features.cosines is not None):
         return short, None
     return None, (short if confidence >= model.lead else None)
+
+
+def _score_share(bm25: float, idfs: Sequence[float]) -> float:
+    """A passage's BM25 score relative to the question's idf mass, the most a sentence
+    scores for the question's words alone (at most 2: its paragraph's share adds to it)."""
+    mass = sum(idfs)
+    return min(max(bm25 / mass, 0.0), 2.0) if mass > 0 else 0.0
 
 
 def _answer_size(answer: Answer) -> int:
