@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from quotebot.fitting import (
     fitted_values,
     held_out,
     open_article,
+    write_figures,
     write_weights,
 )
 from quotebot.fitting_gate import (
@@ -91,6 +93,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="fit on all articles and write the weights file")
     parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="with --write: write only the held-out figures into [fit], "
+                             "leaving the values as they were fitted (the short-answer gate, "
+                             "refitted apart, changes the figures, not the values)")
     parser.add_argument("--conversations", action="store_true",
                         help="fit the [conversation] weights on ../shared/training/coqa "
                              "instead (leave-one-conversation-out figures, then --write)")
@@ -173,7 +179,17 @@ def main() -> None:
         print(f"  without {name}: {values}")
     if args.json:
         args.json.write_text(json.dumps({"held_out": held, "report": report}, indent=2) + "\n")
-    if args.write:
+    if args.write and args.figures_only:
+        fit_table = tomllib.loads(WEIGHTS.read_text(encoding="utf-8"))["fit"]
+        write_figures(WEIGHTS, {
+            "command": fit_table["command"], "data": fit_table["data"],
+            "folds": fit_table["folds"], "date": fit_table["date"],
+            "figures": (f"held-out figures measured by python benchmarks/fit_weights.py "
+                        f"--write --figures-only ({dt.date.today().isoformat()}), with the "
+                        f"values of {fit_table['date']} and today's [answer]"),
+            "held_out": held, "held_out_words": words})
+        print(f"\nwrote the held-out figures into [fit] of {WEIGHTS.relative_to(HERE.parent)}")
+    elif args.write:
         final = fit(data, base)
         provenance = {
             "command": "python benchmarks/fit_weights.py --write",

@@ -539,6 +539,14 @@ def write_weights(path: Path, tuning: Tuning, provenance: dict[str, Any]) -> Non
     path.write_text(text, encoding="utf-8")
 
 
+def write_figures(path: Path, provenance: dict[str, Any]) -> None:
+    """Put a fit's provenance and held-out figures into the ``[fit]`` table of the weights
+    file at ``path``, leaving every value as it is (the figures of today's code and gate,
+    the values of the fit ``provenance`` names)."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(_set_fit_table(text, provenance), encoding="utf-8")
+
+
 def _set_value(text: str, section: str, name: str, value: float, source: str) -> str:
     header = re.compile(rf"^\[{section}\]$", re.M).search(text)
     if header is None:
