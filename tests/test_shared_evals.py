@@ -8,9 +8,9 @@ table and come from `quotebot eval --held-out` / benchmarks/fit_weights.py. The 
 below are on articles the weights were fitted on, so they hold the code to what it does,
 not to how well it generalises: the article's own questions 15/15 at top-1, 4/4
 unanswerable ones declined, 2/2 follow-ups; SQuAD v1.1 Super Bowl 50 (405 questions)
-top-1 73.3 %, top-3 88.1 %, 6 short answers shown of which 5 right (a short answer is shown
-only when the gate finds it right with a probability of 0.9; none is on the article of 18
-sentences), 10 declined; SQuAD
+top-1 73.3 %, top-3 88.1 %, 3 short answers shown, all right (a short answer is shown only
+when the gate's probability reaches the threshold fitted for 0.9 precision held out; one is
+on the article of 18 sentences), 10 declined; SQuAD
 2.0 Sky (UK) (108 answerable, 102 unanswerable questions) 35 % of the unanswerable ones
 declined with
 99 % of the answerable ones answered; every question asked of the other corpus declined,
@@ -76,7 +76,7 @@ def test_article_questions() -> None:
     assert overall["answerable"] >= 15
     assert overall["top1"] == 1.0 and overall["top3"] == 1.0
     # Every short answer shown is right; where none is sure enough, the quote answers (on
-    # this short article, for every question today).
+    # this short article, for all questions but one today).
     assert overall["short_answer_precision"] in (None, 1.0)
     assert abstention["unanswerable"] >= 4
     assert abstention["abstained"] == abstention["unanswerable"]  # declined all, and only them
@@ -97,7 +97,7 @@ def test_squad_super_bowl_50() -> None:
     assert overall["top3"] >= 0.86
     # Precision before coverage: few short answers, nearly all right.
     assert overall["short_answer_precision"] >= 0.8
-    assert overall["short_answers_shown"] >= 5
+    assert overall["short_answers_shown"] >= 3
     assert overall["abstained"] <= 16
 
 
