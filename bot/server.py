@@ -148,7 +148,8 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
             processes = AnswerProcesses(opening_for(
                 config.corpus, config.index_dir, semantic=config.semantic,
                 watch_seconds=answerer.watch_seconds, search_url=config.search_url,
-                data_dir=str(shelf.root) if shelf is not None else None),
+                data_dir=str(shelf.root) if shelf is not None else None,
+                niceness=config.answer_nice),
                 config.answer_processes)
             answerer.elsewhere = processes
             processes.start()
