@@ -638,15 +638,18 @@ def _generation_files(root: Path) -> dict[str, bytes]:
 
 def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quotebot import postings
     from quotebot.store import model
     from quotebot.store.writer import write_index
 
     docs = _batched_corpus()
     save_index(build_index(docs), tmp_path / "at-once")
     write_index(docs, tmp_path / "one-batch")
-    # Every document a batch of its own, postings sorted in runs of about 40 terms, and
-    # tokens packed 4 at a time: every seam of the streamed build is crossed.
+    # Every document a batch of its own, postings sorted in runs of about 40 terms and
+    # merged about 50 at a time, and tokens packed 4 at a time: every seam of the
+    # streamed build is crossed.
     monkeypatch.setattr(model, "_PACK_CHUNK", 5)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 50)
     write_index(docs, tmp_path / "batches", batch_chars=1, run_tokens=40)
     expected = _generation_files(tmp_path / "at-once")
     assert _generation_files(tmp_path / "one-batch") == expected
