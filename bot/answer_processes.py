@@ -41,7 +41,7 @@ from quotebot.errors import QuotebotError
 from quotebot.logs import JsonFormatter, configure_logging
 
 from .adding import FORKSERVER_PRELOAD
-from .answerer import Answerer, Here
+from .answerer import Answerer, Here, settle
 from .libraries import Shelf
 
 log = logging.getLogger(__name__)
@@ -357,6 +357,7 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
         except QuotebotError as exc:
             _send(sock, ("failed", exc.message))
             return
+        settle()
         _send(sock, ("ready",))
         while True:
             header = incoming.read(_LENGTH.size)
