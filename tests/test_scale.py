@@ -608,6 +608,31 @@ def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
     assert texts.block_cuts(10_000, [100, 2100, 2200, 9999, 10_000]) == [0, 2100, 9999]
 
 
+def test_the_line_of_every_character_is_the_documents_line(tmp_path: Path) -> None:
+    """Lines of every length, in characters of one to four bytes, read from the blocks of
+    a fresh index (each found by its start among its document's blocks), are the lines
+    of the document."""
+    rng = np.random.default_rng(5)
+    pieces = ["word", "café", "東京", "🦭🦭", "a\udc80b"]
+    lines = ["# Title"]
+    for i in range(80):
+        if i % 3 == 0:
+            lines.append(f"## Heading {i} 🦭")
+        else:
+            words = rng.choice(pieces, size=int(rng.integers(1, 160))).tolist()
+            lines.append(" ".join(words).capitalize() + ".")
+    text = "\n".join(lines) + "\r\nLast line."
+    save_index(build_index([Document(id="d", title="d", text=text)]), tmp_path / "idx")
+    for step in (1, 97):
+        reader = load_index(tmp_path / "idx").text_reader
+        assert reader is not None and reader.n_blocks() >= 4
+        for offset in range(0, len(text), step):
+            begin = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+            stop = min((i for i in (text.find("\n", offset), text.find("\r", offset))
+                        if i >= 0), default=len(text))
+            assert reader.line(0, offset) == (text[begin:stop], begin), offset
+
+
 def _batched_corpus() -> list[Document]:
     """Real articles, then documents each bringing words of their own (so the vocabulary
     grows from batch to batch), one with a token far from the one before it, and one
