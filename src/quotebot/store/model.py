@@ -368,7 +368,7 @@ class Forms:
             else:
                 lo, hi = int(self.terms_ptr[form]), int(self.terms_ptr[form + 1])
                 found = (surface, words.string(word),
-                         tuple(vocab.string(int(t)) for t in self.terms[lo:hi]), False)
+                         tuple(map(vocab.string, self.terms[lo:hi].tolist())), False)
             if len(cache) >= 200_000:
                 cache.clear()
             cache[form] = found
