@@ -669,9 +669,11 @@ def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
     docs = _batched_corpus()
     save_index(build_index(docs), tmp_path / "at-once")
     write_index(docs, tmp_path / "one-batch")
-    # Every document a batch of its own, postings sorted in runs of about 40 terms, and
-    # tokens packed 4 at a time: every seam of the streamed build is crossed.
+    # Every document a batch of its own, postings sorted in runs of about 40 terms and
+    # merged about 50 at a time, and tokens packed 4 at a time: every seam of the
+    # streamed build is crossed.
     monkeypatch.setattr(model, "_PACK_CHUNK", 5)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 50)
     write_index(docs, tmp_path / "batches", batch_chars=1, run_tokens=40)
     expected = _generation_files(tmp_path / "at-once")
     assert _generation_files(tmp_path / "one-batch") == expected
@@ -686,6 +688,24 @@ def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
         assert s.text == index.texts(int(index.doc_idx[sid]))[s.start:s.end]
     ids, _ = index.matrix.top_k({index.term_ids["word1"]: 1.0}, 10)
     assert ids.size == 10
+
+
+def test_an_update_has_the_postings_a_build_of_its_sentences_has(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding and removing documents merges the kept sentences' postings with the added
+    ones' a range of terms at a time (here about 50 postings): the matrix is the one built
+    from every sentence's terms, new words included."""
+    docs = _batched_corpus()
+    save_index(build_index(docs[:-4]), tmp_path)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 50)
+    added = [*docs[-4:], Document("new", "New", "Zyxwv qwerty officers zyxwv.\nMore zyxwv.")]
+    updated = merge_index(load_index(tmp_path), added=added,
+                          removed=[docs[0].id, docs[5].id])
+    assert [d.id for d in updated.docs][-5:] == [d.id for d in added]
+    terms = [[updated.term_ids[t] for token in updated.sentence_tokens(sid)
+              for t in token.terms] for sid in range(updated.n_sentences)]
+    assert "zyxwv" in updated.term_ids and updated.n_sentences > 200
+    assert_same_matrix(updated.matrix, BM25Matrix.from_term_ids(terms, len(updated.vocab)))
 
 
 def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:

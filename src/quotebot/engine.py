@@ -400,10 +400,13 @@ class QuoteEngine:
                 scores: npt.NDArray[np.float64], stand_ins: dict[int, int]
                 ) -> tuple[Quote, ...]:
         """The quotes of candidates ``page``, a heading's by the sentence standing in for
-        it (``stand_ins``)."""
+        it (``stand_ins``), with the question's words it holds highlighted like any quote's."""
         return tuple(spans.quote(i, scores[i]) if i not in stand_ins else
                      make_quote(self.index, stand_ins[i], float(scores[i]),
-                                self.sentence_tokens(stand_ins[i]), {})
+                                self.sentence_tokens(stand_ins[i]),
+                                compute_features(spans.plan, self.index, Candidates(
+                                    np.array([stand_ins[i]], dtype=np.int64), np.zeros(1)),
+                                    self.tuning.lexical).matched(0))
                      for i in page)
 
     def _under_heading(self, sid: int) -> int | None:
