@@ -473,7 +473,7 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     top = float(scores[best])
     margin = 1.0 if second is None or top <= 0 else (top - float(scores[second])) / top
     rival = spans.span(second) if second is not None else None
-    agreement = rival is not None and same_answer(
+    agreement = second is not None and rival is not None and same_answer(
         text[span[0]:span[1]], spans.text(second)[rival[0]:rival[1]])
     part = text[span[0]:span[1]]
     folded = part.casefold()
