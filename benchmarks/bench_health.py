@@ -16,7 +16,8 @@ the web page (`GET /`) every 50 ms, each on a new connection as a load balancer 
 reader would. CPU seconds of each worker's event loop (its main thread) and of its
 answering (its other threads, or its answering processes) are read from /proc before and
 after, and divided by the questions answered. One run; the ratios between the ways are
-the point. Prints a table and writes benchmarks/results/health.json.
+the point. Prints a table and writes benchmarks/results/health.json; `--docs` puts the saved run's
+table into docs/performance.md, `--table` prints it.
 """
 
 from __future__ import annotations
@@ -197,30 +198,56 @@ def main() -> None:
             redis.wait(10)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "health.json").write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
+    print(docs_block(results))
 
 
-def print_table(results: dict[str, Any]) -> None:
-    print(f"\n{results['sentences']:,} sentences of news text, --workers "
-          f"{results['workers']}, wrk at 32 connections for {results['seconds']} s, words "
-          "only\n")
-    print("| answering | round | answers/s | ask p50 ms | /healthz p50 ms | /healthz p99 ms "
-          "| web page p50 ms | web page p99 ms | CPU ms per answer (event loops) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+DOCS_BEGIN = "<!-- bench_health.py: from benchmarks/results/health.json -->"
+DOCS_END = "<!-- end of bench_health.py's figures -->"
+
+
+def docs_block(results: dict[str, Any]) -> str:
+    """The run's table, ratios and CPU seconds, as docs/performance.md shows them."""
+    lines = [f"{results['sentences']:,} sentences of news text, `--workers "
+             f"{results['workers']}`, wrk at 32 connections for {results['seconds']} s, words "
+             f"only; run of {results['started']} UTC, load average "
+             f"{results['load_average_start']:.1f} at the start and "
+             + ", ".join(f"{r['load_average']:.1f}" for r in results["runs"])
+             + " after each phase.", "",
+             "| answering | round | answers/s | ask p50 ms | /healthz p50 ms | /healthz p99 ms "
+             "| web page p50 ms | web page p99 ms | CPU ms per answer (of it event loops) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in results["runs"]:
-        print(f"| {way_of(row)} | {row['round']} "
-              f"| {row['answers_per_s']:,.0f} | {row['ask_p50_ms']:.0f} "
-              f"| {row['healthz_p50_ms']:.1f} | {row['healthz_p99_ms']:.1f} "
-              f"| {row['page_p50_ms']:.1f} | {row['page_p99_ms']:.1f} "
-              f"| {row['cpu_ms_per_answer']:.2f} ({row['loop_cpu_ms_per_answer']:.2f}) |")
-    for way, ratios in ratios_to_threads(results).items():
-        print(f"\n{way} ÷ threads (medians of the rounds): "
-              + ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items()))
-    print("\nCPU seconds of each worker while saturated (event loop + answering):")
+        lines.append(
+            f"| {way_of(row)} | {row['round']} "
+            f"| {row['answers_per_s']:,.0f} | {row['ask_p50_ms']:.0f} "
+            f"| {row['healthz_p50_ms']:.1f} | {row['healthz_p99_ms']:.1f} "
+            f"| {row['page_p50_ms']:.1f} | {row['page_p99_ms']:.1f} "
+            f"| {row['cpu_ms_per_answer']:.2f} ({row['loop_cpu_ms_per_answer']:.2f}) |")
+    lines += ["", "Medians of the rounds:", "",
+              "| answering | /healthz p99 ms | web page p99 ms | answers/s "
+              "| CPU ms per answer | ÷ threads: /healthz p99 | web page p99 | answers/s "
+              "| CPU per answer |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    ratios = ratios_to_threads(results)
+    for way, medians in medians_by_way(results).items():
+        ratio = ratios.get(way)
+        shown = "| " + " | ".join(f"{ratio[k]:.2f}×" if ratio else "—" for k in KEYS)
+        lines.append(f"| {way} | {medians['healthz_p99_ms']:.1f} | {medians['page_p99_ms']:.1f} "
+                     f"| {medians['answers_per_s']:,.0f} | {medians['cpu_ms_per_answer']:.2f} "
+                     f"{shown} |")
+    lines += ["", "CPU seconds of each worker while saturated (event loop + answering):", ""]
     for row in results["runs"]:
-        print(f"  {way_of(row)} round {row['round']}: "
-              + "; ".join(f"{w['loop_s']:.1f} + {w['answering_s']:.1f} s"
-                          for w in row["workers"]))
+        lines.append(f"- {way_of(row)}, round {row['round']}: "
+                     + "; ".join(f"{w['loop_s']:.1f} + {w['answering_s']:.1f} s"
+                                 for w in row["workers"]))
+    return "\n".join(lines)
+
+
+def write_docs(results: dict[str, Any]) -> None:
+    page = bench_scale.DOCS_PAGE.read_text(encoding="utf-8")
+    head, rest = page.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    bench_scale.DOCS_PAGE.write_text(f"{head}{DOCS_BEGIN}\n{docs_block(results)}\n"
+                                     f"{DOCS_END}{tail}", encoding="utf-8")
 
 
 def way_of(row: dict[str, Any]) -> str:
@@ -229,21 +256,32 @@ def way_of(row: dict[str, Any]) -> str:
     return f"processes, nice {row.get('answer_nice', 0)}"
 
 
-def ratios_to_threads(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """For each way with processes, its medians over the rounds ÷ those of threads."""
+#: What the ways are compared by.
+KEYS = ("healthz_p99_ms", "page_p99_ms", "answers_per_s", "cpu_ms_per_answer")
+
+
+def medians_by_way(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each way's medians over the rounds, threads first."""
     by_way: dict[str, list[dict[str, Any]]] = {}
     for row in results["runs"]:
         by_way.setdefault(way_of(row), []).append(row)
-    threads = by_way.pop("threads")
-    return {way: {key: float(np.median([r[key] for r in rows])
-                             / np.median([r[key] for r in threads]))
-                  for key in ("healthz_p99_ms", "page_p99_ms", "answers_per_s",
-                              "cpu_ms_per_answer")}
+    return {way: {key: float(np.median([r[key] for r in rows])) for key in KEYS}
             for way, rows in by_way.items()}
 
 
+def ratios_to_threads(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """For each way with processes, its medians over the rounds ÷ those of threads."""
+    medians = medians_by_way(results)
+    threads = medians.pop("threads")
+    return {way: {key: values[key] / threads[key] for key in KEYS}
+            for way, values in medians.items()}
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--table"]:
-        print_table(json.loads((RESULTS / "health.json").read_text()))
+    if sys.argv[1:] in (["--table"], ["--docs"]):
+        saved = json.loads((RESULTS / "health.json").read_text())
+        if sys.argv[1] == "--docs":
+            write_docs(saved)
+        print(docs_block(saved))
     else:
         main()
