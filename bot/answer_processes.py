@@ -375,13 +375,22 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
 
 
 def _yield_to_the_server(niceness: int) -> None:
-    """Run as batch work, ``niceness`` nicer than the server: when the server's event loop
-    wakes (a request, a health check, a reply to send) it takes a core from this process at
-    once, rather than waiting for the end of this process's turn. The loop's own work is
-    about a millisecond or two an answer, so answering loses little. Where Linux shares
-    CPU between groups first (a systemd service's cgroup, a login session's autogroup),
-    the niceness only orders the server's own processes; where it does not, other programs
-    at normal priority come before answering too (``--answer-nice 0`` puts it back)."""
+    """Let the server's event loop have a core at once when it wakes (a request, a health
+    check, a reply to send), rather than after this process's turn.
+
+    - A session of its own: where Linux shares CPU between sessions first (autogroup,
+      the default for programs started from a login), the loop's session then holds the
+      light work of serving alone, which is always owed CPU when it wakes; with answering
+      in it, the session had used its share and the loop waited for other sessions' turns.
+    - Batch work, ``niceness`` nicer than the server: inside one group (a systemd
+      service's cgroup) the loop comes first. Where the host shares CPU by neither, other
+      programs at normal priority come before answering too (``--answer-nice 0`` puts it
+      back).
+
+    The loop's own work is a millisecond or two an answer, so answering loses little. Its
+    socket, not its session, ties this process to the server: it exits when that closes."""
+    with contextlib.suppress(OSError):
+        os.setsid()
     with contextlib.suppress(OSError, AttributeError):
         # Batch: waking up, it never takes a core from a task that runs.
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))

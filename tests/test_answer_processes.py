@@ -123,7 +123,9 @@ def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
         assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         answering = answering_processes(pid)
         assert len(answering) == 1, server.log()
-        # It yields the cores to the event loop: batch work, ten steps nicer (the default).
+        # It yields the cores to the event loop: a session (a CPU group) of its own, batch
+        # work, ten steps nicer (the default).
+        assert os.getsid(answering[0]) not in (os.getsid(pid), os.getsid(0))
         assert os.sched_getscheduler(answering[0]) == os.SCHED_BATCH
         assert os.getpriority(os.PRIO_PROCESS, answering[0]) == min(
             19, os.getpriority(os.PRIO_PROCESS, pid) + 10)
