@@ -123,7 +123,9 @@ def wrk(url: str, questions: Path, seconds: int, offset: int,
                                "--latency", "-s", str(script), url], capture_output=True,
                               text=True, env=dict(os.environ, QUESTIONS=str(questions),
                                                   OFFSET=str(offset),
-                                                  THREADS=str(WRK_THREADS)), check=True)
+                                                  THREADS=str(WRK_THREADS)), check=True,
+                              # Its CPU apart from the clients that poll (see serve).
+                              start_new_session=True)
     finally:
         stop.set()
         for poller in pollers:
