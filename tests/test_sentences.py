@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from quotebot.corpus import load_corpus
@@ -171,3 +173,31 @@ def test_a_sentence_is_in_a_heading_when_its_paragraph_is_one() -> None:
     assert [heading_at(text, s.start) for s in sentences] == [
         kinds[s.paragraph - 1] == HEADING for s in sentences]
     assert sum(heading_at(text, s.start) for s in sentences) == 3
+
+
+def test_sentences_end_where_nltks_own_punkt_ends_them() -> None:
+    """Sentence ends are Punkt's, whatever engine applies its patterns: the same spans as
+    NLTK's stock tokenizer with the same abbreviations, on text full of the cases its
+    patterns decide (quotes after a period, initials, numbers, ellipses, abbreviations)."""
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    from quotebot.lexicon import ABBREVIATIONS
+    from quotebot.sentences import _tokenizer
+
+    params = PunktParameters()
+    params.abbrev_types = set(ABBREVIATIONS)
+    stock = PunktSentenceTokenizer(params)
+    fixtures = Path(__file__).parent / "fixtures"
+    texts = [load_corpus()[0].text, (fixtures / "news-article.txt").read_text("utf-8"),
+             *(p.read_text("utf-8") for p in sorted((fixtures / "own-articles").rglob("*"))
+               if p.suffix in (".txt", ".md")),
+             "He said “Stop.” Then he left. ‘Yes.’ She agreed (mostly.) Next!",
+             "A.B.C. Corp. went «away». J. R. R. Tolkien wrote it... Did he?! Yes.",
+             "It rose 1.5 m. in 2. 3 days. e.g. this one. Dr. Who? No. 7 is St. John's.",
+             "»Hallo.« Und dann. 'Quoted.' \"Double.\" [Bracket.] {Brace.} Done -- ok.",
+             "Prices: $4.50, 3,000.25 and -1.5. The U.S. economy grew. Mr. Smith agreed."]
+    paragraphs = [t[a:b] for t in texts for a, b in paragraph_spans(t)]
+    assert len(paragraphs) > 40
+    ours = _tokenizer()
+    assert [list(ours.span_tokenize(p)) for p in paragraphs] == [
+        list(stock.span_tokenize(p)) for p in paragraphs]

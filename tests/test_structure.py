@@ -123,3 +123,22 @@ def test_more_after_a_heading_gives_a_full_page_of_sentences(tmp_path: Path) -> 
     assert sorted(quoted) == sorted(
         f"The harbour counted {n} {'boats' if n < 3 else 'vessels'} on day {n}."
         for n in range(1, 6))
+
+
+def test_the_sentence_standing_in_for_a_heading_has_the_question_s_words_highlighted(
+        tmp_path: Path) -> None:
+    """Catches: the first sentence under a heading quoted in the heading's place without
+    the highlights every other quote has."""
+    # The sentence under the heading holds one of the question's two words, so that the
+    # many sentences holding both leave it out of the candidates: the heading brings it.
+    text = "# Harbour\n\n" + "".join(
+        f"The harbour boats sailed out on day {n} of the season.\n\n" for n in range(1, 80)
+    ) + "## Harbour boats\n\nTwo boats were lost in the storm.\n"
+    engine = engine_over(tmp_path, "harbour.md", text)
+    answer = engine.answer_question("harbour boats", k=20, offset=50)
+    lost = [q for q in answer.quotes if q.text == "Two boats were lost in the storm."]
+    assert lost and lost[0].section == ("Harbour boats",), [q.text for q in answer.quotes]
+    assert [lost[0].text[a:b] for a, b in lost[0].highlights] == ["boats"]
+    for quote in answer.quotes:
+        assert {quote.text[a:b].casefold() for a, b in quote.highlights} <= {"harbour", "boats"}
+        assert quote.highlights

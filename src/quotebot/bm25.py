@@ -17,7 +17,7 @@ import math
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from quotebot.postings import (
     PackedPostings,
+    PostingsFileWriter,
     PostingsWriter,
     compact_counts,
     distinct,
@@ -227,6 +228,47 @@ class BM25Matrix:
                                             .astype(np.float32), np.diff(ptr)))
         return matrix._packed_as(PackedPostings.pack(ptr, ids, tf, weights))
 
+    def merged(self, kept: npt.NDArray[np.bool_], added: tuple[Any, Any, Any],
+               n_terms: int, doc_len: npt.ArrayLike) -> BM25Matrix:
+        """The matrix of this one's sentences ``kept`` (renumbered from 0 in order) and of
+        ``added`` postings (terms, sentence ids after the kept sentences', term
+        frequencies; any order), over ``n_terms`` terms (this one's first) whose sentences
+        have lengths ``doc_len``. Merged a range of terms at a time, so the unpacked
+        postings never stand whole."""
+        renumber = np.cumsum(kept, dtype=np.int64) - 1
+        a_terms, a_ids, a_tf = (np.asarray(a, dtype=np.int64) for a in added)
+        order = np.lexsort((a_ids, a_terms))
+        a_terms, a_ids, a_tf = a_terms[order], a_ids[order], a_tf[order]
+        a_ptr = pointers(np.bincount(a_terms, minlength=n_terms))
+        own = self.n_terms
+        base_ptr = np.full(n_terms + 1, self.n_postings, dtype=np.int64)
+        base_ptr[:own + 1] = self.indptr
+        lengths = np.asarray(doc_len)
+        n_docs = int(lengths.shape[0])
+        matrix = BM25Matrix(_EMPTY_PACK, compact_counts(lengths), self.k1, self.b)
+        writer = PostingsWriter()
+        for lo, hi in term_chunks(base_ptr + a_ptr):
+            top = min(hi, own)
+            if lo < top:
+                ids, tf = self.packed.decode_terms(lo, top)
+                term = np.repeat(np.arange(lo, top), np.diff(base_ptr[lo:top + 1]))
+                keep = kept[ids]
+                ids, tf, term = renumber[ids[keep]], tf[keep], term[keep]
+            else:
+                ids = tf = term = np.zeros(0, dtype=np.int64)
+            a0, a1 = int(a_ptr[lo]), int(a_ptr[hi])
+            # Within a term, the kept sentences' postings come first: the added ones'
+            # sentences are numbered after them.
+            term = np.concatenate([term, a_terms[a0:a1]])
+            by_term = np.argsort(term, kind="stable")
+            ids = np.concatenate([ids, a_ids[a0:a1]])[by_term]
+            tf = np.concatenate([tf, a_tf[a0:a1]])[by_term]
+            df = np.bincount(term - lo, minlength=hi - lo)
+            weights = posting_weights(tf, matrix.norms(ids), np.repeat(
+                lucene_idf(df, n_docs).astype(np.float32), df))
+            writer.add(df, ids, tf, weights)
+        return matrix._packed_as(writer.finish())
+
     def weighed(self, term: int, ids: npt.NDArray[np.int32],
                 tf: npt.NDArray[np.int64] | None) -> tuple[npt.NDArray[np.int32], FloatArray]:
         """(ids, weights) of postings of ``term`` with term frequencies ``tf`` (None: all
@@ -309,32 +351,50 @@ class BM25Matrix:
         a group's term frequencies and length are the sums of its documents'.
         ``group_of`` gives each document's group, non-decreasing with the document id.
         Made a range of terms at a time, so the unpacked postings never stand whole."""
-        group_of = np.asarray(group_of, dtype=np.int64)
-        group_of32 = group_of.astype(np.int32)
-        doc_len = np.bincount(group_of, weights=np.asarray(self.doc_len, dtype=np.float64),
-                              minlength=n_groups).astype(np.int64)
-        matrix = BM25Matrix(_EMPTY_PACK, compact_counts(doc_len), self.k1, self.b)
+        groups = _Groups(self, group_of, n_groups)
         writer = PostingsWriter()
         indptr = np.asarray(self.indptr, dtype=np.int64)
         for lo, hi in term_chunks(indptr):
             ids, tf = self.packed.decode_terms(lo, hi)
-            # Within a term's column sentences ascend, so their groups do not decrease: a
-            # group's postings stand side by side, and one pass finds where each begins.
-            groups = group_of32[ids]
-            ptr = indptr[lo:hi + 1] - indptr[lo]
-            begins = np.ones(groups.shape[0], dtype=bool)
-            np.not_equal(groups[1:], groups[:-1], out=begins[1:])
-            begins[ptr[1:-1][ptr[1:-1] < groups.shape[0]]] = True  # each column's first
-            starts = np.flatnonzero(begins)
-            sums = (np.add.reduceat(tf, starts) if starts.size
-                    else np.zeros(0, dtype=np.int64))
-            df = np.diff(np.searchsorted(starts, ptr))
-            kept = groups[starts]
-            weights = posting_weights(
-                np.minimum(sums, np.iinfo(np.uint16).max), matrix.norms(kept),
-                np.repeat(lucene_idf(df, n_groups).astype(np.float32), df))
-            writer.add(df, kept, np.minimum(sums, np.iinfo(np.uint16).max), weights)
-        return matrix._packed_as(writer.finish())
+            writer.add(*groups.postings(ids, tf, indptr[lo:hi + 1] - indptr[lo]))
+        return groups.matrix._packed_as(writer.finish())
+
+
+class _Groups:
+    """Groups of consecutive documents of ``matrix`` (see :meth:`BM25Matrix.grouped`):
+    their matrix (lengths only, until packed), and their postings from their documents'
+    a range of terms at a time."""
+
+    def __init__(self, matrix: BM25Matrix, group_of: npt.ArrayLike, n_groups: int) -> None:
+        group_of = np.asarray(group_of, dtype=np.int64)
+        self.group_of32 = group_of.astype(np.int32)
+        self.n_groups = n_groups
+        doc_len = np.bincount(group_of, weights=np.asarray(matrix.doc_len, dtype=np.float64),
+                              minlength=n_groups).astype(np.int64)
+        self.matrix = BM25Matrix(_EMPTY_PACK, compact_counts(doc_len), matrix.k1, matrix.b)
+
+    def postings(self, ids: npt.NDArray[Any], tf: npt.NDArray[Any], ptr: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32],
+                            npt.NDArray[np.int64], FloatArray]:
+        """The groups' (df, ids, term frequencies, weights) of some whole terms, from
+        their documents' ids and term frequencies, term-major (``ptr``: where each term
+        starts, from 0)."""
+        # Within a term's column sentences ascend, so their groups do not decrease: a
+        # group's postings stand side by side, and one pass finds where each begins.
+        groups = self.group_of32[ids]
+        begins = np.ones(groups.shape[0], dtype=bool)
+        np.not_equal(groups[1:], groups[:-1], out=begins[1:])
+        begins[ptr[1:-1][ptr[1:-1] < groups.shape[0]]] = True  # each column's first
+        starts = np.flatnonzero(begins)
+        sums = (np.add.reduceat(np.asarray(tf, dtype=np.int64), starts) if starts.size
+                else np.zeros(0, dtype=np.int64))
+        df = np.diff(np.searchsorted(starts, ptr))
+        kept = groups[starts]
+        tf_kept = np.minimum(sums, np.iinfo(np.uint16).max)
+        weights = posting_weights(
+            tf_kept, self.matrix.norms(kept),
+            np.repeat(lucene_idf(df, self.n_groups).astype(np.float32), df))
+        return df, kept, tf_kept, weights
 
 
 class SortedRuns:
@@ -373,18 +433,51 @@ class SortedRuns:
     def matrix(self, doc_len: npt.ArrayLike, n_terms: int, *, k1: float = K1,
                b: float = B) -> BM25Matrix:
         """The matrix of every run's sentences, whose lengths are ``doc_len``."""
+        matrix, chunks = self._merged(doc_len, n_terms, k1, b)
+        writer = PostingsWriter()
+        for df, ids, tf, weights in chunks:
+            writer.add(df, ids, tf, weights)
+        return matrix._packed_as(writer.finish())
+
+    def save(self, out: Path, doc_len: npt.ArrayLike, n_terms: int,
+             group_of: npt.ArrayLike, n_groups: int, scratch: Path
+             ) -> tuple[BM25Matrix, BM25Matrix]:
+        """The matrices of every run's sentences (``doc_len`` long) and of their groups
+        (see :meth:`BM25Matrix.grouped`; their postings saved in ``out`` with the prefix
+        ``para_``), in one pass over the runs: their postings go to files as they are
+        packed, through ``scratch``, and are memory-mapped from ``out``."""
+        matrix, chunks = self._merged(doc_len, n_terms, K1, B)
+        groups = _Groups(matrix, group_of, n_groups)
+        (scratch / "sentences").mkdir()
+        (scratch / "groups").mkdir()
+        sentences = PostingsFileWriter(scratch / "sentences")
+        grouped = PostingsFileWriter(scratch / "groups")
+        for df, ids, tf, weights in chunks:
+            sentences.add(df, ids, tf, weights)
+            del weights
+            grouped.add(*groups.postings(ids, tf, pointers(df)))
+        return (matrix._packed_as(sentences.save(out, "")),
+                groups.matrix._packed_as(grouped.save(out, "para_")))
+
+    def _merged(self, doc_len: npt.ArrayLike, n_terms: int, k1: float, b: float
+                ) -> tuple[BM25Matrix, Iterator[tuple[Any, Any, Any, FloatArray]]]:
+        """The matrix (lengths only, until packed), and every term's (df, ids, term
+        frequencies, weights) from the runs, a range of terms at a time."""
         lengths = np.asarray(doc_len)
         df = np.zeros(n_terms, dtype=np.int64)
         df[:self._df.shape[0]] = self._df
         matrix = BM25Matrix(_EMPTY_PACK, compact_counts(lengths), k1, b)
         idf = lucene_idf(df, int(lengths.shape[0])).astype(np.float32)
-        writer = PostingsWriter()
-        for t0, t1 in term_chunks(pointers(df)):
-            ids, tf = self._runs.terms(t0, t1)
-            weights = posting_weights(tf, matrix.norms(ids), np.repeat(idf[t0:t1], df[t0:t1]))
-            writer.add(df[t0:t1], ids, tf, weights)
-            del ids, tf, weights
-        return matrix._packed_as(writer.finish())
+
+        def chunks() -> Iterator[tuple[Any, Any, Any, FloatArray]]:
+            for t0, t1 in term_chunks(pointers(df)):
+                ids, tf = self._runs.terms(t0, t1)
+                weights = posting_weights(tf, matrix.norms(ids),
+                                          np.repeat(idf[t0:t1], df[t0:t1]))
+                yield df[t0:t1], ids, tf, weights
+                del ids, tf, weights
+
+        return matrix, chunks()
 
 
 class _Runs:

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from quotebot.npy import NpyFile
 
 #: Postings per block (the last block of a term may hold fewer).
 BLOCK = 128
@@ -241,43 +244,82 @@ class PostingsWriter:
                              ("ids32", part[~narrow]),
                              ("tf4", nibbles[0::2] | (nibbles[1::2] << 4)),
                              ("tf16", freqs[two[term]])):
-            parts[name].append(values.astype(_STREAMS[name]))
+            self._put(name, values.astype(_STREAMS[name]))
             sizes[name] += values.shape[0] * (2 if name == "tf4" else 1)
         parts["df"].append(df)
         parts["first"].append(first.astype(np.int32))
         parts["id_at"].append(id_at)
         parts["tf_at"].append(tf_at)
 
-    def finish(self) -> PackedPostings:
-        parts = self._parts
+    def _put(self, name: str, values: npt.NDArray[Any]) -> None:
+        self._parts[name].append(values)
 
-        def joined(name: str, dtype: Any, pad: int = 0) -> npt.NDArray[Any]:
-            # Each part is dropped once copied: the packed postings never stand twice.
-            pieces = parts.pop(name)
-            out = np.zeros(sum(piece.shape[0] for piece in pieces) + pad, dtype=dtype)
-            at = 0
-            pieces.reverse()
-            while pieces:
-                piece = pieces.pop()
-                out[at:at + piece.shape[0]] = piece
-                at += piece.shape[0]
-            return out
+    def _joined(self, name: str, dtype: Any, pad: int = 0) -> npt.NDArray[Any]:
+        # Each part is dropped once copied: the packed postings never stand twice.
+        pieces = self._parts.pop(name)
+        out = np.zeros(sum(piece.shape[0] for piece in pieces) + pad, dtype=dtype)
+        at = 0
+        pieces.reverse()
+        while pieces:
+            piece = pieces.pop()
+            out[at:at + piece.shape[0]] = piece
+            at += piece.shape[0]
+        return out
 
-        df = joined("df", np.int64)
-        first, block_max = joined("first", np.int32), joined("block_max", np.float32)
-        id_at, tf_at = joined("id_at", np.int64), joined("tf_at", np.int64)
-        # Blocks are read as whole rows of BLOCK values: a term's last may read past its
-        # stream's end into this padding.
-        streams = {name: joined(name, dtype, BLOCK) for name, dtype in _STREAMS.items()}
+    def _table(self) -> dict[str, npt.NDArray[Any]]:
+        """``terms``, ``first`` and ``block_max`` of the terms added so far."""
+        df = self._joined("df", np.int64)
+        id_at, tf_at = self._joined("id_at", np.int64), self._joined("tf_at", np.int64)
         terms = np.zeros((df.shape[0] + 1, 4), dtype=np.int64)
         terms[:, 0] = pointers(df)
         terms[:, 1] = pointers(-(-df // BLOCK))
         terms[:-1, 2] = id_at
         terms[:-1, 3] = tf_at
         terms[-1, 3] = ALL_ONES
+        return {"terms": terms, "first": self._joined("first", np.int32),
+                "block_max": self._joined("block_max", np.float32)}
+
+    def finish(self) -> PackedPostings:
+        table = self._table()
+        # Blocks are read as whole rows of BLOCK values: a term's last may read past its
+        # stream's end into this padding.
+        streams = {name: self._joined(name, dtype, BLOCK) for name, dtype in _STREAMS.items()}
         self.__init__()  # type: ignore[misc]  # (empty again)
-        return PackedPostings(terms, first, block_max, streams["ids16"],
-                              streams["ids32"], streams["tf4"], streams["tf16"])
+        return PackedPostings(**table, **streams)
+
+
+class PostingsFileWriter(PostingsWriter):
+    """A :class:`PostingsWriter` that writes the postings' streams (nearly all of their
+    bytes) to files in ``scratch`` as they are packed, then saves them where the index
+    keeps them: what it holds is a few numbers a term and a block."""
+
+    def __init__(self, scratch: Path) -> None:
+        super().__init__()
+        self._scratch = scratch
+        self._lengths = dict.fromkeys(_STREAMS, 0)
+        self._files = {name: open(scratch / f"{name}.bin", "wb")  # noqa: SIM115
+                       for name in _STREAMS}  # (closed by save)
+
+    def _put(self, name: str, values: npt.NDArray[Any]) -> None:
+        self._files[name].write(values.tobytes())
+        self._lengths[name] += values.shape[0]
+
+    def save(self, out: Path, prefix: str) -> PackedPostings:
+        """Write the postings as ``out/{prefix}{field}.npy``, the bytes ``np.save`` writes
+        of :meth:`PostingsWriter.finish`'s arrays; returns them memory-mapped."""
+        for name, values in self._table().items():
+            np.save(out / f"{prefix}{name}.npy", values, allow_pickle=False)
+        for name, dtype in _STREAMS.items():
+            self._files[name].close()
+            raw = self._scratch / f"{name}.bin"
+            npy = NpyFile(out / f"{prefix}{name}.npy", dtype, self._lengths[name] + BLOCK)
+            npy.write_raw(raw, self._lengths[name])
+            npy.write(np.zeros(BLOCK, dtype=dtype))
+            npy.close()
+            raw.unlink()
+        return PackedPostings(*(np.load(out / f"{prefix}{name}.npy", mmap_mode="r",
+                                        allow_pickle=False)
+                                for name in PackedPostings.FIELDS))
 
 
 #: The streams of values and their types.

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from quotebot.bm25 import BM25Matrix
 from quotebot.postings import PackedPostings, compact_counts
@@ -45,6 +44,8 @@ _ARRAYS = (*_PER_SENTENCE, *_POSTINGS, "term_max", *(f"para_{name}" for name in 
            "form_count", "form_start_count", "form_flags", "word_count", "delete_hash",
            "delete_word", "text_offsets", "text_starts", "text_blocks")
 _TABLES = ("vocab", "forms", "words")
+#: The files of the sentences' and paragraphs' postings, by their arrays' names.
+POSTINGS_FILES = frozenset((*_POSTINGS, *(f"para_{name}" for name in _POSTINGS)))
 
 
 def save_index(index: SentenceIndex, directory: str | os.PathLike[str]) -> Path:
@@ -70,36 +71,14 @@ def _write_files(index: SentenceIndex, out: Path) -> None:
     write_tables(out, arrays, index, n_tokens=index.tokens.n_tokens)
 
 
-class NpyFile:
-    """A ``.npy`` file of ``length`` values of ``dtype``, written a part at a time: the
-    same bytes as ``np.save`` of the whole array."""
-
-    def __init__(self, path: Path, dtype: Any, length: int) -> None:
-        self.dtype = np.dtype(dtype)
-        self._fh = open(path, "wb")  # noqa: SIM115 (closed by close)
-        self._left = length
-        np.lib.format.write_array_header_1_0(self._fh, {
-            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-            "shape": (length,)})
-
-    def write(self, values: npt.ArrayLike) -> None:
-        part = np.ascontiguousarray(values, dtype=self.dtype)
-        self._left -= part.shape[0]
-        self._fh.write(part.tobytes())
-
-    def close(self) -> None:
-        self._fh.close()
-        if self._left:
-            raise ValueError(f"{self._fh.name}: {self._left} values short of its length")
-
-
-def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int) -> None:
+def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int,
+                 written: frozenset[str] = frozenset()) -> None:
     """Write the rest of a generation in ``out`` besides ``arrays`` (saved as they are)
     and what is already there (the text, and arrays written part by part): the postings,
     forms, words and string tables of ``index`` (a :class:`SentenceIndex`, or what a
     streamed build has of one: ``docs``, ``vocab``, ``matrix``, ``paragraphs``, ``forms``,
     ``words``, ``fingerprint``, ``analyzer_version`` and ``n_sentences``), the documents'
-    metadata and the manifest."""
+    metadata and the manifest. Arrays named in ``written`` are in ``out`` already."""
     matrix, forms, words = index.matrix, index.forms, index.words
     arrays = {
         **arrays,
@@ -115,6 +94,8 @@ def write_tables(out: Path, arrays: dict[str, Any], index: Any, *, n_tokens: int
         arrays.update(table.arrays(name))
         (out / f"{name}.bin").write_bytes(table.blob())
     for name, values in arrays.items():
+        if name in written:
+            continue
         np.save(out / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
     write_json(out / "docs.json", [d.to_row() for d in index.docs])
     files = {p.name: p.stat().st_size for p in sorted(out.iterdir())}

@@ -4,9 +4,10 @@ grow with the text of the corpus.
 Each batch is split and analysed as it comes; its texts go straight into the new
 generation, its sentences' columns and tokens into scratch files, and its postings into
 a sorted run (several batches' worth at a time) that waits on disk. At the end the runs
-are merged a range of terms at a time into the packed postings, and the tokens are
+are merged a range of terms at a time into the packed postings of sentences and, in the
+same pass, of paragraphs, each written to its files as it is packed; the tokens are
 packed from their scratch files a chunk at a time. What stays in memory is the
-postings once packed (the largest part), the vocabulary and word forms, and a few
+vocabulary and word forms, a few numbers per term and per block of postings, and a few
 bytes per sentence; the files written are those :func:`~quotebot.store.save_index`
 writes for the same documents built at once, byte for byte.
 """
@@ -32,6 +33,7 @@ from quotebot import analysis
 from quotebot.bm25 import _RUN_TOKENS, SortedRuns
 from quotebot.corpus import BATCH_CHARS, add_to_fingerprint, batches
 from quotebot.models import Document
+from quotebot.npy import NpyFile
 from quotebot.postings import compact_counts, compact_dtype, pointers
 from quotebot.store.build import (
     FormAnalysis,
@@ -40,11 +42,17 @@ from quotebot.store.build import (
     _terms_per_sentence,
     _token_terms,
     _words,
-    paragraph_matrix,
 )
 from quotebot.store.files import IndexFolder, StringTable
-from quotebot.store.format import NpyFile, write_tables
-from quotebot.store.model import DocInfo, TokenPacker, form_flags, form_high_bits, pack_chunk
+from quotebot.store.format import POSTINGS_FILES, write_tables
+from quotebot.store.model import (
+    DocInfo,
+    TokenPacker,
+    form_flags,
+    form_high_bits,
+    pack_chunk,
+    paragraph_table,
+)
 from quotebot.store.texts import TextBlockWriter
 
 Progress = Callable[[int, int], None]
@@ -120,6 +128,7 @@ class _StreamedBuild:
 
     def __init__(self, out: Path, scratch: Path, run_tokens: int) -> None:
         self.out = out
+        self.scratch = scratch
         self.splitter = Splitter()
         self.analysis = FormAnalysis()
         self.texts = TextBlockWriter(out)
@@ -192,13 +201,15 @@ class _StreamedBuild:
         _release_freed()
         for name, column in self.columns.items():
             column.save(self.out / f"{name}.npy")
-        with self.runs:
-            matrix = self.runs.matrix(np.frombuffer(self.doc_len, dtype=np.int32),
-                                      len(table.vocab))
-        del self.doc_len
+        group_of, starts = paragraph_table(self.columns["doc_idx"].read(),
+                                           self.columns["paragraph"].read())
         _release_freed()
-        paragraphs = paragraph_matrix(matrix, self.columns["doc_idx"].read(),
-                                      self.columns["paragraph"].read())
+        with self.runs:
+            matrix, paragraphs = self.runs.save(
+                self.out, np.frombuffer(self.doc_len, dtype=np.int32), len(table.vocab),
+                group_of, int(starts.shape[0]) - 1, self.scratch)
+        del self.doc_len, group_of, starts
+        _release_freed()
         forms = _counted_forms(table, self.form_count, self.start_count,
                                form_flags(table.forms))
         index = _Saved(
@@ -207,7 +218,8 @@ class _StreamedBuild:
             words=_words(table.words, table.form_word, forms.count),
             fingerprint=self.digest.hexdigest()[:32],
             n_sentences=self.columns["doc_idx"].length)
-        write_tables(self.out, text_arrays, index, n_tokens=n_tokens)
+        write_tables(self.out, text_arrays, index, n_tokens=n_tokens,
+                     written=POSTINGS_FILES)
 
     def _write_tokens(self, n_forms: int) -> int:
         """Pack the tokens from their scratch files into the token table's files; returns
