@@ -608,6 +608,31 @@ def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
     assert texts.block_cuts(10_000, [100, 2100, 2200, 9999, 10_000]) == [0, 2100, 9999]
 
 
+def test_the_line_of_every_character_is_the_documents_line(tmp_path: Path) -> None:
+    """Lines of every length, in characters of one to four bytes, read from the blocks of
+    a fresh index (each found by its start among its document's blocks), are the lines
+    of the document."""
+    rng = np.random.default_rng(5)
+    pieces = ["word", "café", "東京", "🦭🦭", "a\udc80b"]
+    lines = ["# Title"]
+    for i in range(80):
+        if i % 3 == 0:
+            lines.append(f"## Heading {i} 🦭")
+        else:
+            words = rng.choice(pieces, size=int(rng.integers(1, 160))).tolist()
+            lines.append(" ".join(words).capitalize() + ".")
+    text = "\n".join(lines) + "\r\nLast line."
+    save_index(build_index([Document(id="d", title="d", text=text)]), tmp_path / "idx")
+    for step in (1, 97):
+        reader = load_index(tmp_path / "idx").text_reader
+        assert reader is not None and reader.n_blocks() >= 4
+        for offset in range(0, len(text), step):
+            begin = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+            stop = min((i for i in (text.find("\n", offset), text.find("\r", offset))
+                        if i >= 0), default=len(text))
+            assert reader.line(0, offset) == (text[begin:stop], begin), offset
+
+
 def _batched_corpus() -> list[Document]:
     """Real articles, then documents each bringing words of their own (so the vocabulary
     grows from batch to batch), one with a token far from the one before it, and one
@@ -638,7 +663,6 @@ def _generation_files(root: Path) -> dict[str, bytes]:
 
 def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from quotebot import postings
     from quotebot.store import model
     from quotebot.store.writer import write_index
 
@@ -666,21 +690,53 @@ def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
     assert ids.size == 10
 
 
-def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:
-    """docs/performance.md's table of builds of millions of sentences is what
-    bench_big_build.py prints for benchmarks/results/big_build.json."""
+def test_an_update_has_the_postings_a_build_of_its_sentences_has(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding and removing documents merges the kept sentences' postings with the added
+    ones' a range of terms at a time (here about 50 postings): the matrix is the one built
+    from every sentence's terms, new words included."""
+    docs = _batched_corpus()
+    save_index(build_index(docs[:-4]), tmp_path)
+    monkeypatch.setattr(postings, "_CHUNK_POSTINGS", 50)
+    added = [*docs[-4:], Document("new", "New", "Zyxwv qwerty officers zyxwv.\nMore zyxwv.")]
+    updated = merge_index(load_index(tmp_path), added=added,
+                          removed=[docs[0].id, docs[5].id])
+    assert [d.id for d in updated.docs][-5:] == [d.id for d in added]
+    terms = [[updated.term_ids[t] for token in updated.sentence_tokens(sid)
+              for t in token.terms] for sid in range(updated.n_sentences)]
+    assert "zyxwv" in updated.term_ids and updated.n_sentences > 200
+    assert_same_matrix(updated.matrix, BM25Matrix.from_term_ids(terms, len(updated.vocab)))
+
+
+def _shown_and_saved(name: str, results: str) -> tuple[str, str]:
+    """What docs/performance.md shows between benchmark ``name``'s markers, and what the
+    benchmark makes of its saved ``results``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_big_build", ROOT / "benchmarks" / "bench_big_build.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
         assert spec is not None and spec.loader is not None
         bench = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(bench)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    results = json.loads((ROOT / "benchmarks" / "results" / "big_build.json").read_text())
+    saved = json.loads((ROOT / "benchmarks" / "results" / results).read_text())
     page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert page.count(bench.DOCS_BEGIN) == page.count(bench.DOCS_END) == 1
     shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
-    assert shown == bench.docs_block(results)
+    return shown, bench.docs_block(saved)
+
+
+def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:
+    """docs/performance.md's table of builds of millions of sentences is what
+    bench_big_build.py prints for benchmarks/results/big_build.json."""
+    shown, saved = _shown_and_saved("bench_big_build", "big_build.json")
+    assert shown == saved
     assert "10M sentences" in shown
+
+
+def test_the_performance_page_shows_the_health_figures_of_the_saved_run() -> None:
+    """docs/performance.md's health table (answering in threads and in processes, while
+    saturated) is what bench_health.py prints for benchmarks/results/health.json."""
+    shown, saved = _shown_and_saved("bench_health", "health.json")
+    assert shown == saved
+    assert "processes, nice 10" in shown and "threads" in shown

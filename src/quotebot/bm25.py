@@ -228,6 +228,47 @@ class BM25Matrix:
                                             .astype(np.float32), np.diff(ptr)))
         return matrix._packed_as(PackedPostings.pack(ptr, ids, tf, weights))
 
+    def merged(self, kept: npt.NDArray[np.bool_], added: tuple[Any, Any, Any],
+               n_terms: int, doc_len: npt.ArrayLike) -> BM25Matrix:
+        """The matrix of this one's sentences ``kept`` (renumbered from 0 in order) and of
+        ``added`` postings (terms, sentence ids after the kept sentences', term
+        frequencies; any order), over ``n_terms`` terms (this one's first) whose sentences
+        have lengths ``doc_len``. Merged a range of terms at a time, so the unpacked
+        postings never stand whole."""
+        renumber = np.cumsum(kept, dtype=np.int64) - 1
+        a_terms, a_ids, a_tf = (np.asarray(a, dtype=np.int64) for a in added)
+        order = np.lexsort((a_ids, a_terms))
+        a_terms, a_ids, a_tf = a_terms[order], a_ids[order], a_tf[order]
+        a_ptr = pointers(np.bincount(a_terms, minlength=n_terms))
+        own = self.n_terms
+        base_ptr = np.full(n_terms + 1, self.n_postings, dtype=np.int64)
+        base_ptr[:own + 1] = self.indptr
+        lengths = np.asarray(doc_len)
+        n_docs = int(lengths.shape[0])
+        matrix = BM25Matrix(_EMPTY_PACK, compact_counts(lengths), self.k1, self.b)
+        writer = PostingsWriter()
+        for lo, hi in term_chunks(base_ptr + a_ptr):
+            top = min(hi, own)
+            if lo < top:
+                ids, tf = self.packed.decode_terms(lo, top)
+                term = np.repeat(np.arange(lo, top), np.diff(base_ptr[lo:top + 1]))
+                keep = kept[ids]
+                ids, tf, term = renumber[ids[keep]], tf[keep], term[keep]
+            else:
+                ids = tf = term = np.zeros(0, dtype=np.int64)
+            a0, a1 = int(a_ptr[lo]), int(a_ptr[hi])
+            # Within a term, the kept sentences' postings come first: the added ones'
+            # sentences are numbered after them.
+            term = np.concatenate([term, a_terms[a0:a1]])
+            by_term = np.argsort(term, kind="stable")
+            ids = np.concatenate([ids, a_ids[a0:a1]])[by_term]
+            tf = np.concatenate([tf, a_tf[a0:a1]])[by_term]
+            df = np.bincount(term - lo, minlength=hi - lo)
+            weights = posting_weights(tf, matrix.norms(ids), np.repeat(
+                lucene_idf(df, n_docs).astype(np.float32), df))
+            writer.add(df, ids, tf, weights)
+        return matrix._packed_as(writer.finish())
+
     def weighed(self, term: int, ids: npt.NDArray[np.int32],
                 tf: npt.NDArray[np.int64] | None) -> tuple[npt.NDArray[np.int32], FloatArray]:
         """(ids, weights) of postings of ``term`` with term frequencies ``tf`` (None: all

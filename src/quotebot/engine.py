@@ -468,24 +468,22 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
     span, rule = found
     features = spans.features
     sid = int(features.sids[best])
-    text = spans.index.sentence(sid).text
+    text = spans.text(best)
     second = order[1] if len(order) > 1 else None
     top = float(scores[best])
     margin = 1.0 if second is None or top <= 0 else (top - float(scores[second])) / top
     rival = spans.span(second) if second is not None else None
-    agreement = rival is not None and same_answer(
-        text[span[0]:span[1]],
-        spans.index.sentence(int(features.sids[second])).text[rival[0]:rival[1]])
+    agreement = second is not None and rival is not None and same_answer(
+        text[span[0]:span[1]], spans.text(second)[rival[0]:rival[1]])
     part = text[span[0]:span[1]]
     folded = part.casefold()
-    support = sum(1 for i in order[1:_SUPPORT + 1]
-                  if folded in spans.index.sentence(int(features.sids[i])).text.casefold())
+    support = sum(1 for i in order[1:_SUPPORT + 1] if folded in spans.text(i).casefold())
     rivals = agreeing = 0
     for i in order[1:_SUPPORT + 1]:
         other = spans.span(i)
         if other is None:
             continue
-        words = spans.index.sentence(int(features.sids[i])).text[other[0]:other[1]]
+        words = spans.text(i)[other[0]:other[1]]
         if token_f1(words, part) >= _SAME_ANSWER_F1:
             agreeing += 1
         else:
@@ -570,6 +568,7 @@ class _AnswerSpans:
         self.tuning = engine.tuning
         self._engine = engine
         self._spans: dict[int, tuple[tuple[int, int], str] | None] = {}
+        self._texts: dict[int, str] = {}
         self._evidence: dict[int, Evidence] = {}
         #: What a sentence must hold for the rules to find an answer in it.
         self.needs = needs(plan.question)
@@ -578,6 +577,14 @@ class _AnswerSpans:
 
     def tokens(self, i: int) -> Sequence[Token]:
         return self._engine.sentence_tokens(int(self.features.sids[i]))
+
+    def text(self, i: int) -> str:
+        """Candidate ``i``'s sentence (read once: the rules, the decision, the short
+        answer's checks and the quote each ask)."""
+        found = self._texts.get(i)
+        if found is None:
+            found = self._texts[i] = self.index.sentence_text(int(self.features.sids[i]))
+        return found
 
     def span(self, i: int) -> tuple[int, int] | None:
         found = self.span_by_rule(i)
@@ -588,9 +595,8 @@ class _AnswerSpans:
         if self.needs and not self.features.holds[i] & self.needs:
             return None  # no number (or time) in the sentence: nothing to look for
         if i not in self._spans:
-            sid = int(self.features.sids[i])
             self._spans[i] = extract_by_rule(
-                self.plan.question, self.index.sentence(sid).text, self.tokens(i),
+                self.plan.question, self.text(i), self.tokens(i),
                 self.features.matched(i), self.index.forms.capitalised_inside,
                 fill_gaps=bool(self.features.literal[i] >= self.tuning.lexical.literal_for_what),
                 limits=self.tuning.extraction)
@@ -619,7 +625,7 @@ class _AnswerSpans:
             return None, None, None
         question = self.plan.question
         noun = asked_noun(question)
-        texts = [part, self.index.sentence(int(self.features.sids[i])).text,
+        texts = [part, self.text(i),
                  meaning.encoder.cut(question.text)]
         vectors = meaning.encoder.encode(texts if noun is None else [*texts, noun])
         return (float(np.dot(vectors[0], vectors[1])), float(np.dot(vectors[0], vectors[2])),
@@ -631,7 +637,7 @@ class _AnswerSpans:
         found = self._evidence.get(i)
         if found is None:
             found = gather_evidence(self.plan, self.index, self.features, i, self.tokens(i),
-                                    self.has_answer, self.tuning.correction)
+                                    self.has_answer, self.tuning.correction, self.text(i))
             self._evidence[i] = found
         return found
 

@@ -262,8 +262,9 @@ def _proximity(chosen: list[npt.NDArray[np.bool_]], seg: IntArray, pos: IntArray
 
 def gather_evidence(plan: QueryPlan, index: SentenceIndex, features: Features, i: int,
                     tokens: Sequence[Token], has_answer: Callable[[int], bool],
-                    correction: Correction) -> Evidence:
-    """The decision's evidence about candidate ``i`` (whose sentence has ``tokens``):
+                    correction: Correction, text: str | None = None) -> Evidence:
+    """The decision's evidence about candidate ``i`` (whose sentence has ``tokens``, and
+    ``text`` when the caller has read it):
     coverage and similarity, whether it holds the kind of answer asked for, the question's
     constraints it contradicts, whether it lacks the question's focus, and which names the
     corpus lacks only by their spelling."""
@@ -271,7 +272,8 @@ def gather_evidence(plan: QueryPlan, index: SentenceIndex, features: Features, i
     strength = features.strength[:, i]
     evidence = features.evidence[:, i]
     question = plan.question
-    text = index.sentence(int(features.sids[i])).text
+    if text is None:
+        text = index.sentence_text(int(features.sids[i]))
     clashes = [*_negation(question.tokens, text, tokens),
                *_opposites(plan, strength, text, tokens),
                *_numbers(plan, evidence, text, tokens),

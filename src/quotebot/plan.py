@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
@@ -194,19 +195,32 @@ def _expansions(question: Question, index: SentenceIndex) -> dict[int, tuple[int
                 out.setdefault(position, []).extend(
                     vocab[term] for w in words if not w.is_stop for term in w.terms)
     norms = [t.norm for t in tokens]
-    for short, forms in table.items():
+    asked = set(norms)
+    for short, long_forms in _long_forms():
+        # The first long form the question writes, longest first (most questions write
+        # none: their words tell, before the vocabulary is asked).
+        for form_norms in long_forms:
+            at = (_find(norms, form_norms) if not form_norms or form_norms[0] in asked
+                  else None)
+            if at is not None:
+                break
+        else:
+            continue
         short_ids = [vocab[term] for term in analysis.terms(short) if term in vocab]
         if not short_ids:
             continue
-        for form in sorted(forms, key=len, reverse=True):
-            form_norms = [w.norm for w in analysis.tokenize(form)]
-            at = _find(norms, form_norms)
-            if at is not None:
-                for position in range(at, at + len(form_norms)):
-                    if not tokens[position].is_stop:
-                        out.setdefault(position, []).extend(short_ids)
-                break
+        for position in range(at, at + len(form_norms)):
+            if not tokens[position].is_stop:
+                out.setdefault(position, []).extend(short_ids)
     return {position: tuple(dict.fromkeys(ids)) for position, ids in out.items()}
+
+
+@cache
+def _long_forms() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """Each abbreviation with the normalised words of its long forms, longest first."""
+    return tuple((short, tuple(tuple(w.norm for w in analysis.tokenize(form))
+                               for form in sorted(forms, key=len, reverse=True)))
+                 for short, forms in abbreviation_expansions().items())
 
 
 #: How many sentences holding all the words of a long form are checked for the words

@@ -69,7 +69,7 @@ def _place_phrase(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
     locations throughout the world")."""
     if not matched:
         return None
-    tags = word_classes(tokens)
+    tags: list[str] | None = None  # (read once a preposition follows the question's words)
     for i, token in enumerate(tokens):
         if token.norm not in PLACE_PREPOSITIONS or i + 1 >= len(tokens) or i in matched:
             continue
@@ -78,6 +78,8 @@ def _place_phrase(text: str, tokens: Sequence[Token], matched: Mapping[int, int]
                 CLAUSE_END.search(text, tokens[k].end, tokens[k + 1].start)
                 for k in range(max(near), i)):
             continue
+        if tags is None:
+            tags = word_classes(tokens)
         found = noun_phrase_after(text, tokens, tags, i + 1)
         # Named places are the name rule's; "in 1767" and "in March" are times.
         if found is None or is_cap(tokens[found[1]]) or any(

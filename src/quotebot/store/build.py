@@ -402,21 +402,13 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
     terms_parts = [np.asarray(base.forms.terms)]
     form_word_parts = [np.asarray(base.forms.word)]
 
-    old_to_new = np.full(base.n_sentences, -1, dtype=np.int64)
-    old_to_new[kept] = np.arange(kept.size)
     matrix = base.matrix
-    term_of_posting = np.repeat(np.arange(matrix.n_terms), np.diff(matrix.indptr))
-    base_ids, base_tf = matrix.postings_of()
-    keep_post = keep_mask[base_ids]
-    t_parts = [term_of_posting[keep_post]]
-    s_parts = [old_to_new[base_ids[keep_post]]]
-    tf_parts = [np.asarray(base_tf[keep_post], dtype=np.int64)]
-    del base_ids, base_tf
     doc_len_parts = [np.asarray(matrix.doc_len)[keep_mask]]
     rows = _token_rows(np.asarray(base.tokens.ptr), kept)
     tok_form_parts = [base.tokens.forms_at(rows)]
     tok_start_parts = [base.tokens.start[rows]]
     tok_count_parts = [np.diff(np.asarray(base.tokens.ptr))[kept]]
+    added_postings: tuple[Any, Any, Any] = (np.zeros(0, np.int64),) * 3
 
     if fresh is not None:
         onto = _Remap(fresh, term_ids, form_ids, word_ids)
@@ -427,25 +419,16 @@ def merge_index(base: SentenceIndex, added: Sequence[Document] = (),
         f_matrix = fresh.matrix
         f_terms = np.repeat(np.arange(f_matrix.n_terms), np.diff(f_matrix.indptr))
         f_ids, f_tf = f_matrix.postings_of()
-        t_parts.append(term_remap[f_terms])
-        s_parts.append(np.asarray(f_ids, dtype=np.int64) + kept.size)
-        tf_parts.append(np.asarray(f_tf, dtype=np.int64))
+        added_postings = (term_remap[f_terms], np.asarray(f_ids, dtype=np.int64) + kept.size,
+                          f_tf)
         doc_len_parts.append(np.asarray(f_matrix.doc_len))
         tok_form_parts.append(form_remap[fresh.tokens.form].astype(np.int32))
         tok_start_parts.append(fresh.tokens.start)
         tok_count_parts.append(np.diff(np.asarray(fresh.tokens.ptr)))
 
     vocab = list(term_ids)
-    t_all = np.concatenate(t_parts)
-    s_all = np.concatenate(s_parts)
-    tf_all = np.concatenate(tf_parts)
     doc_len = np.concatenate(doc_len_parts).astype(np.int32)
-    n_docs = max(int(doc_len.shape[0]), 1)
-    order = np.argsort(t_all * n_docs + s_all, kind="stable")
-    indptr = pointers(np.bincount(t_all, minlength=len(vocab)))
-    merged_matrix = BM25Matrix.from_postings(indptr, s_all[order].astype(np.int32),
-                                             tf_all[order].astype(np.uint16), doc_len,
-                                             k1=matrix.k1, b=matrix.b)
+    merged_matrix = matrix.merged(keep_mask, added_postings, len(vocab), doc_len)
 
     table = _FormTable()
     table.forms = list(form_ids)

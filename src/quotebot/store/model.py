@@ -368,7 +368,7 @@ class Forms:
             else:
                 lo, hi = int(self.terms_ptr[form]), int(self.terms_ptr[form + 1])
                 found = (surface, words.string(word),
-                         tuple(vocab.string(int(t)) for t in self.terms[lo:hi]), False)
+                         tuple(map(vocab.string, self.terms[lo:hi].tolist())), False)
             if len(cache) >= 200_000:
                 cache.clear()
             cache[form] = found
@@ -482,16 +482,20 @@ class SentenceIndex:
 
     def sentence(self, sid: int) -> Sentence:
         pos = int(self.doc_idx[sid])
-        start, end = int(self.start[sid]), int(self.end[sid])
-        reader = self.text_reader
         return Sentence(
             doc=self.docs[pos].id,
             paragraph=int(self.paragraph[sid]),
             sentence=int(self.sentence_no[sid]),
-            start=start,
-            end=end,
-            text=self.texts(pos)[start:end] if reader is None else reader.span(pos, start, end),
+            start=int(self.start[sid]),
+            end=int(self.end[sid]),
+            text=self.sentence_text(sid),
         )
+
+    def sentence_text(self, sid: int) -> str:
+        """Sentence ``sid``'s text alone (``sentence(sid).text``, read from its block)."""
+        pos, start, end = int(self.doc_idx[sid]), int(self.start[sid]), int(self.end[sid])
+        reader = self.text_reader
+        return self.texts(pos)[start:end] if reader is None else reader.span(pos, start, end)
 
     def _line(self, pos: int, offset: int) -> tuple[str, int]:
         """The line of document ``pos`` holding character ``offset``, and its start."""
@@ -542,8 +546,14 @@ class SentenceIndex:
         doc_first = sid - int(self.sentence_no[sid]) + 1  # (numbered from 1 in a document)
         ids, starts = self._paragraph_arrays()
         firsts = starts[int(ids[doc_first]):int(ids[sid]) + 1]
+        # The document's own paragraphs: only its first opens a document (what
+        # _maybe_headings finds for any paragraphs, in fewer steps).
+        later = firsts[1:]
+        gaps = self.start[later].astype(np.int64) - self.end[later - 1]
+        maybe = [doc_first] if int(self.start[doc_first]) >= 2 else []
+        maybe += later[gaps >= 3].tolist()
         path: list[tuple[int, str]] = []
-        for first in firsts[self._maybe_headings(firsts)].tolist():
+        for first in maybe:
             found = self._heading(first)
             if found is None:
                 continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,12 @@ class TextBlocks:
     def _holding(self, pos: int, offset: int) -> tuple[int, int]:
         """(the block of document ``pos`` holding character ``offset``, its start)."""
         lo, hi = int(self._blocks[pos]), int(self._blocks[pos + 1])
-        at = lo + int(np.searchsorted(self._starts[lo:hi], offset, "right")) - 1
-        return at, int(self._starts[at])
+        if hi - lo == 1:
+            return lo, int(self._starts[lo])
+        # (A document has a few blocks: a list and bisect cost less than NumPy's call.)
+        starts = self._starts[lo:hi].tolist()
+        at = bisect_right(starts, offset) - 1
+        return lo + at, starts[at]
 
     def span(self, pos: int, start: int, end: int) -> str:
         """``document(pos)[start:end]`` for a sentence's span, from the block holding it."""
