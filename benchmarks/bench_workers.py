@@ -39,13 +39,24 @@ sys.path.insert(0, str(HERE))
 import bench_scale  # noqa: E402
 
 RESULTS = HERE / "results"
+#: Questions written for wrk: more than a run asks, so that each request's is new.
+QUESTIONS = 8000
+#: wrk's threads; each asks every WRK_THREADS-th question from its own start (the threads
+#: would otherwise ask the same questions, each its own copy of the script's counter).
+WRK_THREADS = 2
 WRK_SCRIPT = """
 local questions = {}
 for line in io.lines(os.getenv("QUESTIONS")) do questions[#questions + 1] = line end
+local threads = 0
+setup = function(thread)
+  thread:set("first", threads)
+  threads = threads + 1
+end
 local n = 0
 request = function()
   n = n + 1
-  local q = questions[(n * 7919 + tonumber(os.getenv("OFFSET"))) % #questions + 1]
+  local i = (n * tonumber(os.getenv("THREADS")) + first) * 7919 + tonumber(os.getenv("OFFSET"))
+  local q = questions[i % #questions + 1]
   return wrk.format("POST", "/v1/ask", {["Content-Type"] = "application/json"},
                     '{"question": "' .. q .. '"}')
 end
@@ -71,9 +82,12 @@ def serve(index: Path, workers: int, redis_url: str, extra: tuple[str, ...] = ()
     env = dict(os.environ, QUOTEBOT_SEMANTIC="off", QUOTEBOT_RATE_LIMIT_IP="0",
                QUOTEBOT_REDIS_URL=redis_url, QUOTEBOT_INDEX=str(index))
     env.pop("QUOTEBOT_CORPUS", None)
+    # In a session of its own, as a service is: Linux's autogroup shares CPU between
+    # sessions first, and the server should not share its share with its load (wrk).
     proc = subprocess.Popen([sys.executable, "-m", "quotebot", "serve", "--port", str(port),
                              "--workers", str(workers), *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     seen: set[int] = set()
@@ -105,10 +119,13 @@ def wrk(url: str, questions: Path, seconds: int, offset: int,
     for poller in pollers:
         poller.start()
     try:
-        done = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{seconds}s", "--latency",
-                               "-s", str(script), url], capture_output=True, text=True,
-                              env=dict(os.environ, QUESTIONS=str(questions),
-                                       OFFSET=str(offset)), check=True)
+        done = subprocess.run(["wrk", "-t", str(WRK_THREADS), "-c", "32", "-d", f"{seconds}s",
+                               "--latency", "-s", str(script), url], capture_output=True,
+                              text=True, env=dict(os.environ, QUESTIONS=str(questions),
+                                                  OFFSET=str(offset),
+                                                  THREADS=str(WRK_THREADS)), check=True,
+                              # Its CPU apart from the clients that poll (see serve).
+                              start_new_session=True)
     finally:
         stop.set()
         for poller in pollers:
@@ -162,7 +179,7 @@ def main() -> None:
         for step in ("news.write", "news.build", "news.tokens", "news.bm25s"):
             results.update(bench_scale.run(step, args.sentences, work))
         qs, _ = bench_scale._news_queries(work)
-        more = bench_scale.questions(_index(work), 3000)
+        more = bench_scale.questions(_index(work), QUESTIONS)
         questions = work / "questions.txt"
         questions.write_text("\n".join(q.replace('"', "") for q in more) + "\n")
         redis_port = free_port()

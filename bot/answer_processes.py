@@ -41,7 +41,7 @@ from quotebot.errors import QuotebotError
 from quotebot.logs import JsonFormatter, configure_logging
 
 from .adding import FORKSERVER_PRELOAD
-from .answerer import Answerer, Here
+from .answerer import Answerer, Here, settle
 from .libraries import Shelf
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ T = TypeVar("T")
 PIPELINE = 2
 #: Seconds an answering process has to finish its question once the server closes.
 CLOSE_SECONDS = 10.0
+#: How much nicer than the server answering processes run, unless told (``--answer-nice``).
+NICENESS = 10
 #: Each message between the server and an answering process: its length, then its pickle.
 _LENGTH = struct.Struct("!Q")
 
@@ -76,6 +78,9 @@ class Opening:
     #: Level and format of the server's log, which the process's warnings join.
     log_level: str = "WARNING"
     log_format: str = "text"
+    #: How much nicer than the server the process runs (``nice``): the server's event loop
+    #: then takes a core from it at once when a request comes.
+    niceness: int = NICENESS
 
 
 class _Process:
@@ -316,14 +321,14 @@ def _end(process: multiprocessing.process.BaseProcess, seconds: float) -> None:
 
 
 def opening_for(corpus: str | None, index_dir: str | None, *, semantic: str,
-                watch_seconds: float, search_url: str | None, data_dir: str | None
-                ) -> Opening:
+                watch_seconds: float, search_url: str | None, data_dir: str | None,
+                niceness: int = NICENESS) -> Opening:
     """The :class:`Opening` of the server's settings, with the server's log settings."""
     root = logging.getLogger()
     json = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
     return Opening(corpus, index_dir, semantic, watch_seconds, search_url, data_dir,
                    log_level=logging.getLevelName(root.level),
-                   log_format="json" if json else "text")
+                   log_format="json" if json else "text", niceness=niceness)
 
 
 # -- in the answering process --------------------------------------------------------------
@@ -336,10 +341,7 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # named so in ps and top (Linux)
         Path("/proc/self/comm").write_text("quotebot-answer")
-    with contextlib.suppress(OSError, AttributeError):
-        # Answering is batch work: the scheduler lets the event loop of the server in
-        # first when it wakes (a request, a health check), the share of CPU is unchanged.
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    _yield_to_the_server(opening.niceness)
     configure_logging(opening.log_level, opening.log_format)
     with sock, sock.makefile("rb") as incoming, contextlib.suppress(ConnectionError):
         # (A ConnectionError: the server went away, stopped while this process started.)
@@ -355,6 +357,7 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
         except QuotebotError as exc:
             _send(sock, ("failed", exc.message))
             return
+        settle()
         _send(sock, ("ready",))
         while True:
             header = incoming.read(_LENGTH.size)
@@ -369,6 +372,31 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
                 _send(sock, _error(QuotebotError(
                     f"The answer could not be sent back ({type(exc).__name__}).",
                     code="internal_error")))
+
+
+def _yield_to_the_server(niceness: int) -> None:
+    """Let the server's event loop have a core at once when it wakes (a request, a health
+    check, a reply to send), rather than after this process's turn.
+
+    - A session of its own: where Linux shares CPU between sessions first (autogroup,
+      the default for programs started from a login), the loop's session then holds the
+      light work of serving alone, which is always owed CPU when it wakes; with answering
+      in it, the session had used its share and the loop waited for other sessions' turns.
+    - Batch work, ``niceness`` nicer than the server: inside one group (a systemd
+      service's cgroup) the loop comes first. Where the host shares CPU by neither, other
+      programs at normal priority come before answering too (``--answer-nice 0`` puts it
+      back).
+
+    The loop's own work is a millisecond or two an answer, so answering loses little. Its
+    socket, not its session, ties this process to the server: it exits when that closes."""
+    with contextlib.suppress(OSError):
+        os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        # Batch: waking up, it never takes a core from a task that runs.
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    if niceness > 0:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
 
 
 def _send(sock: socket.socket, message: Any) -> None:

@@ -114,6 +114,12 @@ SWITCH_INTERVAL = 0.0005
               help="Processes answering questions for each worker, apart from the one that "
                    "serves HTTP, so /healthz and the web page stay quick while answering is "
                    "busy (0: answer in a thread of the worker itself).")
+@click.option("--answer-nice", envvar="QUOTEBOT_ANSWER_NICE", show_envvar=True,
+              default=10, type=click.IntRange(0, 19), show_default=True,
+              help="How much nicer (as in `nice`) than the worker its answering processes "
+                   "run, so that the worker takes a core at once for /healthz and the web "
+                   "page; 0 when other programs at normal priority share the host and "
+                   "answering should keep its full share, e.g. --answer-nice 0.")
 @handle_errors
 def serve_command(host: str, port: int, corpus: str | None, index_dir: str | None,
                   search_url: str | None, semantic: str, token: str | None,
@@ -125,8 +131,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                   library_max_docs: int, library_max_mb: float, chat_max_docs: int,
                   chat_max_mb: float, web_max_docs: int, web_max_mb: float,
                   web_max_libraries: int, web_max_total_mb: float,
-                  api_base_file_url: str | None, workers: int, answer_processes: int
-                  ) -> None:
+                  api_base_file_url: str | None, workers: int, answer_processes: int,
+                  answer_nice: int) -> None:
     """Serve the JSON API, the web chat page and (optionally) the Telegram webhook.
 
     \b
@@ -185,7 +191,8 @@ def serve_command(host: str, port: int, corpus: str | None, index_dir: str | Non
                        web_max_bytes=megabytes(web_max_mb), web_max_libraries=web_max_libraries,
                        web_max_total_bytes=megabytes(web_max_total_mb),
                        api_base_file_url=api_base_file_url,
-                       workers=workers, answer_processes=answer_processes)
+                       workers=workers, answer_processes=answer_processes,
+                       answer_nice=answer_nice)
     announced = f"quotebot serving on http://{host}:{port}"
     if workers == 1:
         _serve_one(config, lambda: click.echo(f"{announced} (Ctrl-C to stop)", err=True))

@@ -92,6 +92,8 @@ class BotConfig:
     #: Processes answering questions for each worker, apart from its event loop (0: a
     #: thread of the worker answers).
     answer_processes: int = 1
+    #: How much nicer (``nice``) than the worker its answering processes run.
+    answer_nice: int = 10
 
     def __post_init__(self) -> None:
         if self.redis_url:

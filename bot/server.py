@@ -27,7 +27,7 @@ from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
 
 from .answer_processes import AnswerProcesses, opening_for
-from .answerer import Answerer
+from .answerer import Answerer, settle
 from .config import BotConfig
 from .http_ask import ask
 from .http_common import (
@@ -148,7 +148,8 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
             processes = AnswerProcesses(opening_for(
                 config.corpus, config.index_dir, semantic=config.semantic,
                 watch_seconds=answerer.watch_seconds, search_url=config.search_url,
-                data_dir=str(shelf.root) if shelf is not None else None),
+                data_dir=str(shelf.root) if shelf is not None else None,
+                niceness=config.answer_nice),
                 config.answer_processes)
             answerer.elsewhere = processes
             processes.start()
@@ -161,11 +162,13 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     app[ANSWERER] = answerer
     app[STORE] = make_store(config.redis_url, ttl=config.session_ttl,
                             max_bytes=config.session_memory)
-    engine = answerer.engine
+    # (No local name for the engine: this frame lives as long as the server, and would
+    # keep the first generation of the index mapped after a new one replaced it.)
     log.info("loaded %d documents, %d sentences in %.2f s (reranking by meaning: %s)",
-             len(engine.documents), engine.index.n_sentences, time.perf_counter() - started,
-             answerer.semantic_status)
+             len(answerer.engine.documents), answerer.engine.index.n_sentences,
+             time.perf_counter() - started, answerer.semantic_status)
     await app[STORE].health()  # logs a warning now if Redis is configured but not usable
+    settle()  # before serving: the collector's full passes no longer hold the loop
     yield
     answerer.close()
     if shelf is not None:

@@ -104,9 +104,11 @@ def ask(url: str, question: str, timeout: float = 30, k: int = 3
 def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
         tmp_path: Path) -> None:
     """Catches: answering on the server's event loop process (a thread of it), where every
-    answer takes turns with /healthz for the interpreter lock. While 16 clients keep the
-    answering process busy, /healthz is answered again and again, "ok", and the CPU of the
-    answers is spent in the answering process, not in the process serving HTTP."""
+    answer takes turns with /healthz for the interpreter lock, and an answering process
+    that competes with the event loop for a core at the same priority. While 16 clients
+    keep the answering process busy, /healthz is answered again and again, "ok", and the
+    CPU of the answers is spent in the answering process, not in the process serving
+    HTTP."""
     write_corpus(tmp_path / "corpus", 3000)
     rng = random.Random(7)
     questions = [f"why did the {a} and the {b} tell the {c} about {d} {e}?"
@@ -121,6 +123,12 @@ def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
         assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         answering = answering_processes(pid)
         assert len(answering) == 1, server.log()
+        # It yields the cores to the event loop: a session (a CPU group) of its own, batch
+        # work, ten steps nicer (the default).
+        assert os.getsid(answering[0]) not in (os.getsid(pid), os.getsid(0))
+        assert os.sched_getscheduler(answering[0]) == os.SCHED_BATCH
+        assert os.getpriority(os.PRIO_PROCESS, answering[0]) == min(
+            19, os.getpriority(os.PRIO_PROCESS, pid) + 10)
         assert ask(server.url, questions[1])[0] == 200  # reads what later answers share
         serving_before = cpu_seconds(pid)
         answering_before = cpu_seconds(answering[0])
@@ -160,13 +168,18 @@ def test_healthz_is_answered_while_answering_is_saturated_and_answers_run_apart(
 def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is_answered(
         ) -> None:
     """Catches: a server that hangs, or answers 500 with a traceback for ever, once its
-    answering process is killed (out of memory, by an operator)."""
-    env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0"}
+    answering process is killed (out of memory, by an operator), and `--answer-nice 0`
+    not heard (a process nicer than the server, or its replacement)."""
+    # As nice as the server (--answer-nice 0), the one started in its place too.
+    env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0",
+           "QUOTEBOT_ANSWER_NICE": "0"}
     with serve(env=env) as server:
         assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         status, body = ask(server.url, "how many stabbings?")
         assert status == 200 and quotes_the_stabbings(body)
         (answering,) = answering_processes(server.proc.pid)
+        nice = os.getpriority(os.PRIO_PROCESS, server.proc.pid)
+        assert os.getpriority(os.PRIO_PROCESS, answering) == nice
         os.kill(answering, signal.SIGKILL)
         status, body = ask(server.url, "how many shootings?")
         if status != 200:
@@ -184,6 +197,7 @@ def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is
         assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 60)
         (again,) = answering_processes(server.proc.pid)
         assert again != answering
+        assert os.getpriority(os.PRIO_PROCESS, again) == nice
         status, body = ask(server.url, "how many stabbings?", k=2)
         assert status == 200 and quotes_the_stabbings(body)
         log = server.log()

@@ -25,6 +25,30 @@ STORY = ("Harbour News\n\nThe ferry to Norrby sails at seven every morning. "
 EXTRA = "Tram News\n\nThe new tram line opens on Monday. It has 14 stops.\n"
 
 
+def mapped_files(pid: int) -> set[str]:
+    """The files ``pid`` and the processes under it have mapped."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found: set[str] = set()
+    todo = [pid]
+    while todo:
+        process = todo.pop()
+        todo.extend(parents.get(process, []))
+        try:
+            maps = Path(f"/proc/{process}/maps").read_text()
+        except OSError:
+            continue
+        found.update(line.split(maxsplit=5)[5] for line in maps.splitlines()
+                     if len(line.split(maxsplit=5)) == 6)
+    return found
+
+
 def get(url: str, timeout: float = 10) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
@@ -56,7 +80,8 @@ def test_a_server_answers_by_words_at_once_and_by_meaning_once_the_vectors_are_r
 def test_quotebot_index_under_a_live_server_is_picked_up_without_a_failed_request(
         tmp_path: Path) -> None:
     """Catches: a server that keeps answering from a deleted generation (500
-    index_damaged for words it reads lazily) or never sees the new one."""
+    index_damaged for words it reads lazily) or never sees the new one, and one that
+    keeps a replaced generation's files mapped (their disk space never comes back)."""
     corpus = tmp_path / "news"
     corpus.mkdir()
     (corpus / "harbour.txt").write_text(STORY, encoding="utf-8")
@@ -94,6 +119,11 @@ def test_quotebot_index_under_a_live_server_is_picked_up_without_a_failed_reques
         finally:
             stop.set()
             asker.join(30)
+        # The deleted generations' files are let go (their disk space comes back), by the
+        # server and by its answering process alike.
+        assert wait_until(lambda: not any(
+            before in mapped for mapped in mapped_files(server.proc.pid)), 30), \
+            sorted(m for m in mapped_files(server.proc.pid) if before in m)
     assert status == 200 and "14 stops" in answer["quotes"][0]["text"]
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
     assert "now answering from index generation" in server.log()
