@@ -708,21 +708,35 @@ def test_an_update_has_the_postings_a_build_of_its_sentences_has(
     assert_same_matrix(updated.matrix, BM25Matrix.from_term_ids(terms, len(updated.vocab)))
 
 
-def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:
-    """docs/performance.md's table of builds of millions of sentences is what
-    bench_big_build.py prints for benchmarks/results/big_build.json."""
+def _shown_and_saved(name: str, results: str) -> tuple[str, str]:
+    """What docs/performance.md shows between benchmark ``name``'s markers, and what the
+    benchmark makes of its saved ``results``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_big_build", ROOT / "benchmarks" / "bench_big_build.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
         assert spec is not None and spec.loader is not None
         bench = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(bench)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    results = json.loads((ROOT / "benchmarks" / "results" / "big_build.json").read_text())
+    saved = json.loads((ROOT / "benchmarks" / "results" / results).read_text())
     page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert page.count(bench.DOCS_BEGIN) == page.count(bench.DOCS_END) == 1
     shown = page.split(bench.DOCS_BEGIN)[1].split(bench.DOCS_END)[0].strip()
-    assert shown == bench.docs_block(results)
+    return shown, bench.docs_block(saved)
+
+
+def test_the_performance_page_shows_the_figures_of_the_saved_big_build() -> None:
+    """docs/performance.md's table of builds of millions of sentences is what
+    bench_big_build.py prints for benchmarks/results/big_build.json."""
+    shown, saved = _shown_and_saved("bench_big_build", "big_build.json")
+    assert shown == saved
     assert "10M sentences" in shown
+
+
+def test_the_performance_page_shows_the_health_figures_of_the_saved_run() -> None:
+    """docs/performance.md's health table (answering in threads and in processes, while
+    saturated) is what bench_health.py prints for benchmarks/results/health.json."""
+    shown, saved = _shown_and_saved("bench_health", "health.json")
+    assert shown == saved
+    assert "processes, nice 10" in shown and "threads" in shown
