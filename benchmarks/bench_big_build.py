@@ -72,10 +72,12 @@ def build(n: int, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     gen = write_index(_documents(n, work), out)
     build_s = time.perf_counter() - started
+    build_cpu_s = bench_scale.cpu_s()
     counts = json.loads((gen / "manifest.json").read_text())["counts"]
     text_mb = sum(p.stat().st_size for p in (work / "news").glob(
         "part-*/*.txt") if int(p.parent.name.split("-")[1]) < -(-n // PART)) / 1e6
-    return {"build_s": build_s, "build_rss_mb": bench_scale.peak_rss_mb(),
+    return {"build_s": build_s, "build_cpu_s": build_cpu_s,
+            "build_rss_mb": bench_scale.peak_rss_mb(),
             "size_mb": bench_scale.dir_mb(gen), "text_mb": text_mb,
             "parts_mb": bench_scale.index_parts_mb(out), **counts}
 

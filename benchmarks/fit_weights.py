@@ -213,7 +213,9 @@ def fit_conversations(*, write: bool) -> None:
               f"prior_weight={weights.prior_weight:g}, "
               f"far_weight={weights.far_weight:g}, "
               f"asked_weight={weights.asked_weight:g}, "
-              f"other_doc_weight={weights.other_doc_weight:g}")
+              f"other_doc_weight={weights.other_doc_weight:g}, "
+              f"home_weight={weights.home_weight:g}, home_decay={weights.home_decay:g}, "
+              f"home_reach={weights.home_reach}")
 
 
 def gate_rows(articles: list[Any], *, left_out: bool = False

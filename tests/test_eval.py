@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -527,6 +528,63 @@ def test_the_earlier_questions_are_fitted_to_find_the_passage_the_last_answer_mi
     assert fitted.asked_weight > 1.0
     nothing = fit_conversation(Examined([], []), base)
     assert nothing.asked_weight == base.asked_weight
+
+
+def test_where_the_conversation_was_is_fitted_to_bring_it_back_after_one_stray_answer(
+        ) -> None:
+    """Catches: the earlier answers' documents not weighed, or weighed against the data,
+    when one answer went to another passage and the next answer is back in the passage
+    the answers before it were in."""
+    import numpy as np
+
+    from quotebot.conversation_fit import ELSEWHERE, Examined, ExaminedTurn, fit_conversation
+    from quotebot.tuning import default_tuning
+
+    base = default_tuning().conversation
+    rng = np.random.default_rng(3)
+    turns = []
+    for n in range(60):
+        # Candidates: two in the last answer's passage, two in the passage of the three
+        # answers before it, one in a passage never answered from. The answer is back in
+        # the passage before on every other turn, else the sentence after the last answer;
+        # the question's own score says a little.
+        offsets = np.array([0, 1, ELSEWHERE, ELSEWHERE, ELSEWHERE])
+        homes = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1],
+                          [0, 0, 0, 0]], float)
+        answer = 1 if n % 2 else 2 + n % 4 // 2
+        positive = np.zeros(5, bool)
+        positive[answer] = True
+        question = rng.random(5) * 0.5
+        question[answer] += 0.3
+        turns.append(ExaminedTurn(f"c{n % 6}", question, np.zeros(5), np.zeros(5), offsets,
+                                  positive, int(offsets[answer]), homes))
+    fitted = fit_conversation(Examined(turns, []), base)
+    assert fitted.home_weight > 0.1
+    assert fitted.home_decay in (0.25, 0.5, 0.75, 1.0)
+    without = fit_conversation(Examined([replace(t, homes=None) for t in turns], []), base)
+    assert without.home_weight == 0
+
+
+def test_a_follow_ups_candidates_reach_as_far_as_next_answers_go_from_the_last_in_their_passage(
+        ) -> None:
+    """Catches: a reach that is not fitted (the weights' value kept), or one taken from
+    answers in passages the conversation never answered from."""
+    import numpy as np
+
+    from quotebot.conversation_fit import Examined, ExaminedTurn, fit_conversation
+    from quotebot.tuning import default_tuning
+
+    base = replace(default_tuning().conversation, home_reach=0)
+    turns = []
+    for n in range(40):
+        # 36 of 40 next answers at most 3 sentences from the last one in their passage,
+        # the others 9 away; 40 more in passages never answered from.
+        away = (1, -2, 3, 2, 1, -1, 2, 3, 1, 9)[n % 10]
+        for offset in (away, None):
+            turns.append(ExaminedTurn(f"c{n % 5}", np.array([1.0]), np.zeros(1),
+                                      np.zeros(1), np.array([0]), np.array([True]), 0,
+                                      home_offset=offset))
+    assert fit_conversation(Examined(turns, []), base).home_reach == 3
 
 
 def test_reports_the_precision_of_the_short_answers_shown(tmp_path: Path, corpus: Path,

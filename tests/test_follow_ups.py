@@ -536,3 +536,43 @@ def test_a_question_about_another_article_leaves_the_conversations_article(
     answer = session.ask("What did the chief executive say?")
     assert answer.quotes[0].doc == "battery-jobs"
     assert "chief executive" in answer.quotes[0].text
+
+
+def test_a_follow_up_may_be_answered_near_the_conversations_answers_in_a_passage_it_left(
+        tmp_path: Path) -> None:
+    """Catches: a follow-up's candidates taken only around the last answer, so that after
+    one answer went to another article the sentence after the conversation's answer in its
+    own article cannot be quoted at all (it shares no word with the question)."""
+    from dataclasses import replace
+
+    from quotebot.fitting import with_tuning
+
+    (tmp_path / "a-lighthouse.txt").write_text(
+        "The lighthouse on Gull Point guards the harbour mouth.\n"
+        "Its keeper, Anna Berg, lit the lamp every night for forty years.\n"
+        "She retired to Tromsø in 1952.\n"
+        "Ships no longer pass the point.\n", encoding="utf-8")
+    (tmp_path / "b-mill.txt").write_text(
+        "The mill stands by the river.\n"
+        "Its wheel ground flour for the whole valley.\n"
+        "The miller kept bees.\n", encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    lighthouse = engine.document("a-lighthouse").text
+    mill = engine.document("b-mill").text
+    context = SessionState(
+        question="Who lit the lamp?", doc="b-mill", anchor=mill.index("Its wheel"),
+        homes=(("b-mill", mill.index("Its wheel")),
+               ("a-lighthouse", lighthouse.index("Its keeper")))).context()
+    assert context is not None
+    retired = lighthouse.index("She retired")
+
+    def candidates(reach: int) -> set[int]:
+        weights = replace(engine.tuning.conversation, home_reach=reach)
+        reaching = with_tuning(engine, replace(engine.tuning, conversation=weights))
+        _, sids, _ = reaching.scores_in_context("Where did she go after?", context)
+        return {engine.index.sentence(int(s)).start for s in sids
+                if engine.index.sentence(int(s)).doc == "a-lighthouse"}
+
+    assert retired not in candidates(0)
+    assert retired in candidates(1)
+    assert lighthouse.index("Ships") not in candidates(1)

@@ -22,6 +22,7 @@ from quotebot.models import Answer, Document, Quote, ShortAnswer
 from quotebot.question import parse_question
 from quotebot.session import (
     HISTORY_TURNS,
+    HOME_TURNS,
     MAX_REFERENTS,
     MAX_SEEN,
     NO_MORE,
@@ -55,12 +56,14 @@ def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
         "asked_in": ["ferry harbour", None, 12],
         "seen": [["a", 1], ["b", 2]],
         "referents": [["Ms Ek", "she"], ["the union", "they"], ["CNN", ""], ["Leeds", "place"]],
+        "homes": [["a", 1], ["b", 0], ["a", 40]], "asked_homes": [["b", 0]],
     })
     assert state == SessionState(
         question="who went?", question_entity="Ms Ek", scope="a", prefer="b", doc="c",
         place="Leeds", shown=0, anchor=0, history=("Karin Ek", "Leeds")[:HISTORY_TURNS],
         asked_in=("ferry harbour", None, 12), seen=(("a", 1), ("b", 2)),
-        referents=(("Ms Ek", "she"), ("the union", "they"), ("CNN", ""), ("Leeds", "place")))
+        referents=(("Ms Ek", "she"), ("the union", "they"), ("CNN", ""), ("Leeds", "place")),
+        homes=(("a", 1), ("b", 0), ("a", 40)), asked_homes=(("b", 0),))
     assert SessionState.from_json(state.to_json()) == state
     assert SessionState.from_json({"asked_in": ["ferry", "a", None]}).asked_in == (
         "ferry", "a", None)
@@ -76,11 +79,14 @@ def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
     ("seen", [["a", "1"]]), ("seen", {"a": 1}),
     ("referents", [["", "she"]]), ("referents", [["Ms Ek", "woman"]]),
     ("referents", [["Ms Ek"]]), ("referents", [[3, "she"]]), ("referents", ["Ms Ek"]),
+    ("homes", [["a", 1], ["b"]]), ("homes", [["a", "1"]]), ("homes", ["a"]),
+    ("asked_homes", [[1, 1]]), ("asked_homes", {"a": 1}),
 ])
 def test_a_malformed_field_of_a_saved_state_is_left_fresh(field: str, value: object) -> None:
     good = SessionState.from_json({"question": "who went?", "referents": [["Ms Ek", "she"]],
                                    "seen": [["a", 1]], "history": ["x"],
-                                   "asked_in": ["w", None, None], "shown": 2, "anchor": 3})
+                                   "asked_in": ["w", None, None], "shown": 2, "anchor": 3,
+                                   "homes": [["a", 1]], "asked_homes": [["a", 1]]})
     assert getattr(good, field) != getattr(SessionState(), field) or field == "doc"
     bad = SessionState.from_json({**good.to_json(), field: value})
     assert getattr(bad, field) == getattr(SessionState(), field)
@@ -90,7 +96,9 @@ def test_a_saved_state_keeps_the_last_passages_and_the_first_referents() -> None
     state = SessionState.from_json({
         "seen": [["d", n] for n in range(MAX_SEEN + 5)],
         "referents": [[f"Name {n}", "she"] for n in range(MAX_REFERENTS + 2)],
+        "homes": [["d", n] for n in range(HOME_TURNS + 3)],
     })
+    assert state.homes == tuple(("d", n) for n in range(HOME_TURNS))
     assert state.seen == tuple(("d", n) for n in range(5, MAX_SEEN + 5))
     assert state.referents == tuple((f"Name {n}", "she") for n in range(MAX_REFERENTS))
     assert SessionState.from_json(["question"]) == SessionState()

@@ -112,7 +112,8 @@ def cost(key: str, state: SessionState) -> int:
 def test_a_conversation_comes_back_as_it_was_written() -> None:
     state = SessionState(question="who went to New York?", question_entity="Ms Linden",
                          referents=(("Ms Linden", "she"),), place="London", shown=3,
-                         history=("who went?",), seen=(("doc", 4),), anchor=2)
+                         history=("who went?",), seen=(("doc", 4),), anchor=2,
+                         homes=(("doc", 4), ("other", 0)), asked_homes=(("other", 0),))
     assert decode_state(encode_state(state)) == state
     assert decode_state(encode_state(state).decode()) == state
     for unreadable in (b"{not json", b"\xff\xfe", "", b"[1, 2]", b"null"):

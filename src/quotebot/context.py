@@ -19,7 +19,11 @@ however large the corpus):
   among the candidates of the candidate's document (relative to the best), times
   ``asked_weight``: the people's own words say which document the conversation is
   about, where an earlier answer may have gone astray (the last answer's place is only
-  as good as that answer).
+  as good as that answer);
+- the share of the conversation's answers before the last one in the candidate's
+  document (the answer i turns before the last weighing ``home_decay`` ** i), times
+  ``home_weight``: where the conversation has been, so that one answer in another
+  document need not take the next turns with it.
 
 So weighed, a question of rare words (a high score of its own) leaves the passage
 more easily than one of common words ("Where is it located?"), whose scores are low
@@ -54,6 +58,7 @@ from quotebot import analysis
 from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
 from quotebot.decide import Evidence, Verdict, decide
+from quotebot.errors import UnknownDocument
 from quotebot.plan import QueryPlan
 from quotebot.retrieve import Candidates
 from quotebot.store.model import SentenceIndex
@@ -74,9 +79,13 @@ class Context:
     start: int | None = None
     #: The conversation's earlier questions, as the person asked them.
     asked: str = ""
+    #: Where the conversation's last answers' first quotes were (document, start), newest
+    #: first.
+    homes: tuple[tuple[str, int], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.words.strip()) or bool(self.asked.strip()) or self.anchor_known
+        return (bool(self.words.strip()) or bool(self.asked.strip()) or self.anchor_known
+                or bool(self.homes))
 
     @property
     def anchor_known(self) -> bool:
@@ -133,7 +142,8 @@ def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context
           settings: Retrieval, weights: Conversation, search: RetrievalBackend | None = None
           ) -> Candidates:
     """The question's candidates, plus BM25's best for the context's words and for the
-    earlier questions' words, and the sentences around the last answer (scored by the
+    earlier questions' words, the sentences around the last answer and around the
+    conversation's latest answer in each document it has answered from (scored by the
     question's BM25, 0 where it has none of its words). ``search`` scores (default:
     ``index`` itself)."""
     search = index if search is None else search
@@ -144,10 +154,10 @@ def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context
             extra.append(np.asarray(best, np.int64))
     anchor = anchor_sid(index, context)
     if anchor is not None:
-        doc_idx = np.asarray(index.doc_idx)
-        near = np.arange(max(anchor - weights.window, 0),
-                         min(anchor + weights.window + 1, index.n_sentences))
-        extra.append(near[doc_idx[near] == doc_idx[anchor]].astype(np.int64))
+        extra.append(_around(index, anchor, weights.window))
+    if weights.home_reach > 0:
+        extra.extend(_around(index, sid, weights.home_reach)
+                     for sid in home_sids(index, context))
     if not extra:
         return candidates
     added = np.setdiff1d(np.concatenate(extra), candidates.sids)
@@ -158,6 +168,23 @@ def widen(candidates: Candidates, plan: QueryPlan, index: SentenceIndex, context
     return Candidates(sids, bm25)
 
 
+def home_sids(index: SentenceIndex, context: Context) -> list[int]:
+    """The sentence of the conversation's latest answer in each document it has answered
+    from (of the last answers it keeps), newest first."""
+    out: dict[str, int] = {}
+    for doc, start in context.homes:
+        if doc not in out and (sid := anchor_sid(index, Context("", doc, start))) is not None:
+            out[doc] = sid
+    return list(out.values())
+
+
+def _around(index: SentenceIndex, sid: int, reach: int) -> npt.NDArray[np.int64]:
+    """The sentences of ``sid``'s document at most ``reach`` from it."""
+    doc_idx = np.asarray(index.doc_idx)
+    near = np.arange(max(sid - reach, 0), min(sid + reach + 1, index.n_sentences))
+    return np.asarray(near[doc_idx[near] == doc_idx[sid]], np.int64)
+
+
 def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
              index: SentenceIndex, context: Context, weights: Conversation,
              search: RetrievalBackend | None = None) -> FloatArray:
@@ -165,7 +192,8 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     :func:`question_strength`; the context words' BM25 relative to the best; the position
     prior's log-share (0 beyond the window); 1 if in the last answer's document but
     beyond the window; 1 if in another document; its document's best paragraph BM25 for
-    the earlier questions' words relative to the best)."""
+    the earlier questions' words relative to the best; the share of the last answers in
+    its document, see :func:`home_share`)."""
     search = index if search is None else search
     n = sids.shape[0]
     question = _relative(scores) * question_strength(plan, sids, index, search)
@@ -193,7 +221,34 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
         prior[near] = table[offset[near] + weights.window]
         far[same & ~near] = 1.0
         other[~same] = 1.0
-    return np.column_stack([question, words, prior, far, other, asked])
+    home = home_share(home_matches(index, context, sids), weights.home_decay)
+    return np.column_stack([question, words, prior, far, other, asked, home])
+
+
+def home_matches(index: SentenceIndex, context: Context, sids: npt.NDArray[np.int64]
+                 ) -> FloatArray:
+    """Per candidate and last answer (newest first): 1 where the candidate is in that
+    answer's document (0 for a document removed since)."""
+    doc_idx = np.asarray(index.doc_idx)[sids]
+    out = np.zeros((sids.shape[0], len(context.homes)))
+    for n, (doc, _) in enumerate(context.homes):
+        try:
+            out[:, n] = doc_idx == index.doc_position(doc)
+        except UnknownDocument:  # removed since
+            continue
+    return out
+
+
+def home_share(matches: FloatArray, decay: float) -> FloatArray:
+    """Per candidate, the share of the answers before the last one (``matches``' columns
+    after the first, see :func:`home_matches`) in its document, the answer i turns before
+    the last one weighing ``decay`` ** i. The last answer's own document is weighed apart
+    (``other_doc_weight``): this is where the conversation was before it."""
+    earlier = matches[:, 1:]
+    weights = np.power(float(decay), np.arange(earlier.shape[1], dtype=np.float64))
+    total = float(weights.sum())
+    return np.asarray(earlier @ (weights / total), np.float64) if total > 0 \
+        else np.zeros(matches.shape[0])
 
 
 def question_strength(plan: QueryPlan, sids: npt.NDArray[np.int64], index: SentenceIndex,
@@ -221,7 +276,7 @@ def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     :func:`question_strength` (see the module's docstring)."""
     x = features(plan, scores, sids, index, context, weights, search)
     w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
-                  weights.other_doc_weight, weights.asked_weight])
+                  weights.other_doc_weight, weights.asked_weight, weights.home_weight])
     return np.asarray(x @ w, np.float64)
 
 

@@ -71,6 +71,12 @@ class ExaminedTurn:
     positive: npt.NDArray[np.bool_]
     #: The offset of the answer itself (FAR, ELSEWHERE as above).
     answer_offset: int
+    #: Per candidate and last answer (newest first): 1 where the candidate is in that
+    #: answer's document (see :func:`quotebot.context.home_matches`; None: no answer).
+    homes: FloatArray | None = None
+    #: The answer's offset in sentences from the conversation's latest answer in the
+    #: answer's document (None: it has answered from another document only).
+    home_offset: int | None = None
 
 
 def _sid_at(engine: QuoteEngine, doc: str, offset: int) -> int | None:
@@ -84,6 +90,14 @@ def _offsets(engine: QuoteEngine, sids: npt.NDArray[np.int64], anchor: int, wind
     same = doc_idx[sids] == doc_idx[anchor]
     near = same & (np.abs(offset) <= window)
     return np.where(near, offset, np.where(same, FAR, ELSEWHERE)).astype(np.int64)
+
+
+def _home_offset(engine: QuoteEngine, context: Context, answer_sid: int) -> int | None:
+    doc_idx = np.asarray(engine.index.doc_idx)
+    for sid in conversation.home_sids(engine.index, context):
+        if doc_idx[sid] == doc_idx[answer_sid]:
+            return answer_sid - sid
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +119,7 @@ class Examined:
 def neutral_weights(base: Conversation) -> Conversation:
     """``base`` with nothing of the conversation weighed: each turn ranked as if alone."""
     return replace(base, context_weight=0.0, prior_weight=0.0, far_weight=0.0,
-                   other_doc_weight=0.0, asked_weight=0.0)
+                   other_doc_weight=0.0, asked_weight=0.0, home_weight=0.0)
 
 
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
@@ -155,7 +169,9 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
                                          window)[0])
             out.append(ExaminedTurn(case.id, x[:, 0], x[:, 1], x[:, 5],
                                     _offsets(engine, sids, anchor_sid, window), positive,
-                                    answer_offset))
+                                    answer_offset,
+                                    conversation.home_matches(index, context, sids),
+                                    _home_offset(engine, context, answer_sid)))
     return Examined(out, yes_no)
 
 
@@ -201,34 +217,50 @@ def fit_more_floor(turns: Sequence[ExaminedTurn]) -> float:
     return round(float(np.quantile(found, 1.0 - MORE_REACH)), 4)
 
 
+#: The share of next answers in a document the conversation has answered from that a
+#: follow-up's candidates reach (see :func:`fit_home_reach`).
+HOME_REACH = 0.9
+
+
+def fit_home_reach(turns: Sequence[ExaminedTurn]) -> int:
+    """How far from the conversation's latest answer in a document a follow-up's
+    candidates reach: the distance in sentences within which :data:`HOME_REACH` of the
+    next answers in a document it has answered from lie."""
+    found = [abs(t.home_offset) for t in turns if t.home_offset is not None]
+    if not found:
+        return 0
+    return int(np.quantile(found, HOME_REACH, method="inverted_cdf"))
+
+
+#: The decays of the home feature tried (the answer i turns back counts decay ** i): the
+#: one whose fitted weights explain the turns best is kept.
+HOME_DECAYS = (0.25, 0.5, 0.75, 1.0)
+
+
 def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
     """The prior and weights fitted on ``examined`` (``base`` where there is nothing to
     fit)."""
-    from quotebot.fitting import fit_listwise
+    from quotebot.fitting import fit_listwise, listwise_log_loss
 
     base = replace(base, yes_no_coverage=fit_yes_no(examined.yes_no),
-                   more_floor=fit_more_floor(examined.turns))
-    turns = examined.turns
+                   more_floor=fit_more_floor(examined.turns),
+                   home_reach=fit_home_reach(examined.turns))
+    turns = [t for t in examined.turns if t.positive.any()]
 
     window = base.window
     counts = np.ones(2 * window + 2)  # the last one: farther, or elsewhere
-    for turn in turns:
+    for turn in examined.turns:
         counts[turn.answer_offset + window if abs(turn.answer_offset) <= window else -1] += 1
     log_share = np.log(counts / counts.sum())
-    xs, positives = [], []
-    for turn in turns:
-        if not turn.positive.any():
-            continue
-        far = turn.offsets == FAR
-        elsewhere = turn.offsets == ELSEWHERE
-        beyond = far | elsewhere
-        prior = np.where(beyond, 0.0, log_share[np.where(beyond, 0, turn.offsets + window)])
-        xs.append(np.column_stack([turn.question, turn.words, prior, far.astype(float),
-                                   elsewhere.astype(float), turn.asked]))
-        positives.append(turn.positive)
-    if not xs:
+    if not turns:
         return base
-    w = fit_listwise(xs, positives)
+    positives = [turn.positive for turn in turns]
+    found: list[tuple[float, float, FloatArray]] = []
+    for decay in HOME_DECAYS:
+        xs = [_columns(turn, log_share, window, decay) for turn in turns]
+        w = fit_listwise(xs, positives)
+        found.append((listwise_log_loss(xs, positives, w), decay, w))
+    _, decay, w = min(found, key=lambda f: (f[0], -f[1]))
     if w[0] <= 0 or w[2] <= 0:
         return base
     return replace(base, context_weight=round(float(w[1] / w[0]), 4),
@@ -236,7 +268,22 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
                    prior=tuple(round(float(v), 4) for v in log_share[:-1]),
                    far_weight=round(float(w[3] / w[0]), 4),
                    other_doc_weight=round(float(w[4] / w[0]), 4),
-                   asked_weight=round(float(w[5] / w[0]), 4))
+                   asked_weight=round(float(w[5] / w[0]), 4),
+                   home_weight=round(float(w[6] / w[0]), 4), home_decay=decay)
+
+
+def _columns(turn: ExaminedTurn, log_share: FloatArray, window: int, decay: float
+             ) -> FloatArray:
+    """The features of :func:`quotebot.context.features` for ``turn``'s candidates, with
+    the prior ``log_share`` and the home feature's ``decay``."""
+    far = turn.offsets == FAR
+    elsewhere = turn.offsets == ELSEWHERE
+    beyond = far | elsewhere
+    prior = np.where(beyond, 0.0, log_share[np.where(beyond, 0, turn.offsets + window)])
+    home = (np.zeros(turn.offsets.shape[0]) if turn.homes is None
+            else conversation.home_share(turn.homes, decay))
+    return np.column_stack([turn.question, turn.words, prior, far.astype(float),
+                            elsewhere.astype(float), turn.asked, home])
 
 
 def leaving_out(examined: Examined, conversations: Collection[str]) -> Examined:
@@ -288,6 +335,9 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
                            "far_weight": weights.far_weight,
                            "other_doc_weight": weights.other_doc_weight,
                            "asked_weight": weights.asked_weight,
+                           "home_weight": weights.home_weight,
+                           "home_decay": weights.home_decay,
+                           "home_reach": weights.home_reach,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
     results = run_conversations(engine, cases, k=k, engine_for=lambda c: engines[c.id],
@@ -304,7 +354,7 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
     for name in ("context_weight", "prior_weight", "prior", "far_weight", "other_doc_weight",
-                 "asked_weight", "yes_no_coverage",
+                 "asked_weight", "home_weight", "home_decay", "home_reach", "yes_no_coverage",
                  "more_floor"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)

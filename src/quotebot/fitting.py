@@ -285,7 +285,21 @@ def fit_ranking(questions: Sequence[Examined], *, l2: float = L2) -> FloatArray:
 def fit_listwise(xs: Sequence[FloatArray], positives: Sequence[BoolArray], *,
                  l2: float = L2) -> FloatArray:
     """Weights ``w`` minimising, over lists, −log Σ_pos softmax(X w) + l2·n·|w|²."""
-    n_features = xs[0].shape[1]
+    loss = _listwise_loss(xs, positives, l2)
+    result = minimize(loss, np.zeros(xs[0].shape[1]), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 500, "gtol": 1e-8})
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def listwise_log_loss(xs: Sequence[FloatArray], positives: Sequence[BoolArray],
+                      w: FloatArray) -> float:
+    """−log Σ_pos softmax(X w), summed over the lists (what :func:`fit_listwise`
+    minimises, without the penalty)."""
+    return _listwise_loss(xs, positives, 0.0)(w)[0]
+
+
+def _listwise_loss(xs: Sequence[FloatArray], positives: Sequence[BoolArray], l2: float
+                   ) -> Callable[[FloatArray], tuple[float, FloatArray]]:
     lengths = np.array([x.shape[0] for x in xs])
     stacked = np.vstack(xs)
     pos = np.concatenate(positives).astype(np.float64)
@@ -305,9 +319,7 @@ def fit_listwise(xs: Sequence[FloatArray], positives: Sequence[BoolArray], *,
         grad = stacked.T @ (p_all - p_pos) + 2 * l2 * count * w
         return value, grad
 
-    result = minimize(loss, np.zeros(n_features), jac=True, method="L-BFGS-B",
-                      options={"maxiter": 500, "gtol": 1e-8})
-    return np.asarray(result.x, dtype=np.float64)
+    return loss
 
 
 # -- decisions -------------------------------------------------------------------------------

@@ -87,6 +87,9 @@ HISTORY_TURNS = 2
 #: has 15 turns on average, of 40 characters a question).
 ASKED_TURNS = 20
 ASKED_CHARS = 2000
+#: How many of the last answers' documents tell the next turn where the conversation has
+#: been (a bound, not a fit: the answer i turns back counts home_decay ** i, fitted).
+HOME_TURNS = 8
 #: How many mentions of a name are read to learn its pronoun.
 MAX_MENTIONS = 16
 #: How many words into the next sentence its opening pronoun may come ("Their leader …",
@@ -147,6 +150,10 @@ class SessionState:
     asked: tuple[str, ...] = ()
     #: The passages of ``question`` shown so far (document, start): "more" never repeats one.
     seen: tuple[tuple[str, int], ...] = ()
+    #: Where the last answers' first quotes were (document, start), newest first.
+    homes: tuple[tuple[str, int], ...] = ()
+    #: ``homes`` as they were when ``question`` was asked, for "more".
+    asked_homes: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -155,6 +162,8 @@ class SessionState:
         data["asked"] = list(self.asked)
         data["asked_in"] = list(self.asked_in) if self.asked_in is not None else None
         data["seen"] = self.seen_json()
+        data["homes"] = [list(h) for h in self.homes]
+        data["asked_homes"] = [list(h) for h in self.asked_homes]
         return data
 
     def seen_json(self) -> list[list[Any]]:
@@ -165,7 +174,7 @@ class SessionState:
         if self.question is None:
             return None
         return Context(" ".join(self.history), self.doc, self.anchor,
-                       " ".join((self.question, *self.asked)))
+                       " ".join((self.question, *self.asked)), self.homes)
 
     @classmethod
     def from_json(cls, data: object) -> SessionState:
@@ -184,6 +193,12 @@ class SessionState:
         asked_before = data.get("asked")
         if isinstance(asked_before, list) and all(isinstance(q, str) for q in asked_before):
             fields["asked"] = _kept(asked_before)
+        for name in ("homes", "asked_homes"):
+            places = data.get(name)
+            if isinstance(places, list) and all(
+                    isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                    and isinstance(p[1], int) for p in places):
+                fields[name] = tuple((p[0], p[1]) for p in places[:HOME_TURNS])
         anchor = data.get("anchor")
         fields["anchor"] = anchor if isinstance(anchor, int) and anchor >= 0 else None
         asked = data.get("asked_in")
@@ -234,7 +249,7 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         if state.question is None:
             return Answer(question=text, answered=False, reason=NOTHING_TO_CONTINUE), state
         # The context the question was asked in: its earlier questions are those before it.
-        asked = (Context(*state.asked_in, " ".join(state.asked))
+        asked = (Context(*state.asked_in, " ".join(state.asked), state.asked_homes)
                  if state.asked_in is not None else None)
         answer = engine.answer_question(state.question, k, offset=state.shown,
                                         entity=state.question_entity, doc=state.scope,
@@ -286,6 +301,8 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         asked_in=(context.words, context.doc, context.start) if context else None,
         seen=_seen((), answer),
         asked=_kept((state.question, *state.asked) if state.question else state.asked),
+        homes=_homes(state.homes, answer),
+        asked_homes=state.homes,
     )
     return answer, new_state
 
@@ -298,6 +315,15 @@ def _why_no_more(engine: QuoteEngine, state: SessionState) -> str:
     if gone is None and state.doc is not None and state.doc not in known:
         gone = state.doc
     return NO_MORE if gone is None else REMOVED.format(doc=gone)
+
+
+def _homes(homes: tuple[tuple[str, int], ...], answer: Answer
+           ) -> tuple[tuple[str, int], ...]:
+    """Where the last answers were, with ``answer``'s first quote."""
+    if not answer.quotes:
+        return homes
+    first = answer.quotes[0]
+    return ((first.doc, first.start), *homes)[:HOME_TURNS]
 
 
 def _lead(answer: Answer) -> ShortAnswer | None:

@@ -109,6 +109,13 @@ class Conversation(_Section):
     other_doc_weight: float
     #: Times the BM25 of a sentence's paragraph for the earlier questions' words.
     asked_weight: float
+    #: Times the share of the conversation's answers before the last one in a sentence's
+    #: document, the answer i turns before the last weighing ``home_decay`` ** i.
+    home_weight: float
+    home_decay: float
+    #: A follow-up's candidates include the sentences at most this far from the
+    #: conversation's latest answer in each document it has answered from (0: none).
+    home_reach: int
     #: The share of a yes/no question's words its quote must hold to say "Yes"/"No".
     yes_no_coverage: float
     #: "more" quotes a passage only if the question's own score for it is at least this
