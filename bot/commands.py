@@ -342,19 +342,21 @@ def telegram_command(corpus: str | None, index_dir: str | None, semantic: str,
             return
         # A wrong token or address fails here, in a second, before the corpus is loaded.
         asyncio.run(tg.call_bot_api(config, "start the Telegram bot"))
-        from .answerer import Answerer
+        from .answerer import Answerer, settle
         from .metrics import Metrics
         from .sessions_redis import make_store
 
         answerer = Answerer.open(corpus, index_dir, semantic=semantic)
-        engine = answerer.engine
         bot = TelegramBot(answerer, make_store(redis_url, ttl=config.session_ttl), Metrics(),
                           config)
         application = bot.build_application(webhook=False)
+        settle()  # as the server does (quotebot.bot.answerer.settle)
 
         def announce() -> None:
-            click.echo(f"quotebot Telegram bot polling ({len(engine.documents)} document(s)); "
-                       f"Ctrl-C to stop.", err=True)
+            # The engine read now: a name kept for it would keep its generation mapped
+            # after a new one replaced it.
+            click.echo(f"quotebot Telegram bot polling ({len(answerer.engine.documents)} "
+                       f"document(s)); Ctrl-C to stop.", err=True)
 
         asyncio.run(tg.run_polling(application, config, announce))
     except tg.StartInterrupted as exc:

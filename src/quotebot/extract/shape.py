@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from quotebot.analysis import Token
 from quotebot.extract.grammar import (
@@ -74,8 +75,9 @@ class Shape:
     subject: tuple[Token, ...] = ()
 
 
+@lru_cache(maxsize=256)
 def question_shape(q: Question) -> Shape:
-    """The :class:`Shape` of ``q``."""
+    """The :class:`Shape` of ``q`` (remembered: each candidate's extraction asks)."""
     tokens = q.tokens
     wh = next((i for i, t in enumerate(tokens) if t.norm in ("what", "which", "who", "whom")),
               None)
