@@ -74,11 +74,11 @@ def _names(seen: dict[int, str]) -> set[str]:
     return names
 
 
-def _serve(*args: str) -> subprocess.Popen[bytes]:
+def _serve(*args: str, workers: int = 2) -> subprocess.Popen[bytes]:
     env = dict(os.environ, QUOTEBOT_SEMANTIC="off", PYTHONUNBUFFERED="1")
     env.pop("QUOTEBOT_REDIS_URL", None)
     return subprocess.Popen([sys.executable, "-m", "quotebot", "serve", "--port",
-                             str(free_port()), "--workers", "2", *args], env=env,
+                             str(free_port()), "--workers", str(workers), *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
 
@@ -133,6 +133,28 @@ def test_no_process_of_a_server_outlives_it(how: str) -> None:
             # The supervisor starts them again (a second later); then it is stopped.
             _watch_until(proc, seen, lambda: False, 3)
             proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        assert wait_until(lambda: not _running(seen), 30, 0.1), _running(seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for line in _running(seen):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+def test_no_process_outlives_a_server_killed_outright(tmp_path: Path) -> None:
+    """Catches: a fork server kept running by the processes adding documents it forked,
+    which wait for work on a queue whose writing end they hold themselves, once the
+    server that started them was killed without shutting them down."""
+    proc = _serve("--web-uploads", "--data-dir", str(tmp_path / "data"), workers=1)
+    seen: dict[int, str] = {}
+    try:
+        # The server, its fork server, an answering process and those adding documents.
+        assert _watch_until(proc, seen, lambda: _answering(seen) >= 1 and len(seen) >= 5,
+                            120), _names(seen)
+        _record(proc.pid, seen)
+        proc.kill()
         proc.wait(60)
         assert wait_until(lambda: not _running(seen), 30, 0.1), _running(seen)
     finally:
