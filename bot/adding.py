@@ -41,7 +41,9 @@ T = TypeVar("T")
 
 #: What the server's fork server loads before it forks a process adding documents or
 #: answering questions (one list: the fork server is one per process and reads it once).
-FORKSERVER_PRELOAD = ["quotebot.bot.adding_preload", "quotebot.bot.answer_processes"]
+#: The guard first: the fork server and its processes never outlive the server.
+FORKSERVER_PRELOAD = ["quotebot.bot.forkserver_guard", "quotebot.bot.adding_preload",
+                      "quotebot.bot.answer_processes"]
 #: Processes adding documents at once, per serving process.
 WORKERS = 3
 #: Of those, how many anonymous tenants (web page sessions) may hold at once.

@@ -24,6 +24,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from .lifetime import die_with_parent
+
 log = logging.getLogger(__name__)
 
 #: A worker that dies sooner than this after starting is not started again at once.
@@ -49,6 +51,8 @@ def serve_workers(n: int, run_worker: Callable[[int, Callable[[], None]], int],
     stopping = False
     exit_code = 0
 
+    supervisor = os.getpid()
+
     def fork(number: int) -> int:
         read, write = os.pipe()
         pid = os.fork()
@@ -56,6 +60,11 @@ def serve_workers(n: int, run_worker: Callable[[int, Callable[[], None]], int],
             os.close(read)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            # A supervisor killed outright (SIGKILL, out of memory) stops its workers as
+            # SIGTERM does, rather than leaving them serving with no parent.
+            die_with_parent(signal.SIGTERM)
+            if os.getppid() != supervisor:
+                os._exit(1)
 
             def ready() -> None:
                 with contextlib.suppress(OSError):

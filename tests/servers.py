@@ -25,6 +25,30 @@ from fake_bot_api import free_port
 QUOTEBOT = [sys.executable, "-m", "quotebot"]
 
 
+def children_of() -> dict[int, list[int]]:
+    """Each running process's children, by its pid (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid``: its children, theirs, and so on."""
+    parents = children_of()
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 @dataclass
 class Process:
     proc: subprocess.Popen[str]

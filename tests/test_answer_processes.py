@@ -23,7 +23,7 @@ from quotebot.bot.answerer import Answerer, corpus_turn
 from quotebot.session import SessionState, follow_up
 
 from conftest import quotes_the_stabbings
-from servers import serve, wait_until
+from servers import descendants, serve, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -52,23 +52,6 @@ def write_corpus(folder: Path, sentences: int) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def answering_processes(pid: int) -> list[int]:

@@ -163,7 +163,7 @@ def test_ctrl_c_while_starting_is_one_line(command: str, silent_api: FakeBotApi)
             proc.kill()
             proc.wait(5)
     line = assert_one_clean_line(proc.returncode, output)
-    assert proc.returncode == 130 and "Stopped before" in line
+    assert proc.returncode == 130 and "Stopped before" in line, (proc.returncode, output)
 
 
 @pytest.mark.parametrize(("command", "mode"), [
