@@ -71,6 +71,7 @@ ANSWER_CACHE_BYTES = 16 * 1024 * 1024
 #: What an answer and each of its quotes take besides their strings (measured with
 #: tracemalloc, tests/test_answer_cache.py; rounded up).
 _ANSWER_OVERHEAD = 640
+_FLOAT_SIZE = sys.getsizeof(0.0)
 #: How many passages after the first are read for the short answer's words (agreement
 #: between passages; a bound, not a fit).
 _SUPPORT = 5
@@ -534,12 +535,14 @@ def _score_share(bm25: float, idfs: Sequence[float]) -> float:
 
 def _answer_size(answer: Answer) -> int:
     """The bytes an answer takes in memory: its strings as Python stores them (one to four
-    bytes a character) and its objects."""
+    bytes a character), its objects, and its short answers' evidence (a tuple of floats)."""
     strings = [answer.question, answer.reason or "", answer.resolved_question or "",
                *(q.text for q in (*answer.quotes, *answer.closest)),
                answer.short.text if answer.short is not None else ""]
+    evidence = [s.evidence for s in (answer.short, answer.withheld) if s is not None]
     return _ANSWER_OVERHEAD * (1 + len(answer.quotes) + len(answer.closest)) + sum(
-        sys.getsizeof(text) for text in strings)
+        sys.getsizeof(text) for text in strings) + sum(
+        sys.getsizeof(e) + _FLOAT_SIZE * len(e) for e in evidence)
 
 
 def _within(candidates: Candidates, index: SentenceIndex, doc: str, limit: int) -> Candidates:
