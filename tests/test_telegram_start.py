@@ -147,15 +147,29 @@ def test_a_bot_api_that_never_answers_is_given_up_on_in_bounded_time(
     assert elapsed < BOUND
 
 
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+    "sys.argv = ['quotebot', *sys.argv[1:]]\n"
+    "runpy.run_module('quotebot', run_name='__main__', alter_sys=True)\n")
+
+
 @pytest.mark.parametrize("command", ["serve", "polling", "delete-webhook"])
 def test_ctrl_c_while_starting_is_one_line(command: str, silent_api: FakeBotApi) -> None:
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET,
                TELEGRAM_API_BASE_URL=silent_api.base_url, QUOTEBOT_SEMANTIC="off")
-    proc = subprocess.Popen([sys.executable, "-m", "quotebot", *COMMANDS[command]()], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    # Ctrl-C as a terminal delivers it: whatever this test process inherited (a run in the
+    # background starts with SIGINT ignored, and an ignored signal stays ignored across
+    # exec), quotebot starts with Python's own SIGINT handler, unblocked.
+    proc = subprocess.Popen([sys.executable, "-c", _AS_FROM_A_TERMINAL, *COMMANDS[command]()],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL)
     try:
         assert silent_api.wait_for(lambda a: bool(a.calls), 30), "the bot never called the API"
+        with open(f"/proc/{proc.pid}/status", encoding="ascii") as status:
+            signals = [line for line in status.read().splitlines()
+                       if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
     finally:
@@ -163,7 +177,7 @@ def test_ctrl_c_while_starting_is_one_line(command: str, silent_api: FakeBotApi)
             proc.kill()
             proc.wait(5)
     line = assert_one_clean_line(proc.returncode, output)
-    assert proc.returncode == 130 and "Stopped before" in line, (proc.returncode, output)
+    assert proc.returncode == 130 and "Stopped before" in line, (proc.returncode, output, signals)
 
 
 @pytest.mark.parametrize(("command", "mode"), [
