@@ -112,13 +112,19 @@ def test_the_fit_weighs_the_evidence_that_separates_right_from_wrong() -> None:
     assert shown["shown"] < 400
 
 
+
+def _one_feature(rng: np.random.Generator, n: int, name: str) -> np.ndarray:
+    """``n`` rows of gate evidence: the intercept, and feature ``name`` uniform in [0, 1)."""
+    x = np.zeros((n, len(FEATURES)))
+    x[:, 0] = 1.0
+    x[:, FEATURES.index(name)] = rng.random(n)
+    return x
+
 def test_held_out_judges_each_article_by_the_others() -> None:
     rng = np.random.default_rng(1)
 
     def rows(n: int) -> Rows:
-        x = np.zeros((n, len(FEATURES)))
-        x[:, 0] = 1.0
-        x[:, FEATURES.index("literal")] = rng.random(n)
+        x = _one_feature(rng, n, "literal")
         return Rows(x, x[:, FEATURES.index("literal")] > 0.6, n)
 
     report = held_out({"a": rows(100), "b": rows(120), "c": rows(80)})
@@ -148,9 +154,7 @@ def test_a_threshold_fitted_on_the_other_articles_judges_each_one() -> None:
     rng = np.random.default_rng(2)
 
     def rows(n: int) -> Rows:
-        x = np.zeros((n, len(FEATURES)))
-        x[:, 0] = 1.0
-        x[:, FEATURES.index("literal")] = rng.random(n)
+        x = _one_feature(rng, n, "literal")
         right = x[:, FEATURES.index("literal")] + 0.2 * rng.standard_normal(n) > 0.5
         return Rows(x, right, n)
 
@@ -326,9 +330,7 @@ def test_rows_of_questions_left_unanswered_teach_the_weights_not_the_rate() -> N
     rng = np.random.default_rng(5)
 
     def rows(n: int) -> Rows:
-        x = np.zeros((n, len(FEATURES)))
-        x[:, 0] = 1.0
-        x[:, FEATURES.index("literal")] = rng.random(n)
+        x = _one_feature(rng, n, "literal")
         right = x[:, FEATURES.index("literal")] + 0.3 * rng.standard_normal(n) > 0.4
         left_out = np.zeros((2 * n, len(FEATURES)))
         left_out[:, 0] = 1.0
@@ -487,9 +489,7 @@ def test_thresholds_ask_more_of_probabilities_that_run_high_on_groups_left_out()
     rng = np.random.default_rng(9)
 
     def rows(n: int, noise: float) -> Rows:
-        x = np.zeros((n, len(FEATURES)))
-        x[:, 0] = 1.0
-        x[:, FEATURES.index("literal")] = rng.random(n)
+        x = _one_feature(rng, n, "literal")
         right = x[:, FEATURES.index("literal")] + noise * rng.standard_normal(n) > 0.5
         return Rows(x, right, n)
 
@@ -515,9 +515,7 @@ def test_short_answers_given_without_the_passage_that_answers_are_reported_apart
     rng = np.random.default_rng(8)
 
     def rows(n: int) -> Rows:
-        x = np.zeros((n, len(FEATURES)))
-        x[:, 0] = 1.0
-        x[:, FEATURES.index("coverage")] = rng.random(n)
+        x = _one_feature(rng, n, "coverage")
         right = x[:, FEATURES.index("coverage")] + 0.1 * rng.standard_normal(n) > 0.5
         removed = np.zeros((n // 2, len(FEATURES)))
         removed[:, 0] = 1.0
