@@ -112,13 +112,13 @@ def test_the_fit_weighs_the_evidence_that_separates_right_from_wrong() -> None:
     assert shown["shown"] < 400
 
 
-
 def _one_feature(rng: np.random.Generator, n: int, name: str) -> np.ndarray:
     """``n`` rows of gate evidence: the intercept, and feature ``name`` uniform in [0, 1)."""
     x = np.zeros((n, len(FEATURES)))
     x[:, 0] = 1.0
     x[:, FEATURES.index(name)] = rng.random(n)
     return x
+
 
 def test_held_out_judges_each_article_by_the_others() -> None:
     rng = np.random.default_rng(1)
