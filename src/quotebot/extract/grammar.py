@@ -9,8 +9,9 @@ a determiner it is a noun, before one a verb.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from functools import cache, lru_cache
+from typing import Any
 
 from quotebot.analysis import Token
 from quotebot.lexicon import (
@@ -34,12 +35,33 @@ PHRASE_TOKENS = 24
 
 @lru_cache(maxsize=1 << 16)
 def _classes(word: str) -> frozenset[str]:
-    """The parts of speech a lower-case word may have (empty: unknown)."""
+    """The parts of speech a lower-case word may have (empty: unknown): the classes
+    lemminflect's ``getAllLemmas`` gives it."""
     if not word.isascii() or not word.isalpha():
         return frozenset()
-    from lemminflect import getAllLemmas
+    tables = _lemma_tables()
+    if tables is None:
+        from lemminflect import getAllLemmas
 
-    return frozenset(getAllLemmas(word))
+        return frozenset(getAllLemmas(word))
+    lookups, overrides = tables
+    word = word.lower()
+    return frozenset((*lookups.get(word, ()), *overrides.get(word, ())))
+
+
+@cache
+def _lemma_tables() -> tuple[Mapping[str, Mapping[str, Any]],
+                             Mapping[str, Mapping[str, Any]]] | None:
+    """lemminflect's lemma table and its overrides, read in place (None if this release
+    keeps them elsewhere): ``getAllLemmas`` deep-copies both entries of a word on every
+    call, which was most of what classing an unseen word cost while answering."""
+    try:
+        from lemminflect.core.Lemmatizer import Lemmatizer
+
+        lemmatizer = Lemmatizer()
+        return lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+    except (ImportError, AttributeError):
+        return None
 
 
 def may_be_verb(word: str) -> bool:
