@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -180,6 +181,9 @@ _worker: list[ChunkSplitter] = []
 
 
 def _start_worker(dictionary: bytes) -> None:
+    # Ctrl-C reaches the whole process group: the build stops the pool itself, and its
+    # processes print no traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker.append(ChunkSplitter(dictionary))
 
 
