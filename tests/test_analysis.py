@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from quotebot import analysis
 from quotebot.analysis import normalise, terms, tokenize
 
 
@@ -23,6 +24,28 @@ def test_irregular_forms_share_a_term_with_their_lemma() -> None:
     assert "go" in terms("went")
     assert "tell" in terms("told")
     assert set(terms("said")) & set(terms("say"))
+
+
+def test_every_form_lemminflect_knows_gets_the_lemmas_it_gives() -> None:
+    # The analysis reads lemminflect's tables once instead of asking for each word.
+    from lemminflect import getAllLemmas
+    from lemminflect.core.Lemmatizer import Lemmatizer
+
+    lemmatizer = Lemmatizer()
+    known = {*lemmatizer._getLemmaDict(), *lemmatizer._getOverridesDict()}
+    words = sorted({w.lower() for w in known} | {"xyzzy", "went", "mice", "told", "be"})
+    assert len(words) > 50_000
+    wrong = []
+    for word in words:
+        found = getAllLemmas(word)
+        asked = tuple(lemma for upos in ("VERB", "NOUN") for lemma in found.get(upos, ())
+                      if lemma != word and lemma.isalpha())
+        if len(word) < 3 or not word.isascii() or not word.isalpha():
+            asked = ()
+        if analysis._lemmas(word) != asked:
+            wrong.append((word, analysis._lemmas(word), asked))
+    assert wrong == []
+    assert analysis._lemmas("went") == ("go",)
 
 
 def test_stop_words_are_not_searched_for() -> None:

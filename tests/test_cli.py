@@ -121,6 +121,22 @@ def test_index_then_ask_from_the_saved_index_alone(tmp_path: Path) -> None:
         "doc"] == "b"
 
 
+def test_jobs_sets_the_processes_of_a_build_and_only_of_a_build(tmp_path: Path) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text("Volunteers planted 300 trees in the park.\n", encoding="utf-8")
+    out = tmp_path / "idx"
+    built = run_main("index", "--corpus", str(article), "--out", str(out), "--jobs", "2")
+    assert built.returncode == 0, built.stderr
+    assert ask_json("how many trees?", "--index", str(out))["quotes"][0]["text"] == (
+        "Volunteers planted 300 trees in the park.")
+    for wrong in (["--add", str(article)], ["--remove", "a"]):
+        refused = run_main("index", "--out", str(out), "--jobs", "2", *wrong)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert "--jobs applies to building a whole index" in refused.stderr
+    zero = run_main("index", "--corpus", str(article), "--out", str(out), "--jobs", "0")
+    assert zero.returncode == 2 and "--jobs" in zero.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [

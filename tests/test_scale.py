@@ -690,6 +690,46 @@ def test_an_index_written_a_batch_at_a_time_is_the_index_built_at_once(
     assert ids.size == 10
 
 
+def test_an_index_split_in_two_processes_is_the_index_split_in_one(tmp_path: Path) -> None:
+    from quotebot.store.writer import write_index
+
+    docs = _batched_corpus()
+    save_index(build_index(docs), tmp_path / "at-once")
+    # Chunks of about 3,000 characters: some thirty, most documents one of their own.
+    seen: list[tuple[int, int]] = []
+    write_index(docs, tmp_path / "two", batch_chars=3000, jobs=2,
+                progress=lambda sentences, documents: seen.append((sentences, documents)))
+    expected = _generation_files(tmp_path / "at-once")
+    two = _generation_files(tmp_path / "two")
+    assert sorted(two) == sorted(expected)
+    assert [name for name in expected if two[name] != expected[name]] == []
+    assert seen[-1] == (load_index(tmp_path / "two").n_sentences, len(docs))
+    assert seen == sorted(seen)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 6])
+def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -> None:
+    import multiprocessing
+
+    from quotebot.store.chunks import split_chunks
+
+    docs = _batched_corpus()
+    chunks = [docs[i::n_chunks] for i in range(n_chunks)]
+    processes = []
+    pooled = []
+    for chunk in split_chunks(chunks, b"", jobs=2):
+        processes.append(len(multiprocessing.active_children()))
+        pooled.append(chunk)
+    here = list(split_chunks(chunks, b"", jobs=1))
+    assert max(processes) == (2 if n_chunks > 1 else 0)
+    assert [c.forms for c in pooled] == [c.forms for c in here]
+    assert [c.blocks for c in pooled] == [c.blocks for c in here]
+    assert [c.split.column("tokens").tolist() for c in pooled] == \
+        [c.split.column("tokens").tolist() for c in here]
+    assert [list(c.analysed(range(len(c.forms)))) for c in pooled] == \
+        [[analysis.analyse_word(form) for form in c.forms] for c in here]
+
+
 def test_an_update_has_the_postings_a_build_of_its_sentences_has(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding and removing documents merges the kept sentences' postings with the added

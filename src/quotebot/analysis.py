@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-from typing import NamedTuple
+from collections.abc import Mapping
+from functools import cache, lru_cache
+from typing import Any, NamedTuple
 
 from nltk.stem.snowball import SnowballStemmer
 
@@ -112,11 +113,51 @@ def _lemmas(word: str) -> tuple[str, ...]:
     """Verb and noun lemmas of an irregular form (from lemminflect's tables)."""
     if len(word) < 3 or not word.isascii() or not word.isalpha():
         return ()
-    from lemminflect import getAllLemmas
+    table = _lemma_table()
+    if table is None:
+        from lemminflect import getAllLemmas
 
-    found = getAllLemmas(word)
-    return tuple(lemma for upos in ("VERB", "NOUN") for lemma in found.get(upos, ())
-                 if lemma != word and lemma.isalpha())
+        found = _verb_and_noun(getAllLemmas(word))
+    else:
+        found = table.get(word, ())
+    return tuple(lemma for lemma in found if lemma != word and lemma.isalpha())
+
+
+@cache
+def _lemma_table() -> dict[str, tuple[str, ...]] | None:
+    """Each lower-case form in lemminflect's tables with its verb lemmas, then its noun
+    lemmas, as ``getAllLemmas`` gives them for the form (its table's entry updated by its
+    overrides, lower-cased); None if this release of lemminflect keeps its tables
+    elsewhere. Read once: ``getAllLemmas`` deep-copies both entries on every call, which
+    was about 40% of the time analysing a word took."""
+    tables = lemminflect_tables()
+    if tables is None:
+        return None
+    lookups, overrides = tables
+    return {word: _verb_and_noun({**lookups.get(word, {}), **overrides.get(word, {})})
+            for word in {*lookups, *overrides} if word == word.lower()}
+
+
+@cache
+def lemminflect_tables() -> tuple[Mapping[str, Mapping[str, Any]],
+                                  Mapping[str, Mapping[str, Any]]] | None:
+    """lemminflect's lemma table and its overrides (form → part of speech → lemmas), read
+    in place, never to be changed; None if this release of lemminflect keeps them
+    elsewhere. Read them rather than call ``getAllLemmas``, which deep-copies both entries
+    of a word on every call."""
+    try:
+        from lemminflect.core.Lemmatizer import Lemmatizer
+
+        lemmatizer = Lemmatizer()
+        return lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+    except (ImportError, AttributeError):
+        return None
+
+
+def _verb_and_noun(found: dict[str, Any]) -> tuple[str, ...]:
+    """The verb lemmas, then the noun lemmas, of one of lemminflect's entries, lower-cased
+    (as ``getAllLemmas`` gives them for a lower-case word)."""
+    return tuple(lemma.lower() for upos in ("VERB", "NOUN") for lemma in found.get(upos, ()))
 
 
 def tokenize(text: str) -> list[Token]:

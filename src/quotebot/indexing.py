@@ -121,8 +121,10 @@ def progress_lines(corpus: str | None = None, *, delay: float = 1.0
 
 def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
               remove: Sequence[str] = (), semantic: str | None = None,
-              show_progress: bool = True) -> dict[str, Any]:
+              show_progress: bool = True, jobs: int | None = None) -> dict[str, Any]:
     """Build (or update) and save an index; returns a summary for people and for JSON.
+    A build splits and analyses documents in ``jobs`` processes (see
+    :func:`~quotebot.store.writer.write_index`).
 
     With ``show_progress``, work that takes over a second reports on stderr.
     """
@@ -153,7 +155,8 @@ def run_index(*, corpus: str | None, out: str | None, add: Sequence[str] = (),
         else:
             # A batch of documents at a time, straight into the new generation: the
             # build's memory does not grow with the corpus's text.
-            write_index(iter_corpus(resolve_corpus_path(corpus)), target, progress=progress)
+            write_index(iter_corpus(resolve_corpus_path(corpus)), target, progress=progress,
+                        jobs=jobs)
             index = load_index(target)
     finally:
         progress.close()

@@ -9,11 +9,10 @@ a determiner it is a noun, before one a verb.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from functools import cache, lru_cache
-from typing import Any
+from collections.abc import Sequence
+from functools import lru_cache
 
-from quotebot.analysis import Token
+from quotebot.analysis import Token, lemminflect_tables
 from quotebot.lexicon import (
     AUXILIARIES,
     DETERMINERS,
@@ -39,7 +38,7 @@ def _classes(word: str) -> frozenset[str]:
     lemminflect's ``getAllLemmas`` gives it."""
     if not word.isascii() or not word.isalpha():
         return frozenset()
-    tables = _lemma_tables()
+    tables = lemminflect_tables()
     if tables is None:
         from lemminflect import getAllLemmas
 
@@ -47,21 +46,6 @@ def _classes(word: str) -> frozenset[str]:
     lookups, overrides = tables
     word = word.lower()
     return frozenset((*lookups.get(word, ()), *overrides.get(word, ())))
-
-
-@cache
-def _lemma_tables() -> tuple[Mapping[str, Mapping[str, Any]],
-                             Mapping[str, Mapping[str, Any]]] | None:
-    """lemminflect's lemma table and its overrides, read in place (None if this release
-    keeps them elsewhere): ``getAllLemmas`` deep-copies both entries of a word on every
-    call, which was most of what classing an unseen word cost while answering."""
-    try:
-        from lemminflect.core.Lemmatizer import Lemmatizer
-
-        lemmatizer = Lemmatizer()
-        return lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
-    except (ImportError, AttributeError):
-        return None
 
 
 def may_be_verb(word: str) -> bool:

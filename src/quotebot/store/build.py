@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, islice
 from typing import Any
 
@@ -178,14 +178,16 @@ class FormAnalysis:
         self._per_form = array("q")
         self._form_word = array("i")
 
-    def add(self, forms: Sequence[str]) -> None:
-        """Analyse ``forms``, the next ones (their ids follow those before)."""
+    def add(self, forms: Sequence[str],
+            analysed: Iterable[tuple[str, tuple[str, ...], bool]] | None = None) -> None:
+        """Analyse ``forms``, the next ones (their ids follow those before), or take their
+        analysis (as :func:`~quotebot.analysis.analyse_word` gives it) from ``analysed``."""
         term_ids, word_ids = self.term_ids, self.word_ids
-        # The uncached analysis, so that the build does not leave a quarter of a million
-        # forms in the cache that questions use.
-        analyse = analysis.analyse_word.__wrapped__
-        for surface in forms:
-            norm, terms, is_stop = analyse(surface)
+        if analysed is None:
+            # The uncached analysis, so that the build does not leave a quarter of a
+            # million forms in the cache that questions use.
+            analysed = map(analysis.analyse_word.__wrapped__, forms)
+        for norm, terms, is_stop in analysed:
             if is_stop:
                 self._per_form.append(0)
                 self._form_word.append(-1)

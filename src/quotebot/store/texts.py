@@ -19,6 +19,7 @@ import threading
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,26 @@ def block_cuts(text_length: int, ends: Sequence[int]) -> list[int]:
     return cuts
 
 
+def compress_blocks(text: str, ends: Sequence[int], dictionary: bytes
+                    ) -> tuple[list[bytes], list[int]]:
+    """A document's blocks, each deflated with ``dictionary``, and where each starts in
+    ``text`` (cut after the sentences ending at ``ends``, as :func:`block_cuts` says)."""
+    cuts = block_cuts(len(text), ends)
+    blocks = []
+    for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True):
+        packer = zlib.compressobj(COMPRESSION, zlib.DEFLATED, _RAW, zdict=dictionary)
+        blocks.append(packer.compress(text[a:b].encode("utf-8", "surrogatepass"))
+                      + packer.flush())
+    return blocks, cuts
+
+
 class TextBlockWriter:
     """Writes ``texts.bin`` and ``text_dictionary.bin`` of a generation a document at a
-    time; :meth:`close` returns the arrays that go with them."""
+    time; :meth:`close` returns the arrays that go with them. With ``dictionary`` (made by
+    :func:`text_dictionary` of the first documents' text), documents can be given compressed
+    already (:meth:`add_compressed`)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, dictionary: bytes | None = None) -> None:
         self._out = out
         self._fh = open(out / "texts.bin", "wb")  # noqa: SIM115 (closed by close)
         self._dictionary: bytes | None = None
@@ -82,6 +98,8 @@ class TextBlockWriter:
         self._offsets = [0]
         self._starts: list[int] = []
         self._blocks = [0]
+        if dictionary is not None:
+            self._use(dictionary)
 
     def add(self, text: str, ends: Sequence[int]) -> None:
         """A document's text, with its sentences' ends (ascending)."""
@@ -91,25 +109,28 @@ class TextBlockWriter:
             if self._waiting_chars >= SAMPLE_CHARS:
                 self._start()
             return
-        self._write(text, ends)
+        blocks, starts = compress_blocks(text, ends, self._dictionary)
+        self.add_compressed(b"".join(blocks), [len(b) for b in blocks], starts, [len(blocks)])
+
+    def add_compressed(self, data: bytes, sizes: Sequence[int], starts: Sequence[int],
+                       doc_blocks: Sequence[int]) -> None:
+        """Documents compressed already: their blocks laid end to end in ``data``, each
+        block's size and start in its document (as :func:`compress_blocks` gives them),
+        and how many blocks each document has."""
+        self._fh.write(data)
+        self._offsets.extend(islice(accumulate(sizes, initial=self._offsets[-1]), 1, None))
+        self._starts.extend(starts)
+        self._blocks.extend(islice(accumulate(doc_blocks, initial=self._blocks[-1]), 1, None))
 
     def _start(self) -> None:
-        self._dictionary = text_dictionary([text for text, _ in self._waiting])
-        (self._out / "text_dictionary.bin").write_bytes(self._dictionary)
+        self._use(text_dictionary([text for text, _ in self._waiting]))
         waiting, self._waiting = self._waiting, []
         for text, ends in waiting:
-            self._write(text, ends)
+            self.add(text, ends)
 
-    def _write(self, text: str, ends: Sequence[int]) -> None:
-        cuts = block_cuts(len(text), ends)
-        for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True):
-            packer = zlib.compressobj(COMPRESSION, zlib.DEFLATED, _RAW,
-                                      zdict=self._dictionary or b"")
-            data = packer.compress(text[a:b].encode("utf-8", "surrogatepass")) + packer.flush()
-            self._fh.write(data)
-            self._offsets.append(self._offsets[-1] + len(data))
-            self._starts.append(a)
-        self._blocks.append(len(self._starts))
+    def _use(self, dictionary: bytes) -> None:
+        self._dictionary = dictionary
+        (self._out / "text_dictionary.bin").write_bytes(dictionary)
 
     def close(self) -> dict[str, npt.NDArray[Any]]:
         if self._dictionary is None:

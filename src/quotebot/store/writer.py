@@ -17,12 +17,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +33,18 @@ import numpy.typing as npt
 
 from quotebot import analysis
 from quotebot.bm25 import _RUN_TOKENS, SortedRuns
-from quotebot.corpus import BATCH_CHARS, add_to_fingerprint, batches
+from quotebot.corpus import add_to_fingerprint, batches
 from quotebot.models import Document
 from quotebot.npy import NpyFile
 from quotebot.postings import compact_counts, compact_dtype, pointers
 from quotebot.store.build import (
     FormAnalysis,
-    Splitter,
     _counted_forms,
     _terms_per_sentence,
     _token_terms,
     _words,
 )
+from quotebot.store.chunks import SplitChunk, default_jobs, split_chunks
 from quotebot.store.files import IndexFolder, StringTable
 from quotebot.store.format import POSTINGS_FILES, write_tables
 from quotebot.store.model import (
@@ -53,26 +55,43 @@ from quotebot.store.model import (
     pack_chunk,
     paragraph_table,
 )
-from quotebot.store.texts import TextBlockWriter
+from quotebot.store.texts import SAMPLE_CHARS, TextBlockWriter, text_dictionary
 
 Progress = Callable[[int, int], None]
 
+#: Characters of text split and analysed at a time, in one process: about 30,000
+#: sentences of news, so that a million sentences are 33 chunks, enough to keep every
+#: process busy while this one adds what they split.
+CHUNK_CHARS = 4_000_000
 #: The columns kept per sentence, and per token, in scratch files while building.
 _SENTENCE_COLUMNS = ("doc_idx", "paragraph", "sentence_no", "start", "end")
 
 
 def write_index(docs: Iterable[Document], directory: str | os.PathLike[str], *,
-                progress: Progress | None = None, batch_chars: int = BATCH_CHARS,
-                run_tokens: int = _RUN_TOKENS) -> Path:
-    """Split, analyse and index ``docs`` (read ``batch_chars`` characters of text at a
-    time) into a new generation of the index in ``directory``, made current; returns
-    its path. ``progress(sentences, documents)`` as it goes; postings are sorted in
-    runs of about ``run_tokens`` terms."""
+                progress: Progress | None = None, batch_chars: int = CHUNK_CHARS,
+                run_tokens: int = _RUN_TOKENS, jobs: int | None = None) -> Path:
+    """Split, analyse and index ``docs`` (``batch_chars`` characters of text at a time, in
+    ``jobs`` processes: by default one per core, one for a corpus of a single batch) into
+    a new generation of the index in ``directory``, made current; returns its path.
+    ``progress(sentences, documents)`` as it goes; postings are sorted in runs of about
+    ``run_tokens`` terms. The files are the same whatever ``jobs`` is."""
     def write(out: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="quotebot-build-") as scratch:
-            build = _StreamedBuild(out, Path(scratch), run_tokens)
-            for batch in batches(docs, batch_chars):
-                build.add(batch, progress)
+            rest = iter(docs)
+            # The text's dictionary comes from the first documents, before any is split.
+            first: list[Document] = []
+            chars = 0
+            for doc in rest:
+                first.append(doc)
+                chars += len(doc.text)
+                if chars >= SAMPLE_CHARS:
+                    break
+            dictionary = text_dictionary([doc.text for doc in first])
+            build = _StreamedBuild(out, Path(scratch), run_tokens, dictionary)
+            for chunk in split_chunks(build.read(batches(chain(first, rest), batch_chars)),
+                                      dictionary, default_jobs() if jobs is None else jobs,
+                                      progress):
+                build.add(chunk)
             build.finish()
 
     return IndexFolder(directory).write_generation(write)
@@ -126,12 +145,13 @@ class _StreamedBuild:
     """One build in progress into the generation folder ``out``, with scratch files in
     ``scratch``."""
 
-    def __init__(self, out: Path, scratch: Path, run_tokens: int) -> None:
+    def __init__(self, out: Path, scratch: Path, run_tokens: int, dictionary: bytes) -> None:
         self.out = out
         self.scratch = scratch
-        self.splitter = Splitter()
+        # Each word form's id over the whole corpus, in order of first appearance.
+        self.form_ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
         self.analysis = FormAnalysis()
-        self.texts = TextBlockWriter(out)
+        self.texts = TextBlockWriter(out, dictionary)
         self.infos: list[DocInfo] = []
         self.digest = hashlib.sha256()
         self.columns = {name: _Column(scratch / name) for name in _SENTENCE_COLUMNS}
@@ -146,21 +166,32 @@ class _StreamedBuild:
         self._pending: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]] = []
         self._pending_terms = 0
 
-    def add(self, docs: Sequence[Document], progress: Progress | None) -> None:
-        part = self.splitter.split(docs, progress)
-        ends = part.column("end").tolist()
-        at = 0
-        for doc, info in zip(docs, part.infos, strict=True):
-            add_to_fingerprint(self.digest, doc)
-            self.texts.add(doc.text, ends[at:at + info.sentences])
-            at += info.sentences
+    def read(self, chunks: Iterable[Sequence[Document]]) -> Iterator[Sequence[Document]]:
+        """``chunks``, each added to the corpus's fingerprint as it passes (in order)."""
+        for docs in chunks:
+            for doc in docs:
+                add_to_fingerprint(self.digest, doc)
+            yield docs
+
+    def add(self, chunk: SplitChunk) -> None:
+        """The next chunk of documents, split and analysed."""
+        part = chunk.split
+        known = len(self.form_ids)
+        global_id = np.fromiter(map(self.form_ids.__getitem__, chunk.forms), dtype=np.int32,
+                                count=len(chunk.forms))
+        # The forms new to the corpus, in the chunk's order of first appearance: their
+        # ids follow the known ones in the same order.
+        new = np.flatnonzero(global_id >= known).tolist()
+        self.analysis.add([chunk.forms[i] for i in new], chunk.analysed(new))
+        self.texts.add_compressed(chunk.blocks, chunk.block_sizes, chunk.block_starts,
+                                  chunk.doc_blocks)
+        self.columns["doc_idx"].append(part.column("doc_idx") + len(self.infos))
         self.infos.extend(part.infos)
-        known = len(self.analysis.forms)
-        self.analysis.add(list(islice(self.splitter.form_ids, known, None)))
         n_forms = len(self.analysis.forms)
         for name, column in self.columns.items():
-            column.append(part.column(name))
-        tok = part.column("tokens")
+            if name != "doc_idx":
+                column.append(part.column(name))
+        tok = global_id[part.column("tokens")]
         ptr = pointers(part.column("n_tokens"))
         self.tok_form.append(tok)
         self.tok_start.append(part.column("starts"))
@@ -191,7 +222,7 @@ class _StreamedBuild:
         for column in (*self.columns.values(), self.tok_form, self.tok_start):
             column.done()
         text_arrays = self.texts.close()
-        del self.splitter  # (its word forms are the analysis's too)
+        del self.form_ids  # (its word forms are the analysis's too)
         _release_freed()
         table = self.analysis.table()
         # What needs a few bytes a sentence first, and dropped: the postings, packed
