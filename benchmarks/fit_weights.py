@@ -7,8 +7,13 @@
                         # the [conversation] weights, on ../shared/training/coqa
     python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
     python benchmarks/fit_weights.py --gate-only --real-only   # … fitted without the wrong
-                        # short answers given without the paragraphs that answer (they are
-                        # reported on either way)
+                        # short answers given without the paragraphs that answer, nor those
+                        # to questions with a word replaced (reported on either way)
+    python benchmarks/fit_weights.py --gate-only --perturbed-weight 0.25   # … with the L2
+                        # strength and evidence chosen on the real short answers alone, then
+                        # those to questions with a word replaced weighing 0.25 each
+    python benchmarks/fit_weights.py --gate-only --rows rows.npz   # keep every group's short
+                        # answers in rows.npz (read from it when it exists, not asked again)
 
 The articles are ../shared/training/* (two SQuAD v1.1 articles and one SQuAD 2.0 article
 with unanswerable questions) and the visible half of ../shared/benchmarks/squad-superbowl50.
@@ -28,6 +33,7 @@ import json
 import sys
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +59,7 @@ from quotebot.fitting_gate import (
     answer_rows,
     choose_penalty,
     choose_target,
+    choose_weighting,
     combined,
     expected_threshold,
     fit_gate,
@@ -106,14 +113,25 @@ def main() -> None:
     parser.add_argument("--real-only", action="store_true",
                         help="with --gate-only: fit the gate without the short answers given "
                              "to answerable questions asked without the paragraphs that "
-                             "answer them (as wrong ones); they are reported on either way")
+                             "answer them, or with a word the answering paragraph holds "
+                             "replaced by one it does not (as wrong ones); they are reported "
+                             "on either way")
+    parser.add_argument("--perturbed-weight", type=float, metavar="W",
+                        help="with --gate-only: choose the L2 strength and the evidence kept "
+                             "on the real short answers alone, then fit with each short answer "
+                             "to a question with a word replaced weighing W (e.g. 0.25) "
+                             "instead of choosing W by held-out log loss")
+    parser.add_argument("--rows", type=Path,
+                        help="with --gate-only: the short answers' evidence, kept in this "
+                             ".npz file when it does not exist and read from it when it does")
     args = parser.parse_args()
     if args.conversations:
         fit_conversations(write=args.write)
         return
     if args.gate_only:
-        fit_answer_gate(*gate_rows(find_articles(args.articles)), write=args.write,
-                        left_out=not args.real_only, json_path=args.json)
+        fit_answer_gate(*cached_gate_rows(find_articles(args.articles), args.rows),
+                        write=args.write, left_out=not args.real_only, json_path=args.json,
+                        perturbed_weight=args.perturbed_weight)
         return
 
     started = time.perf_counter()
@@ -238,12 +256,41 @@ def fit_conversations(*, write: bool) -> None:
               f"home_reach={weights.home_reach}")
 
 
+#: What a group's short answers are kept as (:class:`Rows`' fields).
+ROW_PARTS = ("x", "right", "answerable", "left_out", "perturbed")
+
+
+def cached_gate_rows(articles: list[Any], path: Path | None
+                     ) -> tuple[dict[str, Rows], dict[str, Rows]]:
+    """:func:`gate_rows`, kept in (or read from) the .npz file at ``path`` if given."""
+    if path is not None and path.exists():
+        stored = np.load(path)
+        found: tuple[dict[str, Rows], dict[str, Rows]] = ({}, {})
+        for key in stored.files:
+            which, name, part = key.split("/")
+            if part == "x":
+                kept = {p: stored[f"{which}/{name}/{p}"] for p in ROW_PARTS}
+                found[which == "words"][name] = Rows(
+                    kept["x"], kept["right"], int(kept["answerable"]), kept["left_out"],
+                    kept["perturbed"])
+        print(f"read the short answers of {', '.join(found[0])} from {path}", file=sys.stderr)
+        return found
+    rows, words = gate_rows(articles)
+    if path is not None:
+        np.savez_compressed(path, **{
+            f"{which}/{name}/{part}": np.asarray(getattr(r, part))
+            for which, sets in (("meaning", rows), ("words", words))
+            for name, r in sets.items()
+            for part in ROW_PARTS})
+    return rows, words
+
+
 def gate_rows(articles: list[Any], *, left_out: bool = True
               ) -> tuple[dict[str, Rows], dict[str, Rows]]:
     """Every group's short answers found with meaning and by words alone: each article
     one group (with ``left_out``, also the short answers given to its answerable questions
-    without the paragraphs that answer them), and the CoQA conversations over short
-    passages one group per source."""
+    without the paragraphs that answer them, and to them with a word replaced), and the
+    CoQA conversations over short passages one group per source."""
     from quotebot.conversation_eval import read_conversations
     from quotebot.fitting_gate import conversation_rows
 
@@ -252,9 +299,10 @@ def gate_rows(articles: list[Any], *, left_out: bool = True
     for article in articles:
         engine = open_article(article, index_dir=CACHE / article.name)
         cases, _, _ = load_cases(article.questions)
-        rows[article.name] = answer_rows(engine, cases, left_out=left_out)
+        rows[article.name] = answer_rows(engine, cases, left_out=left_out,
+                                         perturbed=left_out)
         words[article.name] = answer_rows(QuoteEngine(engine.index, tuning=engine.tuning),
-                                          cases, left_out=left_out)
+                                          cases, left_out=left_out, perturbed=left_out)
         print(f"examined {article.name}: {len(rows[article.name].right)} short answers",
               file=sys.stderr)
     coqa = SHARED / "training" / "coqa"
@@ -277,8 +325,8 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
     print(f"\nShort answers held out ({label})\n")
     print("| held-out group | short answers | right | precision before | shown | "
           "precision shown | recall before | recall shown | AUC | answer removed: short "
-          "answers | shown |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "answers | shown | a word replaced: short answers | shown |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in report.items():
         if name == "threshold":
             continue
@@ -289,7 +337,8 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
               f"{pct(r['recall_before_gate'])} | {pct(r['recall'])} | "
               f"{'–' if r['auc'] is None else format(r['auc'], '.3f')} | "
               f"{r.get('removed', '–')} | {r.get('removed_shown', '–')} "
-              f"({pct(r.get('removed_shown_share'))}) |")
+              f"({pct(r.get('removed_shown_share'))}) | {r.get('perturbed', '–')} | "
+              f"{r.get('perturbed_shown', '–')} ({pct(r.get('perturbed_shown_share'))}) |")
     pooled = report["pooled"]
     if "reliability" in pooled:
         print(f"\nReliability (log loss {pooled['log_loss']:.4f}):\n")
@@ -300,9 +349,12 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
 
 
 def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: bool,
-                    left_out: bool = True, json_path: Path | None = None) -> None:
+                    left_out: bool = True, json_path: Path | None = None,
+                    perturbed_weight: float | None = None) -> None:
     """The short-answer gate on every group's short answers (``rows`` found with meaning,
-    ``words`` by words alone): the penalty chosen by leave-one-group-out log loss, the
+    ``words`` by words alone): the penalty chosen by leave-one-group-out log loss (with
+    ``perturbed_weight``, on the real short answers alone, those to questions with a word
+    replaced then weighing that much), the
     thresholds' target chosen by what thresholds fitted without each group give on it,
     leave-one-group-out figures with vectors and by words alone, then (``write``) the gate
     fitted on all groups."""
@@ -311,10 +363,19 @@ def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: boo
     # on those given without the passages that answer with ``left_out``, and judged on
     # them either way.
     both = combined(rows, words) if left_out else without_removed(combined(rows, words))
-    penalty, losses = choose_penalty(both)
-    print("\nHeld-out log loss by L2 strength (evidence whose weight changes sign between "
-          "folds left out): " + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in losses.items()))
-    print(f"chosen: L2 {penalty.l2:g}, left out: {', '.join(sorted(penalty.dropped)) or '–'}")
+    if perturbed_weight is None:
+        penalty, losses = choose_weighting(both)
+    else:
+        penalty, by_l2 = choose_penalty(both, perturbed=0.0)
+        penalty = replace(penalty, perturbed=perturbed_weight)
+        losses = {0.0: by_l2}
+    print("\nHeld-out log loss of the real short answers by the weight of those to questions "
+          "with a word replaced, and by L2 strength (evidence whose weight changes sign "
+          "between folds left out):")
+    for share, by_l2 in losses.items():
+        print(f"  {share:g}: " + ", ".join(f"{l2:g}: {v:.4f}" for l2, v in by_l2.items()))
+    print(f"chosen: weight {penalty.perturbed:g}, L2 {penalty.l2:g}, left out: "
+          f"{', '.join(sorted(penalty.dropped)) or '–'}")
     # Each threshold is the lowest probability at which the short answers shown are
     # expected, by their held-out probabilities, to be right a share of the time: one for
     # an engine with vectors, one for an engine of words alone. The share is the lowest
@@ -353,8 +414,10 @@ def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: boo
     for label, report in {**nested_reports, **reports}.items():
         print_gate_report(label, report)
     if json_path is not None:
-        json_path.write_text(json.dumps({"losses": {str(k): v for k, v in losses.items()},
-                                         "l2": penalty.l2, "dropped": sorted(penalty.dropped),
+        json_path.write_text(json.dumps({"losses": {str(k): {str(l2): v for l2, v in by.items()}
+                                                    for k, by in losses.items()},
+                                         "l2": penalty.l2, "perturbed": penalty.perturbed,
+                                         "dropped": sorted(penalty.dropped),
                                          "target": target,
                                          "by_target": {str(k): v for k, v in
                                                        by_target.items()},
@@ -363,11 +426,18 @@ def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: boo
     if write:
         weights = fit_gate(both, penalty)
         command = "--gate-only --write" if left_out else "--gate-only --real-only --write"
-        fitted_on = "short answers" + (" and those given without the paragraphs that answer"
-                                       if left_out else "")
+        chosen = "L2 and that weight"
+        if perturbed_weight is not None:
+            command += f" --perturbed-weight {perturbed_weight:g}"
+            chosen = "L2, on the real short answers alone,"
+        fitted_on = "short answers" + (
+            " and those given without the paragraphs that answer and (weighing "
+            f"{penalty.perturbed:g} each) to questions with a word the answering paragraph "
+            "holds replaced by one it does not" if left_out else "")
         source = (f"fitted by python benchmarks/fit_weights.py {command} "
                   f"({dt.date.today().isoformat()}) on the {fitted_on} of {', '.join(rows)}, "
-                  f"L2 {penalty.l2:g} chosen by leave-one-group-out log loss, left out as "
+                  f"L2 {penalty.l2:g}; {chosen} chosen by leave-one-group-out log loss, "
+                  f"left out as "
                   f"changing sign between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
         precisions = tuple(r["pooled"]["precision"] for r in nested_reports.values())
         write_gate(WEIGHTS, weights, (thresholds[0], thresholds[1]),

@@ -92,11 +92,19 @@ async def context_middleware(request: web.Request,
             if exc.status < 400:
                 raise
             response = _http_error(exc)
-        except Exception:
-            log.exception("unexpected error on %s %s", request.method, request.path)
-            response = error_response(500, "internal_error",
-                                      "Something went wrong on our side; the error is logged. "
-                                      "Please try again.")
+        except Exception as exc:
+            if isinstance(exc, ConnectionResetError) and _client_gone(request):
+                # The client closed its connection before its request arrived in full:
+                # nothing went wrong here, and nobody is left to answer (499, as nginx counts
+                # it).
+                log.info("the client closed the connection before its request arrived")
+                response = error_response(499, "client_closed_request",
+                                          "The connection closed before the request arrived.")
+            else:
+                log.exception("unexpected error on %s %s", request.method, request.path)
+                response = error_response(500, "internal_error",
+                                          "Something went wrong on our side; the error is "
+                                          "logged. Please try again.")
         response.headers["X-Request-Id"] = rid
         return response
     finally:
@@ -109,6 +117,11 @@ async def context_middleware(request: web.Request,
         log.info("%s %s -> %s in %.1f ms", request.method, request.path, status,
                  elapsed * 1000)
         request_id.reset(token)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _http_error(exc: web.HTTPException) -> web.Response:

@@ -14,6 +14,7 @@ from quotebot.confidence import (
     FEATURES,
     Gate,
     evidence,
+    missing_names,
     missing_verbs,
     missing_words,
     same_answer,
@@ -29,6 +30,7 @@ from quotebot.fitting_gate import (
     answer_rows,
     choose_penalty,
     choose_target,
+    choose_weighting,
     conversation_rows,
     expected_threshold,
     fit_gate,
@@ -550,3 +552,69 @@ def test_how_much_of_the_question_the_passage_scores_is_weighed(tmp_path: Path) 
     part = found("When did the city museum shop open?")
     assert 0.0 < part["score_share"] < whole["score_share"] <= 2.0
     assert 0.0 < whole["proximity"] <= 1.0
+
+
+ISLAND = ("The island was bought by Lord Matheson in 1853 for 190,000 pounds.\n\n"
+          "Its distillery was founded in 1829 and closed in 1924.\n\n"
+          "In 2009 the islanders bought the island from its last landlord, Mr Grant.\n")
+
+
+def test_names_and_numbers_of_the_question_the_passage_lacks_are_weighed() -> None:
+    assert missing_names(["matheson", "1853", "island"], [True, False, False],
+                         [1.0, 0.0, 1.0]) == 0.5
+    assert missing_names(["island", "buy"], [False, False], [0.0, 0.0]) == 0.0
+    engine = QuoteEngine(build_index([Document("i", "Island", ISLAND)]))
+
+    def found(question: str) -> tuple[str, float]:
+        answer = engine._answer(question, 3, 0, None, gate=False)
+        assert answer.short is not None
+        return answer.short.text, dict(zip(FEATURES, answer.short.evidence,
+                                           strict=True))["missing_names"]
+
+    assert found("When did Lord Matheson buy the island?") == ("1853", 0.0)
+    # Another man's name: the passage that has it lacks the "Lord" asked about.
+    assert found("When did Lord Grant buy the island?") == ("2009", 0.5)
+
+
+def test_a_question_with_a_word_replaced_gives_a_wrong_row_the_real_one_a_right_one() -> None:
+    engine = QuoteEngine(build_index([Document("i", "Island", ISLAND)]))
+    case = Case(id="a", question="When did Lord Matheson buy the island?", kind="when",
+                expect=["1853"], answers=["1853"], squad=True)
+    rows = answer_rows(engine, [case], perturbed=True)
+    assert rows.right.tolist() == [True]
+    assert rows.perturbed.shape == (1, len(FEATURES))
+    assert rows.left_out.shape == (0, len(FEATURES))
+    assert answer_rows(engine, [case]).perturbed.shape == (0, len(FEATURES))
+
+
+def test_questions_with_a_word_replaced_weigh_what_they_are_given() -> None:
+    rng = np.random.default_rng(10)
+    names = FEATURES.index("missing_names")
+
+    def rows(n: int) -> Rows:
+        # Real short answers: right by their coverage, their names always found. Those to
+        # questions with a word replaced: as covered, but a name missing.
+        x = _one_feature(rng, n, "coverage")
+        right = x[:, FEATURES.index("coverage")] + 0.2 * rng.standard_normal(n) > 0.5
+        changed = _one_feature(rng, n, "coverage")
+        changed[:, names] = 1.0
+        return Rows(x, right, n, perturbed=changed)
+
+    groups = {"a": rows(150), "b": rows(150), "c": rows(150)}
+    alone = fit_gate(without_removed(groups), Penalty(1e-3))
+    assert np.allclose(fit_gate(groups, Penalty(1e-3, perturbed=0.0)), alone)
+    weighed = fit_gate(groups, Penalty(1e-3, perturbed=0.5))
+    assert weighed[names] < 0 == alone[names]
+    # Fitted on wrong rows, the bias is refitted on the real ones: still calibrated.
+    x = np.vstack([r.x for r in groups.values()])
+    right = np.concatenate([r.right for r in groups.values()])
+    assert probabilities(x, weighed).mean() == pytest.approx(right.mean(), abs=0.01)
+    penalty, losses = choose_weighting(groups, shares=(0.0, 0.5), choices=(1e-3,))
+    assert set(losses) == {0.0, 0.5}
+    assert losses[penalty.perturbed][1e-3] == min(by[1e-3] for by in losses.values())
+    report = held_out(groups, threshold=0.8, penalty=Penalty(1e-3, perturbed=0.5))
+    assert report["pooled"]["perturbed"] == 450
+    assert report["pooled"]["perturbed_shown"] == sum(report[k]["perturbed_shown"]
+                                                      for k in "abc")
+    # A missing name tells them apart: none is shown.
+    assert report["pooled"]["perturbed_shown"] == 0 < report["pooled"]["shown"]

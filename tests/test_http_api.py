@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -244,6 +245,28 @@ async def test_a_slow_body_times_out_and_the_server_keeps_answering(client: Clie
     head = await asyncio.wait_for(reader.read(200), timeout=10)
     assert b" 408 " in head.split(b"\r\n")[0]
     writer.close()
+    status, _ = await ask(client, {"question": "how many stabbings?"})
+    assert status == 200
+
+
+async def test_a_client_gone_before_its_body_arrived_is_no_error_of_the_servers(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """Catches: every client that closed its connection in the middle of its body was logged
+    as an unexpected error with a traceback, so that anyone could fill the log with them."""
+    for _ in range(3):
+        _, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"question\"")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    counted = 'quotebot_http_requests_total{method="POST",route="/v1/ask",status="499"} 3'
+    for _ in range(100):  # until the server has seen the three go
+        if counted in await (await client.get("/metrics")).text():
+            break
+        await asyncio.sleep(0.05)
+    assert counted in await (await client.get("/metrics")).text()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     status, _ = await ask(client, {"question": "how many stabbings?"})
     assert status == 200
 

@@ -124,6 +124,14 @@ def test_a_fragment_is_a_question_word_with_nothing_to_ask_about(text: str,
     ("why", "Who closed the road?", "Why (who closed the road)?"),
     ("When?", "How many?", "When (how many)?"),  # nothing after the question words
     ("And then?", "Who closed the road?", "What happened then (who closed the road)?"),
+    # The last question was a fragment completed beside its frame: that frame is taken,
+    # with its brackets closed and not nested.
+    ("And when?", "Who (was someone famous born in Leeds)?",
+     "When (was someone famous born in Leeds)?"),
+    ("To what?", "By who (which date)?", "To what (which date)?"),
+    ("Why?", "How many (does it house 10 million people)?",
+     "Why (does it house 10 million people)?"),
+    ("Why?", "To the southwest (to the south)?", "Why (to the southwest (to the south))?"),
 ])
 def test_a_fragment_takes_the_frame_of_the_last_question(fragment: str, last: str,
                                                          completed: str) -> None:

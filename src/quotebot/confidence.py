@@ -125,6 +125,10 @@ FEATURES = (
     # Share of the question's consecutive words found close together and in order in the
     # passage (quotebot.features).
     "proximity",
+    # Share of the question's names and numbers that neither the answer's sentence nor its
+    # paragraph holds: a question about another name or year than the passage's only seems
+    # answered by it.
+    "missing_names",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
@@ -177,7 +181,8 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
              doc_sentences: int = 0, typed_candidates: int = 0, rival_answers: int = 0,
              agreeing_answers: int = 0, lexical_first: bool = False,
              meaning_first: bool = False, question_words: int = 0,
-             score_share: float = 0.0, proximity: float = 0.0) -> FloatArray:
+             score_share: float = 0.0, proximity: float = 0.0,
+             missing_names: float = 0.0) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
@@ -196,7 +201,8 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     passage is also the first by words alone and by meaning alone; ``question_words`` how
     many concepts the question has; ``score_share`` the passage's BM25 relative to the
     question's idf mass and ``proximity`` how close together and in order it holds the
-    question's words."""
+    question's words; ``missing_names`` the share of the question's names and numbers it
+    lacks (:func:`missing_names`)."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -268,6 +274,7 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     x[_AT["question_words"]] = math.log1p(question_words)
     x[_AT["score_share"]] = score_share
     x[_AT["proximity"]] = proximity
+    x[_AT["missing_names"]] = missing_names
     x[_RULE_AT[rule]] = 1.0
     return x
 
@@ -296,6 +303,16 @@ def missing_words(idfs: Sequence[float], known: Sequence[bool], found: Sequence[
     unknown = sum(w for w, k in zip(idfs, known, strict=True) if not k) / mass if mass else 0.0
     lacking = [w for w, k, f in zip(idfs, known, found, strict=True) if k and f <= 0]
     return unknown, (min(max(lacking) / rarest, 1.0) if lacking and rarest > 0 else 0.0)
+
+
+def missing_names(labels: Sequence[str], proper: Sequence[bool], found: Sequence[float]
+                  ) -> float:
+    """The share of the question's names (concepts ``proper``) and numbers (``labels``
+    starting with a digit) that the passage does not hold (``found`` 0); 0 for a question
+    without either."""
+    asked = [f for label, name, f in zip(labels, proper, found, strict=True)
+             if name or label[:1].isdigit()]
+    return sum(1 for f in asked if f <= 0) / len(asked) if asked else 0.0
 
 
 def asked_noun(question: Question) -> str | None:

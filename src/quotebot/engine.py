@@ -36,6 +36,7 @@ from quotebot.confidence import (
     Gate,
     asked_noun,
     evidence,
+    missing_names,
     missing_verbs,
     missing_words,
     same_answer,
@@ -517,7 +518,9 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                  question_words=len(concepts),
                  score_share=_score_share(float(features.bm25[best]),
                                           [c.idf for c in concepts]),
-                 proximity=float(features.proximity[best]))
+                 proximity=float(features.proximity[best]),
+                 missing_names=missing_names([c.label for c in concepts],
+                                             [c.proper for c in concepts], about.evidence))
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))

@@ -56,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize, minimize_scalar
 
+from quotebot.analysis import terms as analyse_terms
 from quotebot.answer_overlap import token_f1
 from quotebot.confidence import FEATURES
 from quotebot.conversation_eval import ConversationCase
@@ -63,6 +64,7 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.evaluate import Case
 from quotebot.fitting import paragraph_texts
+from quotebot.perturbed import WordPool, perturb
 from quotebot.session import Session
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,6 +83,12 @@ MIN_SHOWN = 20
 L2 = 1e-3
 #: The L2 strengths the gate's penalty is chosen from, by held-out log loss.
 L2_CHOICES = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+#: How much each short answer to a question with a word replaced (:mod:`quotebot.perturbed`)
+#: weighs in the fit against a real one, unless chosen (:func:`choose_penalty`).
+PERTURBED_WEIGHT = 0.5
+#: The weights those are chosen from, by held-out log loss: enough of them would swamp the
+#: real short answers, which the probabilities are about.
+PERTURBED_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: How many times evidence whose weight changes sign between folds is left out.
 PRUNING_ROUNDS = 4
 #: The one-sided confidence (as a normal quantile: 95%) of the lower bound reported on the
@@ -97,10 +105,12 @@ BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
 @dataclass(frozen=True, slots=True)
 class Penalty:
-    """How the gate is fitted: the L2 strength, and the evidence left out of the fit."""
+    """How the gate is fitted: the L2 strength, the evidence left out of the fit, and how
+    much a short answer to a question with a word replaced weighs."""
 
     l2: float = L2
     dropped: frozenset[str] = frozenset()
+    perturbed: float = PERTURBED_WEIGHT
 
     def keep(self) -> BoolArray:
         return np.array([f not in self.dropped for f in FEATURES], dtype=bool)
@@ -121,19 +131,28 @@ class Rows:
     right: BoolArray
     answerable: int
     left_out: FloatArray = field(default_factory=_no_rows)
+    #: The evidence of the short answers given to its answerable questions with one word
+    #: the answering paragraph holds replaced by one it does not (:mod:`quotebot.perturbed`):
+    #: all wrong, fitted on with :attr:`Penalty.perturbed` weight, never judged.
+    perturbed: FloatArray = field(default_factory=_no_rows)
 
 
-def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = False
-                ) -> Rows:
+def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = False,
+                perturbed: bool = False) -> Rows:
     """Every short answer ``engine`` gives to ``cases`` with the gate open; with
     ``left_out``, also those it gives to the answerable ones asked of the article without
-    the paragraphs that hold their answers. An article with unanswerable questions is
+    the paragraphs that hold their answers, and with ``perturbed`` those it gives to them
+    with one word the answering paragraph holds replaced by one it does not
+    (:func:`quotebot.perturbed.perturb`). An article with unanswerable questions is
     rare; these teach every fold what a short answer from a passage that only seems to
     answer looks like."""
     xs: list[tuple[float, ...]] = []
     right: list[bool] = []
     wrong: list[tuple[float, ...]] = []
-    paragraphs = paragraph_texts(engine) if left_out else []
+    changed: list[tuple[float, ...]] = []
+    paragraphs = paragraph_texts(engine) if left_out or perturbed else []
+    pool = (WordPool.of(engine.index.sentence_text(s) for s in range(engine.index.n_sentences))
+            if perturbed else None)
     for case in cases:
         question = case.question.strip()
         answer = engine._answer(question, 3, 0, None, gate=False)
@@ -145,13 +164,22 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
         golds = [g.casefold() for g in case.expect]
         holding = frozenset(n for n, text in enumerate(paragraphs)
                             if any(g in text for g in golds))
-        if case.answerable and holding:
+        if case.answerable and holding and left_out:
             other = engine._answer(question, 3, 0, None, gate=False, leave_out=holding)
             if other.answered and other.short is not None:
                 wrong.append(other.short.evidence)
+        if case.answerable and holding and pool is not None:
+            held = {t for n in holding for t in analyse_terms(paragraphs[n])}
+            kept = {t for g in (*case.answers, *case.expect) for t in analyse_terms(g)}
+            variant = perturb(question, case.id, held, pool, kept)
+            if variant is not None:
+                other = engine._answer(variant.question, 3, 0, None, gate=False)
+                if other.answered and other.short is not None:
+                    changed.append(other.short.evidence)
     x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURES))
     return Rows(x, np.asarray(right, dtype=bool), sum(c.answerable for c in cases),
-                np.asarray(wrong, dtype=np.float64).reshape(-1, len(FEATURES)))
+                np.asarray(wrong, dtype=np.float64).reshape(-1, len(FEATURES)),
+                np.asarray(changed, dtype=np.float64).reshape(-1, len(FEATURES)))
 
 
 def conversation_rows(engine: QuoteEngine, cases: Sequence[ConversationCase]) -> Rows:
@@ -183,19 +211,22 @@ def conversation_rows(engine: QuoteEngine, cases: Sequence[ConversationCase]) ->
 
 
 def fit_weights(x: FloatArray, y: BoolArray, *, l2: float = L2,
-                keep: BoolArray | None = None) -> FloatArray:
+                keep: BoolArray | None = None, weight: FloatArray | None = None
+                ) -> FloatArray:
     """Logistic regression weights (the first column is the bias, not penalised); only the
-    columns ``keep`` marks are fitted, the others weigh 0."""
+    columns ``keep`` marks are fitted, the others weigh 0; each row weighs its ``weight``
+    (by default 1)."""
     if not len(y) or y.all() or not y.any():
         raise QuotebotError("The gate needs right and wrong short answers to fit on.")
     if keep is not None:
         out = np.zeros(x.shape[1], dtype=np.float64)
-        out[keep] = fit_weights(x[:, keep], y, l2=l2)
+        out[keep] = fit_weights(x[:, keep], y, l2=l2, weight=weight)
         return out
     target = y.astype(np.float64)
+    rows = np.ones(len(y)) if weight is None else weight
     penalty = np.ones(x.shape[1])
     penalty[0] = 0.0
-    n = len(y)
+    n = float(rows.sum())
     # Measured evidence (a cosine, a log-count, a share) is standardised, so that the
     # penalty weighs each alike whatever its units; the weights are put back in the
     # evidence's own units. Yes/no evidence stays 0 or 1: standardised, a rule that found
@@ -209,9 +240,9 @@ def fit_weights(x: FloatArray, y: BoolArray, *, l2: float = L2,
     def loss(w: FloatArray) -> tuple[float, FloatArray]:
         z = standard @ w
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-        value = float(np.sum(np.logaddexp(0.0, z) - target * z)) + l2 * n * float(
+        value = float(np.sum(rows * (np.logaddexp(0.0, z) - target * z))) + l2 * n * float(
             np.sum(penalty * w * w))
-        grad = standard.T @ (p - target) + 2 * l2 * n * penalty * w
+        grad = standard.T @ (rows * (p - target)) + 2 * l2 * n * penalty * w
         return value, grad
 
     result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B",
@@ -227,18 +258,25 @@ def probabilities(x: FloatArray, w: FloatArray) -> FloatArray:
 
 def fit_gate(rows: Mapping[str, Rows], penalty: Penalty | None = None) -> FloatArray:
     """Weights fitted on every group's rows (with the ``penalty``'s L2 strength, on the
-    evidence it keeps). Rows given without the paragraphs that answer (``left_out``) are
-    fitted on too, as wrong ones, with the bias then refitted on the real rows alone: they
-    teach which evidence tells a wrong short answer, but they are not questions people
-    ask, so a probability is the chance that a short answer to a real question is right."""
+    evidence it keeps). Rows given without the paragraphs that answer (``left_out``) and
+    to questions with a word replaced (``perturbed``, each weighing the ``penalty``'s
+    share of a real one) are fitted on too, as wrong ones, with the bias then refitted on
+    the real rows alone: they teach which evidence tells a wrong short answer, but they
+    are not questions people ask, so a probability is the chance that a short answer to a
+    real question is right."""
     penalty = penalty or Penalty()
     x = np.vstack([r.x for r in rows.values()])
     right = np.concatenate([r.right for r in rows.values()])
     left_out = np.vstack([r.left_out for r in rows.values()])
-    weights = fit_weights(np.vstack([x, left_out]),
-                          np.concatenate([right, np.zeros(len(left_out), dtype=bool)]),
-                          l2=penalty.l2, keep=penalty.keep())
-    if not len(left_out):
+    changed = (np.vstack([r.perturbed for r in rows.values()]) if penalty.perturbed > 0
+               else _no_rows())
+    wrong = np.vstack([left_out, changed])
+    weight = np.concatenate([np.ones(len(x) + len(left_out)),
+                             np.full(len(changed), penalty.perturbed)])
+    weights = fit_weights(np.vstack([x, wrong]),
+                          np.concatenate([right, np.zeros(len(wrong), dtype=bool)]),
+                          l2=penalty.l2, keep=penalty.keep(), weight=weight)
+    if not len(wrong):
         return weights
     z = x @ weights
     target = right.astype(np.float64)
@@ -281,28 +319,50 @@ def unstable(rows: Mapping[str, Rows], penalty: Penalty) -> frozenset[str]:
 
 
 def choose_penalty(rows: Mapping[str, Rows], choices: Sequence[float] = L2_CHOICES,
-                   rounds: int = PRUNING_ROUNDS) -> tuple[Penalty, dict[float, float]]:
+                   rounds: int = PRUNING_ROUNDS, perturbed: float = PERTURBED_WEIGHT
+                   ) -> tuple[Penalty, dict[float, float]]:
     """The penalty whose gate is best calibrated on groups it was not fitted on: for each
     L2 strength of ``choices``, the evidence whose weight changes sign between folds is
     left out (again, up to ``rounds`` times, as leaving some out moves the others), and
-    the leave-one-group-out log loss of the real rows decides. Also each strength's log
-    loss."""
+    the leave-one-group-out log loss of the real rows decides (short answers to questions
+    with a word replaced weighing ``perturbed``). Also each strength's log loss."""
     y = np.concatenate([r.right for r in rows.values()])
     losses: dict[float, float] = {}
     best: tuple[float, Penalty] | None = None
     for l2 in choices:
-        penalty = Penalty(l2)
+        penalty = Penalty(l2, perturbed=perturbed)
         for _ in range(rounds):
             flipping = unstable(rows, penalty)
             if not flipping:
                 break
-            penalty = Penalty(l2, penalty.dropped | flipping)
+            penalty = replace(penalty, dropped=penalty.dropped | flipping)
         ps = held_out_probabilities(rows, penalty=penalty)
         losses[l2] = round(log_loss(np.concatenate(list(ps.values())), y), 4)
         if best is None or losses[l2] < best[0]:
             best = (losses[l2], penalty)
     if best is None:
         raise QuotebotError("No L2 strength to choose from.")
+    return best[1], losses
+
+
+def choose_weighting(rows: Mapping[str, Rows], shares: Sequence[float] = PERTURBED_WEIGHTS,
+                     choices: Sequence[float] = L2_CHOICES
+                     ) -> tuple[Penalty, dict[float, dict[float, float]]]:
+    """:func:`choose_penalty` for each weight of ``shares`` a short answer to a question
+    with a word replaced may have against a real one; the penalty of the lowest held-out
+    log loss of the real rows wins. Also each weight's log loss by L2 strength. Groups
+    without such rows are fitted without them."""
+    if not any(len(r.perturbed) for r in rows.values()):
+        shares = (0.0,)
+    losses: dict[float, dict[float, float]] = {}
+    best: tuple[float, Penalty] | None = None
+    for share in shares:
+        penalty, losses[share] = choose_penalty(rows, choices, perturbed=share)
+        loss = losses[share][penalty.l2]
+        if best is None or loss < best[0]:
+            best = (loss, penalty)
+    if best is None:
+        raise QuotebotError("No weight of the questions with a word replaced to choose from.")
     return best[1], losses
 
 
@@ -337,34 +397,39 @@ def summary(p: FloatArray, y: BoolArray, threshold: float, answerable: int
     }
 
 
-def removed_summary(p: FloatArray, threshold: float) -> dict[str, Any]:
-    """How many short answers given without the passages that answer (``p``, all wrong)
-    would be shown at ``threshold``."""
+def removed_summary(p: FloatArray, threshold: float, name: str = "removed"
+                    ) -> dict[str, Any]:
+    """How many short answers given without the passages that answer (``p``, all wrong;
+    or those of another ``name``: "perturbed", to questions with a word replaced) would be
+    shown at ``threshold``."""
     shown = int((p >= threshold).sum())
-    return {"removed": len(p), "removed_shown": shown,
-            "removed_shown_share": round(shown / len(p), 4) if len(p) else None}
+    return {name: len(p), f"{name}_shown": shown,
+            f"{name}_shown_share": round(shown / len(p), 4) if len(p) else None}
 
 
 def held_out_probabilities(rows: Mapping[str, Rows],
                            judged: Mapping[str, Rows] | None = None, *,
-                           penalty: Penalty | None = None, removed: bool = False
-                           ) -> dict[str, FloatArray]:
+                           penalty: Penalty | None = None, removed: bool = False,
+                           perturbed: bool = False) -> dict[str, FloatArray]:
     """Each group's short answers' probabilities (those of ``judged``, by default
-    ``rows``; with ``removed``, its answers given without the passages that answer) by a
-    gate fitted on the other groups' ``rows``."""
+    ``rows``; with ``removed``, its answers given without the passages that answer; with
+    ``perturbed``, to its questions with a word replaced) by a gate fitted on the other
+    groups' ``rows``."""
     if len(rows) < 2:
         raise QuotebotError("Leave-one-article-out fitting of the gate needs two articles.")
     judged = rows if judged is None else judged
-    return {name: probabilities(held.left_out if removed else held.x,
+    return {name: probabilities(held.left_out if removed else
+                                held.perturbed if perturbed else held.x,
                                 fit_gate({n: r for n, r in rows.items() if n != name},
                                          penalty))
             for name, held in judged.items()}
 
 
 def without_removed(rows: Mapping[str, Rows]) -> dict[str, Rows]:
-    """``rows`` without their short answers given without the passages that answer: to fit
-    on the real ones alone, and judge both."""
-    return {name: replace(r, left_out=_no_rows()) for name, r in rows.items()}
+    """``rows`` without their short answers given without the passages that answer and to
+    questions with a word replaced: to fit on the real ones alone, and judge all."""
+    return {name: replace(r, left_out=_no_rows(), perturbed=_no_rows())
+            for name, r in rows.items()}
 
 
 def combined(*sets: Mapping[str, Rows]) -> dict[str, Rows]:
@@ -373,7 +438,8 @@ def combined(*sets: Mapping[str, Rows]) -> dict[str, Rows]:
     return {name: Rows(np.vstack([s[name].x for s in sets]),
                        np.concatenate([s[name].right for s in sets]),
                        sum(s[name].answerable for s in sets),
-                       np.vstack([s[name].left_out for s in sets]))
+                       np.vstack([s[name].left_out for s in sets]),
+                       np.vstack([s[name].perturbed for s in sets]))
             for name in sets[0]}
 
 
@@ -415,6 +481,12 @@ def held_out(rows: Mapping[str, Rows], threshold: float | None = THRESHOLD,
             report[name].update(removed_summary(removed[name], threshold))
         report["pooled"].update(removed_summary(np.concatenate(list(removed.values())),
                                                 threshold))
+    if any(len(r.perturbed) for r in judged.values()):
+        changed = held_out_probabilities(rows, judged, penalty=penalty, perturbed=True)
+        for name in judged:
+            report[name].update(removed_summary(changed[name], threshold, "perturbed"))
+        report["pooled"].update(removed_summary(np.concatenate(list(changed.values())),
+                                                threshold, "perturbed"))
     report["pooled"]["log_loss"] = round(log_loss(pooled, ys), 4)
     report["pooled"]["reliability"] = reliability(pooled, ys)
     report["threshold"] = round(threshold, 4)
@@ -449,12 +521,14 @@ class Nested:
     """For one group, what a gate fitted without it gives: the probabilities of the other
     groups' short answers, each by a gate fitted without its own group as well (``inner``,
     right or not ``inner_right``: what its threshold is read from), and of its own short
-    answers (``held``) and of those given without the passages that answer (``removed``)."""
+    answers (``held``), of those given without the passages that answer (``removed``) and
+    of those given to its questions with a word replaced (``perturbed``)."""
 
     inner: FloatArray
     inner_right: BoolArray
     held: FloatArray
     removed: FloatArray
+    perturbed: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 def nested_probabilities(rows: Mapping[str, Rows], judged: Mapping[str, Rows] | None = None,
@@ -472,7 +546,8 @@ def nested_probabilities(rows: Mapping[str, Rows], judged: Mapping[str, Rows] | 
         weights = fit_gate(others, penalty)
         out[name] = Nested(np.concatenate(list(inner.values())),
                            np.concatenate([r.right for r in rest.values()]),
-                           probabilities(held.x, weights), probabilities(held.left_out, weights))
+                           probabilities(held.x, weights), probabilities(held.left_out, weights),
+                           probabilities(held.perturbed, weights))
     return out
 
 
@@ -485,6 +560,7 @@ def nested_report(nested: Mapping[str, Nested], judged: Mapping[str, Rows],
     report: dict[str, Any] = {}
     shown_p: list[FloatArray] = []
     removed_shown: list[FloatArray] = []
+    perturbed_shown: list[FloatArray] = []
     ys: list[BoolArray] = []
     for name, held in judged.items():
         found = nested[name]
@@ -494,14 +570,20 @@ def nested_report(nested: Mapping[str, Nested], judged: Mapping[str, Rows],
         # Pooled as shown or not: each group at its own threshold.
         shown_p.append((found.held >= threshold).astype(np.float64))
         removed_shown.append((found.removed >= threshold).astype(np.float64))
+        perturbed_shown.append((found.perturbed >= threshold).astype(np.float64))
         ys.append(held.right)
         if len(found.removed):
             report[name].update(removed_summary(found.removed, threshold))
+        if len(found.perturbed):
+            report[name].update(removed_summary(found.perturbed, threshold, "perturbed"))
     answerable = sum(r.answerable for r in judged.values())
     report["pooled"] = summary(np.concatenate(shown_p), np.concatenate(ys), 1.0, answerable)
     report["pooled"]["auc"] = None
     if any(len(r.left_out) for r in judged.values()):
         report["pooled"].update(removed_summary(np.concatenate(removed_shown), 1.0))
+    if any(len(r.perturbed) for r in judged.values()):
+        report["pooled"].update(removed_summary(np.concatenate(perturbed_shown), 1.0,
+                                                "perturbed"))
     return report
 
 

@@ -430,7 +430,7 @@ def complete_fragment(fragment: str, last: str) -> str:
     core = re.sub(r"^(?:and|but|so)\s+", "", fragment.strip().rstrip("?.! "),
                   flags=re.IGNORECASE)
     core = core[:1].upper() + core[1:]
-    frame = last.strip().rstrip("?.! ")
+    frame = _unwrapped(last.strip().rstrip("?.! "))
     if _ONLY_THEN.match(fragment.strip()):
         return f"What happened then ({frame[:1].lower() + frame[1:]})?"
     tokens = analysis.tokenize(frame)
@@ -445,6 +445,21 @@ def complete_fragment(fragment: str, last: str) -> str:
     if 0 < i < len(tokens) and tokens[i].norm in lexicon.AUXILIARIES:
         return f"{core} {frame[tokens[i].start:]}?"
     return f"{core} ({frame[:1].lower() + frame[1:]})?"
+
+
+#: A question completed from a fragment beside the frame it took: "Who (was she born in
+#: Leeds)".
+_BESIDE = re.compile(r"^(?P<head>[^()]+?)\s+\((?P<frame>.+)\)$")
+
+
+def _unwrapped(question: str) -> str:
+    """The frame of ``question`` (no "?"): when it is a fragment completed beside the
+    question before it ("Who (was she born in Leeds)"), that question, so that the next
+    fragment takes the frame the person gave ("When (was she born in Leeds)?", not "When
+    was she born in Leeds)?" nor "When (who (was she born in Leeds))?")."""
+    while (match := _BESIDE.match(question)) and is_fragment(match.group("head")):
+        question = match.group("frame")
+    return question
 
 
 def _replace_pronouns(text: str, state: SessionState) -> tuple[str, str | None]:
