@@ -11,6 +11,9 @@
     python benchmarks/fit_weights.py --gate-only --real-only   # … fitted without the wrong
                         # short answers given without the paragraphs that answer, nor those
                         # to questions with a word replaced (reported on either way)
+    python benchmarks/fit_weights.py --gate-only --perturbed-weight 0.25   # … with the L2
+                        # strength and evidence chosen on the real short answers alone, then
+                        # those to questions with a word replaced weighing 0.25 each
     python benchmarks/fit_weights.py --gate-only --rows rows.npz   # keep every group's short
                         # answers in rows.npz (read from it when it exists, not asked again)
 
@@ -32,6 +35,7 @@ import json
 import sys
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,7 @@ from quotebot.fitting_gate import (
     THRESHOLD,
     Rows,
     answer_rows,
+    choose_penalty,
     choose_target,
     choose_weighting,
     combined,
@@ -113,6 +118,11 @@ def main() -> None:
                              "answer them, or with a word the answering paragraph holds "
                              "replaced by one it does not (as wrong ones); they are reported "
                              "on either way")
+    parser.add_argument("--perturbed-weight", type=float, metavar="W",
+                        help="with --gate-only: choose the L2 strength and the evidence kept "
+                             "on the real short answers alone, then fit with each short answer "
+                             "to a question with a word replaced weighing W (e.g. 0.25) "
+                             "instead of choosing W by held-out log loss")
     parser.add_argument("--rows", type=Path,
                         help="with --gate-only: the short answers' evidence, kept in this "
                              ".npz file when it does not exist and read from it when it does")
@@ -128,7 +138,8 @@ def main() -> None:
         return
     if args.gate_only:
         fit_answer_gate(*cached_gate_rows(find_articles(args.articles), args.rows),
-                        write=args.write, left_out=not args.real_only, json_path=args.json)
+                        write=args.write, left_out=not args.real_only, json_path=args.json,
+                        perturbed_weight=args.perturbed_weight)
         return
 
     started = time.perf_counter()
@@ -397,9 +408,12 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
 
 
 def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: bool,
-                    left_out: bool = True, json_path: Path | None = None) -> None:
+                    left_out: bool = True, json_path: Path | None = None,
+                    perturbed_weight: float | None = None) -> None:
     """The short-answer gate on every group's short answers (``rows`` found with meaning,
-    ``words`` by words alone): the penalty chosen by leave-one-group-out log loss, the
+    ``words`` by words alone): the penalty chosen by leave-one-group-out log loss (with
+    ``perturbed_weight``, on the real short answers alone, those to questions with a word
+    replaced then weighing that much), the
     thresholds' target chosen by what thresholds fitted without each group give on it,
     leave-one-group-out figures with vectors and by words alone, then (``write``) the gate
     fitted on all groups."""
@@ -408,7 +422,12 @@ def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: boo
     # on those given without the passages that answer with ``left_out``, and judged on
     # them either way.
     both = combined(rows, words) if left_out else without_removed(combined(rows, words))
-    penalty, losses = choose_weighting(both)
+    if perturbed_weight is None:
+        penalty, losses = choose_weighting(both)
+    else:
+        penalty, by_l2 = choose_penalty(both, perturbed=0.0)
+        penalty = replace(penalty, perturbed=perturbed_weight)
+        losses = {0.0: by_l2}
     print("\nHeld-out log loss of the real short answers by the weight of those to questions "
           "with a word replaced, and by L2 strength (evidence whose weight changes sign "
           "between folds left out):")
@@ -466,13 +485,17 @@ def fit_answer_gate(rows: dict[str, Rows], words: dict[str, Rows], *, write: boo
     if write:
         weights = fit_gate(both, penalty)
         command = "--gate-only --write" if left_out else "--gate-only --real-only --write"
+        chosen = "L2 and that weight"
+        if perturbed_weight is not None:
+            command += f" --perturbed-weight {perturbed_weight:g}"
+            chosen = "L2, on the real short answers alone,"
         fitted_on = "short answers" + (
             " and those given without the paragraphs that answer and (weighing "
             f"{penalty.perturbed:g} each) to questions with a word the answering paragraph "
             "holds replaced by one it does not" if left_out else "")
         source = (f"fitted by python benchmarks/fit_weights.py {command} "
                   f"({dt.date.today().isoformat()}) on the {fitted_on} of {', '.join(rows)}, "
-                  f"L2 {penalty.l2:g} and that weight chosen by leave-one-group-out log loss, "
+                  f"L2 {penalty.l2:g}; {chosen} chosen by leave-one-group-out log loss, "
                   f"left out as "
                   f"changing sign between folds: {', '.join(sorted(penalty.dropped)) or 'none'}")
         precisions = tuple(r["pooled"]["precision"] for r in nested_reports.values())

@@ -13,7 +13,10 @@ session's, an API client's):
   of the workers, so pages anyone can open never keep a chat or an API client waiting;
 - a tenant may have at most ``per_tenant`` adds waiting; more are refused (``adds_busy``);
 - an add that runs longer than ``seconds`` is stopped in its worker (``add_too_slow``), and
-  its library is left as it was (an add undoes itself on any exception: quotebot.library).
+  its library is left as it was (an add undoes itself on any exception: quotebot.library);
+- when the server stops (:meth:`AddQueue.close`, after its requests had their time to
+  finish), an add still running is stopped the same way (``server_stopping``), so that the
+  server exits at once rather than when the add would have ended, up to ``seconds`` later.
 
 A job is a function and its arguments, which must pickle. A QuotebotError it raises comes
 back as :class:`AddRefused` with the same code, message and HTTP status.
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import multiprocessing
+import os
 import signal
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -67,6 +72,11 @@ class AddTooSlow(QuotebotError):
     http_status = 413
 
 
+class AddStopped(QuotebotError):
+    code = "server_stopping"
+    http_status = 503
+
+
 class AddRefused(QuotebotError):
     """A QuotebotError raised by a job in its worker process, as it was raised there."""
 
@@ -80,7 +90,8 @@ def run_job(func: Callable[..., Any], args: tuple[Any, ...],
     """In the worker: ``func(*args)`` as ("ok", result), or ("error", code, message,
     status) for an error meant for the user (exceptions do not all pickle). Past
     ``seconds`` the job is interrupted where it is (a signal of this worker's own timer),
-    which the job sees as :class:`AddTooSlow`; the worker goes on to the next job."""
+    which the job sees as :class:`AddTooSlow`; the worker goes on to the next job. SIGTERM
+    (the server stopping) interrupts it the same way, as :class:`AddStopped`."""
     done = False
 
     def too_slow(signum: int, frame: object) -> None:
@@ -89,7 +100,15 @@ def run_job(func: Callable[..., Any], args: tuple[Any, ...],
                              "so it was stopped and nothing was added. A smaller document, "
                              "or the document split in parts, can be added.")
 
+    def stopping(signum: int, frame: object) -> None:
+        # Once: a second SIGTERM must not interrupt the add while it undoes itself.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not done:
+            raise AddStopped("The server stopped while adding this document, so nothing was "
+                             "added. Add it again once the server is back.")
+
     previous = signal.signal(signal.SIGALRM, too_slow)
+    previous_term = signal.signal(signal.SIGTERM, stopping)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         result = func(*args)
@@ -101,6 +120,7 @@ def run_job(func: Callable[..., Any], args: tuple[Any, ...],
         done = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 def _warm_up() -> None:
@@ -110,6 +130,9 @@ def _warm_up() -> None:
 def _prepare(warm: Callable[[], None] | None) -> None:
     """In each worker process as it starts: ``warm()``, whose failure only means that the
     first add does the work itself."""
+    # Between adds SIGTERM is ignored: only an add is stopped by it (see run_job); an idle
+    # worker ends when the pool is shut down (or with the fork server, when it is killed).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if warm is None:
         return
     try:
@@ -170,8 +193,17 @@ class AddQueue:
         return result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: adds waiting are dropped, and one still running is stopped in its worker
+        (which undoes it) instead of being waited for when this process exits."""
+        if self._pool is None:
+            return
+        # The pool forgets its processes once shut down: who they are is read first.
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
 
     def start(self) -> None:
         """Start the worker processes now rather than at the first add (in the background:

@@ -10,14 +10,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from quotebot.library import JOURNAL, Library
+
 from fake_bot_api import free_port
-from servers import children_of, descendants, wait_until
+from servers import Process, children_of, descendants, serve, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +150,44 @@ def test_no_process_outlives_a_server_that_fails_to_start(tmp_path: Path) -> Non
         tree.watch(60)
         assert tree.proc.poll() not in (None, 0)
         assert tree.all_gone(), tree.running()
+
+
+@pytest.mark.timeout(300)  # a start, a small add and a stop, each slower on busy cores
+def test_a_server_stopped_while_adding_ends_in_its_shutdown_time_and_keeps_its_library(
+        tmp_path: Path) -> None:
+    """Catches: SIGTERM while a large document was being added (its passages embedded: a
+    minute or more) kept the server running until the add ended, long past its shutdown
+    time (a supervisor kills it first), and then added the document whose request had
+    already been cut off."""
+    key = "a-key-of-twenty-chars"
+    auth = {"Authorization": f"Bearer {key}"}
+    data = tmp_path / "data"
+    env = {"QUOTEBOT_API_KEY": key, "QUOTEBOT_DATA_DIR": str(data), "QUOTEBOT_SEMANTIC": "on",
+           "QUOTEBOT_WORKERS": "1"}
+    rainfall = " ".join(f"Station {n} recorded {n * 7 % 997} millimetres of rain in week "
+                        f"{n % 52}." for n in range(40_000))
+
+    def add_rainfall(server: Process) -> None:
+        with contextlib.suppress(OSError):  # the server stops while it adds
+            server.post("/v1/libraries/notes/docs", {"text": rainfall, "title": "Rainfall"},
+                        auth, timeout=600)
+
+    with serve(env=env, timeout=180) as server:
+        tree = _Tree(server.proc)
+        status, body = server.post("/v1/libraries/notes/docs", {
+            "text": "The harbour wall was rebuilt in 1921.", "title": "Harbour"}, auth,
+            timeout=180)
+        assert status == 201, body
+        threading.Thread(target=add_rainfall, args=(server,), daemon=True).start()
+        assert wait_until((data / "notes" / JOURNAL).exists, 120), "the add never began"
+        tree.record()
+        stopped = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(240)
+        took = time.monotonic() - stopped
+        assert tree.all_gone(), tree.running()
+    # Its requests have 10 s to finish; then the add is stopped and undone (the whole add,
+    # its 120,000 passages embedded, takes minutes).
+    assert took < 45, f"the server took {took:.0f} s to stop"
+    assert [doc.title for doc in Library(data / "notes").documents()] == ["Harbour"]
+    assert not (data / "notes" / JOURNAL).exists()
