@@ -116,8 +116,13 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[str] | Non
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+#: Seconds a server may take to start: 31 were measured with the two cores shared by a
+#: load of 19 (a CI run on a busy machine failed when this was 30).
+START_SECONDS = 120.0
+
+
 @contextlib.contextmanager
-def serve(*args: str, env: dict[str, str] | None = None, timeout: float = 30.0
+def serve(*args: str, env: dict[str, str] | None = None, timeout: float = START_SECONDS
           ) -> Iterator[Process]:
     """`quotebot serve` on a free port; stopped with SIGTERM (then SIGKILL) afterwards."""
     port = free_port()

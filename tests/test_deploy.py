@@ -21,7 +21,7 @@ from quotebot.cli import main
 
 from conftest import ROOT, quotes_the_stabbings, requires, run_cli
 from fake_bot_api import free_port
-from servers import stop, wait_http
+from servers import START_SECONDS, stop, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +133,7 @@ def test_the_images_build_and_start_commands_work_here(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "quotebot", "serve", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 30, proc)
+        wait_http(f"http://127.0.0.1:{port}/healthz", START_SECONDS, proc)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/ask", data=b'{"question": "how many stabbings?"}',
             headers={"Content-Type": "application/json"})

@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -616,6 +617,33 @@ def test_a_small_pdf_with_60_mb_of_text_stops_at_the_cap_while_it_is_read(
     [error] = [line for line in added.stderr.splitlines() if line.startswith("Error:")]
     assert error.endswith("has more than 1.0 MB of text, the most a document may have here; "
                           "add a shorter part of it.")
+
+
+@pytest.mark.slow
+def test_a_pdf_whose_page_unpacks_past_the_limit_is_unreadable_not_a_scan() -> None:
+    """Catches: a compression bomb (80 KB of page that unpacks to 80 MB, past pypdf's 75 MB)
+    refused as "no text layer: it looks like a scan", advice to run OCR on a text PDF. (With
+    a pypdf that unpacks it all, the page would be read whole: this fails too.)"""
+    import zlib
+
+    pdfs: Any = make_pdfs()
+    squeeze = zlib.compressobj(9)
+    packed = squeeze.compress(b"BT /F1 12 Tf 72 700 Td (The wall was rebuilt in 1921.) Tj ET\n")
+    for _ in range(80):
+        packed += squeeze.compress(b" " * 1_000_000)
+    packed += squeeze.flush()
+    page = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << "
+            b"/F1 3 0 R >> >> /Contents 5 0 R >>")
+    data = pdfs._pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                      b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+                      b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", page,
+                      b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed
+                      + b"\nendstream"], 1)
+    assert len(data) < 200_000
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(data, name="bomb.pdf")
+    assert info.value.code == "pdf_unreadable"
+    assert "could not be read" in info.value.message and "OCR" not in info.value.message
 
 
 @pytest.mark.slow

@@ -106,6 +106,7 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     deadline = time.monotonic() + MAX_SECONDS
     read = 0
     page_lines: list[list[_Line]] = []
+    unread = 0
     for number, page in enumerate(pages, start=1):
         try:
             page_lines.append(_lines_of(page))
@@ -113,6 +114,7 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
             log.warning("%s: page %d has text quotebot could not read (%s)", name, number,
                         type(exc).__name__)
             page_lines.append([])
+            unread += 1
         # The cap holds while reading: a 2,000-page file stops at the page that passes it.
         read += sum(len(line.text.encode("utf-8", "surrogatepass")) + 1
                     for line in page_lines[-1])
@@ -123,6 +125,11 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
                               f"{number} pages); add a shorter part of it.",
                               code="document_too_large")
     text = paragraphs_text(page_lines)
+    if not text.strip() and unread:
+        # Not a scan: its pages hold text that could not be read (damaged, or unpacking to
+        # more than pypdf allows, as a compression bomb does).
+        raise CorpusError(f"{name} has pages whose text could not be read: they are damaged "
+                          "or too large once unpacked.", code="pdf_unreadable")
     if not text.strip():
         raise CorpusError(
             f"{name} has no text layer: it looks like a scan. Run it through OCR (for example "

@@ -60,7 +60,8 @@ class SplitChunk:
 
 class ChunkSplitter:
     """Splits chunks of documents into :class:`SplitChunk`, compressing their text with
-    ``dictionary``; keeps the analysis of the word forms it met most recently."""
+    ``dictionary``; keeps the analysis of the word forms it meets from chunk to chunk (up
+    to :data:`_CACHED_FORMS`, then it starts again)."""
 
     def __init__(self, dictionary: bytes) -> None:
         self.dictionary = dictionary

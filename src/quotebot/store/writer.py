@@ -24,6 +24,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -301,11 +302,24 @@ def _release_freed() -> None:
     of every size, so what it holds in the heap, unused, grows with the corpus unless
     handed back before the postings are packed. Only glibc has ``malloc_trim``;
     elsewhere this does nothing."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+
+
+@cache
+def _libc() -> Any:
+    """The C library, or None. By its usual name first: looking it up by ``find_library``
+    runs other programs, forked from this process (then large, their peak memory counted
+    as its children's)."""
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 def _grown(counts: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
