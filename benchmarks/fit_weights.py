@@ -6,6 +6,8 @@
     python benchmarks/fit_weights.py --conversations [--write]
                         # the [conversation] weights, on ../shared/training/coqa
     python benchmarks/fit_weights.py --gate-only --write   # only the short-answer gate
+    python benchmarks/fit_weights.py --candidates --write  # only how many candidates are
+                        # reranked by words alone ([retrieval] words_candidates)
     python benchmarks/fit_weights.py --gate-only --real-only   # … fitted without the wrong
                         # short answers given without the paragraphs that answer, nor those
                         # to questions with a word replaced (reported on either way)
@@ -124,7 +126,13 @@ def main() -> None:
     parser.add_argument("--rows", type=Path,
                         help="with --gate-only: the short answers' evidence, kept in this "
                              ".npz file when it does not exist and read from it when it does")
+    parser.add_argument("--candidates", action="store_true",
+                        help="fit only how many of BM25's candidates are reranked by words "
+                             "alone (leave-one-article-out figures, then --write)")
     args = parser.parse_args()
+    if args.candidates:
+        fit_words_candidates(find_articles(args.articles), write=args.write)
+        return
     if args.conversations:
         fit_conversations(write=args.write)
         return
@@ -222,6 +230,57 @@ def main() -> None:
         write_weights(WEIGHTS, final, provenance)
         values = ", ".join(f"{k}={v:g}" for k, v in fitted_values(final).items())
         print(f"\nwrote {WEIGHTS.relative_to(HERE.parent)}: {values}")
+
+
+def fit_words_candidates(articles: list[Any], *, write: bool) -> None:
+    """Leave-one-article-out figures of the count of candidates reranked by words alone
+    (quotebot.fitting_candidates), then (``write``) the count chosen on every article."""
+    from quotebot.fitting_candidates import (
+        GRID,
+        article_hits,
+        choose_count,
+        held_out_counts,
+        write_count,
+    )
+
+    base = default_tuning()
+    hits = {}
+    for article in articles:
+        engine = QuoteEngine.open(article.corpus, index_dir=CACHE / article.name,
+                                  semantic="off")
+        cases, conversations, _ = load_cases(article.questions)
+        hits[article.name] = article_hits(engine, cases, conversations, base)
+        print(f"scored {article.name} at {len(GRID)} counts", file=sys.stderr)
+    print("\nTop-1 / top-3 by words alone, each article at each count of candidates:\n")
+    print("| article | " + " | ".join(str(c) for c in GRID) + " |")
+    print("|---|" + "---:|" * len(GRID))
+    for name, by_count in hits.items():
+        n = max(by_count[GRID[-1]].answerable, 1)
+        print(f"| {name} | " + " | ".join(
+            f"{by_count[c].top1 / n:.3f} / {by_count[c].top3 / n:.3f}" for c in GRID) + " |")
+    held = held_out_counts(hits)
+    print("\nLeave-one-article-out: the count chosen on the others, the article scored with "
+          f"it and with {GRID[-1]}:\n")
+    print(f"| held-out article | questions | count | top-1 | top-3 | top-1 at {GRID[-1]} | "
+          f"top-3 at {GRID[-1]} |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, h in held.items():
+        print(f"| {name} | {h['questions']} | {h['count']} | {pct(h['top1'])} | "
+              f"{pct(h['top3'])} | {pct(h['top1_largest'])} | {pct(h['top3_largest'])} |")
+    count = choose_count(list(hits.values()))
+    print(f"\nchosen on all {len(hits)} articles: {count}")
+    if write:
+        folds = ", ".join(
+            f"{name} {h['count']} (held out top-1 {h['top1']:.3f}, top-3 {h['top3']:.3f}; "
+            f"at {GRID[-1]} {h['top1_largest']:.3f}, {h['top3_largest']:.3f})"
+            for name, h in held.items())
+        source = (f"fitted by python benchmarks/fit_weights.py --candidates --write "
+                  f"({dt.date.today().isoformat()}) on {', '.join(hits)}: the smallest of "
+                  f"{', '.join(map(str, GRID))} whose top-1 and top-3 by words alone reach "
+                  f"those of {GRID[-1]}; chosen without each article: {folds}")
+        WEIGHTS.write_text(write_count(WEIGHTS.read_text(encoding="utf-8"), count, source),
+                           encoding="utf-8")
+        print(f"wrote words_candidates = {count} into {WEIGHTS.relative_to(HERE.parent)}")
 
 
 def fit_conversations(*, write: bool) -> None:

@@ -488,3 +488,14 @@ def test_names_after_copulas_and_naming_words(sentence: str, question: str,
 ])
 def test_no_short_answer_where_no_rule_should_fire(sentence: str, question: str) -> None:
     assert short_answer(sentence, question) is None
+
+
+def test_word_classes_are_lemminflects_own() -> None:
+    from lemminflect import getAllLemmas
+
+    from quotebot.extract.grammar import _classes
+
+    words = ["offers", "record", "went", "better", "unified", "the", "mainline", "leaves",
+             "saw", "children", "xyzzy", "running", "data", "axes", "best"]
+    for word in words:
+        assert _classes(word) == frozenset(getAllLemmas(word)), word

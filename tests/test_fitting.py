@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from quotebot.decide import Evidence
+from quotebot.engine import QuoteEngine
 from quotebot.fitting import (
     Trial,
     find_articles,
@@ -17,6 +18,7 @@ from quotebot.fitting import (
     score_thresholds,
     write_weights,
 )
+from quotebot.fitting_candidates import Hits, choose_count, held_out_counts, write_count
 from quotebot.models import Document
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import parse_question
@@ -129,3 +131,55 @@ def test_articles_are_found_in_folders_of_folders(tmp_path: Path) -> None:
     found = find_articles([tmp_path])
     assert [(a.name, a.corpus.name) for a in found] == [("one", "one.txt"), ("two", "two.txt")]
     assert [a.name for a in find_articles([tmp_path / "two" / "questions.json"])] == ["two"]
+
+
+def _hits(*rows: tuple[int, int, int]) -> dict[int, Hits]:
+    """An article's hits at counts 5, 10 and 60: (top-1, top-3) per count, 20 questions."""
+    return {count: Hits(top1, top3, 20) for count, (top1, top3) in
+            zip((5, 10, 60), [(r[0], r[1]) for r in rows], strict=True)}
+
+
+def test_the_candidate_count_is_the_smallest_that_loses_no_hit() -> None:
+    keeps_all = _hits((15, 18, 0), (15, 18, 0), (15, 18, 0))
+    loses_at_five = _hits((12, 17, 0), (16, 18, 0), (16, 18, 0))
+    assert choose_count([keeps_all]) == 5
+    assert choose_count([keeps_all, loses_at_five]) == 10
+    # A count that gains at top-1 but loses at top-3 is not enough.
+    trades = _hits((17, 17, 0), (16, 19, 0), (16, 19, 0))
+    assert choose_count([trades]) == 10
+    held = held_out_counts({"a": keeps_all, "b": loses_at_five})
+    assert held["a"]["count"] == 10  # chosen on b alone
+    assert held["b"]["count"] == 5  # chosen on a alone: b loses three questions with it
+    assert (held["b"]["top1"], held["b"]["top1_largest"]) == (0.6, 0.8)
+
+
+def test_a_fitted_count_of_candidates_is_written_as_a_whole_number(tmp_path: Path) -> None:
+    path = tmp_path / "weights.toml"
+    path.write_text(write_count(WEIGHTS.read_text(encoding="utf-8"), 12, "fitted by a test"),
+                    encoding="utf-8")
+    written = load_tuning(path)
+    assert written.retrieval.words_candidates == 12
+    assert isinstance(written.retrieval.words_candidates, int)
+    assert written.retrieval.by_words().candidates == 12
+    assert written.retrieval.candidates == default_tuning().retrieval.candidates
+    assert 'words_candidates = { value = 12, source = "fitted by a test" }' in \
+        path.read_text(encoding="utf-8")
+
+
+def test_by_words_alone_only_the_fitted_count_of_candidates_is_reranked() -> None:
+    # BM25 puts the two sentences without a number first; reranking lifts the third, which
+    # holds the number asked for and the words together, above them, when it is reranked.
+    gulls = "\n\n".join(f"Gull number {w} circled over the quay." for w in
+                        ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+    index = build_index([Document("harbour", "Harbour", (
+        "Boats were painted in blue and white, then sailed.\n\n"
+        "Old boats were painted in red and green, then sailed.\n\n"
+        "That morning at dawn 42 boats sailed out past the old harbour wall.\n\n" + gulls))])
+    question = "how many boats sailed?"
+
+    def first_quote(count: int) -> str:
+        tuning = default_tuning().with_values({"retrieval.words_candidates": count})
+        return QuoteEngine(index, tuning=tuning).answer_question(question, k=1).quotes[0].text
+
+    assert first_quote(3) == "That morning at dawn 42 boats sailed out past the old harbour wall."
+    assert first_quote(2) == "Boats were painted in blue and white, then sailed."

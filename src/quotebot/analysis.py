@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
@@ -129,15 +130,28 @@ def _lemma_table() -> dict[str, tuple[str, ...]] | None:
     overrides, lower-cased); None if this release of lemminflect keeps its tables
     elsewhere. Read once: ``getAllLemmas`` deep-copies both entries on every call, which
     was about 40% of the time analysing a word took."""
+    tables = lemminflect_tables()
+    if tables is None:
+        return None
+    lookups, overrides = tables
+    return {word: _verb_and_noun({**lookups.get(word, {}), **overrides.get(word, {})})
+            for word in {*lookups, *overrides} if word == word.lower()}
+
+
+@cache
+def lemminflect_tables() -> tuple[Mapping[str, Mapping[str, Any]],
+                                  Mapping[str, Mapping[str, Any]]] | None:
+    """lemminflect's lemma table and its overrides (form → part of speech → lemmas), read
+    in place, never to be changed; None if this release of lemminflect keeps them
+    elsewhere. Read them rather than call ``getAllLemmas``, which deep-copies both entries
+    of a word on every call."""
     try:
         from lemminflect.core.Lemmatizer import Lemmatizer
 
         lemmatizer = Lemmatizer()
-        lookups, overrides = lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+        return lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
     except (ImportError, AttributeError):
         return None
-    return {word: _verb_and_noun({**lookups.get(word, {}), **overrides.get(word, {})})
-            for word in {*lookups, *overrides} if word == word.lower()}
 
 
 def _verb_and_noun(found: dict[str, Any]) -> tuple[str, ...]:

@@ -62,7 +62,7 @@ from quotebot.semantic import (
 )
 from quotebot.store.catalogue import compute_vectors, load_vectors, open_index
 from quotebot.store.model import NUMBER, TIME, DocInfo, SentenceIndex
-from quotebot.tuning import Tuning, default_tuning
+from quotebot.tuning import Retrieval, Tuning, default_tuning
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class QuoteEngine:
         self._tokens: dict[int, tuple[Token, ...]] = {}
         self._answer_bytes = 0
         self._lock = threading.Lock()
-        #: Per document (by position): the kind of each paragraph, heading or text.
+        #: The retrieval numbers by words alone, and the numbers they were made from.
+        self._by_words: tuple[Retrieval, Retrieval] | None = None
 
     @classmethod
     def open(cls, corpus: str | os.PathLike[str] | None = None, *,
@@ -191,6 +192,17 @@ class QuoteEngine:
             self._meaning = _Meaning(vectors, encoder)
             self._answers.clear()
             self._answer_bytes = 0
+
+    @property
+    def retrieval(self) -> Retrieval:
+        """Retrieval's numbers as this engine reranks: by words alone, fewer of BM25's
+        candidates (``words_candidates``)."""
+        retrieval = self.tuning.retrieval
+        if self._meaning is not None:
+            return retrieval
+        if self._by_words is None or self._by_words[0] is not retrieval:
+            self._by_words = (retrieval, retrieval.by_words())
+        return self._by_words[1]
 
     # -- corpus -------------------------------------------------------------------------
 
@@ -284,13 +296,13 @@ class QuoteEngine:
                              entity=entity)
         limit = offset + k
         if doc is None:
-            candidates = retrieve(plan, self.search, self.tuning.retrieval, limit)
+            candidates = retrieve(plan, self.search, self.retrieval, limit)
         else:
             # Every match, then the document's own best: its sentences need not be among
             # the corpus's best few.
-            candidates = _within(retrieve(plan, self.search, self.tuning.retrieval,
+            candidates = _within(retrieve(plan, self.search, self.retrieval,
                                           self.index.n_sentences), self.index, doc,
-                                 max(self.tuning.retrieval.candidates, limit))
+                                 max(self.retrieval.candidates, limit))
         if leave_out:
             # The question asked of the corpus without these paragraphs (fitting the gate
             # on questions it only seems to answer).
@@ -301,7 +313,7 @@ class QuoteEngine:
             # conversation: the sentences around the last answer, and those its words
             # and earlier questions lead to.
             candidates = conversation.widen(candidates, plan, self.index, context,
-                                            self.tuning.retrieval, self.tuning.conversation,
+                                            self.retrieval, self.tuning.conversation,
                                             self.search)
             if doc is not None:
                 candidates = _within(candidates, self.index, doc, len(candidates))
@@ -446,10 +458,10 @@ class QuoteEngine:
         the conversation reranks them (what its weights are fitted on)."""
         plan = plan_question(parse_question(validate_question(question)), self.index,
                              self.tuning, entity=entity)
-        candidates = retrieve(plan, self.search, self.tuning.retrieval)
+        candidates = retrieve(plan, self.search, self.retrieval)
         if plan.concepts or context.anchor_known:
             candidates = conversation.widen(candidates, plan, self.index, context,
-                                            self.tuning.retrieval, self.tuning.conversation,
+                                            self.retrieval, self.tuning.conversation,
                                             self.search)
         if not len(candidates):
             return plan, candidates.sids, candidates.bm25

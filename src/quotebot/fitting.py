@@ -546,7 +546,7 @@ def write_weights(path: Path, tuning: Tuning, provenance: dict[str, Any]) -> Non
     source = f"fitted by {provenance['command']} ({provenance['date']}), see [fit]"
     for dotted, value in fitted_values(tuning).items():
         section, _, name = dotted.partition(".")
-        text = _set_value(text, section, name, value, source)
+        text = set_value(text, section, name, value, source)
     text = _set_fit_table(text, provenance)
     path.write_text(text, encoding="utf-8")
 
@@ -559,7 +559,9 @@ def write_figures(path: Path, provenance: dict[str, Any]) -> None:
     path.write_text(_set_fit_table(text, provenance), encoding="utf-8")
 
 
-def _set_value(text: str, section: str, name: str, value: float, source: str) -> str:
+def set_value(text: str, section: str, name: str, value: float, source: str) -> str:
+    """``text`` with ``name`` of ``[section]`` set to ``value`` (an int stays one, a
+    count) and ``source``."""
     header = re.compile(rf"^\[{section}\]$", re.M).search(text)
     if header is None:
         raise FitError(f"weights file: no [{section}] table")
@@ -570,7 +572,10 @@ def _set_value(text: str, section: str, name: str, value: float, source: str) ->
     line = re.compile(rf"^{re.escape(name)} = \{{.*\}}$", re.M)
     if not line.search(body):
         raise FitError(f"weights file: no {name} in [{section}]")
-    shown = f"{value:g}" if value != int(value) or "." in f"{value:g}" else f"{value:.1f}"
+    if isinstance(value, int):
+        shown = str(value)
+    else:
+        shown = f"{value:g}" if value != int(value) or "." in f"{value:g}" else f"{value:.1f}"
     body = line.sub(f'{name} = {{ value = {shown}, source = "{source}" }}', body, count=1)
     return text[:start] + body + text[end:]
 

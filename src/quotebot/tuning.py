@@ -36,12 +36,20 @@ class _Section:
 
 @dataclass(frozen=True, slots=True)
 class Retrieval(_Section):
+    #: How many of BM25's best sentences are reranked, with sentence vectors …
     candidates: int
+    #: … and by words alone (no vectors: reranking cannot lift a sentence far from
+    #: where BM25 put it, so fewer suffice).
+    words_candidates: int
     expansion_weight: float
     weak_weight: float
     paragraph_weight: float
     k1: float
     b: float
+
+    def by_words(self) -> Retrieval:
+        """These numbers as an engine without sentence vectors retrieves."""
+        return replace(self, candidates=self.words_candidates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from quotebot.analysis import Token
+from quotebot.analysis import Token, lemminflect_tables
 from quotebot.lexicon import (
     AUXILIARIES,
     DETERMINERS,
@@ -34,12 +34,18 @@ PHRASE_TOKENS = 24
 
 @lru_cache(maxsize=1 << 16)
 def _classes(word: str) -> frozenset[str]:
-    """The parts of speech a lower-case word may have (empty: unknown)."""
+    """The parts of speech a lower-case word may have (empty: unknown): the classes
+    lemminflect's ``getAllLemmas`` gives it."""
     if not word.isascii() or not word.isalpha():
         return frozenset()
-    from lemminflect import getAllLemmas
+    tables = lemminflect_tables()
+    if tables is None:
+        from lemminflect import getAllLemmas
 
-    return frozenset(getAllLemmas(word))
+        return frozenset(getAllLemmas(word))
+    lookups, overrides = tables
+    word = word.lower()
+    return frozenset((*lookups.get(word, ()), *overrides.get(word, ())))
 
 
 def may_be_verb(word: str) -> bool:
