@@ -18,7 +18,7 @@ import os
 import threading
 import time
 
-from .lifetime import die_with_parent
+from quotebot.lifetime import die_with_parent
 
 #: Seconds between two looks at the fork server's parent.
 PARENT_CHECK_SECONDS = 0.2

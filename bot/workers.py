@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from .lifetime import die_with_parent
+from quotebot.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 

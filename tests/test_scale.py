@@ -732,6 +732,55 @@ def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -
         [[analysis.analyse_word(form) for form in c.forms] for c in here]
 
 
+_POOL_THEN_HANG = """
+import multiprocessing, sys, time
+from quotebot.models import Document
+from quotebot.store.chunks import split_chunks
+chunks = [[Document(f"d{i}", "D", "Ships sail at dawn. They return at dusk.")] for i in range(3)]
+pieces = split_chunks(chunks, b"", jobs=2)
+next(pieces)
+print(*(p.pid for p in multiprocessing.active_children()), flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process still running (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_a_build_killed_outright_leaves_no_process_of_its_pool_behind() -> None:
+    """A build killed with SIGKILL cannot stop its pool: the pool's processes end with it
+    instead of waiting for work forever."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    build = subprocess.Popen([sys.executable, "-c", _POOL_THEN_HANG], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert build.stdout is not None
+        pool = [int(pid) for pid in build.stdout.readline().split()]
+        assert len(pool) == 2 and all(_running(pid) for pid in pool)
+    finally:
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait(timeout=30)
+    for _ in range(100):
+        left = [pid for pid in pool if _running(pid)]
+        if not left:
+            break
+        time.sleep(0.1)
+    for pid in left:  # (what a failing run leaves is ended here, by its pid)
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"the pool's processes {left} outlived the build"
+
+
 def test_an_update_has_the_postings_a_build_of_its_sentences_has(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding and removing documents merges the kept sentences' postings with the added

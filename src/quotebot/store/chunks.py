@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from quotebot import analysis
+from quotebot.lifetime import die_with_parent
 from quotebot.models import Document
 from quotebot.store.build import Progress, Split, Splitter
 from quotebot.store.texts import compress_blocks
@@ -151,7 +152,7 @@ def split_chunks(chunks: Iterable[Sequence[Document]], dictionary: bytes, jobs: 
     forked = "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if forked else "spawn")
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                               initargs=(dictionary,))
+                               initargs=(dictionary, os.getpid()))
     try:
         waiting: deque[Future[SplitChunk]] = deque()
         for docs in _chained(first, second, chunks):
@@ -181,10 +182,16 @@ def _chained(first: Sequence[Document], second: Sequence[Document],
 _worker: list[ChunkSplitter] = []
 
 
-def _start_worker(dictionary: bytes) -> None:
+def _start_worker(dictionary: bytes, build: int) -> None:
     # Ctrl-C reaches the whole process group: the build stops the pool itself, and its
     # processes print no traceback of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A build killed outright cannot stop its pool, and the pool's processes would wait
+    # for work forever (each holds the task pipe open): they end with the build, also
+    # when it ended before they could ask to.
+    die_with_parent()
+    if os.getppid() != build:
+        os._exit(1)
     _worker.append(ChunkSplitter(dictionary))
 
 
