@@ -390,6 +390,23 @@ def test_a_question_nothing_in_the_conversation_or_corpus_connects_is_still_decl
     assert answer.answered is False and answer.quotes == ()
 
 
+def test_a_question_on_another_subject_is_declined_as_it_would_be_alone(
+        towns: QuoteEngine) -> None:
+    """Catches: "What is the population of Riverside?" after a question about Hilltop's
+    museum answered with quotes and the reason "the conversation so far gives the rest",
+    though it points back at nothing the conversation said and the corpus gives no
+    population; a follow-up that does point back ("When did that open?") is still
+    answered."""
+    question = "What is the population of Riverside?"
+    assert answer_once(towns, question).answered is False
+    session = Session(towns)
+    assert session.ask("What does the Hilltop museum house?").quotes[0].doc == "hilltop"
+    answer = session.ask(question)
+    assert answer.answered is False and answer.quotes == ()
+    assert answer.reason is not None and "conversation" not in answer.reason
+    assert session.ask("When did that open?").answered
+
+
 def test_a_question_of_common_words_alone_is_answered_from_the_conversation(
         towns: QuoteEngine) -> None:
     """Catches: "When was that?" declined in a conversation for having no word of its own

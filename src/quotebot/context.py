@@ -59,6 +59,7 @@ from quotebot.backends import RetrievalBackend
 from quotebot.bm25 import idf_of
 from quotebot.decide import Evidence, Verdict, decide
 from quotebot.errors import UnknownDocument
+from quotebot.lexicon import PRONOUNS
 from quotebot.plan import QueryPlan
 from quotebot.retrieve import Candidates
 from quotebot.store.model import SentenceIndex
@@ -337,9 +338,30 @@ def decide_in_context(plan: QueryPlan, verdict: Verdict, candidates: Sequence[Ev
                               "so far says what it is about."), "conversation")
     if not context.anchor_known or verdict.rule not in COVERAGE_RULES:
         return verdict
+    # Only a question that points back at what the conversation named ("What did she
+    # say about knives?") may lean on it for the rest: "What is the population of
+    # London?" after "How many stabbings?" asks about something the conversation never
+    # gave, and is decided as it would be alone.
+    if not refers_back(plan, context):
+        return verdict
     for evidence in candidates:
         found = supplied(plan, evidence, terms)
         if any(e > 0 for e in found.evidence):
             return Verdict(True, (f"Covers {evidence.coverage:.0%} of the question; the "
                                   f"conversation so far gives the rest."), "conversation")
     return verdict
+
+
+def refers_back(plan: QueryPlan, context: Context) -> bool:
+    """Whether the question points back at the conversation: a pronoun or a word that
+    points ("she", "their", "that", "there"), or a word of its own that the conversation's
+    earlier questions asked with (a fragment completed from the last question, "the war"
+    after questions about it)."""
+    if any(token.norm in _POINTING for token in plan.question.tokens):
+        return True
+    asked = {token.norm for token in analysis.tokenize(context.asked) if not token.is_stop}
+    return any(token.norm in asked for token in plan.question.content)
+
+
+#: Words that point back at something named before.
+_POINTING = PRONOUNS | {"this", "that", "these", "those", "there", "then", "here"}
