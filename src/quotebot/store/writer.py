@@ -80,13 +80,7 @@ def write_index(docs: Iterable[Document], directory: str | os.PathLike[str], *,
         with tempfile.TemporaryDirectory(prefix="quotebot-build-") as scratch:
             rest = iter(docs)
             # The text's dictionary comes from the first documents, before any is split.
-            first: list[Document] = []
-            chars = 0
-            for doc in rest:
-                first.append(doc)
-                chars += len(doc.text)
-                if chars >= SAMPLE_CHARS:
-                    break
+            first: list[Document] = next(batches(rest, SAMPLE_CHARS), [])
             dictionary = text_dictionary([doc.text for doc in first])
             build = _StreamedBuild(out, Path(scratch), run_tokens, dictionary)
             for chunk in split_chunks(build.read(batches(chain(first, rest), batch_chars)),
