@@ -275,16 +275,22 @@ class AnswerProcesses:
         # Closed with the others even while it starts (a server stopped meanwhile).
         self._spawning[process] = ours
         try:
-            await asyncio.to_thread(process.start)
-        finally:
-            theirs.close()
-        try:
+            # The process's end of the socket is closed by the thread that sends it, once
+            # sent: a start cancelled meanwhile (a server that could not listen, stopping
+            # as it starts) closed it while it was being sent, and the process got
+            # whatever file came next under its number ("Socket operation on non-socket").
+            await asyncio.to_thread(_spawn, process, theirs)
             reader, writer = await asyncio.open_connection(sock=ours)
             started = _Process(process, ours, reader, writer)
             try:
                 hello = await _receive(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 hello = ("failed", "it stopped while opening the index")
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError):  # the process, once started, sees it and exits
+                ours.shutdown(socket.SHUT_RDWR)
+            ours.close()
+            raise
         finally:
             self._spawning.pop(process, None)
         if hello[0] != "ready":
@@ -310,6 +316,15 @@ class AnswerProcesses:
             if spawned.pid is not None:  # started: it exits once it has opened the index
                 _end(spawned, CLOSE_SECONDS)
         self._all = []
+
+
+def _spawn(process: multiprocessing.process.BaseProcess, theirs: socket.socket) -> None:
+    """Start ``process``, then close the end of the socket it was given (a copy of it is
+    the process's own)."""
+    try:
+        process.start()
+    finally:
+        theirs.close()
 
 
 def _end(process: multiprocessing.process.BaseProcess, seconds: float) -> None:

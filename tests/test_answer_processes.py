@@ -239,3 +239,41 @@ def test_answers_from_a_process_are_the_ones_given_here_and_askers_who_left_free
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes[:3])
     assert [o[0].to_json() for o in outcomes[3:]] == alone[3:]  # type: ignore[index]
     assert after == alone
+
+
+def test_a_server_stopped_while_a_process_starts_leaves_that_process_its_socket(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches: the process's end of the socket closed while it is being sent to the fork
+    server, when the start is cancelled (a server that could not listen stops as its
+    processes start). The process then got whatever file came next under that number and
+    printed a traceback ("Socket operation on non-socket") below the server's one-line
+    error. Here sending takes half a second, as it can on a busy machine; the process must
+    start all the same and exit quietly once it finds the server gone."""
+    import multiprocessing.context
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 100)
+    index = tmp_path / "index"
+    Answerer.open(str(corpus), str(index), semantic="off", watch_seconds=0).close()
+    sent: list[multiprocessing.process.BaseProcess] = []
+    real_start = multiprocessing.context.ForkServerProcess.start
+
+    def slow_start(process: multiprocessing.process.BaseProcess) -> None:
+        time.sleep(0.5)
+        sent.append(process)
+        real_start(process)
+
+    monkeypatch.setattr(multiprocessing.context.ForkServerProcess, "start", slow_start)
+
+    async def stop_while_starting() -> None:
+        processes = AnswerProcesses(Opening(str(corpus), str(index), "off", 0.0, None, None))
+        processes.start()
+        await asyncio.sleep(0.1)  # its start is in a thread, sending
+        processes.close()
+        # Leaving: asyncio.run cancels the start, as a stopping server's loop does.
+
+    asyncio.run(stop_while_starting())
+    assert len(sent) == 1
+    assert sent[0].pid is not None, "the process was never started"
+    sent[0].join(60)
+    assert sent[0].exitcode == 0
