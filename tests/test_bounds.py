@@ -160,8 +160,9 @@ def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Pa
     """A question of 120 common words of a 1 MB article took 0.6 s of the one thread that
     answers (an ordinary one 5 ms), and one of a 990-letter word 3.6 s, so two of them held
     every question behind them for seconds. Measured against the server's own pace: the
-    ordinary question asked behind two costly ones is answered sooner than forty ordinary
-    questions asked one after another, which two questions of 0.6 s each could not be."""
+    ordinary question asked just after two costly ones (answered before them, or behind
+    them) is answered sooner than forty ordinary questions asked one after another, which
+    two questions of 0.6 s each ahead of it could not be."""
     text, words = common_words_article(1_000_000)
     corpus = tmp_path / "common.txt"
     corpus.write_text(text, encoding="utf-8")
@@ -190,21 +191,20 @@ def test_two_costly_questions_in_flight_do_not_hold_an_ordinary_one(tmp_path: Pa
             assert status == 200
             finished[name] = time.monotonic()
 
-        for _attempt in range(5):
+        waits = []
+        for _attempt in range(3):
             finished.clear()
             askers = [threading.Thread(target=ask, args=(f"costly-{i}", costly(i)))
                       for i in range(2)]
             for asker in askers:
                 asker.start()
+            time.sleep(0.05)  # theirs sent first, as a rule
             asked = time.monotonic()
             ask("ordinary", ordinary())
+            waits.append(finished["ordinary"] - asked)
             for asker in askers:
                 asker.join(60)
-            if len(finished) == 3 and max(finished["costly-0"], finished["costly-1"]
-                                          ) <= finished["ordinary"]:
-                break  # both costly questions were answered first: it waited behind them
-        else:
-            pytest.fail("the ordinary question never came behind the two costly ones")
-        waited = finished["ordinary"] - asked
-    assert waited < forty, (waited, forty)
+            assert len(finished) == 3
+    # Answered before the costly ones or behind them, never held for longer than forty.
+    assert max(waits) < forty, (waits, forty)
     assert "Traceback" not in server.log()
