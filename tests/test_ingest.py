@@ -646,6 +646,38 @@ def test_a_pdf_whose_page_unpacks_past_the_limit_is_unreadable_not_a_scan() -> N
     assert "could not be read" in info.value.message and "OCR" not in info.value.message
 
 
+def test_pypdf_is_required_from_the_first_release_that_caps_unpacking() -> None:
+    """Catches: a lower bound (5.0) that lets pip keep a pypdf which unpacks a compression
+    bomb whole; the installed pypdf has the cap the bound promises."""
+    import tomllib
+    from importlib.metadata import version
+
+    import pypdf.filters
+
+    from quotebot.ingest.pdf import PYPDF_WITH_UNPACKING_CAP
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    [bound] = [d for d in project["project"]["dependencies"] if d.startswith("pypdf")]
+    assert bound == f"pypdf>={PYPDF_WITH_UNPACKING_CAP}"
+    assert PYPDF_WITH_UNPACKING_CAP == "6.0"  # pypdf's changelog: 6.0.0, "Limit decompressed size"
+    assert tuple(int(n) for n in version("pypdf").split(".")[:2]) >= (6, 0)
+    assert pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH > 0
+
+
+def test_a_pypdf_without_the_unpacking_cap_refuses_pdfs_in_one_sentence(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdf.filters
+
+    monkeypatch.delattr(pypdf.filters, "ZLIB_MAX_OUTPUT_LENGTH")
+    with pytest.raises(CorpusError) as info:
+        load_source(FIXTURES / "river-report.pdf")
+    assert info.value.code == "pdf_unsupported"
+    assert "pip install --upgrade pypdf" in info.value.message
+    # Text and pages are still read.
+    assert extract_bytes(b"Plain text.", name="note.txt").text.startswith("Plain text.")
+
+
 @pytest.mark.slow
 def test_a_page_of_200000_short_paragraphs_is_refused_before_it_is_read() -> None:
     page = ("<html><body><article>" + "".join(f"<p>Item {n}: a short line of text.</p>"

@@ -51,6 +51,10 @@ _CELL_GAP = 1.5
 #: Cells of a table's rows start within this many points of their column's.
 _COLUMN_SLACK = 4.0
 
+#: The first pypdf that caps what a compressed stream unpacks to (``ZLIB_MAX_OUTPUT_LENGTH``):
+#: pyproject.toml's lower bound. An older one would unpack a compression bomb whole.
+PYPDF_WITH_UNPACKING_CAP = "6.0"
+
 _TERMINAL = tuple(".!?…:;")
 _CLOSERS = "\"'”’»)]"
 _PAGE_NUMBER = re.compile(
@@ -78,12 +82,18 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     ``name`` is what messages call the file (quoted, or "the page from HOST"). Reading stops,
     page by page, once the text passes ``max_bytes`` (UTF-8, default
     :data:`~quotebot.ingest.html.MAX_TEXT_BYTES`) or takes longer than :data:`MAX_SECONDS`.
-    CorpusError codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``,
+    CorpusError codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``, ``pdf_unsupported``,
     ``document_too_large``.
     """
+    import pypdf.filters
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    if not hasattr(pypdf.filters, "ZLIB_MAX_OUTPUT_LENGTH"):
+        raise CorpusError(
+            f"{name} was not read: reading PDFs safely needs pypdf {PYPDF_WITH_UNPACKING_CAP} "
+            f"or later (this is {pypdf.__version__}); upgrade it with "
+            "`pip install --upgrade pypdf`.", code="pdf_unsupported")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
