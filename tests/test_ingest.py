@@ -4,6 +4,7 @@ are lines, whose metadata is kept in front matter, and whose quotes point into t
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
-from conftest import open_gate, run_main
+from conftest import open_gate, run_cli, run_main
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -233,6 +234,45 @@ def test_a_damaged_pdf_is_refused_clearly(data: bytes) -> None:
         extract_bytes(data, name="broken.pdf")
     assert info.value.code == "pdf_unreadable"
     assert "broken.pdf" in info.value.message
+
+
+def test_pypdfs_own_warnings_about_a_damaged_pdf_are_logged_at_debug_only(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every front end reads PDFs here: pypdf's "EOF marker not found" reaches no log above
+    debug (a server's log, a chat's), only quotebot's debug line and its error."""
+    class Collect(logging.Handler):  # what a front end's log handler on the root is given
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.name, record.levelno, record.getMessage()))
+
+    seen: list[tuple[str, int, str]] = []
+    caplog.set_level(logging.DEBUG)
+    handler = Collect()
+    logging.getLogger().addHandler(handler)
+    try:
+        with pytest.raises(CorpusError):
+            extract_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Cat", name="broken.pdf")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert [name for name, _, _ in seen if name.startswith("pypdf")] == []
+    assert [(name, level) for name, level, message in seen if "EOF marker" in message] == [
+        ("quotebot.ingest.pdf", logging.DEBUG)]
+
+
+def test_adding_a_damaged_pdf_prints_quotebots_error_and_not_pypdfs_warnings(
+        tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Cat")
+    added = run_cli("add", str(garbage), "--to", str(tmp_path / "lib"),
+                    env={"QUOTEBOT_SEMANTIC": "off"})
+    assert added.returncode == 1
+    [error, summary] = added.stderr.splitlines()
+    assert error.startswith("Error: ") and "could not be read as a PDF" in error
+    assert summary == "1 source could not be added."
+    # Asked for, the debug log has them.
+    debug = run_cli("--log-level", "debug", "add", str(garbage), "--to", str(tmp_path / "lib"),
+                    env={"QUOTEBOT_SEMANTIC": "off"})
+    assert any(" DEBUG quotebot.ingest.pdf: pypdf (warning): EOF marker not found" in line
+               for line in debug.stderr.splitlines())
 
 
 # -- front matter and saving -----------------------------------------------------------------

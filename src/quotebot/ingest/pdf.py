@@ -20,6 +20,7 @@ import itertools
 import logging
 import re
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -89,6 +90,7 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    _pypdf_logs_at_debug()
     if not hasattr(pypdf.filters, "ZLIB_MAX_OUTPUT_LENGTH"):
         raise CorpusError(
             f"{name} was not read: reading PDFs safely needs pypdf {PYPDF_WITH_UNPACKING_CAP} "
@@ -148,6 +150,26 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     title = meta.get("title") or title_of(text, doc_id)
     return Document(id=doc_id, title=title, text=text, url=url,
                     author=meta.get("author", ""), date=meta.get("date", ""))
+
+
+class _PypdfToDebug(logging.Handler):
+    """pypdf's own warnings about a file ("EOF marker not found") as this module's debug
+    lines: a user sees quotebot's one-sentence error, not pypdf's lines above it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("pypdf (%s): %s", record.levelname.lower(), record.getMessage())
+
+
+_pypdf_logs_lock = threading.Lock()
+
+
+def _pypdf_logs_at_debug() -> None:
+    """Route the ``pypdf`` logger to :class:`_PypdfToDebug` (once, in whatever front end)."""
+    pypdf_log = logging.getLogger("pypdf")
+    with _pypdf_logs_lock:
+        if not any(isinstance(h, _PypdfToDebug) for h in pypdf_log.handlers):
+            pypdf_log.addHandler(_PypdfToDebug())
+            pypdf_log.propagate = False
 
 
 def _unreadable(name: str) -> CorpusError:
