@@ -266,7 +266,9 @@ def test_adding_a_damaged_pdf_prints_quotebots_error_and_not_pypdfs_warnings(
                     env={"QUOTEBOT_SEMANTIC": "off"})
     assert added.returncode == 1
     [error, summary] = added.stderr.splitlines()
-    assert error.startswith("Error: ") and "could not be read as a PDF" in error
+    # The file is named once, by the error itself.
+    assert error == (f"Error: {str(garbage)!r} could not be read as a PDF: it is damaged or "
+                     "not a PDF.")
     assert summary == "1 source could not be added."
     # Asked for, the debug log has them.
     debug = run_cli("--log-level", "debug", "add", str(garbage), "--to", str(tmp_path / "lib"),
