@@ -518,7 +518,7 @@ def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
         added = run_cli("add", str(MET), "--search-url", write_url, "--json")
         assert added.returncode == 0, added.stderr
         assert json.loads(added.stdout) == {
-            "doc": "met-police-nypd-visit", "title": "Met police nypd visit", "url": "",
+            "doc": "met-police-nypd-visit", "title": "Met police nypd visit",
             "sentences": embedded.index.docs[embedded.index.doc_position(
                 "met-police-nypd-visit")].sentences}
         target = shard_of("met-police-nypd-visit", 2)
