@@ -238,6 +238,56 @@ def test_top_k_with_skipping_is_the_top_k_of_every_score(
     assert checked == 540
 
 
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["maxscore", "every-posting"])
+def test_paragraph_scores_summed_from_sentence_postings_are_those_of_paragraph_postings(
+        monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    """A paragraph's BM25 summed from its sentences' postings (reusing the lists the top k
+    read whole, or reading blocks around the paragraphs) is, to the bit, what the
+    paragraphs' own postings give."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", threshold)
+    corpus = zipf_corpus(4000, vocab=600)
+    matrix, vocab = BM25Matrix.from_token_lists(corpus)
+    rng = np.random.default_rng(9)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    paragraphs = matrix.grouped(group_of, n_groups)
+    starts = np.searchsorted(group_of, np.arange(n_groups + 1))
+    reused = 0
+    for groups in _mixed_groups(len(vocab), 40, seed=7):
+        read: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        ids, _ = matrix.top_groups(groups, 60, read)
+        reused += bool(read)
+        some = np.unique(rng.integers(0, n_groups, size=30))
+        for pids in (group_of[ids], some):
+            want = paragraphs.scores_of(groups, pids)
+            for known in (read, None):
+                got = bm25.range_scores(matrix, paragraphs, groups, pids, starts[pids],
+                                        starts[pids + 1], known)
+                assert got.dtype == want.dtype and np.array_equal(got, want), groups
+    assert reused > 60
+
+
+def test_retrieval_gives_the_paragraph_scores_of_the_paragraph_postings(
+        tmp_path: Path) -> None:
+    """A saved index's sentences and paragraph scores found in one pass are those of the two
+    passes: the top sentences, then their paragraphs' own postings."""
+    save_index(build_index(_batched_corpus()), tmp_path)
+    index = load_index(tmp_path)
+    df = index.matrix.df
+    rng = np.random.default_rng(11)
+    # The commonest terms (read in blocks around the paragraphs) and any others.
+    known = [*np.argsort(-df)[:6].tolist(), *rng.integers(0, df.shape[0], size=20).tolist()]
+    for _ in range(60):
+        chosen = rng.choice(known, size=int(rng.integers(1, 5)), replace=False).tolist()
+        groups = [[(t, 1.0)] for t in chosen[1:]] + [[(chosen[0], 1.0), (known[0], 0.4)]]
+        for k in (3, 60):
+            ids, scores = index.top_sentences(groups, k)
+            got_ids, got_scores, got = index.top_sentences_and_paragraphs(groups, k)
+            assert np.array_equal(got_ids, ids) and np.array_equal(got_scores, scores)
+            assert np.array_equal(got, index.paragraph_scores(groups, ids))
+
+
 def test_the_top_k_reads_back_a_clean_scratch_vector(monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-thread vector the scores are summed in is zero again after every question, so
     a question never inherits another's scores."""

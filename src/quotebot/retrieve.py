@@ -35,8 +35,12 @@ def retrieve(plan: QueryPlan, search: RetrievalBackend, settings: Retrieval, lim
     groups = plan.groups()
     if not groups:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.float64))
-    ids, scores = search.top_sentences(groups, max(settings.candidates, limit))
+    k = max(settings.candidates, limit)
+    if not settings.paragraph_weight:
+        ids, scores = search.top_sentences(groups, k)
+        return Candidates(ids.astype(np.int64), scores.astype(np.float64))
+    ids, scores, paragraphs = search.top_sentences_and_paragraphs(groups, k)
     total = scores.astype(np.float64)
-    if settings.paragraph_weight and ids.size:
-        total += settings.paragraph_weight * search.paragraph_scores(groups, ids)
+    if ids.size:
+        total += settings.paragraph_weight * paragraphs
     return Candidates(ids.astype(np.int64), total)
