@@ -18,7 +18,10 @@ import pytest
 
 from quotebot import analysis, bm25, postings
 from quotebot.bm25 import BM25Matrix, group_scores, top_k_of
+from quotebot.context import Context, anchor_sid
+from quotebot.engine import QuoteEngine
 from quotebot.models import Document
+from quotebot.retrieve import retrieve, retrieve_among
 from quotebot.sentences import split_document
 from quotebot.store import (
     StringTable,
@@ -286,6 +289,42 @@ def test_retrieval_gives_the_paragraph_scores_of_the_paragraph_postings(
             got_ids, got_scores, got = index.top_sentences_and_paragraphs(groups, k)
             assert np.array_equal(got_ids, ids) and np.array_equal(got_scores, scores)
             assert np.array_equal(got, index.paragraph_scores(groups, ids))
+
+
+def test_a_documents_own_candidates_are_those_of_every_match_kept_to_it(
+        tmp_path: Path) -> None:
+    """Asked of one document, retrieval scores that document's sentences alone and finds
+    the candidates, in the order and with the scores, that retrieving every match of the
+    corpus and keeping the document's finds; the last answer's sentence is found within
+    its document."""
+    save_index(build_index(_batched_corpus()), tmp_path)
+    index = load_index(tmp_path)
+    engine = QuoteEngine(index)
+    settings = engine.retrieval
+    rng = np.random.default_rng(12)
+    doc_idx = np.asarray(index.doc_idx)
+    questions = [" ".join(rng.choice(index.sentence_text(int(s)).split(), size=3).tolist())
+                 for s in rng.integers(0, index.n_sentences, size=25)]
+    assert len(index.docs) >= 4
+    found = 0
+    for pos, doc in enumerate(index.docs):
+        mine = index.doc_sentences(pos)
+        assert list(mine) == np.flatnonzero(doc_idx == pos).tolist()
+        for question in [*questions, "police officers in the city"]:
+            plan = engine.plan(question)
+            for limit in (0, 100):
+                got = retrieve_among(plan, index, settings,
+                                     np.arange(mine.start, mine.stop, dtype=np.int64), limit)
+                every = retrieve(plan, index, settings, index.n_sentences)
+                keep = np.flatnonzero(doc_idx[every.sids] == pos)[
+                    :max(settings.candidates, limit)]
+                assert np.array_equal(got.sids, every.sids[keep]), (doc.id, question)
+                assert np.array_equal(got.bm25, every.bm25[keep]), (doc.id, question)
+                found += len(got)
+        for sid in rng.choice(mine, size=min(5, len(mine)), replace=False).tolist():
+            inside = int(index.start[sid]) + (int(index.end[sid]) - int(index.start[sid])) // 2
+            assert anchor_sid(index, Context(doc=doc.id, start=inside)) == sid
+    assert found > 100
 
 
 def test_the_top_k_reads_back_a_clean_scratch_vector(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -784,7 +823,10 @@ def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -
 
 _POOL_THEN_HANG = """
 import multiprocessing, sys, time
+from quotebot.context import Context, anchor_sid
+from quotebot.engine import QuoteEngine
 from quotebot.models import Document
+from quotebot.retrieve import retrieve, retrieve_among
 from quotebot.store.chunks import split_chunks
 chunks = [[Document(f"d{i}", "D", "Ships sail at dawn. They return at dusk.")] for i in range(3)]
 pieces = split_chunks(chunks, b"", jobs=2)

@@ -474,6 +474,12 @@ class SentenceIndex:
                 + ". `quotebot docs` lists them all."
             ) from None
 
+    def doc_sentences(self, pos: int) -> range:
+        """The ids of the sentences of the document at position ``pos``: a document's
+        sentences are consecutive, so two binary searches find them."""
+        first, end = np.searchsorted(self.doc_idx, [pos, pos + 1]).tolist()
+        return range(first, end)
+
     def document(self, doc_id: str) -> Document:
         pos = self.doc_position(doc_id)
         info = self.docs[pos]
