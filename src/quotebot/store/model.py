@@ -477,7 +477,11 @@ class SentenceIndex:
     def doc_sentences(self, pos: int) -> range:
         """The ids of the sentences of the document at position ``pos``: a document's
         sentences are consecutive, so two binary searches find them."""
-        first, end = np.searchsorted(self.doc_idx, [pos, pos + 1]).tolist()
+        doc_idx = self.doc_idx
+        # (Searched for in its own type: other keys would copy the whole array first.)
+        first = int(np.searchsorted(doc_idx, doc_idx.dtype.type(pos)))
+        end = (int(np.searchsorted(doc_idx, doc_idx.dtype.type(pos + 1)))
+               if pos < np.iinfo(doc_idx.dtype).max else self.n_sentences)
         return range(first, end)
 
     def document(self, doc_id: str) -> Document:
