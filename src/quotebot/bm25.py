@@ -826,12 +826,12 @@ def range_scores(matrix: BM25Matrix, over: BM25Matrix,
     for term in every:
         sids, tf = postings[term]
         a, z = np.searchsorted(sids, lo32), np.searchsorted(sids, hi32)
-        if tf is None:
-            sums = z - a
-        else:
-            running = np.zeros(tf.shape[0] + 1, dtype=np.int64)
-            np.cumsum(tf, out=running[1:])
-            sums = running[z] - running[a]
+        sums = z - a
+        if tf is not None and sums.any():
+            # Only the postings in the ranges are read (a common word's list is long).
+            owner = np.repeat(np.arange(sums.shape[0]), sums)
+            at = np.arange(owner.shape[0]) - np.repeat(_starts(sums) - a, sums)
+            sums = np.bincount(owner, weights=tf[at], minlength=sums.shape[0]).astype(np.int64)
         np.minimum(sums, _TF_CAP, out=sums)
         found[term] = (sums > 0, over.weighed(term, keys, sums)[1])
     for group in terms:
