@@ -722,10 +722,24 @@ def _report_failed(failed: list[tuple[str, QuotebotError]], as_json: bool, *,
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))
         else:
-            click.echo(f"Error: {label}: {error.message}", err=True)
+            click.echo(f"Error: {_with_source(label, error.message)}", err=True)
     if not as_json:
         click.echo(f"{counted(len(failed), 'source')} could not be "
                    f"added{'; the others were' if added_some else ''}.", err=True)
+
+
+def _with_source(label: str, message: str) -> str:
+    """``message`` led by the source it is about, unless it names it already (a file's
+    errors do: "'x.pdf' could not be read as a PDF", not "x.pdf: 'x.pdf' could not …")."""
+    import re
+
+    source = Path(label).expanduser()
+    # Messages quote a file's path as Python writes a string ('x.pdf', or "it's.pdf").
+    named = (Path(quoted) for pair in re.findall(r"'([^']+)'|\"([^\"]+)\"", message)
+             for quoted in pair if quoted)
+    if label and any(path == source or source in path.parents for path in named):
+        return message
+    return f"{label}: {message}"
 
 
 def _check_library_folder(library: Any) -> None:

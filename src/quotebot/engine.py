@@ -39,6 +39,7 @@ from quotebot.confidence import (
     missing_names,
     missing_verbs,
     missing_words,
+    names_elsewhere,
     same_answer,
 )
 from quotebot.context import Context
@@ -532,7 +533,10 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                                           [c.idf for c in concepts]),
                  proximity=float(features.proximity[best]),
                  missing_names=missing_names([c.label for c in concepts],
-                                             [c.proper for c in concepts], about.evidence))
+                                             [c.proper for c in concepts], about.evidence),
+                 names_elsewhere=names_elsewhere([c.label for c in concepts],
+                                                 [c.proper for c in concepts], about.evidence,
+                                                 set(features.matched(best).values())))
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))
