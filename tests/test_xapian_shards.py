@@ -311,7 +311,7 @@ def test_a_run_killed_outright_leaves_no_shard_server_behind(shards: Path) -> No
     """Catches: xapian-tcpsrv servers, in sessions of their own, left running with init as
     their parent when the test run that started them is killed (or cut short by a timeout
     that skips teardown)."""
-    import select
+    import selectors
     import sys
 
     holder = subprocess.Popen([sys.executable, "-c", _HOLDS_A_SHARD, str(ROOT / "tests"),
@@ -319,8 +319,10 @@ def test_a_run_killed_outright_leaves_no_shard_server_behind(shards: Path) -> No
     port = 0
     try:
         assert holder.stdout is not None
-        ready, _, _ = select.select([holder.stdout], [], [], 60)
-        assert ready, "the shard server did not start within 60 s"
+        # (select.select refuses a descriptor past 1023, which a whole run's pytest reaches)
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(holder.stdout, selectors.EVENT_READ)
+            assert waiting.select(60), "the shard server did not start within 60 s"
         port = int(holder.stdout.readline())
         assert shard_servers(port)
         os.kill(holder.pid, signal.SIGKILL)
