@@ -593,6 +593,19 @@ def test_a_question_with_a_word_replaced_gives_a_wrong_row_the_real_one_a_right_
     assert answer_rows(engine, [case]).perturbed.shape == (0, len(FEATURES))
 
 
+def test_a_question_with_a_name_swapped_for_another_of_the_paragraph_gives_a_wrong_row() -> None:
+    engine = QuoteEngine(build_index([Document("i", "Island", (
+        "In 1853 Lord Matheson bought the island from the Duke of Argyll.\n\n"
+        "Ferries sail from the pier twice a week.\n"))]))
+    case = Case(id="a", question="When did Lord Matheson buy the island from the Duke?",
+                kind="when", expect=["1853"], answers=["1853"], squad=True)
+    rows = answer_rows(engine, [case], perturbed=True)
+    assert rows.right.tolist() == [True]
+    # "When did Argyll buy the island from the Duke?": both named there, the sale between
+    # them not.
+    assert "swap" in rows.changes.tolist()
+
+
 def test_the_evidence_tells_a_negation_an_opposite_and_a_name_elsewhere() -> None:
     engine = QuoteEngine(build_index([Document("i", "Island", ISLAND + (
         "\n\nThe ferry did not sail in 1990. Its owner, Mr Grant, sold it to the council.\n"))]))

@@ -163,6 +163,8 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
     changed: list[tuple[float, ...]] = []
     changes: list[str] = []
     paragraphs = paragraph_texts(engine) if left_out or perturbed else []
+    # As written: a name is told by its capital.
+    written = paragraph_texts(engine, folded=False) if perturbed else []
     pool = (WordPool.of(engine.index.sentence_text(s) for s in range(engine.index.n_sentences))
             if perturbed else None)
     for case in cases:
@@ -181,7 +183,7 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
             if other.answered and other.short is not None:
                 wrong.append(other.short.evidence)
         if case.answerable and holding and pool is not None:
-            paragraph = " ".join(paragraphs[n] for n in sorted(holding))
+            paragraph = " ".join(written[n] for n in sorted(holding))
             kept = {t for g in (*case.answers, *case.expect) for t in analyse_terms(g)}
             for variant in variants(question, case.id, paragraph, pool, kept):
                 other = engine._answer(variant.question, 3, 0, None, gate=False)
