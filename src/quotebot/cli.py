@@ -596,7 +596,7 @@ def add(sources: tuple[str, ...], to: str | None, search_url: str | None, doc_id
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
     still added. When a page's article is less than half of the words the page shows, a note
-    says so. With --json, one JSON object per line: {"doc", "title", "url", "sentences"}
+    says so. With --json, one JSON object per line: {"doc", "title", "url"?, "sentences"}
     (and for a page "kept_words", "page_words") for each document added, {"source",
     "error"} for each source that failed.
 
@@ -770,6 +770,7 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
         quotebot forget kelsey-bay-sea-wall.txt --from ~/articles --json
     """
     from quotebot.library import Library
+    from quotebot.models import document_json
 
     library = Library(from_)
     _check_library_folder(library)
@@ -780,8 +781,7 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
     gone = library.remove(ids, semantic=semantic)
     for info in gone:
         if as_json:
-            click.echo(dumps({"doc": info.id, "title": info.title, "url": info.url,
-                              "removed": True}))
+            click.echo(dumps(document_json(info.id, info.title, info.url, removed=True)))
         else:
             click.echo(f"Removed {info.id}: {info.title}")
 
