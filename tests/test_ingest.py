@@ -266,7 +266,9 @@ def test_adding_a_damaged_pdf_prints_quotebots_error_and_not_pypdfs_warnings(
                     env={"QUOTEBOT_SEMANTIC": "off"})
     assert added.returncode == 1
     [error, summary] = added.stderr.splitlines()
-    assert error.startswith("Error: ") and "could not be read as a PDF" in error
+    # The file is named once, by the error itself.
+    assert error == (f"Error: {str(garbage)!r} could not be read as a PDF: it is damaged or "
+                     "not a PDF.")
     assert summary == "1 source could not be added."
     # Asked for, the debug log has them.
     debug = run_cli("--log-level", "debug", "add", str(garbage), "--to", str(tmp_path / "lib"),
@@ -684,6 +686,28 @@ def test_a_pdf_whose_page_unpacks_past_the_limit_is_unreadable_not_a_scan() -> N
         extract_bytes(data, name="bomb.pdf")
     assert info.value.code == "pdf_unreadable"
     assert "could not be read" in info.value.message and "OCR" not in info.value.message
+
+
+def test_a_pdf_whose_font_is_missing_is_unreadable_not_added_as_replacement_characters(
+        tmp_path: Path) -> None:
+    """Catches: a page whose font object the file lacks, read by pypdf as U+FFFD only, added
+    as a document of replacement characters that answers nothing."""
+    pdfs: Any = make_pdfs()
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(pdfs.missing_font_pdf(), name="cut.pdf")
+    assert info.value.code == "pdf_unreadable"
+    assert info.value.message.startswith("'cut.pdf' has pages whose text could not be read")
+    # With a readable page, the document is that page: nothing of the other is kept.
+    doc = extract_bytes(pdfs.missing_font_pdf(readable_first=True), name="half.pdf")
+    assert doc.text == ("The harbour wall was rebuilt in 1921 after the great storm of that "
+                        "winter.\n")
+    # The command line says so in one line, and adds nothing.
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(pdfs.missing_font_pdf())
+    added = run_main("add", str(cut), "--to", str(tmp_path / "lib"),
+                     env={"QUOTEBOT_SEMANTIC": "off"})
+    assert added.returncode == 1 and "\ufffd" not in added.stdout + added.stderr
+    assert f"Error: {str(cut)!r} has pages whose text could not be read" in added.stderr
 
 
 def test_pypdf_is_required_from_the_first_release_that_caps_unpacking() -> None:

@@ -52,7 +52,7 @@ from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import Question, parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
-from quotebot.retrieve import Candidates, retrieve
+from quotebot.retrieve import Candidates, retrieve, retrieve_among
 from quotebot.semantic import (
     AUTO_LIMIT,
     SEMANTIC_ENV,
@@ -299,11 +299,10 @@ class QuoteEngine:
         if doc is None:
             candidates = retrieve(plan, self.search, self.retrieval, limit)
         else:
-            # Every match, then the document's own best: its sentences need not be among
-            # the corpus's best few.
-            candidates = _within(retrieve(plan, self.search, self.retrieval,
-                                          self.index.n_sentences), self.index, doc,
-                                 max(self.retrieval.candidates, limit))
+            # The document's own best: its sentences need not be among the corpus's best few.
+            mine = self.index.doc_sentences(self.index.doc_position(doc))
+            candidates = retrieve_among(plan, self.search, self.retrieval,
+                                        np.arange(mine.start, mine.stop, dtype=np.int64), limit)
         if leave_out:
             # The question asked of the corpus without these paragraphs (fitting the gate
             # on questions it only seems to answer).

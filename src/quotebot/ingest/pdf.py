@@ -52,6 +52,10 @@ _CELL_GAP = 1.5
 #: Cells of a table's rows start within this many points of their column's.
 _COLUMN_SLACK = 4.0
 
+#: A page whose text is more than this share of U+FFFD (the replacement character, what
+#: pypdf gives for glyphs it has no font to decode, as when the font object is missing) is
+#: not read: its text is not there to quote.
+MAX_REPLACEMENT_SHARE = 0.5
 #: The first pypdf that caps what a compressed stream unpacks to (``ZLIB_MAX_OUTPUT_LENGTH``):
 #: pyproject.toml's lower bound. An older one would unpack a compression bomb whole.
 PYPDF_WITH_UNPACKING_CAP = "6.0"
@@ -120,13 +124,19 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     page_lines: list[list[_Line]] = []
     unread = 0
     for number, page in enumerate(pages, start=1):
+        lines: list[_Line] | None
         try:
-            page_lines.append(_lines_of(page))
+            lines = _lines_of(page)
         except Exception as exc:  # one damaged page should not lose the rest
             log.warning("%s: page %d has text quotebot could not read (%s)", name, number,
                         type(exc).__name__)
-            page_lines.append([])
-            unread += 1
+            lines = None
+        if lines is not None and _mostly_replacements(lines):
+            log.warning("%s: page %d has text quotebot could not read (its font is missing "
+                        "or cannot be decoded)", name, number)
+            lines = None
+        page_lines.append(lines or [])
+        unread += lines is None
         # The cap holds while reading: a 2,000-page file stops at the page that passes it.
         read += sum(len(line.text.encode("utf-8", "surrogatepass")) + 1
                     for line in page_lines[-1])
@@ -170,6 +180,12 @@ def _pypdf_logs_at_debug() -> None:
         if not any(isinstance(h, _PypdfToDebug) for h in pypdf_log.handlers):
             pypdf_log.addHandler(_PypdfToDebug())
             pypdf_log.propagate = False
+
+
+def _mostly_replacements(lines: Sequence[_Line]) -> bool:
+    """Whether most of the page's characters (spaces aside) are U+FFFD."""
+    text = "".join("".join(line.text.split()) for line in lines)
+    return bool(text) and text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text)
 
 
 def _unreadable(name: str) -> CorpusError:
