@@ -22,11 +22,13 @@ rows (0.627 against 0.593) but make the most probable answers right more often, 
 most (13 shown at 0.9, 92% right, against 9 and 78%).
 
 So are, when they weigh anything, the short answers given to the articles' answerable
-questions with one word the answering paragraph holds replaced by one it does not
-(:mod:`quotebot.perturbed`), the paragraph kept: each weighs a share of a real one, chosen
-by the held-out log loss of the real rows (:func:`choose_weighting`). On today's groups
-the data choose 0: any weight raises that log loss, though a small one makes the most
-probable answers right more often (docs/quality.md).
+questions changed so that the paragraph, kept, no longer answers them
+(:func:`quotebot.perturbed.variants`: a word it holds replaced by one it does not, a
+negation added or taken away, a word turned into its opposite, a name swapped for another
+it gives, an unstated qualifier): each weighs a share of a real one, chosen by the
+held-out log loss of the real rows (:func:`choose_weighting`). On today's groups the data
+choose 0: any weight raises that log loss, though a small one makes the most probable
+answers right more often (docs/quality.md).
 
 A short answer is shown when the model gives it at least the threshold: the lowest
 probability at which the short answers shown are expected, by their own held-out
