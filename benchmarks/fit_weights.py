@@ -316,7 +316,7 @@ def fit_conversations(*, write: bool) -> None:
 
 
 #: What a group's short answers are kept as (:class:`Rows`' fields).
-ROW_PARTS = ("x", "right", "answerable", "left_out", "perturbed")
+ROW_PARTS = ("x", "right", "answerable", "left_out", "perturbed", "changes")
 
 
 def cached_gate_rows(articles: list[Any], path: Path | None
@@ -328,10 +328,12 @@ def cached_gate_rows(articles: list[Any], path: Path | None
         for key in stored.files:
             which, name, part = key.split("/")
             if part == "x":
-                kept = {p: stored[f"{which}/{name}/{p}"] for p in ROW_PARTS}
+                kept = {p: stored[f"{which}/{name}/{p}"] for p in ROW_PARTS
+                        if f"{which}/{name}/{p}" in stored.files}
                 found[which == "words"][name] = Rows(
                     kept["x"], kept["right"], int(kept["answerable"]), kept["left_out"],
-                    kept["perturbed"])
+                    kept["perturbed"], kept.get("changes", np.full(len(kept["perturbed"]),
+                                                                  "word")))
         print(f"read the short answers of {', '.join(found[0])} from {path}", file=sys.stderr)
         return found
     rows, words = gate_rows(articles)
@@ -399,6 +401,11 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
               f"({pct(r.get('removed_shown_share'))}) | {r.get('perturbed', '–')} | "
               f"{r.get('perturbed_shown', '–')} ({pct(r.get('perturbed_shown_share'))}) |")
     pooled = report["pooled"]
+    if "perturbed_by_change" in pooled:
+        print("\nShort answers to changed questions, by what was changed: given / shown "
+              "(share)\n")
+        for change, r in pooled["perturbed_by_change"].items():
+            print(f"  {change}: {r['given']} / {r['shown']} ({pct(r['shown_share'])})")
     if "reliability" in pooled:
         print(f"\nReliability (log loss {pooled['log_loss']:.4f}):\n")
         print("| probability | short answers | mean probability | share right |")

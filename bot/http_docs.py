@@ -11,6 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from quotebot.errors import UnknownDocument
+from quotebot.models import document_json
 from quotebot.sentences import paragraph_spans
 
 from .http_common import (
@@ -24,16 +25,14 @@ async def list_docs(request: web.Request) -> web.Response:
     from a link."""
     engine = request.app[ANSWERER].engine
     return web.json_response({"documents": [
-        {"doc": d.id, "title": d.title, **({"url": d.url} if d.url else {}),
-         "sentences": d.sentences} for d in engine.documents
+        document_json(d.id, d.title, d.url, sentences=d.sentences) for d in engine.documents
     ]}, dumps=dumps_json)
 
 
 async def show_doc(request: web.Request) -> web.Response:
     document = request.app[ANSWERER].engine.document(request.match_info["doc"])
-    return web.json_response({"doc": document.id, "title": document.title,
-                              **({"url": document.url} if document.url else {}),
-                              "text": document.text}, dumps=dumps_json)
+    return web.json_response(document_json(document.id, document.title, document.url,
+                                           text=document.text), dumps=dumps_json)
 
 
 async def download_doc(request: web.Request) -> web.Response:

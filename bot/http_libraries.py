@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from quotebot.errors import QuotebotError, UnknownDocument
+from quotebot.models import document_json
 from quotebot.session import SessionState
 
 from .answerer import Busy
@@ -87,7 +88,7 @@ def unknown_library(name: str) -> ApiError:
 
 async def add_library_doc(request: web.Request) -> web.Response:
     """POST /v1/libraries/{name}/docs: {"url"}, {"text", "title"?, "url"?} or a multipart
-    file (field "file") → 201 {"doc", "title", "url", "sentences"}."""
+    file (field "file") → 201 {"doc", "title", "url"?, "sentences"}."""
     authorize(request)
     name = check_name(request.match_info["name"])
     config = request.app[CONFIG]
@@ -97,7 +98,7 @@ async def add_library_doc(request: web.Request) -> web.Response:
 
 
 async def list_library_docs(request: web.Request) -> web.Response:
-    """GET /v1/libraries/{name}/docs → {"library", "documents": [{"doc", "title", "url",
+    """GET /v1/libraries/{name}/docs → {"library", "documents": [{"doc", "title", "url"?,
     "sentences"}]}."""
     authorize(request)
     name = check_name(request.match_info["name"])
@@ -105,12 +106,12 @@ async def list_library_docs(request: web.Request) -> web.Response:
     if docs is None:
         raise unknown_library(name)
     return web.json_response({"library": name, "documents": [
-        {"doc": d.id, "title": d.title, "url": d.url, "sentences": d.sentences} for d in docs
+        document_json(d.id, d.title, d.url, sentences=d.sentences) for d in docs
     ]}, dumps=dumps_json)
 
 
 async def show_library_doc(request: web.Request) -> web.Response:
-    """GET /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "text"}."""
+    """GET /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url"?, "text"}."""
     authorize(request)
     name = check_name(request.match_info["name"])
     shelf = _shelf(request)
@@ -125,8 +126,8 @@ async def show_library_doc(request: web.Request) -> web.Response:
         document = await request.app[ANSWERER].run(read)
     except UnknownDocument:
         raise _unknown_library_doc(name, request.match_info["doc"]) from None
-    return web.json_response({"doc": document.id, "title": document.title, "url": document.url,
-                              "text": document.text}, dumps=dumps_json)
+    return web.json_response(document_json(document.id, document.title, document.url,
+                                           text=document.text), dumps=dumps_json)
 
 
 def _unknown_library_doc(name: str, doc: str) -> ApiError:
@@ -137,7 +138,7 @@ def _unknown_library_doc(name: str, doc: str) -> ApiError:
 
 
 async def remove_library_doc(request: web.Request) -> web.Response:
-    """DELETE /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url", "removed": true}."""
+    """DELETE /v1/libraries/{name}/docs/{doc} → {"doc", "title", "url"?, "removed": true}."""
     authorize(request)
     name = check_name(request.match_info["name"])
     try:
@@ -146,8 +147,8 @@ async def remove_library_doc(request: web.Request) -> web.Response:
         if exc.code == UnknownDocument.code:
             raise _unknown_library_doc(name, request.match_info["doc"]) from None
         raise
-    return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
-                              "removed": True}, dumps=dumps_json)
+    return web.json_response(document_json(gone.id, gone.title, gone.url, removed=True),
+                             dumps=dumps_json)
 
 
 async def suggested_questions(app: web.Application, library: str | None = None) -> list[str]:
@@ -238,17 +239,17 @@ async def _own_session(request: web.Request) -> str:
 
 
 async def list_session_docs(request: web.Request) -> web.Response:
-    """GET /v1/session/docs?session=ID → {"documents": [{"doc", "title", "url",
+    """GET /v1/session/docs?session=ID → {"documents": [{"doc", "title", "url"?,
     "sentences"}]}: what the web page session added (none yet: an empty list)."""
     session = await _own_session(request)
     docs = await _shelf(request).documents(session_library(session)) or []
     return web.json_response({"documents": [
-        {"doc": d.id, "title": d.title, "url": d.url, "sentences": d.sentences} for d in docs
+        document_json(d.id, d.title, d.url, sentences=d.sentences) for d in docs
     ]}, dumps=dumps_json)
 
 
 async def remove_session_doc(request: web.Request) -> web.Response:
-    """DELETE /v1/session/docs/{doc}?session=ID → {"doc", "title", "url", "removed": true}:
+    """DELETE /v1/session/docs/{doc}?session=ID → {"doc", "title", "url"?, "removed": true}:
     the web page session's questions are no longer answered from that document."""
     session = await _own_session(request)
     name, doc = session_library(session), request.match_info["doc"]
@@ -263,8 +264,8 @@ async def remove_session_doc(request: web.Request) -> web.Response:
         if exc.code == UnknownDocument.code:
             raise unknown from None
         raise
-    return web.json_response({"doc": gone.id, "title": gone.title, "url": gone.url,
-                              "removed": True}, dumps=dumps_json)
+    return web.json_response(document_json(gone.id, gone.title, gone.url, removed=True),
+                             dumps=dumps_json)
 
 
 Extraction = Callable[[], Any]

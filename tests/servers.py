@@ -180,12 +180,22 @@ def redis_server() -> Iterator[Process]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def ends_with_this_process() -> None:
+    """For ``preexec_fn``: the kernel kills the new process when this one ends, however it
+    ends (a server in a session of its own is otherwise left running, its parent init)."""
+    from quotebot.lifetime import die_with_parent
+
+    die_with_parent()
+
+
 def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 10.0,
                        options: tuple[str, ...] = ()) -> Process:
     """`xapian-tcpsrv` serving the shard ``folder`` on 127.0.0.1 (a free port unless given).
 
     It runs in a session of its own: on SIGTERM xapian-tcpsrv kills its whole process
-    group, which would otherwise be pytest's. Stop it with :func:`stop_xapian_shard`.
+    group, which would otherwise be pytest's. Stop it with :func:`stop_xapian_shard`; a run
+    cut short (killed, or ended by a timeout with no teardown) ends it too
+    (:func:`ends_with_this_process`).
     """
     binary = shutil.which("xapian-tcpsrv")
     if binary is None:
@@ -200,7 +210,7 @@ def start_xapian_shard(folder: Path, port: int | None = None, timeout: float = 1
             proc = subprocess.Popen([binary, "--interface", "127.0.0.1", "--port", str(chosen),
                                      *options, str(folder)], stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, text=True,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=ends_with_this_process)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", chosen),

@@ -129,11 +129,19 @@ def test_texts_and_files_are_added_and_bad_ones_refused_in_the_one_error_shape(
         status, added, _ = call(server, "POST", "/v1/libraries/notes/docs",
                                 {"text": text, "title": "Tram extension"}, AUTH)
         assert status == 201 and added["title"] == "Tram extension" and added["sentences"] > 1
+        # A text or a file came from no link: no "url" (as in /v1/docs), never "url": "".
+        assert "url" not in added
         body, content_type = multipart("file", "river-report.pdf",
                                        (FIXTURES / "river-report.pdf").read_bytes())
         status, added, _ = call(server, "POST", "/v1/libraries/notes/docs", body=body,
                                 headers=AUTH, content_type=content_type)
-        assert status == 201 and added["title"] == "The River Report"
+        assert status == 201 and added["title"] == "The River Report" and "url" not in added
+        status, listed, _ = call(server, "GET", "/v1/libraries/notes/docs", headers=AUTH)
+        assert status == 200 and [sorted(d) for d in listed["documents"]] == [
+            ["doc", "sentences", "title"]] * 2
+        status, shown, _ = call(server, "GET", f"/v1/libraries/notes/docs/{added['doc']}",
+                                headers=AUTH)
+        assert status == 200 and sorted(shown) == ["doc", "text", "title"]
         status, answer = server.post("/v1/ask", {"question": "How much will the repairs cost?",
                                                  "library": "notes"}, AUTH)
         assert status == 200 and "£380,000" in answer["quotes"][0]["text"]

@@ -4,6 +4,7 @@ are lines, whose metadata is kept in front matter, and whose quotes point into t
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ from quotebot.ingest import extract_bytes, load_source, save_document
 from quotebot.models import Document
 from quotebot.sentences import split_document
 
-from conftest import open_gate, run_main
+from conftest import open_gate, run_cli, run_main
 from pages import NEWS_PAGE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -233,6 +234,47 @@ def test_a_damaged_pdf_is_refused_clearly(data: bytes) -> None:
         extract_bytes(data, name="broken.pdf")
     assert info.value.code == "pdf_unreadable"
     assert "broken.pdf" in info.value.message
+
+
+def test_pypdfs_own_warnings_about_a_damaged_pdf_are_logged_at_debug_only(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every front end reads PDFs here: pypdf's "EOF marker not found" reaches no log above
+    debug (a server's log, a chat's), only quotebot's debug line and its error."""
+    class Collect(logging.Handler):  # what a front end's log handler on the root is given
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.name, record.levelno, record.getMessage()))
+
+    seen: list[tuple[str, int, str]] = []
+    caplog.set_level(logging.DEBUG)
+    handler = Collect()
+    logging.getLogger().addHandler(handler)
+    try:
+        with pytest.raises(CorpusError):
+            extract_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Cat", name="broken.pdf")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert [name for name, _, _ in seen if name.startswith("pypdf")] == []
+    assert [(name, level) for name, level, message in seen if "EOF marker" in message] == [
+        ("quotebot.ingest.pdf", logging.DEBUG)]
+
+
+def test_adding_a_damaged_pdf_prints_quotebots_error_and_not_pypdfs_warnings(
+        tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Cat")
+    added = run_cli("add", str(garbage), "--to", str(tmp_path / "lib"),
+                    env={"QUOTEBOT_SEMANTIC": "off"})
+    assert added.returncode == 1
+    [error, summary] = added.stderr.splitlines()
+    # The file is named once, by the error itself.
+    assert error == (f"Error: {str(garbage)!r} could not be read as a PDF: it is damaged or "
+                     "not a PDF.")
+    assert summary == "1 source could not be added."
+    # Asked for, the debug log has them.
+    debug = run_cli("--log-level", "debug", "add", str(garbage), "--to", str(tmp_path / "lib"),
+                    env={"QUOTEBOT_SEMANTIC": "off"})
+    assert any(" DEBUG quotebot.ingest.pdf: pypdf (warning): EOF marker not found" in line
+               for line in debug.stderr.splitlines())
 
 
 # -- front matter and saving -----------------------------------------------------------------
@@ -644,6 +686,60 @@ def test_a_pdf_whose_page_unpacks_past_the_limit_is_unreadable_not_a_scan() -> N
         extract_bytes(data, name="bomb.pdf")
     assert info.value.code == "pdf_unreadable"
     assert "could not be read" in info.value.message and "OCR" not in info.value.message
+
+
+def test_a_pdf_whose_font_is_missing_is_unreadable_not_added_as_replacement_characters(
+        tmp_path: Path) -> None:
+    """Catches: a page whose font object the file lacks, read by pypdf as U+FFFD only, added
+    as a document of replacement characters that answers nothing."""
+    pdfs: Any = make_pdfs()
+    with pytest.raises(CorpusError) as info:
+        extract_bytes(pdfs.missing_font_pdf(), name="cut.pdf")
+    assert info.value.code == "pdf_unreadable"
+    assert info.value.message.startswith("'cut.pdf' has pages whose text could not be read")
+    # With a readable page, the document is that page: nothing of the other is kept.
+    doc = extract_bytes(pdfs.missing_font_pdf(readable_first=True), name="half.pdf")
+    assert doc.text == ("The harbour wall was rebuilt in 1921 after the great storm of that "
+                        "winter.\n")
+    # The command line says so in one line, and adds nothing.
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(pdfs.missing_font_pdf())
+    added = run_main("add", str(cut), "--to", str(tmp_path / "lib"),
+                     env={"QUOTEBOT_SEMANTIC": "off"})
+    assert added.returncode == 1 and "\ufffd" not in added.stdout + added.stderr
+    assert f"Error: {str(cut)!r} has pages whose text could not be read" in added.stderr
+
+
+def test_pypdf_is_required_from_the_first_release_that_caps_unpacking() -> None:
+    """Catches: a lower bound (5.0) that lets pip keep a pypdf which unpacks a compression
+    bomb whole; the installed pypdf has the cap the bound promises."""
+    import tomllib
+    from importlib.metadata import version
+
+    import pypdf.filters
+
+    from quotebot.ingest.pdf import PYPDF_WITH_UNPACKING_CAP
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    [bound] = [d for d in project["project"]["dependencies"] if d.startswith("pypdf")]
+    assert bound == f"pypdf>={PYPDF_WITH_UNPACKING_CAP}"
+    assert PYPDF_WITH_UNPACKING_CAP == "6.0"  # pypdf's changelog: 6.0.0, "Limit decompressed size"
+    assert tuple(int(n) for n in version("pypdf").split(".")[:2]) >= (6, 0)
+    assert pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH > 0
+
+
+def test_a_pypdf_without_the_unpacking_cap_refuses_pdfs_in_one_sentence(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdf.filters
+
+    monkeypatch.delattr(pypdf.filters, "ZLIB_MAX_OUTPUT_LENGTH")
+    with pytest.raises(CorpusError) as info:
+        load_source(FIXTURES / "river-report.pdf")
+    assert info.value.code == "pdf_unsupported"
+    assert "pip install --upgrade pypdf" in info.value.message
+    # Text and pages are still read.
+    assert extract_bytes(b"Plain text.", name="note.txt").text.startswith("Plain text.")
 
 
 @pytest.mark.slow

@@ -84,6 +84,9 @@ def test_a_folder_and_a_link_are_added_and_a_bad_source_is_named_while_the_rest_
     assert len(errors) == 2
     assert "scan.pdf" in errors[0] and "OCR" in errors[0]
     assert "missing.html" in errors[1] and "does not exist" in errors[1]
+    # Each error names its file once, and is said once (not also as a logged warning).
+    assert errors[0].count(str(folder)) == 1 and errors[1].count("missing.html") == 1
+    assert result.stderr.count("scan.pdf") == 1
     assert "2 sources could not be added; the others were." in result.stderr
     docs = json.loads(run_main("docs", "--corpus", str(library), "--json").stdout)["documents"]
     assert len(docs) == 4

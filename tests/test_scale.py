@@ -18,7 +18,10 @@ import pytest
 
 from quotebot import analysis, bm25, postings
 from quotebot.bm25 import BM25Matrix, group_scores, top_k_of
+from quotebot.context import Context, anchor_sid
+from quotebot.engine import QuoteEngine
 from quotebot.models import Document
+from quotebot.retrieve import retrieve, retrieve_among
 from quotebot.sentences import split_document
 from quotebot.store import (
     StringTable,
@@ -236,6 +239,92 @@ def test_top_k_with_skipping_is_the_top_k_of_every_score(
             assert np.array_equal(got_scores, want_scores), groups
             checked += 1
     assert checked == 540
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["maxscore", "every-posting"])
+def test_paragraph_scores_summed_from_sentence_postings_are_those_of_paragraph_postings(
+        monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    """A paragraph's BM25 summed from its sentences' postings (reusing the lists the top k
+    read whole, or reading blocks around the paragraphs) is, to the bit, what the
+    paragraphs' own postings give."""
+    monkeypatch.setattr(bm25, "_MAXSCORE_MIN", threshold)
+    corpus = zipf_corpus(4000, vocab=600)
+    matrix, vocab = BM25Matrix.from_token_lists(corpus)
+    rng = np.random.default_rng(9)
+    group_of = np.cumsum(rng.random(len(corpus)) < 0.3)
+    group_of -= group_of[0]
+    n_groups = int(group_of[-1]) + 1
+    paragraphs = matrix.grouped(group_of, n_groups)
+    starts = np.searchsorted(group_of, np.arange(n_groups + 1))
+    reused = 0
+    for groups in _mixed_groups(len(vocab), 40, seed=7):
+        read: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        ids, _ = matrix.top_groups(groups, 60, read)
+        reused += bool(read)
+        some = np.unique(rng.integers(0, n_groups, size=30))
+        for pids in (group_of[ids], some):
+            want = paragraphs.scores_of(groups, pids)
+            for known in (read, None):
+                got = bm25.range_scores(matrix, paragraphs, groups, pids, starts[pids],
+                                        starts[pids + 1], known)
+                assert got.dtype == want.dtype and np.array_equal(got, want), groups
+    assert reused > 60
+
+
+def test_retrieval_gives_the_paragraph_scores_of_the_paragraph_postings(
+        tmp_path: Path) -> None:
+    """A saved index's sentences and paragraph scores found in one pass are those of the two
+    passes: the top sentences, then their paragraphs' own postings."""
+    save_index(build_index(_batched_corpus()), tmp_path)
+    index = load_index(tmp_path)
+    df = index.matrix.df
+    rng = np.random.default_rng(11)
+    # The commonest terms (read in blocks around the paragraphs) and any others.
+    known = [*np.argsort(-df)[:6].tolist(), *rng.integers(0, df.shape[0], size=20).tolist()]
+    for _ in range(60):
+        chosen = rng.choice(known, size=int(rng.integers(1, 5)), replace=False).tolist()
+        groups = [[(t, 1.0)] for t in chosen[1:]] + [[(chosen[0], 1.0), (known[0], 0.4)]]
+        for k in (3, 60):
+            ids, scores = index.top_sentences(groups, k)
+            got_ids, got_scores, got = index.top_sentences_and_paragraphs(groups, k)
+            assert np.array_equal(got_ids, ids) and np.array_equal(got_scores, scores)
+            assert np.array_equal(got, index.paragraph_scores(groups, ids))
+
+
+def test_a_documents_own_candidates_are_those_of_every_match_kept_to_it(
+        tmp_path: Path) -> None:
+    """Asked of one document, retrieval scores that document's sentences alone and finds
+    the candidates, in the order and with the scores, that retrieving every match of the
+    corpus and keeping the document's finds; the last answer's sentence is found within
+    its document."""
+    save_index(build_index(_batched_corpus()), tmp_path)
+    index = load_index(tmp_path)
+    engine = QuoteEngine(index)
+    settings = engine.retrieval
+    rng = np.random.default_rng(12)
+    doc_idx = np.asarray(index.doc_idx)
+    questions = [" ".join(rng.choice(index.sentence_text(int(s)).split(), size=3).tolist())
+                 for s in rng.integers(0, index.n_sentences, size=25)]
+    assert len(index.docs) >= 4
+    found = 0
+    for pos, doc in enumerate(index.docs):
+        mine = index.doc_sentences(pos)
+        assert list(mine) == np.flatnonzero(doc_idx == pos).tolist()
+        for question in [*questions, "police officers in the city"]:
+            plan = engine.plan(question)
+            for limit in (0, 100):
+                got = retrieve_among(plan, index, settings,
+                                     np.arange(mine.start, mine.stop, dtype=np.int64), limit)
+                every = retrieve(plan, index, settings, index.n_sentences)
+                keep = np.flatnonzero(doc_idx[every.sids] == pos)[
+                    :max(settings.candidates, limit)]
+                assert np.array_equal(got.sids, every.sids[keep]), (doc.id, question)
+                assert np.array_equal(got.bm25, every.bm25[keep]), (doc.id, question)
+                found += len(got)
+        for sid in rng.choice(mine, size=min(5, len(mine)), replace=False).tolist():
+            inside = int(index.start[sid]) + (int(index.end[sid]) - int(index.start[sid])) // 2
+            assert anchor_sid(index, Context(doc=doc.id, start=inside)) == sid
+    assert found > 100
 
 
 def test_the_top_k_reads_back_a_clean_scratch_vector(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -707,6 +796,41 @@ def test_an_index_split_in_two_processes_is_the_index_split_in_one(tmp_path: Pat
     assert seen == sorted(seen)
 
 
+def test_a_pools_processes_share_the_lemma_tables_read_before_they_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches: each process of a build's pool reading lemminflect's tables itself (half a
+    second and 40 MB each) when the build has read them once before forking."""
+    import multiprocessing
+    import os
+
+    from quotebot.store.chunks import split_chunks
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("processes are started, not forked, on this system: nothing is shared")
+    tables = analysis.lemminflect_tables
+    build = os.getpid()
+    readers = tmp_path / "readers"
+
+    def read_here() -> object:
+        if os.getpid() != build:
+            with open(readers, "a", encoding="utf-8") as out:
+                out.write(f"{os.getpid()}\n")
+        return tables()
+
+    monkeypatch.setattr(analysis, "lemminflect_tables", read_here)
+    analysis._lemma_table.cache_clear()
+    try:
+        docs = [Document(f"d{i}", "D", f"The children went to see the mice. {i} geese flew.")
+                for i in range(12)]
+        chunks = [docs[i::4] for i in range(4)]
+        split = list(split_chunks(chunks, b"", jobs=2))
+    finally:
+        analysis._lemma_table.cache_clear()
+    terms = {term for chunk in split for term in chunk.terms}
+    assert {"child", "mous", "goos"} <= terms  # irregular forms met their lemmas
+    assert not readers.exists(), "a pool's process read the lemma tables itself"
+
+
 @pytest.mark.parametrize("n_chunks", [1, 6])
 def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -> None:
     import multiprocessing
@@ -734,7 +858,10 @@ def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -
 
 _POOL_THEN_HANG = """
 import multiprocessing, sys, time
+from quotebot.context import Context, anchor_sid
+from quotebot.engine import QuoteEngine
 from quotebot.models import Document
+from quotebot.retrieve import retrieve, retrieve_among
 from quotebot.store.chunks import split_chunks
 chunks = [[Document(f"d{i}", "D", "Ships sail at dawn. They return at dusk.")] for i in range(3)]
 pieces = split_chunks(chunks, b"", jobs=2)

@@ -30,7 +30,14 @@ from quotebot.session import Session
 
 from conftest import ROOT, assert_same_lexicon, quotes_the_stabbings, requires, run_cli
 from fake_bot_api import free_port
-from servers import Process, serve, start_xapian_shard, stop_xapian_shard, wait_until
+from servers import (
+    Process,
+    ends_with_this_process,
+    serve,
+    start_xapian_shard,
+    stop_xapian_shard,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, requires("xapian-tcpsrv", "xapian")]
 
@@ -227,7 +234,7 @@ def replication_master(folder: Path) -> Iterator[int]:
     master = subprocess.Popen(
         ["xapian-replicate-server", "--interface", "127.0.0.1", "--port", str(port),
          str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=ends_with_this_process)
     try:
         assert wait_until(lambda: can_connect(port), 10, 0.05)
         yield port
@@ -273,6 +280,60 @@ def can_connect(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+_HOLDS_A_SHARD = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from servers import start_xapian_shard
+shard = start_xapian_shard(Path(sys.argv[2]))
+print(shard.port, flush=True)
+time.sleep(300)
+"""
+
+
+def shard_servers(port: int) -> list[int]:
+    """The running xapian-tcpsrv processes serving ``port`` (a server and the children it
+    forks for connections); a zombie nobody has reaped yet has ended."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if (command[0].endswith(b"xapian-tcpsrv") and str(port).encode() in command
+                    and state != "Z"):
+                found.append(int(entry))
+    return found
+
+
+def test_a_run_killed_outright_leaves_no_shard_server_behind(shards: Path) -> None:
+    """Catches: xapian-tcpsrv servers, in sessions of their own, left running with init as
+    their parent when the test run that started them is killed (or cut short by a timeout
+    that skips teardown)."""
+    import select
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDS_A_SHARD, str(ROOT / "tests"),
+                               str(shards / "shard-0")], stdout=subprocess.PIPE, text=True)
+    port = 0
+    try:
+        assert holder.stdout is not None
+        ready, _, _ = select.select([holder.stdout], [], [], 60)
+        assert ready, "the shard server did not start within 60 s"
+        port = int(holder.stdout.readline())
+        assert shard_servers(port)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+        assert wait_until(lambda: not shard_servers(port), 10, 0.05), shard_servers(port)
+        assert not can_connect(port)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+        for pid in shard_servers(port) if port else []:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_connection_the_server_closed_when_idle_is_opened_again(
@@ -518,7 +579,7 @@ def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
         added = run_cli("add", str(MET), "--search-url", write_url, "--json")
         assert added.returncode == 0, added.stderr
         assert json.loads(added.stdout) == {
-            "doc": "met-police-nypd-visit", "title": "Met police nypd visit", "url": "",
+            "doc": "met-police-nypd-visit", "title": "Met police nypd visit",
             "sentences": embedded.index.docs[embedded.index.doc_position(
                 "met-police-nypd-visit")].sentences}
         target = shard_of("met-police-nypd-visit", 2)

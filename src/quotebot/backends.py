@@ -6,7 +6,8 @@ concept: its word and alternatives, each with a query weight; see
 
 - the best ``k`` sentences and their scores, best first, ties to the earlier sentence;
 - the scores of given sentences (0 where a sentence has none of the terms);
-- the BM25 of each given sentence's paragraph, over paragraphs.
+- the BM25 of each given sentence's paragraph, over paragraphs;
+- the first and the third at once (retrieval asks both of the same groups).
 
 Sentence and term ids are the engine's own (its :class:`~quotebot.store.model.SentenceIndex`),
 whichever backend answers. The embedded memory-mapped index answers by itself
@@ -44,4 +45,10 @@ class RetrievalBackend(Protocol):
     def paragraph_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
                          ) -> npt.NDArray[np.floating]:
         """The BM25 of each of ``sids``'s paragraph, each paragraph one document."""
+        ...
+
+    def top_sentences_and_paragraphs(self, groups: Groups, k: int
+                                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32],
+                                                npt.NDArray[np.floating]]:
+        """:meth:`top_sentences`, and the :meth:`paragraph_scores` of the sentences found."""
         ...

@@ -309,10 +309,11 @@ class BM25Matrix:
         """See :func:`group_scores`."""
         return group_scores(self, groups)
 
-    def top_groups(self, groups: Sequence[Sequence[tuple[int, float]]], k: int
+    def top_groups(self, groups: Sequence[Sequence[tuple[int, float]]], k: int,
+                   read: dict[int, _Raw] | None = None
                    ) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """See :func:`top_groups`."""
-        return top_groups(self, groups, k)
+        return top_groups(self, groups, k, read)
 
     def scores_of(self, groups: Sequence[Sequence[tuple[int, float]]],
                   ids: npt.ArrayLike) -> FloatArray:
@@ -390,7 +391,7 @@ class _Groups:
                 else np.zeros(0, dtype=np.int64))
         df = np.diff(np.searchsorted(starts, ptr))
         kept = groups[starts]
-        tf_kept = np.minimum(sums, np.iinfo(np.uint16).max)
+        tf_kept = np.minimum(sums, _TF_CAP)
         weights = posting_weights(
             tf_kept, self.matrix.norms(kept),
             np.repeat(lucene_idf(df, self.n_groups).astype(np.float32), df))
@@ -796,6 +797,58 @@ def _scores_at(matrix: BM25Matrix, columns: Sequence[Sequence[_RawColumn]],
     return total
 
 
+def range_scores(matrix: BM25Matrix, over: BM25Matrix,
+                 groups: Sequence[Sequence[tuple[int, float]]], ids: npt.ArrayLike,
+                 lo: npt.ArrayLike, hi: npt.ArrayLike, read: Mapping[int, _Raw] | None = None
+                 ) -> FloatArray:
+    """The scores ``over`` gives its documents ``ids`` (as :func:`scores_of` on ``over``),
+    from ``matrix``'s postings, where ``over`` is a matrix of groups of consecutive
+    documents of ``matrix`` (:meth:`BM25Matrix.grouped`) and ``ids[i]`` is made of
+    ``matrix``'s documents ``lo[i]:hi[i]``.
+
+    A group's term frequency is the sum of its documents' (capped as when it was built),
+    weighed with ``over``'s lengths and idf by the same float32 operations: the same
+    scores exactly. Lists given in ``read`` (see :func:`top_groups`) are not decoded
+    again; of the other terms only the blocks that may hold a sentence of a range are."""
+    wanted = np.asarray(ids, dtype=np.int64)
+    total = np.zeros(wanted.shape[0], dtype=np.float32)
+    terms = _terms(over, plain_groups(groups))
+    if not terms or not wanted.size:
+        return total
+    known = read or {}
+    every = list(dict.fromkeys(t for g in terms for t, _ in g))
+    postings = {t: known[t] for t in every if t in known}
+    lo64, hi64 = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    postings.update(_blocks_around(matrix, [t for t in every if t not in postings],
+                                   lo64, hi64))
+    lo32, hi32, keys = lo64.astype(np.int32), hi64.astype(np.int32), wanted.astype(np.int32)
+    found: dict[int, tuple[npt.NDArray[np.bool_], FloatArray]] = {}
+    for term in every:
+        sids, tf = postings[term]
+        a, z = np.searchsorted(sids, lo32), np.searchsorted(sids, hi32)
+        sums = z - a
+        if tf is not None and sums.any():
+            # Only the postings in the ranges are read (a common word's list is long).
+            owner = np.repeat(np.arange(sums.shape[0]), sums)
+            at = np.arange(owner.shape[0]) - np.repeat(_starts(sums) - a, sums)
+            sums = np.bincount(owner, weights=tf[at], minlength=sums.shape[0]).astype(np.int64)
+        np.minimum(sums, _TF_CAP, out=sums)
+        found[term] = (sums > 0, over.weighed(term, keys, sums)[1])
+    for group in terms:
+        best: FloatArray | None = None
+        for term, w in group:
+            present, weights = found[term]
+            value = np.where(present, _scaled(weights, w), np.float32(0))
+            best = value if best is None else np.maximum(best, value)
+        if best is not None:
+            total += best
+    return total
+
+
+#: The largest term frequency a group keeps (see :meth:`_Groups.postings`).
+_TF_CAP = np.iinfo(np.uint16).max
+
+
 #: MaxScore takes no more groups once their postings would pass this share of the postings
 #: of the groups left (the groups taken are read whole; the rest only around the candidates
 #: that can still win, since those are pruned by a floor for the k-th score).
@@ -804,7 +857,8 @@ _LOOKUP_SHARE = 1 / 2
 _MAXSCORE_MIN = 16_384
 
 
-def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]], k: int
+def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]], k: int,
+               read: dict[int, _Raw] | None = None
                ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """``top_k_of(*group_scores(matrix, groups), k)``, reading only the postings that can
     change it (MaxScore, then block-max).
@@ -817,6 +871,9 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     group is scored, but a block is left undecoded when even its largest weight, with the
     most the other groups could add, stays below that ``k``-th score. The result is the
     same, ties included.
+
+    ``read``, when given, gets the postings of every term whose list was decoded whole
+    (term → sentence ids, term frequencies), for :func:`range_scores` to reuse.
     """
     terms = _terms(matrix, plain_groups(groups))
     if k <= 0 or not terms:
@@ -826,10 +883,12 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
              for g in terms]
     if sum(sizes) < _MAXSCORE_MIN:
         if all(len(g) == 1 for g in terms):
-            return _plain_top(matrix, terms, k)
+            return _plain_top(matrix, terms, k, read)
         every = list(dict.fromkeys(t for g in terms for t, _ in g))
-        return top_k_of(*_sparse_scores(_weighted(matrix, terms, _decode_terms(matrix, every))),
-                        k)
+        columns = _decode_terms(matrix, every)
+        if read is not None:
+            read.update(columns)
+        return top_k_of(*_sparse_scores(_weighted(matrix, terms, columns)), k)
     every = list(dict.fromkeys(t for g in terms for t, _ in g))
     bounds = _bounds(matrix, terms)
     order = sorted(range(len(terms)), key=sizes.__getitem__)
@@ -879,6 +938,8 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
         # A sentence outside scores at most the sum of the rest's bounds (with a margin
         # for float32 rounding); it must fall strictly below the k-th to be left out.
         if reach < kth:
+            if read is not None:
+                read.update({**whole, **decoded})
             keep = found_scores > 0
             return top_k_of(found[keep], found_scores[keep], k)
         threshold = max(threshold, kth)
@@ -888,7 +949,9 @@ def top_groups(matrix: BM25Matrix, groups: Sequence[Sequence[tuple[int, float]]]
     wanted = {t for group in rest_terms for t, _ in group}
     known = {t: raw for t, raw in {**whole, **decoded}.items() if t in wanted}
     pruned = _blocks_above(matrix, rest_terms, [bounds[g] for g in sorted(left)], threshold,
-                           skip=known)
+                           skip=known, whole=whole)
+    if read is not None:
+        read.update({**whole, **decoded})
     ids, scores = _top_by_scratch(matrix, _weighted(matrix, rest_terms, {**pruned, **known}), k,
                                   exclude=seen)
     if not found.shape[0]:
@@ -914,11 +977,13 @@ def _block_floor(matrix: BM25Matrix, terms: Sequence[_Terms], k: int) -> float:
 
 
 def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[float],
-                  threshold: float, skip: Mapping[int, Any]) -> dict[int, _Raw]:
+                  threshold: float, skip: Mapping[int, Any], whole: dict[int, _Raw]
+                  ) -> dict[int, _Raw]:
     """The postings of each term (but those of ``skip``) in the blocks where a sentence
     could reach ``threshold``: the block's largest weight in its group plus the most the
     other groups could add. A sentence in a block left out scores below the threshold,
-    which the ``k``-th best already reaches, so it is not among the best ``k``."""
+    which the ``k``-th best already reaches, so it is not among the best ``k``. Lists
+    read whole are also put in ``whole``."""
     packed = matrix.packed
     total = sum(bounds)
     wanted: dict[int, float] = {}  # term → the least weight its block must reach
@@ -937,7 +1002,7 @@ def _blocks_above(matrix: BM25Matrix, terms: Sequence[_Terms], bounds: Sequence[
             if local.shape[0] < b1 - b0:
                 out[term] = packed.blocks(term, local)
                 continue
-        out[term] = packed.column(term)
+        out[term] = whole[term] = packed.column(term)
     return out
 
 
@@ -1067,14 +1132,18 @@ def _sparse_scores(columns: Sequence[Sequence[_Column]]
     return uniq[keep].astype(np.int64), total[keep]
 
 
-def _plain_weights(matrix: BM25Matrix, terms: Sequence[_Terms]
+def _plain_weights(matrix: BM25Matrix, terms: Sequence[_Terms],
+                   read: dict[int, _Raw] | None = None
                    ) -> tuple[npt.NDArray[np.int32], FloatArray]:
     """Groups of one term each: their terms' postings laid end to end, (sentence ids,
     weights times the query's weights), in a few NumPy calls for the whole query rather
     than a few per term. The weights are those of :meth:`BM25Matrix.weighed`, to the bit
-    (a term frequency of 1 in :func:`posting_weights` is what its table holds)."""
+    (a term frequency of 1 in :func:`posting_weights` is what its table holds). The
+    columns decoded are put in ``read`` when given."""
     packed = matrix.packed
     ids_tf = [packed.column(g[0][0]) for g in terms]
+    if read is not None:
+        read.update((g[0][0], raw) for g, raw in zip(terms, ids_tf, strict=True))
     sizes = [ids.shape[0] for ids, _ in ids_tf]
     every = ids_tf[0][0] if len(ids_tf) == 1 else np.concatenate([ids for ids, _ in ids_tf])
     norm, once = matrix._tables()
@@ -1099,13 +1168,14 @@ def _plain_weights(matrix: BM25Matrix, terms: Sequence[_Terms]
     return every, weights
 
 
-def _plain_top(matrix: BM25Matrix, terms: Sequence[_Terms], k: int
+def _plain_top(matrix: BM25Matrix, terms: Sequence[_Terms], k: int,
+               read: dict[int, _Raw] | None = None
                ) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """``top_k_of(*group_scores(matrix, terms), k)`` for groups of one term each, summed in
     this thread's scratch vector instead of numbering the sentences by a sort: the same
     float32 sums (each sentence's weights added in group order, from zero), read back per
     posting and set back to zero."""
-    every, weights = _plain_weights(matrix, terms)
+    every, weights = _plain_weights(matrix, terms, read)
     at = every.astype(np.intp)  # (ufunc.at is several times quicker with native ids)
     total = _zeroed_scratch(matrix, "sums")
     try:

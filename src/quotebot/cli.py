@@ -596,7 +596,7 @@ def add(sources: tuple[str, ...], to: str | None, search_url: str | None, doc_id
 
     A source that cannot be read is reported (and the exit status is 1), and the others are
     still added. When a page's article is less than half of the words the page shows, a note
-    says so. With --json, one JSON object per line: {"doc", "title", "url", "sentences"}
+    says so. With --json, one JSON object per line: {"doc", "title", "url"?, "sentences"}
     (and for a page "kept_words", "page_words") for each document added, {"source",
     "error"} for each source that failed.
 
@@ -722,10 +722,24 @@ def _report_failed(failed: list[tuple[str, QuotebotError]], as_json: bool, *,
         if as_json:
             click.echo(dumps({"source": label, **error.to_json()}))
         else:
-            click.echo(f"Error: {label}: {error.message}", err=True)
+            click.echo(f"Error: {_with_source(label, error.message)}", err=True)
     if not as_json:
         click.echo(f"{counted(len(failed), 'source')} could not be "
                    f"added{'; the others were' if added_some else ''}.", err=True)
+
+
+def _with_source(label: str, message: str) -> str:
+    """``message`` led by the source it is about, unless it names it already (a file's
+    errors do: "'x.pdf' could not be read as a PDF", not "x.pdf: 'x.pdf' could not …")."""
+    import re
+
+    source = Path(label).expanduser()
+    # Messages quote a file's path as Python writes a string ('x.pdf', or "it's.pdf").
+    named = (Path(quoted) for pair in re.findall(r"'([^']+)'|\"([^\"]+)\"", message)
+             for quoted in pair if quoted)
+    if label and any(path == source or source in path.parents for path in named):
+        return message
+    return f"{label}: {message}"
 
 
 def _check_library_folder(library: Any) -> None:
@@ -756,6 +770,7 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
         quotebot forget kelsey-bay-sea-wall.txt --from ~/articles --json
     """
     from quotebot.library import Library
+    from quotebot.models import document_json
 
     library = Library(from_)
     _check_library_folder(library)
@@ -766,8 +781,7 @@ def forget(docs: tuple[str, ...], from_: str, semantic: str, as_json: bool) -> N
     gone = library.remove(ids, semantic=semantic)
     for info in gone:
         if as_json:
-            click.echo(dumps({"doc": info.id, "title": info.title, "url": info.url,
-                              "removed": True}))
+            click.echo(dumps(document_json(info.id, info.title, info.url, removed=True)))
         else:
             click.echo(f"Removed {info.id}: {info.title}")
 

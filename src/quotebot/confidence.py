@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from quotebot.analysis import Token
 from quotebot.analysis import terms as analyse_terms
 from quotebot.extract import RULE_NAMES
 from quotebot.extract.grammar import NOUN, VERB, word_classes
+from quotebot.lexicon import antonyms, word_set
 from quotebot.question import Kind, Question
 from quotebot.tuning import Answer
 
@@ -129,12 +130,23 @@ FEATURES = (
     # paragraph holds: a question about another name or year than the passage's only seems
     # answered by it.
     "missing_names",
+    # The question is negated ("not", "never", "didn't") and the answer's sentence is not,
+    # or the other way round: it says the opposite of what is asked.
+    "negation_differs",
+    # The sentence has the opposite (the antonyms list: "lost" for "won") of a word of the
+    # question that it lacks.
+    "opposite_words",
+    # Share of the question's names and numbers that the answer's passage holds but not
+    # its sentence: both things are named there, the relation asked between them may not
+    # be.
+    "names_elsewhere",
     # Which extraction rule found the answer (quotebot.extract.RULE_NAMES).
     *(f"rule_{name}" for name in RULE_NAMES),
 )
 _AT = {name: n for n, name in enumerate(FEATURES)}
 _RULE_AT = {name: _AT[f"rule_{name}"] for name in RULE_NAMES}
 
+_NEGATIONS = word_set("negations")
 _CLAUSE_MARK = re.compile(r"[,;:.!?()]|\s[-–—]\s")
 _NORM = re.compile(r"\W+")
 
@@ -182,7 +194,7 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
              agreeing_answers: int = 0, lexical_first: bool = False,
              meaning_first: bool = False, question_words: int = 0,
              score_share: float = 0.0, proximity: float = 0.0,
-             missing_names: float = 0.0) -> FloatArray:
+             missing_names: float = 0.0, names_elsewhere: float = 0.0) -> FloatArray:
     """The features of the short answer at ``span`` (sentence offsets) of a sentence
     (``text``, its ``tokens``, the tokens ``matched`` to the question's concepts).
 
@@ -202,7 +214,8 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     many concepts the question has; ``score_share`` the passage's BM25 relative to the
     question's idf mass and ``proximity`` how close together and in order it holds the
     question's words; ``missing_names`` the share of the question's names and numbers it
-    lacks (:func:`missing_names`)."""
+    lacks (:func:`missing_names`) and ``names_elsewhere`` the share it holds only outside
+    the answer's sentence (:func:`names_elsewhere`)."""
     a, b = span
     inside = [i for i, t in enumerate(tokens) if t.start >= a and t.end <= b]
     kind = question.kind
@@ -275,6 +288,9 @@ def evidence(question: Question, kind_asked: str | None, text: str, tokens: Sequ
     x[_AT["score_share"]] = score_share
     x[_AT["proximity"]] = proximity
     x[_AT["missing_names"]] = missing_names
+    x[_AT["negation_differs"]] = _negated(question.tokens) != _negated(tokens)
+    x[_AT["opposite_words"]] = _has_opposite(question.tokens, tokens)
+    x[_AT["names_elsewhere"]] = names_elsewhere
     x[_RULE_AT[rule]] = 1.0
     return x
 
@@ -313,6 +329,31 @@ def missing_names(labels: Sequence[str], proper: Sequence[bool], found: Sequence
     asked = [f for label, name, f in zip(labels, proper, found, strict=True)
              if name or label[:1].isdigit()]
     return sum(1 for f in asked if f <= 0) / len(asked) if asked else 0.0
+
+
+def names_elsewhere(labels: Sequence[str], proper: Sequence[bool], found: Sequence[float],
+                    in_sentence: Collection[int]) -> float:
+    """The share of the question's names (concepts ``proper``) and numbers (``labels``
+    starting with a digit) that the passage holds (``found`` above 0) but the answer's
+    sentence does not (their concepts' numbers not ``in_sentence``); 0 for a question
+    without either."""
+    asked = [n for n, (label, name) in enumerate(zip(labels, proper, strict=True))
+             if name or label[:1].isdigit()]
+    return (sum(1 for n in asked if found[n] > 0 and n not in in_sentence) / len(asked)
+            if asked else 0.0)
+
+
+def _negated(tokens: Sequence[Token]) -> bool:
+    return any(t.norm in _NEGATIONS or t.norm.endswith("n't") for t in tokens)
+
+
+def _has_opposite(question: Sequence[Token], tokens: Sequence[Token]) -> bool:
+    """Whether the sentence (``tokens``) has the opposite of a word of the question that
+    it lacks ("lost" where "won" is asked)."""
+    table = antonyms()
+    terms = {term for t in tokens for term in t.terms}
+    return any(set(analyse_terms(other)) & terms for t in question if t.norm in table
+               and not set(t.terms) & terms for other in table[t.norm])
 
 
 def asked_noun(question: Question) -> str | None:

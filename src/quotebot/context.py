@@ -111,10 +111,10 @@ def anchor_sid(index: SentenceIndex, context: Context) -> int | None:
         pos = index.doc_position(context.doc)
     except Exception:  # a document removed since
         return None
-    found = np.flatnonzero((np.asarray(index.doc_idx) == pos)
-                           & (np.asarray(index.start) <= context.start)
-                           & (np.asarray(index.end) > context.start))
-    return int(found[0]) if found.size else None
+    own = index.doc_sentences(pos)
+    found = np.flatnonzero((np.asarray(index.start[own.start:own.stop]) <= context.start)
+                           & (np.asarray(index.end[own.start:own.stop]) > context.start))
+    return own.start + int(found[0]) if found.size else None
 
 
 def context_groups(index: SentenceIndex, context: Context, plan: QueryPlan | None = None

@@ -39,6 +39,7 @@ from quotebot.confidence import (
     missing_names,
     missing_verbs,
     missing_words,
+    names_elsewhere,
     same_answer,
 )
 from quotebot.context import Context
@@ -51,7 +52,7 @@ from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import Question, parse_question, validate_question
 from quotebot.quotes import make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
-from quotebot.retrieve import Candidates, retrieve
+from quotebot.retrieve import Candidates, retrieve, retrieve_among
 from quotebot.semantic import (
     AUTO_LIMIT,
     SEMANTIC_ENV,
@@ -298,11 +299,10 @@ class QuoteEngine:
         if doc is None:
             candidates = retrieve(plan, self.search, self.retrieval, limit)
         else:
-            # Every match, then the document's own best: its sentences need not be among
-            # the corpus's best few.
-            candidates = _within(retrieve(plan, self.search, self.retrieval,
-                                          self.index.n_sentences), self.index, doc,
-                                 max(self.retrieval.candidates, limit))
+            # The document's own best: its sentences need not be among the corpus's best few.
+            mine = self.index.doc_sentences(self.index.doc_position(doc))
+            candidates = retrieve_among(plan, self.search, self.retrieval,
+                                        np.arange(mine.start, mine.stop, dtype=np.int64), limit)
         if leave_out:
             # The question asked of the corpus without these paragraphs (fitting the gate
             # on questions it only seems to answer).
@@ -556,7 +556,10 @@ def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
                                           [c.idf for c in concepts]),
                  proximity=float(features.proximity[best]),
                  missing_names=missing_names([c.label for c in concepts],
-                                             [c.proper for c in concepts], about.evidence))
+                                             [c.proper for c in concepts], about.evidence),
+                 names_elsewhere=names_elsewhere([c.label for c in concepts],
+                                                 [c.proper for c in concepts], about.evidence,
+                                                 set(features.matched(best).values())))
     confidence = model.probability(x)
     short = replace(make_short_answer(spans.index, sid, span),
                     confidence=round(confidence, 4), evidence=tuple(x.tolist()))

@@ -71,11 +71,12 @@ from quotebot.engine import QuoteEngine
 from quotebot.errors import QuotebotError
 from quotebot.evaluate import Case
 from quotebot.fitting import paragraph_texts
-from quotebot.perturbed import WordPool, perturb
+from quotebot.perturbed import WordPool, variants
 from quotebot.session import Session
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+StrArray = npt.NDArray[np.str_]
 
 #: A short answer is right when its token F1 against a gold answer is at least this.
 RIGHT_F1 = 0.5
@@ -142,6 +143,8 @@ class Rows:
     #: the answering paragraph holds replaced by one it does not (:mod:`quotebot.perturbed`):
     #: all wrong, fitted on with :attr:`Penalty.perturbed` weight, never judged.
     perturbed: FloatArray = field(default_factory=_no_rows)
+    #: What was changed in each question of :attr:`perturbed` (:data:`quotebot.perturbed.CHANGES`).
+    changes: StrArray = field(default_factory=lambda: np.zeros(0, dtype=str))
 
 
 def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = False,
@@ -150,14 +153,18 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
     ``left_out``, also those it gives to the answerable ones asked of the article without
     the paragraphs that hold their answers, and with ``perturbed`` those it gives to them
     with one word the answering paragraph holds replaced by one it does not
-    (:func:`quotebot.perturbed.perturb`). An article with unanswerable questions is
-    rare; these teach every fold what a short answer from a passage that only seems to
-    answer looks like."""
+    (:func:`quotebot.perturbed.variants`: a word replaced, a negation added or taken away,
+    a word turned into its opposite, a name swapped for another of the paragraph's, an
+    unstated qualifier). An article with unanswerable questions is rare; these teach every
+    fold what a short answer from a passage that only seems to answer looks like."""
     xs: list[tuple[float, ...]] = []
     right: list[bool] = []
     wrong: list[tuple[float, ...]] = []
     changed: list[tuple[float, ...]] = []
+    changes: list[str] = []
     paragraphs = paragraph_texts(engine) if left_out or perturbed else []
+    # As written: a name is told by its capital.
+    written = paragraph_texts(engine, folded=False) if perturbed else []
     pool = (WordPool.of(engine.index.sentence_text(s) for s in range(engine.index.n_sentences))
             if perturbed else None)
     for case in cases:
@@ -176,17 +183,18 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
             if other.answered and other.short is not None:
                 wrong.append(other.short.evidence)
         if case.answerable and holding and pool is not None:
-            held = {t for n in holding for t in analyse_terms(paragraphs[n])}
+            paragraph = " ".join(written[n] for n in sorted(holding))
             kept = {t for g in (*case.answers, *case.expect) for t in analyse_terms(g)}
-            variant = perturb(question, case.id, held, pool, kept)
-            if variant is not None:
+            for variant in variants(question, case.id, paragraph, pool, kept):
                 other = engine._answer(variant.question, 3, 0, None, gate=False)
                 if other.answered and other.short is not None:
                     changed.append(other.short.evidence)
+                    changes.append(variant.change)
     x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURES))
     return Rows(x, np.asarray(right, dtype=bool), sum(c.answerable for c in cases),
                 np.asarray(wrong, dtype=np.float64).reshape(-1, len(FEATURES)),
-                np.asarray(changed, dtype=np.float64).reshape(-1, len(FEATURES)))
+                np.asarray(changed, dtype=np.float64).reshape(-1, len(FEATURES)),
+                np.asarray(changes, dtype=str))
 
 
 def conversation_rows(engine: QuoteEngine, cases: Sequence[ConversationCase]) -> Rows:
@@ -435,7 +443,8 @@ def held_out_probabilities(rows: Mapping[str, Rows],
 def without_removed(rows: Mapping[str, Rows]) -> dict[str, Rows]:
     """``rows`` without their short answers given without the passages that answer and to
     questions with a word replaced: to fit on the real ones alone, and judge all."""
-    return {name: replace(r, left_out=_no_rows(), perturbed=_no_rows())
+    return {name: replace(r, left_out=_no_rows(), perturbed=_no_rows(),
+                          changes=np.zeros(0, dtype=str))
             for name, r in rows.items()}
 
 
@@ -446,7 +455,8 @@ def combined(*sets: Mapping[str, Rows]) -> dict[str, Rows]:
                        np.concatenate([s[name].right for s in sets]),
                        sum(s[name].answerable for s in sets),
                        np.vstack([s[name].left_out for s in sets]),
-                       np.vstack([s[name].perturbed for s in sets]))
+                       np.vstack([s[name].perturbed for s in sets]),
+                       np.concatenate([s[name].changes for s in sets]))
             for name in sets[0]}
 
 
@@ -568,6 +578,7 @@ def nested_report(nested: Mapping[str, Nested], judged: Mapping[str, Rows],
     shown_p: list[FloatArray] = []
     removed_shown: list[FloatArray] = []
     perturbed_shown: list[FloatArray] = []
+    changes: list[StrArray] = []
     ys: list[BoolArray] = []
     for name, held in judged.items():
         found = nested[name]
@@ -578,6 +589,8 @@ def nested_report(nested: Mapping[str, Nested], judged: Mapping[str, Rows],
         shown_p.append((found.held >= threshold).astype(np.float64))
         removed_shown.append((found.removed >= threshold).astype(np.float64))
         perturbed_shown.append((found.perturbed >= threshold).astype(np.float64))
+        changes.append(held.changes if len(held.changes) == len(found.perturbed)
+                       else np.full(len(found.perturbed), "word"))
         ys.append(held.right)
         if len(found.removed):
             report[name].update(removed_summary(found.removed, threshold))
@@ -589,9 +602,21 @@ def nested_report(nested: Mapping[str, Nested], judged: Mapping[str, Rows],
     if any(len(r.left_out) for r in judged.values()):
         report["pooled"].update(removed_summary(np.concatenate(removed_shown), 1.0))
     if any(len(r.perturbed) for r in judged.values()):
-        report["pooled"].update(removed_summary(np.concatenate(perturbed_shown), 1.0,
-                                                "perturbed"))
+        shown = np.concatenate(perturbed_shown)
+        report["pooled"].update(removed_summary(shown, 1.0, "perturbed"))
+        report["pooled"]["perturbed_by_change"] = by_change(shown, np.concatenate(changes))
     return report
+
+
+def by_change(shown: FloatArray, changes: StrArray) -> dict[str, dict[str, Any]]:
+    """Per kind of change (``changes``), how many short answers to questions so changed
+    were given and how many of them were ``shown`` (1) or not (0)."""
+    out: dict[str, dict[str, Any]] = {}
+    for change in sorted(set(changes.tolist())):
+        inside = shown[changes == change]
+        out[change] = {"given": len(inside), "shown": int(inside.sum()),
+                       "shown_share": round(float(inside.mean()), 4)}
+    return out
 
 
 def nested_held_out(rows: Mapping[str, Rows], judged: Mapping[str, Rows] | None = None,

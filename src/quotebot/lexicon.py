@@ -63,6 +63,22 @@ def abbreviation_expansions() -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(table)
 
 
+@cache
+def antonyms() -> Mapping[str, tuple[str, ...]]:
+    """Word → its opposites as written ("won" → "lost"), both ways, from the pairs of the
+    antonyms list."""
+    table: dict[str, list[str]] = {}
+    for line in _lines("antonyms"):
+        pair = line.split()
+        if len(pair) != 2:
+            continue
+        a, b = pair
+        for word, other in ((a, b), (b, a)):
+            if other not in table.setdefault(word, []):
+                table[word].append(other)
+    return MappingProxyType({word: tuple(others) for word, others in table.items()})
+
+
 STOP_WORDS = word_set("stop_words")
 AUXILIARIES = word_set("auxiliaries")
 MONTHS = words("months")

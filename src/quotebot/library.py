@@ -46,7 +46,7 @@ from typing import Any
 
 from quotebot.corpus import TEMPORARY_PREFIX, load_corpus
 from quotebot.errors import CorpusError, IndexFileError, QuotebotError, UnknownDocument
-from quotebot.models import Document
+from quotebot.models import Document, document_json
 from quotebot.store import build_index, load_index, merge_index, save_index
 from quotebot.store.catalogue import LIBRARY_INDEX
 from quotebot.store.files import IndexFolder, atomic_write_text
@@ -117,8 +117,7 @@ class AddedDocument:
         return self.page_words > 0 and 2 * self.kept_words < self.page_words
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"doc": self.doc, "title": self.title, "url": self.url,
-                                "sentences": self.sentences}
+        data = document_json(self.doc, self.title, self.url, sentences=self.sentences)
         if self.replaced:
             data["replaced"] = True  # an earlier version (the same link or text) is gone
         if self.page_words:

@@ -82,6 +82,12 @@ class Quote:
         return data
 
 
+def document_json(doc: str, title: str, url: str = "", **more: Any) -> dict[str, Any]:
+    """A document as every JSON output names it: ``{"doc", "title", "url"?, ...more}``, with
+    ``url`` only for a document added from a link (an uploaded file or a text has none)."""
+    return {"doc": doc, "title": title, **({"url": url} if url else {}), **more}
+
+
 @dataclass(frozen=True, slots=True)
 class ShortAnswer:
     """The short answer to a factual question: verbatim from the first quote, or "Yes" /

@@ -35,8 +35,31 @@ def retrieve(plan: QueryPlan, search: RetrievalBackend, settings: Retrieval, lim
     groups = plan.groups()
     if not groups:
         return Candidates(np.empty(0, np.int64), np.empty(0, np.float64))
-    ids, scores = search.top_sentences(groups, max(settings.candidates, limit))
+    k = max(settings.candidates, limit)
+    if not settings.paragraph_weight:
+        ids, scores = search.top_sentences(groups, k)
+        return Candidates(ids.astype(np.int64), scores.astype(np.float64))
+    ids, scores, paragraphs = search.top_sentences_and_paragraphs(groups, k)
     total = scores.astype(np.float64)
-    if settings.paragraph_weight and ids.size:
-        total += settings.paragraph_weight * search.paragraph_scores(groups, ids)
+    if ids.size:
+        total += settings.paragraph_weight * paragraphs
     return Candidates(ids.astype(np.int64), total)
+
+
+def retrieve_among(plan: QueryPlan, search: RetrievalBackend, settings: Retrieval,
+                   sids: npt.NDArray[np.int64], limit: int = 0) -> Candidates:
+    """:func:`retrieve`'s candidates when only sentences ``sids`` (a document's) may be
+    found: those of them :func:`retrieve` would find were it asked for every match, in its
+    order. Only these sentences are scored, so the cost follows the document, not the
+    corpus."""
+    groups = plan.groups()
+    if not groups or not sids.size:
+        return Candidates(np.empty(0, np.int64), np.empty(0, np.float64))
+    scores = search.sentence_scores(groups, sids)
+    keep = np.flatnonzero(scores > 0)
+    # Best first, ties to the earlier sentence, as the top k of every match are.
+    order = keep[np.lexsort((sids[keep], -scores[keep]))][:max(settings.candidates, limit)]
+    ids, total = sids[order].astype(np.int64), scores[order]
+    if settings.paragraph_weight and ids.size:
+        total = total + settings.paragraph_weight * search.paragraph_scores(groups, ids)
+    return Candidates(ids, total)

@@ -1,24 +1,18 @@
 """Sentence splitting with NLTK's Punkt, configured in code (no downloaded models).
 
-Offsets come from ``span_tokenize`` on each paragraph, so every sentence's text is
-exactly ``document.text[start:end]``; nothing is re-found later with ``str.find``.
+Offsets come from Punkt's spans of each paragraph (:func:`quotebot.punkt.sentence_spans`),
+so every sentence's text is exactly ``document.text[start:end]``; nothing is re-found
+later with ``str.find``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from functools import lru_cache
 
-from nltk.tokenize.punkt import (
-    PunktLanguageVars,
-    PunktParameters,
-    PunktSentenceTokenizer,
-    PunktToken,
-)
-
-from quotebot.lexicon import ABBREVIATIONS
 from quotebot.models import Document, Sentence
+from quotebot.punkt import sentence_spans
 
 _LINE = re.compile(r"[^\r\n]+")
 #: The longest sentence quoted whole. Real sentences stay far below it (the longest in the
@@ -33,54 +27,6 @@ _WORDISH = re.compile(r"\w")
 #: A markdown ATX heading's opening marks and the spaces after them.
 _HEADING_MARKS = re.compile(r"#{1,6}(?:[ \t]+|$)")
 _CLOSING_MARKS = re.compile(r"[ \t]+#+$")
-
-
-# NLTK runs each of its regular expressions through a wrapper that applies it with the
-# `regex` engine under a time limit, a guard meant for patterns a caller supplies. Punkt's
-# own patterns are fixed, and the guard more than doubled the time to split a corpus
-# into sentences (the largest part of building an index); the standard library's engine
-# applies the same patterns with the same results (the two split 1.66M paragraphs of news,
-# SQuAD, CoQA and the Python documentation identically).
-
-
-class _LanguageVars(PunktLanguageVars):  # type: ignore[misc]
-    """Punkt's English patterns, compiled with :mod:`re`."""
-
-    re_boundary_realignment = re.compile(PunktLanguageVars.re_boundary_realignment.pattern,
-                                         re.MULTILINE)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._re_word_tokenizer = re.compile(self._word_tokenize_fmt % {
-            "NonWord": self._re_non_word_chars, "MultiChar": self._re_multi_char_punct,
-            "WordStart": self._re_word_start}, re.UNICODE | re.VERBOSE)
-        self._re_period_context = re.compile(self._period_context_fmt % {
-            "NonWord": self._re_non_word_chars, "SentEndChars": self._re_sent_end_chars},
-            re.UNICODE | re.VERBOSE)
-
-
-_NON_PUNCT = re.compile(r"[^\W\d]")
-
-
-class _Token(PunktToken):  # type: ignore[misc]
-    """Punkt's token, its patterns compiled with :mod:`re`."""
-
-    __slots__ = ()
-    _RE_ELLIPSIS = re.compile(r"\.\.+$")
-    _RE_NUMERIC = re.compile(r"^-?[\.,]?\d[\d,\.-]*\.?$")
-    _RE_INITIAL = re.compile(r"[^\W\d]\.$")
-    _RE_ALPHA = re.compile(r"[^\W\d]+$")
-
-    @property
-    def is_non_punct(self) -> re.Match[str] | None:
-        return _NON_PUNCT.search(self.type)
-
-
-@cache
-def _tokenizer() -> PunktSentenceTokenizer:
-    params = PunktParameters()
-    params.abbrev_types = set(ABBREVIATIONS)
-    return PunktSentenceTokenizer(params, lang_vars=_LanguageVars(), token_cls=_Token)
 
 
 #: What a paragraph is: a heading (a ``#`` line) or text (a paragraph, a list item, a table
@@ -175,12 +121,11 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 def split_document(doc: Document) -> list[Sentence]:
     """Split a document into sentences; a sentence never crosses a line break."""
-    tokenizer = _tokenizer()
     text = doc.text
     sentences: list[Sentence] = []
     for paragraph_no, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
         paragraph = text[p_start:p_end]
-        for s_start, s_end in tokenizer.span_tokenize(paragraph):
+        for s_start, s_end in sentence_spans(paragraph):
             for start, end in _bounded(text, p_start + s_start, p_start + s_end):
                 if not _WORDISH.search(text, start, end):
                     continue

@@ -1124,6 +1124,12 @@ class XapianBackend:
         score_of = dict(zip(found.tolist(), scores.astype(np.float32).tolist(), strict=True))
         return np.asarray([score_of.get(s, 0.0) for s in sids.tolist()], np.float64)
 
+    def top_sentences_and_paragraphs(self, groups: Groups, k: int
+                                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32],
+                                                npt.NDArray[np.float64]]:
+        sids, scores = self.top_sentences(groups, k)
+        return sids, scores, self.paragraph_scores(groups, sids)
+
     def paragraph_scores(self, groups: Groups, sids: npt.NDArray[np.int64]
                          ) -> npt.NDArray[np.float64]:
         index = self.index

@@ -53,6 +53,13 @@ def may_be_verb(word: str) -> bool:
     return "VERB" in _classes(word)
 
 
+def may_be_adjective(word: str) -> bool:
+    """Whether lemminflect knows ``word`` (lower case) as an adjective and not as a verb
+    form ("ancient", "large"; not "closed")."""
+    classes = _classes(word)
+    return "ADJ" in classes and "VERB" not in classes
+
+
 def _word_class(token: Token, first: bool) -> str:
     return _class_of(token.surface, token.norm, token.is_stop, first)
 

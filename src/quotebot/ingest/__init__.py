@@ -183,7 +183,7 @@ def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = 
     each document's text is read up to ``max_bytes`` at most (see :func:`extract_bytes`).
 
     In a folder, a file that cannot be read is left out (its error appended to ``skipped``
-    when given, and logged); a single file or link that cannot be read is an error.
+    when given, else logged); a single file or link that cannot be read is an error.
     """
     if is_url(source):
         return [_nonempty(document_from_page(fetch_url(str(source), policy=policy),
@@ -206,7 +206,9 @@ def load_source(source: str | os.PathLike[str], *, policy: FetchPolicy | None = 
         try:
             docs.append(_nonempty(extract_file(file, doc_id, max_bytes=max_bytes)))
         except CorpusError as exc:
-            log.warning("skipping %s", exc.message)
+            # A caller that collects the errors reports them; said here too, it said each twice.
+            if skipped is None:
+                log.warning("skipping %s", exc.message)
             errors.append(exc)
     if skipped is not None:
         skipped.extend(errors)

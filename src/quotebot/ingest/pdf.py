@@ -20,6 +20,7 @@ import itertools
 import logging
 import re
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -51,6 +52,14 @@ _CELL_GAP = 1.5
 #: Cells of a table's rows start within this many points of their column's.
 _COLUMN_SLACK = 4.0
 
+#: A page whose text is more than this share of U+FFFD (the replacement character, what
+#: pypdf gives for glyphs it has no font to decode, as when the font object is missing) is
+#: not read: its text is not there to quote.
+MAX_REPLACEMENT_SHARE = 0.5
+#: The first pypdf that caps what a compressed stream unpacks to (``ZLIB_MAX_OUTPUT_LENGTH``):
+#: pyproject.toml's lower bound. An older one would unpack a compression bomb whole.
+PYPDF_WITH_UNPACKING_CAP = "6.0"
+
 _TERMINAL = tuple(".!?…:;")
 _CLOSERS = "\"'”’»)]"
 _PAGE_NUMBER = re.compile(
@@ -78,12 +87,19 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     ``name`` is what messages call the file (quoted, or "the page from HOST"). Reading stops,
     page by page, once the text passes ``max_bytes`` (UTF-8, default
     :data:`~quotebot.ingest.html.MAX_TEXT_BYTES`) or takes longer than :data:`MAX_SECONDS`.
-    CorpusError codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``,
+    CorpusError codes: ``pdf_unreadable``, ``pdf_encrypted``, ``pdf_no_text``, ``pdf_unsupported``,
     ``document_too_large``.
     """
+    import pypdf.filters
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    _pypdf_logs_at_debug()
+    if not hasattr(pypdf.filters, "ZLIB_MAX_OUTPUT_LENGTH"):
+        raise CorpusError(
+            f"{name} was not read: reading PDFs safely needs pypdf {PYPDF_WITH_UNPACKING_CAP} "
+            f"or later (this is {pypdf.__version__}); upgrade it with "
+            "`pip install --upgrade pypdf`.", code="pdf_unsupported")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -108,13 +124,19 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     page_lines: list[list[_Line]] = []
     unread = 0
     for number, page in enumerate(pages, start=1):
+        lines: list[_Line] | None
         try:
-            page_lines.append(_lines_of(page))
+            lines = _lines_of(page)
         except Exception as exc:  # one damaged page should not lose the rest
             log.warning("%s: page %d has text quotebot could not read (%s)", name, number,
                         type(exc).__name__)
-            page_lines.append([])
-            unread += 1
+            lines = None
+        if lines is not None and _mostly_replacements(lines):
+            log.warning("%s: page %d has text quotebot could not read (its font is missing "
+                        "or cannot be decoded)", name, number)
+            lines = None
+        page_lines.append(lines or [])
+        unread += lines is None
         # The cap holds while reading: a 2,000-page file stops at the page that passes it.
         read += sum(len(line.text.encode("utf-8", "surrogatepass")) + 1
                     for line in page_lines[-1])
@@ -138,6 +160,32 @@ def extract_pdf(data: bytes, *, doc_id: str, name: str, url: str = "",
     title = meta.get("title") or title_of(text, doc_id)
     return Document(id=doc_id, title=title, text=text, url=url,
                     author=meta.get("author", ""), date=meta.get("date", ""))
+
+
+class _PypdfToDebug(logging.Handler):
+    """pypdf's own warnings about a file ("EOF marker not found") as this module's debug
+    lines: a user sees quotebot's one-sentence error, not pypdf's lines above it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("pypdf (%s): %s", record.levelname.lower(), record.getMessage())
+
+
+_pypdf_logs_lock = threading.Lock()
+
+
+def _pypdf_logs_at_debug() -> None:
+    """Route the ``pypdf`` logger to :class:`_PypdfToDebug` (once, in whatever front end)."""
+    pypdf_log = logging.getLogger("pypdf")
+    with _pypdf_logs_lock:
+        if not any(isinstance(h, _PypdfToDebug) for h in pypdf_log.handlers):
+            pypdf_log.addHandler(_PypdfToDebug())
+            pypdf_log.propagate = False
+
+
+def _mostly_replacements(lines: Sequence[_Line]) -> bool:
+    """Whether most of the page's characters (spaces aside) are U+FFFD."""
+    text = "".join("".join(line.text.split()) for line in lines)
+    return bool(text) and text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text)
 
 
 def _unreadable(name: str) -> CorpusError:

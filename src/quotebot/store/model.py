@@ -19,7 +19,7 @@ import numpy.typing as npt
 from quotebot import analysis
 from quotebot.analysis import Token
 from quotebot.backends import Groups
-from quotebot.bm25 import BM25Matrix
+from quotebot.bm25 import BM25Matrix, range_scores
 from quotebot.errors import UnknownDocument
 from quotebot.models import Document, Sentence
 from quotebot.postings import compact_counts, distinct
@@ -474,6 +474,16 @@ class SentenceIndex:
                 + ". `quotebot docs` lists them all."
             ) from None
 
+    def doc_sentences(self, pos: int) -> range:
+        """The ids of the sentences of the document at position ``pos``: a document's
+        sentences are consecutive, so two binary searches find them."""
+        doc_idx = self.doc_idx
+        # (Searched for in its own type: other keys would copy the whole array first.)
+        first = int(np.searchsorted(doc_idx, doc_idx.dtype.type(pos)))
+        end = (int(np.searchsorted(doc_idx, doc_idx.dtype.type(pos + 1)))
+               if pos < np.iinfo(doc_idx.dtype).max else self.n_sentences)
+        return range(first, end)
+
     def document(self, doc_id: str) -> Document:
         pos = self.doc_position(doc_id)
         info = self.docs[pos]
@@ -617,3 +627,16 @@ class SentenceIndex:
         """The BM25 of each of ``sids``'s paragraph. Only those paragraphs are scored: a
         binary search in each term's paragraph postings, never a pass over every one."""
         return self.paragraphs.scores_of(groups, self.paragraph_ids[sids])
+
+    def top_sentences_and_paragraphs(self, groups: Groups, k: int
+                                     ) -> tuple[IntArray, npt.NDArray[np.float32],
+                                                npt.NDArray[np.float32]]:
+        """:meth:`top_sentences` and the :meth:`paragraph_scores` of the sentences found,
+        the same scores, summed from the sentences' postings: the lists retrieval decoded
+        whole are not decoded again, the paragraph postings not read at all."""
+        read: dict[int, Any] = {}
+        ids, scores = self.matrix.top_groups(groups, k, read)
+        paragraphs = self.paragraph_ids[ids]
+        starts = self.paragraph_starts
+        return ids, scores, range_scores(self.matrix, self.paragraphs, groups, paragraphs,
+                                         starts[paragraphs], starts[paragraphs + 1], read)
