@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ def miss_kind(engine: Any, context: Context | None, question: str, entity: str |
                 else "not a candidate, first quote elsewhere"), None
     if context is not None:
         order, _ = reorder(plan, scores, sids, engine.index, context,
-                           engine.tuning.conversation, engine.search)
+                           engine.tuning.conversation, engine.search,
+                           engine.said_scores(context, sids))
     else:
         order = np.lexsort((sids, -scores)).tolist()
     place = min(order.index(int(i)) for i in np.flatnonzero(held))
@@ -80,6 +82,8 @@ def count(path: Path) -> dict[str, Any]:
                 continue
             answer_sids = np.flatnonzero((doc_idx == position) & (starts < turn.span[1])
                                          & (ends > turn.span[0]))
+            if context is not None and answer.resolved_question:
+                context = replace(context, said=answer.question)
             kind, place = miss_kind(engine, context, answer.resolved_question or turn.question,
                                     session.state.question_entity, answer_sids, case.doc,
                                     [q.doc for q in answer.quotes])

@@ -10,10 +10,11 @@
                         # reranked by words alone ([retrieval] words_candidates)
     python benchmarks/fit_weights.py --gate-only --real-only   # … fitted without the wrong
                         # short answers given without the paragraphs that answer, nor those
-                        # to questions with a word replaced (reported on either way)
+                        # to questions changed so that they no longer answer (reported on
+                        # either way)
     python benchmarks/fit_weights.py --gate-only --perturbed-weight 0.25   # … with the L2
                         # strength and evidence chosen on the real short answers alone, then
-                        # those to questions with a word replaced weighing 0.25 each
+                        # those to changed questions weighing 0.25 each
     python benchmarks/fit_weights.py --gate-only --rows rows.npz   # keep every group's short
                         # answers in rows.npz (read from it when it exists, not asked again)
 
@@ -115,13 +116,14 @@ def main() -> None:
     parser.add_argument("--real-only", action="store_true",
                         help="with --gate-only: fit the gate without the short answers given "
                              "to answerable questions asked without the paragraphs that "
-                             "answer them, or with a word the answering paragraph holds "
-                             "replaced by one it does not (as wrong ones); they are reported "
-                             "on either way")
+                             "answer them, or changed so that the paragraph no longer "
+                             "answers them (a word replaced, a negation, an opposite, a name "
+                             "swapped, an unstated qualifier; as wrong ones); they are "
+                             "reported on either way")
     parser.add_argument("--perturbed-weight", type=float, metavar="W",
                         help="with --gate-only: choose the L2 strength and the evidence kept "
                              "on the real short answers alone, then fit with each short answer "
-                             "to a question with a word replaced weighing W (e.g. 0.25) "
+                             "to a changed question weighing W (e.g. 0.25) "
                              "instead of choosing W by held-out log loss")
     parser.add_argument("--rows", type=Path,
                         help="with --gate-only: the short answers' evidence, kept in this "
@@ -312,7 +314,7 @@ def fit_conversations(*, write: bool) -> None:
               f"asked_weight={weights.asked_weight:g}, "
               f"other_doc_weight={weights.other_doc_weight:g}, "
               f"home_weight={weights.home_weight:g}, home_decay={weights.home_decay:g}, "
-              f"home_reach={weights.home_reach}")
+              f"home_reach={weights.home_reach}, said_weight={weights.said_weight:g}")
 
 
 #: What a group's short answers are kept as (:class:`Rows`' fields).
@@ -386,7 +388,7 @@ def print_gate_report(label: str, report: dict[str, Any]) -> None:
     print(f"\nShort answers held out ({label})\n")
     print("| held-out group | short answers | right | precision before | shown | "
           "precision shown | recall before | recall shown | AUC | answer removed: short "
-          "answers | shown | a word replaced: short answers | shown |")
+          "answers | shown | a question changed: short answers | shown |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in report.items():
         if name == "threshold":

@@ -593,6 +593,19 @@ def test_a_question_with_a_word_replaced_gives_a_wrong_row_the_real_one_a_right_
     assert answer_rows(engine, [case]).perturbed.shape == (0, len(FEATURES))
 
 
+def test_a_question_with_a_name_swapped_for_another_of_the_paragraph_gives_a_wrong_row() -> None:
+    engine = QuoteEngine(build_index([Document("i", "Island", (
+        "In 1853 Lord Matheson bought the island from the Duke of Argyll.\n\n"
+        "Ferries sail from the pier twice a week.\n"))]))
+    case = Case(id="a", question="When did Lord Matheson buy the island from the Duke?",
+                kind="when", expect=["1853"], answers=["1853"], squad=True)
+    rows = answer_rows(engine, [case], perturbed=True)
+    assert rows.right.tolist() == [True]
+    # "When did Argyll buy the island from the Duke?": both named there, the sale between
+    # them not.
+    assert "swap" in rows.changes.tolist()
+
+
 def test_the_evidence_tells_a_negation_an_opposite_and_a_name_elsewhere() -> None:
     engine = QuoteEngine(build_index([Document("i", "Island", ISLAND + (
         "\n\nThe ferry did not sail in 1990. Its owner, Mr Grant, sold it to the council.\n"))]))
@@ -645,3 +658,29 @@ def test_questions_with_a_word_replaced_weigh_what_they_are_given() -> None:
                                                       for k in "abc")
     # A missing name tells them apart: none is shown.
     assert report["pooled"]["perturbed_shown"] == 0 < report["pooled"]["shown"]
+
+
+def test_changed_questions_shown_are_counted_by_what_was_changed() -> None:
+    rng = np.random.default_rng(11)
+    names = FEATURES.index("missing_names")
+
+    def rows(n: int) -> Rows:
+        x = _one_feature(rng, n, "coverage")
+        right = x[:, FEATURES.index("coverage")] + 0.2 * rng.standard_normal(n) > 0.5
+        # Half the changed questions lack a name the gate can see, half look like real ones.
+        changed = np.vstack([_one_feature(rng, n // 2, "coverage"),
+                             _one_feature(rng, n // 2, "coverage")])
+        changed[: n // 2, names] = 1.0
+        changed[n // 2:] = x[: n // 2]
+        changes = np.array(["swap"] * (n // 2) + ["negation"] * (n // 2))
+        return Rows(x, right, n, perturbed=changed, changes=changes)
+
+    groups = {"a": rows(100), "b": rows(100), "c": rows(100)}
+    pooled = nested_held_out(groups, penalty=Penalty(1e-3, perturbed=0.5))["pooled"]
+    by_change = pooled["perturbed_by_change"]
+    assert set(by_change) == {"swap", "negation"}
+    assert by_change["swap"]["given"] == by_change["negation"]["given"] == 150
+    assert by_change["swap"]["shown"] + by_change["negation"]["shown"] == (
+        pooled["perturbed_shown"])
+    # Those the evidence tells apart are shown less than those it cannot.
+    assert by_change["swap"]["shown"] < by_change["negation"]["shown"]

@@ -593,3 +593,71 @@ def test_a_follow_up_may_be_answered_near_the_conversations_answers_in_a_passage
     assert retired not in candidates(0)
     assert retired in candidates(1)
     assert lighthouse.index("Ships") not in candidates(1)
+
+
+HARBOUR = ("The harbour has a boathouse and a mill.\n"
+           "Anna Berg keeps the boathouse.\n"
+           "The mill was built in 1890 by the river.\n"
+           "Anna Berg built her boathouse in 1880.\n")
+
+
+def _harbour(tmp_path: Path, **weights: float) -> QuoteEngine:
+    """The harbour article, with ``weights`` of the conversation set."""
+    from dataclasses import replace
+
+    from quotebot.fitting import with_tuning
+
+    (tmp_path / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    engine = QuoteEngine.open(tmp_path, index_dir=tmp_path / "index", semantic="off")
+    return with_tuning(engine, replace(engine.tuning, conversation=replace(
+        engine.tuning.conversation, **weights)))
+
+
+def test_the_last_answers_words_lift_their_sentences_only_when_the_question_points_back(
+        tmp_path: Path) -> None:
+    """Catches: the last answer's words ("Anna Berg") lifting their sentences in a question
+    about something else ("When was the mill built?"), as well as in one that points back
+    at them ("When was that built?")."""
+    engine = _harbour(tmp_path, context_weight=5.0)
+    text = engine.document("harbour").text
+    state = SessionState(question="Who keeps the boathouse?", history=("Anna Berg",),
+                         doc="harbour", anchor=text.index("The harbour"),
+                         homes=(("harbour", text.index("The harbour")),))
+    other = Session(engine, state).ask("When was the mill built?")
+    assert other.resolved_question is None
+    assert other.quotes[0].text.startswith("The mill was built")
+    back = Session(engine, state).ask("When was that built?")
+    assert back.quotes[0].text.startswith("Anna Berg")
+
+
+def test_the_question_as_written_is_weighed_beside_its_rewrite(tmp_path: Path) -> None:
+    """Catches: a rewrite alone deciding a follow-up's ranking, so that one that went wrong
+    ("When was Anna Berg's boathouse built?" for a question about the mill) costs the whole
+    answer; and "more" or a stored conversation forgetting what was written."""
+    from dataclasses import replace
+
+    from quotebot.context import Context
+
+    engine = _harbour(tmp_path, said_weight=3.0)
+    text = engine.document("harbour").text
+    context = Context("Anna Berg", "harbour", text.index("The harbour"),
+                      "Who keeps the boathouse?", (("harbour", text.index("The harbour")),))
+    rewrite = "When was Anna Berg's boathouse built?"
+    unwritten = engine.answer_question(rewrite, context=context)
+    assert unwritten.quotes[0].text.startswith("Anna Berg built")
+    written = engine.answer_question(rewrite, context=replace(
+        context, said="When was the mill built?"))
+    assert written.quotes[0].text.startswith("The mill was built")
+    # A session keeps what was written for "more", through its stored form.
+    session = Session(engine, SessionState(question="Who keeps the boathouse?",
+                                           referents=(("Anna Berg", "she"),),
+                                           doc="harbour", anchor=text.index("Anna Berg")))
+    asked = session.ask("When did she build it?")
+    assert asked.resolved_question is not None and "Anna Berg" in asked.resolved_question
+    kept = SessionState.from_json(json.loads(json.dumps(session.state.to_json())))
+    assert kept.said == "When did she build it?"
+    more = Session(engine, kept).ask("more")
+    assert more.resolved_question == asked.resolved_question
+    # A damaged stored conversation whose written question is no question still goes on.
+    damaged = Session(engine, replace(kept, said="?!")).ask("more")
+    assert damaged.continued and damaged.resolved_question == asked.resolved_question

@@ -796,6 +796,41 @@ def test_an_index_split_in_two_processes_is_the_index_split_in_one(tmp_path: Pat
     assert seen == sorted(seen)
 
 
+def test_a_pools_processes_share_the_lemma_tables_read_before_they_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches: each process of a build's pool reading lemminflect's tables itself (half a
+    second and 40 MB each) when the build has read them once before forking."""
+    import multiprocessing
+    import os
+
+    from quotebot.store.chunks import split_chunks
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("processes are started, not forked, on this system: nothing is shared")
+    tables = analysis.lemminflect_tables
+    build = os.getpid()
+    readers = tmp_path / "readers"
+
+    def read_here() -> object:
+        if os.getpid() != build:
+            with open(readers, "a", encoding="utf-8") as out:
+                out.write(f"{os.getpid()}\n")
+        return tables()
+
+    monkeypatch.setattr(analysis, "lemminflect_tables", read_here)
+    analysis._lemma_table.cache_clear()
+    try:
+        docs = [Document(f"d{i}", "D", f"The children went to see the mice. {i} geese flew.")
+                for i in range(12)]
+        chunks = [docs[i::4] for i in range(4)]
+        split = list(split_chunks(chunks, b"", jobs=2))
+    finally:
+        analysis._lemma_table.cache_clear()
+    terms = {term for chunk in split for term in chunk.terms}
+    assert {"child", "mous", "goos"} <= terms  # irregular forms met their lemmas
+    assert not readers.exists(), "a pool's process read the lemma tables itself"
+
+
 @pytest.mark.parametrize("n_chunks", [1, 6])
 def test_chunks_are_split_in_a_pool_only_when_there_are_several(n_chunks: int) -> None:
     import multiprocessing

@@ -50,8 +50,8 @@ from conftest import open_gate
 
 def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
     state = SessionState.from_json({
-        "question": "who went?", "question_entity": "Ms Ek", "scope": "a", "prefer": "b",
-        "doc": "c", "place": "Leeds", "shown": 0, "anchor": 0,
+        "question": "who went?", "said": "where did she go?", "question_entity": "Ms Ek",
+        "scope": "a", "prefer": "b", "doc": "c", "place": "Leeds", "shown": 0, "anchor": 0,
         "history": ["Karin Ek", "Leeds", "Monday"],
         "asked_in": ["ferry harbour", None, 12],
         "seen": [["a", 1], ["b", 2]],
@@ -59,7 +59,8 @@ def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
         "homes": [["a", 1], ["b", 0], ["a", 40]], "asked_homes": [["b", 0]],
     })
     assert state == SessionState(
-        question="who went?", question_entity="Ms Ek", scope="a", prefer="b", doc="c",
+        question="who went?", said="where did she go?", question_entity="Ms Ek", scope="a",
+        prefer="b", doc="c",
         place="Leeds", shown=0, anchor=0, history=("Karin Ek", "Leeds")[:HISTORY_TURNS],
         asked_in=("ferry harbour", None, 12), seen=(("a", 1), ("b", 2)),
         referents=(("Ms Ek", "she"), ("the union", "they"), ("CNN", ""), ("Leeds", "place")),
@@ -71,8 +72,8 @@ def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("question", 7), ("doc", ["a"]), ("shown", -1), ("shown", "3"), ("anchor", -1),
-    ("anchor", "3"), ("history", ["a", 3]), ("history", "a"),
+    ("question", 7), ("said", ["who?"]), ("doc", ["a"]), ("shown", -1), ("shown", "3"),
+    ("anchor", -1), ("anchor", "3"), ("history", ["a", 3]), ("history", "a"),
     ("asked_in", ["w", 3, 5]), ("asked_in", ["w", "a", "5"]), ("asked_in", [None, "a", 5]),
     ("asked_in", ["w", "a"]), ("asked_in", "w"),
     ("seen", [["a", 1], ["b"]]), ("seen", [["a", 1], 5]), ("seen", [[1, 1]]),
@@ -83,7 +84,8 @@ def test_a_saved_state_keeps_each_field_that_is_well_formed() -> None:
     ("asked_homes", [[1, 1]]), ("asked_homes", {"a": 1}),
 ])
 def test_a_malformed_field_of_a_saved_state_is_left_fresh(field: str, value: object) -> None:
-    good = SessionState.from_json({"question": "who went?", "referents": [["Ms Ek", "she"]],
+    good = SessionState.from_json({"question": "who went?", "said": "who?",
+                                   "referents": [["Ms Ek", "she"]],
                                    "seen": [["a", 1]], "history": ["x"],
                                    "asked_in": ["w", None, None], "shown": 2, "anchor": 3,
                                    "homes": [["a", 1]], "asked_homes": [["a", 1]]})

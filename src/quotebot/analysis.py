@@ -123,6 +123,13 @@ def _lemmas(word: str) -> tuple[str, ...]:
     return tuple(lemma for lemma in found if lemma != word and lemma.isalpha())
 
 
+def load_tables() -> None:
+    """Read the tables analysing a word needs (lemminflect's lemmas: about half a second
+    and 40 MB) now, not at the first word: processes forked after share this process's
+    copy instead of each reading its own."""
+    _lemma_table()
+
+
 @cache
 def _lemma_table() -> dict[str, tuple[str, ...]] | None:
     """Each lower-case form in lemminflect's tables with its verb lemmas, then its noun

@@ -9,7 +9,14 @@ candidate's BM25 for the question is worth, whichever scorer ranks single questi
 however large the corpus):
 
 - the candidate's BM25 score for the context's words that the question does not have
-  itself (relative to the best's), times ``context_weight``;
+  itself (relative to the best's), times ``context_weight``, only when the question
+  points back at the conversation (:func:`refers_back`, or the conversation rewrote
+  it): the last answers' words lift their sentences in questions about them ("What did
+  she say?"), not in one about something else ("How many stabbings?");
+- the question's own score as the person wrote it (relative to its best candidate's,
+  times the same strength), where the conversation rewrote it ("What happened to
+  him?" read "What happened to the examiner?"), times ``said_weight``; the question as
+  written where it was not rewritten: a rewrite that went wrong costs the ranking less;
 - a position prior: the log-share of next answers found that many sentences after the
   last answer (``prior``, from -``window`` to +``window``), times ``prior_weight``;
 - ``far_weight`` for a sentence of the same document farther than the window, and
@@ -83,6 +90,9 @@ class Context:
     #: Where the conversation's last answers' first quotes were (document, start), newest
     #: first.
     homes: tuple[tuple[str, int], ...] = ()
+    #: The question as the person wrote it, where the conversation rewrote it ("" where
+    #: the question asked is the one written).
+    said: str = ""
 
     def __bool__(self) -> bool:
         return (bool(self.words.strip()) or bool(self.asked.strip()) or self.anchor_known
@@ -188,17 +198,24 @@ def _around(index: SentenceIndex, sid: int, reach: int) -> npt.NDArray[np.int64]
 
 def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
              index: SentenceIndex, context: Context, weights: Conversation,
-             search: RetrievalBackend | None = None) -> FloatArray:
+             search: RetrievalBackend | None = None, said: FloatArray | None = None
+             ) -> FloatArray:
     """Per candidate: (the question's score relative to the best, times
-    :func:`question_strength`; the context words' BM25 relative to the best; the position
+    :func:`question_strength`; the context words' BM25 relative to the best, 0 unless the
+    question points back at the conversation (:func:`points_back`); the position
     prior's log-share (0 beyond the window); 1 if in the last answer's document but
     beyond the window; 1 if in another document; its document's best paragraph BM25 for
     the earlier questions' words relative to the best; the share of the last answers in
-    its document, see :func:`home_share`)."""
+    its document, see :func:`home_share`; the score of the question as the person wrote
+    it, ``said``, as the question's own is counted: the question's own where it was not
+    rewritten or ``said`` is None)."""
     search = index if search is None else search
     n = sids.shape[0]
-    question = _relative(scores) * question_strength(plan, sids, index, search)
-    words = _relative(search.sentence_scores(context_groups(index, context, plan), sids))
+    strength = question_strength(plan, sids, index, search)
+    question = _relative(scores) * strength
+    written = question if said is None or not context.said else _relative(said) * strength
+    words = (_relative(search.sentence_scores(context_groups(index, context, plan), sids))
+             if points_back(plan, context) else np.zeros(n))
     groups = asked_groups(index, context)
     asked = np.zeros(n)
     if groups and n:
@@ -223,7 +240,7 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
         far[same & ~near] = 1.0
         other[~same] = 1.0
     home = home_share(home_matches(index, context, sids), weights.home_decay)
-    return np.column_stack([question, words, prior, far, other, asked, home])
+    return np.column_stack([question, words, prior, far, other, asked, home, written])
 
 
 def home_matches(index: SentenceIndex, context: Context, sids: npt.NDArray[np.int64]
@@ -272,24 +289,28 @@ def _relative(scores: npt.ArrayLike) -> FloatArray:
 
 def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation,
-            search: RetrievalBackend | None = None) -> FloatArray:
+            search: RetrievalBackend | None = None, said: FloatArray | None = None
+            ) -> FloatArray:
     """The candidates' scores in the conversation, in the units of
     :func:`question_strength` (see the module's docstring)."""
-    x = features(plan, scores, sids, index, context, weights, search)
+    x = features(plan, scores, sids, index, context, weights, search, said)
     w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
-                  weights.other_doc_weight, weights.asked_weight, weights.home_weight])
-    return np.asarray(x @ w, np.float64)
+                  weights.other_doc_weight, weights.asked_weight, weights.home_weight,
+                  weights.said_weight])
+    return np.asarray(x @ w, np.float64) / (1.0 + weights.said_weight)
 
 
 def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation,
-            search: RetrievalBackend | None = None) -> tuple[list[int], FloatArray]:
+            search: RetrievalBackend | None = None, said: FloatArray | None = None
+            ) -> tuple[list[int], FloatArray]:
     """The candidates ranked by their scores in the conversation, ties to the earlier
     sentence; those scores in the question's own units (``scores``'), none below 0: a
     quote shows them, and a passage the conversation weighs down scores no lower than
-    one with nothing in common with the question."""
+    one with nothing in common with the question. ``said``: the scores of the question
+    as the person wrote it, where the conversation rewrote it."""
     search = index if search is None else search
-    combined = combine(plan, scores, sids, index, context, weights, search)
+    combined = combine(plan, scores, sids, index, context, weights, search, said)
     top = float(np.max(scores)) if scores.size else 0.0
     strength = question_strength(plan, sids, index, search)
     shown = combined * (top / strength) if top > 0 else combined
@@ -350,6 +371,12 @@ def decide_in_context(plan: QueryPlan, verdict: Verdict, candidates: Sequence[Ev
             return Verdict(True, (f"Covers {evidence.coverage:.0%} of the question; the "
                                   f"conversation so far gives the rest."), "conversation")
     return verdict
+
+
+def points_back(plan: QueryPlan, context: Context) -> bool:
+    """Whether the question points back at the conversation: :func:`refers_back`, or
+    the conversation rewrote it (a pronoun or a fragment it completed)."""
+    return bool(context.said) or refers_back(plan, context)
 
 
 def refers_back(plan: QueryPlan, context: Context) -> bool:

@@ -11,10 +11,11 @@ Fitting works on those arrays:
 - the position prior: the share of next answers found at each offset from the last
   (-window … +window sentences, one added to each count), as a log-share;
 - the weights of the context's words, of the prior, of being farther than the window in
-  the same document, of being in another document and of the earlier questions' words
-  in the document, by the same listwise logistic model as the semantic weights, in
-  the units of :func:`quotebot.context.question_strength` (the question's own score's
-  weight is 1);
+  the same document, of being in another document, of the earlier questions' words in
+  the document, of the places the conversation answered from before and of the question
+  as the person wrote it (where it was rewritten), by the same listwise logistic model as
+  the semantic weights, in the units of :func:`quotebot.context.question_strength` (the
+  question's own score's weight is 1);
 - the share of a yes/no question's words its quote must hold to answer "Yes"/"No"
   (:func:`fit_yes_no`);
 - the floor of "more" (:func:`fit_more_floor`).
@@ -77,6 +78,9 @@ class ExaminedTurn:
     #: The answer's offset in sentences from the conversation's latest answer in the
     #: answer's document (None: it has answered from another document only).
     home_offset: int | None = None
+    #: Per candidate: the score of the question as the person wrote it, counted as the
+    #: question's own is (the question's own where it was not rewritten; None: the same).
+    said: FloatArray | None = None
 
 
 def _sid_at(engine: QuoteEngine, doc: str, offset: int) -> int | None:
@@ -119,7 +123,8 @@ class Examined:
 def neutral_weights(base: Conversation) -> Conversation:
     """``base`` with nothing of the conversation weighed: each turn ranked as if alone."""
     return replace(base, context_weight=0.0, prior_weight=0.0, far_weight=0.0,
-                   other_doc_weight=0.0, asked_weight=0.0, home_weight=0.0)
+                   other_doc_weight=0.0, asked_weight=0.0, home_weight=0.0,
+                   said_weight=0.0)
 
 
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
@@ -154,6 +159,8 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
             if turn.span is None or context is None or not context.anchor_known:
                 continue
             question = answer.resolved_question or turn.question
+            if answer.resolved_question:
+                context = replace(context, said=answer.question)
             assert context.doc is not None and context.start is not None
             plan, sids, scores = plain.scores_in_context(question, context,
                                                          session.state.question_entity)
@@ -161,7 +168,8 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
             answer_sid = _sid_at(engine, case.doc, turn.span[0])
             if not sids.size or anchor_sid is None or answer_sid is None:
                 continue
-            x = conversation.features(plan, scores, sids, index, context, neutral)
+            x = conversation.features(plan, scores, sids, index, context, neutral,
+                                      said=plain.said_scores(context, sids))
             doc_ok = np.asarray(index.doc_idx)[sids] == index.doc_position(case.doc)
             positive = doc_ok & (np.asarray(index.start)[sids] < turn.span[1]) & (
                 np.asarray(index.end)[sids] > turn.span[0])
@@ -171,7 +179,7 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
                                     _offsets(engine, sids, anchor_sid, window), positive,
                                     answer_offset,
                                     conversation.home_matches(index, context, sids),
-                                    _home_offset(engine, context, answer_sid)))
+                                    _home_offset(engine, context, answer_sid), x[:, 7]))
     return Examined(out, yes_no)
 
 
@@ -269,7 +277,8 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
                    far_weight=round(float(w[3] / w[0]), 4),
                    other_doc_weight=round(float(w[4] / w[0]), 4),
                    asked_weight=round(float(w[5] / w[0]), 4),
-                   home_weight=round(float(w[6] / w[0]), 4), home_decay=decay)
+                   home_weight=round(float(w[6] / w[0]), 4), home_decay=decay,
+                   said_weight=round(float(w[7] / w[0]), 4))
 
 
 def _columns(turn: ExaminedTurn, log_share: FloatArray, window: int, decay: float
@@ -282,8 +291,9 @@ def _columns(turn: ExaminedTurn, log_share: FloatArray, window: int, decay: floa
     prior = np.where(beyond, 0.0, log_share[np.where(beyond, 0, turn.offsets + window)])
     home = (np.zeros(turn.offsets.shape[0]) if turn.homes is None
             else conversation.home_share(turn.homes, decay))
+    said = turn.question if turn.said is None else turn.said
     return np.column_stack([turn.question, turn.words, prior, far.astype(float),
-                            elsewhere.astype(float), turn.asked, home])
+                            elsewhere.astype(float), turn.asked, home, said])
 
 
 def leaving_out(examined: Examined, conversations: Collection[str]) -> Examined:
@@ -337,6 +347,7 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
                            "asked_weight": weights.asked_weight,
                            "home_weight": weights.home_weight,
                            "home_decay": weights.home_decay,
+                           "said_weight": weights.said_weight,
                            "home_reach": weights.home_reach,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
@@ -354,7 +365,8 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
     for name in ("context_weight", "prior_weight", "prior", "far_weight", "other_doc_weight",
-                 "asked_weight", "home_weight", "home_decay", "home_reach", "yes_no_coverage",
+                 "asked_weight", "home_weight", "home_decay", "said_weight", "home_reach",
+                 "yes_no_coverage",
                  "more_floor"):
         value = getattr(weights, name)
         shown = ("[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, tuple)

@@ -44,7 +44,7 @@ from quotebot.confidence import (
 )
 from quotebot.context import Context
 from quotebot.decide import CONTRADICTIONS, Evidence, Verdict, decide
-from quotebot.errors import UnknownDocument
+from quotebot.errors import InvalidQuestion, UnknownDocument
 from quotebot.extract import extract_by_rule, needs
 from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote, ShortAnswer
@@ -328,9 +328,11 @@ class QuoteEngine:
         # a conversation, the order is then the conversation's.
         alone, own = order[0], scores
         if context is not None:
+            said = (self.said_scores(context, features.sids)
+                    if self.tuning.conversation.said_weight else None)
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
                                                  context, self.tuning.conversation,
-                                                 self.search)
+                                                 self.search, said)
         stand_ins: dict[int, int] = {}
         if headings.any():
             # A heading names a section; it is no answer while a sentence under it is one,
@@ -467,6 +469,28 @@ class QuoteEngine:
             return plan, candidates.sids, candidates.bm25
         features, _, _, scores = self._scored(plan, candidates, len(candidates))
         return plan, features.sids, scores
+
+    def said_scores(self, context: Context, sids: npt.NDArray[np.int64]
+                    ) -> npt.NDArray[np.float64] | None:
+        """The scores of candidates ``sids`` for the question as the person wrote it,
+        where the conversation rewrote it (``context.said``; None where it did not, or
+        where what was kept as written is no question, as a damaged stored conversation
+        may hold)."""
+        if not context.said or not sids.size:
+            return None
+        try:
+            written = parse_question(validate_question(context.said))
+        except InvalidQuestion:
+            return None
+        plan = plan_question(written, self.index, self.tuning)
+        if not plan.concepts:
+            return np.zeros(sids.shape[0])
+        candidates = Candidates(sids, np.asarray(self.search.sentence_scores(plan.groups(),
+                                                                             sids)))
+        features, _, _, scores = self._scored(plan, candidates, len(candidates))
+        order = np.argsort(features.sids, kind="stable")
+        return np.asarray(scores, np.float64)[order][np.searchsorted(
+            features.sids[order], sids)]
 
 
 def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],

@@ -227,15 +227,16 @@ def examine(article: Article, engine: QuoteEngine) -> ArticleData:
     return ArticleData(article, engine, cases, conversations, out)
 
 
-def paragraph_texts(engine: QuoteEngine) -> list[str]:
-    """Every paragraph's text, case-folded, by paragraph id."""
+def paragraph_texts(engine: QuoteEngine, *, folded: bool = True) -> list[str]:
+    """Every paragraph's text, case-folded (unless not ``folded``), by paragraph id."""
     index = engine.index
     starts = index.paragraph_starts
     texts = []
     for p in range(index.n_paragraphs):
         first, last = int(starts[p]), int(starts[p + 1]) - 1
         doc = index.texts(int(index.doc_idx[first]))
-        texts.append(doc[int(index.start[first]):int(index.end[last])].casefold())
+        text = doc[int(index.start[first]):int(index.end[last])]
+        texts.append(text.casefold() if folded else text)
     return texts
 
 

@@ -22,11 +22,13 @@ rows (0.627 against 0.593) but make the most probable answers right more often, 
 most (13 shown at 0.9, 92% right, against 9 and 78%).
 
 So are, when they weigh anything, the short answers given to the articles' answerable
-questions with one word the answering paragraph holds replaced by one it does not
-(:mod:`quotebot.perturbed`), the paragraph kept: each weighs a share of a real one, chosen
-by the held-out log loss of the real rows (:func:`choose_weighting`). On today's groups
-the data choose 0: any weight raises that log loss, though a small one makes the most
-probable answers right more often (docs/quality.md).
+questions changed so that the paragraph, kept, no longer answers them
+(:func:`quotebot.perturbed.variants`: a word it holds replaced by one it does not, a
+negation added or taken away, a word turned into its opposite, a name swapped for another
+it gives, an unstated qualifier): each weighs a share of a real one, chosen by the
+held-out log loss of the real rows (:func:`choose_weighting`). On today's groups the data
+choose 0: any weight raises that log loss, though a small one makes the most probable
+answers right more often (docs/quality.md).
 
 A short answer is shown when the model gives it at least the threshold: the lowest
 probability at which the short answers shown are expected, by their own held-out
@@ -163,6 +165,8 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
     changed: list[tuple[float, ...]] = []
     changes: list[str] = []
     paragraphs = paragraph_texts(engine) if left_out or perturbed else []
+    # As written: a name is told by its capital.
+    written = paragraph_texts(engine, folded=False) if perturbed else []
     pool = (WordPool.of(engine.index.sentence_text(s) for s in range(engine.index.n_sentences))
             if perturbed else None)
     for case in cases:
@@ -181,7 +185,7 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
             if other.answered and other.short is not None:
                 wrong.append(other.short.evidence)
         if case.answerable and holding and pool is not None:
-            paragraph = " ".join(paragraphs[n] for n in sorted(holding))
+            paragraph = " ".join(written[n] for n in sorted(holding))
             kept = {t for g in (*case.answers, *case.expect) for t in analyse_terms(g)}
             for variant in variants(question, case.id, paragraph, pool, kept):
                 other = engine._answer(variant.question, 3, 0, None, gate=False)

@@ -126,6 +126,8 @@ class SessionState:
 
     #: The last question, as resolved, that "more" continues.
     question: str | None = None
+    #: ``question`` as the person wrote it, where the conversation rewrote it.
+    said: str | None = None
     #: The name a pronoun of ``question`` stood for (searched as one concept; kept for "more").
     question_entity: str | None = None
     #: The document ``question`` was asked of alone (``--doc``), if any.
@@ -182,7 +184,8 @@ class SessionState:
         if not isinstance(data, dict):
             return cls()
         fields: dict[str, Any] = {}
-        for name in ("question", "question_entity", "scope", "prefer", "doc", "place"):
+        for name in ("question", "said", "question_entity", "scope", "prefer", "doc",
+                     "place"):
             value = data.get(name)
             fields[name] = value if isinstance(value, str) else None
         shown = data.get("shown")
@@ -249,7 +252,8 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
         if state.question is None:
             return Answer(question=text, answered=False, reason=NOTHING_TO_CONTINUE), state
         # The context the question was asked in: its earlier questions are those before it.
-        asked = (Context(*state.asked_in, " ".join(state.asked), state.asked_homes)
+        asked = (Context(*state.asked_in, " ".join(state.asked), state.asked_homes,
+                         state.said or "")
                  if state.asked_in is not None else None)
         answer = engine.answer_question(state.question, k, offset=state.shown,
                                         entity=state.question_entity, doc=state.scope,
@@ -273,6 +277,9 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     question = parse_question(validate_question(resolved), said if resolved == text else None)
     prefer = state.doc if doc is None else None
     context = state.context()
+    if context is not None and resolved != text:
+        # The question as written is weighed beside the rewrite (see quotebot.context).
+        context = replace(context, said=text)
     answer = engine.answer_question(question, k, entity=entity, doc=doc, prefer_doc=prefer,
                                     context=context)
     if answer.answered and answer.short is None and answer.quotes:
@@ -288,6 +295,7 @@ def follow_up(engine: QuoteEngine, state: SessionState, text: str, k: int = 3, *
     found, place = referents_of(engine.index, answer, question, kept)
     new_state = SessionState(
         question=resolved,
+        said=text if resolved != text else None,
         question_entity=entity,
         scope=doc,
         prefer=prefer,

@@ -121,6 +121,9 @@ class Conversation(_Section):
     #: document, the answer i turns before the last weighing ``home_decay`` ** i.
     home_weight: float
     home_decay: float
+    #: Times the score of the question as the person wrote it, where the conversation
+    #: rewrote it (the question's own score weighs 1).
+    said_weight: float
     #: A follow-up's candidates include the sentences at most this far from the
     #: conversation's latest answer in each document it has answered from (0: none).
     home_reach: int

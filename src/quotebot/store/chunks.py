@@ -151,6 +151,8 @@ def split_chunks(chunks: Iterable[Sequence[Document]], dictionary: bytes, jobs: 
     # lock that another thread of this process could hold.
     forked = "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if forked else "spawn")
+    if forked:
+        analysis.load_tables()  # read once here, not once in every process
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                                initargs=(dictionary, os.getpid()))
     try:
