@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +265,29 @@ def test_a_lexicon_extended_by_added_documents_is_the_merged_index_s() -> None:
     assert_same_lexicon(again, merged)
     assert again.vocab.strings()[:len(base.vocab)] == base.vocab.strings()
     assert again.words.strings["postman"] is not None
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_dropped_index_unmaps_its_files_at_once(tmp_path: Path) -> None:
+    """A server that loads each new generation must not keep the old one's files open until
+    a cycle collection: a loaded index maps dozens of files, each holding a descriptor."""
+    save_index(build_index(DOCS), tmp_path / "index")
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = _open_files()
+        for _ in range(5):
+            engine = QuoteEngine.open(index_dir=tmp_path / "index", semantic="off")
+            assert engine.answer_question("who runs?").quotes[0].text == "The postman runs."
+            assert engine.index.document("beta").text == DOCS[1].text
+            assert _open_files() > before + 20  # the index's files are mapped while it is used
+            del engine
+        assert _open_files() == before
+    finally:
+        if was_enabled:
+            gc.enable()

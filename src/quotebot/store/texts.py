@@ -170,6 +170,22 @@ class RecentTexts:
         return text
 
 
+class _Inflater:
+    """Block ``number`` of ``texts.bin``, inflated."""
+
+    def __init__(self, blob: Any, offsets: npt.NDArray[Any], dictionary: bytes) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        # Each read copies this inflater, which has the dictionary set already.
+        self._inflater = zlib.decompressobj(_RAW, zdict=dictionary)
+
+    def __call__(self, number: int) -> str:
+        lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
+        inflater = self._inflater.copy()
+        return (inflater.decompress(self._blob[lo:hi]) + inflater.flush()).decode(
+            "utf-8", "surrogatepass")
+
+
 class TextBlocks:
     """The documents' text of a loaded index, read a block at a time from the
     memory-mapped ``texts.bin``; recently read blocks are kept, up to
@@ -181,8 +197,10 @@ class TextBlocks:
         self._offsets = offsets
         self._starts = starts
         self._blocks = blocks
-        # Each read copies this inflater, which has the dictionary set already.
-        self._inflater = zlib.decompressobj(_RAW, zdict=dictionary)
+        # The cache reads through its own inflater, not through a method of this object: a
+        # cycle back to it would keep the mapped files open after the index is dropped,
+        # until a cycle collection, which may come much later.
+        self._inflate = _Inflater(blob, offsets, dictionary)
         self._recent = RecentTexts(self._inflate, BLOCK_CACHE_CHARS)
 
     @property
@@ -201,12 +219,6 @@ class TextBlocks:
         lo, hi = int(self._blocks[pos]), int(self._blocks[pos + 1])
         kept = self._recent.kept
         return "".join(kept(b) or self._inflate(b) for b in range(lo, hi))
-
-    def _inflate(self, number: int) -> str:
-        lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
-        inflater = self._inflater.copy()
-        return (inflater.decompress(self._blob[lo:hi]) + inflater.flush()).decode(
-            "utf-8", "surrogatepass")
 
     def _holding(self, pos: int, offset: int) -> tuple[int, int]:
         """(the block of document ``pos`` holding character ``offset``, its start)."""
