@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +129,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 # -- running quotebot ------------------------------------------------------------------------
+
+
+def open_files() -> int:
+    """How many descriptors this process has open (Linux)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def forget_served_apps() -> None:
+    """Empty aiohttp's cache of middleware chains: it keeps every Application that served a
+    request (up to 1,024), and with each in-process server its loaded index, whose mapped
+    files hold about 60 descriptors: a whole run went past the 1,024 that select() takes."""
+    web_app = sys.modules.get("aiohttp.web_app")
+    cached = getattr(web_app, "_cached_build_middleware", None)
+    if cached is not None:
+        cached.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _forget_served_apps() -> Iterator[None]:
+    yield
+    forget_served_apps()
 
 
 def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,

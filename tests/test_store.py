@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from quotebot.store import (
 )
 from quotebot.store.catalogue import default_index_dir
 
-from conftest import assert_same_lexicon, open_gate
+from conftest import assert_same_lexicon, open_files, open_gate
 
 DOCS = [
     Document("alpha", "Alpha", "Cats sit on mats. Dogs chase cats.\nBirds sing at dawn."),
@@ -267,10 +266,6 @@ def test_a_lexicon_extended_by_added_documents_is_the_merged_index_s() -> None:
     assert again.words.strings["postman"] is not None
 
 
-def _open_files() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 def test_a_dropped_index_unmaps_its_files_at_once(tmp_path: Path) -> None:
     """A server that loads each new generation must not keep the old one's files open until
@@ -280,14 +275,14 @@ def test_a_dropped_index_unmaps_its_files_at_once(tmp_path: Path) -> None:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        before = _open_files()
+        before = open_files()
         for _ in range(5):
             engine = QuoteEngine.open(index_dir=tmp_path / "index", semantic="off")
             assert engine.answer_question("who runs?").quotes[0].text == "The postman runs."
             assert engine.index.document("beta").text == DOCS[1].text
-            assert _open_files() > before + 20  # the index's files are mapped while it is used
+            assert open_files() > before + 20  # the index's files are mapped while it is used
             del engine
-        assert _open_files() == before
+        assert open_files() == before
     finally:
         if was_enabled:
             gc.enable()
