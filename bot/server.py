@@ -27,7 +27,7 @@ from quotebot.errors import QuotebotError
 from quotebot.logs import request_id
 
 from .answer_processes import AnswerProcesses, opening_for
-from .answerer import Answerer, settle
+from .answerer import Answerer, settle, unsettle
 from .config import BotConfig
 from .http_ask import ask
 from .http_common import (
@@ -187,6 +187,8 @@ async def engine_context(app: web.Application) -> AsyncIterator[None]:
     if shelf is not None:
         shelf.close()
     await app[STORE].close()
+    del answerer, shelf
+    unsettle()
 
 
 def create_app(config: BotConfig) -> web.Application:
