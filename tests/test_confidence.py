@@ -123,6 +123,12 @@ def _one_feature(rng: np.random.Generator, n: int, name: str) -> np.ndarray:
     return x
 
 
+def _right_by_coverage(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` real short answers, right (with noise) by their coverage: evidence and truth."""
+    x = _one_feature(rng, n, "coverage")
+    return x, x[:, FEATURES.index("coverage")] + 0.2 * rng.standard_normal(n) > 0.5
+
+
 def test_held_out_judges_each_article_by_the_others() -> None:
     rng = np.random.default_rng(1)
 
@@ -634,8 +640,7 @@ def test_questions_with_a_word_replaced_weigh_what_they_are_given() -> None:
     def rows(n: int) -> Rows:
         # Real short answers: right by their coverage, their names always found. Those to
         # questions with a word replaced: as covered, but a name missing.
-        x = _one_feature(rng, n, "coverage")
-        right = x[:, FEATURES.index("coverage")] + 0.2 * rng.standard_normal(n) > 0.5
+        x, right = _right_by_coverage(rng, n)
         changed = _one_feature(rng, n, "coverage")
         changed[:, names] = 1.0
         return Rows(x, right, n, perturbed=changed)
@@ -665,8 +670,7 @@ def test_changed_questions_shown_are_counted_by_what_was_changed() -> None:
     names = FEATURES.index("missing_names")
 
     def rows(n: int) -> Rows:
-        x = _one_feature(rng, n, "coverage")
-        right = x[:, FEATURES.index("coverage")] + 0.2 * rng.standard_normal(n) > 0.5
+        x, right = _right_by_coverage(rng, n)
         # Half the changed questions lack a name the gate can see, half look like real ones.
         changed = np.vstack([_one_feature(rng, n // 2, "coverage"),
                              _one_feature(rng, n // 2, "coverage")])
