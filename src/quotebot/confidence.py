@@ -27,7 +27,7 @@ from quotebot.analysis import Token
 from quotebot.analysis import terms as analyse_terms
 from quotebot.extract import RULE_NAMES
 from quotebot.extract.grammar import NOUN, VERB, word_classes
-from quotebot.lexicon import antonyms, word_set
+from quotebot.lexicon import antonyms, is_negation
 from quotebot.question import Kind, Question
 from quotebot.tuning import Answer
 
@@ -146,7 +146,6 @@ FEATURES = (
 _AT = {name: n for n, name in enumerate(FEATURES)}
 _RULE_AT = {name: _AT[f"rule_{name}"] for name in RULE_NAMES}
 
-_NEGATIONS = word_set("negations")
 _CLAUSE_MARK = re.compile(r"[,;:.!?()]|\s[-–—]\s")
 _NORM = re.compile(r"\W+")
 
@@ -344,7 +343,7 @@ def names_elsewhere(labels: Sequence[str], proper: Sequence[bool], found: Sequen
 
 
 def _negated(tokens: Sequence[Token]) -> bool:
-    return any(t.norm in _NEGATIONS or t.norm.endswith("n't") for t in tokens)
+    return any(is_negation(t) for t in tokens)
 
 
 def _has_opposite(question: Sequence[Token], tokens: Sequence[Token]) -> bool:

@@ -24,7 +24,7 @@ from quotebot import analysis
 from quotebot.analysis import Token
 from quotebot.correction import correct
 from quotebot.decide import Clash, Evidence
-from quotebot.lexicon import PRONOUNS, word_set
+from quotebot.lexicon import PRONOUNS, is_negation, word_set
 from quotebot.names import can_be_name
 from quotebot.plan import QueryPlan
 from quotebot.question import Kind
@@ -39,7 +39,6 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Kinds whose answer is a typed span (a number, a name, a time or a place).
 TYPED_KINDS = frozenset({Kind.HOW_MANY, Kind.WHO, Kind.WHEN, Kind.WHERE})
-NEGATIONS = word_set("negations")
 NEGATIVE_WORDS = word_set("negative_words")
 NEGATIVE_PREFIXES = word_set("negative_prefixes")
 SUPERLATIVE_WORDS = word_set("superlative_words")
@@ -312,10 +311,6 @@ def _misspelt_names(plan: QueryPlan, index: SentenceIndex, correction: Correctio
                 index.words.count_of(j) > 0 for j in joined):
             found.add(c)
     return frozenset(found)
-
-
-def is_negation(token: Token) -> bool:
-    return token.norm in NEGATIONS or token.norm.endswith("n't")
 
 
 def _negative(token: Token) -> bool:

@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quotebot.analysis import Token
 
 DATA = Path(__file__).parent / "data" / "lexicon"
 
@@ -81,6 +85,12 @@ def antonyms() -> Mapping[str, tuple[str, ...]]:
 
 STOP_WORDS = word_set("stop_words")
 AUXILIARIES = word_set("auxiliaries")
+NEGATIONS = word_set("negations")
+
+
+def is_negation(token: Token) -> bool:
+    """"not", "never", "no" and the like, and any "n't" ("didn't", "can't")."""
+    return token.norm in NEGATIONS or token.norm.endswith("n't")
 MONTHS = words("months")
 MONTH_ABBREVIATIONS = words("month_abbreviations")
 WEEKDAYS = words("weekdays")

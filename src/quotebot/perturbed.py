@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from quotebot.analysis import Token, tokenize
 from quotebot.analysis import terms as analyse_terms
 from quotebot.extract.grammar import NOUN, VERB, may_be_adjective, word_classes
-from quotebot.lexicon import AUXILIARIES, antonyms, word_set
+from quotebot.lexicon import AUXILIARIES, NEGATIONS, antonyms
 
 #: What :func:`variants` changes, in the order it tries them.
 CHANGES = ("word", "negation", "antonym", "swap", "qualifier")
-_NEGATIONS = word_set("negations")
 #: Contracted negations whose auxiliary is not the contraction's first part.
 _CONTRACTED = {"can't": "can", "won't": "will", "shan't": "shall"}
 
@@ -143,7 +142,7 @@ def negate(question: str) -> Perturbed | None:
     tokens = tokenize(question)
     for token in tokens:
         norm = token.norm
-        if norm in _NEGATIONS:
+        if norm in NEGATIONS:
             before = question[:token.start].rstrip()
             return Perturbed(before + question[token.end:], token.surface, "", "negation",
                              "negation")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quotebot import analysis
-from quotebot.features import is_negation
+from quotebot.lexicon import is_negation
 from quotebot.models import Quote, ShortAnswer
 from quotebot.question import Kind, Question, as_question
 
