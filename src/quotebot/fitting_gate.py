@@ -164,9 +164,9 @@ def answer_rows(engine: QuoteEngine, cases: Sequence[Case], *, left_out: bool = 
     wrong: list[tuple[float, ...]] = []
     changed: list[tuple[float, ...]] = []
     changes: list[str] = []
-    paragraphs = paragraph_texts(engine) if left_out or perturbed else []
-    # As written: a name is told by its capital.
-    written = paragraph_texts(engine, folded=False) if perturbed else []
+    # As written (a name is told by its capital), and case-folded: read once.
+    written = paragraph_texts(engine, folded=False) if left_out or perturbed else []
+    paragraphs = [text.casefold() for text in written]
     pool = (WordPool.of(engine.index.sentence_text(s) for s in range(engine.index.n_sentences))
             if perturbed else None)
     for case in cases:
