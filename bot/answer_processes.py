@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from quotebot.errors import QuotebotError
 from quotebot.logs import JsonFormatter, configure_logging
@@ -373,20 +373,29 @@ def _serve(sock: socket.socket, opening: Opening) -> None:
             _send(sock, ("failed", exc.message))
             return
         settle()
-        _send(sock, ("ready",))
-        while True:
-            header = incoming.read(_LENGTH.size)
-            if len(header) < _LENGTH.size:
-                return  # the server closed: its questions are all answered
-            (length,) = _LENGTH.unpack(header)
-            job, args = pickle.loads(incoming.read(length))
-            outcome = _run(job, Here(answerer.engine, shelf), args)
-            try:
-                _send(sock, outcome)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                _send(sock, _error(QuotebotError(
-                    f"The answer could not be sent back ({type(exc).__name__}).",
-                    code="internal_error")))
+        try:
+            _send(sock, ("ready",))
+            _answer_jobs(sock, incoming, answerer, shelf)
+        finally:
+            answerer.close()  # its connections to search shards, if any, close now
+
+
+def _answer_jobs(sock: socket.socket, incoming: BinaryIO, answerer: Answerer,
+                 shelf: Shelf | None) -> None:
+    """Answer each job that comes on ``sock`` until the server closes it."""
+    while True:
+        header = incoming.read(_LENGTH.size)
+        if len(header) < _LENGTH.size:
+            return  # the server closed: its questions are all answered
+        (length,) = _LENGTH.unpack(header)
+        job, args = pickle.loads(incoming.read(length))
+        outcome = _run(job, Here(answerer.engine, shelf), args)
+        try:
+            _send(sock, outcome)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            _send(sock, _error(QuotebotError(
+                f"The answer could not be sent back ({type(exc).__name__}).",
+                code="internal_error")))
 
 
 def _yield_to_the_server(niceness: int) -> None:

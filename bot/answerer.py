@@ -140,8 +140,9 @@ class Answerer:
         #: The processes questions are answered in (None: this process's thread).
         self.elsewhere: Elsewhere | None = None
         self._watcher: threading.Thread | None = None
-        #: The engine was replaced since the last watch: :func:`settle` at the next.
-        self._replaced = False
+        #: The engines replaced since the last watch: closed (their connections to search
+        #: shards) and collected (:func:`settle`) at the next.
+        self._replaced: list[QuoteEngine] = []
 
     # -- opening ------------------------------------------------------------------------
 
@@ -186,6 +187,17 @@ class Answerer:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.elsewhere is not None:
             self.elsewhere.close()
+        replaced, self._replaced = self._replaced, []
+        self._close_shards([*replaced, self._engine])
+
+    def _close_shards(self, engines: list[QuoteEngine]) -> None:
+        """Close the connections of ``engines`` to the search shards now (a question under
+        way on one finishes first), not when the collector gets to them."""
+        if self.search_url:
+            from quotebot.xapian_backend import close_shards
+
+            for engine in engines:
+                close_shards(engine)
 
     # -- what front ends use ------------------------------------------------------------
 
@@ -322,17 +334,21 @@ class Answerer:
                 self._use(engine)
 
     def _use(self, engine: QuoteEngine) -> None:
-        self._engine = engine  # one reference swap: a question uses one engine throughout
+        # One reference swap: a question uses one engine throughout.
+        old, self._engine = self._engine, engine
         # First turns of the old corpus go (one the loop adds meanwhile is never given:
         # its engine is not the current one).
         self._first_turns.clear()
-        self._replaced = True
+        self._replaced.append(old)
 
     def _settle_if_replaced(self) -> None:
         """A watch after the engine was replaced (questions that had the old one are
-        answered by then): what the old engine held is collected, its files unmapped."""
+        answered by then): the old engine's shard connections are closed, what it held is
+        collected, its files unmapped."""
         if self._replaced:
-            self._replaced = False
+            replaced, self._replaced = self._replaced, []
+            self._close_shards(replaced)
+            del replaced
             settle()
 
     def _switch(self, directory: Path) -> None:

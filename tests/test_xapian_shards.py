@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +84,34 @@ def url_of(servers: list[Process]) -> str:
 
 @pytest.fixture(scope="module")
 def engines(corpus: Path, servers: list[Process], tmp_path_factory: pytest.TempPathFactory
-            ) -> tuple[QuoteEngine, QuoteEngine]:
-    from quotebot.xapian_backend import open_sharded_engine
+            ) -> Iterator[tuple[QuoteEngine, QuoteEngine]]:
+    from quotebot.xapian_backend import close_shards, open_sharded_engine
 
     embedded = QuoteEngine.open(corpus, index_dir=tmp_path_factory.mktemp("index"),
                                 semantic="off")
-    return embedded, open_sharded_engine(url_of(servers))
+    sharded = open_sharded_engine(url_of(servers))
+    yield embedded, sharded
+    close_shards(sharded)
+
+
+OpenShards = Callable[..., QuoteEngine]
+
+
+@pytest.fixture
+def open_shards() -> Iterator[OpenShards]:
+    """:func:`~quotebot.xapian_backend.open_sharded_engine` for one test, each engine's
+    connections to the shard servers closed when it ends."""
+    from quotebot.xapian_backend import close_shards, open_sharded_engine
+
+    opened: list[QuoteEngine] = []
+
+    def open_engine(url: str, semantic: str = "off") -> QuoteEngine:
+        opened.append(open_sharded_engine(url, semantic))
+        return opened[-1]
+
+    yield open_engine
+    for engine in opened:
+        close_shards(engine)
 
 
 def same_answers(a: Any, b: Any) -> None:
@@ -158,14 +180,15 @@ def test_ask_over_shards_prints_the_same_json_with_no_copy_of_the_corpus(
 
 
 def test_a_shard_down_is_a_clear_error_and_answers_return_with_it(
-        corpus: Path, shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
-    from quotebot.xapian_backend import ShardUnavailable, open_sharded_engine
+        corpus: Path, shards: Path, engines: tuple[QuoteEngine, QuoteEngine],
+        open_shards: OpenShards) -> None:
+    from quotebot.xapian_backend import ShardUnavailable
 
     embedded, _ = engines
     own = [start_xapian_shard(shards / f"shard-{i}") for i in range(2)]
     try:
         url = url_of(own)
-        engine = open_sharded_engine(url)
+        engine = open_shards(url)
         assert engine.answer_question("how many stabbings?").answered
         stop_xapian_shard(own[1])
         with pytest.raises(ShardUnavailable, match=r"shard-1 at 127\.0\.0\.1:"):
@@ -256,8 +279,7 @@ def replicate(port: int, shard: str, to: Path) -> None:
 @requires("xapian-replicate", "xapian-replicate-server")
 def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         shards: Path, servers: list[Process], engines: tuple[QuoteEngine, QuoteEngine],
-        tmp_path: Path) -> None:
-    from quotebot.xapian_backend import open_sharded_engine
+        tmp_path: Path, open_shards: OpenShards) -> None:
 
     replica: Process | None = None
     with replication_master(shards) as port:
@@ -266,7 +288,7 @@ def test_a_replica_made_by_xapian_replicate_serves_the_same_answers(
         replica = start_xapian_shard(tmp_path / "shard-1")
         embedded, _ = engines
         url = f"xapian://127.0.0.1:{servers[0].port},127.0.0.1:{replica.port}"
-        engine = open_sharded_engine(url)
+        engine = open_shards(url)
         for question in QUESTIONS:
             same_answers(embedded.answer_question(question), engine.answer_question(question))
     finally:
@@ -339,18 +361,64 @@ def test_a_run_killed_outright_leaves_no_shard_server_behind(shards: Path) -> No
 
 
 def test_a_connection_the_server_closed_when_idle_is_opened_again(
-        shards: Path, engines: tuple[QuoteEngine, QuoteEngine]) -> None:
-    from quotebot.xapian_backend import open_sharded_engine
+        shards: Path, engines: tuple[QuoteEngine, QuoteEngine], open_shards: OpenShards) -> None:
 
     embedded, _ = engines
     own = [start_xapian_shard(shards / f"shard-{i}", options=("--idle-timeout", "300"))
            for i in range(2)]
     try:
-        engine = open_sharded_engine(url_of(own))
+        engine = open_shards(url_of(own))
         assert engine.answer_question("how many stabbings?").answered
         time.sleep(1.0)  # the servers close the idle connections after 0.3 s
         same_answers(embedded.answer_question("who went to New York?"),
                      engine.answer_question("who went to New York?"))
+    finally:
+        for shard in own:
+            stop_xapian_shard(shard)
+
+
+def connections_to(servers: list[Process]) -> int:
+    """How many of this process's sockets are connected to ``servers`` (from /proc)."""
+    ports = {s.port for s in servers}
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) in ports:
+                    inodes.add(f"socket:[{fields[9]}]")
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found += os.readlink(f"/proc/self/fd/{fd}") in inodes
+    return found
+
+
+def test_closing_a_sharded_engine_closes_its_connections_at_once(shards: Path) -> None:
+    """Not when the collector gets to it: a server that replaces its engine, or stops,
+    leaves no connection to the shard servers behind; closing twice does nothing."""
+    from quotebot.bot.answerer import Answerer
+    from quotebot.xapian_backend import close_shards, open_sharded_engine
+
+    own = [start_xapian_shard(shards / f"shard-{i}") for i in range(2)]
+    try:
+        engine = open_sharded_engine(url_of(own))
+        assert engine.answer_question("how many stabbings?").answered
+        assert connections_to(own) == 2
+        close_shards(engine)
+        assert connections_to(own) == 0
+        close_shards(engine)
+        # A question asked afterwards connects again (an engine replaced under it).
+        assert engine.answer_question("who went to New York?").answered
+        assert connections_to(own) == 2
+        close_shards(engine)
+        assert connections_to(own) == 0
+
+        answerer = Answerer.open(None, None, search_url=url_of(own), watch_seconds=0)
+        assert answerer.engine.answer_question("how many stabbings?").answered
+        assert connections_to(own) == 2
+        answerer.close()
+        assert connections_to(own) == 0
     finally:
         for shard in own:
             stop_xapian_shard(shard)
@@ -509,7 +577,7 @@ def test_eval_over_shards_gives_the_embedded_index_s_figures(corpus: Path,
 
 def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_answer(
         engines: tuple[QuoteEngine, QuoteEngine], servers: list[Process],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, open_shards: OpenShards) -> None:
     """Fetches split into batches of 3, and what was fetched forgotten beyond 4 sentences
     or paragraphs: the same answers, only more requests."""
     import quotebot.xapian_backend as shards
@@ -517,7 +585,7 @@ def test_small_fetch_batches_and_a_small_store_of_fetched_sentences_change_no_an
     monkeypatch.setattr(shards, "_FETCH_BATCH", 3)
     monkeypatch.setattr(shards, "_KEPT_SENTENCES", 4)
     embedded, _ = engines
-    sharded = shards.open_sharded_engine(url_of(servers))
+    sharded = open_shards(url_of(servers))
     for question in QUESTIONS[:8]:
         same_answers(embedded.answer_question(question, k=5),
                      sharded.answer_question(question, k=5))
@@ -560,17 +628,18 @@ def revisions(out: Path) -> list[str]:
 
 
 def test_a_document_added_through_writable_shards_is_answered_by_every_reader(
-        corpus: Path, writable: tuple[Path, list[Process], list[Process]]) -> None:
+        corpus: Path, writable: tuple[Path, list[Process], list[Process]],
+        open_shards: OpenShards) -> None:
     """`quotebot add --search-url` puts the article on the shard its id hashes to and the
     corpus's statistics on both: a new `ask` answers about it as the embedded index of
     the four articles does (the same quotes and scores), a server that was answering
     from the shards before answers about it within seconds, an engine opened before
     reads the new corpus, and the older articles are answered as before."""
-    from quotebot.xapian_backend import newer_engine, open_sharded_engine, shard_of
+    from quotebot.xapian_backend import newer_engine, shard_of
 
     out, readers, writers = writable
     read_url, write_url = url_of(readers), url_of(writers)
-    before = open_sharded_engine(read_url)
+    before = open_shards(read_url)
     assert not before.answer_question("how many stabbings?").answered
     assert newer_engine(before) is None
     embedded = QuoteEngine.open(corpus, semantic="off")
@@ -661,7 +730,7 @@ def test_a_second_add_while_one_is_writing_is_told_to_wait(
 
 def test_an_add_stopped_between_its_commits_is_refused_by_readers_and_completed_by_the_next(
         writable: tuple[Path, list[Process], list[Process]],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, open_shards: OpenShards) -> None:
     """The connection to the second shard to commit fails after the first committed: the
     shards are at two revisions, which readers refuse (after waiting for them to agree)
     rather than answer from; the next add brings the shard behind up, then adds its own
@@ -706,7 +775,7 @@ def test_an_add_stopped_between_its_commits_is_refused_by_readers_and_completed_
     shutil.copy(MET, both)
     shutil.copy(note, both)
     embedded = QuoteEngine.open(both, semantic="off")
-    sharded = open_sharded_engine(url_of(readers))
+    sharded = open_shards(url_of(readers))
     for question in ("how many stabbings?", "who rebuilt the harbour wall?",
                      "how many masons?", "who won the cup final?"):
         same_answers(embedded.answer_question(question), sharded.answer_question(question))
@@ -785,11 +854,11 @@ def test_killing_a_shard_under_load_gives_whole_answers_or_refusals_and_answers_
 @requires("xapian-replicate", "xapian-replicate-server")
 def test_a_replica_brought_up_to_date_answers_about_a_document_added_after_it_was_made(
         writable: tuple[Path, list[Process], list[Process]],
-        engines: tuple[QuoteEngine, QuoteEngine], tmp_path: Path) -> None:
+        engines: tuple[QuoteEngine, QuoteEngine], tmp_path: Path, open_shards: OpenShards) -> None:
     """The shard the added article goes to is replicated before the add and again after:
     the replica, with the other shard's server, answers the four articles as the embedded
     index does (the add's documents and lexicon travel with the database)."""
-    from quotebot.xapian_backend import open_sharded_engine, shard_of
+    from quotebot.xapian_backend import shard_of
 
     out, readers, writers = writable
     target = shard_of("met-police-nypd-visit", 2)
@@ -803,7 +872,7 @@ def test_a_replica_brought_up_to_date_answers_about_a_document_added_after_it_wa
     replica = start_xapian_shard(copy)
     try:
         servers = [replica if i == target else readers[i] for i in range(2)]
-        engine = open_sharded_engine(url_of(servers))
+        engine = open_shards(url_of(servers))
         embedded, _ = engines
         assert engine.answer_question("how many stabbings?").answered
         for question in QUESTIONS[:12]:
@@ -899,13 +968,12 @@ def test_a_repl_answering_from_shards_answers_a_document_added_while_it_runs(
 
 
 def test_shards_with_vectors_rerank_by_meaning_as_the_embedded_index_also_after_an_add(
-        corpus: Path, tmp_path: Path) -> None:
+        corpus: Path, tmp_path: Path, open_shards: OpenShards) -> None:
     """`quotebot index --shards 2 --semantic on` stores each sentence's vectors (its own,
     its window's, its paragraph's) in the shards, and `quotebot add` those of the article
     it adds: an engine answering from the shards alone reranks by meaning, and gives every
     shipped question the answer the embedded index of the four articles gives with
     meaning on."""
-    from quotebot.xapian_backend import open_sharded_engine
 
     out = tmp_path / "shards"
     done = run_cli("index", "--corpus", str(ROOT / "tests" / "fixtures" / "own-articles"),
@@ -920,7 +988,7 @@ def test_shards_with_vectors_rerank_by_meaning_as_the_embedded_index_also_after_
         added = run_cli("add", str(MET), "--search-url", url_of(writers))
         assert added.returncode == 0, added.stderr
         embedded = QuoteEngine.open(corpus, index_dir=tmp_path / "index", semantic="on")
-        sharded = open_sharded_engine(url_of(readers), "on")
+        sharded = open_shards(url_of(readers), "on")
         assert embedded.semantic and sharded.semantic
         for question in QUESTIONS:
             same_answers(embedded.answer_question(question, k=5),
@@ -944,12 +1012,11 @@ def test_meaning_asked_of_shards_without_vectors_is_one_clear_line(
 
 @requires("shared")
 def test_every_super_bowl_50_question_is_answered_over_shards_as_by_the_embedded_index(
-        corpus: Path, tmp_path: Path) -> None:
+        corpus: Path, tmp_path: Path, open_shards: OpenShards) -> None:
     """The Super Bowl 50 article beside the four others, on two shard servers: each of
     its 405 SQuAD questions retrieves the same candidates with the same scores (to 1e-6)
     and gets the same answer as from the embedded index."""
     from quotebot.evaluate import load_cases
-    from quotebot.xapian_backend import open_sharded_engine
 
     from conftest import SHARED
 
@@ -966,7 +1033,7 @@ def test_every_super_bowl_50_question_is_answered_over_shards_as_by_the_embedded
     own = [start_xapian_shard(tmp_path / "shards" / f"shard-{i}") for i in range(2)]
     try:
         embedded = QuoteEngine.open(both, index_dir=tmp_path / "index", semantic="off")
-        sharded = open_sharded_engine(url_of(own))
+        sharded = open_shards(url_of(own))
         index, backend = embedded.index, sharded.search
         for case in cases:
             groups = plan_question(parse_question(case.question), index,

@@ -307,16 +307,22 @@ def repl(corpus: str | None, index_dir: str | None, semantic: str, k: int, as_js
     interactive = sys.stdin.isatty() and not as_json
     use_color = _use_color(color)
     transcript = Transcript()
-    if interactive:
-        _interactive_loop(session, k, use_color, transcript)
-    else:
-        for line in sys.stdin:
-            line = line.strip()
-            if line and not as_json:
-                # Piped questions are not echoed by a terminal: show each with its answer.
-                click.echo(f"{_prompt(session)}{line}")
-            if not _repl_turn(session, line, k, as_json, use_color, transcript):
-                break
+    try:
+        if interactive:
+            _interactive_loop(session, k, use_color, transcript)
+        else:
+            for line in sys.stdin:
+                line = line.strip()
+                if line and not as_json:
+                    # Piped questions are not echoed by a terminal: show each with its answer.
+                    click.echo(f"{_prompt(session)}{line}")
+                if not _repl_turn(session, line, k, as_json, use_color, transcript):
+                    break
+    finally:
+        if search_url:
+            from quotebot.xapian_backend import close_shards
+
+            close_shards(session.engine)
 
 
 def _prompt(session: Any) -> str:
@@ -394,9 +400,12 @@ def _repl_turn(session: Any, line: str, k: int, as_json: bool, color: bool,
                 f"(:help explains them). Anything else is a question.", code="unknown_command")
         if session.engine.search is not session.engine.index:
             # Answering from search shards: a document added to them since is answered.
-            from quotebot.xapian_backend import newer_engine
+            from quotebot.xapian_backend import close_shards, newer_engine
 
-            session.engine = newer_engine(session.engine) or session.engine
+            fresh = newer_engine(session.engine)
+            if fresh is not None:
+                close_shards(session.engine)
+                session.engine = fresh
         answer: Answer = session.ask(line, k)
         transcript.turns.append(answer)
     except QuotebotError as exc:

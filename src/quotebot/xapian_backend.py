@@ -877,7 +877,7 @@ class XapianBackend:
                 try:
                     return work(self._db)
                 except (xapian.NetworkError, xapian.DatabaseError) as exc:
-                    self._db = None
+                    self._drop()
                     down = self._first_down()
                     if down is None and attempt == 0:
                         log.info("the search shards' connection failed (%s); connecting again",
@@ -888,6 +888,27 @@ class XapianBackend:
                         f"({_reason(exc)}): no answer is given from part of the corpus."
                     ) from None
         raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the connections to the shard servers, and the threads that fetch from them,
+        now rather than when the collector gets to this backend. Closing twice does
+        nothing; a question asked afterwards connects again."""
+        with self._lock:  # not under a question: it finishes first
+            self._drop()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
+
+    def _drop(self) -> None:
+        """Close the connections (under ``self._lock``); the next call connects again."""
+        db, remotes = self._db, self._remotes
+        self._db, self._remotes = None, []
+        for remote in remotes:
+            with contextlib.suppress(self._xapian.Error):  # a connection already broken
+                remote.close()
+        if db is not None:
+            with contextlib.suppress(self._xapian.Error):
+                db.close()
 
     def health(self) -> str | None:
         """None when every shard accepts a connection, else which one does not (for
@@ -1233,6 +1254,14 @@ def newer_engine(engine: QuoteEngine) -> QuoteEngine | None:
     log.info("now answering from the search shards' corpus of %d documents, %d sentences",
              len(fresh.index.docs), fresh.index.n_sentences)
     return fresh
+
+
+def close_shards(engine: QuoteEngine) -> None:
+    """Close ``engine``'s connections to its search shards (see :meth:`XapianBackend.close`),
+    for its owner once it stops answering with it; nothing when it answers from its own
+    index."""
+    if isinstance(engine.search, XapianBackend):
+        engine.search.close()
 
 
 def _open_remote(xapian: Any, shards: Sequence[tuple[str, int]], i: int,
