@@ -1,5 +1,6 @@
 """Real processes for tests: `quotebot serve`, `quotebot telegram` and `redis-server`,
-each on a free 127.0.0.1 port, started and stopped with bounded waits."""
+each on a free 127.0.0.1 port, started and stopped with bounded waits, and ended with the
+test run however it ends (:func:`ends_with_this_process`)."""
 
 from __future__ import annotations
 
@@ -124,13 +125,14 @@ START_SECONDS = 120.0
 @contextlib.contextmanager
 def serve(*args: str, env: dict[str, str] | None = None, timeout: float = START_SECONDS
           ) -> Iterator[Process]:
-    """`quotebot serve` on a free port; stopped with SIGTERM (then SIGKILL) afterwards."""
+    """`quotebot serve` on a free port; stopped with SIGTERM (then SIGKILL) afterwards, and
+    killed if the test run is (:func:`ends_with_this_process`)."""
     port = free_port()
     log_file = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.Popen([*QUOTEBOT, *args, "serve", "--port", str(port)], env=full_env,
                             stdout=log_file, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=ends_with_this_process)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout, proc)
         yield Process(proc, port, Path(log_file.name))
@@ -152,7 +154,8 @@ def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> int:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[Process]:
-    """A throwaway redis-server on a free port (no persistence)."""
+    """A throwaway redis-server on a free port (no persistence), killed if the test run is
+    (:func:`ends_with_this_process`)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server); "
@@ -162,7 +165,8 @@ def redis_server() -> Iterator[Process]:
     log_path = Path(workdir) / "redis.log"
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", workdir, "--logfile", str(log_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=ends_with_this_process)
     deadline = time.monotonic() + 10
     import socket
 
