@@ -93,10 +93,13 @@ async def read_json_object(request: web.Request, *, max_body: int | None = None,
         raise ApiError(413, "body_too_large",
                        f"The request body is {length:,} bytes; the limit is {limit:,} bytes.")
     try:
-        if limit <= config.max_body:
-            body = await asyncio.wait_for(request.read(), timeout=wait)
-        else:
-            body = await asyncio.wait_for(_read_limited(request, limit), timeout=wait)
+        # Not asyncio.wait_for: on Python 3.11 it swallows the cancelling of a handler whose
+        # client hung up (see quotebot.bot.server) when the body has just arrived.
+        async with asyncio.timeout(wait):
+            if limit <= config.max_body:
+                body = await request.read()
+            else:
+                body = await _read_limited(request, limit)
     except TimeoutError:
         raise ApiError(408, "request_timeout",
                        f"The request body did not arrive within {wait:g} s.") from None

@@ -8,6 +8,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -45,8 +46,15 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     update_id = data.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise ApiError(422, "invalid_update", "A Telegram update needs an integer update_id.")
+    # Once claimed, the update is queued even if Telegram hangs up meanwhile (a handler is
+    # cancelled then): its delivery again would be taken for a duplicate.
+    return await asyncio.shield(_claim_and_queue(request.app, front, update_id, data))
+
+
+async def _claim_and_queue(app: web.Application, front: TelegramWebhook, update_id: int,
+                           data: dict[str, Any]) -> web.Response:
     # Claimed in the shared store, so that of replicas behind one Redis only one answers.
-    if not await request.app[STORE].first_delivery(f"{front.bot_id}:{update_id}"):
+    if not await app[STORE].first_delivery(f"{front.bot_id}:{update_id}"):
         return web.json_response({"ok": True, "duplicate": True})
     from telegram import Update
 

@@ -293,7 +293,12 @@ async def _serve(app: web.Application, *, host: str, port: int, print: Callable[
                  reuse_port: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=access_log)
+    # A client that hangs up cancels its request's handler (aiohttp leaves it running by
+    # default): a question still waiting for its turn to be answered is then never
+    # answered, and those behind it do not wait for it. Work that must finish whatever
+    # the client does is shielded where it is done (the Telegram webhook's update).
+    runner = _AppRunner(app, shutdown_timeout=shutdown_timeout, access_log=access_log,
+                        handler_cancellation=True)
     setup = asyncio.ensure_future(runner.setup())
 
     def on_signal() -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -184,6 +185,76 @@ def test_a_question_whose_answering_process_died_is_one_sentence_and_the_next_is
         status, body = ask(server.url, "how many stabbings?", k=2)
         assert status == 200 and quotes_the_stabbings(body)
         log = server.log()
+    assert "Traceback" not in log
+
+
+def asked_and_heard(port: int, question: str, k: int = 50) -> socket.socket:
+    """A client that asked ``question`` and whose request the server's handler began (it
+    said "100 Continue"); the answer is still to read from it."""
+    body = json.dumps({"question": question, "k": k}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+    sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 100 "), head
+    return sock
+
+
+def status_of_reply(sock: socket.socket) -> int:
+    """The status of the answer ``sock``'s client waits for (after "100 Continue")."""
+    with sock, sock.makefile("rb") as reply:
+        line = reply.readline()
+        while line in (b"\r\n", b"") or line.startswith(b"HTTP/1.1 100 "):
+            assert line, "the server closed the connection"
+            line = reply.readline()
+        return int(line.split()[1])
+
+
+def test_a_question_whose_client_hung_up_is_not_answered_and_holds_up_no_one(
+        tmp_path: Path) -> None:
+    """Catches: a question that waits for its turn to be answered still answered in full
+    after its client hung up (aiohttp leaves a handler running when its client goes
+    away), so that the next client's question waits for it too. One answering process
+    holds two questions (the one it answers and the next); four more costly questions
+    wait, and their clients hang up: the next ordinary question waits for the two held
+    only, in CPU time of the answering process (which holds under load)."""
+    write_corpus(tmp_path / "corpus", 100_000)
+    rng = random.Random(5)
+
+    def costly() -> str:  # each new: an answer asked before is given from memory
+        return "who told the " + " and the ".join(rng.sample(WORDS, 40)) + "?"
+
+    env = {"QUOTEBOT_SEMANTIC": "off", "QUOTEBOT_RATE_LIMIT_IP": "0",
+           "QUOTEBOT_CORPUS": str(tmp_path / "corpus"),
+           "QUOTEBOT_INDEX": str(tmp_path / "index")}
+    with serve(env=env, timeout=240) as server:
+        assert wait_until(lambda: health_of(server.url)["answer_processes"] == 1, 120)
+        (answering,) = answering_processes(server.proc.pid)
+        assert ask(server.url, costly(), k=50, timeout=120)[0] == 200  # pages read once
+        before = cpu_seconds(answering)
+        assert ask(server.url, costly(), k=50, timeout=120)[0] == 200
+        one_costly = cpu_seconds(answering) - before
+        held = [asked_and_heard(server.port, costly()) for _ in range(2)]
+        for _ in range(4):
+            asked_and_heard(server.port, costly()).close()  # its client hangs up
+        assert wait_until(lambda: server.metric(
+            "quotebot_http_requests_total", route="/v1/ask", method="POST",
+            status="499") == 4, 60, 0.05), server.log()
+        before = cpu_seconds(answering)
+        status, body = ask(server.url, "how many farmers met the mayor?", timeout=120)
+        waited = cpu_seconds(answering) - before
+        assert status == 200 and body["answered"], body
+        assert [status_of_reply(sock) for sock in held] == [200, 200]
+        log = server.log()
+    print(f"\none costly question: {one_costly:.2f} s of CPU; the next ordinary question "
+          f"waited {waited:.2f} s of the answering process's CPU")
+    # Two costly questions (the two held), not six (and the four whose clients hung up).
+    assert waited < 4 * one_costly, (waited, one_costly)
     assert "Traceback" not in log
 
 
