@@ -320,14 +320,22 @@ def missing_words(idfs: Sequence[float], known: Sequence[bool], found: Sequence[
     return unknown, (min(max(lacking) / rarest, 1.0) if lacking and rarest > 0 else 0.0)
 
 
+def _names_and_numbers(labels: Sequence[str], proper: Sequence[bool]) -> list[int]:
+    """The question's names (concepts ``proper``) and numbers (``labels`` starting with a
+    digit), by their concepts' numbers."""
+    return [n for n, (label, name) in enumerate(zip(labels, proper, strict=True))
+            if name or label[:1].isdigit()]
+
+
 def missing_names(labels: Sequence[str], proper: Sequence[bool], found: Sequence[float]
                   ) -> float:
     """The share of the question's names (concepts ``proper``) and numbers (``labels``
     starting with a digit) that the passage does not hold (``found`` 0); 0 for a question
     without either."""
-    asked = [f for label, name, f in zip(labels, proper, found, strict=True)
-             if name or label[:1].isdigit()]
-    return sum(1 for f in asked if f <= 0) / len(asked) if asked else 0.0
+    if len(found) != len(labels):
+        raise ValueError("one found weight per concept")
+    asked = _names_and_numbers(labels, proper)
+    return sum(1 for n in asked if found[n] <= 0) / len(asked) if asked else 0.0
 
 
 def names_elsewhere(labels: Sequence[str], proper: Sequence[bool], found: Sequence[float],
@@ -336,8 +344,7 @@ def names_elsewhere(labels: Sequence[str], proper: Sequence[bool], found: Sequen
     starting with a digit) that the passage holds (``found`` above 0) but the answer's
     sentence does not (their concepts' numbers not ``in_sentence``); 0 for a question
     without either."""
-    asked = [n for n, (label, name) in enumerate(zip(labels, proper, strict=True))
-             if name or label[:1].isdigit()]
+    asked = _names_and_numbers(labels, proper)
     return (sum(1 for n in asked if found[n] > 0 and n not in in_sentence) / len(asked)
             if asked else 0.0)
 
