@@ -178,10 +178,12 @@ def opposite(question: str, paragraph_terms: Collection[str], keep: Collection[s
     return None
 
 
-def name_phrases(text: str) -> list[tuple[int, int]]:
+def name_phrases(text: str, tokens: Sequence[Token] | None = None) -> list[tuple[int, int]]:
     """The spans of ``text``'s names: runs of capitalised words (:func:`word_kind` "name")
-    with only spaces between them, a sentence's first word left out."""
-    tokens = tokenize(text)
+    with only spaces between them, a sentence's first word left out. ``tokens``: the
+    tokens of ``text``, when they were made already."""
+    if tokens is None:
+        tokens = tokenize(text)
     spans: list[tuple[int, int]] = []
     previous: Token | None = None
     for token, kind in zip(tokens, kinds_of(tokens), strict=True):
@@ -197,19 +199,22 @@ def name_phrases(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def swap_name(question: str, seed: str, paragraph: str, keep: Collection[str] = ()
-              ) -> Perturbed | None:
+def swap_name(question: str, seed: str, paragraph: str, keep: Collection[str] = (),
+              paragraph_tokens: Sequence[Token] | None = None) -> Perturbed | None:
     """``question`` with one of its names that the answering ``paragraph`` gives replaced
     by another name the paragraph gives, one the question and the answer (``keep``) do
     not have: the two things are both there, the relation asked between them is not.
-    Drawn by a generator seeded with ``seed``; None when there is no such pair."""
+    Drawn by a generator seeded with ``seed``; None when there is no such pair.
+    ``paragraph_tokens``: the tokens of ``paragraph``, when they were made already."""
     kept = set(keep)
+    if paragraph_tokens is None:
+        paragraph_tokens = tokenize(paragraph)
     asked = {term for t in tokenize(question) for term in t.terms}
-    held = {term for t in tokenize(paragraph) for term in t.terms}
+    held = {term for t in paragraph_tokens for term in t.terms}
     own = [(a, b) for a, b in name_phrases(question)
            if (terms := set(analyse_terms(question[a:b]))) and terms <= held
            and not terms & kept]
-    others = sorted({paragraph[a:b] for a, b in name_phrases(paragraph)
+    others = sorted({paragraph[a:b] for a, b in name_phrases(paragraph, paragraph_tokens)
                      if (terms := set(analyse_terms(paragraph[a:b])))
                      and not terms & (asked | kept)})
     if not own or not others:
@@ -248,8 +253,10 @@ def variants(question: str, seed: str, paragraph: str, pool: WordPool,
              keep: Collection[str] = ()) -> list[Perturbed]:
     """Every change :data:`CHANGES` names that can be made to ``question``, asked of the
     answering ``paragraph`` (words of the answer, ``keep``, stay), one question each."""
-    held = set(analyse_terms(paragraph))
+    tokens = tokenize(paragraph)  # analysed once for every change
+    held = {term for t in tokens for term in t.terms}
     made = (perturb(question, seed, held, pool, keep), negate(question),
-            opposite(question, held, keep), swap_name(question, seed, paragraph, keep),
+            opposite(question, held, keep),
+            swap_name(question, seed, paragraph, keep, paragraph_tokens=tokens),
             qualify(question, seed, held, pool, keep))
     return [v for v in made if v is not None and v.question != question]
