@@ -661,10 +661,15 @@ def column_maxima(indptr: npt.ArrayLike, weights: FloatArray) -> FloatArray:
     return out
 
 
+#: A kind of score (float32 from the postings, float64 once a paragraph's share is added).
+_Score = TypeVar("_Score", bound=np.floating[Any])
+
+
 def top_k_of(
-    ids: npt.NDArray[np.int64], scores: FloatArray, k: int
-) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """Best ``k`` of (ids, scores), best first, ties broken by ascending id."""
+    ids: npt.NDArray[np.int64], scores: npt.NDArray[_Score], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[_Score]]:
+    """Best ``k`` of (ids, scores), best first, ties broken by ascending id; the scores
+    keep their type."""
     if k <= 0 or ids.size == 0:
         return ids[:0], scores[:0]
     if ids.size > k:
@@ -782,19 +787,34 @@ def _scores_at(matrix: BM25Matrix, columns: Sequence[Sequence[_RawColumn]],
         return total
     # (Searching int32 postings for int64 ids would copy each column to int64 first.)
     keys = wanted.astype(np.int32)
+    found: dict[int, tuple[npt.NDArray[np.bool_], FloatArray]] = {}
     for cols in columns:
+        for ids, tf, term, _ in cols:
+            if ids.size and term not in found:
+                at = np.searchsorted(ids, keys)
+                np.minimum(at, ids.shape[0] - 1, out=at)
+                found[term] = (ids[at] == keys,
+                               matrix.weighed(term, keys, None if tf is None else tf[at])[1])
+    _add_group_bests(total, [[(t, w) for _, _, t, w in cols] for cols in columns], found)
+    return total
+
+
+def _add_group_bests(total: FloatArray, groups: Sequence[_Terms],
+                     found: Mapping[int, tuple[npt.NDArray[np.bool_], FloatArray]]) -> None:
+    """Add to ``total`` each group's best weight per entry: ``found[term]`` is (where the
+    term is present, its weights there), scaled by the query's weight for the term; a term
+    missing from ``found`` is present nowhere. Groups are summed in order, each from its
+    maximum in float32, as :func:`group_scores` sums them."""
+    for group in groups:
         best: FloatArray | None = None
-        for ids, tf, term, w in cols:
-            if not ids.size:
+        for term, w in group:
+            if term not in found:
                 continue
-            at = np.searchsorted(ids, keys)
-            np.minimum(at, ids.shape[0] - 1, out=at)
-            weights = matrix.weighed(term, keys, None if tf is None else tf[at])[1]
-            found = np.where(ids[at] == keys, _scaled(weights, w), np.float32(0))
-            best = found if best is None else np.maximum(best, found)
+            present, weights = found[term]
+            value = np.where(present, _scaled(weights, w), np.float32(0))
+            best = value if best is None else np.maximum(best, value)
         if best is not None:
             total += best
-    return total
 
 
 def range_scores(matrix: BM25Matrix, over: BM25Matrix,
@@ -834,14 +854,7 @@ def range_scores(matrix: BM25Matrix, over: BM25Matrix,
             sums = np.bincount(owner, weights=tf[at], minlength=sums.shape[0]).astype(np.int64)
         np.minimum(sums, _TF_CAP, out=sums)
         found[term] = (sums > 0, over.weighed(term, keys, sums)[1])
-    for group in terms:
-        best: FloatArray | None = None
-        for term, w in group:
-            present, weights = found[term]
-            value = np.where(present, _scaled(weights, w), np.float32(0))
-            best = value if best is None else np.maximum(best, value)
-        if best is not None:
-            total += best
+    _add_group_bests(total, terms, found)
     return total
 
 

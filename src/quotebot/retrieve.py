@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quotebot.backends import RetrievalBackend
+from quotebot.bm25 import top_k_of
 from quotebot.plan import QueryPlan
 from quotebot.tuning import Retrieval
 
@@ -58,8 +59,8 @@ def retrieve_among(plan: QueryPlan, search: RetrievalBackend, settings: Retrieva
     scores = search.sentence_scores(groups, sids)
     keep = np.flatnonzero(scores > 0)
     # Best first, ties to the earlier sentence, as the top k of every match are.
-    order = keep[np.lexsort((sids[keep], -scores[keep]))][:max(settings.candidates, limit)]
-    ids, total = sids[order].astype(np.int64), scores[order]
+    ids, total = top_k_of(sids[keep].astype(np.int64), scores[keep],
+                          max(settings.candidates, limit))
     if settings.paragraph_weight and ids.size:
         total = total + settings.paragraph_weight * search.paragraph_scores(groups, ids)
     return Candidates(ids, total)
