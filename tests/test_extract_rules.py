@@ -338,3 +338,35 @@ def test_what_gets_the_subject_or_what_the_sentence_calls_it(sentence: str, ques
     not use, and "known as" read as part of the answer."""
     assert short(sentence, question) == expected
 
+
+
+#: One time expression of each kind TIME_RE finds, each opening word among them.
+TIME_EXAMPLES = (
+    "between 1990 and 1995", "from 1990 to 1995", "early March 2020", "late March",
+    "mid-March", "at noon", "midnight", "last week", "this month", "next year",
+    "earlier this year", "later this month", "the past decade", "the following week",
+    "yesterday evening", "today", "tomorrow", "tonight", "recently", "in 2015", "since 2015",
+    "by 2015", "until 2015", "before 2015", "after 2015", "during 2015", "the 1990s",
+    "the nineteenth century", "first century", "twenty-first century", "21st century",
+    "Monday at 6pm", "6 March 2024", "Sept. 4", "1999", "6.30 p.m.",
+)
+
+
+def test_time_expressions_are_found_as_the_pattern_without_its_first_character_check() -> None:
+    import re
+    from pathlib import Path
+
+    from quotebot.extract import times
+    from quotebot.lexicon import MONTH_ABBREVIATIONS, MONTHS, ORDINALS, WEEKDAYS
+
+    plain = re.compile(times._TIME)
+    calendar = [w.capitalize() for w in (*MONTHS, *MONTH_ABBREVIATIONS, *WEEKDAYS)]
+    texts = [f"It was {example}, they said." for example in TIME_EXAMPLES]
+    texts += [f"On {word} 4, {word} the 5th, and in {word}." for word in calendar]
+    texts += [f"The {word} century, {word} of May." for word in ORDINALS]
+    fixtures = Path(__file__).parent / "fixtures"
+    texts += [p.read_text(encoding="utf-8") for p in sorted(fixtures.rglob("*.txt"))]
+    for text in texts:
+        assert ([m.span() for m in times.TIME_RE.finditer(text)]
+                == [m.span() for m in plain.finditer(text)]), text
+    assert all(times.TIME_RE.search(f"It was {example}.") for example in TIME_EXAMPLES)

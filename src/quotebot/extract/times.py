@@ -36,7 +36,7 @@ _ORDINALS = "|".join(ORDINALS)
 _RECURRING = (rf"\s+(?:on\s+the\s+(?:{_ORDINALS_RE}|last)\s+(?:{_WEEKDAYS})\s+of\s+"
               rf"(?:each|every|the)\s+month|(?:on\s+)?every\s+(?:{_WEEKDAYS}|day|week|month))")
 _YEARS = r"(?:1[0-9]|20)\d{2}(?!\d)"
-TIME_RE = re.compile(
+_TIME = (
     rf"\bbetween\s+{_YEARS}\s+and\s+{_YEARS}|\bfrom\s+{_YEARS}\s+(?:to|until)\s+{_YEARS}"
     rf"|\b{_DATE}(?:{_PART_OF_DAY})?(?:,?{_AT_CLOCK})?"
     rf"|\b(?:{_CLOCK})(?:\s+(?:on\s+)?{_DATE}|{_RECURRING})?"
@@ -49,8 +49,18 @@ TIME_RE = re.compile(
     + r")[- ]century\b"
     r"|\b(?:in|since|by|until|before|after|during)\s+(?:the\s+)?(?:early\s+|late\s+|mid-?)?"
     r"(?:1[0-9]|20)\d{2}(?:s|[-–]\d{2,4})?\b"
-    r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b",
+    r"|\b(?:1[5-9]|20)\d{2}(?:[-–]\d{2,4})?\b"
 )
+#: The words a time expression of :data:`_TIME` may start with besides a digit, a month and
+#: a weekday (capitalised) and an ordinal: a new kind of expression adds its first word here.
+_OPENING_WORDS = ("between from early late mid noon midnight last this next earlier later "
+                  "the yesterday today tomorrow tonight recently in since by until before "
+                  "after during").split()
+#: Every character a time expression can start with (the same matches: the check only
+#: spares the engine trying each alternative at every other word of a sentence).
+_FIRST = "".join(sorted({w[0] for w in (*_OPENING_WORDS, *ORDINALS)}
+                        | {w[0].upper() for w in (*MONTHS, *MONTH_ABBREVIATIONS, *WEEKDAYS)}))
+TIME_RE = re.compile(rf"\b(?=[\d{_FIRST}])(?:{_TIME})")
 
 
 def time_answer(
