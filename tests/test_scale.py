@@ -684,6 +684,27 @@ def test_a_saved_index_gives_every_sentence_section_and_heading_as_its_document_
     assert found["Deepest section's text."] == ("Notes. Two sentences here", "Deep")
 
 
+def test_a_document_opening_two_characters_before_its_first_word_has_its_sections(
+        tmp_path: Path) -> None:
+    from quotebot.sentences import paragraph_section
+
+    under = "\nText under it.\n## Part\nText in the part."
+    docs = [Document(id="hash", title="Hash", text="# Title" + under),
+            Document(id="tab", title="Tab", text="#\tTitle" + under),
+            Document(id="spaces", title="Spaces", text="  Plain opening." + under),
+            Document(id="level-two", title="Two", text="## Part one" + under),
+            Document(id="marks", title="Marks", text="#\n# Title" + under),
+            Document(id="blank", title="Blank", text="\n\nOpening words." + under)]
+    save_index(build_index(docs), tmp_path / "idx")
+    loaded = load_index(tmp_path / "idx")
+    for sid in range(loaded.n_sentences):
+        sentence = loaded.sentence(sid)
+        text = next(d.text for d in docs if d.id == sentence.doc)
+        assert loaded.section(sid) == paragraph_section(text, sentence.paragraph), sid
+    assert {loaded.sentence(s).doc: loaded.section(s) for s in range(loaded.n_sentences)
+            if loaded.sentence(s).text == "Text under it."}["level-two"] == ("Part one",)
+
+
 def test_a_line_across_a_block_edge_is_read_whole(tmp_path: Path) -> None:
     from quotebot.store import texts
 

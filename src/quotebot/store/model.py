@@ -560,7 +560,10 @@ class SentenceIndex:
         # _maybe_headings finds for any paragraphs, in fewer steps).
         later = firsts[1:]
         gaps = self.start[later].astype(np.int64) - self.end[later - 1]
-        maybe = [doc_first] if int(self.start[doc_first]) >= 2 else []
+        # With two characters or fewer before it, a document's first sentence is no heading
+        # or in its title ("# " on the first line: a heading of level 1 in paragraph 1,
+        # which is no section), so that line is not read.
+        maybe = [doc_first] if int(self.start[doc_first]) > 2 else []
         maybe += later[gaps >= 3].tolist()
         path: list[tuple[int, str]] = []
         for first in maybe:
