@@ -580,15 +580,19 @@ class SentenceIndex:
     def sentence_tokens(self, sid: int) -> tuple[Token, ...]:
         """The tokens of sentence ``sid``, offsets relative to the sentence's start."""
         forms, starts = self.tokens.of(sid)
-        analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
-        known = self.forms._analysed.get
+        known = self.forms._analysed
+        try:
+            # (Once its words have been read, a sentence's forms are all known: one lookup
+            # each, without a call.)
+            found = [known[form] for form in forms]
+        except KeyError:
+            analysed, vocab, words = self.forms.analysed, self.vocab, self.words.strings
+            found = [known.get(form) or analysed(form, vocab, words) for form in forms]
         # (tuple.__new__ makes a Token a third as fast as its generated constructor.)
         new = tuple.__new__
-        out = []
-        for form, start in zip(forms, starts, strict=True):
-            surface, norm, terms, is_stop = known(form) or analysed(form, vocab, words)
-            out.append(new(Token, (surface, start, start + len(surface), norm, terms, is_stop)))
-        return tuple(out)
+        return tuple([new(Token, (word[0], start, start + len(word[0]), word[1], word[2],
+                                  word[3]))
+                      for word, start in zip(found, starts, strict=True)])
 
     # -- paragraphs ------------------------------------------------------------------
 
