@@ -847,7 +847,9 @@ def range_scores(matrix: BM25Matrix, over: BM25Matrix,
         sids, tf = postings[term]
         a, z = np.searchsorted(sids, lo32), np.searchsorted(sids, hi32)
         sums = z - a
-        if tf is not None and sums.any():
+        if not sums.any():
+            continue  # in none of the ranges: present nowhere (see _add_group_bests)
+        if tf is not None:
             # Only the postings in the ranges are read (a common word's list is long).
             owner = np.repeat(np.arange(sums.shape[0]), sums)
             at = np.arange(owner.shape[0]) - np.repeat(_starts(sums) - a, sums)

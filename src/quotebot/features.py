@@ -115,6 +115,11 @@ def compute_features(plan: QueryPlan, index: SentenceIndex, candidates: Candidat
     for c, concept in enumerate(plan.concepts):
         own = _hits(forms, index.forms.of_terms(concept.terms))
         has_own = np.bincount(seg[own], minlength=n) > 0
+        if not concept.related:  # (most words: no related word to look for)
+            strength[c] = has_own
+            token_concept[(token_concept < 0) & own] = c
+            chosen.append(own)
+            continue
         related = _hits(forms, index.forms.of_terms(concept.related)) & ~has_own[seg]
         has_related = np.bincount(seg[related], minlength=n) > 0
         strength[c] = np.where(has_own, 1.0, np.where(has_related, expansion, 0.0))
@@ -213,10 +218,13 @@ def _paragraph_context(plan: QueryPlan, index: SentenceIndex, sids: IntArray,
         some = np.flatnonzero(lacking[c])
         if not some.size:
             continue
-        ranges = (lo[some], sids[some], hi[some])
-        own = _held_around(matrix, concept.terms, *ranges)
-        related = _held_around(matrix, concept.related, *ranges)
-        context[c, some] = np.where(own, 1.0, np.where(related, plan.expansion_weight, 0.0))
+        own = _held_around(matrix, concept.terms, lo[some], sids[some], hi[some])
+        context[c, some[own]] = 1.0
+        # Related words count only where the word itself is not around.
+        rest = some[~own]
+        if rest.size and concept.related:
+            related = _held_around(matrix, concept.related, lo[rest], sids[rest], hi[rest])
+            context[c, rest[related]] = plan.expansion_weight
     return context
 
 
