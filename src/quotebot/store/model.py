@@ -366,7 +366,7 @@ class Forms:
             if word < 0:  # a stop word: no terms, and no word of the corpus
                 found = (surface, analysis.normalise(surface), (), True)
             else:
-                lo, hi = int(self.terms_ptr[form]), int(self.terms_ptr[form + 1])
+                lo, hi = self.terms_ptr[form:form + 2].tolist()
                 found = (surface, words.string(word),
                          tuple(map(vocab.string, self.terms[lo:hi].tolist())), False)
             if len(cache) >= 200_000:
