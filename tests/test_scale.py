@@ -979,3 +979,21 @@ def test_the_performance_page_shows_the_health_figures_of_the_saved_run() -> Non
     shown, saved = _shown_and_saved("bench_health", "health.json")
     assert shown == saved
     assert "processes, nice 10" in shown and "threads" in shown
+
+
+def test_a_quote_highlights_the_words_its_tokens_would_without_making_them(
+        tmp_path: Path) -> None:
+    from quotebot.quotes import highlights
+
+    docs = [Document(id="one", title="One", text="Café owners in Zürich said 1,200 "
+                     "people came. Die Straße war voll — 東京 too.\nNext line, short.")]
+    save_index(build_index(docs), tmp_path / "idx")
+    for index in (build_index(docs), load_index(tmp_path / "idx")):
+        for sid in range(index.n_sentences):
+            tokens = index.sentence_tokens(sid)
+            every = dict.fromkeys(range(len(tokens) + 2), 0)
+            some = {k: 0 for k in range(1, len(tokens), 2)}
+            for matched in (every, some, {}):
+                assert highlights(index, sid, matched) == highlights(index, sid, matched,
+                                                                     tokens)
+            assert highlights(index, sid, every) == tuple((t.start, t.end) for t in tokens)

@@ -50,7 +50,7 @@ from quotebot.features import Features, compute_features, gather_evidence
 from quotebot.models import Answer, Document, Quote, ShortAnswer
 from quotebot.plan import QueryPlan, plan_question
 from quotebot.question import Question, parse_question, validate_question
-from quotebot.quotes import make_quote, make_short_answer
+from quotebot.quotes import highlights, make_quote, make_short_answer
 from quotebot.rerank import LexicalScorer, Scorer, SemanticScorer, rank
 from quotebot.retrieve import Candidates, retrieve, retrieve_among
 from quotebot.semantic import (
@@ -275,6 +275,11 @@ class QuoteEngine:
             self._tokens[sid] = found
         return found
 
+    def highlights(self, sid: int, matched: dict[int, int]) -> tuple[tuple[int, int], ...]:
+        """The offsets of sentence ``sid``'s words that ``matched`` maps to the question's
+        (from its tokens when they are remembered: most quotes' tokens are not needed)."""
+        return highlights(self.index, sid, matched, self._tokens.get(sid))
+
     def plan(self, question: str, *, entity: str | None = None) -> QueryPlan:
         """The query plan of ``question`` (for people and tools that want to look inside)."""
         return plan_question(parse_question(validate_question(question)), self.index,
@@ -419,10 +424,10 @@ class QuoteEngine:
         it (``stand_ins``), with the question's words it holds highlighted like any quote's."""
         return tuple(spans.quote(i, scores[i]) if i not in stand_ins else
                      make_quote(self.index, stand_ins[i], float(scores[i]),
-                                self.sentence_tokens(stand_ins[i]),
-                                compute_features(spans.plan, self.index, Candidates(
-                                    np.array([stand_ins[i]], dtype=np.int64), np.zeros(1)),
-                                    self.tuning.lexical).matched(0))
+                                self.highlights(stand_ins[i], compute_features(
+                                    spans.plan, self.index, Candidates(
+                                        np.array([stand_ins[i]], dtype=np.int64), np.zeros(1)),
+                                    self.tuning.lexical).matched(0)))
                      for i in page)
 
     def _under_heading(self, sid: int) -> int | None:
@@ -687,5 +692,6 @@ class _AnswerSpans:
         return found
 
     def quote(self, i: int, score: float | np.floating) -> Quote:
-        return make_quote(self.index, int(self.features.sids[i]), float(score), self.tokens(i),
-                          self.features.matched(i))
+        sid = int(self.features.sids[i])
+        return make_quote(self.index, sid, float(score),
+                          self._engine.highlights(sid, self.features.matched(i)))

@@ -8,7 +8,7 @@ index terms, so answering a question never tokenises corpus text again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from typing import Any
@@ -593,6 +593,21 @@ class SentenceIndex:
         return tuple([new(Token, (word[0], start, start + len(word[0]), word[1], word[2],
                                   word[3]))
                       for word, start in zip(found, starts, strict=True)])
+
+    def token_spans(self, sid: int, positions: Iterable[int]) -> tuple[tuple[int, int], ...]:
+        """``(token.start, token.end)`` of the tokens of sentence ``sid`` at ``positions``
+        (ascending; those past its last token left out), without making every token as
+        :meth:`sentence_tokens` does."""
+        forms, starts = self.tokens.of(sid)
+        known, strings = self.forms._analysed, self.forms.strings
+        out = []
+        for at in positions:
+            if at >= len(forms):
+                break
+            word = known.get(forms[at])
+            surface = word[0] if word is not None else strings.string(forms[at])
+            out.append((starts[at], starts[at] + len(surface)))
+        return tuple(out)
 
     # -- paragraphs ------------------------------------------------------------------
 
