@@ -169,10 +169,12 @@ def _hits(forms: npt.NDArray[np.int32], wanted: npt.NDArray[np.int32]
     return hits
 
 
+#: The pronouns as a sentence may write them.
+_PRONOUN_SURFACES = tuple(w for p in sorted(PRONOUNS) for w in (p, p.capitalize(), p.upper()))
+
+
 def _pronoun_forms(index: SentenceIndex) -> npt.NDArray[np.int32]:
-    strings = index.forms.strings
-    found = [strings.id_of(w) for p in PRONOUNS for w in (p, p.capitalize(), p.upper())]
-    return np.asarray(sorted(f for f in found if f is not None), dtype=np.int32)
+    return index.forms.ids_of(_PRONOUN_SURFACES)
 
 
 def _resolve_leading_pronouns(plan: QueryPlan, index: SentenceIndex, sids: IntArray,

@@ -333,6 +333,9 @@ class Forms:
     #: Forms analysed so far (see :meth:`analysed`).
     _analysed: dict[int, tuple[str, str, tuple[str, ...], bool]] = field(
         default_factory=dict, repr=False, compare=False)
+    #: Word lists' forms found so far (see :meth:`ids_of`).
+    _ids_of: dict[tuple[str, ...], npt.NDArray[np.int32]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         """The arrays of the table, by the names they are saved under (strings apart)."""
@@ -347,6 +350,16 @@ class Forms:
         return cls(strings, arrays["form_terms_ptr"], arrays["form_terms"],
                    arrays["term_forms_ptr"], arrays["term_forms"], arrays["form_word"],
                    arrays["form_count"], arrays["form_start_count"], arrays["form_flags"])
+
+    def ids_of(self, surfaces: tuple[str, ...]) -> npt.NDArray[np.int32]:
+        """The ids of those of ``surfaces`` that are forms of the corpus, ascending
+        (remembered: a fixed word list is looked up once per index)."""
+        found = self._ids_of.get(surfaces)
+        if found is None:
+            ids = (self.strings.id_of(s) for s in surfaces)
+            found = np.asarray(sorted({i for i in ids if i is not None}), dtype=np.int32)
+            self._ids_of[surfaces] = found
+        return found
 
     def of_terms(self, term_ids: Sequence[int]) -> npt.NDArray[np.int32]:
         """The forms indexed under any of ``term_ids``."""
