@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -661,3 +662,22 @@ def test_the_question_as_written_is_weighed_beside_its_rewrite(tmp_path: Path) -
     # A damaged stored conversation whose written question is no question still goes on.
     damaged = Session(engine, replace(kept, said="?!")).ask("more")
     assert damaged.continued and damaged.resolved_question == asked.resolved_question
+
+
+def test_the_written_questions_scores_are_each_candidates_own_in_any_order(
+        tmp_path: Path) -> None:
+    """Catches: the scores of the question as written given to the wrong candidates when
+    the candidates are not in the index's order (as a conversation's widened ones are)."""
+    from quotebot.context import Context
+
+    engine = _harbour(tmp_path)
+    context = Context(said="When was the mill built?")
+    sids = np.arange(engine.index.n_sentences, dtype=np.int64)
+    ordered = engine.said_scores(context, sids)
+    assert ordered is not None and ordered.max() > 0
+    shuffled = np.roll(sids[::-1], 2)
+    scores = engine.said_scores(context, shuffled)
+    assert scores is not None
+    assert np.allclose(scores, ordered[shuffled])
+    mill = int(np.argmax(ordered))
+    assert engine.index.sentence(mill).text.startswith("The mill was built")

@@ -492,10 +492,9 @@ class QuoteEngine:
             return np.zeros(sids.shape[0])
         candidates = Candidates(sids, np.asarray(self.search.sentence_scores(plan.groups(),
                                                                              sids)))
-        features, _, _, scores = self._scored(plan, candidates, len(candidates))
-        order = np.argsort(features.sids, kind="stable")
-        return np.asarray(scores, np.float64)[order][np.searchsorted(
-            features.sids[order], sids)]
+        # The scores are the candidates', in their order (that of ``sids``).
+        _, _, _, scores = self._scored(plan, candidates, len(candidates))
+        return np.asarray(scores, np.float64)
 
 
 def _gated_short_answer(spans: _AnswerSpans, order: Sequence[int],
