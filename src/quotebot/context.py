@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -386,8 +387,15 @@ def refers_back(plan: QueryPlan, context: Context) -> bool:
     after questions about it)."""
     if any(token.norm in _POINTING for token in plan.question.tokens):
         return True
-    asked = {token.norm for token in analysis.tokenize(context.asked) if not token.is_stop}
+    asked = asked_words(context.asked)
     return any(token.norm in asked for token in plan.question.content)
+
+
+@lru_cache(maxsize=64)
+def asked_words(asked: str) -> frozenset[str]:
+    """The content words of the conversation's earlier questions (``Context.asked``),
+    tokenised once per conversation's turn, however often a turn asks."""
+    return frozenset(token.norm for token in analysis.tokenize(asked) if not token.is_stop)
 
 
 #: Words that point back at something named before.
