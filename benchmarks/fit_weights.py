@@ -314,7 +314,9 @@ def fit_conversations(*, write: bool) -> None:
               f"asked_weight={weights.asked_weight:g}, "
               f"other_doc_weight={weights.other_doc_weight:g}, "
               f"home_weight={weights.home_weight:g}, home_decay={weights.home_decay:g}, "
-              f"home_reach={weights.home_reach}, said_weight={weights.said_weight:g}")
+              f"home_reach={weights.home_reach}, said_weight={weights.said_weight:g}, "
+              f"meaning_weight={weights.meaning_weight:g}, "
+              f"talk_meaning_weight={weights.talk_meaning_weight:g}")
 
 
 #: What a group's short answers are kept as (:class:`Rows`' fields).

@@ -31,6 +31,12 @@ however large the corpus):
   document (the answer i turns before the last weighing ``home_decay`` ** i), times
   ``home_weight``: where the conversation has been, so that one answer in another
   document need not take the next turns with it.
+- with sentence vectors, the candidate's cosine to the question as the person wrote it
+  and to it with the conversation's earlier questions, each less the best candidate's,
+  times ``meaning_weight`` and ``talk_meaning_weight`` (one encoding of both per turn):
+  "How did the people watching react?" finds "Thousands of supporters booed", which
+  shares none of its words; on training/coqa held out the right sentence is among the
+  first three in 65.2% of turns against 63.6% without (top-1 45.2% against 44.7%).
 
 So weighed, a question of rare words (a high score of its own) leaves the passage
 more easily than one of common words ("Where is it located?"), whose scores are low
@@ -199,8 +205,8 @@ def _around(index: SentenceIndex, sid: int, reach: int) -> npt.NDArray[np.int64]
 
 def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
              index: SentenceIndex, context: Context, weights: Conversation,
-             search: RetrievalBackend | None = None, said: FloatArray | None = None
-             ) -> FloatArray:
+             search: RetrievalBackend | None = None, said: FloatArray | None = None,
+             meaning: FloatArray | None = None) -> FloatArray:
     """Per candidate: (the question's score relative to the best, times
     :func:`question_strength`; the context words' BM25 relative to the best, 0 unless the
     question points back at the conversation (:func:`points_back`); the position
@@ -209,7 +215,8 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
     the earlier questions' words relative to the best; the share of the last answers in
     its document, see :func:`home_share`; the score of the question as the person wrote
     it, ``said``, as the question's own is counted: the question's own where it was not
-    rewritten or ``said`` is None)."""
+    rewritten or ``said`` is None; the cosines ``meaning`` (one column per text, see
+    :func:`meaning_features`), 0 without them)."""
     search = index if search is None else search
     n = sids.shape[0]
     strength = question_strength(plan, sids, index, search)
@@ -241,7 +248,31 @@ def features(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
         far[same & ~near] = 1.0
         other[~same] = 1.0
     home = home_share(home_matches(index, context, sids), weights.home_decay)
-    return np.column_stack([question, words, prior, far, other, asked, home, written])
+    near_meaning = (np.zeros((n, MEANINGS)) if meaning is None
+                    else meaning_features(np.asarray(meaning, np.float64).reshape(n, MEANINGS)))
+    return np.column_stack([question, words, prior, far, other, asked, home, written,
+                            near_meaning])
+
+
+#: The texts whose meaning a candidate is compared with: the question as the person wrote
+#: it, and the conversation's questions so far with it.
+MEANINGS = 2
+
+
+def meaning_texts(question: str, context: Context) -> tuple[str, str]:
+    """What the candidates' meaning is compared with in a conversation (see
+    :data:`MEANINGS`): the question as the person wrote it, and that question after the
+    conversation's earlier ones, the last first."""
+    written = context.said or question
+    return written, f"{written} {context.asked}".strip()
+
+
+def meaning_features(cosines: FloatArray) -> FloatArray:
+    """Per candidate and text, its cosine less the best candidate's (0 for the best): how
+    far a sentence's meaning is from the nearest one's, whatever the texts' lengths."""
+    if not cosines.shape[0]:
+        return cosines
+    return np.asarray(cosines - cosines.max(axis=0, keepdims=True), np.float64)
 
 
 def home_matches(index: SentenceIndex, context: Context, sids: npt.NDArray[np.int64]
@@ -290,28 +321,29 @@ def _relative(scores: npt.ArrayLike) -> FloatArray:
 
 def combine(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation,
-            search: RetrievalBackend | None = None, said: FloatArray | None = None
-            ) -> FloatArray:
+            search: RetrievalBackend | None = None, said: FloatArray | None = None,
+            meaning: FloatArray | None = None) -> FloatArray:
     """The candidates' scores in the conversation, in the units of
     :func:`question_strength` (see the module's docstring)."""
-    x = features(plan, scores, sids, index, context, weights, search, said)
+    x = features(plan, scores, sids, index, context, weights, search, said, meaning)
     w = np.array([1.0, weights.context_weight, weights.prior_weight, weights.far_weight,
                   weights.other_doc_weight, weights.asked_weight, weights.home_weight,
-                  weights.said_weight])
+                  weights.said_weight, weights.meaning_weight, weights.talk_meaning_weight])
     return np.asarray(x @ w, np.float64) / (1.0 + weights.said_weight)
 
 
 def reorder(plan: QueryPlan, scores: FloatArray, sids: npt.NDArray[np.int64],
             index: SentenceIndex, context: Context, weights: Conversation,
-            search: RetrievalBackend | None = None, said: FloatArray | None = None
-            ) -> tuple[list[int], FloatArray]:
+            search: RetrievalBackend | None = None, said: FloatArray | None = None,
+            meaning: FloatArray | None = None) -> tuple[list[int], FloatArray]:
     """The candidates ranked by their scores in the conversation, ties to the earlier
     sentence; those scores in the question's own units (``scores``'), none below 0: a
     quote shows them, and a passage the conversation weighs down scores no lower than
     one with nothing in common with the question. ``said``: the scores of the question
-    as the person wrote it, where the conversation rewrote it."""
+    as the person wrote it, where the conversation rewrote it; ``meaning``: the
+    candidates' cosines to :func:`meaning_texts` (None without sentence vectors)."""
     search = index if search is None else search
-    combined = combine(plan, scores, sids, index, context, weights, search, said)
+    combined = combine(plan, scores, sids, index, context, weights, search, said, meaning)
     top = float(np.max(scores)) if scores.size else 0.0
     strength = question_strength(plan, sids, index, search)
     shown = combined * (top / strength) if top > 0 else combined

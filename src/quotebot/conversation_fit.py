@@ -81,6 +81,9 @@ class ExaminedTurn:
     #: Per candidate: the score of the question as the person wrote it, counted as the
     #: question's own is (the question's own where it was not rewritten; None: the same).
     said: FloatArray | None = None
+    #: Per candidate and text of :func:`quotebot.context.meaning_texts`: its cosine less
+    #: the best candidate's (None: no sentence vectors).
+    meaning: FloatArray | None = None
 
 
 def _sid_at(engine: QuoteEngine, doc: str, offset: int) -> int | None:
@@ -124,7 +127,7 @@ def neutral_weights(base: Conversation) -> Conversation:
     """``base`` with nothing of the conversation weighed: each turn ranked as if alone."""
     return replace(base, context_weight=0.0, prior_weight=0.0, far_weight=0.0,
                    other_doc_weight=0.0, asked_weight=0.0, home_weight=0.0,
-                   said_weight=0.0)
+                   said_weight=0.0, meaning_weight=0.0, talk_meaning_weight=0.0)
 
 
 def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase],
@@ -168,8 +171,9 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
             answer_sid = _sid_at(engine, case.doc, turn.span[0])
             if not sids.size or anchor_sid is None or answer_sid is None:
                 continue
+            meant = plain.meaning_in_context(question, context, sids)
             x = conversation.features(plan, scores, sids, index, context, neutral,
-                                      said=plain.said_scores(context, sids))
+                                      said=plain.said_scores(context, sids), meaning=meant)
             doc_ok = np.asarray(index.doc_idx)[sids] == index.doc_position(case.doc)
             positive = doc_ok & (np.asarray(index.start)[sids] < turn.span[1]) & (
                 np.asarray(index.end)[sids] > turn.span[0])
@@ -179,7 +183,8 @@ def examine_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase]
                                     _offsets(engine, sids, anchor_sid, window), positive,
                                     answer_offset,
                                     conversation.home_matches(index, context, sids),
-                                    _home_offset(engine, context, answer_sid), x[:, 7]))
+                                    _home_offset(engine, context, answer_sid), x[:, 7],
+                                    None if meant is None else x[:, 8:]))
     return Examined(out, yes_no)
 
 
@@ -278,7 +283,9 @@ def fit_conversation(examined: Examined, base: Conversation) -> Conversation:
                    other_doc_weight=round(float(w[4] / w[0]), 4),
                    asked_weight=round(float(w[5] / w[0]), 4),
                    home_weight=round(float(w[6] / w[0]), 4), home_decay=decay,
-                   said_weight=round(float(w[7] / w[0]), 4))
+                   said_weight=round(float(w[7] / w[0]), 4),
+                   meaning_weight=round(float(w[8] / w[0]), 4),
+                   talk_meaning_weight=round(float(w[9] / w[0]), 4))
 
 
 def _columns(turn: ExaminedTurn, log_share: FloatArray, window: int, decay: float
@@ -292,8 +299,10 @@ def _columns(turn: ExaminedTurn, log_share: FloatArray, window: int, decay: floa
     home = (np.zeros(turn.offsets.shape[0]) if turn.homes is None
             else conversation.home_share(turn.homes, decay))
     said = turn.question if turn.said is None else turn.said
+    meaning = (np.zeros((turn.offsets.shape[0], conversation.MEANINGS)) if turn.meaning is None
+               else turn.meaning)
     return np.column_stack([turn.question, turn.words, prior, far.astype(float),
-                            elsewhere.astype(float), turn.asked, home, said])
+                            elsewhere.astype(float), turn.asked, home, said, meaning])
 
 
 def leaving_out(examined: Examined, conversations: Collection[str]) -> Examined:
@@ -348,6 +357,8 @@ def held_out_conversations(engine: QuoteEngine, cases: Sequence[ConversationCase
                            "home_weight": weights.home_weight,
                            "home_decay": weights.home_decay,
                            "said_weight": weights.said_weight,
+                           "meaning_weight": weights.meaning_weight,
+                           "talk_meaning_weight": weights.talk_meaning_weight,
                            "home_reach": weights.home_reach,
                            "yes_no_coverage": weights.yes_no_coverage,
                            "more_floor": weights.more_floor}
@@ -365,7 +376,8 @@ def write_conversation_weights(path: Path, weights: Conversation, *, data: str,
               f"held-out figures from quotebot eval --held-out")
     text = path.read_text(encoding="utf-8")
     for name in ("context_weight", "prior_weight", "prior", "far_weight", "other_doc_weight",
-                 "asked_weight", "home_weight", "home_decay", "said_weight", "home_reach",
+                 "asked_weight", "home_weight", "home_decay", "said_weight", "meaning_weight",
+                 "talk_meaning_weight", "home_reach",
                  "yes_no_coverage",
                  "more_floor"):
         value = getattr(weights, name)

@@ -333,11 +333,13 @@ class QuoteEngine:
         # a conversation, the order is then the conversation's.
         alone, own = order[0], scores
         if context is not None:
+            weights = self.tuning.conversation
             said = (self.said_scores(context, features.sids)
-                    if self.tuning.conversation.said_weight else None)
+                    if weights.said_weight else None)
+            meant = (self.meaning_in_context(plan.question.text, context, features.sids)
+                     if weights.meaning_weight or weights.talk_meaning_weight else None)
             order, scores = conversation.reorder(plan, scores, features.sids, self.index,
-                                                 context, self.tuning.conversation,
-                                                 self.search, said)
+                                                 context, weights, self.search, said, meant)
         stand_ins: dict[int, int] = {}
         if headings.any():
             # A heading names a section; it is no answer while a sentence under it is one,
@@ -474,6 +476,20 @@ class QuoteEngine:
             return plan, candidates.sids, candidates.bm25
         features, _, _, scores = self._scored(plan, candidates, len(candidates))
         return plan, features.sids, scores
+
+    def meaning_in_context(self, question: str, context: Context,
+                           sids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64] | None:
+        """Per candidate ``sids``, its cosine to each of the texts
+        :func:`quotebot.context.meaning_texts` gives for ``question`` asked in ``context``
+        (one encoding of them together); None without sentence vectors."""
+        meaning = self._meaning
+        if meaning is None or not sids.size:
+            return None
+        texts = conversation.meaning_texts(question, context)
+        vectors = meaning.encoder.encode([meaning.encoder.cut(t) for t in texts])
+        return np.column_stack([
+            meaning.vectors.similarities(vector, sids)[0]  # type: ignore[attr-defined]
+            for vector in vectors]).astype(np.float64)
 
     def said_scores(self, context: Context, sids: npt.NDArray[np.int64]
                     ) -> npt.NDArray[np.float64] | None:

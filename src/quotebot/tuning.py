@@ -124,6 +124,10 @@ class Conversation(_Section):
     #: Times the score of the question as the person wrote it, where the conversation
     #: rewrote it (the question's own score weighs 1).
     said_weight: float
+    #: Times a sentence's cosine to the question as the person wrote it, and to the
+    #: conversation's questions with it, less the best candidate's (0 without vectors).
+    meaning_weight: float
+    talk_meaning_weight: float
     #: A follow-up's candidates include the sentences at most this far from the
     #: conversation's latest answer in each document it has answered from (0: none).
     home_reach: int
