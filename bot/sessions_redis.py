@@ -159,6 +159,13 @@ class RedisSessionStore:
             with contextlib.suppress(RedisError, OSError):
                 await lock.do_release(token)
             return None
+        except BaseException:
+            # Cancelled (the client hung up) with the SET NX perhaps done but its reply not
+            # read: free the lock if it is ours, even if cancelled again, or the
+            # conversation's next turns would be refused until it expires.
+            with contextlib.suppress(RedisError, OSError):
+                await asyncio.shield(lock.do_release(token))
+            raise
         self._recovered()
         if not acquired:
             raise ConversationBusy(f"This conversation is still busy with an earlier question "

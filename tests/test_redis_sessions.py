@@ -179,3 +179,59 @@ def test_a_telegram_update_is_remembered_for_a_day_in_seconds(redis: Process) ->
     assert asyncio.run(deliver_twice()) == (True, False)
     ttl = int(redis_cli(redis, "ttl", "quotebot:update:4242:17"))
     assert 23 * 3600 < ttl <= 24 * 3600
+
+
+async def test_a_turn_cancelled_while_taking_its_lock_leaves_the_conversation_free(
+        redis: Process) -> None:
+    """A client that hangs up while the lock's SET NX is on its way back (a slow Redis) must
+    not leave its conversation locked: the next turn gets the lock at once, not a 409."""
+    import asyncio
+
+    from quotebot.bot.sessions_redis import RedisSessionStore
+
+    delay = 0.3  # Redis's replies reach the store this late
+    set_sent = asyncio.Event()
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        redis_r, redis_w = await asyncio.open_connection("127.0.0.1", redis.port)
+
+        async def up() -> None:
+            while data := await client_r.read(65536):
+                redis_w.write(data)
+                await redis_w.drain()
+                if b"quotebot:lock:http:abc" in data and b"NX" in data.upper():
+                    set_sent.set()
+
+        async def down() -> None:
+            while data := await redis_r.read(65536):
+                await asyncio.sleep(delay)
+                client_w.write(data)
+                await client_w.drain()
+
+        await asyncio.gather(up(), down(), return_exceptions=True)
+        client_w.close()
+        redis_w.close()
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    slow = RedisSessionStore(f"redis://127.0.0.1:{proxy_port}/0")
+    direct = RedisSessionStore(redis.extra["url"])
+    try:
+        async def turn() -> None:
+            async with slow.lock("http:abc"):
+                await asyncio.sleep(30)  # answering
+
+        task = asyncio.ensure_future(turn())
+        await asyncio.wait_for(set_sent.wait(), 10)
+        await asyncio.sleep(0.05)  # the SET NX is done in Redis; its reply is not back
+        assert redis_cli(redis, "exists", "quotebot:lock:http:abc") == "1"
+        task.cancel()  # what the server does when the client hangs up
+        await asyncio.gather(task, return_exceptions=True)
+        assert redis_cli(redis, "exists", "quotebot:lock:http:abc") == "0"
+        started = time.monotonic()
+        async with direct.lock("http:abc"):
+            assert time.monotonic() - started < 1.0
+    finally:
+        await slow.close()
+        await direct.close()
+        proxy.close()
