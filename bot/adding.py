@@ -142,7 +142,7 @@ def _prepare(warm: Callable[[], None] | None) -> None:
                     exc_info=True)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # a job is itself: two alike are still two
 class _Job:
     func: Callable[..., Any]
     args: tuple[Any, ...]
@@ -183,9 +183,18 @@ class AddQueue:
             raise AddsBusy(f"{len(state.jobs)} documents are already waiting to be added here; "
                            "please wait for them before sending more.")
         future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        state.jobs.append(_Job(func, args, future))
+        job = _Job(func, args, future)
+        state.jobs.append(job)
         self._start_next()
-        outcome = await future
+        try:
+            outcome = await future
+        except asyncio.CancelledError:
+            # Its caller went away (a client that hung up): a job still waiting is dropped
+            # now, so that it no longer counts against the tenant's adds waiting.
+            if job in state.jobs:
+                state.jobs.remove(job)
+                self._settle(tenant, state)
+            raise
         if outcome[0] == "error":
             _, code, message, status = outcome
             raise AddRefused(message, code=code, http_status=status)

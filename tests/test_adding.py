@@ -143,3 +143,20 @@ def test_a_process_has_what_adds_need_loaded_before_its_first_add(semantic: str)
     loaded = with_queue(AddQueue(workers=2, warm=functools.partial(warm_adding_process,
                                                                    semantic)), work)
     assert loaded == [(True, semantic == "on")] * 2
+
+
+def test_adds_whose_clients_hung_up_while_waiting_no_longer_count_as_waiting() -> None:
+    async def work(queue: AddQueue) -> str:
+        running = asyncio.ensure_future(queue.run("tg-1", timed, "running", 1.0))
+        await asyncio.sleep(0.2)
+        gone = [asyncio.ensure_future(queue.run("tg-1", timed, f"gone{n}", 0.0))
+                for n in range(2)]
+        await asyncio.sleep(0.05)
+        for task in gone:
+            task.cancel()  # their clients hung up
+        await asyncio.gather(*gone, return_exceptions=True)
+        retried = await queue.run("tg-1", timed, "retried", 0.0)  # not refused as busy
+        await running
+        return retried[0]
+
+    assert with_queue(AddQueue(workers=1, per_tenant=2), work) == "retried"
