@@ -147,6 +147,7 @@ class _Job:
     func: Callable[..., Any]
     args: tuple[Any, ...]
     future: asyncio.Future[Any]
+    started: asyncio.Event | None = None
 
 
 @dataclass(slots=True)
@@ -174,8 +175,10 @@ class AddQueue:
         self._running = 0
         self._running_anonymous = 0
 
-    async def run(self, tenant: str, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)`` in a worker process, in ``tenant``'s turn."""
+    async def run(self, tenant: str, func: Callable[..., T], *args: Any,
+                  started: asyncio.Event | None = None) -> T:
+        """``func(*args)`` in a worker process, in ``tenant``'s turn; ``started`` is set when
+        it leaves the queue for its worker."""
         state = self._tenants.get(tenant)
         if state is None:
             state = self._tenants[tenant] = _Tenant()
@@ -183,7 +186,7 @@ class AddQueue:
             raise AddsBusy(f"{len(state.jobs)} documents are already waiting to be added here; "
                            "please wait for them before sending more.")
         future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        job = _Job(func, args, future)
+        job = _Job(func, args, future, started)
         state.jobs.append(job)
         self._start_next()
         try:
@@ -259,6 +262,8 @@ class AddQueue:
                 done = failed
             done.add_done_callback(functools.partial(self._finished, name, state, anonymous,
                                                      job))
+            if job.started is not None:
+                job.started.set()
 
     def _pick(self) -> tuple[str, _Tenant] | None:
         for name, state in self._tenants.items():

@@ -10,8 +10,8 @@ import functools
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -48,6 +48,8 @@ from .libraries import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 #: Seconds between sweeps for the libraries of ended web page sessions (at most).
 SWEEP_EVERY = 60.0
@@ -80,6 +82,28 @@ def _shelf(request: web.Request) -> Shelf:
     return shelf
 
 
+async def finished_once_started(change: Callable[..., Awaitable[T]]) -> T:
+    """``change(started=event)``: an add or a removal, waited for to its end once it has
+    left the queue for its adding process, even if the client hangs up meanwhile (the
+    server then cancels the handler). The library does change, so the request is logged
+    with the status it ended with, not as abandoned. One still waiting for its turn is
+    dropped with the handler."""
+    started = asyncio.Event()
+    task = asyncio.ensure_future(change(started=started))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not started.is_set():
+            task.cancel()
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        log.info("the client left while its document was being added or removed; the "
+                 "change goes on to its end")
+        return await asyncio.shield(task)
+
+
 def unknown_library(name: str) -> ApiError:
     return ApiError(404, "unknown_library",
                     f"There is no library {name!r} (or it has no documents): add one with "
@@ -93,7 +117,9 @@ async def add_library_doc(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
     config = request.app[CONFIG]
     extract = await _document_from_request(request)
-    added, _ = await _shelf(request).add(name, extract, config.library_limits("api"))
+    shelf = _shelf(request)
+    added, _ = await finished_once_started(functools.partial(
+        shelf.add, name, extract, config.library_limits("api")))
     return web.json_response(added.to_json(), status=201, dumps=dumps_json)
 
 
@@ -142,7 +168,8 @@ async def remove_library_doc(request: web.Request) -> web.Response:
     authorize(request)
     name = check_name(request.match_info["name"])
     try:
-        (gone,) = await _shelf(request).remove(name, [request.match_info["doc"]])
+        (gone,) = await finished_once_started(functools.partial(
+            _shelf(request).remove, name, [request.match_info["doc"]]))
     except QuotebotError as exc:
         if exc.code == UnknownDocument.code:
             raise _unknown_library_doc(name, request.match_info["doc"]) from None
@@ -218,7 +245,8 @@ async def add_session_doc(request: web.Request) -> web.Response:
     # Before adding: a sweep never takes it meanwhile.
     await keep_session_library(shelf, store, name)
     extract = await _document_from_link(request, url, config.text_limit("web"))
-    added, _ = await shelf.add(name, extract, config.library_limits("web"))
+    added, _ = await finished_once_started(functools.partial(
+        shelf.add, name, extract, config.library_limits("web")))
     return web.json_response({**added.to_json(), "session": session,
                               "examples": await suggested_questions(app, name)}, status=201,
                              dumps=dumps_json)
@@ -259,7 +287,8 @@ async def remove_session_doc(request: web.Request) -> web.Response:
     if not _shelf(request).library(name).exists():
         raise unknown
     try:
-        (gone,) = await _shelf(request).remove(name, [doc])
+        (gone,) = await finished_once_started(functools.partial(
+            _shelf(request).remove, name, [doc]))
     except QuotebotError as exc:
         if exc.code == UnknownDocument.code:
             raise unknown from None

@@ -232,22 +232,25 @@ class Shelf:
     # -- changing (in the adding processes, see quotebot.bot.adding) -----------------------
 
     async def add(self, name: str, extract: Callable[[], Document], limits: LibraryLimits,
-                  *, suggest: int = 0) -> tuple[AddedDocument, list[str]]:
+                  *, suggest: int = 0, started: asyncio.Event | None = None
+                  ) -> tuple[AddedDocument, list[str]]:
         """Extract a document (``extract`` must pickle: a module-level function or a
         ``functools.partial`` of one) and add it to library ``name`` (created if need be),
         in its turn; with ``suggest``, up to that many questions it answers too. A refusal
-        is raised."""
+        is raised. ``started`` is set when the add leaves the queue for its process."""
         check_name(name, reserved_ok=True)
         result: tuple[AddedDocument, list[str]] = await self.adds.run(
-            name, add_document, str(self.root / name), limits, self.semantic, extract, suggest)
+            name, add_document, str(self.root / name), limits, self.semantic, extract, suggest,
+            started=started)
         return result
 
-    async def remove(self, name: str, doc_ids: list[str]) -> list[DocInfo]:
+    async def remove(self, name: str, doc_ids: list[str],
+                     started: asyncio.Event | None = None) -> list[DocInfo]:
         library = self.library(name)
         if not library.exists():
             raise library._unknown()
         gone: list[DocInfo] = await self.adds.run(name, remove_documents, str(library.root),
-                                                  doc_ids, self.semantic)
+                                                  doc_ids, self.semantic, started=started)
         return gone
 
     async def drop(self, name: str) -> None:

@@ -648,3 +648,37 @@ def test_web_page_libraries_together_are_limited_in_size(site: PageSite, tmp_pat
                                                  "session": added["session"]})
         assert status == 200 and "Monday" in answer["quotes"][0]["text"]
     assert len(list(tmp_path.glob("web-*"))) == 1
+
+
+def test_an_add_whose_client_hung_up_once_it_ran_is_finished_and_logged_as_it_ended(
+        tmp_path: Path) -> None:
+    """Catches: an add under way in its adding process when its client hangs up is finished
+    (the library changes) but logged and counted as 499, so that no line says the document
+    was added."""
+    import socket
+
+    text = " ".join(f"Ledger entry {n} records the sale of boat {n} to the harbour master of "
+                    f"Kelsey Bay for {n * 7} pounds." for n in range(40_000))
+    body = json.dumps({"text": text, "title": "Ledger"}).encode()
+    with serve(env=keyed_env(tmp_path)) as server:
+        assert call(server, "POST", "/v1/libraries/warm/docs", {"text": "Ferries run."},
+                    AUTH)[0] == 201  # the adding processes are up
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/libraries/ledger/docs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\nAuthorization: Bearer "
+                         + KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            # The text is read and the add holds the library: it runs in its process.
+            assert wait_until(lambda: (tmp_path / "ledger").is_dir(), 20, 0.01), (
+                sorted(p.name for p in tmp_path.iterdir()), server.log()[-3000:])
+        route = {"route": "/v1/libraries/{name}/docs", "method": "POST"}
+        assert wait_until(lambda: server.metric("quotebot_http_requests_total", **route,
+                                                status="201") == 2
+                          or server.metric("quotebot_http_requests_total", **route,
+                                           status="499") == 1, 90, 0.05)
+        counted = {status: server.metric("quotebot_http_requests_total", **route,
+                                         status=status) for status in ("201", "499")}
+        log = server.log()
+        status, listed, _ = call(server, "GET", "/v1/libraries/ledger/docs", headers=AUTH)
+    assert status == 200 and [d["title"] for d in listed["documents"]] == ["Ledger"]
+    assert counted == {"201": 2, "499": 0}, counted
+    assert "Traceback" not in log
