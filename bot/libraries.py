@@ -441,6 +441,17 @@ async def converse(answerer: Answerer, shelf: Shelf, name: str, store: SessionSt
         corpus_state = await store.get(conversation)
     result: Turn = await answerer.call(conversation_turn, name, library_state, corpus_state,
                                        text, k, shelf=shelf)
-    await store.put(library_key(conversation), result.library_state)
-    await store.put(conversation, result.corpus_state)
+
+    async def save() -> None:
+        await store.put(library_key(conversation), result.library_state)
+        await store.put(conversation, result.corpus_state)
+
+    # Both or neither: a turn cancelled between the two (its client hung up) would leave the
+    # conversation half a turn on. Saved before the conversation's lock is let go.
+    saving = asyncio.ensure_future(save())
+    try:
+        await asyncio.shield(saving)
+    except asyncio.CancelledError:
+        await saving
+        raise
     return result
