@@ -182,3 +182,6 @@ class TelegramWebhook:
         self.application = application
         #: Update ids count per bot; two bots may share one Redis.
         self.bot_id: int = application.bot.id
+        #: Updates being claimed and queued, held here until they are (the server waits for
+        #: them before it stops the bot).
+        self.claims: set[asyncio.Task[Any]] = set()

@@ -48,7 +48,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         raise ApiError(422, "invalid_update", "A Telegram update needs an integer update_id.")
     # Once claimed, the update is queued even if Telegram hangs up meanwhile (a handler is
     # cancelled then): its delivery again would be taken for a duplicate.
-    return await asyncio.shield(_claim_and_queue(request.app, front, update_id, data))
+    claim = asyncio.ensure_future(_claim_and_queue(request.app, front, update_id, data))
+    front.claims.add(claim)
+    claim.add_done_callback(front.claims.discard)
+    return await asyncio.shield(claim)
 
 
 async def _claim_and_queue(app: web.Application, front: TelegramWebhook, update_id: int,
@@ -81,10 +84,14 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     # The bot checks its token with the Bot API on start; without it there is no bot.
     await start_telegram(application, config, hint=", or unset TELEGRAM_WEBHOOK_SECRET to "
                                                    "serve the HTTP API without Telegram")
-    app[TELEGRAM] = TelegramWebhook(application)
+    front = app[TELEGRAM] = TelegramWebhook(application)
     yield
-    # Updates already acknowledged must still be answered: drain the queue first.
+    # Updates already acknowledged must still be answered: those being queued (their
+    # requests may have been cancelled as the server stopped) are waited for, then the
+    # queue is drained.
     deadline = time.monotonic() + config.shutdown_timeout
+    if front.claims:
+        await asyncio.wait(set(front.claims), timeout=config.shutdown_timeout)
     while not application.update_queue.empty() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await application.stop()

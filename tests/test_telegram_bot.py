@@ -607,3 +607,83 @@ def test_serve_says_so_plainly_when_telegram_cannot_be_reached() -> None:
     assert "Could not start the Telegram bot" in output and "TELEGRAM_API_BASE_URL" in output
     assert "Traceback" not in output
     assert token not in output
+
+
+class GatedRelay:
+    """A relay to a Redis (in a thread of its own) whose replies can be held back for a
+    moment, as a busy or distant Redis holds them."""
+
+    def __init__(self, redis_port: int) -> None:
+        import threading
+
+        self.redis_port = redis_port
+        self.open = threading.Event()
+        self.open.set()
+        self.port = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+            redis_r, redis_w = await asyncio.open_connection("127.0.0.1", self.redis_port)
+
+            async def copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           gated: bool) -> None:
+                while data := await reader.read(65536):
+                    while gated and not self.open.is_set():
+                        await asyncio.sleep(0.01)
+                    writer.write(data)
+                    await writer.drain()
+                writer.close()
+
+            await asyncio.gather(copy(client_r, redis_w, False), copy(redis_r, client_w, True),
+                                 return_exceptions=True)
+
+        async def main() -> None:
+            server = await asyncio.start_server(relay, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+
+
+@pytest.mark.requires("redis-server")
+def test_an_update_being_claimed_as_the_server_stops_is_still_answered(
+        api: FakeBotApi) -> None:
+    """Catches: an update whose claim in Redis was still on its way when Telegram hung up and
+    the server was told to stop: the bot stopped before the update was queued, so that
+    an update acknowledged to nobody, and claimed (a delivery again is a duplicate), was
+    never answered."""
+    import signal
+    import socket
+
+    from servers import redis_server
+
+    with redis_server() as redis:
+        relay = GatedRelay(redis.port)
+        env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_WEBHOOK_SECRET": SECRET,
+               "TELEGRAM_API_BASE_URL": api.base_url, "QUOTEBOT_RATE_LIMIT_CHAT": "0",
+               "QUOTEBOT_TELEGRAM_SEND_RATE": "0",
+               "QUOTEBOT_REDIS_URL": f"redis://127.0.0.1:{relay.port}/0"}
+        with serve("--log-level", "DEBUG", env=env) as server:
+            assert post_update(server, api.message_update(31, "how many stabbings?"))[0] == 200
+            assert api.wait_for(lambda a: a.sent_to(31))
+            body = json.dumps(api.message_update(32, "how many stabbings?")).encode()
+            relay.open.clear()  # Redis's replies are held back from now
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(b"POST /telegram/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"X-Telegram-Bot-Api-Secret-Token: " + SECRET.encode()
+                             + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                time.sleep(0.3)  # the claim is on its way to Redis; Telegram hangs up
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.7)
+            relay.open.set()
+            answered = api.wait_for(lambda a: a.sent_to(32), 15)
+            log = server.log()
+    assert answered, log[-3000:]
