@@ -711,6 +711,9 @@ class XapianBackend:
         #: Which shard holds each document (by its position in the index).
         self._shard_of: dict[int, int] = {}
         self._pool: ThreadPoolExecutor | None = None
+        #: Closed (its engine was replaced or the server stops): a question still asked of
+        #: it closes what it opened when it ends.
+        self._closed = False
         self._ordinals = _ordinals(index)
         self._layout = layout_of(index)
         self._df = index.matrix.df
@@ -868,6 +871,13 @@ class XapianBackend:
         connection; else the failure is raised naming the shard that is down, and the
         next call connects again.
         """
+        try:
+            return self._call_connected(work)
+        finally:
+            if self._closed:  # a question that began before close or came after it
+                self.close()
+
+    def _call_connected(self, work: Callable[[Any], T]) -> T:
         xapian = self._xapian
         with self._lock:
             for attempt in range(2):
@@ -892,8 +902,10 @@ class XapianBackend:
     def close(self) -> None:
         """Close the connections to the shard servers, and the threads that fetch from them,
         now rather than when the collector gets to this backend. Closing twice does
-        nothing; a question asked afterwards connects again."""
+        nothing; a question asked afterwards connects again, and closes its connections
+        when it ends."""
         with self._lock:  # not under a question: it finishes first
+            self._closed = True
             self._drop()
             pool, self._pool = self._pool, None
         if pool is not None:
