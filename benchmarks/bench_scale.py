@@ -815,12 +815,12 @@ def targets(results: dict[str, Any]) -> str:
             cpu = ""
             if "tantivy_cpu_p50_ms" in d:
                 cpu = (f"; thread CPU {d['cpu_p50_ms']:.2f} ms vs {d['tantivy_cpu_p50_ms']:.3f}"
-                       f" ms: **{d['cpu_p50_ms'] / d['tantivy_cpu_p50_ms']:.1f}×**; switched "
+                       f" ms: **{d['cpu_p50_ms'] / d['tantivy_cpu_p50_ms']:.2f}×**; switched "
                        f"out for other work during {d['switched']:.0%} of answers and "
                        f"{d['tantivy_switched']:.0%} of tantivy's queries")
             rows.append((f"full answer p50 ≤ 3× tantivy's retrieval p50 ({size})",
                          f"{d['p50_ms']:.2f} ms vs {d['tantivy_p50_ms']:.3f} ms: "
-                         f"**{d['p50_ms'] / d['tantivy_p50_ms']:.0f}×**{cpu}",
+                         f"**{d['p50_ms'] / d['tantivy_p50_ms']:.2f}×**{cpu}",
                          d["p50_ms"] <= 3 * d["tantivy_p50_ms"]))
             if "tantivy_build_cpu_s" in d and "build_cpu_s" in d:
                 rows.append((
